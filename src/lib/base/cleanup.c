@@ -1,0 +1,78 @@
+/* base/cleanup.c: see cleanup.h. */
+#include "base/cleanup.h"
+
+#include <jansson.h>
+
+void
+fk_cleanup_freep (void *p)
+{
+  void **pp = (void **) p;
+  free (*pp);
+  *pp = NULL;
+}
+
+void
+fk_cleanup_closep (int *fd)
+{
+  if (*fd >= 0)
+    *fd = close_and_reset (*fd);
+}
+
+void
+fk_cleanup_closedirp (DIR **d)
+{
+  if (*d != NULL)
+    {
+      int saved = errno;
+      closedir (*d);
+      errno = saved;
+      *d = NULL;
+    }
+}
+
+void
+fk_cleanup_fclosep (FILE **f)
+{
+  if (*f != NULL)
+    {
+      int saved = errno;
+      fclose (*f);
+      errno = saved;
+      *f = NULL;
+    }
+}
+
+void
+fk_strv_free (char **v)
+{
+  if (v == NULL)
+    return;
+  for (char **p = v; *p; p++)
+    free (*p);
+  free (v);
+}
+
+void
+fk_cleanup_strvp (char ***v)
+{
+  fk_strv_free (*v);
+  *v = NULL;
+}
+
+size_t
+fk_strv_len (char *const *v)
+{
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  return n;
+}
+
+void
+fk_cleanup_jsonp (void *j)
+{
+  json_t **jj = (json_t **) j;
+  if (*jj != NULL)
+    json_decref (*jj);
+  *jj = NULL;
+}

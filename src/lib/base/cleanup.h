@@ -1,0 +1,61 @@
+/* base/cleanup.h: scope-bound cleanup; ownership leaves a scope only through steal_pointer/steal_fd. */
+#ifndef FK_BASE_CLEANUP_H
+#define FK_BASE_CLEANUP_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void fk_cleanup_freep (void *p);
+void fk_cleanup_closep (int *fd);
+void fk_cleanup_closedirp (DIR **d);
+void fk_cleanup_fclosep (FILE **f);
+void fk_cleanup_strvp (char ***v);
+void fk_cleanup_jsonp (void *j); /* json_t ** (jansson), kept opaque here */
+
+#define cleanup_free __attribute__ ((cleanup (fk_cleanup_freep)))
+#define cleanup_close __attribute__ ((cleanup (fk_cleanup_closep)))
+#define cleanup_dir __attribute__ ((cleanup (fk_cleanup_closedirp)))
+#define cleanup_file __attribute__ ((cleanup (fk_cleanup_fclosep)))
+#define cleanup_strv __attribute__ ((cleanup (fk_cleanup_strvp)))
+#define cleanup_json __attribute__ ((cleanup (fk_cleanup_jsonp)))
+
+static inline void *
+fk_steal_pointer (void *pp)
+{
+  void **p = (void **) pp;
+  void *r = *p;
+  *p = NULL;
+  return r;
+}
+#define steal_pointer(pp) ((__typeof__ (*(pp))) fk_steal_pointer (pp))
+
+static inline int
+steal_fd (int *fd)
+{
+  int r = *fd;
+  *fd = -1;
+  return r;
+}
+
+/* Closes fd keeping errno; returns -1 so `fd = close_and_reset (fd)` reads well. */
+static inline int
+close_and_reset (int fd)
+{
+  if (fd >= 0)
+    {
+      int saved = errno;
+      close (fd);
+      errno = saved;
+    }
+  return -1;
+}
+
+/* Frees a NULL-terminated vector of strings. */
+void fk_strv_free (char **v);
+/* Number of entries of a NULL-terminated vector (0 for NULL). */
+size_t fk_strv_len (char *const *v);
+
+#endif
