@@ -1,0 +1,90 @@
+/* cli/fk.c: the fk front end: global options, then one verb. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cli/verbs.h"
+
+static const fk_verb_t verbs[] = {
+  {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "usage: fk [--state-dir DIR] [--log-level LEVEL] VERB [ARGS...]\n\nverbs:\n");
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    fprintf (out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+}
+
+int
+fk_cli_fail (fk_error_t *err, int code)
+{
+  fprintf (stderr, "fk: %s\n", fk_error_message (err));
+  fk_error_clear (err);
+  return code ? code : 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  fk_cli_globals_t g = {.state_dir = getenv ("FIRKIN_STATE_DIR")};
+  if (g.state_dir == NULL || g.state_dir[0] == '\0')
+    g.state_dir = "/var/lib/firkin";
+  fk_log_set_program ("fk");
+
+  static const struct option opts[] = {
+    {"state-dir", required_argument, NULL, 's'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  int c;
+  /* "+": stop at the verb, whose own options follow it. */
+  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    {
+      switch (c)
+        {
+        case 's':
+          g.state_dir = optarg;
+          break;
+        case 'l':
+          {
+            fk_log_level_t level;
+            if (fk_log_level_parse (optarg, &level) < 0)
+              {
+                fprintf (stderr, "fk: unknown log level `%s' (error, warning, info, debug)\n",
+                         optarg);
+                return 2;
+              }
+            fk_log_set_level (level);
+            break;
+          }
+        case 'h':
+          usage (stdout);
+          return 0;
+        default:
+          usage (stderr);
+          return 2;
+        }
+    }
+  if (optind >= argc)
+    {
+      usage (stderr);
+      return 2;
+    }
+  int first = optind;
+  const char *verb = argv[first];
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (strcmp (verbs[i].name, verb) == 0)
+      {
+        /* Each verb parses with getopt from its own argv[0]; optind = 0 resets glibc's getopt. */
+        optind = 0;
+        return verbs[i].run (&g, argc - first, argv + first);
+      }
+  fprintf (stderr, "fk: unknown verb `%s'\n", verb);
+  usage (stderr);
+  return 2;
+}

@@ -1,0 +1,26 @@
+/* cli/verbs.h: the verbs of fk, one file each; a verb parses its arguments, calls the library,
+   prints, and returns the process exit code. */
+#ifndef FK_CLI_VERBS_H
+#define FK_CLI_VERBS_H
+
+#include "base/error.h"
+
+typedef struct fk_cli_globals
+{
+  const char *state_dir; /* --state-dir, else $FIRKIN_STATE_DIR, else /var/lib/firkin */
+} fk_cli_globals_t;
+
+typedef struct fk_verb
+{
+  const char *name;
+  int (*run) (const fk_cli_globals_t *g, int argc, char **argv); /* argv[0] is the verb */
+  const char *summary;
+} fk_verb_t;
+
+/* Prints "fk: <message>" for err on stderr and returns exit code 1 (or code when non-zero). */
+int fk_cli_fail (fk_error_t *err, int code);
+
+/* One entry per verb file. */
+int fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv);
+
+#endif
