@@ -1,7 +1,6 @@
 /* base/cleanup.c: see cleanup.h. */
 #include "base/cleanup.h"
 
-#include <jansson.h>
 
 void
 fk_cleanup_freep (void *p)
@@ -66,13 +65,4 @@ fk_strv_len (char *const *v)
   while (v && v[n])
     n++;
   return n;
-}
-
-void
-fk_cleanup_jsonp (void *j)
-{
-  json_t **jj = (json_t **) j;
-  if (*jj != NULL)
-    json_decref (*jj);
-  *jj = NULL;
 }

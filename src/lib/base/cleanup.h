@@ -13,7 +13,7 @@ void fk_cleanup_closep (int *fd);
 void fk_cleanup_closedirp (DIR **d);
 void fk_cleanup_fclosep (FILE **f);
 void fk_cleanup_strvp (char ***v);
-void fk_cleanup_jsonp (void *j); /* json_t ** (jansson), kept opaque here */
+void fk_cleanup_jsonp (void *j); /* json_t ** (jansson), in json.c; kept opaque here */
 
 #define cleanup_free __attribute__ ((cleanup (fk_cleanup_freep)))
 #define cleanup_close __attribute__ ((cleanup (fk_cleanup_closep)))

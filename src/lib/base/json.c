@@ -148,3 +148,12 @@ fk_json_get_array (const json_t *obj, const char *key, int required, json_t **re
   *ret = v;
   return 1;
 }
+
+void
+fk_cleanup_jsonp (void *j)
+{
+  json_t **jj = (json_t **) j;
+  if (*jj != NULL)
+    json_decref (*jj);
+  *jj = NULL;
+}
