@@ -9,6 +9,7 @@
 
 static const fk_verb_t verbs[] = {
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
+  {"layer", fk_verb_layer, "unpack one image layer blob into a directory (fk layer apply BLOB DIR)"},
 };
 
 static void
