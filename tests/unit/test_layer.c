@@ -125,6 +125,9 @@ tb_new (const char *filter)
   return t;
 }
 
+/* ent_t.perm 0 means 0644; PERM_NONE asks for mode 0000. */
+#define PERM_NONE 010000
+
 typedef struct ent
 {
   const char *path;
@@ -146,7 +149,7 @@ tb_add (tb_t *t, ent_t x)
   struct archive_entry *e = archive_entry_new ();
   archive_entry_set_pathname (e, x.path);
   archive_entry_set_filetype (e, x.type ? x.type : AE_IFREG);
-  archive_entry_set_perm (e, x.perm ? x.perm : 0644);
+  archive_entry_set_perm (e, x.perm ? x.perm & 07777 : 0644);
   archive_entry_set_uid (e, x.uid);
   archive_entry_set_gid (e, x.gid);
   archive_entry_set_mtime (e, x.mtime ? x.mtime : 1700000000, 0);
@@ -405,6 +408,35 @@ later_entries_replace_earlier (void **state)
   assert_true (S_ISDIR (s.st_mode));
 }
 
+/* Read-only and setgid directories get their mode after their children are in. */
+static void
+directory_modes_are_set_last (void **state)
+{
+  fixture_t *f = *state;
+  tb_t t = tb_new (NULL);
+  tb_add (&t, (ent_t){.path = "ro", .type = AE_IFDIR, .perm = 0555});
+  FILE_ ("ro/f", "f");
+  tb_add (&t, (ent_t){.path = "ro/sub", .type = AE_IFDIR, .perm = PERM_NONE});
+  FILE_ ("ro/sub/g", "g");
+  tb_add (&t, (ent_t){.path = "sg", .type = AE_IFDIR, .perm = 02750, .gid = 50});
+  tb_add (&t, (ent_t){.path = "./", .type = AE_IFDIR, .perm = 0711, .mtime = 1234567890});
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
+  struct stat s;
+  assert_int_equal (lstat_in_root (f, "ro", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0555);
+  assert_int_equal (lstat_in_root (f, "ro/sub", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0);
+  assert_int_equal (lstat_in_root (f, "ro/sub/g", &s), 0);
+  assert_int_equal (lstat_in_root (f, "sg", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 02750);
+  assert_int_equal (s.st_gid, 50);
+  assert_int_equal (lstat (f->root, &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0711);
+  assert_int_equal (s.st_mtim.tv_sec, 1234567890);
+  assert_int_equal (chmod (f->root, 0755), 0);
+}
+
 /* ---- hostile layers: rejected or contained, the error says why, nothing outside changes ---- */
 
 static void
@@ -552,7 +584,7 @@ device_nodes_are_skipped (void **state)
   tb_add (&t, (ent_t){.path = "dev/mem", .type = AE_IFCHR, .perm = 0640, .rmajor = 1,
                       .rminor = 1});
   /* A 0/0 char device in a tar is not a whiteout either (those are `.wh.' files). */
-  tb_add (&t, (ent_t){.path = "dev/zero00", .type = AE_IFCHR, .perm = 0});
+  tb_add (&t, (ent_t){.path = "dev/zero00", .type = AE_IFCHR, .perm = PERM_NONE});
   FILE_ ("dev/keep", "k");
   fk_error_t err = FK_ERROR_INIT;
   fk_layer_stats_t st;
@@ -778,15 +810,21 @@ a_failed_apply_leaves_a_removable_tree (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "locked/deep/file", .data = "x", .perm = 0});
-  tb_add (&t, (ent_t){.path = "locked/deep", .type = AE_IFDIR, .perm = 0});
-  tb_add (&t, (ent_t){.path = "locked", .type = AE_IFDIR, .perm = 0});
-  FILE_ ("../boom", "");
+  tb_add (&t, (ent_t){.path = "locked", .type = AE_IFDIR, .perm = PERM_NONE});
+  tb_add (&t, (ent_t){.path = "locked/deep", .type = AE_IFDIR, .perm = PERM_NONE});
+  tb_add (&t, (ent_t){.path = "locked/deep/file", .data = "x", .perm = PERM_NONE});
   fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
+  struct stat s;
+  assert_int_equal (lstat_in_root (f, "locked/deep", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0);
+  t = tb_new (NULL);
+  DIR_ ("half");
+  FILE_ ("half/written", "x");
+  FILE_ ("../boom", "");
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
   assert_error_contains (&err, "`../boom'");
   assert_int_equal (fk_rm_rf_at (AT_FDCWD, f->root, &err), 0);
-  struct stat s;
   assert_int_not_equal (lstat (f->root, &s), 0);
   /* Recreate it for teardown's count of the scratch directory. */
   assert_int_equal (mkdir (f->root, 0755), 0);
@@ -800,6 +838,7 @@ main (void)
     cmocka_unit_test_setup_teardown (diff_id_is_the_uncompressed_digest, setup, teardown),
     cmocka_unit_test_setup_teardown (whiteouts_and_opaque_dirs, setup, teardown),
     cmocka_unit_test_setup_teardown (later_entries_replace_earlier, setup, teardown),
+    cmocka_unit_test_setup_teardown (directory_modes_are_set_last, setup, teardown),
     cmocka_unit_test_setup_teardown (dotdot_is_rejected, setup, teardown),
     cmocka_unit_test_setup_teardown (absolute_paths_stay_in_the_root, setup, teardown),
     cmocka_unit_test_setup_teardown (no_write_through_a_symlink, setup, teardown),

@@ -242,9 +242,11 @@ check_trailer (stream_t *s, struct archive *tar, uint64_t *ret_total, fk_error_t
 
 /* ---- writing entries ---- */
 
+/* A directory's final mode and times, set once its children are in. */
 typedef struct dir_time
 {
   char *path;
+  mode_t mode;
   struct timespec ts[2];
 } dir_time_t;
 
@@ -497,7 +499,9 @@ set_metadata_fd (applier_t *app, int fd, const char *path, struct archive_entry 
   /* chown first: it clears setuid/setgid, which the chmod then restores. */
   if (!app->ignore_owners && fchown (fd, uid, gid) < 0)
     return fk_error_set_errno (err, "chown");
-  if (fchmod (fd, archive_entry_perm (e) & 07777) < 0)
+  /* A directory stays writable by its owner until its children are in (a 0555 directory
+     would refuse them when unpacking without CAP_DAC_OVERRIDE). */
+  if (fchmod (fd, (archive_entry_perm (e) & 07777) | (is_dir ? 0700 : 0)) < 0)
     return fk_error_set_errno (err, "chmod");
   if (set_xattrs (fd, -1, NULL, path, e, err) < 0)
     return -1;
@@ -577,6 +581,7 @@ record_dir_time (applier_t *app, const char *path, struct archive_entry *e)
          sizeof *app->dir_times);
   dir_time_t *d = &app->dir_times[app->n_dir_times++];
   d->path = xstrdup (path);
+  d->mode = archive_entry_perm (e) & 07777;
   entry_times (e, d->ts);
   return 0;
 }
@@ -814,7 +819,8 @@ apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_er
   return 0;
 }
 
-/* Directory mtimes last: creating their children changed them. */
+/* Directory modes and mtimes last: creating their children changed the times, and a read-only
+   mode would have refused the children. */
 static int
 apply_dir_times (applier_t *app, fk_error_t *err)
 {
@@ -824,8 +830,8 @@ apply_dir_times (applier_t *app, fk_error_t *err)
       if (d->path[0] == '\0')
         {
           cleanup_close int fd = openat (app->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-          if (fd < 0 || futimens (fd, d->ts) < 0)
-            return fk_error_set_errno (err, "set times of the layer root");
+          if (fd < 0 || fchmod (fd, d->mode) < 0 || futimens (fd, d->ts) < 0)
+            return fk_error_set_errno (err, "set mode and times of the layer root");
           continue;
         }
       cleanup_free char *parent = NULL;
@@ -841,6 +847,9 @@ apply_dir_times (applier_t *app, fk_error_t *err)
           fk_error_clear (&sub);
           continue;
         }
+      /* Checked a directory just above, in the tree this call owns: fchmodat cannot follow. */
+      if (fchmodat (pfd, base, d->mode, 0) < 0)
+        return fk_error_set_errno (err, "chmod `%s'", d->path);
       if (utimensat (pfd, base, d->ts, AT_SYMLINK_NOFOLLOW) < 0)
         return fk_error_set_errno (err, "set times of `%s'", d->path);
     }
