@@ -552,6 +552,7 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
       = openat (parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return fk_error_set_errno (err, "create");
+  uint64_t end = 0;
   for (;;)
     {
       const void *block;
@@ -567,9 +568,11 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
         return fk_error_set (err, EINVAL, "data beyond the entry's size");
       if (len > 0 && pwrite_all (fd, block, len, (off_t) off, err) < 0)
         return -1;
+      if ((uint64_t) off + len > end)
+        end = (uint64_t) off + len;
     }
-  /* Sparse files (and a sparse tail) keep their holes. */
-  if (ftruncate (fd, (off_t) size) < 0)
+  /* A sparse tail is a hole: the size is set, nothing written. */
+  if (end < (uint64_t) size && ftruncate (fd, (off_t) size) < 0)
     return fk_error_set_errno (err, "truncate");
   return set_metadata_fd (app, fd, path, e, 0, err);
 }
