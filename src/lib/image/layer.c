@@ -102,7 +102,8 @@ raw_read_cb (struct archive *a, void *data, const void **buf)
 static const char *
 foreign_compression (const unsigned char *p, size_t len)
 {
-  if (len >= 6 && memcmp (p, "\xfd" "7zXZ\0", 6) == 0)
+  static const unsigned char xz[] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+  if (len >= sizeof xz && memcmp (p, xz, sizeof xz) == 0)
     return "xz";
   if (len >= 3 && memcmp (p, "BZh", 3) == 0)
     return "bzip2";
