@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -792,6 +793,51 @@ truncated_and_trailing_streams_are_rejected (void **state)
 }
 
 static void
+deep_long_and_numerous_entries_are_capped (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  /* As deep as allowed: unpacked, and removable by the caller. */
+  cleanup_free char *deep = xcalloc (FK_LAYER_MAX_DEPTH + 1, 2);
+  for (int i = 0; i < FK_LAYER_MAX_DEPTH; i++)
+    strcat (deep, i ? "/d" : "d");
+  tb_t t = tb_new (NULL);
+  FILE_ (deep, "deep");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
+  assert_int_equal (fk_rm_rf_at (f->rootfd, "d", &err), 0);
+  /* One deeper: rejected. */
+  strcat (deep, "/e");
+  t = tb_new (NULL);
+  FILE_ (deep, "deeper");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
+  assert_error_contains (&err, "is deeper than 512 directories");
+  assert_int_equal (fk_rm_rf_at (f->rootfd, "d", &err), 0);
+  /* Longer than PATH_MAX. */
+  cleanup_free char *lng = xmalloc (PATH_MAX + 16);
+  memset (lng, 'x', PATH_MAX + 8);
+  for (int i = 200; i < PATH_MAX; i += 200)
+    lng[i] = '/';
+  lng[PATH_MAX + 8] = '\0';
+  t = tb_new (NULL);
+  FILE_ (lng, "long");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
+  assert_error_contains (&err, "is longer than 4095 bytes");
+  assert_int_equal (fk_rm_rf_at (f->rootfd, "xxxxx", &err), 0);
+  /* Many empty entries. */
+  t = tb_new ("gzip");
+  for (int i = 0; i < 20; i++)
+    {
+      char name[16];
+      snprintf (name, sizeof name, "e%d", i);
+      FILE_ (name, "");
+    }
+  fk_layer_opts_t opts = {.max_entries = 10};
+  assert_int_equal (apply (f, tb_finish (&t), &opts, NULL, &err), -1);
+  assert_int_equal (err.code, EFBIG);
+  assert_error_contains (&err, "layer: more than 10 entries");
+}
+
+static void
 entries_below_a_file_are_rejected (void **state)
 {
   fixture_t *f = *state;
@@ -851,6 +897,7 @@ main (void)
     cmocka_unit_test_setup_teardown (huge_claims_are_capped, setup, teardown),
     cmocka_unit_test_setup_teardown (sparse_claims_count_their_full_length, setup, teardown),
     cmocka_unit_test_setup_teardown (truncated_and_trailing_streams_are_rejected, setup, teardown),
+    cmocka_unit_test_setup_teardown (deep_long_and_numerous_entries_are_capped, setup, teardown),
     cmocka_unit_test_setup_teardown (entries_below_a_file_are_rejected, setup, teardown),
     cmocka_unit_test_setup_teardown (a_failed_apply_leaves_a_removable_tree, setup, teardown),
   };

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,7 +256,7 @@ typedef struct applier
 {
   int rootfd;
   int ignore_owners;
-  uint64_t max_size;
+  uint64_t max_size, max_entries;
   fk_layer_stats_t stats;
   char *cached_parent; /* the last parent opened, and its O_PATH fd */
   int cached_fd;
@@ -291,8 +292,10 @@ static int
 clean_path (const char *in, const char *what, char **ret, fk_error_t *err)
 {
   size_t len = strlen (in);
+  if (len >= PATH_MAX)
+    return fk_error_set (err, ENAMETOOLONG, "%s is longer than %d bytes", what, PATH_MAX - 1);
   cleanup_free char *out = xmalloc (len + 1);
-  size_t o = 0;
+  size_t o = 0, depth = 0;
   const char *p = in;
   while (*p)
     {
@@ -304,6 +307,9 @@ clean_path (const char *in, const char *what, char **ret, fk_error_t *err)
         return fk_error_set (err, EINVAL, "%s `%s' has a `..' component", what, in);
       if (n > 0 && !(n == 1 && p[0] == '.'))
         {
+          if (++depth > FK_LAYER_MAX_DEPTH)
+            return fk_error_set (err, ENAMETOOLONG, "%s is deeper than %d directories", what,
+                                 FK_LAYER_MAX_DEPTH);
           if (o > 0)
             out[o++] = '/';
           memcpy (out + o, p, n);
@@ -927,6 +933,7 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
     .rootfd = rootfd,
     .ignore_owners = opts ? opts->ignore_owners : 0,
     .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
+    .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
     .cached_fd = -1,
   };
   int ret = -1;
@@ -941,6 +948,11 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
                         "layer (%s), after %" PRIu64 " entries: %s",
                         fk_layer_compression_name (compression), app.stats.entries,
                         archive_message (tar));
+          goto out;
+        }
+      if (app.stats.entries >= app.max_entries)
+        {
+          fk_error_set (err, EFBIG, "layer: more than %" PRIu64 " entries", app.max_entries);
           goto out;
         }
       if (r == ARCHIVE_WARN)

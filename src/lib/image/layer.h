@@ -11,6 +11,11 @@
 /* Default cap on the bytes a layer may claim (sum of regular file sizes, sparse files counted
    at their full length): 32 GiB. */
 #define FK_LAYER_DEFAULT_MAX_SIZE (UINT64_C (32) << 30)
+/* Default cap on the entries of a layer (4 Mi; a Debian base image has about 7000). */
+#define FK_LAYER_DEFAULT_MAX_ENTRIES (UINT64_C (4) << 20)
+/* Deepest entry path accepted, in components: deeper trees cannot be removed with one fd per
+   level under the usual 1024-fd limit, and no real image comes close. */
+#define FK_LAYER_MAX_DEPTH 512
 
 typedef enum
 {
@@ -24,6 +29,9 @@ typedef struct fk_layer_opts
   /* Cap on the total size of regular files (their claimed sizes); 0 means
      FK_LAYER_DEFAULT_MAX_SIZE. Exceeding it fails the apply with EFBIG. */
   uint64_t max_size;
+  /* Cap on the number of tar entries; 0 means FK_LAYER_DEFAULT_MAX_ENTRIES. Empty files cost
+     a 512-byte header and compress to almost nothing: this bounds the inodes a layer makes. */
+  uint64_t max_entries;
   /* When set, every created file is owned by the unpacking user instead of the image owner
      (uid/gid as in the tar need root on the host). */
   int ignore_owners;
@@ -56,7 +64,8 @@ const char *fk_layer_compression_name (fk_layer_compression_t c);
    (absolute paths are relative to the layer root, as every OCI tool reads them). The layer is
    rejected, with err naming the entry and the reason, for: a `..' component, an entry below a
    symlink of the same layer, a hard link to a missing or out-of-root target, a whiteout of
-   `.'/`..', a claimed size beyond opts->max_size, a truncated or corrupt stream, data after the
+   `.'/`..', a claimed size beyond opts->max_size, more entries than opts->max_entries, a path
+   longer than PATH_MAX or deeper than FK_LAYER_MAX_DEPTH, a truncated or corrupt stream, data after the
    tar end-of-archive marker, a compression other than gzip/zstd. Block and char device nodes
    and trusted.overlay.* xattrs are skipped with a warning (counted in ret_stats->skipped).
    Nothing outside rootfd is ever created, written or followed.
