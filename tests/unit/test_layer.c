@@ -574,6 +574,12 @@ hard_links_stay_in_the_layer (void **state)
   HARDLINK_ ("dl", "d");
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
   assert_error_contains (&err, "hard link to the directory");
+
+  t = tb_new (NULL);
+  FILE_ (".wh.gone", "");
+  HARDLINK_ ("again", "gone");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
+  assert_error_contains (&err, "hard link to the whiteout `gone'");
 }
 
 static void

@@ -703,6 +703,8 @@ write_hardlink (applier_t *app, int parentfd, const char *base, const char *link
     }
   if (S_ISDIR (st.st_mode))
     return fk_error_set (err, EPERM, "hard link to the directory `%s'", linkname);
+  if (is_whiteout_node (&st))
+    return fk_error_set (err, EINVAL, "hard link to the whiteout `%s'", linkname);
   /* linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself. */
   struct stat cur;
   if (fstatat (parentfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_ino == st.st_ino
