@@ -70,6 +70,7 @@ const char *fk_layer_compression_name (fk_layer_compression_t c);
    and trusted.overlay.* xattrs are skipped with a warning (counted in ret_stats->skipped).
    Nothing outside rootfd is ever created, written or followed.
 
+   Keeps no global state: layers may be applied in parallel threads, each into its own dir.
    opts may be NULL (defaults). ret_stats (may be NULL) is written only on success. On failure
    rootfd holds a partial tree the caller removes (fk_rm_rf_at handles its modes). */
 int fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
