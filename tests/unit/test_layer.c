@@ -306,6 +306,14 @@ keeps_types_modes_owners_times_xattrs (void **state)
   assert_true (S_ISDIR (s.st_mode));
 }
 
+static int
+has_opaque (const fixture_t *f, const char *p)
+{
+  cleanup_free char *path = root_path (f, p);
+  char v[4] = {0};
+  return getxattr (path, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
+}
+
 /* diff_id is the sha256 of the uncompressed stream, whatever the compression. */
 static void
 diff_id_is_the_uncompressed_digest (void **state)
@@ -318,6 +326,8 @@ diff_id_is_the_uncompressed_digest (void **state)
   for (int i = 0; i < 3; i++)
     {
       tb_t t = tb_new (filters[i]);
+      DIR_ ("./");
+      FILE_ (".wh..wh..opq", "");
       DIR_ ("a");
       FILE_ ("a/one", "1");
       FILE_ ("a/two", "22");
@@ -331,7 +341,8 @@ diff_id_is_the_uncompressed_digest (void **state)
         }
       cleanup_free char *sub = xasprintf ("%s/l%d", f->root, i);
       assert_int_equal (mkdir (sub, 0755), 0);
-      int subfd = open (sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      /* The store passes an O_PATH root: everything must work from one. */
+      int subfd = open (sub, O_PATH | O_DIRECTORY | O_CLOEXEC);
       fk_error_t err = FK_ERROR_INIT;
       fk_layer_stats_t st;
       assert_int_equal (fk_layer_apply (subfd, fd, NULL, &st, &err), 0);
@@ -342,16 +353,11 @@ diff_id_is_the_uncompressed_digest (void **state)
       cleanup_free char *p = xasprintf ("l%d/a/two", i);
       cleanup_free char *c = read_in_root (f, p);
       assert_string_equal (c, "22");
+      cleanup_free char *l = xasprintf ("l%d", i);
+      assert_true (has_opaque (f, l));
     }
 }
 
-static int
-has_opaque (const fixture_t *f, const char *p)
-{
-  cleanup_free char *path = root_path (f, p);
-  char v[4] = {0};
-  return getxattr (path, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
-}
 
 static void
 whiteouts_and_opaque_dirs (void **state)
