@@ -50,8 +50,11 @@ case "${1:-}" in
     if [ ! -f "$layout/index.json" ] || [ /bin/busybox -nt "$layout/index.json" ]; then
       rm -rf "$layout.tmp"
       build_image "$layout.tmp"
-      rm -rf "$layout"
-      mv "$layout.tmp" "$layout"
+      # Readers of the old layout see it until the rename: keep that window short.
+      rm -rf "$layout.old"
+      [ ! -e "$layout" ] || mv -T "$layout" "$layout.old"
+      mv -T "$layout.tmp" "$layout"
+      rm -rf "$layout.old"
     fi
     echo "$layout"
     ;;
