@@ -1,11 +1,8 @@
 /* image/layer.c: see layer.h.
 
-   Two libarchive readers in a chain: `raw' decompresses the blob (gzip and zstd filters only,
-   raw format), `tar' parses the uncompressed stream it is fed by a callback that also hashes
-   it, so the diff_id covers exactly the bytes read. libarchive only reads: every file is
-   created here with *at() syscalls on a parent directory opened below the root without
-   following any symlink (libarchive's disk writer resolves paths itself, which is what a
-   hostile layer attacks). */
+   libarchive only reads (image/tarstream.c): every file is created here with *at() syscalls on
+   a parent directory opened below the root without following any symlink (libarchive's disk
+   writer resolves paths itself, which is what a hostile layer attacks). */
 #include "image/layer.h"
 
 #include <archive.h>
@@ -29,11 +26,11 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "image/tarstream.h"
 
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
-#define TAIL_KEEP 1024
 
 const char *
 fk_layer_compression_name (fk_layer_compression_t c)
@@ -49,200 +46,6 @@ fk_layer_compression_name (fk_layer_compression_t c)
       return "none";
     }
 }
-
-/* ---- the uncompressed stream ---- */
-
-/* libarchive's error string, never NULL. */
-static const char *
-archive_message (struct archive *a)
-{
-  const char *m = archive_error_string (a);
-  return m ? m : "truncated or corrupt stream";
-}
-
-
-typedef struct stream
-{
-  int blobfd;
-  struct archive *raw;
-  fk_sha256_t *sha;
-  uint64_t fed; /* uncompressed bytes handed to the tar reader */
-  uint64_t blob_read; /* compressed bytes read from blobfd */
-  int raw_eof;
-  int magic_checked;
-  /* The last chunk handed to the tar reader (valid until the next raw read), and the end of the
-     one before, so data the tar reader read ahead past its end marker can be checked. */
-  const unsigned char *last;
-  size_t last_len;
-  unsigned char prev_tail[TAIL_KEEP];
-  size_t prev_tail_len;
-  unsigned char inbuf[128 * 1024];
-} stream_t;
-
-static la_ssize_t
-raw_read_cb (struct archive *a, void *data, const void **buf)
-{
-  stream_t *s = data;
-  for (;;)
-    {
-      ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          archive_set_error (a, errno, "read layer blob: %s", strerror (errno));
-          return -1;
-        }
-      s->blob_read += (uint64_t) n;
-      *buf = s->inbuf;
-      return n;
-    }
-}
-
-/* Compressions OCI does not allow, named so the error says what the blob is. */
-static const char *
-foreign_compression (const unsigned char *p, size_t len)
-{
-  static const unsigned char xz[] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
-  if (len >= sizeof xz && memcmp (p, xz, sizeof xz) == 0)
-    return "xz";
-  if (len >= 3 && memcmp (p, "BZh", 3) == 0)
-    return "bzip2";
-  if (len >= 4 && memcmp (p, "\x04\x22\x4d\x18", 4) == 0)
-    return "lz4";
-  return NULL;
-}
-
-static la_ssize_t
-tar_read_cb (struct archive *a, void *data, const void **buf)
-{
-  stream_t *s = data;
-  if (s->raw_eof)
-    return 0;
-  for (;;)
-    {
-      const void *block;
-      size_t len;
-      la_int64_t off;
-      int r = archive_read_data_block (s->raw, &block, &len, &off);
-      if (r == ARCHIVE_EOF)
-        {
-          s->raw_eof = 1;
-          return 0;
-        }
-      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-        {
-          archive_set_error (a, archive_errno (s->raw) > 0 ? archive_errno (s->raw) : EIO,
-                             "%s", archive_message (s->raw));
-          return -1;
-        }
-      if (len == 0)
-        continue;
-      if (!s->magic_checked)
-        {
-          s->magic_checked = 1;
-          const char *c = foreign_compression (block, len);
-          if (c != NULL)
-            {
-              archive_set_error (a, EINVAL,
-                                 "layer is %s-compressed: only tar, tar+gzip and tar+zstd "
-                                 "layers are supported",
-                                 c);
-              return -1;
-            }
-        }
-      if (s->last_len > 0)
-        {
-          size_t keep = s->last_len < TAIL_KEEP ? s->last_len : TAIL_KEEP;
-          memcpy (s->prev_tail, s->last + s->last_len - keep, keep);
-          s->prev_tail_len = keep;
-        }
-      fk_sha256_update (s->sha, block, len);
-      s->fed += len;
-      s->last = block;
-      s->last_len = len;
-      *buf = block;
-      return (la_ssize_t) len;
-    }
-}
-
-static int
-all_zero (const unsigned char *p, size_t len)
-{
-  for (size_t i = 0; i < len; i++)
-    if (p[i] != 0)
-      return 0;
-  return 1;
-}
-
-/* After the tar end-of-archive marker only zero padding may follow: checks what the tar reader
-   read ahead but did not consume, then drains (and hashes) the rest of the stream. */
-static int
-check_trailer (stream_t *s, struct archive *tar, uint64_t *ret_total, fk_error_t *err)
-{
-  la_int64_t consumed = archive_filter_bytes (tar, 0);
-  uint64_t unconsumed = consumed >= 0 && (uint64_t) consumed < s->fed ? s->fed - (uint64_t) consumed
-                                                                      : 0;
-  int garbage = 0;
-  if (unconsumed > 0)
-    {
-      size_t in_last = unconsumed < s->last_len ? (size_t) unconsumed : s->last_len;
-      if (!all_zero (s->last + s->last_len - in_last, in_last))
-        garbage = 1;
-      uint64_t before = unconsumed - in_last;
-      if (before > 0)
-        {
-          size_t n = before < s->prev_tail_len ? (size_t) before : s->prev_tail_len;
-          if (!all_zero (s->prev_tail + s->prev_tail_len - n, n))
-            garbage = 1;
-        }
-    }
-  uint64_t total = s->fed;
-  while (!s->raw_eof)
-    {
-      const void *block;
-      size_t len;
-      la_int64_t off;
-      int r = archive_read_data_block (s->raw, &block, &len, &off);
-      if (r == ARCHIVE_EOF)
-        break;
-      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-        return fk_error_set (err, EIO, "layer: after the end of the tar archive: %s",
-                             archive_message (s->raw));
-      fk_sha256_update (s->sha, block, len);
-      total += len;
-      if (!all_zero (block, len))
-        garbage = 1;
-    }
-  if (garbage)
-    return fk_error_set (err, EINVAL,
-                         "layer: data after the end of the tar archive (a tar stream may end "
-                         "only with zero padding)");
-  /* libarchive's gzip reader ends quietly at bytes that do not start another member. */
-  if (archive_filter_count (s->raw) > 1)
-    {
-      for (;;)
-        {
-          ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n < 0)
-            return fk_error_set_errno (err, "read layer blob");
-          if (n == 0)
-            break;
-          s->blob_read += (uint64_t) n;
-        }
-      la_int64_t used = archive_filter_bytes (s->raw, 1);
-      if (used >= 0 && (uint64_t) used < s->blob_read)
-        return fk_error_set (err, EINVAL,
-                             "layer: %" PRIu64 " bytes after the end of the compressed stream",
-                             s->blob_read - (uint64_t) used);
-    }
-  *ret_total = total;
-  return 0;
-}
-
-/* ---- writing entries ---- */
 
 /* A directory's final mode and times, set once its children are in. */
 typedef struct dir_time
@@ -570,7 +373,7 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
         break;
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         return fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EIO, "%s",
-                             archive_message (tar));
+                             fk_tarstream_message (tar));
       if (off < 0 || (uint64_t) off > (uint64_t) size || len > (uint64_t) size - (uint64_t) off)
         return fk_error_set (err, EINVAL, "data beyond the entry's size");
       if (len > 0 && pwrite_all (fd, block, len, (off_t) off, err) < 0)
@@ -877,60 +680,15 @@ applier_free (applier_t *app)
   free (app->dir_times);
 }
 
-static void
-archive_freep (struct archive **a)
-{
-  if (*a != NULL)
-    archive_read_free (*a);
-}
-
-static void
-sha_freep (fk_sha256_t **s)
-{
-  if (*s != NULL)
-    fk_sha256_free (*s);
-}
-
 int
 fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
                 fk_layer_stats_t *ret_stats, fk_error_t *err)
 {
-  cleanup_free stream_t *s = xcalloc (1, sizeof *s);
-  __attribute__ ((cleanup (sha_freep))) fk_sha256_t *sha = fk_sha256_new ();
-  s->blobfd = blobfd;
-  s->sha = sha;
-
-  __attribute__ ((cleanup (archive_freep))) struct archive *raw = archive_read_new ();
-  __attribute__ ((cleanup (archive_freep))) struct archive *tar = archive_read_new ();
-  if (raw == NULL || tar == NULL)
-    fk_oom (sizeof (void *));
-  s->raw = raw;
-  /* Only the compressions OCI allows, both built into libarchive (never an external program). */
-  archive_read_support_filter_gzip (raw);
-  archive_read_support_filter_zstd (raw);
-  archive_read_support_format_raw (raw);
-  archive_read_support_format_empty (raw);
-  if (archive_read_open (raw, s, NULL, raw_read_cb, NULL) != ARCHIVE_OK)
-    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
-  struct archive_entry *e;
-  int r = archive_read_next_header (raw, &e);
-  if (r == ARCHIVE_EOF)
-    s->raw_eof = 1;
-  else if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
-  fk_layer_compression_t compression = FK_LAYER_COMPRESSION_NONE;
-  int code = archive_filter_code (raw, 0);
-  if (code == ARCHIVE_FILTER_GZIP)
-    compression = FK_LAYER_COMPRESSION_GZIP;
-  else if (code == ARCHIVE_FILTER_ZSTD)
-    compression = FK_LAYER_COMPRESSION_ZSTD;
-
-  archive_read_support_format_tar (tar);
-  archive_read_support_format_empty (tar);
-  if (archive_read_open (tar, s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
-    return fk_error_set (err, EINVAL, "layer (%s): %s", fk_layer_compression_name (compression),
-                         archive_message (tar));
-
+  fk_tarstream_t *ts = NULL;
+  if (fk_tarstream_open (blobfd, &ts, err) < 0)
+    return -1;
+  struct archive *tar = fk_tarstream_archive (ts);
+  fk_layer_compression_t compression = fk_tarstream_compression (ts);
   applier_t app = {
     .rootfd = rootfd,
     .ignore_owners = opts ? opts->ignore_owners : 0,
@@ -941,7 +699,8 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
   int ret = -1;
   for (;;)
     {
-      r = archive_read_next_header (tar, &e);
+      struct archive_entry *e;
+      int r = archive_read_next_header (tar, &e);
       if (r == ARCHIVE_EOF)
         break;
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
@@ -949,7 +708,7 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
           fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EINVAL,
                         "layer (%s), after %" PRIu64 " entries: %s",
                         fk_layer_compression_name (compression), app.stats.entries,
-                        archive_message (tar));
+                        fk_tarstream_message (tar));
           goto out;
         }
       if (app.stats.entries >= app.max_entries)
@@ -958,23 +717,21 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
           goto out;
         }
       if (r == ARCHIVE_WARN)
-        log_debug ("layer entry %" PRIu64 ": %s", app.stats.entries, archive_error_string (tar));
+        log_debug ("layer entry %" PRIu64 ": %s", app.stats.entries, fk_tarstream_message (tar));
       if (apply_entry (&app, tar, e, err) < 0)
         goto out;
       app.stats.entries++;
     }
-  uint64_t total = 0;
-  if (check_trailer (s, tar, &total, err) < 0)
+  if (fk_tarstream_finish (ts, app.stats.diff_id, &app.stats.tar_size, err) < 0)
     goto out;
   if (apply_dir_times (&app, err) < 0)
     goto out;
-  app.stats.tar_size = total;
   app.stats.compression = compression;
-  fk_sha256_final (sha, app.stats.diff_id);
   if (ret_stats)
     *ret_stats = app.stats;
   ret = 0;
 out:
   applier_free (&app);
+  fk_tarstream_free (ts);
   return ret;
 }
