@@ -146,8 +146,12 @@ reader_says_what_is_wrong (void **state)
   {
     const char *json, *error;
   } cases[] = {
-    {"", "invalid JSON"},
-    {"{\"kind\": \"k\", \"samples\": [", "expected near end of file"},
+    {"", "invalid JSON: the file is empty"},
+    {"{\"kind\": \"k\", \"samples\": [", "expected near end of file (the file is truncated"},
+    {"{\"kind\": \"k\", \"samples\": [{\"metric\": \"ab", "premature end of input"},
+    {"{\"kind\": \"k\",, }", "line 1 column 14: string or '}' expected near ','"},
+    {"{\"kind\": \"k\"} x", "end of file expected near 'x'"},
+    {"{\"kind\": \"k\", \"kind\": \"j\", \"samples\": [], \"traces\": []}", "duplicate"},
     {"{\"kind\": \"k\", \"samples\": [], \"traces\": []", "line 1"},
     {"[]", "must be a JSON object"},
     {"{\"samples\": [], \"traces\": []}", "missing `kind'"},
@@ -203,6 +207,7 @@ reader_says_what_is_wrong (void **state)
   fputs ("{\n  \"kind\": \"k\",\n  \"samples\": [\n    {\n      \"metric\": \"m", f);
   fclose (f);
   assert_true (fk_trace_artifact_read (path, &a, &err) < 0);
+  assert_non_null (strstr (fk_error_message (&err), "(the file is truncated: it ends inside"));
   cleanup_free char *want = xasprintf ("artifact `%s': invalid JSON at line 5", path);
   assert_error_contains (&err, want);
   test_tmpdir_free (steal_pointer (&dir));

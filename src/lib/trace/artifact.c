@@ -208,9 +208,23 @@ int
 fk_trace_artifact_parse (const char *buf, size_t len, fk_trace_artifact_t **ret_artifact,
                          fk_error_t *err)
 {
-  cleanup_json json_t *root = NULL;
-  if (fk_json_parse (buf, len, &root, err) < 0)
-    return -1;
+  /* jansson directly rather than fk_json_parse, to tell a truncated file (the text stops
+     inside a value: jansson reports "... near end of file" or "premature end of input") from
+     one that is malformed in the middle. */
+  json_error_t je;
+  cleanup_json json_t *root = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &je);
+  if (root == NULL && len == 0)
+    return fk_error_set (err, EINVAL, "invalid JSON: the file is empty");
+  if (root == NULL
+      && (strstr (je.text, "near end of file") != NULL
+          || strstr (je.text, "premature end of input") != NULL))
+    return fk_error_set (err, EINVAL,
+                         "invalid JSON at line %d column %d: %s (the file is truncated: it "
+                         "ends inside a value)",
+                         je.line, je.column, je.text);
+  if (root == NULL)
+    return fk_error_set (err, EINVAL, "invalid JSON at line %d column %d: %s", je.line,
+                         je.column, je.text);
   if (!json_is_object (root))
     return fk_error_set (err, EINVAL, "an artifact must be a JSON object");
   json_t *kind = json_object_get (root, "kind");
