@@ -15,7 +15,7 @@ typedef struct bench_cmd
 } bench_cmd_t;
 
 static const bench_cmd_t cmds[] = {
-#define FK_BENCH_CMD(name, suffix, summary) {name, fk_bench_##suffix, summary},
+#define FK_BENCH_CMD(name, suffix, summary) { name, fk_bench_##suffix, summary },
 #include "cli/bench_cmds.h"
 #undef FK_BENCH_CMD
 };

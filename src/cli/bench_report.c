@@ -8,8 +8,8 @@ int
 fk_bench_report (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   int c;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)

@@ -13,21 +13,21 @@
 #include "trace/hostspawn.h"
 
 #define USAGE                                                                                      \
-  "usage: fk bench trace-demo [--artifact FILE] [--repeats N] [--levels L1,L2,...]\n"             \
-  "  defaults: --artifact $FIRKIN_STATE_DIR/bench/host-fork-exec-density.json, and the\n"         \
+  "usage: fk bench trace-demo [--artifact FILE] [--repeats N] [--levels L1,L2,...]\n"              \
+  "  defaults: --artifact $FIRKIN_STATE_DIR/bench/host-fork-exec-density.json, and the\n"          \
   "  environment's FIRKIN_TRACE_DEMO_REPEATS (10) and FIRKIN_TRACE_DEMO_LEVELS (1,2,4,8)\n"
 
-static const size_t default_levels[] = {1, 2, 4, 8};
+static const size_t default_levels[] = { 1, 2, 4, 8 };
 
 int
 fk_bench_trace_demo (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"artifact", required_argument, NULL, 'a'},
-    {"repeats", required_argument, NULL, 'r'},
-    {"levels", required_argument, NULL, 'l'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "artifact", required_argument, NULL, 'a' },
+    { "repeats", required_argument, NULL, 'r' },
+    { "levels", required_argument, NULL, 'l' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   fk_error_t err = FK_ERROR_INIT;
   cleanup_free char *artifact = NULL;
@@ -83,8 +83,8 @@ fk_bench_trace_demo (const fk_cli_globals_t *g, int argc, char **argv)
 
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT;
   int ret = 0;
-  if (fk_trace_host_spawn_collect (FK_TRACE_HOST_SPAWN_PROGRAM, levels, n_levels, repeats,
-                                   &samples, &err)
+  if (fk_trace_host_spawn_collect (FK_TRACE_HOST_SPAWN_PROGRAM, levels, n_levels, repeats, &samples,
+                                   &err)
           < 0
       || fk_trace_density_artifact_write (&fk_trace_host_spawn_density, artifact, &samples, &err)
              < 0)

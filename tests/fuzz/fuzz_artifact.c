@@ -13,7 +13,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_trace_artifact_t *a = NULL;
-  if (fk_trace_artifact_parse ((const char *) data, size, &a, &err) < 0)
+  if (fk_trace_artifact_parse ((const char *)data, size, &a, &err) < 0)
     {
       if (!fk_error_is_set (&err))
         abort ();

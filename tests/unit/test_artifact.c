@@ -18,8 +18,8 @@ two_samples (void)
   assert_int_equal (fk_trace_sample_set_tag (s, "z", "\"quoted\"", &err), 0);
   assert_int_equal (fk_trace_sample_set_tag (s, "a", "1", &err), 0);
   fk_trace_samples_push (&list, s);
-  fk_trace_samples_push (&list, fk_trace_sample_new ("b", FK_TRACE_KIND_WORKLOAD_RESOURCE,
-                                                     FK_TRACE_UNIT_COUNT, 2));
+  fk_trace_samples_push (
+      &list, fk_trace_sample_new ("b", FK_TRACE_KIND_WORKLOAD_RESOURCE, FK_TRACE_UNIT_COUNT, 2));
   return list;
 }
 
@@ -67,9 +67,14 @@ numbers_are_shortest_round_trip (void **state)
     double v;
     const char *text;
   } cases[] = {
-    {0.5, "0.5"},        {100, "100.0"},      {0, "0.0"},           {-1.25, "-1.25"},
-    {0.1 + 0.2, "0.30000000000000004"},       {1e-7, "1e-07"},      {1e20, "1e+20"},
-    {123456.789, "123456.789"},
+    { 0.5, "0.5" },
+    { 100, "100.0" },
+    { 0, "0.0" },
+    { -1.25, "-1.25" },
+    { 0.1 + 0.2, "0.30000000000000004" },
+    { 1e-7, "1e-07" },
+    { 1e20, "1e+20" },
+    { 123456.789, "123456.789" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
@@ -146,35 +151,36 @@ reader_says_what_is_wrong (void **state)
   {
     const char *json, *error;
   } cases[] = {
-    {"", "invalid JSON: the file is empty"},
-    {"{\"kind\": \"k\", \"samples\": [", "expected near end of file (the file is truncated"},
-    {"{\"kind\": \"k\", \"samples\": [{\"metric\": \"ab", "premature end of input"},
-    {"{\"kind\": \"k\",, }", "line 1 column 14: string or '}' expected near ','"},
-    {"{\"kind\": \"k\"} x", "end of file expected near 'x'"},
-    {"{\"kind\": \"k\", \"kind\": \"j\", \"samples\": [], \"traces\": []}", "duplicate"},
-    {"{\"kind\": \"k\", \"samples\": [], \"traces\": []", "line 1"},
-    {"[]", "must be a JSON object"},
-    {"{\"samples\": [], \"traces\": []}", "missing `kind'"},
-    {"{\"kind\": 1, \"samples\": [], \"traces\": []}", "`kind' must be a string"},
-    {"{\"kind\": \"\", \"samples\": [], \"traces\": []}", "`kind' is empty"},
-    {"{\"kind\": \"k\", \"traces\": []}", "missing `samples'"},
-    {"{\"kind\": \"k\", \"samples\": {}, \"traces\": []}", "`samples' must be an array"},
-    {"{\"kind\": \"k\", \"samples\": []}", "missing `traces'"},
-    {"{\"kind\": \"k\", \"samples\": [], \"traces\": 3}", "`traces' must be an array"},
-    {"{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"WorkloadResource\",\"unit\":"
-     "\"Count\",\"value\":1}, {\"kind\":\"WorkloadResource\",\"unit\":\"Count\",\"value\":1}], "
-     "\"traces\": []}",
-     "sample 1: missing `metric'"},
-    {"{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"WorkloadResource\",\"unit\":"
-     "\"Seconds\",\"value\":1}], \"traces\": []}",
-     "sample 0: `m': unknown unit `Seconds'"},
-    {"{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"Other\",\"unit\":"
-     "\"Count\",\"value\":1}], \"traces\": []}",
-     "sample 0: `m': unknown kind `Other'"},
-    {"{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"WorkloadResource\",\"unit\":"
-     "\"Count\",\"value\":true}], \"traces\": []}",
-     "`value' must be a number"},
-    {"{\"kind\": \"k\", \"samples\": [7], \"traces\": []}", "sample 0: a sample must be an object"},
+    { "", "invalid JSON: the file is empty" },
+    { "{\"kind\": \"k\", \"samples\": [", "expected near end of file (the file is truncated" },
+    { "{\"kind\": \"k\", \"samples\": [{\"metric\": \"ab", "premature end of input" },
+    { "{\"kind\": \"k\",, }", "line 1 column 14: string or '}' expected near ','" },
+    { "{\"kind\": \"k\"} x", "end of file expected near 'x'" },
+    { "{\"kind\": \"k\", \"kind\": \"j\", \"samples\": [], \"traces\": []}", "duplicate" },
+    { "{\"kind\": \"k\", \"samples\": [], \"traces\": []", "line 1" },
+    { "[]", "must be a JSON object" },
+    { "{\"samples\": [], \"traces\": []}", "missing `kind'" },
+    { "{\"kind\": 1, \"samples\": [], \"traces\": []}", "`kind' must be a string" },
+    { "{\"kind\": \"\", \"samples\": [], \"traces\": []}", "`kind' is empty" },
+    { "{\"kind\": \"k\", \"traces\": []}", "missing `samples'" },
+    { "{\"kind\": \"k\", \"samples\": {}, \"traces\": []}", "`samples' must be an array" },
+    { "{\"kind\": \"k\", \"samples\": []}", "missing `traces'" },
+    { "{\"kind\": \"k\", \"samples\": [], \"traces\": 3}", "`traces' must be an array" },
+    { "{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"WorkloadResource\",\"unit\":"
+      "\"Count\",\"value\":1}, {\"kind\":\"WorkloadResource\",\"unit\":\"Count\",\"value\":1}], "
+      "\"traces\": []}",
+      "sample 1: missing `metric'" },
+    { "{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"WorkloadResource\",\"unit\":"
+      "\"Seconds\",\"value\":1}], \"traces\": []}",
+      "sample 0: `m': unknown unit `Seconds'" },
+    { "{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"Other\",\"unit\":"
+      "\"Count\",\"value\":1}], \"traces\": []}",
+      "sample 0: `m': unknown kind `Other'" },
+    { "{\"kind\": \"k\", \"samples\": [{\"metric\":\"m\",\"kind\":\"WorkloadResource\",\"unit\":"
+      "\"Count\",\"value\":true}], \"traces\": []}",
+      "`value' must be a number" },
+    { "{\"kind\": \"k\", \"samples\": [7], \"traces\": []}",
+      "sample 0: a sample must be an object" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {

@@ -11,21 +11,21 @@ bands (void **state)
     size_t n;
     const char *band;
   } cases[] = {
-    {0, "missing"},
-    {1, "smoke_only"},
-    {2, "smoke_only"},
-    {3, "superfast_iteration"},
-    {4, "superfast_iteration"},
-    {5, "fast_iteration"},
-    {9, "fast_iteration"},
-    {10, "baseline_checkpoint"},
-    {29, "baseline_checkpoint"},
-    {30, "p50_p90_decision_grade"},
-    {99, "p50_p90_decision_grade"},
-    {100, "p95_decision_grade"},
-    {499, "p95_decision_grade"},
-    {500, "p99_decision_grade"},
-    {(size_t) -1, "p99_decision_grade"},
+    { 0, "missing" },
+    { 1, "smoke_only" },
+    { 2, "smoke_only" },
+    { 3, "superfast_iteration" },
+    { 4, "superfast_iteration" },
+    { 5, "fast_iteration" },
+    { 9, "fast_iteration" },
+    { 10, "baseline_checkpoint" },
+    { 29, "baseline_checkpoint" },
+    { 30, "p50_p90_decision_grade" },
+    { 99, "p50_p90_decision_grade" },
+    { 100, "p95_decision_grade" },
+    { 499, "p95_decision_grade" },
+    { 500, "p99_decision_grade" },
+    { (size_t)-1, "p99_decision_grade" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     assert_string_equal (fk_trace_confidence_for_count (cases[i].n), cases[i].band);
@@ -39,8 +39,8 @@ tagging_counts_per_metric (void **state)
   for (int i = 0; i < 5; i++)
     fk_trace_samples_push (&list, fk_trace_sample_new ("a", FK_TRACE_KIND_LIFECYCLE_LATENCY,
                                                        FK_TRACE_UNIT_MILLISECONDS, i));
-  fk_trace_samples_push (&list, fk_trace_sample_new ("b", FK_TRACE_KIND_WORKLOAD_RESOURCE,
-                                                     FK_TRACE_UNIT_COUNT, 1));
+  fk_trace_samples_push (
+      &list, fk_trace_sample_new ("b", FK_TRACE_KIND_WORKLOAD_RESOURCE, FK_TRACE_UNIT_COUNT, 1));
   assert_int_equal (fk_trace_sample_set_tag (list.items[5], "confidence", "old", &err), 0);
   assert_int_equal (fk_trace_sample_set_tag (list.items[5], "after", "x", &err), 0);
   assert_int_equal (fk_trace_confidence_tag_samples (&list, &err), 0);

@@ -10,7 +10,7 @@
 #include "trace/artifact.h"
 #include "trace/density.h"
 
-#define US(n) ((uint64_t) (n) * 1000u)
+#define US(n) ((uint64_t)(n)*1000u)
 
 static json_t *
 find_metric (json_t *samples, const char *metric)
@@ -86,9 +86,10 @@ shell_pool_density_artifact_tags_completion_boundary (void **state)
   assert_int_equal (json_array_size (list), 5);
   assert_true (json_is_array (json_object_get (value, "traces")));
   assert_int_equal (json_array_size (json_object_get (value, "traces")), 0);
-  static const char *const level_keys[]
-      = {"measurement_boundary", "shell_surface", "output_boundary", "command", "warmup_dispatch",
-         "concurrency_level",    "repeat_index",  "repeat_count",    "confidence", NULL};
+  static const char *const level_keys[] = {
+    "measurement_boundary", "shell_surface", "output_boundary", "command",    "warmup_dispatch",
+    "concurrency_level",    "repeat_index",  "repeat_count",    "confidence", NULL
+  };
   assert_tag_keys (sample, level_keys);
   assert_string_equal (json_string_value (json_object_get (sample, "kind")), "LifecycleLatency");
   assert_string_equal (json_string_value (json_object_get (sample, "unit")), "Milliseconds");
@@ -99,8 +100,8 @@ shell_pool_density_artifact_tags_completion_boundary (void **state)
   assert_string_equal (tag (sample, "repeat_count"), "2");
   assert_string_equal (tag (sample, "confidence"), "smoke_only");
   static const char *const bp_keys[]
-      = {"source",          "measurement_boundary", "shell_surface", "output_boundary",
-         "baseline_p95_ms", "threshold_p95_ms",     "confidence",    NULL};
+      = { "source",          "measurement_boundary", "shell_surface", "output_boundary",
+          "baseline_p95_ms", "threshold_p95_ms",     "confidence",    NULL };
   assert_tag_keys (bp, bp_keys);
   assert_string_equal (json_string_value (json_object_get (bp, "kind")), "WorkloadResource");
   assert_string_equal (json_string_value (json_object_get (bp, "unit")), "Count");
@@ -125,8 +126,8 @@ breakpoint_of (const unsigned (*pairs)[2], char **ret_baseline, char **ret_thres
   fk_error_t err = FK_ERROR_INIT;
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT;
   for (size_t i = 0; pairs[i][0] != 0; i++)
-    fk_trace_samples_push (&samples,
-                           fk_trace_shell_pool_density_sample (pairs[i][0], i, 1, US (pairs[i][1])));
+    fk_trace_samples_push (
+        &samples, fk_trace_shell_pool_density_sample (pairs[i][0], i, 1, US (pairs[i][1])));
   fk_trace_sample_t *bp = NULL;
   int r = fk_trace_shell_pool_density_breakpoint (&samples, &bp, &err);
   assert_true (r >= 0);
@@ -136,8 +137,8 @@ breakpoint_of (const unsigned (*pairs)[2], char **ret_baseline, char **ret_thres
       assert_null (bp);
       return 0;
     }
-  size_t level = (size_t) bp->value;
-  assert_true (bp->value == (double) level);
+  size_t level = (size_t)bp->value;
+  assert_true (bp->value == (double)level);
   if (ret_baseline)
     *ret_baseline = xstrdup (fk_trace_sample_tag (bp, "baseline_p95_ms"));
   if (ret_threshold)
@@ -149,7 +150,7 @@ breakpoint_of (const unsigned (*pairs)[2], char **ret_baseline, char **ret_thres
 static void
 one_sample (void **state)
 {
-  static const unsigned s[][2] = {{1, 1500}, {0, 0}};
+  static const unsigned s[][2] = { { 1, 1500 }, { 0, 0 } };
   cleanup_free char *b = NULL;
   cleanup_free char *t = NULL;
   assert_int_equal (breakpoint_of (s, &b, &t), 1);
@@ -160,9 +161,9 @@ one_sample (void **state)
 static void
 no_level_one_means_no_breakpoint (void **state)
 {
-  static const unsigned s[][2] = {{2, 500}, {4, 600}, {8, 700}, {0, 0}};
+  static const unsigned s[][2] = { { 2, 500 }, { 4, 600 }, { 8, 700 }, { 0, 0 } };
   assert_int_equal (breakpoint_of (s, NULL, NULL), 0);
-  static const unsigned none[][2] = {{0, 0}};
+  static const unsigned none[][2] = { { 0, 0 } };
   assert_int_equal (breakpoint_of (none, NULL, NULL), 0);
   /* and the artifact then has no breakpoint sample */
   cleanup_free char *dir = test_tmpdir ();
@@ -181,7 +182,7 @@ static void
 all_levels_over_the_threshold (void **state)
 {
   /* baseline 1 ms: threshold 2 ms; every higher level is slower than that */
-  static const unsigned s[][2] = {{1, 1000}, {2, 2001}, {4, 5000}, {8, 9000}, {0, 0}};
+  static const unsigned s[][2] = { { 1, 1000 }, { 2, 2001 }, { 4, 5000 }, { 8, 9000 }, { 0, 0 } };
   assert_int_equal (breakpoint_of (s, NULL, NULL), 1);
 }
 
@@ -189,7 +190,7 @@ static void
 highest_level_within_threshold_wins (void **state)
 {
   /* not the first crossing: level 4 is back under the threshold after level 2 went over */
-  static const unsigned s[][2] = {{1, 1000}, {2, 2500}, {4, 1900}, {8, 2100}, {0, 0}};
+  static const unsigned s[][2] = { { 1, 1000 }, { 2, 2500 }, { 4, 1900 }, { 8, 2100 }, { 0, 0 } };
   assert_int_equal (breakpoint_of (s, NULL, NULL), 4);
 }
 
@@ -197,7 +198,8 @@ static void
 ties_at_the_threshold_count (void **state)
 {
   /* p95 exactly twice the baseline is within ("at most twice") */
-  static const unsigned s[][2] = {{1, 1000}, {1, 1000}, {2, 2000}, {2, 2000}, {4, 2000}, {0, 0}};
+  static const unsigned s[][2]
+      = { { 1, 1000 }, { 1, 1000 }, { 2, 2000 }, { 2, 2000 }, { 4, 2000 }, { 0, 0 } };
   cleanup_free char *b = NULL;
   cleanup_free char *t = NULL;
   assert_int_equal (breakpoint_of (s, &b, &t), 4);
@@ -226,9 +228,35 @@ baseline_is_level_one_p95 (void **state)
   s[n][1] = 0;
   cleanup_free char *b = NULL;
   cleanup_free char *t = NULL;
-  assert_int_equal (breakpoint_of ((const unsigned (*)[2]) s, &b, &t), 2);
+  assert_int_equal (breakpoint_of ((const unsigned (*)[2])s, &b, &t), 2);
   assert_string_equal (b, "19.000000");
   assert_string_equal (t, "38.000000");
+}
+
+static void
+level_p95_decides_not_p90 (void **state)
+{
+  /* level 2: 18 fast and 2 slow dispatches out of 20: p90 (rank 18) is within the threshold,
+     p95 (rank 19) is not, so level 2 is past the breakpoint */
+  unsigned s[23][2];
+  size_t n = 0;
+  s[n][0] = 1;
+  s[n++][1] = 1000;
+  for (unsigned i = 0; i < 18; i++)
+    {
+      s[n][0] = 2;
+      s[n++][1] = 1000;
+    }
+  s[n][0] = 2;
+  s[n++][1] = 3000;
+  s[n][0] = 2;
+  s[n++][1] = 3000;
+  s[n][0] = 0;
+  s[n][1] = 0;
+  assert_int_equal (breakpoint_of ((const unsigned (*)[2])s, NULL, NULL), 1);
+  /* one slow dispatch of 20: p95 is still fast, level 2 is within */
+  s[n - 1][1] = 1000;
+  assert_int_equal (breakpoint_of ((const unsigned (*)[2])s, NULL, NULL), 2);
 }
 
 static void
@@ -267,7 +295,7 @@ level_sample_value_is_milliseconds (void **state)
   assert_string_equal (fk_trace_sample_tag (s, "repeat_index"), "3");
   assert_string_equal (fk_trace_sample_tag (s, "repeat_count"), "10");
   fk_trace_sample_free (s);
-  size_t levels[] = {1, 2, 4, 8};
+  size_t levels[] = { 1, 2, 4, 8 };
   cleanup_free char *t = fk_trace_density_levels_tag (levels, 4);
   assert_string_equal (t, "1,2,4,8");
 }
@@ -283,6 +311,7 @@ main (void)
     cmocka_unit_test (highest_level_within_threshold_wins),
     cmocka_unit_test (ties_at_the_threshold_count),
     cmocka_unit_test (baseline_is_level_one_p95),
+    cmocka_unit_test (level_p95_decides_not_p90),
     cmocka_unit_test (only_level_samples_take_part),
     cmocka_unit_test (level_sample_value_is_milliseconds),
   };

@@ -14,7 +14,10 @@ repeat_count (void **state)
   assert_int_equal (fk_trace_env_repeat_count ("-3", 10), 10);
   assert_int_equal (fk_trace_env_repeat_count ("3x", 10), 10);
   assert_int_equal (fk_trace_env_repeat_count ("99999999999999999999999", 10), 10);
-  assert_int_equal (fk_trace_env_repeat_count ("\xff" "5", 10), 10);
+  assert_int_equal (fk_trace_env_repeat_count ("\xff"
+                                               "5",
+                                               10),
+                    10);
   assert_int_equal (fk_trace_env_repeat_count ("5", 10), 5);
   assert_int_equal (fk_trace_env_repeat_count ("+5", 10), 5);
   assert_int_equal (fk_trace_env_repeat_count ("007", 10), 7);
@@ -23,7 +26,7 @@ repeat_count (void **state)
   assert_int_equal (fk_trace_env_repeat_count ("5\n", 10), 10);
 }
 
-static const size_t def[] = {1, 2, 4, 8};
+static const size_t def[] = { 1, 2, 4, 8 };
 
 static void
 expect_levels (const char *value, const size_t *want, size_t nwant)
@@ -47,13 +50,15 @@ level_lists (void **state)
   expect_levels (",,,", def, 4);
   expect_levels ("0,-1", def, 4);
   expect_levels ("\xff,3", def, 4); /* not UTF-8: the whole value falls back */
-  expect_levels ("1, 2 ,4", (const size_t[]){1, 2, 4}, 3);
-  expect_levels ("0,x,,3", (const size_t[]){3}, 1);
-  expect_levels (" \t16\n", (const size_t[]){16}, 1);
-  expect_levels ("1,1,2", (const size_t[]){1, 1, 2}, 3);
-  expect_levels ("8,2", (const size_t[]){8, 2}, 2);
-  expect_levels ("+3, 2 5", (const size_t[]){3}, 1);
-  expect_levels ("\xc2\xa0" "2\xe3\x80\x80", (const size_t[]){2}, 1); /* Unicode spaces trimmed */
+  expect_levels ("1, 2 ,4", (const size_t[]){ 1, 2, 4 }, 3);
+  expect_levels ("0,x,,3", (const size_t[]){ 3 }, 1);
+  expect_levels (" \t16\n", (const size_t[]){ 16 }, 1);
+  expect_levels ("1,1,2", (const size_t[]){ 1, 1, 2 }, 3);
+  expect_levels ("8,2", (const size_t[]){ 8, 2 }, 2);
+  expect_levels ("+3, 2 5", (const size_t[]){ 3 }, 1);
+  expect_levels ("\xc2\xa0"
+                 "2\xe3\x80\x80",
+                 (const size_t[]){ 2 }, 1); /* Unicode spaces trimmed */
   expect_levels ("1;2", def, 4);
 }
 
@@ -81,7 +86,7 @@ usize_rules (void **state)
 {
   size_t v = 99;
   assert_int_equal (fk_trace_parse_usize ("18446744073709551615", 20, &v), 0);
-  assert_true (v == (size_t) -1);
+  assert_true (v == (size_t)-1);
   assert_int_equal (fk_trace_parse_usize ("18446744073709551616", 20, &v), -1);
   assert_int_equal (fk_trace_parse_usize ("+", 1, &v), -1);
   assert_int_equal (fk_trace_parse_usize ("", 0, &v), -1);

@@ -24,29 +24,34 @@ table_per_metric (void **state)
 {
   cleanup_free char *text = report_of (
       "{\"kind\":\"demo\",\"samples\":["
-      "{\"metric\":\"lat_ms\",\"kind\":\"LifecycleLatency\",\"unit\":\"Milliseconds\",\"value\":0.5,"
+      "{\"metric\":\"lat_ms\",\"kind\":\"LifecycleLatency\",\"unit\":\"Milliseconds\",\"value\":0."
+      "5,"
       "\"tags\":{\"b\":\"x\",\"repeat_index\":\"0\",\"level\":\"1\"}},"
       "{\"metric\":\"bp\",\"kind\":\"WorkloadResource\",\"unit\":\"Count\",\"value\":2,"
       "\"tags\":{\"b\":\"x\",\"baseline_p95_ms\":\"0.600000\",\"confidence\":\"smoke_only\"}},"
-      "{\"metric\":\"lat_ms\",\"kind\":\"LifecycleLatency\",\"unit\":\"Milliseconds\",\"value\":0.7,"
+      "{\"metric\":\"lat_ms\",\"kind\":\"LifecycleLatency\",\"unit\":\"Milliseconds\",\"value\":0."
+      "7,"
       "\"tags\":{\"b\":\"x\",\"repeat_index\":\"1\",\"level\":\"1\"}},"
-      "{\"metric\":\"lat_ms\",\"kind\":\"LifecycleLatency\",\"unit\":\"Milliseconds\",\"value\":0.6,"
+      "{\"metric\":\"lat_ms\",\"kind\":\"LifecycleLatency\",\"unit\":\"Milliseconds\",\"value\":0."
+      "6,"
       "\"tags\":{\"b\":\"x\",\"repeat_index\":\"2\",\"level\":\"1\"}}"
       "],\"traces\":[]}");
-  const char *want = "artifact x.json\n"
-                     "kind demo: 4 samples, 2 metrics, 0 traces\n"
-                     "tags of every sample:\n"
-                     "  b: x\n"
-                     "\n"
-                     "lat_ms  (LifecycleLatency, Milliseconds)\n"
-                     "       n          min          p50          p95          p99          max  confidence\n"
-                     "       3        0.500        0.600        0.700        0.700        0.700  superfast_iteration\n"
-                     "    level: 1\n"
-                     "\n"
-                     "bp  (WorkloadResource, Count)\n"
-                     "       n          min          p50          p95          p99          max  confidence\n"
-                     "       1        2.000        2.000        2.000        2.000        2.000  smoke_only\n"
-                     "    baseline_p95_ms: 0.600000\n";
+  const char *want
+      = "artifact x.json\n"
+        "kind demo: 4 samples, 2 metrics, 0 traces\n"
+        "tags of every sample:\n"
+        "  b: x\n"
+        "\n"
+        "lat_ms  (LifecycleLatency, Milliseconds)\n"
+        "       n          min          p50          p95          p99          max  confidence\n"
+        "       3        0.500        0.600        0.700        0.700        0.700  "
+        "superfast_iteration\n"
+        "    level: 1\n"
+        "\n"
+        "bp  (WorkloadResource, Count)\n"
+        "       n          min          p50          p95          p99          max  confidence\n"
+        "       1        2.000        2.000        2.000        2.000        2.000  smoke_only\n"
+        "    baseline_p95_ms: 0.600000\n";
   assert_string_equal (text, want);
 }
 

@@ -7,24 +7,33 @@
 static void
 kind_and_unit_names (void **state)
 {
-  static const char *const kinds[] = {"LifecycleLatency", "FirkinOverhead", "WorkloadResource"};
-  static const char *const units[]
-      = {"Milliseconds", "Microseconds", "Percent", "Mebibytes", "Hertz",
-         "Bytes", "Count", "CountPerSecond", "OperationsPerSecond", "BytesPerSecond",
-         "MebibytesPerSecond", "Iops", "Ratio"};
+  static const char *const kinds[] = { "LifecycleLatency", "FirkinOverhead", "WorkloadResource" };
+  static const char *const units[] = { "Milliseconds",
+                                       "Microseconds",
+                                       "Percent",
+                                       "Mebibytes",
+                                       "Hertz",
+                                       "Bytes",
+                                       "Count",
+                                       "CountPerSecond",
+                                       "OperationsPerSecond",
+                                       "BytesPerSecond",
+                                       "MebibytesPerSecond",
+                                       "Iops",
+                                       "Ratio" };
   assert_int_equal (FK_TRACE_KIND_COUNT_, 3);
   assert_int_equal (FK_TRACE_UNIT_COUNT_, 13);
   for (int i = 0; i < 3; i++)
     {
       fk_trace_kind_t k;
-      assert_string_equal (fk_trace_kind_name ((fk_trace_kind_t) i), kinds[i]);
+      assert_string_equal (fk_trace_kind_name ((fk_trace_kind_t)i), kinds[i]);
       assert_int_equal (fk_trace_kind_parse (kinds[i], &k), 0);
       assert_int_equal (k, i);
     }
   for (int i = 0; i < 13; i++)
     {
       fk_trace_unit_t u;
-      assert_string_equal (fk_trace_unit_name ((fk_trace_unit_t) i), units[i]);
+      assert_string_equal (fk_trace_unit_name ((fk_trace_unit_t)i), units[i]);
       assert_int_equal (fk_trace_unit_parse (units[i], &u), 0);
       assert_int_equal (u, i);
     }
@@ -38,8 +47,8 @@ static void
 tags_keep_insertion_order_and_replace_in_place (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_trace_sample_t *s = fk_trace_sample_new ("m", FK_TRACE_KIND_LIFECYCLE_LATENCY,
-                                              FK_TRACE_UNIT_MILLISECONDS, 1.5);
+  fk_trace_sample_t *s
+      = fk_trace_sample_new ("m", FK_TRACE_KIND_LIFECYCLE_LATENCY, FK_TRACE_UNIT_MILLISECONDS, 1.5);
   assert_int_equal (fk_trace_sample_set_tag (s, "b", "1", &err), 0);
   assert_int_equal (fk_trace_sample_set_tag (s, "a", "2", &err), 0);
   assert_int_equal (fk_trace_sample_set_tagf (s, &err, "c", "%d", 3), 0);
@@ -62,8 +71,8 @@ static void
 tag_limits_are_errors (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_trace_sample_t *s = fk_trace_sample_new ("m", FK_TRACE_KIND_WORKLOAD_RESOURCE,
-                                              FK_TRACE_UNIT_COUNT, 1);
+  fk_trace_sample_t *s
+      = fk_trace_sample_new ("m", FK_TRACE_KIND_WORKLOAD_RESOURCE, FK_TRACE_UNIT_COUNT, 1);
   char key[FK_TRACE_MAX_TAG_KEY + 2], value[FK_TRACE_MAX_TAG_VALUE + 2];
   memset (key, 'k', sizeof key);
   memset (value, 'v', sizeof value);
@@ -137,27 +146,27 @@ from_json_says_what_is_wrong (void **state)
   {
     const char *json, *error;
   } cases[] = {
-    {"[]", "must be an object"},
-    {"{\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1}", "missing `metric'"},
-    {"{\"metric\":3,\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1}",
-     "`metric' must be a string"},
-    {"{\"metric\":\"\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1}", "empty"},
-    {"{\"metric\":\"m\",\"unit\":\"Count\",\"value\":1}", "`m': missing `kind'"},
-    {"{\"metric\":\"m\",\"kind\":\"Latency\",\"unit\":\"Count\",\"value\":1}",
-     "unknown kind `Latency' (expected one of LifecycleLatency"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"value\":1}", "missing `unit'"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Seconds\",\"value\":1}",
-     "unknown unit `Seconds'"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":1,\"value\":1}",
-     "`unit' must be a string"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\"}", "missing `value'"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":\"1\"}",
-     "`value' must be a number"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1,\"tags\":[]}",
-     "`tags' must be an object"},
-    {"{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1,"
-     "\"tags\":{\"a\":1}}",
-     "tag `a' must be a string"},
+    { "[]", "must be an object" },
+    { "{\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1}", "missing `metric'" },
+    { "{\"metric\":3,\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1}",
+      "`metric' must be a string" },
+    { "{\"metric\":\"\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1}", "empty" },
+    { "{\"metric\":\"m\",\"unit\":\"Count\",\"value\":1}", "`m': missing `kind'" },
+    { "{\"metric\":\"m\",\"kind\":\"Latency\",\"unit\":\"Count\",\"value\":1}",
+      "unknown kind `Latency' (expected one of LifecycleLatency" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"value\":1}", "missing `unit'" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Seconds\",\"value\":1}",
+      "unknown unit `Seconds'" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":1,\"value\":1}",
+      "`unit' must be a string" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\"}", "missing `value'" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":\"1\"}",
+      "`value' must be a number" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1,\"tags\":[]}",
+      "`tags' must be an object" },
+    { "{\"metric\":\"m\",\"kind\":\"FirkinOverhead\",\"unit\":\"Count\",\"value\":1,"
+      "\"tags\":{\"a\":1}}",
+      "tag `a' must be a string" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
@@ -177,8 +186,9 @@ from_json_says_what_is_wrong (void **state)
       snprintf (k, sizeof k, "t%d", i);
       json_object_set_new (tags, k, json_string ("v"));
     }
-  cleanup_json json_t *j = json_pack ("{s:s,s:s,s:s,s:f,s:o}", "metric", "m", "kind",
-                                      "FirkinOverhead", "unit", "Count", "value", 1.0, "tags", tags);
+  cleanup_json json_t *j
+      = json_pack ("{s:s,s:s,s:s,s:f,s:o}", "metric", "m", "kind", "FirkinOverhead", "unit",
+                   "Count", "value", 1.0, "tags", tags);
   fk_error_t err = FK_ERROR_INIT;
   fk_trace_sample_t *s = NULL;
   assert_true (fk_trace_sample_from_json (j, &s, &err) < 0);

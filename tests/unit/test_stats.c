@@ -17,7 +17,7 @@ p (const double *v, size_t n, unsigned pct)
 static void
 one_value_is_every_percentile (void **state)
 {
-  double v[] = {7.5};
+  double v[] = { 7.5 };
   assert_true (p (v, 1, 0) == 7.5);
   assert_true (p (v, 1, 50) == 7.5);
   assert_true (p (v, 1, 95) == 7.5);
@@ -28,7 +28,7 @@ static void
 p95_of_10_and_20_values (void **state)
 {
   /* 10 values: rank ceil(10*95/100) = 10, the maximum. Unsorted input, not modified. */
-  double ten[] = {10, 1, 9, 2, 8, 3, 7, 4, 6, 5};
+  double ten[] = { 10, 1, 9, 2, 8, 3, 7, 4, 6, 5 };
   assert_true (p (ten, 10, 95) == 10);
   assert_true (ten[0] == 10 && ten[1] == 1);
   assert_true (p (ten, 10, 50) == 5);
@@ -49,15 +49,15 @@ p95_of_10_and_20_values (void **state)
 static void
 ties_and_total_order (void **state)
 {
-  double ties[] = {2, 2, 2, 1};
+  double ties[] = { 2, 2, 2, 1 };
   assert_true (p (ties, 4, 95) == 2);
   assert_true (p (ties, 4, 25) == 1);
   assert_true (p (ties, 4, 26) == 2);
   /* total order: -0 before +0, NaN after +inf */
-  double z[] = {0.0, -0.0};
+  double z[] = { 0.0, -0.0 };
   assert_true (signbit (p (z, 2, 50)));
   assert_false (signbit (p (z, 2, 100)));
-  double n[] = {NAN, INFINITY, 1};
+  double n[] = { NAN, INFINITY, 1 };
   assert_true (p (n, 3, 60) == INFINITY);
   assert_true (isnan (p (n, 3, 100)));
   double a = -1, b = 1;

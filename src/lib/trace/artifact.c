@@ -83,7 +83,7 @@ format_json (FILE *out, const json_t *j, int depth)
         const char *key;
         json_t *v;
         size_t i = 0, n = json_object_size (j);
-        json_object_foreach ((json_t *) j, key, v)
+        json_object_foreach ((json_t *)j, key, v)
         {
           indent (out, depth + 1);
           format_string (out, key);
@@ -212,7 +212,8 @@ fk_trace_artifact_parse (const char *buf, size_t len, fk_trace_artifact_t **ret_
      inside a value: jansson reports "... near end of file" or "premature end of input") from
      one that is malformed in the middle. */
   json_error_t je;
-  cleanup_json json_t *root = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &je);
+  cleanup_json json_t *root
+      = json_loadb (buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
   if (root == NULL && len == 0)
     return fk_error_set (err, EINVAL, "invalid JSON: the file is empty");
   if (root == NULL
@@ -223,8 +224,8 @@ fk_trace_artifact_parse (const char *buf, size_t len, fk_trace_artifact_t **ret_
                          "ends inside a value)",
                          je.line, je.column, je.text);
   if (root == NULL)
-    return fk_error_set (err, EINVAL, "invalid JSON at line %d column %d: %s", je.line,
-                         je.column, je.text);
+    return fk_error_set (err, EINVAL, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                         je.text);
   if (!json_is_object (root))
     return fk_error_set (err, EINVAL, "an artifact must be a JSON object");
   json_t *kind = json_object_get (root, "kind");

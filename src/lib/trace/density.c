@@ -10,6 +10,7 @@
 #include "trace/envparse.h"
 #include "trace/stats.h"
 
+/* clang-format off */
 static const char *const shell_pool_level_tags[] = {
   "measurement_boundary", "sandbox_shell_pool_run_completion",
   "shell_surface", "firkin_sandbox_shell_pool",
@@ -18,7 +19,9 @@ static const char *const shell_pool_level_tags[] = {
   "warmup_dispatch", "excluded",
   NULL,
 };
+/* clang-format on */
 
+/* clang-format off */
 static const char *const shell_pool_breakpoint_tags[] = {
   "source", "sandbox-shell-pool-run-completion-p95-threshold",
   "measurement_boundary", "sandbox_shell_pool_run_completion",
@@ -26,6 +29,7 @@ static const char *const shell_pool_breakpoint_tags[] = {
   "output_boundary", "command_completion",
   NULL,
 };
+/* clang-format on */
 
 const fk_trace_density_spec_t fk_trace_shell_pool_density = {
   .level_metric_prefix = "debug.exec.sandbox_shell_pool_run_completion_c",
@@ -54,8 +58,8 @@ fk_trace_density_sample (const fk_trace_density_spec_t *spec, size_t concurrency
 {
   cleanup_free char *metric = xasprintf ("%s%zu_ms", spec->level_metric_prefix, concurrency);
   /* Duration::as_secs_f64: whole seconds plus nanoseconds / 1e9, then * 1000. */
-  double secs = (double) (elapsed_ns / 1000000000u)
-                + (double) (uint32_t) (elapsed_ns % 1000000000u) / 1e9;
+  double secs
+      = (double)(elapsed_ns / 1000000000u) + (double)(uint32_t)(elapsed_ns % 1000000000u) / 1e9;
   fk_trace_sample_t *s = fk_trace_sample_new (metric, FK_TRACE_KIND_LIFECYCLE_LATENCY,
                                               FK_TRACE_UNIT_MILLISECONDS, secs * 1000.0);
   set_static_tags (s, spec->level_tags);
@@ -80,14 +84,13 @@ typedef struct level_values
 static int
 level_cmp (const void *a, const void *b)
 {
-  size_t x = ((const level_values_t *) a)->level, y = ((const level_values_t *) b)->level;
+  size_t x = ((const level_values_t *)a)->level, y = ((const level_values_t *)b)->level;
   return (x > y) - (x < y);
 }
 
 int
-fk_trace_density_breakpoint (const fk_trace_density_spec_t *spec,
-                             const fk_trace_samples_t *samples, fk_trace_sample_t **ret_sample,
-                             fk_error_t *err)
+fk_trace_density_breakpoint (const fk_trace_density_spec_t *spec, const fk_trace_samples_t *samples,
+                             fk_trace_sample_t **ret_sample, fk_error_t *err)
 {
   level_values_t *by_level = NULL;
   size_t n_levels = 0, cap_levels = 0, prefix_len = strlen (spec->level_metric_prefix);
@@ -110,11 +113,11 @@ fk_trace_density_breakpoint (const fk_trace_density_spec_t *spec,
         ;
       if (j == n_levels)
         {
-          xgrow ((void **) &by_level, &cap_levels, n_levels + 1, sizeof *by_level);
-          by_level[n_levels++] = (level_values_t){.level = level};
+          xgrow ((void **)&by_level, &cap_levels, n_levels + 1, sizeof *by_level);
+          by_level[n_levels++] = (level_values_t){ .level = level };
         }
       level_values_t *lv = &by_level[j];
-      xgrow ((void **) &lv->values, &lv->cap, lv->n + 1, sizeof *lv->values);
+      xgrow ((void **)&lv->values, &lv->cap, lv->n + 1, sizeof *lv->values);
       lv->values[lv->n++] = s->value;
     }
   if (n_levels > 0)
@@ -155,9 +158,9 @@ fk_trace_density_breakpoint (const fk_trace_density_spec_t *spec,
   if (!found)
     goto out;
 
-  fk_trace_sample_t *s = fk_trace_sample_new (spec->breakpoint_metric,
-                                              FK_TRACE_KIND_WORKLOAD_RESOURCE,
-                                              FK_TRACE_UNIT_COUNT, (double) breakpoint);
+  fk_trace_sample_t *s
+      = fk_trace_sample_new (spec->breakpoint_metric, FK_TRACE_KIND_WORKLOAD_RESOURCE,
+                             FK_TRACE_UNIT_COUNT, (double)breakpoint);
   set_static_tags (s, spec->breakpoint_tags);
   if (fk_trace_sample_set_tagf (s, err, "baseline_p95_ms", "%.6f", baseline) < 0
       || fk_trace_sample_set_tagf (s, err, "threshold_p95_ms", "%.6f", threshold) < 0
@@ -182,8 +185,8 @@ fk_trace_sample_t *
 fk_trace_shell_pool_density_sample (size_t concurrency, size_t repeat, size_t repeat_count,
                                     uint64_t elapsed_ns)
 {
-  return fk_trace_density_sample (&fk_trace_shell_pool_density, concurrency, repeat,
-                                  repeat_count, elapsed_ns);
+  return fk_trace_density_sample (&fk_trace_shell_pool_density, concurrency, repeat, repeat_count,
+                                  elapsed_ns);
 }
 
 int

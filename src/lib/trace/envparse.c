@@ -21,7 +21,8 @@ fk_trace_parse_usize (const char *s, size_t len, size_t *ret_value)
     {
       if (s[i] < '0' || s[i] > '9')
         return -1;
-      if (__builtin_mul_overflow (v, 10, &v) || __builtin_add_overflow (v, (size_t) (s[i] - '0'), &v))
+      if (__builtin_mul_overflow (v, 10, &v)
+          || __builtin_add_overflow (v, (size_t)(s[i] - '0'), &v))
         return -1;
     }
   *ret_value = v;
@@ -98,13 +99,13 @@ space_before (const unsigned char *s, size_t len)
 static void
 trim (const char **s, size_t *len)
 {
-  const unsigned char *p = (const unsigned char *) *s;
+  const unsigned char *p = (const unsigned char *)*s;
   size_t n = *len, k;
   while ((k = space_at (p, n)) > 0)
     p += k, n -= k;
   while ((k = space_before (p, n)) > 0)
     n -= k;
-  *s = (const char *) p;
+  *s = (const char *)p;
   *len = n;
 }
 
@@ -112,7 +113,7 @@ size_t
 fk_trace_env_repeat_count (const char *value, size_t def)
 {
   size_t v;
-  if (value == NULL || !valid_utf8 ((const unsigned char *) value))
+  if (value == NULL || !valid_utf8 ((const unsigned char *)value))
     return def;
   if (fk_trace_parse_usize (value, strlen (value), &v) < 0 || v == 0)
     return def;
@@ -130,18 +131,20 @@ split_levels (const char *value, int strict, size_t **ret_levels, size_t *ret_n,
   for (;;)
     {
       const char *comma = strchr (p, ',');
-      size_t len = comma ? (size_t) (comma - p) : strlen (p);
+      size_t len = comma ? (size_t)(comma - p) : strlen (p);
       const char *item = p;
       size_t ilen = len, level;
       trim (&item, &ilen);
       if (fk_trace_parse_usize (item, ilen, &level) == 0 && level > 0)
         {
-          xgrow ((void **) &levels, &cap, n + 1, sizeof *levels);
+          xgrow ((void **)&levels, &cap, n + 1, sizeof *levels);
           levels[n++] = level;
         }
       else if (strict)
-        return fk_error_set (err, EINVAL, "invalid concurrency level `%.*s' in `%s' (expected "
-                             "positive numbers separated by commas)", (int) ilen, item, value);
+        return fk_error_set (err, EINVAL,
+                             "invalid concurrency level `%.*s' in `%s' (expected "
+                             "positive numbers separated by commas)",
+                             (int)ilen, item, value);
       if (comma == NULL)
         break;
       p = comma + 1;
@@ -156,7 +159,7 @@ fk_trace_env_levels (const char *value, const size_t *def, size_t ndef, size_t *
                      size_t *ret_n)
 {
   size_t *levels = NULL, n = 0;
-  if (value != NULL && valid_utf8 ((const unsigned char *) value))
+  if (value != NULL && valid_utf8 ((const unsigned char *)value))
     split_levels (value, 0, &levels, &n, NULL);
   if (n == 0)
     {

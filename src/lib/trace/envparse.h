@@ -19,12 +19,11 @@ size_t fk_trace_env_repeat_count (const char *value, size_t def);
 /* A level list: value split at ',', each item trimmed of whitespace and parsed as above,
    items that are invalid or zero dropped; when nothing is left (or value is NULL or not
    UTF-8) the default. *ret_levels is allocated (caller frees), *ret_n >= 1 when ndef >= 1. */
-void fk_trace_env_levels (const char *value, const size_t *def, size_t ndef,
-                          size_t **ret_levels, size_t *ret_n);
+void fk_trace_env_levels (const char *value, const size_t *def, size_t ndef, size_t **ret_levels,
+                          size_t *ret_n);
 
 /* A command-line level list: like fk_trace_env_levels but every item must be a positive
    number; otherwise err names the bad item. */
-int fk_trace_levels_parse (const char *value, size_t **ret_levels, size_t *ret_n,
-                           fk_error_t *err);
+int fk_trace_levels_parse (const char *value, size_t **ret_levels, size_t *ret_n, fk_error_t *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 
+/* clang-format off */
 static const char *const host_spawn_level_tags[] = {
   "measurement_boundary", "host_fork_exec_completion",
   "spawn_surface", "host_fork_exec",
@@ -21,7 +22,9 @@ static const char *const host_spawn_level_tags[] = {
   "warmup_dispatch", "excluded",
   NULL,
 };
+/* clang-format on */
 
+/* clang-format off */
 static const char *const host_spawn_breakpoint_tags[] = {
   "source", "host-fork-exec-completion-p95-threshold",
   "measurement_boundary", "host_fork_exec_completion",
@@ -29,6 +32,7 @@ static const char *const host_spawn_breakpoint_tags[] = {
   "output_boundary", "process_exit",
   NULL,
 };
+/* clang-format on */
 
 const fk_trace_density_spec_t fk_trace_host_spawn_density = {
   .level_metric_prefix = "debug.exec.host_fork_exec_completion_c",
@@ -43,7 +47,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Starts n children at once and reaps them all; *ret_slowest is the longest fork-to-reap time.
@@ -69,7 +73,7 @@ dispatch (const char *program, size_t n, uint64_t *ret_slowest, fk_error_t *err)
         }
       if (pid == 0)
         {
-          char *const argv[] = {(char *) program, NULL};
+          char *const argv[] = { (char *)program, NULL };
           execv (program, argv);
           _exit (127);
         }
@@ -117,8 +121,8 @@ fk_trace_host_spawn_collect (const char *program, const size_t *levels, size_t n
 {
   for (size_t l = 0; l < n_levels; l++)
     if (levels[l] == 0 || levels[l] > FK_TRACE_HOST_SPAWN_MAX_LEVEL)
-      return fk_error_set (err, EINVAL, "concurrency level %zu out of range (1 to %d)",
-                           levels[l], FK_TRACE_HOST_SPAWN_MAX_LEVEL);
+      return fk_error_set (err, EINVAL, "concurrency level %zu out of range (1 to %d)", levels[l],
+                           FK_TRACE_HOST_SPAWN_MAX_LEVEL);
   if (repeats == 0)
     return fk_error_set (err, EINVAL, "repeat count must be at least 1");
   cleanup_free char *levels_tag = fk_trace_density_levels_tag (levels, n_levels);

@@ -51,8 +51,7 @@ print_shared_tags (FILE *out, const fk_trace_artifact_t *a, const fk_trace_sampl
 }
 
 int
-fk_trace_report_print (FILE *out, const char *path, const fk_trace_artifact_t *a,
-                       fk_error_t *err)
+fk_trace_report_print (FILE *out, const char *path, const fk_trace_artifact_t *a, fk_error_t *err)
 {
   size_t n = a->samples.len;
   cleanup_free double *values = xmalloc ((n ? n : 1) * sizeof *values);
@@ -92,10 +91,10 @@ fk_trace_report_print (FILE *out, const char *path, const fk_trace_artifact_t *a
         return -1;
       fprintf (out, "\n%s  (%s, %s%s)\n", first->metric, fk_trace_kind_name (first->kind),
                fk_trace_unit_name (first->unit), mixed_units ? ", MIXED UNITS" : "");
-      fprintf (out, "  %6s %12s %12s %12s %12s %12s  %s\n", "n", "min", "p50", "p95", "p99",
-               "max", "confidence");
-      fprintf (out, "  %6zu %12.3f %12.3f %12.3f %12.3f %12.3f  %s\n", sum.count, sum.min,
-               sum.p50, sum.p95, sum.p99, sum.max, fk_trace_confidence_for_count (sum.count));
+      fprintf (out, "  %6s %12s %12s %12s %12s %12s  %s\n", "n", "min", "p50", "p95", "p99", "max",
+               "confidence");
+      fprintf (out, "  %6zu %12.3f %12.3f %12.3f %12.3f %12.3f  %s\n", sum.count, sum.min, sum.p50,
+               sum.p95, sum.p99, sum.max, fk_trace_confidence_for_count (sum.count));
       print_shared_tags (out, a, first, n == 1);
     }
   if (n == 0)

@@ -36,13 +36,13 @@ static const char *const unit_names[FK_TRACE_UNIT_COUNT_] = {
 const char *
 fk_trace_kind_name (fk_trace_kind_t kind)
 {
-  return (unsigned) kind < FK_TRACE_KIND_COUNT_ ? kind_names[kind] : "?";
+  return (unsigned)kind < FK_TRACE_KIND_COUNT_ ? kind_names[kind] : "?";
 }
 
 const char *
 fk_trace_unit_name (fk_trace_unit_t unit)
 {
-  return (unsigned) unit < FK_TRACE_UNIT_COUNT_ ? unit_names[unit] : "?";
+  return (unsigned)unit < FK_TRACE_UNIT_COUNT_ ? unit_names[unit] : "?";
 }
 
 int
@@ -51,7 +51,7 @@ fk_trace_kind_parse (const char *name, fk_trace_kind_t *ret_kind)
   for (int i = 0; i < FK_TRACE_KIND_COUNT_; i++)
     if (strcmp (name, kind_names[i]) == 0)
       {
-        *ret_kind = (fk_trace_kind_t) i;
+        *ret_kind = (fk_trace_kind_t)i;
         return 0;
       }
   return -1;
@@ -63,7 +63,7 @@ fk_trace_unit_parse (const char *name, fk_trace_unit_t *ret_unit)
   for (int i = 0; i < FK_TRACE_UNIT_COUNT_; i++)
     if (strcmp (name, unit_names[i]) == 0)
       {
-        *ret_unit = (fk_trace_unit_t) i;
+        *ret_unit = (fk_trace_unit_t)i;
         return 0;
       }
   return -1;
@@ -83,8 +83,7 @@ fk_trace_unit_names (void)
 }
 
 fk_trace_sample_t *
-fk_trace_sample_new (const char *metric, fk_trace_kind_t kind, fk_trace_unit_t unit,
-                     double value)
+fk_trace_sample_new (const char *metric, fk_trace_kind_t kind, fk_trace_unit_t unit, double value)
 {
   fk_trace_sample_t *s = xcalloc (1, sizeof *s);
   s->metric = xstrdup (metric);
@@ -144,7 +143,8 @@ fk_trace_sample_set_tag (fk_trace_sample_t *sample, const char *key, const char 
         return 0;
       }
   if (sample->n_tags >= FK_TRACE_MAX_TAGS)
-    return fk_error_set (err, EINVAL, "sample `%s': too many tags: `%s' would be tag %d (at most %d)",
+    return fk_error_set (err, EINVAL,
+                         "sample `%s': too many tags: `%s' would be tag %d (at most %d)",
                          sample->metric, key, FK_TRACE_MAX_TAGS + 1, FK_TRACE_MAX_TAGS);
   sample->tags[sample->n_tags].key = xstrdup (key);
   sample->tags[sample->n_tags].value = xstrdup (value);
@@ -274,7 +274,7 @@ fk_trace_sample_from_json (const json_t *json, fk_trace_sample_t **ret_sample, f
 void
 fk_trace_samples_push (fk_trace_samples_t *samples, fk_trace_sample_t *sample)
 {
-  xgrow ((void **) &samples->items, &samples->cap, samples->len + 1, sizeof *samples->items);
+  xgrow ((void **)&samples->items, &samples->cap, samples->len + 1, sizeof *samples->items);
   samples->items[samples->len++] = sample;
 }
 

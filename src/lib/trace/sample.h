@@ -10,8 +10,8 @@
 
 /* Going past a limit is an error, never a silent truncation. */
 #define FK_TRACE_MAX_TAGS 16
-#define FK_TRACE_MAX_TAG_KEY 64     /* bytes */
-#define FK_TRACE_MAX_TAG_VALUE 256  /* bytes */
+#define FK_TRACE_MAX_TAG_KEY 64    /* bytes */
+#define FK_TRACE_MAX_TAG_VALUE 256 /* bytes */
 
 typedef enum
 {
@@ -62,7 +62,10 @@ typedef struct fk_trace_samples
   size_t len, cap;
 } fk_trace_samples_t;
 
-#define FK_TRACE_SAMPLES_INIT {NULL, 0, 0}
+#define FK_TRACE_SAMPLES_INIT                                                                      \
+  {                                                                                                \
+    NULL, 0, 0                                                                                     \
+  }
 
 /* The JSON name of a kind or unit ("LifecycleLatency", "Milliseconds", ...). */
 const char *fk_trace_kind_name (fk_trace_kind_t kind);
@@ -94,12 +97,10 @@ const char *fk_trace_sample_tag (const fk_trace_sample_t *sample, const char *ke
 
 /* {"metric","kind","unit","value","tags":{...}}, tags in order. A value that is not finite
    cannot be written as JSON: that is an error. Caller decrefs. */
-int fk_trace_sample_to_json (const fk_trace_sample_t *sample, json_t **ret_json,
-                             fk_error_t *err);
+int fk_trace_sample_to_json (const fk_trace_sample_t *sample, json_t **ret_json, fk_error_t *err);
 /* Validates and converts one sample object; err says what is wrong (missing metric, unknown
    kind or unit, wrong type, too many tags ...). */
-int fk_trace_sample_from_json (const json_t *json, fk_trace_sample_t **ret_sample,
-                               fk_error_t *err);
+int fk_trace_sample_from_json (const json_t *json, fk_trace_sample_t **ret_sample, fk_error_t *err);
 
 /* Appends sample, taking ownership. */
 void fk_trace_samples_push (fk_trace_samples_t *samples, fk_trace_sample_t *sample);

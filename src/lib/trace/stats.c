@@ -15,14 +15,14 @@ total_key (double d)
 {
   int64_t bits;
   memcpy (&bits, &d, sizeof bits);
-  bits ^= (int64_t) (((uint64_t) (bits >> 63)) >> 1);
+  bits ^= (int64_t)(((uint64_t)(bits >> 63)) >> 1);
   return bits;
 }
 
 int
 fk_trace_total_cmp (const void *a, const void *b)
 {
-  int64_t x = total_key (*(const double *) a), y = total_key (*(const double *) b);
+  int64_t x = total_key (*(const double *)a), y = total_key (*(const double *)b);
   return (x > y) - (x < y);
 }
 
@@ -31,7 +31,7 @@ static double
 pick (const double *sorted, size_t n, unsigned percentile)
 {
   size_t rank;
-  if (__builtin_mul_overflow (n, (size_t) percentile, &rank))
+  if (__builtin_mul_overflow (n, (size_t)percentile, &rank))
     rank = SIZE_MAX;
   /* div_ceil(rank, 100) */
   rank = rank / 100 + (rank % 100 != 0);
@@ -74,7 +74,7 @@ fk_trace_summarize (const double *values, size_t n, fk_trace_summary_t *ret_summ
   *ret_summary = (fk_trace_summary_t){
     .count = n,
     .min = s[0],
-    .mean = sum / (double) n,
+    .mean = sum / (double)n,
     .p50 = pick (s, n, 50),
     .p90 = pick (s, n, 90),
     .p95 = pick (s, n, 95),

@@ -20,8 +20,8 @@ int fk_trace_total_cmp (const void *a, const void *b);
 /* The nearest-rank percentile: sort ascending (total order), rank = ceil(n * percentile / 100)
    (saturating), index = min(rank - 1, n - 1) with rank 0 giving index 0. values is not
    modified. No values is an error. */
-int fk_trace_nearest_rank (const double *values, size_t n, unsigned percentile,
-                           double *ret_value, fk_error_t *err);
+int fk_trace_nearest_rank (const double *values, size_t n, unsigned percentile, double *ret_value,
+                           fk_error_t *err);
 
 /* count, min, mean, p50, p90, p95, p99 and max of n values (min and max in total order).
    No values is an error. */
