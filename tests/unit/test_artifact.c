@@ -136,6 +136,11 @@ write_creates_parents_and_reads_back (void **state)
   cleanup_free char *bad = xasprintf ("%s/a/b/c/art.json/x.json", dir);
   assert_true (fk_trace_artifact_write (bad, "demo", &list, &err) < 0);
   assert_error_contains (&err, "create parent directory");
+  assert_true (fk_trace_artifact_write ("", "demo", &list, &err) < 0);
+  assert_error_contains (&err, "does not name a file");
+  cleanup_free char *slash = xasprintf ("%s/", dir);
+  assert_true (fk_trace_artifact_write (slash, "demo", &list, &err) < 0);
+  assert_error_contains (&err, "does not name a file");
   /* a missing artifact */
   cleanup_free char *missing = xasprintf ("%s/none.json", dir);
   assert_true (fk_trace_artifact_read (missing, &a, &err) < 0);

@@ -168,6 +168,9 @@ int
 fk_trace_artifact_write (const char *path, const char *kind, const fk_trace_samples_t *samples,
                          fk_error_t *err)
 {
+  size_t plen = strlen (path);
+  if (plen == 0 || path[plen - 1] == '/')
+    return fk_error_set (err, EINVAL, "artifact path `%s' does not name a file", path);
   cleanup_free char *text = NULL;
   if (fk_trace_artifact_format (kind, samples, &text, err) < 0)
     return fk_error_wrap (err, "artifact `%s'", path);
