@@ -26,12 +26,12 @@ static int
 layer_apply (int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"max-size", required_argument, NULL, 'm'},
-    {"ignore-owners", no_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "max-size", required_argument, NULL, 'm' },
+    { "ignore-owners", no_argument, NULL, 'o' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
-  fk_layer_opts_t lo = {0};
+  fk_layer_opts_t lo = { 0 };
   int c;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     {
@@ -92,8 +92,8 @@ layer_apply (int argc, char **argv)
   fprintf (stderr,
            "fk: layer: %s, %" PRIu64 " tar bytes, %" PRIu64 " entries, %" PRIu64
            " file bytes, %" PRIu64 " whiteouts, %" PRIu64 " opaque dirs, %" PRIu64 " skipped\n",
-           fk_layer_compression_name (st.compression), st.tar_size, st.entries,
-           st.unpacked_size, st.whiteouts, st.opaque_dirs, st.skipped);
+           fk_layer_compression_name (st.compression), st.tar_size, st.entries, st.unpacked_size,
+           st.whiteouts, st.opaque_dirs, st.skipped);
   return 0;
 }
 

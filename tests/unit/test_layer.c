@@ -51,7 +51,7 @@ setup (void **state)
 static void
 assert_outside_unchanged (const fixture_t *f)
 {
-  char buf[64] = {0};
+  char buf[64] = { 0 };
   int fd = open (f->canary, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   assert_true (fd >= 0);
   assert_int_equal (read (fd, buf, sizeof buf - 1), 6);
@@ -114,7 +114,7 @@ typedef struct tb
 static tb_t
 tb_new (const char *filter)
 {
-  tb_t t = {.a = archive_write_new (), .fd = memfd_create ("layer", MFD_CLOEXEC)};
+  tb_t t = { .a = archive_write_new (), .fd = memfd_create ("layer", MFD_CLOEXEC) };
   assert_non_null (t.a);
   assert_true (t.fd >= 0);
   assert_int_equal (archive_write_set_format_pax_restricted (t.a), ARCHIVE_OK);
@@ -134,9 +134,9 @@ typedef struct ent
   const char *path;
   mode_t type; /* AE_IFREG, ... */
   mode_t perm;
-  const char *data;       /* regular files */
-  const char *link;       /* symlink target */
-  const char *hardlink;   /* hard link target */
+  const char *data;     /* regular files */
+  const char *link;     /* symlink target */
+  const char *hardlink; /* hard link target */
   unsigned uid, gid;
   time_t mtime;
   unsigned rmajor, rminor;
@@ -163,17 +163,18 @@ tb_add (tb_t *t, ent_t x)
   if (x.xattr_name)
     archive_entry_xattr_add_entry (e, x.xattr_name, x.xattr_value, strlen (x.xattr_value));
   size_t len = x.data ? strlen (x.data) : 0;
-  archive_entry_set_size (e, (la_int64_t) len);
+  archive_entry_set_size (e, (la_int64_t)len);
   assert_int_equal (archive_write_header (t->a, e), ARCHIVE_OK);
   if (len)
-    assert_int_equal (archive_write_data (t->a, x.data, len), (la_ssize_t) len);
+    assert_int_equal (archive_write_data (t->a, x.data, len), (la_ssize_t)len);
   archive_entry_free (e);
 }
 
-#define FILE_(p, d) tb_add (&t, (ent_t){.path = (p), .data = (d)})
-#define DIR_(p) tb_add (&t, (ent_t){.path = (p), .type = AE_IFDIR, .perm = 0755})
-#define SYMLINK_(p, l) tb_add (&t, (ent_t){.path = (p), .type = AE_IFLNK, .perm = 0777, .link = (l)})
-#define HARDLINK_(p, l) tb_add (&t, (ent_t){.path = (p), .hardlink = (l)})
+#define FILE_(p, d) tb_add (&t, (ent_t){ .path = (p), .data = (d) })
+#define DIR_(p) tb_add (&t, (ent_t){ .path = (p), .type = AE_IFDIR, .perm = 0755 })
+#define SYMLINK_(p, l)                                                                             \
+  tb_add (&t, (ent_t){ .path = (p), .type = AE_IFLNK, .perm = 0777, .link = (l) })
+#define HARDLINK_(p, l) tb_add (&t, (ent_t){ .path = (p), .hardlink = (l) })
 
 /* Closes the archive; returns the blob fd rewound. */
 static int
@@ -189,13 +190,12 @@ static void
 append_bytes (int fd, const void *p, size_t len)
 {
   assert_true (lseek (fd, 0, SEEK_END) >= 0);
-  assert_int_equal (write (fd, p, len), (ssize_t) len);
+  assert_int_equal (write (fd, p, len), (ssize_t)len);
   assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
 }
 
 static int
-apply (fixture_t *f, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *st,
-       fk_error_t *err)
+apply (fixture_t *f, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *st, fk_error_t *err)
 {
   int r = fk_layer_apply (f->rootfd, blobfd, opts, st, err);
   close (blobfd);
@@ -233,18 +233,26 @@ keeps_types_modes_owners_times_xattrs (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "./", .type = AE_IFDIR, .perm = 0755});
-  tb_add (&t, (ent_t){.path = "etc/", .type = AE_IFDIR, .perm = 0750, .uid = 7, .gid = 8,
-                      .mtime = 1600000000});
-  tb_add (&t, (ent_t){.path = "etc/passwd", .data = "root:x:0:0::/root:/bin/sh\n", .perm = 0644,
-                      .mtime = 1500000000, .xattr_name = "user.firkin", .xattr_value = "yes"});
-  tb_add (&t, (ent_t){.path = "bin/su", .data = "#!", .perm = 04755, .uid = 0, .gid = 0});
-  tb_add (&t, (ent_t){.path = "bin/wall", .data = "#!", .perm = 02755, .uid = 1000, .gid = 5});
+  tb_add (&t, (ent_t){ .path = "./", .type = AE_IFDIR, .perm = 0755 });
+  tb_add (&t, (ent_t){ .path = "etc/",
+                       .type = AE_IFDIR,
+                       .perm = 0750,
+                       .uid = 7,
+                       .gid = 8,
+                       .mtime = 1600000000 });
+  tb_add (&t, (ent_t){ .path = "etc/passwd",
+                       .data = "root:x:0:0::/root:/bin/sh\n",
+                       .perm = 0644,
+                       .mtime = 1500000000,
+                       .xattr_name = "user.firkin",
+                       .xattr_value = "yes" });
+  tb_add (&t, (ent_t){ .path = "bin/su", .data = "#!", .perm = 04755, .uid = 0, .gid = 0 });
+  tb_add (&t, (ent_t){ .path = "bin/wall", .data = "#!", .perm = 02755, .uid = 1000, .gid = 5 });
   SYMLINK_ ("bin/sh", "busybox");
   SYMLINK_ ("etc/abs", "/etc/passwd");
   HARDLINK_ ("bin/su2", "bin/su");
-  tb_add (&t, (ent_t){.path = "run/fifo", .type = AE_IFIFO, .perm = 0620, .uid = 3, .gid = 4});
-  tb_add (&t, (ent_t){.path = "usr/share/empty", .data = ""});
+  tb_add (&t, (ent_t){ .path = "run/fifo", .type = AE_IFIFO, .perm = 0620, .uid = 3, .gid = 4 });
+  tb_add (&t, (ent_t){ .path = "usr/share/empty", .data = "" });
   fk_error_t err = FK_ERROR_INIT;
   fk_layer_stats_t st;
   assert_int_equal (apply (f, tb_finish (&t), NULL, &st, &err), 0);
@@ -266,7 +274,7 @@ keeps_types_modes_owners_times_xattrs (void **state)
   assert_int_equal (lstat_in_root (f, "etc/passwd", &s), 0);
   assert_int_equal (s.st_mtim.tv_sec, 1500000000);
   cleanup_free char *pwpath = root_path (f, "etc/passwd");
-  char xv[16] = {0};
+  char xv[16] = { 0 };
   ssize_t xl = getxattr (pwpath, "user.firkin", xv, sizeof xv);
   if (xl < 0 && errno == ENOTSUP)
     print_message ("# user xattrs not supported on this filesystem\n");
@@ -288,7 +296,7 @@ keeps_types_modes_owners_times_xattrs (void **state)
   assert_int_equal (s.st_gid, 5);
 
   cleanup_free char *sh = root_path (f, "bin/sh");
-  char target[64] = {0};
+  char target[64] = { 0 };
   assert_int_equal (readlink (sh, target, sizeof target - 1), 7);
   assert_string_equal (target, "busybox");
   /* An absolute symlink is stored as it is: it points at the host only if followed. */
@@ -310,7 +318,7 @@ static int
 has_opaque (const fixture_t *f, const char *p)
 {
   cleanup_free char *path = root_path (f, p);
-  char v[4] = {0};
+  char v[4] = { 0 };
   return getxattr (path, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
 }
 
@@ -319,10 +327,10 @@ static void
 diff_id_is_the_uncompressed_digest (void **state)
 {
   fixture_t *f = *state;
-  const char *filters[] = {NULL, "gzip", "zstd"};
-  const fk_layer_compression_t expect[] = {FK_LAYER_COMPRESSION_NONE, FK_LAYER_COMPRESSION_GZIP,
-                                           FK_LAYER_COMPRESSION_ZSTD};
-  char ref[FK_DIGEST_STR_LEN] = {0};
+  const char *filters[] = { NULL, "gzip", "zstd" };
+  const fk_layer_compression_t expect[]
+      = { FK_LAYER_COMPRESSION_NONE, FK_LAYER_COMPRESSION_GZIP, FK_LAYER_COMPRESSION_ZSTD };
+  char ref[FK_DIGEST_STR_LEN] = { 0 };
   for (int i = 0; i < 3; i++)
     {
       tb_t t = tb_new (filters[i]);
@@ -357,7 +365,6 @@ diff_id_is_the_uncompressed_digest (void **state)
       assert_true (has_opaque (f, l));
     }
 }
-
 
 static void
 whiteouts_and_opaque_dirs (void **state)
@@ -421,12 +428,12 @@ directory_modes_are_set_last (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "ro", .type = AE_IFDIR, .perm = 0555});
+  tb_add (&t, (ent_t){ .path = "ro", .type = AE_IFDIR, .perm = 0555 });
   FILE_ ("ro/f", "f");
-  tb_add (&t, (ent_t){.path = "ro/sub", .type = AE_IFDIR, .perm = PERM_NONE});
+  tb_add (&t, (ent_t){ .path = "ro/sub", .type = AE_IFDIR, .perm = PERM_NONE });
   FILE_ ("ro/sub/g", "g");
-  tb_add (&t, (ent_t){.path = "sg", .type = AE_IFDIR, .perm = 02750, .gid = 50});
-  tb_add (&t, (ent_t){.path = "./", .type = AE_IFDIR, .perm = 0711, .mtime = 1234567890});
+  tb_add (&t, (ent_t){ .path = "sg", .type = AE_IFDIR, .perm = 02750, .gid = 50 });
+  tb_add (&t, (ent_t){ .path = "./", .type = AE_IFDIR, .perm = 0711, .mtime = 1234567890 });
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
   struct stat s;
@@ -469,8 +476,8 @@ absolute_paths_stay_in_the_root (void **state)
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
   /* The canary's own host path: it lands below the root instead. */
-  tb_add (&t, (ent_t){.path = f->canary, .data = "pwned"});
-  tb_add (&t, (ent_t){.path = "/abs", .data = "abs"});
+  tb_add (&t, (ent_t){ .path = f->canary, .data = "pwned" });
+  tb_add (&t, (ent_t){ .path = "/abs", .data = "abs" });
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
   cleanup_free char *c = read_in_root (f, f->canary + 1);
@@ -483,7 +490,7 @@ static void
 no_write_through_a_symlink (void **state)
 {
   fixture_t *f = *state;
-  const char *targets[] = {"/etc", f->outside, "../..", "."};
+  const char *targets[] = { "/etc", f->outside, "../..", "." };
   for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
     {
       tb_t t = tb_new (NULL);
@@ -548,7 +555,7 @@ hard_links_stay_in_the_layer (void **state)
                                "earlier entry of the layer");
 
   t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "canary", .hardlink = f->canary});
+  tb_add (&t, (ent_t){ .path = "canary", .hardlink = f->canary });
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
   assert_error_contains (&err, "is not an earlier entry of the layer");
 
@@ -593,11 +600,11 @@ device_nodes_are_skipped (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "dev/sda", .type = AE_IFBLK, .perm = 0660, .rmajor = 8});
-  tb_add (&t, (ent_t){.path = "dev/mem", .type = AE_IFCHR, .perm = 0640, .rmajor = 1,
-                      .rminor = 1});
+  tb_add (&t, (ent_t){ .path = "dev/sda", .type = AE_IFBLK, .perm = 0660, .rmajor = 8 });
+  tb_add (&t,
+          (ent_t){ .path = "dev/mem", .type = AE_IFCHR, .perm = 0640, .rmajor = 1, .rminor = 1 });
   /* A 0/0 char device in a tar is not a whiteout either (those are `.wh.' files). */
-  tb_add (&t, (ent_t){.path = "dev/zero00", .type = AE_IFCHR, .perm = PERM_NONE});
+  tb_add (&t, (ent_t){ .path = "dev/zero00", .type = AE_IFCHR, .perm = PERM_NONE });
   FILE_ ("dev/keep", "k");
   fk_error_t err = FK_ERROR_INIT;
   fk_layer_stats_t st;
@@ -615,10 +622,15 @@ overlay_xattrs_from_the_image_are_dropped (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "d", .type = AE_IFDIR, .perm = 0755,
-                      .xattr_name = "trusted.overlay.opaque", .xattr_value = "y"});
-  tb_add (&t, (ent_t){.path = "r", .data = "r", .xattr_name = "trusted.overlay.redirect",
-                      .xattr_value = "/etc"});
+  tb_add (&t, (ent_t){ .path = "d",
+                       .type = AE_IFDIR,
+                       .perm = 0755,
+                       .xattr_name = "trusted.overlay.opaque",
+                       .xattr_value = "y" });
+  tb_add (&t, (ent_t){ .path = "r",
+                       .data = "r",
+                       .xattr_name = "trusted.overlay.redirect",
+                       .xattr_value = "/etc" });
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
   assert_false (has_opaque (f, "d"));
@@ -631,7 +643,7 @@ static void
 bad_whiteouts_are_rejected (void **state)
 {
   fixture_t *f = *state;
-  const char *names[] = {".wh.", "a/.wh..", "a/.wh..wh.foo"};
+  const char *names[] = { ".wh.", "a/.wh..", "a/.wh..wh.foo" };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     {
       tb_t t = tb_new (NULL);
@@ -647,14 +659,14 @@ static void
 raw_header (unsigned char h[512], const char *name, uint64_t size)
 {
   memset (h, 0, 512);
-  snprintf ((char *) h, 100, "%s", name);
+  snprintf ((char *)h, 100, "%s", name);
   memcpy (h + 100, "0000644", 8);
   memcpy (h + 108, "0000000", 8);
   memcpy (h + 116, "0000000", 8);
   /* base-256 size (GNU): beyond the 8 GiB of 11 octal digits */
   h[124] = 0x80;
   for (int i = 0; i < 8; i++)
-    h[135 - i] = (unsigned char) (size >> (8 * i));
+    h[135 - i] = (unsigned char)(size >> (8 * i));
   memcpy (h + 136, "14000000000", 12);
   h[156] = '0';
   memcpy (h + 257, "ustar", 6);
@@ -663,7 +675,7 @@ raw_header (unsigned char h[512], const char *name, uint64_t size)
   unsigned sum = 0;
   for (int i = 0; i < 512; i++)
     sum += h[i];
-  snprintf ((char *) h + 148, 8, "%06o", sum);
+  snprintf ((char *)h + 148, 8, "%06o", sum);
 }
 
 static void
@@ -676,7 +688,7 @@ huge_claims_are_capped (void **state)
   int fd = memfd_create ("huge", MFD_CLOEXEC);
   append_bytes (fd, h, sizeof h);
   append_bytes (fd, "some data", 9);
-  fk_layer_opts_t opts = {.max_size = UINT64_C (1) << 30};
+  fk_layer_opts_t opts = { .max_size = UINT64_C (1) << 30 };
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, fd, &opts, NULL, &err), -1);
   assert_int_equal (err.code, EFBIG);
@@ -721,10 +733,10 @@ sparse_claims_count_their_full_length (void **state)
       assert_int_equal (archive_write_header (t.a, e), ARCHIVE_OK);
       char block[4096];
       memset (block, 'x', sizeof block);
-      assert_int_equal (archive_write_data (t.a, block, sizeof block), (la_ssize_t) sizeof block);
+      assert_int_equal (archive_write_data (t.a, block, sizeof block), (la_ssize_t)sizeof block);
       archive_entry_free (e);
       int fd = tb_finish (&t);
-      fk_layer_opts_t opts = {.max_size = capped ? UINT64_C (1) << 30 : 0};
+      fk_layer_opts_t opts = { .max_size = capped ? UINT64_C (1) << 30 : 0 };
       fk_error_t err = FK_ERROR_INIT;
       fk_layer_stats_t st;
       int r = apply (f, fd, &opts, &st, &err);
@@ -740,8 +752,8 @@ sparse_claims_count_their_full_length (void **state)
       assert_int_equal (lstat_in_root (f, "sparse", &s), 0);
       assert_int_equal (s.st_size, ten_gb);
       /* Holes stay holes: far less than the claimed size is allocated. */
-      assert_true ((uint64_t) s.st_blocks * 512 < (UINT64_C (1) << 20));
-      assert_int_equal (st.unpacked_size, (uint64_t) ten_gb);
+      assert_true ((uint64_t)s.st_blocks * 512 < (UINT64_C (1) << 20));
+      assert_int_equal (st.unpacked_size, (uint64_t)ten_gb);
     }
 }
 
@@ -789,7 +801,7 @@ truncated_and_trailing_streams_are_rejected (void **state)
   t = tb_new (NULL);
   FILE_ ("b", "b");
   fd = tb_finish (&t);
-  char zeros[4096] = {0};
+  char zeros[4096] = { 0 };
   append_bytes (fd, zeros, sizeof zeros);
   assert_int_equal (apply (f, fd, NULL, NULL, &err), 0);
 
@@ -799,7 +811,10 @@ truncated_and_trailing_streams_are_rejected (void **state)
   assert_int_equal (apply (f, fd, NULL, NULL, &err), -1);
   assert_error_contains (&err, "Unrecognized archive format");
   fd = memfd_create ("x", MFD_CLOEXEC);
-  append_bytes (fd, "\xfd" "7zXZ\0\0\0\0\0\0", 12);
+  append_bytes (fd,
+                "\xfd"
+                "7zXZ\0\0\0\0\0\0",
+                12);
   assert_int_equal (apply (f, fd, NULL, NULL, &err), -1);
   assert_error_contains (&err, "layer is xz-compressed");
 }
@@ -843,7 +858,7 @@ deep_long_and_numerous_entries_are_capped (void **state)
       snprintf (name, sizeof name, "e%d", i);
       FILE_ (name, "");
     }
-  fk_layer_opts_t opts = {.max_entries = 10};
+  fk_layer_opts_t opts = { .max_entries = 10 };
   assert_int_equal (apply (f, tb_finish (&t), &opts, NULL, &err), -1);
   assert_int_equal (err.code, EFBIG);
   assert_error_contains (&err, "layer: more than 10 entries");
@@ -868,9 +883,9 @@ a_failed_apply_leaves_a_removable_tree (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "locked", .type = AE_IFDIR, .perm = PERM_NONE});
-  tb_add (&t, (ent_t){.path = "locked/deep", .type = AE_IFDIR, .perm = PERM_NONE});
-  tb_add (&t, (ent_t){.path = "locked/deep/file", .data = "x", .perm = PERM_NONE});
+  tb_add (&t, (ent_t){ .path = "locked", .type = AE_IFDIR, .perm = PERM_NONE });
+  tb_add (&t, (ent_t){ .path = "locked/deep", .type = AE_IFDIR, .perm = PERM_NONE });
+  tb_add (&t, (ent_t){ .path = "locked/deep/file", .data = "x", .perm = PERM_NONE });
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
   struct stat s;

@@ -36,7 +36,7 @@ make_tar (const char *filter, int n)
       archive_entry_set_mtime (e, 1700000000, 0);
       archive_entry_set_size (e, len);
       assert_int_equal (archive_write_header (a, e), ARCHIVE_OK);
-      assert_int_equal (archive_write_data (a, data, (size_t) len), len);
+      assert_int_equal (archive_write_data (a, data, (size_t)len), len);
       archive_entry_free (e);
     }
   assert_int_equal (archive_write_close (a), ARCHIVE_OK);
@@ -49,7 +49,7 @@ static void
 append (int fd, const void *p, size_t len)
 {
   assert_true (lseek (fd, 0, SEEK_END) >= 0);
-  assert_int_equal (write (fd, p, len), (ssize_t) len);
+  assert_int_equal (write (fd, p, len), (ssize_t)len);
   assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
 }
 
@@ -94,9 +94,9 @@ diff_id_and_compression (void **state)
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_sha256_fd (plain, want, &want_size, &err), 0);
   close (plain);
-  const char *filters[] = {NULL, "gzip", "zstd"};
-  const fk_layer_compression_t comps[] = {FK_LAYER_COMPRESSION_NONE, FK_LAYER_COMPRESSION_GZIP,
-                                          FK_LAYER_COMPRESSION_ZSTD};
+  const char *filters[] = { NULL, "gzip", "zstd" };
+  const fk_layer_compression_t comps[]
+      = { FK_LAYER_COMPRESSION_NONE, FK_LAYER_COMPRESSION_GZIP, FK_LAYER_COMPRESSION_ZSTD };
   for (int i = 0; i < 3; i++)
     {
       int fd = make_tar (filters[i], 300);
@@ -142,7 +142,7 @@ zero_padding_is_fine_anything_else_is_not (void **state)
   fk_error_t err = FK_ERROR_INIT;
   /* More zero records after the end marker: part of the stream and of its digest. */
   int fd = make_tar (NULL, 3);
-  char zeros[20000] = {0};
+  char zeros[20000] = { 0 };
   append (fd, zeros, sizeof zeros);
   char want[FK_DIGEST_STR_LEN];
   uint64_t want_size;
@@ -187,8 +187,8 @@ truncated_and_foreign_streams_fail (void **state)
   uint64_t size;
   int n;
   fk_error_t err = FK_ERROR_INIT;
-  const char *filters[] = {"gzip", "zstd"};
-  const char *msgs[] = {"truncated gzip input", "Truncated zstd input"};
+  const char *filters[] = { "gzip", "zstd" };
+  const char *msgs[] = { "truncated gzip input", "Truncated zstd input" };
   for (int i = 0; i < 2; i++)
     {
       int fd = make_tar (filters[i], 200);
@@ -199,14 +199,14 @@ truncated_and_foreign_streams_fail (void **state)
       close (fd);
       assert_error_contains (&err, msgs[i]);
     }
-  static const unsigned char xz[] = {0xfd, '7', 'z', 'X', 'Z', 0, 0, 4, 0xe6, 0xd6, 0xb4, 0x46};
+  static const unsigned char xz[] = { 0xfd, '7', 'z', 'X', 'Z', 0, 0, 4, 0xe6, 0xd6, 0xb4, 0x46 };
   static const unsigned char bz[] = "BZh91AY&SY";
   const struct
   {
     const unsigned char *p;
     size_t len;
     const char *name;
-  } foreign[] = {{xz, sizeof xz, "xz"}, {bz, sizeof bz, "bzip2"}};
+  } foreign[] = { { xz, sizeof xz, "xz" }, { bz, sizeof bz, "bzip2" } };
   for (size_t i = 0; i < 2; i++)
     {
       int fd = memfd_create ("x", MFD_CLOEXEC);

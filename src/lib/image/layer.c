@@ -79,12 +79,12 @@ static int
 openat2_beneath (int dirfd, const char *path, int flags)
 {
   struct open_how how = {
-    .flags = (unsigned long long) (flags | O_CLOEXEC),
+    .flags = (unsigned long long)(flags | O_CLOEXEC),
     .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
   };
   int fd;
   do
-    fd = (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
+    fd = (int)syscall (SYS_openat2, dirfd, path, &how, sizeof how);
   while (fd < 0 && errno == EAGAIN);
   return fd;
 }
@@ -105,7 +105,7 @@ clean_path (const char *in, const char *what, char **ret, fk_error_t *err)
       while (*p == '/')
         p++;
       const char *end = strchrnul (p, '/');
-      size_t n = (size_t) (end - p);
+      size_t n = (size_t)(end - p);
       if (n == 2 && p[0] == '.' && p[1] == '.')
         return fk_error_set (err, EINVAL, "%s `%s' has a `..' component", what, in);
       if (n > 0 && !(n == 1 && p[0] == '.'))
@@ -220,16 +220,14 @@ make_room (applier_t *app, int parentfd, const char *base, int is_dir, fk_error_
 }
 
 static int
-entry_owner (const applier_t *app, struct archive_entry *e, uid_t *uid, gid_t *gid,
-             fk_error_t *err)
+entry_owner (const applier_t *app, struct archive_entry *e, uid_t *uid, gid_t *gid, fk_error_t *err)
 {
   la_int64_t u = archive_entry_uid (e), g = archive_entry_gid (e);
   /* (uid_t) -1 means "unchanged" to chown: never a real owner. */
-  if (u < 0 || u >= (la_int64_t) UINT32_MAX || g < 0 || g >= (la_int64_t) UINT32_MAX)
-    return fk_error_set (err, EINVAL, "owner %lld:%lld out of range", (long long) u,
-                         (long long) g);
-  *uid = (uid_t) u;
-  *gid = (gid_t) g;
+  if (u < 0 || u >= (la_int64_t)UINT32_MAX || g < 0 || g >= (la_int64_t)UINT32_MAX)
+    return fk_error_set (err, EINVAL, "owner %lld:%lld out of range", (long long)u, (long long)g);
+  *uid = (uid_t)u;
+  *gid = (gid_t)g;
   return 0;
 }
 
@@ -337,7 +335,7 @@ pwrite_all (int fd, const void *buf, size_t len, off_t off, fk_error_t *err)
       if (n < 0)
         return fk_error_set_errno (err, "write");
       p += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
       off += n;
     }
   return 0;
@@ -350,12 +348,12 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
   la_int64_t size = archive_entry_size_is_set (e) ? archive_entry_size (e) : 0;
   if (size < 0)
     return fk_error_set (err, EINVAL, "negative size");
-  if ((uint64_t) size > app->max_size - app->stats.unpacked_size)
+  if ((uint64_t)size > app->max_size - app->stats.unpacked_size)
     return fk_error_set (err, EFBIG,
                          "claims %" PRIu64 " bytes: over the layer size limit of %" PRIu64
                          " bytes (%" PRIu64 " unpacked before it)",
-                         (uint64_t) size, app->max_size, app->stats.unpacked_size);
-  app->stats.unpacked_size += (uint64_t) size;
+                         (uint64_t)size, app->max_size, app->stats.unpacked_size);
+  app->stats.unpacked_size += (uint64_t)size;
   if (make_room (app, parentfd, base, 0, err) < 0)
     return -1;
   cleanup_close int fd
@@ -374,15 +372,15 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         return fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EIO, "%s",
                              fk_tarstream_message (tar));
-      if (off < 0 || (uint64_t) off > (uint64_t) size || len > (uint64_t) size - (uint64_t) off)
+      if (off < 0 || (uint64_t)off > (uint64_t)size || len > (uint64_t)size - (uint64_t)off)
         return fk_error_set (err, EINVAL, "data beyond the entry's size");
-      if (len > 0 && pwrite_all (fd, block, len, (off_t) off, err) < 0)
+      if (len > 0 && pwrite_all (fd, block, len, (off_t)off, err) < 0)
         return -1;
-      if ((uint64_t) off + len > end)
-        end = (uint64_t) off + len;
+      if ((uint64_t)off + len > end)
+        end = (uint64_t)off + len;
     }
   /* A sparse tail is a hole: the size is set, nothing written. */
-  if (end < (uint64_t) size && ftruncate (fd, (off_t) size) < 0)
+  if (end < (uint64_t)size && ftruncate (fd, (off_t)size) < 0)
     return fk_error_set_errno (err, "truncate");
   return set_metadata_fd (app, fd, path, e, 0, err);
 }
@@ -390,7 +388,7 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
 static int
 record_dir_time (applier_t *app, const char *path, struct archive_entry *e)
 {
-  xgrow ((void **) &app->dir_times, &app->cap_dir_times, app->n_dir_times + 1,
+  xgrow ((void **)&app->dir_times, &app->cap_dir_times, app->n_dir_times + 1,
          sizeof *app->dir_times);
   dir_time_t *d = &app->dir_times[app->n_dir_times++];
   d->path = xstrdup (path);
@@ -616,14 +614,14 @@ apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_er
               log_warning ("layer entry `%s': %s device %u:%u skipped: images do not create "
                            "device nodes",
                            raw, type == AE_IFCHR ? "char" : "block",
-                           (unsigned) archive_entry_rdevmajor (e),
-                           (unsigned) archive_entry_rdevminor (e));
+                           (unsigned)archive_entry_rdevmajor (e),
+                           (unsigned)archive_entry_rdevminor (e));
               app->stats.skipped++;
               r = 0;
             }
           else
             {
-              log_warning ("layer entry `%s': file type 0%o skipped", raw, (unsigned) type);
+              log_warning ("layer entry `%s': file type 0%o skipped", raw, (unsigned)type);
               app->stats.skipped++;
               r = 0;
             }
@@ -681,8 +679,8 @@ applier_free (applier_t *app)
 }
 
 int
-fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
-                fk_layer_stats_t *ret_stats, fk_error_t *err)
+fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *ret_stats,
+                fk_error_t *err)
 {
   fk_tarstream_t *ts = NULL;
   if (fk_tarstream_open (blobfd, &ts, err) < 0)

@@ -65,8 +65,8 @@ const char *fk_layer_compression_name (fk_layer_compression_t c);
    rejected, with err naming the entry and the reason, for: a `..' component, an entry below a
    symlink of the same layer, a hard link to a missing or out-of-root target, a whiteout of
    `.'/`..', a claimed size beyond opts->max_size, more entries than opts->max_entries, a path
-   longer than PATH_MAX or deeper than FK_LAYER_MAX_DEPTH, a truncated or corrupt stream, data after the
-   tar end-of-archive marker, a compression other than gzip/zstd. Block and char device nodes
+   longer than PATH_MAX or deeper than FK_LAYER_MAX_DEPTH, a truncated or corrupt stream, data after
+   the tar end-of-archive marker, a compression other than gzip/zstd. Block and char device nodes
    and trusted.overlay.* xattrs are skipped with a warning (counted in ret_stats->skipped).
    Nothing outside rootfd is ever created, written or followed.
 

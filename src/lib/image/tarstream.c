@@ -29,7 +29,7 @@ struct fk_tarstream
   struct archive *tar; /* tar reader fed by tar_read_cb */
   fk_layer_compression_t compression;
   fk_sha256_t *sha;
-  uint64_t fed; /* uncompressed bytes handed to the tar reader */
+  uint64_t fed;       /* uncompressed bytes handed to the tar reader */
   uint64_t blob_read; /* compressed bytes read from blobfd */
   int raw_eof;
   int magic_checked;
@@ -56,7 +56,7 @@ raw_read_cb (struct archive *a, void *data, const void **buf)
           archive_set_error (a, errno, "read layer blob: %s", strerror (errno));
           return -1;
         }
-      s->blob_read += (uint64_t) n;
+      s->blob_read += (uint64_t)n;
       *buf = s->inbuf;
       return n;
     }
@@ -66,7 +66,7 @@ raw_read_cb (struct archive *a, void *data, const void **buf)
 static const char *
 foreign_compression (const unsigned char *p, size_t len)
 {
-  static const unsigned char xz[] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+  static const unsigned char xz[] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
   if (len >= sizeof xz && memcmp (p, xz, sizeof xz) == 0)
     return "xz";
   if (len >= 3 && memcmp (p, "BZh", 3) == 0)
@@ -95,8 +95,8 @@ tar_read_cb (struct archive *a, void *data, const void **buf)
         }
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         {
-          archive_set_error (a, archive_errno (s->raw) > 0 ? archive_errno (s->raw) : EIO,
-                             "%s", fk_tarstream_message (s->raw));
+          archive_set_error (a, archive_errno (s->raw) > 0 ? archive_errno (s->raw) : EIO, "%s",
+                             fk_tarstream_message (s->raw));
           return -1;
         }
       if (len == 0)
@@ -125,7 +125,7 @@ tar_read_cb (struct archive *a, void *data, const void **buf)
       s->last = block;
       s->last_len = len;
       *buf = block;
-      return (la_ssize_t) len;
+      return (la_ssize_t)len;
     }
 }
 
@@ -145,18 +145,18 @@ fk_tarstream_finish (fk_tarstream_t *s, char ret_diff_id[FK_DIGEST_STR_LEN], uin
                      fk_error_t *err)
 {
   la_int64_t consumed = archive_filter_bytes (s->tar, 0);
-  uint64_t unconsumed = consumed >= 0 && (uint64_t) consumed < s->fed ? s->fed - (uint64_t) consumed
-                                                                      : 0;
+  uint64_t unconsumed
+      = consumed >= 0 && (uint64_t)consumed < s->fed ? s->fed - (uint64_t)consumed : 0;
   int garbage = 0;
   if (unconsumed > 0)
     {
-      size_t in_last = unconsumed < s->last_len ? (size_t) unconsumed : s->last_len;
+      size_t in_last = unconsumed < s->last_len ? (size_t)unconsumed : s->last_len;
       if (!all_zero (s->last + s->last_len - in_last, in_last))
         garbage = 1;
       uint64_t before = unconsumed - in_last;
       if (before > 0)
         {
-          size_t n = before < s->prev_tail_len ? (size_t) before : s->prev_tail_len;
+          size_t n = before < s->prev_tail_len ? (size_t)before : s->prev_tail_len;
           if (!all_zero (s->prev_tail + s->prev_tail_len - n, n))
             garbage = 1;
         }
@@ -194,13 +194,13 @@ fk_tarstream_finish (fk_tarstream_t *s, char ret_diff_id[FK_DIGEST_STR_LEN], uin
             return fk_error_set_errno (err, "read layer blob");
           if (n == 0)
             break;
-          s->blob_read += (uint64_t) n;
+          s->blob_read += (uint64_t)n;
         }
       la_int64_t used = archive_filter_bytes (s->raw, 1);
-      if (used >= 0 && (uint64_t) used < s->blob_read)
+      if (used >= 0 && (uint64_t)used < s->blob_read)
         return fk_error_set (err, EINVAL,
                              "layer: %" PRIu64 " bytes after the end of the compressed stream",
-                             s->blob_read - (uint64_t) used);
+                             s->blob_read - (uint64_t)used);
     }
   fk_sha256_final (s->sha, ret_diff_id);
   *ret_size = total;
