@@ -17,9 +17,10 @@
 static void
 layer_usage (FILE *out)
 {
-  fprintf (out, "usage: fk layer apply [--max-size BYTES] [--ignore-owners] BLOB DIR\n"
-                "  unpacks the layer BLOB (tar, tar+gzip, tar+zstd; `-' reads stdin) into the\n"
-                "  empty directory DIR (created when missing) and prints its diff_id\n");
+  fprintf (out,
+           "usage: fk layer apply [--max-size BYTES] [--ignore-owners] [--user-xattrs] BLOB DIR\n"
+           "  unpacks the layer BLOB (tar, tar+gzip, tar+zstd; `-' reads stdin) into the\n"
+           "  empty directory DIR (created when missing) and prints its diff_id\n");
 }
 
 static int
@@ -28,6 +29,7 @@ layer_apply (int argc, char **argv)
   static const struct option opts[] = {
     { "max-size", required_argument, NULL, 'm' },
     { "ignore-owners", no_argument, NULL, 'o' },
+    { "user-xattrs", no_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -52,6 +54,9 @@ layer_apply (int argc, char **argv)
           }
         case 'o':
           lo.ignore_owners = 1;
+          break;
+        case 'u':
+          lo.user_xattrs = 1;
           break;
         case 'h':
           layer_usage (stdout);

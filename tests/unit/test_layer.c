@@ -399,6 +399,28 @@ whiteouts_and_opaque_dirs (void **state)
   assert_true (has_opaque (f, "opt"));
 }
 
+/* Rootless overlay (`userxattr'): the opaque marker in the user namespace of xattrs. */
+static void
+user_xattrs_mark_opaque_dirs_for_rootless_overlay (void **state)
+{
+  fixture_t *f = *state;
+  tb_t t = tb_new (NULL);
+  DIR_ ("d");
+  FILE_ ("d/.wh..wh..opq", "");
+  FILE_ ("d/.wh.gone", "");
+  fk_layer_opts_t opts = { .user_xattrs = 1 };
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (apply (f, tb_finish (&t), &opts, NULL, &err), 0);
+  cleanup_free char *d = root_path (f, "d");
+  char v[4] = { 0 };
+  assert_int_equal (getxattr (d, "user.overlay.opaque", v, sizeof v), 1);
+  assert_int_equal (v[0], 'y');
+  assert_false (has_opaque (f, "d"));
+  struct stat s;
+  assert_int_equal (lstat_in_root (f, "d/gone", &s), 0);
+  assert_true (S_ISCHR (s.st_mode));
+}
+
 static void
 later_entries_replace_earlier (void **state)
 {
@@ -910,6 +932,8 @@ main (void)
     cmocka_unit_test_setup_teardown (keeps_types_modes_owners_times_xattrs, setup, teardown),
     cmocka_unit_test_setup_teardown (diff_id_is_the_uncompressed_digest, setup, teardown),
     cmocka_unit_test_setup_teardown (whiteouts_and_opaque_dirs, setup, teardown),
+    cmocka_unit_test_setup_teardown (user_xattrs_mark_opaque_dirs_for_rootless_overlay, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (later_entries_replace_earlier, setup, teardown),
     cmocka_unit_test_setup_teardown (directory_modes_are_set_last, setup, teardown),
     cmocka_unit_test_setup_teardown (dotdot_is_rejected, setup, teardown),

@@ -31,6 +31,7 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+#define OPAQUE_USER_XATTR "user.overlay.opaque"
 
 const char *
 fk_layer_compression_name (fk_layer_compression_t c)
@@ -59,6 +60,7 @@ typedef struct applier
 {
   int rootfd;
   int ignore_owners;
+  int user_xattrs;
   uint64_t max_size, max_entries;
   fk_layer_stats_t stats;
   char *cached_parent; /* the last parent opened, and its O_PATH fd */
@@ -398,13 +400,14 @@ record_dir_time (applier_t *app, const char *path, struct archive_entry *e)
 }
 
 static int
-set_opaque (int dirfd, fk_error_t *err)
+set_opaque (const applier_t *app, int dirfd, fk_error_t *err)
 {
+  const char *name = app->user_xattrs ? OPAQUE_USER_XATTR : OPAQUE_XATTR;
   cleanup_close int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return fk_error_set_errno (err, "open");
-  if (fsetxattr (fd, OPAQUE_XATTR, "y", 1, 0) < 0)
-    return fk_error_set_errno (err, "set xattr `" OPAQUE_XATTR "'");
+  if (fsetxattr (fd, name, "y", 1, 0) < 0)
+    return fk_error_set_errno (err, "set xattr `%s'", name);
   return 0;
 }
 
@@ -421,7 +424,7 @@ write_dir (applier_t *app, int parentfd, const char *base, const char *path,
   if (fd < 0)
     return fk_error_set_errno (err, "open");
   /* A directory over this layer's own whiteout still hides the lower directory's content. */
-  if (r == 2 && set_opaque (fd, err) < 0)
+  if (r == 2 && set_opaque (app, fd, err) < 0)
     return -1;
   if (set_metadata_fd (app, fd, path, e, 1, err) < 0)
     return -1;
@@ -526,7 +529,7 @@ write_whiteout (applier_t *app, const char *parent, const char *base, fk_error_t
     return -1;
   if (strcmp (base, WHITEOUT_OPAQUE) == 0)
     {
-      if (set_opaque (parentfd, err) < 0)
+      if (set_opaque (app, parentfd, err) < 0)
         return -1;
       app->stats.opaque_dirs++;
       return 0;
@@ -544,7 +547,7 @@ write_whiteout (applier_t *app, const char *parent, const char *base, fk_error_t
         {
           cleanup_close int dfd
               = openat (parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (dfd < 0 || set_opaque (dfd, err) < 0)
+          if (dfd < 0 || set_opaque (app, dfd, err) < 0)
             return fk_error_is_set (err) ? -1 : fk_error_set_errno (err, "open");
         }
       app->stats.whiteouts++;
@@ -690,6 +693,7 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts, fk_layer_st
   applier_t app = {
     .rootfd = rootfd,
     .ignore_owners = opts ? opts->ignore_owners : 0,
+    .user_xattrs = opts ? opts->user_xattrs : 0,
     .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
     .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
     .cached_fd = -1,

@@ -35,6 +35,10 @@ typedef struct fk_layer_opts
   /* When set, every created file is owned by the unpacking user instead of the image owner
      (uid/gid as in the tar need root on the host). */
   int ignore_owners;
+  /* When set, opaque directories carry user.overlay.opaque=y instead of the trusted.overlay.
+     xattr (which needs CAP_SYS_ADMIN): for overlay mounted with `userxattr' in a user
+     namespace. Whiteouts (0/0 char devices) need no privilege either way. */
+  int user_xattrs;
 } fk_layer_opts_t;
 
 typedef struct fk_layer_stats
