@@ -20,6 +20,12 @@
 
 static int n_test, failed;
 
+#if defined(__SANITIZE_ADDRESS__)
+static const int asan = 1;
+#else
+static const int asan = 0;
+#endif
+
 static void
 ok (int cond, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 static void
@@ -106,8 +112,12 @@ big_stdout (test_agent_t *a)
   fk_error_clear (&err);
   /* The agent's queue stops at ~1 MiB and the client reads frame by frame. */
   ok (agent_kb > 0 && agent_kb < 16 * 1024, "agent peak RSS %ld KiB (< 16 MiB)", agent_kb);
-  ok (self_kb - self_before < 32 * 1024, "client peak RSS grew %ld KiB (< 32 MiB)",
-      self_kb - self_before);
+  if (asan)
+    printf ("ok %d - client peak RSS # SKIP ASan keeps freed memory in quarantine (grew %ld KiB)\n",
+            ++n_test, self_kb - self_before);
+  else
+    ok (self_kb - self_before < 32 * 1024, "client peak RSS grew %ld KiB (< 32 MiB)",
+        self_kb - self_before);
   fk_client_close (c);
 }
 
@@ -192,8 +202,12 @@ big_file (test_agent_t *a)
       (unsigned long long) st.size, st.mode);
   fk_error_clear (&err);
   long self_kb = peak_rss_kb (getpid ());
-  ok (self_kb - self_before < 32 * 1024, "client peak RSS grew %ld KiB during the copies",
-      self_kb - self_before);
+  if (asan)
+    printf ("ok %d - client peak RSS # SKIP ASan keeps freed memory in quarantine (grew %ld KiB)\n",
+            ++n_test, self_kb - self_before);
+  else
+    ok (self_kb - self_before < 32 * 1024, "client peak RSS grew %ld KiB during the copies",
+        self_kb - self_before);
   ok (peak_rss_kb (a->pid) < 16 * 1024, "agent peak RSS %ld KiB", peak_rss_kb (a->pid));
   unlink (src);
   unlink (back);
