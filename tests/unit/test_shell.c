@@ -316,6 +316,31 @@ pool_runs_in_parallel (void **state)
   fk_shell_pool_close (p);
 }
 
+static void
+shell_as_another_user (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  /* Not the agent's uid: runs go through a private FIFO directory instead of /proc. */
+  fk_shell_opts_t so = {.user = "65534"};
+  fk_shell_t *sh;
+  assert_ok (fk_client_shell_open (f->c, &so, &sh, &err));
+  fk_exec_result_t r = run (sh, "id -u; cd /; V=1");
+  assert_string_equal (r.out, "65534\n");
+  fk_exec_result_free (&r);
+  fk_shell_run_opts_t o = {.command = "cat; echo \"$V\" >&2; pwd", .stdin_data = "in", .stdin_len = 2};
+  assert_ok (fk_client_shell_run (sh, &o, 1024, &r, &err));
+  assert_string_equal (r.out, "in/\n");
+  assert_string_equal (r.err, "1\n");
+  fk_exec_result_free (&r);
+  r = run (sh, "sleep 30 & printf bg");
+  assert_string_equal (r.out, "bg");
+  fk_exec_result_free (&r);
+  fk_client_shell_close (sh);
+  assert_true (fk_client_shell_open (f->c, &(fk_shell_opts_t){.user = "nosuch"}, &sh, &err) < 0);
+  assert_error_contains (&err, "nosuch");
+}
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -353,6 +378,7 @@ main (void)
     cmocka_unit_test_setup_teardown (cancel_keeps_the_shell, setup, teardown),
     cmocka_unit_test_setup_teardown (stdin_env_cwd_per_run, setup, teardown),
     cmocka_unit_test_setup_teardown (pool_runs_in_parallel, setup, teardown),
+    cmocka_unit_test_setup_teardown (shell_as_another_user, setup, teardown),
     cmocka_unit_test_setup_teardown (run_latency, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
