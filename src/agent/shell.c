@@ -45,7 +45,8 @@ struct shell
   uid_t uid;
   gid_t gid;
   unsigned run_seq;
-  char *run_paths[3];
+  char *run_paths[4]; /* FIFO mode: stdout, stderr, stdin, script */
+  int run_script;     /* the run's script (a memfd the shell sources) */
 };
 
 /* Shell ids are per connection. */
@@ -74,7 +75,8 @@ close_run_fds (shell_t *s)
   s->run_out_w = close_and_reset (s->run_out_w);
   s->run_err_w = close_and_reset (s->run_err_w);
   s->run_in = close_and_reset (s->run_in);
-  for (int i = 0; i < 3; i++)
+  s->run_script = close_and_reset (s->run_script);
+  for (int i = 0; i < 4; i++)
     if (s->run_paths[i] != NULL)
       {
         unlink (s->run_paths[i]);
@@ -198,7 +200,7 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   shell_t *s = xcalloc (1, sizeof *s);
   s->id = xstrdup (sid);
   s->conn = c;
-  s->cmd_fd = s->run_out_w = s->run_err_w = s->run_in = -1;
+  s->cmd_fd = s->run_out_w = s->run_err_w = s->run_in = s->run_script = -1;
   s->status.kind = s->log.kind = W_SHELL;
   s->status.owner = s->log.owner = s;
   s->status.fd = s->log.fd = -1;
@@ -388,8 +390,28 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   snprintf (tail, sizeof tail, "%s\n} <%s >%s 2>%s %d>&-; printf '%%d\\n' \"$?\" >&%d\n",
             sub ? ")" : "", pin, pout, perr, STATUS_FD, STATUS_FD);
   put_str (&script, tail);
-  if (fk_write_all (s->cmd_fd, script.data, script.len, &err) < 0)
+  /* The shell sources the script from a file: bash reads a pipe one byte at a time (so as not
+     to read past a command), a file in blocks. Only the short `. FILE` line goes down the pipe. */
+  char line[160];
+  int sfd = -1;
+  if (s->fifo_dir != NULL)
     {
+      s->run_paths[3] = xasprintf ("%s/s%u", s->fifo_dir, s->run_seq);
+      sfd = open (s->run_paths[3], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      snprintf (line, sizeof line, ". %s\n", s->run_paths[3]);
+    }
+  else
+    {
+      sfd = memfd_create ("fk-run", MFD_CLOEXEC);
+      snprintf (line, sizeof line, ". /proc/%d/fd/%d\n", me, sfd);
+    }
+  s->run_script = sfd;
+  if (sfd < 0)
+    fk_error_set_errno (&err, "a script file for the run");
+  if (sfd < 0 || fk_write_all (sfd, script.data, script.len, &err) < 0
+      || fk_write_all (s->cmd_fd, line, strlen (line), &err) < 0)
+    {
+      close_run_fds (s);
       fk_wire_buf_free (&script);
       close_and_reset (in_fd);
       for (int i = 0; i < 2; i++)
