@@ -293,6 +293,9 @@ main (int argc, char **argv)
   for (;;)
     {
       int timeout = proc_timeouts ();
+      int st = shell_timeouts ();
+      if (st >= 0 && (timeout < 0 || st < timeout))
+        timeout = st;
       if (a.terminating)
         {
           proc_reap ();

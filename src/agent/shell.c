@@ -45,6 +45,8 @@ struct shell
   uid_t uid;
   gid_t gid;
   unsigned run_seq;
+  int cancel_sig;            /* a cancel waiting for the command's process to appear */
+  uint64_t cancel_deadline_ms; /* then the shell itself gets it */
   char *run_paths[4]; /* FIFO mode: stdout, stderr, stdin, script */
   int run_script;     /* the run's script (a memfd the shell sources) */
 };
@@ -541,9 +543,39 @@ shell_signal_run (shell_t *s, int sig)
   if (s->pid <= 0)
     return;
   /* The command's processes get it; a shell keeps its state when its child dies of SIGINT.
-     A command that is all builtins has no process of its own: then the shell itself. */
-  if (signal_descendants (s->pid, sig, 0) == 0)
-    kill (s->pid, sig);
+     The command may not have forked yet: look again for a while before falling back to the
+     shell itself (a command of builtins only has no process of its own). */
+  if (signal_descendants (s->pid, sig, 0) > 0)
+    return;
+  s->cancel_sig = sig;
+  s->cancel_deadline_ms = agent_now_ms () + 100;
+}
+
+int
+shell_timeouts (void)
+{
+  int next = -1;
+  uint64_t now = agent_now_ms ();
+  for (shell_t *s = agent->shells; s; s = s->next)
+    {
+      if (s->cancel_sig == 0)
+        continue;
+      if (s->run == NULL || s->pid <= 0 || s->dead)
+        {
+          s->cancel_sig = 0;
+          continue;
+        }
+      if (signal_descendants (s->pid, s->cancel_sig, 0) > 0)
+        s->cancel_sig = 0;
+      else if (now >= s->cancel_deadline_ms)
+        {
+          kill (s->pid, s->cancel_sig);
+          s->cancel_sig = 0;
+        }
+      else
+        next = 2;
+    }
+  return next;
 }
 
 void
