@@ -342,6 +342,66 @@ shell_as_another_user (void **state)
   assert_error_contains (&err, "nosuch");
 }
 
+typedef struct stress_job
+{
+  fk_shell_pool_t *p;
+  int index;
+  int bad;
+} stress_job_t;
+
+static void *
+stress_main (void *arg)
+{
+  stress_job_t *j = arg;
+  for (int i = 0; i < 40; i++)
+    {
+      /* Sizes around the pipe and chunk sizes, on both streams. */
+      size_t n = (size_t) ((j->index * 7919 + i * 104729) % 200000);
+      char cmd[160];
+      snprintf (cmd, sizeof cmd,
+                "head -c %zu /dev/zero | tr '\\0' o; head -c %zu /dev/zero | tr '\\0' e >&2; exit %d",
+                n, n / 3, i % 7);
+      fk_shell_run_opts_t o = {.command = cmd};
+      fk_exec_result_t r;
+      fk_error_t err = FK_ERROR_INIT;
+      if (fk_shell_pool_run (j->p, &o, 1u << 20, &r, &err) < 0)
+        {
+          fprintf (stderr, "# %s\n", fk_error_message (&err));
+          fk_error_clear (&err);
+          j->bad++;
+          continue;
+        }
+      if (r.out_len != n || r.err_len != n / 3 || r.status.exit_code != i % 7
+          || (n && (r.out[0] != 'o' || r.out[n - 1] != 'o')))
+        j->bad++;
+      fk_exec_result_free (&r);
+    }
+  return NULL;
+}
+
+static void
+pool_stress (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_shell_pool_t *p;
+  assert_ok (fk_client_shell_pool_open (f->c, 4, NULL, &p, &err));
+  enum { N = 6 };
+  pthread_t t[N];
+  stress_job_t j[N];
+  for (int i = 0; i < N; i++)
+    {
+      j[i] = (stress_job_t){p, i, 0};
+      assert_int_equal (pthread_create (&t[i], NULL, stress_main, &j[i]), 0);
+    }
+  for (int i = 0; i < N; i++)
+    {
+      pthread_join (t[i], NULL);
+      assert_int_equal (j[i].bad, 0);
+    }
+  fk_shell_pool_close (p);
+}
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -379,6 +439,7 @@ main (void)
     cmocka_unit_test_setup_teardown (cancel_keeps_the_shell, setup, teardown),
     cmocka_unit_test_setup_teardown (stdin_env_cwd_per_run, setup, teardown),
     cmocka_unit_test_setup_teardown (pool_runs_in_parallel, setup, teardown),
+    cmocka_unit_test_setup_teardown (pool_stress, setup, teardown),
     cmocka_unit_test_setup_teardown (shell_as_another_user, setup, teardown),
     cmocka_unit_test_setup_teardown (run_latency, setup, teardown),
   };
