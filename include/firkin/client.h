@@ -33,6 +33,10 @@ int fk_client_connect_fd (int fd, fk_client_t **ret_client, fk_error_t *err);
 void fk_client_close (fk_client_t *c);
 /* The agent's pid as it sees itself (1 inside a sandbox). */
 pid_t fk_client_agent_pid (const fk_client_t *c);
+/* The connection's socket, for poll() in a single-threaded event loop: call fk_proc_next with
+   timeout 0 until it returns 0, then poll this fd for POLLIN (beside your own fds) and repeat.
+   Never read from or write to it. */
+int fk_client_poll_fd (const fk_client_t *c);
 
 /* ---- exec ---- */
 

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -337,6 +338,44 @@ exec_stream_order (void **state)
   assert_memory_equal (ev.data, "second\n", 7);
   assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
   assert_int_equal (ev.kind, FK_PROC_EXIT);
+  fk_proc_free (p);
+}
+
+static void
+exec_poll_fd_event_loop (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  /* A single-threaded loop: drain with timeout 0, then poll the connection's fd. */
+  fk_exec_opts_t o = {.shell = "echo one; sleep 0.1; echo two; sleep 0.1; exit 4"};
+  fk_proc_t *p;
+  assert_ok (fk_client_exec_start (f->c, &o, &p, &err));
+  char out[64] = "";
+  size_t len = 0;
+  int code = -1, polls = 0;
+  while (code < 0)
+    {
+      fk_proc_event_t ev;
+      int r = fk_proc_next (p, 0, &ev, &err);
+      assert_true (r >= 0);
+      if (r == 1 && ev.kind == FK_PROC_EXIT)
+        code = ev.status.exit_code;
+      else if (r == 1)
+        {
+          memcpy (out + len, ev.data, ev.len);
+          len += ev.len;
+        }
+      else
+        {
+          struct pollfd pfd = {.fd = fk_client_poll_fd (f->c), .events = POLLIN};
+          assert_int_equal (poll (&pfd, 1, 10000), 1);
+          polls++;
+        }
+    }
+  out[len] = '\0';
+  assert_string_equal (out, "one\ntwo\n");
+  assert_int_equal (code, 4);
+  assert_true (polls >= 2);
   fk_proc_free (p);
 }
 
@@ -775,6 +814,7 @@ main (void)
     cmocka_unit_test_setup_teardown (exec_timeout_kills_group, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_background_job_does_not_hang, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_stream_order, setup, teardown),
+    cmocka_unit_test_setup_teardown (exec_poll_fd_event_loop, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_pty_and_resize, setup, teardown),
     cmocka_unit_test_setup_teardown (ps_signal_attach, setup, teardown),
     cmocka_unit_test_setup_teardown (files_round_trip, setup, teardown),

@@ -47,6 +47,12 @@ fk_client_agent_pid (const fk_client_t *c)
   return c->agent_pid;
 }
 
+int
+fk_client_poll_fd (const fk_client_t *c)
+{
+  return c->fd;
+}
+
 fk_creq_t *
 fk_creq_new (fk_client_t *c)
 {
