@@ -423,6 +423,29 @@ exec_pty_and_resize (void **state)
   assert_non_null (strstr (out, "40 120"));
   assert_int_equal (ev.status.exit_code, 0);
   fk_proc_free (p);
+
+  /* Closing stdin of a pty process sends the terminal's EOF: cat ends. */
+  fk_exec_opts_t o2 = {.argv = (char *[]){(char *) "cat", NULL}, .pty = 1,
+                       .stdin_mode = FK_STDIN_STREAM};
+  assert_ok (fk_client_exec_start (f->c, &o2, &p, &err));
+  assert_ok (fk_proc_write_stdin (p, "typed\n", 6, &err));
+  assert_ok (fk_proc_close_stdin (p, &err));
+  len = 0;
+  for (;;)
+    {
+      assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
+      if (ev.kind == FK_PROC_EXIT)
+        break;
+      if (len + ev.len < sizeof out)
+        {
+          memcpy (out + len, ev.data, ev.len);
+          len += ev.len;
+        }
+    }
+  out[len] = '\0';
+  assert_non_null (strstr (out, "typed"));
+  assert_int_equal (ev.status.exit_code, 0);
+  fk_proc_free (p);
 }
 
 static void
