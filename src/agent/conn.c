@@ -116,7 +116,11 @@ conn_flush (conn_t *c)
     }
   if (c->out_off == c->out.len)
     {
-      fk_wire_buf_reset (&c->out);
+      /* Everything sent: an idle connection does not keep a big buffer around. */
+      if (c->out.cap > 4 * AGENT_SENDQ_LOW)
+        fk_wire_buf_free (&c->out);
+      else
+        fk_wire_buf_reset (&c->out);
       c->out_off = 0;
     }
   else if (c->out_off > AGENT_SENDQ_HIGH)
