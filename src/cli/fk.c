@@ -9,6 +9,15 @@
 
 static const fk_verb_t verbs[] = {
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
+  /* sandbox */
+  {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
+  {"run", fk_verb_run, "create a sandbox, run a command in it, delete it"},
+  {"ls", fk_verb_ls, "list sandboxes"},
+  {"inspect", fk_verb_inspect, "show a sandbox's state as JSON"},
+  {"stop", fk_verb_stop, "stop sandboxes (SIGTERM, then SIGKILL after a grace)"},
+  {"pause", fk_verb_pause, "freeze every process of sandboxes"},
+  {"resume", fk_verb_resume, "thaw paused sandboxes"},
+  {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
 };
 
 static void

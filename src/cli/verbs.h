@@ -22,5 +22,14 @@ int fk_cli_fail (fk_error_t *err, int code);
 
 /* One entry per verb file. */
 int fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv);
+/* sandbox */
+int fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_stop (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
 
 #endif
