@@ -11,6 +11,8 @@ static const fk_verb_t verbs[] = {
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
   /* sandbox */
   {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
+  {"exec", fk_verb_exec, "run a command in a sandbox (exits with its code)"},
+  {"cp", fk_verb_cp, "copy a file into or out of a sandbox (ID:/path on one side)"},
   {"run", fk_verb_run, "create a sandbox, run a command in it, delete it"},
   {"ls", fk_verb_ls, "list sandboxes"},
   {"inspect", fk_verb_inspect, "show a sandbox's state as JSON"},

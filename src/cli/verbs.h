@@ -24,6 +24,8 @@ int fk_cli_fail (fk_error_t *err, int code);
 int fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv);
 /* sandbox */
 int fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv);

@@ -244,8 +244,7 @@ fk_launch_child (const fk_launch_t *launch)
   argv[n++] = "fk-agent";
   argv[n++] = "--listen-fd";
   argv[n++] = "3";
-  argv[n++] = "--hostname";
-  argv[n++] = l->hostname;
+  /* No --hostname: it is set already, and the agent no longer has CAP_SYS_ADMIN to set it. */
   if (l->user)
     {
       argv[n++] = "--user";
