@@ -8,6 +8,7 @@
 #include "cli/verbs.h"
 
 static const fk_verb_t verbs[] = {
+<<<<<<< HEAD
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
   /* sandbox */
   {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
@@ -20,6 +21,9 @@ static const fk_verb_t verbs[] = {
   {"pause", fk_verb_pause, "freeze every process of sandboxes"},
   {"resume", fk_verb_resume, "thaw paused sandboxes"},
   {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
+=======
+  { "bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)" },
+>>>>>>> main
 };
 
 static void
@@ -41,16 +45,16 @@ fk_cli_fail (fk_error_t *err, int code)
 int
 main (int argc, char **argv)
 {
-  fk_cli_globals_t g = {.state_dir = getenv ("FIRKIN_STATE_DIR")};
+  fk_cli_globals_t g = { .state_dir = getenv ("FIRKIN_STATE_DIR") };
   if (g.state_dir == NULL || g.state_dir[0] == '\0')
     g.state_dir = "/var/lib/firkin";
   fk_log_set_program ("fk");
 
   static const struct option opts[] = {
-    {"state-dir", required_argument, NULL, 's'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "state-dir", required_argument, NULL, 's' },
+    { "log-level", required_argument, NULL, 'l' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   int c;
   /* "+": stop at the verb, whose own options follow it. */
