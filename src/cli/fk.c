@@ -8,7 +8,6 @@
 #include "cli/verbs.h"
 
 static const fk_verb_t verbs[] = {
-<<<<<<< HEAD
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
   /* sandbox */
   {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
@@ -21,9 +20,6 @@ static const fk_verb_t verbs[] = {
   {"pause", fk_verb_pause, "freeze every process of sandboxes"},
   {"resume", fk_verb_resume, "thaw paused sandboxes"},
   {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
-=======
-  { "bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)" },
->>>>>>> main
 };
 
 static void
