@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
+#include "wire/shell.h"
 
 /* A connection stops reading its processes' output while this much is queued to send, and
    starts again under the low mark: output streams in bounded memory. */
@@ -167,6 +168,21 @@ void files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
 void files_data (conn_t *c, const fk_wire_frame_t *f);
 void files_pump (conn_t *c);
 void files_conn_closed (conn_t *c);
+
+/* shell.c */
+void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+/* A SIGNAL aimed at a shell run (TARGET): answered and 1; else 0 (not a shell's). */
+int shell_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_on_event (shell_t *s, watch_t *w, uint32_t events);
+/* A reaped pid: 1 when it was a shell's (reported and respawned). */
+int shell_reaped (pid_t pid, int wstatus);
+void shell_conn_drained (conn_t *c);
+void shell_conn_closed (conn_t *c);
+/* Milliseconds until the next run timeout (-1: none); kills what is due. */
+int shell_timeouts (void);
+void shell_signal_all (int sig);
 
 /* user.c */
 typedef struct agent_user

@@ -45,6 +45,7 @@ conn_close (conn_t *c)
   agent_watch (&c->w, 0);
   proc_conn_closed (c);
   files_conn_closed (c);
+  shell_conn_closed (c);
 }
 
 void
@@ -128,6 +129,7 @@ conn_flush (conn_t *c)
     {
       proc_conn_drained (c);
       files_pump (c);
+      shell_conn_drained (c);
     }
   update_events (c);
 }
@@ -232,7 +234,17 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       proc_attach (c, f->id, &m);
       break;
     case FK_WIRE_SIGNAL:
-      proc_signal (c, f->id, &m);
+      if (!shell_signal (c, f->id, &m))
+        proc_signal (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_OPEN:
+      shell_open (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_RUN:
+      shell_run (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_CLOSE:
+      shell_close (c, f->id, &m);
       break;
     case FK_WIRE_RESIZE:
       proc_resize (c, f->id, &m);

@@ -102,7 +102,10 @@ begin_termination (void)
   if (agent->pid1)
     kill (-1, SIGTERM);
   else
-    proc_signal_all (SIGTERM);
+    {
+      proc_signal_all (SIGTERM);
+      shell_signal_all (SIGTERM);
+    }
 }
 
 /* True when no child is left (reaped or none started). */
@@ -269,6 +272,9 @@ main (int argc, char **argv)
   for (;;)
     {
       int timeout = proc_timeouts ();
+      int shell_timeout = shell_timeouts ();
+      if (shell_timeout >= 0 && (timeout < 0 || shell_timeout < timeout))
+        timeout = shell_timeout;
       if (a.terminating)
         {
           proc_reap ();
@@ -281,7 +287,10 @@ main (int argc, char **argv)
               if (a.pid1)
                 kill (-1, SIGKILL);
               else
-                proc_signal_all (SIGKILL);
+                {
+                  proc_signal_all (SIGKILL);
+                  shell_signal_all (SIGKILL);
+                }
               a.term_deadline_ms = now + 60000; /* only reaping is left */
             }
           int left = (int) (a.term_deadline_ms - now);
@@ -311,8 +320,10 @@ main (int argc, char **argv)
             case W_OUT:
             case W_ERR:
             case W_IN:
-            case W_SHELL:
               proc_on_event (w->owner, w, evs[i].events);
+              break;
+            case W_SHELL:
+              shell_on_event (w->owner, w, evs[i].events);
               break;
             }
         }

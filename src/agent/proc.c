@@ -589,6 +589,8 @@ proc_reap (void)
       pid_t pid = waitpid (-1, &st, WNOHANG);
       if (pid <= 0)
         return;
+      if (shell_reaped (pid, st))
+        continue;
       for (proc_t *p = agent->procs; p; p = p->next)
         if (p->pid == pid && !p->exited)
           {

@@ -1,0 +1,842 @@
+/* agent/shell.c: persistent shells. A shell is bash (when the root has it) or sh reading
+   commands from a pipe on its stdin. Each run is sent as
+
+     { command eval 'CMD'
+     } </dev/null 9>&-; command printf '%d\n' "$?" >&9
+
+   so the command's exit status arrives on fd 9, a pipe only the shell itself holds: nothing the
+   command prints (on stdout, stderr, or anywhere else) can fake or delay completion, and a
+   background job keeping stdout open does not hold fd 9. Stdout and stderr are pipes that live
+   as long as the shell; when the status line arrives, everything the command wrote is already
+   in them and is drained before the exit frame. A run with env or cwd runs in a subshell, so
+   neither sticks. A run's stdin is a fresh pipe the shell opens through /proc/<agent>/fd/N.
+   When the shell dies (`exit 3`, a timeout's SIGKILL, a signal), the run reports it and a new
+   shell with the same settings takes the slot. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+extern char **environ;
+
+/* The fd on which the shell reports each command's status (sh only redirects fds 0-9). */
+#define STATUS_FD 9
+/* After a run's status, at most this much more output is drained (a background job writing
+   without pause must not keep the run from completing). */
+#define SHELL_DRAIN_MAX (4u << 20)
+
+struct shell
+{
+  shell_t *next;
+  char *id;
+  conn_t *conn; /* the connection that opened it; the shell dies with it */
+  char **env;   /* open settings, kept to respawn */
+  char *cwd;
+  char *user;
+  const char *path; /* the shell binary */
+  pid_t pid;        /* 0 when no process runs */
+  watch_t cmd, out, err, status, in;
+  uint8_t *cmdbuf; /* the command text not yet written to the shell */
+  size_t cmdlen, cmdoff;
+  char sbuf[32]; /* a partial status line */
+  size_t slen;
+  /* the current run */
+  int running;
+  uint32_t req_id;
+  uint64_t deadline_ms;
+  int timed_out;
+  int have_status, exit_code;
+  int in_rd; /* the read end of the run's stdin pipe, opened by the shell through /proc */
+  uint8_t *inbuf;
+  size_t inlen, inoff;
+};
+
+static void
+close_watch (watch_t *w)
+{
+  if (w->fd < 0)
+    return;
+  agent_watch (w, 0);
+  close (w->fd);
+  w->fd = -1;
+}
+
+static int
+set_nonblock (int fd)
+{
+  int fl = fcntl (fd, F_GETFL);
+  return fl < 0 ? -1 : fcntl (fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static shell_t *
+find_shell (conn_t *c, const char *id)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->conn == c && strcmp (s->id, id) == 0)
+      return s;
+  return NULL;
+}
+
+static const char *
+pick_shell (void)
+{
+  static const char *const candidates[] = {"/bin/bash", "/usr/bin/bash", "/bin/sh"};
+  for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+    if (access (candidates[i], X_OK) == 0)
+      return candidates[i];
+  return NULL;
+}
+
+/* Moves fd to target in the child (clearing close-on-exec even when they are equal). */
+static int
+child_dup (int fd, int target)
+{
+  if (fd == target)
+    return fcntl (fd, F_SETFD, 0);
+  return dup2 (fd, target);
+}
+
+static char **
+shell_env (char **extra, const char *home)
+{
+  size_t n = fk_strv_len (environ), k = fk_strv_len (extra);
+  char **env = xcalloc (n + k + 2, sizeof (char *));
+  memcpy (env, environ, n * sizeof (char *));
+  int have_home = 0;
+  for (size_t i = 0; i < k; i++)
+    {
+      size_t kl = (size_t) (strchr (extra[i], '=') - extra[i]);
+      if (kl == 4 && strncmp (extra[i], "HOME", 4) == 0)
+        have_home = 1;
+      size_t j;
+      for (j = 0; j < n; j++)
+        if (strncmp (env[j], extra[i], kl + 1) == 0)
+          break;
+      env[j] = extra[i];
+      if (j == n)
+        n++;
+    }
+  if (home != NULL && !have_home)
+    {
+      size_t j;
+      for (j = 0; j < n; j++)
+        if (strncmp (env[j], "HOME=", 5) == 0)
+          break;
+      env[j] = (char *) home;
+      if (j == n)
+        n++;
+    }
+  return env;
+}
+
+/* Starts the shell process with fresh pipes. */
+static int
+shell_spawn (shell_t *s, fk_error_t *err)
+{
+  agent_user_t user;
+  memset (&user, 0, sizeof user);
+  int have_user = s->user != NULL && s->user[0] != '\0';
+  if (have_user && agent_user_resolve (agent->rootfd, s->user, &user, err) < 0)
+    return -1;
+  cleanup_free char *home = have_user && user.home ? xasprintf ("HOME=%s", user.home) : NULL;
+  cleanup_free char **envp = shell_env (s->env, home);
+  int cmdp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
+  int ret = -1;
+  if (pipe2 (cmdp, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
+      || pipe2 (stp, O_CLOEXEC) < 0)
+    {
+      fk_error_set_errno (err, "pipe");
+      goto out;
+    }
+  int is_bash = strstr (s->path, "bash") != NULL;
+  char *argv_bash[] = {(char *) "bash", (char *) "--noprofile", (char *) "--norc", (char *) "-s",
+                       NULL};
+  char *argv_sh[] = {(char *) "sh", (char *) "-s", NULL};
+  /* The child reports a failure before exec through this pipe (close-on-exec: EOF means the
+     exec worked). */
+  int rep[2] = {-1, -1};
+  if (pipe2 (rep, O_CLOEXEC) < 0)
+    {
+      fk_error_set_errno (err, "pipe");
+      goto out;
+    }
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      fk_error_set_errno (err, "fork");
+      close (rep[0]);
+      close (rep[1]);
+      goto out;
+    }
+  if (pid == 0)
+    {
+      sigset_t none;
+      sigemptyset (&none);
+      struct sigaction dfl = {.sa_handler = SIG_DFL};
+      sigaction (SIGPIPE, &dfl, NULL);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      setsid ();
+      int stage = 0, e = 0;
+      if (child_dup (cmdp[0], 0) < 0 || child_dup (outp[1], 1) < 0 || child_dup (errp[1], 2) < 0
+          || child_dup (stp[1], STATUS_FD) < 0)
+        stage = 1;
+      else if (s->cwd != NULL && s->cwd[0] != '\0' && chdir (s->cwd) < 0)
+        stage = 2;
+      else if (have_user
+               && ((getuid () == 0 && setgroups ((size_t) user.n_groups, user.groups) < 0)
+                   || setgid (user.gid) < 0 || setuid (user.uid) < 0))
+        stage = 3;
+      else
+        execve (s->path, is_bash ? argv_bash : argv_sh, envp), stage = 4;
+      e = errno;
+      int msg[2] = {stage, e};
+      ssize_t w = write (rep[1], msg, sizeof msg);
+      (void) w;
+      _exit (127);
+    }
+  close (rep[1]);
+  int msg[2] = {0, 0};
+  ssize_t n;
+  do
+    n = read (rep[0], msg, sizeof msg);
+  while (n < 0 && errno == EINTR);
+  close (rep[0]);
+  if (n == (ssize_t) sizeof msg)
+    {
+      /* The child exits; the reaper collects it as an unknown pid. */
+      errno = msg[1];
+      if (msg[0] == 2)
+        fk_error_set_errno (err, "shell cwd `%s'", s->cwd);
+      else if (msg[0] == 3)
+        fk_error_set_errno (err, "switch the shell to user `%s'", s->user);
+      else
+        fk_error_set_errno (err, "start the shell `%s'", s->path);
+      goto out;
+    }
+  s->pid = pid;
+  s->cmd.fd = steal_fd (&cmdp[1]);
+  s->out.fd = steal_fd (&outp[0]);
+  s->err.fd = steal_fd (&errp[0]);
+  s->status.fd = steal_fd (&stp[0]);
+  set_nonblock (s->cmd.fd);
+  set_nonblock (s->out.fd);
+  set_nonblock (s->err.fd);
+  set_nonblock (s->status.fd);
+  agent_watch (&s->out, EPOLLIN);
+  agent_watch (&s->err, EPOLLIN);
+  agent_watch (&s->status, EPOLLIN);
+  s->slen = 0;
+  ret = 0;
+out:
+  agent_user_clear (&user);
+  for (int i = 0; i < 2; i++)
+    {
+      close_and_reset (cmdp[i]);
+      close_and_reset (outp[i]);
+      close_and_reset (errp[i]);
+      close_and_reset (stp[i]);
+    }
+  return ret;
+}
+
+/* Queues text for the shell's stdin and writes what the pipe takes now. */
+static void
+send_cmd (shell_t *s, const char *text, size_t len)
+{
+  if (s->cmdoff == s->cmdlen)
+    s->cmdoff = s->cmdlen = 0;
+  s->cmdbuf = xrealloc (s->cmdbuf, s->cmdlen + len);
+  memcpy (s->cmdbuf + s->cmdlen, text, len);
+  s->cmdlen += len;
+  while (s->cmd.fd >= 0 && s->cmdoff < s->cmdlen)
+    {
+      ssize_t n = write (s->cmd.fd, s->cmdbuf + s->cmdoff, s->cmdlen - s->cmdoff);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          agent_watch (&s->cmd, EPOLLOUT);
+          return;
+        }
+      if (n < 0)
+        break; /* the shell is gone: its death is reported by the reaper */
+      s->cmdoff += (size_t) n;
+    }
+  agent_watch (&s->cmd, 0);
+}
+
+static void
+write_in (shell_t *s)
+{
+  while (s->in.fd >= 0 && s->inoff < s->inlen)
+    {
+      ssize_t n = write (s->in.fd, s->inbuf + s->inoff, s->inlen - s->inoff);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          agent_watch (&s->in, EPOLLOUT);
+          return;
+        }
+      if (n < 0)
+        break;
+      s->inoff += (size_t) n;
+    }
+  /* All written (or the reader is gone): EOF for the command. */
+  close_watch (&s->in);
+  free (s->inbuf);
+  s->inbuf = NULL;
+}
+
+static void
+end_run_io (shell_t *s)
+{
+  close_watch (&s->in);
+  s->in_rd = close_and_reset (s->in_rd);
+  free (s->inbuf);
+  s->inbuf = NULL;
+  s->inlen = s->inoff = 0;
+}
+
+/* Reads one chunk of out or err: into the run's reply, or dropped between runs. Returns 1 when
+   more may follow, 0 when the pipe has nothing now (or is closed), -1 when paused by the
+   connection's back-pressure. */
+static int
+read_chunk (shell_t *s, watch_t *w, size_t *drained)
+{
+  if (w->fd < 0)
+    return 0;
+  ssize_t n;
+  if (s->running && s->conn != NULL)
+    {
+      if (conn_queued (s->conn) >= AGENT_SENDQ_HIGH)
+        {
+          agent_watch (w, 0);
+          return -1;
+        }
+      fk_wire_buf_t *b = conn_outbuf (s->conn);
+      xgrow ((void **) &b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
+      n = read (w->fd, b->data + b->len + FK_WIRE_HEADER_LEN, FK_WIRE_CHUNK);
+      if (n > 0)
+        {
+          uint16_t type = w == &s->err ? FK_WIRE_R_STDERR : FK_WIRE_R_STDOUT;
+          fk_wire_header_write (b->data + b->len, type, 0, s->req_id, (uint32_t) n);
+          b->len += FK_WIRE_HEADER_LEN + (size_t) n;
+        }
+    }
+  else
+    {
+      static uint8_t scratch[FK_WIRE_CHUNK];
+      n = read (w->fd, scratch, sizeof scratch);
+    }
+  if (n > 0)
+    {
+      if (drained != NULL && (*drained += (size_t) n) > SHELL_DRAIN_MAX)
+        return 0;
+      return 1;
+    }
+  if (n < 0 && errno == EINTR)
+    return 1;
+  if (n < 0 && errno == EAGAIN)
+    {
+      if (w->events == 0)
+        agent_watch (w, EPOLLIN);
+      return 0;
+    }
+  /* EOF: every writer is gone (the shell died and no job holds the pipe). */
+  close_watch (w);
+  return 0;
+}
+
+/* Reads out and err until they have nothing more now. Returns -1 when paused by
+   back-pressure. */
+static int
+drain (shell_t *s)
+{
+  size_t drained = 0;
+  watch_t *ws[2] = {&s->out, &s->err};
+  for (int i = 0; i < 2; i++)
+    for (;;)
+      {
+        int r = read_chunk (s, ws[i], &drained);
+        if (r < 0)
+          return -1;
+        if (r == 0)
+          break;
+      }
+  return 0;
+}
+
+/* Ends the run: the exit frame. status is a wait status when respawned, else unused. */
+static void
+emit_exit (shell_t *s, int respawned, int wstatus)
+{
+  conn_t *c = s->conn;
+  s->running = 0;
+  s->deadline_ms = 0;
+  end_run_io (s);
+  if (c == NULL)
+    return;
+  fk_wire_buf_t *b = conn_outbuf (c);
+  fk_wire_begin (b, FK_WIRE_R_EXIT, FK_WIRE_F_END, s->req_id);
+  if (respawned && WIFSIGNALED (wstatus))
+    fk_wire_put_int (b, FK_TAG_SIGNAL, (uint64_t) WTERMSIG (wstatus));
+  else
+    fk_wire_put_int (b, FK_TAG_EXIT_CODE,
+                     (uint64_t) (respawned ? WEXITSTATUS (wstatus) : s->exit_code & 0xff));
+  if (s->timed_out)
+    fk_wire_put_int (b, FK_TAG_TIMED_OUT, 1);
+  if (respawned)
+    fk_wire_put_int (b, FK_TAG_FLAGS, FK_WIRE_SHELL_RESPAWNED);
+  fk_wire_end (b, NULL);
+  s->timed_out = 0;
+  conn_flush (c);
+}
+
+/* The status line came: finish the run once the output written before it is read. */
+static void
+try_finish (shell_t *s)
+{
+  if (!s->running || !s->have_status)
+    return;
+  if (drain (s) < 0)
+    return; /* resumed by shell_conn_drained */
+  s->have_status = 0;
+  emit_exit (s, 0, 0);
+}
+
+static void
+read_status (shell_t *s)
+{
+  for (;;)
+    {
+      if (s->slen == sizeof s->sbuf)
+        s->slen = 0; /* only the shell writes here: a line this long is not one of ours */
+      ssize_t n = read (s->status.fd, s->sbuf + s->slen, sizeof s->sbuf - s->slen);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            close_watch (&s->status);
+          break;
+        }
+      s->slen += (size_t) n;
+      char *nl;
+      while ((nl = memchr (s->sbuf, '\n', s->slen)) != NULL)
+        {
+          *nl = '\0';
+          int code = atoi (s->sbuf);
+          size_t used = (size_t) (nl - s->sbuf) + 1;
+          memmove (s->sbuf, nl + 1, s->slen - used);
+          s->slen -= used;
+          if (s->running && !s->have_status)
+            {
+              s->have_status = 1;
+              s->exit_code = code;
+            }
+        }
+    }
+  try_finish (s);
+}
+
+static void
+kill_shell (shell_t *s)
+{
+  if (s->pid > 0)
+    {
+      kill (-s->pid, SIGKILL);
+      kill (s->pid, SIGKILL);
+    }
+  s->pid = 0;
+  close_watch (&s->cmd);
+  close_watch (&s->out);
+  close_watch (&s->err);
+  close_watch (&s->status);
+  free (s->cmdbuf);
+  s->cmdbuf = NULL;
+  s->cmdlen = s->cmdoff = 0;
+}
+
+static void
+shell_free (shell_t *s)
+{
+  kill_shell (s);
+  end_run_io (s);
+  free (s->id);
+  fk_strv_free (s->env);
+  free (s->cwd);
+  free (s->user);
+  free (s);
+}
+
+static void
+unlink_shell (shell_t *s)
+{
+  for (shell_t **pp = &agent->shells; *pp; pp = &(*pp)->next)
+    if (*pp == s)
+      {
+        *pp = s->next;
+        return;
+      }
+}
+
+static void
+init_watches (shell_t *s)
+{
+  watch_t *ws[] = {&s->cmd, &s->out, &s->err, &s->status, &s->in};
+  for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+    {
+      ws[i]->kind = W_SHELL;
+      ws[i]->fd = -1;
+      ws[i]->owner = s;
+      ws[i]->events = 0;
+    }
+}
+
+/* The first command of every shell: SIGINT (cancel) ends the running command, not the shell:
+   a handler (unlike an ignore) is reset for the commands it starts. */
+static const char shell_init[] = "trap : INT\n";
+
+void
+shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  if (agent->terminating)
+    {
+      conn_send_error (c, id, ESHUTDOWN, "the agent is shutting down");
+      return;
+    }
+  const char *sid = m->str[FK_TAG_SHELL_ID];
+  if (find_shell (c, sid) != NULL)
+    {
+      conn_send_error (c, id, EEXIST, "shell id already in use");
+      return;
+    }
+  const char *path = pick_shell ();
+  if (path == NULL)
+    {
+      conn_send_error (c, id, ENOENT, "no shell in the root (/bin/bash, /usr/bin/bash, /bin/sh)");
+      return;
+    }
+  shell_t *s = xcalloc (1, sizeof *s);
+  s->id = xstrdup (sid);
+  s->conn = c;
+  s->path = path;
+  s->in_rd = -1;
+  size_t ne = fk_strv_len (m->env);
+  s->env = xcalloc (ne + 1, sizeof (char *));
+  for (size_t i = 0; i < ne; i++)
+    s->env[i] = xstrdup (m->env[i]);
+  s->cwd = m->str[FK_TAG_CWD] ? xstrdup (m->str[FK_TAG_CWD]) : NULL;
+  s->user = m->str[FK_TAG_USER] ? xstrdup (m->str[FK_TAG_USER]) : NULL;
+  init_watches (s);
+  if (shell_spawn (s, &err) < 0)
+    {
+      shell_free (s);
+      conn_send_fk_error (c, id, &err);
+      return;
+    }
+  send_cmd (s, shell_init, sizeof shell_init - 1);
+  s->next = agent->shells;
+  agent->shells = s;
+  fk_wire_buf_t *b = conn_outbuf (c);
+  fk_wire_begin (b, FK_WIRE_R_OK, FK_WIRE_F_END, id);
+  fk_wire_put_int (b, FK_TAG_PID, (uint64_t) s->pid);
+  fk_wire_put_str (b, FK_TAG_PATH, s->path);
+  fk_wire_end (b, NULL);
+  conn_flush (c);
+}
+
+/* Appends s single-quoted for sh: every byte but ' stands for itself inside '...'. */
+static void
+put_quoted (fk_wire_buf_t *b, const char *s)
+{
+  fk_wire_put_raw (b, "'", 1);
+  for (const char *q; (q = strchr (s, '\'')) != NULL; s = q + 1)
+    {
+      fk_wire_put_raw (b, s, (size_t) (q - s));
+      fk_wire_put_raw (b, "'\\''", 4);
+    }
+  fk_wire_put_raw (b, s, strlen (s));
+  fk_wire_put_raw (b, "'", 1);
+}
+
+static int
+valid_name (const char *s, size_t len)
+{
+  if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+          || (s[i] >= '0' && s[i] <= '9')))
+      return 0;
+  return 1;
+}
+
+void
+shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  shell_t *s = find_shell (c, m->str[FK_TAG_SHELL_ID]);
+  if (s == NULL)
+    {
+      conn_send_error (c, id, ENOENT, "no such shell");
+      return;
+    }
+  if (s->running)
+    {
+      conn_send_error (c, id, EBUSY, "the shell is running a command");
+      return;
+    }
+  for (char **e = m->env; e && *e; e++)
+    if (!valid_name (*e, (size_t) (strchr (*e, '=') - *e)))
+      {
+        char msg[256];
+        snprintf (msg, sizeof msg, "environment entry `%.200s' does not name a shell variable", *e);
+        conn_send_error (c, id, EINVAL, msg);
+        return;
+      }
+  if (s->pid == 0 && shell_spawn (s, &err) < 0)
+    {
+      conn_send_fk_error (c, id, &err);
+      return;
+    }
+  const char *cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? m->str[FK_TAG_CWD] : NULL;
+  int sub = cwd != NULL || m->env != NULL;
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_put_raw (&b, sub ? "( " : "{ ", 2);
+  if (cwd != NULL)
+    {
+      fk_wire_put_raw (&b, "cd -- ", 6);
+      put_quoted (&b, cwd);
+      fk_wire_put_raw (&b, " || exit 1\n", 11);
+    }
+  for (char **e = m->env; e && *e; e++)
+    {
+      fk_wire_put_raw (&b, "export ", 7);
+      put_quoted (&b, *e);
+      fk_wire_put_raw (&b, "\n", 1);
+    }
+  fk_wire_put_raw (&b, "command eval ", 13);
+  put_quoted (&b, m->str[FK_TAG_SHELL]);
+  fk_wire_put_raw (&b, sub ? "\n) " : "\n} ", 3);
+  if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES)
+    {
+      int p[2];
+      if (pipe2 (p, O_CLOEXEC) < 0)
+        {
+          fk_wire_buf_free (&b);
+          conn_send_error (c, id, errno, "pipe for the run's stdin");
+          return;
+        }
+      s->in_rd = p[0];
+      s->in.fd = p[1];
+      set_nonblock (p[1]);
+      char redir[64];
+      int n = snprintf (redir, sizeof redir, "</proc/%d/fd/%d", (int) getpid (), p[0]);
+      fk_wire_put_raw (&b, redir, (size_t) n);
+      const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
+      s->inbuf = d->len ? xmemdup (d->data, d->len) : NULL;
+      s->inlen = d->len;
+      s->inoff = 0;
+    }
+  else
+    fk_wire_put_raw (&b, "</dev/null", 10);
+  static const char tail[] = " 9>&-; command printf '%d\\n' \"$?\" >&9\n";
+  fk_wire_put_raw (&b, tail, sizeof tail - 1);
+
+  s->running = 1;
+  s->req_id = id;
+  s->have_status = 0;
+  s->timed_out = 0;
+  s->deadline_ms = m->num[FK_TAG_TIMEOUT_MS] ? agent_now_ms () + m->num[FK_TAG_TIMEOUT_MS] : 0;
+  /* Output left over from before this run (a background job) is not this run's. */
+  size_t scratch_drained = 0;
+  s->running = 0;
+  watch_t *ws[2] = {&s->out, &s->err};
+  for (int i = 0; i < 2; i++)
+    while (read_chunk (s, ws[i], &scratch_drained) > 0)
+      ;
+  s->running = 1;
+  send_cmd (s, (const char *) b.data, b.len);
+  fk_wire_buf_free (&b);
+  if (s->in.fd >= 0)
+    write_in (s);
+}
+
+void
+shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  shell_t *s = find_shell (c, m->str[FK_TAG_SHELL_ID]);
+  if (s == NULL)
+    {
+      conn_send_error (c, id, ENOENT, "no such shell");
+      return;
+    }
+  if (s->running)
+    {
+      /* The run ends as killed. */
+      kill_shell (s);
+      emit_exit (s, 1, SIGKILL);
+    }
+  unlink_shell (s);
+  shell_free (s);
+  conn_send_ok (c, id);
+}
+
+int
+shell_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  if (!fk_wire_msg_has (m, FK_TAG_TARGET))
+    return 0;
+  uint32_t target = (uint32_t) m->num[FK_TAG_TARGET];
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->conn == c && s->running && s->req_id == target)
+      {
+        /* The shell leads its process group; it survives SIGINT by its trap. */
+        if (s->pid > 0)
+          kill (-s->pid, (int) m->num[FK_TAG_SIGNAL]);
+        conn_send_ok (c, id);
+        return 1;
+      }
+  return 0;
+}
+
+/* The shell process is gone: report the run (if any), then start a new one in its place. */
+static void
+shell_died (shell_t *s, int wstatus)
+{
+  /* What the shell left running in its group (background jobs) goes with it. */
+  kill (-s->pid, SIGKILL);
+  s->pid = 0;
+  if (s->status.fd >= 0)
+    read_status (s); /* a status written just before dying still counts */
+  if (s->running)
+    {
+      drain (s);
+      emit_exit (s, 1, wstatus);
+    }
+  kill_shell (s);
+  if (agent->terminating)
+    return;
+  fk_error_t err = FK_ERROR_INIT;
+  if (shell_spawn (s, &err) < 0)
+    {
+      /* The next run tries again and reports why. */
+      log_warning ("shell %s: respawn: %s", s->id, fk_error_message (&err));
+      fk_error_clear (&err);
+      return;
+    }
+  send_cmd (s, shell_init, sizeof shell_init - 1);
+}
+
+int
+shell_reaped (pid_t pid, int wstatus)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->pid == pid)
+      {
+        shell_died (s, wstatus);
+        return 1;
+      }
+  return 0;
+}
+
+void
+shell_on_event (shell_t *s, watch_t *w, uint32_t events)
+{
+  if (w->fd < 0)
+    return;
+  if (w == &s->cmd)
+    send_cmd (s, "", 0);
+  else if (w == &s->in)
+    write_in (s);
+  else if (w == &s->status)
+    read_status (s);
+  else
+    {
+      for (int i = 0; i < 4; i++)
+        if (read_chunk (s, w, NULL) <= 0)
+          break;
+      if (s->conn)
+        conn_flush (s->conn);
+      try_finish (s);
+    }
+}
+
+void
+shell_conn_drained (conn_t *c)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->conn == c && s->running)
+      {
+        if (s->out.fd >= 0 && s->out.events == 0)
+          agent_watch (&s->out, EPOLLIN);
+        if (s->err.fd >= 0 && s->err.events == 0)
+          agent_watch (&s->err, EPOLLIN);
+        try_finish (s);
+      }
+}
+
+void
+shell_conn_closed (conn_t *c)
+{
+  for (shell_t **pp = &agent->shells; *pp;)
+    {
+      shell_t *s = *pp;
+      if (s->conn != c)
+        {
+          pp = &s->next;
+          continue;
+        }
+      *pp = s->next;
+      s->conn = NULL;
+      shell_free (s);
+    }
+}
+
+int
+shell_timeouts (void)
+{
+  uint64_t now = agent_now_ms ();
+  uint64_t next = 0;
+  for (shell_t *s = agent->shells; s; s = s->next)
+    {
+      if (!s->running || s->deadline_ms == 0)
+        continue;
+      if (s->deadline_ms <= now)
+        {
+          s->timed_out = 1;
+          s->deadline_ms = 0;
+          if (s->pid > 0)
+            {
+              kill (-s->pid, SIGKILL);
+              kill (s->pid, SIGKILL);
+            }
+          continue;
+        }
+      if (next == 0 || s->deadline_ms < next)
+        next = s->deadline_ms;
+    }
+  return next == 0 ? -1 : (int) (next - now);
+}
+
+void
+shell_signal_all (int sig)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->pid > 0)
+      kill (-s->pid, sig);
+}
