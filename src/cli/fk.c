@@ -20,6 +20,8 @@ static const fk_verb_t verbs[] = {
   {"pause", fk_verb_pause, "freeze every process of sandboxes"},
   {"resume", fk_verb_resume, "thaw paused sandboxes"},
   {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
+  /* shells */
+  {"shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)"},
 };
 
 static void
