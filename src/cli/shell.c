@@ -5,6 +5,7 @@
    order. Stdout and stderr of each command go to fk's; fk exits with the last failing
    command's code (0 when all succeed). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ usage (FILE *out)
                 "  --cwd DIR      working directory of the shells\n"
                 "  --user SPEC    uid[:gid] or name[:group]\n"
                 "  --timeout S    kill a command after S seconds (its shell is replaced)\n"
+                "  --stdin FILE   give each command FILE's contents as stdin (else /dev/null)\n"
                 "  --status       after each command, print `[exit N]' on stderr\n");
 }
 
@@ -46,6 +48,8 @@ typedef struct batch
   size_t n;
   size_t next; /* the next job to take */
   uint64_t timeout_ms;
+  const char *stdin_data; /* NULL: none */
+  size_t stdin_len;
   pthread_mutex_t lock;
 } batch_t;
 
@@ -62,7 +66,9 @@ worker (void *p)
         return NULL;
       job_t *j = &b->jobs[i];
       fk_error_t err = FK_ERROR_INIT;
-      fk_shell_run_opts_t o = {.command = j->cmd, .timeout_ms = b->timeout_ms};
+      fk_shell_run_opts_t o = {.command = j->cmd, .timeout_ms = b->timeout_ms,
+                               .has_stdin = b->stdin_data != NULL, .stdin_data = b->stdin_data,
+                               .stdin_len = b->stdin_len};
       if (fk_shell_pool_run (b->pool, &o, &j->r, &err) < 0)
         {
           j->failed = 1;
@@ -112,12 +118,16 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
     {"pool", required_argument, NULL, 'p'},    {"env", required_argument, NULL, 'e'},
     {"cwd", required_argument, NULL, 'w'},     {"user", required_argument, NULL, 'u'},
     {"timeout", required_argument, NULL, 'T'}, {"status", no_argument, NULL, 's'},
+    {"stdin", required_argument, NULL, 'I'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   char **env = NULL, **cmds = NULL;
   size_t n_env = 0, n_cmds = 0, pool_n = 1;
   fk_shell_opts_t so = {0};
   uint64_t timeout_ms = 0;
+  const char *stdin_file = NULL;
+  char *stdin_data = NULL;
+  size_t stdin_len = 0;
   int status = 0, c, rc = 2;
   while ((c = getopt_long (argc, argv, "c:h", opts, NULL)) != -1)
     switch (c)
@@ -169,6 +179,9 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
       case 's':
         status = 1;
         break;
+      case 'I':
+        stdin_file = optarg;
+        break;
       case 'h':
         usage (stdout);
         rc = 0;
@@ -186,6 +199,12 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
   const char *id = argv[optind];
 
   fk_error_t err = FK_ERROR_INIT;
+  if (stdin_file != NULL
+      && fk_read_file_at (AT_FDCWD, stdin_file, 1u << 20, &stdin_data, &stdin_len, &err) < 0)
+    {
+      rc = fk_cli_fail (&err, 2);
+      goto out;
+    }
   fk_runtime_t *rt;
   fk_sandbox_t *sb;
   fk_client_t *client;
@@ -213,7 +232,9 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
           else if ((cmd = line = read_line (stdin)) == NULL)
             break;
           fk_shell_result_t r;
-          fk_shell_run_opts_t o = {.command = cmd, .timeout_ms = timeout_ms};
+          fk_shell_run_opts_t o = {.command = cmd, .timeout_ms = timeout_ms,
+                                   .has_stdin = stdin_data != NULL, .stdin_data = stdin_data,
+                                   .stdin_len = stdin_len};
           int ok = fk_shell_run (fk_shell_pool_slot (pool, 0), &o, &r, &err);
           free (line);
           if (ok < 0)
@@ -234,7 +255,8 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
     }
   else
     {
-      batch_t b = {.pool = pool, .timeout_ms = timeout_ms};
+      batch_t b = {.pool = pool, .timeout_ms = timeout_ms, .stdin_data = stdin_data,
+                   .stdin_len = stdin_len};
       pthread_mutex_init (&b.lock, NULL);
       size_t cap = 0;
       for (size_t i = 0;; i++)
@@ -282,5 +304,6 @@ disconnect:
 out:
   free (env);
   free (cmds);
+  free (stdin_data);
   return rc;
 }
