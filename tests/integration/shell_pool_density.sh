@@ -82,7 +82,7 @@ else
   fail "the comparison table shows level 1 beside crun with the ratio"; printf '%s\n' "$out" | tail -8 | sed 's/^/# /'
 fi
 
-left=$(ls -A "$FIRKIN_STATE_DIR/sandboxes" "$FIRKIN_STATE_DIR/tmp" 2>/dev/null)
+left=$(find "$FIRKIN_STATE_DIR/sandboxes" "$FIRKIN_STATE_DIR/tmp" -mindepth 1 2>/dev/null)
 if [ -z "$left" ] && ! ps -eo args | grep -q '^sleep 100000000'; then
   ok "nothing is left: no sandbox, no work directory, no crun container"
 else
