@@ -24,6 +24,10 @@ typedef struct fk_warm_pool_opts
   size_t depth;     /* sandboxes kept ready (>= 1) */
   size_t min_ready; /* fk_warm_pool_open returns once this many are ready (<= depth) */
   int timeout_ms;   /* how long open waits for min_ready (<= 0: 60 s) */
+  /* A refill starts this long after the lease that made room (0: at once; < 0: the default,
+     20 ms), so creating the next sandbox does not compete for the CPU with the first commands
+     of the one just handed out, the latency the pool is there for. */
+  int refill_delay_ms;
 } fk_warm_pool_opts_t;
 
 typedef struct fk_warm_pool_stats

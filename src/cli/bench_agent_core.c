@@ -29,7 +29,8 @@
   "  --iterations N     samples per latency (FIRKIN_AGENT_CORE_ITERATIONS, default 30)\n"          \
   "  --batches N        samples per 100-command batch (FIRKIN_AGENT_CORE_BATCHES, default 10)\n"  \
   "  --repeats N        repeats per density level (FIRKIN_AGENT_CORE_DENSITY_REPEATS, 10)\n"      \
-  "  --rootfs DIR       the sandboxes' root (default: a busybox root built for the run)\n"
+  "  --rootfs DIR       the sandboxes' root (default: a busybox root built for the run)\n"         \
+  "  --refill-delay MS  the warm pool's refill delay after a lease (default 20)\n"
 
 static int
 parse_count (const char *opt, const char *v, size_t *ret)
@@ -76,6 +77,7 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
     {"artifact", required_argument, NULL, 'a'}, {"iterations", required_argument, NULL, 'i'},
     {"batches", required_argument, NULL, 'b'},  {"repeats", required_argument, NULL, 'r'},
     {"rootfs", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
+    {"refill-delay", required_argument, NULL, 'd'},
     {NULL, 0, NULL, 0},
   };
   const char *env_art = getenv ("FIRKIN_AGENT_CORE_ARTIFACT");
@@ -84,6 +86,7 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
     .iterations = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_ITERATIONS"), 30),
     .batches = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_BATCHES"), 10),
     .density_repeats = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_DENSITY_REPEATS"), 10),
+    .refill_delay_ms = -1,
   };
   int c;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
@@ -108,6 +111,17 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
       case 'R':
         o.rootfs = optarg;
         break;
+      case 'd':
+        {
+          size_t v;
+          if (fk_trace_parse_usize (optarg, strlen (optarg), &v) < 0 || v > 60000)
+            {
+              fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", optarg);
+              return 2;
+            }
+          o.refill_delay_ms = (int) v;
+          break;
+        }
       case 'h':
         fputs (USAGE, stdout);
         return 0;

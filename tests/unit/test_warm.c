@@ -197,6 +197,37 @@ test_drain_while_filling (void **st)
 }
 
 static void
+test_refill_delay (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  fk_warm_pool_opts_t o = {.depth = 1, .min_ready = 1, .refill_delay_ms = 400};
+  fk_warm_pool_t *pool = NULL;
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  fk_sandbox_t *sb;
+  fk_client_t *c;
+  int pooled;
+  assert_int_equal (fk_warm_pool_create (pool, &spec, &sb, &c, &pooled, &err), 0);
+  assert_true (pooled);
+  /* The refill waits for the delay: nothing is being created while the lease starts. */
+  fk_warm_pool_stats_t s;
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.ready + s.in_progress, 0);
+  echo_in (c, "first");
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.created, 1);
+  /* And then it comes. */
+  if (fk_warm_pool_wait_ready (pool, 1, 30000, &err) < 0)
+    fail_msg ("refill: %s", fk_error_message (&err));
+  assert_int_equal (fk_warm_pool_close (pool, &err), 0);
+  delete_sb (sb, c);
+  assert_int_equal (count_sandboxes (), 0);
+}
+
+static void
 test_bad_settings (void **st)
 {
   if (rt == NULL)
@@ -226,6 +257,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_lease_and_replenish),
     cmocka_unit_test (test_drain_while_filling),
+    cmocka_unit_test (test_refill_delay),
     cmocka_unit_test (test_bad_settings),
   };
   return cmocka_run_group_tests (tests, setup, teardown);

@@ -143,10 +143,10 @@ drop (fk_sandbox_t *sb, fk_client_t *c, int *ret, fk_error_t *err)
 }
 
 static int
-hot_and_lease (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n,
+hot_and_lease (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, int refill_delay_ms,
                fk_trace_samples_t *samples, fk_error_t *err)
 {
-  fk_warm_pool_opts_t po = {.depth = 2, .min_ready = 2};
+  fk_warm_pool_opts_t po = {.depth = 2, .min_ready = 2, .refill_delay_ms = refill_delay_ms};
   fk_warm_pool_t *pool = NULL;
   if (fk_warm_pool_open (rt, spec, &po, &pool, err) < 0)
     return -1;
@@ -335,7 +335,7 @@ fk_agent_core_collect (fk_runtime_t *rt, const fk_agent_core_opts_t *o,
   const char *layers[] = {o->rootfs, NULL};
   spec.layers = layers;
   spec.agent_path = o->agent_path;
-  if (hot_and_lease (rt, &spec, o->iterations, samples, err) < 0
+  if (hot_and_lease (rt, &spec, o->iterations, o->refill_delay_ms, samples, err) < 0
       || cold (rt, &spec, o->iterations, samples, err) < 0)
     return -1;
   fk_sandbox_t *sb = NULL;

@@ -45,6 +45,7 @@ typedef struct fk_agent_core_opts
   size_t iterations;      /* samples per latency metric (>= 1) */
   size_t batches;         /* samples per batch metric (>= 1) */
   size_t density_repeats; /* repeats per density level */
+  int refill_delay_ms;    /* the warm pool's (fk_warm_pool_opts_t) */
 } fk_agent_core_opts_t;
 
 /* Runs the suite in rt, appending samples (without confidence tags). Every sandbox it makes

@@ -37,6 +37,8 @@ struct fk_warm_pool
   fk_runtime_t *rt;
   spec_copy_t sc;
   size_t depth;
+  int refill_delay_ms;
+  uint64_t last_lease_ms; /* CLOCK_MONOTONIC */
   pid_t helper;
   int req_fd, resp_fd;
   FILE *resp;
@@ -224,16 +226,49 @@ create_one (fk_warm_pool_t *p, item_t *ret, fk_error_t *err)
   item_t it = {0};
   if (fk_sandbox_open (p->rt, line + 1, &it.sb, err) < 0)
     return -1;
-  if (fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0)
+  /* Ready means a command round trip worked (whatever its status: an image may lack `true');
+     the first one also warms what every later one needs (the agent's first fork, the
+     overlay's lookups). */
+  char *argv[] = {(char *) "true", NULL};
+  fk_exec_opts_t eo = {.argv = argv};
+  fk_exec_result_t r = {0};
+  if (fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0
+      || fk_client_exec (it.client, &eo, 4096, &r, err) < 0)
     {
+      fk_exec_result_free (&r);
+      fk_client_close (it.client);
       fk_error_t e2 = FK_ERROR_INIT;
       if (fk_sandbox_delete (it.sb, 1, &e2) < 0)
         fk_error_clear (&e2);
       fk_sandbox_free (it.sb);
       return -1;
     }
+  fk_exec_result_free (&r);
   *ret = it;
   return 0;
+}
+
+static uint64_t
+mono_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+static void
+timedwait_ms (fk_warm_pool_t *p, uint64_t ms)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  ts.tv_sec += (time_t) (ms / 1000);
+  ts.tv_nsec += (long) (ms % 1000) * 1000000;
+  if (ts.tv_nsec >= 1000000000)
+    {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+  pthread_cond_timedwait (&p->cond, &p->lock, &ts);
 }
 
 static void *
@@ -246,6 +281,12 @@ filler_main (void *arg)
       if (p->n_ready + p->in_progress >= p->depth)
         {
           pthread_cond_wait (&p->cond, &p->lock);
+          continue;
+        }
+      uint64_t now = mono_ms ();
+      if (p->last_lease_ms != 0 && now < p->last_lease_ms + (uint64_t) p->refill_delay_ms)
+        {
+          timedwait_ms (p, p->last_lease_ms + (uint64_t) p->refill_delay_ms - now);
           continue;
         }
       p->in_progress++;
@@ -276,11 +317,8 @@ filler_main (void *arg)
           if (gone)
             break;
           /* Do not spin on a spec that cannot be created: try again in a second. */
-          struct timespec ts;
-          clock_gettime (CLOCK_REALTIME, &ts);
-          ts.tv_sec += 1;
           if (!p->stopping)
-            pthread_cond_timedwait (&p->cond, &p->lock, &ts);
+            timedwait_ms (p, 1000);
         }
       pthread_cond_broadcast (&p->cond);
     }
@@ -304,6 +342,7 @@ fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
   p->rt = rt;
   spec_copy (&p->sc, spec);
   p->depth = opts->depth;
+  p->refill_delay_ms = opts->refill_delay_ms < 0 ? 20 : opts->refill_delay_ms;
   p->ready = xcalloc (p->depth, sizeof *p->ready);
   p->req_fd = p->resp_fd = -1;
   pthread_mutex_init (&p->lock, NULL);
@@ -420,6 +459,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
           memmove (p->ready, p->ready + 1, (p->n_ready - 1) * sizeof *p->ready);
           p->n_ready--;
           p->leased++;
+          p->last_lease_ms = mono_ms ();
           pooled = 1;
           pthread_cond_broadcast (&p->cond);
         }
