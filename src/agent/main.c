@@ -327,6 +327,7 @@ main (int argc, char **argv)
               break;
             }
         }
+      shell_flush_all ();
       conn_free_closed ();
       proc_gc ();
     }

@@ -58,6 +58,7 @@ struct shell
   int timed_out;
   int have_status, exit_code;
   int in_rd; /* the read end of the run's stdin pipe, opened by the shell through /proc */
+  int dirty; /* frames queued for conn: sent at the end of the loop turn (shell_flush_all) */
   uint8_t *inbuf;
   size_t inlen, inoff;
 };
@@ -401,7 +402,7 @@ emit_exit (shell_t *s, int respawned, int wstatus)
     fk_wire_put_int (b, FK_TAG_FLAGS, FK_WIRE_SHELL_RESPAWNED);
   fk_wire_end (b, NULL);
   s->timed_out = 0;
-  conn_flush (c);
+  s->dirty = 1;
 }
 
 /* The status line came: finish the run once the output written before it is read. */
@@ -770,8 +771,7 @@ shell_on_event (shell_t *s, watch_t *w, uint32_t events)
       for (int i = 0; i < 4; i++)
         if (read_chunk (s, w, NULL) <= 0)
           break;
-      if (s->conn)
-        conn_flush (s->conn);
+      s->dirty = 1;
       try_finish (s);
     }
 }
@@ -831,6 +831,19 @@ shell_timeouts (void)
         next = s->deadline_ms;
     }
   return next == 0 ? -1 : (int) (next - now);
+}
+
+void
+shell_flush_all (void)
+{
+  /* Output and the exit of a run usually arrive in one loop turn: one send for both. */
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->dirty)
+      {
+        s->dirty = 0;
+        if (s->conn != NULL)
+          conn_flush (s->conn);
+      }
 }
 
 void
