@@ -43,8 +43,7 @@ typedef struct fk_warm_pool_stats
    until opts->min_ready are ready. A failure to create is reported (with the sandbox
    runtime's error) when min_ready cannot be reached. */
 int fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
-                       const fk_warm_pool_opts_t *opts, fk_warm_pool_t **ret_pool,
-                       fk_error_t *err);
+                       const fk_warm_pool_opts_t *opts, fk_warm_pool_t **ret_pool, fk_error_t *err);
 
 /* True when spec asks for what the pool's sandboxes are (every field equal; `init' sandboxes
    are never pooled). */
@@ -55,9 +54,8 @@ int fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *s
    NULL) gets a connection to its agent: already open for a pooled sandbox. The caller owns
    both (fk_client_close, fk_sandbox_delete, fk_sandbox_free). *ret_pooled (may be NULL) says
    which way it went. */
-int fk_warm_pool_create (fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec,
-                         fk_sandbox_t **ret_sb, fk_client_t **ret_client, int *ret_pooled,
-                         fk_error_t *err);
+int fk_warm_pool_create (fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
+                         fk_client_t **ret_client, int *ret_pooled, fk_error_t *err);
 
 /* Waits until at least n sandboxes are ready (n <= depth); ETIMEDOUT after timeout_ms, or
    the helper's last error when creating fails. */

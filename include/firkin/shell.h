@@ -34,10 +34,10 @@ typedef struct fk_shell_opts
 
 typedef struct fk_shell_run_opts
 {
-  const char *command; /* shell text, run as if typed (any bytes but NUL) */
-  char *const *env;    /* "K=V" for this run only (the run then runs in a subshell) */
-  const char *cwd;     /* for this run only (likewise); a cwd that fails exits 1 */
-  int has_stdin;       /* stdin_data (may be empty) then EOF; else stdin is /dev/null */
+  const char *command;    /* shell text, run as if typed (any bytes but NUL) */
+  char *const *env;       /* "K=V" for this run only (the run then runs in a subshell) */
+  const char *cwd;        /* for this run only (likewise); a cwd that fails exits 1 */
+  int has_stdin;          /* stdin_data (may be empty) then EOF; else stdin is /dev/null */
   const void *stdin_data; /* at most about 1 MiB */
   size_t stdin_len;
   uint64_t timeout_ms; /* 0: none; at the deadline the shell's processes are SIGKILLed and

@@ -92,7 +92,7 @@ find_shell (conn_t *c, const char *id)
 static const char *
 pick_shell (void)
 {
-  static const char *const candidates[] = {"/bin/bash", "/usr/bin/bash", "/bin/sh"};
+  static const char *const candidates[] = { "/bin/bash", "/usr/bin/bash", "/bin/sh" };
   for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
     if (access (candidates[i], X_OK) == 0)
       return candidates[i];
@@ -117,7 +117,7 @@ shell_env (char **extra, const char *home)
   int have_home = 0;
   for (size_t i = 0; i < k; i++)
     {
-      size_t kl = (size_t) (strchr (extra[i], '=') - extra[i]);
+      size_t kl = (size_t)(strchr (extra[i], '=') - extra[i]);
       if (kl == 4 && strncmp (extra[i], "HOME", 4) == 0)
         have_home = 1;
       size_t j;
@@ -134,7 +134,7 @@ shell_env (char **extra, const char *home)
       for (j = 0; j < n; j++)
         if (strncmp (env[j], "HOME=", 5) == 0)
           break;
-      env[j] = (char *) home;
+      env[j] = (char *)home;
       if (j == n)
         n++;
     }
@@ -152,7 +152,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
     return -1;
   cleanup_free char *home = have_user && user.home ? xasprintf ("HOME=%s", user.home) : NULL;
   cleanup_free char **envp = shell_env (s->env, home);
-  int cmdp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
+  int cmdp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, stp[2] = { -1, -1 };
   int ret = -1;
   if (pipe2 (cmdp, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
       || pipe2 (stp, O_CLOEXEC) < 0)
@@ -161,12 +161,12 @@ shell_spawn (shell_t *s, fk_error_t *err)
       goto out;
     }
   int is_bash = strstr (s->path, "bash") != NULL;
-  char *argv_bash[] = {(char *) "bash", (char *) "--noprofile", (char *) "--norc", (char *) "-s",
-                       NULL};
-  char *argv_sh[] = {(char *) "sh", (char *) "-s", NULL};
+  char *argv_bash[]
+      = { (char *)"bash", (char *)"--noprofile", (char *)"--norc", (char *)"-s", NULL };
+  char *argv_sh[] = { (char *)"sh", (char *)"-s", NULL };
   /* The child reports a failure before exec through this pipe (close-on-exec: EOF means the
      exec worked). */
-  int rep[2] = {-1, -1};
+  int rep[2] = { -1, -1 };
   if (pipe2 (rep, O_CLOEXEC) < 0)
     {
       fk_error_set_errno (err, "pipe");
@@ -184,7 +184,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
     {
       sigset_t none;
       sigemptyset (&none);
-      struct sigaction dfl = {.sa_handler = SIG_DFL};
+      struct sigaction dfl = { .sa_handler = SIG_DFL };
       sigaction (SIGPIPE, &dfl, NULL);
       sigprocmask (SIG_SETMASK, &none, NULL);
       setsid ();
@@ -195,25 +195,25 @@ shell_spawn (shell_t *s, fk_error_t *err)
       else if (s->cwd != NULL && s->cwd[0] != '\0' && chdir (s->cwd) < 0)
         stage = 2;
       else if (have_user
-               && ((getuid () == 0 && setgroups ((size_t) user.n_groups, user.groups) < 0)
+               && ((getuid () == 0 && setgroups ((size_t)user.n_groups, user.groups) < 0)
                    || setgid (user.gid) < 0 || setuid (user.uid) < 0))
         stage = 3;
       else
         execve (s->path, is_bash ? argv_bash : argv_sh, envp), stage = 4;
       e = errno;
-      int msg[2] = {stage, e};
+      int msg[2] = { stage, e };
       ssize_t w = write (rep[1], msg, sizeof msg);
-      (void) w;
+      (void)w;
       _exit (127);
     }
   close (rep[1]);
-  int msg[2] = {0, 0};
+  int msg[2] = { 0, 0 };
   ssize_t n;
   do
     n = read (rep[0], msg, sizeof msg);
   while (n < 0 && errno == EINTR);
   close (rep[0]);
-  if (n == (ssize_t) sizeof msg)
+  if (n == (ssize_t)sizeof msg)
     {
       /* The child exits; the reaper collects it as an unknown pid. */
       errno = msg[1];
@@ -272,7 +272,7 @@ send_cmd (shell_t *s, const char *text, size_t len)
         }
       if (n < 0)
         break; /* the shell is gone: its death is reported by the reaper */
-      s->cmdoff += (size_t) n;
+      s->cmdoff += (size_t)n;
     }
   agent_watch (&s->cmd, 0);
 }
@@ -292,7 +292,7 @@ write_in (shell_t *s)
         }
       if (n < 0)
         break;
-      s->inoff += (size_t) n;
+      s->inoff += (size_t)n;
     }
   /* All written (or the reader is gone): EOF for the command. */
   close_watch (&s->in);
@@ -327,13 +327,13 @@ read_chunk (shell_t *s, watch_t *w, size_t *drained)
           return -1;
         }
       fk_wire_buf_t *b = conn_outbuf (s->conn);
-      xgrow ((void **) &b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
+      xgrow ((void **)&b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
       n = read (w->fd, b->data + b->len + FK_WIRE_HEADER_LEN, FK_WIRE_CHUNK);
       if (n > 0)
         {
           uint16_t type = w == &s->err ? FK_WIRE_R_STDERR : FK_WIRE_R_STDOUT;
-          fk_wire_header_write (b->data + b->len, type, 0, s->req_id, (uint32_t) n);
-          b->len += FK_WIRE_HEADER_LEN + (size_t) n;
+          fk_wire_header_write (b->data + b->len, type, 0, s->req_id, (uint32_t)n);
+          b->len += FK_WIRE_HEADER_LEN + (size_t)n;
         }
     }
   else
@@ -343,7 +343,7 @@ read_chunk (shell_t *s, watch_t *w, size_t *drained)
     }
   if (n > 0)
     {
-      if (drained != NULL && (*drained += (size_t) n) > SHELL_DRAIN_MAX)
+      if (drained != NULL && (*drained += (size_t)n) > SHELL_DRAIN_MAX)
         return 0;
       return 1;
     }
@@ -366,7 +366,7 @@ static int
 drain (shell_t *s)
 {
   size_t drained = 0;
-  watch_t *ws[2] = {&s->out, &s->err};
+  watch_t *ws[2] = { &s->out, &s->err };
   for (int i = 0; i < 2; i++)
     for (;;)
       {
@@ -392,10 +392,10 @@ emit_exit (shell_t *s, int respawned, int wstatus)
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_EXIT, FK_WIRE_F_END, s->req_id);
   if (respawned && WIFSIGNALED (wstatus))
-    fk_wire_put_int (b, FK_TAG_SIGNAL, (uint64_t) WTERMSIG (wstatus));
+    fk_wire_put_int (b, FK_TAG_SIGNAL, (uint64_t)WTERMSIG (wstatus));
   else
     fk_wire_put_int (b, FK_TAG_EXIT_CODE,
-                     (uint64_t) (respawned ? WEXITSTATUS (wstatus) : s->exit_code & 0xff));
+                     (uint64_t)(respawned ? WEXITSTATUS (wstatus) : s->exit_code & 0xff));
   if (s->timed_out)
     fk_wire_put_int (b, FK_TAG_TIMED_OUT, 1);
   if (respawned)
@@ -433,13 +433,13 @@ read_status (shell_t *s)
             close_watch (&s->status);
           break;
         }
-      s->slen += (size_t) n;
+      s->slen += (size_t)n;
       char *nl;
       while ((nl = memchr (s->sbuf, '\n', s->slen)) != NULL)
         {
           *nl = '\0';
           int code = atoi (s->sbuf);
-          size_t used = (size_t) (nl - s->sbuf) + 1;
+          size_t used = (size_t)(nl - s->sbuf) + 1;
           memmove (s->sbuf, nl + 1, s->slen - used);
           s->slen -= used;
           if (s->running && !s->have_status)
@@ -496,7 +496,7 @@ unlink_shell (shell_t *s)
 static void
 init_watches (shell_t *s)
 {
-  watch_t *ws[] = {&s->cmd, &s->out, &s->err, &s->status, &s->in};
+  watch_t *ws[] = { &s->cmd, &s->out, &s->err, &s->status, &s->in };
   for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
     {
       ws[i]->kind = W_SHELL;
@@ -554,7 +554,7 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   agent->shells = s;
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_OK, FK_WIRE_F_END, id);
-  fk_wire_put_int (b, FK_TAG_PID, (uint64_t) s->pid);
+  fk_wire_put_int (b, FK_TAG_PID, (uint64_t)s->pid);
   fk_wire_put_str (b, FK_TAG_PATH, s->path);
   fk_wire_end (b, NULL);
   conn_flush (c);
@@ -567,7 +567,7 @@ put_quoted (fk_wire_buf_t *b, const char *s)
   fk_wire_put_raw (b, "'", 1);
   for (const char *q; (q = strchr (s, '\'')) != NULL; s = q + 1)
     {
-      fk_wire_put_raw (b, s, (size_t) (q - s));
+      fk_wire_put_raw (b, s, (size_t)(q - s));
       fk_wire_put_raw (b, "'\\''", 4);
     }
   fk_wire_put_raw (b, s, strlen (s));
@@ -602,7 +602,7 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       return;
     }
   for (char **e = m->env; e && *e; e++)
-    if (!valid_name (*e, (size_t) (strchr (*e, '=') - *e)))
+    if (!valid_name (*e, (size_t)(strchr (*e, '=') - *e)))
       {
         char msg[256];
         snprintf (msg, sizeof msg, "environment entry `%.200s' does not name a shell variable", *e);
@@ -646,8 +646,8 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       s->in.fd = p[1];
       set_nonblock (p[1]);
       char redir[64];
-      int n = snprintf (redir, sizeof redir, "</proc/%d/fd/%d", (int) getpid (), p[0]);
-      fk_wire_put_raw (&b, redir, (size_t) n);
+      int n = snprintf (redir, sizeof redir, "</proc/%d/fd/%d", (int)getpid (), p[0]);
+      fk_wire_put_raw (&b, redir, (size_t)n);
       const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
       s->inbuf = d->len ? xmemdup (d->data, d->len) : NULL;
       s->inlen = d->len;
@@ -666,12 +666,12 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   /* Output left over from before this run (a background job) is not this run's. */
   size_t scratch_drained = 0;
   s->running = 0;
-  watch_t *ws[2] = {&s->out, &s->err};
+  watch_t *ws[2] = { &s->out, &s->err };
   for (int i = 0; i < 2; i++)
     while (read_chunk (s, ws[i], &scratch_drained) > 0)
       ;
   s->running = 1;
-  send_cmd (s, (const char *) b.data, b.len);
+  send_cmd (s, (const char *)b.data, b.len);
   fk_wire_buf_free (&b);
   if (s->in.fd >= 0)
     write_in (s);
@@ -702,13 +702,13 @@ shell_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
   if (!fk_wire_msg_has (m, FK_TAG_TARGET))
     return 0;
-  uint32_t target = (uint32_t) m->num[FK_TAG_TARGET];
+  uint32_t target = (uint32_t)m->num[FK_TAG_TARGET];
   for (shell_t *s = agent->shells; s; s = s->next)
     if (s->conn == c && s->running && s->req_id == target)
       {
         /* The shell leads its process group; it survives SIGINT by its trap. */
         if (s->pid > 0)
-          kill (-s->pid, (int) m->num[FK_TAG_SIGNAL]);
+          kill (-s->pid, (int)m->num[FK_TAG_SIGNAL]);
         conn_send_ok (c, id);
         return 1;
       }
@@ -830,7 +830,7 @@ shell_timeouts (void)
       if (next == 0 || s->deadline_ms < next)
         next = s->deadline_ms;
     }
-  return next == 0 ? -1 : (int) (next - now);
+  return next == 0 ? -1 : (int)(next - now);
 }
 
 void

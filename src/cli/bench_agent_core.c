@@ -27,8 +27,8 @@
   "  --artifact FILE    (FIRKIN_AGENT_CORE_ARTIFACT; default\n"                                    \
   "                     $FIRKIN_STATE_DIR/bench/agent-core.json)\n"                                \
   "  --iterations N     samples per latency (FIRKIN_AGENT_CORE_ITERATIONS, default 30)\n"          \
-  "  --batches N        samples per 100-command batch (FIRKIN_AGENT_CORE_BATCHES, default 10)\n"  \
-  "  --repeats N        repeats per density level (FIRKIN_AGENT_CORE_DENSITY_REPEATS, 10)\n"      \
+  "  --batches N        samples per 100-command batch (FIRKIN_AGENT_CORE_BATCHES, default 10)\n"   \
+  "  --repeats N        repeats per density level (FIRKIN_AGENT_CORE_DENSITY_REPEATS, 10)\n"       \
   "  --rootfs DIR       the sandboxes' root (default: a busybox root built for the run)\n"         \
   "  --refill-delay MS  the warm pool's refill delay after a lease (default 20)\n"
 
@@ -74,11 +74,14 @@ int
 fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"artifact", required_argument, NULL, 'a'}, {"iterations", required_argument, NULL, 'i'},
-    {"batches", required_argument, NULL, 'b'},  {"repeats", required_argument, NULL, 'r'},
-    {"rootfs", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
-    {"refill-delay", required_argument, NULL, 'd'},
-    {NULL, 0, NULL, 0},
+    { "artifact", required_argument, NULL, 'a' },
+    { "iterations", required_argument, NULL, 'i' },
+    { "batches", required_argument, NULL, 'b' },
+    { "repeats", required_argument, NULL, 'r' },
+    { "rootfs", required_argument, NULL, 'R' },
+    { "help", no_argument, NULL, 'h' },
+    { "refill-delay", required_argument, NULL, 'd' },
+    { NULL, 0, NULL, 0 },
   };
   const char *env_art = getenv ("FIRKIN_AGENT_CORE_ARTIFACT");
   cleanup_free char *artifact = env_art && *env_art ? xstrdup (env_art) : NULL;
@@ -119,7 +122,7 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
               fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", optarg);
               return 2;
             }
-          o.refill_delay_ms = (int) v;
+          o.refill_delay_ms = (int)v;
           break;
         }
       case 'h':

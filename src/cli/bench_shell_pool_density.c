@@ -34,7 +34,8 @@
 #define USAGE                                                                                      \
   "usage: fk bench shell-pool-density [OPTIONS]\n"                                                 \
   "  --artifact FILE       (" ENV_ARTIFACT ";\n"                                                   \
-  "                        default $FIRKIN_STATE_DIR/bench/live-sandbox-shell-pool-density.json)\n" \
+  "                        default "                                                               \
+  "$FIRKIN_STATE_DIR/bench/live-sandbox-shell-pool-density.json)\n"                                \
   "  --repeats N           (" ENV_REPEATS ", default 10)\n"                                        \
   "  --levels L1,L2,...    (" ENV_LEVELS ", default 1,2,4,8)\n"                                    \
   "  --wide                levels 1,2,4,8,16,32,64\n"                                              \
@@ -44,15 +45,15 @@
   "  --peer-artifact FILE  the crun exec artifact (default: FILE with -crun-exec)\n"               \
   "  --no-peer             skip the crun exec peer\n"
 
-static const size_t default_levels[] = {1, 2, 4, 8};
-static const size_t wide_levels[] = {1, 2, 4, 8, 16, 32, 64};
+static const size_t default_levels[] = { 1, 2, 4, 8 };
+static const size_t wide_levels[] = { 1, 2, 4, 8, 16, 32, 64 };
 
 static char *
 peer_path (const char *artifact)
 {
   size_t n = strlen (artifact);
   if (n > 5 && strcmp (artifact + n - 5, ".json") == 0)
-    return xasprintf ("%.*s-crun-exec.json", (int) (n - 5), artifact);
+    return xasprintf ("%.*s-crun-exec.json", (int)(n - 5), artifact);
   return xasprintf ("%s-crun-exec.json", artifact);
 }
 
@@ -67,8 +68,9 @@ level_stats (const fk_trace_samples_t *s, const char *metric, double *p50, doubl
       v[n++] = s->items[i]->value;
   *p50 = *p95 = NAN;
   fk_error_t err = FK_ERROR_INIT;
-  if (n > 0 && (fk_trace_nearest_rank (v, n, 50, p50, &err) < 0
-                || fk_trace_nearest_rank (v, n, 95, p95, &err) < 0))
+  if (n > 0
+      && (fk_trace_nearest_rank (v, n, 50, p50, &err) < 0
+          || fk_trace_nearest_rank (v, n, 95, p95, &err) < 0))
     fk_error_clear (&err);
   free (v);
 }
@@ -98,16 +100,16 @@ int
 fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"artifact", required_argument, NULL, 'a'},
-    {"repeats", required_argument, NULL, 'r'},
-    {"levels", required_argument, NULL, 'l'},
-    {"wide", no_argument, NULL, 'w'},
-    {"image", required_argument, NULL, 'i'},
-    {"rootfs", required_argument, NULL, 'R'},
-    {"peer-artifact", required_argument, NULL, 'p'},
-    {"no-peer", no_argument, NULL, 'n'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "artifact", required_argument, NULL, 'a' },
+    { "repeats", required_argument, NULL, 'r' },
+    { "levels", required_argument, NULL, 'l' },
+    { "wide", no_argument, NULL, 'w' },
+    { "image", required_argument, NULL, 'i' },
+    { "rootfs", required_argument, NULL, 'R' },
+    { "peer-artifact", required_argument, NULL, 'p' },
+    { "no-peer", no_argument, NULL, 'n' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   fk_error_t err = FK_ERROR_INIT;
   const char *env_artifact = getenv (ENV_ARTIFACT);
@@ -134,8 +136,9 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
       case 'r':
         if (fk_trace_parse_usize (optarg, strlen (optarg), &repeats) < 0 || repeats == 0)
           {
-            fprintf (stderr, "fk: bench shell-pool-density: invalid --repeats `%s' (a positive "
-                             "number)\n",
+            fprintf (stderr,
+                     "fk: bench shell-pool-density: invalid --repeats `%s' (a positive "
+                     "number)\n",
                      optarg);
             return 2;
           }
@@ -204,9 +207,10 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
   if (rootfs == NULL)
     {
       /* Templates are not in this build: the image's place is taken by a busybox root. */
-      built_root = xasprintf ("%s/tmp/bench-rootfs-%d", fk_runtime_state_dir (rt), (int) getpid ());
-      fprintf (stderr, "fk: bench shell-pool-density: image `%s': no template store here; using a "
-                       "busybox root (%s)\n",
+      built_root = xasprintf ("%s/tmp/bench-rootfs-%d", fk_runtime_state_dir (rt), (int)getpid ());
+      fprintf (stderr,
+               "fk: bench shell-pool-density: image `%s': no template store here; using a "
+               "busybox root (%s)\n",
                image, built_root);
       if (fk_busybox_rootfs_build (built_root, &err) < 0)
         goto fail;
@@ -214,7 +218,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
     }
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_init (&spec);
-  const char *layers[] = {rootfs, NULL};
+  const char *layers[] = { rootfs, NULL };
   spec.layers = layers;
   if (fk_sandbox_create (rt, &spec, &sb, &err) < 0
       || fk_client_connect (fk_sandbox_socket_path (sb), &client, &err) < 0)
@@ -237,7 +241,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
   if (!no_peer)
     {
       cleanup_free char *work
-          = xasprintf ("%s/tmp/crun-peer-%d", fk_runtime_state_dir (rt), (int) getpid ());
+          = xasprintf ("%s/tmp/crun-peer-%d", fk_runtime_state_dir (rt), (int)getpid ());
       if (fk_crun_exec_density_collect (rootfs, work, levels, n_levels, repeats, &peer, &err) < 0
           || fk_trace_density_artifact_write (&fk_crun_exec_density, peer_artifact, &peer, &err)
                  < 0)

@@ -66,9 +66,11 @@ worker (void *p)
         return NULL;
       job_t *j = &b->jobs[i];
       fk_error_t err = FK_ERROR_INIT;
-      fk_shell_run_opts_t o = {.command = j->cmd, .timeout_ms = b->timeout_ms,
-                               .has_stdin = b->stdin_data != NULL, .stdin_data = b->stdin_data,
-                               .stdin_len = b->stdin_len};
+      fk_shell_run_opts_t o = { .command = j->cmd,
+                                .timeout_ms = b->timeout_ms,
+                                .has_stdin = b->stdin_data != NULL,
+                                .stdin_data = b->stdin_data,
+                                .stdin_len = b->stdin_len };
       if (fk_shell_pool_run (b->pool, &o, &j->r, &err) < 0)
         {
           j->failed = 1;
@@ -115,15 +117,19 @@ int
 fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"pool", required_argument, NULL, 'p'},    {"env", required_argument, NULL, 'e'},
-    {"cwd", required_argument, NULL, 'w'},     {"user", required_argument, NULL, 'u'},
-    {"timeout", required_argument, NULL, 'T'}, {"status", no_argument, NULL, 's'},
-    {"stdin", required_argument, NULL, 'I'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    { "pool", required_argument, NULL, 'p' },
+    { "env", required_argument, NULL, 'e' },
+    { "cwd", required_argument, NULL, 'w' },
+    { "user", required_argument, NULL, 'u' },
+    { "timeout", required_argument, NULL, 'T' },
+    { "status", no_argument, NULL, 's' },
+    { "stdin", required_argument, NULL, 'I' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   char **env = NULL, **cmds = NULL;
   size_t n_env = 0, n_cmds = 0, pool_n = 1;
-  fk_shell_opts_t so = {0};
+  fk_shell_opts_t so = { 0 };
   uint64_t timeout_ms = 0;
   const char *stdin_file = NULL;
   char *stdin_data = NULL;
@@ -173,7 +179,7 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
               fprintf (stderr, "fk: shell: --timeout `%s': expected seconds\n", optarg);
               goto out;
             }
-          timeout_ms = (uint64_t) (s * 1000);
+          timeout_ms = (uint64_t)(s * 1000);
           break;
         }
       case 's':
@@ -232,9 +238,11 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
           else if ((cmd = line = read_line (stdin)) == NULL)
             break;
           fk_shell_result_t r;
-          fk_shell_run_opts_t o = {.command = cmd, .timeout_ms = timeout_ms,
-                                   .has_stdin = stdin_data != NULL, .stdin_data = stdin_data,
-                                   .stdin_len = stdin_len};
+          fk_shell_run_opts_t o = { .command = cmd,
+                                    .timeout_ms = timeout_ms,
+                                    .has_stdin = stdin_data != NULL,
+                                    .stdin_data = stdin_data,
+                                    .stdin_len = stdin_len };
           int ok = fk_shell_run (fk_shell_pool_slot (pool, 0), &o, &r, &err);
           free (line);
           if (ok < 0)
@@ -255,8 +263,9 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
     }
   else
     {
-      batch_t b = {.pool = pool, .timeout_ms = timeout_ms, .stdin_data = stdin_data,
-                   .stdin_len = stdin_len};
+      batch_t b = {
+        .pool = pool, .timeout_ms = timeout_ms, .stdin_data = stdin_data, .stdin_len = stdin_len
+      };
       pthread_mutex_init (&b.lock, NULL);
       size_t cap = 0;
       for (size_t i = 0;; i++)
@@ -264,7 +273,7 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
           char *cmd = n_cmds > 0 ? (i < n_cmds ? xstrdup (cmds[i]) : NULL) : read_line (stdin);
           if (cmd == NULL)
             break;
-          xgrow ((void **) &b.jobs, &cap, b.n + 1, sizeof *b.jobs);
+          xgrow ((void **)&b.jobs, &cap, b.n + 1, sizeof *b.jobs);
           memset (&b.jobs[b.n], 0, sizeof *b.jobs);
           b.jobs[b.n++].cmd = cmd;
         }

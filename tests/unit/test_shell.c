@@ -25,7 +25,7 @@ now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -40,8 +40,8 @@ setup (void **state)
   dir = test_tmpdir ();
   if (asprintf (&sock, "%s/sock", dir) < 0)
     abort ();
-  char *argv[] = {(char *) bin, (char *) "--listen", sock, (char *) "--grace-ms", (char *) "500",
-                  NULL};
+  char *argv[]
+      = { (char *)bin, (char *)"--listen", sock, (char *)"--grace-ms", (char *)"500", NULL };
   if (posix_spawn (&agent_pid, bin, NULL, NULL, argv, environ) != 0)
     return -1;
   /* Poll until the agent takes connections. */
@@ -51,7 +51,7 @@ setup (void **state)
       if (fk_client_connect (sock, &client, &err) == 0)
         return 0;
       fk_error_clear (&err);
-      struct timespec ts = {0, 2000000};
+      struct timespec ts = { 0, 2000000 };
       nanosleep (&ts, NULL);
     }
   return -1;
@@ -107,7 +107,7 @@ run_opts (fk_shell_t *s, const fk_shell_run_opts_t *o)
 static fk_shell_result_t
 run (const char *cmd)
 {
-  fk_shell_run_opts_t o = {.command = cmd};
+  fk_shell_run_opts_t o = { .command = cmd };
   return run_opts (sh, &o);
 }
 
@@ -176,9 +176,9 @@ static void
 test_megabytes (void **state)
 {
   /* 6 MiB of a pattern, on stdout, and 1 MiB on stderr at the same time. */
-  fk_shell_result_t r
-      = run ("i=0; s=0123456789abcdef; while [ $i -lt 16 ]; do s=$s$s; i=$((i+1)); done; "
-             "j=0; while [ $j -lt 6 ]; do printf %s \"$s\"; j=$((j+1)); done; printf %s \"$s\" >&2");
+  fk_shell_result_t r = run (
+      "i=0; s=0123456789abcdef; while [ $i -lt 16 ]; do s=$s$s; i=$((i+1)); done; "
+      "j=0; while [ $j -lt 6 ]; do printf %s \"$s\"; j=$((j+1)); done; printf %s \"$s\" >&2");
   assert_int_equal (r.out_len, 6u << 20);
   assert_int_equal (r.err_len, 1u << 20);
   for (size_t i = 0; i < r.out_len; i++)
@@ -203,7 +203,7 @@ static void
 test_timeout (void **state)
 {
   assert_run ("KEEP=1", "", 0);
-  fk_shell_run_opts_t o = {.command = "printf before; sleep 30", .timeout_ms = 200};
+  fk_shell_run_opts_t o = { .command = "printf before; sleep 30", .timeout_ms = 200 };
   int64_t t0 = now_ms ();
   fk_shell_result_t r = run_opts (sh, &o);
   assert_true (now_ms () - t0 < 10000);
@@ -227,7 +227,7 @@ static void *
 cancel_runner (void *p)
 {
   cancel_arg_t *a = p;
-  fk_shell_run_opts_t o = {.command = "printf started; sleep 30"};
+  fk_shell_run_opts_t o = { .command = "printf started; sleep 30" };
   a->r = run_opts (a->sh, &o);
   __atomic_store_n (&a->done, 1, __ATOMIC_SEQ_CST);
   return NULL;
@@ -237,7 +237,7 @@ static void
 test_cancel (void **state)
 {
   assert_run ("KEEP=kept", "", 0);
-  cancel_arg_t a = {.sh = sh};
+  cancel_arg_t a = { .sh = sh };
   pthread_t t;
   pthread_create (&t, NULL, cancel_runner, &a);
   fk_error_t err = FK_ERROR_INIT;
@@ -247,8 +247,8 @@ test_cancel (void **state)
   while (!__atomic_load_n (&a.done, __ATOMIC_SEQ_CST) && now_ms () - t0 < 10000)
     {
       char path[64];
-      snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) fk_shell_pid (sh),
-                (int) fk_shell_pid (sh));
+      snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int)fk_shell_pid (sh),
+                (int)fk_shell_pid (sh));
       FILE *f = fopen (path, "r");
       int kids = 0;
       if (f)
@@ -259,7 +259,7 @@ test_cancel (void **state)
         }
       if (kids)
         break;
-      struct timespec ts = {0, 2000000};
+      struct timespec ts = { 0, 2000000 };
       nanosleep (&ts, NULL);
     }
   assert_int_equal (fk_shell_cancel (sh, &err), 0);
@@ -290,15 +290,15 @@ test_exit_respawns (void **state)
 static void
 test_stdin (void **state)
 {
-  fk_shell_run_opts_t o = {.command = "cat", .has_stdin = 1, .stdin_data = "in\0put\n",
-                           .stdin_len = 7};
+  fk_shell_run_opts_t o
+      = { .command = "cat", .has_stdin = 1, .stdin_data = "in\0put\n", .stdin_len = 7 };
   fk_shell_result_t r = run_opts (sh, &o);
   assert_int_equal (r.out_len, 7);
   assert_memory_equal (r.out, "in\0put\n", 7);
   fk_shell_result_free (&r);
   /* `read` in the shell itself keeps the value. */
-  fk_shell_run_opts_t o2 = {.command = "read LINE", .has_stdin = 1, .stdin_data = "line1\n",
-                            .stdin_len = 6};
+  fk_shell_run_opts_t o2
+      = { .command = "read LINE", .has_stdin = 1, .stdin_data = "line1\n", .stdin_len = 6 };
   r = run_opts (sh, &o2);
   assert_int_equal (r.status.exit_code, 0);
   fk_shell_result_free (&r);
@@ -306,15 +306,15 @@ test_stdin (void **state)
   /* A command that reads nothing of a big stdin still completes. */
   size_t big = 512 * 1024;
   char *data = calloc (1, big);
-  fk_shell_run_opts_t o3 = {.command = "printf x", .has_stdin = 1, .stdin_data = data,
-                            .stdin_len = big};
+  fk_shell_run_opts_t o3
+      = { .command = "printf x", .has_stdin = 1, .stdin_data = data, .stdin_len = big };
   r = run_opts (sh, &o3);
   assert_string_equal (r.out, "x");
   fk_shell_result_free (&r);
-  fk_shell_run_opts_t o4 = {.command = "wc -c", .has_stdin = 1, .stdin_data = data,
-                            .stdin_len = big};
+  fk_shell_run_opts_t o4
+      = { .command = "wc -c", .has_stdin = 1, .stdin_data = data, .stdin_len = big };
   r = run_opts (sh, &o4);
-  assert_int_equal (atol (r.out), (long) big);
+  assert_int_equal (atol (r.out), (long)big);
   fk_shell_result_free (&r);
   free (data);
   /* Without stdin, the command reads EOF at once (not the shell's command stream). */
@@ -324,23 +324,23 @@ test_stdin (void **state)
 static void
 test_env_cwd_per_run (void **state)
 {
-  char *const env[] = {(char *) "ONLY_HERE=yes it's", NULL};
-  fk_shell_run_opts_t o = {.command = "printf '%s|' \"$ONLY_HERE\"; pwd", .env = env,
-                           .cwd = "/usr"};
+  char *const env[] = { (char *)"ONLY_HERE=yes it's", NULL };
+  fk_shell_run_opts_t o
+      = { .command = "printf '%s|' \"$ONLY_HERE\"; pwd", .env = env, .cwd = "/usr" };
   fk_shell_result_t r = run_opts (sh, &o);
   assert_string_equal (r.out, "yes it's|/usr\n");
   fk_shell_result_free (&r);
   assert_run ("cd /; printf '%s|' \"${ONLY_HERE:-unset}\"; pwd", "unset|/\n", 0);
   /* A cwd that does not exist fails the run, not the shell. */
-  fk_shell_run_opts_t o2 = {.command = "printf no", .cwd = "/does/not/exist"};
+  fk_shell_run_opts_t o2 = { .command = "printf no", .cwd = "/does/not/exist" };
   r = run_opts (sh, &o2);
   assert_int_equal (r.status.exit_code, 1);
   assert_string_equal (r.out, "");
   assert_false (r.respawned);
   fk_shell_result_free (&r);
   /* A name that is not a variable is refused. */
-  char *const bad[] = {(char *) "A-B=1", NULL};
-  fk_shell_run_opts_t o3 = {.command = "true", .env = bad};
+  char *const bad[] = { (char *)"A-B=1", NULL };
+  fk_shell_run_opts_t o3 = { .command = "true", .env = bad };
   fk_error_t err = FK_ERROR_INIT;
   fk_shell_result_t r3;
   assert_int_equal (fk_shell_run (sh, &o3, &r3, &err), -1);
@@ -350,17 +350,17 @@ test_env_cwd_per_run (void **state)
 static void
 test_open_settings (void **state)
 {
-  char *const env[] = {(char *) "OPENED=with-env", NULL};
-  fk_shell_opts_t so = {.env = env, .cwd = "/usr"};
+  char *const env[] = { (char *)"OPENED=with-env", NULL };
+  fk_shell_opts_t so = { .env = env, .cwd = "/usr" };
   fk_shell_t *s2 = NULL;
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
-  fk_shell_run_opts_t o = {.command = "printf '%s ' \"$OPENED\"; pwd"};
+  fk_shell_run_opts_t o = { .command = "printf '%s ' \"$OPENED\"; pwd" };
   fk_shell_result_t r = run_opts (s2, &o);
   assert_string_equal (r.out, "with-env /usr\n");
   fk_shell_result_free (&r);
   /* After a respawn the settings are the same. */
-  fk_shell_run_opts_t ex = {.command = "exit 0"};
+  fk_shell_run_opts_t ex = { .command = "exit 0" };
   r = run_opts (s2, &ex);
   assert_true (r.respawned);
   fk_shell_result_free (&r);
@@ -369,7 +369,7 @@ test_open_settings (void **state)
   fk_shell_result_free (&r);
   fk_shell_close (s2);
   /* A cwd that cannot be used fails the open. */
-  fk_shell_opts_t bad = {.cwd = "/does/not/exist"};
+  fk_shell_opts_t bad = { .cwd = "/does/not/exist" };
   assert_int_equal (fk_shell_open (client, &bad, &s2, &err), -1);
   assert_error_contains (&err, "/does/not/exist");
 }
@@ -386,7 +386,7 @@ par_runner (void *p)
 {
   par_arg_t *a = p;
   fk_error_t err = FK_ERROR_INIT;
-  fk_shell_run_opts_t o = {.command = "sleep 1; printf done"};
+  fk_shell_run_opts_t o = { .command = "sleep 1; printf done" };
   fk_shell_result_t r;
   int rc = a->slot == SIZE_MAX ? fk_shell_pool_run (a->pool, &o, &r, &err)
                                : fk_shell_run (fk_shell_pool_slot (a->pool, a->slot), &o, &r, &err);
@@ -426,7 +426,7 @@ test_pool_parallel (void **state)
       int64_t t0 = now_ms ();
       for (size_t i = 0; i < n; i++)
         {
-          a[i] = (par_arg_t){.pool = pool, .slot = round == 0 ? i : SIZE_MAX};
+          a[i] = (par_arg_t){ .pool = pool, .slot = round == 0 ? i : SIZE_MAX };
           pthread_create (&t[i], NULL, par_runner, &a[i]);
         }
       for (size_t i = 0; i < n; i++)
@@ -435,8 +435,8 @@ test_pool_parallel (void **state)
           assert_true (a[i].ok);
         }
       int64_t took = now_ms () - t0;
-      assert_true (took >= (int64_t) (n / 4) * 1000);
-      assert_true (took < (int64_t) (n / 4) * 1000 + 1500);
+      assert_true (took >= (int64_t)(n / 4) * 1000);
+      assert_true (took < (int64_t)(n / 4) * 1000 + 1500);
     }
   fk_shell_pool_close (pool);
   assert_int_equal (fk_shell_pool_open (client, 0, NULL, &pool, &err), -1);
@@ -450,9 +450,9 @@ test_close_kills_everything (void **state)
   fk_shell_t *s2 = NULL;
   assert_int_equal (fk_shell_open (client, NULL, &s2, &err), 0);
   pid_t pid = fk_shell_pid (s2);
-  fk_shell_run_opts_t o = {.command = "sleep 60 & printf %s $!"};
+  fk_shell_run_opts_t o = { .command = "sleep 60 & printf %s $!" };
   fk_shell_result_t r = run_opts (s2, &o);
-  pid_t job = (pid_t) atoi (r.out);
+  pid_t job = (pid_t)atoi (r.out);
   fk_shell_result_free (&r);
   assert_true (job > 0);
   fk_shell_close (s2);
@@ -460,7 +460,7 @@ test_close_kills_everything (void **state)
   int64_t t0 = now_ms ();
   while ((kill (pid, 0) == 0 || kill (job, 0) == 0) && now_ms () - t0 < 10000)
     {
-      struct timespec ts = {0, 5000000};
+      struct timespec ts = { 0, 5000000 };
       nanosleep (&ts, NULL);
     }
   assert_int_equal (kill (pid, 0), -1);

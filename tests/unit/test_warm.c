@@ -78,8 +78,8 @@ static void
 echo_in (fk_client_t *c, const char *word)
 {
   fk_error_t err = FK_ERROR_INIT;
-  char *argv[] = {(char *) "echo", (char *) word, NULL};
-  fk_exec_opts_t o = {.argv = argv};
+  char *argv[] = { (char *)"echo", (char *)word, NULL };
+  fk_exec_opts_t o = { .argv = argv };
   fk_exec_result_t r;
   if (fk_client_exec (c, &o, 4096, &r, &err) < 0)
     fail_msg ("exec: %s", fk_error_message (&err));
@@ -107,7 +107,7 @@ test_lease_and_replenish (void **st)
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_spec_t spec;
   spec_of (&spec);
-  fk_warm_pool_opts_t o = {.depth = 2, .min_ready = 2};
+  fk_warm_pool_opts_t o = { .depth = 2, .min_ready = 2 };
   fk_warm_pool_t *pool = NULL;
   if (fk_warm_pool_open (rt, &spec, &o, &pool, &err) < 0)
     fail_msg ("open: %s", fk_error_message (&err));
@@ -119,7 +119,7 @@ test_lease_and_replenish (void **st)
   /* A spec built separately but asking the same is served from the pool, connected. */
   fk_sandbox_spec_t same;
   spec_of (&same);
-  const char *layers2[] = {root, NULL};
+  const char *layers2[] = { root, NULL };
   same.layers = layers2;
   assert_true (fk_warm_pool_matches (pool, &same));
   fk_sandbox_t *sb = NULL;
@@ -142,7 +142,7 @@ test_lease_and_replenish (void **st)
   /* A different spec is created cold. */
   fk_sandbox_spec_t other;
   spec_of (&other);
-  const char *env[] = {"X=1", NULL};
+  const char *env[] = { "X=1", NULL };
   other.env = env;
   assert_false (fk_warm_pool_matches (pool, &other));
   fk_sandbox_t *sb2 = NULL;
@@ -176,7 +176,7 @@ test_drain_while_filling (void **st)
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_spec_t spec;
   spec_of (&spec);
-  fk_warm_pool_opts_t o = {.depth = 3};
+  fk_warm_pool_opts_t o = { .depth = 3 };
   fk_warm_pool_t *pool = NULL;
   assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
   if (fk_warm_pool_close (pool, &err) < 0)
@@ -204,7 +204,7 @@ test_refill_delay (void **st)
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_spec_t spec;
   spec_of (&spec);
-  fk_warm_pool_opts_t o = {.depth = 1, .min_ready = 1, .refill_delay_ms = 400};
+  fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .refill_delay_ms = 400 };
   fk_warm_pool_t *pool = NULL;
   assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
   fk_sandbox_t *sb;
@@ -236,16 +236,16 @@ test_bad_settings (void **st)
   fk_sandbox_spec_t spec;
   spec_of (&spec);
   fk_warm_pool_t *pool = NULL;
-  fk_warm_pool_opts_t zero = {.depth = 0};
+  fk_warm_pool_opts_t zero = { .depth = 0 };
   assert_int_equal (fk_warm_pool_open (rt, &spec, &zero, &pool, &err), -1);
   assert_error_contains (&err, "depth 0");
-  fk_warm_pool_opts_t over = {.depth = 1, .min_ready = 2};
+  fk_warm_pool_opts_t over = { .depth = 1, .min_ready = 2 };
   assert_int_equal (fk_warm_pool_open (rt, &spec, &over, &pool, &err), -1);
   assert_error_contains (&err, "min ready 2");
   /* A spec that cannot be created: open reports the runtime's error instead of waiting. */
-  const char *missing[] = {"/does/not/exist", NULL};
+  const char *missing[] = { "/does/not/exist", NULL };
   spec.layers = missing;
-  fk_warm_pool_opts_t o = {.depth = 1, .min_ready = 1, .timeout_ms = 20000};
+  fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .timeout_ms = 20000 };
   assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), -1);
   assert_error_contains (&err, "/does/not/exist");
   assert_int_equal (count_sandboxes (), 0);

@@ -41,17 +41,17 @@ static unsigned long shell_counter;
 static int
 frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
 {
-  fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
+  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
   return fk_wire_frame_decode (&wf, m, err);
 }
 
 int
-fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell,
-               fk_error_t *err)
+fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell, fk_error_t *err)
 {
   fk_shell_t *sh = xcalloc (1, sizeof *sh);
   sh->c = c;
-  snprintf (sh->id, sizeof sh->id, "s%lu", __atomic_add_fetch (&shell_counter, 1, __ATOMIC_RELAXED));
+  snprintf (sh->id, sizeof sh->id, "s%lu",
+            __atomic_add_fetch (&shell_counter, 1, __ATOMIC_RELAXED));
   pthread_mutex_init (&sh->run_lock, NULL);
   pthread_mutex_init (&sh->lock, NULL);
   fk_creq_t *r = fk_creq_new (c);
@@ -80,7 +80,7 @@ fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_she
         ret = -1;
       else
         {
-          sh->pid = (pid_t) m.num[FK_TAG_PID];
+          sh->pid = (pid_t)m.num[FK_TAG_PID];
           sh->path = xstrdup (m.str[FK_TAG_PATH] ? m.str[FK_TAG_PATH] : "");
           fk_wire_msg_clear (&m);
         }
@@ -117,7 +117,7 @@ send_signal (fk_shell_t *sh, uint32_t target, int sig, fk_error_t *err)
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_SIGNAL, 0, fk_creq_id (r));
   fk_wire_put_int (&b, FK_TAG_TARGET, target);
-  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t) sig);
+  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t)sig);
   fk_wire_end (&b, NULL);
   int ret = fk_client_call (sh->c, r, &b, NULL, NULL, NULL, err);
   fk_wire_buf_free (&b);
@@ -198,8 +198,8 @@ run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_
         {
           if (stopped)
             continue;
-          int (*cb) (void *, const void *, size_t) = f->type == FK_WIRE_R_STDOUT ? cbs->on_stdout
-                                                                                 : cbs->on_stderr;
+          int (*cb) (void *, const void *, size_t)
+              = f->type == FK_WIRE_R_STDOUT ? cbs->on_stdout : cbs->on_stderr;
           if (cb != NULL && cb (cbs->userdata, f->data, f->len) != 0)
             {
               stopped = 1;
@@ -226,14 +226,14 @@ run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_
           ret = -1;
           break;
         }
-      fk_exit_status_t st = {0};
+      fk_exit_status_t st = { 0 };
       if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
         {
-          st.signal = (int) m.num[FK_TAG_SIGNAL];
+          st.signal = (int)m.num[FK_TAG_SIGNAL];
           st.exit_code = 128 + st.signal;
         }
       else
-        st.exit_code = (int) m.num[FK_TAG_EXIT_CODE];
+        st.exit_code = (int)m.num[FK_TAG_EXIT_CODE];
       st.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
       int respawned = (m.num[FK_TAG_FLAGS] & FK_WIRE_SHELL_RESPAWNED) != 0;
       fk_wire_msg_clear (&m);
@@ -272,7 +272,7 @@ typedef struct collect
 static void
 append (char **buf, size_t *len, size_t *cap, const void *data, size_t n)
 {
-  xgrow ((void **) buf, cap, *len + n + 1, 1);
+  xgrow ((void **)buf, cap, *len + n + 1, 1);
   memcpy (*buf + *len, data, n);
   *len += n;
   (*buf)[*len] = '\0';
@@ -298,8 +298,8 @@ int
 fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t *ret_result,
               fk_error_t *err)
 {
-  collect_t col = {0};
-  fk_shell_callbacks_t cbs = {.on_stdout = on_out, .on_stderr = on_err, .userdata = &col};
+  collect_t col = { 0 };
+  fk_shell_callbacks_t cbs = { .on_stdout = on_out, .on_stderr = on_err, .userdata = &col };
   fk_exit_status_t st;
   int respawned = 0;
   if (fk_shell_run_stream (sh, opts, &cbs, &st, &respawned, err) < 0)

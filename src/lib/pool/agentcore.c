@@ -39,7 +39,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static const fk_agent_core_target_t *
@@ -52,8 +52,8 @@ target_of (const char *metric)
 }
 
 static int
-push (fk_trace_samples_t *samples, const char *metric, fk_trace_kind_t kind,
-      fk_trace_unit_t unit, double value, const char *boundary, fk_error_t *err)
+push (fk_trace_samples_t *samples, const char *metric, fk_trace_kind_t kind, fk_trace_unit_t unit,
+      double value, const char *boundary, fk_error_t *err)
 {
   const fk_agent_core_target_t *t = target_of (metric);
   fk_trace_sample_t *s = fk_trace_sample_new (metric, kind, unit, value);
@@ -74,7 +74,7 @@ push_ms (fk_trace_samples_t *samples, const char *metric, uint64_t ns, const cha
          fk_error_t *err)
 {
   return push (samples, metric, FK_TRACE_KIND_LIFECYCLE_LATENCY, FK_TRACE_UNIT_MILLISECONDS,
-               (double) ns / 1e6, boundary, err);
+               (double)ns / 1e6, boundary, err);
 }
 
 /* Starts `echo WORD': the time it took the agent to report the start, then to the first
@@ -83,8 +83,8 @@ static int
 echo_timed (fk_client_t *c, const char *word, uint64_t t0, uint64_t *ret_started,
             uint64_t *ret_first, fk_error_t *err)
 {
-  char *argv[] = {(char *) "echo", (char *) word, NULL};
-  fk_exec_opts_t o = {.argv = argv};
+  char *argv[] = { (char *)"echo", (char *)word, NULL };
+  fk_exec_opts_t o = { .argv = argv };
   fk_proc_t *p = NULL;
   if (fk_client_exec_start (c, &o, &p, err) < 0)
     return -1;
@@ -146,7 +146,7 @@ static int
 hot_and_lease (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, int refill_delay_ms,
                fk_trace_samples_t *samples, fk_error_t *err)
 {
-  fk_warm_pool_opts_t po = {.depth = 2, .min_ready = 2, .refill_delay_ms = refill_delay_ms};
+  fk_warm_pool_opts_t po = { .depth = 2, .min_ready = 2, .refill_delay_ms = refill_delay_ms };
   fk_warm_pool_t *pool = NULL;
   if (fk_warm_pool_open (rt, spec, &po, &pool, err) < 0)
     return -1;
@@ -176,8 +176,7 @@ hot_and_lease (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, int re
       else if (push_ms (samples, "agent_core.hot_create_to_first_stdout_ms", first,
                         "warm_pool_create_to_first_stdout", err)
                    < 0
-               || push_ms (samples, "agent_core.pool_lease_ms", leased, "warm_pool_lease", err)
-                      < 0)
+               || push_ms (samples, "agent_core.pool_lease_ms", leased, "warm_pool_lease", err) < 0)
         ret = -1;
       drop (sb, c, &ret, err);
     }
@@ -239,7 +238,7 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
       uint64_t t0 = now_ns ();
       for (int i = 0; i < 100 && ret == 0; i++)
         {
-          fk_shell_run_opts_t ro = {.command = "printf x"};
+          fk_shell_run_opts_t ro = { .command = "printf x" };
           fk_shell_result_t r;
           if (fk_shell_run (sh, &ro, &r, err) < 0)
             ret = -1;
@@ -256,8 +255,8 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
       t0 = now_ns ();
       for (int i = 0; i < 100 && ret == 0; i++)
         {
-          char *argv[] = {(char *) "printf", (char *) "x", NULL};
-          fk_exec_opts_t eo = {.argv = argv};
+          char *argv[] = { (char *)"printf", (char *)"x", NULL };
+          fk_exec_opts_t eo = { .argv = argv };
           fk_exec_result_t r;
           if (fk_client_exec (c, &eo, 4096, &r, err) < 0)
             ret = -1;
@@ -279,7 +278,7 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
 static int
 density (fk_client_t *c, size_t repeats, fk_trace_samples_t *samples, fk_error_t *err)
 {
-  static const size_t levels[] = {1, 2, 4, 8};
+  static const size_t levels[] = { 1, 2, 4, 8 };
   fk_trace_samples_t d = FK_TRACE_SAMPLES_INIT;
   fk_trace_sample_t *bp = NULL;
   int ret = 0;
@@ -303,17 +302,16 @@ static int
 add_size (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
   if (ftw->level > 0)
-    leftover_sum += (unsigned long long) st->st_size;
+    leftover_sum += (unsigned long long)st->st_size;
   return 0;
 }
 
 int
-fk_agent_core_leftover_bytes (const char *state_dir, unsigned long long *ret_bytes,
-                              fk_error_t *err)
+fk_agent_core_leftover_bytes (const char *state_dir, unsigned long long *ret_bytes, fk_error_t *err)
 {
   /* nftw has no user pointer; the suite runs once at a time. */
   leftover_sum = 0;
-  static const char *const sub[] = {"sandboxes", "tmp"};
+  static const char *const sub[] = { "sandboxes", "tmp" };
   for (size_t i = 0; i < 2; i++)
     {
       cleanup_free char *p = xasprintf ("%s/%s", state_dir, sub[i]);
@@ -325,14 +323,14 @@ fk_agent_core_leftover_bytes (const char *state_dir, unsigned long long *ret_byt
 }
 
 int
-fk_agent_core_collect (fk_runtime_t *rt, const fk_agent_core_opts_t *o,
-                       fk_trace_samples_t *samples, fk_error_t *err)
+fk_agent_core_collect (fk_runtime_t *rt, const fk_agent_core_opts_t *o, fk_trace_samples_t *samples,
+                       fk_error_t *err)
 {
   if (o->iterations == 0 || o->batches == 0 || o->density_repeats == 0)
     return fk_error_set (err, EINVAL, "agent-core: iterations, batches and repeats must be >= 1");
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_init (&spec);
-  const char *layers[] = {o->rootfs, NULL};
+  const char *layers[] = { o->rootfs, NULL };
   spec.layers = layers;
   spec.agent_path = o->agent_path;
   if (hot_and_lease (rt, &spec, o->iterations, o->refill_delay_ms, samples, err) < 0
@@ -353,5 +351,5 @@ fk_agent_core_collect (fk_runtime_t *rt, const fk_agent_core_opts_t *o,
   if (fk_agent_core_leftover_bytes (fk_runtime_state_dir (rt), &left, err) < 0)
     return -1;
   return push (samples, "agent_core.cleanup_leftover_bytes", FK_TRACE_KIND_WORKLOAD_RESOURCE,
-               FK_TRACE_UNIT_BYTES, (double) left, "state_dir_after_delete", err);
+               FK_TRACE_UNIT_BYTES, (double)left, "state_dir_after_delete", err);
 }

@@ -53,7 +53,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- firkin: one thread per slot, released together at each repeat ---- */
@@ -92,7 +92,7 @@ dispatch_one (slot_worker_t *w)
               w->index);
   char cmd[160];
   snprintf (cmd, sizeof cmd, "printf %s", expected);
-  fk_shell_run_opts_t o = {.command = cmd};
+  fk_shell_run_opts_t o = { .command = cmd };
   fk_shell_result_t r;
   fk_error_t err = FK_ERROR_INIT;
   uint64_t t0 = now_ns ();
@@ -153,15 +153,15 @@ static int
 collect_level (fk_client_t *c, size_t level, size_t repeats, const char *levels_tag,
                fk_trace_samples_t *samples, fk_error_t *err)
 {
-  level_run_t lr = {.level = level};
+  level_run_t lr = { .level = level };
   if (fk_shell_pool_open (c, level, NULL, &lr.pool, err) < 0)
     return fk_error_wrap (err, "open shell pool c%zu", level);
   lr.workers = xcalloc (level, sizeof *lr.workers);
-  pthread_barrier_init (&lr.start, NULL, (unsigned) level + 1);
-  pthread_barrier_init (&lr.done, NULL, (unsigned) level + 1);
+  pthread_barrier_init (&lr.start, NULL, (unsigned)level + 1);
+  pthread_barrier_init (&lr.done, NULL, (unsigned)level + 1);
   for (size_t i = 0; i < level; i++)
     {
-      lr.workers[i] = (slot_worker_t){.lr = &lr, .index = i};
+      lr.workers[i] = (slot_worker_t){ .lr = &lr, .index = i };
       pthread_create (&lr.workers[i].thread, NULL, slot_main, &lr.workers[i]);
     }
   uint64_t slowest;
@@ -258,7 +258,7 @@ peer_bundle (const peer_t *p, const char *rootfs, fk_error_t *err)
 {
   if (fk_mkdir_p (p->bundle, 0700, err) < 0)
     return -1;
-  char *spec_argv[] = {(char *) crun_path (), (char *) "spec", (char *) "-b", p->bundle, NULL};
+  char *spec_argv[] = { (char *)crun_path (), (char *)"spec", (char *)"-b", p->bundle, NULL };
   if (run_wait (spec_argv, err) < 0)
     return fk_error_wrap (err, "write a default OCI config");
   cleanup_free char *cfg = xasprintf ("%s/config.json", p->bundle);
@@ -299,8 +299,8 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
           ret = fk_error_set_errno (err, "pipe");
           break;
         }
-      char *argv[] = {(char *) crun_path (), (char *) "--root", p->state, (char *) "exec",
-                      p->id, (char *) "printf", expected[i], NULL};
+      char *argv[] = { (char *)crun_path (), (char *)"--root", p->state, (char *)"exec", p->id,
+                       (char *)"printf",     expected[i],      NULL };
       t0[i] = now_ns ();
       pids[i] = spawn (argv, pp[1]);
       close (pp[1]);
@@ -342,11 +342,11 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
       if (fk_read_all (fds[i], 1u << 20, &out, &len, err) < 0)
         ret = -1;
       else if (failed_status)
-        ret = fk_error_set (err, EIO, "crun exec c%zu/r%zu/%zu failed (status 0x%x)", level,
-                            repeat, i, failed_status);
+        ret = fk_error_set (err, EIO, "crun exec c%zu/r%zu/%zu failed (status 0x%x)", level, repeat,
+                            i, failed_status);
       else if (len != strlen (expected[i]) || memcmp (out, expected[i], len) != 0)
-        ret = fk_error_set (err, EIO, "crun exec c%zu/r%zu/%zu: expected `%s', got `%.*s'",
-                            level, repeat, i, expected[i], (int) (len > 64 ? 64 : len), out);
+        ret = fk_error_set (err, EIO, "crun exec c%zu/r%zu/%zu: expected `%s', got `%.*s'", level,
+                            repeat, i, expected[i], (int)(len > 64 ? 64 : len), out);
       if (t1[i] - t0[i] > slowest)
         slowest = t1[i] - t0[i];
     }
@@ -367,7 +367,7 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
 static void
 write_record (int fd, uint64_t level, uint64_t repeat, uint64_t ns)
 {
-  record_t r = {level, repeat, ns};
+  record_t r = { level, repeat, ns };
   fk_error_t err = FK_ERROR_INIT;
   if (fk_write_all (fd, &r, sizeof r, &err) < 0)
     fk_error_clear (&err);
@@ -386,8 +386,8 @@ write_error (int fd, fk_error_t *err)
 
 /* The child: mount namespace, container up, dispatches, container gone. */
 static int
-peer_main (int out, const char *rootfs, const char *workdir, const size_t *levels,
-           size_t n_levels, size_t repeats)
+peer_main (int out, const char *rootfs, const char *workdir, const size_t *levels, size_t n_levels,
+           size_t repeats)
 {
   fk_error_t err = FK_ERROR_INIT;
   if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -406,13 +406,13 @@ peer_main (int out, const char *rootfs, const char *workdir, const size_t *level
   peer_t p = {
     .state = xasprintf ("%s/state", workdir),
     .bundle = xasprintf ("%s/bundle", workdir),
-    .id = xasprintf ("fk-peer-%d", (int) getpid ()),
+    .id = xasprintf ("fk-peer-%d", (int)getpid ()),
   };
   int rc = 1, running = 0;
   if (peer_bundle (&p, rootfs, &err) < 0)
     goto out;
-  char *run_argv[] = {(char *) crun_path (), (char *) "--root", p.state, (char *) "run",
-                      (char *) "-d", (char *) "--bundle", p.bundle, p.id, NULL};
+  char *run_argv[] = { (char *)crun_path (), (char *)"--root", p.state, (char *)"run", (char *)"-d",
+                       (char *)"--bundle",   p.bundle,         p.id,    NULL };
   running = 1; /* a failed run may still leave state to delete */
   if (run_wait (run_argv, &err) < 0)
     {
@@ -437,8 +437,9 @@ out:
     write_error (out, &err);
   if (running)
     {
-      char *del_argv[] = {(char *) crun_path (), (char *) "--root", p.state, (char *) "delete",
-                          (char *) "-f", p.id, NULL};
+      char *del_argv[] = {
+        (char *)crun_path (), (char *)"--root", p.state, (char *)"delete", (char *)"-f", p.id, NULL
+      };
       fk_error_t e2 = FK_ERROR_INIT;
       if (run_wait (del_argv, &e2) < 0 && rc == 0)
         {
@@ -500,8 +501,8 @@ fk_crun_exec_density_collect (const char *rootfs, const char *workdir, const siz
       off += sizeof r;
       if (r.level == 0)
         {
-          size_t ml = r.ns <= len - off ? (size_t) r.ns : len - off;
-          return fk_error_set (err, EIO, "crun peer: %.*s", (int) ml, buf + off);
+          size_t ml = r.ns <= len - off ? (size_t)r.ns : len - off;
+          return fk_error_set (err, EIO, "crun peer: %.*s", (int)ml, buf + off);
         }
       fk_trace_sample_t *s
           = fk_trace_density_sample (&fk_crun_exec_density, r.level, r.repeat, repeats, r.ns);

@@ -41,9 +41,9 @@ fk_busybox_rootfs_build (const char *dir, fk_error_t *err)
   cleanup_close int dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return fk_error_set_errno (err, "open `%s'", dir);
-  static const char *const dirs[] = {"bin",  "sbin", "usr",  "usr/bin", "usr/sbin", "etc",
-                                     "root", "tmp",  "proc", "sys",     "dev",      "home",
-                                     "home/user", "var", "var/tmp"};
+  static const char *const dirs[]
+      = { "bin",  "sbin", "usr", "usr/bin", "usr/sbin",  "etc", "root",   "tmp",
+          "proc", "sys",  "dev", "home",    "home/user", "var", "var/tmp" };
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
     if (mkdirat (dfd, dirs[i], 0755) < 0 && errno != EEXIST)
       return fk_error_set_errno (err, "mkdir `%s/%s'", dir, dirs[i]);

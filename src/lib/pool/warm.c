@@ -77,7 +77,7 @@ keep_v (spec_copy_t *sc, const char *const *v)
   for (size_t i = 0; i < n; i++)
     out[i] = keep (sc, v[i]);
   sc->strs = xrealloc (sc->strs, (sc->n_strs + 1) * sizeof *sc->strs);
-  sc->strs[sc->n_strs++] = (char *) out;
+  sc->strs[sc->n_strs++] = (char *)out;
   return out;
 }
 
@@ -117,7 +117,7 @@ static int
 strv_eq (const char *const *a, const char *const *b)
 {
   /* NULL and an empty list ask for the same thing. */
-  static const char *const empty[] = {NULL};
+  static const char *const empty[] = { NULL };
   a = a ? a : empty;
   b = b ? b : empty;
   for (; *a && *b; a++, b++)
@@ -223,15 +223,15 @@ create_one (fk_warm_pool_t *p, item_t *ret, fk_error_t *err)
   line[strcspn (line, "\n")] = '\0';
   if (line[0] != '+')
     return fk_error_set (err, EIO, "%s", line + 1);
-  item_t it = {0};
+  item_t it = { 0 };
   if (fk_sandbox_open (p->rt, line + 1, &it.sb, err) < 0)
     return -1;
   /* Ready means a command round trip worked (whatever its status: an image may lack `true');
      the first one also warms what every later one needs (the agent's first fork, the
      overlay's lookups). */
-  char *argv[] = {(char *) "true", NULL};
-  fk_exec_opts_t eo = {.argv = argv};
-  fk_exec_result_t r = {0};
+  char *argv[] = { (char *)"true", NULL };
+  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_result_t r = { 0 };
   if (fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0
       || fk_client_exec (it.client, &eo, 4096, &r, err) < 0)
     {
@@ -253,7 +253,7 @@ mono_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void
@@ -261,8 +261,8 @@ timedwait_ms (fk_warm_pool_t *p, uint64_t ms)
 {
   struct timespec ts;
   clock_gettime (CLOCK_REALTIME, &ts);
-  ts.tv_sec += (time_t) (ms / 1000);
-  ts.tv_nsec += (long) (ms % 1000) * 1000000;
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000;
   if (ts.tv_nsec >= 1000000000)
     {
       ts.tv_sec++;
@@ -284,9 +284,9 @@ filler_main (void *arg)
           continue;
         }
       uint64_t now = mono_ms ();
-      if (p->last_lease_ms != 0 && now < p->last_lease_ms + (uint64_t) p->refill_delay_ms)
+      if (p->last_lease_ms != 0 && now < p->last_lease_ms + (uint64_t)p->refill_delay_ms)
         {
-          timedwait_ms (p, p->last_lease_ms + (uint64_t) p->refill_delay_ms - now);
+          timedwait_ms (p, p->last_lease_ms + (uint64_t)p->refill_delay_ms - now);
           continue;
         }
       p->in_progress++;
@@ -329,12 +329,13 @@ filler_main (void *arg)
 /* ---- the API ---- */
 
 int
-fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
-                   const fk_warm_pool_opts_t *opts, fk_warm_pool_t **ret_pool, fk_error_t *err)
+fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_warm_pool_opts_t *opts,
+                   fk_warm_pool_t **ret_pool, fk_error_t *err)
 {
   if (opts->depth == 0 || opts->min_ready > opts->depth)
-    return fk_error_set (err, EINVAL, "warm pool: depth %zu, min ready %zu (need 1 <= depth, "
-                                      "min ready <= depth)",
+    return fk_error_set (err, EINVAL,
+                         "warm pool: depth %zu, min ready %zu (need 1 <= depth, "
+                         "min ready <= depth)",
                          opts->depth, opts->min_ready);
   if (spec->init != NULL)
     return fk_error_set (err, EINVAL, "warm pool: sandboxes with an init command are not pooled");
@@ -389,8 +390,8 @@ fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
     }
   p->filler_started = 1;
   if (opts->min_ready > 0
-      && fk_warm_pool_wait_ready (p, opts->min_ready, opts->timeout_ms > 0 ? opts->timeout_ms : 60000,
-                                  err)
+      && fk_warm_pool_wait_ready (p, opts->min_ready,
+                                  opts->timeout_ms > 0 ? opts->timeout_ms : 60000, err)
              < 0)
     {
       fk_error_t e2 = FK_ERROR_INIT;
@@ -418,7 +419,7 @@ fk_warm_pool_wait_ready (fk_warm_pool_t *p, size_t n, int timeout_ms, fk_error_t
   struct timespec deadline;
   clock_gettime (CLOCK_REALTIME, &deadline);
   deadline.tv_sec += timeout_ms / 1000;
-  deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000;
+  deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
   if (deadline.tv_nsec >= 1000000000)
     {
       deadline.tv_sec++;
@@ -435,8 +436,8 @@ fk_warm_pool_wait_ready (fk_warm_pool_t *p, size_t n, int timeout_ms, fk_error_t
         }
       if (pthread_cond_timedwait (&p->cond, &p->lock, &deadline) == ETIMEDOUT)
         {
-          ret = fk_error_set (err, ETIMEDOUT, "%zu of %zu sandboxes ready after %d ms",
-                              p->n_ready, n, timeout_ms);
+          ret = fk_error_set (err, ETIMEDOUT, "%zu of %zu sandboxes ready after %d ms", p->n_ready,
+                              n, timeout_ms);
           break;
         }
     }
@@ -448,7 +449,7 @@ int
 fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                      fk_client_t **ret_client, int *ret_pooled, fk_error_t *err)
 {
-  item_t it = {0};
+  item_t it = { 0 };
   int pooled = 0;
   if (spec_eq (&p->sc.spec, spec))
     {
