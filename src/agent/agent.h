@@ -182,7 +182,6 @@ void shell_conn_drained (conn_t *c);
 void shell_conn_closed (conn_t *c);
 /* Milliseconds until the next run timeout (-1: none); kills what is due. */
 int shell_timeouts (void);
-void shell_signal_all (int sig);
 /* Sends what the shells queued during this loop turn. */
 void shell_flush_all (void);
 

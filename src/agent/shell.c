@@ -845,11 +845,3 @@ shell_flush_all (void)
           conn_flush (s->conn);
       }
 }
-
-void
-shell_signal_all (int sig)
-{
-  for (shell_t *s = agent->shells; s; s = s->next)
-    if (s->pid > 0)
-      kill (-s->pid, sig);
-}
