@@ -32,3 +32,5 @@ cgroup_dirs() {
 }
 # dead PID: the process is gone or a zombie (its parent, the host's init, collects it later).
 dead() { [ ! -e "/proc/$1/stat" ] || awk '{ exit !($3 == "Z") }' "/proc/$1/stat" 2>/dev/null; }
+# running_in ID NAME: a process named NAME runs in sandbox ID (busybox has ps, not pgrep).
+running_in() { "$FK" exec "$1" -- sh -c "ps -o comm | grep -qx '$2'"; }
