@@ -534,6 +534,8 @@ main (int argc, char **argv)
     }
   char tmpl[] = "/tmp/fk-bench.XXXXXX";
   work = xstrdup (mkdtemp (tmpl));
+  /* crun's container root (uid 1000000000 on the host) walks to the rootfs through here. */
+  chmod (work, 0755);
   cleanup_free char *state = xasprintf ("%s/state", work);
   setenv ("FIRKIN_STATE_DIR", state, 1);
   if (rootfs == NULL)

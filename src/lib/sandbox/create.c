@@ -266,8 +266,9 @@ resolve_layers (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, resolved_t *r, 
   return 0;
 }
 
+/* cgroup_fd >= 0 (v2): the child starts in its cgroup. */
 static pid_t
-clone_sandbox (int *ret_pidfd)
+clone_sandbox (int cgroup_fd, int *ret_pidfd)
 {
   struct clone_args args = {
     .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
@@ -275,6 +276,11 @@ clone_sandbox (int *ret_pidfd)
     .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
     .exit_signal = SIGCHLD,
   };
+  if (cgroup_fd >= 0)
+    {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t) cgroup_fd;
+    }
   return (pid_t) syscall (SYS_clone3, &args, sizeof args);
 }
 
@@ -311,7 +317,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       = spec->hostname ? xstrdup (spec->hostname) : xasprintf ("fk-%.8s", c.id);
   cleanup_strv char **env = build_env (res.env, spec->env, hostname);
   cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1, log_fd = -1;
-  cleanup_close int userns_fd = -1;
+  cleanup_close int userns_fd = -1, cgroup_fd = -1;
   int sync_fds[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   int *layer_fds = NULL;
   size_t n_layers = fk_strv_len (res.layers);
@@ -383,7 +389,13 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .init = spec->init,
     .seccomp = &spec->seccomp,
   };
-  c.pid = clone_sandbox (&c.pidfd);
+  if (rt->cgroups.version == FK_CGROUP_V2)
+    {
+      cgroup_fd = fk_cgroup_open_dir (&rt->cgroups, cgname, err);
+      if (cgroup_fd < 0)
+        goto out;
+    }
+  c.pid = clone_sandbox (cgroup_fd, &c.pidfd);
   if (c.pid < 0)
     {
       fk_error_set_errno (err, "clone the sandbox's namespaces");
@@ -401,7 +413,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   err_pipe[1] = -1;
 
   if (fk_userns_write_maps (c.pid, FK_USERNS_HOST_BASE, FK_USERNS_SIZE, err) < 0
-      || fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0)
+      || (cgroup_fd < 0 && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
     goto out;
   char nspath[64];
   snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) c.pid);
