@@ -23,5 +23,7 @@ int fk_cli_fail (fk_error_t *err, int code);
 /* One entry per verb file. */
 int fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_layer (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_image (const fk_cli_globals_t *g, int argc, char **argv);
 
 #endif
