@@ -226,6 +226,7 @@ int
 fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
 {
   cleanup_ref fk_reference_t *ref = xcalloc (1, sizeof *ref);
+  cleanup_free char *name = NULL;
   const char *why = NULL;
 
   if (s == NULL || s[0] == '\0')
@@ -256,7 +257,6 @@ fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
       return fk_error_set (err, EINVAL, "invalid reference `%s': it has a space or control character",
                            s);
 
-  cleanup_free char *name = NULL;
   const char *at = strchr (s, '@');
   if (at != NULL)
     {
