@@ -51,12 +51,22 @@ fk_layer_compression_name (fk_layer_compression_t c)
 
 /* ---- the uncompressed stream ---- */
 
+/* libarchive's error string, never NULL. */
+static const char *
+archive_message (struct archive *a)
+{
+  const char *m = archive_error_string (a);
+  return m ? m : "truncated or corrupt stream";
+}
+
+
 typedef struct stream
 {
   int blobfd;
   struct archive *raw;
   fk_sha256_t *sha;
   uint64_t fed; /* uncompressed bytes handed to the tar reader */
+  uint64_t blob_read; /* compressed bytes read from blobfd */
   int raw_eof;
   int magic_checked;
   /* The last chunk handed to the tar reader (valid until the next raw read), and the end of the
@@ -82,6 +92,7 @@ raw_read_cb (struct archive *a, void *data, const void **buf)
           archive_set_error (a, errno, "read layer blob: %s", strerror (errno));
           return -1;
         }
+      s->blob_read += (uint64_t) n;
       *buf = s->inbuf;
       return n;
     }
@@ -117,10 +128,10 @@ tar_read_cb (struct archive *a, void *data, const void **buf)
           s->raw_eof = 1;
           return 0;
         }
-      if (r < ARCHIVE_WARN)
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         {
           archive_set_error (a, archive_errno (s->raw) > 0 ? archive_errno (s->raw) : EIO,
-                             "%s", archive_error_string (s->raw));
+                             "%s", archive_message (s->raw));
           return -1;
         }
       if (len == 0)
@@ -193,9 +204,9 @@ check_trailer (stream_t *s, struct archive *tar, uint64_t *ret_total, fk_error_t
       int r = archive_read_data_block (s->raw, &block, &len, &off);
       if (r == ARCHIVE_EOF)
         break;
-      if (r < ARCHIVE_WARN)
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         return fk_error_set (err, EIO, "layer: after the end of the tar archive: %s",
-                             archive_error_string (s->raw));
+                             archive_message (s->raw));
       fk_sha256_update (s->sha, block, len);
       total += len;
       if (!all_zero (block, len))
@@ -205,6 +216,26 @@ check_trailer (stream_t *s, struct archive *tar, uint64_t *ret_total, fk_error_t
     return fk_error_set (err, EINVAL,
                          "layer: data after the end of the tar archive (a tar stream may end "
                          "only with zero padding)");
+  /* libarchive's gzip reader ends quietly at bytes that do not start another member. */
+  if (archive_filter_count (s->raw) > 1)
+    {
+      for (;;)
+        {
+          ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            return fk_error_set_errno (err, "read layer blob");
+          if (n == 0)
+            break;
+          s->blob_read += (uint64_t) n;
+        }
+      la_int64_t used = archive_filter_bytes (s->raw, 1);
+      if (used >= 0 && (uint64_t) used < s->blob_read)
+        return fk_error_set (err, EINVAL,
+                             "layer: %" PRIu64 " bytes after the end of the compressed stream",
+                             s->blob_read - (uint64_t) used);
+    }
   *ret_total = total;
   return 0;
 }
@@ -525,9 +556,9 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
       int r = archive_read_data_block (tar, &block, &len, &off);
       if (r == ARCHIVE_EOF)
         break;
-      if (r < ARCHIVE_WARN)
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         return fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EIO, "%s",
-                             archive_error_string (tar));
+                             archive_message (tar));
       if (off < 0 || (uint64_t) off > (uint64_t) size || len > (uint64_t) size - (uint64_t) off)
         return fk_error_set (err, EINVAL, "data beyond the entry's size");
       if (len > 0 && pwrite_all (fd, block, len, (off_t) off, err) < 0)
@@ -859,13 +890,13 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
   archive_read_support_format_raw (raw);
   archive_read_support_format_empty (raw);
   if (archive_read_open (raw, s, NULL, raw_read_cb, NULL) != ARCHIVE_OK)
-    return fk_error_set (err, EINVAL, "layer: %s", archive_error_string (raw));
+    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
   struct archive_entry *e;
   int r = archive_read_next_header (raw, &e);
   if (r == ARCHIVE_EOF)
     s->raw_eof = 1;
-  else if (r < ARCHIVE_WARN)
-    return fk_error_set (err, EINVAL, "layer: %s", archive_error_string (raw));
+  else if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
   fk_layer_compression_t compression = FK_LAYER_COMPRESSION_NONE;
   int code = archive_filter_code (raw, 0);
   if (code == ARCHIVE_FILTER_GZIP)
@@ -877,7 +908,7 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
   archive_read_support_format_empty (tar);
   if (archive_read_open (tar, s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
     return fk_error_set (err, EINVAL, "layer (%s): %s", fk_layer_compression_name (compression),
-                         archive_error_string (tar));
+                         archive_message (tar));
 
   applier_t app = {
     .rootfd = rootfd,
@@ -891,12 +922,12 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
       r = archive_read_next_header (tar, &e);
       if (r == ARCHIVE_EOF)
         break;
-      if (r < ARCHIVE_WARN)
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         {
           fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EINVAL,
                         "layer (%s), after %" PRIu64 " entries: %s",
                         fk_layer_compression_name (compression), app.stats.entries,
-                        archive_error_string (tar));
+                        archive_message (tar));
           goto out;
         }
       if (r == ARCHIVE_WARN)
