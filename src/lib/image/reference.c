@@ -371,7 +371,10 @@ const char *
 fk_reference_api_host (const fk_reference_t *ref)
 {
   if (ref->registry != NULL && strcmp (ref->registry, DEFAULT_REGISTRY) == 0)
-    return "registry-1.docker.io";
+    {
+      const char *mirror = getenv ("FIRKIN_DOCKER_HUB_MIRROR");
+      return mirror && *mirror ? mirror : "registry-1.docker.io";
+    }
   return ref->registry;
 }
 

@@ -820,7 +820,7 @@ fk_registry_pull (fk_store_t *store, const fk_reference_t *ref, const fk_pull_op
   client_t c = {.ref = ref};
   const char *host = fk_reference_api_host (ref);
   c.host = xstrdup (host);
-  c.insecure = fk_registry_is_insecure (ref->registry);
+  c.insecure = fk_registry_is_insecure (host);
   c.base = xasprintf ("%s://%s/v2/%s", c.insecure ? "http" : "https", host, ref->repository);
   c.basic = load_basic (ref->registry);
   c.timeout = DEFAULT_TIMEOUT_S;
