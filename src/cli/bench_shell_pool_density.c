@@ -20,6 +20,7 @@
 #include "firkin/client.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
+#include "firkin/template.h"
 #include "pool/density.h"
 #include "pool/rootfs.h"
 #include "trace/artifact.h"
@@ -40,8 +41,11 @@
   "  --levels L1,L2,...    (" ENV_LEVELS ", default 1,2,4,8)\n"                                    \
   "  --wide                levels 1,2,4,8,16,32,64\n"                                              \
   "  --image REF           (" ENV_IMAGE ", default debian:bookworm-slim)\n"                        \
-  "  --rootfs DIR          the sandbox's (and the peer's) root instead of the image; without\n"    \
-  "                        it and without a template store a busybox root is built\n"              \
+  "  --template ID         a prepared template (default: the image's, e.g. "                       \
+  "debian-bookworm-slim,\n"                                                                        \
+  "                        or `base' for debian:bookworm-slim, when prepared)\n"                   \
+  "  --rootfs DIR          the sandbox's (and the peer's) root instead of a template; without\n"   \
+  "                        either and no template for the image a busybox root is built\n"         \
   "  --peer-artifact FILE  the crun exec artifact (default: FILE with -crun-exec)\n"               \
   "  --no-peer             skip the crun exec peer\n"
 
@@ -96,6 +100,31 @@ print_comparison (const fk_trace_samples_t *fk, const fk_trace_samples_t *peer,
     }
 }
 
+/* The template to use: `id' when given (it must exist), else the image's derived id, else `base'
+   for debian:bookworm-slim (as fk template prepare falls back to it); *ret NULL when none is
+   prepared. */
+static int
+find_template (const char *state_dir, const char *id, const char *image, fk_template_t **ret,
+               fk_error_t *err)
+{
+  *ret = NULL;
+  if (id != NULL)
+    return fk_template_load (state_dir, id, ret, err) < 0 ? fk_error_wrap (err, "--template") : 0;
+  cleanup_free char *derived = xstrdup (image);
+  for (char *q = derived; *q; q++)
+    if (*q == ':' || *q == '/' || *q == '@')
+      *q = '-';
+  const char *ids[] = { derived, strcmp (image, "debian:bookworm-slim") == 0 ? "base" : NULL };
+  for (size_t i = 0; i < 2 && ids[i] != NULL; i++)
+    {
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_template_load (state_dir, ids[i], ret, &e2) == 0)
+        return 0;
+      fk_error_clear (&e2);
+    }
+  return 0;
+}
+
 int
 fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
 {
@@ -124,7 +153,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
   const char *image = getenv (ENV_IMAGE);
   if (image == NULL)
     image = "debian:bookworm-slim";
-  const char *rootfs = NULL;
+  const char *rootfs = NULL, *template_id = NULL;
   int no_peer = 0, c;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
@@ -165,6 +194,9 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
       case 'R':
         rootfs = optarg;
         break;
+      case 't':
+        template_id = optarg;
+        break;
       case 'p':
         free (peer_artifact);
         peer_artifact = xstrdup (optarg);
@@ -201,25 +233,39 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
   fk_sandbox_t *sb = NULL;
   fk_client_t *client = NULL;
   cleanup_free char *built_root = NULL;
+  fk_template_t *tmpl = NULL;
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT, peer = FK_TRACE_SAMPLES_INIT;
   if (fk_runtime_open (g->state_dir, &rt, &err) < 0)
     goto fail;
-  if (rootfs == NULL)
-    {
-      /* Templates are not in this build: the image's place is taken by a busybox root. */
-      built_root = xasprintf ("%s/tmp/bench-rootfs-%d", fk_runtime_state_dir (rt), (int)getpid ());
-      fprintf (stderr,
-               "fk: bench shell-pool-density: image `%s': no template store here; using a "
-               "busybox root (%s)\n",
-               image, built_root);
-      if (fk_busybox_rootfs_build (built_root, &err) < 0)
-        goto fail;
-      rootfs = built_root;
-    }
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_init (&spec);
   const char *layers[] = { rootfs, NULL };
-  spec.layers = layers;
+  const char *const *peer_layers = layers;
+  if (rootfs == NULL)
+    {
+      if (find_template (fk_runtime_state_dir (rt), template_id, image, &tmpl, &err) < 0)
+        goto fail;
+      if (tmpl != NULL)
+        {
+          printf ("image %s: template `%s' (%s)\n", image, tmpl->id, tmpl->source);
+          spec.template_id = tmpl->id;
+          peer_layers = (const char *const *)tmpl->layers;
+        }
+      else
+        {
+          built_root
+              = xasprintf ("%s/tmp/bench-rootfs-%d", fk_runtime_state_dir (rt), (int)getpid ());
+          fprintf (stderr,
+                   "fk: bench shell-pool-density: no template for image `%s' (fk template prepare "
+                   "IMAGE); using a busybox root (%s)\n",
+                   image, built_root);
+          if (fk_busybox_rootfs_build (built_root, &err) < 0)
+            goto fail;
+          layers[0] = built_root;
+        }
+    }
+  if (spec.template_id == NULL)
+    spec.layers = layers;
   if (fk_sandbox_create (rt, &spec, &sb, &err) < 0
       || fk_client_connect (fk_sandbox_socket_path (sb), &client, &err) < 0)
     goto fail;
@@ -242,7 +288,8 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
     {
       cleanup_free char *work
           = xasprintf ("%s/tmp/crun-peer-%d", fk_runtime_state_dir (rt), (int)getpid ());
-      if (fk_crun_exec_density_collect (rootfs, work, levels, n_levels, repeats, &peer, &err) < 0
+      if (fk_crun_exec_density_collect (peer_layers, work, levels, n_levels, repeats, &peer, &err)
+              < 0
           || fk_trace_density_artifact_write (&fk_crun_exec_density, peer_artifact, &peer, &err)
                  < 0)
         goto fail;
@@ -280,6 +327,7 @@ out:
         fk_cli_fail (&e2, 1);
     }
   fk_runtime_close (rt);
+  fk_template_free (tmpl);
   fk_trace_samples_clear (&samples);
   fk_trace_samples_clear (&peer);
   return ret;

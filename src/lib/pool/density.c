@@ -384,10 +384,46 @@ write_error (int fd, fk_error_t *err)
   fk_error_clear (err);
 }
 
+/* The container's root: the one layer, or the layers stacked read-only at workdir/root. */
+static char *
+peer_root (const char *const *layers, const char *workdir, fk_error_t *err)
+{
+  size_t n = 0;
+  while (layers[n])
+    n++;
+  if (n == 1)
+    return xstrdup (layers[0]);
+  char *root = xasprintf ("%s/root", workdir);
+  /* overlayfs lists lower dirs top first. */
+  size_t len = 32;
+  for (size_t i = 0; i < n; i++)
+    len += strlen (layers[i]) + 1;
+  cleanup_free char *opts = xmalloc (len);
+  strcpy (opts, "lowerdir=");
+  for (size_t i = n; i-- > 0;)
+    {
+      strcat (opts, layers[i]);
+      if (i > 0)
+        strcat (opts, ":");
+    }
+  if (fk_mkdir_p (root, 0755, err) < 0)
+    {
+      free (root);
+      return NULL;
+    }
+  if (mount ("overlay", root, "overlay", MS_RDONLY, opts) < 0)
+    {
+      fk_error_set_errno (err, "mount the template's layers for crun at `%s'", root);
+      free (root);
+      return NULL;
+    }
+  return root;
+}
+
 /* The child: mount namespace, container up, dispatches, container gone. */
 static int
-peer_main (int out, const char *rootfs, const char *workdir, const size_t *levels, size_t n_levels,
-           size_t repeats)
+peer_main (int out, const char *const *layers, const char *workdir, const size_t *levels,
+           size_t n_levels, size_t repeats)
 {
   fk_error_t err = FK_ERROR_INIT;
   if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -409,7 +445,8 @@ peer_main (int out, const char *rootfs, const char *workdir, const size_t *level
     .id = xasprintf ("fk-peer-%d", (int)getpid ()),
   };
   int rc = 1, running = 0;
-  if (peer_bundle (&p, rootfs, &err) < 0)
+  cleanup_free char *rootfs = peer_root (layers, workdir, &err);
+  if (rootfs == NULL || peer_bundle (&p, rootfs, &err) < 0)
     goto out;
   char *run_argv[] = { (char *)crun_path (), (char *)"--root", p.state, (char *)"run", (char *)"-d",
                        (char *)"--bundle",   p.bundle,         p.id,    NULL };
@@ -455,10 +492,12 @@ out:
 }
 
 int
-fk_crun_exec_density_collect (const char *rootfs, const char *workdir, const size_t *levels,
+fk_crun_exec_density_collect (const char *const *layers, const char *workdir, const size_t *levels,
                               size_t n_levels, size_t repeats, fk_trace_samples_t *samples,
                               fk_error_t *err)
 {
+  if (layers == NULL || layers[0] == NULL)
+    return fk_error_set (err, EINVAL, "crun peer: no root layers");
   if (fk_mkdir_p (workdir, 0700, err) < 0)
     return -1;
   int pp[2];
@@ -474,7 +513,7 @@ fk_crun_exec_density_collect (const char *rootfs, const char *workdir, const siz
   if (pid == 0)
     {
       close (pp[0]);
-      _exit (peer_main (pp[1], rootfs, workdir, levels, n_levels, repeats));
+      _exit (peer_main (pp[1], layers, workdir, levels, n_levels, repeats));
     }
   close (pp[1]);
   cleanup_free char *buf = NULL;
