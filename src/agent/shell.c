@@ -59,6 +59,7 @@ struct shell
   int have_status, exit_code;
   int in_rd; /* the read end of the run's stdin pipe, opened by the shell through /proc */
   int dirty; /* frames queued for conn: sent at the end of the loop turn (shell_flush_all) */
+  int other_user; /* the shell runs as another uid than the agent: it cannot open our fds */
   uint8_t *inbuf;
   size_t inlen, inoff;
 };
@@ -226,6 +227,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
       goto out;
     }
   s->pid = pid;
+  s->other_user = have_user && user.uid != geteuid ();
   s->cmd.fd = steal_fd (&cmdp[1]);
   s->out.fd = steal_fd (&outp[0]);
   s->err.fd = steal_fd (&errp[0]);
@@ -633,6 +635,14 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   fk_wire_put_raw (&b, "command eval ", 13);
   put_quoted (&b, m->str[FK_TAG_SHELL]);
   fk_wire_put_raw (&b, sub ? "\n) " : "\n} ", 3);
+  if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES && s->other_user)
+    {
+      fk_wire_buf_free (&b);
+      conn_send_error (c, id, EPERM,
+                       "stdin for a run: the shell runs as another user than the agent and "
+                       "cannot open the agent's pipe (give the shell no user, or no stdin)");
+      return;
+    }
   if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES)
     {
       int p[2];

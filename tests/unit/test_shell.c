@@ -374,6 +374,31 @@ test_open_settings (void **state)
   assert_error_contains (&err, "/does/not/exist");
 }
 
+static void
+test_other_user (void **state)
+{
+  if (geteuid () != 0)
+    skip ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_shell_opts_t so = {.user = "65534", .cwd = "/"};
+  fk_shell_t *s2 = NULL;
+  assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
+  fk_shell_run_opts_t o = {.command = "id -u"};
+  fk_shell_result_t r = run_opts (s2, &o);
+  assert_string_equal (r.out, "65534\n");
+  fk_shell_result_free (&r);
+  /* Its stdin pipe would have to be opened through the agent's /proc: refused up front. */
+  fk_shell_run_opts_t oi = {.command = "cat", .has_stdin = 1, .stdin_data = "x", .stdin_len = 1};
+  assert_int_equal (fk_shell_run (s2, &oi, &r, &err), -1);
+  assert_int_equal (err.code, EPERM);
+  assert_error_contains (&err, "another user");
+  /* The shell is still fine. */
+  r = run_opts (s2, &o);
+  assert_string_equal (r.out, "65534\n");
+  fk_shell_result_free (&r);
+  fk_shell_close (s2);
+}
+
 typedef struct par_arg
 {
   fk_shell_pool_t *pool;
@@ -482,6 +507,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_stdin, open_shell, close_shell),
     cmocka_unit_test_setup_teardown (test_env_cwd_per_run, open_shell, close_shell),
     cmocka_unit_test (test_open_settings),
+    cmocka_unit_test (test_other_user),
     cmocka_unit_test (test_pool_parallel),
     cmocka_unit_test (test_close_kills_everything),
   };
