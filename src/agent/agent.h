@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
+#include "wire/shell.h"
 
 /* A connection stops reading its processes' output while this much is queued to send, and
    starts again under the low mark: output streams in bounded memory. */
@@ -172,9 +173,6 @@ int proc_timeouts (void);
 /* Signals every process the agent started (their groups). */
 void proc_signal_all (int sig);
 int proc_count (void);
-/* A shell run: output read from out_fd/err_fd like a command's, ended by proc_set_exited. */
-proc_t *proc_new_run (conn_t *c, uint32_t id, shell_t *sh, pid_t pid, int out_fd, int err_fd,
-                      uint64_t timeout_ms);
 /* The process (or run) ended with a wait status: report it once its output is read. */
 void proc_set_exited (proc_t *p, int status);
 /* Frees the processes that are done (after a loop turn, so no event points at them). */
@@ -190,13 +188,17 @@ void files_conn_closed (conn_t *c);
 void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+/* A SIGNAL aimed at a shell run (TARGET): answered and 1; else 0 (not a shell's). */
+int shell_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void shell_on_event (shell_t *s, watch_t *w, uint32_t events);
-void shell_reaped (pid_t pid);
-void shell_signal_run (shell_t *s, int sig);
-/* Retries pending cancels; milliseconds until the next retry (-1: none). */
-int shell_timeouts (void);
+/* A reaped pid: 1 when it was a shell's (reported and respawned). */
+int shell_reaped (pid_t pid, int wstatus);
+void shell_conn_drained (conn_t *c);
 void shell_conn_closed (conn_t *c);
-void shell_gc (void);
+/* Milliseconds until the next run timeout (-1: none); kills what is due. */
+int shell_timeouts (void);
+/* Sends what the shells queued during this loop turn. */
+void shell_flush_all (void);
 
 /* user.c */
 typedef struct agent_user

@@ -133,6 +133,7 @@ conn_flush (conn_t *c)
     {
       proc_conn_drained (c);
       files_pump (c);
+      shell_conn_drained (c);
     }
   update_events (c);
 }
@@ -237,7 +238,17 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       proc_attach (c, f->id, &m);
       break;
     case FK_WIRE_SIGNAL:
-      proc_signal (c, f->id, &m);
+      if (!shell_signal (c, f->id, &m))
+        proc_signal (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_OPEN:
+      shell_open (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_RUN:
+      shell_run (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_CLOSE:
+      shell_close (c, f->id, &m);
       break;
     case FK_WIRE_RESIZE:
       proc_resize (c, f->id, &m);
@@ -257,15 +268,6 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
     case FK_WIRE_FILE_REMOVE:
     case FK_WIRE_FILE_CHMOD:
       files_request (c, f, &m);
-      break;
-    case FK_WIRE_SHELL_OPEN:
-      shell_open (c, f->id, &m);
-      break;
-    case FK_WIRE_SHELL_RUN:
-      shell_run (c, f->id, &m);
-      break;
-    case FK_WIRE_SHELL_CLOSE:
-      shell_close (c, f->id, &m);
       break;
     default:
       conn_send_error (c, f->id, EOPNOTSUPP, "request type not supported by this agent");

@@ -305,9 +305,9 @@ main (int argc, char **argv)
   for (;;)
     {
       int timeout = proc_timeouts ();
-      int st = shell_timeouts ();
-      if (st >= 0 && (timeout < 0 || st < timeout))
-        timeout = st;
+      int shell_timeout = shell_timeouts ();
+      if (shell_timeout >= 0 && (timeout < 0 || shell_timeout < timeout))
+        timeout = shell_timeout;
       if (a.terminating)
         {
           proc_reap ();
@@ -355,9 +355,9 @@ main (int argc, char **argv)
               break;
             }
         }
+      shell_flush_all ();
       conn_free_closed ();
       proc_gc ();
-      shell_gc ();
     }
   log_info ("every process is gone: exiting");
   return 0;

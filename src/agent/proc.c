@@ -29,7 +29,7 @@ find_proc (conn_t *c, uint32_t id, pid_t pid, const char *tag)
 {
   for (proc_t *p = agent->procs; p; p = p->next)
     {
-      if (p->dead || p->shell != NULL)
+      if (p->dead)
         continue;
       if (c != NULL && p->conn == c && p->req_id == id)
         return p;
@@ -408,34 +408,6 @@ proc_set_exited (proc_t *p, int status)
   drain (p);
 }
 
-proc_t *
-proc_new_run (conn_t *c, uint32_t id, shell_t *sh, pid_t pid, int out_fd, int err_fd,
-              uint64_t timeout_ms)
-{
-  proc_t *p = xcalloc (1, sizeof *p);
-  p->pid = pid;
-  p->conn = c;
-  p->req_id = id;
-  p->shell = sh;
-  p->argv = xcalloc (1, sizeof (char *));
-  p->out.kind = W_OUT;
-  p->err.kind = W_ERR;
-  p->in.kind = W_IN;
-  p->out.owner = p->err.owner = p->in.owner = p;
-  p->out.fd = out_fd;
-  p->err.fd = err_fd;
-  p->in.fd = -1;
-  set_nonblock (out_fd);
-  set_nonblock (err_fd);
-  if (timeout_ms > 0)
-    p->deadline_ms = agent_now_ms () + timeout_ms;
-  p->next = agent->procs;
-  agent->procs = p;
-  agent_watch (&p->out, EPOLLIN);
-  agent_watch (&p->err, EPOLLIN);
-  return p;
-}
-
 void
 proc_reap (void)
 {
@@ -445,13 +417,14 @@ proc_reap (void)
       pid_t pid = waitpid (-1, &st, WNOHANG);
       if (pid <= 0)
         return;
+      if (shell_reaped (pid, st))
+        continue;
       for (proc_t *p = agent->procs; p; p = p->next)
         if (p->pid == pid && !p->exited)
           {
             proc_set_exited (p, st);
             break;
           }
-      shell_reaped (pid);
     }
 }
 
@@ -624,14 +597,6 @@ proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   if (fk_wire_msg_has (m, FK_TAG_TARGET))
     {
       uint32_t target = (uint32_t) m->num[FK_TAG_TARGET];
-      for (proc_t *q = agent->procs; q; q = q->next)
-        if (q->shell != NULL && !q->dead && !q->exited && q->conn == c && q->req_id == target)
-          {
-            /* A shell run: the command is signalled, the shell kept where it can be. */
-            shell_signal_run (q->shell, (int) m->num[FK_TAG_SIGNAL]);
-            conn_send_ok (c, id);
-            return;
-          }
       p = find_proc (c, target, 0, NULL);
     }
   else
@@ -680,7 +645,7 @@ proc_ps (conn_t *c, uint32_t id)
   fk_wire_buf_t e = FK_WIRE_BUF_INIT;
   for (proc_t *p = agent->procs; p; p = p->next)
     {
-      if (p->dead || p->discard || p->shell != NULL)
+      if (p->dead || p->discard)
         continue;
       fk_wire_buf_reset (&e);
       fk_wire_put_int (&e, FK_TAG_PID, (uint64_t) p->pid);

@@ -1,65 +1,68 @@
-/* agent/shell.c: persistent shells. A shell (bash when there is one, else sh) reads scripts
-   on its stdin. Each run gets fresh pipes for stdout and stderr and a stdin of its own, which
-   the shell opens through /proc/<agent>/fd/N; the exit status comes back on a separate status
-   pipe (fd 63 in the shell, closed for the command itself). So nothing the command prints can
-   fake completion, and a background job keeping the run's stdout open cannot delay it: once
-   the status arrives, what is in the pipes is read and they are closed. */
+/* agent/shell.c: persistent shells. A shell is bash (when the root has it) or sh reading
+   commands from a pipe on its stdin. Each run is sent as
+
+     { command eval 'CMD'
+     } </dev/null 9>&-; command printf '%d\n' "$?" >&9
+
+   so the command's exit status arrives on fd 9, a pipe only the shell itself holds: nothing the
+   command prints (on stdout, stderr, or anywhere else) can fake or delay completion, and a
+   background job keeping stdout open does not hold fd 9. Stdout and stderr are pipes that live
+   as long as the shell; when the status line arrives, everything the command wrote is already
+   in them and is drained before the exit frame. A run with env or cwd runs in a subshell, so
+   neither sticks. A run's stdin is a fresh pipe the shell opens through /proc/<agent>/fd/N.
+   When the shell dies (`exit 3`, a timeout's SIGKILL, a signal), the run reports it and a new
+   shell with the same settings takes the slot. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "base/cleanup.h"
-#include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
-#define STATUS_FD 63
+extern char **environ;
+
+/* The fd on which the shell reports each command's status (sh only redirects fds 0-9). */
+#define STATUS_FD 9
+/* After a run's status, at most this much more output is drained (a background job writing
+   without pause must not keep the run from completing). */
+#define SHELL_DRAIN_MAX (4u << 20)
 
 struct shell
 {
   shell_t *next;
   char *id;
-  conn_t *conn;
-  pid_t pid; /* 0: not running */
-  int cmd_fd; /* the shell's stdin: scripts */
-  watch_t status, log;
-  char **env;
-  char *cwd, *user;
-  proc_t *run; /* the run in progress */
-  int run_out_w, run_err_w, run_in; /* the agent's ends, held until the shell opened them */
-  char sbuf[32];
+  conn_t *conn; /* the connection that opened it; the shell dies with it */
+  char **env;   /* open settings, kept to respawn */
+  char *cwd;
+  char *user;
+  const char *path; /* the shell binary */
+  pid_t pid;        /* 0 when no process runs */
+  watch_t cmd, out, err, status, in;
+  uint8_t *cmdbuf; /* the command text not yet written to the shell */
+  size_t cmdlen, cmdoff;
+  char sbuf[32]; /* a partial status line */
   size_t slen;
-  int dead;
-  /* A shell running as another user cannot open the agent's /proc/<pid>/fd: its runs use
-     FIFOs and a stdin file in a private directory it owns instead. */
-  char *fifo_dir;
-  uid_t uid;
-  gid_t gid;
-  unsigned run_seq;
-  int cancel_sig;            /* a cancel waiting for the command's process to appear */
-  uint64_t cancel_deadline_ms; /* then the shell itself gets it */
-  char *run_paths[4]; /* FIFO mode: stdout, stderr, stdin, script */
-  int run_script;     /* the run's script (a memfd the shell sources) */
+  /* the current run */
+  int running;
+  uint32_t req_id;
+  uint64_t deadline_ms;
+  int timed_out;
+  int have_status, exit_code;
+  int in_rd; /* the read end of the run's stdin pipe, opened by the shell through /proc */
+  int dirty; /* frames queued for conn: sent at the end of the loop turn (shell_flush_all) */
+  int other_user; /* the shell runs as another uid than the agent: it cannot open our fds */
+  uint8_t *inbuf;
+  size_t inlen, inoff;
 };
-
-/* Shell ids are per connection. */
-static shell_t *
-find_shell (conn_t *c, const char *id)
-{
-  for (shell_t *s = agent->shells; s; s = s->next)
-    if (!s->dead && s->conn == c && strcmp (s->id, id) == 0)
-      return s;
-  return NULL;
-}
 
 static void
 close_watch (watch_t *w)
@@ -71,207 +74,518 @@ close_watch (watch_t *w)
   w->fd = -1;
 }
 
-static void
-close_run_fds (shell_t *s)
-{
-  s->run_out_w = close_and_reset (s->run_out_w);
-  s->run_err_w = close_and_reset (s->run_err_w);
-  s->run_in = close_and_reset (s->run_in);
-  s->run_script = close_and_reset (s->run_script);
-  for (int i = 0; i < 4; i++)
-    if (s->run_paths[i] != NULL)
-      {
-        unlink (s->run_paths[i]);
-        free (s->run_paths[i]);
-        s->run_paths[i] = NULL;
-      }
-}
-
-/* FIFO mode: a FIFO the shell's user can open, with our read end (and a write end held so
-   the reader sees no EOF before the shell opened it). */
 static int
-make_fifo (shell_t *s, char kind, int fds[2], char **ret_path, fk_error_t *err)
+set_nonblock (int fd)
 {
-  char *path = xasprintf ("%s/%c%u", s->fifo_dir, kind, s->run_seq);
-  if (mkfifo (path, 0600) < 0 || chown (path, s->uid, s->gid) < 0)
-    {
-      fk_error_set_errno (err, "mkfifo `%s'", path);
-      unlink (path);
-      free (path);
-      return -1;
-    }
-  fds[0] = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  fds[1] = fds[0] < 0 ? -1 : open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fds[1] < 0)
-    {
-      fk_error_set_errno (err, "open `%s'", path);
-      fds[0] = close_and_reset (fds[0]);
-      unlink (path);
-      free (path);
-      return -1;
-    }
-  *ret_path = path;
-  return 0;
+  int fl = fcntl (fd, F_GETFL);
+  return fl < 0 ? -1 : fcntl (fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+static shell_t *
+find_shell (conn_t *c, const char *id)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->conn == c && strcmp (s->id, id) == 0)
+      return s;
+  return NULL;
+}
+
+static const char *
+pick_shell (void)
+{
+  static const char *const candidates[] = { "/bin/bash", "/usr/bin/bash", "/bin/sh" };
+  for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+    if (access (candidates[i], X_OK) == 0)
+      return candidates[i];
+  return NULL;
+}
+
+/* Moves fd to target in the child (clearing close-on-exec even when they are equal). */
+static int
+child_dup (int fd, int target)
+{
+  if (fd == target)
+    return fcntl (fd, F_SETFD, 0);
+  return dup2 (fd, target);
+}
+
+static char **
+shell_env (char **extra, const char *home)
+{
+  size_t n = fk_strv_len (environ), k = fk_strv_len (extra);
+  char **env = xcalloc (n + k + 2, sizeof (char *));
+  memcpy (env, environ, n * sizeof (char *));
+  int have_home = 0;
+  for (size_t i = 0; i < k; i++)
+    {
+      size_t kl = (size_t)(strchr (extra[i], '=') - extra[i]);
+      if (kl == 4 && strncmp (extra[i], "HOME", 4) == 0)
+        have_home = 1;
+      size_t j;
+      for (j = 0; j < n; j++)
+        if (strncmp (env[j], extra[i], kl + 1) == 0)
+          break;
+      env[j] = extra[i];
+      if (j == n)
+        n++;
+    }
+  if (home != NULL && !have_home)
+    {
+      size_t j;
+      for (j = 0; j < n; j++)
+        if (strncmp (env[j], "HOME=", 5) == 0)
+          break;
+      env[j] = (char *)home;
+      if (j == n)
+        n++;
+    }
+  return env;
+}
+
+/* Starts the shell process with fresh pipes. */
 static int
 shell_spawn (shell_t *s, fk_error_t *err)
 {
-  int cmd[2] = {-1, -1}, st[2] = {-1, -1}, lg[2] = {-1, -1};
-  if (pipe2 (cmd, O_CLOEXEC) < 0 || pipe2 (st, O_CLOEXEC) < 0 || pipe2 (lg, O_CLOEXEC) < 0)
+  agent_user_t user;
+  memset (&user, 0, sizeof user);
+  int have_user = s->user != NULL && s->user[0] != '\0';
+  if (have_user && agent_user_resolve (agent->rootfd, s->user, &user, err) < 0)
+    return -1;
+  cleanup_free char *home = have_user && user.home ? xasprintf ("HOME=%s", user.home) : NULL;
+  cleanup_free char **envp = shell_env (s->env, home);
+  int cmdp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, stp[2] = { -1, -1 };
+  int ret = -1;
+  if (pipe2 (cmdp, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
+      || pipe2 (stp, O_CLOEXEC) < 0)
     {
       fk_error_set_errno (err, "pipe");
-      goto fail;
+      goto out;
     }
-  int bash = access ("/bin/bash", X_OK) == 0;
-  char *bash_argv[] = {(char *) "/bin/bash", (char *) "--noprofile", (char *) "--norc", NULL};
-  char *sh_argv[] = {(char *) "/bin/sh", NULL};
-  proc_spawn_t req = {
-    .argv = bash ? bash_argv : sh_argv,
-    .env = s->env,
-    .cwd = s->cwd,
-    .user = s->user,
-    .fd_in = cmd[0],
-    .fd_out = lg[1],
-    .fd_err = lg[1],
-    .extra_fd = st[1],
-    .extra_target = STATUS_FD,
-  };
-  pid_t pid = proc_spawn (&req, err);
+  int is_bash = strstr (s->path, "bash") != NULL;
+  char *argv_bash[]
+      = { (char *)"bash", (char *)"--noprofile", (char *)"--norc", (char *)"-s", NULL };
+  char *argv_sh[] = { (char *)"sh", (char *)"-s", NULL };
+  /* The child reports a failure before exec through this pipe (close-on-exec: EOF means the
+     exec worked). */
+  int rep[2] = { -1, -1 };
+  if (pipe2 (rep, O_CLOEXEC) < 0)
+    {
+      fk_error_set_errno (err, "pipe");
+      goto out;
+    }
+  pid_t pid = fork ();
   if (pid < 0)
-    goto fail;
-  close (cmd[0]);
-  close (st[1]);
-  close (lg[1]);
+    {
+      fk_error_set_errno (err, "fork");
+      close (rep[0]);
+      close (rep[1]);
+      goto out;
+    }
+  if (pid == 0)
+    {
+      sigset_t none;
+      sigemptyset (&none);
+      struct sigaction dfl = { .sa_handler = SIG_DFL };
+      sigaction (SIGPIPE, &dfl, NULL);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      setsid ();
+      int stage = 0, e = 0;
+      if (child_dup (cmdp[0], 0) < 0 || child_dup (outp[1], 1) < 0 || child_dup (errp[1], 2) < 0
+          || child_dup (stp[1], STATUS_FD) < 0)
+        stage = 1;
+      else if (s->cwd != NULL && s->cwd[0] != '\0' && chdir (s->cwd) < 0)
+        stage = 2;
+      else if (have_user
+               && ((getuid () == 0 && setgroups ((size_t)user.n_groups, user.groups) < 0)
+                   || setgid (user.gid) < 0 || setuid (user.uid) < 0))
+        stage = 3;
+      else
+        execve (s->path, is_bash ? argv_bash : argv_sh, envp), stage = 4;
+      e = errno;
+      int msg[2] = { stage, e };
+      ssize_t w = write (rep[1], msg, sizeof msg);
+      (void)w;
+      _exit (127);
+    }
+  close (rep[1]);
+  int msg[2] = { 0, 0 };
+  ssize_t n;
+  do
+    n = read (rep[0], msg, sizeof msg);
+  while (n < 0 && errno == EINTR);
+  close (rep[0]);
+  if (n == (ssize_t)sizeof msg)
+    {
+      /* The child exits; the reaper collects it as an unknown pid. */
+      errno = msg[1];
+      if (msg[0] == 2)
+        fk_error_set_errno (err, "shell cwd `%s'", s->cwd);
+      else if (msg[0] == 3)
+        fk_error_set_errno (err, "switch the shell to user `%s'", s->user);
+      else
+        fk_error_set_errno (err, "start the shell `%s'", s->path);
+      goto out;
+    }
   s->pid = pid;
-  s->cmd_fd = cmd[1];
-  s->status.fd = st[0];
-  s->log.fd = lg[0];
-  s->slen = 0;
-  fcntl (st[0], F_SETFL, O_NONBLOCK);
-  fcntl (lg[0], F_SETFL, O_NONBLOCK);
+  s->other_user = have_user && user.uid != geteuid ();
+  s->cmd.fd = steal_fd (&cmdp[1]);
+  s->out.fd = steal_fd (&outp[0]);
+  s->err.fd = steal_fd (&errp[0]);
+  s->status.fd = steal_fd (&stp[0]);
+  set_nonblock (s->cmd.fd);
+  set_nonblock (s->out.fd);
+  set_nonblock (s->err.fd);
+  set_nonblock (s->status.fd);
+  agent_watch (&s->out, EPOLLIN);
+  agent_watch (&s->err, EPOLLIN);
   agent_watch (&s->status, EPOLLIN);
-  agent_watch (&s->log, EPOLLIN);
-  return 0;
-fail:
+  s->slen = 0;
+  ret = 0;
+out:
+  agent_user_clear (&user);
   for (int i = 0; i < 2; i++)
     {
-      close_and_reset (cmd[i]);
-      close_and_reset (st[i]);
-      close_and_reset (lg[i]);
+      close_and_reset (cmdp[i]);
+      close_and_reset (outp[i]);
+      close_and_reset (errp[i]);
+      close_and_reset (stp[i]);
     }
-  return -1;
+  return ret;
+}
+
+/* Queues text for the shell's stdin and writes what the pipe takes now. */
+static void
+send_cmd (shell_t *s, const char *text, size_t len)
+{
+  if (s->cmdoff == s->cmdlen)
+    s->cmdoff = s->cmdlen = 0;
+  s->cmdbuf = xrealloc (s->cmdbuf, s->cmdlen + len);
+  memcpy (s->cmdbuf + s->cmdlen, text, len);
+  s->cmdlen += len;
+  while (s->cmd.fd >= 0 && s->cmdoff < s->cmdlen)
+    {
+      ssize_t n = write (s->cmd.fd, s->cmdbuf + s->cmdoff, s->cmdlen - s->cmdoff);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          agent_watch (&s->cmd, EPOLLOUT);
+          return;
+        }
+      if (n < 0)
+        break; /* the shell is gone: its death is reported by the reaper */
+      s->cmdoff += (size_t)n;
+    }
+  agent_watch (&s->cmd, 0);
 }
 
 static void
-shell_kill (shell_t *s)
+write_in (shell_t *s)
+{
+  while (s->in.fd >= 0 && s->inoff < s->inlen)
+    {
+      ssize_t n = write (s->in.fd, s->inbuf + s->inoff, s->inlen - s->inoff);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          agent_watch (&s->in, EPOLLOUT);
+          return;
+        }
+      if (n < 0)
+        break;
+      s->inoff += (size_t)n;
+    }
+  /* All written (or the reader is gone): EOF for the command. */
+  close_watch (&s->in);
+  free (s->inbuf);
+  s->inbuf = NULL;
+}
+
+static void
+end_run_io (shell_t *s)
+{
+  close_watch (&s->in);
+  s->in_rd = close_and_reset (s->in_rd);
+  free (s->inbuf);
+  s->inbuf = NULL;
+  s->inlen = s->inoff = 0;
+}
+
+/* Reads one chunk of out or err: into the run's reply, or dropped between runs. Returns 1 when
+   more may follow, 0 when the pipe has nothing now (or is closed), -1 when paused by the
+   connection's back-pressure. */
+static int
+read_chunk (shell_t *s, watch_t *w, size_t *drained)
+{
+  if (w->fd < 0)
+    return 0;
+  ssize_t n;
+  if (s->running && s->conn != NULL)
+    {
+      if (conn_queued (s->conn) >= AGENT_SENDQ_HIGH)
+        {
+          agent_watch (w, 0);
+          return -1;
+        }
+      fk_wire_buf_t *b = conn_outbuf (s->conn);
+      xgrow ((void **)&b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
+      n = read (w->fd, b->data + b->len + FK_WIRE_HEADER_LEN, FK_WIRE_CHUNK);
+      if (n > 0)
+        {
+          uint16_t type = w == &s->err ? FK_WIRE_R_STDERR : FK_WIRE_R_STDOUT;
+          fk_wire_header_write (b->data + b->len, type, 0, s->req_id, (uint32_t)n);
+          b->len += FK_WIRE_HEADER_LEN + (size_t)n;
+        }
+    }
+  else
+    {
+      static uint8_t scratch[FK_WIRE_CHUNK];
+      n = read (w->fd, scratch, sizeof scratch);
+    }
+  if (n > 0)
+    {
+      if (drained != NULL && (*drained += (size_t)n) > SHELL_DRAIN_MAX)
+        return 0;
+      return 1;
+    }
+  if (n < 0 && errno == EINTR)
+    return 1;
+  if (n < 0 && errno == EAGAIN)
+    {
+      if (w->events == 0)
+        agent_watch (w, EPOLLIN);
+      return 0;
+    }
+  /* EOF: every writer is gone (the shell died and no job holds the pipe). */
+  close_watch (w);
+  return 0;
+}
+
+/* Reads out and err until they have nothing more now. Returns -1 when paused by
+   back-pressure. */
+static int
+drain (shell_t *s)
+{
+  size_t drained = 0;
+  watch_t *ws[2] = { &s->out, &s->err };
+  for (int i = 0; i < 2; i++)
+    for (;;)
+      {
+        int r = read_chunk (s, ws[i], &drained);
+        if (r < 0)
+          return -1;
+        if (r == 0)
+          break;
+      }
+  return 0;
+}
+
+/* Ends the run: the exit frame. status is a wait status when respawned, else unused. */
+static void
+emit_exit (shell_t *s, int respawned, int wstatus)
+{
+  conn_t *c = s->conn;
+  s->running = 0;
+  s->deadline_ms = 0;
+  end_run_io (s);
+  if (c == NULL)
+    return;
+  fk_wire_buf_t *b = conn_outbuf (c);
+  fk_wire_begin (b, FK_WIRE_R_EXIT, FK_WIRE_F_END, s->req_id);
+  if (respawned && WIFSIGNALED (wstatus))
+    fk_wire_put_int (b, FK_TAG_SIGNAL, (uint64_t)WTERMSIG (wstatus));
+  else
+    fk_wire_put_int (b, FK_TAG_EXIT_CODE,
+                     (uint64_t)(respawned ? WEXITSTATUS (wstatus) : s->exit_code & 0xff));
+  if (s->timed_out)
+    fk_wire_put_int (b, FK_TAG_TIMED_OUT, 1);
+  if (respawned)
+    fk_wire_put_int (b, FK_TAG_FLAGS, FK_WIRE_SHELL_RESPAWNED);
+  fk_wire_end (b, NULL);
+  s->timed_out = 0;
+  s->dirty = 1;
+}
+
+/* The status line came: finish the run once the output written before it is read. */
+static void
+try_finish (shell_t *s)
+{
+  if (!s->running || !s->have_status)
+    return;
+  if (drain (s) < 0)
+    return; /* resumed by shell_conn_drained */
+  s->have_status = 0;
+  emit_exit (s, 0, 0);
+}
+
+static void
+read_status (shell_t *s)
+{
+  for (;;)
+    {
+      if (s->slen == sizeof s->sbuf)
+        s->slen = 0; /* only the shell writes here: a line this long is not one of ours */
+      ssize_t n = read (s->status.fd, s->sbuf + s->slen, sizeof s->sbuf - s->slen);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            close_watch (&s->status);
+          break;
+        }
+      s->slen += (size_t)n;
+      char *nl;
+      while ((nl = memchr (s->sbuf, '\n', s->slen)) != NULL)
+        {
+          *nl = '\0';
+          int code = atoi (s->sbuf);
+          size_t used = (size_t)(nl - s->sbuf) + 1;
+          memmove (s->sbuf, nl + 1, s->slen - used);
+          s->slen -= used;
+          if (s->running && !s->have_status)
+            {
+              s->have_status = 1;
+              s->exit_code = code;
+            }
+        }
+    }
+  try_finish (s);
+}
+
+static void
+kill_shell (shell_t *s)
 {
   if (s->pid > 0)
     {
       kill (-s->pid, SIGKILL);
       kill (s->pid, SIGKILL);
     }
+  s->pid = 0;
+  close_watch (&s->cmd);
+  close_watch (&s->out);
+  close_watch (&s->err);
+  close_watch (&s->status);
+  free (s->cmdbuf);
+  s->cmdbuf = NULL;
+  s->cmdlen = s->cmdoff = 0;
 }
-
-/* The shell is gone or going: drop its pipes (the reaper collects the process). */
-static void run_done (shell_t *s, int wait_status);
 
 static void
-shell_down (shell_t *s)
+shell_free (shell_t *s)
 {
-  /* A run in progress ends as killed (its shell is gone with it). */
-  if (s->run != NULL)
-    run_done (s, SIGKILL);
-  s->cmd_fd = close_and_reset (s->cmd_fd);
-  close_watch (&s->status);
-  close_watch (&s->log);
-  close_run_fds (s);
-  s->pid = 0;
+  kill_shell (s);
+  end_run_io (s);
+  free (s->id);
+  fk_strv_free (s->env);
+  free (s->cwd);
+  free (s->user);
+  free (s);
 }
+
+static void
+unlink_shell (shell_t *s)
+{
+  for (shell_t **pp = &agent->shells; *pp; pp = &(*pp)->next)
+    if (*pp == s)
+      {
+        *pp = s->next;
+        return;
+      }
+}
+
+static void
+init_watches (shell_t *s)
+{
+  watch_t *ws[] = { &s->cmd, &s->out, &s->err, &s->status, &s->in };
+  for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+    {
+      ws[i]->kind = W_SHELL;
+      ws[i]->fd = -1;
+      ws[i]->owner = s;
+      ws[i]->events = 0;
+    }
+}
+
+/* The first command of every shell: SIGINT (cancel) ends the running command, not the shell:
+   a handler (unlike an ignore) is reset for the commands it starts. */
+static const char shell_init[] = "trap : INT\n";
 
 void
 shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
   fk_error_t err = FK_ERROR_INIT;
+  if (agent->terminating)
+    {
+      conn_send_error (c, id, ESHUTDOWN, "the agent is shutting down");
+      return;
+    }
   const char *sid = m->str[FK_TAG_SHELL_ID];
   if (find_shell (c, sid) != NULL)
     {
-      conn_send_error (c, id, EEXIST, "a shell with this id exists");
+      conn_send_error (c, id, EEXIST, "shell id already in use");
+      return;
+    }
+  const char *path = pick_shell ();
+  if (path == NULL)
+    {
+      conn_send_error (c, id, ENOENT, "no shell in the root (/bin/bash, /usr/bin/bash, /bin/sh)");
       return;
     }
   shell_t *s = xcalloc (1, sizeof *s);
   s->id = xstrdup (sid);
   s->conn = c;
-  s->cmd_fd = s->run_out_w = s->run_err_w = s->run_in = s->run_script = -1;
-  s->status.kind = s->log.kind = W_SHELL;
-  s->status.owner = s->log.owner = s;
-  s->status.fd = s->log.fd = -1;
-  size_t n = fk_strv_len (m->env);
-  s->env = xcalloc (n + 1, sizeof (char *));
-  for (size_t i = 0; i < n; i++)
+  s->path = path;
+  s->in_rd = -1;
+  size_t ne = fk_strv_len (m->env);
+  s->env = xcalloc (ne + 1, sizeof (char *));
+  for (size_t i = 0; i < ne; i++)
     s->env[i] = xstrdup (m->env[i]);
   s->cwd = m->str[FK_TAG_CWD] ? xstrdup (m->str[FK_TAG_CWD]) : NULL;
   s->user = m->str[FK_TAG_USER] ? xstrdup (m->str[FK_TAG_USER]) : NULL;
-  s->next = agent->shells;
-  agent->shells = s;
-  const char *spec = s->user && s->user[0] ? s->user : agent->default_user;
-  agent_user_t u;
-  if (spec != NULL)
-    {
-      if (agent_user_resolve (agent->rootfd, spec, &u, &err) < 0)
-        {
-          s->dead = 1;
-          conn_send_fk_error (c, id, &err);
-          return;
-        }
-      agent_user_clear (&u);
-      if (u.uid != geteuid ())
-        {
-          char tmpl[] = "/tmp/.fk-shell-XXXXXX";
-          if (mkdtemp (tmpl) == NULL || chown (tmpl, u.uid, u.gid) < 0)
-            {
-              fk_error_set_errno (&err, "a private directory in /tmp for a shell of user `%s'", spec);
-              if (tmpl[sizeof tmpl - 2] != 'X')
-                rmdir (tmpl);
-              s->dead = 1;
-              conn_send_fk_error (c, id, &err);
-              return;
-            }
-          s->fifo_dir = xstrdup (tmpl);
-          s->uid = u.uid;
-          s->gid = u.gid;
-        }
-    }
+  init_watches (s);
   if (shell_spawn (s, &err) < 0)
     {
-      s->dead = 1;
+      shell_free (s);
       conn_send_fk_error (c, id, &err);
       return;
     }
+  send_cmd (s, shell_init, sizeof shell_init - 1);
+  s->next = agent->shells;
+  agent->shells = s;
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_OK, FK_WIRE_F_END, id);
-  fk_wire_put_int (b, FK_TAG_PID, (uint64_t) s->pid);
+  fk_wire_put_int (b, FK_TAG_PID, (uint64_t)s->pid);
+  fk_wire_put_str (b, FK_TAG_PATH, s->path);
   fk_wire_end (b, NULL);
   conn_flush (c);
 }
 
-/* Appends s single-quoted for the shell ('it'\''s'). */
+/* Appends s single-quoted for sh: every byte but ' stands for itself inside '...'. */
 static void
 put_quoted (fk_wire_buf_t *b, const char *s)
 {
   fk_wire_put_raw (b, "'", 1);
-  for (const char *p = s; *p; p++)
-    if (*p == '\'')
+  for (const char *q; (q = strchr (s, '\'')) != NULL; s = q + 1)
+    {
+      fk_wire_put_raw (b, s, (size_t)(q - s));
       fk_wire_put_raw (b, "'\\''", 4);
-    else
-      fk_wire_put_raw (b, p, 1);
+    }
+  fk_wire_put_raw (b, s, strlen (s));
   fk_wire_put_raw (b, "'", 1);
 }
 
-static void
-put_str (fk_wire_buf_t *b, const char *s)
+static int
+valid_name (const char *s, size_t len)
 {
-  fk_wire_put_raw (b, s, strlen (s));
+  if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+          || (s[i] >= '0' && s[i] <= '9')))
+      return 0;
+  return 1;
 }
 
 void
@@ -284,298 +598,93 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       conn_send_error (c, id, ENOENT, "no such shell");
       return;
     }
-  if (s->run != NULL)
+  if (s->running)
     {
       conn_send_error (c, id, EBUSY, "the shell is running a command");
       return;
     }
+  for (char **e = m->env; e && *e; e++)
+    if (!valid_name (*e, (size_t)(strchr (*e, '=') - *e)))
+      {
+        char msg[256];
+        snprintf (msg, sizeof msg, "environment entry `%.200s' does not name a shell variable", *e);
+        conn_send_error (c, id, EINVAL, msg);
+        return;
+      }
   if (s->pid == 0 && shell_spawn (s, &err) < 0)
     {
       conn_send_fk_error (c, id, &err);
       return;
     }
-  int out[2] = {-1, -1}, errp[2] = {-1, -1};
-  s->run_seq++;
-  if (s->fifo_dir != NULL)
+  const char *cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? m->str[FK_TAG_CWD] : NULL;
+  int sub = cwd != NULL || m->env != NULL;
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_put_raw (&b, sub ? "( " : "{ ", 2);
+  if (cwd != NULL)
     {
-      if (make_fifo (s, 'o', out, &s->run_paths[0], &err) < 0
-          || make_fifo (s, 'e', errp, &s->run_paths[1], &err) < 0)
-        {
-          for (int i = 0; i < 2; i++)
-            {
-              close_and_reset (out[i]);
-              close_and_reset (errp[i]);
-            }
-          close_run_fds (s);
-          conn_send_fk_error (c, id, &err);
-          return;
-        }
-    }
-  else if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0)
-    {
-      int e = errno;
-      for (int i = 0; i < 2; i++)
-        {
-          close_and_reset (out[i]);
-          close_and_reset (errp[i]);
-        }
-      conn_send_error (c, id, e, "pipe");
-      return;
-    }
-  const fk_wire_slice_t *in = &m->bytes[FK_TAG_STDIN_DATA];
-  int in_fd = -1;
-  if (fk_wire_msg_has (m, FK_TAG_STDIN_DATA))
-    {
-      /* The run's stdin: a memory file the shell opens (and reads to EOF). */
-      if (s->fifo_dir != NULL)
-        {
-          s->run_paths[2] = xasprintf ("%s/i%u", s->fifo_dir, s->run_seq);
-          in_fd = open (s->run_paths[2], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-          if (in_fd >= 0 && fchown (in_fd, s->uid, s->gid) < 0)
-            in_fd = close_and_reset (in_fd);
-        }
-      else
-        in_fd = memfd_create ("fk-stdin", MFD_CLOEXEC);
-      if (in_fd < 0 || fk_write_all (in_fd, in->data, in->len, &err) < 0
-          || lseek (in_fd, 0, SEEK_SET) < 0)
-        {
-          if (!fk_error_is_set (&err))
-            fk_error_set_errno (&err, "memfd for stdin");
-          close_and_reset (in_fd);
-          for (int i = 0; i < 2; i++)
-            {
-              close_and_reset (out[i]);
-              close_and_reset (errp[i]);
-            }
-          close_run_fds (s);
-          conn_send_fk_error (c, id, &err);
-          return;
-        }
-    }
-  /* { eval 'CMD'
-     } </proc/P/fd/I >/proc/P/fd/O 2>/proc/P/fd/E 63>&-; printf '%d\n' "$?" >&63
-     With env or cwd, the command runs in a subshell so they apply to this run only. */
-  int me = (int) getpid ();
-  int sub = m->env != NULL || (m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0]);
-  fk_wire_buf_t script = FK_WIRE_BUF_INIT;
-  put_str (&script, sub ? "{ (" : "{ ");
-  if (m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0])
-    {
-      put_str (&script, "cd ");
-      put_quoted (&script, m->str[FK_TAG_CWD]);
-      put_str (&script, " && ");
+      fk_wire_put_raw (&b, "cd -- ", 6);
+      put_quoted (&b, cwd);
+      fk_wire_put_raw (&b, " || exit 1\n", 11);
     }
   for (char **e = m->env; e && *e; e++)
     {
-      put_str (&script, "export ");
-      put_quoted (&script, *e);
-      put_str (&script, " && ");
+      fk_wire_put_raw (&b, "export ", 7);
+      put_quoted (&b, *e);
+      fk_wire_put_raw (&b, "\n", 1);
     }
-  put_str (&script, "eval ");
-  put_quoted (&script, m->str[FK_TAG_SHELL]);
-  char tail[512], pin[128], pout[128], perr[128];
-  if (s->fifo_dir != NULL)
+  fk_wire_put_raw (&b, "command eval ", 13);
+  put_quoted (&b, m->str[FK_TAG_SHELL]);
+  fk_wire_put_raw (&b, sub ? "\n) " : "\n} ", 3);
+  if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES && s->other_user)
     {
-      snprintf (pin, sizeof pin, "%s", in_fd >= 0 ? s->run_paths[2] : "/dev/null");
-      snprintf (pout, sizeof pout, "%s", s->run_paths[0]);
-      snprintf (perr, sizeof perr, "%s", s->run_paths[1]);
-    }
-  else
-    {
-      if (in_fd >= 0)
-        snprintf (pin, sizeof pin, "/proc/%d/fd/%d", me, in_fd);
-      else
-        snprintf (pin, sizeof pin, "/dev/null");
-      snprintf (pout, sizeof pout, "/proc/%d/fd/%d", me, out[1]);
-      snprintf (perr, sizeof perr, "/proc/%d/fd/%d", me, errp[1]);
-    }
-  snprintf (tail, sizeof tail, "%s\n} <%s >%s 2>%s %d>&-; printf '%%d\\n' \"$?\" >&%d\n",
-            sub ? ")" : "", pin, pout, perr, STATUS_FD, STATUS_FD);
-  put_str (&script, tail);
-  /* The shell sources the script from a file: bash reads a pipe one byte at a time (so as not
-     to read past a command), a file in blocks. Only the short `. FILE` line goes down the pipe. */
-  char line[160];
-  int sfd = -1;
-  if (s->fifo_dir != NULL)
-    {
-      s->run_paths[3] = xasprintf ("%s/s%u", s->fifo_dir, s->run_seq);
-      sfd = open (s->run_paths[3], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      snprintf (line, sizeof line, ". %s\n", s->run_paths[3]);
-    }
-  else
-    {
-      sfd = memfd_create ("fk-run", MFD_CLOEXEC);
-      snprintf (line, sizeof line, ". /proc/%d/fd/%d\n", me, sfd);
-    }
-  s->run_script = sfd;
-  if (sfd < 0)
-    fk_error_set_errno (&err, "a script file for the run");
-  if (sfd < 0 || fk_write_all (sfd, script.data, script.len, &err) < 0
-      || fk_write_all (s->cmd_fd, line, strlen (line), &err) < 0)
-    {
-      close_run_fds (s);
-      fk_wire_buf_free (&script);
-      close_and_reset (in_fd);
-      for (int i = 0; i < 2; i++)
-        {
-          close_and_reset (out[i]);
-          close_and_reset (errp[i]);
-        }
-      conn_send_fk_error (c, id, &err);
+      fk_wire_buf_free (&b);
+      conn_send_error (c, id, EPERM,
+                       "stdin for a run: the shell runs as another user than the agent and "
+                       "cannot open the agent's pipe (give the shell no user, or no stdin)");
       return;
     }
-  fk_wire_buf_free (&script);
-  s->run_out_w = out[1];
-  s->run_err_w = errp[1];
-  s->run_in = in_fd;
-  s->run = proc_new_run (c, id, s, s->pid, out[0], errp[0], m->num[FK_TAG_TIMEOUT_MS]);
-}
-
-static void
-run_done (shell_t *s, int wait_status)
-{
-  proc_t *run = s->run;
-  s->run = NULL;
-  /* The shell has closed its ends; ours go so the pipes end once drained. */
-  close_run_fds (s);
-  if (run != NULL)
-    proc_set_exited (run, wait_status);
-}
-
-static void
-on_status (shell_t *s)
-{
-  for (;;)
+  if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES)
     {
-      ssize_t n = read (s->status.fd, s->sbuf + s->slen, sizeof s->sbuf - 1 - s->slen);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
+      int p[2];
+      if (pipe2 (p, O_CLOEXEC) < 0)
         {
-          if (n == 0)
-            close_watch (&s->status); /* the shell is exiting; the reaper reports it */
+          fk_wire_buf_free (&b);
+          conn_send_error (c, id, errno, "pipe for the run's stdin");
           return;
         }
-      s->slen += (size_t) n;
-      char *nl;
-      while ((nl = memchr (s->sbuf, '\n', s->slen)) != NULL)
-        {
-          *nl = '\0';
-          int code = atoi (s->sbuf) & 0xff;
-          size_t used = (size_t) (nl - s->sbuf) + 1;
-          memmove (s->sbuf, nl + 1, s->slen - used);
-          s->slen -= used;
-          run_done (s, W_EXITCODE (code, 0));
-        }
-      if (s->slen >= sizeof s->sbuf - 1)
-        s->slen = 0; /* not ours: nothing but the wrapper writes there */
+      s->in_rd = p[0];
+      s->in.fd = p[1];
+      set_nonblock (p[1]);
+      char redir[64];
+      int n = snprintf (redir, sizeof redir, "</proc/%d/fd/%d", (int)getpid (), p[0]);
+      fk_wire_put_raw (&b, redir, (size_t)n);
+      const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
+      s->inbuf = d->len ? xmemdup (d->data, d->len) : NULL;
+      s->inlen = d->len;
+      s->inoff = 0;
     }
-}
+  else
+    fk_wire_put_raw (&b, "</dev/null", 10);
+  static const char tail[] = " 9>&-; command printf '%d\\n' \"$?\" >&9\n";
+  fk_wire_put_raw (&b, tail, sizeof tail - 1);
 
-void
-shell_on_event (shell_t *s, watch_t *w, uint32_t events)
-{
-  if (s->dead)
-    return;
-  if (w == &s->status)
-    {
-      on_status (s);
-      return;
-    }
-  /* The shell's own output (syntax errors of the wrapper, if any): logged. */
-  char buf[4096];
-  ssize_t n = read (w->fd, buf, sizeof buf - 1);
-  if (n > 0)
-    {
-      buf[n] = '\0';
-      log_debug ("shell `%s': %s", s->id, buf);
-    }
-  else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-    close_watch (w);
-}
-
-void
-shell_reaped (pid_t pid)
-{
-  for (shell_t *s = agent->shells; s; s = s->next)
-    if (s->pid == pid)
-      {
-        /* The run (if any) got the shell's status from proc_reap; `exit 3` ends up here. */
-        s->run = NULL;
-        shell_down (s);
-        if (!s->dead && !agent->terminating)
-          {
-            fk_error_t err = FK_ERROR_INIT;
-            if (shell_spawn (s, &err) < 0)
-              {
-                log_warning ("shell `%s': respawn: %s", s->id, fk_error_message (&err));
-                fk_error_clear (&err);
-              }
-          }
-        return;
-      }
-}
-
-/* Signals pid's descendants (children first found, then theirs), not pid itself. */
-static int
-signal_descendants (pid_t pid, int sig, int depth)
-{
-  char path[64];
-  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) pid, (int) pid);
-  FILE *f = fopen (path, "re");
-  if (f == NULL)
-    return 0;
-  int n = 0, child;
-  while (fscanf (f, "%d", &child) == 1)
-    {
-      if (depth < 16)
-        n += signal_descendants (child, sig, depth + 1);
-      if (kill (child, sig) == 0)
-        n++;
-    }
-  fclose (f);
-  return n;
-}
-
-void
-shell_signal_run (shell_t *s, int sig)
-{
-  if (s->pid <= 0)
-    return;
-  /* The command's processes get it; a shell keeps its state when its child dies of SIGINT.
-     The command may not have forked yet: look again for a while before falling back to the
-     shell itself (a command of builtins only has no process of its own). */
-  if (signal_descendants (s->pid, sig, 0) > 0)
-    return;
-  s->cancel_sig = sig;
-  s->cancel_deadline_ms = agent_now_ms () + 100;
-}
-
-int
-shell_timeouts (void)
-{
-  int next = -1;
-  uint64_t now = agent_now_ms ();
-  for (shell_t *s = agent->shells; s; s = s->next)
-    {
-      if (s->cancel_sig == 0)
-        continue;
-      if (s->run == NULL || s->pid <= 0 || s->dead)
-        {
-          s->cancel_sig = 0;
-          continue;
-        }
-      if (signal_descendants (s->pid, s->cancel_sig, 0) > 0)
-        s->cancel_sig = 0;
-      else if (now >= s->cancel_deadline_ms)
-        {
-          kill (s->pid, s->cancel_sig);
-          s->cancel_sig = 0;
-        }
-      else
-        next = 2;
-    }
-  return next;
+  s->running = 1;
+  s->req_id = id;
+  s->have_status = 0;
+  s->timed_out = 0;
+  s->deadline_ms = m->num[FK_TAG_TIMEOUT_MS] ? agent_now_ms () + m->num[FK_TAG_TIMEOUT_MS] : 0;
+  /* Output left over from before this run (a background job) is not this run's. */
+  size_t scratch_drained = 0;
+  s->running = 0;
+  watch_t *ws[2] = { &s->out, &s->err };
+  for (int i = 0; i < 2; i++)
+    while (read_chunk (s, ws[i], &scratch_drained) > 0)
+      ;
+  s->running = 1;
+  send_cmd (s, (const char *)b.data, b.len);
+  fk_wire_buf_free (&b);
+  if (s->in.fd >= 0)
+    write_in (s);
 }
 
 void
@@ -587,49 +696,162 @@ shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       conn_send_error (c, id, ENOENT, "no such shell");
       return;
     }
-  s->dead = 1;
-  shell_kill (s);
-  shell_down (s);
+  if (s->running)
+    {
+      /* The run ends as killed. */
+      kill_shell (s);
+      emit_exit (s, 1, SIGKILL);
+    }
+  unlink_shell (s);
+  shell_free (s);
   conn_send_ok (c, id);
+}
+
+int
+shell_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  if (!fk_wire_msg_has (m, FK_TAG_TARGET))
+    return 0;
+  uint32_t target = (uint32_t)m->num[FK_TAG_TARGET];
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->conn == c && s->running && s->req_id == target)
+      {
+        /* The shell leads its process group; it survives SIGINT by its trap. */
+        if (s->pid > 0)
+          kill (-s->pid, (int)m->num[FK_TAG_SIGNAL]);
+        conn_send_ok (c, id);
+        return 1;
+      }
+  return 0;
+}
+
+/* The shell process is gone: report the run (if any), then start a new one in its place. */
+static void
+shell_died (shell_t *s, int wstatus)
+{
+  /* What the shell left running in its group (background jobs) goes with it. */
+  kill (-s->pid, SIGKILL);
+  s->pid = 0;
+  if (s->status.fd >= 0)
+    read_status (s); /* a status written just before dying still counts */
+  if (s->running)
+    {
+      drain (s);
+      emit_exit (s, 1, wstatus);
+    }
+  kill_shell (s);
+  if (agent->terminating)
+    return;
+  fk_error_t err = FK_ERROR_INIT;
+  if (shell_spawn (s, &err) < 0)
+    {
+      /* The next run tries again and reports why. */
+      log_warning ("shell %s: respawn: %s", s->id, fk_error_message (&err));
+      fk_error_clear (&err);
+      return;
+    }
+  send_cmd (s, shell_init, sizeof shell_init - 1);
+}
+
+int
+shell_reaped (pid_t pid, int wstatus)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->pid == pid)
+      {
+        shell_died (s, wstatus);
+        return 1;
+      }
+  return 0;
+}
+
+void
+shell_on_event (shell_t *s, watch_t *w, uint32_t events)
+{
+  if (w->fd < 0)
+    return;
+  if (w == &s->cmd)
+    send_cmd (s, "", 0);
+  else if (w == &s->in)
+    write_in (s);
+  else if (w == &s->status)
+    read_status (s);
+  else
+    {
+      for (int i = 0; i < 4; i++)
+        if (read_chunk (s, w, NULL) <= 0)
+          break;
+      s->dirty = 1;
+      try_finish (s);
+    }
+}
+
+void
+shell_conn_drained (conn_t *c)
+{
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->conn == c && s->running)
+      {
+        if (s->out.fd >= 0 && s->out.events == 0)
+          agent_watch (&s->out, EPOLLIN);
+        if (s->err.fd >= 0 && s->err.events == 0)
+          agent_watch (&s->err, EPOLLIN);
+        try_finish (s);
+      }
 }
 
 void
 shell_conn_closed (conn_t *c)
 {
-  for (shell_t *s = agent->shells; s; s = s->next)
-    if (s->conn == c && !s->dead)
-      {
-        s->dead = 1;
-        shell_kill (s);
-        shell_down (s);
-      }
-}
-
-void
-shell_gc (void)
-{
   for (shell_t **pp = &agent->shells; *pp;)
     {
       shell_t *s = *pp;
-      if (!s->dead)
+      if (s->conn != c)
         {
           pp = &s->next;
           continue;
         }
       *pp = s->next;
-      /* A run still draining refers to the shell only as a marker, never through it. */
-      shell_down (s);
-      if (s->fifo_dir != NULL)
-        {
-          fk_error_t err = FK_ERROR_INIT;
-          fk_rm_rf_at (AT_FDCWD, s->fifo_dir, &err);
-          fk_error_clear (&err);
-          free (s->fifo_dir);
-        }
-      free (s->id);
-      fk_strv_free (s->env);
-      free (s->cwd);
-      free (s->user);
-      free (s);
+      s->conn = NULL;
+      shell_free (s);
     }
+}
+
+int
+shell_timeouts (void)
+{
+  uint64_t now = agent_now_ms ();
+  uint64_t next = 0;
+  for (shell_t *s = agent->shells; s; s = s->next)
+    {
+      if (!s->running || s->deadline_ms == 0)
+        continue;
+      if (s->deadline_ms <= now)
+        {
+          s->timed_out = 1;
+          s->deadline_ms = 0;
+          if (s->pid > 0)
+            {
+              kill (-s->pid, SIGKILL);
+              kill (s->pid, SIGKILL);
+            }
+          continue;
+        }
+      if (next == 0 || s->deadline_ms < next)
+        next = s->deadline_ms;
+    }
+  return next == 0 ? -1 : (int)(next - now);
+}
+
+void
+shell_flush_all (void)
+{
+  /* Output and the exit of a run usually arrive in one loop turn: one send for both. */
+  for (shell_t *s = agent->shells; s; s = s->next)
+    if (s->dirty)
+      {
+        s->dirty = 0;
+        if (s->conn != NULL)
+          conn_flush (s->conn);
+      }
 }

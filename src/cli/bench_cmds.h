@@ -5,3 +5,7 @@
 FK_BENCH_CMD ("report", report, "print a table per metric of an artifact: fk bench report FILE")
 FK_BENCH_CMD ("trace-demo", trace_demo,
               "measure host fork+exec density, write an artifact and report it")
+FK_BENCH_CMD ("shell-pool-density", shell_pool_density,
+              "the reference's shell-pool density benchmark, with crun exec as the peer")
+FK_BENCH_CMD ("agent-core", agent_core,
+              "hot/cold create to first stdout, command start, batches, density, cleanup")

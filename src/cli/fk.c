@@ -8,9 +8,23 @@
 #include "cli/verbs.h"
 
 static const fk_verb_t verbs[] = {
-  { "bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)" },
-  { "layer", fk_verb_layer,
-    "unpack one image layer blob into a directory (fk layer apply BLOB DIR)" },
+  {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
+  {"layer", fk_verb_layer, "unpack one image layer blob into a directory (fk layer apply BLOB DIR)"},
+  {"template", fk_verb_template, "prepare, list, inspect and remove templates (images made ready)"},
+  {"image", fk_verb_image, "free image layers and blobs no template uses (fk image prune)"},
+  /* sandbox */
+  {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
+  {"exec", fk_verb_exec, "run a command in a sandbox (exits with its code)"},
+  {"cp", fk_verb_cp, "copy a file into or out of a sandbox (ID:/path on one side)"},
+  {"run", fk_verb_run, "create a sandbox, run a command in it, delete it"},
+  {"ls", fk_verb_ls, "list sandboxes"},
+  {"inspect", fk_verb_inspect, "show a sandbox's state as JSON"},
+  {"stop", fk_verb_stop, "stop sandboxes (SIGTERM, then SIGKILL after a grace)"},
+  {"pause", fk_verb_pause, "freeze every process of sandboxes"},
+  {"resume", fk_verb_resume, "thaw paused sandboxes"},
+  {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
+  /* shells */
+  {"shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)"},
 };
 
 static void

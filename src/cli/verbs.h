@@ -23,5 +23,20 @@ int fk_cli_fail (fk_error_t *err, int code);
 /* One entry per verb file. */
 int fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_layer (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_image (const fk_cli_globals_t *g, int argc, char **argv);
+/* sandbox */
+int fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_stop (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
+/* shells */
+int fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv);
 
 #endif

@@ -22,6 +22,10 @@ struct fk_creq
   fk_creq_t *next;
   uint32_t id;
   fk_cframe_t *head, *tail;
+  /* Its own condition: a frame wakes only the thread waiting for it (with many threads on one
+     connection, a shared one would wake them all for every frame). */
+  pthread_cond_t cond;
+  int waiting;
 };
 
 struct fk_client
@@ -57,6 +61,7 @@ fk_creq_t *
 fk_creq_new (fk_client_t *c)
 {
   fk_creq_t *r = xcalloc (1, sizeof *r);
+  pthread_cond_init (&r->cond, NULL);
   pthread_mutex_lock (&c->lock);
   if (++c->next_id == 0)
     c->next_id = 1;
@@ -99,6 +104,7 @@ fk_creq_free (fk_client_t *c, fk_creq_t *r)
       }
   pthread_mutex_unlock (&c->lock);
   drop_queue (r);
+  pthread_cond_destroy (&r->cond);
   free (r);
 }
 
@@ -135,6 +141,20 @@ fail_locked (fk_client_t *c, int code, const char *msg)
       c->fail_msg = xstrdup (msg);
     }
   pthread_cond_broadcast (&c->cond);
+  for (fk_creq_t *r = c->reqs; r; r = r->next)
+    pthread_cond_signal (&r->cond);
+}
+
+/* Under c->lock, after the reader gave up its role: one waiting thread takes it over. */
+static void
+wake_next_reader_locked (fk_client_t *c)
+{
+  for (fk_creq_t *r = c->reqs; r; r = r->next)
+    if (r->waiting && r->head == NULL)
+      {
+        pthread_cond_signal (&r->cond);
+        return;
+      }
 }
 
 static fk_creq_t *
@@ -216,8 +236,9 @@ read_some (fk_client_t *c, int timeout_ms)
       else
         req->head = cf;
       req->tail = cf;
+      if (req->waiting)
+        pthread_cond_signal (&req->cond);
     }
-  pthread_cond_broadcast (&c->cond);
   pthread_mutex_unlock (&c->lock);
   memmove (c->rbuf, c->rbuf + off, c->rlen - off);
   c->rlen -= off;
@@ -281,10 +302,14 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
           pthread_mutex_lock (&c->lock);
           c->reading = 0;
           /* Someone waiting may need to take over reading. */
-          pthread_cond_broadcast (&c->cond);
+          wake_next_reader_locked (c);
         }
       else if (left < 0)
-        pthread_cond_wait (&c->cond, &c->lock);
+        {
+          r->waiting = 1;
+          pthread_cond_wait (&r->cond, &c->lock);
+          r->waiting = 0;
+        }
       else if (left > 0)
         {
           struct timespec ts;
@@ -296,10 +321,15 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
               ts.tv_sec++;
               ts.tv_nsec -= 1000000000;
             }
-          pthread_cond_timedwait (&c->cond, &c->lock, &ts);
+          r->waiting = 1;
+          pthread_cond_timedwait (&r->cond, &c->lock, &ts);
+          r->waiting = 0;
         }
       if (r->head == NULL && !c->failed && deadline >= 0 && now_ms () >= deadline)
         {
+          /* It may have been woken to take over reading: pass that on. */
+          if (!c->reading)
+            wake_next_reader_locked (c);
           pthread_mutex_unlock (&c->lock);
           return 0;
         }
@@ -446,6 +476,7 @@ fk_client_close (fk_client_t *c)
       fk_creq_t *r = c->reqs;
       c->reqs = r->next;
       drop_queue (r);
+      pthread_cond_destroy (&r->cond);
       free (r);
     }
   pthread_mutex_destroy (&c->lock);

@@ -1,4 +1,4 @@
-/* client/shell.c: see firkin/client.h (shells). */
+/* client/shell.c: see firkin/shell.h. */
 #include "client/shell.h"
 
 #include <errno.h>
@@ -13,188 +13,116 @@
 #include "client/conn.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
+#include "wire/shell.h"
 
 struct fk_shell
 {
   fk_client_t *c;
   char id[32];
+  char *path;
+  pid_t pid;
   pthread_mutex_t run_lock; /* one run at a time */
-  pthread_mutex_t lock;     /* cur_run */
-  uint32_t cur_run;         /* the request id of the run in progress, 0 when idle */
+  pthread_mutex_t lock;     /* cur_id */
+  uint32_t cur_id;          /* the request id of the run in progress, 0 when none */
+  int open;
 };
 
 struct fk_shell_pool
 {
   fk_shell_t **slots;
+  size_t n;
   int *busy;
-  unsigned n;
   pthread_mutex_t lock;
   pthread_cond_t cond;
 };
 
-static unsigned shell_counter;
+static unsigned long shell_counter;
+
+static int
+frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
+{
+  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
+  return fk_wire_frame_decode (&wf, m, err);
+}
 
 int
-fk_client_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell,
-                      fk_error_t *err)
+fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell, fk_error_t *err)
 {
-  fk_shell_t *s = xcalloc (1, sizeof *s);
-  s->c = c;
-  snprintf (s->id, sizeof s->id, "sh%u", __atomic_add_fetch (&shell_counter, 1, __ATOMIC_RELAXED));
-  pthread_mutex_init (&s->run_lock, NULL);
-  pthread_mutex_init (&s->lock, NULL);
+  fk_shell_t *sh = xcalloc (1, sizeof *sh);
+  sh->c = c;
+  snprintf (sh->id, sizeof sh->id, "s%lu",
+            __atomic_add_fetch (&shell_counter, 1, __ATOMIC_RELAXED));
+  pthread_mutex_init (&sh->run_lock, NULL);
+  pthread_mutex_init (&sh->lock, NULL);
   fk_creq_t *r = fk_creq_new (c);
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_SHELL_OPEN, 0, fk_creq_id (r));
-  fk_wire_put_str (&b, FK_TAG_SHELL_ID, s->id);
-  for (char *const *e = opts ? opts->env : NULL; e && *e; e++)
-    fk_wire_put_str (&b, FK_TAG_ENV, *e);
-  if (opts && opts->cwd)
-    fk_wire_put_str (&b, FK_TAG_CWD, opts->cwd);
-  if (opts && opts->user)
-    fk_wire_put_str (&b, FK_TAG_USER, opts->user);
+  fk_wire_put_str (&b, FK_TAG_SHELL_ID, sh->id);
+  if (opts != NULL)
+    {
+      for (char *const *e = opts->env; e && *e; e++)
+        fk_wire_put_str (&b, FK_TAG_ENV, *e);
+      if (opts->cwd)
+        fk_wire_put_str (&b, FK_TAG_CWD, opts->cwd);
+      if (opts->user)
+        fk_wire_put_str (&b, FK_TAG_USER, opts->user);
+    }
   int ret = fk_wire_end (&b, err);
+  fk_cframe_t *f = NULL;
   if (ret == 0)
-    ret = fk_client_call (c, r, &b, NULL, NULL, NULL, err);
-  fk_creq_free (c, r);
+    ret = fk_client_call (c, r, &b, NULL, NULL, &f, err);
   fk_wire_buf_free (&b);
+  fk_creq_free (c, r);
+  if (ret == 0)
+    {
+      fk_wire_msg_t m;
+      if (frame_msg (f, &m, err) < 0)
+        ret = -1;
+      else
+        {
+          sh->pid = (pid_t)m.num[FK_TAG_PID];
+          sh->path = xstrdup (m.str[FK_TAG_PATH] ? m.str[FK_TAG_PATH] : "");
+          fk_wire_msg_clear (&m);
+        }
+    }
+  free (f);
   if (ret < 0)
     {
-      pthread_mutex_destroy (&s->run_lock);
-      pthread_mutex_destroy (&s->lock);
-      free (s);
+      pthread_mutex_destroy (&sh->run_lock);
+      pthread_mutex_destroy (&sh->lock);
+      free (sh);
       return fk_error_wrap (err, "open a shell");
     }
-  *ret_shell = s;
+  sh->open = 1;
+  *ret_shell = sh;
   return 0;
 }
 
-static void
-add (char **buf, size_t *len, size_t *cap, size_t max, int *truncated, const void *d, size_t n)
+pid_t
+fk_shell_pid (const fk_shell_t *sh)
 {
-  size_t room = max > *len ? max - *len : 0;
-  if (n > room)
-    {
-      *truncated = 1;
-      n = room;
-    }
-  xgrow ((void **) buf, cap, *len + n + 1, 1);
-  memcpy (*buf + *len, d, n);
-  *len += n;
-  (*buf)[*len] = '\0';
+  return sh->pid;
 }
 
-int
-fk_client_shell_run (fk_shell_t *s, const fk_shell_run_opts_t *o, size_t max_output,
-                     fk_exec_result_t *ret_result, fk_error_t *err)
+const char *
+fk_shell_path (const fk_shell_t *sh)
 {
-  if (o == NULL || o->command == NULL)
-    return fk_error_set (err, EINVAL, "shell run: no command");
-  pthread_mutex_lock (&s->run_lock);
-  fk_creq_t *r = fk_creq_new (s->c);
-  uint32_t id = fk_creq_id (r);
-  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
-  fk_wire_begin (&b, FK_WIRE_SHELL_RUN, 0, id);
-  fk_wire_put_str (&b, FK_TAG_SHELL_ID, s->id);
-  fk_wire_put_str (&b, FK_TAG_SHELL, o->command);
-  for (char *const *e = o->env; e && *e; e++)
-    fk_wire_put_str (&b, FK_TAG_ENV, *e);
-  if (o->cwd)
-    fk_wire_put_str (&b, FK_TAG_CWD, o->cwd);
-  if (o->stdin_data)
-    fk_wire_put_bytes (&b, FK_TAG_STDIN_DATA, o->stdin_data, o->stdin_len);
-  if (o->timeout_ms)
-    fk_wire_put_int (&b, FK_TAG_TIMEOUT_MS, o->timeout_ms);
-  int ret = fk_wire_end (&b, err);
-  pthread_mutex_lock (&s->lock);
-  s->cur_run = id;
-  pthread_mutex_unlock (&s->lock);
-  if (ret == 0)
-    ret = fk_client_send (s->c, &b, err);
-  fk_wire_buf_free (&b);
-  char *out = NULL, *er = NULL;
-  size_t out_len = 0, out_cap = 0, err_len = 0, err_cap = 0;
-  int truncated = 0;
-  fk_exit_status_t st = {0, 0, 0};
-  while (ret == 0)
-    {
-      fk_cframe_t *f;
-      if (fk_creq_next (s->c, r, -1, &f, err) < 0)
-        {
-          ret = -1;
-          break;
-        }
-      if (f->type == FK_WIRE_R_STDOUT)
-        add (&out, &out_len, &out_cap, max_output, &truncated, f->data, f->len);
-      else if (f->type == FK_WIRE_R_STDERR)
-        add (&er, &err_len, &err_cap, max_output, &truncated, f->data, f->len);
-      else if (f->type == FK_WIRE_R_ERROR)
-        ret = fk_cframe_error (f, err);
-      else if (f->type == FK_WIRE_R_EXIT)
-        {
-          fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
-          fk_wire_msg_t m;
-          if (fk_wire_frame_decode (&wf, &m, err) < 0)
-            ret = -1;
-          else
-            {
-              if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
-                {
-                  st.signal = (int) m.num[FK_TAG_SIGNAL];
-                  st.exit_code = 128 + st.signal;
-                }
-              else
-                st.exit_code = (int) m.num[FK_TAG_EXIT_CODE];
-              st.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
-              fk_wire_msg_clear (&m);
-            }
-          free (f);
-          break;
-        }
-      else
-        ret = fk_error_set (err, EPROTO, "unexpected %s frame in a shell run",
-                            fk_wire_type_name (f->type));
-      free (f);
-    }
-  pthread_mutex_lock (&s->lock);
-  s->cur_run = 0;
-  pthread_mutex_unlock (&s->lock);
-  fk_creq_free (s->c, r);
-  pthread_mutex_unlock (&s->run_lock);
-  if (ret < 0)
-    {
-      free (out);
-      free (er);
-      return -1;
-    }
-  memset (ret_result, 0, sizeof *ret_result);
-  ret_result->status = st;
-  ret_result->out = out ? out : xcalloc (1, 1);
-  ret_result->out_len = out_len;
-  ret_result->err = er ? er : xcalloc (1, 1);
-  ret_result->err_len = err_len;
-  ret_result->truncated = truncated;
-  return 0;
+  return sh->path;
 }
 
-int
-fk_client_shell_cancel (fk_shell_t *s, fk_error_t *err)
+static int
+send_signal (fk_shell_t *sh, uint32_t target, int sig, fk_error_t *err)
 {
-  pthread_mutex_lock (&s->lock);
-  uint32_t target = s->cur_run;
-  pthread_mutex_unlock (&s->lock);
-  if (target == 0)
-    return 0;
-  fk_creq_t *r = fk_creq_new (s->c);
+  fk_creq_t *r = fk_creq_new (sh->c);
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_SIGNAL, 0, fk_creq_id (r));
   fk_wire_put_int (&b, FK_TAG_TARGET, target);
-  fk_wire_put_int (&b, FK_TAG_SIGNAL, SIGINT);
+  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t)sig);
   fk_wire_end (&b, NULL);
-  int ret = fk_client_call (s->c, r, &b, NULL, NULL, NULL, err);
-  fk_creq_free (s->c, r);
+  int ret = fk_client_call (sh->c, r, &b, NULL, NULL, NULL, err);
   fk_wire_buf_free (&b);
-  /* The run may have ended meanwhile: nothing to cancel is not an error. */
+  fk_creq_free (sh->c, r);
+  /* The run may have ended in between: nothing left to signal is not an error. */
   if (ret < 0 && (err->code == ENOENT || err->code == ESRCH))
     {
       fk_error_clear (err);
@@ -203,29 +131,231 @@ fk_client_shell_cancel (fk_shell_t *s, fk_error_t *err)
   return ret;
 }
 
-void
-fk_client_shell_close (fk_shell_t *s)
+int
+fk_shell_cancel (fk_shell_t *sh, fk_error_t *err)
 {
-  if (s == NULL)
-    return;
-  fk_creq_t *r = fk_creq_new (s->c);
+  pthread_mutex_lock (&sh->lock);
+  uint32_t id = sh->cur_id;
+  pthread_mutex_unlock (&sh->lock);
+  if (id == 0)
+    return 0;
+  return send_signal (sh, id, SIGINT, err);
+}
+
+static int
+run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_callbacks_t *cbs,
+                   fk_exit_status_t *ret_status, int *ret_respawned, fk_error_t *err)
+{
+  if (o->command == NULL)
+    return fk_error_set (err, EINVAL, "shell run: no command");
+  fk_creq_t *r = fk_creq_new (sh->c);
+  uint32_t id = fk_creq_id (r);
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
-  fk_wire_begin (&b, FK_WIRE_SHELL_CLOSE, 0, fk_creq_id (r));
-  fk_wire_put_str (&b, FK_TAG_SHELL_ID, s->id);
-  fk_wire_end (&b, NULL);
-  fk_error_t err = FK_ERROR_INIT;
-  fk_client_call (s->c, r, &b, NULL, NULL, NULL, &err);
-  fk_error_clear (&err);
-  fk_creq_free (s->c, r);
+  fk_wire_begin (&b, FK_WIRE_SHELL_RUN, 0, id);
+  fk_wire_put_str (&b, FK_TAG_SHELL_ID, sh->id);
+  fk_wire_put_str (&b, FK_TAG_SHELL, o->command);
+  for (char *const *e = o->env; e && *e; e++)
+    {
+      if (strchr (*e, '=') == NULL || **e == '=')
+        {
+          fk_wire_buf_free (&b);
+          fk_creq_free (sh->c, r);
+          return fk_error_set (err, EINVAL, "shell run: environment entry `%s' is not K=V", *e);
+        }
+      fk_wire_put_str (&b, FK_TAG_ENV, *e);
+    }
+  if (o->cwd)
+    fk_wire_put_str (&b, FK_TAG_CWD, o->cwd);
+  if (o->has_stdin)
+    {
+      fk_wire_put_int (&b, FK_TAG_STDIN_MODE, FK_WIRE_STDIN_BYTES);
+      fk_wire_put_bytes (&b, FK_TAG_STDIN_DATA, o->stdin_data, o->stdin_len);
+    }
+  if (o->timeout_ms)
+    fk_wire_put_int (&b, FK_TAG_TIMEOUT_MS, o->timeout_ms);
+  if (fk_wire_end (&b, err) < 0)
+    {
+      fk_wire_buf_free (&b);
+      fk_creq_free (sh->c, r);
+      return fk_error_wrap (err, "shell run: command and stdin are too large for one request");
+    }
+  pthread_mutex_lock (&sh->lock);
+  sh->cur_id = id;
+  pthread_mutex_unlock (&sh->lock);
+  int ret = fk_client_send (sh->c, &b, err);
   fk_wire_buf_free (&b);
-  pthread_mutex_destroy (&s->run_lock);
-  pthread_mutex_destroy (&s->lock);
-  free (s);
+  int stopped = 0;
+  while (ret == 0)
+    {
+      fk_cframe_t *f;
+      if (fk_creq_next (sh->c, r, -1, &f, err) < 0)
+        {
+          ret = -1;
+          break;
+        }
+      cleanup_free fk_cframe_t *owned = f;
+      if (f->type == FK_WIRE_R_STDOUT || f->type == FK_WIRE_R_STDERR)
+        {
+          if (stopped)
+            continue;
+          int (*cb) (void *, const void *, size_t)
+              = f->type == FK_WIRE_R_STDOUT ? cbs->on_stdout : cbs->on_stderr;
+          if (cb != NULL && cb (cbs->userdata, f->data, f->len) != 0)
+            {
+              stopped = 1;
+              fk_error_t e2 = FK_ERROR_INIT;
+              if (send_signal (sh, id, SIGKILL, &e2) < 0)
+                fk_error_clear (&e2);
+            }
+          continue;
+        }
+      if (f->type == FK_WIRE_R_ERROR)
+        {
+          ret = fk_cframe_error (f, err);
+          break;
+        }
+      if (f->type != FK_WIRE_R_EXIT)
+        {
+          ret = fk_error_set (err, EPROTO, "unexpected %s frame from the agent",
+                              fk_wire_type_name (f->type));
+          break;
+        }
+      fk_wire_msg_t m;
+      if (frame_msg (f, &m, err) < 0)
+        {
+          ret = -1;
+          break;
+        }
+      fk_exit_status_t st = { 0 };
+      if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
+        {
+          st.signal = (int)m.num[FK_TAG_SIGNAL];
+          st.exit_code = 128 + st.signal;
+        }
+      else
+        st.exit_code = (int)m.num[FK_TAG_EXIT_CODE];
+      st.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
+      int respawned = (m.num[FK_TAG_FLAGS] & FK_WIRE_SHELL_RESPAWNED) != 0;
+      fk_wire_msg_clear (&m);
+      if (respawned)
+        sh->pid = 0;
+      if (ret_status)
+        *ret_status = st;
+      if (ret_respawned)
+        *ret_respawned = respawned;
+      break;
+    }
+  pthread_mutex_lock (&sh->lock);
+  sh->cur_id = 0;
+  pthread_mutex_unlock (&sh->lock);
+  fk_creq_free (sh->c, r);
+  return ret;
 }
 
 int
-fk_client_shell_pool_open (fk_client_t *c, unsigned n, const fk_shell_opts_t *opts,
-                           fk_shell_pool_t **ret_pool, fk_error_t *err)
+fk_shell_run_stream (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
+                     const fk_shell_callbacks_t *cbs, fk_exit_status_t *ret_status,
+                     int *ret_respawned, fk_error_t *err)
+{
+  pthread_mutex_lock (&sh->run_lock);
+  int r = run_stream_locked (sh, opts, cbs, ret_status, ret_respawned, err);
+  pthread_mutex_unlock (&sh->run_lock);
+  return r;
+}
+
+typedef struct collect
+{
+  char *out, *err;
+  size_t out_len, out_cap, err_len, err_cap;
+} collect_t;
+
+static void
+append (char **buf, size_t *len, size_t *cap, const void *data, size_t n)
+{
+  xgrow ((void **)buf, cap, *len + n + 1, 1);
+  memcpy (*buf + *len, data, n);
+  *len += n;
+  (*buf)[*len] = '\0';
+}
+
+static int
+on_out (void *ud, const void *data, size_t len)
+{
+  collect_t *c = ud;
+  append (&c->out, &c->out_len, &c->out_cap, data, len);
+  return 0;
+}
+
+static int
+on_err (void *ud, const void *data, size_t len)
+{
+  collect_t *c = ud;
+  append (&c->err, &c->err_len, &c->err_cap, data, len);
+  return 0;
+}
+
+int
+fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t *ret_result,
+              fk_error_t *err)
+{
+  collect_t col = { 0 };
+  fk_shell_callbacks_t cbs = { .on_stdout = on_out, .on_stderr = on_err, .userdata = &col };
+  fk_exit_status_t st;
+  int respawned = 0;
+  if (fk_shell_run_stream (sh, opts, &cbs, &st, &respawned, err) < 0)
+    {
+      free (col.out);
+      free (col.err);
+      return -1;
+    }
+  memset (ret_result, 0, sizeof *ret_result);
+  ret_result->status = st;
+  ret_result->respawned = respawned;
+  ret_result->out = col.out ? col.out : xstrdup ("");
+  ret_result->out_len = col.out_len;
+  ret_result->err = col.err ? col.err : xstrdup ("");
+  ret_result->err_len = col.err_len;
+  return 0;
+}
+
+void
+fk_shell_result_free (fk_shell_result_t *r)
+{
+  if (r == NULL)
+    return;
+  free (r->out);
+  free (r->err);
+  r->out = r->err = NULL;
+}
+
+void
+fk_shell_close (fk_shell_t *sh)
+{
+  if (sh == NULL)
+    return;
+  if (sh->open)
+    {
+      fk_creq_t *r = fk_creq_new (sh->c);
+      fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+      fk_wire_begin (&b, FK_WIRE_SHELL_CLOSE, 0, fk_creq_id (r));
+      fk_wire_put_str (&b, FK_TAG_SHELL_ID, sh->id);
+      fk_wire_end (&b, NULL);
+      fk_error_t err = FK_ERROR_INIT;
+      /* A connection already gone took the shell with it: nothing to report. */
+      if (fk_client_call (sh->c, r, &b, NULL, NULL, NULL, &err) < 0)
+        fk_error_clear (&err);
+      fk_wire_buf_free (&b);
+      fk_creq_free (sh->c, r);
+    }
+  pthread_mutex_destroy (&sh->run_lock);
+  pthread_mutex_destroy (&sh->lock);
+  free (sh->path);
+  free (sh);
+}
+
+int
+fk_shell_pool_open (fk_client_t *c, size_t n, const fk_shell_opts_t *opts,
+                    fk_shell_pool_t **ret_pool, fk_error_t *err)
 {
   if (n == 0)
     return fk_error_set (err, EINVAL, "a shell pool needs at least one slot");
@@ -234,65 +364,63 @@ fk_client_shell_pool_open (fk_client_t *c, unsigned n, const fk_shell_opts_t *op
   p->busy = xcalloc (n, sizeof *p->busy);
   pthread_mutex_init (&p->lock, NULL);
   pthread_cond_init (&p->cond, NULL);
-  for (unsigned i = 0; i < n; i++)
-    {
-      if (fk_client_shell_open (c, opts, &p->slots[i], err) < 0)
-        {
-          fk_shell_pool_close (p);
-          return fk_error_wrap (err, "shell pool slot %u", i);
-        }
-      p->n = i + 1;
-    }
+  for (; p->n < n; p->n++)
+    if (fk_shell_open (c, opts, &p->slots[p->n], err) < 0)
+      {
+        fk_shell_pool_close (p);
+        return fk_error_wrap (err, "shell pool slot %zu of %zu", n ? p->n + 1 : 0, n);
+      }
   *ret_pool = p;
   return 0;
 }
 
-unsigned
-fk_shell_pool_slots (const fk_shell_pool_t *p)
+size_t
+fk_shell_pool_slots (const fk_shell_pool_t *pool)
 {
-  return p->n;
+  return pool->n;
 }
 
 fk_shell_t *
-fk_shell_pool_slot (fk_shell_pool_t *p, unsigned i)
+fk_shell_pool_slot (fk_shell_pool_t *pool, size_t i)
 {
-  return i < p->n ? p->slots[i] : NULL;
+  return i < pool->n ? pool->slots[i] : NULL;
 }
 
 int
-fk_shell_pool_run (fk_shell_pool_t *p, const fk_shell_run_opts_t *opts, size_t max_output,
-                   fk_exec_result_t *ret_result, fk_error_t *err)
+fk_shell_pool_run (fk_shell_pool_t *pool, const fk_shell_run_opts_t *opts,
+                   fk_shell_result_t *ret_result, fk_error_t *err)
 {
-  pthread_mutex_lock (&p->lock);
-  unsigned slot;
+  size_t i;
+  pthread_mutex_lock (&pool->lock);
   for (;;)
     {
-      for (slot = 0; slot < p->n && p->busy[slot]; slot++)
-        ;
-      if (slot < p->n)
+      for (i = 0; i < pool->n; i++)
+        if (!pool->busy[i])
+          break;
+      if (i < pool->n)
         break;
-      pthread_cond_wait (&p->cond, &p->lock);
+      pthread_cond_wait (&pool->cond, &pool->lock);
     }
-  p->busy[slot] = 1;
-  pthread_mutex_unlock (&p->lock);
-  int r = fk_client_shell_run (p->slots[slot], opts, max_output, ret_result, err);
-  pthread_mutex_lock (&p->lock);
-  p->busy[slot] = 0;
-  pthread_cond_signal (&p->cond);
-  pthread_mutex_unlock (&p->lock);
+  pool->busy[i] = 1;
+  pthread_mutex_unlock (&pool->lock);
+  int r = fk_shell_run (pool->slots[i], opts, ret_result, err);
+  pthread_mutex_lock (&pool->lock);
+  pool->busy[i] = 0;
+  pthread_cond_signal (&pool->cond);
+  pthread_mutex_unlock (&pool->lock);
   return r;
 }
 
 void
-fk_shell_pool_close (fk_shell_pool_t *p)
+fk_shell_pool_close (fk_shell_pool_t *pool)
 {
-  if (p == NULL)
+  if (pool == NULL)
     return;
-  for (unsigned i = 0; i < p->n; i++)
-    fk_client_shell_close (p->slots[i]);
-  pthread_mutex_destroy (&p->lock);
-  pthread_cond_destroy (&p->cond);
-  free (p->slots);
-  free (p->busy);
-  free (p);
+  for (size_t i = 0; i < pool->n; i++)
+    fk_shell_close (pool->slots[i]);
+  pthread_mutex_destroy (&pool->lock);
+  pthread_cond_destroy (&pool->cond);
+  free (pool->slots);
+  free (pool->busy);
+  free (pool);
 }

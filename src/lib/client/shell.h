@@ -1,7 +1,7 @@
-/* client/shell.h: persistent shells and shell pools (declared in firkin/client.h). */
+/* client/shell.h: shells and shell pools over the agent connection (firkin/shell.h). */
 #ifndef FK_CLIENT_SHELL_H
 #define FK_CLIENT_SHELL_H
 
-#include "firkin/client.h"
+#include "firkin/shell.h"
 
 #endif

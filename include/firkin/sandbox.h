@@ -1,0 +1,145 @@
+/* firkin/sandbox.h: sandboxes: namespaces around an overlay of a template, with fk-agent (or a
+   one-shot init command) as PID 1, limits in a cgroup, and state under the state directory. */
+#ifndef FIRKIN_SANDBOX_H
+#define FIRKIN_SANDBOX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "firkin/runtime.h"
+
+typedef struct fk_sandbox fk_sandbox_t;
+
+/* Resources; 0 means "no limit" for every field but disk_bytes (see fk_sandbox_spec_init). */
+typedef struct fk_resources
+{
+  double vcpus;          /* CPU quota in CPUs (0.5 = half a CPU) */
+  uint64_t memory_bytes; /* memory limit (swap is not allowed beyond it) */
+  uint64_t disk_bytes;   /* size of the writable layer: writing past it gets ENOSPC inside */
+  uint64_t pids;         /* most tasks alive at once */
+} fk_resources_t;
+
+/* The sandbox's network. Only `none` exists today: a network namespace with only loopback up.
+   Egress and published ports come later as new kinds with their own fields. */
+typedef enum
+{
+  FK_DATA_PLANE_NONE = 0,
+} fk_data_plane_kind_t;
+
+typedef struct fk_data_plane_spec
+{
+  fk_data_plane_kind_t kind;
+} fk_data_plane_spec_t;
+
+/* The seccomp profile: the default container profile, made stricter with deny (extra syscall
+   names refused with EPERM) or looser with allow (names taken off the default list), or no
+   filter at all with unconfined. */
+typedef struct fk_seccomp_spec
+{
+  int unconfined;
+  const char *const *deny;  /* NULL-terminated, may be NULL */
+  const char *const *allow; /* NULL-terminated, may be NULL */
+} fk_seccomp_spec_t;
+
+typedef struct fk_sandbox_spec
+{
+  const char *template_id;   /* a template of the store; NULL when layers is given */
+  const char *const *layers; /* explicit lower directories, BOTTOM FIRST, NULL-terminated */
+  fk_resources_t resources;
+  const char *const *env;      /* "K=V" added to (and overriding) the template's, may be NULL */
+  const char *workdir;         /* default cwd of commands; NULL: the template's, else "/" */
+  const char *user;            /* default user of commands; NULL: the template's, else root */
+  const char *hostname;        /* NULL: "fk-" + the first 8 characters of the id */
+  uint64_t timeout_sec;        /* 0: no timeout; else the sandbox deletes itself when it expires */
+  const char *const *metadata; /* "K=V" labels kept in the state, may be NULL */
+  fk_data_plane_spec_t data_plane;
+  fk_seccomp_spec_t seccomp;
+  /* When set, this argv (looked up in the sandbox's PATH) runs as PID 1 instead of fk-agent,
+     with the caller's stdin/stdout/stderr; wait for it with fk_sandbox_wait. For one-shot runs
+     and the benchmarks that compare with `crun run`. */
+  const char *const *init;
+  const char *agent_path; /* NULL: $FIRKIN_AGENT, else fk-agent next to the running binary */
+} fk_sandbox_spec_t;
+
+/* Defaults: data plane none, disk 1 GiB, no other limit, no timeout, default seccomp. */
+void fk_sandbox_spec_init (fk_sandbox_spec_t *spec);
+
+typedef enum
+{
+  FK_SANDBOX_RUNNING,
+  FK_SANDBOX_PAUSED,
+  FK_SANDBOX_STOPPED, /* PID 1 exited; delete to clean */
+} fk_sandbox_status_t;
+
+const char *fk_sandbox_status_name (fk_sandbox_status_t s);
+
+typedef struct fk_sandbox_info
+{
+  char *id;
+  char *template_id; /* NULL when created from explicit layers */
+  fk_sandbox_status_t status;
+  pid_t pid;                   /* PID 1 as the host sees it */
+  unsigned long long start_time; /* PID 1's start time (clock ticks since boot, /proc/PID/stat) */
+  char *socket_path;           /* NULL for an init sandbox */
+  char *cgroup;                /* cgroup path below each hierarchy's root */
+  fk_resources_t resources;
+  int64_t created;             /* unix seconds */
+  int64_t expires;             /* unix seconds, 0 when there is no timeout */
+  char **metadata;             /* "K=V", NULL-terminated */
+} fk_sandbox_info_t;
+
+void fk_sandbox_info_free (fk_sandbox_info_t *info);
+
+/* Creates and starts a sandbox; returns when PID 1 runs (an agent's socket takes connections
+   at once: the backlog holds them until it accepts). Free the handle with fk_sandbox_free;
+   the sandbox itself lives on until stopped, deleted, or expired. */
+int fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
+                       fk_error_t *err);
+
+/* Attaches to an existing sandbox by id (any process may). ENOENT for an unknown id. */
+int fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk_error_t *err);
+
+/* Releases the handle only. */
+void fk_sandbox_free (fk_sandbox_t *sb);
+
+const char *fk_sandbox_id (const fk_sandbox_t *sb);
+/* The agent's socket on the host; NULL for an init sandbox. Owned by sb. */
+const char *fk_sandbox_socket_path (const fk_sandbox_t *sb);
+
+/* The sandbox's state now; free with fk_sandbox_info_free. */
+int fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *err);
+
+/* Every sandbox of the runtime, sorted by creation time; free each and the array. */
+int fk_sandbox_list (fk_runtime_t *rt, fk_sandbox_info_t ***ret_infos, size_t *ret_n,
+                     fk_error_t *err);
+
+/* SIGTERM to PID 1 (the agent stops its processes), then SIGKILL to everything left after
+   grace_ms; returns when the sandbox has no process. A paused sandbox is resumed first. */
+int fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err);
+
+/* Sends sig to PID 1 (SIGKILL ends the whole sandbox). */
+int fk_sandbox_kill (fk_sandbox_t *sb, int sig, fk_error_t *err);
+
+/* Freezes / thaws every process of the sandbox (cgroup freezer). */
+int fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err);
+int fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err);
+
+/* Removes the sandbox: kills what runs (only when force, or when it has stopped: EBUSY else),
+   removes its cgroup and its directory. Nothing is left behind. The handle stays to be freed. */
+int fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err);
+
+/* Moves the deadline to now + seconds (a sandbox without a timeout gets one). */
+int fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err);
+
+/* Waits for PID 1 of a sandbox this process created and returns its wait status. */
+int fk_sandbox_wait (fk_sandbox_t *sb, int *ret_status, fk_error_t *err);
+
+/* How many processes of the sandbox the OOM killer has killed so far. */
+int fk_sandbox_oom_kills (fk_sandbox_t *sb, uint64_t *ret_count, fk_error_t *err);
+
+/* Parses a size: digits with an optional K, M, G or T suffix (powers of 1024, an optional
+   trailing "B" or "iB"). */
+int fk_size_parse (const char *s, uint64_t *ret_bytes, fk_error_t *err);
+
+#endif

@@ -1,0 +1,188 @@
+/* cli/bench_agent_core.c: fk bench agent-core: the original system's P0 latencies on this host
+   (pool/agentcore.h), written as an artifact with confidence tags, reported, and set beside
+   the original's targets and firkin's tenfold goals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/xalloc.h"
+#include "cli/bench.h"
+#include "firkin/runtime.h"
+#include "pool/agentcore.h"
+#include "pool/rootfs.h"
+#include "trace/artifact.h"
+#include "trace/confidence.h"
+#include "trace/envparse.h"
+#include "trace/stats.h"
+
+#define USAGE                                                                                      \
+  "usage: fk bench agent-core [OPTIONS]\n"                                                         \
+  "  --artifact FILE    (FIRKIN_AGENT_CORE_ARTIFACT; default\n"                                    \
+  "                     $FIRKIN_STATE_DIR/bench/agent-core.json)\n"                                \
+  "  --iterations N     samples per latency (FIRKIN_AGENT_CORE_ITERATIONS, default 30)\n"          \
+  "  --batches N        samples per 100-command batch (FIRKIN_AGENT_CORE_BATCHES, default 10)\n"   \
+  "  --repeats N        repeats per density level (FIRKIN_AGENT_CORE_DENSITY_REPEATS, 10)\n"       \
+  "  --rootfs DIR       the sandboxes' root (default: a busybox root built for the run)\n"         \
+  "  --refill-delay MS  the warm pool's refill delay after a lease (default 20)\n"
+
+static int
+parse_count (const char *opt, const char *v, size_t *ret)
+{
+  if (fk_trace_parse_usize (v, strlen (v), ret) < 0 || *ret == 0)
+    {
+      fprintf (stderr, "fk: bench agent-core: invalid %s `%s' (a positive number)\n", opt, v);
+      return -1;
+    }
+  return 0;
+}
+
+static void
+print_targets (const fk_trace_samples_t *s)
+{
+  printf ("\nagent-core: the original's targets, firkin's goals (tenfold), measured here\n");
+  printf ("%-44s %12s %12s %10s %10s %6s\n", "metric", "original", "goal", "p50", "p95", "meets");
+  for (const fk_agent_core_target_t *t = fk_agent_core_targets; t->metric; t++)
+    {
+      double *v = xcalloc (s->len + 1, sizeof *v);
+      size_t n = 0;
+      for (size_t i = 0; i < s->len; i++)
+        if (strcmp (s->items[i]->metric, t->metric) == 0)
+          v[n++] = s->items[i]->value;
+      double p50 = NAN, p95 = NAN;
+      fk_error_t err = FK_ERROR_INIT;
+      if (n > 0
+          && (fk_trace_nearest_rank (v, n, 50, &p50, &err) < 0
+              || fk_trace_nearest_rank (v, n, 95, &p95, &err) < 0))
+        fk_error_clear (&err);
+      free (v);
+      const char *meets = "-";
+      if (strcmp (t->goal, "none") != 0 && n > 0)
+        meets = (t->higher_is_better ? p95 >= t->goal_value : p95 <= t->goal_value) ? "yes" : "no";
+      printf ("%-44s %12s %12s %10.3f %10.3f %6s\n", t->metric, t->target, t->goal, p50, p95,
+              meets);
+    }
+}
+
+int
+fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "artifact", required_argument, NULL, 'a' },
+    { "iterations", required_argument, NULL, 'i' },
+    { "batches", required_argument, NULL, 'b' },
+    { "repeats", required_argument, NULL, 'r' },
+    { "rootfs", required_argument, NULL, 'R' },
+    { "help", no_argument, NULL, 'h' },
+    { "refill-delay", required_argument, NULL, 'd' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *env_art = getenv ("FIRKIN_AGENT_CORE_ARTIFACT");
+  cleanup_free char *artifact = env_art && *env_art ? xstrdup (env_art) : NULL;
+  fk_agent_core_opts_t o = {
+    .iterations = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_ITERATIONS"), 30),
+    .batches = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_BATCHES"), 10),
+    .density_repeats = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_DENSITY_REPEATS"), 10),
+    .refill_delay_ms = -1,
+  };
+  int c;
+  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'a':
+        free (artifact);
+        artifact = xstrdup (optarg);
+        break;
+      case 'i':
+        if (parse_count ("--iterations", optarg, &o.iterations) < 0)
+          return 2;
+        break;
+      case 'b':
+        if (parse_count ("--batches", optarg, &o.batches) < 0)
+          return 2;
+        break;
+      case 'r':
+        if (parse_count ("--repeats", optarg, &o.density_repeats) < 0)
+          return 2;
+        break;
+      case 'R':
+        o.rootfs = optarg;
+        break;
+      case 'd':
+        {
+          size_t v;
+          if (fk_trace_parse_usize (optarg, strlen (optarg), &v) < 0 || v > 60000)
+            {
+              fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", optarg);
+              return 2;
+            }
+          o.refill_delay_ms = (int)v;
+          break;
+        }
+      case 'h':
+        fputs (USAGE, stdout);
+        return 0;
+      default:
+        fputs (USAGE, stderr);
+        return 2;
+      }
+  if (optind != argc)
+    {
+      fputs (USAGE, stderr);
+      return 2;
+    }
+  if (artifact == NULL)
+    artifact = xasprintf ("%s/bench/agent-core.json", g->state_dir);
+
+  fk_error_t err = FK_ERROR_INIT;
+  fk_runtime_t *rt = NULL;
+  cleanup_free char *built = NULL;
+  fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT;
+  int ret = 1;
+  if (o.rootfs == NULL)
+    {
+      /* Outside the state directory: the suite counts what is left there. */
+      const char *tmp = getenv ("TMPDIR");
+      built = xasprintf ("%s/firkin-agent-core-root.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+      if (mkdtemp (built) == NULL)
+        {
+          fk_error_set_errno (&err, "mkdtemp `%s'", built);
+          free (built);
+          built = NULL;
+          goto fail;
+        }
+      if (fk_busybox_rootfs_build (built, &err) < 0)
+        goto fail;
+      o.rootfs = built;
+    }
+  if (fk_runtime_open (g->state_dir, &rt, &err) < 0
+      || fk_agent_core_collect (rt, &o, &samples, &err) < 0
+      || fk_trace_confidence_tag_samples (&samples, &err) < 0
+      || fk_trace_artifact_write (artifact, FK_AGENT_CORE_KIND, &samples, &err) < 0)
+    goto fail;
+  ret = fk_bench_print_report (artifact);
+  if (ret == 0)
+    {
+      print_targets (&samples);
+      printf ("\nartifact: %s\n", artifact);
+    }
+  goto out;
+fail:
+  ret = fk_cli_fail (&err, 1);
+out:
+  if (built != NULL)
+    {
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_rm_rf_at (AT_FDCWD, built, &e2) < 0)
+        fk_cli_fail (&e2, 1);
+    }
+  fk_runtime_close (rt);
+  fk_trace_samples_clear (&samples);
+  return ret;
+}

@@ -1,0 +1,39 @@
+/* cli/connect.c: sandbox id -> agent connection. */
+#include "cli/connect.h"
+
+#include <errno.h>
+
+int
+fk_cli_connect (const fk_cli_globals_t *g, const char *id, fk_runtime_t **ret_rt,
+                fk_sandbox_t **ret_sb, fk_client_t **ret_client, fk_error_t *err)
+{
+  *ret_rt = NULL;
+  *ret_sb = NULL;
+  *ret_client = NULL;
+  if (fk_runtime_open (g->state_dir, ret_rt, err) < 0
+      || fk_sandbox_open (*ret_rt, id, ret_sb, err) < 0)
+    return -1;
+  const char *sock = fk_sandbox_socket_path (*ret_sb);
+  if (sock == NULL)
+    return fk_error_set (err, ENOTSUP, "sandbox `%s' runs a command as PID 1, not an agent", id);
+  fk_sandbox_info_t *info = NULL;
+  if (fk_sandbox_inspect (*ret_sb, &info, err) < 0)
+    return -1;
+  fk_sandbox_status_t status = info->status;
+  fk_sandbox_info_free (info);
+  if (status == FK_SANDBOX_STOPPED)
+    return fk_error_set (err, ESRCH, "sandbox `%s' is stopped", id);
+  if (status == FK_SANDBOX_PAUSED)
+    return fk_error_set (err, EAGAIN, "sandbox `%s' is paused: resume it first", id);
+  if (fk_client_connect (sock, ret_client, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  return 0;
+}
+
+void
+fk_cli_disconnect (fk_runtime_t *rt, fk_sandbox_t *sb, fk_client_t *client)
+{
+  fk_client_close (client);
+  fk_sandbox_free (sb);
+  fk_runtime_close (rt);
+}

@@ -1,0 +1,65 @@
+/* cli/create.c: fk create [OPTIONS] [TEMPLATE]: creates a sandbox and prints its id. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/spec_opts.h"
+#include "cli/verbs.h"
+#include "firkin/runtime.h"
+#include "firkin/sandbox.h"
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "usage: fk create [OPTIONS] [TEMPLATE]   (TEMPLATE defaults to `base')\n%s",
+           fk_cli_spec_usage);
+}
+
+int
+fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  fk_cli_spec_t s;
+  fk_cli_spec_init (&s);
+  struct option opts[FK_CLI_SPEC_OPTIONS_N + 1];
+  memcpy (opts, fk_cli_spec_options, sizeof (struct option) * FK_CLI_SPEC_OPTIONS_N);
+  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){"help", no_argument, NULL, 'h'};
+  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){NULL, 0, NULL, 0};
+  int c, rc = 0;
+  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    {
+      if (c == 'h')
+        {
+          usage (stdout);
+          fk_cli_spec_free (&s);
+          return 0;
+        }
+      int r = fk_cli_spec_option (&s, c, optarg);
+      if (r <= 0)
+        {
+          if (r == 0)
+            usage (stderr);
+          fk_cli_spec_free (&s);
+          return 2;
+        }
+    }
+  if (argc - optind > 1)
+    {
+      fprintf (stderr, "fk: create: one template at most (got `%s' and `%s')\n", argv[optind],
+               argv[optind + 1]);
+      fk_cli_spec_free (&s);
+      return 2;
+    }
+  fk_cli_spec_finish (&s, optind < argc ? argv[optind] : NULL);
+  fk_error_t err = FK_ERROR_INIT;
+  fk_runtime_t *rt = NULL;
+  fk_sandbox_t *sb = NULL;
+  if (fk_runtime_open (g->state_dir, &rt, &err) < 0
+      || fk_sandbox_create (rt, &s.spec, &sb, &err) < 0)
+    rc = fk_cli_fail (&err, 1);
+  else
+    printf ("%s\n", fk_sandbox_id (sb));
+  fk_sandbox_free (sb);
+  fk_runtime_close (rt);
+  fk_cli_spec_free (&s);
+  return rc;
+}

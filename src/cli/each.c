@@ -1,0 +1,29 @@
+/* cli/each.c: the id loop of stop, pause, resume and rm. */
+#include "cli/each.h"
+
+#include <stdio.h>
+
+#include "firkin/runtime.h"
+
+int
+fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, fk_cli_each_fn fn, void *ctx)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_runtime_t *rt = NULL;
+  if (fk_runtime_open (g->state_dir, &rt, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  int rc = 0;
+  for (int i = 0; i < n; i++)
+    {
+      fk_sandbox_t *sb = NULL;
+      if (fk_sandbox_open (rt, ids[i], &sb, &err) < 0 || fn (sb, ctx, &err) < 0)
+        {
+          fprintf (stderr, "fk: %s\n", fk_error_message (&err));
+          fk_error_clear (&err);
+          rc = 1;
+        }
+      fk_sandbox_free (sb);
+    }
+  fk_runtime_close (rt);
+  return rc;
+}

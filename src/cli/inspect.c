@@ -1,0 +1,57 @@
+/* cli/inspect.c: fk inspect ID: a sandbox's state as JSON. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "cli/verbs.h"
+#include "firkin/runtime.h"
+#include "firkin/sandbox.h"
+
+int
+fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  if (argc != 2 || argv[1][0] == '-')
+    {
+      fprintf (argc == 2 && strcmp (argv[1], "-h") == 0 ? stdout : stderr,
+               "usage: fk inspect ID\n");
+      return argc == 2 && strcmp (argv[1], "-h") == 0 ? 0 : 2;
+    }
+  fk_error_t err = FK_ERROR_INIT;
+  fk_runtime_t *rt = NULL;
+  fk_sandbox_t *sb = NULL;
+  fk_sandbox_info_t *info = NULL;
+  int rc = 0;
+  if (fk_runtime_open (g->state_dir, &rt, &err) < 0 || fk_sandbox_open (rt, argv[1], &sb, &err) < 0
+      || fk_sandbox_inspect (sb, &info, &err) < 0)
+    rc = fk_cli_fail (&err, 1);
+  else
+    {
+      cleanup_json json_t *meta = json_object ();
+      for (size_t i = 0; info->metadata[i]; i++)
+        {
+          char *eq = strchr (info->metadata[i], '=');
+          *eq = '\0';
+          json_object_set_new (meta, info->metadata[i], json_string (eq + 1));
+          *eq = '=';
+        }
+      cleanup_json json_t *j = json_pack (
+          "{s:s, s:s, s:o, s:i, s:I, s:o, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:o, s:O}", "id",
+          info->id, "status", fk_sandbox_status_name (info->status), "template",
+          info->template_id ? json_string (info->template_id) : json_null (), "pid",
+          (int) info->pid, "start_time", (json_int_t) info->start_time, "socket",
+          info->socket_path ? json_string (info->socket_path) : json_null (), "cgroup",
+          info->cgroup, "limits", "vcpus", info->resources.vcpus, "memory",
+          (json_int_t) info->resources.memory_bytes, "disk",
+          (json_int_t) info->resources.disk_bytes, "pids", (json_int_t) info->resources.pids,
+          "created", (json_int_t) info->created, "expires",
+          info->expires ? json_integer (info->expires) : json_null (), "metadata", meta);
+      char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+      printf ("%s\n", text);
+      free (text);
+    }
+  fk_sandbox_info_free (info);
+  fk_sandbox_free (sb);
+  fk_runtime_close (rt);
+  return rc;
+}

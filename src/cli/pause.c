@@ -1,0 +1,23 @@
+/* cli/pause.c: fk pause ID...: freezes every process of the sandbox. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/each.h"
+
+static int
+run (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
+{
+  return fk_sandbox_pause (sb, err);
+}
+
+int
+fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  if (argc < 2 || argv[1][0] == '-')
+    {
+      int help = argc >= 2 && strcmp (argv[1], "-h") == 0;
+      fprintf (help ? stdout : stderr, "usage: fk pause ID...\n");
+      return help ? 0 : 2;
+    }
+  return fk_cli_each (g, argv + 1, argc - 1, run, NULL);
+}

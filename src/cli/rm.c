@@ -1,0 +1,36 @@
+/* cli/rm.c: fk rm [-f] ID...: deletes sandboxes (-f: kill them if running). */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/each.h"
+
+static int
+rm (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
+{
+  return fk_sandbox_delete (sb, *(int *) ctx, err);
+}
+
+int
+fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  int force = 0, c;
+  while ((c = getopt (argc, argv, "+fh")) != -1)
+    switch (c)
+      {
+      case 'f':
+        force = 1;
+        break;
+      case 'h':
+        printf ("usage: fk rm [-f] ID...   (-f: kill a running sandbox)\n");
+        return 0;
+      default:
+        fprintf (stderr, "usage: fk rm [-f] ID...\n");
+        return 2;
+      }
+  if (optind >= argc)
+    {
+      fprintf (stderr, "usage: fk rm [-f] ID...\n");
+      return 2;
+    }
+  return fk_cli_each (g, argv + optind, argc - optind, rm, &force);
+}

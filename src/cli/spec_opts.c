@@ -1,0 +1,210 @@
+/* cli/spec_opts.c: sandbox options for create and run. */
+#include "cli/spec_opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+
+enum
+{
+  O_MEMORY = 1000,
+  O_CPUS,
+  O_PIDS,
+  O_DISK,
+  O_ENV,
+  O_TIMEOUT,
+  O_ROOTFS,
+  O_METADATA,
+  O_HOSTNAME,
+  O_WORKDIR,
+  O_USER,
+  O_SECCOMP,
+  O_SECCOMP_DENY,
+  O_SECCOMP_ALLOW,
+  O_AGENT,
+};
+
+const struct option fk_cli_spec_options[] = {
+  {"memory", required_argument, NULL, O_MEMORY},
+  {"cpus", required_argument, NULL, O_CPUS},
+  {"pids", required_argument, NULL, O_PIDS},
+  {"disk", required_argument, NULL, O_DISK},
+  {"env", required_argument, NULL, O_ENV},
+  {"timeout", required_argument, NULL, O_TIMEOUT},
+  {"rootfs", required_argument, NULL, O_ROOTFS},
+  {"metadata", required_argument, NULL, O_METADATA},
+  {"hostname", required_argument, NULL, O_HOSTNAME},
+  {"workdir", required_argument, NULL, O_WORKDIR},
+  {"user", required_argument, NULL, O_USER},
+  {"seccomp", required_argument, NULL, O_SECCOMP},
+  {"seccomp-deny", required_argument, NULL, O_SECCOMP_DENY},
+  {"seccomp-allow", required_argument, NULL, O_SECCOMP_ALLOW},
+  {"agent", required_argument, NULL, O_AGENT},
+  {NULL, 0, NULL, 0},
+};
+
+const char fk_cli_spec_usage[]
+    = "  --memory SIZE        memory limit (512M, 1G)\n"
+      "  --cpus N             CPU quota in CPUs (0.5, 2)\n"
+      "  --pids N             most processes at once\n"
+      "  --disk SIZE          writable layer size (default 1G); past it writes get ENOSPC\n"
+      "  --env K=V            environment (repeatable)\n"
+      "  --timeout S          delete the sandbox S seconds after creation\n"
+      "  --rootfs DIR         a lower layer directory instead of a template (repeatable, bottom "
+      "first)\n"
+      "  --metadata K=V       a label kept in the state (repeatable)\n"
+      "  --hostname NAME      host name (default fk-<id>)\n"
+      "  --workdir DIR        default cwd of commands\n"
+      "  --user SPEC          default user of commands\n"
+      "  --seccomp unconfined no seccomp filter\n"
+      "  --seccomp-deny NAME  also deny syscall NAME (repeatable)\n"
+      "  --seccomp-allow NAME take NAME off the default deny list (repeatable)\n"
+      "  --agent PATH         the fk-agent binary (default: $FIRKIN_AGENT, or next to fk)\n";
+
+void
+fk_cli_spec_init (fk_cli_spec_t *s)
+{
+  memset (s, 0, sizeof *s);
+  fk_sandbox_spec_init (&s->spec);
+}
+
+void
+fk_cli_spec_free (fk_cli_spec_t *s)
+{
+  free (s->env);
+  for (size_t i = 0; i < s->n_layers; i++)
+    free (s->layers[i]);
+  free (s->layers);
+  free (s->metadata);
+  free (s->deny);
+  free (s->allow);
+}
+
+static void
+push (char ***v, size_t *n, const char *arg)
+{
+  *v = xrealloc (*v, (*n + 2) * sizeof (char *));
+  (*v)[(*n)++] = (char *) arg;
+  (*v)[*n] = NULL;
+}
+
+static int
+size_opt (const char *name, const char *arg, uint64_t *ret)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_size_parse (arg, ret, &err) < 0)
+    {
+      fprintf (stderr, "fk: --%s: %s\n", name, fk_error_message (&err));
+      fk_error_clear (&err);
+      return -1;
+    }
+  return 0;
+}
+
+static int
+number_opt (const char *name, const char *arg, unsigned long long *ret)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (arg, &end, 10);
+  if (arg[0] < '0' || arg[0] > '9' || *end || errno)
+    {
+      fprintf (stderr, "fk: --%s: `%s' is not a whole number\n", name, arg);
+      return -1;
+    }
+  *ret = v;
+  return 0;
+}
+
+int
+fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg)
+{
+  unsigned long long n;
+  switch (c)
+    {
+    case O_MEMORY:
+      return size_opt ("memory", arg, &s->spec.resources.memory_bytes) < 0 ? -1 : 1;
+    case O_DISK:
+      return size_opt ("disk", arg, &s->spec.resources.disk_bytes) < 0 ? -1 : 1;
+    case O_CPUS:
+      {
+        char *end;
+        double v = strtod (arg, &end);
+        if (*arg == '\0' || *end || !(v > 0))
+          {
+            fprintf (stderr, "fk: --cpus: `%s' is not a positive number\n", arg);
+            return -1;
+          }
+        s->spec.resources.vcpus = v;
+        return 1;
+      }
+    case O_PIDS:
+      if (number_opt ("pids", arg, &n) < 0)
+        return -1;
+      s->spec.resources.pids = n;
+      return 1;
+    case O_TIMEOUT:
+      if (number_opt ("timeout", arg, &n) < 0)
+        return -1;
+      s->spec.timeout_sec = n;
+      return 1;
+    case O_ENV:
+      push (&s->env, &s->n_env, arg);
+      return 1;
+    case O_ROOTFS:
+      {
+        /* The spec wants absolute layer paths; the user may type relative ones. */
+        char *abs = realpath (arg, NULL);
+        push (&s->layers, &s->n_layers, abs ? abs : xstrdup (arg));
+        return 1;
+      }
+    case O_METADATA:
+      push (&s->metadata, &s->n_metadata, arg);
+      return 1;
+    case O_HOSTNAME:
+      s->spec.hostname = arg;
+      return 1;
+    case O_WORKDIR:
+      s->spec.workdir = arg;
+      return 1;
+    case O_USER:
+      s->spec.user = arg;
+      return 1;
+    case O_SECCOMP:
+      if (strcmp (arg, "unconfined") != 0 && strcmp (arg, "default") != 0)
+        {
+          fprintf (stderr, "fk: --seccomp: `%s': expected default or unconfined\n", arg);
+          return -1;
+        }
+      s->spec.seccomp.unconfined = strcmp (arg, "unconfined") == 0;
+      return 1;
+    case O_SECCOMP_DENY:
+      push (&s->deny, &s->n_deny, arg);
+      return 1;
+    case O_SECCOMP_ALLOW:
+      push (&s->allow, &s->n_allow, arg);
+      return 1;
+    case O_AGENT:
+      s->spec.agent_path = arg;
+      return 1;
+    default:
+      return 0;
+    }
+}
+
+void
+fk_cli_spec_finish (fk_cli_spec_t *s, const char *template_id)
+{
+  s->spec.env = (const char *const *) s->env;
+  s->spec.metadata = (const char *const *) s->metadata;
+  s->spec.seccomp.deny = (const char *const *) s->deny;
+  s->spec.seccomp.allow = (const char *const *) s->allow;
+  if (s->n_layers)
+    s->spec.layers = (const char *const *) s->layers;
+  else
+    s->spec.template_id = template_id ? template_id : "base";
+}

@@ -1,0 +1,560 @@
+/* pool/warm.c: see firkin/pool.h. */
+#include "pool/warm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+typedef struct item
+{
+  fk_sandbox_t *sb;
+  fk_client_t *client;
+} item_t;
+
+/* The pool's own copy of a spec: every string it points at is owned here. */
+typedef struct spec_copy
+{
+  fk_sandbox_spec_t spec;
+  char **strs; /* everything allocated, freed at the end */
+  size_t n_strs;
+} spec_copy_t;
+
+struct fk_warm_pool
+{
+  fk_runtime_t *rt;
+  spec_copy_t sc;
+  size_t depth;
+  int refill_delay_ms;
+  uint64_t last_lease_ms; /* CLOCK_MONOTONIC */
+  pid_t helper;
+  int req_fd, resp_fd;
+  FILE *resp;
+  pthread_t filler;
+  int filler_started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  item_t *ready; /* FIFO: ready[0] is the oldest */
+  size_t n_ready;
+  size_t in_progress;
+  int stopping;
+  char *last_error; /* the last creation failure, until one succeeds */
+  uint64_t created, leased, cold;
+};
+
+/* ---- specs ---- */
+
+static char *
+keep (spec_copy_t *sc, const char *s)
+{
+  if (s == NULL)
+    return NULL;
+  sc->strs = xrealloc (sc->strs, (sc->n_strs + 1) * sizeof *sc->strs);
+  return sc->strs[sc->n_strs++] = xstrdup (s);
+}
+
+static const char *const *
+keep_v (spec_copy_t *sc, const char *const *v)
+{
+  if (v == NULL)
+    return NULL;
+  size_t n = 0;
+  while (v[n])
+    n++;
+  const char **out = xcalloc (n + 1, sizeof *out);
+  for (size_t i = 0; i < n; i++)
+    out[i] = keep (sc, v[i]);
+  sc->strs = xrealloc (sc->strs, (sc->n_strs + 1) * sizeof *sc->strs);
+  sc->strs[sc->n_strs++] = (char *)out;
+  return out;
+}
+
+static void
+spec_copy (spec_copy_t *sc, const fk_sandbox_spec_t *s)
+{
+  memset (sc, 0, sizeof *sc);
+  sc->spec = *s;
+  sc->spec.template_id = keep (sc, s->template_id);
+  sc->spec.layers = keep_v (sc, s->layers);
+  sc->spec.env = keep_v (sc, s->env);
+  sc->spec.workdir = keep (sc, s->workdir);
+  sc->spec.user = keep (sc, s->user);
+  sc->spec.hostname = keep (sc, s->hostname);
+  sc->spec.metadata = keep_v (sc, s->metadata);
+  sc->spec.seccomp.deny = keep_v (sc, s->seccomp.deny);
+  sc->spec.seccomp.allow = keep_v (sc, s->seccomp.allow);
+  sc->spec.init = keep_v (sc, s->init);
+  sc->spec.agent_path = keep (sc, s->agent_path);
+}
+
+static void
+spec_copy_free (spec_copy_t *sc)
+{
+  for (size_t i = 0; i < sc->n_strs; i++)
+    free (sc->strs[i]);
+  free (sc->strs);
+}
+
+static int
+str_eq (const char *a, const char *b)
+{
+  return a == b || (a != NULL && b != NULL && strcmp (a, b) == 0);
+}
+
+static int
+strv_eq (const char *const *a, const char *const *b)
+{
+  /* NULL and an empty list ask for the same thing. */
+  static const char *const empty[] = { NULL };
+  a = a ? a : empty;
+  b = b ? b : empty;
+  for (; *a && *b; a++, b++)
+    if (strcmp (*a, *b) != 0)
+      return 0;
+  return *a == NULL && *b == NULL;
+}
+
+static int
+spec_eq (const fk_sandbox_spec_t *a, const fk_sandbox_spec_t *b)
+{
+  return str_eq (a->template_id, b->template_id) && strv_eq (a->layers, b->layers)
+         && a->resources.vcpus == b->resources.vcpus
+         && a->resources.memory_bytes == b->resources.memory_bytes
+         && a->resources.disk_bytes == b->resources.disk_bytes
+         && a->resources.pids == b->resources.pids && strv_eq (a->env, b->env)
+         && str_eq (a->workdir, b->workdir) && str_eq (a->user, b->user)
+         && str_eq (a->hostname, b->hostname) && a->timeout_sec == b->timeout_sec
+         && strv_eq (a->metadata, b->metadata) && a->data_plane.kind == b->data_plane.kind
+         && a->seccomp.unconfined == b->seccomp.unconfined
+         && strv_eq (a->seccomp.deny, b->seccomp.deny)
+         && strv_eq (a->seccomp.allow, b->seccomp.allow) && a->init == NULL && b->init == NULL
+         && str_eq (a->agent_path, b->agent_path);
+}
+
+int
+fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec)
+{
+  return spec_eq (&pool->sc.spec, spec);
+}
+
+/* ---- the helper process: one line per request, "+ID" or "-MESSAGE" ---- */
+
+static void
+helper_main (fk_warm_pool_t *p, int req, int resp)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  char c;
+  for (;;)
+    {
+      ssize_t n = read (req, &c, 1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      fk_error_t err = FK_ERROR_INIT;
+      fk_sandbox_t *sb = NULL;
+      char *line;
+      if (fk_sandbox_create (p->rt, &p->sc.spec, &sb, &err) < 0)
+        {
+          line = xasprintf ("-%s\n", fk_error_message (&err));
+          for (char *q = line + 1; q[1]; q++)
+            if (*q == '\n')
+              *q = ' ';
+          fk_error_clear (&err);
+        }
+      else
+        {
+          line = xasprintf ("+%s\n", fk_sandbox_id (sb));
+          fk_sandbox_free (sb);
+        }
+      if (fk_write_all (resp, line, strlen (line), &err) < 0)
+        {
+          free (line);
+          break;
+        }
+      free (line);
+    }
+  _exit (0);
+}
+
+/* ---- the filler thread ---- */
+
+static void
+set_error_locked (fk_warm_pool_t *p, const char *msg)
+{
+  free (p->last_error);
+  p->last_error = msg ? xstrdup (msg) : NULL;
+}
+
+static void
+drop_item (item_t *it)
+{
+  fk_client_close (it->client);
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_sandbox_delete (it->sb, 1, &err) < 0)
+    {
+      log_warning ("warm pool: delete `%s': %s", fk_sandbox_id (it->sb), fk_error_message (&err));
+      fk_error_clear (&err);
+    }
+  fk_sandbox_free (it->sb);
+}
+
+/* One creation through the helper; *ret filled on success. */
+static int
+create_one (fk_warm_pool_t *p, item_t *ret, fk_error_t *err)
+{
+  if (fk_write_all (p->req_fd, "c", 1, err) < 0)
+    return fk_error_wrap (err, "warm pool helper");
+  char line[4200];
+  if (fgets (line, sizeof line, p->resp) == NULL)
+    return fk_error_set (err, EPIPE, "the warm pool helper exited");
+  line[strcspn (line, "\n")] = '\0';
+  if (line[0] != '+')
+    return fk_error_set (err, EIO, "%s", line + 1);
+  item_t it = { 0 };
+  if (fk_sandbox_open (p->rt, line + 1, &it.sb, err) < 0)
+    return -1;
+  /* Ready means a command round trip worked (whatever its status: an image may lack `true');
+     the first one also warms what every later one needs (the agent's first fork, the
+     overlay's lookups). */
+  char *argv[] = { (char *)"true", NULL };
+  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_result_t r = { 0 };
+  if (fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0
+      || fk_client_exec (it.client, &eo, 4096, &r, err) < 0)
+    {
+      fk_exec_result_free (&r);
+      fk_client_close (it.client);
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_sandbox_delete (it.sb, 1, &e2) < 0)
+        fk_error_clear (&e2);
+      fk_sandbox_free (it.sb);
+      return -1;
+    }
+  fk_exec_result_free (&r);
+  *ret = it;
+  return 0;
+}
+
+static uint64_t
+mono_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+timedwait_ms (fk_warm_pool_t *p, uint64_t ms)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000;
+  if (ts.tv_nsec >= 1000000000)
+    {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+  pthread_cond_timedwait (&p->cond, &p->lock, &ts);
+}
+
+static void *
+filler_main (void *arg)
+{
+  fk_warm_pool_t *p = arg;
+  pthread_mutex_lock (&p->lock);
+  while (!p->stopping)
+    {
+      if (p->n_ready + p->in_progress >= p->depth)
+        {
+          pthread_cond_wait (&p->cond, &p->lock);
+          continue;
+        }
+      uint64_t now = mono_ms ();
+      if (p->last_lease_ms != 0 && now < p->last_lease_ms + (uint64_t)p->refill_delay_ms)
+        {
+          timedwait_ms (p, p->last_lease_ms + (uint64_t)p->refill_delay_ms - now);
+          continue;
+        }
+      p->in_progress++;
+      pthread_mutex_unlock (&p->lock);
+      item_t it;
+      fk_error_t err = FK_ERROR_INIT;
+      int r = create_one (p, &it, &err);
+      pthread_mutex_lock (&p->lock);
+      p->in_progress--;
+      if (r == 0 && p->stopping)
+        {
+          pthread_mutex_unlock (&p->lock);
+          drop_item (&it);
+          pthread_mutex_lock (&p->lock);
+        }
+      else if (r == 0)
+        {
+          p->ready[p->n_ready++] = it;
+          p->created++;
+          set_error_locked (p, NULL);
+        }
+      else
+        {
+          set_error_locked (p, fk_error_message (&err));
+          int gone = err.code == EPIPE;
+          fk_error_clear (&err);
+          pthread_cond_broadcast (&p->cond);
+          if (gone)
+            break;
+          /* Do not spin on a spec that cannot be created: try again in a second. */
+          if (!p->stopping)
+            timedwait_ms (p, 1000);
+        }
+      pthread_cond_broadcast (&p->cond);
+    }
+  pthread_mutex_unlock (&p->lock);
+  return NULL;
+}
+
+/* ---- the API ---- */
+
+int
+fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_warm_pool_opts_t *opts,
+                   fk_warm_pool_t **ret_pool, fk_error_t *err)
+{
+  if (opts->depth == 0 || opts->min_ready > opts->depth)
+    return fk_error_set (err, EINVAL,
+                         "warm pool: depth %zu, min ready %zu (need 1 <= depth, "
+                         "min ready <= depth)",
+                         opts->depth, opts->min_ready);
+  if (spec->init != NULL)
+    return fk_error_set (err, EINVAL, "warm pool: sandboxes with an init command are not pooled");
+  fk_warm_pool_t *p = xcalloc (1, sizeof *p);
+  p->rt = rt;
+  spec_copy (&p->sc, spec);
+  p->depth = opts->depth;
+  p->refill_delay_ms = opts->refill_delay_ms < 0 ? 20 : opts->refill_delay_ms;
+  p->ready = xcalloc (p->depth, sizeof *p->ready);
+  p->req_fd = p->resp_fd = -1;
+  pthread_mutex_init (&p->lock, NULL);
+  pthread_cond_init (&p->cond, NULL);
+  int req[2], resp[2];
+  if (pipe2 (req, O_CLOEXEC) < 0)
+    {
+      fk_error_set_errno (err, "pipe");
+      goto fail;
+    }
+  if (pipe2 (resp, O_CLOEXEC) < 0)
+    {
+      fk_error_set_errno (err, "pipe");
+      close (req[0]);
+      close (req[1]);
+      goto fail;
+    }
+  fflush (NULL);
+  p->helper = fork ();
+  if (p->helper < 0)
+    {
+      fk_error_set_errno (err, "fork the warm pool helper");
+      close (req[0]);
+      close (req[1]);
+      close (resp[0]);
+      close (resp[1]);
+      goto fail;
+    }
+  if (p->helper == 0)
+    {
+      close (req[1]);
+      close (resp[0]);
+      helper_main (p, req[0], resp[1]);
+    }
+  close (req[0]);
+  close (resp[1]);
+  p->req_fd = req[1];
+  p->resp_fd = resp[0];
+  p->resp = fdopen (p->resp_fd, "r");
+  if (pthread_create (&p->filler, NULL, filler_main, p) != 0)
+    {
+      fk_error_set (err, EAGAIN, "warm pool: start the filler thread");
+      goto fail;
+    }
+  p->filler_started = 1;
+  if (opts->min_ready > 0
+      && fk_warm_pool_wait_ready (p, opts->min_ready,
+                                  opts->timeout_ms > 0 ? opts->timeout_ms : 60000, err)
+             < 0)
+    {
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_warm_pool_close (p, &e2) < 0)
+        fk_error_clear (&e2);
+      return fk_error_wrap (err, "warm pool");
+    }
+  *ret_pool = p;
+  return 0;
+fail:
+  {
+    fk_error_t e2 = FK_ERROR_INIT;
+    if (fk_warm_pool_close (p, &e2) < 0)
+      fk_error_clear (&e2);
+  }
+  return -1;
+}
+
+int
+fk_warm_pool_wait_ready (fk_warm_pool_t *p, size_t n, int timeout_ms, fk_error_t *err)
+{
+  if (n > p->depth)
+    return fk_error_set (err, EINVAL, "warm pool: %zu ready asked of a pool of depth %zu", n,
+                         p->depth);
+  struct timespec deadline;
+  clock_gettime (CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+  if (deadline.tv_nsec >= 1000000000)
+    {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000;
+    }
+  int ret = 0;
+  pthread_mutex_lock (&p->lock);
+  while (p->n_ready < n)
+    {
+      if (p->last_error != NULL)
+        {
+          ret = fk_error_set (err, EIO, "creating a sandbox: %s", p->last_error);
+          break;
+        }
+      if (pthread_cond_timedwait (&p->cond, &p->lock, &deadline) == ETIMEDOUT)
+        {
+          ret = fk_error_set (err, ETIMEDOUT, "%zu of %zu sandboxes ready after %d ms", p->n_ready,
+                              n, timeout_ms);
+          break;
+        }
+    }
+  pthread_mutex_unlock (&p->lock);
+  return ret;
+}
+
+int
+fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
+                     fk_client_t **ret_client, int *ret_pooled, fk_error_t *err)
+{
+  item_t it = { 0 };
+  int pooled = 0;
+  if (spec_eq (&p->sc.spec, spec))
+    {
+      pthread_mutex_lock (&p->lock);
+      if (p->n_ready > 0)
+        {
+          it = p->ready[0];
+          memmove (p->ready, p->ready + 1, (p->n_ready - 1) * sizeof *p->ready);
+          p->n_ready--;
+          p->leased++;
+          p->last_lease_ms = mono_ms ();
+          pooled = 1;
+          pthread_cond_broadcast (&p->cond);
+        }
+      pthread_mutex_unlock (&p->lock);
+    }
+  if (pooled)
+    {
+      if (spec->timeout_sec > 0 && fk_sandbox_extend (it.sb, spec->timeout_sec, err) < 0)
+        {
+          drop_item (&it);
+          return -1;
+        }
+    }
+  else
+    {
+      pthread_mutex_lock (&p->lock);
+      p->cold++;
+      pthread_mutex_unlock (&p->lock);
+      if (fk_sandbox_create (p->rt, spec, &it.sb, err) < 0)
+        return -1;
+      if (ret_client != NULL
+          && fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0)
+        {
+          fk_error_t e2 = FK_ERROR_INIT;
+          if (fk_sandbox_delete (it.sb, 1, &e2) < 0)
+            fk_error_clear (&e2);
+          fk_sandbox_free (it.sb);
+          return -1;
+        }
+    }
+  if (ret_client != NULL)
+    *ret_client = it.client;
+  else
+    fk_client_close (it.client);
+  *ret_sb = it.sb;
+  if (ret_pooled != NULL)
+    *ret_pooled = pooled;
+  return 0;
+}
+
+void
+fk_warm_pool_stats (fk_warm_pool_t *p, fk_warm_pool_stats_t *ret)
+{
+  pthread_mutex_lock (&p->lock);
+  ret->ready = p->n_ready;
+  ret->in_progress = p->in_progress;
+  ret->created = p->created;
+  ret->leased = p->leased;
+  ret->cold = p->cold;
+  pthread_mutex_unlock (&p->lock);
+}
+
+int
+fk_warm_pool_close (fk_warm_pool_t *p, fk_error_t *err)
+{
+  if (p == NULL)
+    return 0;
+  pthread_mutex_lock (&p->lock);
+  p->stopping = 1;
+  pthread_cond_broadcast (&p->cond);
+  pthread_mutex_unlock (&p->lock);
+  /* The filler ends after the creation in progress (whose sandbox it deletes); then EOF on
+     its request pipe ends the helper. */
+  if (p->filler_started)
+    pthread_join (p->filler, NULL);
+  p->req_fd = close_and_reset (p->req_fd);
+  if (p->helper > 0)
+    {
+      int st;
+      while (waitpid (p->helper, &st, 0) < 0 && errno == EINTR)
+        ;
+    }
+  if (p->resp != NULL)
+    fclose (p->resp);
+  else
+    close_and_reset (p->resp_fd);
+  int ret = 0;
+  for (size_t i = 0; i < p->n_ready; i++)
+    {
+      fk_client_close (p->ready[i].client);
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_sandbox_delete (p->ready[i].sb, 1, &e2) < 0)
+        {
+          if (ret == 0)
+            ret = fk_error_set (err, e2.code, "warm pool drain: %s", fk_error_message (&e2));
+          fk_error_clear (&e2);
+        }
+      fk_sandbox_free (p->ready[i].sb);
+    }
+  free (p->ready);
+  free (p->last_error);
+  spec_copy_free (&p->sc);
+  pthread_mutex_destroy (&p->lock);
+  pthread_cond_destroy (&p->cond);
+  free (p);
+  return ret;
+}

@@ -1,0 +1,513 @@
+/* sandbox/cgroup.c: cgroup v1 and v2 behind one interface. Control files are opened with
+   O_CREAT so the same code drives a fake tree (a plain directory) in unit tests; on a real
+   cgroupfs every control file exists and O_CREAT changes nothing. */
+#include "sandbox/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/xalloc.h"
+
+/* The v1 controllers a sandbox uses; freezer first: it also lists the processes. */
+static const char *const v1_controllers[] = {"freezer", "memory", "cpu", "pids", NULL};
+
+static void
+sleep_ms (unsigned ms)
+{
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+  nanosleep (&ts, NULL);
+}
+
+static uint64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* The cgroup's directory in one hierarchy: v2 ignores controller. */
+static char *
+cg_dir (const fk_cgroup_layout_t *layout, const char *controller, const char *name)
+{
+  if (layout->version == FK_CGROUP_V2)
+    return xasprintf ("%s/%s", layout->root, name);
+  return xasprintf ("%s/%s/%s", layout->root, controller, name);
+}
+
+static int
+write_file (const char *dir, const char *file, const char *value, fk_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open `%s'", path);
+  /* cgroupfs takes one write per value; a short write is an error, not a retry. */
+  ssize_t n = write (fd, value, strlen (value));
+  if (n < 0)
+    return fk_error_set_errno (err, "write `%s' to `%s'", value, path);
+  if ((size_t) n != strlen (value))
+    return fk_error_set (err, EIO, "short write of `%s' to `%s'", value, path);
+  return 0;
+}
+
+static int
+read_file (const char *dir, const char *file, char **ret, fk_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open `%s'", path);
+  size_t len;
+  if (fk_read_all (fd, 1 << 20, ret, &len, err) < 0)
+    return fk_error_wrap (err, "read `%s'", path);
+  return 0;
+}
+
+/* The value of "key N" in a flat keyed file (memory.events, cgroup.events, memory.oom_control). */
+static int
+keyed_value (const char *text, const char *key, uint64_t *ret)
+{
+  size_t klen = strlen (key);
+  for (const char *p = text; p && *p; p = strchr (p, '\n') ? strchr (p, '\n') + 1 : NULL)
+    if (strncmp (p, key, klen) == 0 && p[klen] == ' ')
+      {
+        *ret = strtoull (p + klen + 1, NULL, 10);
+        return 1;
+      }
+  return 0;
+}
+
+int
+fk_cgroup_detect (const char *root, fk_cgroup_layout_t *ret_layout, fk_error_t *err)
+{
+  if (root == NULL)
+    root = getenv ("FIRKIN_CGROUP_ROOT");
+  if (root == NULL || root[0] == '\0')
+    root = "/sys/fs/cgroup";
+  const char *forced = getenv ("FIRKIN_CGROUP_VERSION");
+  fk_cgroup_version_t version;
+  if (forced && strcmp (forced, "1") == 0)
+    version = FK_CGROUP_V1;
+  else if (forced && strcmp (forced, "2") == 0)
+    version = FK_CGROUP_V2;
+  else if (forced && forced[0])
+    return fk_error_set (err, EINVAL, "FIRKIN_CGROUP_VERSION is `%s': expected 1 or 2", forced);
+  else
+    {
+      struct statfs sfs;
+      if (statfs (root, &sfs) < 0)
+        return fk_error_set_errno (err, "statfs `%s'", root);
+      if (sfs.f_type == CGROUP2_SUPER_MAGIC)
+        version = FK_CGROUP_V2;
+      else
+        {
+          cleanup_free char *mem = xasprintf ("%s/memory", root);
+          struct statfs msfs;
+          if (statfs (mem, &msfs) < 0 || msfs.f_type != CGROUP_SUPER_MAGIC)
+            return fk_error_set (err, ENOTSUP,
+                                 "`%s' is neither a cgroup2 mount nor a cgroup v1 tree "
+                                 "(no memory controller mount at `%s')",
+                                 root, mem);
+          version = FK_CGROUP_V1;
+        }
+    }
+  ret_layout->version = version;
+  ret_layout->root = xstrdup (root);
+  return 0;
+}
+
+void
+fk_cgroup_layout_free (fk_cgroup_layout_t *layout)
+{
+  free (layout->root);
+  layout->root = NULL;
+}
+
+/* v2: enables controller in every cgroup from the root down to name's parent. */
+static int
+v2_enable (const fk_cgroup_layout_t *layout, const char *name, const char *controller,
+           fk_error_t *err)
+{
+  cleanup_free char *avail = NULL;
+  if (read_file (layout->root, "cgroup.controllers", &avail, err) < 0)
+    return -1;
+  int found = 0;
+  for (char *save = NULL, *tok = strtok_r (avail, " \n", &save); tok;
+       tok = strtok_r (NULL, " \n", &save))
+    if (strcmp (tok, controller) == 0)
+      found = 1;
+  if (!found)
+    return fk_error_set (err, ENOTSUP,
+                         "cgroup v2 controller `%s' is not available at `%s' (see its "
+                         "cgroup.controllers)",
+                         controller, layout->root);
+  cleanup_free char *value = xasprintf ("+%s", controller);
+  cleanup_free char *dir = xstrdup (layout->root);
+  cleanup_free char *rest = xstrdup (name);
+  /* Every ancestor of the sandbox's cgroup: the root, then each component but the last. */
+  char *save = NULL;
+  char *comp = strtok_r (rest, "/", &save);
+  while (comp)
+    {
+      if (write_file (dir, "cgroup.subtree_control", value, err) < 0)
+        return -1;
+      char *next = strtok_r (NULL, "/", &save);
+      if (next == NULL)
+        break;
+      char *d = xasprintf ("%s/%s", dir, comp);
+      free (dir);
+      dir = d;
+      comp = next;
+    }
+  return 0;
+}
+
+static int
+mkdir_parents (const char *dir, fk_error_t *err)
+{
+  return fk_mkdir_p (dir, 0755, err);
+}
+
+static int
+set_limits_v1 (const fk_cgroup_layout_t *layout, const char *name,
+               const fk_cgroup_limits_t *limits, fk_error_t *err)
+{
+  char buf[64];
+  if (limits->memory_bytes)
+    {
+      cleanup_free char *dir = cg_dir (layout, "memory", name);
+      snprintf (buf, sizeof buf, "%" PRIu64, limits->memory_bytes);
+      if (write_file (dir, "memory.limit_in_bytes", buf, err) < 0)
+        return -1;
+      /* With swap accounting the limit covers memory+swap too, so a sandbox cannot swap past it. */
+      cleanup_free char *memsw = xasprintf ("%s/memory.memsw.limit_in_bytes", dir);
+      if (access (memsw, F_OK) == 0 && write_file (dir, "memory.memsw.limit_in_bytes", buf, err) < 0)
+        return -1;
+    }
+  if (limits->cpus > 0)
+    {
+      cleanup_free char *dir = cg_dir (layout, "cpu", name);
+      if (write_file (dir, "cpu.cfs_period_us", "100000", err) < 0)
+        return -1;
+      snprintf (buf, sizeof buf, "%lld", (long long) (limits->cpus * 100000.0 + 0.5));
+      if (write_file (dir, "cpu.cfs_quota_us", buf, err) < 0)
+        return -1;
+    }
+  if (limits->pids)
+    {
+      cleanup_free char *dir = cg_dir (layout, "pids", name);
+      snprintf (buf, sizeof buf, "%" PRIu64, limits->pids);
+      if (write_file (dir, "pids.max", buf, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name,
+               const fk_cgroup_limits_t *limits, fk_error_t *err)
+{
+  char buf[64];
+  cleanup_free char *dir = cg_dir (layout, "", name);
+  if (limits->memory_bytes)
+    {
+      snprintf (buf, sizeof buf, "%" PRIu64, limits->memory_bytes);
+      if (write_file (dir, "memory.max", buf, err) < 0)
+        return -1;
+      /* No swap beyond the limit either (a missing file means no swap accounting). */
+      cleanup_free char *swap = xasprintf ("%s/memory.swap.max", dir);
+      if (access (swap, F_OK) == 0 && write_file (dir, "memory.swap.max", "0", err) < 0)
+        return -1;
+    }
+  if (limits->cpus > 0)
+    {
+      snprintf (buf, sizeof buf, "%lld 100000", (long long) (limits->cpus * 100000.0 + 0.5));
+      if (write_file (dir, "cpu.max", buf, err) < 0)
+        return -1;
+    }
+  if (limits->pids)
+    {
+      snprintf (buf, sizeof buf, "%" PRIu64, limits->pids);
+      if (write_file (dir, "pids.max", buf, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
+                  const fk_cgroup_limits_t *limits, fk_error_t *err)
+{
+  if (layout->version == FK_CGROUP_V2)
+    {
+      /* Controllers go on in the ancestors before the child exists, as the kernel needs. */
+      cleanup_free char *parent = NULL, *base = NULL;
+      fk_path_split (name, &parent, &base);
+      cleanup_free char *pdir = cg_dir (layout, "", parent);
+      if (mkdir_parents (pdir, err) < 0)
+        return fk_error_wrap (err, "cgroup `%s'", name);
+      if (limits->memory_bytes && v2_enable (layout, name, "memory", err) < 0)
+        return -1;
+      if (limits->cpus > 0 && v2_enable (layout, name, "cpu", err) < 0)
+        return -1;
+      if (limits->pids && v2_enable (layout, name, "pids", err) < 0)
+        return -1;
+      cleanup_free char *dir = cg_dir (layout, "", name);
+      if (mkdir (dir, 0755) < 0)
+        return fk_error_set_errno (err, "mkdir cgroup `%s'", dir);
+      if (set_limits_v2 (layout, name, limits, err) < 0)
+        {
+          rmdir (dir);
+          return -1;
+        }
+      return 0;
+    }
+  for (size_t i = 0; v1_controllers[i]; i++)
+    {
+      cleanup_free char *dir = cg_dir (layout, v1_controllers[i], name);
+      if (mkdir_parents (dir, err) < 0)
+        {
+          fk_error_t ignored = FK_ERROR_INIT;
+          fk_cgroup_destroy (layout, name, &ignored);
+          fk_error_clear (&ignored);
+          return fk_error_wrap (err, "cgroup v1 controller `%s'", v1_controllers[i]);
+        }
+    }
+  if (set_limits_v1 (layout, name, limits, err) < 0)
+    {
+      fk_error_t ignored = FK_ERROR_INIT;
+      fk_cgroup_destroy (layout, name, &ignored);
+      fk_error_clear (&ignored);
+      return -1;
+    }
+  return 0;
+}
+
+int
+fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t pid,
+                   fk_error_t *err)
+{
+  char buf[32];
+  snprintf (buf, sizeof buf, "%d", (int) pid);
+  if (layout->version == FK_CGROUP_V2)
+    {
+      cleanup_free char *dir = cg_dir (layout, "", name);
+      return write_file (dir, "cgroup.procs", buf, err);
+    }
+  for (size_t i = 0; v1_controllers[i]; i++)
+    {
+      cleanup_free char *dir = cg_dir (layout, v1_controllers[i], name);
+      if (write_file (dir, "cgroup.procs", buf, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+fk_cgroup_open_dir (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err)
+{
+  if (layout->version != FK_CGROUP_V2)
+    return fk_error_set (err, ENOTSUP, "cgroup v1 has no directory fd to clone into");
+  cleanup_free char *dir = cg_dir (layout, "", name);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open cgroup `%s'", dir);
+  return fd;
+}
+
+int
+fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
+                size_t *ret_n, fk_error_t *err)
+{
+  cleanup_free char *dir = cg_dir (layout, "freezer", name);
+  cleanup_free char *text = NULL;
+  if (read_file (dir, "cgroup.procs", &text, err) < 0)
+    return -1;
+  pid_t *pids = NULL;
+  size_t n = 0, cap = 0;
+  for (char *save = NULL, *tok = strtok_r (text, "\n", &save); tok;
+       tok = strtok_r (NULL, "\n", &save))
+    {
+      xgrow ((void **) &pids, &cap, n + 1, sizeof *pids);
+      pids[n++] = (pid_t) atoi (tok);
+    }
+  *ret_pids = pids;
+  *ret_n = n;
+  return 0;
+}
+
+int
+fk_cgroup_is_frozen (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  if (layout->version == FK_CGROUP_V2)
+    {
+      cleanup_free char *dir = cg_dir (layout, "", name);
+      if (read_file (dir, "cgroup.events", &text, err) < 0)
+        return -1;
+      uint64_t v = 0;
+      keyed_value (text, "frozen", &v);
+      return v ? 1 : 0;
+    }
+  cleanup_free char *dir = cg_dir (layout, "freezer", name);
+  if (read_file (dir, "freezer.state", &text, err) < 0)
+    return -1;
+  return strncmp (text, "FROZEN", 6) == 0;
+}
+
+int
+fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen,
+                  fk_error_t *err)
+{
+  int ret;
+  if (layout->version == FK_CGROUP_V2)
+    {
+      cleanup_free char *dir = cg_dir (layout, "", name);
+      ret = write_file (dir, "cgroup.freeze", frozen ? "1" : "0", err);
+    }
+  else
+    {
+      cleanup_free char *dir = cg_dir (layout, "freezer", name);
+      ret = write_file (dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+    }
+  if (ret < 0)
+    return -1;
+  /* The kernel freezes asynchronously: poll until it says so (10 s at most). */
+  uint64_t deadline = now_ms () + 10000;
+  for (;;)
+    {
+      int state = fk_cgroup_is_frozen (layout, name, err);
+      if (state < 0)
+        return -1;
+      if (state == !!frozen)
+        return 0;
+      if (now_ms () > deadline)
+        return fk_error_set (err, ETIMEDOUT, "cgroup `%s' did not %s within 10 s", name,
+                             frozen ? "freeze" : "thaw");
+      if (layout->version == FK_CGROUP_V1 && frozen)
+        {
+          /* v1 may stay FREEZING when a task was busy; writing again retries it. */
+          cleanup_free char *dir = cg_dir (layout, "freezer", name);
+          if (write_file (dir, "freezer.state", "FROZEN", err) < 0)
+            return -1;
+        }
+      sleep_ms (1);
+    }
+}
+
+int
+fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned timeout_ms,
+                fk_error_t *err)
+{
+  int frozen = fk_cgroup_is_frozen (layout, name, err);
+  if (frozen < 0)
+    return -1;
+  if (layout->version == FK_CGROUP_V2)
+    {
+      cleanup_free char *dir = cg_dir (layout, "", name);
+      if (write_file (dir, "cgroup.kill", "1", err) < 0)
+        return -1;
+    }
+  /* A frozen task only dies once thawed (v1: a SIGKILL stays pending while FROZEN). */
+  if (frozen && fk_cgroup_freeze (layout, name, 0, err) < 0)
+    return -1;
+  uint64_t deadline = now_ms () + timeout_ms;
+  for (;;)
+    {
+      cleanup_free pid_t *pids = NULL;
+      size_t n;
+      if (fk_cgroup_pids (layout, name, &pids, &n, err) < 0)
+        return -1;
+      if (n == 0)
+        return 0;
+      /* v1 has no cgroup.kill: SIGKILL each member, again each round for late forks. */
+      if (layout->version == FK_CGROUP_V1)
+        for (size_t i = 0; i < n; i++)
+          kill (pids[i], SIGKILL);
+      if (now_ms () > deadline)
+        return fk_error_set (err, ETIMEDOUT, "cgroup `%s' still has %zu processes after %u ms",
+                             name, n, timeout_ms);
+      sleep_ms (1);
+    }
+}
+
+static int
+remove_dir (const char *dir, fk_error_t *err)
+{
+  /* The last task leaves the cgroup a moment after it is reaped: EBUSY means not yet. */
+  for (int i = 0; i < 2000; i++)
+    {
+      if (rmdir (dir) == 0 || errno == ENOENT)
+        return 0;
+      if (errno != EBUSY)
+        break;
+      sleep_ms (1);
+    }
+  return fk_error_set_errno (err, "rmdir cgroup `%s'", dir);
+}
+
+/* In a fake tree the control files are plain files: remove them so rmdir works. */
+static void
+remove_fake_files (const char *dir)
+{
+  struct statfs sfs;
+  if (statfs (dir, &sfs) < 0 || sfs.f_type == CGROUP_SUPER_MAGIC
+      || sfs.f_type == CGROUP2_SUPER_MAGIC)
+    return;
+  cleanup_dir DIR *d = opendir (dir);
+  if (d == NULL)
+    return;
+  struct dirent *e;
+  while ((e = readdir (d)))
+    if (e->d_type == DT_REG)
+      unlinkat (dirfd (d), e->d_name, 0);
+}
+
+int
+fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err)
+{
+  int ret = 0;
+  if (layout->version == FK_CGROUP_V2)
+    {
+      cleanup_free char *dir = cg_dir (layout, "", name);
+      remove_fake_files (dir);
+      return remove_dir (dir, err);
+    }
+  for (size_t i = 0; v1_controllers[i]; i++)
+    {
+      cleanup_free char *dir = cg_dir (layout, v1_controllers[i], name);
+      remove_fake_files (dir);
+      if (remove_dir (dir, err) < 0)
+        ret = -1;
+    }
+  return ret;
+}
+
+int
+fk_cgroup_oom_kills (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_count,
+                     fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  cleanup_free char *dir = cg_dir (layout, "memory", name);
+  if (read_file (dir, layout->version == FK_CGROUP_V2 ? "memory.events" : "memory.oom_control",
+                 &text, err)
+      < 0)
+    return -1;
+  uint64_t v = 0;
+  keyed_value (text, "oom_kill", &v);
+  *ret_count = v;
+  return 0;
+}

@@ -1,0 +1,74 @@
+/* sandbox/cgroup.h: one cgroup per sandbox under a `firkin` parent, on cgroup v1 (one hierarchy
+   per controller: memory, cpu, pids, freezer) or v2 (one unified hierarchy); limits, moving a
+   process in, freezing, killing, removal. */
+#ifndef FK_SANDBOX_CGROUP_H
+#define FK_SANDBOX_CGROUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+typedef enum
+{
+  FK_CGROUP_V1 = 1,
+  FK_CGROUP_V2 = 2,
+} fk_cgroup_version_t;
+
+typedef struct fk_cgroup_layout
+{
+  fk_cgroup_version_t version;
+  char *root; /* v2: the unified mount; v1: the directory holding one mount per controller */
+} fk_cgroup_layout_t;
+
+typedef struct fk_cgroup_limits
+{
+  uint64_t memory_bytes; /* 0: none */
+  double cpus;           /* 0: none */
+  uint64_t pids;         /* 0: none */
+} fk_cgroup_limits_t;
+
+/* Finds the layout below root (NULL: $FIRKIN_CGROUP_ROOT, else /sys/fs/cgroup): v2 when root is
+   a cgroup2 mount, v1 when it holds controller mounts. $FIRKIN_CGROUP_VERSION (1 or 2) forces
+   the version, for fake trees in tests. Free with fk_cgroup_layout_free. */
+int fk_cgroup_detect (const char *root, fk_cgroup_layout_t *ret_layout, fk_error_t *err);
+void fk_cgroup_layout_free (fk_cgroup_layout_t *layout);
+
+/* Creates cgroup name (e.g. "firkin/<id>", parents made as needed) and sets its limits. A limit
+   whose controller the hierarchy lacks is an error naming the controller. */
+int fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
+                      const fk_cgroup_limits_t *limits, fk_error_t *err);
+
+/* Moves pid into the cgroup (every hierarchy on v1). */
+int fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t pid,
+                       fk_error_t *err);
+
+/* v2 only: an fd on the cgroup's directory, for clone3's CLONE_INTO_CGROUP (the child starts
+   in the cgroup: no migration afterwards, which on v1 costs an RCU grace period). -1 with
+   ENOTSUP on v1. */
+int fk_cgroup_open_dir (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
+
+/* The pids in the cgroup (caller frees). */
+int fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
+                    size_t *ret_n, fk_error_t *err);
+
+/* Freezes (frozen = 1) or thaws the cgroup and waits until the kernel reports it done. */
+int fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen,
+                      fk_error_t *err);
+
+/* 1 when frozen, 0 when not. */
+int fk_cgroup_is_frozen (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
+
+/* SIGKILLs every process in the cgroup (cgroup.kill on v2) and waits until it is empty,
+   timeout_ms at most (ETIMEDOUT). A frozen cgroup is thawed so the kills land. */
+int fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned timeout_ms,
+                    fk_error_t *err);
+
+/* Removes the cgroup (from every hierarchy on v1); a missing one is success. */
+int fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
+
+/* The number of OOM kills in the cgroup. */
+int fk_cgroup_oom_kills (const fk_cgroup_layout_t *layout, const char *name,
+                         uint64_t *ret_count, fk_error_t *err);
+
+#endif

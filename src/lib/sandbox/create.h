@@ -1,0 +1,15 @@
+/* sandbox/create.h: sandbox creation (fk_sandbox_create in firkin/sandbox.h) and its helpers. */
+#ifndef FK_SANDBOX_CREATE_H
+#define FK_SANDBOX_CREATE_H
+
+#include "base/error.h"
+
+/* The fk-agent binary to run: explicit, else $FIRKIN_AGENT, else next to the running program
+   (installed side by side) or in the build tree (src/cli/fk -> src/agent/fk-agent). Caller
+   frees. */
+int fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *err);
+
+/* A new random sandbox id (12 lower-case hex digits). */
+void fk_create_new_id (char out[13]);
+
+#endif

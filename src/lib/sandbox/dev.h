@@ -1,0 +1,12 @@
+/* sandbox/dev.h: the sandbox's minimal /dev. */
+#ifndef FK_SANDBOX_DEV_H
+#define FK_SANDBOX_DEV_H
+
+#include "base/error.h"
+
+/* Mounts a tmpfs on dev below rootfd with null, zero, full, random, urandom and tty (bind mounts
+   of the host's nodes: a user namespace cannot mknod), a private devpts with ptmx, a tmpfs on
+   shm, and the fd, stdin, stdout and stderr links. */
+int fk_dev_setup (int rootfd, fk_error_t *err);
+
+#endif

@@ -1,0 +1,43 @@
+/* sandbox/launch.h: what the new sandbox's first process does between clone and exec: wait for
+   the host side (id maps, cgroup, idmapped layers), build the root, drop privileges, and exec
+   fk-agent (or the init command) as PID 1. Also the host side's half of the handshake. */
+#ifndef FK_SANDBOX_LAUNCH_H
+#define FK_SANDBOX_LAUNCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "firkin/sandbox.h"
+
+typedef struct fk_launch
+{
+  int sync_fd;       /* the child's end of the handshake socket: the root overlay arrives on it */
+  int error_fd;      /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
+  int exec_fd;       /* O_PATH of fk-agent; -1 in init mode */
+  int listen_fd;     /* the agent's listening socket; -1 in init mode */
+  int deadline_fd;   /* the deadline file; -1 without timeout */
+  int log_fd;        /* the agent's stdout and stderr; -1 in init mode (inherited stdio) */
+  size_t n_layers;   /* fds arriving on sync_fd: 1, the root overlay */
+  uint64_t disk_bytes;
+  const char *hostname;
+  const char *workdir;
+  const char *user;  /* may be NULL */
+  char *const *env;  /* the sandbox's environment */
+  const char *const *init; /* init argv, or NULL for the agent */
+  const fk_seccomp_spec_t *seccomp;
+} fk_launch_t;
+
+/* Runs in the cloned child; never returns. Failures are written to error_fd as
+   "<errno> <message>" and end the process. */
+void fk_launch_child (const fk_launch_t *l) __attribute__ ((noreturn));
+
+/* Host side: sends mount fds (the root overlay; at most FK_LAUNCH_MAX_LAYERS) and releases the
+   child. */
+#define FK_LAUNCH_MAX_LAYERS 250
+int fk_launch_release (int sync_fd, const int *layer_fds, size_t n, fk_error_t *err);
+
+/* Host side: reads the error pipe to EOF; a message there becomes err (its errno included). */
+int fk_launch_result (int error_fd, fk_error_t *err);
+
+#endif

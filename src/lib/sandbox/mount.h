@@ -1,0 +1,43 @@
+/* sandbox/mount.h: the sandbox's root: an overlay of read-only layers over a private upper dir
+   on a size-limited tmpfs, then pivot_root. Mounts are built with the fd-based mount API and
+   attached through fds resolved inside the root, so no path of the image can lead outside. */
+#ifndef FK_SANDBOX_MOUNT_H
+#define FK_SANDBOX_MOUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* A new detached mount of fstype with string options ("key=value", or a bare flag key),
+   NULL-terminated, and mount attributes (MOUNT_ATTR_*). Returns the mount fd. */
+int fk_mount_new (const char *fstype, const char *const *options, unsigned attrs, int *ret_fd,
+                  fk_error_t *err);
+
+/* Attaches mount fd mfd on path below rootfd (resolved inside the root). When create is set the
+   mount point is made: a directory, or an empty file when file is set. */
+int fk_mount_attach_in_root (int rootfd, const char *path, int mfd, int create, int file,
+                             fk_error_t *err);
+
+/* Re-mounts path below rootfd onto itself with attrs added (MOUNT_ATTR_RDONLY...). A missing
+   path is success: what an image lacks needs no protecting. */
+int fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_t *err);
+
+/* Host side: a detached overlay of layer_fds (idmapped detached mounts, BOTTOM FIRST) over a
+   private upper dir on a tmpfs of disk_bytes (0: the tmpfs default), whose root is owned by
+   root_uid:root_gid (the sandbox's root). Returns the overlay's mount fd. */
+int fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
+                            uid_t root_uid, gid_t root_gid, int *ret_fd, fk_error_t *err);
+
+/* Sandbox side: attaches the overlay (from fk_mount_build_overlay) in the calling, private mount
+   namespace, on /tmp as a staging point; overlay_fd then serves as the root fd. */
+int fk_mount_attach_root (int overlay_fd, fk_error_t *err);
+
+/* /tmp: a tmpfs of size_bytes (0: default). */
+int fk_mount_tmp (int rootfd, uint64_t size_bytes, fk_error_t *err);
+
+/* Makes rootfd the root (pivot_root) and detaches the old one; cwd becomes "/". */
+int fk_mount_pivot (int rootfd, fk_error_t *err);
+
+#endif

@@ -1,0 +1,154 @@
+/* sandbox/runtime.c: runtime open/close and the lazy sweep of stale sandboxes. */
+#include "sandbox/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "firkin/sandbox.h"
+#include "sandbox/sandbox.h"
+
+static int
+open_runtime (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
+{
+  if (state_dir == NULL || state_dir[0] == '\0')
+    state_dir = getenv ("FIRKIN_STATE_DIR");
+  if (state_dir == NULL || state_dir[0] == '\0')
+    state_dir = "/var/lib/firkin";
+  if (fk_mkdir_p (state_dir, 0711, err) < 0)
+    return fk_error_wrap (err, "state dir");
+  char abs[PATH_MAX];
+  if (realpath (state_dir, abs) == NULL)
+    return fk_error_set_errno (err, "state dir `%s'", state_dir);
+  cleanup_free char *sb = xasprintf ("%s/sandboxes", abs);
+  if (fk_mkdir_p (sb, 0700, err) < 0)
+    return -1;
+  fk_runtime_t *rt = xcalloc (1, sizeof *rt);
+  rt->state_dir = xstrdup (abs);
+  rt->state_fd = open (abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  rt->sandboxes_fd = open (sb, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rt->state_fd < 0 || rt->sandboxes_fd < 0)
+    {
+      fk_error_set_errno (err, "open state dir `%s'", abs);
+      fk_runtime_close (rt);
+      return -1;
+    }
+  if (fk_cgroup_detect (NULL, &rt->cgroups, err) < 0)
+    {
+      fk_runtime_close (rt);
+      return -1;
+    }
+  *ret_rt = rt;
+  return 0;
+}
+
+int
+fk_runtime_open_nosweep (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
+{
+  return open_runtime (state_dir, ret_rt, err);
+}
+
+int
+fk_runtime_open (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
+{
+  fk_runtime_t *rt;
+  if (open_runtime (state_dir, &rt, err) < 0)
+    return -1;
+  fk_error_t sweep_err = FK_ERROR_INIT;
+  if (fk_runtime_sweep (rt, &sweep_err) < 0)
+    {
+      /* A failed sweep must not block the caller's own work. */
+      log_warning ("cleaning stale sandboxes: %s", fk_error_message (&sweep_err));
+      fk_error_clear (&sweep_err);
+    }
+  *ret_rt = rt;
+  return 0;
+}
+
+void
+fk_runtime_close (fk_runtime_t *rt)
+{
+  if (rt == NULL)
+    return;
+  if (rt->state_fd >= 0)
+    close (rt->state_fd);
+  if (rt->sandboxes_fd >= 0)
+    close (rt->sandboxes_fd);
+  fk_cgroup_layout_free (&rt->cgroups);
+  free (rt->state_dir);
+  free (rt);
+}
+
+const char *
+fk_runtime_state_dir (const fk_runtime_t *rt)
+{
+  return rt->state_dir;
+}
+
+int
+fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
+{
+  int fd = openat (rt->sandboxes_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open `%s/sandboxes'", rt->state_dir);
+  cleanup_dir DIR *d = fdopendir (fd);
+  if (d == NULL)
+    {
+      close (fd);
+      return fk_error_set_errno (err, "read `%s/sandboxes'", rt->state_dir);
+    }
+  int removed = 0;
+  struct dirent *e;
+  time_t now = time (NULL);
+  while ((e = readdir (d)))
+    {
+      if (e->d_name[0] == '.')
+        continue;
+      fk_sandbox_t *sb = NULL;
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_sandbox_open (rt, e->d_name, &sb, &local) < 0)
+        {
+          /* No readable state: a create in progress, or one that crashed. Only the latter
+             is old. */
+          struct stat st;
+          if (fstatat (rt->sandboxes_fd, e->d_name, &st, 0) == 0
+              && now - st.st_mtime > 60)
+            {
+              fk_error_t ignored = FK_ERROR_INIT;
+              if (fk_rm_rf_at (rt->sandboxes_fd, e->d_name, &ignored) == 0)
+                removed++;
+              fk_error_clear (&ignored);
+            }
+          fk_error_clear (&local);
+          continue;
+        }
+      fk_sandbox_info_t *info = NULL;
+      if (fk_sandbox_inspect (sb, &info, &local) == 0)
+        {
+          int stale = info->status == FK_SANDBOX_STOPPED && !fk_sandbox_stopped_on_purpose (sb);
+          int expired = info->expires && now >= info->expires;
+          if (stale || expired)
+            {
+              log_info ("removing sandbox `%s' (%s)", info->id,
+                        expired ? "its timeout passed" : "its PID 1 is gone");
+              if (fk_sandbox_delete (sb, 1, &local) == 0)
+                removed++;
+              else
+                log_warning ("removing sandbox `%s': %s", info->id, fk_error_message (&local));
+            }
+          fk_sandbox_info_free (info);
+        }
+      fk_error_clear (&local);
+      fk_sandbox_free (sb);
+    }
+  return removed;
+}

@@ -1,0 +1,284 @@
+/* sandbox/state.c: state.json. The start time of PID 1 and the boot id make the pid safe to use
+   later: a pid reused by another process, or a file surviving a reboot, does not match. */
+#include "sandbox/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/xalloc.h"
+
+void
+fk_state_free (fk_sandbox_state_t *st)
+{
+  if (st == NULL)
+    return;
+  free (st->id);
+  free (st->template_id);
+  fk_strv_free (st->layers);
+  free (st->boot_id);
+  free (st->socket);
+  free (st->cgroup);
+  free (st->cgroup_root);
+  fk_strv_free (st->metadata);
+  free (st);
+}
+
+static json_t *
+strv_json (char *const *v)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; v && v[i]; i++)
+    json_array_append_new (a, json_string (v[i]));
+  return a;
+}
+
+int
+fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
+{
+  cleanup_json json_t *meta = json_object ();
+  for (size_t i = 0; st->metadata && st->metadata[i]; i++)
+    {
+      const char *eq = strchr (st->metadata[i], '=');
+      cleanup_free char *k = xstrndup (st->metadata[i], (size_t) (eq - st->metadata[i]));
+      json_object_set_new (meta, k, json_string (eq + 1));
+    }
+  cleanup_json json_t *j = json_pack (
+      "{s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:s, s:i, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:I, s:O, "
+      "s:b}",
+      "id", st->id, "template", st->template_id ? json_string (st->template_id) : json_null (),
+      "layers", strv_json (st->layers), "pid", (json_int_t) st->pid, "start_time",
+      (json_int_t) st->start_time, "boot_id", st->boot_id, "socket",
+      st->socket ? json_string (st->socket) : json_null (), "cgroup", st->cgroup,
+      "cgroup_version", st->cgroup_version, "cgroup_root", st->cgroup_root, "limits", "vcpus",
+      st->resources.vcpus, "memory", (json_int_t) st->resources.memory_bytes, "disk",
+      (json_int_t) st->resources.disk_bytes, "pids", (json_int_t) st->resources.pids, "created",
+      (json_int_t) st->created, "expires", (json_int_t) st->expires, "metadata", meta, "stopped",
+      st->stopped);
+  if (j == NULL)
+    return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
+  return fk_json_dump_file_atomic_at (dirfd, "state.json", j, 1, err);
+}
+
+static int
+get_strv (const json_t *obj, const char *key, char ***ret, fk_error_t *err)
+{
+  json_t *a;
+  int r = fk_json_get_array (obj, key, 0, &a, err);
+  if (r < 0)
+    return -1;
+  size_t n = r ? json_array_size (a) : 0;
+  char **v = xcalloc (n + 1, sizeof *v);
+  for (size_t i = 0; i < n; i++)
+    {
+      const char *s = json_string_value (json_array_get (a, i));
+      if (s == NULL)
+        {
+          fk_strv_free (v);
+          return fk_error_set (err, EINVAL, "`%s'[%zu] is not a string", key, i);
+        }
+      v[i] = xstrdup (s);
+    }
+  *ret = v;
+  return 0;
+}
+
+static int
+get_nullable_string (const json_t *obj, const char *key, char **ret, fk_error_t *err)
+{
+  json_t *v = json_object_get (obj, key);
+  if (v == NULL || json_is_null (v))
+    {
+      *ret = NULL;
+      return 0;
+    }
+  if (!json_is_string (v))
+    return fk_error_set (err, EINVAL, "`%s' is not a string", key);
+  *ret = xstrdup (json_string_value (v));
+  return 0;
+}
+
+static int
+load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
+{
+  const char *s;
+  long long v;
+  if (fk_json_get_string (j, "id", 1, &s, err) < 0)
+    return -1;
+  st->id = xstrdup (s);
+  if (get_nullable_string (j, "template", &st->template_id, err) < 0
+      || get_nullable_string (j, "socket", &st->socket, err) < 0
+      || get_strv (j, "layers", &st->layers, err) < 0)
+    return -1;
+  if (fk_json_get_int (j, "pid", 1, &v, err) < 0)
+    return -1;
+  st->pid = (pid_t) v;
+  if (fk_json_get_int (j, "start_time", 1, &v, err) < 0)
+    return -1;
+  st->start_time = (unsigned long long) v;
+  if (fk_json_get_string (j, "boot_id", 1, &s, err) < 0)
+    return -1;
+  st->boot_id = xstrdup (s);
+  if (fk_json_get_string (j, "cgroup", 1, &s, err) < 0)
+    return -1;
+  st->cgroup = xstrdup (s);
+  if (fk_json_get_string (j, "cgroup_root", 1, &s, err) < 0)
+    return -1;
+  st->cgroup_root = xstrdup (s);
+  if (fk_json_get_int (j, "cgroup_version", 1, &v, err) < 0)
+    return -1;
+  if (v != 1 && v != 2)
+    return fk_error_set (err, EINVAL, "`cgroup_version' is %lld: expected 1 or 2", v);
+  st->cgroup_version = (int) v;
+  json_t *limits;
+  if (fk_json_get_object (j, "limits", 1, &limits, err) < 0)
+    return -1;
+  if (fk_json_get_number (limits, "vcpus", 0, &st->resources.vcpus, err) < 0)
+    return -1;
+  if (fk_json_get_int (limits, "memory", 0, &v, err) < 0)
+    return -1;
+  st->resources.memory_bytes = (uint64_t) v;
+  v = 0;
+  if (fk_json_get_int (limits, "disk", 0, &v, err) < 0)
+    return -1;
+  st->resources.disk_bytes = (uint64_t) v;
+  v = 0;
+  if (fk_json_get_int (limits, "pids", 0, &v, err) < 0)
+    return -1;
+  st->resources.pids = (uint64_t) v;
+  if (fk_json_get_int (j, "created", 1, &v, err) < 0)
+    return -1;
+  st->created = v;
+  v = 0;
+  if (fk_json_get_int (j, "expires", 0, &v, err) < 0)
+    return -1;
+  st->expires = v;
+  json_t *meta;
+  int r = fk_json_get_object (j, "metadata", 0, &meta, err);
+  if (r < 0)
+    return -1;
+  size_t n = r ? json_object_size (meta) : 0, i = 0;
+  st->metadata = xcalloc (n + 1, sizeof (char *));
+  if (r)
+    {
+      const char *k;
+      json_t *mv;
+      json_object_foreach (meta, k, mv)
+      {
+        if (!json_is_string (mv))
+          return fk_error_set (err, EINVAL, "metadata `%s' is not a string", k);
+        st->metadata[i++] = xasprintf ("%s=%s", k, json_string_value (mv));
+      }
+    }
+  return fk_json_get_bool (j, "stopped", 0, &st->stopped, err) < 0 ? -1 : 0;
+}
+
+int
+fk_state_load (int dirfd, fk_sandbox_state_t **ret_st, fk_error_t *err)
+{
+  cleanup_json json_t *j = NULL;
+  if (fk_json_load_file_at (dirfd, "state.json", 1 << 20, &j, err) < 0)
+    return -1;
+  if (!json_is_object (j))
+    return fk_error_set (err, EINVAL, "state.json is not an object");
+  fk_sandbox_state_t *st = xcalloc (1, sizeof *st);
+  if (load (j, st, err) < 0)
+    {
+      fk_state_free (st);
+      return fk_error_wrap (err, "state.json");
+    }
+  *ret_st = st;
+  return 0;
+}
+
+int
+fk_state_parse_stat (const char *text, char *ret_state, unsigned long long *ret_start,
+                     fk_error_t *err)
+{
+  /* The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
+  const char *p = strrchr (text, ')');
+  if (p == NULL)
+    return fk_error_set (err, EINVAL, "/proc/PID/stat: no `)' after the command name");
+  p++;
+  while (*p == ' ')
+    p++;
+  char state = *p;
+  /* Field 3 (state) is here; the start time is field 22, 19 fields further. */
+  for (int field = 3; field < 22; field++)
+    {
+      while (*p == ' ')
+        p++;
+      if (*p == '\0')
+        return fk_error_set (err, EINVAL, "/proc/PID/stat: only %d fields", field - 1);
+      while (*p && *p != ' ')
+        p++;
+    }
+  while (*p == ' ')
+    p++;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (p, &end, 10);
+  if (end == p || errno)
+    return fk_error_set (err, EINVAL, "/proc/PID/stat: field 22 is not a number");
+  *ret_state = state;
+  *ret_start = v;
+  return 0;
+}
+
+int
+fk_state_start_time (pid_t pid, int allow_zombie, unsigned long long *ret_start,
+                     fk_error_t *err)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set (err, errno == ENOENT ? ESRCH : errno, "no process %d", (int) pid);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (fk_read_all (fd, 4096, &text, &len, err) < 0)
+    return -1;
+  char state;
+  if (fk_state_parse_stat (text, &state, ret_start, err) < 0)
+    return -1;
+  /* A zombie PID 1 has ended: only its parent has not collected it yet. */
+  if (!allow_zombie && (state == 'Z' || state == 'X'))
+    return fk_error_set (err, ESRCH, "process %d has exited", (int) pid);
+  return 0;
+}
+
+char *
+fk_state_boot_id (void)
+{
+  cleanup_free char *text = NULL;
+  size_t len;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_read_file_at (AT_FDCWD, "/proc/sys/kernel/random/boot_id", 128, &text, &len, &err) < 0)
+    {
+      fk_error_clear (&err);
+      return xstrdup ("unknown");
+    }
+  text[strcspn (text, "\n")] = '\0';
+  return steal_pointer (&text);
+}
+
+int
+fk_state_alive (const fk_sandbox_state_t *st)
+{
+  cleanup_free char *boot = fk_state_boot_id ();
+  if (strcmp (boot, st->boot_id) != 0)
+    return 0;
+  unsigned long long start;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_state_start_time (st->pid, 0, &start, &err) < 0)
+    {
+      fk_error_clear (&err);
+      return 0;
+    }
+  return start == st->start_time;
+}

@@ -1,0 +1,53 @@
+/* sandbox/state.h: a sandbox's state file, sandboxes/<id>/state.json, and the checks that tell
+   a live sandbox from a stale one (PID 1 dead, its pid reused, the host rebooted). */
+#ifndef FK_SANDBOX_STATE_H
+#define FK_SANDBOX_STATE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "firkin/sandbox.h"
+
+typedef struct fk_sandbox_state
+{
+  char *id;
+  char *template_id;               /* may be NULL */
+  char **layers;                   /* NULL-terminated */
+  pid_t pid;                       /* PID 1, host view */
+  unsigned long long start_time;   /* field 22 of /proc/<pid>/stat */
+  char *boot_id;                   /* /proc/sys/kernel/random/boot_id at create */
+  char *socket;                    /* NULL for an init sandbox */
+  char *cgroup;                    /* "firkin/<id>" */
+  int cgroup_version;
+  char *cgroup_root;
+  fk_resources_t resources;
+  int64_t created, expires;        /* unix seconds; expires 0: no timeout */
+  char **metadata;                 /* "K=V", NULL-terminated */
+  int stopped;                     /* stopped on purpose (kept until deleted) */
+} fk_sandbox_state_t;
+
+void fk_state_free (fk_sandbox_state_t *st);
+
+/* Writes state.json in the sandbox directory dirfd atomically. */
+int fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err);
+
+/* Reads state.json from dirfd; a malformed file is an error naming the field. */
+int fk_state_load (int dirfd, fk_sandbox_state_t **ret_st, fk_error_t *err);
+
+/* Parses the state letter (field 3) and start time (field 22) out of /proc/<pid>/stat's text. */
+int fk_state_parse_stat (const char *text, char *ret_state, unsigned long long *ret_start,
+                         fk_error_t *err);
+
+/* The start time of pid now; ESRCH when there is no such process, or (unless allow_zombie) when
+   it has exited and waits to be collected. */
+int fk_state_start_time (pid_t pid, int allow_zombie, unsigned long long *ret_start,
+                         fk_error_t *err);
+
+/* This boot's id (caller frees). */
+char *fk_state_boot_id (void);
+
+/* 1 when the state's PID 1 still runs (same boot, same pid, same start time), else 0. */
+int fk_state_alive (const fk_sandbox_state_t *st);
+
+#endif

@@ -1,0 +1,264 @@
+/* tests/unit/test_warm.c: the warm pool with real sandboxes (a busybox root built by
+   pool/rootfs.c, the agent from $FK_AGENT, a temp state directory): leases come ready and
+   connected, the pool refills, a different spec is created cold, closing drains everything. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "firkin/pool.h"
+#include "firkin/runtime.h"
+#include "firkin/sandbox.h"
+#include "pool/rootfs.h"
+
+static char *dir, *root, *state;
+static fk_runtime_t *rt;
+static const char *layers[2];
+
+static int
+setup (void **st)
+{
+  if (geteuid () != 0)
+    {
+      fprintf (stderr, "# sandboxes need root\n");
+      return 0;
+    }
+  dir = test_tmpdir ();
+  if (asprintf (&root, "%s/root", dir) < 0 || asprintf (&state, "%s/state", dir) < 0)
+    abort ();
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_busybox_rootfs_build (root, &err) < 0 || fk_runtime_open (state, &rt, &err) < 0)
+    {
+      fprintf (stderr, "# %s\n", fk_error_message (&err));
+      fk_error_clear (&err);
+      return -1;
+    }
+  layers[0] = root;
+  return 0;
+}
+
+static int
+teardown (void **st)
+{
+  fk_runtime_close (rt);
+  test_tmpdir_free (dir);
+  free (root);
+  free (state);
+  return 0;
+}
+
+static void
+spec_of (fk_sandbox_spec_t *spec)
+{
+  fk_sandbox_spec_init (spec);
+  spec->layers = layers;
+  spec->agent_path = getenv ("FK_AGENT");
+}
+
+static size_t
+count_sandboxes (void)
+{
+  char *p;
+  if (asprintf (&p, "%s/sandboxes", state) < 0)
+    abort ();
+  DIR *d = opendir (p);
+  free (p);
+  size_t n = 0;
+  struct dirent *e;
+  while (d && (e = readdir (d)) != NULL)
+    n += e->d_name[0] != '.';
+  if (d)
+    closedir (d);
+  return n;
+}
+
+static void
+echo_in (fk_client_t *c, const char *word)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  char *argv[] = { (char *)"echo", (char *)word, NULL };
+  fk_exec_opts_t o = { .argv = argv };
+  fk_exec_result_t r;
+  if (fk_client_exec (c, &o, 4096, &r, &err) < 0)
+    fail_msg ("exec: %s", fk_error_message (&err));
+  assert_int_equal (r.status.exit_code, 0);
+  assert_int_equal (r.out_len, strlen (word) + 1);
+  assert_memory_equal (r.out, word, strlen (word));
+  fk_exec_result_free (&r);
+}
+
+static void
+delete_sb (fk_sandbox_t *sb, fk_client_t *c)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_client_close (c);
+  if (fk_sandbox_delete (sb, 1, &err) < 0)
+    fail_msg ("delete: %s", fk_error_message (&err));
+  fk_sandbox_free (sb);
+}
+
+static void
+test_lease_and_replenish (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  fk_warm_pool_opts_t o = { .depth = 2, .min_ready = 2 };
+  fk_warm_pool_t *pool = NULL;
+  if (fk_warm_pool_open (rt, &spec, &o, &pool, &err) < 0)
+    fail_msg ("open: %s", fk_error_message (&err));
+  fk_warm_pool_stats_t s;
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.ready, 2);
+  assert_int_equal (count_sandboxes (), 2);
+
+  /* A spec built separately but asking the same is served from the pool, connected. */
+  fk_sandbox_spec_t same;
+  spec_of (&same);
+  const char *layers2[] = { root, NULL };
+  same.layers = layers2;
+  assert_true (fk_warm_pool_matches (pool, &same));
+  fk_sandbox_t *sb = NULL;
+  fk_client_t *c = NULL;
+  int pooled = 0;
+  assert_int_equal (fk_warm_pool_create (pool, &same, &sb, &c, &pooled, &err), 0);
+  assert_true (pooled);
+  assert_non_null (c);
+  echo_in (c, "pooled");
+
+  /* The pool refills behind the lease. */
+  if (fk_warm_pool_wait_ready (pool, 2, 30000, &err) < 0)
+    fail_msg ("refill: %s", fk_error_message (&err));
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.ready, 2);
+  assert_int_equal (s.created, 3);
+  assert_int_equal (s.leased, 1);
+  assert_int_equal (count_sandboxes (), 3);
+
+  /* A different spec is created cold. */
+  fk_sandbox_spec_t other;
+  spec_of (&other);
+  const char *env[] = { "X=1", NULL };
+  other.env = env;
+  assert_false (fk_warm_pool_matches (pool, &other));
+  fk_sandbox_t *sb2 = NULL;
+  fk_client_t *c2 = NULL;
+  assert_int_equal (fk_warm_pool_create (pool, &other, &sb2, &c2, &pooled, &err), 0);
+  assert_false (pooled);
+  echo_in (c2, "cold");
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.cold, 1);
+
+  /* Draining deletes the two ready ones; the leased ones are the caller's. */
+  fk_sandbox_info_t *info = NULL;
+  assert_int_equal (fk_sandbox_inspect (sb, &info, &err), 0);
+  pid_t leased_pid = info->pid;
+  fk_sandbox_info_free (info);
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
+  assert_int_equal (count_sandboxes (), 2);
+  assert_int_equal (kill (leased_pid, 0), 0);
+  delete_sb (sb, c);
+  delete_sb (sb2, c2);
+  assert_int_equal (count_sandboxes (), 0);
+}
+
+static void
+test_drain_while_filling (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  /* Close right after open (no min ready): a creation may be in progress; nothing stays. */
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  fk_warm_pool_opts_t o = { .depth = 3 };
+  fk_warm_pool_t *pool = NULL;
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
+  assert_int_equal (count_sandboxes (), 0);
+  /* Leasing everything, then closing, leaves only the leases. */
+  o.min_ready = 1;
+  o.depth = 1;
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  fk_sandbox_t *sb;
+  fk_client_t *c;
+  int pooled;
+  assert_int_equal (fk_warm_pool_create (pool, &spec, &sb, &c, &pooled, &err), 0);
+  assert_true (pooled);
+  assert_int_equal (fk_warm_pool_close (pool, &err), 0);
+  delete_sb (sb, c);
+  assert_int_equal (count_sandboxes (), 0);
+}
+
+static void
+test_refill_delay (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .refill_delay_ms = 400 };
+  fk_warm_pool_t *pool = NULL;
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  fk_sandbox_t *sb;
+  fk_client_t *c;
+  int pooled;
+  assert_int_equal (fk_warm_pool_create (pool, &spec, &sb, &c, &pooled, &err), 0);
+  assert_true (pooled);
+  /* The refill waits for the delay: nothing is being created while the lease starts. */
+  fk_warm_pool_stats_t s;
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.ready + s.in_progress, 0);
+  echo_in (c, "first");
+  fk_warm_pool_stats (pool, &s);
+  assert_int_equal (s.created, 1);
+  /* And then it comes. */
+  if (fk_warm_pool_wait_ready (pool, 1, 30000, &err) < 0)
+    fail_msg ("refill: %s", fk_error_message (&err));
+  assert_int_equal (fk_warm_pool_close (pool, &err), 0);
+  delete_sb (sb, c);
+  assert_int_equal (count_sandboxes (), 0);
+}
+
+static void
+test_bad_settings (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  fk_warm_pool_t *pool = NULL;
+  fk_warm_pool_opts_t zero = { .depth = 0 };
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &zero, &pool, &err), -1);
+  assert_error_contains (&err, "depth 0");
+  fk_warm_pool_opts_t over = { .depth = 1, .min_ready = 2 };
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &over, &pool, &err), -1);
+  assert_error_contains (&err, "min ready 2");
+  /* A spec that cannot be created: open reports the runtime's error instead of waiting. */
+  const char *missing[] = { "/does/not/exist", NULL };
+  spec.layers = missing;
+  fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .timeout_ms = 20000 };
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), -1);
+  assert_error_contains (&err, "/does/not/exist");
+  assert_int_equal (count_sandboxes (), 0);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_lease_and_replenish),
+    cmocka_unit_test (test_drain_while_filling),
+    cmocka_unit_test (test_refill_delay),
+    cmocka_unit_test (test_bad_settings),
+  };
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
