@@ -739,8 +739,8 @@ finish_transfer (client_t *c, fk_store_t *store, transfer_t *t, CURLcode rc, fk_
     return fk_error_set (err, EBADMSG, "digest mismatch for blob `%s': the registry sent content "
                                        "that hashes to `%s'",
                          digest, got);
-  if (fsync (t->fd) < 0)
-    return fk_error_set_errno (err, "fsync blob `%s'", digest);
+  /* No fsync: a killed pull never renames, and the page cache outlives the process; what the
+     rename publishes is complete. (Power loss is what `sync' is for.) */
   t->fd = close_and_reset (t->fd);
   cleanup_free char *tmp = steal_pointer (&t->tmp);
   return fk_store_blob_commit (store, tmp, digest, t->desc->size, 1, err);
