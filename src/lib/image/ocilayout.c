@@ -126,20 +126,38 @@ import_layout (fk_store_t *store, int dirfd, const char *where, const char *name
   return 0;
 }
 
-/* Extracts the tar file at path into the directory dest, refusing what could escape it. */
+/* Checks an archive entry name: relative, no `..' component. */
 static int
-extract_archive (const char *path, const char *dest, fk_error_t *err)
+check_entry_name (const char *archive, const char *name, fk_error_t *err)
+{
+  if (name == NULL || name[0] == '\0')
+    return fk_error_set (err, EINVAL, "archive `%s': an entry has no name", archive);
+  if (name[0] == '/')
+    return fk_error_set (err, EINVAL, "archive `%s': refused entry `%s': the path is absolute",
+                         archive, name);
+  for (const char *p = name; *p;)
+    {
+      size_t n = strcspn (p, "/");
+      if (n == 2 && p[0] == '.' && p[1] == '.')
+        return fk_error_set (err, EINVAL, "archive `%s': refused entry `%s': it has a `..' "
+                                          "component",
+                             archive, name);
+      p += n;
+      p += strspn (p, "/");
+    }
+  return 0;
+}
+
+/* Extracts the tar file at path into the directory destfd: directories and regular files only,
+   every path resolved beneath destfd without following a symlink (the archive is untrusted). */
+static int
+extract_archive (const char *path, int destfd, int skip_symlinks, fk_error_t *err)
 {
   struct archive *a = archive_read_new ();
-  struct archive *w = archive_write_disk_new ();
   archive_read_support_format_tar (a);
   archive_read_support_filter_gzip (a);
   archive_read_support_filter_zstd (a);
   archive_read_support_filter_none (a);
-  archive_write_disk_set_options (w, ARCHIVE_EXTRACT_SECURE_NODOTDOT
-                                         | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                         | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
-                                         | ARCHIVE_EXTRACT_NO_OVERWRITE);
   int ret = 0;
   if (archive_read_open_filename (a, path, 1 << 16) != ARCHIVE_OK)
     {
@@ -151,48 +169,72 @@ extract_archive (const char *path, const char *dest, fk_error_t *err)
   int r;
   while ((r = archive_read_next_header (a, &e)) == ARCHIVE_OK)
     {
-      /* Only what a layout holds: directories and regular files. */
+      const char *name = archive_entry_pathname (e);
       mode_t type = archive_entry_filetype (e);
-      if (type != AE_IFREG && type != AE_IFDIR)
+      if (check_entry_name (path, name, err) < 0)
         {
-          ret = fk_error_set (err, EINVAL, "archive `%s': entry `%s' is not a file or directory",
-                              path, archive_entry_pathname (e));
+          ret = -1;
           goto out;
         }
-      cleanup_free char *full = xasprintf ("%s/%s", dest, archive_entry_pathname (e));
-      archive_entry_set_pathname (e, full);
-      archive_entry_set_perm (e, type == AE_IFDIR ? 0700 : 0600);
-      archive_entry_set_uid (e, getuid ());
-      archive_entry_set_gid (e, getgid ());
-      if (archive_write_header (w, e) != ARCHIVE_OK)
+      if (type == AE_IFDIR)
         {
-          ret = fk_error_set (err, EINVAL, "archive `%s': refused entry `%s': %s", path,
-                              archive_entry_pathname (e), archive_error_string (w));
+          if (fk_mkdir_p_in_root (destfd, name, 0700, err) < 0)
+            {
+              ret = fk_error_wrap (err, "archive `%s'", path);
+              goto out;
+            }
+          continue;
+        }
+      /* docker save writes per-layer directories whose layer.tar links to the blob that
+         manifest.json names directly: those links are never needed, so never created. */
+      if (type == AE_IFLNK && skip_symlinks)
+        continue;
+      if (type != AE_IFREG)
+        {
+          ret = fk_error_set (err, EINVAL, "archive `%s': entry `%s' is not a file or directory",
+                              path, name);
+          goto out;
+        }
+      cleanup_free char *dir = NULL, *base = NULL;
+      fk_path_split (name, &dir, &base);
+      if (strcmp (dir, ".") != 0 && fk_mkdir_p_in_root (destfd, dir, 0700, err) < 0)
+        {
+          ret = fk_error_wrap (err, "archive `%s'", path);
+          goto out;
+        }
+      cleanup_close int fd
+          = fk_open_beneath (destfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+      if (fd < 0)
+        {
+          ret = fk_error_wrap (err, "archive `%s'", path);
           goto out;
         }
       const void *blk;
       size_t sz;
       la_int64_t off;
       while ((r = archive_read_data_block (a, &blk, &sz, &off)) == ARCHIVE_OK)
-        if (archive_write_data_block (w, blk, sz, off) != ARCHIVE_OK)
+        if (pwrite (fd, blk, sz, off) != (ssize_t) sz)
           {
-            ret = fk_error_set (err, EIO, "archive `%s': write `%s': %s", path,
-                                archive_entry_pathname (e), archive_error_string (w));
+            ret = fk_error_set_errno (err, "archive `%s': write `%s'", path, name);
             goto out;
           }
       if (r != ARCHIVE_EOF)
         {
-          ret = fk_error_set (err, EINVAL, "archive `%s': read `%s': %s", path,
-                              archive_entry_pathname (e), archive_error_string (a));
+          ret = fk_error_set (err, EINVAL, "archive `%s': read `%s': %s", path, name,
+                              archive_error_string (a));
           goto out;
         }
-      archive_write_finish_entry (w);
+      /* A sparse tail leaves the file short: give it its full size. */
+      if (ftruncate (fd, archive_entry_size (e)) < 0)
+        {
+          ret = fk_error_set_errno (err, "archive `%s': size `%s'", path, name);
+          goto out;
+        }
     }
   if (r != ARCHIVE_EOF)
     ret = fk_error_set (err, EINVAL, "archive `%s': %s", path, archive_error_string (a));
 out:
   archive_read_free (a);
-  archive_write_free (w);
   return ret;
 }
 
@@ -319,12 +361,12 @@ fk_oci_import (fk_store_t *store, const fk_reference_t *ref, const fk_platform_t
         rc = fk_error_set_errno (err, "create a temporary directory in `%s/tmp'", store->dir);
       else
         {
-          if (extract_archive (ref->path, tmp, err) == 0)
+          cleanup_close int dirfd = open (tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+          if (dirfd < 0)
+            rc = fk_error_set_errno (err, "open `%s'", tmp);
+          else if (extract_archive (ref->path, dirfd, ref->kind == FK_REF_DOCKER_ARCHIVE, err) == 0)
             {
-              cleanup_close int dirfd = open (tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-              if (dirfd < 0)
-                rc = fk_error_set_errno (err, "open `%s'", tmp);
-              else if (ref->kind == FK_REF_OCI_ARCHIVE)
+              if (ref->kind == FK_REF_OCI_ARCHIVE)
                 rc = import_layout (store, dirfd, ref->path, ref->name, want, skip_unpacked, ret,
                                     err);
               else
