@@ -41,22 +41,36 @@ if [ ! -f "$rootfs/.firkin-complete" ]; then
     tail -20 "$cache/base/debootstrap.log" >&2
     exit 1
   }
-  # What a slim image drops: package lists and caches are re-fetchable, logs are per-host.
-  rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/apt/archives/*.deb \
-    "$tmp"/var/log/*.log "$tmp"/var/log/apt/* "$tmp"/var/cache/debconf/*-old
-  # The sandbox mounts its own /dev, /proc and /sys: ship them empty (device nodes are never
-  # taken from images anyway).
-  find "$tmp/dev" -mindepth 1 -delete
   touch "$tmp/.firkin-complete"
   mv "$tmp" "$rootfs"
 fi
 
-if [ ! -f "$layout/index.json" ] || [ "$rootfs/.firkin-complete" -nt "$layout/index.json" ]; then
+# Bumped when the trimming or the packing below changes, so a cached rootfs is re-packed.
+recipe=2
+trim_rootfs() {
+  local r=$1
+  # What a slim image drops: package lists and caches are re-fetchable, logs are per-host.
+  rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
+    "$r"/var/log/*.log "$r"/var/log/apt/* "$r"/var/cache/debconf/*-old
+  # debootstrap copies the build host's name and resolver: the sandbox brings its own.
+  rm -f "$r/etc/hostname" "$r/etc/resolv.conf"
+  # The sandbox mounts its own /dev, /proc and /sys: ship them empty (device nodes are never
+  # taken from images anyway).
+  find "$r/dev" -mindepth 1 -delete
+}
+
+if [ ! -f "$layout/index.json" ] || [ "$rootfs/.firkin-complete" -nt "$layout/index.json" ] ||
+  [ "$(cat "$cache/base/recipe" 2>/dev/null)" != "$recipe" ]; then
+  trim_rootfs "$rootfs"
   rm -rf "$layout.tmp"
   # The marker is not part of the image: pack a view without it.
   "$here/mkimage" --tag base --compression "$compression" --cmd /bin/bash --workdir / \
     --exclude .firkin-complete "$layout.tmp" "$rootfs" >/dev/null
-  rm -rf "$layout"
-  mv "$layout.tmp" "$layout"
+  # Readers of the old layout see it until the rename: keep that window short.
+  rm -rf "$layout.old"
+  [ ! -e "$layout" ] || mv -T "$layout" "$layout.old"
+  mv -T "$layout.tmp" "$layout"
+  rm -rf "$layout.old"
+  echo "$recipe" >"$cache/base/recipe"
 fi
 echo "$layout"

@@ -1,11 +1,64 @@
-/* cli/bench.c: fk bench (filled in by the trace area). */
+/* cli/bench.c: fk bench: dispatches to the subcommands listed in bench_cmds.h. */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "cli/verbs.h"
+#include "cli/bench.h"
+#include "trace/artifact.h"
+#include "trace/report.h"
+
+typedef struct bench_cmd
+{
+  const char *name;
+  int (*run) (const fk_cli_globals_t *g, int argc, char **argv);
+  const char *summary;
+} bench_cmd_t;
+
+static const bench_cmd_t cmds[] = {
+#define FK_BENCH_CMD(name, suffix, summary) { name, fk_bench_##suffix, summary },
+#include "cli/bench_cmds.h"
+#undef FK_BENCH_CMD
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "usage: fk bench SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    fprintf (out, "  %-20s %s\n", cmds[i].name, cmds[i].summary);
+}
+
+int
+fk_bench_print_report (const char *path)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_trace_artifact_t *artifact = NULL;
+  if (fk_trace_artifact_read (path, &artifact, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  int r = fk_trace_report_print (stdout, path, artifact, &err);
+  fk_trace_artifact_free (artifact);
+  if (r < 0)
+    return fk_cli_fail (&err, 1);
+  return fflush (stdout) == 0 ? 0 : 1;
+}
 
 int
 fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv)
 {
-  fprintf (stderr, "fk: bench: not built yet\n");
+  if (argc < 2)
+    {
+      usage (stderr);
+      return 2;
+    }
+  if (strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "--help") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (strcmp (cmds[i].name, argv[1]) == 0)
+      return cmds[i].run (g, argc - 1, argv + 1);
+  fprintf (stderr, "fk: bench: unknown subcommand `%s'\n", argv[1]);
+  usage (stderr);
   return 2;
 }

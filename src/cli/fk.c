@@ -8,10 +8,12 @@
 #include "cli/verbs.h"
 
 static const fk_verb_t verbs[] = {
-  {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
-  {"layer", fk_verb_layer, "unpack one image layer blob into a directory (fk layer apply BLOB DIR)"},
-  {"template", fk_verb_template, "prepare, list, inspect and remove templates (images made ready)"},
-  {"image", fk_verb_image, "free image layers and blobs no template uses (fk image prune)"},
+  { "bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)" },
+  { "layer", fk_verb_layer,
+    "unpack one image layer blob into a directory (fk layer apply BLOB DIR)" },
+  { "template", fk_verb_template,
+    "prepare, list, inspect and remove templates (images made ready)" },
+  { "image", fk_verb_image, "free image layers and blobs no template uses (fk image prune)" },
 };
 
 static void
@@ -33,16 +35,16 @@ fk_cli_fail (fk_error_t *err, int code)
 int
 main (int argc, char **argv)
 {
-  fk_cli_globals_t g = {.state_dir = getenv ("FIRKIN_STATE_DIR")};
+  fk_cli_globals_t g = { .state_dir = getenv ("FIRKIN_STATE_DIR") };
   if (g.state_dir == NULL || g.state_dir[0] == '\0')
     g.state_dir = "/var/lib/firkin";
   fk_log_set_program ("fk");
 
   static const struct option opts[] = {
-    {"state-dir", required_argument, NULL, 's'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "state-dir", required_argument, NULL, 's' },
+    { "log-level", required_argument, NULL, 'l' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   int c;
   /* "+": stop at the verb, whose own options follow it. */

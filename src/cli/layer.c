@@ -17,21 +17,23 @@
 static void
 layer_usage (FILE *out)
 {
-  fprintf (out, "usage: fk layer apply [--max-size BYTES] [--ignore-owners] BLOB DIR\n"
-                "  unpacks the layer BLOB (tar, tar+gzip, tar+zstd; `-' reads stdin) into the\n"
-                "  empty directory DIR (created when missing) and prints its diff_id\n");
+  fprintf (out,
+           "usage: fk layer apply [--max-size BYTES] [--ignore-owners] [--user-xattrs] BLOB DIR\n"
+           "  unpacks the layer BLOB (tar, tar+gzip, tar+zstd; `-' reads stdin) into the\n"
+           "  empty directory DIR (created when missing) and prints its diff_id\n");
 }
 
 static int
 layer_apply (int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"max-size", required_argument, NULL, 'm'},
-    {"ignore-owners", no_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "max-size", required_argument, NULL, 'm' },
+    { "ignore-owners", no_argument, NULL, 'o' },
+    { "user-xattrs", no_argument, NULL, 'u' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
-  fk_layer_opts_t lo = {0};
+  fk_layer_opts_t lo = { 0 };
   int c;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     {
@@ -52,6 +54,9 @@ layer_apply (int argc, char **argv)
           }
         case 'o':
           lo.ignore_owners = 1;
+          break;
+        case 'u':
+          lo.user_xattrs = 1;
           break;
         case 'h':
           layer_usage (stdout);
@@ -92,8 +97,8 @@ layer_apply (int argc, char **argv)
   fprintf (stderr,
            "fk: layer: %s, %" PRIu64 " tar bytes, %" PRIu64 " entries, %" PRIu64
            " file bytes, %" PRIu64 " whiteouts, %" PRIu64 " opaque dirs, %" PRIu64 " skipped\n",
-           fk_layer_compression_name (st.compression), st.tar_size, st.entries,
-           st.unpacked_size, st.whiteouts, st.opaque_dirs, st.skipped);
+           fk_layer_compression_name (st.compression), st.tar_size, st.entries, st.unpacked_size,
+           st.whiteouts, st.opaque_dirs, st.skipped);
   return 0;
 }
 

@@ -63,8 +63,8 @@ main (int argc, char **argv)
         closedir (d);
     }
   /* Empty and tiny inputs always, whatever the corpus holds. */
-  LLVMFuzzerTestOneInput ((const uint8_t *) "", 0);
-  LLVMFuzzerTestOneInput ((const uint8_t *) "\0", 1);
+  LLVMFuzzerTestOneInput ((const uint8_t *)"", 0);
+  LLVMFuzzerTestOneInput ((const uint8_t *)"\0", 1);
   printf ("1..1\nok 1 - %d corpus inputs ran clean\n", count);
   return 0;
 }

@@ -28,11 +28,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   int blobfd = memfd_create ("fuzz", MFD_CLOEXEC);
   if (rootfd < 0 || blobfd < 0)
     abort ();
-  if (size > 0 && write (blobfd, data, size) != (ssize_t) size)
+  if (size > 0 && write (blobfd, data, size) != (ssize_t)size)
     abort ();
   lseek (blobfd, 0, SEEK_SET);
   /* A small cap: a fuzzed size field must not make the run write gigabytes. */
-  fk_layer_opts_t opts = {.max_size = 64 << 20};
+  fk_layer_opts_t opts = { .max_size = 64 << 20 };
   fk_error_t err = FK_ERROR_INIT;
   fk_layer_stats_t st;
   if (fk_layer_apply (rootfd, blobfd, &opts, &st, &err) < 0 && !fk_error_is_set (&err))

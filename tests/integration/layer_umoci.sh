@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tags=(busybox layered plain zstd)
-plan $((${#tags[@]} * 3 + 3))
+plan $((${#tags[@]} * 3 + 4))
 
 need_skip=""
 [ -n "${FK:-}" ] && [ -x "${FK:-}" ] || need_skip="fk not built"
@@ -15,7 +15,7 @@ command -v umoci >/dev/null || need_skip="umoci not installed"
 [ "$(id -u)" -eq 0 ] || need_skip="needs root (image owners, overlay mounts)"
 if [ -z "$need_skip" ] && ! unshare -m true 2>/dev/null; then need_skip="no mount namespaces"; fi
 if [ -n "$need_skip" ]; then
-  for ((i = 0; i < ${#tags[@]} * 3 + 3; i++)); do skip "layer_umoci" "$need_skip"; done
+  for ((i = 0; i < ${#tags[@]} * 3 + 4; i++)); do skip "layer_umoci" "$need_skip"; done
   done_testing
 fi
 
@@ -161,6 +161,41 @@ if python3 -c "import os,sys; sys.exit(os.getxattr(sys.argv[1], 'trusted.overlay
 else
   fail "layered: opaque xattr missing on opt/app"
 fi
+
+# Hostile layers through the CLI: refused with the reason, nothing written beside the target.
+python3 - "$work" <<'PY'
+import io, sys, tarfile
+work = sys.argv[1]
+def tar(name, entries):
+    with tarfile.open(f"{work}/{name}", "w:gz") as t:
+        for n, kind, arg in entries:
+            i = tarfile.TarInfo(n)
+            if kind == "sym":
+                i.type, i.linkname = tarfile.SYMTYPE, arg
+                t.addfile(i)
+            elif kind == "hard":
+                i.type, i.linkname = tarfile.LNKTYPE, arg
+                t.addfile(i)
+            else:
+                i.size = len(arg)
+                t.addfile(i, io.BytesIO(arg))
+tar("dotdot.tgz", [("../escape", "file", b"pwned")])
+tar("symlink.tgz", [("link", "sym", work + "/outside"), ("link/pwned", "file", b"pwned")])
+tar("hardlink.tgz", [("shadow", "hard", "/etc/shadow")])
+PY
+mkdir -p "$work/outside" "$work/h"
+hostile() {
+  local name=$1 want=$2 out
+  if out=$("$FK" layer apply "$work/$name.tgz" "$work/h/$name" 2>&1); then
+    echo "accepted: $out"; return 1
+  fi
+  case $out in *"$want"*) ;; *) echo "error \`$out' does not say \`$want'"; return 1 ;; esac
+  [ ! -e "$work/h/escape" ] && [ ! -e "$work/escape" ] && [ -z "$(ls -A "$work/outside")" ] ||
+    { echo "something was written outside the target"; return 1; }
+}
+check "hostile layers via fk layer apply: refused with the reason, nothing outside written" \
+  eval 'hostile dotdot "has a \`..'"'"' component" && hostile symlink "is a symlink of this layer" &&
+    hostile hardlink "is not an earlier entry of the layer"'
 
 # The base image, when scripts/images/base.sh has built it (minutes, once).
 base=${FIRKIN_CACHE_DIR:-/var/cache/firkin}/images/base

@@ -21,7 +21,7 @@ streaming_and_fd_match_one_shot (void **state)
   char one[FK_DIGEST_STR_LEN], two[FK_DIGEST_STR_LEN], three[FK_DIGEST_STR_LEN];
   static char data[200000];
   for (size_t i = 0; i < sizeof data; i++)
-    data[i] = (char) (i * 7);
+    data[i] = (char)(i * 7);
   fk_sha256_buffer (data, sizeof data, one);
   fk_sha256_t *ctx = fk_sha256_new ();
   for (size_t off = 0; off < sizeof data; off += 999)
@@ -48,17 +48,16 @@ validation_says_what_is_wrong (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (
-      fk_digest_validate (
-          "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &err),
+      fk_digest_validate ("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                          &err),
       0);
   assert_true (fk_digest_validate ("md5:abc", &err) < 0);
   assert_error_contains (&err, "not sha256");
   assert_true (fk_digest_validate ("sha256:abc", &err) < 0);
   assert_error_contains (&err, "3 hex digits");
-  assert_true (
-      fk_digest_validate (
-          "sha256:E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &err)
-      < 0);
+  assert_true (fk_digest_validate (
+                   "sha256:E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &err)
+               < 0);
   assert_error_contains (&err, "non-hex");
   assert_true (fk_digest_validate (NULL, &err) < 0);
   assert_error_contains (&err, "missing");

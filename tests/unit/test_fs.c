@@ -163,7 +163,10 @@ path_split_cases (void **state)
   {
     const char *in, *dir, *base;
   } cases[] = {
-    {"a", ".", "a"}, {"/a", "/", "a"}, {"a/b/c", "a/b", "c"}, {"/a/b/", "/a", "b"},
+    { "a", ".", "a" },
+    { "/a", "/", "a" },
+    { "a/b/c", "a/b", "c" },
+    { "/a/b/", "/a", "b" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
@@ -185,8 +188,7 @@ main (void)
     cmocka_unit_test_setup_teardown (mkdir_p_in_root_follows_links_inside, setup, teardown),
     cmocka_unit_test_setup_teardown (atomic_write_replaces_and_reads_back, setup, teardown),
     cmocka_unit_test_setup_teardown (read_all_refuses_oversize, setup, teardown),
-    cmocka_unit_test_setup_teardown (rm_rf_removes_tree_without_following_links, setup,
-                                     teardown),
+    cmocka_unit_test_setup_teardown (rm_rf_removes_tree_without_following_links, setup, teardown),
     cmocka_unit_test (path_split_cases),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -50,7 +51,7 @@ setup (void **state)
 static void
 assert_outside_unchanged (const fixture_t *f)
 {
-  char buf[64] = {0};
+  char buf[64] = { 0 };
   int fd = open (f->canary, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   assert_true (fd >= 0);
   assert_int_equal (read (fd, buf, sizeof buf - 1), 6);
@@ -113,7 +114,7 @@ typedef struct tb
 static tb_t
 tb_new (const char *filter)
 {
-  tb_t t = {.a = archive_write_new (), .fd = memfd_create ("layer", MFD_CLOEXEC)};
+  tb_t t = { .a = archive_write_new (), .fd = memfd_create ("layer", MFD_CLOEXEC) };
   assert_non_null (t.a);
   assert_true (t.fd >= 0);
   assert_int_equal (archive_write_set_format_pax_restricted (t.a), ARCHIVE_OK);
@@ -125,14 +126,17 @@ tb_new (const char *filter)
   return t;
 }
 
+/* ent_t.perm 0 means 0644; PERM_NONE asks for mode 0000. */
+#define PERM_NONE 010000
+
 typedef struct ent
 {
   const char *path;
   mode_t type; /* AE_IFREG, ... */
   mode_t perm;
-  const char *data;       /* regular files */
-  const char *link;       /* symlink target */
-  const char *hardlink;   /* hard link target */
+  const char *data;     /* regular files */
+  const char *link;     /* symlink target */
+  const char *hardlink; /* hard link target */
   unsigned uid, gid;
   time_t mtime;
   unsigned rmajor, rminor;
@@ -146,7 +150,7 @@ tb_add (tb_t *t, ent_t x)
   struct archive_entry *e = archive_entry_new ();
   archive_entry_set_pathname (e, x.path);
   archive_entry_set_filetype (e, x.type ? x.type : AE_IFREG);
-  archive_entry_set_perm (e, x.perm ? x.perm : 0644);
+  archive_entry_set_perm (e, x.perm ? x.perm & 07777 : 0644);
   archive_entry_set_uid (e, x.uid);
   archive_entry_set_gid (e, x.gid);
   archive_entry_set_mtime (e, x.mtime ? x.mtime : 1700000000, 0);
@@ -159,17 +163,18 @@ tb_add (tb_t *t, ent_t x)
   if (x.xattr_name)
     archive_entry_xattr_add_entry (e, x.xattr_name, x.xattr_value, strlen (x.xattr_value));
   size_t len = x.data ? strlen (x.data) : 0;
-  archive_entry_set_size (e, (la_int64_t) len);
+  archive_entry_set_size (e, (la_int64_t)len);
   assert_int_equal (archive_write_header (t->a, e), ARCHIVE_OK);
   if (len)
-    assert_int_equal (archive_write_data (t->a, x.data, len), (la_ssize_t) len);
+    assert_int_equal (archive_write_data (t->a, x.data, len), (la_ssize_t)len);
   archive_entry_free (e);
 }
 
-#define FILE_(p, d) tb_add (&t, (ent_t){.path = (p), .data = (d)})
-#define DIR_(p) tb_add (&t, (ent_t){.path = (p), .type = AE_IFDIR, .perm = 0755})
-#define SYMLINK_(p, l) tb_add (&t, (ent_t){.path = (p), .type = AE_IFLNK, .perm = 0777, .link = (l)})
-#define HARDLINK_(p, l) tb_add (&t, (ent_t){.path = (p), .hardlink = (l)})
+#define FILE_(p, d) tb_add (&t, (ent_t){ .path = (p), .data = (d) })
+#define DIR_(p) tb_add (&t, (ent_t){ .path = (p), .type = AE_IFDIR, .perm = 0755 })
+#define SYMLINK_(p, l)                                                                             \
+  tb_add (&t, (ent_t){ .path = (p), .type = AE_IFLNK, .perm = 0777, .link = (l) })
+#define HARDLINK_(p, l) tb_add (&t, (ent_t){ .path = (p), .hardlink = (l) })
 
 /* Closes the archive; returns the blob fd rewound. */
 static int
@@ -185,13 +190,12 @@ static void
 append_bytes (int fd, const void *p, size_t len)
 {
   assert_true (lseek (fd, 0, SEEK_END) >= 0);
-  assert_int_equal (write (fd, p, len), (ssize_t) len);
+  assert_int_equal (write (fd, p, len), (ssize_t)len);
   assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
 }
 
 static int
-apply (fixture_t *f, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *st,
-       fk_error_t *err)
+apply (fixture_t *f, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *st, fk_error_t *err)
 {
   int r = fk_layer_apply (f->rootfd, blobfd, opts, st, err);
   close (blobfd);
@@ -229,18 +233,26 @@ keeps_types_modes_owners_times_xattrs (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "./", .type = AE_IFDIR, .perm = 0755});
-  tb_add (&t, (ent_t){.path = "etc/", .type = AE_IFDIR, .perm = 0750, .uid = 7, .gid = 8,
-                      .mtime = 1600000000});
-  tb_add (&t, (ent_t){.path = "etc/passwd", .data = "root:x:0:0::/root:/bin/sh\n", .perm = 0644,
-                      .mtime = 1500000000, .xattr_name = "user.firkin", .xattr_value = "yes"});
-  tb_add (&t, (ent_t){.path = "bin/su", .data = "#!", .perm = 04755, .uid = 0, .gid = 0});
-  tb_add (&t, (ent_t){.path = "bin/wall", .data = "#!", .perm = 02755, .uid = 1000, .gid = 5});
+  tb_add (&t, (ent_t){ .path = "./", .type = AE_IFDIR, .perm = 0755 });
+  tb_add (&t, (ent_t){ .path = "etc/",
+                       .type = AE_IFDIR,
+                       .perm = 0750,
+                       .uid = 7,
+                       .gid = 8,
+                       .mtime = 1600000000 });
+  tb_add (&t, (ent_t){ .path = "etc/passwd",
+                       .data = "root:x:0:0::/root:/bin/sh\n",
+                       .perm = 0644,
+                       .mtime = 1500000000,
+                       .xattr_name = "user.firkin",
+                       .xattr_value = "yes" });
+  tb_add (&t, (ent_t){ .path = "bin/su", .data = "#!", .perm = 04755, .uid = 0, .gid = 0 });
+  tb_add (&t, (ent_t){ .path = "bin/wall", .data = "#!", .perm = 02755, .uid = 1000, .gid = 5 });
   SYMLINK_ ("bin/sh", "busybox");
   SYMLINK_ ("etc/abs", "/etc/passwd");
   HARDLINK_ ("bin/su2", "bin/su");
-  tb_add (&t, (ent_t){.path = "run/fifo", .type = AE_IFIFO, .perm = 0620, .uid = 3, .gid = 4});
-  tb_add (&t, (ent_t){.path = "usr/share/empty", .data = ""});
+  tb_add (&t, (ent_t){ .path = "run/fifo", .type = AE_IFIFO, .perm = 0620, .uid = 3, .gid = 4 });
+  tb_add (&t, (ent_t){ .path = "usr/share/empty", .data = "" });
   fk_error_t err = FK_ERROR_INIT;
   fk_layer_stats_t st;
   assert_int_equal (apply (f, tb_finish (&t), NULL, &st, &err), 0);
@@ -262,7 +274,7 @@ keeps_types_modes_owners_times_xattrs (void **state)
   assert_int_equal (lstat_in_root (f, "etc/passwd", &s), 0);
   assert_int_equal (s.st_mtim.tv_sec, 1500000000);
   cleanup_free char *pwpath = root_path (f, "etc/passwd");
-  char xv[16] = {0};
+  char xv[16] = { 0 };
   ssize_t xl = getxattr (pwpath, "user.firkin", xv, sizeof xv);
   if (xl < 0 && errno == ENOTSUP)
     print_message ("# user xattrs not supported on this filesystem\n");
@@ -284,7 +296,7 @@ keeps_types_modes_owners_times_xattrs (void **state)
   assert_int_equal (s.st_gid, 5);
 
   cleanup_free char *sh = root_path (f, "bin/sh");
-  char target[64] = {0};
+  char target[64] = { 0 };
   assert_int_equal (readlink (sh, target, sizeof target - 1), 7);
   assert_string_equal (target, "busybox");
   /* An absolute symlink is stored as it is: it points at the host only if followed. */
@@ -302,18 +314,28 @@ keeps_types_modes_owners_times_xattrs (void **state)
   assert_true (S_ISDIR (s.st_mode));
 }
 
+static int
+has_opaque (const fixture_t *f, const char *p)
+{
+  cleanup_free char *path = root_path (f, p);
+  char v[4] = { 0 };
+  return getxattr (path, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
+}
+
 /* diff_id is the sha256 of the uncompressed stream, whatever the compression. */
 static void
 diff_id_is_the_uncompressed_digest (void **state)
 {
   fixture_t *f = *state;
-  const char *filters[] = {NULL, "gzip", "zstd"};
-  const fk_layer_compression_t expect[] = {FK_LAYER_COMPRESSION_NONE, FK_LAYER_COMPRESSION_GZIP,
-                                           FK_LAYER_COMPRESSION_ZSTD};
-  char ref[FK_DIGEST_STR_LEN] = {0};
+  const char *filters[] = { NULL, "gzip", "zstd" };
+  const fk_layer_compression_t expect[]
+      = { FK_LAYER_COMPRESSION_NONE, FK_LAYER_COMPRESSION_GZIP, FK_LAYER_COMPRESSION_ZSTD };
+  char ref[FK_DIGEST_STR_LEN] = { 0 };
   for (int i = 0; i < 3; i++)
     {
       tb_t t = tb_new (filters[i]);
+      DIR_ ("./");
+      FILE_ (".wh..wh..opq", "");
       DIR_ ("a");
       FILE_ ("a/one", "1");
       FILE_ ("a/two", "22");
@@ -327,7 +349,8 @@ diff_id_is_the_uncompressed_digest (void **state)
         }
       cleanup_free char *sub = xasprintf ("%s/l%d", f->root, i);
       assert_int_equal (mkdir (sub, 0755), 0);
-      int subfd = open (sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      /* The store passes an O_PATH root: everything must work from one. */
+      int subfd = open (sub, O_PATH | O_DIRECTORY | O_CLOEXEC);
       fk_error_t err = FK_ERROR_INIT;
       fk_layer_stats_t st;
       assert_int_equal (fk_layer_apply (subfd, fd, NULL, &st, &err), 0);
@@ -338,15 +361,9 @@ diff_id_is_the_uncompressed_digest (void **state)
       cleanup_free char *p = xasprintf ("l%d/a/two", i);
       cleanup_free char *c = read_in_root (f, p);
       assert_string_equal (c, "22");
+      cleanup_free char *l = xasprintf ("l%d", i);
+      assert_true (has_opaque (f, l));
     }
-}
-
-static int
-has_opaque (const fixture_t *f, const char *p)
-{
-  cleanup_free char *path = root_path (f, p);
-  char v[4] = {0};
-  return getxattr (path, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
 }
 
 static void
@@ -382,6 +399,28 @@ whiteouts_and_opaque_dirs (void **state)
   assert_true (has_opaque (f, "opt"));
 }
 
+/* Rootless overlay (`userxattr'): the opaque marker in the user namespace of xattrs. */
+static void
+user_xattrs_mark_opaque_dirs_for_rootless_overlay (void **state)
+{
+  fixture_t *f = *state;
+  tb_t t = tb_new (NULL);
+  DIR_ ("d");
+  FILE_ ("d/.wh..wh..opq", "");
+  FILE_ ("d/.wh.gone", "");
+  fk_layer_opts_t opts = { .user_xattrs = 1 };
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (apply (f, tb_finish (&t), &opts, NULL, &err), 0);
+  cleanup_free char *d = root_path (f, "d");
+  char v[4] = { 0 };
+  assert_int_equal (getxattr (d, "user.overlay.opaque", v, sizeof v), 1);
+  assert_int_equal (v[0], 'y');
+  assert_false (has_opaque (f, "d"));
+  struct stat s;
+  assert_int_equal (lstat_in_root (f, "d/gone", &s), 0);
+  assert_true (S_ISCHR (s.st_mode));
+}
+
 static void
 later_entries_replace_earlier (void **state)
 {
@@ -403,6 +442,35 @@ later_entries_replace_earlier (void **state)
   struct stat s;
   assert_int_equal (lstat_in_root (f, "y", &s), 0);
   assert_true (S_ISDIR (s.st_mode));
+}
+
+/* Read-only and setgid directories get their mode after their children are in. */
+static void
+directory_modes_are_set_last (void **state)
+{
+  fixture_t *f = *state;
+  tb_t t = tb_new (NULL);
+  tb_add (&t, (ent_t){ .path = "ro", .type = AE_IFDIR, .perm = 0555 });
+  FILE_ ("ro/f", "f");
+  tb_add (&t, (ent_t){ .path = "ro/sub", .type = AE_IFDIR, .perm = PERM_NONE });
+  FILE_ ("ro/sub/g", "g");
+  tb_add (&t, (ent_t){ .path = "sg", .type = AE_IFDIR, .perm = 02750, .gid = 50 });
+  tb_add (&t, (ent_t){ .path = "./", .type = AE_IFDIR, .perm = 0711, .mtime = 1234567890 });
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
+  struct stat s;
+  assert_int_equal (lstat_in_root (f, "ro", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0555);
+  assert_int_equal (lstat_in_root (f, "ro/sub", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0);
+  assert_int_equal (lstat_in_root (f, "ro/sub/g", &s), 0);
+  assert_int_equal (lstat_in_root (f, "sg", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 02750);
+  assert_int_equal (s.st_gid, 50);
+  assert_int_equal (lstat (f->root, &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0711);
+  assert_int_equal (s.st_mtim.tv_sec, 1234567890);
+  assert_int_equal (chmod (f->root, 0755), 0);
 }
 
 /* ---- hostile layers: rejected or contained, the error says why, nothing outside changes ---- */
@@ -430,8 +498,8 @@ absolute_paths_stay_in_the_root (void **state)
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
   /* The canary's own host path: it lands below the root instead. */
-  tb_add (&t, (ent_t){.path = f->canary, .data = "pwned"});
-  tb_add (&t, (ent_t){.path = "/abs", .data = "abs"});
+  tb_add (&t, (ent_t){ .path = f->canary, .data = "pwned" });
+  tb_add (&t, (ent_t){ .path = "/abs", .data = "abs" });
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
   cleanup_free char *c = read_in_root (f, f->canary + 1);
@@ -444,7 +512,7 @@ static void
 no_write_through_a_symlink (void **state)
 {
   fixture_t *f = *state;
-  const char *targets[] = {"/etc", f->outside, "../..", "."};
+  const char *targets[] = { "/etc", f->outside, "../..", "." };
   for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
     {
       tb_t t = tb_new (NULL);
@@ -509,7 +577,7 @@ hard_links_stay_in_the_layer (void **state)
                                "earlier entry of the layer");
 
   t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "canary", .hardlink = f->canary});
+  tb_add (&t, (ent_t){ .path = "canary", .hardlink = f->canary });
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
   assert_error_contains (&err, "is not an earlier entry of the layer");
 
@@ -541,6 +609,12 @@ hard_links_stay_in_the_layer (void **state)
   HARDLINK_ ("dl", "d");
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
   assert_error_contains (&err, "hard link to the directory");
+
+  t = tb_new (NULL);
+  FILE_ (".wh.gone", "");
+  HARDLINK_ ("again", "gone");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
+  assert_error_contains (&err, "hard link to the whiteout `gone'");
 }
 
 static void
@@ -548,11 +622,11 @@ device_nodes_are_skipped (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "dev/sda", .type = AE_IFBLK, .perm = 0660, .rmajor = 8});
-  tb_add (&t, (ent_t){.path = "dev/mem", .type = AE_IFCHR, .perm = 0640, .rmajor = 1,
-                      .rminor = 1});
+  tb_add (&t, (ent_t){ .path = "dev/sda", .type = AE_IFBLK, .perm = 0660, .rmajor = 8 });
+  tb_add (&t,
+          (ent_t){ .path = "dev/mem", .type = AE_IFCHR, .perm = 0640, .rmajor = 1, .rminor = 1 });
   /* A 0/0 char device in a tar is not a whiteout either (those are `.wh.' files). */
-  tb_add (&t, (ent_t){.path = "dev/zero00", .type = AE_IFCHR, .perm = 0});
+  tb_add (&t, (ent_t){ .path = "dev/zero00", .type = AE_IFCHR, .perm = PERM_NONE });
   FILE_ ("dev/keep", "k");
   fk_error_t err = FK_ERROR_INIT;
   fk_layer_stats_t st;
@@ -570,10 +644,15 @@ overlay_xattrs_from_the_image_are_dropped (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "d", .type = AE_IFDIR, .perm = 0755,
-                      .xattr_name = "trusted.overlay.opaque", .xattr_value = "y"});
-  tb_add (&t, (ent_t){.path = "r", .data = "r", .xattr_name = "trusted.overlay.redirect",
-                      .xattr_value = "/etc"});
+  tb_add (&t, (ent_t){ .path = "d",
+                       .type = AE_IFDIR,
+                       .perm = 0755,
+                       .xattr_name = "trusted.overlay.opaque",
+                       .xattr_value = "y" });
+  tb_add (&t, (ent_t){ .path = "r",
+                       .data = "r",
+                       .xattr_name = "trusted.overlay.redirect",
+                       .xattr_value = "/etc" });
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
   assert_false (has_opaque (f, "d"));
@@ -586,7 +665,7 @@ static void
 bad_whiteouts_are_rejected (void **state)
 {
   fixture_t *f = *state;
-  const char *names[] = {".wh.", "a/.wh..", "a/.wh..wh.foo"};
+  const char *names[] = { ".wh.", "a/.wh..", "a/.wh..wh.foo" };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     {
       tb_t t = tb_new (NULL);
@@ -602,14 +681,14 @@ static void
 raw_header (unsigned char h[512], const char *name, uint64_t size)
 {
   memset (h, 0, 512);
-  snprintf ((char *) h, 100, "%s", name);
+  snprintf ((char *)h, 100, "%s", name);
   memcpy (h + 100, "0000644", 8);
   memcpy (h + 108, "0000000", 8);
   memcpy (h + 116, "0000000", 8);
   /* base-256 size (GNU): beyond the 8 GiB of 11 octal digits */
   h[124] = 0x80;
   for (int i = 0; i < 8; i++)
-    h[135 - i] = (unsigned char) (size >> (8 * i));
+    h[135 - i] = (unsigned char)(size >> (8 * i));
   memcpy (h + 136, "14000000000", 12);
   h[156] = '0';
   memcpy (h + 257, "ustar", 6);
@@ -618,7 +697,7 @@ raw_header (unsigned char h[512], const char *name, uint64_t size)
   unsigned sum = 0;
   for (int i = 0; i < 512; i++)
     sum += h[i];
-  snprintf ((char *) h + 148, 8, "%06o", sum);
+  snprintf ((char *)h + 148, 8, "%06o", sum);
 }
 
 static void
@@ -631,7 +710,7 @@ huge_claims_are_capped (void **state)
   int fd = memfd_create ("huge", MFD_CLOEXEC);
   append_bytes (fd, h, sizeof h);
   append_bytes (fd, "some data", 9);
-  fk_layer_opts_t opts = {.max_size = UINT64_C (1) << 30};
+  fk_layer_opts_t opts = { .max_size = UINT64_C (1) << 30 };
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (apply (f, fd, &opts, NULL, &err), -1);
   assert_int_equal (err.code, EFBIG);
@@ -676,10 +755,10 @@ sparse_claims_count_their_full_length (void **state)
       assert_int_equal (archive_write_header (t.a, e), ARCHIVE_OK);
       char block[4096];
       memset (block, 'x', sizeof block);
-      assert_int_equal (archive_write_data (t.a, block, sizeof block), (la_ssize_t) sizeof block);
+      assert_int_equal (archive_write_data (t.a, block, sizeof block), (la_ssize_t)sizeof block);
       archive_entry_free (e);
       int fd = tb_finish (&t);
-      fk_layer_opts_t opts = {.max_size = capped ? UINT64_C (1) << 30 : 0};
+      fk_layer_opts_t opts = { .max_size = capped ? UINT64_C (1) << 30 : 0 };
       fk_error_t err = FK_ERROR_INIT;
       fk_layer_stats_t st;
       int r = apply (f, fd, &opts, &st, &err);
@@ -695,8 +774,8 @@ sparse_claims_count_their_full_length (void **state)
       assert_int_equal (lstat_in_root (f, "sparse", &s), 0);
       assert_int_equal (s.st_size, ten_gb);
       /* Holes stay holes: far less than the claimed size is allocated. */
-      assert_true ((uint64_t) s.st_blocks * 512 < (UINT64_C (1) << 20));
-      assert_int_equal (st.unpacked_size, (uint64_t) ten_gb);
+      assert_true ((uint64_t)s.st_blocks * 512 < (UINT64_C (1) << 20));
+      assert_int_equal (st.unpacked_size, (uint64_t)ten_gb);
     }
 }
 
@@ -744,7 +823,7 @@ truncated_and_trailing_streams_are_rejected (void **state)
   t = tb_new (NULL);
   FILE_ ("b", "b");
   fd = tb_finish (&t);
-  char zeros[4096] = {0};
+  char zeros[4096] = { 0 };
   append_bytes (fd, zeros, sizeof zeros);
   assert_int_equal (apply (f, fd, NULL, NULL, &err), 0);
 
@@ -754,9 +833,57 @@ truncated_and_trailing_streams_are_rejected (void **state)
   assert_int_equal (apply (f, fd, NULL, NULL, &err), -1);
   assert_error_contains (&err, "Unrecognized archive format");
   fd = memfd_create ("x", MFD_CLOEXEC);
-  append_bytes (fd, "\xfd" "7zXZ\0\0\0\0\0\0", 12);
+  append_bytes (fd,
+                "\xfd"
+                "7zXZ\0\0\0\0\0\0",
+                12);
   assert_int_equal (apply (f, fd, NULL, NULL, &err), -1);
   assert_error_contains (&err, "layer is xz-compressed");
+}
+
+static void
+deep_long_and_numerous_entries_are_capped (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  /* As deep as allowed: unpacked, and removable by the caller. */
+  cleanup_free char *deep = xcalloc (FK_LAYER_MAX_DEPTH + 1, 2);
+  for (int i = 0; i < FK_LAYER_MAX_DEPTH; i++)
+    strcat (deep, i ? "/d" : "d");
+  tb_t t = tb_new (NULL);
+  FILE_ (deep, "deep");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
+  assert_int_equal (fk_rm_rf_at (f->rootfd, "d", &err), 0);
+  /* One deeper: rejected. */
+  strcat (deep, "/e");
+  t = tb_new (NULL);
+  FILE_ (deep, "deeper");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
+  assert_error_contains (&err, "is deeper than 512 directories");
+  assert_int_equal (fk_rm_rf_at (f->rootfd, "d", &err), 0);
+  /* Longer than PATH_MAX. */
+  cleanup_free char *lng = xmalloc (PATH_MAX + 16);
+  memset (lng, 'x', PATH_MAX + 8);
+  for (int i = 200; i < PATH_MAX; i += 200)
+    lng[i] = '/';
+  lng[PATH_MAX + 8] = '\0';
+  t = tb_new (NULL);
+  FILE_ (lng, "long");
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
+  assert_error_contains (&err, "is longer than 4095 bytes");
+  assert_int_equal (fk_rm_rf_at (f->rootfd, "xxxxx", &err), 0);
+  /* Many empty entries. */
+  t = tb_new ("gzip");
+  for (int i = 0; i < 20; i++)
+    {
+      char name[16];
+      snprintf (name, sizeof name, "e%d", i);
+      FILE_ (name, "");
+    }
+  fk_layer_opts_t opts = { .max_entries = 10 };
+  assert_int_equal (apply (f, tb_finish (&t), &opts, NULL, &err), -1);
+  assert_int_equal (err.code, EFBIG);
+  assert_error_contains (&err, "layer: more than 10 entries");
 }
 
 static void
@@ -778,15 +905,21 @@ a_failed_apply_leaves_a_removable_tree (void **state)
 {
   fixture_t *f = *state;
   tb_t t = tb_new (NULL);
-  tb_add (&t, (ent_t){.path = "locked/deep/file", .data = "x", .perm = 0});
-  tb_add (&t, (ent_t){.path = "locked/deep", .type = AE_IFDIR, .perm = 0});
-  tb_add (&t, (ent_t){.path = "locked", .type = AE_IFDIR, .perm = 0});
-  FILE_ ("../boom", "");
+  tb_add (&t, (ent_t){ .path = "locked", .type = AE_IFDIR, .perm = PERM_NONE });
+  tb_add (&t, (ent_t){ .path = "locked/deep", .type = AE_IFDIR, .perm = PERM_NONE });
+  tb_add (&t, (ent_t){ .path = "locked/deep/file", .data = "x", .perm = PERM_NONE });
   fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), 0);
+  struct stat s;
+  assert_int_equal (lstat_in_root (f, "locked/deep", &s), 0);
+  assert_int_equal (s.st_mode & 07777, 0);
+  t = tb_new (NULL);
+  DIR_ ("half");
+  FILE_ ("half/written", "x");
+  FILE_ ("../boom", "");
   assert_int_equal (apply (f, tb_finish (&t), NULL, NULL, &err), -1);
   assert_error_contains (&err, "`../boom'");
   assert_int_equal (fk_rm_rf_at (AT_FDCWD, f->root, &err), 0);
-  struct stat s;
   assert_int_not_equal (lstat (f->root, &s), 0);
   /* Recreate it for teardown's count of the scratch directory. */
   assert_int_equal (mkdir (f->root, 0755), 0);
@@ -799,7 +932,10 @@ main (void)
     cmocka_unit_test_setup_teardown (keeps_types_modes_owners_times_xattrs, setup, teardown),
     cmocka_unit_test_setup_teardown (diff_id_is_the_uncompressed_digest, setup, teardown),
     cmocka_unit_test_setup_teardown (whiteouts_and_opaque_dirs, setup, teardown),
+    cmocka_unit_test_setup_teardown (user_xattrs_mark_opaque_dirs_for_rootless_overlay, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (later_entries_replace_earlier, setup, teardown),
+    cmocka_unit_test_setup_teardown (directory_modes_are_set_last, setup, teardown),
     cmocka_unit_test_setup_teardown (dotdot_is_rejected, setup, teardown),
     cmocka_unit_test_setup_teardown (absolute_paths_stay_in_the_root, setup, teardown),
     cmocka_unit_test_setup_teardown (no_write_through_a_symlink, setup, teardown),
@@ -812,6 +948,7 @@ main (void)
     cmocka_unit_test_setup_teardown (huge_claims_are_capped, setup, teardown),
     cmocka_unit_test_setup_teardown (sparse_claims_count_their_full_length, setup, teardown),
     cmocka_unit_test_setup_teardown (truncated_and_trailing_streams_are_rejected, setup, teardown),
+    cmocka_unit_test_setup_teardown (deep_long_and_numerous_entries_are_capped, setup, teardown),
     cmocka_unit_test_setup_teardown (entries_below_a_file_are_rejected, setup, teardown),
     cmocka_unit_test_setup_teardown (a_failed_apply_leaves_a_removable_tree, setup, teardown),
   };

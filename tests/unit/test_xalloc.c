@@ -24,7 +24,7 @@ grow_doubles_and_keeps_content (void **state)
   size_t cap = 0;
   for (int i = 0; i < 1000; i++)
     {
-      xgrow ((void **) &v, &cap, (size_t) i + 1, sizeof *v);
+      xgrow ((void **)&v, &cap, (size_t)i + 1, sizeof *v);
       v[i] = i;
     }
   assert_true (cap >= 1000);

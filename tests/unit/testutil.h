@@ -46,7 +46,7 @@ test_tmpdir_free (char *dir)
     {                                                                                              \
       assert_true (fk_error_is_set (err));                                                         \
       if (strstr (fk_error_message (err), (needle)) == NULL)                                       \
-        fail_msg ("error `%s' does not mention `%s'", fk_error_message (err), (needle));          \
+        fail_msg ("error `%s' does not mention `%s'", fk_error_message (err), (needle));           \
       fk_error_clear (err);                                                                        \
     }                                                                                              \
   while (0)

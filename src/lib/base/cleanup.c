@@ -1,11 +1,10 @@
 /* base/cleanup.c: see cleanup.h. */
 #include "base/cleanup.h"
 
-
 void
 fk_cleanup_freep (void *p)
 {
-  void **pp = (void **) p;
+  void **pp = (void **)p;
   free (*pp);
   *pp = NULL;
 }

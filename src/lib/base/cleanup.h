@@ -1,4 +1,5 @@
-/* base/cleanup.h: scope-bound cleanup; ownership leaves a scope only through steal_pointer/steal_fd. */
+/* base/cleanup.h: scope-bound cleanup; ownership leaves a scope only through
+ * steal_pointer/steal_fd. */
 #ifndef FK_BASE_CLEANUP_H
 #define FK_BASE_CLEANUP_H
 
@@ -25,12 +26,12 @@ void fk_cleanup_jsonp (void *j); /* json_t ** (jansson), in json.c; kept opaque 
 static inline void *
 fk_steal_pointer (void *pp)
 {
-  void **p = (void **) pp;
+  void **p = (void **)pp;
   void *r = *p;
   *p = NULL;
   return r;
 }
-#define steal_pointer(pp) ((__typeof__ (*(pp))) fk_steal_pointer (pp))
+#define steal_pointer(pp) ((__typeof__ (*(pp)))fk_steal_pointer (pp))
 
 static inline int
 steal_fd (int *fd)

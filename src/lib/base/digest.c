@@ -82,8 +82,8 @@ fk_sha256_fd (int fd, char out[FK_DIGEST_STR_LEN], uint64_t *ret_size, fk_error_
         }
       if (n == 0)
         break;
-      fk_sha256_update (ctx, buf, (size_t) n);
-      total += (uint64_t) n;
+      fk_sha256_update (ctx, buf, (size_t)n);
+      total += (uint64_t)n;
     }
   fk_sha256_final (ctx, out);
   fk_sha256_free (ctx);

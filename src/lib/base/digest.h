@@ -16,7 +16,8 @@ typedef struct fk_sha256 fk_sha256_t;
 /* A new streaming context; free with fk_sha256_free. Aborts on out-of-memory. */
 fk_sha256_t *fk_sha256_new (void);
 void fk_sha256_update (fk_sha256_t *ctx, const void *data, size_t len);
-/* Writes "sha256:<hex>" into out (FK_DIGEST_STR_LEN bytes); the context may not be updated after. */
+/* Writes "sha256:<hex>" into out (FK_DIGEST_STR_LEN bytes); the context may not be updated after.
+ */
 void fk_sha256_final (fk_sha256_t *ctx, char out[FK_DIGEST_STR_LEN]);
 void fk_sha256_free (fk_sha256_t *ctx);
 

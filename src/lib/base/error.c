@@ -8,6 +8,9 @@
 
 #include "base/xalloc.h"
 
+static int vset (fk_error_t *err, int code, const char *suffix, const char *fmt, va_list ap)
+    __attribute__ ((format (printf, 4, 0)));
+
 static int
 vset (fk_error_t *err, int code, const char *suffix, const char *fmt, va_list ap)
 {

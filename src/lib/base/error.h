@@ -10,7 +10,10 @@ typedef struct fk_error
   char *msg; /* owned; NULL when no error is set */
 } fk_error_t;
 
-#define FK_ERROR_INIT {0, NULL}
+#define FK_ERROR_INIT                                                                              \
+  {                                                                                                \
+    0, NULL                                                                                        \
+  }
 
 /* Sets the error unless one is set already ("never overwrite a lower error"); returns -1. */
 int fk_error_set (fk_error_t *err, int code, const char *fmt, ...)
@@ -20,7 +23,8 @@ int fk_error_set (fk_error_t *err, int code, const char *fmt, ...)
 int fk_error_set_errno (fk_error_t *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
-/* Prefixes the set error with "context: "; returns -1. A NULL or unset err gets the context alone. */
+/* Prefixes the set error with "context: "; returns -1. A NULL or unset err gets the context alone.
+ */
 int fk_error_wrap (fk_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 /* True when err holds an error. */

@@ -18,13 +18,13 @@ static int
 do_openat2 (int dirfd, const char *path, int flags, mode_t mode, unsigned long long resolve)
 {
   struct open_how how = {
-    .flags = (unsigned long long) (flags | O_CLOEXEC),
+    .flags = (unsigned long long)(flags | O_CLOEXEC),
     .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
     .resolve = resolve,
   };
   int fd;
   do
-    fd = (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
+    fd = (int)syscall (SYS_openat2, dirfd, path, &how, sizeof how);
   while (fd < 0 && errno == EAGAIN);
   return fd;
 }
@@ -65,8 +65,8 @@ fk_path_split (const char *path, char **ret_dir, char **ret_base)
       *ret_base = xstrndup (path, len);
       return;
     }
-  *ret_dir = slash == path ? xstrdup ("/") : xstrndup (path, (size_t) (slash - path));
-  *ret_base = xstrndup (slash + 1, len - (size_t) (slash - path) - 1);
+  *ret_dir = slash == path ? xstrdup ("/") : xstrndup (path, (size_t)(slash - path));
+  *ret_base = xstrndup (slash + 1, len - (size_t)(slash - path) - 1);
 }
 
 int
@@ -141,7 +141,7 @@ fk_write_all (int fd, const void *buf, size_t len, fk_error_t *err)
       if (n < 0)
         return fk_error_set_errno (err, "write");
       p += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
     }
   return 0;
 }
@@ -167,7 +167,7 @@ fk_read_all (int fd, size_t max, char **ret_buf, size_t *ret_len, fk_error_t *er
         return fk_error_set_errno (err, "read");
       if (n == 0)
         break;
-      len += (size_t) n;
+      len += (size_t)n;
       if (len > max)
         return fk_error_set (err, EFBIG, "file larger than %zu bytes", max);
     }
@@ -191,15 +191,15 @@ fk_read_file_at (int dirfd, const char *path, size_t max, char **ret_buf, size_t
 }
 
 int
-fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len,
-                         mode_t mode, fk_error_t *err)
+fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                         fk_error_t *err)
 {
   cleanup_free char *dir = NULL;
   cleanup_free char *base = NULL;
   fk_path_split (path, &dir, &base);
-  cleanup_free char *tmp = xasprintf ("%s/.%s.tmp.%d", dir, base, (int) getpid ());
-  cleanup_close int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                                 mode);
+  cleanup_free char *tmp = xasprintf ("%s/.%s.tmp.%d", dir, base, (int)getpid ());
+  cleanup_close int fd
+      = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return fk_error_set_errno (err, "create `%s'", tmp);
   if (fk_write_all (fd, data, len, err) < 0 || fchmod (fd, mode) < 0 || fsync (fd) < 0)

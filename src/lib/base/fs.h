@@ -35,8 +35,8 @@ int fk_read_file_at (int dirfd, const char *path, size_t max, char **ret_buf, si
 
 /* Replaces path (relative to dirfd) atomically: a temp file in the same directory, fsync, rename.
    Readers see the old content or the new, never a part. */
-int fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len,
-                             mode_t mode, fk_error_t *err);
+int fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                             fk_error_t *err);
 
 /* Removes path relative to dirfd and everything below it, never following a symlink;
    a missing path is success. */

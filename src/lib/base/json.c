@@ -16,15 +16,14 @@ fk_json_parse (const char *buf, size_t len, json_t **ret_json, fk_error_t *err)
   json_error_t je;
   json_t *j = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &je);
   if (j == NULL)
-    return fk_error_set (err, EINVAL, "invalid JSON at line %d column %d: %s", je.line,
-                         je.column, je.text);
+    return fk_error_set (err, EINVAL, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                         je.text);
   *ret_json = j;
   return 0;
 }
 
 int
-fk_json_load_file_at (int dirfd, const char *path, size_t max, json_t **ret_json,
-                      fk_error_t *err)
+fk_json_load_file_at (int dirfd, const char *path, size_t max, json_t **ret_json, fk_error_t *err)
 {
   cleanup_free char *buf = NULL;
   size_t len = 0;
@@ -81,8 +80,7 @@ fk_json_get_string (const json_t *obj, const char *key, int required, const char
 }
 
 int
-fk_json_get_int (const json_t *obj, const char *key, int required, long long *ret,
-                 fk_error_t *err)
+fk_json_get_int (const json_t *obj, const char *key, int required, long long *ret, fk_error_t *err)
 {
   json_t *v = NULL;
   int r = lookup (obj, key, required, &v, err);
@@ -95,8 +93,7 @@ fk_json_get_int (const json_t *obj, const char *key, int required, long long *re
 }
 
 int
-fk_json_get_number (const json_t *obj, const char *key, int required, double *ret,
-                    fk_error_t *err)
+fk_json_get_number (const json_t *obj, const char *key, int required, double *ret, fk_error_t *err)
 {
   json_t *v = NULL;
   int r = lookup (obj, key, required, &v, err);
@@ -122,8 +119,7 @@ fk_json_get_bool (const json_t *obj, const char *key, int required, int *ret, fk
 }
 
 int
-fk_json_get_object (const json_t *obj, const char *key, int required, json_t **ret,
-                    fk_error_t *err)
+fk_json_get_object (const json_t *obj, const char *key, int required, json_t **ret, fk_error_t *err)
 {
   json_t *v = NULL;
   int r = lookup (obj, key, required, &v, err);
@@ -136,8 +132,7 @@ fk_json_get_object (const json_t *obj, const char *key, int required, json_t **r
 }
 
 int
-fk_json_get_array (const json_t *obj, const char *key, int required, json_t **ret,
-                   fk_error_t *err)
+fk_json_get_array (const json_t *obj, const char *key, int required, json_t **ret, fk_error_t *err)
 {
   json_t *v = NULL;
   int r = lookup (obj, key, required, &v, err);
@@ -152,7 +147,7 @@ fk_json_get_array (const json_t *obj, const char *key, int required, json_t **re
 void
 fk_cleanup_jsonp (void *j)
 {
-  json_t **jj = (json_t **) j;
+  json_t **jj = (json_t **)j;
   if (*jj != NULL)
     json_decref (*jj);
   *jj = NULL;

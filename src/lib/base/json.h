@@ -28,8 +28,7 @@ int fk_json_get_int (const json_t *obj, const char *key, int required, long long
                      fk_error_t *err);
 int fk_json_get_number (const json_t *obj, const char *key, int required, double *ret,
                         fk_error_t *err);
-int fk_json_get_bool (const json_t *obj, const char *key, int required, int *ret,
-                      fk_error_t *err);
+int fk_json_get_bool (const json_t *obj, const char *key, int required, int *ret, fk_error_t *err);
 /* Borrowed references. */
 int fk_json_get_object (const json_t *obj, const char *key, int required, json_t **ret,
                         fk_error_t *err);

@@ -10,7 +10,7 @@ static int level_set = 0;
 static fk_log_level_t threshold = FK_LOG_WARNING;
 static const char *program = "firkin";
 
-static const char *const names[] = {"error", "warning", "info", "debug"};
+static const char *const names[] = { "error", "warning", "info", "debug" };
 
 int
 fk_log_level_parse (const char *name, fk_log_level_t *ret_level)
@@ -18,7 +18,7 @@ fk_log_level_parse (const char *name, fk_log_level_t *ret_level)
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (name != NULL && strcmp (name, names[i]) == 0)
       {
-        *ret_level = (fk_log_level_t) i;
+        *ret_level = (fk_log_level_t)i;
         return 0;
       }
   return -1;
@@ -50,6 +50,9 @@ fk_log_set_program (const char *name)
   program = name;
 }
 
+static void vlog (fk_log_level_t level, int errnum, const char *fmt, va_list ap)
+    __attribute__ ((format (printf, 3, 0)));
+
 static void
 vlog (fk_log_level_t level, int errnum, const char *fmt, va_list ap)
 {
@@ -59,18 +62,18 @@ vlog (fk_log_level_t level, int errnum, const char *fmt, va_list ap)
   int n = snprintf (line, sizeof line, "%s: %s: ", program, names[level]);
   if (n < 0)
     return;
-  size_t off = (size_t) n < sizeof line ? (size_t) n : sizeof line - 1;
+  size_t off = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
   int m = vsnprintf (line + off, sizeof line - off, fmt, ap);
   if (m > 0)
-    off += (size_t) m < sizeof line - off ? (size_t) m : sizeof line - off - 1;
+    off += (size_t)m < sizeof line - off ? (size_t)m : sizeof line - off - 1;
   if (errnum != 0 && off < sizeof line - 1)
     {
       m = snprintf (line + off, sizeof line - off, ": %s", strerror (errnum));
       if (m > 0)
-        off += (size_t) m < sizeof line - off ? (size_t) m : sizeof line - off - 1;
+        off += (size_t)m < sizeof line - off ? (size_t)m : sizeof line - off - 1;
     }
   /* One write per line so concurrent processes do not interleave within a line. */
-  fprintf (stderr, "%.*s\n", (int) off, line);
+  fprintf (stderr, "%.*s\n", (int)off, line);
 }
 
 void

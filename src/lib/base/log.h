@@ -10,7 +10,8 @@ typedef enum
   FK_LOG_DEBUG = 3,
 } fk_log_level_t;
 
-/* Sets the threshold; the default comes from FIRKIN_LOG (error|warning|info|debug), else warning. */
+/* Sets the threshold; the default comes from FIRKIN_LOG (error|warning|info|debug), else warning.
+ */
 void fk_log_set_level (fk_log_level_t level);
 fk_log_level_t fk_log_get_level (void);
 /* Parses a level name; returns -1 on an unknown one. */

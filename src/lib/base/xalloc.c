@@ -12,7 +12,7 @@ fk_oom (size_t size)
 {
   char buf[96];
   int n = snprintf (buf, sizeof buf, "firkin: out of memory (allocating %zu bytes)\n", size);
-  if (n > 0 && write (2, buf, (size_t) n) < 0)
+  if (n > 0 && write (2, buf, (size_t)n) < 0)
     abort ();
   abort ();
 }
@@ -52,12 +52,12 @@ xgrow (void **ptr, size_t *cap, size_t need, size_t elem)
   size_t n = *cap ? *cap : 8;
   while (n < need)
     {
-      if (n > ((size_t) -1) / 2)
-        fk_oom ((size_t) -1);
+      if (n > ((size_t)-1) / 2)
+        fk_oom ((size_t)-1);
       n *= 2;
     }
-  if (elem != 0 && n > ((size_t) -1) / elem)
-    fk_oom ((size_t) -1);
+  if (elem != 0 && n > ((size_t)-1) / elem)
+    fk_oom ((size_t)-1);
   *ptr = xrealloc (*ptr, n * elem);
   *cap = n;
 }

@@ -1,11 +1,8 @@
 /* image/layer.c: see layer.h.
 
-   Two libarchive readers in a chain: `raw' decompresses the blob (gzip and zstd filters only,
-   raw format), `tar' parses the uncompressed stream it is fed by a callback that also hashes
-   it, so the diff_id covers exactly the bytes read. libarchive only reads: every file is
-   created here with *at() syscalls on a parent directory opened below the root without
-   following any symlink (libarchive's disk writer resolves paths itself, which is what a
-   hostile layer attacks). */
+   libarchive only reads (image/tarstream.c): every file is created here with *at() syscalls on
+   a parent directory opened below the root without following any symlink (libarchive's disk
+   writer resolves paths itself, which is what a hostile layer attacks). */
 #include "image/layer.h"
 
 #include <archive.h>
@@ -13,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +26,12 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "image/tarstream.h"
 
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
-#define TAIL_KEEP 1024
+#define OPAQUE_USER_XATTR "user.overlay.opaque"
 
 const char *
 fk_layer_compression_name (fk_layer_compression_t c)
@@ -49,202 +48,11 @@ fk_layer_compression_name (fk_layer_compression_t c)
     }
 }
 
-/* ---- the uncompressed stream ---- */
-
-/* libarchive's error string, never NULL. */
-static const char *
-archive_message (struct archive *a)
-{
-  const char *m = archive_error_string (a);
-  return m ? m : "truncated or corrupt stream";
-}
-
-
-typedef struct stream
-{
-  int blobfd;
-  struct archive *raw;
-  fk_sha256_t *sha;
-  uint64_t fed; /* uncompressed bytes handed to the tar reader */
-  uint64_t blob_read; /* compressed bytes read from blobfd */
-  int raw_eof;
-  int magic_checked;
-  /* The last chunk handed to the tar reader (valid until the next raw read), and the end of the
-     one before, so data the tar reader read ahead past its end marker can be checked. */
-  const unsigned char *last;
-  size_t last_len;
-  unsigned char prev_tail[TAIL_KEEP];
-  size_t prev_tail_len;
-  unsigned char inbuf[128 * 1024];
-} stream_t;
-
-static la_ssize_t
-raw_read_cb (struct archive *a, void *data, const void **buf)
-{
-  stream_t *s = data;
-  for (;;)
-    {
-      ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          archive_set_error (a, errno, "read layer blob: %s", strerror (errno));
-          return -1;
-        }
-      s->blob_read += (uint64_t) n;
-      *buf = s->inbuf;
-      return n;
-    }
-}
-
-/* Compressions OCI does not allow, named so the error says what the blob is. */
-static const char *
-foreign_compression (const unsigned char *p, size_t len)
-{
-  if (len >= 6 && memcmp (p, "\xfd" "7zXZ\0", 6) == 0)
-    return "xz";
-  if (len >= 3 && memcmp (p, "BZh", 3) == 0)
-    return "bzip2";
-  if (len >= 4 && memcmp (p, "\x04\x22\x4d\x18", 4) == 0)
-    return "lz4";
-  return NULL;
-}
-
-static la_ssize_t
-tar_read_cb (struct archive *a, void *data, const void **buf)
-{
-  stream_t *s = data;
-  if (s->raw_eof)
-    return 0;
-  for (;;)
-    {
-      const void *block;
-      size_t len;
-      la_int64_t off;
-      int r = archive_read_data_block (s->raw, &block, &len, &off);
-      if (r == ARCHIVE_EOF)
-        {
-          s->raw_eof = 1;
-          return 0;
-        }
-      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-        {
-          archive_set_error (a, archive_errno (s->raw) > 0 ? archive_errno (s->raw) : EIO,
-                             "%s", archive_message (s->raw));
-          return -1;
-        }
-      if (len == 0)
-        continue;
-      if (!s->magic_checked)
-        {
-          s->magic_checked = 1;
-          const char *c = foreign_compression (block, len);
-          if (c != NULL)
-            {
-              archive_set_error (a, EINVAL,
-                                 "layer is %s-compressed: only tar, tar+gzip and tar+zstd "
-                                 "layers are supported",
-                                 c);
-              return -1;
-            }
-        }
-      if (s->last_len > 0)
-        {
-          size_t keep = s->last_len < TAIL_KEEP ? s->last_len : TAIL_KEEP;
-          memcpy (s->prev_tail, s->last + s->last_len - keep, keep);
-          s->prev_tail_len = keep;
-        }
-      fk_sha256_update (s->sha, block, len);
-      s->fed += len;
-      s->last = block;
-      s->last_len = len;
-      *buf = block;
-      return (la_ssize_t) len;
-    }
-}
-
-static int
-all_zero (const unsigned char *p, size_t len)
-{
-  for (size_t i = 0; i < len; i++)
-    if (p[i] != 0)
-      return 0;
-  return 1;
-}
-
-/* After the tar end-of-archive marker only zero padding may follow: checks what the tar reader
-   read ahead but did not consume, then drains (and hashes) the rest of the stream. */
-static int
-check_trailer (stream_t *s, struct archive *tar, uint64_t *ret_total, fk_error_t *err)
-{
-  la_int64_t consumed = archive_filter_bytes (tar, 0);
-  uint64_t unconsumed = consumed >= 0 && (uint64_t) consumed < s->fed ? s->fed - (uint64_t) consumed
-                                                                      : 0;
-  int garbage = 0;
-  if (unconsumed > 0)
-    {
-      size_t in_last = unconsumed < s->last_len ? (size_t) unconsumed : s->last_len;
-      if (!all_zero (s->last + s->last_len - in_last, in_last))
-        garbage = 1;
-      uint64_t before = unconsumed - in_last;
-      if (before > 0)
-        {
-          size_t n = before < s->prev_tail_len ? (size_t) before : s->prev_tail_len;
-          if (!all_zero (s->prev_tail + s->prev_tail_len - n, n))
-            garbage = 1;
-        }
-    }
-  uint64_t total = s->fed;
-  while (!s->raw_eof)
-    {
-      const void *block;
-      size_t len;
-      la_int64_t off;
-      int r = archive_read_data_block (s->raw, &block, &len, &off);
-      if (r == ARCHIVE_EOF)
-        break;
-      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-        return fk_error_set (err, EIO, "layer: after the end of the tar archive: %s",
-                             archive_message (s->raw));
-      fk_sha256_update (s->sha, block, len);
-      total += len;
-      if (!all_zero (block, len))
-        garbage = 1;
-    }
-  if (garbage)
-    return fk_error_set (err, EINVAL,
-                         "layer: data after the end of the tar archive (a tar stream may end "
-                         "only with zero padding)");
-  /* libarchive's gzip reader ends quietly at bytes that do not start another member. */
-  if (archive_filter_count (s->raw) > 1)
-    {
-      for (;;)
-        {
-          ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n < 0)
-            return fk_error_set_errno (err, "read layer blob");
-          if (n == 0)
-            break;
-          s->blob_read += (uint64_t) n;
-        }
-      la_int64_t used = archive_filter_bytes (s->raw, 1);
-      if (used >= 0 && (uint64_t) used < s->blob_read)
-        return fk_error_set (err, EINVAL,
-                             "layer: %" PRIu64 " bytes after the end of the compressed stream",
-                             s->blob_read - (uint64_t) used);
-    }
-  *ret_total = total;
-  return 0;
-}
-
-/* ---- writing entries ---- */
-
+/* A directory's final mode and times, set once its children are in. */
 typedef struct dir_time
 {
   char *path;
+  mode_t mode;
   struct timespec ts[2];
 } dir_time_t;
 
@@ -252,7 +60,8 @@ typedef struct applier
 {
   int rootfd;
   int ignore_owners;
-  uint64_t max_size;
+  int user_xattrs;
+  uint64_t max_size, max_entries;
   fk_layer_stats_t stats;
   char *cached_parent; /* the last parent opened, and its O_PATH fd */
   int cached_fd;
@@ -272,12 +81,12 @@ static int
 openat2_beneath (int dirfd, const char *path, int flags)
 {
   struct open_how how = {
-    .flags = (unsigned long long) (flags | O_CLOEXEC),
+    .flags = (unsigned long long)(flags | O_CLOEXEC),
     .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
   };
   int fd;
   do
-    fd = (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
+    fd = (int)syscall (SYS_openat2, dirfd, path, &how, sizeof how);
   while (fd < 0 && errno == EAGAIN);
   return fd;
 }
@@ -288,19 +97,24 @@ static int
 clean_path (const char *in, const char *what, char **ret, fk_error_t *err)
 {
   size_t len = strlen (in);
+  if (len >= PATH_MAX)
+    return fk_error_set (err, ENAMETOOLONG, "%s is longer than %d bytes", what, PATH_MAX - 1);
   cleanup_free char *out = xmalloc (len + 1);
-  size_t o = 0;
+  size_t o = 0, depth = 0;
   const char *p = in;
   while (*p)
     {
       while (*p == '/')
         p++;
       const char *end = strchrnul (p, '/');
-      size_t n = (size_t) (end - p);
+      size_t n = (size_t)(end - p);
       if (n == 2 && p[0] == '.' && p[1] == '.')
         return fk_error_set (err, EINVAL, "%s `%s' has a `..' component", what, in);
       if (n > 0 && !(n == 1 && p[0] == '.'))
         {
+          if (++depth > FK_LAYER_MAX_DEPTH)
+            return fk_error_set (err, ENAMETOOLONG, "%s is deeper than %d directories", what,
+                                 FK_LAYER_MAX_DEPTH);
           if (o > 0)
             out[o++] = '/';
           memcpy (out + o, p, n);
@@ -408,16 +222,14 @@ make_room (applier_t *app, int parentfd, const char *base, int is_dir, fk_error_
 }
 
 static int
-entry_owner (const applier_t *app, struct archive_entry *e, uid_t *uid, gid_t *gid,
-             fk_error_t *err)
+entry_owner (const applier_t *app, struct archive_entry *e, uid_t *uid, gid_t *gid, fk_error_t *err)
 {
   la_int64_t u = archive_entry_uid (e), g = archive_entry_gid (e);
   /* (uid_t) -1 means "unchanged" to chown: never a real owner. */
-  if (u < 0 || u >= (la_int64_t) UINT32_MAX || g < 0 || g >= (la_int64_t) UINT32_MAX)
-    return fk_error_set (err, EINVAL, "owner %lld:%lld out of range", (long long) u,
-                         (long long) g);
-  *uid = (uid_t) u;
-  *gid = (gid_t) g;
+  if (u < 0 || u >= (la_int64_t)UINT32_MAX || g < 0 || g >= (la_int64_t)UINT32_MAX)
+    return fk_error_set (err, EINVAL, "owner %lld:%lld out of range", (long long)u, (long long)g);
+  *uid = (uid_t)u;
+  *gid = (gid_t)g;
   return 0;
 }
 
@@ -497,7 +309,9 @@ set_metadata_fd (applier_t *app, int fd, const char *path, struct archive_entry 
   /* chown first: it clears setuid/setgid, which the chmod then restores. */
   if (!app->ignore_owners && fchown (fd, uid, gid) < 0)
     return fk_error_set_errno (err, "chown");
-  if (fchmod (fd, archive_entry_perm (e) & 07777) < 0)
+  /* A directory stays writable by its owner until its children are in (a 0555 directory
+     would refuse them when unpacking without CAP_DAC_OVERRIDE). */
+  if (fchmod (fd, (archive_entry_perm (e) & 07777) | (is_dir ? 0700 : 0)) < 0)
     return fk_error_set_errno (err, "chmod");
   if (set_xattrs (fd, -1, NULL, path, e, err) < 0)
     return -1;
@@ -523,7 +337,7 @@ pwrite_all (int fd, const void *buf, size_t len, off_t off, fk_error_t *err)
       if (n < 0)
         return fk_error_set_errno (err, "write");
       p += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
       off += n;
     }
   return 0;
@@ -536,18 +350,19 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
   la_int64_t size = archive_entry_size_is_set (e) ? archive_entry_size (e) : 0;
   if (size < 0)
     return fk_error_set (err, EINVAL, "negative size");
-  if ((uint64_t) size > app->max_size - app->stats.unpacked_size)
+  if ((uint64_t)size > app->max_size - app->stats.unpacked_size)
     return fk_error_set (err, EFBIG,
                          "claims %" PRIu64 " bytes: over the layer size limit of %" PRIu64
                          " bytes (%" PRIu64 " unpacked before it)",
-                         (uint64_t) size, app->max_size, app->stats.unpacked_size);
-  app->stats.unpacked_size += (uint64_t) size;
+                         (uint64_t)size, app->max_size, app->stats.unpacked_size);
+  app->stats.unpacked_size += (uint64_t)size;
   if (make_room (app, parentfd, base, 0, err) < 0)
     return -1;
   cleanup_close int fd
       = openat (parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return fk_error_set_errno (err, "create");
+  uint64_t end = 0;
   for (;;)
     {
       const void *block;
@@ -558,14 +373,16 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
         break;
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         return fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EIO, "%s",
-                             archive_message (tar));
-      if (off < 0 || (uint64_t) off > (uint64_t) size || len > (uint64_t) size - (uint64_t) off)
+                             fk_tarstream_message (tar));
+      if (off < 0 || (uint64_t)off > (uint64_t)size || len > (uint64_t)size - (uint64_t)off)
         return fk_error_set (err, EINVAL, "data beyond the entry's size");
-      if (len > 0 && pwrite_all (fd, block, len, (off_t) off, err) < 0)
+      if (len > 0 && pwrite_all (fd, block, len, (off_t)off, err) < 0)
         return -1;
+      if ((uint64_t)off + len > end)
+        end = (uint64_t)off + len;
     }
-  /* Sparse files (and a sparse tail) keep their holes. */
-  if (ftruncate (fd, (off_t) size) < 0)
+  /* A sparse tail is a hole: the size is set, nothing written. */
+  if (end < (uint64_t)size && ftruncate (fd, (off_t)size) < 0)
     return fk_error_set_errno (err, "truncate");
   return set_metadata_fd (app, fd, path, e, 0, err);
 }
@@ -573,22 +390,24 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
 static int
 record_dir_time (applier_t *app, const char *path, struct archive_entry *e)
 {
-  xgrow ((void **) &app->dir_times, &app->cap_dir_times, app->n_dir_times + 1,
+  xgrow ((void **)&app->dir_times, &app->cap_dir_times, app->n_dir_times + 1,
          sizeof *app->dir_times);
   dir_time_t *d = &app->dir_times[app->n_dir_times++];
   d->path = xstrdup (path);
+  d->mode = archive_entry_perm (e) & 07777;
   entry_times (e, d->ts);
   return 0;
 }
 
 static int
-set_opaque (int dirfd, fk_error_t *err)
+set_opaque (const applier_t *app, int dirfd, fk_error_t *err)
 {
+  const char *name = app->user_xattrs ? OPAQUE_USER_XATTR : OPAQUE_XATTR;
   cleanup_close int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return fk_error_set_errno (err, "open");
-  if (fsetxattr (fd, OPAQUE_XATTR, "y", 1, 0) < 0)
-    return fk_error_set_errno (err, "set xattr `" OPAQUE_XATTR "'");
+  if (fsetxattr (fd, name, "y", 1, 0) < 0)
+    return fk_error_set_errno (err, "set xattr `%s'", name);
   return 0;
 }
 
@@ -605,7 +424,7 @@ write_dir (applier_t *app, int parentfd, const char *base, const char *path,
   if (fd < 0)
     return fk_error_set_errno (err, "open");
   /* A directory over this layer's own whiteout still hides the lower directory's content. */
-  if (r == 2 && set_opaque (fd, err) < 0)
+  if (r == 2 && set_opaque (app, fd, err) < 0)
     return -1;
   if (set_metadata_fd (app, fd, path, e, 1, err) < 0)
     return -1;
@@ -688,6 +507,8 @@ write_hardlink (applier_t *app, int parentfd, const char *base, const char *link
     }
   if (S_ISDIR (st.st_mode))
     return fk_error_set (err, EPERM, "hard link to the directory `%s'", linkname);
+  if (is_whiteout_node (&st))
+    return fk_error_set (err, EINVAL, "hard link to the whiteout `%s'", linkname);
   /* linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself. */
   struct stat cur;
   if (fstatat (parentfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_ino == st.st_ino
@@ -708,7 +529,7 @@ write_whiteout (applier_t *app, const char *parent, const char *base, fk_error_t
     return -1;
   if (strcmp (base, WHITEOUT_OPAQUE) == 0)
     {
-      if (set_opaque (parentfd, err) < 0)
+      if (set_opaque (app, parentfd, err) < 0)
         return -1;
       app->stats.opaque_dirs++;
       return 0;
@@ -726,7 +547,7 @@ write_whiteout (applier_t *app, const char *parent, const char *base, fk_error_t
         {
           cleanup_close int dfd
               = openat (parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (dfd < 0 || set_opaque (dfd, err) < 0)
+          if (dfd < 0 || set_opaque (app, dfd, err) < 0)
             return fk_error_is_set (err) ? -1 : fk_error_set_errno (err, "open");
         }
       app->stats.whiteouts++;
@@ -796,14 +617,14 @@ apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_er
               log_warning ("layer entry `%s': %s device %u:%u skipped: images do not create "
                            "device nodes",
                            raw, type == AE_IFCHR ? "char" : "block",
-                           (unsigned) archive_entry_rdevmajor (e),
-                           (unsigned) archive_entry_rdevminor (e));
+                           (unsigned)archive_entry_rdevmajor (e),
+                           (unsigned)archive_entry_rdevminor (e));
               app->stats.skipped++;
               r = 0;
             }
           else
             {
-              log_warning ("layer entry `%s': file type 0%o skipped", raw, (unsigned) type);
+              log_warning ("layer entry `%s': file type 0%o skipped", raw, (unsigned)type);
               app->stats.skipped++;
               r = 0;
             }
@@ -814,7 +635,8 @@ apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_er
   return 0;
 }
 
-/* Directory mtimes last: creating their children changed them. */
+/* Directory modes and mtimes last: creating their children changed the times, and a read-only
+   mode would have refused the children. */
 static int
 apply_dir_times (applier_t *app, fk_error_t *err)
 {
@@ -824,8 +646,8 @@ apply_dir_times (applier_t *app, fk_error_t *err)
       if (d->path[0] == '\0')
         {
           cleanup_close int fd = openat (app->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-          if (fd < 0 || futimens (fd, d->ts) < 0)
-            return fk_error_set_errno (err, "set times of the layer root");
+          if (fd < 0 || fchmod (fd, d->mode) < 0 || futimens (fd, d->ts) < 0)
+            return fk_error_set_errno (err, "set mode and times of the layer root");
           continue;
         }
       cleanup_free char *parent = NULL;
@@ -841,6 +663,9 @@ apply_dir_times (applier_t *app, fk_error_t *err)
           fk_error_clear (&sub);
           continue;
         }
+      /* Checked a directory just above, in the tree this call owns: fchmodat cannot follow. */
+      if (fchmodat (pfd, base, d->mode, 0) < 0)
+        return fk_error_set_errno (err, "chmod `%s'", d->path);
       if (utimensat (pfd, base, d->ts, AT_SYMLINK_NOFOLLOW) < 0)
         return fk_error_set_errno (err, "set times of `%s'", d->path);
     }
@@ -856,70 +681,28 @@ applier_free (applier_t *app)
   free (app->dir_times);
 }
 
-static void
-archive_freep (struct archive **a)
-{
-  if (*a != NULL)
-    archive_read_free (*a);
-}
-
-static void
-sha_freep (fk_sha256_t **s)
-{
-  if (*s != NULL)
-    fk_sha256_free (*s);
-}
-
 int
-fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
-                fk_layer_stats_t *ret_stats, fk_error_t *err)
+fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *ret_stats,
+                fk_error_t *err)
 {
-  cleanup_free stream_t *s = xcalloc (1, sizeof *s);
-  __attribute__ ((cleanup (sha_freep))) fk_sha256_t *sha = fk_sha256_new ();
-  s->blobfd = blobfd;
-  s->sha = sha;
-
-  __attribute__ ((cleanup (archive_freep))) struct archive *raw = archive_read_new ();
-  __attribute__ ((cleanup (archive_freep))) struct archive *tar = archive_read_new ();
-  if (raw == NULL || tar == NULL)
-    fk_oom (sizeof (void *));
-  s->raw = raw;
-  /* Only the compressions OCI allows, both built into libarchive (never an external program). */
-  archive_read_support_filter_gzip (raw);
-  archive_read_support_filter_zstd (raw);
-  archive_read_support_format_raw (raw);
-  archive_read_support_format_empty (raw);
-  if (archive_read_open (raw, s, NULL, raw_read_cb, NULL) != ARCHIVE_OK)
-    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
-  struct archive_entry *e;
-  int r = archive_read_next_header (raw, &e);
-  if (r == ARCHIVE_EOF)
-    s->raw_eof = 1;
-  else if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
-  fk_layer_compression_t compression = FK_LAYER_COMPRESSION_NONE;
-  int code = archive_filter_code (raw, 0);
-  if (code == ARCHIVE_FILTER_GZIP)
-    compression = FK_LAYER_COMPRESSION_GZIP;
-  else if (code == ARCHIVE_FILTER_ZSTD)
-    compression = FK_LAYER_COMPRESSION_ZSTD;
-
-  archive_read_support_format_tar (tar);
-  archive_read_support_format_empty (tar);
-  if (archive_read_open (tar, s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
-    return fk_error_set (err, EINVAL, "layer (%s): %s", fk_layer_compression_name (compression),
-                         archive_message (tar));
-
+  fk_tarstream_t *ts = NULL;
+  if (fk_tarstream_open (blobfd, &ts, err) < 0)
+    return -1;
+  struct archive *tar = fk_tarstream_archive (ts);
+  fk_layer_compression_t compression = fk_tarstream_compression (ts);
   applier_t app = {
     .rootfd = rootfd,
     .ignore_owners = opts ? opts->ignore_owners : 0,
+    .user_xattrs = opts ? opts->user_xattrs : 0,
     .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
+    .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
     .cached_fd = -1,
   };
   int ret = -1;
   for (;;)
     {
-      r = archive_read_next_header (tar, &e);
+      struct archive_entry *e;
+      int r = archive_read_next_header (tar, &e);
       if (r == ARCHIVE_EOF)
         break;
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
@@ -927,27 +710,30 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
           fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EINVAL,
                         "layer (%s), after %" PRIu64 " entries: %s",
                         fk_layer_compression_name (compression), app.stats.entries,
-                        archive_message (tar));
+                        fk_tarstream_message (tar));
+          goto out;
+        }
+      if (app.stats.entries >= app.max_entries)
+        {
+          fk_error_set (err, EFBIG, "layer: more than %" PRIu64 " entries", app.max_entries);
           goto out;
         }
       if (r == ARCHIVE_WARN)
-        log_debug ("layer entry %" PRIu64 ": %s", app.stats.entries, archive_error_string (tar));
+        log_debug ("layer entry %" PRIu64 ": %s", app.stats.entries, fk_tarstream_message (tar));
       if (apply_entry (&app, tar, e, err) < 0)
         goto out;
       app.stats.entries++;
     }
-  uint64_t total = 0;
-  if (check_trailer (s, tar, &total, err) < 0)
+  if (fk_tarstream_finish (ts, app.stats.diff_id, &app.stats.tar_size, err) < 0)
     goto out;
   if (apply_dir_times (&app, err) < 0)
     goto out;
-  app.stats.tar_size = total;
   app.stats.compression = compression;
-  fk_sha256_final (sha, app.stats.diff_id);
   if (ret_stats)
     *ret_stats = app.stats;
   ret = 0;
 out:
   applier_free (&app);
+  fk_tarstream_free (ts);
   return ret;
 }

@@ -11,6 +11,11 @@
 /* Default cap on the bytes a layer may claim (sum of regular file sizes, sparse files counted
    at their full length): 32 GiB. */
 #define FK_LAYER_DEFAULT_MAX_SIZE (UINT64_C (32) << 30)
+/* Default cap on the entries of a layer (4 Mi; a Debian base image has about 7000). */
+#define FK_LAYER_DEFAULT_MAX_ENTRIES (UINT64_C (4) << 20)
+/* Deepest entry path accepted, in components: deeper trees cannot be removed with one fd per
+   level under the usual 1024-fd limit, and no real image comes close. */
+#define FK_LAYER_MAX_DEPTH 512
 
 typedef enum
 {
@@ -24,9 +29,16 @@ typedef struct fk_layer_opts
   /* Cap on the total size of regular files (their claimed sizes); 0 means
      FK_LAYER_DEFAULT_MAX_SIZE. Exceeding it fails the apply with EFBIG. */
   uint64_t max_size;
+  /* Cap on the number of tar entries; 0 means FK_LAYER_DEFAULT_MAX_ENTRIES. Empty files cost
+     a 512-byte header and compress to almost nothing: this bounds the inodes a layer makes. */
+  uint64_t max_entries;
   /* When set, every created file is owned by the unpacking user instead of the image owner
      (uid/gid as in the tar need root on the host). */
   int ignore_owners;
+  /* When set, opaque directories carry user.overlay.opaque=y instead of the trusted.overlay.
+     xattr (which needs CAP_SYS_ADMIN): for overlay mounted with `userxattr' in a user
+     namespace. Whiteouts (0/0 char devices) need no privilege either way. */
+  int user_xattrs;
 } fk_layer_opts_t;
 
 typedef struct fk_layer_stats
@@ -56,11 +68,13 @@ const char *fk_layer_compression_name (fk_layer_compression_t c);
    (absolute paths are relative to the layer root, as every OCI tool reads them). The layer is
    rejected, with err naming the entry and the reason, for: a `..' component, an entry below a
    symlink of the same layer, a hard link to a missing or out-of-root target, a whiteout of
-   `.'/`..', a claimed size beyond opts->max_size, a truncated or corrupt stream, data after the
-   tar end-of-archive marker, a compression other than gzip/zstd. Block and char device nodes
+   `.'/`..', a claimed size beyond opts->max_size, more entries than opts->max_entries, a path
+   longer than PATH_MAX or deeper than FK_LAYER_MAX_DEPTH, a truncated or corrupt stream, data after
+   the tar end-of-archive marker, a compression other than gzip/zstd. Block and char device nodes
    and trusted.overlay.* xattrs are skipped with a warning (counted in ret_stats->skipped).
    Nothing outside rootfd is ever created, written or followed.
 
+   Keeps no global state: layers may be applied in parallel threads, each into its own dir.
    opts may be NULL (defaults). ret_stats (may be NULL) is written only on success. On failure
    rootfd holds a partial tree the caller removes (fk_rm_rf_at handles its modes). */
 int fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
