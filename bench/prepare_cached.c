@@ -15,7 +15,7 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: prepare_cached STATE_DIR REF ID N\n");
       return 2;
     }
-  fk_template_prepare_opts_t po = {.id = argv[3], .progress = 0};
+  fk_template_prepare_opts_t po = { .id = argv[3], .progress = 0 };
   int n = atoi (argv[4]);
   for (int i = 0; i < n; i++)
     {
@@ -32,7 +32,8 @@ main (int argc, char **argv)
           return 1;
         }
       free (id);
-      printf ("%.3f\n", (double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6);
+      printf ("%.3f\n",
+              (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
     }
   return 0;
 }

@@ -185,9 +185,8 @@ gc_keeps_what_records_use (void **state)
   char *rec = xasprintf ("{\"id\":\"t\",\"manifestDigest\":\"%s\",\"layers\":[{\"digest\":\"%s\","
                          "\"diffID\":\"%s\"}]}",
                          cfg, kept, kept);
-  assert_int_equal (fk_write_file_atomic_at (s->dirfd, "templates/t.json", rec, strlen (rec), 0644,
-                                             &err),
-                    0);
+  assert_int_equal (
+      fk_write_file_atomic_at (s->dirfd, "templates/t.json", rec, strlen (rec), 0644, &err), 0);
   free (rec);
   /* Leftovers of an interrupted pull. */
   char *tmp = NULL;
@@ -212,7 +211,8 @@ gc_keeps_what_records_use (void **state)
   free (tmpdir);
 
   /* A record that cannot be read stops the collection: it never frees what may be in use. */
-  assert_int_equal (fk_write_file_atomic_at (s->dirfd, "templates/bad.json", "{", 1, 0644, &err), 0);
+  assert_int_equal (fk_write_file_atomic_at (s->dirfd, "templates/bad.json", "{", 1, 0644, &err),
+                    0);
   assert_true (fk_store_gc (s, &st, &err) < 0);
   assert_error_contains (&err, "garbage collection stopped");
   assert_true (fk_store_blob_has (s, kept, -1));

@@ -83,8 +83,9 @@ import_layout (fk_store_t *store, int dirfd, const char *where, const char *name
   if (entry == NULL)
     {
       if (top->n_manifests != 1)
-        return fk_error_set (err, EINVAL, "OCI layout `%s' has %zu images: name one as `oci:%s:TAG'",
-                             where, top->n_manifests, where);
+        return fk_error_set (err, EINVAL,
+                             "OCI layout `%s' has %zu images: name one as `oci:%s:TAG'", where,
+                             top->n_manifests, where);
       entry = &top->manifests[0];
     }
 
@@ -139,8 +140,9 @@ check_entry_name (const char *archive, const char *name, fk_error_t *err)
     {
       size_t n = strcspn (p, "/");
       if (n == 2 && p[0] == '.' && p[1] == '.')
-        return fk_error_set (err, EINVAL, "archive `%s': refused entry `%s': it has a `..' "
-                                          "component",
+        return fk_error_set (err, EINVAL,
+                             "archive `%s': refused entry `%s': it has a `..' "
+                             "component",
                              archive, name);
       p += n;
       p += strspn (p, "/");
@@ -202,8 +204,7 @@ extract_archive (const char *path, int destfd, int skip_symlinks, fk_error_t *er
           ret = fk_error_wrap (err, "archive `%s'", path);
           goto out;
         }
-      cleanup_close int fd
-          = fk_open_beneath (destfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+      cleanup_close int fd = fk_open_beneath (destfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
       if (fd < 0)
         {
           ret = fk_error_wrap (err, "archive `%s'", path);
@@ -213,7 +214,7 @@ extract_archive (const char *path, int destfd, int skip_symlinks, fk_error_t *er
       size_t sz;
       la_int64_t off;
       while ((r = archive_read_data_block (a, &blk, &sz, &off)) == ARCHIVE_OK)
-        if (pwrite (fd, blk, sz, off) != (ssize_t) sz)
+        if (pwrite (fd, blk, sz, off) != (ssize_t)sz)
           {
             ret = fk_error_set_errno (err, "archive `%s': write `%s'", path, name);
             goto out;
@@ -241,7 +242,7 @@ out:
 static const char *
 layer_type_by_magic (int fd)
 {
-  unsigned char m[4] = {0};
+  unsigned char m[4] = { 0 };
   ssize_t n = pread (fd, m, sizeof m, 0);
   if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
     return FK_MT_DOCKER_LAYER;
@@ -262,10 +263,10 @@ import_file (fk_store_t *store, int dirfd, const char *rel, const char *media_ty
   uint64_t size = 0;
   if (fk_sha256_fd (fd, digest, &size, err) < 0 || lseek (fd, 0, SEEK_SET) < 0)
     return -1;
-  if (fk_store_blob_import_fd (store, fd, digest, (int64_t) size, err) < 0)
+  if (fk_store_blob_import_fd (store, fd, digest, (int64_t)size, err) < 0)
     return -1;
   d->digest = xstrdup (digest);
-  d->size = (int64_t) size;
+  d->size = (int64_t)size;
   d->media_type = xstrdup (media_type ? media_type : layer_type_by_magic (fd));
   return 0;
 }
@@ -288,13 +289,13 @@ import_docker (fk_store_t *store, int dirfd, const char *where, const fk_platfor
       || fk_json_get_array (entry, "Layers", 1, &layers, err) < 0)
     return fk_error_wrap (err, "docker archive `%s': manifest.json", where);
 
-  fk_descriptor_t cfg = {0};
+  fk_descriptor_t cfg = { 0 };
   if (import_file (store, dirfd, config, FK_MT_DOCKER_CONFIG, &cfg, err) < 0)
     return fk_error_wrap (err, "docker archive `%s': config", where);
-  cleanup_json json_t *m = json_pack ("{s:i, s:s, s:{s:s, s:I, s:s}, s:[]}", "schemaVersion", 2,
-                                      "mediaType", FK_MT_DOCKER_MANIFEST, "config", "mediaType",
-                                      cfg.media_type, "size", (json_int_t) cfg.size, "digest",
-                                      cfg.digest, "layers");
+  cleanup_json json_t *m
+      = json_pack ("{s:i, s:s, s:{s:s, s:I, s:s}, s:[]}", "schemaVersion", 2, "mediaType",
+                   FK_MT_DOCKER_MANIFEST, "config", "mediaType", cfg.media_type, "size",
+                   (json_int_t)cfg.size, "digest", cfg.digest, "layers");
   free (cfg.media_type);
   free (cfg.digest);
   json_t *ml = json_object_get (m, "layers");
@@ -305,11 +306,11 @@ import_docker (fk_store_t *store, int dirfd, const char *where, const fk_platfor
     if (!json_is_string (l))
       return fk_error_set (err, EINVAL, "docker archive `%s': Layers[%zu] is not a string", where,
                            i);
-    fk_descriptor_t d = {0};
+    fk_descriptor_t d = { 0 };
     if (import_file (store, dirfd, json_string_value (l), NULL, &d, err) < 0)
       return fk_error_wrap (err, "docker archive `%s': layer `%s'", where, json_string_value (l));
     json_array_append_new (ml, json_pack ("{s:s, s:I, s:s}", "mediaType", d.media_type, "size",
-                                          (json_int_t) d.size, "digest", d.digest));
+                                          (json_int_t)d.size, "digest", d.digest));
     free (d.media_type);
     free (d.digest);
   }
@@ -338,7 +339,7 @@ int
 fk_oci_import (fk_store_t *store, const fk_reference_t *ref, const fk_platform_t *platform,
                int skip_unpacked, fk_image_t **ret, fk_error_t *err)
 {
-  fk_platform_t host = {0};
+  fk_platform_t host = { 0 };
   const fk_platform_t *want = platform;
   if (want == NULL)
     {
