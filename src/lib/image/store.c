@@ -459,6 +459,10 @@ sweep (fk_store_t *s, const char *dir, json_t *keep, unsigned *ret_removed, uint
     {
       if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
+      /* In tmp/, only the store's own leftovers: other areas may keep work in progress there. */
+      if (keep == NULL && strncmp (de->d_name, "blob-", 5) != 0
+          && strncmp (de->d_name, "layer-", 6) != 0 && strncmp (de->d_name, "archive-", 8) != 0)
+        continue;
       if (keep != NULL)
         {
           cleanup_free char *digest = xasprintf ("sha256:%s", de->d_name);
