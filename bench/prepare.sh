@@ -139,6 +139,19 @@ add("image.prepare.firkin_vs_peer_ratio", "FirkinOverhead", "Ratio", fp50 / pp50
      ("firkin_p50_ms", f"{fp50:.3f}"), ("peer_p50_ms", f"{pp50:.3f}"),
      ("firkin_p90_ms", f"{nearest_rank(firkin, 90):.3f}"), ("peer_p90_ms", f"{nearest_rank(peer, 90):.3f}"),
      ("goal", "<= 1.0")])
+# The trace format's confidence tag, from each metric's sample count.
+def confidence(n):
+    for limit, name in ((0, "missing"), (2, "smoke_only"), (4, "superfast_iteration"),
+                        (9, "fast_iteration"), (29, "baseline_checkpoint"),
+                        (99, "p50_p90_decision_grade"), (499, "p95_decision_grade")):
+        if n <= limit:
+            return name
+    return "p99_decision_grade"
+counts = {}
+for smp in samples:
+    counts[smp["metric"]] = counts.get(smp["metric"], 0) + 1
+for smp in samples:
+    smp["tags"]["confidence"] = confidence(counts[smp["metric"]])
 os.makedirs(os.path.dirname(os.path.abspath(artifact)), exist_ok=True)
 tmp = artifact + ".tmp"
 with open(tmp, "w") as f:
@@ -157,5 +170,5 @@ print(line("  fk start-up alone (fk --help)", startup))
 print(f"ratio firkin/peer (p50): {fp50 / pp50:.2f}x  (goal <= 1.0x)")
 print(f"cached second prepare p50: {nearest_rank(cached_lib, 50):.1f} ms in process, "
       f"{nearest_rank(cached, 50):.1f} ms through fk (goal < 10 ms)")
-print(f"artifact: {artifact}")
+print(f"artifact: {artifact} (fk bench report prints it)")
 PY
