@@ -1,0 +1,271 @@
+/* firkin/client.h: the host side of the agent protocol: connect to an fk-agent socket, run
+   commands (to completion, or streamed), signal them, list them, reattach to them, and move
+   files in and out. Used by the CLI, the daemon and the benchmarks.
+
+   Errors: every call returning int returns 0 (or a count) on success and < 0 with err filled
+   on failure. err->code is an errno value: ENOENT for a missing path (or an unknown pid/tag),
+   EEXIST, ENOTDIR, EISDIR, EACCES, ... as the agent saw them; EPIPE/ECONNRESET when the agent
+   went away mid-request (never a hang).
+
+   Threads: a connection may be used by several threads at once; each request is independent
+   (they are multiplexed on the one socket by request id). A single fk_proc_t must be used by
+   one thread at a time. Free every fk_proc_t and fk_shell_t of a connection before closing it.
+   Frames for a request nobody is waiting on are queued in memory: a thread streaming a big
+   output should keep reading it. */
+#ifndef FIRKIN_CLIENT_H
+#define FIRKIN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+typedef struct fk_client fk_client_t;
+typedef struct fk_proc fk_proc_t;
+
+/* Connects to the agent listening on socket_path and exchanges versions. */
+int fk_client_connect (const char *socket_path, fk_client_t **ret_client, fk_error_t *err);
+/* Takes over an already connected socket fd (closed by fk_client_close, even on failure). */
+int fk_client_connect_fd (int fd, fk_client_t **ret_client, fk_error_t *err);
+/* Closes the connection. Processes started on it without `keep` or a tag are killed by the
+   agent; the others keep running and can be reattached. NULL is fine. */
+void fk_client_close (fk_client_t *c);
+/* The agent's pid as it sees itself (1 inside a sandbox). */
+pid_t fk_client_agent_pid (const fk_client_t *c);
+/* The connection's socket, for poll() in a single-threaded event loop: call fk_proc_next with
+   timeout 0 until it returns 0, then poll this fd for POLLIN (beside your own fds) and repeat.
+   Never read from or write to it. */
+int fk_client_poll_fd (const fk_client_t *c);
+
+/* ---- exec ---- */
+
+typedef enum
+{
+  FK_STDIN_CLOSED = 0, /* the command reads EOF (/dev/null-like) */
+  FK_STDIN_BYTES = 1,  /* stdin_data, then EOF */
+  FK_STDIN_STREAM = 2, /* fed with fk_proc_write_stdin, ended by fk_proc_close_stdin */
+} fk_stdin_mode_t;
+
+typedef struct fk_exec_opts
+{
+  char *const *argv;  /* argv form (argv[0] looked up in PATH), NULL-terminated; or */
+  const char *shell;  /* shell form: run as `/bin/sh -c SHELL` */
+  char *const *env;   /* "K=V" entries added to (or overriding) the agent's environment */
+  const char *cwd;    /* NULL: the agent's cwd */
+  const char *user;   /* "uid[:gid]" or "name[:group]" from the root's /etc/passwd, /etc/group */
+  fk_stdin_mode_t stdin_mode;
+  const void *stdin_data; /* FK_STDIN_BYTES */
+  size_t stdin_len;
+  uint64_t timeout_ms; /* 0: none; at the deadline the whole process group is SIGKILLed */
+  const char *tag;     /* a name to reattach by; a tagged process outlives the connection */
+  int keep;            /* outlive the connection even without a tag (reattach by pid) */
+  int pty;             /* run on a pseudo-terminal (stdout and stderr arrive as stdout) */
+  unsigned rows, cols; /* initial terminal size for pty (0: 24x80) */
+} fk_exec_opts_t;
+
+/* How a process ended. */
+typedef struct fk_exit_status
+{
+  int exit_code; /* the exit code, or 128 + signal when killed by one */
+  int signal;    /* the signal that killed it, else 0 */
+  int timed_out; /* killed because timeout_ms passed */
+} fk_exit_status_t;
+
+typedef struct fk_exec_result
+{
+  fk_exit_status_t status;
+  pid_t pid;
+  char *out; /* stdout, NUL-terminated for convenience (may contain NULs); caller frees */
+  size_t out_len;
+  char *err; /* stderr, likewise */
+  size_t err_len;
+  int truncated; /* output beyond max_output was read and discarded */
+} fk_exec_result_t;
+
+/* Runs a command to completion, collecting up to max_output bytes of each of stdout and
+   stderr (the rest is drained and dropped, and `truncated` set). A command that cannot be
+   found exits 127 with a message on stderr; a cwd or user that cannot be used is an error. */
+int fk_client_exec (fk_client_t *c, const fk_exec_opts_t *opts, size_t max_output,
+                    fk_exec_result_t *ret_result, fk_error_t *err);
+void fk_exec_result_free (fk_exec_result_t *r);
+
+/* Streaming callbacks; a non-zero return from one stops reading and kills the process. */
+typedef struct fk_exec_callbacks
+{
+  int (*on_stdout) (void *userdata, const void *data, size_t len);
+  int (*on_stderr) (void *userdata, const void *data, size_t len);
+  void *userdata;
+} fk_exec_callbacks_t;
+
+/* Runs a command, handing output to the callbacks as it arrives. */
+int fk_client_exec_stream (fk_client_t *c, const fk_exec_opts_t *opts,
+                           const fk_exec_callbacks_t *cbs, fk_exit_status_t *ret_status,
+                           fk_error_t *err);
+
+/* Starts a command and returns a handle to its event stream. */
+int fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *opts, fk_proc_t **ret_proc,
+                          fk_error_t *err);
+/* Reattaches to a running (or finished but not yet collected) process by pid (tag NULL) or
+   by tag. Output it wrote while detached is delivered first (the agent keeps a bounded
+   amount and pauses the process's output beyond it). ENOENT when there is no such process. */
+int fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_proc,
+                      fk_error_t *err);
+
+typedef enum
+{
+  FK_PROC_STDOUT = 1,
+  FK_PROC_STDERR = 2,
+  FK_PROC_EXIT = 3,
+} fk_proc_event_kind_t;
+
+typedef struct fk_proc_event
+{
+  fk_proc_event_kind_t kind;
+  const void *data; /* FK_PROC_STDOUT/STDERR: valid until the next fk_proc_next or free */
+  size_t len;
+  fk_exit_status_t status; /* FK_PROC_EXIT */
+} fk_proc_event_t;
+
+/* The next event of the process: returns 1 with *ret_event filled, 0 when timeout_ms passed
+   first (-1 waits forever, 0 only takes what has arrived), < 0 on error. After FK_PROC_EXIT
+   there are no more events (further calls fail with EPIPE). */
+int fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error_t *err);
+pid_t fk_proc_pid (const fk_proc_t *p);
+/* FK_STDIN_STREAM: send bytes to the command's stdin / close it. */
+int fk_proc_write_stdin (fk_proc_t *p, const void *data, size_t len, fk_error_t *err);
+int fk_proc_close_stdin (fk_proc_t *p, fk_error_t *err);
+/* Sends a signal to the process (group: to its whole process group). */
+int fk_proc_signal (fk_proc_t *p, int sig, int group, fk_error_t *err);
+/* Resizes the pty of a pty process. */
+int fk_proc_resize (fk_proc_t *p, unsigned rows, unsigned cols, fk_error_t *err);
+/* Releases the handle. A process still running is detached: killed by the agent unless it has
+   a tag or `keep`. NULL is fine. */
+void fk_proc_free (fk_proc_t *p);
+
+/* Sends a signal to a process of the agent by pid, or by tag when tag is not NULL. */
+int fk_client_signal (fk_client_t *c, pid_t pid, const char *tag, int sig, int group,
+                      fk_error_t *err);
+
+typedef struct fk_proc_info
+{
+  pid_t pid;
+  char *tag;   /* NULL when untagged */
+  char **argv; /* NULL-terminated */
+  int running; /* 0: exited, status not yet collected by an attach */
+  int attached;
+} fk_proc_info_t;
+
+/* The processes the agent started (running, or exited and waiting to be collected). */
+int fk_client_ps (fk_client_t *c, fk_proc_info_t **ret_procs, size_t *ret_n, fk_error_t *err);
+void fk_proc_info_free (fk_proc_info_t *procs, size_t n);
+
+/* ---- files (paths resolve inside the agent's root; missing: err->code == ENOENT) ---- */
+
+#define FK_FILE_APPEND 0x1u    /* write: append instead of replacing */
+#define FK_FILE_PARENTS 0x2u   /* write, mkdir: create missing parent directories */
+#define FK_FILE_RECURSIVE 0x4u /* list, remove: the whole tree */
+#define FK_FILE_EXCL 0x8u      /* write, mkdir: fail with EEXIST when the path exists */
+
+typedef enum
+{
+  FK_FILE_TYPE_FILE = 1,
+  FK_FILE_TYPE_DIR = 2,
+  FK_FILE_TYPE_SYMLINK = 3,
+  FK_FILE_TYPE_OTHER = 4,
+} fk_file_type_t;
+
+typedef struct fk_file_stat
+{
+  fk_file_type_t type;
+  uint64_t size;
+  unsigned mode; /* permission bits (07777) */
+  uid_t uid;
+  gid_t gid;
+  int64_t mtime_ns;
+} fk_file_stat_t;
+
+typedef struct fk_file_entry
+{
+  char *path; /* relative to the listed directory ("a", "a/b" when recursive) */
+  fk_file_stat_t st;
+} fk_file_entry_t;
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees); over max bytes: EFBIG. */
+int fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_data,
+                         size_t *ret_len, fk_error_t *err);
+/* Streams a file into fd (any size). */
+int fk_client_file_read_fd (fk_client_t *c, const char *path, int fd, fk_error_t *err);
+/* Writes (atomically: temp file + rename) or appends a buffer; mode for a new file. */
+int fk_client_file_write (fk_client_t *c, const char *path, const void *data, size_t len,
+                          unsigned mode, unsigned flags, fk_error_t *err);
+/* Likewise from everything readable from fd (any size). */
+int fk_client_file_write_fd (fk_client_t *c, const char *path, int fd, unsigned mode,
+                             unsigned flags, fk_error_t *err);
+/* Stats path (a symlink itself, not its target). */
+int fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st,
+                         fk_error_t *err);
+/* Lists a directory, sorted by path. */
+int fk_client_file_list (fk_client_t *c, const char *path, unsigned flags,
+                         fk_file_entry_t **ret_entries, size_t *ret_n, fk_error_t *err);
+void fk_file_entries_free (fk_file_entry_t *entries, size_t n);
+int fk_client_file_mkdir (fk_client_t *c, const char *path, unsigned mode, unsigned flags,
+                          fk_error_t *err);
+int fk_client_file_rename (fk_client_t *c, const char *from, const char *to, fk_error_t *err);
+int fk_client_file_remove (fk_client_t *c, const char *path, unsigned flags, fk_error_t *err);
+int fk_client_file_chmod (fk_client_t *c, const char *path, unsigned mode, fk_error_t *err);
+
+/* ---- shells (persistent shell processes in the agent; bash when present, else sh) ---- */
+
+typedef struct fk_shell fk_shell_t;
+typedef struct fk_shell_pool fk_shell_pool_t;
+
+typedef struct fk_shell_opts
+{
+  char *const *env; /* "K=V" for the shell's environment */
+  const char *cwd;  /* its starting directory */
+  const char *user; /* as in fk_exec_opts_t */
+} fk_shell_opts_t;
+
+typedef struct fk_shell_run_opts
+{
+  const char *command;    /* shell source, run in the shell itself: cd, exports, variables and
+                             functions persist to later runs */
+  char *const *env;       /* this run only: the command then runs in a subshell, so */
+  const char *cwd;        /* state it changes does not persist either */
+  const void *stdin_data; /* the run's stdin (NULL: empty, /dev/null) */
+  size_t stdin_len;
+  uint64_t timeout_ms; /* 0: none. At the deadline the shell and the command are killed
+                          (status signal 9, timed_out) and the shell is started afresh */
+} fk_shell_run_opts_t;
+
+/* Starts a shell. Shells belong to their connection (closed with it). */
+int fk_client_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell,
+                          fk_error_t *err);
+/* Runs a command in the shell and returns exactly what it wrote to stdout and stderr (up to
+   max_output each) and its exit status. Completion is signalled out of band, so no output
+   (markers, NULs, no final newline) can confuse it, and a background job holding stdout does
+   not delay it (its later output is dropped). A command that exits the shell (`exit 3`)
+   reports that status; the shell is started afresh for the next run. One run at a time per
+   shell (concurrent callers wait their turn). */
+int fk_client_shell_run (fk_shell_t *s, const fk_shell_run_opts_t *opts, size_t max_output,
+                         fk_exec_result_t *ret_result, fk_error_t *err);
+/* Sends SIGINT to the command the shell is running (from another thread); the run then ends
+   with that command's status. 0 when nothing was running. */
+int fk_client_shell_cancel (fk_shell_t *s, fk_error_t *err);
+/* Stops the shell and frees the handle. NULL is fine. */
+void fk_client_shell_close (fk_shell_t *s);
+
+/* n shells; runs lease a free one, so runs on different slots execute in parallel. */
+int fk_client_shell_pool_open (fk_client_t *c, unsigned n, const fk_shell_opts_t *opts,
+                               fk_shell_pool_t **ret_pool, fk_error_t *err);
+unsigned fk_shell_pool_slots (const fk_shell_pool_t *p);
+/* Slot i's shell (owned by the pool): to warm or address one slot. */
+fk_shell_t *fk_shell_pool_slot (fk_shell_pool_t *p, unsigned i);
+/* Waits for a free slot, runs there (as fk_client_shell_run), releases the slot. */
+int fk_shell_pool_run (fk_shell_pool_t *p, const fk_shell_run_opts_t *opts, size_t max_output,
+                       fk_exec_result_t *ret_result, fk_error_t *err);
+/* Closes every slot; no run may be in progress. NULL is fine. */
+void fk_shell_pool_close (fk_shell_pool_t *p);
+
+#endif

@@ -1,0 +1,214 @@
+/* agent/agent.h: fk-agent's state: one epoll loop over the listening socket, a signalfd,
+   connections, and the pipes of the processes it started. Single-threaded by design: no
+   locks, no per-request threads. */
+#ifndef FK_AGENT_AGENT_H
+#define FK_AGENT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
+
+/* A connection stops reading its processes' output while this much is queued to send, and
+   starts again under the low mark: output streams in bounded memory. */
+#define AGENT_SENDQ_HIGH (1u << 20)
+#define AGENT_SENDQ_LOW (256u * 1024u)
+/* Output kept for a detached process before its pipes are no longer read. */
+#define AGENT_DETACHED_MAX (256u * 1024u)
+/* Stdin queued for a process before its connection is no longer read. */
+#define AGENT_STDIN_MAX (4u << 20)
+
+typedef enum
+{
+  W_LISTEN = 1,
+  W_SIGNAL,
+  W_CONN,
+  W_OUT,   /* a process's stdout (or pty master) */
+  W_ERR,   /* a process's stderr */
+  W_IN,    /* a process's stdin, when a write would block */
+  W_SHELL, /* a shell's completion pipe */
+} watch_kind_t;
+
+typedef struct watch
+{
+  watch_kind_t kind;
+  int fd;
+  void *owner;
+  uint32_t events; /* what is registered with epoll (0: not registered) */
+} watch_t;
+
+typedef struct conn conn_t;
+typedef struct proc proc_t;
+typedef struct shell shell_t;
+
+typedef struct upload
+{
+  struct upload *next;
+  uint32_t id;
+  int fd, dirfd;
+  char *tmp, *name; /* tmp NULL when appending in place */
+  unsigned mode, flags;
+  uint64_t size;
+  int failed; /* an error was sent; the rest of the data is dropped */
+} upload_t;
+
+typedef struct download
+{
+  struct download *next;
+  uint32_t id;
+  int fd;
+  uint64_t left, size;
+} download_t;
+
+struct conn
+{
+  watch_t w;
+  conn_t *next;
+  int hello;  /* the version exchange is done */
+  int closed; /* to be freed at the end of this loop turn */
+  uint8_t *rbuf;
+  size_t rlen, rcap;
+  fk_wire_buf_t out; /* the send queue; out_off bytes of it are sent */
+  size_t out_off;
+  int reading_paused;
+  upload_t *uploads;
+  download_t *downloads;
+};
+
+struct proc
+{
+  proc_t *next;
+  pid_t pid;
+  conn_t *conn; /* NULL while detached */
+  uint32_t req_id;
+  char *tag;
+  char **argv; /* for ps */
+  int keep;
+  int pty;
+  watch_t out, err, in;
+  uint8_t *inbuf; /* stdin waiting for the pipe */
+  size_t inlen, inoff;
+  int in_eof;            /* close stdin once inbuf is written */
+  fk_wire_buf_t pending; /* frames produced while detached (request id 0) */
+  int exited, status, timed_out;
+  int draining; /* exited: read the pipes until they would block, then report */
+  int finished; /* the exit frame is produced */
+  uint64_t deadline_ms; /* 0: none */
+  shell_t *shell;       /* a shell's process */
+  int dead;             /* to be freed by proc_gc */
+  int discard;          /* detached and killed: output is dropped */
+};
+
+typedef struct agent
+{
+  int epfd;
+  watch_t listen, sig;
+  int rootfd;
+  conn_t *conns;
+  proc_t *procs;
+  shell_t *shells;
+  int terminating;
+  uint64_t term_deadline_ms;
+  unsigned grace_ms;
+  int pid1;
+  const char *default_user; /* --user: for commands that name none */
+} agent_t;
+
+extern agent_t *agent;
+
+/* main.c */
+uint64_t agent_now_ms (void);
+/* Sets what epoll watches for w (0 removes it). */
+void agent_watch (watch_t *w, uint32_t events);
+
+/* conn.c */
+void conn_accept (void);
+void conn_on_event (conn_t *c, uint32_t events);
+void conn_free_closed (void);
+/* Queues a frame of fields (built by the caller into b between begin/end) or raw bytes. */
+fk_wire_buf_t *conn_outbuf (conn_t *c);
+size_t conn_queued (const conn_t *c);
+void conn_flush (conn_t *c);
+void conn_send_error (conn_t *c, uint32_t id, int code, const char *msg);
+void conn_send_fk_error (conn_t *c, uint32_t id, fk_error_t *err);
+void conn_send_ok (conn_t *c, uint32_t id);
+void conn_resume_reading (conn_t *c);
+void conn_pause_reading (conn_t *c);
+/* Adds a nested entry to a list reply (R_OK frames without END, split to fit the frame limit;
+   conn_list_end sends the final R_OK with END). */
+void conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf_t *entry, int *open);
+void conn_list_end (conn_t *c, uint32_t id, int *open);
+
+/* proc.c */
+typedef struct proc_spawn
+{
+  char *const *argv;
+  char **env;       /* "K=V" over the agent's environment; may be NULL */
+  const char *cwd;  /* NULL or "": the agent's */
+  const char *user; /* NULL or "": --user, else the agent's */
+  int fd_in, fd_out, fd_err;
+  int pty; /* fd_out is a pty slave to become the controlling terminal */
+  int extra_fd, extra_target; /* also pass extra_fd as fd extra_target (extra_fd -1: none) */
+} proc_spawn_t;
+/* Starts a command in a new session; a bad cwd or user is an error (the child never runs). */
+pid_t proc_spawn (const proc_spawn_t *r, fk_error_t *err);
+void proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void proc_resize (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void proc_ps (conn_t *c, uint32_t id);
+void proc_stdin (conn_t *c, uint32_t id, uint16_t flags, const uint8_t *data, size_t len);
+void proc_cancel (conn_t *c, uint32_t target);
+void proc_on_event (proc_t *p, watch_t *w, uint32_t events);
+void proc_reap (void);
+void proc_conn_closed (conn_t *c);
+/* The connection's send queue fell under the low mark: read the pipes again. */
+void proc_conn_drained (conn_t *c);
+/* Milliseconds until the next timeout (-1: none); kills what is due. */
+int proc_timeouts (void);
+/* Signals every process the agent started (their groups). */
+void proc_signal_all (int sig);
+int proc_count (void);
+/* A shell run: output read from out_fd/err_fd like a command's, ended by proc_set_exited. */
+proc_t *proc_new_run (conn_t *c, uint32_t id, shell_t *sh, pid_t pid, int out_fd, int err_fd,
+                      uint64_t timeout_ms);
+/* The process (or run) ended with a wait status: report it once its output is read. */
+void proc_set_exited (proc_t *p, int status);
+/* Frees the processes that are done (after a loop turn, so no event points at them). */
+void proc_gc (void);
+
+/* files.c */
+void files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m);
+void files_data (conn_t *c, const fk_wire_frame_t *f);
+void files_pump (conn_t *c);
+void files_conn_closed (conn_t *c);
+
+/* shell.c */
+void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_on_event (shell_t *s, watch_t *w, uint32_t events);
+void shell_reaped (pid_t pid);
+void shell_signal_run (shell_t *s, int sig);
+/* Retries pending cancels; milliseconds until the next retry (-1: none). */
+int shell_timeouts (void);
+void shell_conn_closed (conn_t *c);
+void shell_gc (void);
+
+/* user.c */
+typedef struct agent_user
+{
+  uid_t uid;
+  gid_t gid;
+  gid_t groups[64];
+  int n_groups;
+  char *home; /* NULL when unknown */
+} agent_user_t;
+/* Resolves "uid[:gid]" or "name[:group]" against rootfd's etc/passwd and etc/group. */
+int agent_user_resolve (int rootfd, const char *spec, agent_user_t *ret, fk_error_t *err);
+void agent_user_clear (agent_user_t *u);
+
+#endif

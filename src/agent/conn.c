@@ -1,0 +1,388 @@
+/* agent/conn.c: client connections: reading frames, the version exchange, dispatching
+   requests, and the send queue whose size throttles process output. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#define READ_CHUNK (256u * 1024u)
+
+void
+conn_accept (void)
+{
+  for (;;)
+    {
+      int fd = accept4 (agent->listen.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0)
+        {
+          if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            log_warning_errno (errno, "accept");
+          return;
+        }
+      conn_t *c = xcalloc (1, sizeof *c);
+      c->w.kind = W_CONN;
+      c->w.fd = fd;
+      c->w.owner = c;
+      c->next = agent->conns;
+      agent->conns = c;
+      agent_watch (&c->w, EPOLLIN);
+    }
+}
+
+static void
+conn_close (conn_t *c)
+{
+  if (c->closed)
+    return;
+  c->closed = 1;
+  agent_watch (&c->w, 0);
+  proc_conn_closed (c);
+  files_conn_closed (c);
+  shell_conn_closed (c);
+}
+
+void
+conn_free_closed (void)
+{
+  for (conn_t **pp = &agent->conns; *pp;)
+    {
+      conn_t *c = *pp;
+      if (!c->closed)
+        {
+          pp = &c->next;
+          continue;
+        }
+      *pp = c->next;
+      close (c->w.fd);
+      free (c->rbuf);
+      fk_wire_buf_free (&c->out);
+      free (c);
+    }
+}
+
+fk_wire_buf_t *
+conn_outbuf (conn_t *c)
+{
+  return &c->out;
+}
+
+size_t
+conn_queued (const conn_t *c)
+{
+  return c->out.len - c->out_off;
+}
+
+static void
+update_events (conn_t *c)
+{
+  if (c->closed)
+    return;
+  uint32_t ev = c->reading_paused ? 0 : EPOLLIN;
+  if (conn_queued (c) > 0)
+    ev |= EPOLLOUT;
+  /* Paused and nothing to send: only hear about the peer going away, once. */
+  if (ev == 0)
+    ev = EPOLLRDHUP | EPOLLET;
+  agent_watch (&c->w, ev);
+}
+
+void
+conn_flush (conn_t *c)
+{
+  if (c->closed)
+    return;
+  size_t before = conn_queued (c);
+  while (conn_queued (c) > 0)
+    {
+      ssize_t n = send (c->w.fd, c->out.data + c->out_off, conn_queued (c), MSG_NOSIGNAL);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno == EAGAIN)
+            break;
+          log_debug ("connection fd %d: send: %s", c->w.fd, strerror (errno));
+          conn_close (c);
+          return;
+        }
+      c->out_off += (size_t) n;
+    }
+  if (c->out_off == c->out.len)
+    {
+      /* Everything sent: an idle connection does not keep a big buffer around. */
+      if (c->out.cap > 4 * AGENT_SENDQ_LOW)
+        fk_wire_buf_free (&c->out);
+      else
+        fk_wire_buf_reset (&c->out);
+      c->out_off = 0;
+    }
+  else if (c->out_off > AGENT_SENDQ_HIGH)
+    {
+      memmove (c->out.data, c->out.data + c->out_off, conn_queued (c));
+      c->out.len -= c->out_off;
+      c->out_off = 0;
+    }
+  if (before >= AGENT_SENDQ_LOW && conn_queued (c) < AGENT_SENDQ_LOW)
+    {
+      proc_conn_drained (c);
+      files_pump (c);
+    }
+  update_events (c);
+}
+
+void
+conn_send_error (conn_t *c, uint32_t id, int code, const char *msg)
+{
+  fk_wire_begin (&c->out, FK_WIRE_R_ERROR, FK_WIRE_F_END, id);
+  fk_wire_put_int (&c->out, FK_TAG_ERRNO, (uint64_t) (code > 0 ? code : EIO));
+  /* Messages are bounded so the frame always fits. */
+  char buf[4096];
+  snprintf (buf, sizeof buf, "%s", msg);
+  fk_wire_put_str (&c->out, FK_TAG_MESSAGE, buf);
+  fk_wire_end (&c->out, NULL);
+  conn_flush (c);
+}
+
+void
+conn_send_fk_error (conn_t *c, uint32_t id, fk_error_t *err)
+{
+  conn_send_error (c, id, err->code, fk_error_message (err));
+  fk_error_clear (err);
+}
+
+void
+conn_send_ok (conn_t *c, uint32_t id)
+{
+  fk_wire_begin (&c->out, FK_WIRE_R_OK, FK_WIRE_F_END, id);
+  fk_wire_end (&c->out, NULL);
+  conn_flush (c);
+}
+
+void
+conn_resume_reading (conn_t *c)
+{
+  if (!c->reading_paused || c->closed)
+    return;
+  c->reading_paused = 0;
+  update_events (c);
+}
+
+static void
+hello (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
+{
+  uint64_t v = m->num[FK_TAG_VERSION];
+  fk_wire_begin (&c->out, FK_WIRE_R_HELLO, FK_WIRE_F_END, f->id);
+  fk_wire_put_str (&c->out, FK_TAG_MAGIC, FK_WIRE_MAGIC);
+  fk_wire_put_int (&c->out, FK_TAG_VERSION, v < FK_WIRE_VERSION ? v : FK_WIRE_VERSION);
+  fk_wire_put_int (&c->out, FK_TAG_PID, (uint64_t) getpid ());
+  fk_wire_end (&c->out, NULL);
+  c->hello = 1;
+  conn_flush (c);
+}
+
+/* Handles one frame; returns -1 when the connection must be dropped. */
+static int
+dispatch (conn_t *c, const fk_wire_frame_t *f)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  if (f->type >= FK_WIRE_R_HELLO)
+    {
+      log_warning ("connection fd %d: a reply frame (%s) from a client", c->w.fd,
+                   fk_wire_type_name (f->type));
+      return -1;
+    }
+  if (!c->hello && f->type != FK_WIRE_HELLO)
+    {
+      log_warning ("connection fd %d: %s before hello", c->w.fd, fk_wire_type_name (f->type));
+      return -1;
+    }
+  if (f->type == FK_WIRE_STDIN)
+    {
+      proc_stdin (c, f->id, f->flags, f->payload, f->len);
+      return 0;
+    }
+  if (f->type == FK_WIRE_DATA)
+    {
+      files_data (c, f);
+      return 0;
+    }
+  fk_wire_msg_t m;
+  if (fk_wire_frame_decode (f, &m, &err) < 0)
+    {
+      if (f->type == FK_WIRE_HELLO)
+        {
+          log_warning ("connection fd %d: %s", c->w.fd, fk_error_message (&err));
+          fk_error_clear (&err);
+          return -1;
+        }
+      conn_send_fk_error (c, f->id, &err);
+      return 0;
+    }
+  switch (f->type)
+    {
+    case FK_WIRE_HELLO:
+      hello (c, f, &m);
+      break;
+    case FK_WIRE_EXEC:
+      proc_exec (c, f->id, &m);
+      break;
+    case FK_WIRE_ATTACH:
+      proc_attach (c, f->id, &m);
+      break;
+    case FK_WIRE_SIGNAL:
+      proc_signal (c, f->id, &m);
+      break;
+    case FK_WIRE_RESIZE:
+      proc_resize (c, f->id, &m);
+      break;
+    case FK_WIRE_PS:
+      proc_ps (c, f->id);
+      break;
+    case FK_WIRE_CANCEL:
+      proc_cancel (c, (uint32_t) m.num[FK_TAG_TARGET]);
+      break;
+    case FK_WIRE_FILE_READ:
+    case FK_WIRE_FILE_WRITE:
+    case FK_WIRE_FILE_STAT:
+    case FK_WIRE_FILE_LIST:
+    case FK_WIRE_FILE_MKDIR:
+    case FK_WIRE_FILE_RENAME:
+    case FK_WIRE_FILE_REMOVE:
+    case FK_WIRE_FILE_CHMOD:
+      files_request (c, f, &m);
+      break;
+    case FK_WIRE_SHELL_OPEN:
+      shell_open (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_RUN:
+      shell_run (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_CLOSE:
+      shell_close (c, f->id, &m);
+      break;
+    default:
+      conn_send_error (c, f->id, EOPNOTSUPP, "request type not supported by this agent");
+      break;
+    }
+  fk_wire_msg_clear (&m);
+  return 0;
+}
+
+static void
+on_readable (conn_t *c)
+{
+  for (int rounds = 0; rounds < 16 && !c->reading_paused && !c->closed; rounds++)
+    {
+      if (c->rcap - c->rlen < READ_CHUNK)
+        xgrow ((void **) &c->rbuf, &c->rcap, c->rlen + READ_CHUNK, 1);
+      ssize_t n = recv (c->w.fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        break;
+      if (n <= 0)
+        {
+          conn_close (c);
+          return;
+        }
+      c->rlen += (size_t) n;
+      size_t off = 0;
+      while (!c->closed)
+        {
+          fk_error_t err = FK_ERROR_INIT;
+          fk_wire_frame_t f;
+          long used = fk_wire_frame_parse (c->rbuf + off, c->rlen - off, &f, &err);
+          if (used < 0)
+            {
+              log_warning ("connection fd %d: %s", c->w.fd, fk_error_message (&err));
+              fk_error_clear (&err);
+              conn_close (c);
+              return;
+            }
+          if (used == 0)
+            break;
+          if (dispatch (c, &f) < 0)
+            {
+              conn_close (c);
+              return;
+            }
+          off += (size_t) used;
+        }
+      memmove (c->rbuf, c->rbuf + off, c->rlen - off);
+      c->rlen -= off;
+      if ((size_t) n < READ_CHUNK)
+        break;
+    }
+  /* A big buffer is not kept around for an idle connection. */
+  if (c->rlen == 0 && c->rcap > 4 * READ_CHUNK)
+    {
+      free (c->rbuf);
+      c->rbuf = NULL;
+      c->rcap = 0;
+    }
+}
+
+void
+conn_on_event (conn_t *c, uint32_t events)
+{
+  if (c->closed)
+    return;
+  if (events & EPOLLOUT)
+    conn_flush (c);
+  if (c->closed)
+    return;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+    {
+      if (c->reading_paused && !(events & EPOLLIN))
+        {
+          /* Paused: only notice a peer that went away. */
+          char b;
+          ssize_t n = recv (c->w.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN))
+            conn_close (c);
+          return;
+        }
+      on_readable (c);
+    }
+}
+
+void
+conn_pause_reading (conn_t *c)
+{
+  if (c->reading_paused || c->closed)
+    return;
+  c->reading_paused = 1;
+  update_events (c);
+}
+
+void
+conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf_t *entry, int *open)
+{
+  if (*open && c->out.len - c->out.frame_start + entry->len + 64 > FK_WIRE_MAX_PAYLOAD)
+    {
+      fk_wire_end (&c->out, NULL);
+      *open = 0;
+    }
+  if (!*open)
+    {
+      fk_wire_begin (&c->out, FK_WIRE_R_OK, 0, id);
+      *open = 1;
+    }
+  fk_wire_put_bytes (&c->out, tag, entry->data, entry->len);
+}
+
+void
+conn_list_end (conn_t *c, uint32_t id, int *open)
+{
+  if (*open)
+    fk_wire_end (&c->out, NULL);
+  *open = 0;
+  conn_send_ok (c, id);
+}

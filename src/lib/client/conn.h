@@ -1,0 +1,51 @@
+/* client/conn.h: the transport under firkin/client.h: one socket, many requests.
+
+   Requests get ids; replies are queued per request. There is no reader thread: a thread that
+   wants a frame and finds none queued becomes the reader (if nobody else is), reads from the
+   socket and hands frames for other requests to their queues, so a lone caller reads its own
+   replies with no hand-off, and several threads share one connection safely. */
+#ifndef FK_CLIENT_CONN_H
+#define FK_CLIENT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "firkin/client.h"
+#include "wire/msg.h"
+
+typedef struct fk_cframe
+{
+  struct fk_cframe *next;
+  uint16_t type, flags;
+  uint32_t len;
+  uint8_t data[]; /* the payload */
+} fk_cframe_t;
+
+typedef struct fk_creq fk_creq_t;
+
+/* Registers a new request (a fresh id). */
+fk_creq_t *fk_creq_new (fk_client_t *c);
+uint32_t fk_creq_id (const fk_creq_t *r);
+/* Unregisters the request and drops what is queued for it. NULL is fine. */
+void fk_creq_free (fk_client_t *c, fk_creq_t *r);
+
+/* Sends the frames in b as one unit (other threads' frames never interleave inside it). */
+int fk_client_send (fk_client_t *c, const fk_wire_buf_t *b, fk_error_t *err);
+
+/* The next frame for r: 1 with *ret (caller frees with free()), 0 when timeout_ms passed
+   (-1: wait forever), < 0 when the connection failed (EPIPE, ECONNRESET, EPROTO). */
+int fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret,
+                  fk_error_t *err);
+
+/* Fills err from an R_ERROR frame (the agent's errno and message); returns -1. */
+int fk_cframe_error (const fk_cframe_t *f, fk_error_t *err);
+
+/* Sends b (one request, id already r's) and waits for the reply that ends it. R_OK frames
+   without END (list chunks) go to on_chunk when given. The final R_OK is returned in
+   *ret_final (caller frees) when ret_final is not NULL; R_ERROR becomes err. */
+int fk_client_call (fk_client_t *c, fk_creq_t *r, const fk_wire_buf_t *b,
+                    int (*on_chunk) (void *ud, const fk_cframe_t *f, fk_error_t *err), void *ud,
+                    fk_cframe_t **ret_final, fk_error_t *err);
+
+#endif

@@ -1,0 +1,521 @@
+/* client/exec.c: see firkin/client.h (exec). */
+#include "client/exec.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+#include "client/conn.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
+
+/* Stdin given as bytes larger than this is streamed in data frames instead of riding in the
+   exec frame. */
+#define INLINE_STDIN_MAX (256u * 1024u)
+
+struct fk_proc
+{
+  fk_client_t *c;
+  fk_creq_t *r;
+  pid_t pid;
+  int done;
+  int stdin_closed;
+  fk_cframe_t *last; /* the frame the last event's data points into */
+};
+
+pid_t
+fk_proc_pid (const fk_proc_t *p)
+{
+  return p->pid;
+}
+
+static int
+frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
+{
+  fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
+  return fk_wire_frame_decode (&wf, m, err);
+}
+
+/* Waits for the first reply of an exec or attach: STARTED (pid) or ERROR. */
+static int
+wait_started (fk_proc_t *p, fk_error_t *err)
+{
+  fk_cframe_t *f;
+  if (fk_creq_next (p->c, p->r, -1, &f, err) < 0)
+    return -1;
+  cleanup_free fk_cframe_t *owned = f;
+  if (f->type == FK_WIRE_R_ERROR)
+    return fk_cframe_error (f, err);
+  if (f->type != FK_WIRE_R_STARTED)
+    return fk_error_set (err, EPROTO, "unexpected %s frame from the agent",
+                         fk_wire_type_name (f->type));
+  fk_wire_msg_t m;
+  if (frame_msg (f, &m, err) < 0)
+    return -1;
+  p->pid = (pid_t) m.num[FK_TAG_PID];
+  fk_wire_msg_clear (&m);
+  return 0;
+}
+
+int
+fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_proc,
+                      fk_error_t *err)
+{
+  if ((o->argv == NULL || o->argv[0] == NULL) == (o->shell == NULL))
+    return fk_error_set (err, EINVAL, "exec: give either argv or a shell command");
+  fk_proc_t *p = xcalloc (1, sizeof *p);
+  p->c = c;
+  p->r = fk_creq_new (c);
+  uint32_t id = fk_creq_id (p->r);
+  int stream_bytes = o->stdin_mode == FK_STDIN_BYTES && o->stdin_len > INLINE_STDIN_MAX;
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_EXEC, 0, id);
+  if (o->shell)
+    fk_wire_put_str (&b, FK_TAG_SHELL, o->shell);
+  else
+    for (char *const *a = o->argv; *a; a++)
+      fk_wire_put_str (&b, FK_TAG_ARG, *a);
+  for (char *const *e = o->env; e && *e; e++)
+    fk_wire_put_str (&b, FK_TAG_ENV, *e);
+  if (o->cwd)
+    fk_wire_put_str (&b, FK_TAG_CWD, o->cwd);
+  if (o->user)
+    fk_wire_put_str (&b, FK_TAG_USER, o->user);
+  fk_wire_put_int (&b, FK_TAG_STDIN_MODE,
+                   stream_bytes ? FK_WIRE_STDIN_STREAM : (uint64_t) o->stdin_mode);
+  if (o->stdin_mode == FK_STDIN_BYTES && !stream_bytes && o->stdin_len > 0)
+    fk_wire_put_bytes (&b, FK_TAG_STDIN_DATA, o->stdin_data, o->stdin_len);
+  if (o->timeout_ms)
+    fk_wire_put_int (&b, FK_TAG_TIMEOUT_MS, o->timeout_ms);
+  if (o->tag)
+    fk_wire_put_str (&b, FK_TAG_TAG, o->tag);
+  if (o->keep)
+    fk_wire_put_int (&b, FK_TAG_KEEP, 1);
+  if (o->pty)
+    {
+      fk_wire_put_int (&b, FK_TAG_PTY, 1);
+      fk_wire_put_int (&b, FK_TAG_ROWS, o->rows);
+      fk_wire_put_int (&b, FK_TAG_COLS, o->cols);
+    }
+  int r = fk_wire_end (&b, err);
+  if (r == 0 && stream_bytes)
+    {
+      /* Queued behind the exec frame in one send: the agent finds the process when the
+         stdin frames arrive. */
+      const uint8_t *d = o->stdin_data;
+      size_t left = o->stdin_len;
+      while (left > 0 && r == 0)
+        {
+          size_t n = left < FK_WIRE_CHUNK ? left : FK_WIRE_CHUNK;
+          fk_wire_put_data_frame (&b, FK_WIRE_STDIN, left == n ? FK_WIRE_F_EOF : 0, id, d, n);
+          d += n;
+          left -= n;
+          if (b.len >= (1u << 20) || left == 0)
+            {
+              /* Send in pieces so a huge stdin is not held in memory twice. */
+              r = fk_client_send (c, &b, err);
+              fk_wire_buf_reset (&b);
+            }
+        }
+    }
+  else if (r == 0)
+    r = fk_client_send (c, &b, err);
+  fk_wire_buf_free (&b);
+  if (r == 0)
+    r = wait_started (p, err);
+  if (r < 0)
+    {
+      fk_creq_free (c, p->r);
+      free (p);
+      return -1;
+    }
+  *ret_proc = p;
+  return 0;
+}
+
+int
+fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_proc,
+                  fk_error_t *err)
+{
+  fk_proc_t *p = xcalloc (1, sizeof *p);
+  p->c = c;
+  p->r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_ATTACH, 0, fk_creq_id (p->r));
+  if (tag)
+    fk_wire_put_str (&b, FK_TAG_TAG, tag);
+  else
+    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t) pid);
+  fk_wire_end (&b, NULL);
+  int r = fk_client_send (c, &b, err);
+  fk_wire_buf_free (&b);
+  if (r == 0)
+    r = wait_started (p, err);
+  if (r < 0)
+    {
+      fk_creq_free (c, p->r);
+      free (p);
+      return -1;
+    }
+  *ret_proc = p;
+  return 0;
+}
+
+int
+fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error_t *err)
+{
+  free (p->last);
+  p->last = NULL;
+  if (p->done)
+    return fk_error_set (err, EPIPE, "the process has already exited");
+  fk_cframe_t *f;
+  int r = fk_creq_next (p->c, p->r, timeout_ms, &f, err);
+  if (r <= 0)
+    return r;
+  memset (ret_event, 0, sizeof *ret_event);
+  switch (f->type)
+    {
+    case FK_WIRE_R_STDOUT:
+    case FK_WIRE_R_STDERR:
+      ret_event->kind = f->type == FK_WIRE_R_STDOUT ? FK_PROC_STDOUT : FK_PROC_STDERR;
+      ret_event->data = f->data;
+      ret_event->len = f->len;
+      p->last = f;
+      return 1;
+    case FK_WIRE_R_EXIT:
+      {
+        fk_wire_msg_t m;
+        p->done = 1;
+        if (frame_msg (f, &m, err) < 0)
+          {
+            free (f);
+            return -1;
+          }
+        ret_event->kind = FK_PROC_EXIT;
+        if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
+          {
+            ret_event->status.signal = (int) m.num[FK_TAG_SIGNAL];
+            ret_event->status.exit_code = 128 + ret_event->status.signal;
+          }
+        else
+          ret_event->status.exit_code = (int) m.num[FK_TAG_EXIT_CODE];
+        ret_event->status.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
+        fk_wire_msg_clear (&m);
+        free (f);
+        return 1;
+      }
+    case FK_WIRE_R_ERROR:
+      p->done = 1;
+      fk_cframe_error (f, err);
+      free (f);
+      return -1;
+    default:
+      {
+        int t = f->type;
+        free (f);
+        return fk_error_set (err, EPROTO, "unexpected %s frame in a process stream",
+                             fk_wire_type_name ((uint16_t) t));
+      }
+    }
+}
+
+int
+fk_proc_write_stdin (fk_proc_t *p, const void *data, size_t len, fk_error_t *err)
+{
+  if (p->stdin_closed)
+    return fk_error_set (err, EPIPE, "stdin is closed");
+  uint32_t id = fk_creq_id (p->r);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  const uint8_t *d = data;
+  int r = 0;
+  while (len > 0 && r == 0)
+    {
+      size_t n = len < FK_WIRE_CHUNK ? len : FK_WIRE_CHUNK;
+      fk_wire_put_data_frame (&b, FK_WIRE_STDIN, 0, id, d, n);
+      d += n;
+      len -= n;
+      if (b.len >= (1u << 20) || len == 0)
+        {
+          r = fk_client_send (p->c, &b, err);
+          fk_wire_buf_reset (&b);
+        }
+    }
+  fk_wire_buf_free (&b);
+  return r;
+}
+
+int
+fk_proc_close_stdin (fk_proc_t *p, fk_error_t *err)
+{
+  if (p->stdin_closed)
+    return 0;
+  p->stdin_closed = 1;
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_put_data_frame (&b, FK_WIRE_STDIN, FK_WIRE_F_EOF, fk_creq_id (p->r), NULL, 0);
+  int r = fk_client_send (p->c, &b, err);
+  fk_wire_buf_free (&b);
+  return r;
+}
+
+/* A request answered by OK or ERROR. */
+static int
+simple_call (fk_client_t *c, fk_wire_buf_t *b, fk_creq_t *r, fk_error_t *err)
+{
+  int ret = fk_client_call (c, r, b, NULL, NULL, NULL, err);
+  fk_creq_free (c, r);
+  fk_wire_buf_free (b);
+  return ret;
+}
+
+int
+fk_proc_signal (fk_proc_t *p, int sig, int group, fk_error_t *err)
+{
+  fk_creq_t *r = fk_creq_new (p->c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_SIGNAL, 0, fk_creq_id (r));
+  fk_wire_put_int (&b, FK_TAG_TARGET, fk_creq_id (p->r));
+  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t) sig);
+  fk_wire_put_int (&b, FK_TAG_FLAGS, group ? FK_WIRE_SIG_GROUP : 0);
+  fk_wire_end (&b, NULL);
+  return simple_call (p->c, &b, r, err);
+}
+
+int
+fk_proc_resize (fk_proc_t *p, unsigned rows, unsigned cols, fk_error_t *err)
+{
+  if (rows > 65535 || cols > 65535)
+    return fk_error_set (err, EINVAL, "terminal size %ux%u out of range", rows, cols);
+  fk_creq_t *r = fk_creq_new (p->c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_RESIZE, 0, fk_creq_id (r));
+  fk_wire_put_int (&b, FK_TAG_TARGET, fk_creq_id (p->r));
+  fk_wire_put_int (&b, FK_TAG_ROWS, rows);
+  fk_wire_put_int (&b, FK_TAG_COLS, cols);
+  fk_wire_end (&b, NULL);
+  return simple_call (p->c, &b, r, err);
+}
+
+void
+fk_proc_free (fk_proc_t *p)
+{
+  if (p == NULL)
+    return;
+  if (!p->done)
+    {
+      /* Detach: the agent kills it unless it is tagged or kept. */
+      fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+      fk_wire_begin (&b, FK_WIRE_CANCEL, 0, 0);
+      fk_wire_put_int (&b, FK_TAG_TARGET, fk_creq_id (p->r));
+      fk_wire_end (&b, NULL);
+      fk_client_send (p->c, &b, NULL);
+      fk_wire_buf_free (&b);
+    }
+  fk_creq_free (p->c, p->r);
+  free (p->last);
+  free (p);
+}
+
+int
+fk_client_signal (fk_client_t *c, pid_t pid, const char *tag, int sig, int group,
+                  fk_error_t *err)
+{
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_SIGNAL, 0, fk_creq_id (r));
+  if (tag)
+    fk_wire_put_str (&b, FK_TAG_TAG, tag);
+  else
+    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t) pid);
+  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t) sig);
+  fk_wire_put_int (&b, FK_TAG_FLAGS, group ? FK_WIRE_SIG_GROUP : 0);
+  fk_wire_end (&b, NULL);
+  return simple_call (c, &b, r, err);
+}
+
+typedef struct ps_acc
+{
+  fk_proc_info_t *v;
+  size_t n, cap;
+} ps_acc_t;
+
+static int
+ps_chunk (void *ud, const fk_cframe_t *f, fk_error_t *err)
+{
+  ps_acc_t *acc = ud;
+  fk_wire_msg_t m;
+  if (frame_msg (f, &m, err) < 0)
+    return -1;
+  for (size_t i = 0; i < m.n_procs; i++)
+    {
+      fk_wire_msg_t e;
+      if (fk_wire_msg_decode (m.procs[i].data, m.procs[i].len, &e, err) < 0)
+        {
+          fk_wire_msg_clear (&m);
+          return -1;
+        }
+      xgrow ((void **) &acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
+      fk_proc_info_t *pi = &acc->v[acc->n++];
+      memset (pi, 0, sizeof *pi);
+      pi->pid = (pid_t) e.num[FK_TAG_PID];
+      pi->tag = e.str[FK_TAG_TAG] ? xstrdup (e.str[FK_TAG_TAG]) : NULL;
+      size_t argc = fk_strv_len (e.argv);
+      pi->argv = xcalloc (argc + 1, sizeof (char *));
+      for (size_t k = 0; k < argc; k++)
+        pi->argv[k] = xstrdup (e.argv[k]);
+      pi->running = (e.num[FK_TAG_FLAGS] & 1) != 0;
+      pi->attached = (e.num[FK_TAG_FLAGS] & 2) != 0;
+      fk_wire_msg_clear (&e);
+    }
+  fk_wire_msg_clear (&m);
+  return 0;
+}
+
+int
+fk_client_ps (fk_client_t *c, fk_proc_info_t **ret_procs, size_t *ret_n, fk_error_t *err)
+{
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_PS, 0, fk_creq_id (r));
+  fk_wire_end (&b, NULL);
+  ps_acc_t acc = {NULL, 0, 0};
+  int ret = fk_client_call (c, r, &b, ps_chunk, &acc, NULL, err);
+  fk_creq_free (c, r);
+  fk_wire_buf_free (&b);
+  if (ret < 0)
+    {
+      fk_proc_info_free (acc.v, acc.n);
+      return -1;
+    }
+  *ret_procs = acc.v;
+  *ret_n = acc.n;
+  return 0;
+}
+
+void
+fk_proc_info_free (fk_proc_info_t *procs, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      free (procs[i].tag);
+      fk_strv_free (procs[i].argv);
+    }
+  free (procs);
+}
+
+/* ---- run to completion ---- */
+
+typedef struct collect
+{
+  char *buf[2];
+  size_t len[2], cap[2];
+  size_t max;
+  int truncated;
+} collect_t;
+
+static void
+collect_add (collect_t *k, int which, const void *data, size_t len)
+{
+  size_t room = k->max > k->len[which] ? k->max - k->len[which] : 0;
+  if (len > room)
+    {
+      k->truncated = 1;
+      len = room;
+    }
+  xgrow ((void **) &k->buf[which], &k->cap[which], k->len[which] + len + 1, 1);
+  memcpy (k->buf[which] + k->len[which], data, len);
+  k->len[which] += len;
+  k->buf[which][k->len[which]] = '\0';
+}
+
+static int
+run_events (fk_proc_t *p, const fk_exec_callbacks_t *cbs, collect_t *k,
+            fk_exit_status_t *ret_status, fk_error_t *err)
+{
+  for (;;)
+    {
+      fk_proc_event_t ev;
+      if (fk_proc_next (p, -1, &ev, err) < 0)
+        return -1;
+      if (ev.kind == FK_PROC_EXIT)
+        {
+          *ret_status = ev.status;
+          return 0;
+        }
+      int which = ev.kind == FK_PROC_STDOUT ? 0 : 1;
+      if (k != NULL)
+        collect_add (k, which, ev.data, ev.len);
+      else if (cbs != NULL)
+        {
+          int (*cb) (void *, const void *, size_t) = which == 0 ? cbs->on_stdout : cbs->on_stderr;
+          if (cb != NULL && cb (cbs->userdata, ev.data, ev.len) != 0)
+            {
+              fk_proc_signal (p, SIGKILL, 1, NULL);
+              return fk_error_set (err, ECANCELED, "output callback stopped the command");
+            }
+        }
+    }
+}
+
+int
+fk_client_exec (fk_client_t *c, const fk_exec_opts_t *opts, size_t max_output,
+                fk_exec_result_t *ret_result, fk_error_t *err)
+{
+  fk_proc_t *p;
+  if (fk_client_exec_start (c, opts, &p, err) < 0)
+    return -1;
+  collect_t k;
+  memset (&k, 0, sizeof k);
+  k.max = max_output;
+  fk_exit_status_t st;
+  int r = run_events (p, NULL, &k, &st, err);
+  pid_t pid = p->pid;
+  fk_proc_free (p);
+  if (r < 0)
+    {
+      free (k.buf[0]);
+      free (k.buf[1]);
+      return -1;
+    }
+  for (int i = 0; i < 2; i++)
+    if (k.buf[i] == NULL)
+      k.buf[i] = xcalloc (1, 1);
+  memset (ret_result, 0, sizeof *ret_result);
+  ret_result->status = st;
+  ret_result->pid = pid;
+  ret_result->out = k.buf[0];
+  ret_result->out_len = k.len[0];
+  ret_result->err = k.buf[1];
+  ret_result->err_len = k.len[1];
+  ret_result->truncated = k.truncated;
+  return 0;
+}
+
+void
+fk_exec_result_free (fk_exec_result_t *r)
+{
+  if (r == NULL)
+    return;
+  free (r->out);
+  free (r->err);
+  r->out = r->err = NULL;
+}
+
+int
+fk_client_exec_stream (fk_client_t *c, const fk_exec_opts_t *opts,
+                       const fk_exec_callbacks_t *cbs, fk_exit_status_t *ret_status,
+                       fk_error_t *err)
+{
+  fk_proc_t *p;
+  if (fk_client_exec_start (c, opts, &p, err) < 0)
+    return -1;
+  fk_exit_status_t st;
+  int r = run_events (p, cbs, NULL, &st, err);
+  fk_proc_free (p);
+  if (r < 0)
+    return -1;
+  *ret_status = st;
+  return 0;
+}
