@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # firkin's main job: prepare a template (`base` when the template store is built, else a busybox
 # root filesystem), create a sandbox, run commands in it, move a file in and out, delete it.
-# Everything lives in a temporary state dir that is removed at the end.
+# The sandbox is deleted at the end; the templates stay in the state dir for the next run.
 set -euo pipefail
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 work=$(mktemp -d /tmp/firkin-run.XXXXXX)
-export FIRKIN_STATE_DIR=$work/state
+# Templates stay in the state dir ($FIRKIN_STATE_DIR, else /var/lib/firkin) for the next run.
 id=""
 cleanup() {
   [ -n "$id" ] && "$FK" rm -f "$id" 2>/dev/null || true
@@ -22,17 +22,9 @@ cleanup() {
 trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 
-step "prepare the template"
-if "$FK" template --help >/dev/null 2>&1 && [ -x "$top/scripts/images/base.sh" ]; then
-  layout=$("$top/scripts/images/base.sh")
-  "$FK" template prepare -q --id base "oci:$layout:base"
-  source=(base)
-  echo "template base from $layout"
-else
-  "$top/scripts/busybox-rootfs.sh" "$work/rootfs"
-  source=(--rootfs "$work/rootfs")
-  echo "no template store in this build: a busybox root filesystem at $work/rootfs"
-fi
+step "prepare the default templates (built once, then reused)"
+"$top/scripts/prepare-defaults.sh" "$FK"
+source=(base)
 
 step "create a sandbox (512M memory, 1 CPU, 256 pids, 1G disk, 10 min timeout)"
 t0=$(date +%s%N)

@@ -25,13 +25,13 @@ static int
 template_prepare (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"id", required_argument, NULL, 'i'},
-    {"platform", required_argument, NULL, 'p'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "id", required_argument, NULL, 'i' },
+    { "platform", required_argument, NULL, 'p' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
-  fk_template_prepare_opts_t po = {.progress = -1};
+  fk_template_prepare_opts_t po = { .progress = -1 };
   int c;
   while ((c = getopt_long (argc, argv, "qh", opts, NULL)) != -1)
     switch (c)

@@ -11,17 +11,17 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  const char *buf = (const char *) data;
+  const char *buf = (const char *)data;
   fk_error_t err = FK_ERROR_INIT;
-  (void) fk_manifest_doc_kind (buf, size, NULL, &err);
+  (void)fk_manifest_doc_kind (buf, size, NULL, &err);
   fk_error_clear (&err);
 
   fk_index_t *idx = NULL;
   if (fk_index_parse (buf, size, &idx, &err) == 0)
     {
-      fk_platform_t p = {0};
+      fk_platform_t p = { 0 };
       fk_platform_host (&p);
-      (void) fk_index_select (idx, &p, &err);
+      (void)fk_index_select (idx, &p, &err);
       fk_platform_clear (&p);
       fk_index_free (idx);
     }
@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     fk_image_config_free (c);
   fk_error_clear (&err);
 
-  fk_platform_t p = {0};
+  fk_platform_t p = { 0 };
   if (size < 64)
     {
       char s[65];

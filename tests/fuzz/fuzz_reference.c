@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = xstrndup ((const char *) data, size);
+  char *s = xstrndup ((const char *)data, size);
   fk_error_t err = FK_ERROR_INIT;
   fk_reference_t *ref = NULL;
   if (fk_reference_parse (s, &ref, &err) == 0)
@@ -24,8 +24,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       char *g = fk_reference_format (again);
       if (strcmp (f, g) != 0)
         abort ();
-      (void) fk_reference_api_host (ref);
-      (void) fk_reference_object (ref);
+      (void)fk_reference_api_host (ref);
+      (void)fk_reference_object (ref);
       free (g);
       free (f);
       fk_reference_free (again);

@@ -61,6 +61,26 @@ check "second prepare of a cached image" "$FK" template prepare -q "$REGISTRY/fi
 [ "$(stat -c %Y "$FIRKIN_STATE_DIR/templates/layered-v1.json")" = "$before" ] &&
   ok "second prepare left the record alone" || fail "second prepare rewrote the record"
 
+# Two processes preparing the same image at once (an empty store): both succeed, each layer is
+# unpacked once, nothing is left in tmp/.
+conc=$work/conc-state
+FIRKIN_STATE_DIR=$conc "$FK" template prepare -q --id conc-a "$REGISTRY/fixtures/layered:v1" >"$work/conc-a" 2>&1 &
+a=$!
+FIRKIN_STATE_DIR=$conc "$FK" template prepare -q --id conc-b "$REGISTRY/fixtures/layered:v1" >"$work/conc-b" 2>&1 &
+b=$!
+if wait $a && wait $b; then
+  ok "two concurrent prepares of one image both succeed"
+else
+  fail "concurrent prepares"
+  diag "$(cat "$work/conc-a" "$work/conc-b")"
+fi
+if [ "$(ls "$conc/layers/sha256" | wc -l)" -eq 3 ] && [ -z "$(ls -A "$conc/tmp")" ] &&
+  FIRKIN_STATE_DIR=$conc template_cmp conc-b "$work/umoci-layered/rootfs" >/dev/null 2>&1; then
+  ok "concurrent prepares: 3 layers unpacked once, tmp/ empty, rootfs equals umoci's"
+else
+  fail "concurrent prepares left the store inconsistent"
+fi
+
 # 2. Platforms: the index gives the host's image by default, another with --platform.
 check "index: default platform picks linux/amd64" bash -c \
   "[ \"\$('$FK' template prepare -q --id multi-host '$REGISTRY/fixtures/multi:v1')\" = multi-host ] &&

@@ -36,11 +36,15 @@ start_proxy() {
   shift
   fifo=$(mktemp -u /tmp/firkin-proxy.XXXXXX)
   mkfifo "$fifo"
+  on_exit "rm -f '$fifo'"
   python3 "$FIRKIN_SRC/tests/integration/registry_proxy.py" --upstream "http://$REGISTRY" \
     --log "$log" "$@" >"$fifo" 2>>"$log" &
   local pid=$!
   on_exit "kill $pid; wait $pid"
-  read -r _ port <"$fifo"
+  # A front that dies before it says `ready' must not hang the test: 20 s at most.
+  exec {ready}<>"$fifo"
+  read -r -t 20 _ port <&$ready || { exec {ready}<&-; diag "proxy did not start: $(tail -5 "$log")"; return 1; }
+  exec {ready}<&-
   rm -f "$fifo"
   PROXY=127.0.0.1:$port
 }

@@ -29,7 +29,7 @@ fixture_tar (const char *const *names, const char *const *datas, size_t n, char 
       archive_entry_set_pathname (e, names[i]);
       archive_entry_set_filetype (e, AE_IFREG);
       archive_entry_set_perm (e, 0644);
-      archive_entry_set_size (e, (la_int64_t) strlen (datas[i]));
+      archive_entry_set_size (e, (la_int64_t)strlen (datas[i]));
       archive_entry_set_mtime (e, 1700000000, 0);
       archive_write_header (a, e);
       archive_write_data (a, datas[i], strlen (datas[i]));
@@ -60,8 +60,8 @@ fixture_blob (const char *dir, const char *buf, size_t len, char out[FK_DIGEST_S
 /* Builds an OCI layout in dir with one image tagged `tag' whose layers hold one file each:
    layer i has file names[i] with content datas[i]. Adds to an existing index.json's list. */
 static inline void
-fixture_image (const char *dir, const char *tag, const char *const *names,
-               const char *const *datas, size_t n, const char *arch)
+fixture_image (const char *dir, const char *tag, const char *const *names, const char *const *datas,
+               size_t n, const char *arch)
 {
   char *layers = xstrdup (""), *diffs = xstrdup ("");
   for (size_t i = 0; i < n; i++)
@@ -81,10 +81,11 @@ fixture_image (const char *dir, const char *tag, const char *const *names,
       diffs = d;
       free (tar);
     }
-  char *config = xasprintf ("{\"os\":\"linux\",\"architecture\":\"%s\",\"config\":{\"Env\":"
-                            "[\"PATH=/bin\"],\"Cmd\":[\"/bin/sh\"],\"WorkingDir\":\"/w\","
-                            "\"User\":\"1000\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[%s]}}",
-                            arch, diffs);
+  char *config
+      = xasprintf ("{\"os\":\"linux\",\"architecture\":\"%s\",\"config\":{\"Env\":"
+                   "[\"PATH=/bin\"],\"Cmd\":[\"/bin/sh\"],\"WorkingDir\":\"/w\","
+                   "\"User\":\"1000\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[%s]}}",
+                   arch, diffs);
   char cdg[FK_DIGEST_STR_LEN], mdg[FK_DIGEST_STR_LEN];
   fixture_blob (dir, config, strlen (config), cdg);
   char *manifest = xasprintf (
@@ -103,13 +104,13 @@ fixture_image (const char *dir, const char *tag, const char *const *names,
       char *start = strchr (old, '[');
       char *end = strrchr (old, ']');
       free (entries);
-      entries = xstrndup (start + 1, (size_t) (end - start - 1));
+      entries = xstrndup (start + 1, (size_t)(end - start - 1));
     }
-  char *index = xasprintf (
-      "{\"schemaVersion\":2,\"manifests\":[%s%s{\"mediaType\":"
-      "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
-      "\"annotations\":{\"org.opencontainers.image.ref.name\":\"%s\"}}]}",
-      entries, entries[0] ? "," : "", mdg, strlen (manifest), tag);
+  char *index
+      = xasprintf ("{\"schemaVersion\":2,\"manifests\":[%s%s{\"mediaType\":"
+                   "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
+                   "\"annotations\":{\"org.opencontainers.image.ref.name\":\"%s\"}}]}",
+                   entries, entries[0] ? "," : "", mdg, strlen (manifest), tag);
   FILE *f = fopen (ipath, "w");
   fputs (index, f);
   fclose (f);

@@ -4,20 +4,27 @@
 
 #include "image/manifest.h"
 
-#define D(c) "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-             c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+#define D(c)                                                                                       \
+  "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c  \
+      c c c c c c c c c c c c c c c c c c c c c
 
 static const char *index_doc
     = "{\"schemaVersion\":2,\"mediaType\":\"" FK_MT_OCI_INDEX "\",\"manifests\":["
-      "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D ("a") "\",\"size\":10,"
-      "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm\",\"variant\":\"v7\"}},"
-      "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D ("b") "\",\"size\":11,"
-      "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
-      "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D ("c") "\",\"size\":12,"
-      "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"},"
-      "\"annotations\":{\"org.opencontainers.image.ref.name\":\"v1\"}},"
-      "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D ("d") "\",\"size\":13,"
-      "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}";
+      "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D (
+          "a") "\",\"size\":10,"
+               "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm\",\"variant\":\"v7\"}},"
+               "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D (
+                   "b") "\",\"size\":11,"
+                        "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":"
+                        "\"v8\"}},"
+                        "{\"mediaType\":\"" FK_MT_OCI_MANIFEST "\",\"digest\":\"" D (
+                            "c") "\",\"size\":12,"
+                                 "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"},"
+                                 "\"annotations\":{\"org.opencontainers.image.ref.name\":\"v1\"}},"
+                                 "{\"mediaType\":\"" FK_MT_OCI_MANIFEST
+                                 "\",\"digest\":\"" D ("d") "\",\"size\":13,"
+                                                            "\"platform\":{\"os\":\"unknown\","
+                                                            "\"architecture\":\"unknown\"}}]}";
 
 static void
 index_and_platforms (void **state)
@@ -30,7 +37,7 @@ index_and_platforms (void **state)
   assert_string_equal (idx->manifests[2].ref_name, "v1");
   assert_int_equal (idx->manifests[1].size, 11);
 
-  fk_platform_t p = {0};
+  fk_platform_t p = { 0 };
   assert_int_equal (fk_platform_parse ("linux/amd64", &p, &err), 0);
   assert_int_equal (fk_index_select (idx, &p, &err), 2);
   fk_platform_clear (&p);
@@ -64,10 +71,13 @@ index_and_platforms (void **state)
 
 static const char *manifest_doc
     = "{\"schemaVersion\":2,\"mediaType\":\"" FK_MT_DOCKER_MANIFEST "\","
-      "\"config\":{\"mediaType\":\"" FK_MT_DOCKER_CONFIG "\",\"digest\":\"" D ("e") "\",\"size\":99},"
-      "\"layers\":[{\"mediaType\":\"" FK_MT_DOCKER_LAYER "\",\"digest\":\"" D ("f") "\",\"size\":5},"
-      "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D ("0")
-      "\",\"size\":6}]}";
+      "\"config\":{\"mediaType\":\"" FK_MT_DOCKER_CONFIG "\",\"digest\":\"" D (
+          "e") "\",\"size\":99},"
+               "\"layers\":[{\"mediaType\":\"" FK_MT_DOCKER_LAYER
+               "\",\"digest\":\"" D ("f") "\",\"size\":5},"
+                                          "{\"mediaType\":\"application/"
+                                          "vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D (
+                                              "0") "\",\"size\":6}]}";
 
 static void
 manifest (void **state)
@@ -76,8 +86,8 @@ manifest (void **state)
   fk_manifest_t *m = NULL;
   assert_int_equal (fk_manifest_doc_kind (manifest_doc, strlen (manifest_doc), NULL, &err),
                     FK_DOC_MANIFEST);
-  assert_int_equal (
-      fk_manifest_doc_kind ("", 0, FK_MT_OCI_MANIFEST "; charset=utf-8", &err), FK_DOC_MANIFEST);
+  assert_int_equal (fk_manifest_doc_kind ("", 0, FK_MT_OCI_MANIFEST "; charset=utf-8", &err),
+                    FK_DOC_MANIFEST);
   assert_int_equal (fk_manifest_parse (manifest_doc, strlen (manifest_doc), &m, &err), 0);
   assert_int_equal (m->n_layers, 2);
   assert_string_equal (m->config.digest, D ("e"));
@@ -114,10 +124,11 @@ bad_manifests (void **state)
   expect_bad_manifest ("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/x-helm\","
                        "\"digest\":\"" D ("1") "\",\"size\":1},\"layers\":[]}",
                        "not an image config");
-  expect_bad_manifest ("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" FK_MT_OCI_CONFIG
-                       "\",\"digest\":\"" D ("1") "\",\"size\":1},\"layers\":[{\"mediaType\":"
-                       "\"text/plain\",\"digest\":\"" D ("2") "\",\"size\":1}]}",
-                       "layers[0] has media type `text/plain'");
+  expect_bad_manifest (
+      "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" FK_MT_OCI_CONFIG
+      "\",\"digest\":\"" D ("1") "\",\"size\":1},\"layers\":[{\"mediaType\":"
+                                 "\"text/plain\",\"digest\":\"" D ("2") "\",\"size\":1}]}",
+      "layers[0] has media type `text/plain'");
   expect_bad_manifest ("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" FK_MT_OCI_CONFIG
                        "\",\"digest\":\"" D ("1") "\",\"size\":1},\"layers\":[7]}",
                        "layers[0]");
@@ -151,22 +162,22 @@ config (void **state)
   fk_image_config_free (c);
 
   const char *bad[][2] = {
-    {"{\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", "os"},
-    {"{\"os\":\"linux\",\"architecture\":\"amd64\"}", "rootfs"},
-    {"{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"x\",\"diff_ids\":[]}}",
-     "rootfs type `x'"},
-    {"{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
-     "\"diff_ids\":[\"sha256:00\"]}}",
-     "diff_ids[0]"},
-    {"{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Env\":[\"NOEQ\"]},"
-     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-     "Env entry `NOEQ'"},
-    {"{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Cmd\":[1]},"
-     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-     "`Cmd'[0] is not a string"},
-    {"{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"a\\u0000b\"]},"
-     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-     "NUL"},
+    { "{\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", "os" },
+    { "{\"os\":\"linux\",\"architecture\":\"amd64\"}", "rootfs" },
+    { "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"x\",\"diff_ids\":[]}}",
+      "rootfs type `x'" },
+    { "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
+      "\"diff_ids\":[\"sha256:00\"]}}",
+      "diff_ids[0]" },
+    { "{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Env\":[\"NOEQ\"]},"
+      "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+      "Env entry `NOEQ'" },
+    { "{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Cmd\":[1]},"
+      "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+      "`Cmd'[0] is not a string" },
+    { "{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"a\\u0000b\"]},"
+      "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+      "NUL" },
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     {
@@ -181,8 +192,9 @@ static void
 image_check (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_image_t img = {.manifest_digest = (char *) D ("9")};
-  assert_int_equal (fk_manifest_parse (manifest_doc, strlen (manifest_doc), &img.manifest, &err), 0);
+  fk_image_t img = { .manifest_digest = (char *)D ("9") };
+  assert_int_equal (fk_manifest_parse (manifest_doc, strlen (manifest_doc), &img.manifest, &err),
+                    0);
   const char *doc = "{\"os\":\"linux\",\"architecture\":\"arm64\",\"rootfs\":{\"type\":\"layers\","
                     "\"diff_ids\":[\"" D ("a") "\"]}}";
   assert_int_equal (fk_image_config_parse (doc, strlen (doc), &img.config, &err), 0);
@@ -192,10 +204,10 @@ image_check (void **state)
   doc = "{\"os\":\"linux\",\"architecture\":\"arm64\",\"rootfs\":{\"type\":\"layers\","
         "\"diff_ids\":[\"" D ("a") "\",\"" D ("b") "\"]}}";
   assert_int_equal (fk_image_config_parse (doc, strlen (doc), &img.config, &err), 0);
-  fk_platform_t p = {(char *) "linux", (char *) "amd64", NULL};
+  fk_platform_t p = { (char *)"linux", (char *)"amd64", NULL };
   assert_true (fk_image_check (&img, &p, &err) < 0);
   assert_error_contains (&err, "wrong platform");
-  p.architecture = (char *) "arm64";
+  p.architecture = (char *)"arm64";
   assert_int_equal (fk_image_check (&img, &p, &err), 0);
   fk_image_config_free (img.config);
   fk_manifest_free (img.manifest);

@@ -124,7 +124,8 @@ malformed (void **state)
   expect_bad ("debian@md5:" D64, "bad digest");
   expect_bad ("debian@", "bad digest");
   expect_bad ("debian:a$b", "tag `a$b' has a character");
-  expect_bad ("debian:" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+  expect_bad ("debian:"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
               "longer than 128");
   expect_bad ("-debian", "separator");

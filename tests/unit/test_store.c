@@ -185,9 +185,8 @@ gc_keeps_what_records_use (void **state)
   char *rec = xasprintf ("{\"id\":\"t\",\"manifestDigest\":\"%s\",\"layers\":[{\"digest\":\"%s\","
                          "\"diffID\":\"%s\"}]}",
                          cfg, kept, kept);
-  assert_int_equal (fk_write_file_atomic_at (s->dirfd, "templates/t.json", rec, strlen (rec), 0644,
-                                             &err),
-                    0);
+  assert_int_equal (
+      fk_write_file_atomic_at (s->dirfd, "templates/t.json", rec, strlen (rec), 0644, &err), 0);
   free (rec);
   /* Leftovers of an interrupted pull. */
   char *tmp = NULL;
@@ -196,6 +195,9 @@ gc_keeps_what_records_use (void **state)
   char *half = xasprintf ("%s/tmp/layer-half", dir);
   assert_int_equal (mkdir (half, 0700), 0);
   free (half);
+  /* Another area's work in progress in tmp/ is not the store's to remove. */
+  char *foreign = xasprintf ("%s/tmp/sandbox-wip", dir);
+  assert_int_equal (mkdir (foreign, 0700), 0);
 
   fk_store_gc_stats_t st;
   assert_int_equal (fk_store_gc (s, &st, &err), 0);
@@ -208,11 +210,15 @@ gc_keeps_what_records_use (void **state)
   assert_false (fk_store_blob_has (s, gone, -1));
   assert_false (fk_store_layer_has (s, gone));
   char *tmpdir = xasprintf ("%s/tmp", dir);
-  assert_int_equal (count_entries (tmpdir), 0);
+  assert_int_equal (count_entries (tmpdir), 1);
+  struct stat fst;
+  assert_int_equal (stat (foreign, &fst), 0);
+  free (foreign);
   free (tmpdir);
 
   /* A record that cannot be read stops the collection: it never frees what may be in use. */
-  assert_int_equal (fk_write_file_atomic_at (s->dirfd, "templates/bad.json", "{", 1, 0644, &err), 0);
+  assert_int_equal (fk_write_file_atomic_at (s->dirfd, "templates/bad.json", "{", 1, 0644, &err),
+                    0);
   assert_true (fk_store_gc (s, &st, &err) < 0);
   assert_error_contains (&err, "garbage collection stopped");
   assert_true (fk_store_blob_has (s, kept, -1));

@@ -51,14 +51,14 @@ prepare_load_remove (void **state)
   char *dir = test_tmpdir ();
   char *layout = xasprintf ("%s/layout", dir), *sd = xasprintf ("%s/state", dir);
   fk_mkdir_p (layout, 0755, NULL);
-  const char *names1[] = {"bin/shared", "etc/one"}, *datas1[] = {"shared\n", "one\n"};
-  const char *names2[] = {"bin/shared", "etc/two"}, *datas2[] = {"shared\n", "two\n"};
+  const char *names1[] = { "bin/shared", "etc/one" }, *datas1[] = { "shared\n", "one\n" };
+  const char *names2[] = { "bin/shared", "etc/two" }, *datas2[] = { "shared\n", "two\n" };
   fixture_image (layout, "one", names1, datas1, 2, "amd64");
   fixture_image (layout, "two", names2, datas2, 2, "amd64");
 
   fk_error_t err = FK_ERROR_INIT;
   char *ref1 = xasprintf ("oci:%s:one", layout), *ref2 = xasprintf ("oci:%s:two", layout);
-  fk_template_prepare_opts_t po = {.progress = 0, .platform = "linux/amd64"};
+  fk_template_prepare_opts_t po = { .progress = 0, .platform = "linux/amd64" };
   char *id = NULL;
   assert_int_equal (fk_template_prepare (sd, ref1, &po, &id, &err), 0);
   assert_string_equal (id, "layout-one");
@@ -141,11 +141,11 @@ prepare_errors (void **state)
   char *dir = test_tmpdir ();
   char *layout = xasprintf ("%s/layout", dir), *sd = xasprintf ("%s/state", dir);
   fk_mkdir_p (layout, 0755, NULL);
-  const char *names[] = {"f"}, *datas[] = {"x"};
+  const char *names[] = { "f" }, *datas[] = { "x" };
   fixture_image (layout, "arm", names, datas, 1, "arm64");
   fk_error_t err = FK_ERROR_INIT;
   char *id = NULL;
-  fk_template_prepare_opts_t po = {.progress = 0, .platform = "linux/amd64"};
+  fk_template_prepare_opts_t po = { .progress = 0, .platform = "linux/amd64" };
   char *ref = xasprintf ("oci:%s:arm", layout);
   assert_true (fk_template_prepare (sd, ref, &po, &id, &err) < 0);
   assert_error_contains (&err, "wrong platform");

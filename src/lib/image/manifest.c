@@ -215,7 +215,7 @@ fk_manifest_doc_kind (const char *buf, size_t len, const char *media_type, fk_er
     return FK_DOC_MANIFEST;
   if (mt != NULL)
     return fk_error_set (err, EINVAL, "unsupported manifest media type `%.*s'",
-                         (int) strcspn (mt, "; "), mt);
+                         (int)strcspn (mt, "; "), mt);
   return fk_error_set (err, EINVAL, "document is neither an image index nor an image manifest");
 }
 
@@ -230,8 +230,7 @@ fk_index_parse (const char *buf, size_t len, fk_index_t **ret, fk_error_t *err)
     return fk_error_wrap (err, "image index");
   size_t n = json_array_size (arr);
   if (n > MAX_ENTRIES)
-    return fk_error_set (err, EINVAL, "image index: %zu manifests is more than %d", n,
-                         MAX_ENTRIES);
+    return fk_error_set (err, EINVAL, "image index: %zu manifests is more than %d", n, MAX_ENTRIES);
   __attribute__ ((cleanup (index_freep))) fk_index_t *idx = xcalloc (1, sizeof *idx);
   idx->manifests = xcalloc (n ? n : 1, sizeof *idx->manifests);
   for (size_t i = 0; i < n; i++)
@@ -291,13 +290,12 @@ fk_manifest_parse (const char *buf, size_t len, fk_manifest_t **ret, fk_error_t 
                          "image manifest: config media type `%s' is not an image config "
                          "(an artifact, not an image?)",
                          m->config.media_type);
-  if (m->config.size > (int64_t) FK_MANIFEST_MAX_SIZE)
+  if (m->config.size > (int64_t)FK_MANIFEST_MAX_SIZE)
     return fk_error_set (err, EFBIG, "image manifest: config of %lld bytes is too large",
-                         (long long) m->config.size);
+                         (long long)m->config.size);
   size_t n = json_array_size (arr);
   if (n > MAX_ENTRIES)
-    return fk_error_set (err, EINVAL, "image manifest: %zu layers is more than %d", n,
-                         MAX_ENTRIES);
+    return fk_error_set (err, EINVAL, "image manifest: %zu layers is more than %d", n, MAX_ENTRIES);
   m->layers = xcalloc (n ? n : 1, sizeof *m->layers);
   for (size_t i = 0; i < n; i++)
     {
@@ -305,8 +303,9 @@ fk_manifest_parse (const char *buf, size_t len, fk_manifest_t **ret, fk_error_t 
       if (parse_descriptor (json_array_get (arr, i), &m->layers[i], err) < 0)
         return fk_error_wrap (err, "image manifest: layers[%zu]", i);
       if (!fk_layer_media_type_ok (m->layers[i].media_type))
-        return fk_error_set (err, EINVAL, "image manifest: layers[%zu] has media type `%s', "
-                                          "not a tar layer",
+        return fk_error_set (err, EINVAL,
+                             "image manifest: layers[%zu] has media type `%s', "
+                             "not a tar layer",
                              i, m->layers[i].media_type);
     }
   *ret = steal_pointer (&m);
@@ -384,8 +383,8 @@ fk_image_config_parse (const char *buf, size_t len, fk_image_config_t **ret, fk_
     return fk_error_wrap (err, "image config: rootfs");
   c->n_diff_ids = json_array_size (ids);
   if (c->n_diff_ids > MAX_ENTRIES)
-    return fk_error_set (err, EINVAL, "image config: %zu diff_ids is more than %d",
-                         c->n_diff_ids, MAX_ENTRIES);
+    return fk_error_set (err, EINVAL, "image config: %zu diff_ids is more than %d", c->n_diff_ids,
+                         MAX_ENTRIES);
   for (size_t i = 0; i < c->n_diff_ids; i++)
     if (fk_digest_validate (c->diff_ids[i], err) < 0)
       return fk_error_wrap (err, "image config: rootfs.diff_ids[%zu]", i);
@@ -402,8 +401,8 @@ fk_platform_parse (const char *s, fk_platform_t *ret, fk_error_t *err)
   const char *v = strchr (a + 1, '/');
   if (v != NULL && (v[1] == '\0' || strchr (v + 1, '/') != NULL))
     return fk_error_set (err, EINVAL, "invalid platform `%s': expected OS/ARCH[/VARIANT]", s);
-  ret->os = xstrndup (s, (size_t) (a - s));
-  ret->architecture = v ? xstrndup (a + 1, (size_t) (v - a - 1)) : xstrdup (a + 1);
+  ret->os = xstrndup (s, (size_t)(a - s));
+  ret->architecture = v ? xstrndup (a + 1, (size_t)(v - a - 1)) : xstrdup (a + 1);
   ret->variant = v ? xstrdup (v + 1) : NULL;
   return 0;
 }
@@ -466,7 +465,7 @@ fk_index_select (const fk_index_t *idx, const fk_platform_t *platform, fk_error_
         {
           /* An entry without a platform fits any platform only in a one-entry index. */
           if (idx->n_manifests == 1)
-            return (int) i;
+            return (int)i;
           continue;
         }
       if (strcmp (d->platform.os, platform->os) != 0
@@ -474,9 +473,9 @@ fk_index_select (const fk_index_t *idx, const fk_platform_t *platform, fk_error_
         continue;
       if (d->platform.variant != NULL && platform->variant != NULL
           && strcmp (d->platform.variant, platform->variant) == 0)
-        return (int) i;
+        return (int)i;
       if (loose < 0 && variant_matches (platform, &d->platform))
-        loose = (int) i;
+        loose = (int)i;
     }
   if (loose >= 0)
     return loose;
@@ -492,7 +491,7 @@ fk_index_select (const fk_index_t *idx, const fk_platform_t *platform, fk_error_
         continue;
       cleanup_free char *p = fk_platform_format (&d->platform);
       size_t n = strlen (p);
-      xgrow ((void **) &list, &cap, len + n + 3, 1);
+      xgrow ((void **)&list, &cap, len + n + 3, 1);
       if (len)
         {
           memcpy (list + len, ", ", 2);
@@ -527,13 +526,14 @@ fk_image_check (const fk_image_t *img, const fk_platform_t *want, fk_error_t *er
                          img->manifest_digest, img->manifest->n_layers, img->config->n_diff_ids);
   if (want == NULL)
     return 0;
-  fk_platform_t have = {img->config->os, img->config->architecture, img->config->variant};
+  fk_platform_t have = { img->config->os, img->config->architecture, img->config->variant };
   if (strcmp (have.os, want->os) != 0 || strcmp (have.architecture, want->architecture) != 0
       || !variant_matches (want, &have))
     {
       cleanup_free char *h = fk_platform_format (&have), *w = fk_platform_format (want);
-      return fk_error_set (err, ENOEXEC, "wrong platform: image `%s' is for %s, not %s (pick "
-                                         "another image or --platform)",
+      return fk_error_set (err, ENOEXEC,
+                           "wrong platform: image `%s' is for %s, not %s (pick "
+                           "another image or --platform)",
                            img->manifest_digest, h, w);
     }
   return 0;

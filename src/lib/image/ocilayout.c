@@ -83,8 +83,9 @@ import_layout (fk_store_t *store, int dirfd, const char *where, const char *name
   if (entry == NULL)
     {
       if (top->n_manifests != 1)
-        return fk_error_set (err, EINVAL, "OCI layout `%s' has %zu images: name one as `oci:%s:TAG'",
-                             where, top->n_manifests, where);
+        return fk_error_set (err, EINVAL,
+                             "OCI layout `%s' has %zu images: name one as `oci:%s:TAG'", where,
+                             top->n_manifests, where);
       entry = &top->manifests[0];
     }
 
@@ -126,20 +127,39 @@ import_layout (fk_store_t *store, int dirfd, const char *where, const char *name
   return 0;
 }
 
-/* Extracts the tar file at path into the directory dest, refusing what could escape it. */
+/* Checks an archive entry name: relative, no `..' component. */
 static int
-extract_archive (const char *path, const char *dest, fk_error_t *err)
+check_entry_name (const char *archive, const char *name, fk_error_t *err)
+{
+  if (name == NULL || name[0] == '\0')
+    return fk_error_set (err, EINVAL, "archive `%s': an entry has no name", archive);
+  if (name[0] == '/')
+    return fk_error_set (err, EINVAL, "archive `%s': refused entry `%s': the path is absolute",
+                         archive, name);
+  for (const char *p = name; *p;)
+    {
+      size_t n = strcspn (p, "/");
+      if (n == 2 && p[0] == '.' && p[1] == '.')
+        return fk_error_set (err, EINVAL,
+                             "archive `%s': refused entry `%s': it has a `..' "
+                             "component",
+                             archive, name);
+      p += n;
+      p += strspn (p, "/");
+    }
+  return 0;
+}
+
+/* Extracts the tar file at path into the directory destfd: directories and regular files only,
+   every path resolved beneath destfd without following a symlink (the archive is untrusted). */
+static int
+extract_archive (const char *path, int destfd, int skip_symlinks, fk_error_t *err)
 {
   struct archive *a = archive_read_new ();
-  struct archive *w = archive_write_disk_new ();
   archive_read_support_format_tar (a);
   archive_read_support_filter_gzip (a);
   archive_read_support_filter_zstd (a);
   archive_read_support_filter_none (a);
-  archive_write_disk_set_options (w, ARCHIVE_EXTRACT_SECURE_NODOTDOT
-                                         | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                         | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
-                                         | ARCHIVE_EXTRACT_NO_OVERWRITE);
   int ret = 0;
   if (archive_read_open_filename (a, path, 1 << 16) != ARCHIVE_OK)
     {
@@ -151,55 +171,78 @@ extract_archive (const char *path, const char *dest, fk_error_t *err)
   int r;
   while ((r = archive_read_next_header (a, &e)) == ARCHIVE_OK)
     {
-      /* Only what a layout holds: directories and regular files. */
+      const char *name = archive_entry_pathname (e);
       mode_t type = archive_entry_filetype (e);
-      if (type != AE_IFREG && type != AE_IFDIR)
+      if (check_entry_name (path, name, err) < 0)
         {
-          ret = fk_error_set (err, EINVAL, "archive `%s': entry `%s' is not a file or directory",
-                              path, archive_entry_pathname (e));
+          ret = -1;
           goto out;
         }
-      cleanup_free char *full = xasprintf ("%s/%s", dest, archive_entry_pathname (e));
-      archive_entry_set_pathname (e, full);
-      archive_entry_set_perm (e, type == AE_IFDIR ? 0700 : 0600);
-      archive_entry_set_uid (e, getuid ());
-      archive_entry_set_gid (e, getgid ());
-      if (archive_write_header (w, e) != ARCHIVE_OK)
+      if (type == AE_IFDIR)
         {
-          ret = fk_error_set (err, EINVAL, "archive `%s': refused entry `%s': %s", path,
-                              archive_entry_pathname (e), archive_error_string (w));
+          if (fk_mkdir_p_in_root (destfd, name, 0700, err) < 0)
+            {
+              ret = fk_error_wrap (err, "archive `%s'", path);
+              goto out;
+            }
+          continue;
+        }
+      /* docker save writes per-layer directories whose layer.tar links to the blob that
+         manifest.json names directly: those links are never needed, so never created. */
+      if (type == AE_IFLNK && skip_symlinks)
+        continue;
+      if (type != AE_IFREG)
+        {
+          ret = fk_error_set (err, EINVAL, "archive `%s': entry `%s' is not a file or directory",
+                              path, name);
+          goto out;
+        }
+      cleanup_free char *dir = NULL, *base = NULL;
+      fk_path_split (name, &dir, &base);
+      if (strcmp (dir, ".") != 0 && fk_mkdir_p_in_root (destfd, dir, 0700, err) < 0)
+        {
+          ret = fk_error_wrap (err, "archive `%s'", path);
+          goto out;
+        }
+      cleanup_close int fd = fk_open_beneath (destfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+      if (fd < 0)
+        {
+          ret = fk_error_wrap (err, "archive `%s'", path);
           goto out;
         }
       const void *blk;
       size_t sz;
       la_int64_t off;
       while ((r = archive_read_data_block (a, &blk, &sz, &off)) == ARCHIVE_OK)
-        if (archive_write_data_block (w, blk, sz, off) != ARCHIVE_OK)
+        if (pwrite (fd, blk, sz, off) != (ssize_t)sz)
           {
-            ret = fk_error_set (err, EIO, "archive `%s': write `%s': %s", path,
-                                archive_entry_pathname (e), archive_error_string (w));
+            ret = fk_error_set_errno (err, "archive `%s': write `%s'", path, name);
             goto out;
           }
       if (r != ARCHIVE_EOF)
         {
-          ret = fk_error_set (err, EINVAL, "archive `%s': read `%s': %s", path,
-                              archive_entry_pathname (e), archive_error_string (a));
+          ret = fk_error_set (err, EINVAL, "archive `%s': read `%s': %s", path, name,
+                              archive_error_string (a));
           goto out;
         }
-      archive_write_finish_entry (w);
+      /* A sparse tail leaves the file short: give it its full size. */
+      if (ftruncate (fd, archive_entry_size (e)) < 0)
+        {
+          ret = fk_error_set_errno (err, "archive `%s': size `%s'", path, name);
+          goto out;
+        }
     }
   if (r != ARCHIVE_EOF)
     ret = fk_error_set (err, EINVAL, "archive `%s': %s", path, archive_error_string (a));
 out:
   archive_read_free (a);
-  archive_write_free (w);
   return ret;
 }
 
 static const char *
 layer_type_by_magic (int fd)
 {
-  unsigned char m[4] = {0};
+  unsigned char m[4] = { 0 };
   ssize_t n = pread (fd, m, sizeof m, 0);
   if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
     return FK_MT_DOCKER_LAYER;
@@ -220,10 +263,10 @@ import_file (fk_store_t *store, int dirfd, const char *rel, const char *media_ty
   uint64_t size = 0;
   if (fk_sha256_fd (fd, digest, &size, err) < 0 || lseek (fd, 0, SEEK_SET) < 0)
     return -1;
-  if (fk_store_blob_import_fd (store, fd, digest, (int64_t) size, err) < 0)
+  if (fk_store_blob_import_fd (store, fd, digest, (int64_t)size, err) < 0)
     return -1;
   d->digest = xstrdup (digest);
-  d->size = (int64_t) size;
+  d->size = (int64_t)size;
   d->media_type = xstrdup (media_type ? media_type : layer_type_by_magic (fd));
   return 0;
 }
@@ -246,13 +289,13 @@ import_docker (fk_store_t *store, int dirfd, const char *where, const fk_platfor
       || fk_json_get_array (entry, "Layers", 1, &layers, err) < 0)
     return fk_error_wrap (err, "docker archive `%s': manifest.json", where);
 
-  fk_descriptor_t cfg = {0};
+  fk_descriptor_t cfg = { 0 };
   if (import_file (store, dirfd, config, FK_MT_DOCKER_CONFIG, &cfg, err) < 0)
     return fk_error_wrap (err, "docker archive `%s': config", where);
-  cleanup_json json_t *m = json_pack ("{s:i, s:s, s:{s:s, s:I, s:s}, s:[]}", "schemaVersion", 2,
-                                      "mediaType", FK_MT_DOCKER_MANIFEST, "config", "mediaType",
-                                      cfg.media_type, "size", (json_int_t) cfg.size, "digest",
-                                      cfg.digest, "layers");
+  cleanup_json json_t *m
+      = json_pack ("{s:i, s:s, s:{s:s, s:I, s:s}, s:[]}", "schemaVersion", 2, "mediaType",
+                   FK_MT_DOCKER_MANIFEST, "config", "mediaType", cfg.media_type, "size",
+                   (json_int_t)cfg.size, "digest", cfg.digest, "layers");
   free (cfg.media_type);
   free (cfg.digest);
   json_t *ml = json_object_get (m, "layers");
@@ -263,11 +306,11 @@ import_docker (fk_store_t *store, int dirfd, const char *where, const fk_platfor
     if (!json_is_string (l))
       return fk_error_set (err, EINVAL, "docker archive `%s': Layers[%zu] is not a string", where,
                            i);
-    fk_descriptor_t d = {0};
+    fk_descriptor_t d = { 0 };
     if (import_file (store, dirfd, json_string_value (l), NULL, &d, err) < 0)
       return fk_error_wrap (err, "docker archive `%s': layer `%s'", where, json_string_value (l));
     json_array_append_new (ml, json_pack ("{s:s, s:I, s:s}", "mediaType", d.media_type, "size",
-                                          (json_int_t) d.size, "digest", d.digest));
+                                          (json_int_t)d.size, "digest", d.digest));
     free (d.media_type);
     free (d.digest);
   }
@@ -296,7 +339,7 @@ int
 fk_oci_import (fk_store_t *store, const fk_reference_t *ref, const fk_platform_t *platform,
                int skip_unpacked, fk_image_t **ret, fk_error_t *err)
 {
-  fk_platform_t host = {0};
+  fk_platform_t host = { 0 };
   const fk_platform_t *want = platform;
   if (want == NULL)
     {
@@ -319,12 +362,12 @@ fk_oci_import (fk_store_t *store, const fk_reference_t *ref, const fk_platform_t
         rc = fk_error_set_errno (err, "create a temporary directory in `%s/tmp'", store->dir);
       else
         {
-          if (extract_archive (ref->path, tmp, err) == 0)
+          cleanup_close int dirfd = open (tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+          if (dirfd < 0)
+            rc = fk_error_set_errno (err, "open `%s'", tmp);
+          else if (extract_archive (ref->path, dirfd, ref->kind == FK_REF_DOCKER_ARCHIVE, err) == 0)
             {
-              cleanup_close int dirfd = open (tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-              if (dirfd < 0)
-                rc = fk_error_set_errno (err, "open `%s'", tmp);
-              else if (ref->kind == FK_REF_OCI_ARCHIVE)
+              if (ref->kind == FK_REF_OCI_ARCHIVE)
                 rc = import_layout (store, dirfd, ref->path, ref->name, want, skip_unpacked, ret,
                                     err);
               else

@@ -55,7 +55,7 @@ check_component (const char *s, size_t len, const char **why)
     {
       if (!is_lower_alnum (s[i]))
         {
-          if (isupper ((unsigned char) s[i]))
+          if (isupper ((unsigned char)s[i]))
             *why = "must be lower-case";
           else if (s[i] == '.' || s[i] == '_' || s[i] == '-')
             *why = "has a separator (., _, -) that does not sit between letters or digits";
@@ -77,8 +77,8 @@ check_component (const char *s, size_t len, const char **why)
           i++;
       if (i == sep)
         {
-          *why = isupper ((unsigned char) s[i]) ? "must be lower-case"
-                                                  : "has a character outside [a-z0-9._-]";
+          *why = isupper ((unsigned char)s[i]) ? "must be lower-case"
+                                               : "has a character outside [a-z0-9._-]";
           return -1;
         }
       if (i == len || !is_lower_alnum (s[i]))
@@ -104,7 +104,7 @@ check_registry (const char *s, const char **why)
           return -1;
         }
       for (const char *p = s + 1; p < end; p++)
-        if (!isxdigit ((unsigned char) *p) && *p != ':' && *p != '.')
+        if (!isxdigit ((unsigned char)*p) && *p != ':' && *p != '.')
           {
             *why = "has a bad character in its [IPv6] address";
             return -1;
@@ -122,7 +122,7 @@ check_registry (const char *s, const char **why)
       for (;;)
         {
           const char *start = p;
-          while (isalnum ((unsigned char) *p) || *p == '-')
+          while (isalnum ((unsigned char)*p) || *p == '-')
             p++;
           if (p == start || start[0] == '-' || p[-1] == '-')
             {
@@ -152,7 +152,7 @@ check_registry (const char *s, const char **why)
           return -1;
         }
       for (; *d; d++)
-        if (!isdigit ((unsigned char) *d))
+        if (!isdigit ((unsigned char)*d))
           {
             *why = "has a port that is not a number";
             return -1;
@@ -187,7 +187,7 @@ check_tag (const char *s, const char **why)
       return -1;
     }
   for (size_t i = 0; i < len; i++)
-    if (!isalnum ((unsigned char) s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+    if (!isalnum ((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
       {
         *why = "has a character outside [A-Za-z0-9_.-]";
         return -1;
@@ -201,7 +201,7 @@ parse_archive (const char *s, fk_ref_kind_t kind, const char *prefix, fk_referen
 {
   const char *rest = s + strlen (prefix);
   const char *colon = kind == FK_REF_DOCKER_ARCHIVE ? NULL : strchr (rest, ':');
-  size_t plen = colon ? (size_t) (colon - rest) : strlen (rest);
+  size_t plen = colon ? (size_t)(colon - rest) : strlen (rest);
   if (plen == 0)
     return fk_error_set (err, EINVAL, "invalid reference `%s': the path after `%s' is empty", s,
                          prefix);
@@ -214,7 +214,7 @@ parse_archive (const char *s, fk_ref_kind_t kind, const char *prefix, fk_referen
         return fk_error_set (err, EINVAL, "invalid reference `%s': the tag after the path is empty",
                              s);
       for (const char *p = name; *p; p++)
-        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
           return fk_error_set (err, EINVAL,
                                "invalid reference `%s': the tag has a control character", s);
       ref->name = xstrdup (name);
@@ -253,9 +253,9 @@ fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
     s += 9;
 
   for (const char *p = s; *p; p++)
-    if ((unsigned char) *p <= 0x20 || *p == 0x7f)
-      return fk_error_set (err, EINVAL, "invalid reference `%s': it has a space or control character",
-                           s);
+    if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+      return fk_error_set (err, EINVAL,
+                           "invalid reference `%s': it has a space or control character", s);
 
   const char *at = strchr (s, '@');
   if (at != NULL)
@@ -269,7 +269,7 @@ fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
           return -1;
         }
       ref->digest = xstrdup (at + 1);
-      name = xstrndup (s, (size_t) (at - s));
+      name = xstrndup (s, (size_t)(at - s));
     }
   else
     name = xstrdup (s);
@@ -293,11 +293,11 @@ fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
   char *first = strchr (name, '/');
   if (first != NULL)
     {
-      size_t n = (size_t) (first - name);
+      size_t n = (size_t)(first - name);
       int is_registry = memchr (name, '.', n) || memchr (name, ':', n) || memchr (name, '[', n)
                         || (n == 9 && strncmp (name, "localhost", 9) == 0);
       for (size_t i = 0; i < n && !is_registry; i++)
-        is_registry = isupper ((unsigned char) name[i]);
+        is_registry = isupper ((unsigned char)name[i]);
       if (is_registry)
         {
           *first = '\0';
@@ -323,7 +323,7 @@ fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
   for (const char *c = repo;;)
     {
       const char *e = strchr (c, '/');
-      size_t n = e ? (size_t) (e - c) : strlen (c);
+      size_t n = e ? (size_t)(e - c) : strlen (c);
       if (check_component (c, n, &why) < 0)
         return fk_error_set (err, EINVAL, "invalid reference `%s': repository `%s' %s", s, repo,
                              why);
@@ -355,8 +355,8 @@ fk_reference_format (const fk_reference_t *ref)
     {
     case FK_REF_OCI_DIR:
     case FK_REF_OCI_ARCHIVE:
-      return xasprintf ("%s:%s%s%s", ref->kind == FK_REF_OCI_DIR ? "oci" : "oci-archive",
-                        ref->path, ref->name ? ":" : "", ref->name ? ref->name : "");
+      return xasprintf ("%s:%s%s%s", ref->kind == FK_REF_OCI_DIR ? "oci" : "oci-archive", ref->path,
+                        ref->name ? ":" : "", ref->name ? ref->name : "");
     case FK_REF_DOCKER_ARCHIVE:
       return xasprintf ("docker-archive:%s", ref->path);
     case FK_REF_REGISTRY:

@@ -31,7 +31,8 @@ typedef struct fk_reference
    Free *ret with fk_reference_free. */
 int fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err);
 void fk_reference_free (fk_reference_t *ref);
-/* The fully qualified form ("docker.io/library/debian:bookworm-slim", "oci:/d:tag"); caller frees. */
+/* The fully qualified form ("docker.io/library/debian:bookworm-slim", "oci:/d:tag"); caller frees.
+ */
 char *fk_reference_format (const fk_reference_t *ref);
 /* The host the Distribution API is served from: "registry-1.docker.io" for docker.io, or the
    host[:port] in $FIRKIN_DOCKER_HUB_MIRROR (a mirror of Docker Hub, e.g. on loopback). */

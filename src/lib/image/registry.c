@@ -200,10 +200,11 @@ load_basic (const char *registry)
     json_t *u = json_object_get (v, "username"), *p = json_object_get (v, "password");
     if (json_is_string (u) && json_is_string (p))
       {
-        cleanup_free char *plain = xasprintf ("%s:%s", json_string_value (u), json_string_value (p));
+        cleanup_free char *plain
+            = xasprintf ("%s:%s", json_string_value (u), json_string_value (p));
         size_t n_plain = strlen (plain);
         char *out = xmalloc (4 * ((n_plain + 2) / 3) + 1);
-        EVP_EncodeBlock ((unsigned char *) out, (const unsigned char *) plain, (int) n_plain);
+        EVP_EncodeBlock ((unsigned char *)out, (const unsigned char *)plain, (int)n_plain);
         return out;
       }
   }
@@ -222,7 +223,7 @@ on_body (char *data, size_t size, size_t nmemb, void *userdata)
       r->too_big = 1;
       return 0;
     }
-  xgrow ((void **) &r->body, &r->cap, r->len + n + 1, 1);
+  xgrow ((void **)&r->body, &r->cap, r->len + n + 1, 1);
   memcpy (r->body + r->len, data, n);
   r->len += n;
   r->body[r->len] = '\0';
@@ -242,7 +243,7 @@ header_value (const char *line, size_t n, const char *name)
     v++;
   while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
     end--;
-  return xstrndup (v, (size_t) (end - v));
+  return xstrndup (v, (size_t)(end - v));
 }
 
 static size_t
@@ -311,8 +312,9 @@ curl_failure (const client_t *c, CURLcode rc, const char *what, fk_error_t *err)
                            c->host, what, c->timeout);
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-      return fk_error_set (err, EPROTO, "registry `%s': TLS failed (%s): %s (a plain-HTTP "
-                                        "registry must be listed in FIRKIN_INSECURE_REGISTRIES)",
+      return fk_error_set (err, EPROTO,
+                           "registry `%s': TLS failed (%s): %s (a plain-HTTP "
+                           "registry must be listed in FIRKIN_INSECURE_REGISTRIES)",
                            c->host, what, curl_easy_strerror (rc));
     default:
       return fk_error_set (err, EIO, "registry `%s': %s failed: %s", c->host, what,
@@ -335,7 +337,7 @@ challenge_param (const char *ch, const char *param)
       if (*v == '"')
         {
           const char *e = strchr (v + 1, '"');
-          return e ? xstrndup (v + 1, (size_t) (e - v - 1)) : NULL;
+          return e ? xstrndup (v + 1, (size_t)(e - v - 1)) : NULL;
         }
       return xstrndup (v, strcspn (v, ", "));
     }
@@ -384,9 +386,9 @@ answer_challenge (client_t *c, const char *challenge, fk_error_t *err)
   cleanup_free char *def_scope = xasprintf ("repository:%s:pull", c->ref->repository);
   char *esc_service = service ? curl_easy_escape (h, service, 0) : NULL;
   char *esc_scope = curl_easy_escape (h, scope ? scope : def_scope, 0);
-  cleanup_free char *url = xasprintf ("%s%sscope=%s%s%s", realm, strchr (realm, '?') ? "&" : "?",
-                                      esc_scope, esc_service ? "&service=" : "",
-                                      esc_service ? esc_service : "");
+  cleanup_free char *url
+      = xasprintf ("%s%sscope=%s%s%s", realm, strchr (realm, '?') ? "&" : "?", esc_scope,
+                   esc_service ? "&service=" : "", esc_service ? esc_service : "");
   curl_free (esc_service);
   curl_free (esc_scope);
   curl_easy_cleanup (h);
@@ -394,7 +396,7 @@ answer_challenge (client_t *c, const char *challenge, fk_error_t *err)
   /* The token service gets the stored password when there is one (anonymous otherwise). */
   free (c->auth_hdr);
   c->auth_hdr = c->basic ? xasprintf ("Authorization: Basic %s", c->basic) : NULL;
-  response_t r = {0};
+  response_t r = { 0 };
   int ret = do_get (c, url, "application/json", 1 << 20, &r, 1, err);
   free (c->auth_hdr);
   c->auth_hdr = NULL;
@@ -425,15 +427,15 @@ answer_challenge (client_t *c, const char *challenge, fk_error_t *err)
   if (!json_is_string (tok) || json_string_length (tok) == 0)
     return fk_error_set (err, EACCES, "token service `%s' returned no token", realm);
   for (const char *p = json_string_value (tok); *p; p++)
-    if ((unsigned char) *p <= 0x20 || *p == 0x7f)
+    if ((unsigned char)*p <= 0x20 || *p == 0x7f)
       return fk_error_set (err, EACCES, "token service `%s' returned a malformed token", realm);
   c->auth_hdr = xasprintf ("Authorization: Bearer %s", json_string_value (tok));
   return 0;
 }
 
 static int
-do_get (client_t *c, const char *url, const char *accept, size_t max, response_t *r,
-        int with_auth, fk_error_t *err)
+do_get (client_t *c, const char *url, const char *accept, size_t max, response_t *r, int with_auth,
+        fk_error_t *err)
 {
   CURL *h = curl_easy_init ();
   if (h == NULL)
@@ -510,12 +512,12 @@ http_failure (const client_t *c, const response_t *r, const char *what, const ch
         return fk_error_set (err, ENOENT, "unknown repository `%s' on registry `%s'",
                              c->ref->repository, c->host);
       if (code && strcmp (code, "BLOB_UNKNOWN") == 0)
-        return fk_error_set (err, ENOENT, "registry `%s' has no blob `%s' in `%s'", c->host,
-                             object, c->ref->repository);
+        return fk_error_set (err, ENOENT, "registry `%s' has no blob `%s' in `%s'", c->host, object,
+                             c->ref->repository);
       if (strcmp (what, "manifest") == 0)
         return fk_error_set (err, ENOENT, "unknown %s `%s' in repository `%s' on registry `%s'",
                              object[0] == 's' && strncmp (object, "sha256:", 7) == 0 ? "manifest"
-                                                                                      : "tag",
+                                                                                     : "tag",
                              object, c->ref->repository, c->host);
       return fk_error_set (err, ENOENT, "registry `%s' has no %s `%s' in `%s'", c->host, what,
                            object, c->ref->repository);
@@ -530,11 +532,11 @@ http_failure (const client_t *c, const response_t *r, const char *what, const ch
 /* Fetches a manifest or index by tag or digest; stores it by its digest. */
 static int
 get_manifest (client_t *c, fk_store_t *store, const char *object, const char *want_digest,
-              char **ret_body, size_t *ret_len, char **ret_type,
-              char ret_digest[FK_DIGEST_STR_LEN], fk_error_t *err)
+              char **ret_body, size_t *ret_len, char **ret_type, char ret_digest[FK_DIGEST_STR_LEN],
+              fk_error_t *err)
 {
   cleanup_free char *url = xasprintf ("%s/manifests/%s", c->base, object);
-  response_t r = {0};
+  response_t r = { 0 };
   if (api_get (c, url, FK_MT_ACCEPT_ALL, FK_MANIFEST_MAX_SIZE, &r, err) < 0)
     {
       response_clear (&r);
@@ -545,7 +547,7 @@ get_manifest (client_t *c, fk_store_t *store, const char *object, const char *wa
       /* Registries answer MANIFEST_UNKNOWN for a missing repository too: the tag list tells
          which of the two is missing. */
       cleanup_free char *tags = xasprintf ("%s/tags/list", c->base);
-      response_t tr = {0};
+      response_t tr = { 0 };
       if (api_get (c, tags, "application/json", 1 << 20, &tr, NULL) == 0 && tr.status == 404)
         {
           cleanup_json json_t *holder = NULL;
@@ -570,8 +572,9 @@ get_manifest (client_t *c, fk_store_t *store, const char *object, const char *wa
   const char *expect = want_digest ? want_digest : r.docker_digest;
   if (expect != NULL && strncmp (expect, "sha256:", 7) == 0 && strcmp (expect, got) != 0)
     {
-      fk_error_set (err, EBADMSG, "digest mismatch for manifest `%s': expected `%s', content "
-                                  "hashes to `%s'",
+      fk_error_set (err, EBADMSG,
+                    "digest mismatch for manifest `%s': expected `%s', content "
+                    "hashes to `%s'",
                     object, expect, got);
       response_clear (&r);
       return -1;
@@ -615,7 +618,7 @@ on_blob (char *data, size_t size, size_t nmemb, void *userdata)
   curl_easy_getinfo (t->h, CURLINFO_RESPONSE_CODE, &status);
   if (status != 200)
     return on_body (data, size, nmemb, &t->err_body);
-  if (t->got + n > (uint64_t) t->desc->size)
+  if (t->got + n > (uint64_t)t->desc->size)
     {
       t->overflow = 1;
       return 0;
@@ -651,15 +654,14 @@ draw_progress (progress_t *p, transfer_t *ts, size_t n, int force)
     fprintf (stderr, "\033[%zuA", n);
   for (size_t i = 0; i < n; i++)
     {
-      double total = (double) ts[i].desc->size, got = (double) ts[i].got;
-      int width = 30, fill = total > 0 ? (int) (width * got / total) : width;
+      double total = (double)ts[i].desc->size, got = (double)ts[i].got;
+      int width = 30, fill = total > 0 ? (int)(width * got / total) : width;
       if (fill > width)
         fill = width;
       fprintf (stderr, "\r\033[K%.19s [", ts[i].desc->digest);
       for (int k = 0; k < width; k++)
         fputc (k < fill ? '#' : ' ', stderr);
-      fprintf (stderr, "] %7.1f/%.1f MB%s\n", got / 1e6, total / 1e6,
-               ts[i].done ? " done" : "");
+      fprintf (stderr, "] %7.1f/%.1f MB%s\n", got / 1e6, total / 1e6, ts[i].done ? " done" : "");
     }
   p->drawn = 1;
   fflush (stderr);
@@ -715,9 +717,10 @@ finish_transfer (client_t *c, fk_store_t *store, transfer_t *t, CURLcode rc, fk_
   const char *digest = t->desc->digest;
   curl_easy_getinfo (t->h, CURLINFO_RESPONSE_CODE, &t->status);
   if (t->overflow)
-    return fk_error_set (err, EBADMSG, "size mismatch for blob `%s': the registry sent more than "
-                                       "the %lld bytes the manifest says",
-                         digest, (long long) t->desc->size);
+    return fk_error_set (err, EBADMSG,
+                         "size mismatch for blob `%s': the registry sent more than "
+                         "the %lld bytes the manifest says",
+                         digest, (long long)t->desc->size);
   if (t->write_error)
     return fk_error_set (err, t->write_error, "write blob `%s': %s", digest,
                          strerror (t->write_error));
@@ -727,20 +730,22 @@ finish_transfer (client_t *c, fk_store_t *store, transfer_t *t, CURLcode rc, fk_
     return curl_failure (c, rc, digest, err);
   if (t->status != 200)
     return http_failure (c, &t->err_body, "blob", digest, err);
-  if (t->got != (uint64_t) t->desc->size)
-    return fk_error_set (err, EBADMSG, "size mismatch for blob `%s': expected %lld bytes, got "
-                                       "%llu",
-                         digest, (long long) t->desc->size, (unsigned long long) t->got);
+  if (t->got != (uint64_t)t->desc->size)
+    return fk_error_set (err, EBADMSG,
+                         "size mismatch for blob `%s': expected %lld bytes, got "
+                         "%llu",
+                         digest, (long long)t->desc->size, (unsigned long long)t->got);
   char got[FK_DIGEST_STR_LEN];
   fk_sha256_final (t->sha, got);
   fk_sha256_free (t->sha);
   t->sha = NULL;
   if (strcmp (got, digest) != 0)
-    return fk_error_set (err, EBADMSG, "digest mismatch for blob `%s': the registry sent content "
-                                       "that hashes to `%s'",
+    return fk_error_set (err, EBADMSG,
+                         "digest mismatch for blob `%s': the registry sent content "
+                         "that hashes to `%s'",
                          digest, got);
-  if (fsync (t->fd) < 0)
-    return fk_error_set_errno (err, "fsync blob `%s'", digest);
+  /* No fsync: a killed pull never renames, and the page cache outlives the process; what the
+     rename publishes is complete. (Power loss is what `sync' is for.) */
   t->fd = close_and_reset (t->fd);
   cleanup_free char *tmp = steal_pointer (&t->tmp);
   return fk_store_blob_commit (store, tmp, digest, t->desc->size, 1, err);
@@ -761,8 +766,8 @@ fetch_blobs (client_t *c, fk_store_t *store, const fk_descriptor_t **descs, size
       ts[i].fd = -1;
       ts[i].desc = descs[i];
     }
-  size_t parallel = opts && opts->parallel > 0 ? (size_t) opts->parallel : DEFAULT_PARALLEL;
-  progress_t prog = {0};
+  size_t parallel = opts && opts->parallel > 0 ? (size_t)opts->parallel : DEFAULT_PARALLEL;
+  progress_t prog = { 0 };
   prog.on = opts && opts->progress >= 0 ? opts->progress : isatty (STDERR_FILENO);
   size_t next = 0, finished = 0;
   int running = 0, ret = 0;
@@ -784,7 +789,7 @@ fetch_blobs (client_t *c, fk_store_t *store, const fk_descriptor_t **descs, size
           if (m->msg != CURLMSG_DONE)
             continue;
           transfer_t *t = NULL;
-          curl_easy_getinfo (m->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+          curl_easy_getinfo (m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
           CURLcode rc = m->data.result;
           curl_multi_remove_handle (multi, t->h);
           if (ret == 0 && finish_transfer (c, store, t, rc, err) < 0)
@@ -817,7 +822,7 @@ fk_registry_pull (fk_store_t *store, const fk_reference_t *ref, const fk_pull_op
   if (ref->kind != FK_REF_REGISTRY)
     return fk_error_set (err, EINVAL, "not a registry reference");
   pthread_once (&curl_once, curl_init_once);
-  client_t c = {.ref = ref};
+  client_t c = { .ref = ref };
   const char *host = fk_reference_api_host (ref);
   c.host = xstrdup (host);
   c.insecure = fk_registry_is_insecure (host);
@@ -828,7 +833,7 @@ fk_registry_pull (fk_store_t *store, const fk_reference_t *ref, const fk_pull_op
   if (t && atol (t) > 0)
     c.timeout = atol (t);
 
-  fk_platform_t host_platform = {0};
+  fk_platform_t host_platform = { 0 };
   const fk_platform_t *want = opts && opts->platform ? opts->platform : NULL;
   if (want == NULL)
     {
@@ -883,7 +888,7 @@ fk_registry_pull (fk_store_t *store, const fk_reference_t *ref, const fk_pull_op
   /* The config first (it names the diff-ids), then the layers not already in the store. */
   const fk_descriptor_t *cfg = &img->manifest->config;
   if (!fk_store_blob_has (store, cfg->digest, cfg->size)
-      && fetch_blobs (&c, store, &cfg, 1, &(fk_pull_opts_t){.progress = 0}, err) < 0)
+      && fetch_blobs (&c, store, &cfg, 1, &(fk_pull_opts_t){ .progress = 0 }, err) < 0)
     goto out;
   {
     cleanup_free char *cbuf = NULL;

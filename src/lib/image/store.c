@@ -44,8 +44,7 @@ int
 fk_store_lock (fk_store_t *s, const char *name, fk_error_t *err)
 {
   cleanup_free char *path = xasprintf ("locks/%s", name);
-  cleanup_close int fd
-      = openat (s->dirfd, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  cleanup_close int fd = openat (s->dirfd, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return fk_error_set_errno (err, "open lock `%s/%s'", s->dir, path);
   while (flock (fd, LOCK_EX) < 0)
@@ -114,8 +113,8 @@ fk_store_blob_open (fk_store_t *s, const char *digest, fk_error_t *err)
 }
 
 int
-fk_store_blob_read (fk_store_t *s, const char *digest, size_t max, char **ret_buf,
-                    size_t *ret_len, fk_error_t *err)
+fk_store_blob_read (fk_store_t *s, const char *digest, size_t max, char **ret_buf, size_t *ret_len,
+                    fk_error_t *err)
 {
   cleanup_close int fd = fk_store_blob_open (s, digest, err);
   if (fd < 0)
@@ -155,18 +154,19 @@ fk_store_blob_commit (fk_store_t *s, const char *tmp_name, const char *digest, i
       uint64_t n = 0;
       if (fk_sha256_fd (fd, got, &n, err) < 0)
         return -1;
-      if (size >= 0 && n != (uint64_t) size)
+      if (size >= 0 && n != (uint64_t)size)
         {
           unlinkat (s->dirfd, tmp_name, 0);
-          return fk_error_set (err, EBADMSG, "size mismatch for blob `%s': expected %lld bytes, "
-                                             "got %llu",
-                               digest, (long long) size, (unsigned long long) n);
+          return fk_error_set (err, EBADMSG,
+                               "size mismatch for blob `%s': expected %lld bytes, "
+                               "got %llu",
+                               digest, (long long)size, (unsigned long long)n);
         }
       if (strcmp (got, digest) != 0)
         {
           unlinkat (s->dirfd, tmp_name, 0);
-          return fk_error_set (err, EBADMSG, "digest mismatch for blob `%s': content hashes to `%s'",
-                               digest, got);
+          return fk_error_set (
+              err, EBADMSG, "digest mismatch for blob `%s': content hashes to `%s'", digest, got);
         }
     }
   fchmodat (s->dirfd, tmp_name, 0444, 0);
@@ -181,8 +181,7 @@ fk_store_blob_commit (fk_store_t *s, const char *tmp_name, const char *digest, i
 }
 
 int
-fk_store_blob_import_fd (fk_store_t *s, int fd, const char *digest, int64_t size,
-                         fk_error_t *err)
+fk_store_blob_import_fd (fk_store_t *s, int fd, const char *digest, int64_t size, fk_error_t *err)
 {
   if (fk_digest_validate (digest, err) < 0)
     return -1;
@@ -210,16 +209,17 @@ fk_store_blob_import_fd (fk_store_t *s, int fd, const char *digest, int64_t size
         }
       if (n == 0)
         break;
-      total += (uint64_t) n;
-      if (size >= 0 && total > (uint64_t) size)
+      total += (uint64_t)n;
+      if (size >= 0 && total > (uint64_t)size)
         {
-          ret = fk_error_set (err, EBADMSG, "size mismatch for blob `%s': more than the %lld "
-                                            "bytes its descriptor says",
-                              digest, (long long) size);
+          ret = fk_error_set (err, EBADMSG,
+                              "size mismatch for blob `%s': more than the %lld "
+                              "bytes its descriptor says",
+                              digest, (long long)size);
           break;
         }
-      fk_sha256_update (ctx, buf, (size_t) n);
-      if (fk_write_all (out, buf, (size_t) n, err) < 0)
+      fk_sha256_update (ctx, buf, (size_t)n);
+      if (fk_write_all (out, buf, (size_t)n, err) < 0)
         {
           ret = -1;
           break;
@@ -228,9 +228,9 @@ fk_store_blob_import_fd (fk_store_t *s, int fd, const char *digest, int64_t size
   char got[FK_DIGEST_STR_LEN];
   fk_sha256_final (ctx, got);
   fk_sha256_free (ctx);
-  if (ret == 0 && size >= 0 && total != (uint64_t) size)
+  if (ret == 0 && size >= 0 && total != (uint64_t)size)
     ret = fk_error_set (err, EBADMSG, "size mismatch for blob `%s': expected %lld bytes, got %llu",
-                        digest, (long long) size, (unsigned long long) total);
+                        digest, (long long)size, (unsigned long long)total);
   if (ret == 0 && strcmp (got, digest) != 0)
     ret = fk_error_set (err, EBADMSG, "digest mismatch for blob `%s': content hashes to `%s'",
                         digest, got);
@@ -251,7 +251,7 @@ fk_store_blob_put (fk_store_t *s, const void *buf, size_t len, const char *diges
   if (digest != NULL && strcmp (digest, got) != 0)
     return fk_error_set (err, EBADMSG, "digest mismatch: expected `%s', content hashes to `%s'",
                          digest, got);
-  if (!fk_store_blob_has (s, got, (int64_t) len))
+  if (!fk_store_blob_has (s, got, (int64_t)len))
     {
       cleanup_free char *tmp = NULL;
       if (fk_store_tmp_file (s, &tmp, err) < 0)
@@ -264,7 +264,7 @@ fk_store_blob_put (fk_store_t *s, const void *buf, size_t len, const char *diges
           unlinkat (s->dirfd, tmp, 0);
           return -1;
         }
-      if (fk_store_blob_commit (s, tmp, got, (int64_t) len, 1, err) < 0)
+      if (fk_store_blob_commit (s, tmp, got, (int64_t)len, 1, err) < 0)
         return -1;
     }
   if (ret_digest != NULL)
@@ -297,8 +297,7 @@ fk_store_layer_has (fk_store_t *s, const char *diff_id)
 }
 
 int
-fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_id,
-                       fk_error_t *err)
+fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_id, fk_error_t *err)
 {
   if (fk_digest_validate (diff_id, err) < 0)
     return fk_error_wrap (err, "layer diff-id");
@@ -337,7 +336,7 @@ fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_
         goto out;
       }
     /* Image owners need root on the host; anyone else gets the files as their own. */
-    fk_layer_opts_t lo = {.ignore_owners = geteuid () != 0};
+    fk_layer_opts_t lo = { .ignore_owners = geteuid () != 0 };
     if (fk_layer_apply (rootfd, blobfd, &lo, &stats, err) < 0)
       {
         fk_error_wrap (err, "layer `%s'", blob_digest);
@@ -351,9 +350,9 @@ fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_
                       blob_digest, diff_id, stats.diff_id);
         goto out;
       }
-    cleanup_json json_t *meta = json_pack ("{s:s, s:s, s:I, s:I}", "diffID", diff_id, "digest",
-                                           blob_digest, "size", (json_int_t) stats.unpacked_size,
-                                           "entries", (json_int_t) stats.entries);
+    cleanup_json json_t *meta
+        = json_pack ("{s:s, s:s, s:I, s:I}", "diffID", diff_id, "digest", blob_digest, "size",
+                     (json_int_t)stats.unpacked_size, "entries", (json_int_t)stats.entries);
     if (fk_json_dump_file_atomic_at (tmpfd, "layer.json", meta, 1, err) < 0)
       goto out;
     cleanup_free char *rel = layer_rel (diff_id);
@@ -396,7 +395,7 @@ collect_refs (fk_store_t *s, json_t *blobs, json_t *layers, fk_error_t *err)
       /* A record that cannot be read keeps everything: GC must never free what is in use. */
       if (fk_json_load_file_at (dirfd (d), de->d_name, 1 << 20, &rec, err) < 0)
         return fk_error_wrap (err, "garbage collection stopped: template record");
-      const char *keys[] = {"manifestDigest", "configDigest", "indexDigest"};
+      const char *keys[] = { "manifestDigest", "configDigest", "indexDigest" };
       for (size_t i = 0; i < 3; i++)
         {
           json_t *v = json_object_get (rec, keys[i]);
@@ -425,7 +424,7 @@ tree_size (int parentfd, const char *name)
   if (fstatat (parentfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return 0;
   if (!S_ISDIR (st.st_mode))
-    return (uint64_t) st.st_blocks * 512;
+    return (uint64_t)st.st_blocks * 512;
   int fd = openat (parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return 0;
@@ -435,7 +434,7 @@ tree_size (int parentfd, const char *name)
       close (fd);
       return 0;
     }
-  uint64_t total = (uint64_t) st.st_blocks * 512;
+  uint64_t total = (uint64_t)st.st_blocks * 512;
   struct dirent *de;
   while ((de = readdir (d)) != NULL)
     if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
@@ -460,6 +459,10 @@ sweep (fk_store_t *s, const char *dir, json_t *keep, unsigned *ret_removed, uint
     {
       if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
+      /* In tmp/, only the store's own leftovers: other areas may keep work in progress there. */
+      if (keep == NULL && strncmp (de->d_name, "blob-", 5) != 0
+          && strncmp (de->d_name, "layer-", 6) != 0 && strncmp (de->d_name, "archive-", 8) != 0)
+        continue;
       if (keep != NULL)
         {
           cleanup_free char *digest = xasprintf ("sha256:%s", de->d_name);
@@ -477,7 +480,7 @@ sweep (fk_store_t *s, const char *dir, json_t *keep, unsigned *ret_removed, uint
 int
 fk_store_gc (fk_store_t *s, fk_store_gc_stats_t *ret_stats, fk_error_t *err)
 {
-  fk_store_gc_stats_t st = {0, 0, 0};
+  fk_store_gc_stats_t st = { 0, 0, 0 };
   /* Exclusive: no prepare is between fetching blobs and writing its record. */
   while (flock (s->lockfd, LOCK_EX) < 0)
     if (errno != EINTR)

@@ -63,7 +63,8 @@ typedef struct fk_store_gc_stats
   uint64_t bytes_freed;
 } fk_store_gc_stats_t;
 
-/* Removes every blob and layer no template record refers to, and the content of tmp/.
+/* Removes every blob and layer no template record refers to, and the store's own leftovers in
+   tmp/ (blob-*, layer-*, archive-*: interrupted work).
    Waits for running prepares (the store lock, exclusive) and takes it back shared after. */
 int fk_store_gc (fk_store_t *s, fk_store_gc_stats_t *ret_stats, fk_error_t *err);
 

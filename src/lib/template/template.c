@@ -65,9 +65,10 @@ fk_template_id_validate (const char *id, fk_error_t *err)
     return fk_error_set (err, EINVAL, "invalid template id `%s': it must not start with `.' or `-'",
                          id);
   for (size_t i = 0; i < n; i++)
-    if (!isalnum ((unsigned char) id[i]) && id[i] != '_' && id[i] != '.' && id[i] != '-')
-      return fk_error_set (err, EINVAL, "invalid template id `%s': `%c' is not one of "
-                                        "[A-Za-z0-9_.-]",
+    if (!isalnum ((unsigned char)id[i]) && id[i] != '_' && id[i] != '.' && id[i] != '-')
+      return fk_error_set (err, EINVAL,
+                           "invalid template id `%s': `%c' is not one of "
+                           "[A-Za-z0-9_.-]",
                            id, id[i]);
   return 0;
 }
@@ -90,8 +91,8 @@ fk_template_default_id (const char *ref)
   char *id = xstrndup (s, n > 100 ? 100 : n);
   for (char *p = id; *p; p++)
     {
-      *p = (char) tolower ((unsigned char) *p);
-      if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '.' && *p != '-')
+      *p = (char)tolower ((unsigned char)*p);
+      if (!isalnum ((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
         *p = '-';
     }
   while (id[0] == '.' || id[0] == '-')
@@ -209,8 +210,9 @@ fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk
       t->layers[i] = xasprintf ("%s/layers/sha256/%s/fs", abs, fk_digest_hex (diff));
       struct stat st;
       if (stat (t->layers[i], &st) < 0 || !S_ISDIR (st.st_mode))
-        return fk_error_set (err, ENOENT, "template `%s': layer `%s' is missing from the store "
-                                          "(prepare the template again)",
+        return fk_error_set (err, ENOENT,
+                             "template `%s': layer `%s' is missing from the store "
+                             "(prepare the template again)",
                              id, diff);
     }
   const char *wd = NULL, *user = NULL;
@@ -282,7 +284,7 @@ unpack_layers (fk_store_t *store, const fk_image_t *img, fk_error_t *err)
     todo += !fk_store_layer_has (store, img->config->diff_ids[i]);
   if (todo == 0)
     return 0;
-  unpack_job_t job = {.store = store, .img = img};
+  unpack_job_t job = { .store = store, .img = img };
   atomic_init (&job.next, 0);
   pthread_mutex_init (&job.lock, NULL);
   size_t nthreads = todo < MAX_UNPACK_THREADS ? todo : MAX_UNPACK_THREADS;
@@ -323,7 +325,7 @@ make_record (const char *id, const char *source, const fk_image_t *img)
   struct tm tm;
   gmtime_r (&now, &tm);
   strftime (created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  fk_platform_t p = {img->config->os, img->config->architecture, img->config->variant};
+  fk_platform_t p = { img->config->os, img->config->architecture, img->config->variant };
   cleanup_free char *platform = fk_platform_format (&p);
   json_t *rec = json_pack ("{s:s, s:s}", "id", id, "source", source);
   if (img->index_digest)
@@ -338,16 +340,16 @@ make_record (const char *id, const char *source, const fk_image_t *img)
       const fk_descriptor_t *l = &img->manifest->layers[i];
       json_array_append_new (layers, json_pack ("{s:s, s:s, s:s, s:I}", "digest", l->digest,
                                                 "diffID", img->config->diff_ids[i], "mediaType",
-                                                l->media_type, "size", (json_int_t) l->size));
+                                                l->media_type, "size", (json_int_t)l->size));
     }
   json_object_set_new (rec, "layers", layers);
   json_t *cfg = json_object ();
-  json_object_set_new (cfg, "Env", strv_json (img->config->env ? img->config->env
-                                                              : (char *[]){NULL}));
+  json_object_set_new (cfg, "Env",
+                       strv_json (img->config->env ? img->config->env : (char *[]){ NULL }));
   json_object_set_new (cfg, "Entrypoint", strv_json (img->config->entrypoint));
   json_object_set_new (cfg, "Cmd", strv_json (img->config->cmd));
-  json_object_set_new (cfg, "WorkingDir", json_string (img->config->workdir ? img->config->workdir
-                                                                            : ""));
+  json_object_set_new (cfg, "WorkingDir",
+                       json_string (img->config->workdir ? img->config->workdir : ""));
   json_object_set_new (cfg, "User", json_string (img->config->user ? img->config->user : ""));
   json_object_set_new (rec, "config", cfg);
   return rec;
@@ -417,7 +419,7 @@ fk_template_prepare (const char *state_dir, const char *refstr,
   cleanup_free char *id = opts && opts->id ? xstrdup (opts->id) : fk_template_default_id (refstr);
   if (fk_template_id_validate (id, err) < 0)
     return -1;
-  fk_platform_t platform = {0};
+  fk_platform_t platform = { 0 };
   if (opts && opts->platform && fk_platform_parse (opts->platform, &platform, err) < 0)
     return -1;
   const fk_platform_t *want = platform.os ? &platform : NULL;
@@ -437,8 +439,8 @@ fk_template_prepare (const char *state_dir, const char *refstr,
 
   if (ref->kind == FK_REF_REGISTRY)
     {
-      fk_pull_opts_t po = {.platform = want, .progress = opts ? opts->progress : -1,
-                           .skip_unpacked = 1};
+      fk_pull_opts_t po
+          = { .platform = want, .progress = opts ? opts->progress : -1, .skip_unpacked = 1 };
       fk_error_t perr = FK_ERROR_INIT;
       if (fk_registry_pull (store, ref, &po, &img, &perr) < 0)
         {
@@ -485,7 +487,7 @@ out:
 static int
 cmp_str (const void *a, const void *b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 int
@@ -503,7 +505,7 @@ fk_template_list (const char *state_dir, char ***ret_ids, fk_error_t *err)
       size_t len = strlen (de->d_name);
       if (de->d_name[0] == '.' || len < 6 || strcmp (de->d_name + len - 5, ".json") != 0)
         continue;
-      xgrow ((void **) &ids, &cap, n + 2, sizeof *ids);
+      xgrow ((void **)&ids, &cap, n + 2, sizeof *ids);
       ids[n++] = xstrndup (de->d_name, len - 5);
       ids[n] = NULL;
     }
