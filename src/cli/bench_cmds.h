@@ -5,3 +5,5 @@
 FK_BENCH_CMD ("report", report, "print a table per metric of an artifact: fk bench report FILE")
 FK_BENCH_CMD ("trace-demo", trace_demo,
               "measure host fork+exec density, write an artifact and report it")
+FK_BENCH_CMD ("sandbox", sandbox,
+              "sandbox create/run/delete, exec and idle memory beside crun and bwrap")
