@@ -1,9 +1,66 @@
 #!/usr/bin/env bash
-# firkin's main job, as far as it goes today (see README): filled in by the areas as they land.
+# firkin's main job: prepare a template (`base` when the template store is built, else a busybox
+# root filesystem), create a sandbox, run commands in it, move a file in and out, delete it.
+# Everything lives in a temporary state dir that is removed at the end.
 set -euo pipefail
 build=${1:-build}
-# Until sandboxes exist: the trace demo measures concurrent fork+exec on this host with the
-# density procedure of the benchmarks, writes an artifact and prints its report.
-artifact=${FIRKIN_TRACE_DEMO_ARTIFACT:-artifacts/host-fork-exec-density.json}
-"$build/src/cli/fk" bench trace-demo --artifact "$artifact"
-echo "firkin: artifact written to $artifact (fk bench report $artifact prints it again)"
+top=$(cd "$(dirname "$0")/.." && pwd)
+FK=$build/src/cli/fk
+export FIRKIN_AGENT=${FIRKIN_AGENT:-$build/src/agent/fk-agent}
+[ -x "$FK" ] && [ -x "$FIRKIN_AGENT" ] || { echo "run: build first (fk and fk-agent in $build)" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run: sandboxes need root here (the user namespace maps an unprivileged host range)" >&2
+  exit 1
+fi
+work=$(mktemp -d /tmp/firkin-run.XXXXXX)
+export FIRKIN_STATE_DIR=$work/state
+id=""
+cleanup() {
+  [ -n "$id" ] && "$FK" rm -f "$id" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+step() { printf '\n== %s\n' "$*"; }
+
+step "prepare the template"
+if "$FK" template --help >/dev/null 2>&1 && [ -x "$top/scripts/images/base.sh" ]; then
+  layout=$("$top/scripts/images/base.sh")
+  "$FK" template prepare -q --id base "oci:$layout:base"
+  source=(base)
+  echo "template base from $layout"
+else
+  "$top/scripts/busybox-rootfs.sh" "$work/rootfs"
+  source=(--rootfs "$work/rootfs")
+  echo "no template store in this build: a busybox root filesystem at $work/rootfs"
+fi
+
+step "create a sandbox (512M memory, 1 CPU, 256 pids, 1G disk, 10 min timeout)"
+t0=$(date +%s%N)
+id=$("$FK" create --memory 512M --cpus 1 --pids 256 --disk 1G --timeout 600 \
+  --metadata job=make-run "${source[@]}")
+t1=$(date +%s%N)
+echo "sandbox $id created in $(( (t1 - t0) / 1000 )) us"
+"$FK" ls
+
+step "run commands in it"
+"$FK" exec "$id" -- sh -c 'echo "hello from $(hostname): $(id)"; uname -srm'
+"$FK" exec "$id" -- sh -c 'echo processes:; ps -o pid,user,comm'
+"$FK" exec --env GREETING=hi --cwd /tmp "$id" -- sh -c 'echo "$GREETING from $(pwd)"'
+set +e
+"$FK" exec "$id" -- sh -c 'exit 42'
+echo "exit code passed through: $?"
+set -e
+
+step "move a file in and out"
+printf 'a file from the host, %s\n' "$(date -u +%FT%TZ)" > "$work/in.txt"
+"$FK" cp "$work/in.txt" "$id:/root/in.txt"
+"$FK" exec "$id" -- sh -c 'tr a-z A-Z < /root/in.txt > /root/out.txt'
+"$FK" cp "$id:/root/out.txt" "$work/out.txt"
+echo "back on the host: $(cat "$work/out.txt")"
+
+step "inspect and delete"
+"$FK" inspect "$id"
+"$FK" rm -f "$id"
+id=""
+"$FK" ls
+echo "main job done"

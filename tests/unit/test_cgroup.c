@@ -1,0 +1,223 @@
+/* Unit tests for sandbox/cgroup: the file writes of v1 and v2 against fake trees, and the v2
+   code against a real cgroup2 hierarchy (create, move a pid, freeze, kill, remove). */
+#include "testutil.h"
+
+#include <errno.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+#include "sandbox/cgroup.h"
+
+static int
+setup (void **state)
+{
+  *state = test_tmpdir ();
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  unsetenv ("FIRKIN_CGROUP_VERSION");
+  test_tmpdir_free (*state);
+  return 0;
+}
+
+static char *
+slurp (const char *dir, const char *file)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  char *buf = NULL;
+  size_t len;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_read_file_at (AT_FDCWD, path, 4096, &buf, &len, &err) < 0)
+    fail_msg ("read %s: %s", path, fk_error_message (&err));
+  return buf;
+}
+
+static void
+v2_fake_tree_writes_limits (void **state)
+{
+  const char *root = *state;
+  /* A fake unified root offering the three controllers. */
+  cleanup_free char *ctl = xasprintf ("%s/cgroup.controllers", root);
+  FILE *f = fopen (ctl, "w");
+  fputs ("cpuset cpu io memory pids\n", f);
+  fclose (f);
+  setenv ("FIRKIN_CGROUP_VERSION", "2", 1);
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  assert_int_equal (layout.version, FK_CGROUP_V2);
+  fk_cgroup_limits_t lim = {.memory_bytes = 256 << 20, .cpus = 1.5, .pids = 64};
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/abc", &lim, &err), 0);
+  cleanup_free char *firkin = xasprintf ("%s/firkin", root);
+  cleanup_free char *sb = xasprintf ("%s/firkin/abc", root);
+  cleanup_free char *m = slurp (sb, "memory.max");
+  cleanup_free char *c = slurp (sb, "cpu.max");
+  cleanup_free char *p = slurp (sb, "pids.max");
+  assert_string_equal (m, "268435456");
+  assert_string_equal (c, "150000 100000");
+  assert_string_equal (p, "64");
+  /* Controllers were enabled in the parent (the last write is what a fake file keeps). */
+  cleanup_free char *sc = slurp (firkin, "cgroup.subtree_control");
+  assert_string_equal (sc, "+pids");
+  assert_int_equal (fk_cgroup_add_pid (&layout, "firkin/abc", 4242, &err), 0);
+  cleanup_free char *procs = slurp (sb, "cgroup.procs");
+  assert_string_equal (procs, "4242");
+  assert_int_equal (fk_cgroup_destroy (&layout, "firkin/abc", &err), 0);
+  struct stat st;
+  assert_int_equal (stat (sb, &st), -1);
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+v2_missing_controller_is_named (void **state)
+{
+  const char *root = *state;
+  cleanup_free char *ctl = xasprintf ("%s/cgroup.controllers", root);
+  FILE *f = fopen (ctl, "w");
+  fputs ("cpu pids\n", f);
+  fclose (f);
+  setenv ("FIRKIN_CGROUP_VERSION", "2", 1);
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  fk_cgroup_limits_t lim = {.memory_bytes = 64 << 20};
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/x", &lim, &err), -1);
+  assert_error_contains (&err, "controller `memory' is not available");
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+v1_fake_tree_writes_limits (void **state)
+{
+  const char *root = *state;
+  static const char *const ctrls[] = {"memory", "cpu", "pids", "freezer"};
+  for (size_t i = 0; i < 4; i++)
+    {
+      cleanup_free char *d = xasprintf ("%s/%s", root, ctrls[i]);
+      assert_int_equal (mkdir (d, 0755), 0);
+    }
+  setenv ("FIRKIN_CGROUP_VERSION", "1", 1);
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  assert_int_equal (layout.version, FK_CGROUP_V1);
+  fk_cgroup_limits_t lim = {.memory_bytes = 1 << 30, .cpus = 0.5, .pids = 100};
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/v1", &lim, &err), 0);
+  cleanup_free char *mem = xasprintf ("%s/memory/firkin/v1", root);
+  cleanup_free char *cpu = xasprintf ("%s/cpu/firkin/v1", root);
+  cleanup_free char *pids = xasprintf ("%s/pids/firkin/v1", root);
+  cleanup_free char *frz = xasprintf ("%s/freezer/firkin/v1", root);
+  cleanup_free char *m = slurp (mem, "memory.limit_in_bytes");
+  cleanup_free char *q = slurp (cpu, "cpu.cfs_quota_us");
+  cleanup_free char *per = slurp (cpu, "cpu.cfs_period_us");
+  cleanup_free char *p = slurp (pids, "pids.max");
+  assert_string_equal (m, "1073741824");
+  assert_string_equal (q, "50000");
+  assert_string_equal (per, "100000");
+  assert_string_equal (p, "100");
+  assert_int_equal (fk_cgroup_add_pid (&layout, "firkin/v1", 77, &err), 0);
+  cleanup_free char *procs = slurp (frz, "cgroup.procs");
+  assert_string_equal (procs, "77");
+  /* Freezing writes FROZEN; the fake file then reads FROZEN, as the kernel would once done. */
+  assert_int_equal (fk_cgroup_freeze (&layout, "firkin/v1", 1, &err), 0);
+  cleanup_free char *fs = slurp (frz, "freezer.state");
+  assert_string_equal (fs, "FROZEN");
+  assert_int_equal (fk_cgroup_is_frozen (&layout, "firkin/v1", &err), 1);
+  assert_int_equal (fk_cgroup_destroy (&layout, "firkin/v1", &err), 0);
+  struct stat st;
+  assert_int_equal (stat (mem, &st), -1);
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+detect_rejects_a_plain_dir (void **state)
+{
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (*state, &layout, &err), -1);
+  assert_error_contains (&err, "neither a cgroup2 mount nor a cgroup v1 tree");
+  setenv ("FIRKIN_CGROUP_VERSION", "3", 1);
+  assert_int_equal (fk_cgroup_detect (*state, &layout, &err), -1);
+  assert_error_contains (&err, "expected 1 or 2");
+}
+
+/* The real cgroup2 hierarchy: /sys/fs/cgroup when unified, else the hybrid's unified mount. */
+static const char *
+real_cgroup2 (void)
+{
+  static const char *const candidates[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+  for (size_t i = 0; i < 2; i++)
+    {
+      struct statfs s;
+      if (statfs (candidates[i], &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC
+          && access (candidates[i], W_OK) == 0)
+        return candidates[i];
+    }
+  return NULL;
+}
+
+static void
+v2_real_hierarchy (void **state)
+{
+  const char *root = real_cgroup2 ();
+  if (root == NULL || geteuid () != 0)
+    {
+      print_message ("# SKIP no writable cgroup2 hierarchy (needs root)\n");
+      skip ();
+    }
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  assert_int_equal (layout.version, FK_CGROUP_V2);
+  cleanup_free char *name = xasprintf ("firkin-test/t%d", (int) getpid ());
+  fk_cgroup_limits_t none = {0};
+  assert_int_equal (fk_cgroup_create (&layout, name, &none, &err), 0);
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      for (;;)
+        pause ();
+    }
+  assert_int_equal (fk_cgroup_add_pid (&layout, name, child, &err), 0);
+  cleanup_free pid_t *pids = NULL;
+  size_t n = 0;
+  assert_int_equal (fk_cgroup_pids (&layout, name, &pids, &n, &err), 0);
+  assert_int_equal (n, 1);
+  assert_int_equal (pids[0], child);
+  /* Freeze: the kernel reports frozen in cgroup.events; the task is stopped in /proc. */
+  assert_int_equal (fk_cgroup_freeze (&layout, name, 1, &err), 0);
+  assert_int_equal (fk_cgroup_is_frozen (&layout, name, &err), 1);
+  assert_int_equal (fk_cgroup_freeze (&layout, name, 0, &err), 0);
+  assert_int_equal (fk_cgroup_is_frozen (&layout, name, &err), 0);
+  /* Kill through cgroup.kill, even when frozen. */
+  assert_int_equal (fk_cgroup_freeze (&layout, name, 1, &err), 0);
+  assert_int_equal (fk_cgroup_kill (&layout, name, 5000, &err), 0);
+  int status;
+  assert_int_equal (waitpid (child, &status, 0), child);
+  assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+  assert_int_equal (fk_cgroup_destroy (&layout, name, &err), 0);
+  cleanup_free char *parent = xasprintf ("%s/firkin-test", root);
+  rmdir (parent);
+  fk_cgroup_layout_free (&layout);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (v2_fake_tree_writes_limits, setup, teardown),
+    cmocka_unit_test_setup_teardown (v2_missing_controller_is_named, setup, teardown),
+    cmocka_unit_test_setup_teardown (v1_fake_tree_writes_limits, setup, teardown),
+    cmocka_unit_test_setup_teardown (detect_rejects_a_plain_dir, setup, teardown),
+    cmocka_unit_test (v2_real_hierarchy),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
