@@ -200,10 +200,35 @@ lc_bwrap (void *ctx, uint64_t *ret_ns, fk_error_t *err)
   return fk_bench_spawn ((char *const *)argv, 0, ret_ns, err);
 }
 
+/* crun enters the root as the root of a user namespace, which is nobody on the host: every
+   directory above it must let others search it, or crun fails with a bare EACCES. */
+static int
+searchable_by_others (const char *path, fk_error_t *err)
+{
+  cleanup_free char *p = xstrdup (path);
+  for (;;)
+    {
+      struct stat st;
+      if (stat (p, &st) < 0)
+        return fk_error_set_errno (err, "stat `%s'", p);
+      if (S_ISDIR (st.st_mode) && !(st.st_mode & S_IXOTH))
+        return fk_error_set (err, EACCES,
+                             "`%s' is not searchable by others (mode %04o): crun's user "
+                             "namespace cannot reach `%s' (chmod o+x, or another TMPDIR)",
+                             p, (unsigned)(st.st_mode & 07777), path);
+      char *slash = strrchr (p, '/');
+      if (slash == NULL || slash == p)
+        return 0;
+      *slash = '\0';
+    }
+}
+
 static int
 make_bundle (const fk_bench_sandbox_opts_t *o, const char *name, const char *const *args,
              char **ret_dir, fk_error_t *err)
 {
+  if (searchable_by_others (o->rootfs, err) < 0 || searchable_by_others (o->work_dir, err) < 0)
+    return -1;
   cleanup_free char *dir = xasprintf ("%s/%s", o->work_dir, name);
   if (mkdir (dir, 0755) < 0 && errno != EEXIST)
     return fk_error_set_errno (err, "make bundle `%s'", dir);
