@@ -110,8 +110,11 @@ print_ratios (const fk_trace_samples_t *samples)
         printf ("ratio %s = %.3f (firkin p50 %.3f ms, peer p50 %.3f ms; no goal)\n", s->metric,
                 s->value, atof (fp), atof (pp));
       else if (hp)
-        printf ("ratio %s = %.3f (p50 %.3f MiB per idle sandbox; goal <= %s MiB: %s)\n", s->metric,
-                s->value, atof (hp), fk_trace_sample_tag (s, "goal_max_mib"),
+        printf ("ratio %s = %.3f (p50 %.3f MiB charged per idle sandbox, host used %.3f MiB more "
+                "per sandbox; goal <= %.1f MiB on the larger: %s)\n",
+                s->metric, s->value, atof (hp),
+                atof (fk_trace_sample_tag (s, "host_used_delta_mib")),
+                atof (fk_trace_sample_tag (s, "goal_max_mib")),
                 met && strcmp (met, "true") == 0 ? "met" : "MISSED");
     }
 }

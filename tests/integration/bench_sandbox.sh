@@ -116,6 +116,9 @@ assert len(values(P + 'host_used_delta_mib')) == 1
 r = by[P + 'host_mib_vs_goal_ratio'][0]
 assert r['kind'] == 'FirkinOverhead' and r['unit'] == 'Ratio'
 assert r['tags']['goal_max_mib'] == '2.000000'
+t = r['tags']
+assert r['value'] == max(float(t['host_p50_mib']), float(t['host_used_delta_mib'])) / 2 or abs(r['value'] - max(float(t['host_p50_mib']), float(t['host_used_delta_mib'])) / 2) < 1e-5, t
+assert t['goal_met'] == ('true' if r['value'] <= 1 else 'false')
 "
 
 if [ $have_crun -eq 1 ]; then

@@ -68,7 +68,8 @@ int fk_bench_sandbox_exec (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t 
    once; per sandbox the samples debug.sandbox.idle_n<count>.{pss,rss,cgroup_charge,
    cgroup_kernel,host}_mib (host = PSS + kernel memory charged to its cgroup: what the goal
    counts), then host_used_delta_mib (the host's MemTotal - MemAvailable growth per sandbox),
-   alive_count, and host_mib_vs_goal_ratio (p50 host over FK_BENCH_IDLE_GOAL_MIB). Every
+   alive_count, and host_mib_vs_goal_ratio (the larger of p50 host and host_used_delta_mib,
+   over FK_BENCH_IDLE_GOAL_MIB). Every
    sandbox is deleted before returning, also on failure. */
 int fk_bench_sandbox_idle (const fk_bench_sandbox_opts_t *o, size_t count,
                            fk_trace_samples_t *samples, fk_error_t *err);
