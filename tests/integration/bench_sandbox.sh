@@ -81,6 +81,7 @@ if have_crun:
     assert len(values(P + 'crun_ms')) == 2
     ratio(P + 'firkin_library_vs_crun_p50_ratio', P + 'firkin_library_ms', P + 'crun_ms', 1/3)
     ratio(P + 'firkin_cli_vs_crun_p50_ratio', P + 'firkin_cli_ms', P + 'crun_ms', 1/3)
+    assert len(values(P + 'crun_wrapper_only_ms')) == 2
 else:
     assert P + 'crun_ms' not in by
 if have_bwrap:

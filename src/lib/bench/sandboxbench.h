@@ -24,6 +24,8 @@
 #define FK_BENCH_LC_FIRKIN_CLI FK_BENCH_LC "firkin_cli_ms"
 #define FK_BENCH_LC_CRUN FK_BENCH_LC "crun_ms"
 #define FK_BENCH_LC_BWRAP FK_BENCH_LC "bwrap_ms"
+/* the host's `true' in the mount namespace crun runs in: part of every crun figure */
+#define FK_BENCH_LC_CRUN_WRAPPER FK_BENCH_LC "crun_wrapper_only_ms"
 /* exec metrics */
 #define FK_BENCH_EX "debug.sandbox.exec_true."
 #define FK_BENCH_EX_FIRKIN FK_BENCH_EX "firkin_library_ms"
@@ -53,7 +55,8 @@ typedef struct fk_bench_sandbox_opts
 /* Create, `true', delete: firkin's library with `true' as PID 1 (what `crun run' and `fk run'
    do), firkin's library with fk-agent as PID 1 and `true' run through it, `fk run', `crun
    run' of the same rootfs (fk_bench_oci_opts_firkin_defaults, in a mount namespace without
-   the cgroup2 mount), and bwrap with the same namespaces. Then the ratios to crun (goal
+   the cgroup2 mount), bwrap with the same namespaces, and that mount namespace alone around
+   the host's `true' (what the workaround adds to every crun figure). Then the ratios to crun (goal
    FK_BENCH_LC_GOAL) and to bwrap (no goal). */
 int fk_bench_sandbox_lifecycle (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t *samples,
                                 fk_error_t *err);
