@@ -30,7 +30,7 @@
   "  create: create a sandbox, run `true', delete it (library, fk run) beside crun run, bwrap\n"   \
   "  exec:   `true' in a running sandbox (library, fk exec) beside crun exec\n"                    \
   "  idle:   host memory per idle sandbox with N sandboxes alive at once\n"                        \
-  "  defaults: --runs $FIRKIN_BENCH_SANDBOX_RUNS or 20, --exec-runs\n"                             \
+  "  defaults: --runs $FIRKIN_BENCH_SANDBOX_RUNS or 30, --exec-runs\n"                             \
   "  $FIRKIN_BENCH_SANDBOX_EXEC_RUNS or 100, --warmup 2, --idle $FIRKIN_BENCH_SANDBOX_IDLE or\n"   \
   "  100, a busybox rootfs, artifacts in "                                                         \
   "$FIRKIN_STATE_DIR/bench/sandbox-{create,exec,idle}.json\n"
@@ -163,7 +163,7 @@ fk_bench_sandbox (const fk_cli_globals_t *g, int argc, char **argv)
   static const size_t default_idle[] = { 100 };
   fk_error_t err = FK_ERROR_INIT;
   unsigned only = ONLY_CREATE | ONLY_EXEC | ONLY_IDLE;
-  size_t runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_RUNS"), 20);
+  size_t runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_RUNS"), 30);
   size_t exec_runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_EXEC_RUNS"), 100);
   size_t warmup = 2;
   cleanup_free size_t *idle = NULL;
