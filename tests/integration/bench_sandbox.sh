@@ -3,10 +3,10 @@
 # read back by fk bench report and checked for its samples, ratios and confidence tags; nothing
 # is left behind (sandboxes, crun state, work directory, the host's cgroup2 mount).
 . "$(dirname "$0")/lib.sh"
-plan 13
+plan 14
 
 skip_all() {
-  for i in $(seq 1 13); do skip "bench sandbox $i" "$1"; done
+  for i in $(seq 1 14); do skip "bench sandbox $i" "$1"; done
   done_testing
 }
 [ -n "${FK:-}" ] && [ -x "$FK" ] || skip_all "fk binary not built"
@@ -160,6 +160,22 @@ elif [ $rc -eq 1 ] && grep -q "\`$dir/private' is not searchable by others" <<<"
   ok "a work directory crun cannot reach is named"
 else
   fail "a work directory crun cannot reach is named (exit $rc)"; printf '%s\n' "$o" | sed 's/^/# /'
+fi
+
+# Ctrl-C in the middle of the idle phase: every sandbox made so far is deleted, nothing is left.
+"$FK" bench sandbox --only idle --idle 400 --artifact-dir "$dir/int" >"$dir/int.out" 2>&1 &
+bench_pid=$!
+on_exit "kill -9 $bench_pid"
+wait_for grep -q 'idle: 100/400' "$dir/int.out"
+kill -INT $bench_pid
+wait $bench_pid
+rc=$?
+left=$(ls -A "$FIRKIN_STATE_DIR/sandboxes" 2>/dev/null; ls -A "$TMPDIR")
+if [ $rc -eq 1 ] && grep -q '^fk: interrupted' "$dir/int.out" && grep -q '^idle: deleting' "$dir/int.out" \
+   && [ -z "$left" ] && [ ! -e "$dir/int/sandbox-idle.json" ]; then
+  ok "an interrupt deletes every sandbox made so far and writes no artifact"
+else
+  fail "an interrupt deletes every sandbox made so far (exit $rc, left: $left)"; sed 's/^/# /' "$dir/int.out" | tail -5
 fi
 
 done_testing

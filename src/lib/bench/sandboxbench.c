@@ -486,6 +486,38 @@ raise_nofile (size_t need)
     }
 }
 
+/* The goal sample of an idle phase, judged on the larger of the two views: what is charged to
+   each sandbox (p50 host_mib), and what the host lost overall per sandbox (namespaces and other
+   kernel objects no sandbox cgroup is charged for). */
+static int
+push_idle_ratio (fk_trace_samples_t *samples, size_t count, double delta, fk_error_t *err)
+{
+  cleanup_free char *host_metric = xasprintf ("debug.sandbox.idle_n%zu.host_mib", count);
+  cleanup_free char *ratio_metric
+      = xasprintf ("debug.sandbox.idle_n%zu.host_mib_vs_goal_ratio", count);
+  size_t n;
+  cleanup_free double *v = fk_bench_values (samples, host_metric, &n);
+  double p50;
+  if (fk_trace_nearest_rank (v, n, 50, &p50, err) < 0)
+    return -1;
+  double judged = p50 > delta ? p50 : delta;
+  fk_trace_sample_t *s = fk_trace_sample_new (ratio_metric, FK_TRACE_KIND_FIRKIN_OVERHEAD,
+                                              FK_TRACE_UNIT_RATIO, judged / FK_BENCH_IDLE_GOAL_MIB);
+  fk_trace_samples_push (samples, s);
+  if (fk_trace_sample_set_tagf (s, err, "idle_sandboxes", "%zu", count) < 0
+      || fk_trace_sample_set_tagf (s, err, "host_p50_mib", "%.6f", p50) < 0
+      || fk_trace_sample_set_tagf (s, err, "host_used_delta_mib", "%.6f", delta) < 0
+      || fk_trace_sample_set_tag (s, "judged_on",
+                                  p50 > delta ? "host_p50_mib" : "host_used_delta_mib", err)
+             < 0
+      || fk_trace_sample_set_tagf (s, err, "goal_max_mib", "%.6f", FK_BENCH_IDLE_GOAL_MIB) < 0
+      || fk_trace_sample_set_tag (s, "goal_met",
+                                  judged <= FK_BENCH_IDLE_GOAL_MIB ? "true" : "false", err)
+             < 0)
+    return -1;
+  return 0;
+}
+
 int
 fk_bench_sandbox_idle (const fk_bench_sandbox_opts_t *o, size_t count, fk_trace_samples_t *samples,
                        fk_error_t *err)
@@ -573,30 +605,7 @@ fk_bench_sandbox_idle (const fk_bench_sandbox_opts_t *o, size_t count, fk_trace_
                    FK_TRACE_UNIT_COUNT, (double)count, "idle sandboxes alive at once", err)
              < 0)
     goto out;
-  cleanup_free char *host_metric = xasprintf ("debug.sandbox.idle_n%zu.host_mib", count);
-  cleanup_free char *ratio_metric
-      = xasprintf ("debug.sandbox.idle_n%zu.host_mib_vs_goal_ratio", count);
-  size_t n;
-  cleanup_free double *v = fk_bench_values (samples, host_metric, &n);
-  double p50;
-  if (fk_trace_nearest_rank (v, n, 50, &p50, err) < 0)
-    goto out;
-  /* Judged on the larger of the two views: what is charged to the sandbox, and what the host
-     lost overall (namespaces and other kernel objects no cgroup is charged for). */
-  double judged = p50 > delta ? p50 : delta;
-  fk_trace_sample_t *s = fk_trace_sample_new (ratio_metric, FK_TRACE_KIND_FIRKIN_OVERHEAD,
-                                              FK_TRACE_UNIT_RATIO, judged / FK_BENCH_IDLE_GOAL_MIB);
-  fk_trace_samples_push (samples, s);
-  if (fk_trace_sample_set_tagf (s, err, "idle_sandboxes", "%zu", count) < 0
-      || fk_trace_sample_set_tagf (s, err, "host_p50_mib", "%.6f", p50) < 0
-      || fk_trace_sample_set_tagf (s, err, "host_used_delta_mib", "%.6f", delta) < 0
-      || fk_trace_sample_set_tag (s, "judged_on",
-                                  p50 > delta ? "host_p50_mib" : "host_used_delta_mib", err)
-             < 0
-      || fk_trace_sample_set_tagf (s, err, "goal_max_mib", "%.6f", FK_BENCH_IDLE_GOAL_MIB) < 0
-      || fk_trace_sample_set_tag (s, "goal_met",
-                                  judged <= FK_BENCH_IDLE_GOAL_MIB ? "true" : "false", err)
-             < 0)
+  if (push_idle_ratio (samples, count, delta, err) < 0)
     goto out;
   ret = 0;
 out:;
