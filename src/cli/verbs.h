@@ -36,5 +36,6 @@ int fk_verb_stop (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv);
 
 #endif
