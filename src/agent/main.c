@@ -90,6 +90,33 @@ usage (FILE *out)
                 "                [--user SPEC] [--hostname NAME]\n");
 }
 
+/* Outside a pid namespace kill(-1) would reach the whole host: signal our children instead
+   (commands, and orphans of commands, which come to us as the subreaper), each with its
+   process group. */
+static void
+signal_everything (int sig)
+{
+  if (agent->pid1)
+    {
+      kill (-1, sig);
+      return;
+    }
+  proc_signal_all (sig);
+  char path[64];
+  snprintf (path, sizeof path, "/proc/self/task/%d/children", (int) getpid ());
+  FILE *f = fopen (path, "re");
+  if (f == NULL)
+    return;
+  int pid;
+  while (fscanf (f, "%d", &pid) == 1)
+    if (pid > 0)
+      {
+        kill (-pid, sig);
+        kill (pid, sig);
+      }
+  fclose (f);
+}
+
 static void
 begin_termination (void)
 {
@@ -99,10 +126,7 @@ begin_termination (void)
   agent->terminating = 1;
   agent->term_deadline_ms = agent_now_ms () + agent->grace_ms;
   agent_watch (&agent->listen, 0);
-  if (agent->pid1)
-    kill (-1, SIGTERM);
-  else
-    proc_signal_all (SIGTERM);
+  signal_everything (SIGTERM);
 }
 
 /* True when no child is left (reaped or none started). */
@@ -278,11 +302,9 @@ main (int argc, char **argv)
           if (now >= a.term_deadline_ms)
             {
               log_info ("grace period over: sending SIGKILL");
-              if (a.pid1)
-                kill (-1, SIGKILL);
-              else
-                proc_signal_all (SIGKILL);
-              a.term_deadline_ms = now + 60000; /* only reaping is left */
+              signal_everything (SIGKILL);
+              /* Again shortly: orphans reparented meanwhile get theirs too. */
+              a.term_deadline_ms = now + 50;
             }
           int left = (int) (a.term_deadline_ms - now);
           if (timeout < 0 || left < timeout)

@@ -365,12 +365,13 @@ set_nonblock (int fd)
   return fl < 0 ? -1 : fcntl (fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* A new vector (the strings are borrowed): base with extra's K=V added or overriding. */
 static char **
-merge_env (char **extra)
+merge_env_onto (char **base, char **extra)
 {
-  size_t n = fk_strv_len (environ), k = fk_strv_len (extra);
+  size_t n = fk_strv_len (base), k = fk_strv_len (extra);
   char **env = xcalloc (n + k + 1, sizeof (char *));
-  memcpy (env, environ, n * sizeof (char *));
+  memcpy (env, base, n * sizeof (char *));
   for (size_t i = 0; i < k; i++)
     {
       size_t kl = (size_t) (strchr (extra[i], '=') - extra[i]);
@@ -383,6 +384,12 @@ merge_env (char **extra)
         n++;
     }
   return env;
+}
+
+static char **
+merge_env (char **extra)
+{
+  return merge_env_onto (environ, extra);
 }
 
 void
@@ -417,14 +424,14 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   char *const *argv = m->argv ? m->argv : shell_argv;
   cleanup_free char **envp = merge_env (m->env);
   cleanup_free char *home = NULL;
-  if (have_user && user.home != NULL && env_get (envp, "HOME") == NULL)
+  if (have_user && user.home != NULL && (m->env == NULL || env_get (m->env, "HOME") == NULL))
     {
-      /* Like a login: a user given by name or uid gets its home from /etc/passwd. */
+      /* Like a login: the user's home from /etc/passwd, unless the request sets HOME. */
       home = xasprintf ("HOME=%s", user.home);
-      size_t n = fk_strv_len (envp);
-      envp = xrealloc (envp, (n + 2) * sizeof (char *));
-      envp[n] = home;
-      envp[n + 1] = NULL;
+      char *with_home[] = {home, NULL};
+      char **merged = merge_env_onto (envp, with_home);
+      free (envp);
+      envp = merged;
     }
   int pty = m->num[FK_TAG_PTY] != 0;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};

@@ -9,6 +9,9 @@
 
 static const fk_verb_t verbs[] = {
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
+  {"layer", fk_verb_layer, "unpack one image layer blob into a directory (fk layer apply BLOB DIR)"},
+  {"template", fk_verb_template, "prepare, list, inspect and remove templates (images made ready)"},
+  {"image", fk_verb_image, "free image layers and blobs no template uses (fk image prune)"},
   /* sandbox */
   {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
   {"exec", fk_verb_exec, "run a command in a sandbox (exits with its code)"},
@@ -20,6 +23,7 @@ static const fk_verb_t verbs[] = {
   {"pause", fk_verb_pause, "freeze every process of sandboxes"},
   {"resume", fk_verb_resume, "thaw paused sandboxes"},
   {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
+  {"extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now"},
 };
 
 static void

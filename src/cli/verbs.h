@@ -22,6 +22,9 @@ int fk_cli_fail (fk_error_t *err, int code);
 
 /* One entry per verb file. */
 int fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_layer (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_image (const fk_cli_globals_t *g, int argc, char **argv);
 /* sandbox */
 int fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv);
@@ -33,5 +36,6 @@ int fk_verb_stop (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv);
 
 #endif

@@ -3,7 +3,7 @@
 # out, pause/resume, stop, rm, run, timeout expiry, stale state cleaned, bad input.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
 source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
-plan 20
+plan 22
 
 id=$(new_sandbox --env GREETING=hello --metadata owner=tests)
 check "ls lists it running" sh -c "'$FK' ls | grep -E \"^$id +running\""
@@ -39,6 +39,13 @@ check "run: create, run, delete, with the command's code" \
 tid=$(new_sandbox --timeout 1)
 gone() { ! "$FK" ls -q | grep -qx "$1"; }
 check "timeout: the sandbox deletes itself" wait_for gone "$tid"
+# Extend: a 2 s timeout moved to 60 s outlives its first deadline.
+eid=$(new_sandbox --timeout 2)
+"$FK" extend "$eid" 60
+sleep 4
+check "extend moves the deadline (alive past the first one)" \
+  sh -c "'$FK' ls | grep -E \"^$eid +running +[^ ]+ +[^ ]+ +in [0-9]+s\" && '$FK' exec $eid -- true"
+"$FK" rm -f "$eid"
 # Stale state: PID 1 killed from the host; the next fk call notices and cleans.
 sid=$(new_sandbox)
 kill -9 "$(host_pid "$sid")"
@@ -47,4 +54,23 @@ check "bad input: unknown id, bad size, missing layer" \
   sh -c "! '$FK' inspect nosuchid 2>&1 | grep -q 'no sandbox' ; '$FK' inspect nosuchid 2>&1 | grep -q \"no sandbox \\\`nosuchid'\" && '$FK' create --memory 12Q --rootfs '$rootfs' 2>&1 | grep -q 'unknown suffix' && '$FK' create --rootfs /nonexistent 2>&1 | grep -q \"layer \\\`/nonexistent'\""
 check "rm without -f refuses a running sandbox" \
   sh -c "x=\$('$FK' create --rootfs '$rootfs'); '$FK' rm \$x 2>&1 | grep -q 'is running'; r=\$?; '$FK' rm -f \$x; [ \$r = 0 ]"
+# cgroup v2 end to end on the real unified hierarchy (this machine's has no controllers, so no
+# limits): the sandbox starts in its cgroup (CLONE_INTO_CGROUP), pauses with cgroup.freeze,
+# and its cgroup goes away with it.
+v2=/sys/fs/cgroup/unified
+v2_cycle() {
+  local x p
+  x=$(FIRKIN_CGROUP_ROOT=$v2 new_sandbox) || return 1
+  p=$(host_pid "$x")
+  grep -qx "0::/firkin/$x" "/proc/$p/cgroup" || { echo "PID 1 not in its cgroup"; return 1; }
+  "$FK" exec "$x" -- grep -qx '0::/' /proc/self/cgroup || { echo "no cgroup namespace"; return 1; }
+  "$FK" pause "$x" && grep -qx 'frozen 1' "$v2/firkin/$x/cgroup.events" || { echo "not frozen"; return 1; }
+  "$FK" resume "$x" && "$FK" exec "$x" -- true || return 1
+  "$FK" rm -f "$x" && [ ! -e "$v2/firkin/$x" ]
+}
+if [ "$(stat -f -c %T $v2 2>/dev/null)" = cgroup2fs ]; then
+  check "cgroup v2: create (into its cgroup), exec, pause, resume, delete on the unified hierarchy" v2_cycle
+else
+  skip "cgroup v2 end to end" "no cgroup2 hierarchy at $v2"
+fi
 done_testing

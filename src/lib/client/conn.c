@@ -189,7 +189,7 @@ read_some (fk_client_t *c, int timeout_ms)
       if (used == 0)
         break;
       off += (size_t) used;
-      if (f.type < FK_WIRE_R_HELLO)
+      if (f.type < FK_WIRE_R_HELLO && f.type != FK_WIRE_DATA)
         {
           fail_locked (c, EPROTO, "the agent sent a request frame");
           r = -1;

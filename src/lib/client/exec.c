@@ -143,7 +143,6 @@ fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_pr
   fk_proc_t *p = xcalloc (1, sizeof *p);
   p->c = c;
   p->r = fk_creq_new (c);
-  p->stdin_closed = 1;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_ATTACH, 0, fk_creq_id (p->r));
   if (tag)

@@ -317,6 +317,18 @@ fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t pid
 }
 
 int
+fk_cgroup_open_dir (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err)
+{
+  if (layout->version != FK_CGROUP_V2)
+    return fk_error_set (err, ENOTSUP, "cgroup v1 has no directory fd to clone into");
+  cleanup_free char *dir = cg_dir (layout, "", name);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open cgroup `%s'", dir);
+  return fd;
+}
+
+int
 fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
                 size_t *ret_n, fk_error_t *err)
 {

@@ -43,6 +43,11 @@ int fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
 int fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t pid,
                        fk_error_t *err);
 
+/* v2 only: an fd on the cgroup's directory, for clone3's CLONE_INTO_CGROUP (the child starts
+   in the cgroup: no migration afterwards, which on v1 costs an RCU grace period). -1 with
+   ENOTSUP on v1. */
+int fk_cgroup_open_dir (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
+
 /* The pids in the cgroup (caller frees). */
 int fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
                     size_t *ret_n, fk_error_t *err);

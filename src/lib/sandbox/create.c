@@ -27,6 +27,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/launch.h"
+#include "sandbox/mount.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/spec.h"
 #include "sandbox/timeout.h"
@@ -266,8 +267,9 @@ resolve_layers (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, resolved_t *r, 
   return 0;
 }
 
+/* cgroup_fd >= 0 (v2): the child starts in its cgroup. */
 static pid_t
-clone_sandbox (int *ret_pidfd)
+clone_sandbox (int cgroup_fd, int *ret_pidfd)
 {
   struct clone_args args = {
     .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
@@ -275,6 +277,11 @@ clone_sandbox (int *ret_pidfd)
     .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
     .exit_signal = SIGCHLD,
   };
+  if (cgroup_fd >= 0)
+    {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t) cgroup_fd;
+    }
   return (pid_t) syscall (SYS_clone3, &args, sizeof args);
 }
 
@@ -311,7 +318,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       = spec->hostname ? xstrdup (spec->hostname) : xasprintf ("fk-%.8s", c.id);
   cleanup_strv char **env = build_env (res.env, spec->env, hostname);
   cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1, log_fd = -1;
-  cleanup_close int userns_fd = -1;
+  cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1;
   int sync_fds[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   int *layer_fds = NULL;
   size_t n_layers = fk_strv_len (res.layers);
@@ -374,7 +381,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .listen_fd = listen_fd,
     .deadline_fd = deadline_fd,
     .log_fd = log_fd,
-    .n_layers = n_layers,
+    .n_layers = 1,
     .disk_bytes = spec->resources.disk_bytes,
     .hostname = hostname,
     .workdir = spec->workdir ? spec->workdir : res.workdir ? res.workdir : "/",
@@ -383,7 +390,13 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .init = spec->init,
     .seccomp = &spec->seccomp,
   };
-  c.pid = clone_sandbox (&c.pidfd);
+  if (rt->cgroups.version == FK_CGROUP_V2)
+    {
+      cgroup_fd = fk_cgroup_open_dir (&rt->cgroups, cgname, err);
+      if (cgroup_fd < 0)
+        goto out;
+    }
+  c.pid = clone_sandbox (cgroup_fd, &c.pidfd);
   if (c.pid < 0)
     {
       fk_error_set_errno (err, "clone the sandbox's namespaces");
@@ -401,7 +414,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   err_pipe[1] = -1;
 
   if (fk_userns_write_maps (c.pid, FK_USERNS_HOST_BASE, FK_USERNS_SIZE, err) < 0
-      || fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0)
+      || (cgroup_fd < 0 && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
     goto out;
   char nspath[64];
   snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) c.pid);
@@ -417,7 +430,10 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   for (size_t i = 0; i < n_layers; i++)
     if (fk_userns_idmapped_tree (userns_fd, res.layers[i], &layer_fds[i], err) < 0)
       goto out;
-  if (fk_launch_release (sync_fds[0], layer_fds, n_layers, err) < 0)
+  if (fk_mount_build_overlay (layer_fds, n_layers, spec->resources.disk_bytes,
+                              FK_USERNS_HOST_BASE, FK_USERNS_HOST_BASE, &overlay_fd, err)
+          < 0
+      || fk_launch_release (sync_fds[0], &overlay_fd, 1, err) < 0)
     goto out;
   if (fk_launch_result (err_pipe[0], err) < 0)
     {

@@ -127,8 +127,8 @@ build_root (const fk_launch_t *l, const int *layer_fds, int *ret_rootfd, fk_erro
   /* Nothing mounted here may reach the host: the namespace's mounts are private. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return fk_error_set_errno (err, "make the mounts private");
-  cleanup_close int root = -1;
-  if (fk_mount_rootfs (layer_fds, l->n_layers, l->disk_bytes, &root, err) < 0)
+  cleanup_close int root = layer_fds[0];
+  if (fk_mount_attach_root (root, err) < 0)
     return -1;
   /* /dev first: masking /proc covers files with its null. */
   if (fk_dev_setup (root, err) < 0 || fk_procfs_setup (root, err) < 0
@@ -199,8 +199,6 @@ fk_launch_child (const fk_launch_t *launch)
   int root = -1;
   if (build_root (l, layer_fds, &root, &err) < 0)
     die (l, &err);
-  for (size_t i = 0; i < l->n_layers; i++)
-    close (layer_fds[i]);
   free (layer_fds);
   if (sethostname (l->hostname, strlen (l->hostname)) < 0)
     {

@@ -12,13 +12,13 @@
 
 typedef struct fk_launch
 {
-  int sync_fd;       /* the child's end of the handshake socket: layer fds arrive on it */
+  int sync_fd;       /* the child's end of the handshake socket: the root overlay arrives on it */
   int error_fd;      /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
   int exec_fd;       /* O_PATH of fk-agent; -1 in init mode */
   int listen_fd;     /* the agent's listening socket; -1 in init mode */
   int deadline_fd;   /* the deadline file; -1 without timeout */
   int log_fd;        /* the agent's stdout and stderr; -1 in init mode (inherited stdio) */
-  size_t n_layers;
+  size_t n_layers;   /* fds arriving on sync_fd: 1, the root overlay */
   uint64_t disk_bytes;
   const char *hostname;
   const char *workdir;
@@ -32,7 +32,8 @@ typedef struct fk_launch
    "<errno> <message>" and end the process. */
 void fk_launch_child (const fk_launch_t *l) __attribute__ ((noreturn));
 
-/* Host side: sends the layer fds (at most FK_LAUNCH_MAX_LAYERS) and releases the child. */
+/* Host side: sends mount fds (the root overlay; at most FK_LAUNCH_MAX_LAYERS) and releases the
+   child. */
 #define FK_LAUNCH_MAX_LAYERS 250
 int fk_launch_release (int sync_fd, const int *layer_fds, size_t n, fk_error_t *err);
 

@@ -1,6 +1,8 @@
 /* sandbox/mount.c: overlay root and pivot_root. The disk limit is the size of the tmpfs holding
    the overlay's upper dir: writing past it gets ENOSPC inside, it costs nothing at create (tmpfs
-   allocates as written), and its pages are charged to the sandbox's memory cgroup. */
+   allocates as written), and its pages are charged to the memory cgroup of whoever writes them.
+   The overlay is built on the host side (init user namespace) so it reads the layers' trusted.*
+   xattrs (opaque dirs) and accepts the detached idmapped layers; the sandbox attaches it. */
 #include "sandbox/mount.h"
 
 #include <errno.h>
@@ -106,8 +108,8 @@ fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_
 }
 
 int
-fk_mount_rootfs (const int *layer_fds, size_t n_layers, uint64_t disk_bytes, int *ret_rootfd,
-                 fk_error_t *err)
+fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
+                        uid_t root_uid, gid_t root_gid, int *ret_fd, fk_error_t *err)
 {
   if (n_layers == 0)
     return fk_error_set (err, EINVAL, "a sandbox needs at least one layer");
@@ -117,37 +119,20 @@ fk_mount_rootfs (const int *layer_fds, size_t n_layers, uint64_t disk_bytes, int
   cleanup_close int top = -1;
   if (fk_mount_new ("tmpfs", tmpfs_opts, MOUNT_ATTR_NODEV, &top, err) < 0)
     return fk_error_wrap (err, "writable layer");
-  if (mkdirat (top, "upper", 0755) < 0 || mkdirat (top, "work", 0755) < 0
-      || mkdirat (top, "root", 0755) < 0 || mkdirat (top, "layers", 0700) < 0)
+  if (mkdirat (top, "upper", 0755) < 0 || mkdirat (top, "work", 0700) < 0)
     return fk_error_set_errno (err, "make the upper and work dirs");
-  /* Overlay refuses layers that are detached mounts of another owner (the host made the
-     idmapped ones): attach the tmpfs in this namespace, then each layer below it. The staging
-     point must be reachable by root of the user namespace, which the host's state dir is not
-     (and an fd opened before clone names the parent's mount, not ours): /tmp is, and covering
-     it here changes nothing on the host, this mount namespace being private. */
-  cleanup_close int target = open ("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (target < 0)
-    return fk_error_set_errno (err, "open the staging point /tmp");
-  if (move_mount (top, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-    return fk_error_set_errno (err, "attach the writable layer");
+  /* The root of the sandbox is the upper dir: owned by the sandbox's root. */
+  if (fchownat (top, "upper", root_uid, root_gid, 0) < 0)
+    return fk_error_set_errno (err, "chown the upper dir");
   cleanup_close int fs = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fs < 0)
     return fk_error_set_errno (err, "fsopen overlay");
-  /* "lowerdir+" takes one layer at a time, top first. */
+  /* The layers are detached idmapped mounts: they have no path but /proc/self/fd. "lowerdir+"
+     takes one at a time, top first. */
   for (size_t i = n_layers; i-- > 0;)
     {
-      char name[64];
-      snprintf (name, sizeof name, "layers/%zu", i);
-      if (mkdirat (top, name, 0755) < 0)
-        return fk_error_set_errno (err, "make `%s'", name);
-      cleanup_close int at = openat (top, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (at < 0)
-        return fk_error_set_errno (err, "open `%s'", name);
-      if (move_mount (layer_fds[i], "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
-          < 0)
-        return fk_error_set_errno (err, "attach layer %zu", i);
-      char lower[96];
-      snprintf (lower, sizeof lower, "/proc/self/fd/%d/%s", top, name);
+      char lower[64];
+      snprintf (lower, sizeof lower, "/proc/self/fd/%d", layer_fds[i]);
       if (fsconfig (fs, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) < 0)
         return fk_error_set_errno (err, "overlay: add layer %zu", i);
     }
@@ -157,20 +142,28 @@ fk_mount_rootfs (const int *layer_fds, size_t n_layers, uint64_t disk_bytes, int
   if (fsconfig (fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0
       || fsconfig (fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
     return fk_error_set_errno (err, "overlay: upper and work dirs");
-  /* In a user namespace overlay keeps its metadata in user.overlay.* xattrs (tmpfs has them). */
-  if (fsconfig (fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
-    return fk_error_set_errno (err, "overlay: userxattr");
   if (fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return fk_error_set_errno (err, "create the overlay");
-  cleanup_close int root = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+  int root = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
   if (root < 0)
     return fk_error_set_errno (err, "fsmount the overlay");
-  cleanup_close int at = openat (top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (at < 0)
-    return fk_error_set_errno (err, "open the root mount point");
-  if (move_mount (root, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-    return fk_error_set_errno (err, "attach the overlay");
-  *ret_rootfd = steal_fd (&root);
+  *ret_fd = root;
+  return 0;
+}
+
+int
+fk_mount_attach_root (int overlay_fd, fk_error_t *err)
+{
+  /* pivot_root wants the new root attached in this namespace. The staging point must be
+     reachable by root of the user namespace, which the host's state dir is not (and an fd
+     opened before clone names the parent's mount, not ours): /tmp is, and covering it here
+     changes nothing on the host, this mount namespace being private. */
+  cleanup_close int target = open ("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (target < 0)
+    return fk_error_set_errno (err, "open the staging point /tmp");
+  if (move_mount (overlay_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+      < 0)
+    return fk_error_set_errno (err, "attach the root overlay");
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 
@@ -23,12 +24,15 @@ int fk_mount_attach_in_root (int rootfd, const char *path, int mfd, int create, 
    path is success: what an image lacks needs no protecting. */
 int fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_t *err);
 
-/* Builds the root in the calling (new, private) mount namespace: a tmpfs of disk_bytes (0: the
-   tmpfs default), staged on /tmp, holds the upper and work dirs and the attached layer_fds
-   (idmapped detached mounts, BOTTOM FIRST); the overlay of them is attached below it too.
-   Returns the overlay's root fd. */
-int fk_mount_rootfs (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
-                     int *ret_rootfd, fk_error_t *err);
+/* Host side: a detached overlay of layer_fds (idmapped detached mounts, BOTTOM FIRST) over a
+   private upper dir on a tmpfs of disk_bytes (0: the tmpfs default), whose root is owned by
+   root_uid:root_gid (the sandbox's root). Returns the overlay's mount fd. */
+int fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
+                            uid_t root_uid, gid_t root_gid, int *ret_fd, fk_error_t *err);
+
+/* Sandbox side: attaches the overlay (from fk_mount_build_overlay) in the calling, private mount
+   namespace, on /tmp as a staging point; overlay_fd then serves as the root fd. */
+int fk_mount_attach_root (int overlay_fd, fk_error_t *err);
 
 /* /tmp: a tmpfs of size_bytes (0: default). */
 int fk_mount_tmp (int rootfd, uint64_t size_bytes, fk_error_t *err);

@@ -1,0 +1,60 @@
+/* firkin/template.h: templates: an OCI image prepared into the store (unpacked layers shared by
+   diff-id, plus the image config), what sandboxes are made from. */
+#ifndef FIRKIN_TEMPLATE_H
+#define FIRKIN_TEMPLATE_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct fk_template
+{
+  char *id, *source, *manifest_digest;
+  char **layers;            /* absolute paths of layers/.../fs, BOTTOM FIRST, NULL-terminated */
+  char **env;               /* "K=V", NULL-terminated */
+  char **entrypoint, **cmd; /* NULL-terminated, may be NULL */
+  char *workdir;            /* may be NULL: "/" */
+  char *user;               /* image User string ("", "1000", "1000:1000", "name[:group]") */
+} fk_template_t;
+
+/* Loads the record templates/<id>.json of state_dir; every layer it names must be unpacked.
+   Free *ret with fk_template_free. */
+int fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk_error_t *err);
+void fk_template_free (fk_template_t *t);
+
+typedef struct fk_template_prepare_opts
+{
+  const char *id;       /* NULL: derived from the reference ("debian-bookworm-slim") */
+  const char *platform; /* "os/arch[/variant]"; NULL: the host's */
+  int progress;         /* -1: a bar per layer when stderr is a TTY; 0 never; 1 always */
+} fk_template_prepare_opts_t;
+
+/* Prepares a template from an image reference (registry, `oci:DIR[:TAG]`,
+   `oci-archive:FILE[:TAG]`, `docker-archive:FILE`): fetches or imports the image, unpacks each
+   layer once, writes the record. Preparing an id again with the same image is a no-op; with
+   another image it replaces the record. `debian:bookworm-slim` falls back to the local `base`
+   template (said on stderr) when no registry answers. *ret_id (caller frees) is the id. */
+int fk_template_prepare (const char *state_dir, const char *ref,
+                         const fk_template_prepare_opts_t *opts, char **ret_id, fk_error_t *err);
+
+/* The ids of all templates, sorted, NULL-terminated (free with fk_strv_free). */
+int fk_template_list (const char *state_dir, char ***ret_ids, fk_error_t *err);
+
+/* The template record as JSON text (caller frees). */
+int fk_template_inspect (const char *state_dir, const char *id, char **ret_json, fk_error_t *err);
+
+typedef struct fk_template_gc_stats
+{
+  unsigned blobs_removed, layers_removed;
+  uint64_t bytes_freed;
+} fk_template_gc_stats_t;
+
+/* Removes the template record, then frees the layers and blobs no other template uses. */
+int fk_template_remove (const char *state_dir, const char *id, fk_template_gc_stats_t *ret_stats,
+                        fk_error_t *err);
+
+/* Frees the layers and blobs no template uses, and leftovers of interrupted work (`fk image
+   prune`). */
+int fk_template_prune (const char *state_dir, fk_template_gc_stats_t *ret_stats, fk_error_t *err);
+
+#endif

@@ -1,0 +1,26 @@
+/* cli/image.c: fk image prune: frees the layers and blobs no template uses. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/verbs.h"
+#include "firkin/template.h"
+
+int
+fk_verb_image (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  if (argc != 2 || strcmp (argv[1], "prune") != 0)
+    {
+      fprintf (argc == 2 && strcmp (argv[1], "--help") == 0 ? stdout : stderr,
+               "usage: fk image prune\n"
+               "  removes the unpacked layers and blobs no template uses\n");
+      return argc == 2 && strcmp (argv[1], "--help") == 0 ? 0 : 2;
+    }
+  fk_error_t err = FK_ERROR_INIT;
+  fk_template_gc_stats_t st;
+  if (fk_template_prune (g->state_dir, &st, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  printf ("freed %u layers, %u blobs, %" PRIu64 " bytes\n", st.layers_removed, st.blobs_removed,
+          st.bytes_freed);
+  return 0;
+}

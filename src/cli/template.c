@@ -1,0 +1,133 @@
+/* cli/template.c: fk template prepare|ls|inspect|rm. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "cli/verbs.h"
+#include "firkin/template.h"
+
+static void
+template_usage (FILE *out)
+{
+  fprintf (out,
+           "usage: fk template prepare REF [--id ID] [--platform OS/ARCH[/VARIANT]] [--quiet]\n"
+           "       fk template ls\n"
+           "       fk template inspect ID\n"
+           "       fk template rm ID\n"
+           "  REF: [REGISTRY/]REPO[:TAG][@sha256:DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+           "       docker-archive:FILE\n");
+}
+
+static int
+template_prepare (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"id", required_argument, NULL, 'i'},
+    {"platform", required_argument, NULL, 'p'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  fk_template_prepare_opts_t po = {.progress = -1};
+  int c;
+  while ((c = getopt_long (argc, argv, "qh", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'i':
+        po.id = optarg;
+        break;
+      case 'p':
+        po.platform = optarg;
+        break;
+      case 'q':
+        po.progress = 0;
+        break;
+      case 'h':
+        template_usage (stdout);
+        return 0;
+      default:
+        template_usage (stderr);
+        return 2;
+      }
+  if (optind + 1 != argc)
+    {
+      template_usage (stderr);
+      return 2;
+    }
+  fk_error_t err = FK_ERROR_INIT;
+  cleanup_free char *id = NULL;
+  if (fk_template_prepare (g->state_dir, argv[optind], &po, &id, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  printf ("%s\n", id);
+  return 0;
+}
+
+static int
+template_ls (const fk_cli_globals_t *g)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  cleanup_strv char **ids = NULL;
+  if (fk_template_list (g->state_dir, &ids, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  printf ("%-24s %-19s %s\n", "ID", "MANIFEST", "SOURCE");
+  for (char **id = ids; *id; id++)
+    {
+      fk_template_t *t = NULL;
+      if (fk_template_load (g->state_dir, *id, &t, &err) < 0)
+        {
+          printf ("%-24s %-19s (%s)\n", *id, "-", fk_error_message (&err));
+          fk_error_clear (&err);
+          continue;
+        }
+      printf ("%-24s %-19.19s %s\n", t->id, t->manifest_digest, t->source);
+      fk_template_free (t);
+    }
+  return 0;
+}
+
+static int
+template_inspect (const fk_cli_globals_t *g, const char *id)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  cleanup_free char *json = NULL;
+  if (fk_template_inspect (g->state_dir, id, &json, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  printf ("%s\n", json);
+  return 0;
+}
+
+static int
+template_rm (const fk_cli_globals_t *g, const char *id)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_template_gc_stats_t st;
+  if (fk_template_remove (g->state_dir, id, &st, &err) < 0)
+    return fk_cli_fail (&err, 1);
+  fprintf (stderr, "removed template %s; freed %u layers, %u blobs, %" PRIu64 " bytes\n", id,
+           st.layers_removed, st.blobs_removed, st.bytes_freed);
+  return 0;
+}
+
+int
+fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      template_usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? 2 : 0;
+    }
+  const char *sub = argv[1];
+  if (strcmp (sub, "prepare") == 0)
+    return template_prepare (g, argc - 1, argv + 1);
+  if (strcmp (sub, "ls") == 0 && argc == 2)
+    return template_ls (g);
+  if (strcmp (sub, "inspect") == 0 && argc == 3)
+    return template_inspect (g, argv[2]);
+  if (strcmp (sub, "rm") == 0 && argc == 3)
+    return template_rm (g, argv[2]);
+  template_usage (stderr);
+  return 2;
+}

@@ -1,0 +1,953 @@
+/* image/layer.c: see layer.h.
+
+   Two libarchive readers in a chain: `raw' decompresses the blob (gzip and zstd filters only,
+   raw format), `tar' parses the uncompressed stream it is fed by a callback that also hashes
+   it, so the diff_id covers exactly the bytes read. libarchive only reads: every file is
+   created here with *at() syscalls on a parent directory opened below the root without
+   following any symlink (libarchive's disk writer resolves paths itself, which is what a
+   hostile layer attacks). */
+#include "image/layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+#define OPAQUE_XATTR "trusted.overlay.opaque"
+#define TAIL_KEEP 1024
+
+const char *
+fk_layer_compression_name (fk_layer_compression_t c)
+{
+  switch (c)
+    {
+    case FK_LAYER_COMPRESSION_GZIP:
+      return "gzip";
+    case FK_LAYER_COMPRESSION_ZSTD:
+      return "zstd";
+    case FK_LAYER_COMPRESSION_NONE:
+    default:
+      return "none";
+    }
+}
+
+/* ---- the uncompressed stream ---- */
+
+/* libarchive's error string, never NULL. */
+static const char *
+archive_message (struct archive *a)
+{
+  const char *m = archive_error_string (a);
+  return m ? m : "truncated or corrupt stream";
+}
+
+
+typedef struct stream
+{
+  int blobfd;
+  struct archive *raw;
+  fk_sha256_t *sha;
+  uint64_t fed; /* uncompressed bytes handed to the tar reader */
+  uint64_t blob_read; /* compressed bytes read from blobfd */
+  int raw_eof;
+  int magic_checked;
+  /* The last chunk handed to the tar reader (valid until the next raw read), and the end of the
+     one before, so data the tar reader read ahead past its end marker can be checked. */
+  const unsigned char *last;
+  size_t last_len;
+  unsigned char prev_tail[TAIL_KEEP];
+  size_t prev_tail_len;
+  unsigned char inbuf[128 * 1024];
+} stream_t;
+
+static la_ssize_t
+raw_read_cb (struct archive *a, void *data, const void **buf)
+{
+  stream_t *s = data;
+  for (;;)
+    {
+      ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          archive_set_error (a, errno, "read layer blob: %s", strerror (errno));
+          return -1;
+        }
+      s->blob_read += (uint64_t) n;
+      *buf = s->inbuf;
+      return n;
+    }
+}
+
+/* Compressions OCI does not allow, named so the error says what the blob is. */
+static const char *
+foreign_compression (const unsigned char *p, size_t len)
+{
+  if (len >= 6 && memcmp (p, "\xfd" "7zXZ\0", 6) == 0)
+    return "xz";
+  if (len >= 3 && memcmp (p, "BZh", 3) == 0)
+    return "bzip2";
+  if (len >= 4 && memcmp (p, "\x04\x22\x4d\x18", 4) == 0)
+    return "lz4";
+  return NULL;
+}
+
+static la_ssize_t
+tar_read_cb (struct archive *a, void *data, const void **buf)
+{
+  stream_t *s = data;
+  if (s->raw_eof)
+    return 0;
+  for (;;)
+    {
+      const void *block;
+      size_t len;
+      la_int64_t off;
+      int r = archive_read_data_block (s->raw, &block, &len, &off);
+      if (r == ARCHIVE_EOF)
+        {
+          s->raw_eof = 1;
+          return 0;
+        }
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        {
+          archive_set_error (a, archive_errno (s->raw) > 0 ? archive_errno (s->raw) : EIO,
+                             "%s", archive_message (s->raw));
+          return -1;
+        }
+      if (len == 0)
+        continue;
+      if (!s->magic_checked)
+        {
+          s->magic_checked = 1;
+          const char *c = foreign_compression (block, len);
+          if (c != NULL)
+            {
+              archive_set_error (a, EINVAL,
+                                 "layer is %s-compressed: only tar, tar+gzip and tar+zstd "
+                                 "layers are supported",
+                                 c);
+              return -1;
+            }
+        }
+      if (s->last_len > 0)
+        {
+          size_t keep = s->last_len < TAIL_KEEP ? s->last_len : TAIL_KEEP;
+          memcpy (s->prev_tail, s->last + s->last_len - keep, keep);
+          s->prev_tail_len = keep;
+        }
+      fk_sha256_update (s->sha, block, len);
+      s->fed += len;
+      s->last = block;
+      s->last_len = len;
+      *buf = block;
+      return (la_ssize_t) len;
+    }
+}
+
+static int
+all_zero (const unsigned char *p, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (p[i] != 0)
+      return 0;
+  return 1;
+}
+
+/* After the tar end-of-archive marker only zero padding may follow: checks what the tar reader
+   read ahead but did not consume, then drains (and hashes) the rest of the stream. */
+static int
+check_trailer (stream_t *s, struct archive *tar, uint64_t *ret_total, fk_error_t *err)
+{
+  la_int64_t consumed = archive_filter_bytes (tar, 0);
+  uint64_t unconsumed = consumed >= 0 && (uint64_t) consumed < s->fed ? s->fed - (uint64_t) consumed
+                                                                      : 0;
+  int garbage = 0;
+  if (unconsumed > 0)
+    {
+      size_t in_last = unconsumed < s->last_len ? (size_t) unconsumed : s->last_len;
+      if (!all_zero (s->last + s->last_len - in_last, in_last))
+        garbage = 1;
+      uint64_t before = unconsumed - in_last;
+      if (before > 0)
+        {
+          size_t n = before < s->prev_tail_len ? (size_t) before : s->prev_tail_len;
+          if (!all_zero (s->prev_tail + s->prev_tail_len - n, n))
+            garbage = 1;
+        }
+    }
+  uint64_t total = s->fed;
+  while (!s->raw_eof)
+    {
+      const void *block;
+      size_t len;
+      la_int64_t off;
+      int r = archive_read_data_block (s->raw, &block, &len, &off);
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return fk_error_set (err, EIO, "layer: after the end of the tar archive: %s",
+                             archive_message (s->raw));
+      fk_sha256_update (s->sha, block, len);
+      total += len;
+      if (!all_zero (block, len))
+        garbage = 1;
+    }
+  if (garbage)
+    return fk_error_set (err, EINVAL,
+                         "layer: data after the end of the tar archive (a tar stream may end "
+                         "only with zero padding)");
+  /* libarchive's gzip reader ends quietly at bytes that do not start another member. */
+  if (archive_filter_count (s->raw) > 1)
+    {
+      for (;;)
+        {
+          ssize_t n = read (s->blobfd, s->inbuf, sizeof s->inbuf);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            return fk_error_set_errno (err, "read layer blob");
+          if (n == 0)
+            break;
+          s->blob_read += (uint64_t) n;
+        }
+      la_int64_t used = archive_filter_bytes (s->raw, 1);
+      if (used >= 0 && (uint64_t) used < s->blob_read)
+        return fk_error_set (err, EINVAL,
+                             "layer: %" PRIu64 " bytes after the end of the compressed stream",
+                             s->blob_read - (uint64_t) used);
+    }
+  *ret_total = total;
+  return 0;
+}
+
+/* ---- writing entries ---- */
+
+typedef struct dir_time
+{
+  char *path;
+  struct timespec ts[2];
+} dir_time_t;
+
+typedef struct applier
+{
+  int rootfd;
+  int ignore_owners;
+  uint64_t max_size;
+  fk_layer_stats_t stats;
+  char *cached_parent; /* the last parent opened, and its O_PATH fd */
+  int cached_fd;
+  dir_time_t *dir_times;
+  size_t n_dir_times, cap_dir_times;
+} applier_t;
+
+static void
+applier_forget_parent (applier_t *app)
+{
+  free (app->cached_parent);
+  app->cached_parent = NULL;
+  app->cached_fd = close_and_reset (app->cached_fd);
+}
+
+static int
+openat2_beneath (int dirfd, const char *path, int flags)
+{
+  struct open_how how = {
+    .flags = (unsigned long long) (flags | O_CLOEXEC),
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+  };
+  int fd;
+  do
+    fd = (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN);
+  return fd;
+}
+
+/* Normalises an entry path: leading `/' and `.' / empty components dropped; a `..' component is
+   an error. "" is the layer root. */
+static int
+clean_path (const char *in, const char *what, char **ret, fk_error_t *err)
+{
+  size_t len = strlen (in);
+  cleanup_free char *out = xmalloc (len + 1);
+  size_t o = 0;
+  const char *p = in;
+  while (*p)
+    {
+      while (*p == '/')
+        p++;
+      const char *end = strchrnul (p, '/');
+      size_t n = (size_t) (end - p);
+      if (n == 2 && p[0] == '.' && p[1] == '.')
+        return fk_error_set (err, EINVAL, "%s `%s' has a `..' component", what, in);
+      if (n > 0 && !(n == 1 && p[0] == '.'))
+        {
+          if (o > 0)
+            out[o++] = '/';
+          memcpy (out + o, p, n);
+          o += n;
+        }
+      p = end;
+    }
+  out[o] = '\0';
+  *ret = steal_pointer (&out);
+  return 0;
+}
+
+/* Opens the directory `path' (clean, relative to the root; "" is the root) as an O_PATH fd the
+   caller closes. No component may be a symlink; missing ones are created (0755) when create is
+   set. */
+static int
+open_dir_in_layer (applier_t *app, const char *path, int create, fk_error_t *err)
+{
+  if (app->cached_parent != NULL && strcmp (app->cached_parent, path) == 0)
+    {
+      int fd = fcntl (app->cached_fd, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0)
+        return fk_error_set_errno (err, "dup");
+      return fd;
+    }
+  int fd = openat2_beneath (app->rootfd, path[0] ? path : ".", O_PATH | O_DIRECTORY);
+  if (fd < 0)
+    {
+      /* Walk one component at a time to create what is missing and name what is wrong. */
+      cleanup_close int cur = fcntl (app->rootfd, F_DUPFD_CLOEXEC, 3);
+      if (cur < 0)
+        return fk_error_set_errno (err, "dup");
+      cleanup_free char *buf = xstrdup (path);
+      char *save = NULL;
+      for (char *comp = strtok_r (buf, "/", &save); comp; comp = strtok_r (NULL, "/", &save))
+        {
+          int next = openat2_beneath (cur, comp, O_PATH | O_DIRECTORY);
+          if (next < 0 && errno == ENOENT && create)
+            {
+              if (mkdirat (cur, comp, 0755) < 0 && errno != EEXIST)
+                return fk_error_set_errno (err, "mkdir `%s' in `%s'", comp, path);
+              next = openat2_beneath (cur, comp, O_PATH | O_DIRECTORY);
+            }
+          if (next < 0)
+            {
+              int e = errno;
+              struct stat st;
+              if (e == ELOOP
+                  || (fstatat (cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode)))
+                return fk_error_set (err, ELOOP,
+                                     "`%s' is a symlink of this layer: refusing to write through "
+                                     "it",
+                                     comp);
+              if (e == ENOTDIR)
+                return fk_error_set (err, ENOTDIR, "`%s' is not a directory", comp);
+              errno = e;
+              return fk_error_set_errno (err, "open `%s'", comp);
+            }
+          close (cur);
+          cur = next;
+        }
+      fd = steal_fd (&cur);
+    }
+  applier_forget_parent (app);
+  app->cached_parent = xstrdup (path);
+  app->cached_fd = fd;
+  int ret = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  if (ret < 0)
+    return fk_error_set_errno (err, "dup");
+  return ret;
+}
+
+static int
+is_whiteout_node (const struct stat *st)
+{
+  return S_ISCHR (st->st_mode) && st->st_rdev == makedev (0, 0);
+}
+
+/* Makes room for a new entry `base' in parentfd: a later entry replaces an earlier one of the
+   same path, except a directory over a directory (metadata updated in place). Returns 1 when a
+   directory is kept, 2 when a whiteout was replaced, else 0. */
+static int
+make_room (applier_t *app, int parentfd, const char *base, int is_dir, fk_error_t *err)
+{
+  struct stat st;
+  if (fstatat (parentfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      return fk_error_set_errno (err, "stat");
+    }
+  if (S_ISDIR (st.st_mode))
+    {
+      if (is_dir)
+        return 1;
+      /* The cached parent may live below the directory that goes. */
+      applier_forget_parent (app);
+      if (fk_rm_rf_at (parentfd, base, err) < 0)
+        return -1;
+      return 0;
+    }
+  if (unlinkat (parentfd, base, 0) < 0)
+    return fk_error_set_errno (err, "unlink");
+  return is_whiteout_node (&st) ? 2 : 0;
+}
+
+static int
+entry_owner (const applier_t *app, struct archive_entry *e, uid_t *uid, gid_t *gid,
+             fk_error_t *err)
+{
+  la_int64_t u = archive_entry_uid (e), g = archive_entry_gid (e);
+  /* (uid_t) -1 means "unchanged" to chown: never a real owner. */
+  if (u < 0 || u >= (la_int64_t) UINT32_MAX || g < 0 || g >= (la_int64_t) UINT32_MAX)
+    return fk_error_set (err, EINVAL, "owner %lld:%lld out of range", (long long) u,
+                         (long long) g);
+  *uid = (uid_t) u;
+  *gid = (gid_t) g;
+  return 0;
+}
+
+static void
+entry_times (struct archive_entry *e, struct timespec ts[2])
+{
+  ts[1].tv_sec = archive_entry_mtime (e);
+  ts[1].tv_nsec = archive_entry_mtime_nsec (e);
+  if (archive_entry_atime_is_set (e))
+    {
+      ts[0].tv_sec = archive_entry_atime (e);
+      ts[0].tv_nsec = archive_entry_atime_nsec (e);
+    }
+  else
+    ts[0] = ts[1];
+  if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000)
+    ts[0].tv_nsec = 0;
+  if (ts[1].tv_nsec < 0 || ts[1].tv_nsec >= 1000000000)
+    ts[1].tv_nsec = 0;
+}
+
+static int
+forbidden_xattr (const char *name)
+{
+  /* Overlay reads its own xattrs (opaque, redirect, metacopy, origin) from lower dirs: a layer
+     that ships them could forge whiteouts or redirect lookups. */
+  return strncmp (name, "trusted.overlay.", 16) == 0 || strncmp (name, "user.overlay.", 13) == 0;
+}
+
+/* Sets the entry's xattrs on fd, or (fd < 0) on the symlink `base' of parentfd. */
+static int
+set_xattrs (int fd, int parentfd, const char *base, const char *path, struct archive_entry *e,
+            fk_error_t *err)
+{
+  if (archive_entry_xattr_reset (e) == 0)
+    return 0;
+  const char *name;
+  const void *value;
+  size_t size;
+  while (archive_entry_xattr_next (e, &name, &value, &size) == ARCHIVE_OK)
+    {
+      if (forbidden_xattr (name))
+        {
+          log_warning ("layer entry `%s': xattr `%s' skipped: overlay's own attributes are not "
+                       "taken from images",
+                       path, name);
+          continue;
+        }
+      int r;
+      if (fd >= 0)
+        r = fsetxattr (fd, name, value, size, 0);
+      else
+        {
+          cleanup_free char *p = xasprintf ("/proc/self/fd/%d/%s", parentfd, base);
+          r = lsetxattr (p, name, value, size, 0);
+        }
+      if (r < 0 && (errno == ENOTSUP || errno == EPERM))
+        {
+          log_warning_errno (errno, "layer entry `%s': xattr `%s' skipped", path, name);
+          continue;
+        }
+      if (r < 0)
+        return fk_error_set_errno (err, "set xattr `%s'", name);
+    }
+  return 0;
+}
+
+/* Owner, mode, xattrs (and times unless a directory) on an open file or directory. */
+static int
+set_metadata_fd (applier_t *app, int fd, const char *path, struct archive_entry *e, int is_dir,
+                 fk_error_t *err)
+{
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (entry_owner (app, e, &uid, &gid, err) < 0)
+    return -1;
+  /* chown first: it clears setuid/setgid, which the chmod then restores. */
+  if (!app->ignore_owners && fchown (fd, uid, gid) < 0)
+    return fk_error_set_errno (err, "chown");
+  if (fchmod (fd, archive_entry_perm (e) & 07777) < 0)
+    return fk_error_set_errno (err, "chmod");
+  if (set_xattrs (fd, -1, NULL, path, e, err) < 0)
+    return -1;
+  if (!is_dir)
+    {
+      struct timespec ts[2];
+      entry_times (e, ts);
+      if (futimens (fd, ts) < 0)
+        return fk_error_set_errno (err, "set times");
+    }
+  return 0;
+}
+
+static int
+pwrite_all (int fd, const void *buf, size_t len, off_t off, fk_error_t *err)
+{
+  const char *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = pwrite (fd, p, len, off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return fk_error_set_errno (err, "write");
+      p += n;
+      len -= (size_t) n;
+      off += n;
+    }
+  return 0;
+}
+
+static int
+write_file (applier_t *app, struct archive *tar, int parentfd, const char *base, const char *path,
+            struct archive_entry *e, fk_error_t *err)
+{
+  la_int64_t size = archive_entry_size_is_set (e) ? archive_entry_size (e) : 0;
+  if (size < 0)
+    return fk_error_set (err, EINVAL, "negative size");
+  if ((uint64_t) size > app->max_size - app->stats.unpacked_size)
+    return fk_error_set (err, EFBIG,
+                         "claims %" PRIu64 " bytes: over the layer size limit of %" PRIu64
+                         " bytes (%" PRIu64 " unpacked before it)",
+                         (uint64_t) size, app->max_size, app->stats.unpacked_size);
+  app->stats.unpacked_size += (uint64_t) size;
+  if (make_room (app, parentfd, base, 0, err) < 0)
+    return -1;
+  cleanup_close int fd
+      = openat (parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return fk_error_set_errno (err, "create");
+  for (;;)
+    {
+      const void *block;
+      size_t len;
+      la_int64_t off;
+      int r = archive_read_data_block (tar, &block, &len, &off);
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EIO, "%s",
+                             archive_message (tar));
+      if (off < 0 || (uint64_t) off > (uint64_t) size || len > (uint64_t) size - (uint64_t) off)
+        return fk_error_set (err, EINVAL, "data beyond the entry's size");
+      if (len > 0 && pwrite_all (fd, block, len, (off_t) off, err) < 0)
+        return -1;
+    }
+  /* Sparse files (and a sparse tail) keep their holes. */
+  if (ftruncate (fd, (off_t) size) < 0)
+    return fk_error_set_errno (err, "truncate");
+  return set_metadata_fd (app, fd, path, e, 0, err);
+}
+
+static int
+record_dir_time (applier_t *app, const char *path, struct archive_entry *e)
+{
+  xgrow ((void **) &app->dir_times, &app->cap_dir_times, app->n_dir_times + 1,
+         sizeof *app->dir_times);
+  dir_time_t *d = &app->dir_times[app->n_dir_times++];
+  d->path = xstrdup (path);
+  entry_times (e, d->ts);
+  return 0;
+}
+
+static int
+set_opaque (int dirfd, fk_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open");
+  if (fsetxattr (fd, OPAQUE_XATTR, "y", 1, 0) < 0)
+    return fk_error_set_errno (err, "set xattr `" OPAQUE_XATTR "'");
+  return 0;
+}
+
+static int
+write_dir (applier_t *app, int parentfd, const char *base, const char *path,
+           struct archive_entry *e, fk_error_t *err)
+{
+  int r = make_room (app, parentfd, base, 1, err);
+  if (r < 0)
+    return -1;
+  if (r != 1 && mkdirat (parentfd, base, 0700) < 0)
+    return fk_error_set_errno (err, "mkdir");
+  cleanup_close int fd = openat (parentfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open");
+  /* A directory over this layer's own whiteout still hides the lower directory's content. */
+  if (r == 2 && set_opaque (fd, err) < 0)
+    return -1;
+  if (set_metadata_fd (app, fd, path, e, 1, err) < 0)
+    return -1;
+  return record_dir_time (app, path, e);
+}
+
+/* Owner and times of a node that cannot be opened for writing (symlink, fifo). */
+static int
+set_metadata_at (applier_t *app, int parentfd, const char *base, const char *path,
+                 struct archive_entry *e, int is_link, fk_error_t *err)
+{
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (entry_owner (app, e, &uid, &gid, err) < 0)
+    return -1;
+  if (!app->ignore_owners && fchownat (parentfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+    return fk_error_set_errno (err, "chown");
+  /* A fifo we just created in our own directory: nothing can have swapped it for a symlink. */
+  if (!is_link && fchmodat (parentfd, base, archive_entry_perm (e) & 07777, 0) < 0)
+    return fk_error_set_errno (err, "chmod");
+  if (set_xattrs (-1, parentfd, base, path, e, err) < 0)
+    return -1;
+  struct timespec ts[2];
+  entry_times (e, ts);
+  if (utimensat (parentfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+    return fk_error_set_errno (err, "set times");
+  return 0;
+}
+
+static int
+write_symlink (applier_t *app, int parentfd, const char *base, const char *path,
+               struct archive_entry *e, fk_error_t *err)
+{
+  const char *target = archive_entry_symlink (e);
+  if (target == NULL || target[0] == '\0')
+    return fk_error_set (err, EINVAL, "symlink without a target");
+  if (make_room (app, parentfd, base, 0, err) < 0)
+    return -1;
+  /* Stored as it is: it only points outside when followed, and nothing here follows one. */
+  if (symlinkat (target, parentfd, base) < 0)
+    return fk_error_set_errno (err, "symlink");
+  return set_metadata_at (app, parentfd, base, path, e, 1, err);
+}
+
+static int
+write_fifo (applier_t *app, int parentfd, const char *base, const char *path,
+            struct archive_entry *e, fk_error_t *err)
+{
+  if (make_room (app, parentfd, base, 0, err) < 0)
+    return -1;
+  if (mknodat (parentfd, base, S_IFIFO | 0600, 0) < 0)
+    return fk_error_set_errno (err, "mkfifo");
+  return set_metadata_at (app, parentfd, base, path, e, 0, err);
+}
+
+static int
+write_hardlink (applier_t *app, int parentfd, const char *base, const char *linkname,
+                fk_error_t *err)
+{
+  cleanup_free char *target = NULL;
+  if (clean_path (linkname, "hard link target", &target, err) < 0)
+    return -1;
+  if (target[0] == '\0')
+    return fk_error_set (err, EINVAL, "hard link to the layer root");
+  cleanup_free char *tdir = NULL;
+  cleanup_free char *tbase = NULL;
+  fk_path_split (target, &tdir, &tbase);
+  if (strncmp (tbase, WHITEOUT_PREFIX, strlen (WHITEOUT_PREFIX)) == 0)
+    return fk_error_set (err, EINVAL, "hard link to the whiteout `%s'", linkname);
+  fk_error_t sub = FK_ERROR_INIT;
+  cleanup_close int tfd = open_dir_in_layer (app, strcmp (tdir, ".") == 0 ? "" : tdir, 0, &sub);
+  struct stat st;
+  if (tfd < 0 || fstatat (tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      fk_error_clear (&sub);
+      return fk_error_set (err, ENOENT,
+                           "hard link target `%s' is not an earlier entry of the layer (links "
+                           "never leave the layer)",
+                           linkname);
+    }
+  if (S_ISDIR (st.st_mode))
+    return fk_error_set (err, EPERM, "hard link to the directory `%s'", linkname);
+  /* linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself. */
+  struct stat cur;
+  if (fstatat (parentfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_ino == st.st_ino
+      && cur.st_dev == st.st_dev)
+    return 0;
+  if (make_room (app, parentfd, base, 0, err) < 0)
+    return -1;
+  if (linkat (tfd, tbase, parentfd, base, 0) < 0)
+    return fk_error_set_errno (err, "link to `%s'", linkname);
+  return 0;
+}
+
+static int
+write_whiteout (applier_t *app, const char *parent, const char *base, fk_error_t *err)
+{
+  cleanup_close int parentfd = open_dir_in_layer (app, parent, 1, err);
+  if (parentfd < 0)
+    return -1;
+  if (strcmp (base, WHITEOUT_OPAQUE) == 0)
+    {
+      if (set_opaque (parentfd, err) < 0)
+        return -1;
+      app->stats.opaque_dirs++;
+      return 0;
+    }
+  const char *name = base + strlen (WHITEOUT_PREFIX);
+  if (name[0] == '\0' || strcmp (name, ".") == 0 || strcmp (name, "..") == 0
+      || strncmp (name, WHITEOUT_PREFIX, strlen (WHITEOUT_PREFIX)) == 0)
+    return fk_error_set (err, EINVAL, "whiteout names no file");
+  struct stat st;
+  if (fstatat (parentfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    {
+      /* A whiteout hides lower layers only; an entry of this same layer stays. A directory of
+         this layer then hides the lower directory's content, as an opaque one. */
+      if (S_ISDIR (st.st_mode))
+        {
+          cleanup_close int dfd
+              = openat (parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (dfd < 0 || set_opaque (dfd, err) < 0)
+            return fk_error_is_set (err) ? -1 : fk_error_set_errno (err, "open");
+        }
+      app->stats.whiteouts++;
+      return 0;
+    }
+  if (mknodat (parentfd, name, S_IFCHR | 0, makedev (0, 0)) < 0)
+    return fk_error_set_errno (err, "create whiteout");
+  app->stats.whiteouts++;
+  return 0;
+}
+
+static int
+apply_root_entry (applier_t *app, struct archive_entry *e, fk_error_t *err)
+{
+  if (archive_entry_filetype (e) != AE_IFDIR || archive_entry_hardlink (e) != NULL)
+    return fk_error_set (err, EINVAL, "the layer root is not a directory");
+  cleanup_close int fd = openat (app->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open the layer root");
+  if (set_metadata_fd (app, fd, "", e, 1, err) < 0)
+    return -1;
+  return record_dir_time (app, "", e);
+}
+
+static int
+apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_error_t *err)
+{
+  const char *raw = archive_entry_pathname (e);
+  if (raw == NULL)
+    return fk_error_set (err, EINVAL, "layer entry %" PRIu64 " has no usable path",
+                         app->stats.entries);
+  cleanup_free char *path = NULL;
+  if (clean_path (raw, "path", &path, err) < 0)
+    return fk_error_wrap (err, "layer entry `%s'", raw);
+  int r;
+  if (path[0] == '\0')
+    r = apply_root_entry (app, e, err);
+  else
+    {
+      cleanup_free char *parent = NULL;
+      cleanup_free char *base = NULL;
+      fk_path_split (path, &parent, &base);
+      const char *pdir = strcmp (parent, ".") == 0 ? "" : parent;
+      if (strncmp (base, WHITEOUT_PREFIX, strlen (WHITEOUT_PREFIX)) == 0)
+        r = write_whiteout (app, pdir, base, err);
+      else
+        {
+          cleanup_close int parentfd = open_dir_in_layer (app, pdir, 1, err);
+          if (parentfd < 0)
+            return fk_error_wrap (err, "layer entry `%s'", raw);
+          const char *hardlink = archive_entry_hardlink (e);
+          mode_t type = archive_entry_filetype (e);
+          if (hardlink != NULL)
+            r = write_hardlink (app, parentfd, base, hardlink, err);
+          else if (type == AE_IFREG)
+            r = write_file (app, tar, parentfd, base, path, e, err);
+          else if (type == AE_IFDIR)
+            r = write_dir (app, parentfd, base, path, e, err);
+          else if (type == AE_IFLNK)
+            r = write_symlink (app, parentfd, base, path, e, err);
+          else if (type == AE_IFIFO)
+            r = write_fifo (app, parentfd, base, path, e, err);
+          else if (type == AE_IFCHR || type == AE_IFBLK)
+            {
+              /* The sandbox brings its own /dev; a device node from an image is never
+                 needed and, outside a user namespace, dangerous. */
+              log_warning ("layer entry `%s': %s device %u:%u skipped: images do not create "
+                           "device nodes",
+                           raw, type == AE_IFCHR ? "char" : "block",
+                           (unsigned) archive_entry_rdevmajor (e),
+                           (unsigned) archive_entry_rdevminor (e));
+              app->stats.skipped++;
+              r = 0;
+            }
+          else
+            {
+              log_warning ("layer entry `%s': file type 0%o skipped", raw, (unsigned) type);
+              app->stats.skipped++;
+              r = 0;
+            }
+        }
+    }
+  if (r < 0)
+    return fk_error_wrap (err, "layer entry `%s'", raw);
+  return 0;
+}
+
+/* Directory mtimes last: creating their children changed them. */
+static int
+apply_dir_times (applier_t *app, fk_error_t *err)
+{
+  for (size_t i = 0; i < app->n_dir_times; i++)
+    {
+      dir_time_t *d = &app->dir_times[i];
+      if (d->path[0] == '\0')
+        {
+          cleanup_close int fd = openat (app->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (fd < 0 || futimens (fd, d->ts) < 0)
+            return fk_error_set_errno (err, "set times of the layer root");
+          continue;
+        }
+      cleanup_free char *parent = NULL;
+      cleanup_free char *base = NULL;
+      fk_path_split (d->path, &parent, &base);
+      fk_error_t sub = FK_ERROR_INIT;
+      cleanup_close int pfd
+          = open_dir_in_layer (app, strcmp (parent, ".") == 0 ? "" : parent, 0, &sub);
+      struct stat st;
+      /* A later entry may have replaced the directory: then its times are already right. */
+      if (pfd < 0 || fstatat (pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR (st.st_mode))
+        {
+          fk_error_clear (&sub);
+          continue;
+        }
+      if (utimensat (pfd, base, d->ts, AT_SYMLINK_NOFOLLOW) < 0)
+        return fk_error_set_errno (err, "set times of `%s'", d->path);
+    }
+  return 0;
+}
+
+static void
+applier_free (applier_t *app)
+{
+  applier_forget_parent (app);
+  for (size_t i = 0; i < app->n_dir_times; i++)
+    free (app->dir_times[i].path);
+  free (app->dir_times);
+}
+
+static void
+archive_freep (struct archive **a)
+{
+  if (*a != NULL)
+    archive_read_free (*a);
+}
+
+static void
+sha_freep (fk_sha256_t **s)
+{
+  if (*s != NULL)
+    fk_sha256_free (*s);
+}
+
+int
+fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
+                fk_layer_stats_t *ret_stats, fk_error_t *err)
+{
+  cleanup_free stream_t *s = xcalloc (1, sizeof *s);
+  __attribute__ ((cleanup (sha_freep))) fk_sha256_t *sha = fk_sha256_new ();
+  s->blobfd = blobfd;
+  s->sha = sha;
+
+  __attribute__ ((cleanup (archive_freep))) struct archive *raw = archive_read_new ();
+  __attribute__ ((cleanup (archive_freep))) struct archive *tar = archive_read_new ();
+  if (raw == NULL || tar == NULL)
+    fk_oom (sizeof (void *));
+  s->raw = raw;
+  /* Only the compressions OCI allows, both built into libarchive (never an external program). */
+  archive_read_support_filter_gzip (raw);
+  archive_read_support_filter_zstd (raw);
+  archive_read_support_format_raw (raw);
+  archive_read_support_format_empty (raw);
+  if (archive_read_open (raw, s, NULL, raw_read_cb, NULL) != ARCHIVE_OK)
+    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
+  struct archive_entry *e;
+  int r = archive_read_next_header (raw, &e);
+  if (r == ARCHIVE_EOF)
+    s->raw_eof = 1;
+  else if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+    return fk_error_set (err, EINVAL, "layer: %s", archive_message (raw));
+  fk_layer_compression_t compression = FK_LAYER_COMPRESSION_NONE;
+  int code = archive_filter_code (raw, 0);
+  if (code == ARCHIVE_FILTER_GZIP)
+    compression = FK_LAYER_COMPRESSION_GZIP;
+  else if (code == ARCHIVE_FILTER_ZSTD)
+    compression = FK_LAYER_COMPRESSION_ZSTD;
+
+  archive_read_support_format_tar (tar);
+  archive_read_support_format_empty (tar);
+  if (archive_read_open (tar, s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+    return fk_error_set (err, EINVAL, "layer (%s): %s", fk_layer_compression_name (compression),
+                         archive_message (tar));
+
+  applier_t app = {
+    .rootfd = rootfd,
+    .ignore_owners = opts ? opts->ignore_owners : 0,
+    .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
+    .cached_fd = -1,
+  };
+  int ret = -1;
+  for (;;)
+    {
+      r = archive_read_next_header (tar, &e);
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        {
+          fk_error_set (err, archive_errno (tar) > 0 ? archive_errno (tar) : EINVAL,
+                        "layer (%s), after %" PRIu64 " entries: %s",
+                        fk_layer_compression_name (compression), app.stats.entries,
+                        archive_message (tar));
+          goto out;
+        }
+      if (r == ARCHIVE_WARN)
+        log_debug ("layer entry %" PRIu64 ": %s", app.stats.entries, archive_error_string (tar));
+      if (apply_entry (&app, tar, e, err) < 0)
+        goto out;
+      app.stats.entries++;
+    }
+  uint64_t total = 0;
+  if (check_trailer (s, tar, &total, err) < 0)
+    goto out;
+  if (apply_dir_times (&app, err) < 0)
+    goto out;
+  app.stats.tar_size = total;
+  app.stats.compression = compression;
+  fk_sha256_final (sha, app.stats.diff_id);
+  if (ret_stats)
+    *ret_stats = app.stats;
+  ret = 0;
+out:
+  applier_free (&app);
+  return ret;
+}
