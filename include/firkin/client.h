@@ -9,7 +9,9 @@
 
    Threads: a connection may be used by several threads at once; each request is independent
    (they are multiplexed on the one socket by request id). A single fk_proc_t must be used by
-   one thread at a time. */
+   one thread at a time. Free every fk_proc_t and fk_shell_t of a connection before closing it.
+   Frames for a request nobody is waiting on are queued in memory: a thread streaming a big
+   output should keep reading it. */
 #ifndef FIRKIN_CLIENT_H
 #define FIRKIN_CLIENT_H
 
@@ -208,5 +210,58 @@ int fk_client_file_mkdir (fk_client_t *c, const char *path, unsigned mode, unsig
 int fk_client_file_rename (fk_client_t *c, const char *from, const char *to, fk_error_t *err);
 int fk_client_file_remove (fk_client_t *c, const char *path, unsigned flags, fk_error_t *err);
 int fk_client_file_chmod (fk_client_t *c, const char *path, unsigned mode, fk_error_t *err);
+
+/* ---- shells (persistent shell processes in the agent; bash when present, else sh) ---- */
+
+typedef struct fk_shell fk_shell_t;
+typedef struct fk_shell_pool fk_shell_pool_t;
+
+typedef struct fk_shell_opts
+{
+  char *const *env; /* "K=V" for the shell's environment */
+  const char *cwd;  /* its starting directory */
+  const char *user; /* as in fk_exec_opts_t */
+} fk_shell_opts_t;
+
+typedef struct fk_shell_run_opts
+{
+  const char *command;    /* shell source, run in the shell itself: cd, exports, variables and
+                             functions persist to later runs */
+  char *const *env;       /* this run only: the command then runs in a subshell, so */
+  const char *cwd;        /* state it changes does not persist either */
+  const void *stdin_data; /* the run's stdin (NULL: empty, /dev/null) */
+  size_t stdin_len;
+  uint64_t timeout_ms; /* 0: none. At the deadline the shell and the command are killed
+                          (status signal 9, timed_out) and the shell is started afresh */
+} fk_shell_run_opts_t;
+
+/* Starts a shell. Shells belong to their connection (closed with it). */
+int fk_client_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell,
+                          fk_error_t *err);
+/* Runs a command in the shell and returns exactly what it wrote to stdout and stderr (up to
+   max_output each) and its exit status. Completion is signalled out of band, so no output
+   (markers, NULs, no final newline) can confuse it, and a background job holding stdout does
+   not delay it (its later output is dropped). A command that exits the shell (`exit 3`)
+   reports that status; the shell is started afresh for the next run. One run at a time per
+   shell (concurrent callers wait their turn). */
+int fk_client_shell_run (fk_shell_t *s, const fk_shell_run_opts_t *opts, size_t max_output,
+                         fk_exec_result_t *ret_result, fk_error_t *err);
+/* Sends SIGINT to the command the shell is running (from another thread); the run then ends
+   with that command's status. 0 when nothing was running. */
+int fk_client_shell_cancel (fk_shell_t *s, fk_error_t *err);
+/* Stops the shell and frees the handle. NULL is fine. */
+void fk_client_shell_close (fk_shell_t *s);
+
+/* n shells; runs lease a free one, so runs on different slots execute in parallel. */
+int fk_client_shell_pool_open (fk_client_t *c, unsigned n, const fk_shell_opts_t *opts,
+                               fk_shell_pool_t **ret_pool, fk_error_t *err);
+unsigned fk_shell_pool_slots (const fk_shell_pool_t *p);
+/* Slot i's shell (owned by the pool): to warm or address one slot. */
+fk_shell_t *fk_shell_pool_slot (fk_shell_pool_t *p, unsigned i);
+/* Waits for a free slot, runs there (as fk_client_shell_run), releases the slot. */
+int fk_shell_pool_run (fk_shell_pool_t *p, const fk_shell_run_opts_t *opts, size_t max_output,
+                       fk_exec_result_t *ret_result, fk_error_t *err);
+/* Closes every slot; no run may be in progress. NULL is fine. */
+void fk_shell_pool_close (fk_shell_pool_t *p);
 
 #endif

@@ -114,6 +114,7 @@ typedef struct agent
   uint64_t term_deadline_ms;
   unsigned grace_ms;
   int pid1;
+  const char *default_user; /* --user: for commands that name none */
 } agent_t;
 
 extern agent_t *agent;
@@ -142,6 +143,18 @@ void conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf
 void conn_list_end (conn_t *c, uint32_t id, int *open);
 
 /* proc.c */
+typedef struct proc_spawn
+{
+  char *const *argv;
+  char **env;       /* "K=V" over the agent's environment; may be NULL */
+  const char *cwd;  /* NULL or "": the agent's */
+  const char *user; /* NULL or "": --user, else the agent's */
+  int fd_in, fd_out, fd_err;
+  int pty; /* fd_out is a pty slave to become the controlling terminal */
+  int extra_fd, extra_target; /* also pass extra_fd as fd extra_target (extra_fd -1: none) */
+} proc_spawn_t;
+/* Starts a command in a new session; a bad cwd or user is an error (the child never runs). */
+pid_t proc_spawn (const proc_spawn_t *r, fk_error_t *err);
 void proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
@@ -159,6 +172,11 @@ int proc_timeouts (void);
 /* Signals every process the agent started (their groups). */
 void proc_signal_all (int sig);
 int proc_count (void);
+/* A shell run: output read from out_fd/err_fd like a command's, ended by proc_set_exited. */
+proc_t *proc_new_run (conn_t *c, uint32_t id, shell_t *sh, pid_t pid, int out_fd, int err_fd,
+                      uint64_t timeout_ms);
+/* The process (or run) ended with a wait status: report it once its output is read. */
+void proc_set_exited (proc_t *p, int status);
 /* Frees the processes that are done (after a loop turn, so no event points at them). */
 void proc_gc (void);
 
@@ -167,6 +185,16 @@ void files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
 void files_data (conn_t *c, const fk_wire_frame_t *f);
 void files_pump (conn_t *c);
 void files_conn_closed (conn_t *c);
+
+/* shell.c */
+void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void shell_on_event (shell_t *s, watch_t *w, uint32_t events);
+void shell_reaped (pid_t pid);
+void shell_signal_run (shell_t *s, int sig);
+void shell_conn_closed (conn_t *c);
+void shell_gc (void);
 
 /* user.c */
 typedef struct agent_user

@@ -45,6 +45,7 @@ conn_close (conn_t *c)
   agent_watch (&c->w, 0);
   proc_conn_closed (c);
   files_conn_closed (c);
+  shell_conn_closed (c);
 }
 
 void
@@ -252,6 +253,15 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
     case FK_WIRE_FILE_REMOVE:
     case FK_WIRE_FILE_CHMOD:
       files_request (c, f, &m);
+      break;
+    case FK_WIRE_SHELL_OPEN:
+      shell_open (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_RUN:
+      shell_run (c, f->id, &m);
+      break;
+    case FK_WIRE_SHELL_CLOSE:
+      shell_close (c, f->id, &m);
       break;
     default:
       conn_send_error (c, f->id, EOPNOTSUPP, "request type not supported by this agent");

@@ -167,7 +167,7 @@ main (int argc, char **argv)
     {NULL, 0, NULL, 0},
   };
   int listen_fd = -1;
-  const char *listen_at = NULL, *root = "/", *hostname = NULL;
+  const char *listen_at = NULL, *root = "/", *hostname = NULL, *default_user = NULL;
   unsigned grace_ms = 2000;
   int c;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
@@ -198,8 +198,7 @@ main (int argc, char **argv)
             }
           break;
         case 'u':
-          /* The sandbox sets the default user before exec'ing the agent (see
-             docs/contracts.md); commands given no user run as the agent does. */
+          default_user = optarg;
           break;
         case 'n':
           hostname = optarg;
@@ -233,6 +232,7 @@ main (int argc, char **argv)
   static agent_t a;
   agent = &a;
   a.grace_ms = grace_ms;
+  a.default_user = default_user;
   a.pid1 = getpid () == 1;
   a.listen.fd = a.sig.fd = -1;
   ensure_std_fds ();
@@ -333,13 +333,16 @@ main (int argc, char **argv)
             case W_OUT:
             case W_ERR:
             case W_IN:
-            case W_SHELL:
               proc_on_event (w->owner, w, evs[i].events);
+              break;
+            case W_SHELL:
+              shell_on_event (w->owner, w, evs[i].events);
               break;
             }
         }
       conn_free_closed ();
       proc_gc ();
+      shell_gc ();
     }
   log_info ("every process is gone: exiting");
   return 0;

@@ -43,7 +43,8 @@ typedef struct spawn
   const agent_user_t *user;
   int fd_in, fd_out, fd_err;
   int pty;
-  int stage, error; /* written by the child, read after it exec'd or exited */
+  int extra_fd, extra_target; /* also dup extra_fd to extra_target (when >= 0) */
+  int stage, error;           /* written by the child, read after it exec'd or exited */
 } spawn_t;
 
 static void
@@ -81,6 +82,8 @@ child_main (void *arg)
       _exit (127);
     }
   if (dup2 (s->fd_in, 0) < 0 || dup2 (s->fd_out, 1) < 0 || dup2 (s->fd_err, 2) < 0)
+    _exit (127);
+  if (s->extra_fd >= 0 && dup2 (s->extra_fd, s->extra_target) < 0)
     _exit (127);
   if (s->cwd != NULL && chdir (s->cwd) < 0)
     {
@@ -392,6 +395,55 @@ merge_env (char **extra)
   return merge_env_onto (environ, extra);
 }
 
+pid_t
+proc_spawn (const proc_spawn_t *r, fk_error_t *err)
+{
+  agent_user_t user;
+  memset (&user, 0, sizeof user);
+  const char *user_spec = r->user != NULL && r->user[0] != '\0' ? r->user : agent->default_user;
+  int have_user = user_spec != NULL;
+  if (have_user && agent_user_resolve (agent->rootfd, user_spec, &user, err) < 0)
+    return -1;
+  cleanup_free char **envp = merge_env (r->env);
+  cleanup_free char *home = NULL;
+  if (have_user && user.home != NULL && (r->env == NULL || env_get (r->env, "HOME") == NULL))
+    {
+      /* Like a login: the user's home from /etc/passwd, unless the request sets HOME. */
+      home = xasprintf ("HOME=%s", user.home);
+      char *with_home[] = {home, NULL};
+      char **merged = merge_env_onto (envp, with_home);
+      free (envp);
+      envp = merged;
+    }
+  spawn_t s = {
+    .argv = r->argv,
+    .envp = envp,
+    .cwd = r->cwd && r->cwd[0] ? r->cwd : NULL,
+    .user = have_user ? &user : NULL,
+    .fd_in = r->fd_in,
+    .fd_out = r->fd_out,
+    .fd_err = r->fd_err,
+    .pty = r->pty,
+    .extra_fd = r->extra_fd,
+    .extra_target = r->extra_target,
+  };
+  pid_t pid = spawn (&s);
+  agent_user_clear (&user);
+  if (pid < 0)
+    return fk_error_set_errno (err, "clone");
+  if (s.stage != STAGE_NONE)
+    {
+      /* The child exits; the reaper collects it as an unknown pid. */
+      errno = s.error;
+      if (s.stage == STAGE_CWD)
+        return fk_error_set_errno (err, "cwd `%s'", s.cwd);
+      if (s.stage == STAGE_USER)
+        return fk_error_set_errno (err, "switch to user `%s'", user_spec);
+      return fk_error_set_errno (err, "set the controlling terminal");
+    }
+  return pid;
+}
+
 void
 proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
@@ -411,27 +463,6 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     {
       conn_send_error (c, id, EEXIST, "tag already in use");
       return;
-    }
-  agent_user_t user;
-  memset (&user, 0, sizeof user);
-  int have_user = m->str[FK_TAG_USER] != NULL && m->str[FK_TAG_USER][0] != '\0';
-  if (have_user && agent_user_resolve (agent->rootfd, m->str[FK_TAG_USER], &user, &err) < 0)
-    {
-      conn_send_fk_error (c, id, &err);
-      return;
-    }
-  char *shell_argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) m->str[FK_TAG_SHELL], NULL};
-  char *const *argv = m->argv ? m->argv : shell_argv;
-  cleanup_free char **envp = merge_env (m->env);
-  cleanup_free char *home = NULL;
-  if (have_user && user.home != NULL && (m->env == NULL || env_get (m->env, "HOME") == NULL))
-    {
-      /* Like a login: the user's home from /etc/passwd, unless the request sets HOME. */
-      home = xasprintf ("HOME=%s", user.home);
-      char *with_home[] = {home, NULL};
-      char **merged = merge_env_onto (envp, with_home);
-      free (envp);
-      envp = merged;
     }
   int pty = m->num[FK_TAG_PTY] != 0;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
@@ -464,34 +495,22 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       fk_error_set_errno (&err, "pipe");
       goto fail;
     }
-  spawn_t s = {
+  char *shell_argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) m->str[FK_TAG_SHELL], NULL};
+  char *const *argv = m->argv ? m->argv : shell_argv;
+  proc_spawn_t req = {
     .argv = argv,
-    .envp = envp,
-    .cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? m->str[FK_TAG_CWD] : NULL,
-    .user = have_user ? &user : NULL,
+    .env = m->env,
+    .cwd = m->str[FK_TAG_CWD],
+    .user = m->str[FK_TAG_USER],
     .fd_in = pty ? slave : in[0],
     .fd_out = pty ? slave : out[1],
     .fd_err = pty ? slave : errp[1],
     .pty = pty,
+    .extra_fd = -1,
   };
-  pid_t pid = spawn (&s);
+  pid_t pid = proc_spawn (&req, &err);
   if (pid < 0)
-    {
-      fk_error_set_errno (&err, "clone");
-      goto fail;
-    }
-  if (s.stage != STAGE_NONE)
-    {
-      /* The child exits; the reaper collects it as an unknown pid. */
-      errno = s.error;
-      if (s.stage == STAGE_CWD)
-        fk_error_set_errno (&err, "cwd `%s'", s.cwd);
-      else if (s.stage == STAGE_USER)
-        fk_error_set_errno (&err, "switch to user `%s'", m->str[FK_TAG_USER]);
-      else
-        fk_error_set_errno (&err, "set the controlling terminal");
-      goto fail;
-    }
+    goto fail;
   proc_t *p = xcalloc (1, sizeof *p);
   p->pid = pid;
   p->conn = c;
@@ -531,7 +550,6 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     p->deadline_ms = agent_now_ms () + m->num[FK_TAG_TIMEOUT_MS];
   p->next = agent->procs;
   agent->procs = p;
-  agent_user_clear (&user);
 
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_STARTED, 0, id);
@@ -555,7 +573,6 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   return;
 
 fail:
-  agent_user_clear (&user);
   for (int i = 0; i < 2; i++)
     {
       close_and_reset (in[i]);
@@ -588,6 +605,45 @@ proc_on_event (proc_t *p, watch_t *w, uint32_t events)
 }
 
 void
+proc_set_exited (proc_t *p, int status)
+{
+  if (p->exited)
+    return;
+  p->exited = 1;
+  p->status = status;
+  p->draining = 1;
+  drain (p);
+}
+
+proc_t *
+proc_new_run (conn_t *c, uint32_t id, shell_t *sh, pid_t pid, int out_fd, int err_fd,
+              uint64_t timeout_ms)
+{
+  proc_t *p = xcalloc (1, sizeof *p);
+  p->pid = pid;
+  p->conn = c;
+  p->req_id = id;
+  p->shell = sh;
+  p->argv = xcalloc (1, sizeof (char *));
+  p->out.kind = W_OUT;
+  p->err.kind = W_ERR;
+  p->in.kind = W_IN;
+  p->out.owner = p->err.owner = p->in.owner = p;
+  p->out.fd = out_fd;
+  p->err.fd = err_fd;
+  p->in.fd = -1;
+  set_nonblock (out_fd);
+  set_nonblock (err_fd);
+  if (timeout_ms > 0)
+    p->deadline_ms = agent_now_ms () + timeout_ms;
+  p->next = agent->procs;
+  agent->procs = p;
+  agent_watch (&p->out, EPOLLIN);
+  agent_watch (&p->err, EPOLLIN);
+  return p;
+}
+
+void
 proc_reap (void)
 {
   for (;;)
@@ -599,12 +655,10 @@ proc_reap (void)
       for (proc_t *p = agent->procs; p; p = p->next)
         if (p->pid == pid && !p->exited)
           {
-            p->exited = 1;
-            p->status = st;
-            p->draining = 1;
-            drain (p);
+            proc_set_exited (p, st);
             break;
           }
+      shell_reaped (pid);
     }
 }
 
@@ -775,7 +829,18 @@ proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   pid_t pid = fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t) m->num[FK_TAG_PID] : 0;
   proc_t *p = NULL;
   if (fk_wire_msg_has (m, FK_TAG_TARGET))
-    p = find_proc (c, (uint32_t) m->num[FK_TAG_TARGET], 0, NULL);
+    {
+      uint32_t target = (uint32_t) m->num[FK_TAG_TARGET];
+      for (proc_t *q = agent->procs; q; q = q->next)
+        if (q->shell != NULL && !q->dead && !q->exited && q->conn == c && q->req_id == target)
+          {
+            /* A shell run: the command is signalled, the shell kept where it can be. */
+            shell_signal_run (q->shell, (int) m->num[FK_TAG_SIGNAL]);
+            conn_send_ok (c, id);
+            return;
+          }
+      p = find_proc (c, target, 0, NULL);
+    }
   else
     p = find_proc (NULL, 0, pid, m->str[FK_TAG_TAG]);
   if (p == NULL || p->exited)

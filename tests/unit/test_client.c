@@ -437,14 +437,46 @@ ps_signal_attach (void **state)
   assert_int_equal (ev.kind, FK_PROC_EXIT);
   fk_proc_free (p);
 
-  /* keep: reattach by pid; output while detached is replayed; signal by pid. */
-  fk_exec_opts_t o2 = {.shell = "echo before; exec sleep 100", .keep = 1};
+  /* keep: output and exit while detached are kept and replayed on reattach by pid. The
+     command waits for a file written after the detach, so its output is produced detached. */
+  cleanup_free char *cmd = xasprintf ("while [ ! -e '%s/go' ]; do sleep 0.01; done; echo during; exit 7",
+                                      f->a.root);
+  fk_exec_opts_t o2 = {.shell = cmd, .keep = 1};
   assert_int_equal (fk_client_exec_start (f->c, &o2, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
-  assert_int_equal (fk_client_attach (f->c, pid, NULL, &p, &err), 0);
+  assert_ok (fk_client_file_write (f->c, "/go", "", 0, 0, 0, &err));
+  int done = 0;
+  for (int i = 0; i < 1000 && !done; i++)
+    {
+      assert_ok (fk_client_ps (f->c, &procs, &n, &err));
+      for (size_t k = 0; k < n; k++)
+        if (procs[k].pid == pid && !procs[k].running)
+          done = 1;
+      fk_proc_info_free (procs, n);
+      if (!done)
+        test_sleep_ms (10);
+    }
+  assert_true (done);
+  assert_ok (fk_client_attach (f->c, pid, NULL, &p, &err));
   assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
-  assert_memory_equal (ev.data, "before\n", 7);
+  assert_int_equal (ev.kind, FK_PROC_STDOUT);
+  assert_memory_equal (ev.data, "during\n", 7);
+  assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
+  assert_int_equal (ev.kind, FK_PROC_EXIT);
+  assert_int_equal (ev.status.exit_code, 7);
+  fk_proc_free (p);
+  /* Collected: it is gone now. */
+  assert_true (fk_client_attach (f->c, pid, NULL, &p, &err) < 0);
+  assert_int_equal (err.code, ENOENT);
+  fk_error_clear (&err);
+
+  /* Signal by pid, to a kept process reattached by pid. */
+  fk_exec_opts_t o2b = {.shell = "exec sleep 100", .keep = 1};
+  assert_int_equal (fk_client_exec_start (f->c, &o2b, &p, &err), 0);
+  pid = fk_proc_pid (p);
+  fk_proc_free (p);
+  assert_ok (fk_client_attach (f->c, pid, NULL, &p, &err));
   assert_int_equal (fk_client_signal (f->c, pid, NULL, SIGTERM, 0, &err), 0);
   assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
   assert_int_equal (ev.kind, FK_PROC_EXIT);
