@@ -105,6 +105,48 @@ fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *er
                        self);
 }
 
+char *
+fk_create_find_timeout (const char *agent_path)
+{
+  const char *env = getenv ("FIRKIN_TIMEOUT");
+  if (env && env[0])
+    return executable (env) ? xstrdup (env) : NULL;
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    return NULL;
+  self[n] = '\0';
+  char agent_dir[PATH_MAX] = "";
+  if (agent_path)
+    {
+      snprintf (agent_dir, sizeof agent_dir, "%s", agent_path);
+      dirname (agent_dir);
+    }
+  const char *self_dir = dirname (self);
+  char path[PATH_MAX];
+  if (agent_dir[0])
+    {
+      snprintf (path, sizeof path, "%s/fk-timeout", agent_dir);
+      if (executable (path))
+        return xstrdup (path);
+      snprintf (path, sizeof path, "%s/../lib/sandbox/fk-timeout", agent_dir);
+      if (executable (path))
+        return xstrdup (path);
+    }
+  const char *rel[] = {"%s/fk-timeout", "%s/../lib/sandbox/fk-timeout",
+                       "%s/../src/lib/sandbox/fk-timeout"};
+  for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+    {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+      snprintf (path, sizeof path, rel[i], self_dir);
+#pragma GCC diagnostic pop
+      if (executable (path))
+        return xstrdup (path);
+    }
+  return NULL;
+}
+
 /* The sandbox's environment: the template's, then the spec's (a later K= replaces an earlier
    one), then PATH and HOSTNAME when missing. */
 static char **
@@ -318,7 +360,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       = spec->hostname ? xstrdup (spec->hostname) : xasprintf ("fk-%.8s", c.id);
   cleanup_strv char **env = build_env (res.env, spec->env, hostname);
   cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1, log_fd = -1;
-  cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1;
+  cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1, timeout_exec_fd = -1;
   int sync_fds[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   int *layer_fds = NULL;
   size_t n_layers = fk_strv_len (res.layers);
@@ -360,6 +402,9 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
           fk_error_set_errno (err, "open `%s/deadline'", dir);
           goto out;
         }
+      cleanup_free char *timeout_prog = fk_create_find_timeout (agent);
+      if (timeout_prog)
+        timeout_exec_fd = open (timeout_prog, O_PATH | O_CLOEXEC);
     }
   fk_cgroup_limits_t limits = {.memory_bytes = spec->resources.memory_bytes,
                                .cpus = spec->resources.vcpus,
@@ -380,6 +425,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .exec_fd = exec_fd,
     .listen_fd = listen_fd,
     .deadline_fd = deadline_fd,
+    .timeout_exec_fd = timeout_exec_fd,
     .log_fd = log_fd,
     .n_layers = 1,
     .disk_bytes = spec->resources.disk_bytes,

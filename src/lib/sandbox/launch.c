@@ -210,7 +210,7 @@ fk_launch_child (const fk_launch_t *launch)
   close (root);
   if (set_stdio (l, &err) < 0 || confine (l, &err) < 0)
     die (l, &err);
-  if (l->deadline_fd >= 0 && fk_timeout_spawn (l->deadline_fd, &err) < 0)
+  if (l->deadline_fd >= 0 && fk_timeout_spawn (l->deadline_fd, l->timeout_exec_fd, &err) < 0)
     die (l, &err);
   if (chdir (l->workdir) < 0)
     {
