@@ -436,12 +436,20 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .init = spec->init,
     .seccomp = &spec->seccomp,
   };
+  int join_fds[FK_CGROUP_V1_N] = {-1, -1, -1, -1};
   if (rt->cgroups.version == FK_CGROUP_V2)
     {
       cgroup_fd = fk_cgroup_open_dir (&rt->cgroups, cgname, err);
       if (cgroup_fd < 0)
         goto out;
     }
+  else
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_cgroup_open_join_fds (&rt->cgroups, cgname, join_fds, &local) < 0)
+        fk_error_clear (&local); /* then the host moves it by pid */
+    }
+  memcpy (launch.cgroup_join_fds, join_fds, sizeof join_fds);
   c.pid = clone_sandbox (cgroup_fd, &c.pidfd);
   if (c.pid < 0)
     {
@@ -454,13 +462,16 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       close (err_pipe[0]);
       fk_launch_child (&launch);
     }
+  for (size_t i = 0; i < FK_CGROUP_V1_N; i++)
+    close_and_reset (join_fds[i]);
   close (sync_fds[1]);
   sync_fds[1] = -1;
   close (err_pipe[1]);
   err_pipe[1] = -1;
 
   if (fk_userns_write_maps (c.pid, FK_USERNS_HOST_BASE, FK_USERNS_SIZE, err) < 0
-      || (cgroup_fd < 0 && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
+      || (cgroup_fd < 0 && join_fds[0] < 0
+          && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
     goto out;
   char nspath[64];
   snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) c.pid);
