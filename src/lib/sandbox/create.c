@@ -105,45 +105,41 @@ fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *er
                        self);
 }
 
+/* path if it is an executable file, else NULL; takes path. */
+static char *
+if_executable (char *path)
+{
+  if (executable (path))
+    return path;
+  free (path);
+  return NULL;
+}
+
 char *
 fk_create_find_timeout (const char *agent_path)
 {
   const char *env = getenv ("FIRKIN_TIMEOUT");
   if (env && env[0])
     return executable (env) ? xstrdup (env) : NULL;
+  char *found = NULL;
+  if (agent_path)
+    {
+      cleanup_free char *copy = xstrdup (agent_path);
+      const char *agent_dir = dirname (copy);
+      if ((found = if_executable (xasprintf ("%s/fk-timeout", agent_dir)))
+          || (found = if_executable (xasprintf ("%s/../lib/sandbox/fk-timeout", agent_dir))))
+        return found;
+    }
   char self[PATH_MAX];
   ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
   if (n < 0)
     return NULL;
   self[n] = '\0';
-  char agent_dir[PATH_MAX] = "";
-  if (agent_path)
-    {
-      snprintf (agent_dir, sizeof agent_dir, "%s", agent_path);
-      dirname (agent_dir);
-    }
   const char *self_dir = dirname (self);
-  char path[PATH_MAX];
-  if (agent_dir[0])
-    {
-      snprintf (path, sizeof path, "%s/fk-timeout", agent_dir);
-      if (executable (path))
-        return xstrdup (path);
-      snprintf (path, sizeof path, "%s/../lib/sandbox/fk-timeout", agent_dir);
-      if (executable (path))
-        return xstrdup (path);
-    }
-  const char *rel[] = {"%s/fk-timeout", "%s/../lib/sandbox/fk-timeout",
-                       "%s/../src/lib/sandbox/fk-timeout"};
-  for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
-    {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-      snprintf (path, sizeof path, rel[i], self_dir);
-#pragma GCC diagnostic pop
-      if (executable (path))
-        return xstrdup (path);
-    }
+  if ((found = if_executable (xasprintf ("%s/fk-timeout", self_dir)))
+      || (found = if_executable (xasprintf ("%s/../lib/sandbox/fk-timeout", self_dir)))
+      || (found = if_executable (xasprintf ("%s/../src/lib/sandbox/fk-timeout", self_dir))))
+    return found;
   return NULL;
 }
 
