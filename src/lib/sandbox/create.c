@@ -28,6 +28,7 @@
 #include "base/xalloc.h"
 #include "sandbox/launch.h"
 #include "sandbox/mount.h"
+#include "sandbox/namespaces.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/spec.h"
 #include "sandbox/timeout.h"
@@ -305,24 +306,6 @@ resolve_layers (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, resolved_t *r, 
   return 0;
 }
 
-/* cgroup_fd >= 0 (v2): the child starts in its cgroup. */
-static pid_t
-clone_sandbox (int cgroup_fd, int *ret_pidfd)
-{
-  struct clone_args args = {
-    .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-             | CLONE_NEWNET | CLONE_PIDFD,
-    .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
-    .exit_signal = SIGCHLD,
-  };
-  if (cgroup_fd >= 0)
-    {
-      args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = (uint64_t) cgroup_fd;
-    }
-  return (pid_t) syscall (SYS_clone3, &args, sizeof args);
-}
-
 int
 fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                    fk_error_t *err)
@@ -446,7 +429,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
         fk_error_clear (&local); /* then the host moves it by pid */
     }
   memcpy (launch.cgroup_join_fds, join_fds, sizeof join_fds);
-  c.pid = clone_sandbox (cgroup_fd, &c.pidfd);
+  c.pid = fk_namespaces_clone (cgroup_fd, &c.pidfd);
   if (c.pid < 0)
     {
       fk_error_set_errno (err, "clone the sandbox's namespaces");
