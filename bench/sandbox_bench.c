@@ -491,6 +491,18 @@ bench_memory (void)
   write_artifact ("sandbox-memory.json", "sandbox_idle_memory", samples);
 }
 
+static void
+remove_work (void)
+{
+  if (work == NULL)
+    return;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_rm_rf_at (AT_FDCWD, work, &err);
+  fk_error_clear (&err);
+  free (work);
+  work = NULL;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -536,6 +548,7 @@ main (int argc, char **argv)
   work = xstrdup (mkdtemp (tmpl));
   /* crun's container root (uid 1000000000 on the host) walks to the rootfs through here. */
   chmod (work, 0755);
+  atexit (remove_work); /* also when a step fails and exits */
   cleanup_free char *state = xasprintf ("%s/state", work);
   setenv ("FIRKIN_STATE_DIR", state, 1);
   if (rootfs == NULL)
@@ -559,9 +572,5 @@ main (int argc, char **argv)
     bench_exec ();
   if (strcmp (what, "memory") == 0 || strcmp (what, "all") == 0)
     bench_memory ();
-  fk_error_t err = FK_ERROR_INIT;
-  fk_rm_rf_at (AT_FDCWD, work, &err);
-  fk_error_clear (&err);
-  free (work);
   return 0;
 }

@@ -44,7 +44,7 @@ eid=$(new_sandbox --timeout 2)
 "$FK" extend "$eid" 60
 sleep 4
 check "extend moves the deadline (alive past the first one)" \
-  sh -c "'$FK' ls | grep -E \"^$eid +running +[^ ]+ +[^ ]+ +in [0-9]+s\" && '$FK' exec $eid -- true"
+  sh -c "'$FK' ls | grep -E \"^$eid +running +[^ ]+ +[^ ]+ +in [0-9]+s\" && '$FK' exec $eid -- sh -c 'ps -o comm | grep -qx fk-timeout'"
 "$FK" rm -f "$eid"
 # Stale state: PID 1 killed from the host; the next fk call notices and cleans.
 sid=$(new_sandbox)

@@ -39,33 +39,6 @@ strv_json (char *const *v)
   return a;
 }
 
-/* Replaces path with text + "\n" through a temp file and a rename, so a reader sees the old
-   state or the new one, but without fsync: the state describes processes that a crash or a
-   reboot ends anyway (the boot id marks such a state stale, and the sweep removes a sandbox
-   whose state cannot be read), so durability buys nothing, while an fsync on a busy ext4 costs
-   tens of milliseconds on the create path. */
-static int
-replace_file (int dirfd, const char *path, const char *text, fk_error_t *err)
-{
-  cleanup_free char *tmp = xasprintf (".%s.tmp.%d", path, (int) getpid ());
-  cleanup_close int fd
-      = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    return fk_error_set_errno (err, "create `%s'", tmp);
-  if (fk_write_all (fd, text, strlen (text), err) < 0 || fk_write_all (fd, "\n", 1, err) < 0)
-    {
-      unlinkat (dirfd, tmp, 0);
-      return fk_error_wrap (err, "write `%s'", path);
-    }
-  if (renameat (dirfd, tmp, dirfd, path) < 0)
-    {
-      fk_error_set_errno (err, "rename `%s' to `%s'", tmp, path);
-      unlinkat (dirfd, tmp, 0);
-      return -1;
-    }
-  return 0;
-}
-
 int
 fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
 {
@@ -90,10 +63,30 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       st->stopped);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
-  cleanup_free char *text = json_dumps (j, JSON_PRESERVE_ORDER | JSON_INDENT (2));
+  /* Atomic (temp file + rename) but not fsynced: a state can only matter in the boot that wrote
+     it (the boot id says so), and a crash before the data is on disk is a reboot. */
+  cleanup_free char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
   if (text == NULL)
-    return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot serialise the JSON", st->id);
-  return replace_file (dirfd, "state.json", text, err);
+    return fk_error_set (err, ENOMEM, "state of sandbox `%s': cannot serialise it", st->id);
+  char tmp[64];
+  snprintf (tmp, sizeof tmp, ".state.json.%d", (int) getpid ());
+  cleanup_close int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                                 0644);
+  if (fd < 0)
+    return fk_error_set_errno (err, "create the state of sandbox `%s'", st->id);
+  size_t len = strlen (text);
+  if (fk_write_all (fd, text, len, err) < 0 || fk_write_all (fd, "\n", 1, err) < 0)
+    {
+      unlinkat (dirfd, tmp, 0);
+      return -1;
+    }
+  if (renameat (dirfd, tmp, dirfd, "state.json") < 0)
+    {
+      fk_error_set_errno (err, "replace the state of sandbox `%s'", st->id);
+      unlinkat (dirfd, tmp, 0);
+      return -1;
+    }
+  return 0;
 }
 
 static int
