@@ -193,6 +193,8 @@ void shell_close (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void shell_on_event (shell_t *s, watch_t *w, uint32_t events);
 void shell_reaped (pid_t pid);
 void shell_signal_run (shell_t *s, int sig);
+/* Retries pending cancels; milliseconds until the next retry (-1: none). */
+int shell_timeouts (void);
 void shell_conn_closed (conn_t *c);
 void shell_gc (void);
 

@@ -144,9 +144,17 @@ on_signal (void)
   struct signalfd_siginfo si;
   while (read (agent->sig.fd, &si, sizeof si) == (ssize_t) sizeof si)
     {
-      if (si.ssi_signo == SIGCHLD)
+      int sig = (int) si.ssi_signo;
+      if (sig == SIGCHLD)
         continue;
-      begin_termination ();
+      if (sig == SIGTERM || sig == SIGINT)
+        begin_termination ();
+      else
+        {
+          /* Like an init: what the agent is sent, its commands get. */
+          log_info ("forwarding signal %d to every command", sig);
+          proc_signal_all (sig);
+        }
     }
   proc_reap ();
 }
@@ -275,6 +283,10 @@ main (int argc, char **argv)
   sigaddset (&mask, SIGTERM);
   sigaddset (&mask, SIGINT);
   sigaddset (&mask, SIGHUP);
+  sigaddset (&mask, SIGUSR1);
+  sigaddset (&mask, SIGUSR2);
+  sigaddset (&mask, SIGWINCH);
+  sigaddset (&mask, SIGQUIT);
   sigprocmask (SIG_BLOCK, &mask, NULL);
   a.epfd = epoll_create1 (EPOLL_CLOEXEC);
   a.sig.fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -293,6 +305,9 @@ main (int argc, char **argv)
   for (;;)
     {
       int timeout = proc_timeouts ();
+      int st = shell_timeouts ();
+      if (st >= 0 && (timeout < 0 || st < timeout))
+        timeout = st;
       if (a.terminating)
         {
           proc_reap ();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,16 @@ struct shell
   char sbuf[32];
   size_t slen;
   int dead;
+  /* A shell running as another user cannot open the agent's /proc/<pid>/fd: its runs use
+     FIFOs and a stdin file in a private directory it owns instead. */
+  char *fifo_dir;
+  uid_t uid;
+  gid_t gid;
+  unsigned run_seq;
+  int cancel_sig;            /* a cancel waiting for the command's process to appear */
+  uint64_t cancel_deadline_ms; /* then the shell itself gets it */
+  char *run_paths[4]; /* FIFO mode: stdout, stderr, stdin, script */
+  int run_script;     /* the run's script (a memfd the shell sources) */
 };
 
 /* Shell ids are per connection. */
@@ -66,6 +77,41 @@ close_run_fds (shell_t *s)
   s->run_out_w = close_and_reset (s->run_out_w);
   s->run_err_w = close_and_reset (s->run_err_w);
   s->run_in = close_and_reset (s->run_in);
+  s->run_script = close_and_reset (s->run_script);
+  for (int i = 0; i < 4; i++)
+    if (s->run_paths[i] != NULL)
+      {
+        unlink (s->run_paths[i]);
+        free (s->run_paths[i]);
+        s->run_paths[i] = NULL;
+      }
+}
+
+/* FIFO mode: a FIFO the shell's user can open, with our read end (and a write end held so
+   the reader sees no EOF before the shell opened it). */
+static int
+make_fifo (shell_t *s, char kind, int fds[2], char **ret_path, fk_error_t *err)
+{
+  char *path = xasprintf ("%s/%c%u", s->fifo_dir, kind, s->run_seq);
+  if (mkfifo (path, 0600) < 0 || chown (path, s->uid, s->gid) < 0)
+    {
+      fk_error_set_errno (err, "mkfifo `%s'", path);
+      unlink (path);
+      free (path);
+      return -1;
+    }
+  fds[0] = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  fds[1] = fds[0] < 0 ? -1 : open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fds[1] < 0)
+    {
+      fk_error_set_errno (err, "open `%s'", path);
+      fds[0] = close_and_reset (fds[0]);
+      unlink (path);
+      free (path);
+      return -1;
+    }
+  *ret_path = path;
+  return 0;
 }
 
 static int
@@ -156,7 +202,7 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   shell_t *s = xcalloc (1, sizeof *s);
   s->id = xstrdup (sid);
   s->conn = c;
-  s->cmd_fd = s->run_out_w = s->run_err_w = s->run_in = -1;
+  s->cmd_fd = s->run_out_w = s->run_err_w = s->run_in = s->run_script = -1;
   s->status.kind = s->log.kind = W_SHELL;
   s->status.owner = s->log.owner = s;
   s->status.fd = s->log.fd = -1;
@@ -168,6 +214,34 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   s->user = m->str[FK_TAG_USER] ? xstrdup (m->str[FK_TAG_USER]) : NULL;
   s->next = agent->shells;
   agent->shells = s;
+  const char *spec = s->user && s->user[0] ? s->user : agent->default_user;
+  agent_user_t u;
+  if (spec != NULL)
+    {
+      if (agent_user_resolve (agent->rootfd, spec, &u, &err) < 0)
+        {
+          s->dead = 1;
+          conn_send_fk_error (c, id, &err);
+          return;
+        }
+      agent_user_clear (&u);
+      if (u.uid != geteuid ())
+        {
+          char tmpl[] = "/tmp/.fk-shell-XXXXXX";
+          if (mkdtemp (tmpl) == NULL || chown (tmpl, u.uid, u.gid) < 0)
+            {
+              fk_error_set_errno (&err, "a private directory in /tmp for a shell of user `%s'", spec);
+              if (tmpl[sizeof tmpl - 2] != 'X')
+                rmdir (tmpl);
+              s->dead = 1;
+              conn_send_fk_error (c, id, &err);
+              return;
+            }
+          s->fifo_dir = xstrdup (tmpl);
+          s->uid = u.uid;
+          s->gid = u.gid;
+        }
+    }
   if (shell_spawn (s, &err) < 0)
     {
       s->dead = 1;
@@ -221,7 +295,23 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       return;
     }
   int out[2] = {-1, -1}, errp[2] = {-1, -1};
-  if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0)
+  s->run_seq++;
+  if (s->fifo_dir != NULL)
+    {
+      if (make_fifo (s, 'o', out, &s->run_paths[0], &err) < 0
+          || make_fifo (s, 'e', errp, &s->run_paths[1], &err) < 0)
+        {
+          for (int i = 0; i < 2; i++)
+            {
+              close_and_reset (out[i]);
+              close_and_reset (errp[i]);
+            }
+          close_run_fds (s);
+          conn_send_fk_error (c, id, &err);
+          return;
+        }
+    }
+  else if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0)
     {
       int e = errno;
       for (int i = 0; i < 2; i++)
@@ -237,7 +327,15 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   if (fk_wire_msg_has (m, FK_TAG_STDIN_DATA))
     {
       /* The run's stdin: a memory file the shell opens (and reads to EOF). */
-      in_fd = memfd_create ("fk-stdin", MFD_CLOEXEC);
+      if (s->fifo_dir != NULL)
+        {
+          s->run_paths[2] = xasprintf ("%s/i%u", s->fifo_dir, s->run_seq);
+          in_fd = open (s->run_paths[2], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+          if (in_fd >= 0 && fchown (in_fd, s->uid, s->gid) < 0)
+            in_fd = close_and_reset (in_fd);
+        }
+      else
+        in_fd = memfd_create ("fk-stdin", MFD_CLOEXEC);
       if (in_fd < 0 || fk_write_all (in_fd, in->data, in->len, &err) < 0
           || lseek (in_fd, 0, SEEK_SET) < 0)
         {
@@ -249,6 +347,7 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
               close_and_reset (out[i]);
               close_and_reset (errp[i]);
             }
+          close_run_fds (s);
           conn_send_fk_error (c, id, &err);
           return;
         }
@@ -274,18 +373,47 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   put_str (&script, "eval ");
   put_quoted (&script, m->str[FK_TAG_SHELL]);
-  char tail[256];
-  if (in_fd >= 0)
-    snprintf (tail, sizeof tail, "%s\n} </proc/%d/fd/%d", sub ? ")" : "", me, in_fd);
-  else
-    snprintf (tail, sizeof tail, "%s\n} </dev/null", sub ? ")" : "");
-  put_str (&script, tail);
-  snprintf (tail, sizeof tail,
-            " >/proc/%d/fd/%d 2>/proc/%d/fd/%d %d>&-; printf '%%d\\n' \"$?\" >&%d\n", me,
-            out[1], me, errp[1], STATUS_FD, STATUS_FD);
-  put_str (&script, tail);
-  if (fk_write_all (s->cmd_fd, script.data, script.len, &err) < 0)
+  char tail[512], pin[128], pout[128], perr[128];
+  if (s->fifo_dir != NULL)
     {
+      snprintf (pin, sizeof pin, "%s", in_fd >= 0 ? s->run_paths[2] : "/dev/null");
+      snprintf (pout, sizeof pout, "%s", s->run_paths[0]);
+      snprintf (perr, sizeof perr, "%s", s->run_paths[1]);
+    }
+  else
+    {
+      if (in_fd >= 0)
+        snprintf (pin, sizeof pin, "/proc/%d/fd/%d", me, in_fd);
+      else
+        snprintf (pin, sizeof pin, "/dev/null");
+      snprintf (pout, sizeof pout, "/proc/%d/fd/%d", me, out[1]);
+      snprintf (perr, sizeof perr, "/proc/%d/fd/%d", me, errp[1]);
+    }
+  snprintf (tail, sizeof tail, "%s\n} <%s >%s 2>%s %d>&-; printf '%%d\\n' \"$?\" >&%d\n",
+            sub ? ")" : "", pin, pout, perr, STATUS_FD, STATUS_FD);
+  put_str (&script, tail);
+  /* The shell sources the script from a file: bash reads a pipe one byte at a time (so as not
+     to read past a command), a file in blocks. Only the short `. FILE` line goes down the pipe. */
+  char line[160];
+  int sfd = -1;
+  if (s->fifo_dir != NULL)
+    {
+      s->run_paths[3] = xasprintf ("%s/s%u", s->fifo_dir, s->run_seq);
+      sfd = open (s->run_paths[3], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      snprintf (line, sizeof line, ". %s\n", s->run_paths[3]);
+    }
+  else
+    {
+      sfd = memfd_create ("fk-run", MFD_CLOEXEC);
+      snprintf (line, sizeof line, ". /proc/%d/fd/%d\n", me, sfd);
+    }
+  s->run_script = sfd;
+  if (sfd < 0)
+    fk_error_set_errno (&err, "a script file for the run");
+  if (sfd < 0 || fk_write_all (sfd, script.data, script.len, &err) < 0
+      || fk_write_all (s->cmd_fd, line, strlen (line), &err) < 0)
+    {
+      close_run_fds (s);
       fk_wire_buf_free (&script);
       close_and_reset (in_fd);
       for (int i = 0; i < 2; i++)
@@ -415,9 +543,39 @@ shell_signal_run (shell_t *s, int sig)
   if (s->pid <= 0)
     return;
   /* The command's processes get it; a shell keeps its state when its child dies of SIGINT.
-     A command that is all builtins has no process of its own: then the shell itself. */
-  if (signal_descendants (s->pid, sig, 0) == 0)
-    kill (s->pid, sig);
+     The command may not have forked yet: look again for a while before falling back to the
+     shell itself (a command of builtins only has no process of its own). */
+  if (signal_descendants (s->pid, sig, 0) > 0)
+    return;
+  s->cancel_sig = sig;
+  s->cancel_deadline_ms = agent_now_ms () + 100;
+}
+
+int
+shell_timeouts (void)
+{
+  int next = -1;
+  uint64_t now = agent_now_ms ();
+  for (shell_t *s = agent->shells; s; s = s->next)
+    {
+      if (s->cancel_sig == 0)
+        continue;
+      if (s->run == NULL || s->pid <= 0 || s->dead)
+        {
+          s->cancel_sig = 0;
+          continue;
+        }
+      if (signal_descendants (s->pid, s->cancel_sig, 0) > 0)
+        s->cancel_sig = 0;
+      else if (now >= s->cancel_deadline_ms)
+        {
+          kill (s->pid, s->cancel_sig);
+          s->cancel_sig = 0;
+        }
+      else
+        next = 2;
+    }
+  return next;
 }
 
 void
@@ -461,6 +619,13 @@ shell_gc (void)
       *pp = s->next;
       /* A run still draining refers to the shell only as a marker, never through it. */
       shell_down (s);
+      if (s->fifo_dir != NULL)
+        {
+          fk_error_t err = FK_ERROR_INIT;
+          fk_rm_rf_at (AT_FDCWD, s->fifo_dir, &err);
+          fk_error_clear (&err);
+          free (s->fifo_dir);
+        }
       free (s->id);
       fk_strv_free (s->env);
       free (s->cwd);

@@ -707,6 +707,37 @@ concurrent_requests_one_connection (void **state)
 }
 
 static void
+signals_to_the_agent_are_forwarded (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_exec_opts_t o = {.shell = "trap 'echo got-usr1; exit 5' USR1; echo ready; "
+                               "while :; do sleep 0.05; done"};
+  fk_proc_t *p;
+  assert_ok (fk_client_exec_start (f->c, &o, &p, &err));
+  fk_proc_event_t ev;
+  assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
+  assert_memory_equal (ev.data, "ready\n", 6);
+  kill (f->a.pid, SIGUSR1);
+  char out[256] = "";
+  size_t len = 0;
+  for (;;)
+    {
+      assert_int_equal (fk_proc_next (p, 10000, &ev, &err), 1);
+      if (ev.kind == FK_PROC_EXIT)
+        break;
+      if (ev.kind == FK_PROC_STDOUT && len + ev.len < sizeof out)
+        {
+          memcpy (out + len, ev.data, ev.len);
+          len += ev.len;
+        }
+    }
+  assert_non_null (strstr (out, "got-usr1"));
+  assert_int_equal (ev.status.exit_code, 5);
+  fk_proc_free (p);
+}
+
+static void
 agent_gone_is_an_error (void **state)
 {
   fixture_t *f = *state;
@@ -749,6 +780,7 @@ main (void)
     cmocka_unit_test_setup_teardown (files_round_trip, setup, teardown),
     cmocka_unit_test_setup_teardown (files_contained_in_root, setup, teardown),
     cmocka_unit_test_setup_teardown (concurrent_requests_one_connection, setup, teardown),
+    cmocka_unit_test_setup_teardown (signals_to_the_agent_are_forwarded, setup, teardown),
     cmocka_unit_test_setup_teardown (agent_gone_is_an_error, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
