@@ -605,6 +605,13 @@ fk_bench_sandbox_idle (const fk_bench_sandbox_opts_t *o, size_t count, fk_trace_
                    FK_TRACE_UNIT_COUNT, (double)count, "idle sandboxes alive at once", err)
              < 0)
     goto out;
+  /* Other work on the host may free more than the sandboxes take: say so rather than let a 0
+     pass for a measurement. */
+  if (used1 <= used0
+      && fk_trace_sample_set_tag (samples->items[samples->len - 2], "host_used_shrank",
+                                  "true: other work freed memory meanwhile, no figure", err)
+             < 0)
+    goto out;
   if (push_idle_ratio (samples, count, delta, err) < 0)
     goto out;
   ret = 0;
