@@ -36,7 +36,7 @@ echo "sandbox $id created in $(( (t1 - t0) / 1000 )) us"
 
 step "run commands in it"
 "$FK" exec "$id" -- sh -c 'echo "hello from $(hostname): $(id)"; uname -srm'
-"$FK" exec "$id" -- sh -c 'echo processes:; ps -o pid,user,comm'
+"$FK" exec "$id" -- sh -c 'echo "processes (pid comm):"; for p in /proc/[0-9]*; do echo "  ${p#/proc/} $(cat $p/comm)"; done'
 "$FK" exec --env GREETING=hi --cwd /tmp "$id" -- sh -c 'echo "$GREETING from $(pwd)"'
 set +e
 "$FK" exec "$id" -- sh -c 'exit 42'

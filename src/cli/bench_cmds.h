@@ -9,3 +9,5 @@ FK_BENCH_CMD ("shell-pool-density", shell_pool_density,
               "the reference's shell-pool density benchmark, with crun exec as the peer")
 FK_BENCH_CMD ("agent-core", agent_core,
               "hot/cold create to first stdout, command start, batches, density, cleanup")
+FK_BENCH_CMD ("sandbox", sandbox,
+              "sandbox create/run/delete, exec and idle memory beside crun and bwrap")

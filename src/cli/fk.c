@@ -23,6 +23,7 @@ static const fk_verb_t verbs[] = {
   {"pause", fk_verb_pause, "freeze every process of sandboxes"},
   {"resume", fk_verb_resume, "thaw paused sandboxes"},
   {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
+  {"extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now"},
   /* shells */
   {"shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)"},
 };

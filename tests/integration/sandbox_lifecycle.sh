@@ -3,7 +3,7 @@
 # out, pause/resume, stop, rm, run, timeout expiry, stale state cleaned, bad input.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
 source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
-plan 21
+plan 22
 
 id=$(new_sandbox --env GREETING=hello --metadata owner=tests)
 check "ls lists it running" sh -c "'$FK' ls | grep -E \"^$id +running\""
@@ -39,6 +39,13 @@ check "run: create, run, delete, with the command's code" \
 tid=$(new_sandbox --timeout 1)
 gone() { ! "$FK" ls -q | grep -qx "$1"; }
 check "timeout: the sandbox deletes itself" wait_for gone "$tid"
+# Extend: a 2 s timeout moved to 60 s outlives its first deadline.
+eid=$(new_sandbox --timeout 2)
+"$FK" extend "$eid" 60
+sleep 4
+check "extend moves the deadline (alive past the first one)" \
+  sh -c "'$FK' ls | grep -E \"^$eid +running +[^ ]+ +[^ ]+ +in [0-9]+s\" && '$FK' exec $eid -- sh -c 'ps -o comm | grep -qx fk-timeout'"
+"$FK" rm -f "$eid"
 # Stale state: PID 1 killed from the host; the next fk call notices and cleans.
 sid=$(new_sandbox)
 kill -9 "$(host_pid "$sid")"

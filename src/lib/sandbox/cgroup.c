@@ -329,6 +329,39 @@ fk_cgroup_open_dir (const fk_cgroup_layout_t *layout, const char *name, fk_error
 }
 
 int
+fk_cgroup_open_join_fds (const fk_cgroup_layout_t *layout, const char *name,
+                         int fds[FK_CGROUP_V1_N], fk_error_t *err)
+{
+  for (size_t i = 0; i < FK_CGROUP_V1_N; i++)
+    fds[i] = -1;
+  if (layout->version != FK_CGROUP_V1)
+    return fk_error_set (err, ENOTSUP, "joining by tasks files is for cgroup v1");
+  for (size_t i = 0; v1_controllers[i] && i < FK_CGROUP_V1_N; i++)
+    {
+      cleanup_free char *dir = cg_dir (layout, v1_controllers[i], name);
+      cleanup_free char *path = xasprintf ("%s/tasks", dir);
+      fds[i] = open (path, O_WRONLY | O_CLOEXEC);
+      if (fds[i] < 0)
+        {
+          fk_error_set_errno (err, "open `%s'", path);
+          for (size_t j = 0; j <= i; j++)
+            fds[j] = close_and_reset (fds[j]);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+int
+fk_cgroup_join_self (const int fds[FK_CGROUP_V1_N], fk_error_t *err)
+{
+  for (size_t i = 0; i < FK_CGROUP_V1_N; i++)
+    if (fds[i] >= 0 && write (fds[i], "0", 1) != 1)
+      return fk_error_set_errno (err, "join the sandbox's cgroup (%s)", v1_controllers[i]);
+  return 0;
+}
+
+int
 fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
                 size_t *ret_n, fk_error_t *err)
 {

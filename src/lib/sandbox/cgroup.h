@@ -48,6 +48,19 @@ int fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t
    ENOTSUP on v1. */
 int fk_cgroup_open_dir (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
 
+/* v1: opens the `tasks' file of the cgroup in every hierarchy, for a child to join by itself
+   (fk_cgroup_join_self): fds[] gets FK_CGROUP_V1_N fds. Writing "0" there moves the writing
+   thread without taking the kernel's global threadgroup lock, whose RCU grace period makes
+   moving another process by pid cost milliseconds. The fds carry the opener's (host root's)
+   credentials, so the child may write them whatever its own. */
+#define FK_CGROUP_V1_N 4
+int fk_cgroup_open_join_fds (const fk_cgroup_layout_t *layout, const char *name,
+                             int fds[FK_CGROUP_V1_N], fk_error_t *err);
+
+/* Moves the calling, single-threaded process into the cgroup of fds (from
+   fk_cgroup_open_join_fds). */
+int fk_cgroup_join_self (const int fds[FK_CGROUP_V1_N], fk_error_t *err);
+
 /* The pids in the cgroup (caller frees). */
 int fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
                     size_t *ret_n, fk_error_t *err);

@@ -28,6 +28,7 @@
 #include "base/xalloc.h"
 #include "sandbox/launch.h"
 #include "sandbox/mount.h"
+#include "sandbox/namespaces.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/spec.h"
 #include "sandbox/timeout.h"
@@ -103,6 +104,44 @@ fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *er
   return fk_error_set (err, ENOENT,
                        "fk-agent not found next to `%s' or in the build tree; set FIRKIN_AGENT",
                        self);
+}
+
+/* path if it is an executable file, else NULL; takes path. */
+static char *
+if_executable (char *path)
+{
+  if (executable (path))
+    return path;
+  free (path);
+  return NULL;
+}
+
+char *
+fk_create_find_timeout (const char *agent_path)
+{
+  const char *env = getenv ("FIRKIN_TIMEOUT");
+  if (env && env[0])
+    return executable (env) ? xstrdup (env) : NULL;
+  char *found = NULL;
+  if (agent_path)
+    {
+      cleanup_free char *copy = xstrdup (agent_path);
+      const char *agent_dir = dirname (copy);
+      if ((found = if_executable (xasprintf ("%s/fk-timeout", agent_dir)))
+          || (found = if_executable (xasprintf ("%s/../lib/sandbox/fk-timeout", agent_dir))))
+        return found;
+    }
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    return NULL;
+  self[n] = '\0';
+  const char *self_dir = dirname (self);
+  if ((found = if_executable (xasprintf ("%s/fk-timeout", self_dir)))
+      || (found = if_executable (xasprintf ("%s/../lib/sandbox/fk-timeout", self_dir)))
+      || (found = if_executable (xasprintf ("%s/../src/lib/sandbox/fk-timeout", self_dir))))
+    return found;
+  return NULL;
 }
 
 /* The sandbox's environment: the template's, then the spec's (a later K= replaces an earlier
@@ -267,24 +306,6 @@ resolve_layers (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, resolved_t *r, 
   return 0;
 }
 
-/* cgroup_fd >= 0 (v2): the child starts in its cgroup. */
-static pid_t
-clone_sandbox (int cgroup_fd, int *ret_pidfd)
-{
-  struct clone_args args = {
-    .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-             | CLONE_NEWNET | CLONE_PIDFD,
-    .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
-    .exit_signal = SIGCHLD,
-  };
-  if (cgroup_fd >= 0)
-    {
-      args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = (uint64_t) cgroup_fd;
-    }
-  return (pid_t) syscall (SYS_clone3, &args, sizeof args);
-}
-
 int
 fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                    fk_error_t *err)
@@ -318,7 +339,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       = spec->hostname ? xstrdup (spec->hostname) : xasprintf ("fk-%.8s", c.id);
   cleanup_strv char **env = build_env (res.env, spec->env, hostname);
   cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1, log_fd = -1;
-  cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1;
+  cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1, timeout_exec_fd = -1;
   int sync_fds[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   int *layer_fds = NULL;
   size_t n_layers = fk_strv_len (res.layers);
@@ -360,6 +381,9 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
           fk_error_set_errno (err, "open `%s/deadline'", dir);
           goto out;
         }
+      cleanup_free char *timeout_prog = fk_create_find_timeout (agent);
+      if (timeout_prog)
+        timeout_exec_fd = open (timeout_prog, O_PATH | O_CLOEXEC);
     }
   fk_cgroup_limits_t limits = {.memory_bytes = spec->resources.memory_bytes,
                                .cpus = spec->resources.vcpus,
@@ -380,6 +404,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .exec_fd = exec_fd,
     .listen_fd = listen_fd,
     .deadline_fd = deadline_fd,
+    .timeout_exec_fd = timeout_exec_fd,
     .log_fd = log_fd,
     .n_layers = 1,
     .disk_bytes = spec->resources.disk_bytes,
@@ -390,13 +415,21 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .init = spec->init,
     .seccomp = &spec->seccomp,
   };
+  int join_fds[FK_CGROUP_V1_N] = {-1, -1, -1, -1};
   if (rt->cgroups.version == FK_CGROUP_V2)
     {
       cgroup_fd = fk_cgroup_open_dir (&rt->cgroups, cgname, err);
       if (cgroup_fd < 0)
         goto out;
     }
-  c.pid = clone_sandbox (cgroup_fd, &c.pidfd);
+  else
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_cgroup_open_join_fds (&rt->cgroups, cgname, join_fds, &local) < 0)
+        fk_error_clear (&local); /* then the host moves it by pid */
+    }
+  memcpy (launch.cgroup_join_fds, join_fds, sizeof join_fds);
+  c.pid = fk_namespaces_clone (cgroup_fd, &c.pidfd);
   if (c.pid < 0)
     {
       fk_error_set_errno (err, "clone the sandbox's namespaces");
@@ -408,13 +441,16 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       close (err_pipe[0]);
       fk_launch_child (&launch);
     }
+  for (size_t i = 0; i < FK_CGROUP_V1_N; i++)
+    close_and_reset (join_fds[i]);
   close (sync_fds[1]);
   sync_fds[1] = -1;
   close (err_pipe[1]);
   err_pipe[1] = -1;
 
   if (fk_userns_write_maps (c.pid, FK_USERNS_HOST_BASE, FK_USERNS_SIZE, err) < 0
-      || (cgroup_fd < 0 && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
+      || (cgroup_fd < 0 && join_fds[0] < 0
+          && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
     goto out;
   char nspath[64];
   snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) c.pid);

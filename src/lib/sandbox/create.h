@@ -9,6 +9,11 @@
    frees. */
 int fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *err);
 
+/* The fk-timeout program: $FIRKIN_TIMEOUT, else next to agent_path (installed side by side),
+   else in the build tree next to the running program. NULL when there is none (the watchdog
+   then runs in a forked copy). Caller frees. */
+char *fk_create_find_timeout (const char *agent_path);
+
 /* A new random sandbox id (12 lower-case hex digits). */
 void fk_create_new_id (char out[13]);
 

@@ -22,6 +22,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/caps.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/dev.h"
 #include "sandbox/mount.h"
 #include "sandbox/network.h"
@@ -183,6 +184,12 @@ fk_launch_child (const fk_launch_t *launch)
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
   prctl (PR_SET_PDEATHSIG, SIGKILL); /* until released: a creator that dies takes us along */
+  /* First of all, into the sandbox's cgroup (v1), by itself: see fk_cgroup_join_self. */
+  if (fk_cgroup_join_self (l->cgroup_join_fds, &err) < 0)
+    die (l, &err);
+  for (size_t i = 0; i < 4; i++)
+    if (l->cgroup_join_fds[i] >= 0)
+      close (l->cgroup_join_fds[i]);
 
   int *layer_fds = xcalloc (l->n_layers + 1, sizeof (int));
   if (receive_layers (l->sync_fd, layer_fds, l->n_layers, &err) < 0)
@@ -210,7 +217,7 @@ fk_launch_child (const fk_launch_t *launch)
   close (root);
   if (set_stdio (l, &err) < 0 || confine (l, &err) < 0)
     die (l, &err);
-  if (l->deadline_fd >= 0 && fk_timeout_spawn (l->deadline_fd, &err) < 0)
+  if (l->deadline_fd >= 0 && fk_timeout_spawn (l->deadline_fd, l->timeout_exec_fd, &err) < 0)
     die (l, &err);
   if (chdir (l->workdir) < 0)
     {

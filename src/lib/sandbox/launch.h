@@ -17,6 +17,8 @@ typedef struct fk_launch
   int exec_fd;       /* O_PATH of fk-agent; -1 in init mode */
   int listen_fd;     /* the agent's listening socket; -1 in init mode */
   int deadline_fd;   /* the deadline file; -1 without timeout */
+  int timeout_exec_fd; /* O_PATH of fk-timeout; -1: the watchdog runs in a forked copy */
+  int cgroup_join_fds[4]; /* v1 tasks files the child writes itself into; -1 when unused */
   int log_fd;        /* the agent's stdout and stderr; -1 in init mode (inherited stdio) */
   size_t n_layers;   /* fds arriving on sync_fd: 1, the root overlay */
   uint64_t disk_bytes;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -62,7 +63,30 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       st->stopped);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
-  return fk_json_dump_file_atomic_at (dirfd, "state.json", j, 1, err);
+  /* Atomic (temp file + rename) but not fsynced: a state can only matter in the boot that wrote
+     it (the boot id says so), and a crash before the data is on disk is a reboot. */
+  cleanup_free char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+  if (text == NULL)
+    return fk_error_set (err, ENOMEM, "state of sandbox `%s': cannot serialise it", st->id);
+  char tmp[64];
+  snprintf (tmp, sizeof tmp, ".state.json.%d", (int) getpid ());
+  cleanup_close int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                                 0644);
+  if (fd < 0)
+    return fk_error_set_errno (err, "create the state of sandbox `%s'", st->id);
+  size_t len = strlen (text);
+  if (fk_write_all (fd, text, len, err) < 0 || fk_write_all (fd, "\n", 1, err) < 0)
+    {
+      unlinkat (dirfd, tmp, 0);
+      return -1;
+    }
+  if (renameat (dirfd, tmp, dirfd, "state.json") < 0)
+    {
+      fk_error_set_errno (err, "replace the state of sandbox `%s'", st->id);
+      unlinkat (dirfd, tmp, 0);
+      return -1;
+    }
+  return 0;
 }
 
 static int

@@ -3,6 +3,7 @@
 #include "sandbox/timeout.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,8 +43,8 @@ fk_timeout_read (int fd, int64_t *ret_deadline)
   return 0;
 }
 
-static void __attribute__ ((noreturn))
-watch (int fd)
+void
+fk_timeout_watch (int fd)
 {
   prctl (PR_SET_NAME, "fk-timeout");
   for (;;)
@@ -67,7 +68,7 @@ watch (int fd)
 }
 
 int
-fk_timeout_spawn (int deadline_fd, fk_error_t *err)
+fk_timeout_spawn (int deadline_fd, int exec_fd, fk_error_t *err)
 {
   pid_t pid = fork ();
   if (pid < 0)
@@ -75,11 +76,20 @@ fk_timeout_spawn (int deadline_fd, fk_error_t *err)
   if (pid == 0)
     {
       /* Keep nothing of PID 1's: above all not the agent's socket or the create pipe. */
+      if (exec_fd >= 0 && exec_fd != 4 && dup2 (exec_fd, 4) < 0)
+        _exit (1);
       if (dup2 (deadline_fd, 3) < 0)
         _exit (1);
       syscall (SYS_close_range, 0, 2, 0);
-      syscall (SYS_close_range, 4, ~0U, 0);
-      watch (3);
+      syscall (SYS_close_range, exec_fd >= 0 ? 5 : 4, ~0U, 0);
+      if (exec_fd >= 0)
+        {
+          char *const argv[] = {"fk-timeout", NULL};
+          char *const envp[] = {NULL};
+          syscall (SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH);
+          close (4);
+        }
+      fk_timeout_watch (3);
     }
   return 0;
 }

@@ -15,7 +15,13 @@ int fk_timeout_write (int fd, int64_t deadline, fk_error_t *err);
 /* Reads the deadline from fd; < 0 when the file does not hold one. */
 int fk_timeout_read (int fd, int64_t *ret_deadline);
 
-/* Forks the watchdog (in the sandbox, before PID 1 execs); it keeps only deadline_fd open. */
-int fk_timeout_spawn (int deadline_fd, fk_error_t *err);
+/* Forks the watchdog (in the sandbox, before PID 1 execs); it keeps only deadline_fd open (as
+   fd 3) and execs the static fk-timeout program from exec_fd (an O_PATH fd opened on the host),
+   so it holds a few pages rather than a copy of the creating process; with exec_fd < 0 it runs
+   the same loop in the forked copy. */
+int fk_timeout_spawn (int deadline_fd, int exec_fd, fk_error_t *err);
+
+/* The watchdog loop on the deadline file fd; SIGTERMs PID 1 at the deadline, then exits. */
+void fk_timeout_watch (int fd) __attribute__ ((noreturn));
 
 #endif

@@ -1,0 +1,59 @@
+/* Unit tests for bench/rootfs: a busybox root built from the host's static busybox. */
+#include "testutil.h"
+
+#include <sys/stat.h>
+
+#include "bench/rootfs.h"
+
+static void
+builds_a_busybox_root (void **state)
+{
+  if (access (FK_BENCH_BUSYBOX, X_OK) != 0)
+    skip ();
+  char *dir = test_tmpdir ();
+  char *root = NULL;
+  assert_true (asprintf (&root, "%s/rootfs", dir) > 0);
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_bench_busybox_rootfs (root, FK_BENCH_BUSYBOX, &err), 0);
+  int rfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (rfd >= 0);
+  struct stat st, host;
+  assert_int_equal (fstatat (rfd, "bin/busybox", &st, 0), 0);
+  assert_int_equal (stat (FK_BENCH_BUSYBOX, &host), 0);
+  assert_int_equal (st.st_size, host.st_size);
+  assert_int_equal (st.st_mode & 07777, 0755);
+  char link[64] = { 0 };
+  assert_true (readlinkat (rfd, "bin/true", link, sizeof link - 1) > 0);
+  assert_string_equal (link, "busybox");
+  assert_int_equal (fstatat (rfd, ".", &st, 0), 0);
+  assert_int_equal (st.st_mode & 07777, 0755);
+  assert_int_equal (fstatat (rfd, "tmp", &st, 0), 0);
+  assert_int_equal (st.st_mode & 07777, 01777);
+  assert_int_equal (fstatat (rfd, "etc/passwd", &st, 0), 0);
+  close (rfd);
+  /* the directory must be new */
+  assert_int_equal (fk_bench_busybox_rootfs (root, FK_BENCH_BUSYBOX, &err), -1);
+  assert_error_contains (&err, "File exists");
+  free (root);
+  test_tmpdir_free (dir);
+}
+
+static void
+names_a_missing_busybox (void **state)
+{
+  char *dir = test_tmpdir ();
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_bench_busybox_rootfs (dir, "/nonexistent/busybox", &err), -1);
+  assert_error_contains (&err, "install busybox-static");
+  test_tmpdir_free (dir);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (builds_a_busybox_root),
+    cmocka_unit_test (names_a_missing_busybox),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
