@@ -3,32 +3,52 @@
 # cgroup, network namespace or directory.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
 source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
-plan 6
+plan 7
 N=${FIRKIN_LOOP_N:-200}
 
-procs() { ps -eo uid=,stat= | awk '$1 == 1000000000 && $2 !~ /^Z/' | wc -l; }
-netns() { for p in /proc/[0-9]*; do readlink "$p/ns/net" 2>/dev/null; done | sort -u | wc -l; }
+# Other work on this machine may run sandboxes too: count only what belongs to this test's ids.
+ids=$FIRKIN_STATE_DIR/loop-ids
+: > "$ids"
+# Live processes in one of our sandboxes' cgroups.
+procs() {
+  local p
+  for p in $(ps -eo pid=,uid=,stat= | awk '$2 == 1000000000 && $3 !~ /^Z/ {print $1}'); do
+    grep -oE 'firkin/[0-9a-f]{12}' "/proc/$p/cgroup" 2>/dev/null | head -1
+  done | sed 's|firkin/||' | grep -cxFf "$ids"
+}
+# Network namespaces kept by a mount (nsfs) rather than a process.
+netns() { grep -c ' nsfs ' /proc/self/mountinfo; }
+# Cgroup directories of our sandboxes, in any hierarchy.
+our_cgroups() {
+  local id n=0
+  while read -r id; do
+    for d in /sys/fs/cgroup/*/firkin/$id /sys/fs/cgroup/firkin/$id; do [ -e "$d" ] && n=$((n + 1)); done
+  done < "$ids"
+  echo $n
+}
 # Mounts a sandbox could leak to the host: its staging point /tmp, anything under the state dir,
 # an overlay. (Other work on the machine mounts and unmounts elsewhere meanwhile.)
 mounts() { awk -v s="$FIRKIN_STATE_DIR" '$5 == "/tmp" || index($5, s) == 1 || $9 == "overlay"' /proc/self/mountinfo | wc -l; }
-procs0=$(procs); netns0=$(netns); mounts0=$(mounts); cg0=$(cgroup_dirs)
+netns0=$(netns); mounts0=$(mounts)
 
 failed=0
 t0=$(date +%s%N)
 for ((i = 0; i < N; i++)); do
   id=$(new_sandbox) || { failed=$((failed + 1)); continue; }
+  echo "$id" >> "$ids"
   "$FK" exec "$id" -- true || failed=$((failed + 1))
   "$FK" rm -f "$id" || failed=$((failed + 1))
 done
 t1=$(date +%s%N)
 diag "$N create+exec+rm cycles in $(( (t1 - t0) / 1000000 )) ms"
 check "$N create, exec, delete cycles succeed" test "$failed" = 0
-# Processes leave the cgroup as they die; the host's init collects the zombies a moment later.
-no_procs() { [ "$(procs)" -le "$procs0" ]; }
+check "$N distinct sandboxes" test "$(sort -u "$ids" | wc -l)" = "$N"
+# Processes leave as they die; the host's init collects the zombies a moment later.
+no_procs() { [ "$(procs)" = 0 ]; }
 check "no sandbox process left" wait_for no_procs
 check "no mount left on the host" test "$(mounts)" -le "$mounts0"
-check "no cgroup left" test "$(cgroup_dirs)" -le "$cg0"
-no_netns() { [ "$(netns)" -le "$netns0" ]; }
-check "no network namespace left" wait_for no_netns
+check "no cgroup left" test "$(our_cgroups)" = 0
+# A network namespace lives while a process is in it or a mount holds it: neither is left.
+check "no network namespace left" sh -c "[ \"\$(grep -c ' nsfs ' /proc/self/mountinfo)\" -le $netns0 ]"
 check "no sandbox directory left" test -z "$(ls -A "$FIRKIN_STATE_DIR/sandboxes")"
 done_testing
