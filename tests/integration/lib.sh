@@ -12,7 +12,7 @@ plan() { echo "1..$1"; }
 ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 fail() { _tap_n=$((_tap_n + 1)); _tap_failed=1; echo "not ok $_tap_n - $*"; }
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP ${2:-}"; }
-diag() { echo "# $*"; }
+diag() { printf "%s\n" "$*" | sed "s/^/# /"; }
 # check NAME CMD...: ok when CMD succeeds, else not ok with its output as diagnostics.
 check() {
   local name=$1; shift

@@ -43,10 +43,9 @@ frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
 static int
 wait_started (fk_proc_t *p, fk_error_t *err)
 {
-  fk_cframe_t *f;
+  cleanup_free fk_cframe_t *f = NULL;
   if (fk_creq_next (p->c, p->r, -1, &f, err) < 0)
     return -1;
-  cleanup_free fk_cframe_t *owned = f;
   if (f->type == FK_WIRE_R_ERROR)
     return fk_cframe_error (f, err);
   if (f->type != FK_WIRE_R_STARTED)

@@ -187,13 +187,12 @@ run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_
   int stopped = 0;
   while (ret == 0)
     {
-      fk_cframe_t *f;
+      cleanup_free fk_cframe_t *f = NULL;
       if (fk_creq_next (sh->c, r, -1, &f, err) < 0)
         {
           ret = -1;
           break;
         }
-      cleanup_free fk_cframe_t *owned = f;
       if (f->type == FK_WIRE_R_STDOUT || f->type == FK_WIRE_R_STDERR)
         {
           if (stopped)
