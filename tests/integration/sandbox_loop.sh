@@ -3,7 +3,7 @@
 # cgroup, network namespace or directory.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
 source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
-plan 7
+plan 8
 N=${FIRKIN_LOOP_N:-200}
 
 # Other work on this machine may run sandboxes too: count only what belongs to this test's ids.
@@ -51,4 +51,12 @@ check "no cgroup left" test "$(our_cgroups)" = 0
 # A network namespace lives while a process is in it or a mount holds it: neither is left.
 check "no network namespace left" sh -c "[ \"\$(grep -c ' nsfs ' /proc/self/mountinfo)\" -le $netns0 ]"
 check "no sandbox directory left" test -z "$(ls -A "$FIRKIN_STATE_DIR/sandboxes")"
+# The `firkin' parent goes with the last sandbox, unless another run's sandboxes still live.
+parents() { find /sys/fs/cgroup -maxdepth 2 -type d -name firkin 2>/dev/null; }
+no_agents() { ! pgrep -x fk-agent >/dev/null; }
+if wait_for no_agents; then
+  check "the firkin parent cgroup is removed with the last sandbox" test -z "$(parents)"
+else
+  skip "the firkin parent cgroup is removed with the last sandbox" "other sandboxes run on this host"
+fi
 done_testing

@@ -247,9 +247,9 @@ set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name,
   return 0;
 }
 
-int
-fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
-                  const fk_cgroup_limits_t *limits, fk_error_t *err)
+static int
+create_once (const fk_cgroup_layout_t *layout, const char *name,
+             const fk_cgroup_limits_t *limits, fk_error_t *err)
 {
   if (layout->version == FK_CGROUP_V2)
     {
@@ -477,6 +477,37 @@ fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned tim
     }
 }
 
+int
+fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
+                  const fk_cgroup_limits_t *limits, fk_error_t *err)
+{
+  /* The `firkin' parent is removed with the last sandbox (fk_cgroup_destroy): a create that
+     races that removal sees ENOENT between making the parent and the child, and tries again. */
+  for (int attempt = 0;; attempt++)
+    {
+      fk_error_t e = FK_ERROR_INIT;
+      if (create_once (layout, name, limits, &e) == 0)
+        return 0;
+      if (e.code != ENOENT || attempt >= 8)
+        {
+          fk_error_set (err, e.code, "%s", fk_error_message (&e));
+          fk_error_clear (&e);
+          return -1;
+        }
+      fk_error_clear (&e);
+    }
+}
+
+/* Removes dir's parent when it is left empty (the `firkin' parent after the last sandbox); a
+   parent that still has children stays (EBUSY, ENOTEMPTY). */
+static void
+remove_parent_if_empty (const char *dir)
+{
+  cleanup_free char *parent = NULL, *base = NULL;
+  fk_path_split (dir, &parent, &base);
+  rmdir (parent);
+}
+
 static int
 remove_dir (const char *dir, fk_error_t *err)
 {
@@ -517,7 +548,10 @@ fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_
     {
       cleanup_free char *dir = cg_dir (layout, "", name);
       remove_fake_files (dir);
-      return remove_dir (dir, err);
+      if (remove_dir (dir, err) < 0)
+        return -1;
+      remove_parent_if_empty (dir);
+      return 0;
     }
   for (size_t i = 0; v1_controllers[i]; i++)
     {
@@ -525,6 +559,8 @@ fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_
       remove_fake_files (dir);
       if (remove_dir (dir, err) < 0)
         ret = -1;
+      else
+        remove_parent_if_empty (dir);
     }
   return ret;
 }
