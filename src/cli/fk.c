@@ -1,11 +1,44 @@
 /* cli/fk.c: the fk front end: global options, then one verb. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "cli/verbs.h"
+
+#ifndef FK_IMAGE_VERBS
+/* The image verbs live in fk-image, beside fk: they need the registry client and the archive
+   reader, whose shared libraries (libcurl's tree: ~45 of them) would otherwise be loaded by
+   every fk call, `fk exec' included. */
+static char **orig_argv;
+
+static int
+image_companion (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    {
+      fprintf (stderr, "fk: cannot find its own binary: %s\n", strerror (errno));
+      return 1;
+    }
+  self[n] = '\0';
+  char *slash = strrchr (self, '/');
+  if (slash == NULL || (size_t) (slash - self) + sizeof "/fk-image" > sizeof self)
+    return 1;
+  strcpy (slash + 1, "fk-image");
+  execv (self, orig_argv);
+  fprintf (stderr, "fk: %s: run `%s': %s\n", argv[0], self, strerror (errno));
+  return 1;
+}
+#define fk_verb_layer image_companion
+#define fk_verb_template image_companion
+#define fk_verb_image image_companion
+#endif
 
 static const fk_verb_t verbs[] = {
   {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
@@ -47,6 +80,9 @@ fk_cli_fail (fk_error_t *err, int code)
 int
 main (int argc, char **argv)
 {
+#ifndef FK_IMAGE_VERBS
+  orig_argv = argv;
+#endif
   fk_cli_globals_t g = { .state_dir = getenv ("FIRKIN_STATE_DIR") };
   if (g.state_dir == NULL || g.state_dir[0] == '\0')
     g.state_dir = "/var/lib/firkin";
