@@ -135,6 +135,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
     { "wide", no_argument, NULL, 'w' },
     { "image", required_argument, NULL, 'i' },
     { "rootfs", required_argument, NULL, 'R' },
+    { "template", required_argument, NULL, 't' },
     { "peer-artifact", required_argument, NULL, 'p' },
     { "no-peer", no_argument, NULL, 'n' },
     { "help", no_argument, NULL, 'h' },

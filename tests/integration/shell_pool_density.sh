@@ -4,9 +4,9 @@
 # artifacts are validated with the trace reader (fk bench report) and against the reference's
 # shape, and nothing is left behind (sandbox, crun container, work directories).
 . "$(dirname "$0")/lib.sh"
-plan 7
+plan 8
 
-skip_all() { for i in 1 2 3 4 5 6 7; do skip "shell-pool-density $i" "$1"; done; done_testing; }
+skip_all() { for i in 1 2 3 4 5 6 7 8; do skip "shell-pool-density $i" "$1"; done; done_testing; }
 [ -n "${FK:-}" ] && [ -x "$FK" ] || skip_all "fk binary not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (sandboxes and crun)"
 command -v crun >/dev/null || skip_all "crun not installed"
@@ -80,6 +80,14 @@ if printf '%s\n' "$out" | grep -Eq '^ +1 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0
   ok "the comparison table shows level 1 beside crun with the ratio"
 else
   fail "the comparison table shows level 1 beside crun with the ratio"; printf '%s\n' "$out" | tail -8 | sed 's/^/# /'
+fi
+
+# --template names a prepared template; a missing one is refused up front, naming it.
+out2=$("$FK" bench shell-pool-density --template no-such-template --no-peer 2>&1)
+if [ $? -ne 0 ] && [[ $out2 == *"no-such-template"* ]] && [[ $out2 != *unrecognized* ]]; then
+  ok "--template with a missing template is a clear error"
+else
+  fail "--template with a missing template is a clear error"; printf '%s\n' "$out2" | head -5 | sed 's/^/# /'
 fi
 
 left=$(find "$FIRKIN_STATE_DIR/sandboxes" "$FIRKIN_STATE_DIR/tmp" -mindepth 1 2>/dev/null)
