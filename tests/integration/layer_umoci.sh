@@ -41,56 +41,9 @@ else:
 PY
 }
 
-# treecmp A B: compares two rootfs trees; prints every difference, fails when there is one.
-treecmp() {
-  python3 - "$@" <<'PY'
-import hashlib, os, stat, sys
-def walk(root):
-    out, inodes = {}, {}
-    for d, dirs, files in os.walk(root):
-        for n in dirs + files:
-            p = os.path.join(d, n)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            e = {"type": stat.S_IFMT(st.st_mode), "mode": oct(stat.S_IMODE(st.st_mode)),
-                 "owner": (st.st_uid, st.st_gid)}
-            if stat.S_ISREG(st.st_mode):
-                e["size"] = st.st_size
-                h = hashlib.sha256()
-                with open(p, "rb") as f:
-                    for b in iter(lambda: f.read(1 << 20), b""):
-                        h.update(b)
-                e["sha256"] = h.hexdigest()
-                if st.st_nlink > 1:
-                    inodes.setdefault((st.st_dev, st.st_ino), []).append(rel)
-            elif stat.S_ISLNK(st.st_mode):
-                e["target"] = os.readlink(p)
-            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                e["rdev"] = (os.major(st.st_rdev), os.minor(st.st_rdev))
-            out[rel] = e
-    groups = {}
-    for paths in inodes.values():
-        for p in paths:
-            groups[p] = sorted(paths)
-    return out, groups
-a, ga = walk(sys.argv[1])
-b, gb = walk(sys.argv[2])
-diffs = []
-for p in sorted(set(a) | set(b)):
-    if p not in a:
-        diffs.append(f"{p}: only in umoci's")
-    elif p not in b:
-        diffs.append(f"{p}: only in firkin's")
-    elif a[p] != b[p]:
-        diffs.append(f"{p}: firkin {a[p]} umoci {b[p]}")
-    elif ga.get(p) != gb.get(p):
-        diffs.append(f"{p}: hard links firkin {ga.get(p)} umoci {gb.get(p)}")
-for d in diffs[:40]:
-    print(d)
-print(f"{len(a)} paths compared, {len(diffs)} differences")
-sys.exit(1 if diffs else 0)
-PY
-}
+# treecmp A B: compares two rootfs trees (firkin's, umoci's); prints every difference, fails
+# when there is one.
+treecmp() { python3 "$FIRKIN_SRC/tests/integration/treecmp.py" "$@"; }
 
 # firkin_unpack LAYOUT TAG DIR: applies every layer of TAG into DIR/l0, DIR/l1, ... and checks
 # each printed diff_id against the config's.
