@@ -9,9 +9,9 @@
 
    Threads: a connection may be used by several threads at once; each request is independent
    (they are multiplexed on the one socket by request id). A single fk_proc_t must be used by
-   one thread at a time. Free every fk_proc_t (and fk_shell_t, firkin/shell.h) of a connection before closing it.
-   Frames for a request nobody is waiting on are queued in memory: a thread streaming a big
-   output should keep reading it. */
+   one thread at a time. Free every fk_proc_t (and fk_shell_t, firkin/shell.h) of a connection
+   before closing it. Frames for a request nobody is waiting on are queued in memory: a thread
+   streaming a big output should keep reading it. */
 #ifndef FIRKIN_CLIENT_H
 #define FIRKIN_CLIENT_H
 
@@ -49,11 +49,11 @@ typedef enum
 
 typedef struct fk_exec_opts
 {
-  char *const *argv;  /* argv form (argv[0] looked up in PATH), NULL-terminated; or */
-  const char *shell;  /* shell form: run as `/bin/sh -c SHELL` */
-  char *const *env;   /* "K=V" entries added to (or overriding) the agent's environment */
-  const char *cwd;    /* NULL: the agent's cwd */
-  const char *user;   /* "uid[:gid]" or "name[:group]" from the root's /etc/passwd, /etc/group */
+  char *const *argv; /* argv form (argv[0] looked up in PATH), NULL-terminated; or */
+  const char *shell; /* shell form: run as `/bin/sh -c SHELL` */
+  char *const *env;  /* "K=V" entries added to (or overriding) the agent's environment */
+  const char *cwd;   /* NULL: the agent's cwd */
+  const char *user;  /* "uid[:gid]" or "name[:group]" from the root's /etc/passwd, /etc/group */
   fk_stdin_mode_t stdin_mode;
   const void *stdin_data; /* FK_STDIN_BYTES */
   size_t stdin_len;
@@ -203,8 +203,7 @@ int fk_client_file_write (fk_client_t *c, const char *path, const void *data, si
 int fk_client_file_write_fd (fk_client_t *c, const char *path, int fd, unsigned mode,
                              unsigned flags, fk_error_t *err);
 /* Stats path (a symlink itself, not its target). */
-int fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st,
-                         fk_error_t *err);
+int fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st, fk_error_t *err);
 /* Lists a directory, sorted by path. */
 int fk_client_file_list (fk_client_t *c, const char *path, unsigned flags,
                          fk_file_entry_t **ret_entries, size_t *ret_n, fk_error_t *err);

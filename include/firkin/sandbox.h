@@ -79,14 +79,14 @@ typedef struct fk_sandbox_info
   char *id;
   char *template_id; /* NULL when created from explicit layers */
   fk_sandbox_status_t status;
-  pid_t pid;                   /* PID 1 as the host sees it */
+  pid_t pid;                     /* PID 1 as the host sees it */
   unsigned long long start_time; /* PID 1's start time (clock ticks since boot, /proc/PID/stat) */
-  char *socket_path;           /* NULL for an init sandbox */
-  char *cgroup;                /* cgroup path below each hierarchy's root */
+  char *socket_path;             /* NULL for an init sandbox */
+  char *cgroup;                  /* cgroup path below each hierarchy's root */
   fk_resources_t resources;
-  int64_t created;             /* unix seconds */
-  int64_t expires;             /* unix seconds, 0 when there is no timeout */
-  char **metadata;             /* "K=V", NULL-terminated */
+  int64_t created; /* unix seconds */
+  int64_t expires; /* unix seconds, 0 when there is no timeout */
+  char **metadata; /* "K=V", NULL-terminated */
 } fk_sandbox_info_t;
 
 void fk_sandbox_info_free (fk_sandbox_info_t *info);

@@ -77,6 +77,7 @@ struct conn
   int reading_paused;
   upload_t *uploads;
   download_t *downloads;
+  int pumping; /* files_pump is running: conn_flush calls back into it */
 };
 
 struct proc
@@ -95,8 +96,8 @@ struct proc
   int in_eof;            /* close stdin once inbuf is written */
   fk_wire_buf_t pending; /* frames produced while detached (request id 0) */
   int exited, status, timed_out;
-  int draining; /* exited: read the pipes until they would block, then report */
-  int finished; /* the exit frame is produced */
+  int draining;         /* exited: read the pipes until they would block, then report */
+  int finished;         /* the exit frame is produced */
   uint64_t deadline_ms; /* 0: none */
   shell_t *shell;       /* a shell's process */
   int dead;             /* to be freed by proc_gc */
@@ -140,7 +141,8 @@ void conn_resume_reading (conn_t *c);
 void conn_pause_reading (conn_t *c);
 /* Adds a nested entry to a list reply (R_OK frames without END, split to fit the frame limit;
    conn_list_end sends the final R_OK with END). */
-void conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf_t *entry, int *open);
+void conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf_t *entry,
+                    int *open);
 void conn_list_end (conn_t *c, uint32_t id, int *open);
 
 /* proc.c */
@@ -151,7 +153,7 @@ typedef struct proc_spawn
   const char *cwd;  /* NULL or "": the agent's */
   const char *user; /* NULL or "": --user, else the agent's */
   int fd_in, fd_out, fd_err;
-  int pty; /* fd_out is a pty slave to become the controlling terminal */
+  int pty;                    /* fd_out is a pty slave to become the controlling terminal */
   int extra_fd, extra_target; /* also pass extra_fd as fd extra_target (extra_fd -1: none) */
 } proc_spawn_t;
 /* Starts a command in a new session; a bad cwd or user is an error (the child never runs). */

@@ -112,7 +112,7 @@ conn_flush (conn_t *c)
           conn_close (c);
           return;
         }
-      c->out_off += (size_t) n;
+      c->out_off += (size_t)n;
     }
   if (c->out_off == c->out.len)
     {
@@ -142,7 +142,7 @@ void
 conn_send_error (conn_t *c, uint32_t id, int code, const char *msg)
 {
   fk_wire_begin (&c->out, FK_WIRE_R_ERROR, FK_WIRE_F_END, id);
-  fk_wire_put_int (&c->out, FK_TAG_ERRNO, (uint64_t) (code > 0 ? code : EIO));
+  fk_wire_put_int (&c->out, FK_TAG_ERRNO, (uint64_t)(code > 0 ? code : EIO));
   /* Messages are bounded so the frame always fits. */
   char buf[4096];
   snprintf (buf, sizeof buf, "%s", msg);
@@ -182,7 +182,7 @@ hello (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
   fk_wire_begin (&c->out, FK_WIRE_R_HELLO, FK_WIRE_F_END, f->id);
   fk_wire_put_str (&c->out, FK_TAG_MAGIC, FK_WIRE_MAGIC);
   fk_wire_put_int (&c->out, FK_TAG_VERSION, v < FK_WIRE_VERSION ? v : FK_WIRE_VERSION);
-  fk_wire_put_int (&c->out, FK_TAG_PID, (uint64_t) getpid ());
+  fk_wire_put_int (&c->out, FK_TAG_PID, (uint64_t)getpid ());
   fk_wire_end (&c->out, NULL);
   c->hello = 1;
   conn_flush (c);
@@ -257,7 +257,7 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       proc_ps (c, f->id);
       break;
     case FK_WIRE_CANCEL:
-      proc_cancel (c, (uint32_t) m.num[FK_TAG_TARGET]);
+      proc_cancel (c, (uint32_t)m.num[FK_TAG_TARGET]);
       break;
     case FK_WIRE_FILE_READ:
     case FK_WIRE_FILE_WRITE:
@@ -283,7 +283,7 @@ on_readable (conn_t *c)
   for (int rounds = 0; rounds < 16 && !c->reading_paused && !c->closed; rounds++)
     {
       if (c->rcap - c->rlen < READ_CHUNK)
-        xgrow ((void **) &c->rbuf, &c->rcap, c->rlen + READ_CHUNK, 1);
+        xgrow ((void **)&c->rbuf, &c->rcap, c->rlen + READ_CHUNK, 1);
       ssize_t n = recv (c->w.fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
       if (n < 0 && errno == EINTR)
         continue;
@@ -294,7 +294,7 @@ on_readable (conn_t *c)
           conn_close (c);
           return;
         }
-      c->rlen += (size_t) n;
+      c->rlen += (size_t)n;
       size_t off = 0;
       while (!c->closed)
         {
@@ -315,11 +315,11 @@ on_readable (conn_t *c)
               conn_close (c);
               return;
             }
-          off += (size_t) used;
+          off += (size_t)used;
         }
       memmove (c->rbuf, c->rbuf + off, c->rlen - off);
       c->rlen -= off;
-      if ((size_t) n < READ_CHUNK)
+      if ((size_t)n < READ_CHUNK)
         break;
     }
   /* A big buffer is not kept around for an idle connection. */

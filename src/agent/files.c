@@ -45,20 +45,22 @@ open_parent (const char *path, int mkparents, char **ret_base, fk_error_t *err)
 static int
 ftype_of (mode_t m)
 {
-  return S_ISREG (m) ? FK_WIRE_FTYPE_FILE : S_ISDIR (m) ? FK_WIRE_FTYPE_DIR
-         : S_ISLNK (m) ? FK_WIRE_FTYPE_SYMLINK : FK_WIRE_FTYPE_OTHER;
+  return S_ISREG (m)   ? FK_WIRE_FTYPE_FILE
+         : S_ISDIR (m) ? FK_WIRE_FTYPE_DIR
+         : S_ISLNK (m) ? FK_WIRE_FTYPE_SYMLINK
+                       : FK_WIRE_FTYPE_OTHER;
 }
 
 static void
 put_stat (fk_wire_buf_t *b, const struct stat *st)
 {
-  fk_wire_put_int (b, FK_TAG_FTYPE, (uint64_t) ftype_of (st->st_mode));
-  fk_wire_put_int (b, FK_TAG_SIZE, (uint64_t) st->st_size);
+  fk_wire_put_int (b, FK_TAG_FTYPE, (uint64_t)ftype_of (st->st_mode));
+  fk_wire_put_int (b, FK_TAG_SIZE, (uint64_t)st->st_size);
   fk_wire_put_int (b, FK_TAG_MODE, st->st_mode & 07777);
   fk_wire_put_int (b, FK_TAG_UID, st->st_uid);
   fk_wire_put_int (b, FK_TAG_GID, st->st_gid);
   fk_wire_put_int (b, FK_TAG_MTIME_NS,
-                   (uint64_t) ((int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec));
+                   (uint64_t)((int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec));
 }
 
 /* ---- read ---- */
@@ -79,15 +81,20 @@ download_free (conn_t *c, download_t *d)
 void
 files_pump (conn_t *c)
 {
+  /* conn_flush, called below, pumps the downloads again once the send queue drains: that
+     nested call would free a download this loop still holds, so it leaves the work to us. */
+  if (c->pumping)
+    return;
+  c->pumping = 1;
   download_t *d = c->downloads;
   while (d != NULL && !c->closed && conn_queued (c) < AGENT_SENDQ_HIGH)
     {
       fk_wire_buf_t *b = conn_outbuf (c);
-      size_t want = d->left < FK_WIRE_CHUNK ? (size_t) d->left : FK_WIRE_CHUNK;
+      size_t want = d->left < FK_WIRE_CHUNK ? (size_t)d->left : FK_WIRE_CHUNK;
       ssize_t n = 0;
       if (want > 0)
         {
-          xgrow ((void **) &b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + want, 1);
+          xgrow ((void **)&b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + want, 1);
           n = read (d->fd, b->data + b->len + FK_WIRE_HEADER_LEN, want);
         }
       if (n < 0 && errno == EINTR)
@@ -106,10 +113,10 @@ files_pump (conn_t *c)
         }
       if (n > 0)
         {
-          fk_wire_header_write (b->data + b->len, FK_WIRE_DATA, 0, d->id, (uint32_t) n);
-          b->len += FK_WIRE_HEADER_LEN + (size_t) n;
-          d->left -= (uint64_t) n;
-          d->size += (uint64_t) n;
+          fk_wire_header_write (b->data + b->len, FK_WIRE_DATA, 0, d->id, (uint32_t)n);
+          b->len += FK_WIRE_HEADER_LEN + (size_t)n;
+          d->left -= (uint64_t)n;
+          d->size += (uint64_t)n;
           conn_flush (c);
           continue;
         }
@@ -121,14 +128,15 @@ files_pump (conn_t *c)
       conn_flush (c);
       d = next;
     }
+  c->pumping = 0;
 }
 
 static int
 file_read (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
 {
   const char *path = m->str[FK_TAG_PATH];
-  cleanup_close int fd = fk_open_in_root (agent->rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK,
-                                          0, err);
+  cleanup_close int fd
+      = fk_open_in_root (agent->rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
   if (fd < 0)
     return -1;
   struct stat st;
@@ -136,7 +144,7 @@ file_read (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
     return fk_error_set_errno (err, "stat `%s'", path);
   if (S_ISDIR (st.st_mode))
     return fk_error_set (err, EISDIR, "`%s' is a directory", path);
-  if (m->num[FK_TAG_OFFSET] > 0 && lseek (fd, (off_t) m->num[FK_TAG_OFFSET], SEEK_SET) < 0)
+  if (m->num[FK_TAG_OFFSET] > 0 && lseek (fd, (off_t)m->num[FK_TAG_OFFSET], SEEK_SET) < 0)
     return fk_error_set_errno (err, "seek `%s'", path);
   download_t *d = xcalloc (1, sizeof *d);
   d->id = id;
@@ -184,8 +192,8 @@ static int
 file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
 {
   const char *path = m->str[FK_TAG_PATH];
-  unsigned flags = (unsigned) m->num[FK_TAG_FLAGS];
-  unsigned mode = fk_wire_msg_has (m, FK_TAG_MODE) ? (unsigned) m->num[FK_TAG_MODE] & 07777 : 0644;
+  unsigned flags = (unsigned)m->num[FK_TAG_FLAGS];
+  unsigned mode = fk_wire_msg_has (m, FK_TAG_MODE) ? (unsigned)m->num[FK_TAG_MODE] & 07777 : 0644;
   if (find_upload (c, id) != NULL)
     return fk_error_set (err, EEXIST, "request id already in use");
   cleanup_free char *base = NULL;
@@ -200,8 +208,8 @@ file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
   u->dirfd = -1;
   if (flags & FK_WIRE_FILE_APPEND)
     {
-      u->fd = fk_open_in_root (agent->rootfd, path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY,
-                               mode, err);
+      u->fd = fk_open_in_root (agent->rootfd, path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, mode,
+                               err);
       if (u->fd < 0)
         {
           free (u);
@@ -227,9 +235,9 @@ file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
       for (int tries = 0; u->fd < 0; tries++)
         {
           free (u->tmp);
-          u->tmp = xasprintf (".%.64s.fk-tmp.%d.%u", base, (int) getpid (), tmp_counter++);
-          u->fd = openat (dirfd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                          0600);
+          u->tmp = xasprintf (".%.64s.fk-tmp.%d.%u", base, (int)getpid (), tmp_counter++);
+          u->fd
+              = openat (dirfd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
           if (u->fd < 0 && (errno != EEXIST || tries > 100))
             {
               fk_error_set_errno (err, "create a temp file beside `%s'", path);
@@ -363,7 +371,7 @@ list_dir (int dfd, const char *prefix, int recursive, int depth, list_t *l, fk_e
       if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         continue; /* removed meanwhile */
       char *p = prefix[0] ? xasprintf ("%s/%s", prefix, de->d_name) : xstrdup (de->d_name);
-      xgrow ((void **) &l->v, &l->cap, l->n + 1, sizeof *l->v);
+      xgrow ((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
       l->v[l->n].path = p;
       l->v[l->n].st = st;
       l->n++;
@@ -383,7 +391,7 @@ list_dir (int dfd, const char *prefix, int recursive, int depth, list_t *l, fk_e
 static int
 cmp_entry (const void *a, const void *b)
 {
-  return strcmp (((const list_entry_t *) a)->path, ((const list_entry_t *) b)->path);
+  return strcmp (((const list_entry_t *)a)->path, ((const list_entry_t *)b)->path);
 }
 
 static int
@@ -393,7 +401,7 @@ file_list (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
   cleanup_close int fd = fk_open_in_root (agent->rootfd, path, O_RDONLY | O_DIRECTORY, 0, err);
   if (fd < 0)
     return -1;
-  list_t l = {NULL, 0, 0};
+  list_t l = { NULL, 0, 0 };
   int r = list_dir (fd, "", (m->num[FK_TAG_FLAGS] & FK_WIRE_FILE_RECURSIVE) != 0, 0, &l, err);
   if (r == 0)
     {
@@ -420,7 +428,7 @@ static int
 file_mkdir (const fk_wire_msg_t *m, fk_error_t *err)
 {
   const char *path = m->str[FK_TAG_PATH];
-  unsigned mode = fk_wire_msg_has (m, FK_TAG_MODE) ? (unsigned) m->num[FK_TAG_MODE] & 07777 : 0755;
+  unsigned mode = fk_wire_msg_has (m, FK_TAG_MODE) ? (unsigned)m->num[FK_TAG_MODE] & 07777 : 0755;
   if (m->num[FK_TAG_FLAGS] & FK_WIRE_FILE_PARENTS)
     return fk_mkdir_p_in_root (agent->rootfd, path, mode, err);
   cleanup_free char *base = NULL;
@@ -474,7 +482,7 @@ file_chmod (const fk_wire_msg_t *m, fk_error_t *err)
   cleanup_close int fd = fk_open_in_root (agent->rootfd, path, O_PATH, 0, err);
   if (fd < 0)
     return -1;
-  mode_t mode = (mode_t) m->num[FK_TAG_MODE];
+  mode_t mode = (mode_t)m->num[FK_TAG_MODE];
 #ifdef SYS_fchmodat2
   if (syscall (SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
     return 0;
@@ -484,8 +492,8 @@ file_chmod (const fk_wire_msg_t *m, fk_error_t *err)
   snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
   if (chmod (proc, mode) == 0)
     return 0;
-  cleanup_close int rfd = fk_open_in_root (agent->rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY,
-                                           0, err);
+  cleanup_close int rfd
+      = fk_open_in_root (agent->rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, err);
   if (rfd < 0)
     return -1;
   if (fchmod (rfd, mode) < 0)

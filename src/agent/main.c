@@ -28,7 +28,7 @@ agent_now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 void
@@ -36,7 +36,7 @@ agent_watch (watch_t *w, uint32_t events)
 {
   if (w->fd < 0 || w->events == events)
     return;
-  struct epoll_event ev = {.events = events, .data.ptr = w};
+  struct epoll_event ev = { .events = events, .data.ptr = w };
   int op = w->events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
   if (epoll_ctl (agent->epfd, op, w->fd, &ev) < 0)
     {
@@ -49,7 +49,7 @@ agent_watch (watch_t *w, uint32_t events)
 static int
 listen_path (const char *path, fk_error_t *err)
 {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (strlen (path) >= sizeof sa.sun_path)
     return fk_error_set (err, ENAMETOOLONG, "socket path `%s' is too long", path);
   strcpy (sa.sun_path, path);
@@ -57,7 +57,7 @@ listen_path (const char *path, fk_error_t *err)
   if (fd < 0)
     return fk_error_set_errno (err, "socket");
   unlink (path);
-  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (fd, 512) < 0)
+  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen (fd, 512) < 0)
     {
       fk_error_set_errno (err, "listen on `%s'", path);
       close (fd);
@@ -103,7 +103,7 @@ signal_everything (int sig)
     }
   proc_signal_all (sig);
   char path[64];
-  snprintf (path, sizeof path, "/proc/self/task/%d/children", (int) getpid ());
+  snprintf (path, sizeof path, "/proc/self/task/%d/children", (int)getpid ());
   FILE *f = fopen (path, "re");
   if (f == NULL)
     return;
@@ -142,9 +142,9 @@ static void
 on_signal (void)
 {
   struct signalfd_siginfo si;
-  while (read (agent->sig.fd, &si, sizeof si) == (ssize_t) sizeof si)
+  while (read (agent->sig.fd, &si, sizeof si) == (ssize_t)sizeof si)
     {
-      int sig = (int) si.ssi_signo;
+      int sig = (int)si.ssi_signo;
       if (sig == SIGCHLD)
         continue;
       if (sig == SIGTERM || sig == SIGINT)
@@ -164,15 +164,15 @@ main (int argc, char **argv)
 {
   fk_log_set_program ("fk-agent");
   static const struct option opts[] = {
-    {"listen-fd", required_argument, NULL, 'f'},
-    {"listen", required_argument, NULL, 'l'},
-    {"root", required_argument, NULL, 'r'},
-    {"grace-ms", required_argument, NULL, 'g'},
-    {"user", required_argument, NULL, 'u'},
-    {"hostname", required_argument, NULL, 'n'},
-    {"log-level", required_argument, NULL, 'L'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "listen-fd", required_argument, NULL, 'f' },
+    { "listen", required_argument, NULL, 'l' },
+    { "root", required_argument, NULL, 'r' },
+    { "grace-ms", required_argument, NULL, 'g' },
+    { "user", required_argument, NULL, 'u' },
+    { "hostname", required_argument, NULL, 'n' },
+    { "log-level", required_argument, NULL, 'L' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   int listen_fd = -1;
   const char *listen_at = NULL, *root = "/", *hostname = NULL, *default_user = NULL;
@@ -184,7 +184,7 @@ main (int argc, char **argv)
       switch (c)
         {
         case 'f':
-          listen_fd = (int) strtol (optarg, &end, 10);
+          listen_fd = (int)strtol (optarg, &end, 10);
           if (*optarg == '\0' || *end != '\0' || listen_fd < 0)
             {
               fprintf (stderr, "fk-agent: --listen-fd: `%s' is not an fd number\n", optarg);
@@ -198,7 +198,7 @@ main (int argc, char **argv)
           root = optarg;
           break;
         case 'g':
-          grace_ms = (unsigned) strtoul (optarg, &end, 10);
+          grace_ms = (unsigned)strtoul (optarg, &end, 10);
           if (*optarg == '\0' || *end != '\0')
             {
               fprintf (stderr, "fk-agent: --grace-ms: `%s' is not a number\n", optarg);
@@ -321,7 +321,7 @@ main (int argc, char **argv)
               /* Again shortly: orphans reparented meanwhile get theirs too. */
               a.term_deadline_ms = now + 50;
             }
-          int left = (int) (a.term_deadline_ms - now);
+          int left = (int)(a.term_deadline_ms - now);
           if (timeout < 0 || left < timeout)
             timeout = left;
         }

@@ -19,7 +19,6 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
-
 /* After a process exits, its pipes are read at most this much more (a background job holding
    them open must not keep the exit from being reported). */
 #define DRAIN_MAX (4u << 20)
@@ -71,9 +70,9 @@ emit_exit (proc_t *p)
   fk_wire_buf_t *b = sink (p);
   fk_wire_begin (b, FK_WIRE_R_EXIT, FK_WIRE_F_END, p->conn ? p->req_id : 0);
   if (WIFSIGNALED (p->status))
-    fk_wire_put_int (b, FK_TAG_SIGNAL, (uint64_t) WTERMSIG (p->status));
+    fk_wire_put_int (b, FK_TAG_SIGNAL, (uint64_t)WTERMSIG (p->status));
   else
-    fk_wire_put_int (b, FK_TAG_EXIT_CODE, (uint64_t) WEXITSTATUS (p->status));
+    fk_wire_put_int (b, FK_TAG_EXIT_CODE, (uint64_t)WEXITSTATUS (p->status));
   if (p->timed_out)
     fk_wire_put_int (b, FK_TAG_TIMED_OUT, 1);
   fk_wire_end (b, NULL);
@@ -122,21 +121,20 @@ read_once (proc_t *p, watch_t *w, size_t *drained)
     {
       /* Read straight into the send queue behind a header written afterwards. */
       fk_wire_buf_t *b = sink (p);
-      xgrow ((void **) &b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
+      xgrow ((void **)&b->data, &b->cap, b->len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
       n = read (w->fd, b->data + b->len + FK_WIRE_HEADER_LEN, FK_WIRE_CHUNK);
       if (n > 0)
         {
           uint16_t type = w->kind == W_ERR ? FK_WIRE_R_STDERR : FK_WIRE_R_STDOUT;
-          fk_wire_header_write (b->data + b->len, type, 0, p->conn ? p->req_id : 0,
-                                (uint32_t) n);
-          b->len += FK_WIRE_HEADER_LEN + (size_t) n;
+          fk_wire_header_write (b->data + b->len, type, 0, p->conn ? p->req_id : 0, (uint32_t)n);
+          b->len += FK_WIRE_HEADER_LEN + (size_t)n;
         }
     }
   if (n > 0)
     {
       if (drained != NULL)
         {
-          *drained += (size_t) n;
+          *drained += (size_t)n;
           if (*drained > DRAIN_MAX)
             {
               close_watch (w);
@@ -163,7 +161,7 @@ drain (proc_t *p)
 {
   static size_t drained;
   drained = 0;
-  watch_t *ws[2] = {&p->out, &p->err};
+  watch_t *ws[2] = { &p->out, &p->err };
   for (int i = 0; i < 2; i++)
     while (ws[i]->fd >= 0)
       if (read_once (p, ws[i], &drained) < 0)
@@ -193,7 +191,7 @@ write_stdin (proc_t *p)
           close_watch (&p->in);
           break;
         }
-      p->inoff += (size_t) n;
+      p->inoff += (size_t)n;
     }
   free (p->inbuf);
   p->inbuf = NULL;
@@ -207,7 +205,7 @@ write_stdin (proc_t *p)
             {
               /* A terminal has no EOF to close: send the EOF character. */
               ssize_t r = write (p->in.fd, "\x04", 1);
-              (void) r;
+              (void)r;
               p->in_eof = 0;
             }
           else
@@ -258,9 +256,9 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       return;
     }
   int pty = m->num[FK_TAG_PTY] != 0;
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+  int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
   int master = -1, slave = -1;
-  unsigned mode = (unsigned) m->num[FK_TAG_STDIN_MODE];
+  unsigned mode = (unsigned)m->num[FK_TAG_STDIN_MODE];
   if (pty)
     {
       master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -278,8 +276,8 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
           goto fail;
         }
       struct winsize ws = {
-        .ws_row = (unsigned short) (m->num[FK_TAG_ROWS] ? m->num[FK_TAG_ROWS] : 24),
-        .ws_col = (unsigned short) (m->num[FK_TAG_COLS] ? m->num[FK_TAG_COLS] : 80),
+        .ws_row = (unsigned short)(m->num[FK_TAG_ROWS] ? m->num[FK_TAG_ROWS] : 24),
+        .ws_col = (unsigned short)(m->num[FK_TAG_COLS] ? m->num[FK_TAG_COLS] : 80),
       };
       ioctl (master, TIOCSWINSZ, &ws);
     }
@@ -288,7 +286,7 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       fk_error_set_errno (&err, "pipe");
       goto fail;
     }
-  char *shell_argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) m->str[FK_TAG_SHELL], NULL};
+  char *shell_argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)m->str[FK_TAG_SHELL], NULL };
   char *const *argv = m->argv ? m->argv : shell_argv;
   proc_spawn_t req = {
     .argv = argv,
@@ -346,7 +344,7 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_STARTED, 0, id);
-  fk_wire_put_int (b, FK_TAG_PID, (uint64_t) pid);
+  fk_wire_put_int (b, FK_TAG_PID, (uint64_t)pid);
   fk_wire_end (b, NULL);
 
   if (mode == FK_WIRE_STDIN_BYTES)
@@ -439,7 +437,7 @@ proc_timeouts (void)
         continue;
       if (p->deadline_ms <= now)
         {
-          log_debug ("pid %d: timeout, killing its process group", (int) p->pid);
+          log_debug ("pid %d: timeout, killing its process group", (int)p->pid);
           p->timed_out = 1;
           p->deadline_ms = 0;
           kill (-p->pid, SIGKILL);
@@ -449,7 +447,7 @@ proc_timeouts (void)
       if (next == 0 || p->deadline_ms < next)
         next = p->deadline_ms;
     }
-  return next == 0 ? -1 : (int) (next - now);
+  return next == 0 ? -1 : (int)(next - now);
 }
 
 void
@@ -537,7 +535,7 @@ proc_conn_drained (conn_t *c)
 void
 proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
-  pid_t pid = fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t) m->num[FK_TAG_PID] : 0;
+  pid_t pid = fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t)m->num[FK_TAG_PID] : 0;
   const char *tag = m->str[FK_TAG_TAG];
   proc_t *p = find_proc (NULL, 0, pid, tag);
   if (p == NULL || p->discard)
@@ -546,7 +544,7 @@ proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       if (tag)
         snprintf (msg, sizeof msg, "no process tagged `%.200s'", tag);
       else
-        snprintf (msg, sizeof msg, "no process %d", (int) pid);
+        snprintf (msg, sizeof msg, "no process %d", (int)pid);
       conn_send_error (c, id, ENOENT, msg);
       return;
     }
@@ -559,17 +557,17 @@ proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   p->req_id = id;
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_STARTED, 0, id);
-  fk_wire_put_int (b, FK_TAG_PID, (uint64_t) p->pid);
+  fk_wire_put_int (b, FK_TAG_PID, (uint64_t)p->pid);
   fk_wire_end (b, NULL);
   /* Replay what was produced while detached, under this request's id. */
   size_t off = 0;
   while (off + FK_WIRE_HEADER_LEN <= p->pending.len)
     {
       uint8_t *h = p->pending.data + off;
-      uint32_t len = (uint32_t) h[0] | (uint32_t) h[1] << 8 | (uint32_t) h[2] << 16
-                     | (uint32_t) h[3] << 24;
-      uint16_t type = (uint16_t) (h[4] | h[5] << 8);
-      uint16_t flags = (uint16_t) (h[6] | h[7] << 8);
+      uint32_t len
+          = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+      uint16_t type = (uint16_t)(h[4] | h[5] << 8);
+      uint16_t flags = (uint16_t)(h[6] | h[7] << 8);
       fk_wire_header_write (h, type, flags, id, len);
       off += FK_WIRE_HEADER_LEN + len;
     }
@@ -592,27 +590,26 @@ proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 void
 proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
-  pid_t pid = fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t) m->num[FK_TAG_PID] : 0;
+  pid_t pid = fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t)m->num[FK_TAG_PID] : 0;
   proc_t *p = NULL;
   if (fk_wire_msg_has (m, FK_TAG_TARGET))
     {
-      uint32_t target = (uint32_t) m->num[FK_TAG_TARGET];
+      uint32_t target = (uint32_t)m->num[FK_TAG_TARGET];
       p = find_proc (c, target, 0, NULL);
     }
   else
     p = find_proc (NULL, 0, pid, m->str[FK_TAG_TAG]);
   if (p == NULL || p->exited)
     {
-      conn_send_error (c, id, p ? ESRCH : ENOENT,
-                       p ? "the process has exited" : "no such process");
+      conn_send_error (c, id, p ? ESRCH : ENOENT, p ? "the process has exited" : "no such process");
       return;
     }
-  int sig = (int) m->num[FK_TAG_SIGNAL];
+  int sig = (int)m->num[FK_TAG_SIGNAL];
   int r = (m->num[FK_TAG_FLAGS] & FK_WIRE_SIG_GROUP) ? kill (-p->pid, sig) : kill (p->pid, sig);
   if (r < 0)
     {
       char msg[128];
-      snprintf (msg, sizeof msg, "kill %d: %s", (int) p->pid, strerror (errno));
+      snprintf (msg, sizeof msg, "kill %d: %s", (int)p->pid, strerror (errno));
       conn_send_error (c, id, errno, msg);
       return;
     }
@@ -622,14 +619,14 @@ proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 void
 proc_resize (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
-  proc_t *p = find_proc (c, (uint32_t) m->num[FK_TAG_TARGET], 0, NULL);
+  proc_t *p = find_proc (c, (uint32_t)m->num[FK_TAG_TARGET], 0, NULL);
   if (p == NULL || !p->pty || p->out.fd < 0)
     {
       conn_send_error (c, id, p ? ENOTTY : ENOENT, p ? "not a pty process" : "no such process");
       return;
     }
-  struct winsize ws = {.ws_row = (unsigned short) m->num[FK_TAG_ROWS],
-                       .ws_col = (unsigned short) m->num[FK_TAG_COLS]};
+  struct winsize ws = { .ws_row = (unsigned short)m->num[FK_TAG_ROWS],
+                        .ws_col = (unsigned short)m->num[FK_TAG_COLS] };
   if (ioctl (p->out.fd, TIOCSWINSZ, &ws) < 0)
     {
       conn_send_error (c, id, errno, "resize the terminal");
@@ -648,12 +645,12 @@ proc_ps (conn_t *c, uint32_t id)
       if (p->dead || p->discard)
         continue;
       fk_wire_buf_reset (&e);
-      fk_wire_put_int (&e, FK_TAG_PID, (uint64_t) p->pid);
+      fk_wire_put_int (&e, FK_TAG_PID, (uint64_t)p->pid);
       if (p->tag)
         fk_wire_put_str (&e, FK_TAG_TAG, p->tag);
       for (char **a = p->argv; *a; a++)
         fk_wire_put_str (&e, FK_TAG_ARG, *a);
-      fk_wire_put_int (&e, FK_TAG_FLAGS, (uint64_t) (!p->exited) | (uint64_t) (p->conn != NULL) << 1);
+      fk_wire_put_int (&e, FK_TAG_FLAGS, (uint64_t)(!p->exited) | (uint64_t)(p->conn != NULL) << 1);
       conn_list_add (c, id, FK_TAG_PROC, &e, &open);
     }
   fk_wire_buf_free (&e);

@@ -57,8 +57,8 @@ struct shell
   uint64_t deadline_ms;
   int timed_out;
   int have_status, exit_code;
-  int in_rd; /* the read end of the run's stdin pipe, opened by the shell through /proc */
-  int dirty; /* frames queued for conn: sent at the end of the loop turn (shell_flush_all) */
+  int in_rd;      /* the read end of the run's stdin pipe, opened by the shell through /proc */
+  int dirty;      /* frames queued for conn: sent at the end of the loop turn (shell_flush_all) */
   int other_user; /* the shell runs as another uid than the agent: it cannot open our fds */
   uint8_t *inbuf;
   size_t inlen, inoff;

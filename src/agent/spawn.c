@@ -45,7 +45,7 @@ static void
 child_write (const char *s)
 {
   ssize_t r = write (2, s, strlen (s));
-  (void) r;
+  (void)r;
 }
 
 static const char *
@@ -65,7 +65,7 @@ child_main (void *arg)
   spawn_t *s = arg;
   sigset_t none;
   sigemptyset (&none);
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
   sigaction (SIGPIPE, &dfl, NULL);
   sigprocmask (SIG_SETMASK, &none, NULL);
   setsid ();
@@ -87,7 +87,7 @@ child_main (void *arg)
     }
   if (s->user != NULL)
     {
-      if ((getuid () == 0 && setgroups ((size_t) s->user->n_groups, s->user->groups) < 0)
+      if ((getuid () == 0 && setgroups ((size_t)s->user->n_groups, s->user->groups) < 0)
           || setgid (s->user->gid) < 0 || setuid (s->user->uid) < 0)
         {
           s->stage = STAGE_USER;
@@ -113,7 +113,7 @@ child_main (void *arg)
       for (const char *p = path;; p++)
         {
           const char *end = strchr (p, ':');
-          size_t dl = end ? (size_t) (end - p) : strlen (p);
+          size_t dl = end ? (size_t)(end - p) : strlen (p);
           if (dl + fl + 2 <= sizeof buf)
             {
               memcpy (buf, p, dl);
@@ -135,8 +135,8 @@ child_main (void *arg)
   child_write ("fk-agent: ");
   child_write (file);
   child_write (err == ENOENT && strchr (file, '/') == NULL ? ": command not found\n"
-               : err == EACCES                           ? ": permission denied\n"
-                                                         : ": cannot execute\n");
+               : err == EACCES                             ? ": permission denied\n"
+                                                           : ": cannot execute\n");
   _exit (err == ENOENT ? 127 : 126);
 }
 
@@ -158,7 +158,7 @@ merge_env_onto (char **base, char **extra)
   memcpy (env, base, n * sizeof (char *));
   for (size_t i = 0; i < k; i++)
     {
-      size_t kl = (size_t) (strchr (extra[i], '=') - extra[i]);
+      size_t kl = (size_t)(strchr (extra[i], '=') - extra[i]);
       size_t j;
       for (j = 0; j < n; j++)
         if (strncmp (env[j], extra[i], kl + 1) == 0)
@@ -191,7 +191,7 @@ proc_spawn (const proc_spawn_t *r, fk_error_t *err)
     {
       /* Like a login: the user's home from /etc/passwd, unless the request sets HOME. */
       home = xasprintf ("HOME=%s", user.home);
-      char *with_home[] = {home, NULL};
+      char *with_home[] = { home, NULL };
       char **merged = merge_env_onto (envp, with_home);
       free (envp);
       envp = merged;
@@ -224,4 +224,3 @@ proc_spawn (const proc_spawn_t *r, fk_error_t *err)
     }
   return pid;
 }
-

@@ -39,7 +39,7 @@ parse_id (const char *s, unsigned *ret)
   unsigned long v = strtoul (s, &end, 10);
   if (errno || *end != '\0' || v > 0xfffffffeul)
     return -1;
-  *ret = (unsigned) v;
+  *ret = (unsigned)v;
   return 0;
 }
 
@@ -138,8 +138,8 @@ agent_user_resolve (int rootfd, const char *spec, agent_user_t *ret, fk_error_t 
                 }
             }
           if (!hit)
-            return fk_error_set (err, ENOENT, "user `%s': no such group `%s' in /etc/group",
-                                 spec, group);
+            return fk_error_set (err, ENOENT, "user `%s': no such group `%s' in /etc/group", spec,
+                                 group);
         }
     }
   u.uid = uid;
@@ -157,7 +157,7 @@ agent_user_resolve (int rootfd, const char *spec, agent_user_t *ret, fk_error_t 
             continue;
           char *msave = NULL;
           for (char *mem = strtok_r (f[3], ",", &msave); mem; mem = strtok_r (NULL, ",", &msave))
-            if (strcmp (mem, name) == 0 && u.n_groups < (int) (sizeof u.groups / sizeof u.groups[0]))
+            if (strcmp (mem, name) == 0 && u.n_groups < (int)(sizeof u.groups / sizeof u.groups[0]))
               {
                 u.groups[u.n_groups++] = g;
                 break;

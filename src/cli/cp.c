@@ -17,9 +17,9 @@ static int
 split_remote (const char *arg, char **ret_id, const char **ret_path)
 {
   const char *colon = strchr (arg, ':');
-  if (colon == NULL || colon == arg || memchr (arg, '/', (size_t) (colon - arg)))
+  if (colon == NULL || colon == arg || memchr (arg, '/', (size_t)(colon - arg)))
     return 0;
-  *ret_id = xstrndup (arg, (size_t) (colon - arg));
+  *ret_id = xstrndup (arg, (size_t)(colon - arg));
   *ret_path = colon + 1;
   return 1;
 }
@@ -90,10 +90,10 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
           goto out;
         }
       int to_stdout = strcmp (target, "-") == 0;
-      cleanup_free char *tmp = to_stdout ? NULL : xasprintf ("%s.fk-cp.%d", target, (int) getpid ());
-      cleanup_close int fd = to_stdout ? dup (STDOUT_FILENO)
-                                       : open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                                               fst.mode & 0777);
+      cleanup_free char *tmp = to_stdout ? NULL : xasprintf ("%s.fk-cp.%d", target, (int)getpid ());
+      cleanup_close int fd
+          = to_stdout ? dup (STDOUT_FILENO)
+                      : open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fst.mode & 0777);
       if (fd < 0)
         {
           fprintf (stderr, "fk: cp: create `%s': %s\n", target, strerror (errno));
@@ -140,8 +140,9 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
           fk_error_clear (&local);
         }
       int from_stdin = strcmp (src_path, "-") == 0;
-      cleanup_close int fd = from_stdin ? dup (STDIN_FILENO) : open (src_path, O_RDONLY | O_CLOEXEC);
-      struct stat st = {.st_mode = 0644};
+      cleanup_close int fd
+          = from_stdin ? dup (STDIN_FILENO) : open (src_path, O_RDONLY | O_CLOEXEC);
+      struct stat st = { .st_mode = 0644 };
       if (fd < 0 || (!from_stdin && fstat (fd, &st) < 0))
         {
           fprintf (stderr, "fk: cp: open `%s': %s\n", src_path, strerror (errno));

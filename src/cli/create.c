@@ -22,8 +22,8 @@ fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv)
   fk_cli_spec_init (&s);
   struct option opts[FK_CLI_SPEC_OPTIONS_N + 1];
   memcpy (opts, fk_cli_spec_options, sizeof (struct option) * FK_CLI_SPEC_OPTIONS_N);
-  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){"help", no_argument, NULL, 'h'};
-  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){NULL, 0, NULL, 0};
+  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){ "help", no_argument, NULL, 'h' };
+  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){ NULL, 0, NULL, 0 };
   int c, rc = 0;
   while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
     {

@@ -59,13 +59,13 @@ pump (fk_proc_t *p, int interactive, fk_exit_status_t *ret, fk_error_t *err)
     {
       if (stdin_open)
         {
-          struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+          struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
           if (poll (&pfd, 1, 0) > 0)
             {
               ssize_t n = read (STDIN_FILENO, buf, sizeof buf);
               if (n > 0)
                 {
-                  if (fk_proc_write_stdin (p, buf, (size_t) n, err) < 0)
+                  if (fk_proc_write_stdin (p, buf, (size_t)n, err) < 0)
                     return -1;
                 }
               else if (n == 0 || (errno != EINTR && errno != EAGAIN))
@@ -103,14 +103,14 @@ int
 fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    {"env", required_argument, NULL, 'e'},     {"cwd", required_argument, NULL, 'w'},
-    {"user", required_argument, NULL, 'u'},    {"timeout", required_argument, NULL, 'T'},
-    {"interactive", no_argument, NULL, 'i'},   {"tty", no_argument, NULL, 't'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    { "env", required_argument, NULL, 'e' },   { "cwd", required_argument, NULL, 'w' },
+    { "user", required_argument, NULL, 'u' },  { "timeout", required_argument, NULL, 'T' },
+    { "interactive", no_argument, NULL, 'i' }, { "tty", no_argument, NULL, 't' },
+    { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
   };
   char **env = NULL;
   size_t n_env = 0;
-  fk_exec_opts_t eo = {.stdin_mode = FK_STDIN_CLOSED};
+  fk_exec_opts_t eo = { .stdin_mode = FK_STDIN_CLOSED };
   int interactive = 0, c;
   while ((c = getopt_long (argc, argv, "+e:w:u:ith", opts, NULL)) != -1)
     switch (c)
@@ -142,7 +142,7 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
               free (env);
               return 2;
             }
-          eo.timeout_ms = (uint64_t) (s * 1000);
+          eo.timeout_ms = (uint64_t)(s * 1000);
           break;
         }
       case 'i':
@@ -215,7 +215,7 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
     fk_error_clear (&ignored);
   }
   fk_proc_t *p = NULL;
-  fk_exit_status_t st = {0};
+  fk_exit_status_t st = { 0 };
   if (fk_client_exec_start (client, &eo, &p, &err) < 0)
     {
       rc = fk_cli_fail (&err, err.code == ENOENT ? 127 : 1);

@@ -8,7 +8,7 @@
 static int
 extend (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
-  return fk_sandbox_extend (sb, *(unsigned long long *) ctx, err);
+  return fk_sandbox_extend (sb, *(unsigned long long *)ctx, err);
 }
 
 int

@@ -28,7 +28,7 @@ image_companion (const fk_cli_globals_t *g, int argc, char **argv)
     }
   self[n] = '\0';
   char *slash = strrchr (self, '/');
-  if (slash == NULL || (size_t) (slash - self) + sizeof "/fk-image" > sizeof self)
+  if (slash == NULL || (size_t)(slash - self) + sizeof "/fk-image" > sizeof self)
     return 1;
   strcpy (slash + 1, "fk-image");
   execv (self, orig_argv);
@@ -41,24 +41,26 @@ image_companion (const fk_cli_globals_t *g, int argc, char **argv)
 #endif
 
 static const fk_verb_t verbs[] = {
-  {"bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)"},
-  {"layer", fk_verb_layer, "unpack one image layer blob into a directory (fk layer apply BLOB DIR)"},
-  {"template", fk_verb_template, "prepare, list, inspect and remove templates (images made ready)"},
-  {"image", fk_verb_image, "free image layers and blobs no template uses (fk image prune)"},
+  { "bench", fk_verb_bench, "run a benchmark, or report an artifact (fk bench report FILE)" },
+  { "layer", fk_verb_layer,
+    "unpack one image layer blob into a directory (fk layer apply BLOB DIR)" },
+  { "template", fk_verb_template,
+    "prepare, list, inspect and remove templates (images made ready)" },
+  { "image", fk_verb_image, "free image layers and blobs no template uses (fk image prune)" },
   /* sandbox */
-  {"create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id"},
-  {"exec", fk_verb_exec, "run a command in a sandbox (exits with its code)"},
-  {"cp", fk_verb_cp, "copy a file into or out of a sandbox (ID:/path on one side)"},
-  {"run", fk_verb_run, "create a sandbox, run a command in it, delete it"},
-  {"ls", fk_verb_ls, "list sandboxes"},
-  {"inspect", fk_verb_inspect, "show a sandbox's state as JSON"},
-  {"stop", fk_verb_stop, "stop sandboxes (SIGTERM, then SIGKILL after a grace)"},
-  {"pause", fk_verb_pause, "freeze every process of sandboxes"},
-  {"resume", fk_verb_resume, "thaw paused sandboxes"},
-  {"rm", fk_verb_rm, "delete sandboxes (-f: even running ones)"},
-  {"extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now"},
+  { "create", fk_verb_create, "create a sandbox from a template (or --rootfs), print its id" },
+  { "exec", fk_verb_exec, "run a command in a sandbox (exits with its code)" },
+  { "cp", fk_verb_cp, "copy a file into or out of a sandbox (ID:/path on one side)" },
+  { "run", fk_verb_run, "create a sandbox, run a command in it, delete it" },
+  { "ls", fk_verb_ls, "list sandboxes" },
+  { "inspect", fk_verb_inspect, "show a sandbox's state as JSON" },
+  { "stop", fk_verb_stop, "stop sandboxes (SIGTERM, then SIGKILL after a grace)" },
+  { "pause", fk_verb_pause, "freeze every process of sandboxes" },
+  { "resume", fk_verb_resume, "thaw paused sandboxes" },
+  { "rm", fk_verb_rm, "delete sandboxes (-f: even running ones)" },
+  { "extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now" },
   /* shells */
-  {"shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)"},
+  { "shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)" },
 };
 
 static void

@@ -38,13 +38,12 @@ fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
       cleanup_json json_t *j = json_pack (
           "{s:s, s:s, s:o, s:i, s:I, s:o, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:o, s:O}", "id",
           info->id, "status", fk_sandbox_status_name (info->status), "template",
-          info->template_id ? json_string (info->template_id) : json_null (), "pid",
-          (int) info->pid, "start_time", (json_int_t) info->start_time, "socket",
+          info->template_id ? json_string (info->template_id) : json_null (), "pid", (int)info->pid,
+          "start_time", (json_int_t)info->start_time, "socket",
           info->socket_path ? json_string (info->socket_path) : json_null (), "cgroup",
           info->cgroup, "limits", "vcpus", info->resources.vcpus, "memory",
-          (json_int_t) info->resources.memory_bytes, "disk",
-          (json_int_t) info->resources.disk_bytes, "pids", (json_int_t) info->resources.pids,
-          "created", (json_int_t) info->created, "expires",
+          (json_int_t)info->resources.memory_bytes, "disk", (json_int_t)info->resources.disk_bytes,
+          "pids", (json_int_t)info->resources.pids, "created", (json_int_t)info->created, "expires",
           info->expires ? json_integer (info->expires) : json_null (), "metadata", meta);
       char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
       printf ("%s\n", text);

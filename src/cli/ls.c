@@ -46,14 +46,14 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
       else
         {
           char created[32], expires[32];
-          time_t t = (time_t) s->created;
+          time_t t = (time_t)s->created;
           strftime (created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime (&t));
           if (s->expires)
-            snprintf (expires, sizeof expires, "in %llds", (long long) (s->expires - now));
+            snprintf (expires, sizeof expires, "in %llds", (long long)(s->expires - now));
           else
             snprintf (expires, sizeof expires, "never");
           printf ("%-14s %-8s %-8d %-20s %-20s %s\n", s->id, fk_sandbox_status_name (s->status),
-                  (int) s->pid, created, expires, s->template_id ? s->template_id : "-");
+                  (int)s->pid, created, expires, s->template_id ? s->template_id : "-");
         }
       fk_sandbox_info_free (s);
     }

@@ -7,7 +7,7 @@
 static int
 rm (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
-  return fk_sandbox_delete (sb, *(int *) ctx, err);
+  return fk_sandbox_delete (sb, *(int *)ctx, err);
 }
 
 int

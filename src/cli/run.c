@@ -51,8 +51,8 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
   fk_cli_spec_init (&s);
   struct option opts[FK_CLI_SPEC_OPTIONS_N + 1];
   memcpy (opts, fk_cli_spec_options, sizeof (struct option) * FK_CLI_SPEC_OPTIONS_N);
-  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){"help", no_argument, NULL, 'h'};
-  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){NULL, 0, NULL, 0};
+  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){ "help", no_argument, NULL, 'h' };
+  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){ NULL, 0, NULL, 0 };
   int c;
   while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
     {
@@ -86,7 +86,7 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
       return 2;
     }
   fk_cli_spec_finish (&s, template_id);
-  s.spec.init = (const char *const *) (argv + optind);
+  s.spec.init = (const char *const *)(argv + optind);
 
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
@@ -97,7 +97,7 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
       rc = fk_cli_fail (&err, 1);
       goto out;
     }
-  struct sigaction sa = {.sa_handler = on_signal};
+  struct sigaction sa = { .sa_handler = on_signal };
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);

@@ -29,22 +29,22 @@ enum
 };
 
 const struct option fk_cli_spec_options[] = {
-  {"memory", required_argument, NULL, O_MEMORY},
-  {"cpus", required_argument, NULL, O_CPUS},
-  {"pids", required_argument, NULL, O_PIDS},
-  {"disk", required_argument, NULL, O_DISK},
-  {"env", required_argument, NULL, O_ENV},
-  {"timeout", required_argument, NULL, O_TIMEOUT},
-  {"rootfs", required_argument, NULL, O_ROOTFS},
-  {"metadata", required_argument, NULL, O_METADATA},
-  {"hostname", required_argument, NULL, O_HOSTNAME},
-  {"workdir", required_argument, NULL, O_WORKDIR},
-  {"user", required_argument, NULL, O_USER},
-  {"seccomp", required_argument, NULL, O_SECCOMP},
-  {"seccomp-deny", required_argument, NULL, O_SECCOMP_DENY},
-  {"seccomp-allow", required_argument, NULL, O_SECCOMP_ALLOW},
-  {"agent", required_argument, NULL, O_AGENT},
-  {NULL, 0, NULL, 0},
+  { "memory", required_argument, NULL, O_MEMORY },
+  { "cpus", required_argument, NULL, O_CPUS },
+  { "pids", required_argument, NULL, O_PIDS },
+  { "disk", required_argument, NULL, O_DISK },
+  { "env", required_argument, NULL, O_ENV },
+  { "timeout", required_argument, NULL, O_TIMEOUT },
+  { "rootfs", required_argument, NULL, O_ROOTFS },
+  { "metadata", required_argument, NULL, O_METADATA },
+  { "hostname", required_argument, NULL, O_HOSTNAME },
+  { "workdir", required_argument, NULL, O_WORKDIR },
+  { "user", required_argument, NULL, O_USER },
+  { "seccomp", required_argument, NULL, O_SECCOMP },
+  { "seccomp-deny", required_argument, NULL, O_SECCOMP_DENY },
+  { "seccomp-allow", required_argument, NULL, O_SECCOMP_ALLOW },
+  { "agent", required_argument, NULL, O_AGENT },
+  { NULL, 0, NULL, 0 },
 };
 
 const char fk_cli_spec_usage[]
@@ -88,7 +88,7 @@ static void
 push (char ***v, size_t *n, const char *arg)
 {
   *v = xrealloc (*v, (*n + 2) * sizeof (char *));
-  (*v)[(*n)++] = (char *) arg;
+  (*v)[(*n)++] = (char *)arg;
   (*v)[*n] = NULL;
 }
 
@@ -199,12 +199,12 @@ fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg)
 void
 fk_cli_spec_finish (fk_cli_spec_t *s, const char *template_id)
 {
-  s->spec.env = (const char *const *) s->env;
-  s->spec.metadata = (const char *const *) s->metadata;
-  s->spec.seccomp.deny = (const char *const *) s->deny;
-  s->spec.seccomp.allow = (const char *const *) s->allow;
+  s->spec.env = (const char *const *)s->env;
+  s->spec.metadata = (const char *const *)s->metadata;
+  s->spec.seccomp.deny = (const char *const *)s->deny;
+  s->spec.seccomp.allow = (const char *const *)s->allow;
   if (s->n_layers)
-    s->spec.layers = (const char *const *) s->layers;
+    s->spec.layers = (const char *const *)s->layers;
   else
     s->spec.template_id = template_id ? template_id : "base";
 }

@@ -8,7 +8,7 @@
 static int
 stop (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
-  return fk_sandbox_stop (sb, *(unsigned *) ctx, err);
+  return fk_sandbox_stop (sb, *(unsigned *)ctx, err);
 }
 
 int
@@ -28,7 +28,7 @@ fk_verb_stop (const fk_cli_globals_t *g, int argc, char **argv)
               fprintf (stderr, "fk: stop: -t `%s': expected seconds (0 to 3600)\n", optarg);
               return 2;
             }
-          grace_ms = (unsigned) (s * 1000);
+          grace_ms = (unsigned)(s * 1000);
           break;
         }
       case 'h':

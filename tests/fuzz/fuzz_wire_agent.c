@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       fk_error_clear (&err);
       if (used <= 0)
         break; /* a bad header closes the connection; a short one waits for more */
-      off += (size_t) used;
+      off += (size_t)used;
       if (fk_wire_type_is_data (f.type))
         continue;
       fk_wire_msg_t m;
@@ -29,9 +29,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         {
           /* What the agent reads from a valid request. */
           for (char **a = m.argv; a && *a; a++)
-            (void) **a;
+            (void)**a;
           for (char **e = m.env; e && *e; e++)
-            (void) **e;
+            (void)**e;
           fk_wire_msg_clear (&m);
         }
       fk_error_clear (&err);

@@ -19,9 +19,9 @@ decode_nested (const fk_wire_slice_t *v, size_t n)
       if (fk_wire_msg_decode (v[i].data, v[i].len, &e, &err) == 0)
         {
           for (char **a = e.argv; a && *a; a++)
-            (void) **a;
+            (void)**a;
           if (e.str[FK_TAG_PATH])
-            (void) e.str[FK_TAG_PATH][0];
+            (void)e.str[FK_TAG_PATH][0];
           fk_wire_msg_clear (&e);
         }
       fk_error_clear (&err);
@@ -40,7 +40,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       fk_error_clear (&err);
       if (used <= 0)
         break;
-      off += (size_t) used;
+      off += (size_t)used;
       if (fk_wire_type_is_data (f.type))
         continue;
       fk_wire_msg_t m;
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           decode_nested (m.entries, m.n_entries);
           decode_nested (m.procs, m.n_procs);
           if (m.str[FK_TAG_MESSAGE])
-            (void) m.str[FK_TAG_MESSAGE][0];
+            (void)m.str[FK_TAG_MESSAGE][0];
           fk_wire_msg_clear (&m);
         }
       fk_error_clear (&err);

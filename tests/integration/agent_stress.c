@@ -26,8 +26,7 @@ static const int asan = 1;
 static const int asan = 0;
 #endif
 
-static void
-ok (int cond, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void ok (int cond, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 static void
 ok (int cond, const char *fmt, ...)
 {
@@ -47,7 +46,7 @@ now_s (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Peak resident set of a process in KiB (VmHWM). */
@@ -55,7 +54,7 @@ static long
 peak_rss_kb (pid_t pid)
 {
   char path[64], line[256];
-  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+  snprintf (path, sizeof path, "/proc/%d/status", (int)pid);
   FILE *f = fopen (path, "r");
   long kb = -1;
   while (f && fgets (line, sizeof line, f))
@@ -78,7 +77,7 @@ big_stdout (test_agent_t *a)
       return;
     }
   long self_before = peak_rss_kb (getpid ());
-  fk_exec_opts_t o = {.shell = "head -c 1073741824 /dev/zero"};
+  fk_exec_opts_t o = { .shell = "head -c 1073741824 /dev/zero" };
   fk_proc_t *p;
   uint64_t total = 0;
   int exit_code = -1, bad = 0;
@@ -105,8 +104,9 @@ big_stdout (test_agent_t *a)
   double secs = now_s () - t0;
   long agent_kb = peak_rss_kb (a->pid);
   long self_kb = peak_rss_kb (getpid ());
-  ok (!bad && exit_code == 0 && total == (1ull << 30), "1 GiB of stdout streamed whole (%llu bytes, %.1f s, %.0f MiB/s)",
-      (unsigned long long) total, secs, (double) total / secs / 1048576.0);
+  ok (!bad && exit_code == 0 && total == (1ull << 30),
+      "1 GiB of stdout streamed whole (%llu bytes, %.1f s, %.0f MiB/s)", (unsigned long long)total,
+      secs, (double)total / secs / 1048576.0);
   if (bad)
     printf ("# %s\n", fk_error_message (&err));
   fk_error_clear (&err);
@@ -199,7 +199,7 @@ big_file (test_agent_t *a)
   fk_file_stat_t st;
   r = fk_client_file_stat (c, "/data/big.bin", &st, &err);
   ok (r == 0 && st.size == size && st.mode == 0600, "stat says %llu bytes, mode %o",
-      (unsigned long long) st.size, st.mode);
+      (unsigned long long)st.size, st.mode);
   fk_error_clear (&err);
   long self_kb = peak_rss_kb (getpid ());
   if (asan)
@@ -221,7 +221,7 @@ static int
 zombie_children (pid_t agent_pid)
 {
   char path[64];
-  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) agent_pid, (int) agent_pid);
+  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int)agent_pid, (int)agent_pid);
   FILE *f = fopen (path, "r");
   int pid, zombies = 0;
   while (f && fscanf (f, "%d", &pid) == 1)
@@ -255,7 +255,7 @@ reaping_and_latency (test_agent_t *a)
       return;
     }
   /* Orphans: each subshell's child outlives it and is reparented to the agent. */
-  fk_exec_opts_t o = {.shell = "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 0.05 &); done"};
+  fk_exec_opts_t o = { .shell = "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 0.05 &); done" };
   fk_exec_result_t r;
   int rc = fk_client_exec (c, &o, 1024, &r, &err);
   if (rc == 0)
@@ -266,7 +266,7 @@ reaping_and_latency (test_agent_t *a)
     {
       /* Poll: the orphans exit after 50 ms; none may stay a zombie. */
       char path[64];
-      snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) a->pid, (int) a->pid);
+      snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int)a->pid, (int)a->pid);
       FILE *f = fopen (path, "r");
       int any = f && fgetc (f) != EOF;
       if (f)
@@ -279,10 +279,13 @@ reaping_and_latency (test_agent_t *a)
   ok (rc == 0 && z == 0, "orphans of commands are reaped (zombies left: %d)", z);
 
   /* Exec latency of `true` on one connection. */
-  enum { N = 200 };
+  enum
+  {
+    N = 200
+  };
   double lat[N];
-  char *argv[] = {(char *) "/bin/true", NULL};
-  fk_exec_opts_t t = {.argv = argv};
+  char *argv[] = { (char *)"/bin/true", NULL };
+  fk_exec_opts_t t = { .argv = argv };
   int bad = 0;
   for (int i = 0; i < N; i++)
     {
@@ -309,7 +312,7 @@ reaping_and_latency (test_agent_t *a)
 static void
 agent_killed (void)
 {
-  test_agent_t a = {0};
+  test_agent_t a = { 0 };
   if (test_agent_start (&a, NULL) < 0)
     {
       ok (0, "start the agent");
@@ -319,7 +322,7 @@ agent_killed (void)
   fk_client_t *c;
   fk_proc_t *p = NULL;
   int started = fk_client_connect (a.sock, &c, &err) == 0;
-  fk_exec_opts_t o = {.shell = "echo running; exec sleep 100"};
+  fk_exec_opts_t o = { .shell = "echo running; exec sleep 100" };
   started = started && fk_client_exec_start (c, &o, &p, &err) == 0;
   fk_proc_event_t ev;
   started = started && fk_proc_next (p, 10000, &ev, &err) == 1;
@@ -344,7 +347,7 @@ agent_killed (void)
 static void
 sigterm_grace (void)
 {
-  test_agent_t a = {0};
+  test_agent_t a = { 0 };
   if (test_agent_start (&a, "--grace-ms=300") < 0)
     {
       ok (0, "start the agent");
@@ -355,8 +358,7 @@ sigterm_grace (void)
   fk_proc_t *p = NULL;
   int started = fk_client_connect (a.sock, &c, &err) == 0;
   /* The shell and its sleep ignore SIGTERM. */
-  fk_exec_opts_t o = {.shell = "trap '' TERM; echo ready; sleep 100; echo not-killed",
-                      .keep = 1};
+  fk_exec_opts_t o = { .shell = "trap '' TERM; echo ready; sleep 100; echo not-killed", .keep = 1 };
   started = started && fk_client_exec_start (c, &o, &p, &err) == 0;
   fk_proc_event_t ev;
   started = started && fk_proc_next (p, 10000, &ev, &err) == 1;
@@ -380,7 +382,7 @@ int
 main (void)
 {
   printf ("1..14\n");
-  test_agent_t a = {0};
+  test_agent_t a = { 0 };
   if (test_agent_start (&a, NULL) < 0)
     {
       printf ("Bail out! cannot start fk-agent ($FK_AGENT)\n");

@@ -31,7 +31,7 @@ typedef struct test_agent
 static inline void
 test_sleep_ms (long ms)
 {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   nanosleep (&ts, NULL);
 }
 
@@ -52,8 +52,8 @@ test_agent_start (test_agent_t *a, const char *extra_arg)
   if (asprintf (&a->root, "%s/root", a->dir) < 0 || asprintf (&a->sock, "%s/sock", a->dir) < 0)
     return -1;
   mkdir (a->root, 0755);
-  char *argv[] = {(char *) bin, (char *) "--listen", a->sock, (char *) "--root", a->root,
-                  (char *) extra_arg, NULL};
+  char *argv[] = { (char *)bin, (char *)"--listen", a->sock, (char *)"--root",
+                   a->root,     (char *)extra_arg,  NULL };
   if (posix_spawn (&a->pid, bin, NULL, NULL, argv, environ) != 0)
     return -1;
   for (int i = 0; i < 2000; i++)

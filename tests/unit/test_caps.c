@@ -16,7 +16,8 @@ check (void)
   if (fk_caps_apply_default (&err) < 0)
     return 1;
   if (prctl (PR_CAPBSET_READ, CAP_SYS_ADMIN) != 0 || prctl (PR_CAPBSET_READ, CAP_SYS_MODULE) != 0
-      || prctl (PR_CAPBSET_READ, CAP_NET_ADMIN) != 0 || prctl (PR_CAPBSET_READ, CAP_SYS_PTRACE) != 0)
+      || prctl (PR_CAPBSET_READ, CAP_NET_ADMIN) != 0
+      || prctl (PR_CAPBSET_READ, CAP_SYS_PTRACE) != 0)
     return 2;
   if (prctl (PR_CAPBSET_READ, CAP_CHOWN) != 1 || prctl (PR_CAPBSET_READ, CAP_KILL) != 1)
     return 3;

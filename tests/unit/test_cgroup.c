@@ -54,7 +54,7 @@ v2_fake_tree_writes_limits (void **state)
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
   assert_int_equal (layout.version, FK_CGROUP_V2);
-  fk_cgroup_limits_t lim = {.memory_bytes = 256 << 20, .cpus = 1.5, .pids = 64};
+  fk_cgroup_limits_t lim = { .memory_bytes = 256 << 20, .cpus = 1.5, .pids = 64 };
   assert_int_equal (fk_cgroup_create (&layout, "firkin/abc", &lim, &err), 0);
   cleanup_free char *firkin = xasprintf ("%s/firkin", root);
   cleanup_free char *sb = xasprintf ("%s/firkin/abc", root);
@@ -88,7 +88,7 @@ v2_missing_controller_is_named (void **state)
   fk_cgroup_layout_t layout;
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
-  fk_cgroup_limits_t lim = {.memory_bytes = 64 << 20};
+  fk_cgroup_limits_t lim = { .memory_bytes = 64 << 20 };
   assert_int_equal (fk_cgroup_create (&layout, "firkin/x", &lim, &err), -1);
   assert_error_contains (&err, "controller `memory' is not available");
   fk_cgroup_layout_free (&layout);
@@ -98,7 +98,7 @@ static void
 v1_fake_tree_writes_limits (void **state)
 {
   const char *root = *state;
-  static const char *const ctrls[] = {"memory", "cpu", "pids", "freezer"};
+  static const char *const ctrls[] = { "memory", "cpu", "pids", "freezer" };
   for (size_t i = 0; i < 4; i++)
     {
       cleanup_free char *d = xasprintf ("%s/%s", root, ctrls[i]);
@@ -109,7 +109,7 @@ v1_fake_tree_writes_limits (void **state)
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
   assert_int_equal (layout.version, FK_CGROUP_V1);
-  fk_cgroup_limits_t lim = {.memory_bytes = 1 << 30, .cpus = 0.5, .pids = 100};
+  fk_cgroup_limits_t lim = { .memory_bytes = 1 << 30, .cpus = 0.5, .pids = 100 };
   assert_int_equal (fk_cgroup_create (&layout, "firkin/v1", &lim, &err), 0);
   cleanup_free char *mem = xasprintf ("%s/memory/firkin/v1", root);
   cleanup_free char *cpu = xasprintf ("%s/cpu/firkin/v1", root);
@@ -153,7 +153,7 @@ detect_rejects_a_plain_dir (void **state)
 static const char *
 real_cgroup2 (void)
 {
-  static const char *const candidates[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+  static const char *const candidates[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
   for (size_t i = 0; i < 2; i++)
     {
       struct statfs s;
@@ -177,8 +177,8 @@ v2_real_hierarchy (void **state)
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
   assert_int_equal (layout.version, FK_CGROUP_V2);
-  cleanup_free char *name = xasprintf ("firkin-test/t%d", (int) getpid ());
-  fk_cgroup_limits_t none = {0};
+  cleanup_free char *name = xasprintf ("firkin-test/t%d", (int)getpid ());
+  fk_cgroup_limits_t none = { 0 };
   assert_int_equal (fk_cgroup_create (&layout, name, &none, &err), 0);
   pid_t child = fork ();
   if (child == 0)

@@ -58,7 +58,7 @@ teardown (void **state)
 static fk_exec_result_t
 run_sh (fk_client_t *c, const char *cmd)
 {
-  fk_exec_opts_t o = {.shell = cmd};
+  fk_exec_opts_t o = { .shell = cmd };
   fk_exec_result_t r;
   fk_error_t err = FK_ERROR_INIT;
   if (fk_client_exec (c, &o, 1 << 20, &r, &err) < 0)
@@ -71,8 +71,8 @@ exec_argv_and_shell (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  char *argv[] = {(char *) "echo", (char *) "hello", (char *) "world", NULL};
-  fk_exec_opts_t o = {.argv = argv};
+  char *argv[] = { (char *)"echo", (char *)"hello", (char *)"world", NULL };
+  fk_exec_opts_t o = { .argv = argv };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_string_equal (r.out, "hello world\n");
@@ -105,14 +105,14 @@ exec_signal_and_not_found (void **state)
   fk_exec_result_free (&r);
 
   fk_error_t err = FK_ERROR_INIT;
-  char *argv[] = {(char *) "no-such-command-here", NULL};
-  fk_exec_opts_t o = {.argv = argv};
+  char *argv[] = { (char *)"no-such-command-here", NULL };
+  fk_exec_opts_t o = { .argv = argv };
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_int_equal (r.status.exit_code, 127);
   assert_non_null (strstr (r.err, "no-such-command-here: command not found"));
   fk_exec_result_free (&r);
 
-  char *argv2[] = {(char *) "/no/such/path", NULL};
+  char *argv2[] = { (char *)"/no/such/path", NULL };
   o.argv = argv2;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_int_equal (r.status.exit_code, 127);
@@ -124,7 +124,7 @@ exec_bad_cwd_and_user (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "pwd", .cwd = "/no/such/dir"};
+  fk_exec_opts_t o = { .shell = "pwd", .cwd = "/no/such/dir" };
   fk_exec_result_t r;
   assert_true (fk_client_exec (f->c, &o, 1024, &r, &err) < 0);
   assert_int_equal (err.code, ENOENT);
@@ -157,7 +157,7 @@ exec_user_from_root_passwd (void **state)
   fputs ("root:x:0:\nworkers:x:4343:\nextra:x:4444:worker,other\n", p);
   fclose (p);
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "echo $(id -u):$(id -g):$(id -G):$HOME", .user = "worker"};
+  fk_exec_opts_t o = { .shell = "echo $(id -u):$(id -g):$(id -G):$HOME", .user = "worker" };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_string_equal (r.out, "4242:4343:4343 4444:/home/worker\n");
@@ -177,15 +177,15 @@ exec_env_and_stdin (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  char *env[] = {(char *) "FK_TEST_A=1", (char *) "PATH=/usr/bin:/bin", NULL};
-  fk_exec_opts_t o = {.shell = "echo $FK_TEST_A:$PATH", .env = env};
+  char *env[] = { (char *)"FK_TEST_A=1", (char *)"PATH=/usr/bin:/bin", NULL };
+  fk_exec_opts_t o = { .shell = "echo $FK_TEST_A:$PATH", .env = env };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_string_equal (r.out, "1:/usr/bin:/bin\n");
   fk_exec_result_free (&r);
 
   /* Closed stdin reads EOF at once. */
-  fk_exec_opts_t o2 = {.shell = "cat; echo done"};
+  fk_exec_opts_t o2 = { .shell = "cat; echo done" };
   assert_int_equal (fk_client_exec (f->c, &o2, 1024, &r, &err), 0);
   assert_string_equal (r.out, "done\n");
   fk_exec_result_free (&r);
@@ -194,11 +194,11 @@ exec_env_and_stdin (void **state)
   size_t big = 3u << 20;
   cleanup_free char *data = xmalloc (big);
   for (size_t i = 0; i < big; i++)
-    data[i] = (char) (i * 7 + 3);
-  fk_exec_opts_t o3 = {.argv = (char *[]){(char *) "cat", NULL},
-                       .stdin_mode = FK_STDIN_BYTES,
-                       .stdin_data = data,
-                       .stdin_len = 5};
+    data[i] = (char)(i * 7 + 3);
+  fk_exec_opts_t o3 = { .argv = (char *[]){ (char *)"cat", NULL },
+                        .stdin_mode = FK_STDIN_BYTES,
+                        .stdin_data = data,
+                        .stdin_len = 5 };
   assert_int_equal (fk_client_exec (f->c, &o3, 1024, &r, &err), 0);
   assert_int_equal (r.out_len, 5);
   assert_memory_equal (r.out, data, 5);
@@ -211,8 +211,8 @@ exec_env_and_stdin (void **state)
   fk_exec_result_free (&r);
 
   /* Streamed stdin. */
-  fk_exec_opts_t o4 = {.shell = "while read l; do echo \"<$l>\"; done",
-                       .stdin_mode = FK_STDIN_STREAM};
+  fk_exec_opts_t o4
+      = { .shell = "while read l; do echo \"<$l>\"; done", .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o4, &p, &err), 0);
   assert_int_equal (fk_proc_write_stdin (p, "a\n", 2, &err), 0);
@@ -239,7 +239,7 @@ exec_truncates_at_max (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "head -c 100000 /dev/zero"};
+  fk_exec_opts_t o = { .shell = "head -c 100000 /dev/zero" };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1000, &r, &err), 0);
   assert_int_equal (r.out_len, 1000);
@@ -267,7 +267,7 @@ exec_timeout_kills_group (void **state)
   fk_error_t err = FK_ERROR_INIT;
   /* The background sleep holds stdout open and is in the group: both die, and the exit is
      reported without waiting for it. */
-  fk_exec_opts_t o = {.shell = "sleep 100 & echo $!; sleep 100", .timeout_ms = 300};
+  fk_exec_opts_t o = { .shell = "sleep 100 & echo $!; sleep 100", .timeout_ms = 300 };
   fk_exec_result_t r;
   struct timespec t0, t1;
   clock_gettime (CLOCK_MONOTONIC, &t0);
@@ -275,9 +275,9 @@ exec_timeout_kills_group (void **state)
   clock_gettime (CLOCK_MONOTONIC, &t1);
   assert_true (r.status.timed_out);
   assert_int_equal (r.status.signal, SIGKILL);
-  double s = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   assert_true (s >= 0.29 && s < 10);
-  pid_t bg = (pid_t) atoi (r.out);
+  pid_t bg = (pid_t)atoi (r.out);
   assert_true (bg > 0);
   assert_true (kill_pid_gone (bg));
   fk_exec_result_free (&r);
@@ -305,7 +305,7 @@ on_out (void *ud, const void *d, size_t n)
 {
   order_t *o = ud;
   for (size_t i = 0; i < n && o->len < sizeof o->buf - 1; i++)
-    o->buf[o->len++] = ((const char *) d)[i] == '\n' ? ' ' : ((const char *) d)[i];
+    o->buf[o->len++] = ((const char *)d)[i] == '\n' ? ' ' : ((const char *)d)[i];
   return 0;
 }
 
@@ -314,17 +314,16 @@ exec_stream_order (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  order_t out = {{0}, 0};
-  fk_exec_callbacks_t cbs = {.on_stdout = on_out, .on_stderr = NULL, .userdata = &out};
-  fk_exec_opts_t o = {.shell = "for i in 1 2 3 4 5; do echo $i; echo e$i >&2; done"};
+  order_t out = { { 0 }, 0 };
+  fk_exec_callbacks_t cbs = { .on_stdout = on_out, .on_stderr = NULL, .userdata = &out };
+  fk_exec_opts_t o = { .shell = "for i in 1 2 3 4 5; do echo $i; echo e$i >&2; done" };
   fk_exit_status_t st;
   assert_int_equal (fk_client_exec_stream (f->c, &o, &cbs, &st, &err), 0);
   assert_string_equal (out.buf, "1 2 3 4 5 ");
   assert_int_equal (st.exit_code, 0);
 
   /* Output arrives as it is produced: the first line comes before the command ends. */
-  fk_exec_opts_t o2 = {.shell = "echo first; read x; echo second",
-                       .stdin_mode = FK_STDIN_STREAM};
+  fk_exec_opts_t o2 = { .shell = "echo first; read x; echo second", .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o2, &p, &err), 0);
   fk_proc_event_t ev;
@@ -347,7 +346,7 @@ exec_poll_fd_event_loop (void **state)
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
   /* A single-threaded loop: drain with timeout 0, then poll the connection's fd. */
-  fk_exec_opts_t o = {.shell = "echo one; sleep 0.1; echo two; sleep 0.1; exit 4"};
+  fk_exec_opts_t o = { .shell = "echo one; sleep 0.1; echo two; sleep 0.1; exit 4" };
   fk_proc_t *p;
   assert_ok (fk_client_exec_start (f->c, &o, &p, &err));
   char out[64] = "";
@@ -367,7 +366,7 @@ exec_poll_fd_event_loop (void **state)
         }
       else
         {
-          struct pollfd pfd = {.fd = fk_client_poll_fd (f->c), .events = POLLIN};
+          struct pollfd pfd = { .fd = fk_client_poll_fd (f->c), .events = POLLIN };
           assert_int_equal (poll (&pfd, 1, 10000), 1);
           polls++;
         }
@@ -384,11 +383,11 @@ exec_pty_and_resize (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "tty; stty size; read x; stty size",
-                      .pty = 1,
-                      .rows = 30,
-                      .cols = 100,
-                      .stdin_mode = FK_STDIN_STREAM};
+  fk_exec_opts_t o = { .shell = "tty; stty size; read x; stty size",
+                       .pty = 1,
+                       .rows = 30,
+                       .cols = 100,
+                       .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o, &p, &err), 0);
   char out[4096];
@@ -425,8 +424,8 @@ exec_pty_and_resize (void **state)
   fk_proc_free (p);
 
   /* Closing stdin of a pty process sends the terminal's EOF: cat ends. */
-  fk_exec_opts_t o2 = {.argv = (char *[]){(char *) "cat", NULL}, .pty = 1,
-                       .stdin_mode = FK_STDIN_STREAM};
+  fk_exec_opts_t o2
+      = { .argv = (char *[]){ (char *)"cat", NULL }, .pty = 1, .stdin_mode = FK_STDIN_STREAM };
   assert_ok (fk_client_exec_start (f->c, &o2, &p, &err));
   assert_ok (fk_proc_write_stdin (p, "typed\n", 6, &err));
   assert_ok (fk_proc_close_stdin (p, &err));
@@ -453,9 +452,9 @@ ps_signal_attach (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "echo a; read x; echo \"got $x\"",
-                      .tag = "job1",
-                      .stdin_mode = FK_STDIN_STREAM};
+  fk_exec_opts_t o = { .shell = "echo a; read x; echo \"got $x\"",
+                       .tag = "job1",
+                       .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o, &p, &err), 0);
   pid_t pid = fk_proc_pid (p);
@@ -501,9 +500,9 @@ ps_signal_attach (void **state)
 
   /* keep: output and exit while detached are kept and replayed on reattach by pid. The
      command waits for a file written after the detach, so its output is produced detached. */
-  cleanup_free char *cmd = xasprintf ("while [ ! -e '%s/go' ]; do sleep 0.01; done; echo during; exit 7",
-                                      f->a.root);
-  fk_exec_opts_t o2 = {.shell = cmd, .keep = 1};
+  cleanup_free char *cmd
+      = xasprintf ("while [ ! -e '%s/go' ]; do sleep 0.01; done; echo during; exit 7", f->a.root);
+  fk_exec_opts_t o2 = { .shell = cmd, .keep = 1 };
   assert_int_equal (fk_client_exec_start (f->c, &o2, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
@@ -534,7 +533,7 @@ ps_signal_attach (void **state)
   fk_error_clear (&err);
 
   /* Signal by pid, to a kept process reattached by pid. */
-  fk_exec_opts_t o2b = {.shell = "exec sleep 100", .keep = 1};
+  fk_exec_opts_t o2b = { .shell = "exec sleep 100", .keep = 1 };
   assert_int_equal (fk_client_exec_start (f->c, &o2b, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
@@ -549,7 +548,7 @@ ps_signal_attach (void **state)
   fk_error_clear (&err);
 
   /* An untagged process dies with its handle. */
-  fk_exec_opts_t o3 = {.shell = "exec sleep 100"};
+  fk_exec_opts_t o3 = { .shell = "exec sleep 100" };
   assert_int_equal (fk_client_exec_start (f->c, &o3, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
@@ -617,7 +616,7 @@ files_round_trip (void **state)
   size_t n;
   assert_int_equal (fk_client_file_list (f->c, "/a", FK_FILE_RECURSIVE, &ents, &n, &err), 0);
   assert_int_equal (n, 5);
-  const char *want[] = {"b", "b/c.txt", "d", "d/e", "d/e/f"};
+  const char *want[] = { "b", "b/c.txt", "d", "d/e", "d/e/f" };
   for (size_t i = 0; i < n; i++)
     assert_string_equal (ents[i].path, want[i]);
   assert_int_equal (ents[0].st.type, FK_FILE_TYPE_DIR);
@@ -671,7 +670,7 @@ files_contained_in_root (void **state)
   assert_int_equal (symlink ("../secret", l2), 0);
   char *data;
   size_t len;
-  const char *paths[] = {"../secret", "/../secret", "abs", "rel", "/x/../../secret"};
+  const char *paths[] = { "../secret", "/../secret", "abs", "rel", "/x/../../secret" };
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
     {
       assert_int_equal (fk_client_file_read (f->c, paths[i], 100, &data, &len, &err), -1);
@@ -723,7 +722,7 @@ worker_main (void *arg)
     {
       char cmd[64];
       snprintf (cmd, sizeof cmd, "printf %d-%d", w->index, i);
-      fk_exec_opts_t o = {.shell = cmd};
+      fk_exec_opts_t o = { .shell = cmd };
       fk_exec_result_t r;
       fk_error_t err = FK_ERROR_INIT;
       char want[32];
@@ -753,12 +752,15 @@ static void
 concurrent_requests_one_connection (void **state)
 {
   fixture_t *f = *state;
-  enum { N = 8 };
+  enum
+  {
+    N = 8
+  };
   pthread_t t[N];
   worker_t w[N];
   for (int i = 0; i < N; i++)
     {
-      w[i] = (worker_t){f->c, i, 0};
+      w[i] = (worker_t){ f->c, i, 0 };
       assert_int_equal (pthread_create (&t[i], NULL, worker_main, &w[i]), 0);
     }
   for (int i = 0; i < N; i++)
@@ -773,8 +775,8 @@ signals_to_the_agent_are_forwarded (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "trap 'echo got-usr1; exit 5' USR1; echo ready; "
-                               "while :; do sleep 0.05; done"};
+  fk_exec_opts_t o = { .shell = "trap 'echo got-usr1; exit 5' USR1; echo ready; "
+                                "while :; do sleep 0.05; done" };
   fk_proc_t *p;
   assert_ok (fk_client_exec_start (f->c, &o, &p, &err));
   fk_proc_event_t ev;
@@ -804,7 +806,7 @@ agent_gone_is_an_error (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = {.shell = "exec sleep 100"};
+  fk_exec_opts_t o = { .shell = "exec sleep 100" };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o, &p, &err), 0);
   kill (f->a.pid, SIGKILL);

@@ -61,7 +61,7 @@ denied_calls (void)
 static void
 default_profile_denies (void **state)
 {
-  fk_seccomp_spec_t spec = {0};
+  fk_seccomp_spec_t spec = { 0 };
   assert_int_equal (in_child (&spec, denied_calls), 0);
 }
 
@@ -82,13 +82,13 @@ keyctl_allowed (void)
 static void
 stricter_and_looser (void **state)
 {
-  const char *deny[] = {"getppid", NULL};
-  fk_seccomp_spec_t strict = {.deny = deny};
+  const char *deny[] = { "getppid", NULL };
+  fk_seccomp_spec_t strict = { .deny = deny };
   assert_int_equal (in_child (&strict, getppid_denied), 0);
-  const char *allow[] = {"keyctl", NULL};
-  fk_seccomp_spec_t loose = {.allow = allow};
+  const char *allow[] = { "keyctl", NULL };
+  fk_seccomp_spec_t loose = { .allow = allow };
   assert_int_equal (in_child (&loose, keyctl_allowed), 0);
-  fk_seccomp_spec_t off = {.unconfined = 1};
+  fk_seccomp_spec_t off = { .unconfined = 1 };
   assert_int_equal (in_child (&off, keyctl_allowed), 0);
 }
 
@@ -96,11 +96,11 @@ static void
 validation (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
-  const char *bad[] = {"nosuchcall", NULL};
-  fk_seccomp_spec_t s = {.deny = bad};
+  const char *bad[] = { "nosuchcall", NULL };
+  fk_seccomp_spec_t s = { .deny = bad };
   assert_int_equal (fk_seccomp_validate (&s, &err), -1);
   assert_error_contains (&err, "unknown syscall `nosuchcall'");
-  fk_seccomp_spec_t a = {.allow = bad};
+  fk_seccomp_spec_t a = { .allow = bad };
   assert_int_equal (fk_seccomp_validate (&a, &err), -1);
   assert_error_contains (&err, "unknown syscall `nosuchcall'");
   assert_non_null (fk_seccomp_default_denied ()[0]);

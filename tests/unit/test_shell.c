@@ -380,15 +380,15 @@ test_other_user (void **state)
   if (geteuid () != 0)
     skip ();
   fk_error_t err = FK_ERROR_INIT;
-  fk_shell_opts_t so = {.user = "65534", .cwd = "/"};
+  fk_shell_opts_t so = { .user = "65534", .cwd = "/" };
   fk_shell_t *s2 = NULL;
   assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
-  fk_shell_run_opts_t o = {.command = "id -u"};
+  fk_shell_run_opts_t o = { .command = "id -u" };
   fk_shell_result_t r = run_opts (s2, &o);
   assert_string_equal (r.out, "65534\n");
   fk_shell_result_free (&r);
   /* Its stdin pipe would have to be opened through the agent's /proc: refused up front. */
-  fk_shell_run_opts_t oi = {.command = "cat", .has_stdin = 1, .stdin_data = "x", .stdin_len = 1};
+  fk_shell_run_opts_t oi = { .command = "cat", .has_stdin = 1, .stdin_data = "x", .stdin_len = 1 };
   assert_int_equal (fk_shell_run (s2, &oi, &r, &err), -1);
   assert_int_equal (err.code, EPERM);
   assert_error_contains (&err, "another user");

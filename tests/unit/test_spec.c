@@ -44,7 +44,7 @@ defaults_and_valid (void **state)
   fk_sandbox_spec_init (&s);
   assert_int_equal (s.resources.disk_bytes, 1ULL << 30);
   assert_int_equal (s.data_plane.kind, FK_DATA_PLANE_NONE);
-  const char *layers[] = {"/l0", "/l1", NULL};
+  const char *layers[] = { "/l0", "/l1", NULL };
   s.layers = layers;
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_spec_validate (&s, &err), 0);
@@ -59,12 +59,12 @@ bad_fields_are_named (void **state)
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "a template or at least one layer");
 
-  const char *rel[] = {"rel/dir", NULL};
+  const char *rel[] = { "rel/dir", NULL };
   s.layers = rel;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "`rel/dir' is not an absolute path");
 
-  const char *layers[] = {"/l", NULL};
+  const char *layers[] = { "/l", NULL };
   s.layers = layers;
   s.resources.memory_bytes = 1000;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
@@ -81,13 +81,13 @@ bad_fields_are_named (void **state)
   assert_error_contains (&err, "pids 1 is below 2");
   s.resources.pids = 0;
 
-  const char *env[] = {"GOOD=1", "bad", NULL};
+  const char *env[] = { "GOOD=1", "bad", NULL };
   s.env = env;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "env entry `bad'");
   s.env = NULL;
 
-  const char *meta[] = {"=v", NULL};
+  const char *meta[] = { "=v", NULL };
   s.metadata = meta;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "metadata entry `=v'");
@@ -103,19 +103,19 @@ bad_fields_are_named (void **state)
   assert_error_contains (&err, "workdir `relative'");
   s.workdir = NULL;
 
-  const char *deny[] = {"not_a_syscall", NULL};
+  const char *deny[] = { "not_a_syscall", NULL };
   s.seccomp.deny = deny;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "unknown syscall `not_a_syscall'");
   s.seccomp.deny = NULL;
 
-  const char *allow[] = {"read", NULL};
+  const char *allow[] = { "read", NULL };
   s.seccomp.allow = allow;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "`read' is not denied by the default profile");
   s.seccomp.allow = NULL;
 
-  const char *empty[] = {NULL};
+  const char *empty[] = { NULL };
   s.init = empty;
   assert_int_equal (fk_spec_validate (&s, &err), -1);
   assert_error_contains (&err, "init is an empty command");

@@ -31,9 +31,9 @@ save_load_roundtrip (void **state)
 {
   char *dir = test_tmpdir ();
   int dfd = open (dir, O_RDONLY | O_DIRECTORY);
-  fk_sandbox_state_t st = {0};
-  char *layers[] = {"/a", "/b", NULL};
-  char *meta[] = {"owner=me", "purpose=a=b", NULL};
+  fk_sandbox_state_t st = { 0 };
+  char *layers[] = { "/a", "/b", NULL };
+  char *meta[] = { "owner=me", "purpose=a=b", NULL };
   st.id = "abc123";
   st.template_id = NULL;
   st.layers = layers;
@@ -87,7 +87,7 @@ alive_follows_the_process (void **state)
       pause ();
       _exit (0);
     }
-  fk_sandbox_state_t st = {0};
+  fk_sandbox_state_t st = { 0 };
   st.pid = child;
   st.boot_id = fk_state_boot_id ();
   fk_error_t err = FK_ERROR_INIT;

@@ -79,7 +79,7 @@ exec_round_trip (void **state)
 
   fk_wire_frame_t f;
   long used = fk_wire_frame_parse (b.data, b.len, &f, &err);
-  assert_true (used > 0 && (size_t) used < b.len);
+  assert_true (used > 0 && (size_t)used < b.len);
   assert_int_equal (f.type, FK_WIRE_EXEC);
   assert_int_equal (f.id, 7);
   fk_wire_msg_t m;
@@ -99,8 +99,8 @@ exec_round_trip (void **state)
   fk_wire_msg_clear (&m);
 
   fk_wire_frame_t g;
-  long used2 = fk_wire_frame_parse (b.data + used, b.len - (size_t) used, &g, &err);
-  assert_int_equal ((size_t) used + (size_t) used2, b.len);
+  long used2 = fk_wire_frame_parse (b.data + used, b.len - (size_t)used, &g, &err);
+  assert_int_equal ((size_t)used + (size_t)used2, b.len);
   assert_int_equal (g.type, FK_WIRE_STDIN);
   assert_int_equal (g.flags, FK_WIRE_F_EOF);
   assert_int_equal (g.len, 3);
@@ -123,7 +123,7 @@ nested_entries_round_trip (void **state)
       char p[16];
       snprintf (p, sizeof p, "f%d", i);
       fk_wire_put_str (&e, FK_TAG_PATH, p);
-      fk_wire_put_int (&e, FK_TAG_SIZE, (uint64_t) i);
+      fk_wire_put_int (&e, FK_TAG_SIZE, (uint64_t)i);
       fk_wire_put_bytes (&b, FK_TAG_ENTRY, e.data, e.len);
     }
   assert_int_equal (fk_wire_end (&b, &err), 0);
@@ -168,10 +168,10 @@ oversized_frame_is_refused (void **state)
 static size_t
 field (uint8_t *out, uint16_t tag, uint32_t len, const void *v, size_t vlen)
 {
-  out[0] = (uint8_t) tag;
-  out[1] = (uint8_t) (tag >> 8);
+  out[0] = (uint8_t)tag;
+  out[1] = (uint8_t)(tag >> 8);
   for (int i = 0; i < 4; i++)
-    out[2 + i] = (uint8_t) (len >> (8 * i));
+    out[2 + i] = (uint8_t)(len >> (8 * i));
   memcpy (out + 6, v, vlen);
   return 6 + vlen;
 }
@@ -185,7 +185,7 @@ msg_rejects_malformed (void **state)
   size_t n;
 
   /* Truncated field header. */
-  assert_true (fk_wire_msg_decode ((const uint8_t *) "\x01\x00\x02", 3, &m, &err) < 0);
+  assert_true (fk_wire_msg_decode ((const uint8_t *)"\x01\x00\x02", 3, &m, &err) < 0);
   assert_error_contains (&err, "truncated field header");
   /* A length running past the payload. */
   n = field (p, FK_TAG_CWD, 100, "/x", 3);

@@ -124,7 +124,7 @@ fk_client_send (fk_client_t *c, const fk_wire_buf_t *b, fk_error_t *err)
           r = fk_error_set_errno (err, "send to the agent");
           break;
         }
-      off += (size_t) n;
+      off += (size_t)n;
     }
   pthread_mutex_unlock (&c->wlock);
   return r;
@@ -172,7 +172,7 @@ find_req (fk_client_t *c, uint32_t id)
 static int
 read_some (fk_client_t *c, int timeout_ms)
 {
-  struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+  struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
   int pr = poll (&pfd, 1, timeout_ms);
   if (pr < 0 && errno != EINTR)
     {
@@ -184,7 +184,7 @@ read_some (fk_client_t *c, int timeout_ms)
   if (pr <= 0)
     return 0;
   if (c->rcap - c->rlen < RBUF_CHUNK)
-    xgrow ((void **) &c->rbuf, &c->rcap, c->rlen + RBUF_CHUNK, 1);
+    xgrow ((void **)&c->rbuf, &c->rcap, c->rlen + RBUF_CHUNK, 1);
   ssize_t n = recv (c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return 0;
@@ -196,7 +196,7 @@ read_some (fk_client_t *c, int timeout_ms)
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
-  c->rlen += (size_t) n;
+  c->rlen += (size_t)n;
   size_t off = 0;
   int r = 0;
   pthread_mutex_lock (&c->lock);
@@ -214,7 +214,7 @@ read_some (fk_client_t *c, int timeout_ms)
         }
       if (used == 0)
         break;
-      off += (size_t) used;
+      off += (size_t)used;
       if (f.type < FK_WIRE_R_HELLO && f.type != FK_WIRE_DATA)
         {
           fail_locked (c, EPROTO, "the agent sent a request frame");
@@ -256,7 +256,7 @@ now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -292,7 +292,7 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
           int64_t l = deadline - now_ms ();
           if (l < 0)
             l = 0;
-          left = (int) l;
+          left = (int)l;
         }
       if (!c->reading)
         {
@@ -315,7 +315,7 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
           struct timespec ts;
           clock_gettime (CLOCK_REALTIME, &ts);
           ts.tv_sec += left / 1000;
-          ts.tv_nsec += (long) (left % 1000) * 1000000;
+          ts.tv_nsec += (long)(left % 1000) * 1000000;
           if (ts.tv_nsec >= 1000000000)
             {
               ts.tv_sec++;
@@ -339,11 +339,11 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
 int
 fk_cframe_error (const fk_cframe_t *f, fk_error_t *err)
 {
-  fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
+  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
   fk_wire_msg_t m;
   if (fk_wire_frame_decode (&wf, &m, err) < 0)
     return fk_error_wrap (err, "bad error reply from the agent");
-  fk_error_set (err, (int) m.num[FK_TAG_ERRNO], "%s", m.str[FK_TAG_MESSAGE]);
+  fk_error_set (err, (int)m.num[FK_TAG_ERRNO], "%s", m.str[FK_TAG_MESSAGE]);
   fk_wire_msg_clear (&m);
   return -1;
 }
@@ -385,7 +385,7 @@ fk_client_call (fk_client_t *c, fk_creq_t *r, const fk_wire_buf_t *b,
       int t = f->type;
       free (f);
       return fk_error_set (err, EPROTO, "unexpected %s frame from the agent",
-                           fk_wire_type_name ((uint16_t) t));
+                           fk_wire_type_name ((uint16_t)t));
     }
 }
 
@@ -408,7 +408,7 @@ hello (fk_client_t *c, fk_error_t *err)
     return fk_error_set (err, ETIMEDOUT, "the agent did not answer hello");
   if (ret < 0)
     return -1;
-  fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
+  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
   fk_wire_msg_t m;
   if (f->type != FK_WIRE_R_HELLO)
     ret = fk_error_set (err, EPROTO, "the agent answered hello with %s",
@@ -417,10 +417,10 @@ hello (fk_client_t *c, fk_error_t *err)
     ret = -1;
   else
     {
-      c->agent_pid = (pid_t) m.num[FK_TAG_PID];
+      c->agent_pid = (pid_t)m.num[FK_TAG_PID];
       if (m.num[FK_TAG_VERSION] != FK_WIRE_VERSION)
         ret = fk_error_set (err, EPROTO, "the agent speaks protocol version %llu, not %d",
-                            (unsigned long long) m.num[FK_TAG_VERSION], FK_WIRE_VERSION);
+                            (unsigned long long)m.num[FK_TAG_VERSION], FK_WIRE_VERSION);
       fk_wire_msg_clear (&m);
     }
   free (f);
@@ -447,14 +447,14 @@ fk_client_connect_fd (int fd, fk_client_t **ret_client, fk_error_t *err)
 int
 fk_client_connect (const char *socket_path, fk_client_t **ret_client, fk_error_t *err)
 {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (strlen (socket_path) >= sizeof sa.sun_path)
     return fk_error_set (err, ENAMETOOLONG, "socket path `%s' is too long", socket_path);
   strcpy (sa.sun_path, socket_path);
   int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return fk_error_set_errno (err, "socket");
-  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+  if (connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
     {
       fk_error_set_errno (err, "connect to `%s'", socket_path);
       close (fd);

@@ -35,8 +35,7 @@ int fk_client_send (fk_client_t *c, const fk_wire_buf_t *b, fk_error_t *err);
 
 /* The next frame for r: 1 with *ret (caller frees with free()), 0 when timeout_ms passed
    (-1: wait forever), < 0 when the connection failed (EPIPE, ECONNRESET, EPROTO). */
-int fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret,
-                  fk_error_t *err);
+int fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, fk_error_t *err);
 
 /* Fills err from an R_ERROR frame (the agent's errno and message); returns -1. */
 int fk_cframe_error (const fk_cframe_t *f, fk_error_t *err);

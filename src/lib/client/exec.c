@@ -35,7 +35,7 @@ fk_proc_pid (const fk_proc_t *p)
 static int
 frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
 {
-  fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
+  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
   return fk_wire_frame_decode (&wf, m, err);
 }
 
@@ -54,7 +54,7 @@ wait_started (fk_proc_t *p, fk_error_t *err)
   fk_wire_msg_t m;
   if (frame_msg (f, &m, err) < 0)
     return -1;
-  p->pid = (pid_t) m.num[FK_TAG_PID];
+  p->pid = (pid_t)m.num[FK_TAG_PID];
   fk_wire_msg_clear (&m);
   return 0;
 }
@@ -84,7 +84,7 @@ fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_p
   if (o->user)
     fk_wire_put_str (&b, FK_TAG_USER, o->user);
   fk_wire_put_int (&b, FK_TAG_STDIN_MODE,
-                   stream_bytes ? FK_WIRE_STDIN_STREAM : (uint64_t) o->stdin_mode);
+                   stream_bytes ? FK_WIRE_STDIN_STREAM : (uint64_t)o->stdin_mode);
   if (o->stdin_mode == FK_STDIN_BYTES && !stream_bytes && o->stdin_len > 0)
     fk_wire_put_bytes (&b, FK_TAG_STDIN_DATA, o->stdin_data, o->stdin_len);
   if (o->timeout_ms)
@@ -136,8 +136,7 @@ fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_p
 }
 
 int
-fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_proc,
-                  fk_error_t *err)
+fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_proc, fk_error_t *err)
 {
   fk_proc_t *p = xcalloc (1, sizeof *p);
   p->c = c;
@@ -147,7 +146,7 @@ fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_pr
   if (tag)
     fk_wire_put_str (&b, FK_TAG_TAG, tag);
   else
-    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t) pid);
+    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t)pid);
   fk_wire_end (&b, NULL);
   int r = fk_client_send (c, &b, err);
   fk_wire_buf_free (&b);
@@ -196,11 +195,11 @@ fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error
         ret_event->kind = FK_PROC_EXIT;
         if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
           {
-            ret_event->status.signal = (int) m.num[FK_TAG_SIGNAL];
+            ret_event->status.signal = (int)m.num[FK_TAG_SIGNAL];
             ret_event->status.exit_code = 128 + ret_event->status.signal;
           }
         else
-          ret_event->status.exit_code = (int) m.num[FK_TAG_EXIT_CODE];
+          ret_event->status.exit_code = (int)m.num[FK_TAG_EXIT_CODE];
         ret_event->status.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
         fk_wire_msg_clear (&m);
         free (f);
@@ -216,7 +215,7 @@ fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error
         int t = f->type;
         free (f);
         return fk_error_set (err, EPROTO, "unexpected %s frame in a process stream",
-                             fk_wire_type_name ((uint16_t) t));
+                             fk_wire_type_name ((uint16_t)t));
       }
     }
 }
@@ -276,7 +275,7 @@ fk_proc_signal (fk_proc_t *p, int sig, int group, fk_error_t *err)
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_SIGNAL, 0, fk_creq_id (r));
   fk_wire_put_int (&b, FK_TAG_TARGET, fk_creq_id (p->r));
-  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t) sig);
+  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t)sig);
   fk_wire_put_int (&b, FK_TAG_FLAGS, group ? FK_WIRE_SIG_GROUP : 0);
   fk_wire_end (&b, NULL);
   return simple_call (p->c, &b, r, err);
@@ -318,8 +317,7 @@ fk_proc_free (fk_proc_t *p)
 }
 
 int
-fk_client_signal (fk_client_t *c, pid_t pid, const char *tag, int sig, int group,
-                  fk_error_t *err)
+fk_client_signal (fk_client_t *c, pid_t pid, const char *tag, int sig, int group, fk_error_t *err)
 {
   fk_creq_t *r = fk_creq_new (c);
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
@@ -327,8 +325,8 @@ fk_client_signal (fk_client_t *c, pid_t pid, const char *tag, int sig, int group
   if (tag)
     fk_wire_put_str (&b, FK_TAG_TAG, tag);
   else
-    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t) pid);
-  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t) sig);
+    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t)pid);
+  fk_wire_put_int (&b, FK_TAG_SIGNAL, (uint64_t)sig);
   fk_wire_put_int (&b, FK_TAG_FLAGS, group ? FK_WIRE_SIG_GROUP : 0);
   fk_wire_end (&b, NULL);
   return simple_call (c, &b, r, err);
@@ -355,10 +353,10 @@ ps_chunk (void *ud, const fk_cframe_t *f, fk_error_t *err)
           fk_wire_msg_clear (&m);
           return -1;
         }
-      xgrow ((void **) &acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
+      xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
       fk_proc_info_t *pi = &acc->v[acc->n++];
       memset (pi, 0, sizeof *pi);
-      pi->pid = (pid_t) e.num[FK_TAG_PID];
+      pi->pid = (pid_t)e.num[FK_TAG_PID];
       pi->tag = e.str[FK_TAG_TAG] ? xstrdup (e.str[FK_TAG_TAG]) : NULL;
       size_t argc = fk_strv_len (e.argv);
       pi->argv = xcalloc (argc + 1, sizeof (char *));
@@ -379,7 +377,7 @@ fk_client_ps (fk_client_t *c, fk_proc_info_t **ret_procs, size_t *ret_n, fk_erro
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_PS, 0, fk_creq_id (r));
   fk_wire_end (&b, NULL);
-  ps_acc_t acc = {NULL, 0, 0};
+  ps_acc_t acc = { NULL, 0, 0 };
   int ret = fk_client_call (c, r, &b, ps_chunk, &acc, NULL, err);
   fk_creq_free (c, r);
   fk_wire_buf_free (&b);
@@ -423,7 +421,7 @@ collect_add (collect_t *k, int which, const void *data, size_t len)
       k->truncated = 1;
       len = room;
     }
-  xgrow ((void **) &k->buf[which], &k->cap[which], k->len[which] + len + 1, 1);
+  xgrow ((void **)&k->buf[which], &k->cap[which], k->len[which] + len + 1, 1);
   memcpy (k->buf[which] + k->len[which], data, len);
   k->len[which] += len;
   k->buf[which][k->len[which]] = '\0';
@@ -503,9 +501,8 @@ fk_exec_result_free (fk_exec_result_t *r)
 }
 
 int
-fk_client_exec_stream (fk_client_t *c, const fk_exec_opts_t *opts,
-                       const fk_exec_callbacks_t *cbs, fk_exit_status_t *ret_status,
-                       fk_error_t *err)
+fk_client_exec_stream (fk_client_t *c, const fk_exec_opts_t *opts, const fk_exec_callbacks_t *cbs,
+                       fk_exit_status_t *ret_status, fk_error_t *err)
 {
   fk_proc_t *p;
   if (fk_client_exec_start (c, opts, &p, err) < 0)

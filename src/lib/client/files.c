@@ -16,7 +16,7 @@
 static int
 frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
 {
-  fk_wire_frame_t wf = {.type = f->type, .flags = f->flags, .len = f->len, .payload = f->data};
+  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
   return fk_wire_frame_decode (&wf, m, err);
 }
 
@@ -25,12 +25,12 @@ stat_from (const fk_wire_msg_t *m, fk_file_stat_t *st)
 {
   memset (st, 0, sizeof *st);
   uint64_t t = m->num[FK_TAG_FTYPE];
-  st->type = t >= 1 && t <= 4 ? (fk_file_type_t) t : FK_FILE_TYPE_OTHER;
+  st->type = t >= 1 && t <= 4 ? (fk_file_type_t)t : FK_FILE_TYPE_OTHER;
   st->size = m->num[FK_TAG_SIZE];
-  st->mode = (unsigned) m->num[FK_TAG_MODE] & 07777;
-  st->uid = (uid_t) m->num[FK_TAG_UID];
-  st->gid = (gid_t) m->num[FK_TAG_GID];
-  st->mtime_ns = (int64_t) m->num[FK_TAG_MTIME_NS];
+  st->mode = (unsigned)m->num[FK_TAG_MODE] & 07777;
+  st->uid = (uid_t)m->num[FK_TAG_UID];
+  st->gid = (gid_t)m->num[FK_TAG_GID];
+  st->mtime_ns = (int64_t)m->num[FK_TAG_MTIME_NS];
 }
 
 /* One request with a path (and optional second path, mode, flags), answered OK or ERROR. */
@@ -38,7 +38,8 @@ static int
 path_call (fk_client_t *c, uint16_t type, const char *path, const char *path2, int with_mode,
            unsigned mode, unsigned flags, fk_cframe_t **ret_final, fk_error_t *err)
 {
-  if (path == NULL || path[0] == '\0' || (type == FK_WIRE_FILE_RENAME && (path2 == NULL || !*path2)))
+  if (path == NULL || path[0] == '\0'
+      || (type == FK_WIRE_FILE_RENAME && (path2 == NULL || !*path2)))
     return fk_error_set (err, EINVAL, "%s: empty path", fk_wire_type_name (type));
   fk_creq_t *r = fk_creq_new (c);
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
@@ -130,7 +131,7 @@ list_chunk (void *ud, const fk_cframe_t *f, fk_error_t *err)
           fk_wire_msg_clear (&m);
           return fk_error_set (err, EPROTO, "list entry without a path");
         }
-      xgrow ((void **) &acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
+      xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
       fk_file_entry_t *fe = &acc->v[acc->n++];
       fe->path = xstrdup (e.str[FK_TAG_PATH]);
       stat_from (&e, &fe->st);
@@ -152,7 +153,7 @@ fk_client_file_list (fk_client_t *c, const char *path, unsigned flags,
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   fk_wire_put_int (&b, FK_TAG_FLAGS, flags & FK_FILE_RECURSIVE);
   fk_wire_end (&b, NULL);
-  list_acc_t acc = {NULL, 0, 0};
+  list_acc_t acc = { NULL, 0, 0 };
   int ret = fk_client_call (c, r, &b, list_chunk, &acc, NULL, err);
   fk_creq_free (c, r);
   fk_wire_buf_free (&b);
@@ -178,8 +179,8 @@ fk_file_entries_free (fk_file_entry_t *entries, size_t n)
 
 typedef struct sink
 {
-  int fd;          /* >= 0: write here */
-  char *buf;       /* else: collect here */
+  int fd;    /* >= 0: write here */
+  char *buf; /* else: collect here */
   size_t len, cap, max;
 } sink_t;
 
@@ -214,7 +215,7 @@ read_into (fk_client_t *c, const char *path, sink_t *s, fk_error_t *err)
                 too_big = 1; /* keep draining the stream so the request ends cleanly */
               else
                 {
-                  xgrow ((void **) &s->buf, &s->cap, s->len + f->len + 1, 1);
+                  xgrow ((void **)&s->buf, &s->cap, s->len + f->len + 1, 1);
                   memcpy (s->buf + s->len, f->data, f->len);
                   s->len += f->len;
                 }
@@ -237,10 +238,10 @@ read_into (fk_client_t *c, const char *path, sink_t *s, fk_error_t *err)
 }
 
 int
-fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_data,
-                     size_t *ret_len, fk_error_t *err)
+fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_data, size_t *ret_len,
+                     fk_error_t *err)
 {
-  sink_t s = {.fd = -1, .max = max};
+  sink_t s = { .fd = -1, .max = max };
   if (read_into (c, path, &s, err) < 0)
     {
       free (s.buf);
@@ -257,15 +258,15 @@ fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_da
 int
 fk_client_file_read_fd (fk_client_t *c, const char *path, int fd, fk_error_t *err)
 {
-  sink_t s = {.fd = fd};
+  sink_t s = { .fd = fd };
   return read_into (c, path, &s, err);
 }
 
 /* ---- write ---- */
 
 static int
-write_from (fk_client_t *c, const char *path, const void *data, size_t len, int fd,
-            unsigned mode, unsigned flags, fk_error_t *err)
+write_from (fk_client_t *c, const char *path, const void *data, size_t len, int fd, unsigned mode,
+            unsigned flags, fk_error_t *err)
 {
   if (path == NULL || path[0] == '\0')
     return fk_error_set (err, EINVAL, "file-write: empty path");
@@ -275,8 +276,7 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
   fk_wire_begin (&b, FK_WIRE_FILE_WRITE, 0, id);
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   fk_wire_put_int (&b, FK_TAG_MODE, mode ? mode & 07777 : 0644);
-  fk_wire_put_int (&b, FK_TAG_FLAGS,
-                   flags & (FK_FILE_APPEND | FK_FILE_PARENTS | FK_FILE_EXCL));
+  fk_wire_put_int (&b, FK_TAG_FLAGS, flags & (FK_FILE_APPEND | FK_FILE_PARENTS | FK_FILE_EXCL));
   fk_wire_end (&b, NULL);
   int ret = 0;
   const uint8_t *d = data;
@@ -287,7 +287,7 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
       if (fd >= 0)
         {
           /* Read straight into the frame under construction. */
-          xgrow ((void **) &b.data, &b.cap, b.len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
+          xgrow ((void **)&b.data, &b.cap, b.len + FK_WIRE_HEADER_LEN + FK_WIRE_CHUNK, 1);
           ssize_t got;
           do
             got = read (fd, b.data + b.len + FK_WIRE_HEADER_LEN, FK_WIRE_CHUNK);
@@ -297,10 +297,10 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
               ret = fk_error_set_errno (err, "read the source of `%s'", path);
               break;
             }
-          n = (size_t) got;
+          n = (size_t)got;
           eof = n == 0;
           fk_wire_header_write (b.data + b.len, FK_WIRE_DATA, eof ? FK_WIRE_F_EOF : 0, id,
-                                (uint32_t) n);
+                                (uint32_t)n);
           b.len += FK_WIRE_HEADER_LEN + n;
         }
       else
@@ -333,15 +333,15 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
 }
 
 int
-fk_client_file_write (fk_client_t *c, const char *path, const void *data, size_t len,
-                      unsigned mode, unsigned flags, fk_error_t *err)
+fk_client_file_write (fk_client_t *c, const char *path, const void *data, size_t len, unsigned mode,
+                      unsigned flags, fk_error_t *err)
 {
   return write_from (c, path, data, len, -1, mode, flags, err);
 }
 
 int
-fk_client_file_write_fd (fk_client_t *c, const char *path, int fd, unsigned mode,
-                         unsigned flags, fk_error_t *err)
+fk_client_file_write_fd (fk_client_t *c, const char *path, int fd, unsigned mode, unsigned flags,
+                         fk_error_t *err)
 {
   return write_from (c, path, NULL, 0, fd, mode, flags, err);
 }

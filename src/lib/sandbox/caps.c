@@ -9,9 +9,10 @@
 #include <sys/prctl.h>
 
 static const cap_value_t default_caps[] = {
-  CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,      CAP_MKNOD,
-  CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,           CAP_SETFCAP,     CAP_SETPCAP,
-  CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,        CAP_AUDIT_WRITE,
+  CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+  CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+  CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+  CAP_KILL,    CAP_AUDIT_WRITE,
 };
 #define N_DEFAULT (sizeof default_caps / sizeof default_caps[0])
 
@@ -36,10 +37,10 @@ int
 fk_caps_apply_default (fk_error_t *err)
 {
   /* The bounding set first: it needs CAP_SETPCAP, which stays in the default set. */
-  int max = (int) cap_max_bits ();
+  int max = (int)cap_max_bits ();
   for (cap_value_t c = 0; c < max; c++)
     if (!in_default (c) && cap_drop_bound (c) < 0 && errno != EINVAL)
-      return fk_error_set_errno (err, "drop capability %d from the bounding set", (int) c);
+      return fk_error_set_errno (err, "drop capability %d from the bounding set", (int)c);
   if (cap_reset_ambient () < 0 && errno != EINVAL)
     return fk_error_set_errno (err, "clear the ambient capabilities");
   cap_t caps = cap_init ();

@@ -21,12 +21,12 @@
 #include "base/xalloc.h"
 
 /* The v1 controllers a sandbox uses; freezer first: it also lists the processes. */
-static const char *const v1_controllers[] = {"freezer", "memory", "cpu", "pids", NULL};
+static const char *const v1_controllers[] = { "freezer", "memory", "cpu", "pids", NULL };
 
 static void
 sleep_ms (unsigned ms)
 {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+  struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
   nanosleep (&ts, NULL);
 }
 
@@ -35,7 +35,7 @@ now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The cgroup's directory in one hierarchy: v2 ignores controller. */
@@ -58,7 +58,7 @@ write_file (const char *dir, const char *file, const char *value, fk_error_t *er
   ssize_t n = write (fd, value, strlen (value));
   if (n < 0)
     return fk_error_set_errno (err, "write `%s' to `%s'", value, path);
-  if ((size_t) n != strlen (value))
+  if ((size_t)n != strlen (value))
     return fk_error_set (err, EIO, "short write of `%s' to `%s'", value, path);
   return 0;
 }
@@ -182,8 +182,8 @@ mkdir_parents (const char *dir, fk_error_t *err)
 }
 
 static int
-set_limits_v1 (const fk_cgroup_layout_t *layout, const char *name,
-               const fk_cgroup_limits_t *limits, fk_error_t *err)
+set_limits_v1 (const fk_cgroup_layout_t *layout, const char *name, const fk_cgroup_limits_t *limits,
+               fk_error_t *err)
 {
   char buf[64];
   if (limits->memory_bytes)
@@ -194,7 +194,8 @@ set_limits_v1 (const fk_cgroup_layout_t *layout, const char *name,
         return -1;
       /* With swap accounting the limit covers memory+swap too, so a sandbox cannot swap past it. */
       cleanup_free char *memsw = xasprintf ("%s/memory.memsw.limit_in_bytes", dir);
-      if (access (memsw, F_OK) == 0 && write_file (dir, "memory.memsw.limit_in_bytes", buf, err) < 0)
+      if (access (memsw, F_OK) == 0
+          && write_file (dir, "memory.memsw.limit_in_bytes", buf, err) < 0)
         return -1;
     }
   if (limits->cpus > 0)
@@ -202,7 +203,7 @@ set_limits_v1 (const fk_cgroup_layout_t *layout, const char *name,
       cleanup_free char *dir = cg_dir (layout, "cpu", name);
       if (write_file (dir, "cpu.cfs_period_us", "100000", err) < 0)
         return -1;
-      snprintf (buf, sizeof buf, "%lld", (long long) (limits->cpus * 100000.0 + 0.5));
+      snprintf (buf, sizeof buf, "%lld", (long long)(limits->cpus * 100000.0 + 0.5));
       if (write_file (dir, "cpu.cfs_quota_us", buf, err) < 0)
         return -1;
     }
@@ -217,8 +218,8 @@ set_limits_v1 (const fk_cgroup_layout_t *layout, const char *name,
 }
 
 static int
-set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name,
-               const fk_cgroup_limits_t *limits, fk_error_t *err)
+set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name, const fk_cgroup_limits_t *limits,
+               fk_error_t *err)
 {
   char buf[64];
   cleanup_free char *dir = cg_dir (layout, "", name);
@@ -234,7 +235,7 @@ set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name,
     }
   if (limits->cpus > 0)
     {
-      snprintf (buf, sizeof buf, "%lld 100000", (long long) (limits->cpus * 100000.0 + 0.5));
+      snprintf (buf, sizeof buf, "%lld 100000", (long long)(limits->cpus * 100000.0 + 0.5));
       if (write_file (dir, "cpu.max", buf, err) < 0)
         return -1;
     }
@@ -248,8 +249,8 @@ set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name,
 }
 
 static int
-create_once (const fk_cgroup_layout_t *layout, const char *name,
-             const fk_cgroup_limits_t *limits, fk_error_t *err)
+create_once (const fk_cgroup_layout_t *layout, const char *name, const fk_cgroup_limits_t *limits,
+             fk_error_t *err)
 {
   if (layout->version == FK_CGROUP_V2)
     {
@@ -297,11 +298,10 @@ create_once (const fk_cgroup_layout_t *layout, const char *name,
 }
 
 int
-fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t pid,
-                   fk_error_t *err)
+fk_cgroup_add_pid (const fk_cgroup_layout_t *layout, const char *name, pid_t pid, fk_error_t *err)
 {
   char buf[32];
-  snprintf (buf, sizeof buf, "%d", (int) pid);
+  snprintf (buf, sizeof buf, "%d", (int)pid);
   if (layout->version == FK_CGROUP_V2)
     {
       cleanup_free char *dir = cg_dir (layout, "", name);
@@ -362,8 +362,8 @@ fk_cgroup_join_self (const int fds[FK_CGROUP_V1_N], fk_error_t *err)
 }
 
 int
-fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
-                size_t *ret_n, fk_error_t *err)
+fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids, size_t *ret_n,
+                fk_error_t *err)
 {
   cleanup_free char *dir = cg_dir (layout, "freezer", name);
   cleanup_free char *text = NULL;
@@ -374,8 +374,8 @@ fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_
   for (char *save = NULL, *tok = strtok_r (text, "\n", &save); tok;
        tok = strtok_r (NULL, "\n", &save))
     {
-      xgrow ((void **) &pids, &cap, n + 1, sizeof *pids);
-      pids[n++] = (pid_t) atoi (tok);
+      xgrow ((void **)&pids, &cap, n + 1, sizeof *pids);
+      pids[n++] = (pid_t)atoi (tok);
     }
   *ret_pids = pids;
   *ret_n = n;
@@ -402,8 +402,7 @@ fk_cgroup_is_frozen (const fk_cgroup_layout_t *layout, const char *name, fk_erro
 }
 
 int
-fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen,
-                  fk_error_t *err)
+fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen, fk_error_t *err)
 {
   int ret;
   if (layout->version == FK_CGROUP_V2)

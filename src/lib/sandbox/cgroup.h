@@ -81,7 +81,7 @@ int fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned
 int fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
 
 /* The number of OOM kills in the cgroup. */
-int fk_cgroup_oom_kills (const fk_cgroup_layout_t *layout, const char *name,
-                         uint64_t *ret_count, fk_error_t *err);
+int fk_cgroup_oom_kills (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_count,
+                         fk_error_t *err);
 
 #endif

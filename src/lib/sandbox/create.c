@@ -37,17 +37,18 @@
 #include "firkin/template.h"
 #endif
 
-static const char default_path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+static const char default_path[]
+    = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 void
 fk_create_new_id (char out[13])
 {
   unsigned char raw[6];
-  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t)sizeof raw)
     {
       struct timespec ts;
       clock_gettime (CLOCK_REALTIME, &ts);
-      unsigned long long v = (unsigned long long) ts.tv_nsec ^ ((unsigned long long) getpid () << 32);
+      unsigned long long v = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)getpid () << 32);
       memcpy (raw, &v, sizeof raw);
     }
   for (size_t i = 0; i < sizeof raw; i++)
@@ -66,8 +67,7 @@ fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *er
   if (explicit_path && explicit_path[0])
     {
       if (!executable (explicit_path))
-        return fk_error_set (err, ENOENT, "fk-agent `%s' is not an executable file",
-                             explicit_path);
+        return fk_error_set (err, ENOENT, "fk-agent `%s' is not an executable file", explicit_path);
       *ret_path = xstrdup (explicit_path);
       return 0;
     }
@@ -85,8 +85,8 @@ fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *er
     return fk_error_set_errno (err, "readlink /proc/self/exe");
   self[n] = '\0';
   const char *dir = dirname (self);
-  const char *candidates[] = {"%s/fk-agent", "%s/../agent/fk-agent", "%s/../src/agent/fk-agent",
-                              "%s/../../src/agent/fk-agent"};
+  const char *candidates[] = { "%s/fk-agent", "%s/../agent/fk-agent", "%s/../src/agent/fk-agent",
+                               "%s/../../src/agent/fk-agent" };
   for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
     {
       char path[PATH_MAX];
@@ -101,9 +101,8 @@ fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *er
           return 0;
         }
     }
-  return fk_error_set (err, ENOENT,
-                       "fk-agent not found next to `%s' or in the build tree; set FIRKIN_AGENT",
-                       self);
+  return fk_error_set (
+      err, ENOENT, "fk-agent not found next to `%s' or in the build tree; set FIRKIN_AGENT", self);
 }
 
 /* path if it is an executable file, else NULL; takes path. */
@@ -149,15 +148,15 @@ fk_create_find_timeout (const char *agent_path)
 static char **
 build_env (char *const *template_env, const char *const *spec_env, const char *hostname)
 {
-  size_t cap = fk_strv_len (template_env) + fk_strv_len ((char *const *) spec_env) + 4;
+  size_t cap = fk_strv_len (template_env) + fk_strv_len ((char *const *)spec_env) + 4;
   char **env = xcalloc (cap, sizeof *env);
   size_t n = 0;
-  const char *const *lists[] = {(const char *const *) template_env, spec_env};
+  const char *const *lists[] = { (const char *const *)template_env, spec_env };
   for (size_t l = 0; l < 2; l++)
     for (size_t i = 0; lists[l] && lists[l][i]; i++)
       {
         const char *kv = lists[l][i];
-        size_t klen = (size_t) (strchrnul (kv, '=') - kv);
+        size_t klen = (size_t)(strchrnul (kv, '=') - kv);
         size_t j;
         for (j = 0; j < n; j++)
           if (strncmp (env[j], kv, klen + 1) == 0)
@@ -221,7 +220,7 @@ undo (create_ctx_t *c)
 static int
 listen_socket (const char *path, int *ret_fd, fk_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   if (strlen (path) >= sizeof addr.sun_path)
     return fk_error_set (err, ENAMETOOLONG,
                          "agent socket path `%s' is longer than %zu bytes: use a shorter state "
@@ -231,7 +230,7 @@ listen_socket (const char *path, int *ret_fd, fk_error_t *err)
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return fk_error_set_errno (err, "socket");
-  if (bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+  if (bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
     return fk_error_set_errno (err, "bind `%s'", path);
   if (chmod (path, 0600) < 0)
     return fk_error_set_errno (err, "chmod `%s'", path);
@@ -287,7 +286,7 @@ resolve_layers (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, resolved_t *r, 
     }
   else
     {
-      size_t n = fk_strv_len ((char *const *) spec->layers);
+      size_t n = fk_strv_len ((char *const *)spec->layers);
       r->layers = xcalloc (n + 1, sizeof (char *));
       for (size_t i = 0; i < n; i++)
         r->layers[i] = xstrdup (spec->layers[i]);
@@ -312,7 +311,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
 {
   if (fk_spec_validate (spec, err) < 0)
     return -1;
-  __attribute__ ((cleanup (resolved_free))) resolved_t res = {0};
+  __attribute__ ((cleanup (resolved_free))) resolved_t res = { 0 };
   if (resolve_layers (rt, spec, &res, err) < 0)
     return -1;
   cleanup_free char *agent = NULL;
@@ -326,7 +325,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
         return fk_error_set_errno (err, "open fk-agent `%s'", agent);
     }
 
-  create_ctx_t c = {.rt = rt, .pid = -1, .pidfd = -1};
+  create_ctx_t c = { .rt = rt, .pid = -1, .pidfd = -1 };
   fk_create_new_id (c.id);
   if (mkdirat (rt->sandboxes_fd, c.id, 0700) < 0)
     return fk_error_set_errno (err, "make sandbox dir `%s'", c.id);
@@ -340,7 +339,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   cleanup_strv char **env = build_env (res.env, spec->env, hostname);
   cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1, log_fd = -1;
   cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1, timeout_exec_fd = -1;
-  int sync_fds[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  int sync_fds[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
   int *layer_fds = NULL;
   size_t n_layers = fk_strv_len (res.layers);
   time_t now = time (NULL);
@@ -371,7 +370,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
           fk_error_set_errno (err, "create `%s/deadline'", dir);
           goto out;
         }
-      int r = fk_timeout_write (wfd, (int64_t) now + (int64_t) spec->timeout_sec, err);
+      int r = fk_timeout_write (wfd, (int64_t)now + (int64_t)spec->timeout_sec, err);
       close (wfd);
       if (r < 0)
         goto out;
@@ -385,9 +384,9 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       if (timeout_prog)
         timeout_exec_fd = open (timeout_prog, O_PATH | O_CLOEXEC);
     }
-  fk_cgroup_limits_t limits = {.memory_bytes = spec->resources.memory_bytes,
-                               .cpus = spec->resources.vcpus,
-                               .pids = spec->resources.pids};
+  fk_cgroup_limits_t limits = { .memory_bytes = spec->resources.memory_bytes,
+                                .cpus = spec->resources.vcpus,
+                                .pids = spec->resources.pids };
   if (fk_cgroup_create (&rt->cgroups, cgname, &limits, err) < 0)
     goto out;
   c.cgroup_created = 1;
@@ -409,13 +408,15 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .n_layers = 1,
     .disk_bytes = spec->resources.disk_bytes,
     .hostname = hostname,
-    .workdir = spec->workdir ? spec->workdir : res.workdir ? res.workdir : "/",
+    .workdir = spec->workdir ? spec->workdir
+               : res.workdir ? res.workdir
+                             : "/",
     .user = spec->user ? spec->user : res.user,
     .env = env,
     .init = spec->init,
     .seccomp = &spec->seccomp,
   };
-  int join_fds[FK_CGROUP_V1_N] = {-1, -1, -1, -1};
+  int join_fds[FK_CGROUP_V1_N] = { -1, -1, -1, -1 };
   if (rt->cgroups.version == FK_CGROUP_V2)
     {
       cgroup_fd = fk_cgroup_open_dir (&rt->cgroups, cgname, err);
@@ -453,7 +454,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
           && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
     goto out;
   char nspath[64];
-  snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) c.pid);
+  snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int)c.pid);
   userns_fd = open (nspath, O_RDONLY | O_CLOEXEC);
   if (userns_fd < 0)
     {
@@ -466,8 +467,8 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   for (size_t i = 0; i < n_layers; i++)
     if (fk_userns_idmapped_tree (userns_fd, res.layers[i], &layer_fds[i], err) < 0)
       goto out;
-  if (fk_mount_build_overlay (layer_fds, n_layers, spec->resources.disk_bytes,
-                              FK_USERNS_HOST_BASE, FK_USERNS_HOST_BASE, &overlay_fd, err)
+  if (fk_mount_build_overlay (layer_fds, n_layers, spec->resources.disk_bytes, FK_USERNS_HOST_BASE,
+                              FK_USERNS_HOST_BASE, &overlay_fd, err)
           < 0
       || fk_launch_release (sync_fds[0], &overlay_fd, 1, err) < 0)
     goto out;
@@ -490,12 +491,12 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   st->boot_id = fk_state_boot_id ();
   st->socket = sock ? xstrdup (sock) : NULL;
   st->cgroup = xstrdup (cgname);
-  st->cgroup_version = (int) rt->cgroups.version;
+  st->cgroup_version = (int)rt->cgroups.version;
   st->cgroup_root = xstrdup (rt->cgroups.root);
   st->resources = spec->resources;
-  st->created = (int64_t) now;
-  st->expires = spec->timeout_sec ? (int64_t) now + (int64_t) spec->timeout_sec : 0;
-  size_t nmeta = fk_strv_len ((char *const *) spec->metadata);
+  st->created = (int64_t)now;
+  st->expires = spec->timeout_sec ? (int64_t)now + (int64_t)spec->timeout_sec : 0;
+  size_t nmeta = fk_strv_len ((char *const *)spec->metadata);
   st->metadata = xcalloc (nmeta + 1, sizeof (char *));
   for (size_t i = 0; i < nmeta; i++)
     st->metadata[i] = xstrdup (spec->metadata[i]);

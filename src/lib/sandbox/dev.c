@@ -13,20 +13,21 @@
 #include "base/xalloc.h"
 #include "sandbox/mount.h"
 
-static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
+static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
 
 static const struct
 {
   const char *name, *target;
-} links[] = {
-  {"ptmx", "pts/ptmx"},      {"fd", "/proc/self/fd"},         {"stdin", "/proc/self/fd/0"},
-  {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}
-};
+} links[] = { { "ptmx", "pts/ptmx" },
+              { "fd", "/proc/self/fd" },
+              { "stdin", "/proc/self/fd/0" },
+              { "stdout", "/proc/self/fd/1" },
+              { "stderr", "/proc/self/fd/2" } };
 
 int
 fk_dev_setup (int rootfd, fk_error_t *err)
 {
-  static const char *const dev_opts[] = {"mode=0755", "size=65536", NULL};
+  static const char *const dev_opts[] = { "mode=0755", "size=65536", NULL };
   cleanup_close int devfs = -1;
   if (fk_mount_new ("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &devfs, err) < 0)
     return fk_error_wrap (err, "/dev");
@@ -57,15 +58,15 @@ fk_dev_setup (int rootfd, fk_error_t *err)
     }
 
   /* A private devpts instance: the sandbox sees only its own terminals. gid 5 is `tty'. */
-  static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5",
-                                         NULL};
+  static const char *const pts_opts[]
+      = { "newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL };
   cleanup_close int pts = -1;
   if (fk_mount_new ("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts, err) < 0)
     return fk_error_wrap (err, "/dev/pts");
   if (fk_mount_attach_in_root (rootfd, "dev/pts", pts, 0, 0, err) < 0)
     return -1;
 
-  static const char *const shm_opts[] = {"mode=1777", NULL};
+  static const char *const shm_opts[] = { "mode=1777", NULL };
   cleanup_close int shm = -1;
   if (fk_mount_new ("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                     &shm, err)

@@ -39,10 +39,10 @@ fk_launch_release (int sync_fd, const int *layer_fds, size_t n, fk_error_t *err)
     return fk_error_set (err, E2BIG, "%zu layers: at most %d are supported", n,
                          FK_LAUNCH_MAX_LAYERS);
   char byte = 'g';
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
   size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
   cleanup_free char *cbuf = xcalloc (1, space);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
   if (n)
     {
       msg.msg_control = cbuf;
@@ -71,11 +71,10 @@ fk_launch_result (int error_fd, fk_error_t *err)
   long code = strtol (text, &msg, 10);
   while (*msg == ' ')
     msg++;
-  return fk_error_set (err, (int) code, "%s", msg);
+  return fk_error_set (err, (int)code, "%s", msg);
 }
 
-static void __attribute__ ((noreturn))
-die (const fk_launch_t *l, fk_error_t *err)
+static void __attribute__ ((noreturn)) die (const fk_launch_t *l, fk_error_t *err)
 {
   cleanup_free char *line = xasprintf ("%d %s", err->code, fk_error_message (err));
   fk_error_t ignored = FK_ERROR_INIT;
@@ -87,11 +86,11 @@ static int
 receive_layers (int sync_fd, int *fds, size_t n, fk_error_t *err)
 {
   char byte;
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
   size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
   cleanup_free char *cbuf = xcalloc (1, space);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                       .msg_controllen = space};
+  struct msghdr msg
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = space };
   ssize_t r;
   do
     r = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
@@ -224,10 +223,10 @@ fk_launch_child (const fk_launch_t *launch)
       fk_error_set_errno (&err, "chdir to workdir `%s'", l->workdir);
       die (l, &err);
     }
-  environ = (char **) l->env;
+  environ = (char **)l->env;
   if (l->init)
     {
-      execvp (l->init[0], (char *const *) l->init);
+      execvp (l->init[0], (char *const *)l->init);
       if (errno == ENOENT)
         fk_error_set (&err, ENOENT, "%s: command not found", l->init[0]);
       else

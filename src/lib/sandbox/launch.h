@@ -12,20 +12,20 @@
 
 typedef struct fk_launch
 {
-  int sync_fd;       /* the child's end of the handshake socket: the root overlay arrives on it */
-  int error_fd;      /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
-  int exec_fd;       /* O_PATH of fk-agent; -1 in init mode */
-  int listen_fd;     /* the agent's listening socket; -1 in init mode */
-  int deadline_fd;   /* the deadline file; -1 without timeout */
+  int sync_fd;         /* the child's end of the handshake socket: the root overlay arrives on it */
+  int error_fd;        /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
+  int exec_fd;         /* O_PATH of fk-agent; -1 in init mode */
+  int listen_fd;       /* the agent's listening socket; -1 in init mode */
+  int deadline_fd;     /* the deadline file; -1 without timeout */
   int timeout_exec_fd; /* O_PATH of fk-timeout; -1: the watchdog runs in a forked copy */
   int cgroup_join_fds[4]; /* v1 tasks files the child writes itself into; -1 when unused */
-  int log_fd;        /* the agent's stdout and stderr; -1 in init mode (inherited stdio) */
-  size_t n_layers;   /* fds arriving on sync_fd: 1, the root overlay */
+  int log_fd;             /* the agent's stdout and stderr; -1 in init mode (inherited stdio) */
+  size_t n_layers;        /* fds arriving on sync_fd: 1, the root overlay */
   uint64_t disk_bytes;
   const char *hostname;
   const char *workdir;
-  const char *user;  /* may be NULL */
-  char *const *env;  /* the sandbox's environment */
+  const char *user;        /* may be NULL */
+  char *const *env;        /* the sandbox's environment */
   const char *const *init; /* init argv, or NULL for the agent */
   const fk_seccomp_spec_t *seccomp;
 } fk_launch_t;

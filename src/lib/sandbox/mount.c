@@ -99,7 +99,7 @@ fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_
       = open_tree (target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
   if (clone < 0)
     return fk_error_set_errno (err, "clone the mount at `/%s'", path);
-  struct mount_attr attr = {.attr_set = attrs};
+  struct mount_attr attr = { .attr_set = attrs };
   if (mount_setattr (clone, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
     return fk_error_set_errno (err, "set attributes of `/%s'", path);
   if (move_mount (clone, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -108,14 +108,14 @@ fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_
 }
 
 int
-fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
-                        uid_t root_uid, gid_t root_gid, int *ret_fd, fk_error_t *err)
+fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes, uid_t root_uid,
+                        gid_t root_gid, int *ret_fd, fk_error_t *err)
 {
   if (n_layers == 0)
     return fk_error_set (err, EINVAL, "a sandbox needs at least one layer");
   char size_opt[64];
   snprintf (size_opt, sizeof size_opt, "size=%" PRIu64, disk_bytes);
-  const char *tmpfs_opts[] = {"mode=0755", disk_bytes ? size_opt : NULL, NULL};
+  const char *tmpfs_opts[] = { "mode=0755", disk_bytes ? size_opt : NULL, NULL };
   cleanup_close int top = -1;
   if (fk_mount_new ("tmpfs", tmpfs_opts, MOUNT_ATTR_NODEV, &top, err) < 0)
     return fk_error_wrap (err, "writable layer");
@@ -172,7 +172,7 @@ fk_mount_tmp (int rootfd, uint64_t size_bytes, fk_error_t *err)
 {
   char size_opt[64];
   snprintf (size_opt, sizeof size_opt, "size=%" PRIu64, size_bytes);
-  const char *opts[] = {"mode=1777", size_bytes ? size_opt : NULL, NULL};
+  const char *opts[] = { "mode=1777", size_bytes ? size_opt : NULL, NULL };
   cleanup_close int fd = -1;
   if (fk_mount_new ("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &fd, err) < 0)
     return fk_error_wrap (err, "/tmp");

@@ -15,13 +15,13 @@ fk_namespaces_clone (int cgroup_fd, int *ret_pidfd)
 {
   struct clone_args args = {
     .flags = FK_SANDBOX_CLONE_NS_FLAGS | CLONE_PIDFD,
-    .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
+    .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
     .exit_signal = SIGCHLD,
   };
   if (cgroup_fd >= 0)
     {
       args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = (uint64_t) cgroup_fd;
+      args.cgroup = (uint64_t)cgroup_fd;
     }
-  return (pid_t) syscall (SYS_clone3, &args, sizeof args);
+  return (pid_t)syscall (SYS_clone3, &args, sizeof args);
 }

@@ -12,10 +12,11 @@
 #include "sandbox/mount.h"
 
 static const char *const masked[] = {
-  "proc/acpi",        "proc/asound",  "proc/interrupts", "proc/kcore",
-  "proc/keys",        "proc/latency_stats", "proc/sched_debug", "proc/scsi",
-  "proc/timer_list",  "proc/timer_stats", "sys/firmware",
-  "sys/devices/virtual/powercap", "sys/kernel/security", "sys/kernel/debug", NULL,
+  "proc/acpi",           "proc/asound",      "proc/interrupts",
+  "proc/kcore",          "proc/keys",        "proc/latency_stats",
+  "proc/sched_debug",    "proc/scsi",        "proc/timer_list",
+  "proc/timer_stats",    "sys/firmware",     "sys/devices/virtual/powercap",
+  "sys/kernel/security", "sys/kernel/debug", NULL,
 };
 
 static const char *const readonly[] = {
@@ -51,9 +52,10 @@ mask (int rootfd, const char *path, fk_error_t *err)
   cleanup_close int cover = -1;
   if (S_ISDIR (st.st_mode))
     {
-      static const char *const opts[] = {"size=4096", "mode=0555", NULL};
-      if (fk_mount_new ("tmpfs", opts, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                           | MOUNT_ATTR_NOEXEC,
+      static const char *const opts[] = { "size=4096", "mode=0555", NULL };
+      if (fk_mount_new ("tmpfs", opts,
+                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                            | MOUNT_ATTR_NOEXEC,
                         &cover, err)
           < 0)
         return fk_error_wrap (err, "mask `/%s'", path);
@@ -79,8 +81,8 @@ int
 fk_procfs_setup (int rootfd, fk_error_t *err)
 {
   cleanup_close int proc = -1;
-  if (fk_mount_new ("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                    &proc, err)
+  if (fk_mount_new ("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &proc,
+                    err)
       < 0)
     return fk_error_wrap (err, "/proc");
   if (fk_mount_attach_in_root (rootfd, "proc", proc, 1, 0, err) < 0)

@@ -120,8 +120,7 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
           /* No readable state: a create in progress, or one that crashed. Only the latter
              is old. */
           struct stat st;
-          if (fstatat (rt->sandboxes_fd, e->d_name, &st, 0) == 0
-              && now - st.st_mtime > 60)
+          if (fstatat (rt->sandboxes_fd, e->d_name, &st, 0) == 0 && now - st.st_mtime > 60)
             {
               fk_error_t ignored = FK_ERROR_INIT;
               if (fk_rm_rf_at (rt->sandboxes_fd, e->d_name, &ignored) == 0)

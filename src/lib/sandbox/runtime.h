@@ -7,9 +7,9 @@
 
 struct fk_runtime
 {
-  char *state_dir;     /* absolute */
-  int state_fd;        /* O_PATH of state_dir */
-  int sandboxes_fd;    /* O_PATH of state_dir/sandboxes */
+  char *state_dir;            /* absolute */
+  int state_fd;               /* O_PATH of state_dir */
+  int sandboxes_fd;           /* O_PATH of state_dir/sandboxes */
   fk_cgroup_layout_t cgroups; /* where new sandboxes get their cgroup */
 };
 

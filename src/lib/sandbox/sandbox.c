@@ -24,7 +24,7 @@ fk_sandbox_new_handle (fk_runtime_t *rt, int dirfd, fk_sandbox_state_t *st)
   sb->rt = rt;
   sb->dirfd = dirfd;
   sb->state = st;
-  sb->cgroups.version = (fk_cgroup_version_t) st->cgroup_version;
+  sb->cgroups.version = (fk_cgroup_version_t)st->cgroup_version;
   sb->cgroups.root = xstrdup (st->cgroup_root);
   return sb;
 }
@@ -143,16 +143,15 @@ fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *
 static int
 by_created (const void *a, const void *b)
 {
-  const fk_sandbox_info_t *x = *(fk_sandbox_info_t *const *) a;
-  const fk_sandbox_info_t *y = *(fk_sandbox_info_t *const *) b;
+  const fk_sandbox_info_t *x = *(fk_sandbox_info_t *const *)a;
+  const fk_sandbox_info_t *y = *(fk_sandbox_info_t *const *)b;
   if (x->created != y->created)
     return x->created < y->created ? -1 : 1;
   return strcmp (x->id, y->id);
 }
 
 int
-fk_sandbox_list (fk_runtime_t *rt, fk_sandbox_info_t ***ret_infos, size_t *ret_n,
-                 fk_error_t *err)
+fk_sandbox_list (fk_runtime_t *rt, fk_sandbox_info_t ***ret_infos, size_t *ret_n, fk_error_t *err)
 {
   int fd = openat (rt->sandboxes_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -181,7 +180,7 @@ fk_sandbox_list (fk_runtime_t *rt, fk_sandbox_info_t ***ret_infos, size_t *ret_n
       fk_sandbox_info_t *info;
       if (fk_sandbox_inspect (sb, &info, &local) == 0)
         {
-          xgrow ((void **) &infos, &cap, n + 1, sizeof *infos);
+          xgrow ((void **)&infos, &cap, n + 1, sizeof *infos);
           infos[n++] = info;
         }
       fk_error_clear (&local);
@@ -204,7 +203,7 @@ open_pid1 (const fk_sandbox_t *sb, fk_error_t *err)
     {
       if (errno == ESRCH)
         return fk_error_set (err, ESRCH, "sandbox `%s' is not running", sb->state->id);
-      return fk_error_set_errno (err, "pidfd_open %d", (int) sb->state->pid);
+      return fk_error_set_errno (err, "pidfd_open %d", (int)sb->state->pid);
     }
   if (!fk_state_alive (sb->state))
     {
@@ -237,7 +236,7 @@ fk_sandbox_kill (fk_sandbox_t *sb, int sig, fk_error_t *err)
 static int
 wait_exit (int pidfd, int timeout_ms)
 {
-  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  struct pollfd p = { .fd = pidfd, .events = POLLIN };
   int r;
   do
     r = poll (&p, 1, timeout_ms);
@@ -270,7 +269,7 @@ fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
       if (pidfd_send_signal (fd, SIGTERM, NULL, 0) < 0 && errno != ESRCH)
         return fk_error_set_errno (err, "signal sandbox `%s'", sb->state->id);
       /* The agent stops its processes within its own grace and exits; past ours, SIGKILL. */
-      if (!wait_exit (fd, (int) grace_ms))
+      if (!wait_exit (fd, (int)grace_ms))
         pidfd_send_signal (fd, SIGKILL, NULL, 0);
     }
   /* Killing PID 1 ends its pid namespace; the cgroup tells when the last task is gone. */
@@ -309,8 +308,7 @@ fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err)
   if (fd >= 0)
     {
       if (!force)
-        return fk_error_set (err, EBUSY, "sandbox `%s' is running: stop it first, or force",
-                             id);
+        return fk_error_set (err, EBUSY, "sandbox `%s' is running: stop it first, or force", id);
       pidfd_send_signal (fd, SIGKILL, NULL, 0);
     }
   /* Whatever is left in the cgroup (nothing, once PID 1 is gone) dies before removal. */
@@ -337,8 +335,8 @@ fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
 {
   if (seconds == 0 || seconds > 366ULL * 24 * 3600)
     return fk_error_set (err, EINVAL, "extend by %llu s: expected 1 s to a year",
-                         (unsigned long long) seconds);
-  int64_t deadline = (int64_t) time (NULL) + (int64_t) seconds;
+                         (unsigned long long)seconds);
+  int64_t deadline = (int64_t)time (NULL) + (int64_t)seconds;
   sb->state->expires = deadline;
   /* The deadline file first: the watchdog in the sandbox reads it. */
   cleanup_close int fd = openat (sb->dirfd, "deadline", O_WRONLY | O_CLOEXEC);

@@ -11,10 +11,10 @@
 struct fk_sandbox
 {
   fk_runtime_t *rt;
-  int dirfd;                 /* O_PATH of sandboxes/<id> */
+  int dirfd; /* O_PATH of sandboxes/<id> */
   fk_sandbox_state_t *state;
   fk_cgroup_layout_t cgroups; /* the layout the sandbox was created on */
-  int is_child;              /* PID 1 is this process's child: reap it */
+  int is_child;               /* PID 1 is this process's child: reap it */
 };
 
 /* A handle on a loaded state (takes st and dirfd). */

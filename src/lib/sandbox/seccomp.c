@@ -11,21 +11,66 @@
 #include <string.h>
 
 static const char *const default_denied[] = {
-  "acct", "add_key", "adjtimex", "bpf", "clock_adjtime", "clock_settime", "create_module",
-  "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
-  "get_kernel_syms", "init_module", "io_uring_enter", "io_uring_register", "io_uring_setup",
-  "ioperm", "iopl", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie",
-  "mount", "mount_setattr", "move_mount", "name_to_handle_at", "nfsservctl", "open_by_handle_at",
-  "open_tree", "perf_event_open", "pivot_root", "query_module", "quotactl", "quotactl_fd",
-  "reboot", "request_key", "setns", "settimeofday", "swapoff", "swapon", "syslog", "sysfs",
-  "_sysctl", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vm86",
-  "vm86old", NULL,
+  "acct",
+  "add_key",
+  "adjtimex",
+  "bpf",
+  "clock_adjtime",
+  "clock_settime",
+  "create_module",
+  "delete_module",
+  "finit_module",
+  "fsconfig",
+  "fsmount",
+  "fsopen",
+  "fspick",
+  "get_kernel_syms",
+  "init_module",
+  "io_uring_enter",
+  "io_uring_register",
+  "io_uring_setup",
+  "ioperm",
+  "iopl",
+  "kexec_file_load",
+  "kexec_load",
+  "keyctl",
+  "lookup_dcookie",
+  "mount",
+  "mount_setattr",
+  "move_mount",
+  "name_to_handle_at",
+  "nfsservctl",
+  "open_by_handle_at",
+  "open_tree",
+  "perf_event_open",
+  "pivot_root",
+  "query_module",
+  "quotactl",
+  "quotactl_fd",
+  "reboot",
+  "request_key",
+  "setns",
+  "settimeofday",
+  "swapoff",
+  "swapon",
+  "syslog",
+  "sysfs",
+  "_sysctl",
+  "umount",
+  "umount2",
+  "unshare",
+  "uselib",
+  "userfaultfd",
+  "ustat",
+  "vm86",
+  "vm86old",
+  NULL,
 };
 
 /* Namespace flags clone may not carry. */
 static const unsigned long clone_ns_flags[] = {
-  CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
-  CLONE_NEWCGROUP, 0,
+  CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
+  CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, 0,
 };
 
 const char *const *
@@ -99,9 +144,9 @@ fk_seccomp_load (const fk_seccomp_spec_t *spec, fk_error_t *err)
         ret = deny (ctx, "clone3", ENOSYS, 0, err);
       for (size_t i = 0; clone_ns_flags[i] && ret == 0; i++)
         {
-          int r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
-                                    SCMP_A0 (SCMP_CMP_MASKED_EQ, clone_ns_flags[i],
-                                             clone_ns_flags[i]));
+          int r = seccomp_rule_add (
+              ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
+              SCMP_A0 (SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
           if (r < 0)
             ret = fk_error_set (err, -r, "seccomp: clone flag rule: %s", strerror (-r));
         }

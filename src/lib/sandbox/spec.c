@@ -35,7 +35,7 @@ fk_sandbox_status_name (fk_sandbox_status_t s)
 int
 fk_size_parse (const char *s, uint64_t *ret_bytes, fk_error_t *err)
 {
-  if (s == NULL || !isdigit ((unsigned char) s[0]))
+  if (s == NULL || !isdigit ((unsigned char)s[0]))
     return fk_error_set (err, EINVAL, "size `%s': expected digits with an optional K, M, G or T",
                          s ? s : "");
   errno = 0;
@@ -45,7 +45,7 @@ fk_size_parse (const char *s, uint64_t *ret_bytes, fk_error_t *err)
     return fk_error_set (err, ERANGE, "size `%s' is too large", s);
   unsigned shift = 0;
   const char *suf = end;
-  switch (toupper ((unsigned char) *suf))
+  switch (toupper ((unsigned char)*suf))
     {
     case 'K':
       shift = 10;
@@ -68,13 +68,13 @@ fk_size_parse (const char *s, uint64_t *ret_bytes, fk_error_t *err)
       if (*suf == 'i')
         suf++;
     }
-  if (toupper ((unsigned char) *suf) == 'B')
+  if (toupper ((unsigned char)*suf) == 'B')
     suf++;
   if (*suf != '\0')
     return fk_error_set (err, EINVAL, "size `%s': unknown suffix `%s' (K, M, G or T)", s, end);
   if (shift && v > (UINT64_MAX >> shift))
     return fk_error_set (err, ERANGE, "size `%s' is too large", s);
-  *ret_bytes = (uint64_t) v << shift;
+  *ret_bytes = (uint64_t)v << shift;
   return 0;
 }
 
@@ -94,7 +94,7 @@ valid_hostname (const char *h)
   if (n == 0 || n > 63 || h[0] == '-')
     return 0;
   for (size_t i = 0; i < n; i++)
-    if (!isalnum ((unsigned char) h[i]) && h[i] != '-' && h[i] != '.')
+    if (!isalnum ((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
       return 0;
   return 1;
 }
@@ -116,13 +116,15 @@ fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
     return fk_error_set (err, EINVAL, "sandbox spec: vcpus %g is below 0.01", r->vcpus);
   if (r->memory_bytes && r->memory_bytes < (4u << 20))
     return fk_error_set (err, EINVAL, "sandbox spec: memory %llu bytes is below 4 MiB",
-                         (unsigned long long) r->memory_bytes);
+                         (unsigned long long)r->memory_bytes);
   if (r->disk_bytes && r->disk_bytes < (1u << 20))
     return fk_error_set (err, EINVAL, "sandbox spec: disk %llu bytes is below 1 MiB",
-                         (unsigned long long) r->disk_bytes);
+                         (unsigned long long)r->disk_bytes);
   if (r->pids && r->pids < 2)
-    return fk_error_set (err, EINVAL, "sandbox spec: pids %llu is below 2 (the agent and one "
-                         "command)", (unsigned long long) r->pids);
+    return fk_error_set (err, EINVAL,
+                         "sandbox spec: pids %llu is below 2 (the agent and one "
+                         "command)",
+                         (unsigned long long)r->pids);
   for (size_t i = 0; spec->env && spec->env[i]; i++)
     if (fk_spec_check_kv (spec->env[i], "env", err) < 0)
       return -1;
@@ -138,10 +140,10 @@ fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
     return fk_error_set (err, EINVAL, "sandbox spec: workdir `%s' is not absolute", spec->workdir);
   if (spec->timeout_sec > 366ULL * 24 * 3600)
     return fk_error_set (err, EINVAL, "sandbox spec: timeout %llu s is over a year",
-                         (unsigned long long) spec->timeout_sec);
+                         (unsigned long long)spec->timeout_sec);
   if (spec->data_plane.kind != FK_DATA_PLANE_NONE)
     return fk_error_set (err, EINVAL, "sandbox spec: data plane %d is not supported (only none)",
-                         (int) spec->data_plane.kind);
+                         (int)spec->data_plane.kind);
   if (spec->init && spec->init[0] == NULL)
     return fk_error_set (err, EINVAL, "sandbox spec: init is an empty command");
   return fk_seccomp_validate (&spec->seccomp, err);

@@ -46,20 +46,20 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
   for (size_t i = 0; st->metadata && st->metadata[i]; i++)
     {
       const char *eq = strchr (st->metadata[i], '=');
-      cleanup_free char *k = xstrndup (st->metadata[i], (size_t) (eq - st->metadata[i]));
+      cleanup_free char *k = xstrndup (st->metadata[i], (size_t)(eq - st->metadata[i]));
       json_object_set_new (meta, k, json_string (eq + 1));
     }
   cleanup_json json_t *j = json_pack (
       "{s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:s, s:i, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:I, s:O, "
       "s:b}",
       "id", st->id, "template", st->template_id ? json_string (st->template_id) : json_null (),
-      "layers", strv_json (st->layers), "pid", (json_int_t) st->pid, "start_time",
-      (json_int_t) st->start_time, "boot_id", st->boot_id, "socket",
-      st->socket ? json_string (st->socket) : json_null (), "cgroup", st->cgroup,
-      "cgroup_version", st->cgroup_version, "cgroup_root", st->cgroup_root, "limits", "vcpus",
-      st->resources.vcpus, "memory", (json_int_t) st->resources.memory_bytes, "disk",
-      (json_int_t) st->resources.disk_bytes, "pids", (json_int_t) st->resources.pids, "created",
-      (json_int_t) st->created, "expires", (json_int_t) st->expires, "metadata", meta, "stopped",
+      "layers", strv_json (st->layers), "pid", (json_int_t)st->pid, "start_time",
+      (json_int_t)st->start_time, "boot_id", st->boot_id, "socket",
+      st->socket ? json_string (st->socket) : json_null (), "cgroup", st->cgroup, "cgroup_version",
+      st->cgroup_version, "cgroup_root", st->cgroup_root, "limits", "vcpus", st->resources.vcpus,
+      "memory", (json_int_t)st->resources.memory_bytes, "disk",
+      (json_int_t)st->resources.disk_bytes, "pids", (json_int_t)st->resources.pids, "created",
+      (json_int_t)st->created, "expires", (json_int_t)st->expires, "metadata", meta, "stopped",
       st->stopped);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
@@ -69,9 +69,9 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
   if (text == NULL)
     return fk_error_set (err, ENOMEM, "state of sandbox `%s': cannot serialise it", st->id);
   char tmp[64];
-  snprintf (tmp, sizeof tmp, ".state.json.%d", (int) getpid ());
-  cleanup_close int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                                 0644);
+  snprintf (tmp, sizeof tmp, ".state.json.%d", (int)getpid ());
+  cleanup_close int fd
+      = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return fk_error_set_errno (err, "create the state of sandbox `%s'", st->id);
   size_t len = strlen (text);
@@ -141,10 +141,10 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
     return -1;
   if (fk_json_get_int (j, "pid", 1, &v, err) < 0)
     return -1;
-  st->pid = (pid_t) v;
+  st->pid = (pid_t)v;
   if (fk_json_get_int (j, "start_time", 1, &v, err) < 0)
     return -1;
-  st->start_time = (unsigned long long) v;
+  st->start_time = (unsigned long long)v;
   if (fk_json_get_string (j, "boot_id", 1, &s, err) < 0)
     return -1;
   st->boot_id = xstrdup (s);
@@ -158,7 +158,7 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
     return -1;
   if (v != 1 && v != 2)
     return fk_error_set (err, EINVAL, "`cgroup_version' is %lld: expected 1 or 2", v);
-  st->cgroup_version = (int) v;
+  st->cgroup_version = (int)v;
   json_t *limits;
   if (fk_json_get_object (j, "limits", 1, &limits, err) < 0)
     return -1;
@@ -166,15 +166,15 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
     return -1;
   if (fk_json_get_int (limits, "memory", 0, &v, err) < 0)
     return -1;
-  st->resources.memory_bytes = (uint64_t) v;
+  st->resources.memory_bytes = (uint64_t)v;
   v = 0;
   if (fk_json_get_int (limits, "disk", 0, &v, err) < 0)
     return -1;
-  st->resources.disk_bytes = (uint64_t) v;
+  st->resources.disk_bytes = (uint64_t)v;
   v = 0;
   if (fk_json_get_int (limits, "pids", 0, &v, err) < 0)
     return -1;
-  st->resources.pids = (uint64_t) v;
+  st->resources.pids = (uint64_t)v;
   if (fk_json_get_int (j, "created", 1, &v, err) < 0)
     return -1;
   st->created = v;
@@ -224,7 +224,8 @@ int
 fk_state_parse_stat (const char *text, char *ret_state, unsigned long long *ret_start,
                      fk_error_t *err)
 {
-  /* The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
+  /* The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+   */
   const char *p = strrchr (text, ')');
   if (p == NULL)
     return fk_error_set (err, EINVAL, "/proc/PID/stat: no `)' after the command name");
@@ -255,14 +256,13 @@ fk_state_parse_stat (const char *text, char *ret_state, unsigned long long *ret_
 }
 
 int
-fk_state_start_time (pid_t pid, int allow_zombie, unsigned long long *ret_start,
-                     fk_error_t *err)
+fk_state_start_time (pid_t pid, int allow_zombie, unsigned long long *ret_start, fk_error_t *err)
 {
   char path[64];
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return fk_error_set (err, errno == ENOENT ? ESRCH : errno, "no process %d", (int) pid);
+    return fk_error_set (err, errno == ENOENT ? ESRCH : errno, "no process %d", (int)pid);
   cleanup_free char *text = NULL;
   size_t len;
   if (fk_read_all (fd, 4096, &text, &len, err) < 0)
@@ -272,7 +272,7 @@ fk_state_start_time (pid_t pid, int allow_zombie, unsigned long long *ret_start,
     return -1;
   /* A zombie PID 1 has ended: only its parent has not collected it yet. */
   if (!allow_zombie && (state == 'Z' || state == 'X'))
-    return fk_error_set (err, ESRCH, "process %d has exited", (int) pid);
+    return fk_error_set (err, ESRCH, "process %d has exited", (int)pid);
   return 0;
 }
 

@@ -12,19 +12,19 @@
 typedef struct fk_sandbox_state
 {
   char *id;
-  char *template_id;               /* may be NULL */
-  char **layers;                   /* NULL-terminated */
-  pid_t pid;                       /* PID 1, host view */
-  unsigned long long start_time;   /* field 22 of /proc/<pid>/stat */
-  char *boot_id;                   /* /proc/sys/kernel/random/boot_id at create */
-  char *socket;                    /* NULL for an init sandbox */
-  char *cgroup;                    /* "firkin/<id>" */
+  char *template_id;             /* may be NULL */
+  char **layers;                 /* NULL-terminated */
+  pid_t pid;                     /* PID 1, host view */
+  unsigned long long start_time; /* field 22 of /proc/<pid>/stat */
+  char *boot_id;                 /* /proc/sys/kernel/random/boot_id at create */
+  char *socket;                  /* NULL for an init sandbox */
+  char *cgroup;                  /* "firkin/<id>" */
   int cgroup_version;
   char *cgroup_root;
   fk_resources_t resources;
-  int64_t created, expires;        /* unix seconds; expires 0: no timeout */
-  char **metadata;                 /* "K=V", NULL-terminated */
-  int stopped;                     /* stopped on purpose (kept until deleted) */
+  int64_t created, expires; /* unix seconds; expires 0: no timeout */
+  char **metadata;          /* "K=V", NULL-terminated */
+  int stopped;              /* stopped on purpose (kept until deleted) */
 } fk_sandbox_state_t;
 
 void fk_state_free (fk_sandbox_state_t *st);

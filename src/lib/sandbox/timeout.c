@@ -61,7 +61,7 @@ fk_timeout_watch (int fd)
           _exit (0);
         }
       int64_t wake = deadline < now.tv_sec + 30 ? deadline : now.tv_sec + 30;
-      struct timespec ts = {.tv_sec = (time_t) wake, .tv_nsec = 0};
+      struct timespec ts = { .tv_sec = (time_t)wake, .tv_nsec = 0 };
       while (clock_nanosleep (CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
     }
@@ -84,8 +84,8 @@ fk_timeout_spawn (int deadline_fd, int exec_fd, fk_error_t *err)
       syscall (SYS_close_range, exec_fd >= 0 ? 5 : 4, ~0U, 0);
       if (exec_fd >= 0)
         {
-          char *const argv[] = {"fk-timeout", NULL};
-          char *const envp[] = {NULL};
+          char *const argv[] = { "fk-timeout", NULL };
+          char *const envp[] = { NULL };
           syscall (SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH);
           close (4);
         }

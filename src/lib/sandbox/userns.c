@@ -17,12 +17,12 @@ static int
 write_map (pid_t pid, const char *file, const char *map, fk_error_t *err)
 {
   char path[64];
-  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, file);
+  snprintf (path, sizeof path, "/proc/%d/%s", (int)pid, file);
   cleanup_close int fd = open (path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return fk_error_set_errno (err, "open `%s'", path);
   /* The kernel takes a map in a single write. */
-  if (write (fd, map, strlen (map)) != (ssize_t) strlen (map))
+  if (write (fd, map, strlen (map)) != (ssize_t)strlen (map))
     return fk_error_set_errno (err, "write `%s'", path);
   return 0;
 }
@@ -45,7 +45,7 @@ fk_userns_idmapped_tree (int userns_fd, const char *path, int *ret_fd, fk_error_
     return fk_error_set_errno (err, "clone the tree of layer `%s'", path);
   struct mount_attr attr = {
     .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
-    .userns_fd = (uint64_t) userns_fd,
+    .userns_fd = (uint64_t)userns_fd,
   };
   if (mount_setattr (fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
     return fk_error_set_errno (err, "idmap layer `%s'", path);

@@ -14,7 +14,6 @@
 char *fk_template_record_name (const char *id);
 
 /* Validates id and loads its record; a missing template is ENOENT with a hint. Caller decrefs. */
-int fk_template_record_load (const char *state_dir, const char *id, json_t **ret,
-                             fk_error_t *err);
+int fk_template_record_load (const char *state_dir, const char *id, json_t **ret, fk_error_t *err);
 
 #endif

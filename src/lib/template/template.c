@@ -246,8 +246,8 @@ fallback_to_base (fk_store_t *store, const char *want_id, const fk_error_t *why,
                   fk_error_t *err)
 {
   cleanup_json json_t *rec = NULL;
-  if (fk_json_load_file_at (store->dirfd, "templates/" FALLBACK_ID ".json", FK_TEMPLATE_RECORD_MAX, &rec,
-                            NULL)
+  if (fk_json_load_file_at (store->dirfd, "templates/" FALLBACK_ID ".json", FK_TEMPLATE_RECORD_MAX,
+                            &rec, NULL)
       < 0)
     return -1;
   fprintf (stderr, "fk: %s: no registry answered (%s); using the local template `%s'\n",

@@ -7,22 +7,22 @@
 static uint32_t
 get_u32 (const uint8_t *p)
 {
-  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint16_t
 get_u16 (const uint8_t *p)
 {
-  return (uint16_t) (p[0] | p[1] << 8);
+  return (uint16_t)(p[0] | p[1] << 8);
 }
 
 static void
 put_u32 (uint8_t *p, uint32_t v)
 {
-  p[0] = (uint8_t) v;
-  p[1] = (uint8_t) (v >> 8);
-  p[2] = (uint8_t) (v >> 16);
-  p[3] = (uint8_t) (v >> 24);
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
 }
 
 int
@@ -84,8 +84,8 @@ fk_wire_header_parse (const uint8_t *buf, size_t len, fk_wire_frame_t *ret, fk_e
   uint16_t flags = get_u16 (buf + 6);
   uint32_t id = get_u32 (buf + 8);
   if (plen > FK_WIRE_MAX_PAYLOAD)
-    return fk_error_set (err, EMSGSIZE, "frame payload of %u bytes is over the limit of %u",
-                         plen, FK_WIRE_MAX_PAYLOAD);
+    return fk_error_set (err, EMSGSIZE, "frame payload of %u bytes is over the limit of %u", plen,
+                         FK_WIRE_MAX_PAYLOAD);
   if (!type_known (type))
     return fk_error_set (err, EPROTO, "unknown frame type %u", type);
   if (flags & ~FK_WIRE_F_ALL)
@@ -109,7 +109,7 @@ fk_wire_frame_parse (const uint8_t *buf, size_t len, fk_wire_frame_t *ret, fk_er
     return 0;
   f.payload = buf + FK_WIRE_HEADER_LEN;
   *ret = f;
-  return (long) (FK_WIRE_HEADER_LEN + f.len);
+  return (long)(FK_WIRE_HEADER_LEN + f.len);
 }
 
 void
@@ -117,9 +117,9 @@ fk_wire_header_write (uint8_t *out, uint16_t type, uint16_t flags, uint32_t id,
                       uint32_t payload_len)
 {
   put_u32 (out, payload_len);
-  out[4] = (uint8_t) type;
-  out[5] = (uint8_t) (type >> 8);
-  out[6] = (uint8_t) flags;
-  out[7] = (uint8_t) (flags >> 8);
+  out[4] = (uint8_t)type;
+  out[5] = (uint8_t)(type >> 8);
+  out[6] = (uint8_t)flags;
+  out[7] = (uint8_t)(flags >> 8);
   put_u32 (out + 8, id);
 }

@@ -37,7 +37,7 @@ get_le (const uint8_t *p, size_t n)
 {
   uint64_t v = 0;
   for (size_t i = 0; i < n; i++)
-    v |= (uint64_t) p[i] << (8 * i);
+    v |= (uint64_t)p[i] << (8 * i);
   return v;
 }
 
@@ -65,7 +65,7 @@ static void
 push_str (char ***vec, size_t *n, const char *s)
 {
   *vec = xrealloc (*vec, (*n + 2) * sizeof (char *));
-  (*vec)[(*n)++] = (char *) s;
+  (*vec)[(*n)++] = (char *)s;
   (*vec)[*n] = NULL;
 }
 
@@ -93,8 +93,8 @@ fk_wire_msg_decode (const uint8_t *payload, size_t len, fk_wire_msg_t *ret, fk_e
           fk_error_set (err, EPROTO, "truncated field header at offset %zu", off);
           goto fail;
         }
-      uint16_t tag = (uint16_t) get_le (payload + off, 2);
-      uint32_t flen = (uint32_t) get_le (payload + off + 2, 4);
+      uint16_t tag = (uint16_t)get_le (payload + off, 2);
+      uint32_t flen = (uint32_t)get_le (payload + off + 2, 4);
       off += 6;
       if (flen > len - off)
         {
@@ -136,7 +136,7 @@ fk_wire_msg_decode (const uint8_t *payload, size_t len, fk_wire_msg_t *ret, fk_e
         case K_STR:
           if (check_str (v, flen, tag, err) < 0)
             goto fail;
-          m.str[tag] = (const char *) v;
+          m.str[tag] = (const char *)v;
           break;
         case K_BYTES:
           m.bytes[tag].data = v;
@@ -146,9 +146,9 @@ fk_wire_msg_decode (const uint8_t *payload, size_t len, fk_wire_msg_t *ret, fk_e
           if (check_str (v, flen, tag, err) < 0)
             goto fail;
           if (tag == FK_TAG_ARG)
-            push_str (&m.argv, &n_argv, (const char *) v);
+            push_str (&m.argv, &n_argv, (const char *)v);
           else
-            push_str (&m.env, &n_env, (const char *) v);
+            push_str (&m.env, &n_env, (const char *)v);
           break;
         case K_BYTES_REP:
           if (tag == FK_TAG_ENTRY)
@@ -207,7 +207,7 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
         return fk_error_set (err, EINVAL, "exec: empty command name");
       if (m->num[FK_TAG_STDIN_MODE] > FK_WIRE_STDIN_STREAM)
         return fk_error_set (err, EINVAL, "exec: unknown stdin mode %llu",
-                             (unsigned long long) m->num[FK_TAG_STDIN_MODE]);
+                             (unsigned long long)m->num[FK_TAG_STDIN_MODE]);
       for (char **e = m->env; e && *e; e++)
         if (strchr (*e, '=') == NULL || **e == '=')
           return fk_error_set (err, EINVAL, "exec: environment entry `%s' is not K=V", *e);
@@ -224,7 +224,7 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
         return -1;
       if (m->num[FK_TAG_SIGNAL] > 64)
         return fk_error_set (err, EINVAL, "signal: bad signal number %llu",
-                             (unsigned long long) m->num[FK_TAG_SIGNAL]);
+                             (unsigned long long)m->num[FK_TAG_SIGNAL]);
       return 0;
     case FK_WIRE_RESIZE:
       if (need (m, FK_TAG_TARGET, type, err) < 0 || need (m, FK_TAG_ROWS, type, err) < 0
@@ -251,7 +251,7 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
         return -1;
       if (m->num[FK_TAG_MODE] > 07777)
         return fk_error_set (err, EINVAL, "chmod: mode %llo out of range",
-                             (unsigned long long) m->num[FK_TAG_MODE]);
+                             (unsigned long long)m->num[FK_TAG_MODE]);
       return 0;
     case FK_WIRE_FILE_RENAME:
       if (need_path (m, FK_TAG_PATH, type, err) < 0 || need_path (m, FK_TAG_PATH2, type, err) < 0)
@@ -318,7 +318,7 @@ fk_wire_buf_reset (fk_wire_buf_t *b)
 static uint8_t *
 reserve (fk_wire_buf_t *b, size_t n)
 {
-  xgrow ((void **) &b->data, &b->cap, b->len + n, 1);
+  xgrow ((void **)&b->data, &b->cap, b->len + n, 1);
   uint8_t *p = b->data + b->len;
   b->len += n;
   return p;
@@ -328,7 +328,7 @@ static void
 put_le (uint8_t *p, uint64_t v, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    p[i] = (uint8_t) (v >> (8 * i));
+    p[i] = (uint8_t)(v >> (8 * i));
 }
 
 void
@@ -397,6 +397,6 @@ void
 fk_wire_put_data_frame (fk_wire_buf_t *b, uint16_t type, uint16_t flags, uint32_t id,
                         const void *data, size_t len)
 {
-  fk_wire_header_write (reserve (b, FK_WIRE_HEADER_LEN), type, flags, id, (uint32_t) len);
+  fk_wire_header_write (reserve (b, FK_WIRE_HEADER_LEN), type, flags, id, (uint32_t)len);
   fk_wire_put_raw (b, data, len);
 }

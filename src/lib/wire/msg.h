@@ -16,41 +16,41 @@
 
 typedef enum
 {
-  FK_TAG_MAGIC = 1,      /* str */
-  FK_TAG_VERSION = 2,    /* int */
-  FK_TAG_ARG = 3,        /* str, repeated: argv */
-  FK_TAG_SHELL = 4,      /* str: a shell command line */
-  FK_TAG_ENV = 5,        /* str "K=V", repeated */
-  FK_TAG_CWD = 6,        /* str */
-  FK_TAG_USER = 7,       /* str: "uid[:gid]" or "name[:group]" */
-  FK_TAG_STDIN_MODE = 8, /* int: FK_WIRE_STDIN_* */
-  FK_TAG_STDIN_DATA = 9, /* bytes */
+  FK_TAG_MAGIC = 1,       /* str */
+  FK_TAG_VERSION = 2,     /* int */
+  FK_TAG_ARG = 3,         /* str, repeated: argv */
+  FK_TAG_SHELL = 4,       /* str: a shell command line */
+  FK_TAG_ENV = 5,         /* str "K=V", repeated */
+  FK_TAG_CWD = 6,         /* str */
+  FK_TAG_USER = 7,        /* str: "uid[:gid]" or "name[:group]" */
+  FK_TAG_STDIN_MODE = 8,  /* int: FK_WIRE_STDIN_* */
+  FK_TAG_STDIN_DATA = 9,  /* bytes */
   FK_TAG_TIMEOUT_MS = 10, /* int */
-  FK_TAG_TAG = 11,       /* str */
-  FK_TAG_PTY = 12,       /* int (bool) */
-  FK_TAG_ROWS = 13,      /* int */
-  FK_TAG_COLS = 14,      /* int */
-  FK_TAG_KEEP = 15,      /* int (bool): the process outlives the connection */
-  FK_TAG_PID = 16,       /* int */
-  FK_TAG_TARGET = 17,    /* int: a request id of the same connection */
-  FK_TAG_SIGNAL = 18,    /* int */
-  FK_TAG_EXIT_CODE = 19, /* int */
-  FK_TAG_TIMED_OUT = 20, /* int (bool) */
-  FK_TAG_ERRNO = 21,     /* int */
-  FK_TAG_MESSAGE = 22,   /* str */
-  FK_TAG_PATH = 23,      /* str */
-  FK_TAG_PATH2 = 24,     /* str */
-  FK_TAG_MODE = 25,      /* int */
-  FK_TAG_FLAGS = 26,     /* int */
-  FK_TAG_OFFSET = 27,    /* int */
-  FK_TAG_SIZE = 28,      /* int */
-  FK_TAG_MTIME_NS = 29,  /* int */
-  FK_TAG_FTYPE = 30,     /* int: FK_WIRE_FTYPE_* */
-  FK_TAG_UID = 31,       /* int */
-  FK_TAG_GID = 32,       /* int */
-  FK_TAG_ENTRY = 33,     /* bytes, repeated: a nested field list (a list entry) */
-  FK_TAG_PROC = 34,      /* bytes, repeated: a nested field list (a process) */
-  FK_TAG_SHELL_ID = 35,  /* str */
+  FK_TAG_TAG = 11,        /* str */
+  FK_TAG_PTY = 12,        /* int (bool) */
+  FK_TAG_ROWS = 13,       /* int */
+  FK_TAG_COLS = 14,       /* int */
+  FK_TAG_KEEP = 15,       /* int (bool): the process outlives the connection */
+  FK_TAG_PID = 16,        /* int */
+  FK_TAG_TARGET = 17,     /* int: a request id of the same connection */
+  FK_TAG_SIGNAL = 18,     /* int */
+  FK_TAG_EXIT_CODE = 19,  /* int */
+  FK_TAG_TIMED_OUT = 20,  /* int (bool) */
+  FK_TAG_ERRNO = 21,      /* int */
+  FK_TAG_MESSAGE = 22,    /* str */
+  FK_TAG_PATH = 23,       /* str */
+  FK_TAG_PATH2 = 24,      /* str */
+  FK_TAG_MODE = 25,       /* int */
+  FK_TAG_FLAGS = 26,      /* int */
+  FK_TAG_OFFSET = 27,     /* int */
+  FK_TAG_SIZE = 28,       /* int */
+  FK_TAG_MTIME_NS = 29,   /* int */
+  FK_TAG_FTYPE = 30,      /* int: FK_WIRE_FTYPE_* */
+  FK_TAG_UID = 31,        /* int */
+  FK_TAG_GID = 32,        /* int */
+  FK_TAG_ENTRY = 33,      /* bytes, repeated: a nested field list (a list entry) */
+  FK_TAG_PROC = 34,       /* bytes, repeated: a nested field list (a process) */
+  FK_TAG_SHELL_ID = 35,   /* str */
   FK_TAG_MAX = 35,
 } fk_wire_tag_t;
 
@@ -82,15 +82,15 @@ typedef struct fk_wire_slice
 /* A decoded payload. Strings and slices point into the payload it was decoded from. */
 typedef struct fk_wire_msg
 {
-  uint64_t present;                /* bit (1 << tag) for every single-valued tag seen */
-  uint64_t num[FK_TAG_MAX + 1];    /* integer fields by tag */
-  const char *str[FK_TAG_MAX + 1]; /* string fields by tag */
+  uint64_t present;                      /* bit (1 << tag) for every single-valued tag seen */
+  uint64_t num[FK_TAG_MAX + 1];          /* integer fields by tag */
+  const char *str[FK_TAG_MAX + 1];       /* string fields by tag */
   fk_wire_slice_t bytes[FK_TAG_MAX + 1]; /* bytes fields by tag */
-  char **argv;                     /* ARG values, NULL-terminated; NULL when none */
-  char **env;                      /* ENV values, NULL-terminated; NULL when none */
-  fk_wire_slice_t *entries;        /* ENTRY values */
+  char **argv;                           /* ARG values, NULL-terminated; NULL when none */
+  char **env;                            /* ENV values, NULL-terminated; NULL when none */
+  fk_wire_slice_t *entries;              /* ENTRY values */
   size_t n_entries;
-  fk_wire_slice_t *procs;          /* PROC values */
+  fk_wire_slice_t *procs; /* PROC values */
   size_t n_procs;
 } fk_wire_msg_t;
 
@@ -120,7 +120,10 @@ typedef struct fk_wire_buf
   int open;
 } fk_wire_buf_t;
 
-#define FK_WIRE_BUF_INIT {NULL, 0, 0, 0, 0}
+#define FK_WIRE_BUF_INIT                                                                           \
+  {                                                                                                \
+    NULL, 0, 0, 0, 0                                                                               \
+  }
 
 void fk_wire_buf_free (fk_wire_buf_t *b);
 /* Drops everything (keeps the allocation). */
