@@ -23,13 +23,16 @@
 
 typedef struct fk_shell fk_shell_t;
 typedef struct fk_shell_pool fk_shell_pool_t;
+typedef struct fk_shell_pending fk_shell_pending_t; /* a run begun, not yet finished */
 
 /* Settings of a shell for its whole life (NULL: the agent's). */
 typedef struct fk_shell_opts
 {
   char *const *env; /* "K=V" added to (or overriding) the agent's environment */
   const char *cwd;
-  const char *user; /* "uid[:gid]" or "name[:group]" */
+  const char *user;    /* "uid[:gid]" or "name[:group]" */
+  const char *program; /* the shell, a path in the sandbox (NULL: bash when the root has it,
+                          else /bin/sh); bash is told by its name */
 } fk_shell_opts_t;
 
 typedef struct fk_shell_run_opts
@@ -73,6 +76,14 @@ int fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_resu
 int fk_shell_run_stream (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                          const fk_shell_callbacks_t *cbs, fk_exit_status_t *ret_status,
                          int *ret_respawned, fk_error_t *err);
+/* Starts a run and returns at once (EBUSY when the shell has a run in progress): with
+   several shells, one thread can have a run going on each (the outputs of the others queue
+   while it waits for one). Every begun run must be finished, by any thread. */
+int fk_shell_run_begin (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
+                        fk_shell_pending_t **ret_pending, fk_error_t *err);
+/* Waits for a begun run to complete and collects it, as fk_shell_run does; frees pending. */
+int fk_shell_run_finish (fk_shell_pending_t *pending, fk_shell_result_t *ret_result,
+                         fk_error_t *err);
 /* Sends SIGINT to the command the shell is running (from any thread); the shell stays. As in
    a script with an INT trap, the interrupted command ends (status 130) and the rest of the
    command text goes on. Returns 0 when nothing runs. */

@@ -1,17 +1,25 @@
 /* agent/shell.c: persistent shells. A shell is bash (when the root has it) or sh reading
-   commands from a pipe on its stdin. Each run is sent as
+   commands from a pipe on its stdin. Each run's text is
 
-     { command eval 'CMD'
-     } </dev/null 9>&-; command printf '%d\n' "$?" >&9
+     { [builtin] command eval 'CMD'
+     } <&8 9>&-
 
-   so the command's exit status arrives on fd 9, a pipe only the shell itself holds: nothing the
-   command prints (on stdout, stderr, or anywhere else) can fake or delay completion, and a
-   background job keeping stdout open does not hold fd 9. Stdout and stderr are pipes that live
-   as long as the shell; when the status line arrives, everything the command wrote is already
+   and its exit status arrives on fd 9, a pipe only the shell itself holds: nothing the command
+   prints (on stdout, stderr, or anywhere else) can fake or delay completion, and a background
+   job keeping stdout open does not hold fd 9 (for sh, a run that defines a function named
+   command or printf breaks this; bash calls them as builtins). Fd 8 is /dev/null, kept open:
+   duplicating it is much cheaper for the shell than opening /dev/null for every run. So fds 8
+   and 9 of a shell are firkin's; a run that closes or replaces them breaks its shell. sh gets
+   each run as a line of script followed by `; command printf '%d\n' "$?" >&9'. bash reads a script
+   from a pipe a byte at a time, so it runs a driver loop instead (DRIVER below) that reads each run
+   as an 8-digit length and that many bytes (two reads) and evals it; the loop's condition writes
+   the status. Three nested loops keep a run's `break' or `continue' from ending the driver (`break
+   3' does: the shell exits, and that is reported like `exit'). Stdout and stderr are pipes that
+   live as long as the shell; when the status line arrives, everything the command wrote is already
    in them and is drained before the exit frame. A run with env or cwd runs in a subshell, so
-   neither sticks. A run's stdin is a fresh pipe the shell opens through /proc/<agent>/fd/N.
-   When the shell dies (`exit 3`, a timeout's SIGKILL, a signal), the run reports it and a new
-   shell with the same settings takes the slot. */
+   neither sticks. A run's stdin is a fresh pipe the shell opens through /proc/<agent>/fd/N. When
+   the shell dies (`exit 3', a timeout's SIGKILL, a signal), the run reports it and a new shell with
+   the same settings takes the slot. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -32,6 +40,8 @@ extern char **environ;
 
 /* The fd on which the shell reports each command's status (sh only redirects fds 0-9). */
 #define STATUS_FD 9
+/* The fd of /dev/null, the stdin of runs without one. */
+#define NULL_FD 8
 /* After a run's status, at most this much more output is drained (a background job writing
    without pause must not keep the run from completing). */
 #define SHELL_DRAIN_MAX (4u << 20)
@@ -44,8 +54,10 @@ struct shell
   char **env;   /* open settings, kept to respawn */
   char *cwd;
   char *user;
-  const char *path; /* the shell binary */
-  pid_t pid;        /* 0 when no process runs */
+  char *path;      /* the shell binary */
+  int driver;      /* bash: runs are read by the driver loop */
+  int skip_status; /* status lines still to drop (the driver's first, before any run) */
+  pid_t pid;       /* 0 when no process runs */
   watch_t cmd, out, err, status, in;
   uint8_t *cmdbuf; /* the command text not yet written to the shell */
   size_t cmdlen, cmdoff;
@@ -100,13 +112,18 @@ pick_shell (void)
   return NULL;
 }
 
-/* Moves fd to target in the child (clearing close-on-exec even when they are equal). */
+/* In the child: moves each from[i] to to[i] (clearing close-on-exec), first lifting every
+   source above the targets so that no dup2 lands on a source still to be moved. */
 static int
-child_dup (int fd, int target)
+child_dup_all (int *from, const int *to, size_t n)
 {
-  if (fd == target)
-    return fcntl (fd, F_SETFD, 0);
-  return dup2 (fd, target);
+  for (size_t i = 0; i < n; i++)
+    if (from[i] < 10 && (from[i] = fcntl (from[i], F_DUPFD, 10)) < 0)
+      return -1;
+  for (size_t i = 0; i < n; i++)
+    if (dup2 (from[i], to[i]) < 0)
+      return -1;
+  return 0;
 }
 
 static char **
@@ -155,16 +172,23 @@ shell_spawn (shell_t *s, fk_error_t *err)
   cleanup_free char **envp = shell_env (s->env, home);
   int cmdp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, stp[2] = { -1, -1 };
   int ret = -1;
+  cleanup_close int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0)
+    {
+      fk_error_set_errno (err, "open /dev/null");
+      goto out;
+    }
   if (pipe2 (cmdp, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
       || pipe2 (stp, O_CLOEXEC) < 0)
     {
       fk_error_set_errno (err, "pipe");
       goto out;
     }
-  int is_bash = strstr (s->path, "bash") != NULL;
-  char *argv_bash[]
-      = { (char *)"bash", (char *)"--noprofile", (char *)"--norc", (char *)"-s", NULL };
-  char *argv_sh[] = { (char *)"sh", (char *)"-s", NULL };
+  /* argv[0] is the binary's name (a shell may act on it); bash is told by it. */
+  const char *base = strrchr (s->path, '/') ? strrchr (s->path, '/') + 1 : s->path;
+  int is_bash = strncmp (base, "bash", 4) == 0;
+  char *argv_bash[] = { (char *)base, (char *)"--noprofile", (char *)"--norc", (char *)"-s", NULL };
+  char *argv_sh[] = { (char *)base, (char *)"-s", NULL };
   /* The child reports a failure before exec through this pipe (close-on-exec: EOF means the
      exec worked). */
   int rep[2] = { -1, -1 };
@@ -190,8 +214,9 @@ shell_spawn (shell_t *s, fk_error_t *err)
       sigprocmask (SIG_SETMASK, &none, NULL);
       setsid ();
       int stage = 0, e = 0;
-      if (child_dup (cmdp[0], 0) < 0 || child_dup (outp[1], 1) < 0 || child_dup (errp[1], 2) < 0
-          || child_dup (stp[1], STATUS_FD) < 0)
+      int from[] = { cmdp[0], outp[1], errp[1], devnull, stp[1] };
+      static const int to[] = { 0, 1, 2, NULL_FD, STATUS_FD };
+      if (child_dup_all (from, to, sizeof to / sizeof to[0]) < 0)
         stage = 1;
       else if (s->cwd != NULL && s->cwd[0] != '\0' && chdir (s->cwd) < 0)
         stage = 2;
@@ -240,6 +265,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
   agent_watch (&s->err, EPOLLIN);
   agent_watch (&s->status, EPOLLIN);
   s->slen = 0;
+  s->driver = is_bash;
   ret = 0;
 out:
   agent_user_clear (&user);
@@ -444,7 +470,9 @@ read_status (shell_t *s)
           size_t used = (size_t)(nl - s->sbuf) + 1;
           memmove (s->sbuf, nl + 1, s->slen - used);
           s->slen -= used;
-          if (s->running && !s->have_status)
+          if (s->skip_status > 0)
+            s->skip_status--;
+          else if (s->running && !s->have_status)
             {
               s->have_status = 1;
               s->exit_code = code;
@@ -478,6 +506,7 @@ shell_free (shell_t *s)
   kill_shell (s);
   end_run_io (s);
   free (s->id);
+  free (s->path);
   fk_strv_free (s->env);
   free (s->cwd);
   free (s->user);
@@ -512,6 +541,37 @@ init_watches (shell_t *s)
    a handler (unlike an ignore) is reset for the commands it starts. */
 static const char shell_init[] = "trap : INT\n";
 
+/* bash's driver: each turn writes the status of the last run (first: of the trap), then reads
+   a run's length and text (ASCII: see put_quoted) and evals it. A read that fails at EOF (the
+   agent closed the pipe) ends the shell; one cut short by a trapped signal or by a TMOUT the
+   runs set (status over 128) is read again. Every command is `builtin': a run may define
+   functions named read or eval. */
+static const char shell_driver[]
+    = "trap : INT\n"
+      "while builtin :; do while builtin :; do while builtin printf '%d\\n' \"$?\" >&9; "
+      "until builtin read -r -N 8 __fk_n; do builtin test $? -gt 128 || builtin exit 0; done; "
+      "builtin read -r -N \"$((10#$__fk_n))\" __fk_c || builtin exit 0; "
+      "do builtin eval \"$__fk_c\"; done; done; done; builtin exit 0\n";
+
+/* A run's text in the driver's framing: the 8-digit length goes first. */
+#define DRIVER_LEN_DIGITS 8
+
+/* Sends a freshly spawned shell its first command. */
+static void
+shell_start (shell_t *s)
+{
+  if (s->driver)
+    {
+      send_cmd (s, shell_driver, sizeof shell_driver - 1);
+      s->skip_status = 1;
+    }
+  else
+    {
+      send_cmd (s, shell_init, sizeof shell_init - 1);
+      s->skip_status = 0;
+    }
+}
+
 void
 shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
@@ -527,7 +587,16 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       conn_send_error (c, id, EEXIST, "shell id already in use");
       return;
     }
-  const char *path = pick_shell ();
+  const char *want = m->str[FK_TAG_PATH];
+  if (want != NULL && (want[0] != '/' || access (want, X_OK) < 0))
+    {
+      char msg[256];
+      snprintf (msg, sizeof msg, "shell `%.200s': %s", want,
+                want[0] != '/' ? "not an absolute path" : strerror (errno));
+      conn_send_error (c, id, want[0] != '/' ? EINVAL : errno, msg);
+      return;
+    }
+  const char *path = want != NULL ? want : pick_shell ();
   if (path == NULL)
     {
       conn_send_error (c, id, ENOENT, "no shell in the root (/bin/bash, /usr/bin/bash, /bin/sh)");
@@ -536,7 +605,7 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   shell_t *s = xcalloc (1, sizeof *s);
   s->id = xstrdup (sid);
   s->conn = c;
-  s->path = path;
+  s->path = xstrdup (path);
   s->in_rd = -1;
   size_t ne = fk_strv_len (m->env);
   s->env = xcalloc (ne + 1, sizeof (char *));
@@ -551,7 +620,7 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       conn_send_fk_error (c, id, &err);
       return;
     }
-  send_cmd (s, shell_init, sizeof shell_init - 1);
+  shell_start (s);
   s->next = agent->shells;
   agent->shells = s;
   fk_wire_buf_t *b = conn_outbuf (c);
@@ -562,10 +631,36 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   conn_flush (c);
 }
 
-/* Appends s single-quoted for sh: every byte but ' stands for itself inside '...'. */
+/* Appends s single-quoted for sh: every byte but ' stands for itself inside '...'. For bash's
+   driver, text with bytes over 0x7f is quoted $'...' with those bytes as \xHH: the run's text
+   stays ASCII, so the driver's `read -N' (which counts characters in the shell's locale) reads
+   exactly its bytes whatever locale a run exports. */
 static void
-put_quoted (fk_wire_buf_t *b, const char *s)
+put_quoted (fk_wire_buf_t *b, const char *s, int ascii)
 {
+  int high = 0;
+  for (const unsigned char *q = (const unsigned char *)s; ascii && *q && !high; q++)
+    high = *q >= 0x80;
+  if (high)
+    {
+      static const char hex[] = "0123456789abcdef";
+      fk_wire_put_raw (b, "$'", 2);
+      for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+        {
+          char e[4] = { '\\', 'x', hex[*q >> 4], hex[*q & 15] };
+          if (*q >= 0x80)
+            fk_wire_put_raw (b, e, 4);
+          else if (*q == '\'' || *q == '\\')
+            {
+              e[1] = (char)*q;
+              fk_wire_put_raw (b, e, 2);
+            }
+          else
+            fk_wire_put_raw (b, q, 1);
+        }
+      fk_wire_put_raw (b, "'", 1);
+      return;
+    }
   fk_wire_put_raw (b, "'", 1);
   for (const char *q; (q = strchr (s, '\'')) != NULL; s = q + 1)
     {
@@ -611,29 +706,39 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
         conn_send_error (c, id, EINVAL, msg);
         return;
       }
-  if (s->pid == 0 && shell_spawn (s, &err) < 0)
+  if (s->pid == 0)
     {
-      conn_send_fk_error (c, id, &err);
-      return;
+      if (shell_spawn (s, &err) < 0)
+        {
+          conn_send_fk_error (c, id, &err);
+          return;
+        }
+      shell_start (s);
     }
   const char *cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? m->str[FK_TAG_CWD] : NULL;
   int sub = cwd != NULL || m->env != NULL;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  if (s->driver)
+    fk_wire_put_raw (&b, "00000000", DRIVER_LEN_DIGITS); /* the length, filled in below */
   fk_wire_put_raw (&b, sub ? "( " : "{ ", 2);
   if (cwd != NULL)
     {
       fk_wire_put_raw (&b, "cd -- ", 6);
-      put_quoted (&b, cwd);
+      put_quoted (&b, cwd, s->driver);
       fk_wire_put_raw (&b, " || exit 1\n", 11);
     }
   for (char **e = m->env; e && *e; e++)
     {
       fk_wire_put_raw (&b, "export ", 7);
-      put_quoted (&b, *e);
+      put_quoted (&b, *e, s->driver);
       fk_wire_put_raw (&b, "\n", 1);
     }
+  /* `command' keeps a syntax error from ending a POSIX-mode shell; bash's `builtin' keeps a
+     run's function named command from taking over. */
+  if (s->driver)
+    fk_wire_put_raw (&b, "builtin ", 8);
   fk_wire_put_raw (&b, "command eval ", 13);
-  put_quoted (&b, m->str[FK_TAG_SHELL]);
+  put_quoted (&b, m->str[FK_TAG_SHELL], s->driver);
   fk_wire_put_raw (&b, sub ? "\n) " : "\n} ", 3);
   if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES && s->other_user)
     {
@@ -664,9 +769,17 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       s->inoff = 0;
     }
   else
-    fk_wire_put_raw (&b, "</dev/null", 10);
+    fk_wire_put_raw (&b, "<&8", 3);
   static const char tail[] = " 9>&-; command printf '%d\\n' \"$?\" >&9\n";
-  fk_wire_put_raw (&b, tail, sizeof tail - 1);
+  if (s->driver)
+    {
+      fk_wire_put_raw (&b, " 9>&-", 5);
+      char len[DRIVER_LEN_DIGITS + 1];
+      snprintf (len, sizeof len, "%0*zu", DRIVER_LEN_DIGITS, b.len - DRIVER_LEN_DIGITS);
+      memcpy (b.data, len, DRIVER_LEN_DIGITS);
+    }
+  else
+    fk_wire_put_raw (&b, tail, sizeof tail - 1);
 
   s->running = 1;
   s->req_id = id;
@@ -750,7 +863,7 @@ shell_died (shell_t *s, int wstatus)
       fk_error_clear (&err);
       return;
     }
-  send_cmd (s, shell_init, sizeof shell_init - 1);
+  shell_start (s);
 }
 
 int

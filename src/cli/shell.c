@@ -28,6 +28,8 @@ usage (FILE *out)
                 "  --env K=V      environment of the shells (repeatable)\n"
                 "  --cwd DIR      working directory of the shells\n"
                 "  --user SPEC    uid[:gid] or name[:group]\n"
+                "  --program PATH the shell to run (default: bash when the root has it, else\n"
+                "                 /bin/sh)\n"
                 "  --timeout S    kill a command after S seconds (its shell is replaced)\n"
                 "  --stdin FILE   give each command FILE's contents as stdin (else /dev/null)\n"
                 "  --status       after each command, print `[exit N]' on stderr\n");
@@ -117,15 +119,11 @@ int
 fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "pool", required_argument, NULL, 'p' },
-    { "env", required_argument, NULL, 'e' },
-    { "cwd", required_argument, NULL, 'w' },
-    { "user", required_argument, NULL, 'u' },
-    { "timeout", required_argument, NULL, 'T' },
-    { "status", no_argument, NULL, 's' },
-    { "stdin", required_argument, NULL, 'I' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+    { "pool", required_argument, NULL, 'p' },    { "env", required_argument, NULL, 'e' },
+    { "cwd", required_argument, NULL, 'w' },     { "user", required_argument, NULL, 'u' },
+    { "program", required_argument, NULL, 'P' }, { "timeout", required_argument, NULL, 'T' },
+    { "status", no_argument, NULL, 's' },        { "stdin", required_argument, NULL, 'I' },
+    { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
   };
   char **env = NULL, **cmds = NULL;
   size_t n_env = 0, n_cmds = 0, pool_n = 1;
@@ -169,6 +167,9 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
         break;
       case 'u':
         so.user = optarg;
+        break;
+      case 'P':
+        so.program = optarg;
         break;
       case 'T':
         {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # fk shell in a real sandbox whose only shell is busybox sh: state between lines, exact bytes,
-# exit and timeout replace the shell, stdin per command, pools run in parallel.
+# exit and timeout replace the shell, stdin per command, pools run in parallel. Then the same
+# root with the host's bash (and its libraries) added: the agent's bash driver in a sandbox.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 12
 
-skip_all() { for i in 1 2 3 4 5 6 7 8; do skip "fk shell $i" "$1"; done; done_testing; }
+skip_all() { for i in $(seq 1 12); do skip "fk shell $i" "$1"; done; done_testing; }
 [ -n "${FK:-}" ] && [ -x "$FK" ] || skip_all "fk binary not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (sandboxes)"
 [ -x /bin/busybox ] || skip_all "busybox-static not installed"
@@ -49,4 +50,29 @@ marker='0
 }'
 out=$("$FK" shell "$id" -c "printf '%s' '$marker'; printf \"it's\"")
 [ "$out" = "$(printf "0\n}it's")" ] && ok "quotes, braces and status-like output round-trip" || { fail "quoting"; echo "# $out"; }
+
+# bash: the binary and the libraries it loads, copied into a second busybox root.
+broot=$(mktemp -d /tmp/firkin-shell-broot.XXXXXX)
+on_exit "rm -rf '$broot'"
+"$FIRKIN_SRC/scripts/busybox-rootfs.sh" "$broot" >/dev/null
+for f in /bin/bash $(ldd /bin/bash | grep -o '/[^ ]*'); do
+  mkdir -p "$broot$(dirname "$f")" && cp -L "$f" "$broot$f"
+done
+# The UTF-8 locale, for a run to switch to.
+[ -d /usr/lib/locale/C.utf8 ] && mkdir -p "$broot/usr/lib/locale" && cp -r /usr/lib/locale/C.utf8 "$broot/usr/lib/locale/"
+bid=$("$FK" create --rootfs "$broot") || { for i in 1 2 3 4; do skip "bash $i" "cannot create"; done; done_testing; exit 0; }
+on_exit "'$FK' rm -f '$bid'"
+
+# --timeout: a driver that lost its framing fails the check instead of hanging it.
+out=$("$FK" shell "$bid" --timeout 10 -c 'printf %s "$BASH_VERSION" | cut -c1' -c 'cd /tmp; X=1; f() { echo "f:$1:$X"; }' -c 'pwd; f a')
+[ "$out" = "$(printf '%s\n/tmp\nf:a:1' "${BASH_VERSION:0:1}")" ] && ok "bash runs the commands and keeps state" || { fail "bash state"; echo "# $out"; }
+
+out=$("$FK" shell "$bid" --timeout 10 -c 'export LC_ALL=C.UTF-8' -c $'printf \'%s\' \'h\xc3\xa9 \xe2\x9c\x93\'' -c $'v=\'caf\xc3\xa9\'; printf %s "${#v}"' 2>&1)
+[ "$out" = "$(printf 'h\xc3\xa9 \xe2\x9c\x934')" ] && ok "bash: UTF-8 text round-trips after a run exports a UTF-8 locale (4 characters in café)" || { fail "bash utf-8"; echo "# $out" | od -c | head; }
+
+out=$("$FK" shell "$bid" --timeout 10 -c 'K=kept' -c 'break' -c 'continue' -c 'for i in 1 2; do break; done' -c 'echo "$K"' 2>&1)
+[ "$out" = kept ] && ok "bash: break and continue in a run leave the shell as it was" || { fail "bash break"; echo "# $out"; }
+
+out=$("$FK" shell "$bid" --timeout 0.3 -c 'Y=2; sleep 30' -c 'echo ${Y:-fresh}' -c 'exit 4' -c 'echo alive' 2>&1)
+case "$out" in *"timed out"*fresh*"exited (code 4) and was replaced"*alive) ok "bash: a timeout and exit replace the shell";; *) fail "bash timeout/exit"; echo "# $out";; esac
 done_testing

@@ -1,12 +1,15 @@
 /* tests/unit/test_shell.c: shells and shell pools against a real fk-agent (--listen on a temp
    socket; $FK_AGENT names the binary): exact output whatever it holds, state between runs,
-   timeouts, cancel, exit, stdin, env and cwd per run, parallel slots. */
+   timeouts, cancel, exit, stdin, env and cwd per run, parallel slots. The per-run cases run
+   with bash (the agent's driver loop) and, with FK_TEST_SHELL=/bin/sh, with sh (a line of
+   script per run). */
 #include "testutil.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -19,6 +22,8 @@ static char *dir, *sock;
 static pid_t agent_pid;
 static fk_client_t *client;
 static fk_shell_t *sh;
+/* The shell of the group being run: NULL for the default (bash here), else its path. */
+static const char *program;
 
 static int64_t
 now_ms (void)
@@ -76,7 +81,8 @@ static int
 open_shell (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
-  if (fk_shell_open (client, NULL, &sh, &err) < 0)
+  fk_shell_opts_t so = { .program = program };
+  if (fk_shell_open (client, &so, &sh, &err) < 0)
     {
       fprintf (stderr, "# %s\n", fk_error_message (&err));
       fk_error_clear (&err);
@@ -372,6 +378,21 @@ test_open_settings (void **state)
   fk_shell_opts_t bad = { .cwd = "/does/not/exist" };
   assert_int_equal (fk_shell_open (client, &bad, &s2, &err), -1);
   assert_error_contains (&err, "/does/not/exist");
+  fk_error_clear (&err);
+  /* The default is bash when there is one; a program must be an absolute path that exists. */
+  assert_int_equal (fk_shell_open (client, NULL, &s2, &err), 0);
+  const char *path = fk_shell_path (s2);
+  assert_string_equal (path + strlen (path) - 5, "/bash");
+  fk_shell_close (s2);
+  fk_shell_opts_t rel = { .program = "sh" };
+  assert_int_equal (fk_shell_open (client, &rel, &s2, &err), -1);
+  assert_int_equal (err.code, EINVAL);
+  fk_error_clear (&err);
+  fk_shell_opts_t missing = { .program = "/does/not/exist/sh" };
+  assert_int_equal (fk_shell_open (client, &missing, &s2, &err), -1);
+  assert_int_equal (err.code, ENOENT);
+  assert_error_contains (&err, "/does/not/exist/sh");
+  fk_error_clear (&err);
 }
 
 static void
@@ -469,6 +490,92 @@ test_pool_parallel (void **state)
 }
 
 static void
+test_loop_keywords (void **state)
+{
+  /* bash's driver loop must not be what a run's break or continue acts on. */
+  assert_run ("K=kept", "", 0);
+  pid_t pid = fk_shell_pid (sh);
+  const char *cmds[] = { "break", "continue", "break 2", "for i in 1 2; do break; done" };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    {
+      fk_shell_result_t r = run (cmds[i]);
+      assert_false (r.respawned);
+      fk_shell_result_free (&r);
+      assert_run ("printf %s \"$K\"", "kept", 0);
+    }
+  assert_int_equal (fk_shell_pid (sh), pid);
+  /* Breaking out of every loop may end bash: then it is reported and replaced, no hang. */
+  fk_shell_result_t r = run ("break 3");
+  fk_shell_result_free (&r);
+  assert_run ("printf after", "after", 0);
+}
+
+static void
+test_bytes_in_any_locale (void **state)
+{
+  /* A run that switches to UTF-8 must not change how the next runs' bytes are read. */
+  assert_run ("export LC_ALL=C.UTF-8", "", 0);
+  assert_run ("printf '%s' 'h\xc3\xa9llo \xe2\x9c\x93'", "h\xc3\xa9llo \xe2\x9c\x93", 0);
+  /* Bytes that are no UTF-8 at all, and quotes and backslashes beside them. */
+  assert_run ("printf '%s' '\xff\xfe\\'\"'\"'\xc3'", "\xff\xfe\\'\xc3", 0);
+  fk_shell_result_t r
+      = run ("printf '%s' \"$(printf '\xc3\xa9%.0s' 1 2 3 4 5 6 7 8 9 10)\" | wc -c");
+  assert_int_equal (atoi (r.out), 20);
+  fk_shell_result_free (&r);
+  char *d = NULL;
+  if (asprintf (&d, "%s/dir-\xc3\xa9\xe2\x9c\x93", dir) < 0)
+    abort ();
+  assert_int_equal (mkdir (d, 0755), 0);
+  char *env[] = { (char *)"V=\xc3\xa9t\xc3\xa9", NULL };
+  fk_shell_run_opts_t o = { .command = "printf '%s|%s' \"$V\" \"$PWD\"", .env = env, .cwd = d };
+  r = run_opts (sh, &o);
+  char *want = NULL;
+  if (asprintf (&want, "\xc3\xa9t\xc3\xa9|%s", d) < 0)
+    abort ();
+  assert_string_equal (r.out, want);
+  fk_shell_result_free (&r);
+  free (want);
+  rmdir (d);
+  free (d);
+  assert_run ("unset LC_ALL; printf ok", "ok", 0);
+}
+
+static void
+test_hostile_definitions (void **state)
+{
+  /* Functions named like what a wrapper might call, and TMOUT (which bounds bash's read). */
+  pid_t pid = fk_shell_pid (sh);
+  if (program == NULL)
+    {
+      /* bash lets functions take the names of special builtins, and of command and builtin
+         (sh's wrapper needs command and printf; POSIX leaves the special ones undefined). */
+      assert_run ("read() { return 1; }; eval() { return 1; }; test() { return 1; }; "
+                  "printf() { return 1; }; exit() { return 1; }; command() { return 1; }",
+                  "", 0);
+      assert_run ("echo still", "still\n", 0);
+      assert_run ("unset -f read eval test printf exit command", "", 0);
+    }
+  else
+    {
+      assert_run ("read() { return 1; }; test() { return 1; }", "", 0);
+      assert_run ("echo still", "still\n", 0);
+      assert_run ("unset -f read test", "", 0);
+    }
+  assert_run ("TMOUT=1", "", 0);
+  struct timespec ts = { 1, 500000000 };
+  nanosleep (&ts, NULL);
+  assert_run ("printf %s \"$TMOUT\"", "1", 0);
+  assert_int_equal (fk_shell_pid (sh), pid);
+  /* SIGINT between runs (a cancel that lost the race with the end of its run). */
+  kill (-pid, SIGINT);
+  ts.tv_sec = 0;
+  ts.tv_nsec = 100000000;
+  nanosleep (&ts, NULL);
+  assert_run ("printf %s \"$TMOUT\"", "1", 0);
+  assert_int_equal (fk_shell_pid (sh), pid);
+}
+
+static void
 test_close_kills_everything (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
@@ -506,10 +613,23 @@ main (void)
     cmocka_unit_test_setup_teardown (test_exit_respawns, open_shell, close_shell),
     cmocka_unit_test_setup_teardown (test_stdin, open_shell, close_shell),
     cmocka_unit_test_setup_teardown (test_env_cwd_per_run, open_shell, close_shell),
+    cmocka_unit_test_setup_teardown (test_loop_keywords, open_shell, close_shell),
+    cmocka_unit_test_setup_teardown (test_bytes_in_any_locale, open_shell, close_shell),
+    cmocka_unit_test_setup_teardown (test_hostile_definitions, open_shell, close_shell),
+  };
+  const struct CMUnitTest once[] = {
     cmocka_unit_test (test_open_settings),
     cmocka_unit_test (test_other_user),
     cmocka_unit_test (test_pool_parallel),
     cmocka_unit_test (test_close_kills_everything),
   };
-  return cmocka_run_group_tests (tests, setup, teardown);
+  /* $FK_TEST_SHELL: the per-run cases with that shell (the settings cases run with the
+     default only). */
+  program = getenv ("FK_TEST_SHELL");
+  if (program != NULL)
+    return cmocka_run_group_tests (tests, setup, teardown);
+  struct CMUnitTest all[sizeof tests / sizeof tests[0] + sizeof once / sizeof once[0]];
+  memcpy (all, tests, sizeof tests);
+  memcpy (all + sizeof tests / sizeof tests[0], once, sizeof once);
+  return cmocka_run_group_tests (all, setup, teardown);
 }

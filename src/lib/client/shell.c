@@ -21,9 +21,10 @@ struct fk_shell
   char id[32];
   char *path;
   pid_t pid;
-  pthread_mutex_t run_lock; /* one run at a time */
-  pthread_mutex_t lock;     /* cur_id */
-  uint32_t cur_id;          /* the request id of the run in progress, 0 when none */
+  pthread_mutex_t lock; /* busy, cur_id */
+  pthread_cond_t idle;  /* signalled when a run ends */
+  int busy;             /* a run is in progress (begun and not finished) */
+  uint32_t cur_id;      /* the request id of the run in progress, 0 when none */
   int open;
 };
 
@@ -52,8 +53,8 @@ fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_she
   sh->c = c;
   snprintf (sh->id, sizeof sh->id, "s%lu",
             __atomic_add_fetch (&shell_counter, 1, __ATOMIC_RELAXED));
-  pthread_mutex_init (&sh->run_lock, NULL);
   pthread_mutex_init (&sh->lock, NULL);
+  pthread_cond_init (&sh->idle, NULL);
   fk_creq_t *r = fk_creq_new (c);
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_SHELL_OPEN, 0, fk_creq_id (r));
@@ -66,6 +67,8 @@ fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_she
         fk_wire_put_str (&b, FK_TAG_CWD, opts->cwd);
       if (opts->user)
         fk_wire_put_str (&b, FK_TAG_USER, opts->user);
+      if (opts->program)
+        fk_wire_put_str (&b, FK_TAG_PATH, opts->program);
     }
   int ret = fk_wire_end (&b, err);
   fk_cframe_t *f = NULL;
@@ -88,8 +91,8 @@ fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_she
   free (f);
   if (ret < 0)
     {
-      pthread_mutex_destroy (&sh->run_lock);
       pthread_mutex_destroy (&sh->lock);
+      pthread_cond_destroy (&sh->idle);
       free (sh);
       return fk_error_wrap (err, "open a shell");
     }
@@ -142,9 +145,42 @@ fk_shell_cancel (fk_shell_t *sh, fk_error_t *err)
   return send_signal (sh, id, SIGINT, err);
 }
 
+struct fk_shell_pending
+{
+  fk_shell_t *sh;
+  fk_creq_t *r;
+  uint32_t id;
+};
+
+/* Marks sh busy: waits for the run in progress to end, or fails with EBUSY (nowait). */
 static int
-run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_callbacks_t *cbs,
-                   fk_exit_status_t *ret_status, int *ret_respawned, fk_error_t *err)
+take (fk_shell_t *sh, int nowait, fk_error_t *err)
+{
+  pthread_mutex_lock (&sh->lock);
+  while (sh->busy && !nowait)
+    pthread_cond_wait (&sh->idle, &sh->lock);
+  int busy = sh->busy;
+  sh->busy = 1;
+  pthread_mutex_unlock (&sh->lock);
+  if (busy)
+    return fk_error_set (err, EBUSY, "shell run: the shell has a run in progress");
+  return 0;
+}
+
+static void
+give_back (fk_shell_t *sh)
+{
+  pthread_mutex_lock (&sh->lock);
+  sh->busy = 0;
+  sh->cur_id = 0;
+  pthread_cond_signal (&sh->idle);
+  pthread_mutex_unlock (&sh->lock);
+}
+
+/* Sends the run request (sh taken). */
+static int
+send_run (fk_shell_t *sh, const fk_shell_run_opts_t *o, fk_shell_pending_t **ret_pending,
+          fk_error_t *err)
 {
   if (o->command == NULL)
     return fk_error_set (err, EINVAL, "shell run: no command");
@@ -184,11 +220,30 @@ run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_
   pthread_mutex_unlock (&sh->lock);
   int ret = fk_client_send (sh->c, &b, err);
   fk_wire_buf_free (&b);
-  int stopped = 0;
-  while (ret == 0)
+  if (ret < 0)
+    {
+      fk_creq_free (sh->c, r);
+      return -1;
+    }
+  fk_shell_pending_t *p = xcalloc (1, sizeof *p);
+  p->sh = sh;
+  p->r = r;
+  p->id = id;
+  *ret_pending = p;
+  return 0;
+}
+
+/* Hands the run's frames to the callbacks until its exit; frees p and gives sh back. */
+static int
+collect_run (fk_shell_pending_t *p, const fk_shell_callbacks_t *cbs, fk_exit_status_t *ret_status,
+             int *ret_respawned, fk_error_t *err)
+{
+  fk_shell_t *sh = p->sh;
+  int ret = 0, stopped = 0;
+  for (;;)
     {
       cleanup_free fk_cframe_t *f = NULL;
-      if (fk_creq_next (sh->c, r, -1, &f, err) < 0)
+      if (fk_creq_next (sh->c, p->r, -1, &f, err) < 0)
         {
           ret = -1;
           break;
@@ -203,7 +258,7 @@ run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_
             {
               stopped = 1;
               fk_error_t e2 = FK_ERROR_INIT;
-              if (send_signal (sh, id, SIGKILL, &e2) < 0)
+              if (send_signal (sh, p->id, SIGKILL, &e2) < 0)
                 fk_error_clear (&e2);
             }
           continue;
@@ -244,10 +299,9 @@ run_stream_locked (fk_shell_t *sh, const fk_shell_run_opts_t *o, const fk_shell_
         *ret_respawned = respawned;
       break;
     }
-  pthread_mutex_lock (&sh->lock);
-  sh->cur_id = 0;
-  pthread_mutex_unlock (&sh->lock);
-  fk_creq_free (sh->c, r);
+  fk_creq_free (sh->c, p->r);
+  free (p);
+  give_back (sh);
   return ret;
 }
 
@@ -256,10 +310,14 @@ fk_shell_run_stream (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                      const fk_shell_callbacks_t *cbs, fk_exit_status_t *ret_status,
                      int *ret_respawned, fk_error_t *err)
 {
-  pthread_mutex_lock (&sh->run_lock);
-  int r = run_stream_locked (sh, opts, cbs, ret_status, ret_respawned, err);
-  pthread_mutex_unlock (&sh->run_lock);
-  return r;
+  fk_shell_pending_t *p = NULL;
+  take (sh, 0, err);
+  if (send_run (sh, opts, &p, err) < 0)
+    {
+      give_back (sh);
+      return -1;
+    }
+  return collect_run (p, cbs, ret_status, ret_respawned, err);
 }
 
 typedef struct collect
@@ -293,15 +351,15 @@ on_err (void *ud, const void *data, size_t len)
   return 0;
 }
 
-int
-fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t *ret_result,
-              fk_error_t *err)
+/* Collects the run p into a result. */
+static int
+finish_collect (fk_shell_pending_t *p, fk_shell_result_t *ret_result, fk_error_t *err)
 {
   collect_t col = { 0 };
   fk_shell_callbacks_t cbs = { .on_stdout = on_out, .on_stderr = on_err, .userdata = &col };
   fk_exit_status_t st;
   int respawned = 0;
-  if (fk_shell_run_stream (sh, opts, &cbs, &st, &respawned, err) < 0)
+  if (collect_run (p, &cbs, &st, &respawned, err) < 0)
     {
       free (col.out);
       free (col.err);
@@ -315,6 +373,40 @@ fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t
   ret_result->err = col.err ? col.err : xstrdup ("");
   ret_result->err_len = col.err_len;
   return 0;
+}
+
+int
+fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t *ret_result,
+              fk_error_t *err)
+{
+  fk_shell_pending_t *p = NULL;
+  take (sh, 0, err);
+  if (send_run (sh, opts, &p, err) < 0)
+    {
+      give_back (sh);
+      return -1;
+    }
+  return finish_collect (p, ret_result, err);
+}
+
+int
+fk_shell_run_begin (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
+                    fk_shell_pending_t **ret_pending, fk_error_t *err)
+{
+  if (take (sh, 1, err) < 0)
+    return -1;
+  if (send_run (sh, opts, ret_pending, err) < 0)
+    {
+      give_back (sh);
+      return -1;
+    }
+  return 0;
+}
+
+int
+fk_shell_run_finish (fk_shell_pending_t *pending, fk_shell_result_t *ret_result, fk_error_t *err)
+{
+  return finish_collect (pending, ret_result, err);
 }
 
 void
@@ -346,8 +438,8 @@ fk_shell_close (fk_shell_t *sh)
       fk_wire_buf_free (&b);
       fk_creq_free (sh->c, r);
     }
-  pthread_mutex_destroy (&sh->run_lock);
   pthread_mutex_destroy (&sh->lock);
+  pthread_cond_destroy (&sh->idle);
   free (sh->path);
   free (sh);
 }

@@ -56,95 +56,67 @@ now_ns (void)
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- firkin: one thread per slot, released together at each repeat ---- */
+/* ---- firkin: every slot's run begun at once from one thread, as the reference's join_all
+   polls its futures on one task; a dispatch ends when its exit is read ---- */
 
-typedef struct level_run level_run_t;
-
-typedef struct slot_worker
-{
-  level_run_t *lr;
-  size_t index;
-  pthread_t thread;
-  uint64_t elapsed_ns;
-  char *error; /* the dispatch failed: why */
-} slot_worker_t;
-
-struct level_run
-{
-  fk_shell_pool_t *pool;
-  size_t level;
-  size_t repeat;
-  int warm; /* this round is the warm-up */
-  int quit;
-  pthread_barrier_t start, done;
-  slot_worker_t *workers;
-};
-
-static void
-dispatch_one (slot_worker_t *w)
-{
-  level_run_t *lr = w->lr;
-  char expected[128];
-  if (lr->warm)
-    snprintf (expected, sizeof expected, "shell-pool-warm-c%zu-%zu", lr->level, w->index);
-  else
-    snprintf (expected, sizeof expected, "shell-pool-c%zu-r%zu-%zu", lr->level, lr->repeat,
-              w->index);
-  char cmd[160];
-  snprintf (cmd, sizeof cmd, "printf %s", expected);
-  fk_shell_run_opts_t o = { .command = cmd };
-  fk_shell_result_t r;
-  fk_error_t err = FK_ERROR_INIT;
-  uint64_t t0 = now_ns ();
-  if (fk_shell_run (fk_shell_pool_slot (lr->pool, w->index), &o, &r, &err) < 0)
-    {
-      w->error = xasprintf ("run shell c%zu/%s%zu/%zu: %s", lr->level, lr->warm ? "warm" : "r",
-                            lr->repeat, w->index, fk_error_message (&err));
-      fk_error_clear (&err);
-      return;
-    }
-  w->elapsed_ns = now_ns () - t0;
-  size_t el = strlen (expected);
-  if (r.out_len != el || memcmp (r.out, expected, el) != 0 || r.status.exit_code != 0)
-    w->error = xasprintf ("shell c%zu/r%zu/%zu: expected stdout `%s', got %zu bytes `%.64s' "
-                          "(exit %d)",
-                          lr->level, lr->repeat, w->index, expected, r.out_len, r.out,
-                          r.status.exit_code);
-  fk_shell_result_free (&r);
-}
-
-static void *
-slot_main (void *p)
-{
-  slot_worker_t *w = p;
-  for (;;)
-    {
-      pthread_barrier_wait (&w->lr->start);
-      if (w->lr->quit)
-        return NULL;
-      dispatch_one (w);
-      pthread_barrier_wait (&w->lr->done);
-    }
-}
-
-/* Runs one round on every slot at once; the slowest dispatch in *ret_slowest. */
+/* One round on every slot of pool: begins a run on each, then finishes each; the slowest
+   dispatch (begin to its result) in *ret_slowest. warm: the warm-up round. */
 static int
-round_all (level_run_t *lr, uint64_t *ret_slowest, fk_error_t *err)
+round_all (fk_shell_pool_t *pool, size_t level, int warm, size_t repeat, uint64_t *ret_slowest,
+           fk_error_t *err)
 {
-  pthread_barrier_wait (&lr->start);
-  pthread_barrier_wait (&lr->done);
-  uint64_t slowest = 0;
+  fk_shell_pending_t **pend = xcalloc (level, sizeof *pend);
+  char (*expected)[128] = xcalloc (level, sizeof *expected);
+  uint64_t *t0 = xcalloc (level, sizeof *t0);
   int ret = 0;
-  for (size_t i = 0; i < lr->level; i++)
+  size_t begun = 0;
+  for (; begun < level; begun++)
     {
-      slot_worker_t *w = &lr->workers[i];
-      if (w->error != NULL && ret == 0)
-        ret = fk_error_set (err, EIO, "%s", w->error);
-      free (w->error);
-      w->error = NULL;
-      if (w->elapsed_ns > slowest)
-        slowest = w->elapsed_ns;
+      size_t i = begun;
+      if (warm)
+        snprintf (expected[i], sizeof expected[i], "shell-pool-warm-c%zu-%zu", level, i);
+      else
+        snprintf (expected[i], sizeof expected[i], "shell-pool-c%zu-r%zu-%zu", level, repeat, i);
+      char cmd[160];
+      snprintf (cmd, sizeof cmd, "printf %s", expected[i]);
+      fk_shell_run_opts_t o = { .command = cmd };
+      t0[i] = now_ns ();
+      if (fk_shell_run_begin (fk_shell_pool_slot (pool, i), &o, &pend[i], err) < 0)
+        {
+          fk_error_wrap (err, "run shell c%zu/%s%zu/%zu", level, warm ? "warm" : "r", repeat, i);
+          ret = -1;
+          break;
+        }
     }
+  uint64_t slowest = 0;
+  /* Every begun run is finished, even after a failure. */
+  for (size_t i = 0; i < begun; i++)
+    {
+      fk_shell_result_t r;
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_shell_run_finish (pend[i], &r, &e2) < 0)
+        {
+          if (ret == 0)
+            ret = fk_error_set (err, e2.code, "run shell c%zu/%s%zu/%zu: %s", level,
+                                warm ? "warm" : "r", repeat, i, fk_error_message (&e2));
+          fk_error_clear (&e2);
+          continue;
+        }
+      uint64_t elapsed = now_ns () - t0[i];
+      if (elapsed > slowest)
+        slowest = elapsed;
+      size_t el = strlen (expected[i]);
+      if (ret == 0
+          && (r.out_len != el || memcmp (r.out, expected[i], el) != 0 || r.status.exit_code != 0))
+        ret = fk_error_set (err, EIO,
+                            "shell c%zu/r%zu/%zu: expected stdout `%s', got %zu bytes `%.64s' "
+                            "(exit %d)",
+                            level, repeat, i, expected[i], r.out_len, r.out, r.status.exit_code);
+      fk_shell_result_free (&r);
+    }
+  free (pend);
+  free (expected);
+  free (t0);
   *ret_slowest = slowest;
   return ret;
 }
@@ -153,25 +125,14 @@ static int
 collect_level (fk_client_t *c, size_t level, size_t repeats, const char *levels_tag,
                fk_trace_samples_t *samples, fk_error_t *err)
 {
-  level_run_t lr = { .level = level };
-  if (fk_shell_pool_open (c, level, NULL, &lr.pool, err) < 0)
+  fk_shell_pool_t *pool = NULL;
+  if (fk_shell_pool_open (c, level, NULL, &pool, err) < 0)
     return fk_error_wrap (err, "open shell pool c%zu", level);
-  lr.workers = xcalloc (level, sizeof *lr.workers);
-  pthread_barrier_init (&lr.start, NULL, (unsigned)level + 1);
-  pthread_barrier_init (&lr.done, NULL, (unsigned)level + 1);
-  for (size_t i = 0; i < level; i++)
-    {
-      lr.workers[i] = (slot_worker_t){ .lr = &lr, .index = i };
-      pthread_create (&lr.workers[i].thread, NULL, slot_main, &lr.workers[i]);
-    }
   uint64_t slowest;
-  lr.warm = 1;
-  int ret = round_all (&lr, &slowest, err);
-  lr.warm = 0;
+  int ret = round_all (pool, level, 1, 0, &slowest, err);
   for (size_t r = 0; r < repeats && ret == 0; r++)
     {
-      lr.repeat = r;
-      ret = round_all (&lr, &slowest, err);
+      ret = round_all (pool, level, 0, r, &slowest, err);
       if (ret < 0)
         break;
       fk_trace_sample_t *s = fk_trace_shell_pool_density_sample (level, r, repeats, slowest);
@@ -183,14 +144,7 @@ collect_level (fk_client_t *c, size_t level, size_t repeats, const char *levels_
         }
       fk_trace_samples_push (samples, s);
     }
-  lr.quit = 1;
-  pthread_barrier_wait (&lr.start);
-  for (size_t i = 0; i < level; i++)
-    pthread_join (lr.workers[i].thread, NULL);
-  pthread_barrier_destroy (&lr.start);
-  pthread_barrier_destroy (&lr.done);
-  free (lr.workers);
-  fk_shell_pool_close (lr.pool);
+  fk_shell_pool_close (pool);
   return ret;
 }
 

@@ -17,7 +17,8 @@ extern const fk_trace_density_spec_t fk_crun_exec_density;
 
 /* Per level: a shell pool of that size on c, one warm-up `printf shell-pool-warm-c<N>-<i>' per
    slot (not recorded), then per repeat every slot dispatched `printf
-   shell-pool-c<N>-r<R>-<i>' at once (one thread per slot, released together), each checking
+   shell-pool-c<N>-r<R>-<i>' at once (begun together from one thread, as the reference's
+   join_all polls its futures on one task; a dispatch ends when its exit is read), each checking
    that stdout is exactly the expected bytes; the slowest dispatch of the repeat becomes one
    fk_trace_shell_pool_density_sample tagged concurrency_levels. The pool is closed after each
    level. A dispatch that fails or prints anything else is an error. */

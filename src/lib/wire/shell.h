@@ -1,7 +1,8 @@
 /* wire/shell.h: what the shell requests (FK_WIRE_SHELL_OPEN, _RUN, _CLOSE) carry beyond
    frame.h's summary.
 
-   SHELL_OPEN  SHELL_ID, ENV..., CWD, USER -> R_OK with PID (the shell's) and PATH (its binary).
+   SHELL_OPEN  SHELL_ID, ENV..., CWD, USER, PATH (the shell to run; default bash or sh)
+               -> R_OK with PID (the shell's) and PATH (its binary).
                Shell ids belong to the connection; its shells die with it.
    SHELL_RUN   SHELL_ID, SHELL (the command), ENV... and CWD (for this run only: it then runs in
                a subshell), STDIN_MODE = FK_WIRE_STDIN_BYTES with STDIN_DATA (else /dev/null),
