@@ -125,6 +125,10 @@ extern agent_t *agent;
 uint64_t agent_now_ms (void);
 /* Sets what epoll watches for w (0 removes it). */
 void agent_watch (watch_t *w, uint32_t events);
+/* Writes buf[*off, len) to w's non-blocking fd, advancing *off. Returns 1 when all is written
+   (w no longer watched), 0 when the pipe is full (w watched for EPOLLOUT: call again then), -1
+   when the reader is gone or the write failed. */
+int agent_write_out (watch_t *w, const uint8_t *buf, size_t len, size_t *off);
 
 /* conn.c */
 void conn_accept (void);

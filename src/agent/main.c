@@ -46,6 +46,27 @@ agent_watch (watch_t *w, uint32_t events)
   w->events = events;
 }
 
+int
+agent_write_out (watch_t *w, const uint8_t *buf, size_t len, size_t *off)
+{
+  while (*off < len)
+    {
+      ssize_t n = write (w->fd, buf + *off, len - *off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          agent_watch (w, EPOLLOUT);
+          return 0;
+        }
+      if (n < 0)
+        return -1;
+      *off += (size_t)n;
+    }
+  agent_watch (w, 0);
+  return 1;
+}
+
 static int
 listen_path (const char *path, fk_error_t *err)
 {

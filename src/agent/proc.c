@@ -175,23 +175,13 @@ out:
 static void
 write_stdin (proc_t *p)
 {
-  while (p->in.fd >= 0 && p->inoff < p->inlen)
+  if (p->in.fd >= 0)
     {
-      ssize_t n = write (p->in.fd, p->inbuf + p->inoff, p->inlen - p->inoff);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          agent_watch (&p->in, EPOLLOUT);
-          return;
-        }
-      if (n < 0)
-        {
-          /* The command closed its stdin: what is left is dropped. */
-          close_watch (&p->in);
-          break;
-        }
-      p->inoff += (size_t)n;
+      int r = agent_write_out (&p->in, p->inbuf, p->inlen, &p->inoff);
+      if (r == 0)
+        return;
+      if (r < 0)
+        close_watch (&p->in); /* the command closed its stdin: what is left is dropped */
     }
   free (p->inbuf);
   p->inbuf = NULL;

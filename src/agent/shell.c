@@ -288,40 +288,16 @@ send_cmd (shell_t *s, const char *text, size_t len)
   s->cmdbuf = xrealloc (s->cmdbuf, s->cmdlen + len);
   memcpy (s->cmdbuf + s->cmdlen, text, len);
   s->cmdlen += len;
-  while (s->cmd.fd >= 0 && s->cmdoff < s->cmdlen)
-    {
-      ssize_t n = write (s->cmd.fd, s->cmdbuf + s->cmdoff, s->cmdlen - s->cmdoff);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          agent_watch (&s->cmd, EPOLLOUT);
-          return;
-        }
-      if (n < 0)
-        break; /* the shell is gone: its death is reported by the reaper */
-      s->cmdoff += (size_t)n;
-    }
-  agent_watch (&s->cmd, 0);
+  /* A write error means the shell is gone: its death is reported by the reaper. */
+  if (s->cmd.fd >= 0 && agent_write_out (&s->cmd, s->cmdbuf, s->cmdlen, &s->cmdoff) < 0)
+    agent_watch (&s->cmd, 0);
 }
 
 static void
 write_in (shell_t *s)
 {
-  while (s->in.fd >= 0 && s->inoff < s->inlen)
-    {
-      ssize_t n = write (s->in.fd, s->inbuf + s->inoff, s->inlen - s->inoff);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          agent_watch (&s->in, EPOLLOUT);
-          return;
-        }
-      if (n < 0)
-        break;
-      s->inoff += (size_t)n;
-    }
+  if (s->in.fd >= 0 && agent_write_out (&s->in, s->inbuf, s->inlen, &s->inoff) == 0)
+    return;
   /* All written (or the reader is gone): EOF for the command. */
   close_watch (&s->in);
   free (s->inbuf);

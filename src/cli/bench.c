@@ -1,10 +1,12 @@
 /* cli/bench.c: fk bench: dispatches to the subcommands listed in bench_cmds.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/bench.h"
 #include "trace/artifact.h"
+#include "trace/envparse.h"
 #include "trace/report.h"
 
 typedef struct bench_cmd
@@ -61,4 +63,45 @@ fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv)
   fprintf (stderr, "fk: bench: unknown subcommand `%s'\n", argv[1]);
   usage (stderr);
   return 2;
+}
+
+int
+fk_bench_usage_exit (const char *usage, int opt)
+{
+  fputs (usage, opt == 'h' ? stdout : stderr);
+  return opt == 'h' ? 0 : 2;
+}
+
+int
+fk_bench_extra_args (const char *usage, int optind_, int argc)
+{
+  if (optind_ == argc)
+    return 0;
+  fputs (usage, stderr);
+  return 2;
+}
+
+int
+fk_bench_parse_count (const char *cmd, const char *flag, const char *value, size_t *ret)
+{
+  if (fk_trace_parse_usize (value, strlen (value), ret) < 0 || *ret == 0)
+    {
+      fprintf (stderr, "fk: bench %s: invalid %s `%s' (a positive number)\n", cmd, flag, value);
+      return -1;
+    }
+  return 0;
+}
+
+int
+fk_bench_parse_levels (const char *cmd, const char *flag, const char *value, size_t **levels,
+                       size_t *n_levels)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  free (*levels);
+  *levels = NULL;
+  if (fk_trace_levels_parse (value, levels, n_levels, &err) == 0)
+    return 0;
+  fprintf (stderr, "fk: bench %s: %s: %s\n", cmd, flag, fk_error_message (&err));
+  fk_error_clear (&err);
+  return -1;
 }

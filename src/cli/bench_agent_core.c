@@ -32,41 +32,27 @@
   "  --rootfs DIR       the sandboxes' root (default: a busybox root built for the run)\n"         \
   "  --refill-delay MS  the warm pool's refill delay after a lease (default 20)\n"
 
-static int
-parse_count (const char *opt, const char *v, size_t *ret)
-{
-  if (fk_trace_parse_usize (v, strlen (v), ret) < 0 || *ret == 0)
-    {
-      fprintf (stderr, "fk: bench agent-core: invalid %s `%s' (a positive number)\n", opt, v);
-      return -1;
-    }
-  return 0;
-}
-
 static void
 print_targets (const fk_trace_samples_t *s)
 {
-  printf ("\nagent-core: the original's targets, firkin's goals (tenfold), measured here\n");
-  printf ("%-44s %12s %12s %10s %10s %6s\n", "metric", "original", "goal", "p50", "p95", "meets");
+  printf ("\nagent-core: the original's targets, firkin's goals (tenfold), measured here; the\n"
+          "floor is the same command started from the host without a sandbox, in this run\n");
+  printf ("%-44s %10s %11s %9s %9s %9s %6s\n", "metric", "original", "goal", "p50", "p95",
+          "floor p95", "meets");
   for (const fk_agent_core_target_t *t = fk_agent_core_targets; t->metric; t++)
     {
-      double *v = xcalloc (s->len + 1, sizeof *v);
-      size_t n = 0;
-      for (size_t i = 0; i < s->len; i++)
-        if (strcmp (s->items[i]->metric, t->metric) == 0)
-          v[n++] = s->items[i]->value;
-      double p50 = NAN, p95 = NAN;
-      fk_error_t err = FK_ERROR_INIT;
-      if (n > 0
-          && (fk_trace_nearest_rank (v, n, 50, &p50, &err) < 0
-              || fk_trace_nearest_rank (v, n, 95, &p95, &err) < 0))
-        fk_error_clear (&err);
-      free (v);
+      double p50, p95, f50, f95 = NAN;
+      fk_trace_metric_p50_p95 (s, t->metric, &p50, &p95);
+      if (t->floor != NULL)
+        fk_trace_metric_p50_p95 (s, t->floor, &f50, &f95);
       const char *meets = "-";
-      if (strcmp (t->goal, "none") != 0 && n > 0)
+      if (strcmp (t->goal, "none") != 0 && !isnan (p95))
         meets = (t->higher_is_better ? p95 >= t->goal_value : p95 <= t->goal_value) ? "yes" : "no";
-      printf ("%-44s %12s %12s %10.3f %10.3f %6s\n", t->metric, t->target, t->goal, p50, p95,
-              meets);
+      char floor[32] = "-";
+      if (!isnan (f95))
+        snprintf (floor, sizeof floor, "%.3f", f95);
+      printf ("%-44s %10s %11s %9.3f %9.3f %9s %6s\n", t->metric, t->target, t->goal, p50, p95,
+              floor, meets);
     }
 }
 
@@ -100,15 +86,15 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
         artifact = xstrdup (optarg);
         break;
       case 'i':
-        if (parse_count ("--iterations", optarg, &o.iterations) < 0)
+        if (fk_bench_parse_count ("agent-core", "--iterations", optarg, &o.iterations) < 0)
           return 2;
         break;
       case 'b':
-        if (parse_count ("--batches", optarg, &o.batches) < 0)
+        if (fk_bench_parse_count ("agent-core", "--batches", optarg, &o.batches) < 0)
           return 2;
         break;
       case 'r':
-        if (parse_count ("--repeats", optarg, &o.density_repeats) < 0)
+        if (fk_bench_parse_count ("agent-core", "--repeats", optarg, &o.density_repeats) < 0)
           return 2;
         break;
       case 'R':
@@ -126,17 +112,11 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
           break;
         }
       case 'h':
-        fputs (USAGE, stdout);
-        return 0;
       default:
-        fputs (USAGE, stderr);
-        return 2;
+        return fk_bench_usage_exit (USAGE, c);
       }
-  if (optind != argc)
-    {
-      fputs (USAGE, stderr);
-      return 2;
-    }
+  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
+    return 2;
   if (artifact == NULL)
     artifact = xasprintf ("%s/bench/agent-core.json", g->state_dir);
 

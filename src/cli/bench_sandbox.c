@@ -48,17 +48,6 @@ on_signal (int sig)
 }
 
 static int
-parse_count (const char *flag, const char *s, size_t *ret)
-{
-  if (fk_trace_parse_usize (s, strlen (s), ret) < 0 || *ret == 0)
-    {
-      fprintf (stderr, "fk: bench sandbox: invalid %s `%s' (a positive number)\n", flag, s);
-      return -1;
-    }
-  return 0;
-}
-
-static int
 parse_only (const char *s, unsigned *ret)
 {
   cleanup_free char *copy = xstrdup (s);
@@ -180,11 +169,11 @@ fk_bench_sandbox (const fk_cli_globals_t *g, int argc, char **argv)
           return 2;
         break;
       case 'r':
-        if (parse_count ("--runs", optarg, &runs) < 0)
+        if (fk_bench_parse_count ("sandbox", "--runs", optarg, &runs) < 0)
           return 2;
         break;
       case 'e':
-        if (parse_count ("--exec-runs", optarg, &exec_runs) < 0)
+        if (fk_bench_parse_count ("sandbox", "--exec-runs", optarg, &exec_runs) < 0)
           return 2;
         break;
       case 'w':
@@ -195,14 +184,8 @@ fk_bench_sandbox (const fk_cli_globals_t *g, int argc, char **argv)
           }
         break;
       case 'i':
-        free (idle);
-        idle = NULL;
-        if (fk_trace_levels_parse (optarg, &idle, &n_idle, &err) < 0)
-          {
-            fprintf (stderr, "fk: bench sandbox: --idle: %s\n", fk_error_message (&err));
-            fk_error_clear (&err);
-            return 2;
-          }
+        if (fk_bench_parse_levels ("sandbox", "--idle", optarg, &idle, &n_idle) < 0)
+          return 2;
         break;
       case 'f':
         free (rootfs_arg);
@@ -216,17 +199,11 @@ fk_bench_sandbox (const fk_cli_globals_t *g, int argc, char **argv)
         peers = 0;
         break;
       case 'h':
-        fputs (USAGE, stdout);
-        return 0;
       default:
-        fputs (USAGE, stderr);
-        return 2;
+        return fk_bench_usage_exit (USAGE, c);
       }
-  if (optind != argc)
-    {
-      fputs (USAGE, stderr);
-      return 2;
-    }
+  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
+    return 2;
   if (artifact_dir == NULL)
     artifact_dir = xasprintf ("%s/bench", g->state_dir);
 

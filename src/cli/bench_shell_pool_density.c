@@ -61,24 +61,6 @@ peer_path (const char *artifact)
   return xasprintf ("%s-crun-exec.json", artifact);
 }
 
-/* p50 and p95 of the samples of metric (NAN when there is none). */
-static void
-level_stats (const fk_trace_samples_t *s, const char *metric, double *p50, double *p95)
-{
-  double *v = xcalloc (s->len + 1, sizeof *v);
-  size_t n = 0;
-  for (size_t i = 0; i < s->len; i++)
-    if (strcmp (s->items[i]->metric, metric) == 0)
-      v[n++] = s->items[i]->value;
-  *p50 = *p95 = NAN;
-  fk_error_t err = FK_ERROR_INIT;
-  if (n > 0
-      && (fk_trace_nearest_rank (v, n, 50, p50, &err) < 0
-          || fk_trace_nearest_rank (v, n, 95, p95, &err) < 0))
-    fk_error_clear (&err);
-  free (v);
-}
-
 static void
 print_comparison (const fk_trace_samples_t *fk, const fk_trace_samples_t *peer,
                   const size_t *levels, size_t n_levels)
@@ -92,9 +74,9 @@ print_comparison (const fk_trace_samples_t *fk, const fk_trace_samples_t *peer,
       snprintf (m1, sizeof m1, "debug.exec.sandbox_shell_pool_run_completion_c%zu_ms", levels[i]);
       snprintf (m2, sizeof m2, "%s%zu_ms", fk_crun_exec_density.level_metric_prefix, levels[i]);
       double a50, a95, b50 = NAN, b95 = NAN;
-      level_stats (fk, m1, &a50, &a95);
+      fk_trace_metric_p50_p95 (fk, m1, &a50, &a95);
       if (peer != NULL)
-        level_stats (peer, m2, &b50, &b95);
+        fk_trace_metric_p50_p95 (peer, m2, &b50, &b95);
       printf ("%8zu %14.4f %14.4f %14.4f %14.4f %11.1fx\n", levels[i], a50, a95, b50, b95,
               b95 / a95);
     }
@@ -164,25 +146,13 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
         artifact = xstrdup (optarg);
         break;
       case 'r':
-        if (fk_trace_parse_usize (optarg, strlen (optarg), &repeats) < 0 || repeats == 0)
-          {
-            fprintf (stderr,
-                     "fk: bench shell-pool-density: invalid --repeats `%s' (a positive "
-                     "number)\n",
-                     optarg);
-            return 2;
-          }
+        if (fk_bench_parse_count ("shell-pool-density", "--repeats", optarg, &repeats) < 0)
+          return 2;
         break;
       case 'l':
-        free (levels);
-        levels = NULL;
-        if (fk_trace_levels_parse (optarg, &levels, &n_levels, &err) < 0)
-          {
-            fprintf (stderr, "fk: bench shell-pool-density: --levels: %s\n",
-                     fk_error_message (&err));
-            fk_error_clear (&err);
-            return 2;
-          }
+        if (fk_bench_parse_levels ("shell-pool-density", "--levels", optarg, &levels, &n_levels)
+            < 0)
+          return 2;
         break;
       case 'w':
         free (levels);
@@ -206,17 +176,11 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
         no_peer = 1;
         break;
       case 'h':
-        fputs (USAGE, stdout);
-        return 0;
       default:
-        fputs (USAGE, stderr);
-        return 2;
+        return fk_bench_usage_exit (USAGE, c);
       }
-  if (optind != argc)
-    {
-      fputs (USAGE, stderr);
-      return 2;
-    }
+  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
+    return 2;
   for (size_t i = 0; i < n_levels; i++)
     if (levels[i] > 1024)
       {

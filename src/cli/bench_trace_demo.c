@@ -47,37 +47,20 @@ fk_bench_trace_demo (const fk_cli_globals_t *g, int argc, char **argv)
           artifact = xstrdup (optarg);
           break;
         case 'r':
-          /* A command line is explicit: bad values are errors, not fallbacks. */
-          if (fk_trace_parse_usize (optarg, strlen (optarg), &repeats) < 0 || repeats == 0)
-            {
-              fprintf (stderr, "fk: bench trace-demo: invalid --repeats `%s' (a positive number)\n",
-                       optarg);
-              return 2;
-            }
+          if (fk_bench_parse_count ("trace-demo", "--repeats", optarg, &repeats) < 0)
+            return 2;
           break;
         case 'l':
-          free (levels);
-          levels = NULL;
-          if (fk_trace_levels_parse (optarg, &levels, &n_levels, &err) < 0)
-            {
-              fprintf (stderr, "fk: bench trace-demo: --levels: %s\n", fk_error_message (&err));
-              fk_error_clear (&err);
-              return 2;
-            }
+          if (fk_bench_parse_levels ("trace-demo", "--levels", optarg, &levels, &n_levels) < 0)
+            return 2;
           break;
         case 'h':
-          fputs (USAGE, stdout);
-          return 0;
         default:
-          fputs (USAGE, stderr);
-          return 2;
+          return fk_bench_usage_exit (USAGE, c);
         }
     }
-  if (optind != argc)
-    {
-      fputs (USAGE, stderr);
-      return 2;
-    }
+  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
+    return 2;
   if (artifact == NULL)
     artifact = xasprintf ("%s/bench/host-fork-exec-density.json", g->state_dir);
 

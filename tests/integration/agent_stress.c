@@ -65,17 +65,26 @@ peak_rss_kb (pid_t pid)
   return kb;
 }
 
+/* A connection to the agent, or NULL after a failed check. */
+static fk_client_t *
+connect_or_fail (test_agent_t *a)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_client_t *c;
+  if (fk_client_connect (a->sock, &c, &err) == 0)
+    return c;
+  ok (0, "connect: %s", fk_error_message (&err));
+  fk_error_clear (&err);
+  return NULL;
+}
+
 static void
 big_stdout (test_agent_t *a)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_client_t *c;
-  if (fk_client_connect (a->sock, &c, &err) < 0)
-    {
-      ok (0, "connect: %s", fk_error_message (&err));
-      fk_error_clear (&err);
-      return;
-    }
+  fk_client_t *c = connect_or_fail (a);
+  if (c == NULL)
+    return;
   long self_before = peak_rss_kb (getpid ());
   fk_exec_opts_t o = { .shell = "head -c 1073741824 /dev/zero" };
   fk_proc_t *p;
@@ -162,13 +171,9 @@ static void
 big_file (test_agent_t *a)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_client_t *c;
-  if (fk_client_connect (a->sock, &c, &err) < 0)
-    {
-      ok (0, "connect: %s", fk_error_message (&err));
-      fk_error_clear (&err);
-      return;
-    }
+  fk_client_t *c = connect_or_fail (a);
+  if (c == NULL)
+    return;
   char *src = xasprintf ("%s/src.bin", a->dir);
   char *back = xasprintf ("%s/back.bin", a->dir);
   char *inside = xasprintf ("%s/data/big.bin", a->root);
@@ -247,13 +252,9 @@ static void
 reaping_and_latency (test_agent_t *a)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_client_t *c;
-  if (fk_client_connect (a->sock, &c, &err) < 0)
-    {
-      ok (0, "connect: %s", fk_error_message (&err));
-      fk_error_clear (&err);
-      return;
-    }
+  fk_client_t *c = connect_or_fail (a);
+  if (c == NULL)
+    return;
   /* Orphans: each subshell's child outlives it and is reparented to the agent. */
   fk_exec_opts_t o = { .shell = "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 0.05 &); done" };
   fk_exec_result_t r;

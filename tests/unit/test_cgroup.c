@@ -40,20 +40,30 @@ slurp (const char *dir, const char *file)
   return buf;
 }
 
+/* Makes root a fake unified hierarchy offering controllers and detects it. */
+static void
+fake_v2 (const char *root, const char *controllers, fk_cgroup_layout_t *layout)
+{
+  cleanup_free char *ctl = xasprintf ("%s/cgroup.controllers", root);
+  FILE *f = fopen (ctl, "w");
+  assert_non_null (f);
+  fprintf (f, "%s\n", controllers);
+  fclose (f);
+  setenv ("FIRKIN_CGROUP_VERSION", "2", 1);
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_cgroup_detect (root, layout, &err) < 0)
+    fail_msg ("detect: %s", fk_error_message (&err));
+  assert_int_equal (layout->version, FK_CGROUP_V2);
+}
+
 static void
 v2_fake_tree_writes_limits (void **state)
 {
   const char *root = *state;
   /* A fake unified root offering the three controllers. */
-  cleanup_free char *ctl = xasprintf ("%s/cgroup.controllers", root);
-  FILE *f = fopen (ctl, "w");
-  fputs ("cpuset cpu io memory pids\n", f);
-  fclose (f);
-  setenv ("FIRKIN_CGROUP_VERSION", "2", 1);
   fk_cgroup_layout_t layout;
   fk_error_t err = FK_ERROR_INIT;
-  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
-  assert_int_equal (layout.version, FK_CGROUP_V2);
+  fake_v2 (root, "cpuset cpu io memory pids", &layout);
   fk_cgroup_limits_t lim = { .memory_bytes = 256 << 20, .cpus = 1.5, .pids = 64 };
   assert_int_equal (fk_cgroup_create (&layout, "firkin/abc", &lim, &err), 0);
   cleanup_free char *firkin = xasprintf ("%s/firkin", root);
@@ -80,14 +90,9 @@ static void
 v2_missing_controller_is_named (void **state)
 {
   const char *root = *state;
-  cleanup_free char *ctl = xasprintf ("%s/cgroup.controllers", root);
-  FILE *f = fopen (ctl, "w");
-  fputs ("cpu pids\n", f);
-  fclose (f);
-  setenv ("FIRKIN_CGROUP_VERSION", "2", 1);
   fk_cgroup_layout_t layout;
   fk_error_t err = FK_ERROR_INIT;
-  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  fake_v2 (root, "cpu pids", &layout);
   fk_cgroup_limits_t lim = { .memory_bytes = 64 << 20 };
   assert_int_equal (fk_cgroup_create (&layout, "firkin/x", &lim, &err), -1);
   assert_error_contains (&err, "controller `memory' is not available");

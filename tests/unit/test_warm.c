@@ -99,6 +99,29 @@ delete_sb (fk_sandbox_t *sb, fk_client_t *c)
   fk_sandbox_free (sb);
 }
 
+/* Opens a pool of spec with o (asserting it worked). */
+static fk_warm_pool_t *
+open_pool (const fk_sandbox_spec_t *spec, const fk_warm_pool_opts_t *o)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_warm_pool_t *pool = NULL;
+  if (fk_warm_pool_open (rt, spec, o, &pool, &err) < 0)
+    fail_msg ("open: %s", fk_error_message (&err));
+  return pool;
+}
+
+/* fk_warm_pool_create (asserting it worked); returns whether it came from the pool. */
+static int
+lease (fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec, fk_sandbox_t **sb, fk_client_t **c)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  int pooled = 0;
+  if (fk_warm_pool_create (pool, spec, sb, c, &pooled, &err) < 0)
+    fail_msg ("create: %s", fk_error_message (&err));
+  assert_non_null (*c);
+  return pooled;
+}
+
 static void
 test_lease_and_replenish (void **st)
 {
@@ -108,9 +131,7 @@ test_lease_and_replenish (void **st)
   fk_sandbox_spec_t spec;
   spec_of (&spec);
   fk_warm_pool_opts_t o = { .depth = 2, .min_ready = 2 };
-  fk_warm_pool_t *pool = NULL;
-  if (fk_warm_pool_open (rt, &spec, &o, &pool, &err) < 0)
-    fail_msg ("open: %s", fk_error_message (&err));
+  fk_warm_pool_t *pool = open_pool (&spec, &o);
   fk_warm_pool_stats_t s;
   fk_warm_pool_stats (pool, &s);
   assert_int_equal (s.ready, 2);
@@ -124,10 +145,7 @@ test_lease_and_replenish (void **st)
   assert_true (fk_warm_pool_matches (pool, &same));
   fk_sandbox_t *sb = NULL;
   fk_client_t *c = NULL;
-  int pooled = 0;
-  assert_int_equal (fk_warm_pool_create (pool, &same, &sb, &c, &pooled, &err), 0);
-  assert_true (pooled);
-  assert_non_null (c);
+  assert_true (lease (pool, &same, &sb, &c));
   echo_in (c, "pooled");
 
   /* The pool refills behind the lease. */
@@ -147,8 +165,7 @@ test_lease_and_replenish (void **st)
   assert_false (fk_warm_pool_matches (pool, &other));
   fk_sandbox_t *sb2 = NULL;
   fk_client_t *c2 = NULL;
-  assert_int_equal (fk_warm_pool_create (pool, &other, &sb2, &c2, &pooled, &err), 0);
-  assert_false (pooled);
+  assert_false (lease (pool, &other, &sb2, &c2));
   echo_in (c2, "cold");
   fk_warm_pool_stats (pool, &s);
   assert_int_equal (s.cold, 1);
@@ -177,20 +194,17 @@ test_drain_while_filling (void **st)
   fk_sandbox_spec_t spec;
   spec_of (&spec);
   fk_warm_pool_opts_t o = { .depth = 3 };
-  fk_warm_pool_t *pool = NULL;
-  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  fk_warm_pool_t *pool = open_pool (&spec, &o);
   if (fk_warm_pool_close (pool, &err) < 0)
     fail_msg ("close: %s", fk_error_message (&err));
   assert_int_equal (count_sandboxes (), 0);
   /* Leasing everything, then closing, leaves only the leases. */
   o.min_ready = 1;
   o.depth = 1;
-  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  pool = open_pool (&spec, &o);
   fk_sandbox_t *sb;
   fk_client_t *c;
-  int pooled;
-  assert_int_equal (fk_warm_pool_create (pool, &spec, &sb, &c, &pooled, &err), 0);
-  assert_true (pooled);
+  assert_true (lease (pool, &spec, &sb, &c));
   assert_int_equal (fk_warm_pool_close (pool, &err), 0);
   delete_sb (sb, c);
   assert_int_equal (count_sandboxes (), 0);
@@ -205,13 +219,10 @@ test_refill_delay (void **st)
   fk_sandbox_spec_t spec;
   spec_of (&spec);
   fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .refill_delay_ms = 400 };
-  fk_warm_pool_t *pool = NULL;
-  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), 0);
+  fk_warm_pool_t *pool = open_pool (&spec, &o);
   fk_sandbox_t *sb;
   fk_client_t *c;
-  int pooled;
-  assert_int_equal (fk_warm_pool_create (pool, &spec, &sb, &c, &pooled, &err), 0);
-  assert_true (pooled);
+  assert_true (lease (pool, &spec, &sb, &c));
   /* The refill waits for the delay: nothing is being created while the lease starts. */
   fk_warm_pool_stats_t s;
   fk_warm_pool_stats (pool, &s);

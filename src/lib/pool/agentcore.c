@@ -2,13 +2,18 @@
 #include "pool/agentcore.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/xalloc.h"
@@ -20,17 +25,22 @@
 #include "trace/density.h"
 
 /* clang-format off */
+#define FLOOR_FIRST "agent_core.floor_first_stdout_ms"
+#define FLOOR_BATCH "agent_core.floor_batch_100_exec_ms"
 const fk_agent_core_target_t fk_agent_core_targets[] = {
-  {"agent_core.hot_create_to_first_stdout_ms", "p95 75 ms", "p95 7.5 ms", 7.5, 0},
-  {"agent_core.cold_create_to_first_stdout_ms", "none", "none", 0, 0},
-  {"agent_core.pool_lease_ms", "none", "none", 0, 0},
-  {"agent_core.command_start_ms", "p95 25 ms", "p95 2.5 ms", 2.5, 0},
-  {"agent_core.first_stdout_byte_ms", "none", "none", 0, 0},
-  {"agent_core.batch_100_shell_ms", "500 ms", "50 ms", 50, 0},
-  {"agent_core.batch_100_exec_ms", "500 ms", "50 ms", 50, 0},
-  {"agent_core.shell_pool_density_breakpoint", "8", "8", 8, 1},
-  {"agent_core.cleanup_leftover_bytes", "0", "0", 0, 0},
-  {NULL, NULL, NULL, 0, 0},
+  /* The warm pool's own goal is stricter than tenfold: p95 under 1 ms. */
+  {"agent_core.hot_create_to_first_stdout_ms", "p95 75 ms", "p95 1 ms", 1, 0, FLOOR_FIRST},
+  {"agent_core.cold_create_to_first_stdout_ms", "none", "none", 0, 0, FLOOR_FIRST},
+  {"agent_core.pool_lease_ms", "none", "none", 0, 0, NULL},
+  {"agent_core.command_start_ms", "p95 25 ms", "p95 2.5 ms", 2.5, 0, NULL},
+  {"agent_core.first_stdout_byte_ms", "none", "none", 0, 0, FLOOR_FIRST},
+  {"agent_core.batch_100_shell_ms", "500 ms", "50 ms", 50, 0, NULL},
+  {"agent_core.batch_100_exec_ms", "500 ms", "50 ms", 50, 0, FLOOR_BATCH},
+  {"agent_core.shell_pool_density_breakpoint", "8", "8", 8, 1, NULL},
+  {"agent_core.cleanup_leftover_bytes", "0", "0", 0, 0, NULL},
+  {FLOOR_FIRST, "none", "none", 0, 0, NULL},
+  {FLOOR_BATCH, "none", "none", 0, 0, NULL},
+  {NULL, NULL, NULL, 0, 0, NULL},
 };
 /* clang-format on */
 
@@ -296,6 +306,112 @@ density (fk_client_t *c, size_t repeats, fk_trace_samples_t *samples, fk_error_t
   return ret;
 }
 
+/* ---- the floor: the same commands started from the host, no sandbox ---- */
+
+#define FLOOR_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct floor_child
+{
+  const char *root;
+  char *const *argv;
+  int out;
+} floor_child_t;
+
+/* In the child (sharing our memory until exec): stdout to the pipe, chroot into the root,
+   exec argv[0] along the default PATH, as the agent does. */
+static int
+floor_child (void *arg)
+{
+  floor_child_t *f = arg;
+  static char *const envp[] = { (char *)"PATH=" FLOOR_PATH, NULL };
+  if (dup2 (f->out, 1) < 0 || chroot (f->root) < 0 || chdir ("/") < 0)
+    _exit (127);
+  char buf[256];
+  for (const char *p = FLOOR_PATH; *p;)
+    {
+      const char *end = strchr (p, ':');
+      size_t dl = end ? (size_t)(end - p) : strlen (p);
+      snprintf (buf, sizeof buf, "%.*s/%s", (int)dl, p, f->argv[0]);
+      execve (buf, f->argv, envp);
+      p += dl + (end != NULL);
+    }
+  _exit (127);
+}
+
+/* Starts argv in root from the host and waits for it: the first stdout byte and the exit in
+   ns after the start. */
+static int
+floor_run (const char *root, char *const argv[], uint64_t *ret_first, uint64_t *ret_exit,
+           fk_error_t *err)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return fk_error_set_errno (err, "pipe");
+  /* One stack: the parent sleeps until the child has exec'd (CLONE_VFORK). */
+  static char stack[64 * 1024] __attribute__ ((aligned (16)));
+  floor_child_t f = { .root = root, .argv = argv, .out = p[1] };
+  uint64_t t0 = now_ns ();
+  pid_t pid = clone (floor_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &f);
+  close (p[1]);
+  if (pid < 0)
+    {
+      close (p[0]);
+      return fk_error_set_errno (err, "clone");
+    }
+  uint64_t first = 0;
+  char buf[256];
+  ssize_t n;
+  while ((n = read (p[0], buf, sizeof buf)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      if (first == 0)
+        first = now_ns () - t0;
+    }
+  close (p[0]);
+  int st;
+  while (waitpid (pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return fk_error_set_errno (err, "waitpid");
+  uint64_t done = now_ns () - t0;
+  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || first == 0)
+    return fk_error_set (err, EIO, "floor: `%s' in `%s' failed (status 0x%x)", argv[0], root, st);
+  if (ret_first)
+    *ret_first = first;
+  if (ret_exit)
+    *ret_exit = done;
+  return 0;
+}
+
+static int
+floors (const fk_agent_core_opts_t *o, fk_trace_samples_t *samples, fk_error_t *err)
+{
+  char *echo[] = { (char *)"echo", (char *)"hot", NULL };
+  char *printf_x[] = { (char *)"printf", (char *)"x", NULL };
+  /* One untimed start: the binary's pages in the page cache. */
+  if (floor_run (o->rootfs, echo, NULL, NULL, err) < 0)
+    return -1;
+  for (size_t i = 0; i < o->iterations; i++)
+    {
+      uint64_t first;
+      if (floor_run (o->rootfs, echo, &first, NULL, err) < 0
+          || push_ms (samples, FLOOR_FIRST, first, "host_spawn_to_first_stdout", err) < 0)
+        return -1;
+    }
+  for (size_t b = 0; b < o->batches; b++)
+    {
+      uint64_t t0 = now_ns ();
+      for (int i = 0; i < 100; i++)
+        if (floor_run (o->rootfs, printf_x, NULL, NULL, err) < 0)
+          return -1;
+      if (push_ms (samples, FLOOR_BATCH, now_ns () - t0, "100_sequential_host_spawns", err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
 static unsigned long long leftover_sum;
 
 static int
@@ -333,7 +449,8 @@ fk_agent_core_collect (fk_runtime_t *rt, const fk_agent_core_opts_t *o, fk_trace
   const char *layers[] = { o->rootfs, NULL };
   spec.layers = layers;
   spec.agent_path = o->agent_path;
-  if (hot_and_lease (rt, &spec, o->iterations, o->refill_delay_ms, samples, err) < 0
+  if (floors (o, samples, err) < 0
+      || hot_and_lease (rt, &spec, o->iterations, o->refill_delay_ms, samples, err) < 0
       || cold (rt, &spec, o->iterations, samples, err) < 0)
     return -1;
   fk_sandbox_t *sb = NULL;

@@ -11,6 +11,14 @@
      agent_core.shell_pool_density_breakpoint   the reference's breakpoint (levels 1,2,4,8)
      agent_core.cleanup_leftover_bytes          bytes left under the state directory's
                                                 sandboxes/ and tmp/ after everything is deleted
+     agent_core.floor_first_stdout_ms           the machine's floor for a command: the same
+                                                `echo' started from the host (clone, chroot
+                                                into the root, exec; no sandbox, no agent) to
+                                                its first stdout byte
+     agent_core.floor_batch_100_exec_ms         100 such `printf' starts, each waited for
+
+   The floors, measured in the same run, are what any runtime pays on this machine to start
+   a process; a goal below its floor cannot be met here whatever the runtime does.
 
    Every sample carries `target' (the original's figure, or "none"), `goal' (ten times better)
    and, from the artifact writer, `confidence'. */
@@ -33,6 +41,7 @@ typedef struct fk_agent_core_target
   double goal_value;  /* compared with the p95 (or the value for counts): <= for times and
                          bytes, >= for the breakpoint */
   int higher_is_better;
+  const char *floor; /* the metric of the same work done from the host, or NULL */
 } fk_agent_core_target_t;
 
 /* The table above with the targets, ended by an entry with metric NULL. */

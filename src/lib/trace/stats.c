@@ -2,6 +2,7 @@
 #include "trace/stats.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +83,22 @@ fk_trace_summarize (const double *values, size_t n, fk_trace_summary_t *ret_summ
     .max = s[n - 1],
   };
   return 0;
+}
+
+void
+fk_trace_metric_p50_p95 (const fk_trace_samples_t *samples, const char *metric, double *ret_p50,
+                         double *ret_p95)
+{
+  double *v = xcalloc (samples->len + 1, sizeof *v);
+  size_t n = 0;
+  for (size_t i = 0; i < samples->len; i++)
+    if (strcmp (samples->items[i]->metric, metric) == 0)
+      v[n++] = samples->items[i]->value;
+  *ret_p50 = *ret_p95 = NAN;
+  fk_error_t err = FK_ERROR_INIT;
+  if (n > 0
+      && (fk_trace_nearest_rank (v, n, 50, ret_p50, &err) < 0
+          || fk_trace_nearest_rank (v, n, 95, ret_p95, &err) < 0))
+    fk_error_clear (&err);
+  free (v);
 }

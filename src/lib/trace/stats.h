@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "trace/sample.h"
 
 typedef struct fk_trace_summary
 {
@@ -27,5 +28,10 @@ int fk_trace_nearest_rank (const double *values, size_t n, unsigned percentile, 
    No values is an error. */
 int fk_trace_summarize (const double *values, size_t n, fk_trace_summary_t *ret_summary,
                         fk_error_t *err);
+
+/* The p50 and p95 (nearest rank) of the values of samples named metric; NAN for both when
+   there is none. */
+void fk_trace_metric_p50_p95 (const fk_trace_samples_t *samples, const char *metric,
+                              double *ret_p50, double *ret_p95);
 
 #endif
