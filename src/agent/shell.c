@@ -315,8 +315,8 @@ end_run_io (shell_t *s)
 }
 
 /* Reads one chunk of out or err: into the run's reply, or dropped between runs. Returns 1 when
-   more may follow, 0 when the pipe has nothing now (or is closed), -1 when paused by the
-   connection's back-pressure. */
+   more may follow (a whole chunk came), 0 when the pipe has nothing now (a short read, EAGAIN,
+   or closed), -1 when paused by the connection's back-pressure. */
 static int
 read_chunk (shell_t *s, watch_t *w, size_t *drained)
 {
@@ -349,7 +349,12 @@ read_chunk (shell_t *s, watch_t *w, size_t *drained)
     {
       if (drained != NULL && (*drained += (size_t)n) > SHELL_DRAIN_MAX)
         return 0;
-      return 1;
+      if ((size_t)n == FK_WIRE_CHUNK)
+        return 1;
+      /* A pipe's read returns all it holds: a short one leaves it empty (no read for EAGAIN). */
+      if (w->events == 0)
+        agent_watch (w, EPOLLIN);
+      return 0;
     }
   if (n < 0 && errno == EINTR)
     return 1;
@@ -428,7 +433,8 @@ read_status (shell_t *s)
     {
       if (s->slen == sizeof s->sbuf)
         s->slen = 0; /* only the shell writes here: a line this long is not one of ours */
-      ssize_t n = read (s->status.fd, s->sbuf + s->slen, sizeof s->sbuf - s->slen);
+      size_t room = sizeof s->sbuf - s->slen;
+      ssize_t n = read (s->status.fd, s->sbuf + s->slen, room);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -454,6 +460,8 @@ read_status (shell_t *s)
               s->exit_code = code;
             }
         }
+      if ((size_t)n < room)
+        break; /* a short read emptied the pipe */
     }
   try_finish (s);
 }

@@ -2,6 +2,7 @@
 #include "client/conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct fk_creq
 struct fk_client
 {
   int fd;
+  int blocking; /* fd is in blocking mode: a wait without timeout is one recv, no poll */
   pid_t agent_pid;
   pthread_mutex_t lock; /* requests, queues, reader role, failure */
   pthread_cond_t cond;
@@ -166,26 +168,31 @@ find_req (fk_client_t *c, uint32_t id)
   return NULL;
 }
 
-/* The reader: one socket read (waiting at most timeout_ms), then hands out every whole frame
+/* The reader: one socket read (waiting at most timeout_ms; without a timeout on a blocking
+   socket the recv itself waits), then hands out every whole frame
    in the buffer. Called without c->lock; takes it to hand out. Returns 0, or -1 when the
    connection failed (recorded in c). */
 static int
 read_some (fk_client_t *c, int timeout_ms)
 {
-  struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-  int pr = poll (&pfd, 1, timeout_ms);
-  if (pr < 0 && errno != EINTR)
+  int wait_in_recv = timeout_ms < 0 && c->blocking;
+  if (!wait_in_recv)
     {
-      pthread_mutex_lock (&c->lock);
-      fail_locked (c, errno, "poll the agent connection");
-      pthread_mutex_unlock (&c->lock);
-      return -1;
+      struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+      int pr = poll (&pfd, 1, timeout_ms);
+      if (pr < 0 && errno != EINTR)
+        {
+          pthread_mutex_lock (&c->lock);
+          fail_locked (c, errno, "poll the agent connection");
+          pthread_mutex_unlock (&c->lock);
+          return -1;
+        }
+      if (pr <= 0)
+        return 0;
     }
-  if (pr <= 0)
-    return 0;
   if (c->rcap - c->rlen < RBUF_CHUNK)
     xgrow ((void **)&c->rbuf, &c->rcap, c->rlen + RBUF_CHUNK, 1);
-  ssize_t n = recv (c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
+  ssize_t n = recv (c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, wait_in_recv ? 0 : MSG_DONTWAIT);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return 0;
   if (n <= 0)
@@ -432,6 +439,8 @@ fk_client_connect_fd (int fd, fk_client_t **ret_client, fk_error_t *err)
 {
   fk_client_t *c = xcalloc (1, sizeof *c);
   c->fd = fd;
+  int fl = fcntl (fd, F_GETFL);
+  c->blocking = fl >= 0 && !(fl & O_NONBLOCK);
   pthread_mutex_init (&c->lock, NULL);
   pthread_mutex_init (&c->wlock, NULL);
   pthread_cond_init (&c->cond, NULL);
