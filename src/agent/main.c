@@ -278,6 +278,7 @@ main (int argc, char **argv)
       log_error_errno (errno, "open root `%s'", root);
       return 1;
     }
+  a.devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (listen_at != NULL)
     {
       listen_fd = listen_path (listen_at, &err);

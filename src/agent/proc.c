@@ -249,6 +249,8 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
   int master = -1, slave = -1;
   unsigned mode = (unsigned)m->num[FK_TAG_STDIN_MODE];
+  /* No stdin: the agent's /dev/null (one pipe fewer to make, watch and close). */
+  int null_in = !pty && mode == FK_WIRE_STDIN_CLOSED && agent->devnull >= 0;
   if (pty)
     {
       master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -271,7 +273,8 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       };
       ioctl (master, TIOCSWINSZ, &ws);
     }
-  else if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0)
+  else if ((!null_in && pipe2 (in, O_CLOEXEC) < 0) || pipe2 (out, O_CLOEXEC) < 0
+           || pipe2 (errp, O_CLOEXEC) < 0)
     {
       fk_error_set_errno (&err, "pipe");
       goto fail;
@@ -283,7 +286,9 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     .env = m->env,
     .cwd = m->str[FK_TAG_CWD],
     .user = m->str[FK_TAG_USER],
-    .fd_in = pty ? slave : in[0],
+    .fd_in = pty       ? slave
+             : null_in ? agent->devnull
+                       : in[0],
     .fd_out = pty ? slave : out[1],
     .fd_err = pty ? slave : errp[1],
     .pty = pty,
@@ -317,15 +322,16 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   else
     {
-      close (in[0]);
+      close_and_reset (in[0]);
       close (out[1]);
       close (errp[1]);
       p->out.fd = out[0];
       p->err.fd = errp[0];
-      p->in.fd = in[1];
+      p->in.fd = in[1]; /* -1 with /dev/null */
       set_nonblock (out[0]);
       set_nonblock (errp[0]);
-      set_nonblock (in[1]);
+      if (in[1] >= 0)
+        set_nonblock (in[1]);
     }
   if (m->num[FK_TAG_TIMEOUT_MS] > 0)
     p->deadline_ms = agent_now_ms () + m->num[FK_TAG_TIMEOUT_MS];
@@ -350,7 +356,9 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   agent_watch (&p->out, EPOLLIN);
   agent_watch (&p->err, EPOLLIN);
-  conn_flush (c);
+  /* Quiet start: STARTED waits in the connection's buffer for the first output or the exit. */
+  if (!(m->num[FK_TAG_FLAGS] & FK_WIRE_EXEC_QUIET_START))
+    conn_flush (c);
   return;
 
 fail:

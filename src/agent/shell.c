@@ -172,7 +172,8 @@ shell_spawn (shell_t *s, fk_error_t *err)
   cleanup_free char **envp = shell_env (s->env, home);
   int cmdp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, stp[2] = { -1, -1 };
   int ret = -1;
-  cleanup_close int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  cleanup_close int own_null = agent->devnull < 0 ? open ("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+  int devnull = agent->devnull >= 0 ? agent->devnull : own_null;
   if (devnull < 0)
     {
       fk_error_set_errno (err, "open /dev/null");
