@@ -356,9 +356,7 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   agent_watch (&p->out, EPOLLIN);
   agent_watch (&p->err, EPOLLIN);
-  /* Quiet start: STARTED waits in the connection's buffer for the first output or the exit. */
-  if (!(m->num[FK_TAG_FLAGS] & FK_WIRE_EXEC_QUIET_START))
-    conn_flush (c);
+  conn_flush (c);
   return;
 
 fail:

@@ -59,9 +59,9 @@ wait_started (fk_proc_t *p, fk_error_t *err)
   return 0;
 }
 
-static int
-exec_start (fk_client_t *c, const fk_exec_opts_t *o, uint64_t flags, fk_proc_t **ret_proc,
-            fk_error_t *err)
+int
+fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_proc,
+                      fk_error_t *err)
 {
   if ((o->argv == NULL || o->argv[0] == NULL) == (o->shell == NULL))
     return fk_error_set (err, EINVAL, "exec: give either argv or a shell command");
@@ -93,8 +93,6 @@ exec_start (fk_client_t *c, const fk_exec_opts_t *o, uint64_t flags, fk_proc_t *
     fk_wire_put_str (&b, FK_TAG_TAG, o->tag);
   if (o->keep)
     fk_wire_put_int (&b, FK_TAG_KEEP, 1);
-  if (flags)
-    fk_wire_put_int (&b, FK_TAG_FLAGS, flags);
   if (o->pty)
     {
       fk_wire_put_int (&b, FK_TAG_PTY, 1);
@@ -135,13 +133,6 @@ exec_start (fk_client_t *c, const fk_exec_opts_t *o, uint64_t flags, fk_proc_t *
     }
   *ret_proc = p;
   return 0;
-}
-
-int
-fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_proc,
-                      fk_error_t *err)
-{
-  return exec_start (c, o, 0, ret_proc, err);
 }
 
 int
@@ -470,8 +461,7 @@ fk_client_exec (fk_client_t *c, const fk_exec_opts_t *opts, size_t max_output,
                 fk_exec_result_t *ret_result, fk_error_t *err)
 {
   fk_proc_t *p;
-  /* Only the result matters here: STARTED may come with the output. */
-  if (exec_start (c, opts, FK_WIRE_EXEC_QUIET_START, &p, err) < 0)
+  if (fk_client_exec_start (c, opts, &p, err) < 0)
     return -1;
   collect_t k;
   memset (&k, 0, sizeof k);

@@ -28,8 +28,7 @@ typedef enum
   /* requests */
   FK_WIRE_HELLO = 1,        /* fields: MAGIC, VERSION (the highest the client speaks) */
   FK_WIRE_EXEC = 2,         /* ARG... or SHELL, ENV..., CWD, USER, STDIN_MODE, STDIN_DATA,
-                               TIMEOUT_MS, TAG, PTY, ROWS, COLS, KEEP, FLAGS
-                               (FK_WIRE_EXEC_QUIET_START) */
+                               TIMEOUT_MS, TAG, PTY, ROWS, COLS, KEEP */
   FK_WIRE_STDIN = 3,        /* raw bytes for the exec with this id; flag EOF closes stdin */
   FK_WIRE_SIGNAL = 4,       /* PID or TARGET (an exec request id of this connection) or TAG,
                                SIGNAL, FLAGS (FK_WIRE_SIG_GROUP) */

@@ -60,10 +60,6 @@ typedef enum
 
 #define FK_WIRE_SIG_GROUP 0x1u /* signal the process group */
 
-/* EXEC FLAGS: STARTED need not be sent at once; it leaves with the process's first output or
-   its exit (for a caller that only wants the result: one wake-up fewer). */
-#define FK_WIRE_EXEC_QUIET_START 0x1u
-
 #define FK_WIRE_FILE_APPEND 0x1u
 #define FK_WIRE_FILE_PARENTS 0x2u   /* create missing parent directories */
 #define FK_WIRE_FILE_RECURSIVE 0x4u /* list or remove a whole tree */
