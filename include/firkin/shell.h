@@ -78,7 +78,9 @@ int fk_shell_run_stream (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                          int *ret_respawned, fk_error_t *err);
 /* Starts a run and returns at once (EBUSY when the shell has a run in progress): with
    several shells, one thread can have a run going on each (the outputs of the others queue
-   while it waits for one). Every begun run must be finished, by any thread. */
+   while it waits for one). Every begun run must be finished, by any thread; until then
+   fk_shell_run on that shell fails with EBUSY, and fk_shell_close ends the run (SIGKILL) and
+   leaves freeing the shell to the finish. */
 int fk_shell_run_begin (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                         fk_shell_pending_t **ret_pending, fk_error_t *err);
 /* Waits for a begun run to complete and collects it, as fk_shell_run does; frees pending. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,21 @@ listen_path (const char *path, fk_error_t *err)
       return -1;
     }
   return fd;
+}
+
+/* Whatever else the agent inherited (a test runner's fds, a launcher's) is not for the
+   commands: close-on-exec from fd 3 up. The listening socket is made close-on-exec anyway. */
+static void
+inherited_fds_cloexec (void)
+{
+  if (close_range (3, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+    return;
+  for (int fd = 3; fd < 4096; fd++)
+    {
+      int fl = fcntl (fd, F_GETFD);
+      if (fl >= 0 && !(fl & FD_CLOEXEC))
+        fcntl (fd, F_SETFD, fl | FD_CLOEXEC);
+    }
 }
 
 /* Children get fds 0-2 by dup2; they must not collide with the agent's own fds. */
@@ -265,6 +281,7 @@ main (int argc, char **argv)
   a.pid1 = getpid () == 1;
   a.listen.fd = a.sig.fd = -1;
   ensure_std_fds ();
+  inherited_fds_cloexec ();
   if (hostname != NULL && sethostname (hostname, strlen (hostname)) < 0)
     log_warning_errno (errno, "sethostname `%s'", hostname);
   /* Outside a pid namespace, orphans of our commands still come to us to be reaped. */

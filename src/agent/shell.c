@@ -2,14 +2,15 @@
    commands from a pipe on its stdin. Each run's text is
 
      { [builtin] command eval 'CMD'
-     } <&8 9>&-
+     } <&8 8<&- 9>&-
 
    and its exit status arrives on fd 9, a pipe only the shell itself holds: nothing the command
    prints (on stdout, stderr, or anywhere else) can fake or delay completion, and a background
    job keeping stdout open does not hold fd 9 (for sh, a run that defines a function named
    command or printf breaks this; bash calls them as builtins). Fd 8 is /dev/null, kept open:
-   duplicating it is much cheaper for the shell than opening /dev/null for every run. So fds 8
-   and 9 of a shell are firkin's; a run that closes or replaces them breaks its shell. sh gets
+   duplicating it is much cheaper for the shell than opening /dev/null for every run; like fd 9
+   it is closed for the run's commands and restored after, so a run's `exec 8<&-' or `exec
+   9>file' does not reach the next run. sh gets
    each run as a line of script followed by `; command printf '%d\n' "$?" >&9'. bash reads a script
    from a pipe a byte at a time, so it runs a driver loop instead (DRIVER below) that reads each run
    as an 8-digit length and that many bytes (two reads) and evals it; the loop's condition writes
@@ -54,10 +55,11 @@ struct shell
   char **env;   /* open settings, kept to respawn */
   char *cwd;
   char *user;
-  char *path;      /* the shell binary */
-  int driver;      /* bash: runs are read by the driver loop */
-  int skip_status; /* status lines still to drop (the driver's first, before any run) */
-  pid_t pid;       /* 0 when no process runs */
+  char *path;       /* the shell binary */
+  int driver;       /* bash: runs are read by the driver loop */
+  uint64_t born_ms; /* when the process was started */
+  int skip_status;  /* status lines still to drop (the driver's first, before any run) */
+  pid_t pid;        /* 0 when no process runs */
   watch_t cmd, out, err, status, in;
   uint8_t *cmdbuf; /* the command text not yet written to the shell */
   size_t cmdlen, cmdoff;
@@ -113,12 +115,13 @@ pick_shell (void)
 }
 
 /* In the child: moves each from[i] to to[i] (clearing close-on-exec), first lifting every
-   source above the targets so that no dup2 lands on a source still to be moved. */
+   source above the targets so that no dup2 lands on a source still to be moved (the lifted
+   copies are close-on-exec: the shell does not inherit them). */
 static int
 child_dup_all (int *from, const int *to, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    if (from[i] < 10 && (from[i] = fcntl (from[i], F_DUPFD, 10)) < 0)
+    if (from[i] < 10 && (from[i] = fcntl (from[i], F_DUPFD_CLOEXEC, 10)) < 0)
       return -1;
   for (size_t i = 0; i < n; i++)
     if (dup2 (from[i], to[i]) < 0)
@@ -267,6 +270,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
   agent_watch (&s->status, EPOLLIN);
   s->slen = 0;
   s->driver = is_bash;
+  s->born_ms = agent_now_ms ();
   ret = 0;
 out:
   agent_user_clear (&user);
@@ -530,11 +534,15 @@ static const char shell_init[] = "trap : INT\n";
    a run's length and text (ASCII: see put_quoted) and evals it. A read that fails at EOF (the
    agent closed the pipe) ends the shell; one cut short by a trapped signal or by a TMOUT the
    runs set (status over 128) is read again. Every command is `builtin': a run may define
-   functions named read or eval. */
+   functions named read, eval, test or printf (needs bash 4.1: read -N). What a run can still do
+   to its own shell: redefine `builtin' itself, `enable -n' a builtin, `set -n', alias
+   `builtin' under expand_aliases (the next runs hang or misreport: give runs a timeout), and
+   under `set -x' or a DEBUG trap the driver's own lines are traced into the next run's
+   stderr. Each run's text starts by unsetting the driver's variables. */
 static const char shell_driver[]
     = "trap : INT\n"
       "while builtin :; do while builtin :; do while builtin printf '%d\\n' \"$?\" >&9; "
-      "until builtin read -r -N 8 __fk_n; do builtin test $? -gt 128 || builtin exit 0; done; "
+      "until builtin read -r -N 8 __fk_n; do builtin test \"$?\" -gt 128 || builtin exit 0; done; "
       "builtin read -r -N \"$((10#$__fk_n))\" __fk_c || builtin exit 0; "
       "do builtin eval \"$__fk_c\"; done; done; done; builtin exit 0\n";
 
@@ -704,7 +712,12 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   int sub = cwd != NULL || m->env != NULL;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   if (s->driver)
-    fk_wire_put_raw (&b, "00000000", DRIVER_LEN_DIGITS); /* the length, filled in below */
+    {
+      fk_wire_put_raw (&b, "00000000", DRIVER_LEN_DIGITS); /* the length, filled in below */
+      /* The driver's variables are not the run's (under set -a they would be exported). */
+      static const char unset[] = "builtin unset -v __fk_n __fk_c; ";
+      fk_wire_put_raw (&b, unset, sizeof unset - 1);
+    }
   fk_wire_put_raw (&b, sub ? "( " : "{ ", 2);
   if (cwd != NULL)
     {
@@ -754,7 +767,7 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       s->inoff = 0;
     }
   else
-    fk_wire_put_raw (&b, "<&8", 3);
+    fk_wire_put_raw (&b, "<&8 8<&-", 8);
   static const char tail[] = " 9>&-; command printf '%d\\n' \"$?\" >&9\n";
   if (s->driver)
     {
@@ -832,6 +845,7 @@ shell_died (shell_t *s, int wstatus)
   s->pid = 0;
   if (s->status.fd >= 0)
     read_status (s); /* a status written just before dying still counts */
+  int was_running = s->running;
   if (s->running)
     {
       drain (s);
@@ -840,6 +854,15 @@ shell_died (shell_t *s, int wstatus)
   kill_shell (s);
   if (agent->terminating)
     return;
+  /* A shell that dies on its own within a second of starting (one that cannot start, or a bash
+     too old for the driver) is not started again in a loop: the next run starts it and
+     reports what happens. */
+  if (!was_running && agent_now_ms () - s->born_ms < 1000)
+    {
+      log_warning ("shell %s: exited %d ms after it started; started again at the next run", s->id,
+                   (int)(agent_now_ms () - s->born_ms));
+      return;
+    }
   fk_error_t err = FK_ERROR_INIT;
   if (shell_spawn (s, &err) < 0)
     {

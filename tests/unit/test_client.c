@@ -379,6 +379,24 @@ exec_poll_fd_event_loop (void **state)
 }
 
 static void
+exec_nonblocking_poll_fd (void **state)
+{
+  fixture_t *f = *state;
+  /* An event loop may make the connection non-blocking; a blocking wait must still sleep, not
+     spin (a 300 ms command costs far less than 300 ms of CPU). */
+  int fd = fk_client_poll_fd (f->c);
+  assert_int_equal (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK), 0);
+  struct timespec c0, c1;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
+  fk_exec_result_t r = run_sh (f->c, "sleep 0.3; echo done");
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
+  assert_string_equal (r.out, "done\n");
+  fk_exec_result_free (&r);
+  double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+  assert_true (cpu < 0.1);
+}
+
+static void
 exec_pty_and_resize (void **state)
 {
   fixture_t *f = *state;
@@ -840,6 +858,7 @@ main (void)
     cmocka_unit_test_setup_teardown (exec_background_job_does_not_hang, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_stream_order, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_poll_fd_event_loop, setup, teardown),
+    cmocka_unit_test_setup_teardown (exec_nonblocking_poll_fd, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_pty_and_resize, setup, teardown),
     cmocka_unit_test_setup_teardown (ps_signal_attach, setup, teardown),
     cmocka_unit_test_setup_teardown (files_round_trip, setup, teardown),

@@ -576,6 +576,110 @@ test_hostile_definitions (void **state)
 }
 
 static void
+test_plumbing_stays_private (void **state)
+{
+  /* Commands inherit stdin (/dev/null), stdout, stderr and nothing else of the shell's. */
+  assert_run ("ls /proc/self/fd", "0\n1\n2\n3\n", 0);
+  /* A run that closes or replaces fd 8 or 9 does not reach the next run. */
+  pid_t pid = fk_shell_pid (sh);
+  char *cmd = NULL;
+  if (asprintf (&cmd, "exec 8>%s/fd8; exec 9>%s/fd9", dir, dir) < 0)
+    abort ();
+  fk_shell_result_t r = run (cmd);
+  free (cmd);
+  fk_shell_result_free (&r);
+  assert_run ("cat; echo \"cat=$?\"", "cat=0\n", 0);
+  r = run ("exec 8<&- 9>&-");
+  fk_shell_result_free (&r);
+  assert_run ("cat; echo \"cat=$?\"", "cat=0\n", 0);
+  assert_int_equal (fk_shell_pid (sh), pid);
+  /* The driver's variables are not the run's, even under set -a. */
+  assert_run ("set -a; X=1", "", 0);
+  assert_run ("env | grep -c __fk", "0\n", 1);
+  assert_run ("set +a; env | grep -c '^X='", "1\n", 0);
+  /* An IFS that splits the status a timed-out read returns does not end the shell. */
+  assert_run ("K=kept; TMOUT=1; IFS=4", "", 0);
+  struct timespec ts = { 1, 500000000 };
+  nanosleep (&ts, NULL);
+  assert_run ("unset IFS TMOUT; printf %s \"$K\"", "kept", 0);
+  assert_int_equal (fk_shell_pid (sh), pid);
+}
+
+static void
+test_begin_finish (void **state)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_shell_t *s2 = NULL;
+  assert_int_equal (fk_shell_open (client, NULL, &s2, &err), 0);
+  fk_shell_run_opts_t o = { .command = "printf begun" };
+  fk_shell_pending_t *p = NULL;
+  assert_int_equal (fk_shell_run_begin (s2, &o, &p, &err), 0);
+  /* A second run on the same shell, begun or blocking, is EBUSY (not a wait). */
+  fk_shell_pending_t *p2 = NULL;
+  assert_int_equal (fk_shell_run_begin (s2, &o, &p2, &err), -1);
+  assert_int_equal (err.code, EBUSY);
+  fk_error_clear (&err);
+  fk_shell_result_t r;
+  assert_int_equal (fk_shell_run (s2, &o, &r, &err), -1);
+  assert_int_equal (err.code, EBUSY);
+  fk_error_clear (&err);
+  assert_int_equal (fk_shell_run_finish (p, &r, &err), 0);
+  assert_string_equal (r.out, "begun");
+  fk_shell_result_free (&r);
+  /* Closing with a run begun ends the run; its finish reports it and frees the shell. */
+  fk_shell_run_opts_t slow = { .command = "sleep 30" };
+  assert_int_equal (fk_shell_run_begin (s2, &slow, &p, &err), 0);
+  fk_shell_close (s2);
+  assert_int_equal (fk_shell_run_finish (p, &r, &err), 0);
+  assert_int_equal (r.status.signal, SIGKILL);
+  fk_shell_result_free (&r);
+}
+
+static size_t
+count_lines (const char *path)
+{
+  FILE *f = fopen (path, "r");
+  size_t n = 0;
+  int ch;
+  while (f && (ch = fgetc (f)) != EOF)
+    n += ch == '\n';
+  if (f)
+    fclose (f);
+  return n;
+}
+
+static void
+test_dying_shell_is_not_looped (void **state)
+{
+  /* A shell that exits as soon as it starts is not started again and again. */
+  char *prog = NULL, *starts = NULL;
+  if (asprintf (&prog, "%s/dies.sh", dir) < 0 || asprintf (&starts, "%s/starts", dir) < 0)
+    abort ();
+  FILE *f = fopen (prog, "w");
+  assert_non_null (f);
+  fprintf (f, "#!/bin/sh\necho started >>%s\nexit 1\n", starts);
+  fclose (f);
+  assert_int_equal (chmod (prog, 0755), 0);
+  fk_error_t err = FK_ERROR_INIT;
+  fk_shell_opts_t so = { .program = prog };
+  fk_shell_t *s2 = NULL;
+  assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
+  struct timespec ts = { 1, 500000000 };
+  nanosleep (&ts, NULL);
+  assert_int_equal (count_lines (starts), 1);
+  /* The next run starts it again and reports that it ended. */
+  fk_shell_run_opts_t o = { .command = "true" };
+  fk_shell_result_t r = run_opts (s2, &o);
+  assert_true (r.respawned);
+  fk_shell_result_free (&r);
+  nanosleep (&ts, NULL);
+  assert_true (count_lines (starts) <= 3);
+  fk_shell_close (s2);
+  free (prog);
+  free (starts);
+}
+
+static void
 test_close_kills_everything (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
@@ -616,11 +720,14 @@ main (void)
     cmocka_unit_test_setup_teardown (test_loop_keywords, open_shell, close_shell),
     cmocka_unit_test_setup_teardown (test_bytes_in_any_locale, open_shell, close_shell),
     cmocka_unit_test_setup_teardown (test_hostile_definitions, open_shell, close_shell),
+    cmocka_unit_test_setup_teardown (test_plumbing_stays_private, open_shell, close_shell),
   };
   const struct CMUnitTest once[] = {
     cmocka_unit_test (test_open_settings),
     cmocka_unit_test (test_other_user),
     cmocka_unit_test (test_pool_parallel),
+    cmocka_unit_test (test_begin_finish),
+    cmocka_unit_test (test_dying_shell_is_not_looped),
     cmocka_unit_test (test_close_kills_everything),
   };
   /* $FK_TEST_SHELL: the per-run cases with that shell (the settings cases run with the

@@ -193,6 +193,13 @@ read_some (fk_client_t *c, int timeout_ms)
   if (c->rcap - c->rlen < RBUF_CHUNK)
     xgrow ((void **)&c->rbuf, &c->rcap, c->rlen + RBUF_CHUNK, 1);
   ssize_t n = recv (c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, wait_in_recv ? 0 : MSG_DONTWAIT);
+  if (n < 0 && errno == EAGAIN && wait_in_recv)
+    {
+      /* Someone made the socket non-blocking since (an event loop watching
+         fk_client_poll_fd): wait in poll from now on. */
+      c->blocking = 0;
+      return 0;
+    }
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return 0;
   if (n <= 0)

@@ -23,7 +23,9 @@ struct fk_shell
   pid_t pid;
   pthread_mutex_t lock; /* busy, cur_id */
   pthread_cond_t idle;  /* signalled when a run ends */
-  int busy;             /* a run is in progress (begun and not finished) */
+  int busy;             /* a run is in progress */
+  int begun;            /* ... started by fk_shell_run_begin, not finished yet */
+  int close_on_finish;  /* closed with a begun run: its finish frees the shell */
   uint32_t cur_id;      /* the request id of the run in progress, 0 when none */
   int open;
 };
@@ -152,19 +154,32 @@ struct fk_shell_pending
   uint32_t id;
 };
 
-/* Marks sh busy: waits for the run in progress to end, or fails with EBUSY (nowait). */
+/* Marks sh busy: waits for a run another thread is running to end (unless nowait); a run
+   begun and not finished is EBUSY at once (this very thread may be the one to finish it). */
 static int
 take (fk_shell_t *sh, int nowait, fk_error_t *err)
 {
   pthread_mutex_lock (&sh->lock);
-  while (sh->busy && !nowait)
+  while (sh->busy && !sh->begun && !nowait)
     pthread_cond_wait (&sh->idle, &sh->lock);
-  int busy = sh->busy;
-  sh->busy = 1;
+  int busy = sh->busy, begun = sh->begun;
+  if (!busy)
+    sh->busy = 1;
   pthread_mutex_unlock (&sh->lock);
   if (busy)
-    return fk_error_set (err, EBUSY, "shell run: the shell has a run in progress");
+    return fk_error_set (err, EBUSY,
+                         begun ? "shell run: the shell has a run begun and not finished"
+                               : "shell run: the shell has a run in progress");
   return 0;
+}
+
+static void
+destroy (fk_shell_t *sh)
+{
+  pthread_mutex_destroy (&sh->lock);
+  pthread_cond_destroy (&sh->idle);
+  free (sh->path);
+  free (sh);
 }
 
 static void
@@ -172,6 +187,7 @@ give_back (fk_shell_t *sh)
 {
   pthread_mutex_lock (&sh->lock);
   sh->busy = 0;
+  sh->begun = 0;
   sh->cur_id = 0;
   pthread_cond_signal (&sh->idle);
   pthread_mutex_unlock (&sh->lock);
@@ -311,7 +327,8 @@ fk_shell_run_stream (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                      int *ret_respawned, fk_error_t *err)
 {
   fk_shell_pending_t *p = NULL;
-  take (sh, 0, err);
+  if (take (sh, 0, err) < 0)
+    return -1;
   if (send_run (sh, opts, &p, err) < 0)
     {
       give_back (sh);
@@ -380,7 +397,8 @@ fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t
               fk_error_t *err)
 {
   fk_shell_pending_t *p = NULL;
-  take (sh, 0, err);
+  if (take (sh, 0, err) < 0)
+    return -1;
   if (send_run (sh, opts, &p, err) < 0)
     {
       give_back (sh);
@@ -400,13 +418,23 @@ fk_shell_run_begin (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
       give_back (sh);
       return -1;
     }
+  pthread_mutex_lock (&sh->lock);
+  sh->begun = 1;
+  pthread_mutex_unlock (&sh->lock);
   return 0;
 }
 
 int
 fk_shell_run_finish (fk_shell_pending_t *pending, fk_shell_result_t *ret_result, fk_error_t *err)
 {
-  return finish_collect (pending, ret_result, err);
+  fk_shell_t *sh = pending->sh;
+  int r = finish_collect (pending, ret_result, err);
+  pthread_mutex_lock (&sh->lock);
+  int doomed = sh->close_on_finish;
+  pthread_mutex_unlock (&sh->lock);
+  if (doomed)
+    destroy (sh);
+  return r;
 }
 
 void
@@ -424,6 +452,14 @@ fk_shell_close (fk_shell_t *sh)
 {
   if (sh == NULL)
     return;
+  pthread_mutex_lock (&sh->lock);
+  /* Another thread's run ends first; a begun run is ended by the agent (SIGKILL) and its
+     finish frees the shell. */
+  while (sh->busy && !sh->begun)
+    pthread_cond_wait (&sh->idle, &sh->lock);
+  int begun = sh->begun;
+  sh->close_on_finish = begun;
+  pthread_mutex_unlock (&sh->lock);
   if (sh->open)
     {
       fk_creq_t *r = fk_creq_new (sh->c);
@@ -437,11 +473,10 @@ fk_shell_close (fk_shell_t *sh)
         fk_error_clear (&err);
       fk_wire_buf_free (&b);
       fk_creq_free (sh->c, r);
+      sh->open = 0;
     }
-  pthread_mutex_destroy (&sh->lock);
-  pthread_cond_destroy (&sh->idle);
-  free (sh->path);
-  free (sh);
+  if (!begun)
+    destroy (sh);
 }
 
 int
