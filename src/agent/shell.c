@@ -538,13 +538,14 @@ static const char shell_init[] = "trap : INT\n";
    to its own shell: redefine `builtin' itself, `enable -n' a builtin, `set -n', alias
    `builtin' under expand_aliases (the next runs hang or misreport: give runs a timeout), and
    under `set -x' or a DEBUG trap the driver's own lines are traced into the next run's
-   stderr. Each run's text starts by unsetting the driver's variables. */
+   stderr. The driver keeps the length and the text in an array, __fk: bash never exports an
+   array, so even under `set -a' the run's commands do not get them in their environment. */
 static const char shell_driver[]
     = "trap : INT\n"
       "while builtin :; do while builtin :; do while builtin printf '%d\\n' \"$?\" >&9; "
-      "until builtin read -r -N 8 __fk_n; do builtin test \"$?\" -gt 128 || builtin exit 0; done; "
-      "builtin read -r -N \"$((10#$__fk_n))\" __fk_c || builtin exit 0; "
-      "do builtin eval \"$__fk_c\"; done; done; done; builtin exit 0\n";
+      "until builtin read -r -N 8 '__fk[0]'; do builtin test \"$?\" -gt 128 || builtin exit 0; "
+      "done; builtin read -r -N \"$((10#${__fk[0]}))\" '__fk[1]' || builtin exit 0; "
+      "do builtin eval \"${__fk[1]}\"; done; done; done; builtin exit 0\n";
 
 /* A run's text in the driver's framing: the 8-digit length goes first. */
 #define DRIVER_LEN_DIGITS 8
@@ -712,12 +713,7 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   int sub = cwd != NULL || m->env != NULL;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   if (s->driver)
-    {
-      fk_wire_put_raw (&b, "00000000", DRIVER_LEN_DIGITS); /* the length, filled in below */
-      /* The driver's variables are not the run's (under set -a they would be exported). */
-      static const char unset[] = "builtin unset -v __fk_n __fk_c; ";
-      fk_wire_put_raw (&b, unset, sizeof unset - 1);
-    }
+    fk_wire_put_raw (&b, "00000000", DRIVER_LEN_DIGITS); /* the length, filled in below */
   fk_wire_put_raw (&b, sub ? "( " : "{ ", 2);
   if (cwd != NULL)
     {
