@@ -247,8 +247,9 @@ test_cancel (void **state)
   pthread_t t;
   pthread_create (&t, NULL, cancel_runner, &a);
   fk_error_t err = FK_ERROR_INIT;
-  /* Poll until the command is under way (its sleep is a child of the shell), then cancel;
-     SIGINT before the sleep starts would only hit printf. */
+  /* Poll until the command is under way (a child of the shell that has become `sleep'), then
+     cancel: SIGINT before then would hit printf, or the shell's own fork before its exec (which
+     runs the shell's `:' trap, and the sleep starts anyway). */
   int64_t t0 = now_ms ();
   while (!__atomic_load_n (&a.done, __ATOMIC_SEQ_CST) && now_ms () - t0 < 10000)
     {
@@ -256,14 +257,23 @@ test_cancel (void **state)
       snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int)fk_shell_pid (sh),
                 (int)fk_shell_pid (sh));
       FILE *f = fopen (path, "r");
-      int kids = 0;
+      int slept = 0, pid;
       if (f)
         {
-          int pid;
-          kids = fscanf (f, "%d", &pid) == 1;
+          if (fscanf (f, "%d", &pid) == 1)
+            {
+              char comm_path[64], comm[32] = "";
+              snprintf (comm_path, sizeof comm_path, "/proc/%d/comm", pid);
+              FILE *c = fopen (comm_path, "r");
+              if (c)
+                {
+                  slept = fgets (comm, sizeof comm, c) != NULL && strcmp (comm, "sleep\n") == 0;
+                  fclose (c);
+                }
+            }
           fclose (f);
         }
-      if (kids)
+      if (slept)
         break;
       struct timespec ts = { 0, 2000000 };
       nanosleep (&ts, NULL);
