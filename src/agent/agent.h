@@ -109,8 +109,7 @@ typedef struct agent
   int epfd;
   watch_t listen, sig;
   int rootfd;
-  int devnull; /* /dev/null, read-only: the stdin of commands given none (-1 if it could not
-                  be opened: a closed pipe then) */
+  int devnull; /* /dev/null, read-only: the stdin of commands and shell runs given none */
   conn_t *conns;
   proc_t *procs;
   shell_t *shells;

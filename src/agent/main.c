@@ -296,6 +296,11 @@ main (int argc, char **argv)
       return 1;
     }
   a.devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (a.devnull < 0)
+    {
+      log_error_errno (errno, "open /dev/null (the stdin of commands given none)");
+      return 1;
+    }
   if (listen_at != NULL)
     {
       listen_fd = listen_path (listen_at, &err);

@@ -250,7 +250,7 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   int master = -1, slave = -1;
   unsigned mode = (unsigned)m->num[FK_TAG_STDIN_MODE];
   /* No stdin: the agent's /dev/null (one pipe fewer to make, watch and close). */
-  int null_in = !pty && mode == FK_WIRE_STDIN_CLOSED && agent->devnull >= 0;
+  int null_in = !pty && mode == FK_WIRE_STDIN_CLOSED;
   if (pty)
     {
       master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);

@@ -10,17 +10,20 @@
    command or printf breaks this; bash calls them as builtins). Fd 8 is /dev/null, kept open:
    duplicating it is much cheaper for the shell than opening /dev/null for every run; like fd 9
    it is closed for the run's commands and restored after, so a run's `exec 8<&-' or `exec
-   9>file' does not reach the next run. sh gets
-   each run as a line of script followed by `; command printf '%d\n' "$?" >&9'. bash reads a script
-   from a pipe a byte at a time, so it runs a driver loop instead (DRIVER below) that reads each run
-   as an 8-digit length and that many bytes (two reads) and evals it; the loop's condition writes
-   the status. Three nested loops keep a run's `break' or `continue' from ending the driver (`break
-   3' does: the shell exits, and that is reported like `exit'). Stdout and stderr are pipes that
-   live as long as the shell; when the status line arrives, everything the command wrote is already
-   in them and is drained before the exit frame. A run with env or cwd runs in a subshell, so
-   neither sticks. A run's stdin is a fresh pipe the shell opens through /proc/<agent>/fd/N. When
-   the shell dies (`exit 3', a timeout's SIGKILL, a signal), the run reports it and a new shell with
-   the same settings takes the slot. */
+   9>file' does not reach the next run.
+
+   sh gets each run as a line of script followed by `; command printf '%d\n' "$?" >&9'. bash
+   reads a script from a pipe a byte at a time, so it runs a driver loop instead (shell_driver
+   below) that reads each run as an 8-digit length and that many bytes (two reads) and evals
+   it; the loop's condition writes the status. Three nested loops keep a run's `break' or
+   `continue' from ending the driver (`break 3' does: the shell exits, and that is reported
+   like `exit').
+
+   Stdout and stderr are pipes that live as long as the shell; when the status line arrives,
+   everything the command wrote is already in them and is drained before the exit frame. A run
+   with env or cwd runs in a subshell, so neither sticks. A run's stdin is a fresh pipe the
+   shell opens through /proc/<agent>/fd/N. When the shell dies (`exit 3', a timeout's SIGKILL,
+   a signal), the run reports it and a new shell with the same settings takes the slot. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -162,7 +165,9 @@ shell_env (char **extra, const char *home)
   return env;
 }
 
-/* Starts the shell process with fresh pipes. */
+static void shell_start (shell_t *s);
+
+/* Starts the shell process with fresh pipes and sends it its first command. */
 static int
 shell_spawn (shell_t *s, fk_error_t *err)
 {
@@ -175,13 +180,6 @@ shell_spawn (shell_t *s, fk_error_t *err)
   cleanup_free char **envp = shell_env (s->env, home);
   int cmdp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, stp[2] = { -1, -1 };
   int ret = -1;
-  cleanup_close int own_null = agent->devnull < 0 ? open ("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
-  int devnull = agent->devnull >= 0 ? agent->devnull : own_null;
-  if (devnull < 0)
-    {
-      fk_error_set_errno (err, "open /dev/null");
-      goto out;
-    }
   if (pipe2 (cmdp, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
       || pipe2 (stp, O_CLOEXEC) < 0)
     {
@@ -218,7 +216,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
       sigprocmask (SIG_SETMASK, &none, NULL);
       setsid ();
       int stage = 0, e = 0;
-      int from[] = { cmdp[0], outp[1], errp[1], devnull, stp[1] };
+      int from[] = { cmdp[0], outp[1], errp[1], agent->devnull, stp[1] };
       static const int to[] = { 0, 1, 2, NULL_FD, STATUS_FD };
       if (child_dup_all (from, to, sizeof to / sizeof to[0]) < 0)
         stage = 1;
@@ -271,6 +269,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
   s->slen = 0;
   s->driver = is_bash;
   s->born_ms = agent_now_ms ();
+  shell_start (s);
   ret = 0;
 out:
   agent_user_clear (&user);
@@ -614,7 +613,6 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       conn_send_fk_error (c, id, &err);
       return;
     }
-  shell_start (s);
   s->next = agent->shells;
   agent->shells = s;
   fk_wire_buf_t *b = conn_outbuf (c);
@@ -700,14 +698,10 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
         conn_send_error (c, id, EINVAL, msg);
         return;
       }
-  if (s->pid == 0)
+  if (s->pid == 0 && shell_spawn (s, &err) < 0)
     {
-      if (shell_spawn (s, &err) < 0)
-        {
-          conn_send_fk_error (c, id, &err);
-          return;
-        }
-      shell_start (s);
+      conn_send_fk_error (c, id, &err);
+      return;
     }
   const char *cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? m->str[FK_TAG_CWD] : NULL;
   int sub = cwd != NULL || m->env != NULL;
@@ -764,16 +758,18 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   else
     fk_wire_put_raw (&b, "<&8 8<&-", 8);
-  static const char tail[] = " 9>&-; command printf '%d\\n' \"$?\" >&9\n";
+  fk_wire_put_raw (&b, " 9>&-", 5);
   if (s->driver)
     {
-      fk_wire_put_raw (&b, " 9>&-", 5);
       char len[DRIVER_LEN_DIGITS + 1];
       snprintf (len, sizeof len, "%0*zu", DRIVER_LEN_DIGITS, b.len - DRIVER_LEN_DIGITS);
       memcpy (b.data, len, DRIVER_LEN_DIGITS);
     }
   else
-    fk_wire_put_raw (&b, tail, sizeof tail - 1);
+    {
+      static const char status[] = "; command printf '%d\\n' \"$?\" >&9\n";
+      fk_wire_put_raw (&b, status, sizeof status - 1);
+    }
 
   s->running = 1;
   s->req_id = id;
@@ -865,9 +861,7 @@ shell_died (shell_t *s, int wstatus)
       /* The next run tries again and reports why. */
       log_warning ("shell %s: respawn: %s", s->id, fk_error_message (&err));
       fk_error_clear (&err);
-      return;
     }
-  shell_start (s);
 }
 
 int

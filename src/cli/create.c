@@ -20,28 +20,10 @@ fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv)
 {
   fk_cli_spec_t s;
   fk_cli_spec_init (&s);
-  struct option opts[FK_CLI_SPEC_OPTIONS_N + 1];
-  memcpy (opts, fk_cli_spec_options, sizeof (struct option) * FK_CLI_SPEC_OPTIONS_N);
-  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){ "help", no_argument, NULL, 'h' };
-  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){ NULL, 0, NULL, 0 };
-  int c, rc = 0;
-  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
-    {
-      if (c == 'h')
-        {
-          usage (stdout);
-          fk_cli_spec_free (&s);
-          return 0;
-        }
-      int r = fk_cli_spec_option (&s, c, optarg);
-      if (r <= 0)
-        {
-          if (r == 0)
-            usage (stderr);
-          fk_cli_spec_free (&s);
-          return 2;
-        }
-    }
+  int rc = fk_cli_spec_parse (&s, argc, argv, usage);
+  if (rc >= 0)
+    return rc;
+  rc = 0;
   if (argc - optind > 1)
     {
       fprintf (stderr, "fk: create: one template at most (got `%s' and `%s')\n", argv[optind],

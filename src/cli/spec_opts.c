@@ -208,3 +208,31 @@ fk_cli_spec_finish (fk_cli_spec_t *s, const char *template_id)
   else
     s->spec.template_id = template_id ? template_id : "base";
 }
+
+int
+fk_cli_spec_parse (fk_cli_spec_t *s, int argc, char **argv, void (*usage) (FILE *out))
+{
+  struct option opts[FK_CLI_SPEC_OPTIONS_N + 1];
+  memcpy (opts, fk_cli_spec_options, sizeof (struct option) * FK_CLI_SPEC_OPTIONS_N);
+  opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){ "help", no_argument, NULL, 'h' };
+  opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){ NULL, 0, NULL, 0 };
+  int c;
+  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    {
+      if (c == 'h')
+        {
+          usage (stdout);
+          fk_cli_spec_free (s);
+          return 0;
+        }
+      int r = fk_cli_spec_option (s, c, optarg);
+      if (r <= 0)
+        {
+          if (r == 0)
+            usage (stderr);
+          fk_cli_spec_free (s);
+          return 2;
+        }
+    }
+  return -1;
+}

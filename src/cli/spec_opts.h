@@ -3,6 +3,7 @@
 #define FK_CLI_SPEC_OPTS_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "firkin/sandbox.h"
 
@@ -24,6 +25,11 @@ void fk_cli_spec_free (fk_cli_spec_t *s);
 /* Handles option c (from fk_cli_spec_options) with optarg; 1 when handled, 0 when not a spec
    option, -1 (message printed) on a bad value. */
 int fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg);
+
+/* Parses argv's options (the spec's and --help, stopping at the first operand or "--") into s.
+   Returns -1 to go on (optind at the operands), else the exit code: 0 after --help (usage on
+   stdout), 2 on a bad option (usage on stderr, or a message) with s freed. */
+int fk_cli_spec_parse (fk_cli_spec_t *s, int argc, char **argv, void (*usage) (FILE *out));
 
 /* Sets the template (or the layers when --rootfs was given) and finishes the lists. */
 void fk_cli_spec_finish (fk_cli_spec_t *s, const char *template_id);

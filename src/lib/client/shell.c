@@ -48,6 +48,15 @@ frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
   return fk_wire_frame_decode (&wf, m, err);
 }
 
+static void
+destroy (fk_shell_t *sh)
+{
+  pthread_mutex_destroy (&sh->lock);
+  pthread_cond_destroy (&sh->idle);
+  free (sh->path);
+  free (sh);
+}
+
 int
 fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell, fk_error_t *err)
 {
@@ -93,9 +102,7 @@ fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_she
   free (f);
   if (ret < 0)
     {
-      pthread_mutex_destroy (&sh->lock);
-      pthread_cond_destroy (&sh->idle);
-      free (sh);
+      destroy (sh);
       return fk_error_wrap (err, "open a shell");
     }
   sh->open = 1;
@@ -150,36 +157,30 @@ fk_shell_cancel (fk_shell_t *sh, fk_error_t *err)
 struct fk_shell_pending
 {
   fk_shell_t *sh;
-  fk_creq_t *r;
-  uint32_t id;
+  fk_creq_t *r; /* the run's request (its id is the run's) */
 };
 
-/* Marks sh busy: waits for a run another thread is running to end (unless nowait); a run
-   begun and not finished is EBUSY at once (this very thread may be the one to finish it). */
+/* Marks sh busy (and begun, for fk_shell_run_begin): waits for a run another thread is running
+   to end, unless begin; a run begun and not finished is EBUSY at once (this very thread may be
+   the one to finish it). */
 static int
-take (fk_shell_t *sh, int nowait, fk_error_t *err)
+take (fk_shell_t *sh, int begin, fk_error_t *err)
 {
   pthread_mutex_lock (&sh->lock);
-  while (sh->busy && !sh->begun && !nowait)
+  while (sh->busy && !sh->begun && !begin)
     pthread_cond_wait (&sh->idle, &sh->lock);
   int busy = sh->busy, begun = sh->begun;
   if (!busy)
-    sh->busy = 1;
+    {
+      sh->busy = 1;
+      sh->begun = begin;
+    }
   pthread_mutex_unlock (&sh->lock);
   if (busy)
     return fk_error_set (err, EBUSY,
                          begun ? "shell run: the shell has a run begun and not finished"
                                : "shell run: the shell has a run in progress");
   return 0;
-}
-
-static void
-destroy (fk_shell_t *sh)
-{
-  pthread_mutex_destroy (&sh->lock);
-  pthread_cond_destroy (&sh->idle);
-  free (sh->path);
-  free (sh);
 }
 
 static void
@@ -244,8 +245,22 @@ send_run (fk_shell_t *sh, const fk_shell_run_opts_t *o, fk_shell_pending_t **ret
   fk_shell_pending_t *p = xcalloc (1, sizeof *p);
   p->sh = sh;
   p->r = r;
-  p->id = id;
   *ret_pending = p;
+  return 0;
+}
+
+/* Takes sh (see take) and sends the run; sh is given back when that fails. */
+static int
+start_run (fk_shell_t *sh, int begin, const fk_shell_run_opts_t *o,
+           fk_shell_pending_t **ret_pending, fk_error_t *err)
+{
+  if (take (sh, begin, err) < 0)
+    return -1;
+  if (send_run (sh, o, ret_pending, err) < 0)
+    {
+      give_back (sh);
+      return -1;
+    }
   return 0;
 }
 
@@ -274,7 +289,7 @@ collect_run (fk_shell_pending_t *p, const fk_shell_callbacks_t *cbs, fk_exit_sta
             {
               stopped = 1;
               fk_error_t e2 = FK_ERROR_INIT;
-              if (send_signal (sh, p->id, SIGKILL, &e2) < 0)
+              if (send_signal (sh, fk_creq_id (p->r), SIGKILL, &e2) < 0)
                 fk_error_clear (&e2);
             }
           continue;
@@ -327,13 +342,8 @@ fk_shell_run_stream (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                      int *ret_respawned, fk_error_t *err)
 {
   fk_shell_pending_t *p = NULL;
-  if (take (sh, 0, err) < 0)
+  if (start_run (sh, 0, opts, &p, err) < 0)
     return -1;
-  if (send_run (sh, opts, &p, err) < 0)
-    {
-      give_back (sh);
-      return -1;
-    }
   return collect_run (p, cbs, ret_status, ret_respawned, err);
 }
 
@@ -397,13 +407,8 @@ fk_shell_run (fk_shell_t *sh, const fk_shell_run_opts_t *opts, fk_shell_result_t
               fk_error_t *err)
 {
   fk_shell_pending_t *p = NULL;
-  if (take (sh, 0, err) < 0)
+  if (start_run (sh, 0, opts, &p, err) < 0)
     return -1;
-  if (send_run (sh, opts, &p, err) < 0)
-    {
-      give_back (sh);
-      return -1;
-    }
   return finish_collect (p, ret_result, err);
 }
 
@@ -411,17 +416,7 @@ int
 fk_shell_run_begin (fk_shell_t *sh, const fk_shell_run_opts_t *opts,
                     fk_shell_pending_t **ret_pending, fk_error_t *err)
 {
-  if (take (sh, 1, err) < 0)
-    return -1;
-  if (send_run (sh, opts, ret_pending, err) < 0)
-    {
-      give_back (sh);
-      return -1;
-    }
-  pthread_mutex_lock (&sh->lock);
-  sh->begun = 1;
-  pthread_mutex_unlock (&sh->lock);
-  return 0;
+  return start_run (sh, 1, opts, ret_pending, err);
 }
 
 int
