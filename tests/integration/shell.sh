@@ -3,9 +3,9 @@
 # exit and timeout replace the shell, stdin per command, pools run in parallel. Then the same
 # root with the host's bash (and its libraries) added: the agent's bash driver in a sandbox.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 14
 
-skip_all() { for i in $(seq 1 12); do skip "fk shell $i" "$1"; done; done_testing; }
+skip_all() { for i in $(seq 1 14); do skip "fk shell $i" "$1"; done; done_testing; }
 [ -n "${FK:-}" ] && [ -x "$FK" ] || skip_all "fk binary not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (sandboxes)"
 [ -x /bin/busybox ] || skip_all "busybox-static not installed"
@@ -60,7 +60,7 @@ for f in /bin/bash $(ldd /bin/bash | grep -o '/[^ ]*'); do
 done
 # The UTF-8 locale, for a run to switch to.
 [ -d /usr/lib/locale/C.utf8 ] && mkdir -p "$broot/usr/lib/locale" && cp -r /usr/lib/locale/C.utf8 "$broot/usr/lib/locale/"
-bid=$("$FK" create --rootfs "$broot") || { for i in 1 2 3 4; do skip "bash $i" "cannot create"; done; done_testing; exit 0; }
+bid=$("$FK" create --rootfs "$broot") || { for i in 1 2 3 4 5 6; do skip "bash $i" "cannot create"; done; done_testing; exit 0; }
 on_exit "'$FK' rm -f '$bid'"
 
 # --timeout: a driver that lost its framing fails the check instead of hanging it.
@@ -75,4 +75,9 @@ out=$("$FK" shell "$bid" --timeout 10 -c 'K=kept' -c 'break' -c 'continue' -c 'f
 
 out=$("$FK" shell "$bid" --timeout 0.3 -c 'Y=2; sleep 30' -c 'echo ${Y:-fresh}' -c 'exit 4' -c 'echo alive' 2>&1)
 case "$out" in *"timed out"*fresh*"exited (code 4) and was replaced"*alive) ok "bash: a timeout and exit replace the shell";; *) fail "bash timeout/exit"; echo "# $out";; esac
+out=$("$FK" shell "$bid" --program /bin/sh -c 'echo "${BASH_VERSION:-no bash}"' 2>&1)
+[ "$out" = "no bash" ] && ok "--program picks the shell (sh where bash is the default)" || { fail "--program"; echo "# $out"; }
+
+out=$("$FK" shell "$bid" --program sh -c true 2>&1); rc=$?
+case "$out" in *"not an absolute path"*) [ $rc -ne 0 ] && ok "--program with a relative path is a clear error" || fail "rc $rc";; *) fail "--program relative"; echo "# $out";; esac
 done_testing
