@@ -495,6 +495,11 @@ test_pool_parallel (void **state)
       assert_true (took < (int64_t)(n / 4) * 1000 + 1500);
     }
   fk_shell_pool_close (pool);
+  /* A pool whose shells cannot open fails whole, naming the slot, with nothing left open. */
+  fk_shell_opts_t bad = { .program = "/does/not/exist/sh" };
+  assert_int_equal (fk_shell_pool_open (client, 3, &bad, &pool, &err), -1);
+  assert_error_contains (&err, "shell pool slot 1 of 3");
+  fk_error_clear (&err);
   assert_int_equal (fk_shell_pool_open (client, 0, NULL, &pool, &err), -1);
   assert_error_contains (&err, "at least one");
 }

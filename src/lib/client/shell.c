@@ -488,8 +488,9 @@ fk_shell_pool_open (fk_client_t *c, size_t n, const fk_shell_opts_t *opts,
   for (; p->n < n; p->n++)
     if (fk_shell_open (c, opts, &p->slots[p->n], err) < 0)
       {
+        size_t failed = p->n + 1;
         fk_shell_pool_close (p);
-        return fk_error_wrap (err, "shell pool slot %zu of %zu", n ? p->n + 1 : 0, n);
+        return fk_error_wrap (err, "shell pool slot %zu of %zu", failed, n);
       }
   *ret_pool = p;
   return 0;
