@@ -126,6 +126,10 @@ extern agent_t *agent;
 uint64_t agent_now_ms (void);
 /* Sets what epoll watches for w (0 removes it). */
 void agent_watch (watch_t *w, uint32_t events);
+/* In a child about to exec: outside a sandbox (the agent not PID 1 of its own pid namespace)
+   the child gets SIGKILL when the agent dies, as it would in one. Set after any user switch
+   (which clears it). */
+void agent_child_dies_with_agent (void);
 /* Writes buf[*off, len) to w's non-blocking fd, advancing *off. Returns 1 when all is written
    (w no longer watched), 0 when the pipe is full (w watched for EPOLLOUT: call again then), -1
    when the reader is gone or the write failed. */

@@ -47,6 +47,13 @@ agent_watch (watch_t *w, uint32_t events)
   w->events = events;
 }
 
+void
+agent_child_dies_with_agent (void)
+{
+  if (!agent->pid1)
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 int
 agent_write_out (watch_t *w, const uint8_t *buf, size_t len, size_t *off)
 {

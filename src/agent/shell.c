@@ -227,7 +227,10 @@ shell_spawn (shell_t *s, fk_error_t *err)
                    || setgid (user.gid) < 0 || setuid (user.uid) < 0))
         stage = 3;
       else
-        execve (s->path, is_bash ? argv_bash : argv_sh, envp), stage = 4;
+        {
+          agent_child_dies_with_agent ();
+          execve (s->path, is_bash ? argv_bash : argv_sh, envp), stage = 4;
+        }
       e = errno;
       int msg[2] = { stage, e };
       ssize_t w = write (rep[1], msg, sizeof msg);

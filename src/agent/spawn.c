@@ -95,6 +95,7 @@ child_main (void *arg)
           _exit (127);
         }
     }
+  agent_child_dies_with_agent ();
   const char *file = s->argv[0];
   int err = ENOENT;
   if (strchr (file, '/') != NULL)

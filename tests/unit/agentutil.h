@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,7 +24,7 @@ extern char **environ;
 typedef struct test_agent
 {
   char *dir;  /* scratch: sock, root/ */
-  char *root; /* the agent's --root */
+  char *root; /* the agent's --root (a scratch directory unless given) */
   char *sock;
   pid_t pid;
 } test_agent_t;
@@ -35,9 +36,27 @@ test_sleep_ms (long ms)
   nanosleep (&ts, NULL);
 }
 
-/* Starts the agent and waits (polling, 10 s at most) until a client connects. */
+/* Starts argv; the child gets SIGKILL when this process dies first, so a test that crashes
+   (an assertion, a sanitizer's abort) leaves no agent behind. */
+static inline pid_t
+test_spawn_agent (char *const argv[])
+{
+  pid_t parent = getpid ();
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != parent)
+        _exit (127);
+      execve (argv[0], argv, environ);
+      _exit (127);
+    }
+  return pid;
+}
+
+/* Starts the agent with --root root (NULL: a scratch directory) and waits (polling, 10 s at
+   most) until a client connects. */
 static inline int
-test_agent_start (test_agent_t *a, const char *extra_arg)
+test_agent_start_in (test_agent_t *a, const char *root, const char *extra_arg)
 {
   const char *bin = getenv ("FK_AGENT");
   if (bin == NULL)
@@ -49,12 +68,14 @@ test_agent_start (test_agent_t *a, const char *extra_arg)
   if (asprintf (&a->dir, "%s/fk-agent-test.XXXXXX", base ? base : "/tmp") < 0
       || mkdtemp (a->dir) == NULL)
     return -1;
-  if (asprintf (&a->root, "%s/root", a->dir) < 0 || asprintf (&a->sock, "%s/sock", a->dir) < 0)
+  if ((root ? (a->root = strdup (root)) == NULL : asprintf (&a->root, "%s/root", a->dir) < 0)
+      || asprintf (&a->sock, "%s/sock", a->dir) < 0)
     return -1;
-  mkdir (a->root, 0755);
+  if (root == NULL)
+    mkdir (a->root, 0755);
   char *argv[] = { (char *)bin, (char *)"--listen", a->sock, (char *)"--root",
                    a->root,     (char *)extra_arg,  NULL };
-  if (posix_spawn (&a->pid, bin, NULL, NULL, argv, environ) != 0)
+  if ((a->pid = test_spawn_agent (argv)) < 0)
     return -1;
   for (int i = 0; i < 2000; i++)
     {
@@ -75,6 +96,12 @@ test_agent_start (test_agent_t *a, const char *extra_arg)
       test_sleep_ms (5);
     }
   return -1;
+}
+
+static inline int
+test_agent_start (test_agent_t *a, const char *extra_arg)
+{
+  return test_agent_start_in (a, NULL, extra_arg);
 }
 
 /* Stops the agent with SIGTERM; returns its exit status (-1 if it did not exit cleanly). */

@@ -4,11 +4,11 @@
    with bash (the agent's driver loop) and, with FK_TEST_SHELL=/bin/sh, with sh (a line of
    script per run). */
 #include "testutil.h"
+#include "agentutil.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,10 +16,8 @@
 #include "firkin/client.h"
 #include "firkin/shell.h"
 
-extern char **environ;
-
-static char *dir, *sock;
-static pid_t agent_pid;
+static test_agent_t agent;
+static const char *dir; /* agent.dir: scratch space */
 static fk_client_t *client;
 static fk_shell_t *sh;
 /* The shell of the group being run: NULL for the default (bash here), else its path. */
@@ -36,44 +34,25 @@ now_ms (void)
 static int
 setup (void **state)
 {
-  const char *bin = getenv ("FK_AGENT");
-  if (bin == NULL)
+  /* The host's root: its bash and sh are the shells under test. */
+  if (test_agent_start_in (&agent, "/", "--grace-ms=500") < 0)
+    return -1;
+  dir = agent.dir;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_client_connect (agent.sock, &client, &err) < 0)
     {
-      fprintf (stderr, "# FK_AGENT is not set\n");
+      fprintf (stderr, "# %s\n", fk_error_message (&err));
+      fk_error_clear (&err);
       return -1;
     }
-  dir = test_tmpdir ();
-  if (asprintf (&sock, "%s/sock", dir) < 0)
-    abort ();
-  char *argv[]
-      = { (char *)bin, (char *)"--listen", sock, (char *)"--grace-ms", (char *)"500", NULL };
-  if (posix_spawn (&agent_pid, bin, NULL, NULL, argv, environ) != 0)
-    return -1;
-  /* Poll until the agent takes connections. */
-  for (int i = 0; i < 4000; i++)
-    {
-      fk_error_t err = FK_ERROR_INIT;
-      if (fk_client_connect (sock, &client, &err) == 0)
-        return 0;
-      fk_error_clear (&err);
-      struct timespec ts = { 0, 2000000 };
-      nanosleep (&ts, NULL);
-    }
-  return -1;
+  return 0;
 }
 
 static int
 teardown (void **state)
 {
   fk_client_close (client);
-  if (agent_pid > 0)
-    {
-      kill (agent_pid, SIGTERM);
-      int st;
-      waitpid (agent_pid, &st, 0);
-    }
-  test_tmpdir_free (dir);
-  free (sock);
+  test_agent_stop (&agent);
   return 0;
 }
 
