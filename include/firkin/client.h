@@ -5,13 +5,24 @@
    Errors: every call returning int returns 0 (or a count) on success and < 0 with err filled
    on failure. err->code is an errno value: ENOENT for a missing path (or an unknown pid/tag),
    EEXIST, ENOTDIR, EISDIR, EACCES, ... as the agent saw them; EPIPE/ECONNRESET when the agent
-   went away mid-request (never a hang).
+   went away mid-request (never a hang); ETIMEDOUT when it did not answer in time; EPROTO when
+   it broke the protocol.
+
+   The agent runs beside hostile code and may be taken over, so nothing it sends is trusted:
+   every size is bounded (the limits below), every wait has a deadline (except for the output
+   and the stdin of a command without a timeout, which may run forever), and a reply that does
+   not fit its request (a frame for a request never made, a second hello, STARTED twice, EXIT
+   before STARTED, a frame after the one that ended its request, a pid or status out of range,
+   file data beyond the size announced) is EPROTO, on that request or, when it cannot be told
+   which, on the whole connection. Error messages from the agent are cut at 1 KiB, control
+   characters replaced.
 
    Threads: a connection may be used by several threads at once; each request is independent
    (they are multiplexed on the one socket by request id). A single fk_proc_t must be used by
    one thread at a time. Free every fk_proc_t (and fk_shell_t, firkin/shell.h) of a connection
    before closing it. Frames for a request nobody is waiting on are queued in memory: a thread
-   streaming a big output should keep reading it. */
+   streaming a big output should keep reading it (beyond FK_CLIENT_MAX_QUEUED the request fails
+   with ENOBUFS). */
 #ifndef FIRKIN_CLIENT_H
 #define FIRKIN_CLIENT_H
 
@@ -24,10 +35,54 @@
 typedef struct fk_client fk_client_t;
 typedef struct fk_proc fk_proc_t;
 
+/* How long the client waits for the agent unless told otherwise: to accept the connection and
+   answer hello, to answer a control request (stat, list, mkdir, rename, remove, chmod, signal,
+   resize, ps, the start of a command or an attach, shell open and close), to read what the
+   client sends, and between two frames of a file transfer or a listing. */
+#define FK_CLIENT_DEADLINE_MS 30000
+/* A command run with timeout_ms (exec or shell run): the client gives up with ETIMEDOUT this
+   long after the timeout, counted from the start, when the agent has not reported the exit (it
+   did not enforce the timeout). */
+#define FK_CLIENT_TIMEOUT_GRACE_MS 5000
+/* At most this many entries in one list or ps, with this many bytes of paths (ps: tags and
+   argv) in all; more is EPROTO. */
+#define FK_CLIENT_MAX_ENTRIES (1u << 20)
+#define FK_CLIENT_MAX_ENTRY_BYTES (64u << 20)
+/* Replies queued for one request that is not being read (a process whose output nobody reads
+   while the connection serves other requests): beyond this many bytes the request fails with
+   ENOBUFS and what it had queued is dropped. */
+#define FK_CLIENT_MAX_QUEUED (64u << 20)
+/* fk_client_file_read_fd of a path whose stat gives no size for its contents (a symlink, a
+   device, a fifo): at most this many bytes (more: EFBIG). */
+#define FK_CLIENT_MAX_UNSIZED_READ (64u << 20)
+
+typedef struct fk_client_opts
+{
+  unsigned version; /* FK_CLIENT_OPTS_VERSION */
+  int deadline_ms;  /* 0: FK_CLIENT_DEADLINE_MS; < 0: no deadline (wait for the agent forever) */
+} fk_client_opts_t;
+
+#define FK_CLIENT_OPTS_VERSION 1
+#define FK_CLIENT_OPTS_INIT                                                                        \
+  {                                                                                                \
+    FK_CLIENT_OPTS_VERSION, 0                                                                      \
+  }
+
 /* Connects to the agent listening on socket_path and exchanges versions. */
 int fk_client_connect (const char *socket_path, fk_client_t **ret_client, fk_error_t *err);
+/* Likewise with options (NULL: the defaults). */
+int fk_client_connect_opts (const char *socket_path, const fk_client_opts_t *opts,
+                            fk_client_t **ret_client, fk_error_t *err);
 /* Takes over an already connected socket fd (closed by fk_client_close, even on failure). */
 int fk_client_connect_fd (int fd, fk_client_t **ret_client, fk_error_t *err);
+/* Likewise with options (NULL: the defaults). */
+int fk_client_connect_fd_opts (int fd, const fk_client_opts_t *opts, fk_client_t **ret_client,
+                               fk_error_t *err);
+/* Changes the connection's deadline (FK_CLIENT_DEADLINE_MS) for the requests that follow:
+   deadline_ms > 0 sets it, 0 restores the default, < 0 waits forever. */
+void fk_client_set_deadline_ms (fk_client_t *c, int deadline_ms);
+/* The connection's deadline in ms, -1 when it has none. */
+int fk_client_deadline_ms (const fk_client_t *c);
 /* Closes the connection. Processes started on it without `keep` or a tag are killed by the
    agent; the others keep running and can be reattached. NULL is fine. */
 void fk_client_close (fk_client_t *c);
@@ -57,7 +112,8 @@ typedef struct fk_exec_opts
   fk_stdin_mode_t stdin_mode;
   const void *stdin_data; /* FK_STDIN_BYTES */
   size_t stdin_len;
-  uint64_t timeout_ms; /* 0: none; at the deadline the whole process group is SIGKILLed */
+  uint64_t timeout_ms; /* 0: none; at the deadline the whole process group is SIGKILLed (and
+                          the client gives up FK_CLIENT_TIMEOUT_GRACE_MS later: ETIMEDOUT) */
   const char *tag;     /* a name to reattach by; a tagged process outlives the connection */
   int keep;            /* outlive the connection even without a tag (reattach by pid) */
   int pty;             /* run on a pseudo-terminal (stdout and stderr arrive as stdout) */
@@ -129,7 +185,9 @@ typedef struct fk_proc_event
 
 /* The next event of the process: returns 1 with *ret_event filled, 0 when timeout_ms passed
    first (-1 waits forever, 0 only takes what has arrived), < 0 on error. After FK_PROC_EXIT
-   there are no more events (further calls fail with EPIPE). */
+   there are no more events (further calls fail with EPIPE). A command started with timeout_ms
+   whose exit has not come FK_CLIENT_TIMEOUT_GRACE_MS after its timeout fails with ETIMEDOUT
+   (the agent did not enforce it); after an error every call fails. */
 int fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error_t *err);
 pid_t fk_proc_pid (const fk_proc_t *p);
 /* FK_STDIN_STREAM: send bytes to the command's stdin / close it. */
@@ -191,11 +249,20 @@ typedef struct fk_file_entry
   fk_file_stat_t st;
 } fk_file_entry_t;
 
-/* Reads a whole file into a NUL-terminated buffer (caller frees); over max bytes: EFBIG. */
+/* Reads a whole file into a NUL-terminated buffer (caller frees); over max bytes: EFBIG (the
+   agent is asked for max + 1 bytes at most; more is EPROTO). */
 int fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_data,
                          size_t *ret_len, fk_error_t *err);
-/* Streams a file into fd (any size). */
+/* Streams a file into fd (any size). Stats it first and writes at most the size the stat gave
+   (the first that many bytes of a file that grows since); the agent sending more is EPROTO
+   ("the agent sent more than the file's N bytes"). A symlink or a file that is not regular has
+   no size to go by: at most FK_CLIENT_MAX_UNSIZED_READ bytes. On failure fd may hold part of
+   the file: write into a temp file and rename it on success. */
 int fk_client_file_read_fd (fk_client_t *c, const char *path, int fd, fk_error_t *err);
+/* Likewise with the stat the caller already has (fk_client_file_stat of the same path): writes
+   at most st->size bytes of a regular file. */
+int fk_client_file_read_fd_stat (fk_client_t *c, const char *path, const fk_file_stat_t *st, int fd,
+                                 fk_error_t *err);
 /* Writes (atomically: temp file + rename) or appends a buffer; mode for a new file. */
 int fk_client_file_write (fk_client_t *c, const char *path, const void *data, size_t len,
                           unsigned mode, unsigned flags, fk_error_t *err);

@@ -44,8 +44,16 @@ typedef struct fk_shell_run_opts
   const void *stdin_data; /* at most about 1 MiB */
   size_t stdin_len;
   uint64_t timeout_ms; /* 0: none; at the deadline the shell's processes are SIGKILLed and
-                          the shell replaced */
+                          the shell replaced (and the client gives up
+                          FK_CLIENT_TIMEOUT_GRACE_MS later: ETIMEDOUT) */
 } fk_shell_run_opts_t;
+
+/* fk_shell_run (and fk_shell_pool_run, fk_shell_run_finish) collect at most this many bytes of
+   each of stdout and stderr: a run writing more is killed (the shell is replaced) and fails
+   with EFBIG. fk_shell_run_stream has no such bound. Opening and closing a shell wait for the
+   agent within the connection's deadline (firkin/client.h); a run without a timeout may take
+   as long as it likes. */
+#define FK_SHELL_MAX_OUTPUT (64u << 20)
 
 typedef struct fk_shell_result
 {

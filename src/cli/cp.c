@@ -91,17 +91,21 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
         }
       int to_stdout = strcmp (target, "-") == 0;
       cleanup_free char *tmp = to_stdout ? NULL : xasprintf ("%s.fk-cp.%d", target, (int)getpid ());
+      /* The mode is the agent's word: never more than rwx for everyone, then the umask. */
       cleanup_close int fd
-          = to_stdout ? dup (STDOUT_FILENO)
-                      : open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fst.mode & 0777);
+          = to_stdout
+                ? dup (STDOUT_FILENO)
+                : open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, fst.mode & 0777);
       if (fd < 0)
         {
           fprintf (stderr, "fk: cp: create `%s': %s\n", target, strerror (errno));
           rc = 1;
           goto out;
         }
-      /* Into a temp file renamed at the end: a failed copy does not clobber the target. */
-      if (fk_client_file_read_fd (client, src_path, fd, &err) < 0)
+      /* Into a temp file renamed only once the whole file came: a failed copy (the agent gone,
+         late, or sending more than the size its stat gave) leaves neither a partial target
+         nor the temp file. The stat above bounds the read. */
+      if (fk_client_file_read_fd_stat (client, src_path, &fst, fd, &err) < 0)
         {
           if (tmp)
             unlink (tmp);

@@ -232,6 +232,13 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
           fk_error_clear (&err);
           rc = 255;
         }
+      else if (err.code == ETIMEDOUT && eo.timeout_ms)
+        {
+          /* The agent did not end the command at its --timeout: it is not to be trusted. */
+          fprintf (stderr, "fk: exec: gave up on sandbox `%s': %s\n", id, fk_error_message (&err));
+          fk_error_clear (&err);
+          rc = 124;
+        }
       else
         rc = fk_cli_fail (&err, 1);
       goto out;

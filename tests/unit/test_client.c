@@ -819,6 +819,79 @@ signals_to_the_agent_are_forwarded (void **state)
   fk_proc_free (p);
 }
 
+/* The bounds and deadlines hold the honest agent to nothing it does: files of every kind read
+   whole, a short deadline does not cut a command without a timeout, nor an upload. */
+static void
+honest_agent_within_bounds (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  size_t big = 200000;
+  char *data = xmalloc (big);
+  for (size_t i = 0; i < big; i++)
+    data[i] = (char)(i * 31 + 7);
+  assert_ok (fk_client_file_write (f->c, "/big", data, big, 0644, 0, &err));
+  assert_ok (fk_client_file_write (f->c, "/empty", "", 0, 0644, 0, &err));
+  cleanup_free char *link = xasprintf ("%s/link", f->a.root);
+  assert_int_equal (symlink ("big", link), 0);
+  char *host = test_tmpdir ();
+  cleanup_free char *out = xasprintf ("%s/out", host);
+  const char *paths[] = { "/big", "/link", "/empty" };
+  for (size_t i = 0; i < 3; i++)
+    {
+      int fd = open (out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      assert_true (fd >= 0);
+      assert_ok (fk_client_file_read_fd (f->c, paths[i], fd, &err));
+      char *got;
+      size_t len;
+      assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
+      assert_int_equal (fk_read_all (fd, 1 << 20, &got, &len, &err), 0);
+      close (fd);
+      assert_int_equal (len, i < 2 ? big : 0);
+      if (len)
+        assert_memory_equal (got, data, len);
+      free (got);
+    }
+  /* Exactly max bytes is not too many. */
+  char *got;
+  size_t len;
+  assert_ok (fk_client_file_read (f->c, "/big", big, &got, &len, &err));
+  assert_int_equal (len, big);
+  free (got);
+
+  fk_client_set_deadline_ms (f->c, 100);
+  /* A command without a timeout may take longer than the deadline; one with a timeout is
+     ended by the agent, well before the client's own deadline for it. */
+  fk_exec_result_t r = run_sh (f->c, "sleep 0.4; echo done");
+  assert_string_equal (r.out, "done\n");
+  fk_exec_result_free (&r);
+  fk_exec_opts_t o = { .shell = "sleep 5", .timeout_ms = 200 };
+  assert_ok (fk_client_exec (f->c, &o, 100, &r, &err));
+  assert_true (r.status.timed_out);
+  fk_exec_result_free (&r);
+  /* An upload of a few MiB from a pipe. */
+  int pfd[2];
+  assert_int_equal (pipe2 (pfd, O_CLOEXEC), 0);
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      for (int i = 0; i < 20; i++)
+        if (write (pfd[1], data, big) != (ssize_t)big)
+          _exit (1);
+      _exit (0);
+    }
+  close (pfd[1]);
+  assert_ok (fk_client_file_write_fd (f->c, "/up", pfd[0], 0, 0, &err));
+  close (pfd[0]);
+  waitpid (child, NULL, 0);
+  fk_file_stat_t st;
+  assert_ok (fk_client_file_stat (f->c, "/up", &st, &err));
+  assert_int_equal (st.size, 20 * big);
+  fk_client_set_deadline_ms (f->c, 0);
+  test_tmpdir_free (host);
+  free (data);
+}
+
 static void
 agent_gone_is_an_error (void **state)
 {
@@ -865,6 +938,7 @@ main (void)
     cmocka_unit_test_setup_teardown (files_contained_in_root, setup, teardown),
     cmocka_unit_test_setup_teardown (concurrent_requests_one_connection, setup, teardown),
     cmocka_unit_test_setup_teardown (signals_to_the_agent_are_forwarded, setup, teardown),
+    cmocka_unit_test_setup_teardown (honest_agent_within_bounds, setup, teardown),
     cmocka_unit_test_setup_teardown (agent_gone_is_an_error, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

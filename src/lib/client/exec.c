@@ -2,6 +2,7 @@
 #include "client/exec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "client/conn.h"
+#include "client/reply.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
 
@@ -23,7 +25,11 @@ struct fk_proc
   pid_t pid;
   int done;
   int stdin_closed;
-  fk_cframe_t *last; /* the frame the last event's data points into */
+  fk_cframe_t *last;   /* the frame the last event's data points into */
+  uint64_t timeout_ms; /* the command's timeout, 0: none */
+  int64_t give_up_at;  /* monotonic ms: no exit by then is the agent's fault; -1: never */
+  int failed;          /* the stream broke (protocol, deadline): every later call fails */
+  int fail_code;
 };
 
 pid_t
@@ -32,31 +38,37 @@ fk_proc_pid (const fk_proc_t *p)
   return p->pid;
 }
 
+/* Waits (within the connection's deadline) for the first reply of an exec or attach: STARTED
+   (pid) or ERROR. */
 static int
-frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
-{
-  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
-  return fk_wire_frame_decode (&wf, m, err);
-}
-
-/* Waits for the first reply of an exec or attach: STARTED (pid) or ERROR. */
-static int
-wait_started (fk_proc_t *p, fk_error_t *err)
+wait_started (fk_proc_t *p, const char *what, fk_error_t *err)
 {
   cleanup_free fk_cframe_t *f = NULL;
-  if (fk_creq_next (p->c, p->r, -1, &f, err) < 0)
+  if (fk_creq_wait (p->c, p->r, what, &f, err) < 0)
     return -1;
   if (f->type == FK_WIRE_R_ERROR)
     return fk_cframe_error (f, err);
   if (f->type != FK_WIRE_R_STARTED)
-    return fk_error_set (err, EPROTO, "unexpected %s frame from the agent",
+    return fk_error_set (err, EPROTO, "the agent sent %s before started",
                          fk_wire_type_name (f->type));
   fk_wire_msg_t m;
-  if (frame_msg (f, &m, err) < 0)
+  if (fk_cframe_decode (f, &m, err) < 0)
     return -1;
-  p->pid = (pid_t)m.num[FK_TAG_PID];
+  int r = fk_client_check_pid (&m, "started", &p->pid, err);
   fk_wire_msg_clear (&m);
-  return 0;
+  return r;
+}
+
+/* The wait for sending what belongs to the command (its stdin): until the client's own
+   deadline for a command with a timeout, else forever (a command may not read its stdin for as
+   long as it likes, and the agent then stops reading). */
+static int
+stdin_send_timeout (const fk_proc_t *p)
+{
+  if (p->give_up_at < 0)
+    return -1;
+  int64_t left = p->give_up_at - fk_client_now_ms ();
+  return left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
 int
@@ -68,6 +80,11 @@ fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_p
   fk_proc_t *p = xcalloc (1, sizeof *p);
   p->c = c;
   p->r = fk_creq_new (c);
+  p->timeout_ms = o->timeout_ms;
+  p->give_up_at = -1;
+  /* Ten years: beyond that the client's own deadline means nothing. */
+  if (o->timeout_ms > 0 && o->timeout_ms < 315360000000ull)
+    p->give_up_at = fk_client_now_ms () + (int64_t)o->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS;
   uint32_t id = fk_creq_id (p->r);
   int stream_bytes = o->stdin_mode == FK_STDIN_BYTES && o->stdin_len > INLINE_STDIN_MAX;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
@@ -115,7 +132,7 @@ fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_p
           if (b.len >= (1u << 20) || left == 0)
             {
               /* Send in pieces so a huge stdin is not held in memory twice. */
-              r = fk_client_send (c, &b, err);
+              r = fk_client_send_timeout (c, &b, stdin_send_timeout (p), err);
               fk_wire_buf_reset (&b);
             }
         }
@@ -124,7 +141,7 @@ fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_p
     r = fk_client_send (c, &b, err);
   fk_wire_buf_free (&b);
   if (r == 0)
-    r = wait_started (p, err);
+    r = wait_started (p, "exec", err);
   if (r < 0)
     {
       fk_creq_free (c, p->r);
@@ -141,6 +158,7 @@ fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_pr
   fk_proc_t *p = xcalloc (1, sizeof *p);
   p->c = c;
   p->r = fk_creq_new (c);
+  p->give_up_at = -1;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_ATTACH, 0, fk_creq_id (p->r));
   if (tag)
@@ -151,7 +169,7 @@ fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_pr
   int r = fk_client_send (c, &b, err);
   fk_wire_buf_free (&b);
   if (r == 0)
-    r = wait_started (p, err);
+    r = wait_started (p, "attach", err);
   if (r < 0)
     {
       fk_creq_free (c, p->r);
@@ -162,17 +180,61 @@ fk_client_attach (fk_client_t *c, pid_t pid, const char *tag, fk_proc_t **ret_pr
   return 0;
 }
 
+/* The stream is broken: this call fails, and so does every later one. */
+static int
+proc_fail (fk_proc_t *p, fk_error_t *err)
+{
+  p->failed = 1;
+  p->fail_code = err != NULL && err->code ? err->code : EPROTO;
+  return -1;
+}
+
 int
 fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error_t *err)
 {
   free (p->last);
   p->last = NULL;
+  if (p->failed)
+    return fk_error_set (err, p->fail_code, "the process's stream from the agent failed before");
   if (p->done)
     return fk_error_set (err, EPIPE, "the process has already exited");
   fk_cframe_t *f;
-  int r = fk_creq_next (p->c, p->r, timeout_ms, &f, err);
-  if (r <= 0)
-    return r;
+  for (;;)
+    {
+      /* A command with a timeout: the wait ends at the client's own deadline for its exit. */
+      int wait = timeout_ms, capped = 0;
+      if (p->give_up_at >= 0)
+        {
+          int64_t left = p->give_up_at - fk_client_now_ms ();
+          if (left < 0)
+            left = 0;
+          if (left <= INT_MAX && (timeout_ms < 0 || left <= timeout_ms))
+            {
+              wait = (int)left;
+              capped = 1;
+            }
+          else if (timeout_ms < 0)
+            wait = INT_MAX;
+        }
+      int r = fk_creq_next (p->c, p->r, wait, &f, err);
+      if (r < 0)
+        return proc_fail (p, err);
+      if (r > 0)
+        break;
+      if (capped)
+        {
+          char t[32], g[32];
+          fk_error_set (err, ETIMEDOUT,
+                        "the agent did not enforce the command's timeout of %s: no exit %s after "
+                        "the start",
+                        fk_client_fmt_secs (t, sizeof t, (int64_t)p->timeout_ms),
+                        fk_client_fmt_secs (g, sizeof g,
+                                            (int64_t)p->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS));
+          return proc_fail (p, err);
+        }
+      if (timeout_ms >= 0)
+        return 0;
+    }
   memset (ret_event, 0, sizeof *ret_event);
   switch (f->type)
     {
@@ -185,24 +247,12 @@ fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error
       return 1;
     case FK_WIRE_R_EXIT:
       {
-        fk_wire_msg_t m;
-        p->done = 1;
-        if (frame_msg (f, &m, err) < 0)
-          {
-            free (f);
-            return -1;
-          }
-        ret_event->kind = FK_PROC_EXIT;
-        if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
-          {
-            ret_event->status.signal = (int)m.num[FK_TAG_SIGNAL];
-            ret_event->status.exit_code = 128 + ret_event->status.signal;
-          }
-        else
-          ret_event->status.exit_code = (int)m.num[FK_TAG_EXIT_CODE];
-        ret_event->status.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
-        fk_wire_msg_clear (&m);
+        int r = fk_cframe_exit (f, &ret_event->status, NULL, err);
         free (f);
+        if (r < 0)
+          return proc_fail (p, err);
+        p->done = 1;
+        ret_event->kind = FK_PROC_EXIT;
         return 1;
       }
     case FK_WIRE_R_ERROR:
@@ -214,8 +264,10 @@ fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error
       {
         int t = f->type;
         free (f);
-        return fk_error_set (err, EPROTO, "unexpected %s frame in a process stream",
-                             fk_wire_type_name ((uint16_t)t));
+        fk_error_set (err, EPROTO, "the agent sent %s in a process's stream%s",
+                      fk_wire_type_name ((uint16_t)t),
+                      t == FK_WIRE_R_STARTED ? " (started twice)" : "");
+        return proc_fail (p, err);
       }
     }
 }
@@ -237,7 +289,7 @@ fk_proc_write_stdin (fk_proc_t *p, const void *data, size_t len, fk_error_t *err
       len -= n;
       if (b.len >= (1u << 20) || len == 0)
         {
-          r = fk_client_send (p->c, &b, err);
+          r = fk_client_send_timeout (p->c, &b, stdin_send_timeout (p), err);
           fk_wire_buf_reset (&b);
         }
     }
@@ -253,7 +305,7 @@ fk_proc_close_stdin (fk_proc_t *p, fk_error_t *err)
   p->stdin_closed = 1;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_put_data_frame (&b, FK_WIRE_STDIN, FK_WIRE_F_EOF, fk_creq_id (p->r), NULL, 0);
-  int r = fk_client_send (p->c, &b, err);
+  int r = fk_client_send_timeout (p->c, &b, stdin_send_timeout (p), err);
   fk_wire_buf_free (&b);
   return r;
 }
@@ -336,38 +388,61 @@ typedef struct ps_acc
 {
   fk_proc_info_t *v;
   size_t n, cap;
+  size_t bytes; /* of tags and argv */
 } ps_acc_t;
+
+/* One process of a ps chunk, checked and bounded (FK_CLIENT_MAX_ENTRIES, _ENTRY_BYTES). */
+static int
+ps_entry (ps_acc_t *acc, const fk_wire_msg_t *e, fk_error_t *err)
+{
+  pid_t pid;
+  if (fk_client_check_pid (e, "ps entry", &pid, err) < 0)
+    return -1;
+  if (acc->n >= FK_CLIENT_MAX_ENTRIES)
+    return fk_error_set (err, EPROTO, "the agent listed more than %u processes",
+                         FK_CLIENT_MAX_ENTRIES);
+  size_t argc = fk_strv_len (e->argv), bytes = e->str[FK_TAG_TAG] ? strlen (e->str[FK_TAG_TAG]) : 0;
+  for (size_t k = 0; k < argc; k++)
+    bytes += strlen (e->argv[k]) + 1;
+  if (bytes > FK_CLIENT_MAX_ENTRY_BYTES - acc->bytes)
+    return fk_error_set (err, EPROTO, "the agent's ps reply is over %u MiB",
+                         FK_CLIENT_MAX_ENTRY_BYTES >> 20);
+  acc->bytes += bytes;
+  xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
+  fk_proc_info_t *pi = &acc->v[acc->n++];
+  memset (pi, 0, sizeof *pi);
+  pi->pid = pid;
+  pi->tag = e->str[FK_TAG_TAG] ? xstrdup (e->str[FK_TAG_TAG]) : NULL;
+  pi->argv = xcalloc (argc + 1, sizeof (char *));
+  for (size_t k = 0; k < argc; k++)
+    pi->argv[k] = xstrdup (e->argv[k]);
+  pi->running = (e->num[FK_TAG_FLAGS] & 1) != 0;
+  pi->attached = (e->num[FK_TAG_FLAGS] & 2) != 0;
+  return 0;
+}
 
 static int
 ps_chunk (void *ud, const fk_cframe_t *f, fk_error_t *err)
 {
   ps_acc_t *acc = ud;
   fk_wire_msg_t m;
-  if (frame_msg (f, &m, err) < 0)
+  if (fk_cframe_decode (f, &m, err) < 0)
     return -1;
-  for (size_t i = 0; i < m.n_procs; i++)
+  /* Every chunk carries something: empty ones could go on forever. */
+  int r = m.n_procs == 0 ? fk_error_set (err, EPROTO, "the agent sent an empty ps chunk") : 0;
+  for (size_t i = 0; i < m.n_procs && r == 0; i++)
     {
       fk_wire_msg_t e;
       if (fk_wire_msg_decode (m.procs[i].data, m.procs[i].len, &e, err) < 0)
+        r = -1;
+      else
         {
-          fk_wire_msg_clear (&m);
-          return -1;
+          r = ps_entry (acc, &e, err);
+          fk_wire_msg_clear (&e);
         }
-      xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
-      fk_proc_info_t *pi = &acc->v[acc->n++];
-      memset (pi, 0, sizeof *pi);
-      pi->pid = (pid_t)e.num[FK_TAG_PID];
-      pi->tag = e.str[FK_TAG_TAG] ? xstrdup (e.str[FK_TAG_TAG]) : NULL;
-      size_t argc = fk_strv_len (e.argv);
-      pi->argv = xcalloc (argc + 1, sizeof (char *));
-      for (size_t k = 0; k < argc; k++)
-        pi->argv[k] = xstrdup (e.argv[k]);
-      pi->running = (e.num[FK_TAG_FLAGS] & 1) != 0;
-      pi->attached = (e.num[FK_TAG_FLAGS] & 2) != 0;
-      fk_wire_msg_clear (&e);
     }
   fk_wire_msg_clear (&m);
-  return 0;
+  return r;
 }
 
 int
@@ -377,7 +452,7 @@ fk_client_ps (fk_client_t *c, fk_proc_info_t **ret_procs, size_t *ret_n, fk_erro
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_PS, 0, fk_creq_id (r));
   fk_wire_end (&b, NULL);
-  ps_acc_t acc = { NULL, 0, 0 };
+  ps_acc_t acc = { NULL, 0, 0, 0 };
   int ret = fk_client_call (c, r, &b, ps_chunk, &acc, NULL, err);
   fk_creq_free (c, r);
   fk_wire_buf_free (&b);

@@ -10,15 +10,9 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "client/conn.h"
+#include "client/reply.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
-
-static int
-frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
-{
-  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
-  return fk_wire_frame_decode (&wf, m, err);
-}
 
 static void
 stat_from (const fk_wire_msg_t *m, fk_file_stat_t *st)
@@ -66,7 +60,7 @@ fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st, f
   if (path_call (c, FK_WIRE_FILE_STAT, path, NULL, 0, 0, 0, &f, err) < 0)
     return -1;
   fk_wire_msg_t m;
-  int r = frame_msg (f, &m, err);
+  int r = fk_cframe_decode (f, &m, err);
   free (f);
   if (r < 0)
     return -1;
@@ -108,37 +102,76 @@ typedef struct list_acc
 {
   fk_file_entry_t *v;
   size_t n, cap;
+  size_t bytes; /* of paths */
 } list_acc_t;
+
+/* A path of a listing names something inside the listed directory: relative, no empty, `.' or
+   `..' component (a consumer joining it to a host directory must not be led out of it). */
+static int
+entry_path_ok (const char *p)
+{
+  if (*p == '\0' || *p == '/')
+    return 0;
+  for (const char *c = p; *c;)
+    {
+      size_t n = strcspn (c, "/");
+      if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+        return 0;
+      c += n;
+      if (*c == '/')
+        c++;
+      if (*c == '\0' && c[-1] == '/')
+        return 0;
+    }
+  return 1;
+}
+
+static int
+list_entry (list_acc_t *acc, const fk_wire_msg_t *e, fk_error_t *err)
+{
+  const char *path = e->str[FK_TAG_PATH];
+  if (path == NULL)
+    return fk_error_set (err, EPROTO, "the agent sent a list entry without a path");
+  if (!entry_path_ok (path))
+    return fk_error_set (err, EPROTO,
+                         "the agent sent a list entry that is not a path inside the directory");
+  if (acc->n >= FK_CLIENT_MAX_ENTRIES)
+    return fk_error_set (err, EPROTO, "the agent listed more than %u entries",
+                         FK_CLIENT_MAX_ENTRIES);
+  size_t len = strlen (path) + 1;
+  if (len > FK_CLIENT_MAX_ENTRY_BYTES - acc->bytes)
+    return fk_error_set (err, EPROTO, "the agent's listing is over %u MiB of paths",
+                         FK_CLIENT_MAX_ENTRY_BYTES >> 20);
+  acc->bytes += len;
+  xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
+  fk_file_entry_t *fe = &acc->v[acc->n++];
+  fe->path = xstrdup (path);
+  stat_from (e, &fe->st);
+  return 0;
+}
 
 static int
 list_chunk (void *ud, const fk_cframe_t *f, fk_error_t *err)
 {
   list_acc_t *acc = ud;
   fk_wire_msg_t m;
-  if (frame_msg (f, &m, err) < 0)
+  if (fk_cframe_decode (f, &m, err) < 0)
     return -1;
-  for (size_t i = 0; i < m.n_entries; i++)
+  /* Every chunk carries something: empty ones could go on forever. */
+  int r = m.n_entries == 0 ? fk_error_set (err, EPROTO, "the agent sent an empty list chunk") : 0;
+  for (size_t i = 0; i < m.n_entries && r == 0; i++)
     {
       fk_wire_msg_t e;
       if (fk_wire_msg_decode (m.entries[i].data, m.entries[i].len, &e, err) < 0)
+        r = -1;
+      else
         {
-          fk_wire_msg_clear (&m);
-          return -1;
-        }
-      if (e.str[FK_TAG_PATH] == NULL)
-        {
+          r = list_entry (acc, &e, err);
           fk_wire_msg_clear (&e);
-          fk_wire_msg_clear (&m);
-          return fk_error_set (err, EPROTO, "list entry without a path");
         }
-      xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
-      fk_file_entry_t *fe = &acc->v[acc->n++];
-      fe->path = xstrdup (e.str[FK_TAG_PATH]);
-      stat_from (&e, &fe->st);
-      fk_wire_msg_clear (&e);
     }
   fk_wire_msg_clear (&m);
-  return 0;
+  return r;
 }
 
 int
@@ -153,7 +186,7 @@ fk_client_file_list (fk_client_t *c, const char *path, unsigned flags,
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   fk_wire_put_int (&b, FK_TAG_FLAGS, flags & FK_FILE_RECURSIVE);
   fk_wire_end (&b, NULL);
-  list_acc_t acc = { NULL, 0, 0 };
+  list_acc_t acc = { NULL, 0, 0, 0 };
   int ret = fk_client_call (c, r, &b, list_chunk, &acc, NULL, err);
   fk_creq_free (c, r);
   fk_wire_buf_free (&b);
@@ -181,11 +214,17 @@ typedef struct sink
 {
   int fd;    /* >= 0: write here */
   char *buf; /* else: collect here */
-  size_t len, cap, max;
+  size_t len, cap;
+  uint64_t keep;  /* write or collect at most this many bytes (the rest is counted) */
+  uint64_t limit; /* the agent sending more than this is EPROTO */
+  int sized;      /* limit is the file's size (else what was asked for) */
+  uint64_t got;
 } sink_t;
 
+/* Reads path into s, asking the agent for at most ask bytes (0: all). Each frame must come
+   within the connection's deadline. */
 static int
-read_into (fk_client_t *c, const char *path, sink_t *s, fk_error_t *err)
+read_into (fk_client_t *c, const char *path, uint64_t ask, sink_t *s, fk_error_t *err)
 {
   if (path == NULL || path[0] == '\0')
     return fk_error_set (err, EINVAL, "file-read: empty path");
@@ -193,47 +232,69 @@ read_into (fk_client_t *c, const char *path, sink_t *s, fk_error_t *err)
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
   fk_wire_begin (&b, FK_WIRE_FILE_READ, 0, fk_creq_id (r));
   fk_wire_put_str (&b, FK_TAG_PATH, path);
+  if (ask > 0)
+    fk_wire_put_int (&b, FK_TAG_SIZE, ask);
   fk_wire_end (&b, NULL);
   int ret = fk_client_send (c, &b, err);
   fk_wire_buf_free (&b);
-  int too_big = 0;
   while (ret == 0)
     {
       fk_cframe_t *f;
-      if (fk_creq_next (c, r, -1, &f, err) < 0)
+      int n = fk_creq_next (c, r, fk_client_deadline_ms (c), &f, err);
+      if (n <= 0)
         {
+          char secs[32];
+          if (n == 0)
+            fk_error_set (err, ETIMEDOUT, "the agent sent nothing of `%s' for %s", path,
+                          fk_client_fmt_secs (secs, sizeof secs, fk_client_deadline_ms (c)));
           ret = -1;
           break;
         }
       if (f->type == FK_WIRE_DATA)
         {
-          if (s->fd >= 0)
-            ret = fk_write_all (s->fd, f->data, f->len, err);
-          else if (!too_big)
+          if (f->len > s->limit - s->got)
+            ret = fk_error_set (err, EPROTO, "the agent sent more than %s %llu bytes%s (`%s')",
+                                s->sized ? "the file's" : "the", (unsigned long long)s->limit,
+                                s->sized ? "" : " asked for", path);
+          else
             {
-              if (s->len + f->len > s->max)
-                too_big = 1; /* keep draining the stream so the request ends cleanly */
-              else
+              size_t n_keep = s->got >= s->keep           ? 0
+                              : f->len < s->keep - s->got ? f->len
+                                                          : (size_t)(s->keep - s->got);
+              if (s->fd >= 0)
+                ret = fk_write_all (s->fd, f->data, n_keep, err);
+              else if (n_keep > 0)
                 {
-                  xgrow ((void **)&s->buf, &s->cap, s->len + f->len + 1, 1);
-                  memcpy (s->buf + s->len, f->data, f->len);
-                  s->len += f->len;
+                  xgrow ((void **)&s->buf, &s->cap, s->len + n_keep + 1, 1);
+                  memcpy (s->buf + s->len, f->data, n_keep);
+                  s->len += n_keep;
                 }
+              s->got += f->len;
             }
           free (f);
           continue;
         }
       if (f->type == FK_WIRE_R_ERROR)
         ret = fk_cframe_error (f, err);
-      else if (f->type != FK_WIRE_R_OK)
-        ret = fk_error_set (err, EPROTO, "unexpected %s frame in a file read",
+      else if (f->type != FK_WIRE_R_OK || !(f->flags & FK_WIRE_F_END))
+        ret = fk_error_set (err, EPROTO, "the agent sent %s in a file read",
                             fk_wire_type_name (f->type));
+      else
+        {
+          /* The size it reports is the size it sent. */
+          fk_wire_msg_t m;
+          ret = fk_cframe_decode (f, &m, err);
+          if (ret == 0 && fk_wire_msg_has (&m, FK_TAG_SIZE) && m.num[FK_TAG_SIZE] != s->got)
+            ret = fk_error_set (err, EPROTO, "the agent said it sent %llu bytes of `%s', not %llu",
+                                (unsigned long long)m.num[FK_TAG_SIZE], path,
+                                (unsigned long long)s->got);
+          if (ret == 0)
+            fk_wire_msg_clear (&m);
+        }
       free (f);
       break;
     }
   fk_creq_free (c, r);
-  if (ret == 0 && too_big)
-    return fk_error_set (err, EFBIG, "`%s' is larger than %zu bytes", path, s->max);
   return ret;
 }
 
@@ -241,11 +302,18 @@ int
 fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_data, size_t *ret_len,
                      fk_error_t *err)
 {
-  sink_t s = { .fd = -1, .max = max };
-  if (read_into (c, path, &s, err) < 0)
+  /* One byte more than max tells a file over it without moving the whole file. */
+  uint64_t ask = (uint64_t)max < UINT64_MAX ? (uint64_t)max + 1 : 0;
+  sink_t s = { .fd = -1, .keep = max, .limit = ask ? ask : UINT64_MAX };
+  if (read_into (c, path, ask, &s, err) < 0)
     {
       free (s.buf);
       return -1;
+    }
+  if (s.got > max)
+    {
+      free (s.buf);
+      return fk_error_set (err, EFBIG, "`%s' is larger than %zu bytes", path, max);
     }
   if (s.buf == NULL)
     s.buf = xcalloc (1, 1);
@@ -256,13 +324,70 @@ fk_client_file_read (fk_client_t *c, const char *path, size_t max, char **ret_da
 }
 
 int
+fk_client_file_read_fd_stat (fk_client_t *c, const char *path, const fk_file_stat_t *st, int fd,
+                             fk_error_t *err)
+{
+  /* The stat announced the size; the read asks for no more, so an honest agent never sends
+     more, even for a file that grows meanwhile. */
+  if (st->type == FK_FILE_TYPE_DIR)
+    return fk_error_set (err, EISDIR, "`%s' is a directory", path);
+  sink_t s = { .fd = fd };
+  uint64_t ask;
+  int sized = st->type == FK_FILE_TYPE_FILE;
+  if (sized)
+    {
+      s.keep = s.limit = st->size;
+      s.sized = 1;
+      ask = st->size > 0 ? st->size : 1; /* 0 would mean all of it */
+    }
+  else
+    {
+      /* A symlink's stat is the link's, a device's or a fifo's says nothing of its contents. */
+      s.keep = FK_CLIENT_MAX_UNSIZED_READ;
+      s.limit = ask = (uint64_t)FK_CLIENT_MAX_UNSIZED_READ + 1;
+    }
+  if (read_into (c, path, ask, &s, err) < 0)
+    return -1;
+  if (!sized && s.got > FK_CLIENT_MAX_UNSIZED_READ)
+    return fk_error_set (err, EFBIG, "`%s' is not a regular file and holds more than %u bytes",
+                         path, FK_CLIENT_MAX_UNSIZED_READ);
+  return 0;
+}
+
+int
 fk_client_file_read_fd (fk_client_t *c, const char *path, int fd, fk_error_t *err)
 {
-  sink_t s = { .fd = fd };
-  return read_into (c, path, &s, err);
+  fk_file_stat_t st;
+  if (fk_client_file_stat (c, path, &st, err) < 0)
+    return -1;
+  return fk_client_file_read_fd_stat (c, path, &st, fd, err);
 }
 
 /* ---- write ---- */
+
+/* The reply that ends an upload of `sent' bytes: R_OK (with the size written, when given, equal
+   to what was sent), or the agent's error. */
+static int
+upload_reply (fk_cframe_t *f, const char *path, uint64_t sent, int complete, fk_error_t *err)
+{
+  if (f->type == FK_WIRE_R_ERROR)
+    return fk_cframe_error (f, err);
+  if (f->type != FK_WIRE_R_OK || !(f->flags & FK_WIRE_F_END))
+    return fk_error_set (err, EPROTO, "the agent answered the upload of `%s' with %s", path,
+                         fk_wire_type_name (f->type));
+  if (!complete)
+    return fk_error_set (err, EPROTO, "the agent acknowledged the upload of `%s' before its end",
+                         path);
+  fk_wire_msg_t m;
+  if (fk_cframe_decode (f, &m, err) < 0)
+    return -1;
+  int r = 0;
+  if (fk_wire_msg_has (&m, FK_TAG_SIZE) && m.num[FK_TAG_SIZE] != sent)
+    r = fk_error_set (err, EPROTO, "the agent wrote %llu bytes into `%s', not the %llu sent",
+                      (unsigned long long)m.num[FK_TAG_SIZE], path, (unsigned long long)sent);
+  fk_wire_msg_clear (&m);
+  return r;
+}
 
 static int
 write_from (fk_client_t *c, const char *path, const void *data, size_t len, int fd, unsigned mode,
@@ -280,7 +405,8 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
   fk_wire_end (&b, NULL);
   int ret = 0;
   const uint8_t *d = data;
-  int eof = 0;
+  int eof = 0, sent_any = 0, early = 0;
+  uint64_t sent = 0;
   while (ret == 0 && !eof)
     {
       size_t n;
@@ -311,18 +437,50 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
           d += n;
           len -= n;
         }
+      sent += n;
       if (b.len >= (1u << 20) || eof)
         {
+          /* Each piece within the deadline: an agent that stops reading is an error. */
           ret = fk_client_send (c, &b, err);
           fk_wire_buf_reset (&b);
+          sent_any = 1;
+          /* An early answer (an error: the path cannot be written) ends the upload rather
+             than sending the rest for nothing: a look at what arrived, once a MiB. */
+          if (ret == 0 && !eof)
+            {
+              fk_client_take_arrived (c);
+              int ready = fk_creq_ready (c, r, err);
+              if (ready < 0)
+                ret = -1;
+              early = ready > 0;
+              if (early)
+                break;
+            }
         }
     }
   fk_wire_buf_free (&b);
-  if (ret == 0)
-    ret = fk_client_call (c, r, NULL, NULL, NULL, NULL, err);
-  else if (fd >= 0)
+  if (ret == 0 || early)
     {
-      /* The source failed mid-way: end the upload so the agent drops its temp file. */
+      if (!eof && sent_any)
+        {
+          /* Cut short: the EOF frame lets the agent drop its temp file. */
+          fk_wire_buf_t e = FK_WIRE_BUF_INIT;
+          fk_wire_put_data_frame (&e, FK_WIRE_DATA, FK_WIRE_F_EOF, id, NULL, 0);
+          fk_client_send (c, &e, NULL);
+          fk_wire_buf_free (&e);
+        }
+      fk_cframe_t *f = NULL;
+      ret = fk_creq_wait (c, r, "file-write", &f, err) < 0 ? -1 : 0;
+      if (ret == 0)
+        {
+          ret = upload_reply (f, path, sent, eof, err);
+          free (f);
+        }
+    }
+  else if (sent_any)
+    {
+      /* The source (or the connection) failed mid-way: end the upload so the agent drops its
+         temp file. */
       fk_wire_buf_t e = FK_WIRE_BUF_INIT;
       fk_wire_put_data_frame (&e, FK_WIRE_DATA, FK_WIRE_F_EOF, id, NULL, 0);
       fk_client_send (c, &e, NULL);

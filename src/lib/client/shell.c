@@ -2,6 +2,7 @@
 #include "client/shell.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "client/conn.h"
+#include "client/reply.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "wire/shell.h"
@@ -40,13 +42,6 @@ struct fk_shell_pool
 };
 
 static unsigned long shell_counter;
-
-static int
-frame_msg (const fk_cframe_t *f, fk_wire_msg_t *m, fk_error_t *err)
-{
-  fk_wire_frame_t wf = { .type = f->type, .flags = f->flags, .len = f->len, .payload = f->data };
-  return fk_wire_frame_decode (&wf, m, err);
-}
 
 static void
 destroy (fk_shell_t *sh)
@@ -90,12 +85,17 @@ fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_she
   if (ret == 0)
     {
       fk_wire_msg_t m;
-      if (frame_msg (f, &m, err) < 0)
+      if (fk_cframe_decode (f, &m, err) < 0)
         ret = -1;
       else
         {
-          sh->pid = (pid_t)m.num[FK_TAG_PID];
-          sh->path = xstrdup (m.str[FK_TAG_PATH] ? m.str[FK_TAG_PATH] : "");
+          const char *path = m.str[FK_TAG_PATH] ? m.str[FK_TAG_PATH] : "";
+          ret = fk_client_check_pid (&m, "shell-open", &sh->pid, err);
+          if (ret == 0 && strlen (path) >= PATH_MAX)
+            ret = fk_error_set (err, EPROTO, "shell-open: the shell's path is over %d bytes",
+                                PATH_MAX);
+          if (ret == 0)
+            sh->path = xstrdup (path);
           fk_wire_msg_clear (&m);
         }
     }
@@ -157,7 +157,9 @@ fk_shell_cancel (fk_shell_t *sh, fk_error_t *err)
 struct fk_shell_pending
 {
   fk_shell_t *sh;
-  fk_creq_t *r; /* the run's request (its id is the run's) */
+  fk_creq_t *r;        /* the run's request (its id is the run's) */
+  uint64_t timeout_ms; /* the run's timeout, 0: none */
+  int64_t give_up_at;  /* monotonic ms: no exit by then is the agent's fault; -1: never */
 };
 
 /* Marks sh busy (and begun, for fk_shell_run_begin): waits for a run another thread is running
@@ -235,6 +237,10 @@ send_run (fk_shell_t *sh, const fk_shell_run_opts_t *o, fk_shell_pending_t **ret
   pthread_mutex_lock (&sh->lock);
   sh->cur_id = id;
   pthread_mutex_unlock (&sh->lock);
+  /* The client's own deadline for the exit counts from the start (ten years and more: none). */
+  int64_t give_up_at = -1;
+  if (o->timeout_ms > 0 && o->timeout_ms < 315360000000ull)
+    give_up_at = fk_client_now_ms () + (int64_t)o->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS;
   int ret = fk_client_send (sh->c, &b, err);
   fk_wire_buf_free (&b);
   if (ret < 0)
@@ -245,6 +251,8 @@ send_run (fk_shell_t *sh, const fk_shell_run_opts_t *o, fk_shell_pending_t **ret
   fk_shell_pending_t *p = xcalloc (1, sizeof *p);
   p->sh = sh;
   p->r = r;
+  p->timeout_ms = o->timeout_ms;
+  p->give_up_at = give_up_at;
   *ret_pending = p;
   return 0;
 }
@@ -274,7 +282,27 @@ collect_run (fk_shell_pending_t *p, const fk_shell_callbacks_t *cbs, fk_exit_sta
   for (;;)
     {
       cleanup_free fk_cframe_t *f = NULL;
-      if (fk_creq_next (sh->c, p->r, -1, &f, err) < 0)
+      int wait = -1;
+      if (p->give_up_at >= 0)
+        {
+          int64_t left = p->give_up_at - fk_client_now_ms ();
+          wait = left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+        }
+      int n = fk_creq_next (sh->c, p->r, wait, &f, err);
+      if (n == 0 && p->give_up_at >= 0 && fk_client_now_ms () >= p->give_up_at)
+        {
+          char t[32], g[32];
+          ret = fk_error_set (
+              err, ETIMEDOUT,
+              "the agent did not enforce the shell run's timeout of %s: no exit %s after the start",
+              fk_client_fmt_secs (t, sizeof t, (int64_t)p->timeout_ms),
+              fk_client_fmt_secs (g, sizeof g,
+                                  (int64_t)p->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS));
+          break;
+        }
+      if (n == 0)
+        continue;
+      if (n < 0)
         {
           ret = -1;
           break;
@@ -301,27 +329,18 @@ collect_run (fk_shell_pending_t *p, const fk_shell_callbacks_t *cbs, fk_exit_sta
         }
       if (f->type != FK_WIRE_R_EXIT)
         {
-          ret = fk_error_set (err, EPROTO, "unexpected %s frame from the agent",
+          ret = fk_error_set (err, EPROTO, "the agent sent %s in a shell run",
                               fk_wire_type_name (f->type));
           break;
         }
-      fk_wire_msg_t m;
-      if (frame_msg (f, &m, err) < 0)
+      fk_exit_status_t st;
+      uint64_t flags;
+      if (fk_cframe_exit (f, &st, &flags, err) < 0)
         {
           ret = -1;
           break;
         }
-      fk_exit_status_t st = { 0 };
-      if (fk_wire_msg_has (&m, FK_TAG_SIGNAL))
-        {
-          st.signal = (int)m.num[FK_TAG_SIGNAL];
-          st.exit_code = 128 + st.signal;
-        }
-      else
-        st.exit_code = (int)m.num[FK_TAG_EXIT_CODE];
-      st.timed_out = m.num[FK_TAG_TIMED_OUT] != 0;
-      int respawned = (m.num[FK_TAG_FLAGS] & FK_WIRE_SHELL_RESPAWNED) != 0;
-      fk_wire_msg_clear (&m);
+      int respawned = (flags & FK_WIRE_SHELL_RESPAWNED) != 0;
       if (respawned)
         sh->pid = 0;
       if (ret_status)
@@ -351,31 +370,38 @@ typedef struct collect
 {
   char *out, *err;
   size_t out_len, out_cap, err_len, err_cap;
+  int over; /* 1: stdout, 2: stderr went over FK_SHELL_MAX_OUTPUT */
 } collect_t;
 
-static void
+/* Appends, or returns -1 (the run is then killed) past FK_SHELL_MAX_OUTPUT. */
+static int
 append (char **buf, size_t *len, size_t *cap, const void *data, size_t n)
 {
+  if (n > FK_SHELL_MAX_OUTPUT - *len)
+    return -1;
   xgrow ((void **)buf, cap, *len + n + 1, 1);
   memcpy (*buf + *len, data, n);
   *len += n;
   (*buf)[*len] = '\0';
+  return 0;
 }
 
 static int
 on_out (void *ud, const void *data, size_t len)
 {
   collect_t *c = ud;
-  append (&c->out, &c->out_len, &c->out_cap, data, len);
-  return 0;
+  if (append (&c->out, &c->out_len, &c->out_cap, data, len) < 0)
+    c->over = 1;
+  return c->over;
 }
 
 static int
 on_err (void *ud, const void *data, size_t len)
 {
   collect_t *c = ud;
-  append (&c->err, &c->err_len, &c->err_cap, data, len);
-  return 0;
+  if (append (&c->err, &c->err_len, &c->err_cap, data, len) < 0)
+    c->over = 2;
+  return c->over;
 }
 
 /* Collects the run p into a result. */
@@ -386,10 +412,13 @@ finish_collect (fk_shell_pending_t *p, fk_shell_result_t *ret_result, fk_error_t
   fk_shell_callbacks_t cbs = { .on_stdout = on_out, .on_stderr = on_err, .userdata = &col };
   fk_exit_status_t st;
   int respawned = 0;
-  if (collect_run (p, &cbs, &st, &respawned, err) < 0)
+  if (collect_run (p, &cbs, &st, &respawned, err) < 0 || col.over)
     {
       free (col.out);
       free (col.err);
+      if (col.over)
+        return fk_error_set (err, EFBIG, "shell run: the command wrote more than %u MiB to %s",
+                             FK_SHELL_MAX_OUTPUT >> 20, col.over == 1 ? "stdout" : "stderr");
       return -1;
     }
   memset (ret_result, 0, sizeof *ret_result);
