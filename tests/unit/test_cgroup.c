@@ -74,9 +74,11 @@ v2_fake_tree_writes_limits (void **state)
   assert_string_equal (m, "268435456");
   assert_string_equal (c, "150000 100000");
   assert_string_equal (p, "64");
-  /* Controllers were enabled in the parent (the last write is what a fake file keeps). */
+  /* Controllers were enabled in the root and the parent, in one write each. */
   cleanup_free char *sc = slurp (firkin, "cgroup.subtree_control");
-  assert_string_equal (sc, "+pids");
+  assert_string_equal (sc, "+memory +cpu +pids");
+  cleanup_free char *rsc = slurp (root, "cgroup.subtree_control");
+  assert_string_equal (rsc, "+memory +cpu +pids");
   assert_int_equal (fk_cgroup_add_pid (&layout, "firkin/abc", 4242, &err), 0);
   cleanup_free char *procs = slurp (sb, "cgroup.procs");
   assert_string_equal (procs, "4242");
@@ -139,6 +141,177 @@ v1_fake_tree_writes_limits (void **state)
   assert_int_equal (fk_cgroup_destroy (&layout, "firkin/v1", &err), 0);
   struct stat st;
   assert_int_equal (stat (mem, &st), -1);
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+parent_limits_leave_the_host_a_share (void **state)
+{
+  (void)state;
+  fk_cgroup_parent_limits_t pl;
+  /* This machine: pid_max 32768 under threads-max, 24 GiB. */
+  fk_cgroup_parent_limits_for (32768, 192734, 24ULL << 30, &pl);
+  assert_int_equal (pl.pids, 24576);
+  uint64_t reserve = (24ULL << 30) / 10;
+  assert_int_equal (pl.memory_bytes, ((24ULL << 30) - reserve) & ~((1ULL << 20) - 1));
+  assert_int_equal (pl.cpu_weight, 50);
+  /* threads-max lower than pid_max (a small host with pid_max 4194304). */
+  fk_cgroup_parent_limits_for (4194304, 15000, 4ULL << 30, &pl);
+  assert_int_equal (pl.pids, 11250);
+  /* 10 % is under 1 GiB: 1 GiB stays the host's. */
+  assert_int_equal (pl.memory_bytes, 3ULL << 30);
+  /* A tiny host keeps half. */
+  fk_cgroup_parent_limits_for (32768, 0, 1ULL << 30, &pl);
+  assert_int_equal (pl.memory_bytes, 512ULL << 20);
+  assert_int_equal (pl.pids, 24576);
+  /* Unknown numbers set nothing. */
+  fk_cgroup_parent_limits_for (0, 0, 0, &pl);
+  assert_int_equal (pl.pids, 0);
+  assert_int_equal (pl.memory_bytes, 0);
+  /* The host's own: numbers, and below what /proc says. */
+  fk_cgroup_parent_limits_host (&pl);
+  assert_true (pl.pids > 0);
+  assert_true (pl.memory_bytes > 0);
+}
+
+static char *
+u64_text (uint64_t v)
+{
+  return xasprintf ("%llu", (unsigned long long)v);
+}
+
+/* The parent dir of a fake tree goes, as the kernel removes it with the last sandbox (a fake
+   parent keeps its limit files, so fk_cgroup_destroy leaves it). */
+static void
+remove_fake_dir (const char *dir)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_rm_rf_at (AT_FDCWD, dir, &err), 0);
+}
+
+static void
+v2_parent_gets_limits_each_time_it_is_made (void **state)
+{
+  const char *root = *state;
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  fake_v2 (root, "cpuset cpu io memory pids", &layout);
+  fk_cgroup_parent_limits_t pl;
+  fk_cgroup_parent_limits_host (&pl);
+  cleanup_free char *want_pids = u64_text (pl.pids);
+  cleanup_free char *want_mem = u64_text (pl.memory_bytes);
+  cleanup_free char *firkin = xasprintf ("%s/firkin", root);
+  /* A sandbox without limits of its own: the parent still gets the host's share. */
+  fk_cgroup_limits_t none = { 0 };
+  for (int round = 0; round < 2; round++)
+    {
+      assert_int_equal (fk_cgroup_create (&layout, "firkin/a", &none, &err), 0);
+      cleanup_free char *p = slurp (firkin, "pids.max");
+      cleanup_free char *m = slurp (firkin, "memory.max");
+      cleanup_free char *w = slurp (firkin, "cpu.weight");
+      assert_string_equal (p, want_pids);
+      assert_string_equal (m, want_mem);
+      assert_string_equal (w, "50");
+      /* The sandbox's controllers are on even without limits (usage is accounted). */
+      cleanup_free char *sc = slurp (firkin, "cgroup.subtree_control");
+      assert_string_equal (sc, "+memory +cpu +pids");
+      /* A second sandbox finds the parent made: its limits (maybe tuned) stay as they are. */
+      cleanup_free char *pids_path = xasprintf ("%s/pids.max", firkin);
+      FILE *fp = fopen (pids_path, "w");
+      assert_non_null (fp);
+      fputs ("777", fp);
+      fclose (fp);
+      fk_cgroup_limits_t lim = { .pids = 10 };
+      assert_int_equal (fk_cgroup_create (&layout, "firkin/b", &lim, &err), 0);
+      cleanup_free char *p2 = slurp (firkin, "pids.max");
+      assert_string_equal (p2, "777");
+      assert_int_equal (fk_cgroup_destroy (&layout, "firkin/a", &err), 0);
+      assert_int_equal (fk_cgroup_destroy (&layout, "firkin/b", &err), 0);
+      /* The last sandbox gone, the parent goes; the next create makes it and writes again. */
+      remove_fake_dir (firkin);
+    }
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+v2_parent_skips_a_missing_controller (void **state)
+{
+  const char *root = *state;
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  fake_v2 (root, "cpu pids", &layout);
+  fk_cgroup_limits_t lim = { .pids = 64, .cpus = 1 };
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/x", &lim, &err), 0);
+  cleanup_free char *firkin = xasprintf ("%s/firkin", root);
+  cleanup_free char *sc = slurp (firkin, "cgroup.subtree_control");
+  assert_string_equal (sc, "+cpu +pids");
+  cleanup_free char *mem = xasprintf ("%s/memory.max", firkin);
+  assert_int_equal (access (mem, F_OK), -1);
+  cleanup_free char *w = slurp (firkin, "cpu.weight");
+  assert_string_equal (w, "50");
+  fk_cgroup_layout_free (&layout);
+}
+
+/* A root that refuses to enable controllers (here: its subtree_control cannot be written; on a
+   real host, a delegated root holding processes): a sandbox without limits is still made, one
+   with a limit is an error. */
+static void
+v2_refused_controllers_only_fail_limits (void **state)
+{
+  const char *root = *state;
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  fake_v2 (root, "cpu memory pids", &layout);
+  cleanup_free char *sc = xasprintf ("%s/cgroup.subtree_control", root);
+  assert_int_equal (mkdir (sc, 0755), 0);
+  fk_cgroup_limits_t none = { 0 }, lim = { .pids = 64 };
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/free", &none, &err), 0);
+  cleanup_free char *firkin = xasprintf ("%s/firkin", root);
+  cleanup_free char *pm = xasprintf ("%s/pids.max", firkin);
+  assert_int_equal (access (pm, F_OK), -1); /* nothing enabled: no parent limit either */
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/limited", &lim, &err), -1);
+  assert_error_contains (&err, "cgroup.subtree_control");
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+v1_parent_gets_limits_each_time_it_is_made (void **state)
+{
+  const char *root = *state;
+  static const char *const ctrls[] = { "memory", "cpu", "pids", "freezer" };
+  for (size_t i = 0; i < 4; i++)
+    {
+      cleanup_free char *d = xasprintf ("%s/%s", root, ctrls[i]);
+      assert_int_equal (mkdir (d, 0755), 0);
+    }
+  setenv ("FIRKIN_CGROUP_VERSION", "1", 1);
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  fk_cgroup_parent_limits_t pl;
+  fk_cgroup_parent_limits_host (&pl);
+  cleanup_free char *want_pids = u64_text (pl.pids);
+  cleanup_free char *want_mem = u64_text (pl.memory_bytes);
+  for (int round = 0; round < 2; round++)
+    {
+      fk_cgroup_limits_t none = { 0 };
+      assert_int_equal (fk_cgroup_create (&layout, "firkin/a", &none, &err), 0);
+      cleanup_free char *mem = xasprintf ("%s/memory/firkin", root);
+      cleanup_free char *cpu = xasprintf ("%s/cpu/firkin", root);
+      cleanup_free char *pids = xasprintf ("%s/pids/firkin", root);
+      cleanup_free char *m = slurp (mem, "memory.limit_in_bytes");
+      cleanup_free char *c = slurp (cpu, "cpu.shares");
+      cleanup_free char *p = slurp (pids, "pids.max");
+      assert_string_equal (m, want_mem);
+      assert_string_equal (c, "512");
+      assert_string_equal (p, want_pids);
+      assert_int_equal (fk_cgroup_destroy (&layout, "firkin/a", &err), 0);
+      for (size_t i = 0; i < 4; i++)
+        {
+          cleanup_free char *d = xasprintf ("%s/%s/firkin", root, ctrls[i]);
+          remove_fake_dir (d);
+        }
+    }
   fk_cgroup_layout_free (&layout);
 }
 
@@ -221,6 +394,11 @@ main (void)
     cmocka_unit_test_setup_teardown (v2_fake_tree_writes_limits, setup, teardown),
     cmocka_unit_test_setup_teardown (v2_missing_controller_is_named, setup, teardown),
     cmocka_unit_test_setup_teardown (v1_fake_tree_writes_limits, setup, teardown),
+    cmocka_unit_test (parent_limits_leave_the_host_a_share),
+    cmocka_unit_test_setup_teardown (v2_parent_gets_limits_each_time_it_is_made, setup, teardown),
+    cmocka_unit_test_setup_teardown (v2_parent_skips_a_missing_controller, setup, teardown),
+    cmocka_unit_test_setup_teardown (v2_refused_controllers_only_fail_limits, setup, teardown),
+    cmocka_unit_test_setup_teardown (v1_parent_gets_limits_each_time_it_is_made, setup, teardown),
     cmocka_unit_test_setup_teardown (detect_rejects_a_plain_dir, setup, teardown),
     cmocka_unit_test (v2_real_hierarchy),
   };

@@ -76,6 +76,23 @@ read_file (const char *dir, const char *file, char **ret, fk_error_t *err)
   return 0;
 }
 
+/* In a fake tree the control files are plain files: remove them so rmdir works. */
+static void
+remove_fake_files (const char *dir)
+{
+  struct statfs sfs;
+  if (statfs (dir, &sfs) < 0 || sfs.f_type == CGROUP_SUPER_MAGIC
+      || sfs.f_type == CGROUP2_SUPER_MAGIC)
+    return;
+  cleanup_dir DIR *d = opendir (dir);
+  if (d == NULL)
+    return;
+  struct dirent *e;
+  while ((e = readdir (d)))
+    if (e->d_type == DT_REG)
+      unlinkat (dirfd (d), e->d_name, 0);
+}
+
 /* The value of "key N" in a flat keyed file (memory.events, cgroup.events, memory.oom_control). */
 static int
 keyed_value (const char *text, const char *key, uint64_t *ret)
@@ -136,25 +153,110 @@ fk_cgroup_layout_free (fk_cgroup_layout_t *layout)
   layout->root = NULL;
 }
 
-/* v2: enables controller in every cgroup from the root down to name's parent. */
+/* The controllers a sandbox's limits use, as a mask. */
+enum
+{
+  CG_MEMORY = 1 << 0,
+  CG_CPU = 1 << 1,
+  CG_PIDS = 1 << 2,
+};
+static const struct
+{
+  unsigned bit;
+  const char *name;
+} limit_controllers[] = { { CG_MEMORY, "memory" }, { CG_CPU, "cpu" }, { CG_PIDS, "pids" } };
+#define N_LIMIT_CONTROLLERS (sizeof limit_controllers / sizeof limit_controllers[0])
+
+static unsigned
+needed_controllers (const fk_cgroup_limits_t *limits)
+{
+  return (limits->memory_bytes ? CG_MEMORY : 0u) | (limits->cpus > 0 ? CG_CPU : 0u)
+         | (limits->pids ? CG_PIDS : 0u);
+}
+
+/* Reads a whole number out of a /proc file; 0 when unreadable. */
+static uint64_t
+proc_u64 (const char *path, const char *key)
+{
+  cleanup_free char *text = NULL;
+  size_t len;
+  fk_error_t ignored = FK_ERROR_INIT;
+  if (fk_read_file_at (AT_FDCWD, path, 1 << 16, &text, &len, &ignored) < 0)
+    {
+      fk_error_clear (&ignored);
+      return 0;
+    }
+  const char *p = text;
+  if (key)
+    {
+      p = strstr (text, key);
+      if (p == NULL)
+        return 0;
+      p += strlen (key);
+    }
+  return strtoull (p, NULL, 10);
+}
+
+void
+fk_cgroup_parent_limits_for (uint64_t pid_max, uint64_t threads_max, uint64_t mem_total,
+                             fk_cgroup_parent_limits_t *ret)
+{
+  memset (ret, 0, sizeof *ret);
+  uint64_t tasks = pid_max && threads_max ? (pid_max < threads_max ? pid_max : threads_max)
+                                          : pid_max | threads_max;
+  ret->pids = tasks / 4 * 3;
+  if (mem_total)
+    {
+      uint64_t reserve = mem_total / 10 > (1ULL << 30) ? mem_total / 10 : 1ULL << 30;
+      if (reserve > mem_total / 2)
+        reserve = mem_total / 2;
+      /* Whole MiB: the kernel keeps whole pages, so the file reads back what was written. */
+      ret->memory_bytes = (mem_total - reserve) & ~((1ULL << 20) - 1);
+    }
+  ret->cpu_weight = FK_CGROUP_PARENT_CPU_WEIGHT;
+}
+
+void
+fk_cgroup_parent_limits_host (fk_cgroup_parent_limits_t *ret)
+{
+  fk_cgroup_parent_limits_for (proc_u64 ("/proc/sys/kernel/pid_max", NULL),
+                               proc_u64 ("/proc/sys/kernel/threads-max", NULL),
+                               proc_u64 ("/proc/meminfo", "MemTotal:") * 1024, ret);
+}
+
+/* v2: the controllers of `limit_controllers' that the root offers (its cgroup.controllers). */
 static int
-v2_enable (const fk_cgroup_layout_t *layout, const char *name, const char *controller,
-           fk_error_t *err)
+v2_available (const fk_cgroup_layout_t *layout, unsigned *ret_mask, fk_error_t *err)
 {
   cleanup_free char *avail = NULL;
   if (read_file (layout->root, "cgroup.controllers", &avail, err) < 0)
     return -1;
-  int found = 0;
+  unsigned mask = 0;
   for (char *save = NULL, *tok = strtok_r (avail, " \n", &save); tok;
        tok = strtok_r (NULL, " \n", &save))
-    if (strcmp (tok, controller) == 0)
-      found = 1;
-  if (!found)
-    return fk_error_set (err, ENOTSUP,
-                         "cgroup v2 controller `%s' is not available at `%s' (see its "
-                         "cgroup.controllers)",
-                         controller, layout->root);
-  cleanup_free char *value = xasprintf ("+%s", controller);
+    for (size_t i = 0; i < N_LIMIT_CONTROLLERS; i++)
+      if (strcmp (tok, limit_controllers[i].name) == 0)
+        mask |= limit_controllers[i].bit;
+  *ret_mask = mask;
+  return 0;
+}
+
+/* v2: enables the controllers of mask in every cgroup from the root down to name's parent, one
+   write per level. */
+static int
+v2_enable (const fk_cgroup_layout_t *layout, const char *name, unsigned mask, fk_error_t *err)
+{
+  char value[64] = "";
+  for (size_t i = 0; i < N_LIMIT_CONTROLLERS; i++)
+    if (mask & limit_controllers[i].bit)
+      {
+        if (value[0])
+          strcat (value, " ");
+        strcat (value, "+");
+        strcat (value, limit_controllers[i].name);
+      }
+  if (value[0] == '\0')
+    return 0;
   cleanup_free char *dir = xstrdup (layout->root);
   cleanup_free char *rest = xstrdup (name);
   /* Every ancestor of the sandbox's cgroup: the root, then each component but the last. */
@@ -175,10 +277,58 @@ v2_enable (const fk_cgroup_layout_t *layout, const char *name, const char *contr
   return 0;
 }
 
+/* Makes dir, and its parents when missing; *ret_made says whether this call made dir itself
+   (one that exists already is success with 0). */
 static int
-mkdir_parents (const char *dir, fk_error_t *err)
+make_dir (const char *dir, int *ret_made, fk_error_t *err)
 {
-  return fk_mkdir_p (dir, 0755, err);
+  *ret_made = 0;
+  int r = mkdir (dir, 0755);
+  if (r < 0 && errno == ENOENT)
+    {
+      cleanup_free char *up = NULL, *base = NULL;
+      fk_path_split (dir, &up, &base);
+      if (fk_mkdir_p (up, 0755, err) < 0)
+        return -1;
+      r = mkdir (dir, 0755);
+    }
+  if (r == 0)
+    *ret_made = 1;
+  else if (errno != EEXIST)
+    return fk_error_set_errno (err, "mkdir cgroup `%s'", dir);
+  return 0;
+}
+
+/* Writes the limit of controller (v1: the hierarchy's; NULL on v2: all of mask) on the sandboxes'
+   parent cgroup at dir, made just now. */
+static int
+set_parent_limits (const fk_cgroup_layout_t *layout, const char *dir, const char *controller,
+                   unsigned mask, fk_error_t *err)
+{
+  fk_cgroup_parent_limits_t pl;
+  fk_cgroup_parent_limits_host (&pl);
+  char buf[64];
+  int v1 = layout->version == FK_CGROUP_V1;
+  if ((v1 ? strcmp (controller, "memory") == 0 : (mask & CG_MEMORY) != 0) && pl.memory_bytes)
+    {
+      snprintf (buf, sizeof buf, "%" PRIu64, pl.memory_bytes);
+      if (write_file (dir, v1 ? "memory.limit_in_bytes" : "memory.max", buf, err) < 0)
+        return -1;
+    }
+  if ((v1 ? strcmp (controller, "cpu") == 0 : (mask & CG_CPU) != 0) && pl.cpu_weight)
+    {
+      /* v1 shares: 1024 is the default, as weight 100 is on v2. */
+      snprintf (buf, sizeof buf, "%u", v1 ? pl.cpu_weight * 1024 / 100 : pl.cpu_weight);
+      if (write_file (dir, v1 ? "cpu.shares" : "cpu.weight", buf, err) < 0)
+        return -1;
+    }
+  if ((v1 ? strcmp (controller, "pids") == 0 : (mask & CG_PIDS) != 0) && pl.pids)
+    {
+      snprintf (buf, sizeof buf, "%" PRIu64, pl.pids);
+      if (write_file (dir, "pids.max", buf, err) < 0)
+        return -1;
+    }
+  return 0;
 }
 
 static int
@@ -248,45 +398,103 @@ set_limits_v2 (const fk_cgroup_layout_t *layout, const char *name, const fk_cgro
   return 0;
 }
 
-static int
-create_once (const fk_cgroup_layout_t *layout, const char *name, const fk_cgroup_limits_t *limits,
-             fk_error_t *err)
+/* Removes a parent this create made but could not set up, so the next create makes it again
+   (and writes its limits) instead of using it without them. */
+static void
+unmake_parent (const char *dir)
 {
-  if (layout->version == FK_CGROUP_V2)
+  remove_fake_files (dir);
+  rmdir (dir);
+}
+
+static int
+create_once_v2 (const fk_cgroup_layout_t *layout, const char *name,
+                const fk_cgroup_limits_t *limits, fk_error_t *err)
+{
+  unsigned avail;
+  if (v2_available (layout, &avail, err) < 0)
+    return -1;
+  unsigned needed = needed_controllers (limits);
+  for (size_t i = 0; i < N_LIMIT_CONTROLLERS; i++)
+    if ((needed & limit_controllers[i].bit) && !(avail & limit_controllers[i].bit))
+      return fk_error_set (err, ENOTSUP,
+                           "cgroup v2 controller `%s' is not available at `%s' (see its "
+                           "cgroup.controllers)",
+                           limit_controllers[i].name, layout->root);
+  cleanup_free char *parent = NULL, *base = NULL;
+  fk_path_split (name, &parent, &base);
+  int made = 0;
+  cleanup_free char *pdir = cg_dir (layout, "", parent);
+  if (strcmp (parent, ".") != 0 && make_dir (pdir, &made, err) < 0)
+    return fk_error_wrap (err, "cgroup `%s'", name);
+  /* Every limit controller the root offers goes on, in the ancestors before the child exists
+     (as the kernel needs): the parent's limits need them in the root, and a sandbox without a
+     limit still gets its usage accounted (memory.current). Where the kernel refuses (EBUSY: a
+     delegated root that holds processes), only the sandbox's own limits' controllers must. */
+  unsigned enabled = avail;
+  fk_error_t extra = FK_ERROR_INIT;
+  if (v2_enable (layout, name, avail, &extra) < 0)
     {
-      /* Controllers go on in the ancestors before the child exists, as the kernel needs. */
-      cleanup_free char *parent = NULL, *base = NULL;
-      fk_path_split (name, &parent, &base);
-      cleanup_free char *pdir = cg_dir (layout, "", parent);
-      if (mkdir_parents (pdir, err) < 0)
-        return fk_error_wrap (err, "cgroup `%s'", name);
-      if (limits->memory_bytes && v2_enable (layout, name, "memory", err) < 0)
-        return -1;
-      if (limits->cpus > 0 && v2_enable (layout, name, "cpu", err) < 0)
-        return -1;
-      if (limits->pids && v2_enable (layout, name, "pids", err) < 0)
-        return -1;
-      cleanup_free char *dir = cg_dir (layout, "", name);
-      if (mkdir (dir, 0755) < 0)
-        return fk_error_set_errno (err, "mkdir cgroup `%s'", dir);
-      if (set_limits_v2 (layout, name, limits, err) < 0)
+      enabled = needed;
+      if (needed == avail || v2_enable (layout, name, needed, err) < 0)
         {
-          rmdir (dir);
+          if (!fk_error_is_set (err))
+            fk_error_set (err, extra.code, "%s", fk_error_message (&extra));
+          fk_error_clear (&extra);
+          if (made)
+            unmake_parent (pdir);
           return -1;
         }
-      return 0;
+      fk_error_clear (&extra);
     }
-  for (size_t i = 0; v1_controllers[i]; i++)
+  if (made && set_parent_limits (layout, pdir, NULL, enabled, err) < 0)
     {
-      cleanup_free char *dir = cg_dir (layout, v1_controllers[i], name);
-      if (mkdir_parents (dir, err) < 0)
-        {
-          fk_error_t ignored = FK_ERROR_INIT;
-          fk_cgroup_destroy (layout, name, &ignored);
-          fk_error_clear (&ignored);
-          return fk_error_wrap (err, "cgroup v1 controller `%s'", v1_controllers[i]);
-        }
+      unmake_parent (pdir);
+      return -1;
     }
+  cleanup_free char *dir = cg_dir (layout, "", name);
+  if (mkdir (dir, 0755) < 0)
+    return fk_error_set_errno (err, "mkdir cgroup `%s'", dir);
+  if (set_limits_v2 (layout, name, limits, err) < 0)
+    {
+      rmdir (dir);
+      return -1;
+    }
+  return 0;
+}
+
+/* v1: the sandbox's cgroup in the hierarchy of ctl, and its parent with its limit when this
+   call makes it. */
+static int
+make_v1 (const fk_cgroup_layout_t *layout, const char *ctl, const char *name, fk_error_t *err)
+{
+  cleanup_free char *parent = NULL, *base = NULL;
+  fk_path_split (name, &parent, &base);
+  int made = 0;
+  cleanup_free char *pdir = cg_dir (layout, ctl, parent);
+  if (strcmp (parent, ".") != 0 && make_dir (pdir, &made, err) < 0)
+    return -1;
+  if (made && set_parent_limits (layout, pdir, ctl, 0, err) < 0)
+    {
+      unmake_parent (pdir);
+      return -1;
+    }
+  cleanup_free char *dir = cg_dir (layout, ctl, name);
+  return make_dir (dir, &made, err);
+}
+
+static int
+create_once_v1 (const fk_cgroup_layout_t *layout, const char *name,
+                const fk_cgroup_limits_t *limits, fk_error_t *err)
+{
+  for (size_t i = 0; v1_controllers[i]; i++)
+    if (make_v1 (layout, v1_controllers[i], name, err) < 0)
+      {
+        fk_error_t ignored = FK_ERROR_INIT;
+        fk_cgroup_destroy (layout, name, &ignored);
+        fk_error_clear (&ignored);
+        return fk_error_wrap (err, "cgroup v1 controller `%s'", v1_controllers[i]);
+      }
   if (set_limits_v1 (layout, name, limits, err) < 0)
     {
       fk_error_t ignored = FK_ERROR_INIT;
@@ -485,7 +693,9 @@ fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
   for (int attempt = 0;; attempt++)
     {
       fk_error_t e = FK_ERROR_INIT;
-      if (create_once (layout, name, limits, &e) == 0)
+      int r = layout->version == FK_CGROUP_V2 ? create_once_v2 (layout, name, limits, &e)
+                                              : create_once_v1 (layout, name, limits, &e);
+      if (r == 0)
         return 0;
       if (e.code != ENOENT || attempt >= 8)
         {
@@ -520,23 +730,6 @@ remove_dir (const char *dir, fk_error_t *err)
       sleep_ms (1);
     }
   return fk_error_set_errno (err, "rmdir cgroup `%s'", dir);
-}
-
-/* In a fake tree the control files are plain files: remove them so rmdir works. */
-static void
-remove_fake_files (const char *dir)
-{
-  struct statfs sfs;
-  if (statfs (dir, &sfs) < 0 || sfs.f_type == CGROUP_SUPER_MAGIC
-      || sfs.f_type == CGROUP2_SUPER_MAGIC)
-    return;
-  cleanup_dir DIR *d = opendir (dir);
-  if (d == NULL)
-    return;
-  struct dirent *e;
-  while ((e = readdir (d)))
-    if (e->d_type == DT_REG)
-      unlinkat (dirfd (d), e->d_name, 0);
 }
 
 int

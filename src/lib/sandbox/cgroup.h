@@ -1,6 +1,23 @@
 /* sandbox/cgroup.h: one cgroup per sandbox under a `firkin` parent, on cgroup v1 (one hierarchy
    per controller: memory, cpu, pids, freezer) or v2 (one unified hierarchy); limits, moving a
-   process in, freezing, killing, removal. */
+   process in, freezing, killing, removal.
+
+   The parent holds every sandbox together to limits that leave the host its share, whatever
+   each sandbox's own limits add up to (fk_cgroup_parent_limits_for):
+   - pids: 3/4 of the lower of kernel.pid_max and kernel.threads-max. A pid or a thread is a
+     task; past either number nothing on the host can fork, so sandboxes that fork-bomb up to
+     their own limits all at once still leave the host a quarter to log in and kill them.
+   - memory: MemTotal minus a reserve of 10 %, at least 1 GiB (at most half of a small host):
+     room for the kernel, the page cache of the host's own work, sshd, the daemons and firkin
+     itself, so sandboxes filling their limits meet the OOM killer inside `firkin', not the
+     host's.
+   - CPU: no quota (a sandbox may use an idle machine whole) but half the default weight (v2
+     cpu.weight 50 of 100, v1 cpu.shares 512 of 1024): under contention, all sandboxes together
+     get a third of the CPU time against the host's own processes at the top level, which win.
+   The parent is removed with the last sandbox and made again by the next create, which writes
+   these limits each time it makes it (the one whose mkdir succeeds; a create racing the removal
+   tries again). On v2 the limit controllers the root offers are enabled in the root and the
+   parent, even for a sandbox with no limit of its own. */
 #ifndef FK_SANDBOX_CGROUP_H
 #define FK_SANDBOX_CGROUP_H
 
@@ -28,14 +45,33 @@ typedef struct fk_cgroup_limits
   uint64_t pids;         /* 0: none */
 } fk_cgroup_limits_t;
 
+/* The limits of the sandboxes' parent cgroup (see above); 0: not written. */
+typedef struct fk_cgroup_parent_limits
+{
+  uint64_t pids;
+  uint64_t memory_bytes;
+  unsigned cpu_weight; /* v2 cpu.weight (default 100); v1 writes cpu.shares = weight * 1024 / 100 */
+} fk_cgroup_parent_limits_t;
+
+#define FK_CGROUP_PARENT_CPU_WEIGHT 50
+
+/* The parent's limits for a host with these numbers (0: unknown, that limit is not set). */
+void fk_cgroup_parent_limits_for (uint64_t pid_max, uint64_t threads_max, uint64_t mem_total,
+                                  fk_cgroup_parent_limits_t *ret);
+
+/* The parent's limits for this host (/proc/sys/kernel/pid_max, threads-max, /proc/meminfo). */
+void fk_cgroup_parent_limits_host (fk_cgroup_parent_limits_t *ret);
+
 /* Finds the layout below root (NULL: $FIRKIN_CGROUP_ROOT, else /sys/fs/cgroup): v2 when root is
    a cgroup2 mount, v1 when it holds controller mounts. $FIRKIN_CGROUP_VERSION (1 or 2) forces
    the version, for fake trees in tests. Free with fk_cgroup_layout_free. */
 int fk_cgroup_detect (const char *root, fk_cgroup_layout_t *ret_layout, fk_error_t *err);
 void fk_cgroup_layout_free (fk_cgroup_layout_t *layout);
 
-/* Creates cgroup name (e.g. "firkin/<id>", parents made as needed) and sets its limits. A limit
-   whose controller the hierarchy lacks is an error naming the controller. */
+/* Creates cgroup name (e.g. "firkin/<id>", parents made as needed) and sets its limits; when it
+   makes name's parent, it writes the parent's limits there (fk_cgroup_parent_limits_host). A
+   limit whose controller the hierarchy lacks is an error naming the controller; the parent's
+   limits skip a controller the hierarchy lacks. */
 int fk_cgroup_create (const fk_cgroup_layout_t *layout, const char *name,
                       const fk_cgroup_limits_t *limits, fk_error_t *err);
 

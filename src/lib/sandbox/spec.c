@@ -13,7 +13,10 @@ void
 fk_sandbox_spec_init (fk_sandbox_spec_t *spec)
 {
   memset (spec, 0, sizeof *spec);
-  spec->resources.disk_bytes = 1ULL << 30;
+  spec->resources.vcpus = FK_SPEC_DEFAULT_VCPUS;
+  spec->resources.memory_bytes = FK_SPEC_DEFAULT_MEMORY_BYTES;
+  spec->resources.disk_bytes = FK_SPEC_DEFAULT_DISK_BYTES;
+  spec->resources.pids = FK_SPEC_DEFAULT_PIDS;
   spec->data_plane.kind = FK_DATA_PLANE_NONE;
 }
 
