@@ -11,13 +11,18 @@
 
 typedef struct fk_sandbox fk_sandbox_t;
 
-/* Resources; 0 means "no limit" for every field but disk_bytes (see fk_sandbox_spec_init). */
+/* Resources. fk_sandbox_spec_init sets every one (the defaults below); 0 lifts a limit: no limit
+   for vcpus, memory_bytes and pids, the tmpfs default (half the host's memory) for disk_bytes.
+   Whatever their limits, all sandboxes together stay within the `firkin' parent cgroup's, which
+   leave the host a share of its tasks, memory and CPU time (docs/sandbox.md). */
 typedef struct fk_resources
 {
-  double vcpus;          /* CPU quota in CPUs (0.5 = half a CPU) */
-  uint64_t memory_bytes; /* memory limit (swap is not allowed beyond it) */
-  uint64_t disk_bytes;   /* size of the writable layer: writing past it gets ENOSPC inside */
-  uint64_t pids;         /* most tasks alive at once */
+  double vcpus;          /* CPU quota in CPUs (0.5 = half a CPU); default 2 */
+  uint64_t memory_bytes; /* memory limit, default 2 GiB; it counts the writable layer and /tmp
+                            (tmpfs), and swap is not allowed beyond it */
+  uint64_t disk_bytes;   /* size of the writable layer: writing past it gets ENOSPC inside;
+                            default 1 GiB */
+  uint64_t pids;         /* most tasks (processes and threads) alive at once; default 1024 */
 } fk_resources_t;
 
 /* The sandbox's network. Only `none` exists today: a network namespace with only loopback up.
@@ -32,15 +37,28 @@ typedef struct fk_data_plane_spec
   fk_data_plane_kind_t kind;
 } fk_data_plane_spec_t;
 
-/* The seccomp profile: the default container profile, made stricter with deny (extra syscall
-   names refused with EPERM) or looser with allow (names taken off the default list), or no
-   filter at all with unconfined. */
+/* The seccomp profile: an allow list no looser than the default container profile (syscalls
+   not on it fail with ENOSYS, known dangerous ones with EPERM; the i386 and x32 entry points
+   get the same rules), made stricter with deny (extra syscall names refused with EPERM) or
+   looser with allow (syscall names allowed whatever their arguments), or no filter at all with
+   unconfined. Unknown names are an error. */
 typedef struct fk_seccomp_spec
 {
   int unconfined;
   const char *const *deny;  /* NULL-terminated, may be NULL */
   const char *const *allow; /* NULL-terminated, may be NULL */
 } fk_seccomp_spec_t;
+
+/* How an init command's stdin, stdout and stderr are connected. Nothing of the caller's (its
+   terminal, its files, its session) ever reaches a sandbox: the command leads a session of its
+   own, on the sandbox's /dev/null, on pipes, or on a terminal of the sandbox's own devpts, and
+   the caller relays the host ends (fk_sandbox_take_stdio). */
+typedef enum
+{
+  FK_INIT_STDIO_NULL = 0, /* the sandbox's /dev/null */
+  FK_INIT_STDIO_PIPES,    /* three pipes */
+  FK_INIT_STDIO_TTY,      /* a pseudo-terminal, the command's controlling terminal */
+} fk_init_stdio_t;
 
 typedef struct fk_sandbox_spec
 {
@@ -56,13 +74,16 @@ typedef struct fk_sandbox_spec
   fk_data_plane_spec_t data_plane;
   fk_seccomp_spec_t seccomp;
   /* When set, this argv (looked up in the sandbox's PATH) runs as PID 1 instead of fk-agent,
-     with the caller's stdin/stdout/stderr; wait for it with fk_sandbox_wait. For one-shot runs
-     and the benchmarks that compare with `crun run`. */
+     with stdio as init_stdio says; wait for it with fk_sandbox_wait. For one-shot runs and the
+     benchmarks that compare with `crun run`. */
   const char *const *init;
+  fk_init_stdio_t init_stdio;
+  unsigned short init_rows, init_cols; /* FK_INIT_STDIO_TTY: the terminal's size (0: default) */
   const char *agent_path; /* NULL: $FIRKIN_AGENT, else fk-agent next to the running binary */
 } fk_sandbox_spec_t;
 
-/* Defaults: data plane none, disk 1 GiB, no other limit, no timeout, default seccomp. */
+/* Defaults: data plane none; 2 CPUs, 2 GiB of memory, 1 GiB of disk, 1024 tasks (a field set to
+   0 lifts its limit, see fk_resources_t); no timeout; default seccomp. */
 void fk_sandbox_spec_init (fk_sandbox_spec_t *spec);
 
 typedef enum
@@ -131,6 +152,12 @@ int fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err);
 
 /* Moves the deadline to now + seconds (a sandbox without a timeout gets one). */
 int fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err);
+
+/* The host ends of an init sandbox's stdio, once, to the caller, who closes them: with
+   FK_INIT_STDIO_PIPES ret_fds gets the command's stdin (write end), stdout and stderr (read
+   ends); with FK_INIT_STDIO_TTY the terminal's master in ret_fds[0] and -1 in the others. ENOENT
+   when there are none (another mode, or already taken). */
+int fk_sandbox_take_stdio (fk_sandbox_t *sb, int ret_fds[3], fk_error_t *err);
 
 /* Waits for PID 1 of a sandbox this process created and returns its wait status. */
 int fk_sandbox_wait (fk_sandbox_t *sb, int *ret_status, fk_error_t *err);

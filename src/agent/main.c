@@ -206,6 +206,12 @@ on_signal (void)
 int
 main (int argc, char **argv)
 {
+  /* Commands run as the agent's own user, next to it. Not dumpable, no command may trace it,
+     read or write its memory, take its fds (pidfd_getfd) or follow /proc/1/{exe,fd,maps,mem}:
+     each of those needs ptrace access, which a non-dumpable process grants only to holders of
+     CAP_SYS_PTRACE, which no command has. First thing, before anything is worth stealing.
+     Commands get dumpable again when they exec. */
+  prctl (PR_SET_DUMPABLE, 0);
   fk_log_set_program ("fk-agent");
   static const struct option opts[] = {
     { "listen-fd", required_argument, NULL, 'f' },

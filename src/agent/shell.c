@@ -21,9 +21,12 @@
 
    Stdout and stderr are pipes that live as long as the shell; when the status line arrives,
    everything the command wrote is already in them and is drained before the exit frame. A run
-   with env or cwd runs in a subshell, so neither sticks. A run's stdin is a fresh pipe the
-   shell opens through /proc/<agent>/fd/N. When the shell dies (`exit 3', a timeout's SIGKILL,
-   a signal), the run reports it and a new shell with the same settings takes the slot. */
+   with env or cwd runs in a subshell, so neither sticks. A run's stdin is a file of its bytes
+   that the agent writes in /dev/shm (the sandbox's disk) and removes when the run ends: the
+   shell cannot open a pipe of the agent's through /proc/<agent>/fd/N, the agent being not
+   dumpable, which is what keeps commands from taking its fds. When the shell dies (`exit 3', a
+   timeout's SIGKILL, a signal), the run reports it and a new shell with the same settings takes the
+   slot. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -63,7 +66,7 @@ struct shell
   uint64_t born_ms; /* when the process was started */
   int skip_status;  /* status lines still to drop (the driver's first, before any run) */
   pid_t pid;        /* 0 when no process runs */
-  watch_t cmd, out, err, status, in;
+  watch_t cmd, out, err, status;
   uint8_t *cmdbuf; /* the command text not yet written to the shell */
   size_t cmdlen, cmdoff;
   char sbuf[32]; /* a partial status line */
@@ -74,11 +77,9 @@ struct shell
   uint64_t deadline_ms;
   int timed_out;
   int have_status, exit_code;
-  int in_rd;      /* the read end of the run's stdin pipe, opened by the shell through /proc */
+  char *in_path;  /* the run's stdin: a file the agent wrote, removed when the run ends */
   int dirty;      /* frames queued for conn: sent at the end of the loop turn (shell_flush_all) */
   int other_user; /* the shell runs as another uid than the agent: it cannot open our fds */
-  uint8_t *inbuf;
-  size_t inlen, inoff;
 };
 
 static void
@@ -301,24 +302,51 @@ send_cmd (shell_t *s, const char *text, size_t len)
 }
 
 static void
-write_in (shell_t *s)
-{
-  if (s->in.fd >= 0 && agent_write_out (&s->in, s->inbuf, s->inlen, &s->inoff) == 0)
-    return;
-  /* All written (or the reader is gone): EOF for the command. */
-  close_watch (&s->in);
-  free (s->inbuf);
-  s->inbuf = NULL;
-}
-
-static void
 end_run_io (shell_t *s)
 {
-  close_watch (&s->in);
-  s->in_rd = close_and_reset (s->in_rd);
-  free (s->inbuf);
-  s->inbuf = NULL;
-  s->inlen = s->inoff = 0;
+  if (s->in_path)
+    unlink (s->in_path);
+  free (s->in_path);
+  s->in_path = NULL;
+}
+
+/* Writes a run's stdin into a new file (mode 0600, O_EXCL: never an existing file or a
+   symlink someone placed) and returns its path, or NULL with errno set. */
+static char *
+stdin_file (const void *data, size_t len)
+{
+  static const char *const dirs[] = { "/dev/shm", "/tmp" };
+  for (size_t i = 0; i < 2; i++)
+    {
+      char *path = xasprintf ("%s/.fk-run-stdin-XXXXXX", dirs[i]);
+      int fd = mkostemp (path, O_CLOEXEC);
+      if (fd < 0)
+        {
+          free (path);
+          continue;
+        }
+      const char *p = data;
+      size_t left = len;
+      while (left)
+        {
+          ssize_t n = write (fd, p, left);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;
+          p += n;
+          left -= (size_t)n;
+        }
+      int saved = left ? (errno ? errno : EIO) : 0;
+      close (fd);
+      if (left == 0)
+        return path;
+      unlink (path);
+      free (path);
+      errno = saved;
+      return NULL;
+    }
+  return NULL;
 }
 
 /* Reads one chunk of out or err: into the run's reply, or dropped between runs. Returns 1 when
@@ -518,7 +546,7 @@ unlink_shell (shell_t *s)
 static void
 init_watches (shell_t *s)
 {
-  watch_t *ws[] = { &s->cmd, &s->out, &s->err, &s->status, &s->in };
+  watch_t *ws[] = { &s->cmd, &s->out, &s->err, &s->status };
   for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
     {
       ws[i]->kind = W_SHELL;
@@ -602,7 +630,6 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   s->id = xstrdup (sid);
   s->conn = c;
   s->path = xstrdup (path);
-  s->in_rd = -1;
   size_t ne = fk_strv_len (m->env);
   s->env = xcalloc (ne + 1, sizeof (char *));
   for (size_t i = 0; i < ne; i++)
@@ -736,28 +763,22 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       fk_wire_buf_free (&b);
       conn_send_error (c, id, EPERM,
                        "stdin for a run: the shell runs as another user than the agent and "
-                       "cannot open the agent's pipe (give the shell no user, or no stdin)");
+                       "cannot read the agent's file (give the shell no user, or no stdin)");
       return;
     }
   if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES)
     {
-      int p[2];
-      if (pipe2 (p, O_CLOEXEC) < 0)
+      const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
+      s->in_path = stdin_file (d->data, d->len);
+      if (s->in_path == NULL)
         {
           fk_wire_buf_free (&b);
-          conn_send_error (c, id, errno, "pipe for the run's stdin");
+          conn_send_error (c, id, errno, "a file for the run's stdin");
           return;
         }
-      s->in_rd = p[0];
-      s->in.fd = p[1];
-      set_nonblock (p[1]);
-      char redir[64];
-      int n = snprintf (redir, sizeof redir, "</proc/%d/fd/%d", (int)getpid (), p[0]);
-      fk_wire_put_raw (&b, redir, (size_t)n);
-      const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
-      s->inbuf = d->len ? xmemdup (d->data, d->len) : NULL;
-      s->inlen = d->len;
-      s->inoff = 0;
+      /* mkostemp's names hold only letters and digits: no quoting needed. */
+      fk_wire_put_raw (&b, "<", 1);
+      fk_wire_put_raw (&b, s->in_path, strlen (s->in_path));
     }
   else
     fk_wire_put_raw (&b, "<&8 8<&-", 8);
@@ -789,8 +810,6 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   s->running = 1;
   send_cmd (s, (const char *)b.data, b.len);
   fk_wire_buf_free (&b);
-  if (s->in.fd >= 0)
-    write_in (s);
 }
 
 void
@@ -886,8 +905,6 @@ shell_on_event (shell_t *s, watch_t *w, uint32_t events)
     return;
   if (w == &s->cmd)
     send_cmd (s, "", 0);
-  else if (w == &s->in)
-    write_in (s);
   else if (w == &s->status)
     read_status (s);
   else

@@ -1,19 +1,36 @@
 /* cli/run.c: fk run [OPTIONS] [TEMPLATE] -- CMD [ARGS]: create a sandbox, run CMD, delete it;
-   exits with CMD's code (128+N for a signal). CMD runs as the sandbox's PID 1 with fk's stdio,
-   as `crun run` does. */
+   exits with CMD's code (128+N for a signal). CMD runs as the sandbox's PID 1, in a session of
+   its own: on a terminal of the sandbox's own when fk's stdin and stdout are terminals, else on
+   pipes; fk relays them. fk's own terminal and files never reach the sandbox (a command could
+   push input into a terminal it holds with TIOCSTI, or grow a file it holds). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli/spec_opts.h"
 #include "cli/verbs.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
 
-static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t child_pid, winch;
+static struct termios saved_tio;
+static int tio_saved;
+
+static void
+restore_tty (void)
+{
+  if (tio_saved)
+    tcsetattr (STDIN_FILENO, TCSADRAIN, &saved_tio);
+}
 
 static void
 on_signal (int sig)
@@ -21,6 +38,122 @@ on_signal (int sig)
   /* fk going away must not leave the sandbox behind: end it, the wait then returns. */
   if (child_pid > 0)
     kill (child_pid, SIGKILL);
+}
+
+static void
+on_winch (int sig)
+{
+  winch = 1;
+}
+
+/* Writes all of buf to a blocking fd (fk's stdout or stderr); -1 when it is gone. */
+static int
+put (int fd, const char *buf, size_t len)
+{
+  while (len)
+    {
+      ssize_t n = write (fd, buf, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      buf += n;
+      len -= (size_t)n;
+    }
+  return 0;
+}
+
+/* Relays fk's stdin to the command's input (in), and the command's outputs (out, and err unless
+   -1) to fk's stdout and stderr, until the outputs end: at the latest when PID 1 exits, which
+   ends every process of the sandbox. With a terminal, in and out are the same master, whose
+   read fails with EIO once no process holds the terminal. The command's input is non-blocking
+   and written from a buffer, so a command that reads nothing never blocks its output. */
+static void
+relay (int in, int out, int err, int tty)
+{
+  char inbuf[16384], buf[65536];
+  size_t pending = 0, off = 0;
+  int stdin_open = 1;
+  fcntl (in, F_SETFL, fcntl (in, F_GETFL) | O_NONBLOCK);
+  while (out >= 0 || err >= 0)
+    {
+      if (tty && winch)
+        {
+          winch = 0;
+          struct winsize ws;
+          if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+            ioctl (in, TIOCSWINSZ, &ws);
+        }
+      struct pollfd p[3];
+      nfds_t n = 0;
+      int ip = -1, op = -1, ep = -1;
+      if (pending && in >= 0)
+        p[ip = (int)n++] = (struct pollfd){ .fd = in, .events = POLLOUT };
+      else if (stdin_open && in >= 0)
+        p[ip = (int)n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+      if (out >= 0)
+        p[op = (int)n++] = (struct pollfd){ .fd = out, .events = POLLIN };
+      if (err >= 0)
+        p[ep = (int)n++] = (struct pollfd){ .fd = err, .events = POLLIN };
+      if (poll (p, n, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return;
+        }
+      int outs[2] = { op, ep }, *fds[2] = { &out, &err };
+      for (int k = 0; k < 2; k++)
+        if (outs[k] >= 0 && p[outs[k]].revents)
+          {
+            ssize_t r = read (*fds[k], buf, sizeof buf);
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+              continue;
+            /* EOF, or EIO from a terminal nobody holds any more */
+            if (r <= 0 || put (k ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)r) < 0)
+              {
+                if (!tty || k == 0)
+                  close (*fds[k]);
+                *fds[k] = -1;
+              }
+          }
+      if (ip < 0 || !p[ip].revents || out < 0)
+        continue;
+      if (pending)
+        {
+          ssize_t w = write (in, inbuf + off, pending);
+          if (w > 0)
+            {
+              off += (size_t)w;
+              pending -= (size_t)w;
+            }
+          else if (w < 0 && errno != EAGAIN && errno != EINTR)
+            pending = 0, stdin_open = 0; /* the command closed its input */
+          if (!stdin_open && !tty && in >= 0)
+            {
+              close (in);
+              in = -1;
+            }
+          continue;
+        }
+      ssize_t r = read (STDIN_FILENO, inbuf, sizeof inbuf);
+      if (r > 0)
+        {
+          pending = (size_t)r;
+          off = 0;
+        }
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+        {
+          stdin_open = 0;
+          /* With pipes the command sees its input end; a terminal stays (its EOF is ^D). */
+          if (!tty)
+            {
+              close (in);
+              in = -1;
+            }
+        }
+    }
+  if (!tty && in >= 0)
+    close (in);
 }
 
 static void
@@ -68,6 +201,14 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
     }
   fk_cli_spec_finish (&s, template_id);
   s.spec.init = (const char *const *)(argv + optind);
+  int tty = isatty (STDIN_FILENO) && isatty (STDOUT_FILENO);
+  s.spec.init_stdio = tty ? FK_INIT_STDIO_TTY : FK_INIT_STDIO_PIPES;
+  struct winsize ws;
+  if (tty && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+    {
+      s.spec.init_rows = ws.ws_row;
+      s.spec.init_cols = ws.ws_col;
+    }
 
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
@@ -83,6 +224,13 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGHUP, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  if (tty)
+    {
+      struct sigaction wa = { .sa_handler = on_winch };
+      sigemptyset (&wa.sa_mask);
+      sigaction (SIGWINCH, &wa, NULL);
+    }
   if (fk_sandbox_create (rt, &s.spec, &sb, &err) < 0)
     {
       /* A command that does not exist: the shell's 127; one that cannot run: 126. */
@@ -93,6 +241,25 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
   if (fk_sandbox_inspect (sb, &info, &err) == 0)
     child_pid = info->pid;
   fk_sandbox_info_free (info);
+  int fds[3];
+  if (fk_sandbox_take_stdio (sb, fds, &err) < 0)
+    {
+      rc = fk_cli_fail (&err, 1);
+      kill (child_pid, SIGKILL);
+    }
+  else
+    {
+      if (tty && tcgetattr (STDIN_FILENO, &saved_tio) == 0)
+        {
+          struct termios raw = saved_tio;
+          cfmakeraw (&raw);
+          tio_saved = tcsetattr (STDIN_FILENO, TCSADRAIN, &raw) == 0;
+          atexit (restore_tty);
+        }
+      relay (fds[0], tty ? fds[0] : fds[1], tty ? -1 : fds[2], tty);
+      restore_tty ();
+      tio_saved = 0;
+    }
   int status = 0;
   if (fk_sandbox_wait (sb, &status, &err) < 0)
     rc = fk_cli_fail (&err, 1);

@@ -2,6 +2,7 @@
 #include "cli/spec_opts.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,9 @@ const struct option fk_cli_spec_options[] = {
 };
 
 const char fk_cli_spec_usage[]
-    = "  --memory SIZE        memory limit (512M, 1G)\n"
-      "  --cpus N             CPU quota in CPUs (0.5, 2)\n"
-      "  --pids N             most processes at once\n"
+    = "  --memory SIZE        memory limit, /tmp and the disk included (default 2G; max: none)\n"
+      "  --cpus N             CPU quota in CPUs, 0.5 or 4 (default 2; max: none)\n"
+      "  --pids N             most processes and threads at once (default 1024; max: none)\n"
       "  --disk SIZE          writable layer size (default 1G); past it writes get ENOSPC\n"
       "  --env K=V            environment (repeatable)\n"
       "  --timeout S          delete the sandbox S seconds after creation\n"
@@ -62,7 +63,7 @@ const char fk_cli_spec_usage[]
       "  --user SPEC          default user of commands\n"
       "  --seccomp unconfined no seccomp filter\n"
       "  --seccomp-deny NAME  also deny syscall NAME (repeatable)\n"
-      "  --seccomp-allow NAME take NAME off the default deny list (repeatable)\n"
+      "  --seccomp-allow NAME allow syscall NAME, whatever its arguments (repeatable)\n"
       "  --agent PATH         the fk-agent binary (default: $FIRKIN_AGENT, or next to fk)\n";
 
 void
@@ -90,6 +91,13 @@ push (char ***v, size_t *n, const char *arg)
   *v = xrealloc (*v, (*n + 2) * sizeof (char *));
   (*v)[(*n)++] = (char *)arg;
   (*v)[*n] = NULL;
+}
+
+/* "max" (or "unlimited") lifts a limit; the spec says so with 0, which is accepted too. */
+static int
+no_limit (const char *arg)
+{
+  return strcmp (arg, "max") == 0 || strcmp (arg, "unlimited") == 0;
 }
 
 static int
@@ -127,22 +135,37 @@ fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg)
   switch (c)
     {
     case O_MEMORY:
+      if (no_limit (arg))
+        {
+          s->spec.resources.memory_bytes = 0;
+          return 1;
+        }
       return size_opt ("memory", arg, &s->spec.resources.memory_bytes) < 0 ? -1 : 1;
     case O_DISK:
       return size_opt ("disk", arg, &s->spec.resources.disk_bytes) < 0 ? -1 : 1;
     case O_CPUS:
       {
+        if (no_limit (arg))
+          {
+            s->spec.resources.vcpus = 0;
+            return 1;
+          }
         char *end;
         double v = strtod (arg, &end);
-        if (*arg == '\0' || *end || !(v > 0))
+        if (*arg == '\0' || *end || !(v >= 0) || isinf (v))
           {
-            fprintf (stderr, "fk: --cpus: `%s' is not a positive number\n", arg);
+            fprintf (stderr, "fk: --cpus: `%s' is not a number of CPUs (or max)\n", arg);
             return -1;
           }
         s->spec.resources.vcpus = v;
         return 1;
       }
     case O_PIDS:
+      if (no_limit (arg))
+        {
+          s->spec.resources.pids = 0;
+          return 1;
+        }
       if (number_opt ("pids", arg, &n) < 0)
         return -1;
       s->spec.resources.pids = n;

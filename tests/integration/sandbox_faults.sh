@@ -80,7 +80,7 @@ a=$(new_sandbox); b=$(new_sandbox)
 "$FK" exec "$a" -- sh -c 'echo secret > /root/a-only; exec sleep 1000' > /dev/null 2>&1 &
 job=$!
 wait_for running_in "$a" sleep
-sleep_host=$(pgrep -x -u 1000000000 sleep | head -1)
+sleep_host=$(pgrep -x -u "$(stat -c %u "/proc/$(host_pid "$a")")" sleep | head -1)
 if ! running_in "$b" sleep && ! "$FK" exec "$b" -- cat /root/a-only 2>/dev/null; then
   ok "two sandboxes cannot see each other"
 else fail "two sandboxes cannot see each other"; fi

@@ -11,7 +11,7 @@ check "create prints an id" test -n "$id"
 pid=$(host_pid "$id")
 
 check "root inside, mapped to the unprivileged host range" \
-  sh -c "[ \"\$('$FK' exec $id -- id -u)\" = 0 ] && '$FK' exec $id -- cat /proc/self/uid_map | grep -Eq '^ *0 +1000000000 +65536' && [ \"\$(stat -c %u /proc/$pid)\" = 1000000000 ]"
+  sh -c "[ \"\$('$FK' exec $id -- id -u)\" = 0 ] && base=\$('$FK' exec $id -- cat /proc/self/uid_map | awk '\$1 == 0 && \$3 == 65536 {print \$2}') && [ \"\$base\" -gt 1000000000 ] && [ \$(( (base - 1000000000) % 65536 )) = 0 ] && [ \"\$(stat -c %u /proc/$pid)\" = \"\$base\" ]"
 check "image owners show inside (idmapped layers)" \
   sh -c "[ \"\$('$FK' exec $id -- stat -c %u:%g /home/user)\" = 1000:1000 ] && [ \"\$('$FK' exec $id -- stat -c %u /bin/busybox)\" = 0 ]"
 ns_ok=1

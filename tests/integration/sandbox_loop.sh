@@ -12,7 +12,7 @@ ids=$FIRKIN_STATE_DIR/loop-ids
 # Live processes in one of our sandboxes' cgroups.
 procs() {
   local p
-  for p in $(ps -eo pid=,uid=,stat= | awk '$2 == 1000000000 && $3 !~ /^Z/ {print $1}'); do
+  for p in $(ps -eo pid=,uid=,stat= | awk '$2 >= 1000000000 && $3 !~ /^Z/ {print $1}'); do
     grep -oE 'firkin/[0-9a-f]{12}' "/proc/$p/cgroup" 2>/dev/null | head -1
   done | sed 's|firkin/||' | grep -cxFf "$ids"
 }

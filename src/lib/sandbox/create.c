@@ -26,6 +26,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "sandbox/idrange.h"
 #include "sandbox/launch.h"
 #include "sandbox/mount.h"
 #include "sandbox/namespaces.h"
@@ -190,6 +191,7 @@ typedef struct create_ctx
   char id[13];
   int dir_created;
   int cgroup_created;
+  uint32_t id_base; /* 0 until a range is taken */
   pid_t pid;
   int pidfd;
 } create_ctx_t;
@@ -212,6 +214,9 @@ undo (create_ctx_t *c)
       fk_cgroup_destroy (&c->rt->cgroups, name, &ignored);
       fk_error_clear (&ignored);
     }
+  if (c->id_base)
+    fk_idrange_free (c->rt->state_fd, c->id_base, c->id, &ignored);
+  fk_error_clear (&ignored);
   if (c->dir_created)
     fk_rm_rf_at (c->rt->sandboxes_fd, c->id, &ignored);
   fk_error_clear (&ignored);
@@ -337,9 +342,14 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   cleanup_free char *hostname
       = spec->hostname ? xstrdup (spec->hostname) : xasprintf ("fk-%.8s", c.id);
   cleanup_strv char **env = build_env (res.env, spec->env, hostname);
-  cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1, log_fd = -1;
-  cleanup_close int userns_fd = -1, cgroup_fd = -1, overlay_fd = -1, timeout_exec_fd = -1;
+  cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1;
+  cleanup_close int userns_fd = -1, cgroup_fd = -1;
+  cleanup_free char *timeout_prog = NULL;
   int sync_fds[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int mount_fds[FK_LAUNCH_N_FDS] = { -1, -1 };
+  /* Init stdio pipes: [i][0] read end, [i][1] write end; the child's ends go to the child. */
+  int pipes[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+  int tty_master = -1;
   int *layer_fds = NULL;
   size_t n_layers = fk_strv_len (res.layers);
   time_t now = time (NULL);
@@ -351,17 +361,18 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       fk_error_set_errno (err, "open `%s'", dir);
       goto out;
     }
-  if (sock)
-    {
-      if (listen_socket (sock, &listen_fd, err) < 0)
-        goto out;
-      log_fd = openat (dirfd, "agent.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (log_fd < 0)
+  /* Host ids of its own: the kernel's per-user limits are then per sandbox. */
+  if (fk_idrange_alloc (rt->state_fd, c.id, &c.id_base, err) < 0)
+    goto out;
+  if (sock && listen_socket (sock, &listen_fd, err) < 0)
+    goto out;
+  if (spec->init && spec->init_stdio == FK_INIT_STDIO_PIPES)
+    for (int i = 0; i < 3; i++)
+      if (pipe2 (pipes[i], O_CLOEXEC) < 0)
         {
-          fk_error_set_errno (err, "create `%s/agent.log'", dir);
+          fk_error_set_errno (err, "make the init command's stdio pipes");
           goto out;
         }
-    }
   if (spec->timeout_sec)
     {
       int wfd = openat (dirfd, "deadline", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -380,9 +391,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
           fk_error_set_errno (err, "open `%s/deadline'", dir);
           goto out;
         }
-      cleanup_free char *timeout_prog = fk_create_find_timeout (agent);
-      if (timeout_prog)
-        timeout_exec_fd = open (timeout_prog, O_PATH | O_CLOEXEC);
+      timeout_prog = fk_create_find_timeout (agent);
     }
   fk_cgroup_limits_t limits = { .memory_bytes = spec->resources.memory_bytes,
                                 .cpus = spec->resources.vcpus,
@@ -402,11 +411,10 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     .error_fd = err_pipe[1],
     .exec_fd = exec_fd,
     .listen_fd = listen_fd,
-    .deadline_fd = deadline_fd,
-    .timeout_exec_fd = timeout_exec_fd,
-    .log_fd = log_fd,
-    .n_layers = 1,
-    .disk_bytes = spec->resources.disk_bytes,
+    .init_stdio = spec->init ? spec->init_stdio : FK_INIT_STDIO_NULL,
+    .stdio_fds = { pipes[0][0], pipes[1][1], pipes[2][1] },
+    .tty_rows = spec->init_rows,
+    .tty_cols = spec->init_cols,
     .hostname = hostname,
     .workdir = spec->workdir ? spec->workdir
                : res.workdir ? res.workdir
@@ -444,12 +452,16 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     }
   for (size_t i = 0; i < FK_CGROUP_V1_N; i++)
     close_and_reset (join_fds[i]);
+  /* The child's ends of the stdio pipes are the child's alone. */
+  close_and_reset (pipes[0][0]);
+  close_and_reset (pipes[1][1]);
+  close_and_reset (pipes[2][1]);
   close (sync_fds[1]);
   sync_fds[1] = -1;
   close (err_pipe[1]);
   err_pipe[1] = -1;
 
-  if (fk_userns_write_maps (c.pid, FK_USERNS_HOST_BASE, FK_USERNS_SIZE, err) < 0
+  if (fk_userns_write_maps (c.pid, c.id_base, FK_USERNS_SIZE, err) < 0
       || (cgroup_fd < 0 && join_fds[0] < 0
           && fk_cgroup_add_pid (&rt->cgroups, cgname, c.pid, err) < 0))
     goto out;
@@ -467,16 +479,33 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   for (size_t i = 0; i < n_layers; i++)
     if (fk_userns_idmapped_tree (userns_fd, res.layers[i], &layer_fds[i], err) < 0)
       goto out;
-  if (fk_mount_build_overlay (layer_fds, n_layers, spec->resources.disk_bytes, FK_USERNS_HOST_BASE,
-                              FK_USERNS_HOST_BASE, &overlay_fd, err)
+  if (fk_mount_build_overlay (layer_fds, n_layers, spec->resources.disk_bytes, c.id_base, c.id_base,
+                              &mount_fds[FK_LAUNCH_FD_ROOT], &mount_fds[FK_LAUNCH_FD_SCRATCH], err)
           < 0
-      || fk_launch_release (sync_fds[0], &overlay_fd, 1, err) < 0)
+      || fk_launch_release (sync_fds[0], mount_fds, err) < 0)
     goto out;
+  /* A terminal comes back before the child execs; if the child failed first, its error says
+     why better than the closed socket does. */
+  if (launch.init_stdio == FK_INIT_STDIO_TTY
+      && fk_launch_receive_fds (sync_fds[0], &tty_master, 1, err) < 0)
+    {
+      fk_error_t why = FK_ERROR_INIT;
+      if (fk_launch_result (err_pipe[0], &why) < 0)
+        {
+          fk_error_clear (err);
+          *err = why;
+        }
+      fk_error_wrap (err, "start sandbox");
+      goto out;
+    }
   if (fk_launch_result (err_pipe[0], err) < 0)
     {
       fk_error_wrap (err, "start sandbox");
       goto out;
     }
+  /* The deadline is kept from outside: nothing in the sandbox can stop it. */
+  if (deadline_fd >= 0 && fk_timeout_spawn (timeout_prog, deadline_fd, c.pidfd, err) < 0)
+    goto out;
 
   st = xcalloc (1, sizeof *st);
   st->id = xstrdup (c.id);
@@ -489,6 +518,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
       goto out;
     }
   st->boot_id = fk_state_boot_id ();
+  st->id_base = c.id_base;
   st->socket = sock ? xstrdup (sock) : NULL;
   st->cgroup = xstrdup (cgname);
   st->cgroup_version = (int)rt->cgroups.version;
@@ -506,6 +536,14 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   fk_sandbox_t *sb = fk_sandbox_new_handle (rt, openat (dirfd, ".", O_PATH | O_CLOEXEC), st);
   st = NULL;
   sb->is_child = 1;
+  if (launch.init_stdio == FK_INIT_STDIO_PIPES)
+    {
+      sb->stdio_fds[0] = steal_fd (&pipes[0][1]);
+      sb->stdio_fds[1] = steal_fd (&pipes[1][0]);
+      sb->stdio_fds[2] = steal_fd (&pipes[2][0]);
+    }
+  else if (launch.init_stdio == FK_INIT_STDIO_TTY)
+    sb->stdio_fds[0] = steal_fd (&tty_master);
   *ret_sb = sb;
   ret = 0;
 out:
@@ -519,7 +557,14 @@ out:
         close (sync_fds[i]);
       if (err_pipe[i] >= 0)
         close (err_pipe[i]);
+      if (mount_fds[i] >= 0)
+        close (mount_fds[i]);
+      for (int j = 0; j < 3; j++)
+        if (pipes[j][i] >= 0)
+          close (pipes[j][i]);
     }
+  if (tty_master >= 0)
+    close (tty_master);
   if (c.pidfd >= 0)
     close (c.pidfd);
   fk_state_free (st);

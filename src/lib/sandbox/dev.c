@@ -1,4 +1,4 @@
-/* sandbox/dev.c: minimal /dev. */
+/* sandbox/dev.c: minimal /dev; /dev/shm is a directory of the sandbox's disk (mount.h). */
 #include "sandbox/dev.h"
 
 #include <errno.h>
@@ -25,9 +25,10 @@ static const struct
               { "stderr", "/proc/self/fd/2" } };
 
 int
-fk_dev_setup (int rootfd, fk_error_t *err)
+fk_dev_setup (int rootfd, int shm_fd, fk_error_t *err)
 {
-  static const char *const dev_opts[] = { "mode=0755", "size=65536", NULL };
+  /* Writable, as programs expect, but bounded in bytes and inodes: it is not on the disk. */
+  static const char *const dev_opts[] = { "mode=0755", "size=65536", "nr_inodes=64", NULL };
   cleanup_close int devfs = -1;
   if (fk_mount_new ("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &devfs, err) < 0)
     return fk_error_wrap (err, "/dev");
@@ -66,13 +67,7 @@ fk_dev_setup (int rootfd, fk_error_t *err)
   if (fk_mount_attach_in_root (rootfd, "dev/pts", pts, 0, 0, err) < 0)
     return -1;
 
-  static const char *const shm_opts[] = { "mode=1777", NULL };
-  cleanup_close int shm = -1;
-  if (fk_mount_new ("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                    &shm, err)
-      < 0)
-    return fk_error_wrap (err, "/dev/shm");
-  if (fk_mount_attach_in_root (rootfd, "dev/shm", shm, 0, 0, err) < 0)
+  if (fk_mount_attach_in_root (rootfd, "dev/shm", shm_fd, 0, 0, err) < 0)
     return -1;
 
   cleanup_close int mq = -1;

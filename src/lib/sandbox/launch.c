@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -28,16 +29,12 @@
 #include "sandbox/network.h"
 #include "sandbox/procfs.h"
 #include "sandbox/seccomp.h"
-#include "sandbox/timeout.h"
 
 extern char **environ;
 
-int
-fk_launch_release (int sync_fd, const int *layer_fds, size_t n, fk_error_t *err)
+static int
+send_fds (int sync_fd, const int *fds, size_t n, fk_error_t *err)
 {
-  if (n > FK_LAUNCH_MAX_LAYERS)
-    return fk_error_set (err, E2BIG, "%zu layers: at most %d are supported", n,
-                         FK_LAUNCH_MAX_LAYERS);
   char byte = 'g';
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
   size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
@@ -51,10 +48,18 @@ fk_launch_release (int sync_fd, const int *layer_fds, size_t n, fk_error_t *err)
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
       c->cmsg_len = CMSG_LEN (sizeof (int) * n);
-      memcpy (CMSG_DATA (c), layer_fds, sizeof (int) * n);
+      memcpy (CMSG_DATA (c), fds, sizeof (int) * n);
     }
   if (sendmsg (sync_fd, &msg, MSG_NOSIGNAL) != 1)
-    return fk_error_set_errno (err, "hand the layers to the sandbox");
+    return fk_error_set_errno (err, "pass fds over the handshake socket");
+  return 0;
+}
+
+int
+fk_launch_release (int sync_fd, const int fds[FK_LAUNCH_N_FDS], fk_error_t *err)
+{
+  if (send_fds (sync_fd, fds, FK_LAUNCH_N_FDS, err) < 0)
+    return fk_error_wrap (err, "hand the root to the sandbox");
   return 0;
 }
 
@@ -82,8 +87,8 @@ static void __attribute__ ((noreturn)) die (const fk_launch_t *l, fk_error_t *er
   _exit (127);
 }
 
-static int
-receive_layers (int sync_fd, int *fds, size_t n, fk_error_t *err)
+int
+fk_launch_receive_fds (int sync_fd, int *fds, size_t n, fk_error_t *err)
 {
   char byte;
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -96,14 +101,14 @@ receive_layers (int sync_fd, int *fds, size_t n, fk_error_t *err)
     r = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
   while (r < 0 && errno == EINTR);
   if (r < 0)
-    return fk_error_set_errno (err, "wait for the host side");
+    return fk_error_set_errno (err, "wait for the other side of the handshake");
   if (r == 0)
-    return fk_error_set (err, EPIPE, "the creating process went away");
+    return fk_error_set (err, EPIPE, "the other side of the handshake went away");
   struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
   if (n == 0)
     return 0;
   if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN (sizeof (int) * n))
-    return fk_error_set (err, EPROTO, "the layer fds did not arrive");
+    return fk_error_set (err, EPROTO, "the expected fds did not arrive");
   memcpy (fds, CMSG_DATA (c), sizeof (int) * n);
   return 0;
 }
@@ -121,18 +126,31 @@ become_root (fk_error_t *err)
   return 0;
 }
 
+/* The agent's log: a file on the sandbox's own disk (the scratch tmpfs, outside its root), so
+   what it writes counts against the sandbox's disk limit and no host file can be grown from
+   inside; the host reads it through /proc/<pid>/fd/2. */
 static int
-build_root (const fk_launch_t *l, const int *layer_fds, int *ret_rootfd, fk_error_t *err)
+build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_fd, fk_error_t *err)
 {
   /* Nothing mounted here may reach the host: the namespace's mounts are private. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return fk_error_set_errno (err, "make the mounts private");
-  cleanup_close int root = layer_fds[0];
+  cleanup_close int root = fds[FK_LAUNCH_FD_ROOT];
+  cleanup_close int scratch = fds[FK_LAUNCH_FD_SCRATCH];
+  cleanup_close int tmp = -1, shm = -1;
+  if (fk_mount_attach_scratch (scratch, &tmp, &shm, err) < 0)
+    return -1;
+  if (l->init == NULL)
+    {
+      *ret_log_fd = open ("/tmp/agent.log", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+      if (*ret_log_fd < 0)
+        return fk_error_set_errno (err, "create the agent's log");
+    }
   if (fk_mount_attach_root (root, err) < 0)
     return -1;
   /* /dev first: masking /proc covers files with its null. */
-  if (fk_dev_setup (root, err) < 0 || fk_procfs_setup (root, err) < 0
-      || fk_sysfs_setup (root, err) < 0 || fk_mount_tmp (root, l->disk_bytes, err) < 0
+  if (fk_dev_setup (root, shm, err) < 0 || fk_procfs_setup (root, err) < 0
+      || fk_sysfs_setup (root, err) < 0 || fk_mount_attach_in_root (root, "tmp", tmp, 1, 0, err) < 0
       || fk_network_write_etc (root, l->hostname, err) < 0)
     return -1;
   if (strcmp (l->workdir, "/") != 0 && fk_mkdir_p_in_root (root, l->workdir + 1, 0755, err) < 0)
@@ -141,20 +159,82 @@ build_root (const fk_launch_t *l, const int *layer_fds, int *ret_rootfd, fk_erro
   return 0;
 }
 
+/* fd moved to 3 or above (close-on-exec), so that setting up stdio cannot overwrite it. */
 static int
-set_stdio (const fk_launch_t *l, fk_error_t *err)
+above_stdio (int fd)
 {
-  if (l->log_fd < 0)
-    return 0;
-  /* The agent talks only through its socket: no terminal, its own session. */
-  int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fd > 2)
+    return fd;
+  return fcntl (fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static int
+dup_stdio (const int fds[3], fk_error_t *err)
+{
+  for (int i = 0; i < 3; i++)
+    if (dup2 (fds[i], i) < 0)
+      return fk_error_set_errno (err, "set fd %d", i);
+  return 0;
+}
+
+/* A terminal of the sandbox's own devpts as the controlling terminal of this new session; the
+   master goes to the host, which relays it. */
+static int
+open_tty (const fk_launch_t *l, fk_error_t *err)
+{
+  cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0)
+    return fk_error_set_errno (err, "open /dev/ptmx");
+  int unlock = 0;
+  if (ioctl (master, TIOCSPTLCK, &unlock) < 0)
+    return fk_error_set_errno (err, "unlock the terminal");
+  if (l->tty_rows && l->tty_cols)
+    {
+      struct winsize ws = { .ws_row = l->tty_rows, .ws_col = l->tty_cols };
+      ioctl (master, TIOCSWINSZ, &ws);
+    }
+  cleanup_close int peer = ioctl (master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer < 0)
+    return fk_error_set_errno (err, "open the terminal's peer");
+  if (ioctl (peer, TIOCSCTTY, 0) < 0)
+    return fk_error_set_errno (err, "take the terminal as controlling terminal");
+  int fds[3] = { peer, peer, peer };
+  if (dup_stdio (fds, err) < 0)
+    return -1;
+  if (send_fds (l->sync_fd, &master, 1, err) < 0)
+    return fk_error_wrap (err, "hand the terminal to the host");
+  return 0;
+}
+
+/* Nothing of the creator's stdio, terminal or session reaches the sandbox: PID 1 leads a
+   session of its own, with the agent's log, the sandbox's /dev/null, pipes the host relays or
+   a terminal of the sandbox's own. */
+static int
+set_stdio (const fk_launch_t *l, int log_fd, fk_error_t *err)
+{
+  if (setsid () < 0)
+    return fk_error_set_errno (err, "setsid");
+  cleanup_close int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0)
     return fk_error_set_errno (err, "open /dev/null");
-  if (dup2 (null, 0) < 0 || dup2 (l->log_fd, 1) < 0 || dup2 (l->log_fd, 2) < 0)
-    return fk_error_set_errno (err, "set the agent's stdio");
-  close (null);
-  setsid ();
-  return 0;
+  if (log_fd >= 0)
+    {
+      int fds[3] = { null, log_fd, log_fd };
+      return dup_stdio (fds, err);
+    }
+  switch (l->init_stdio)
+    {
+    case FK_INIT_STDIO_PIPES:
+      return dup_stdio (l->stdio_fds, err);
+    case FK_INIT_STDIO_TTY:
+      return open_tty (l, err);
+    case FK_INIT_STDIO_NULL:
+    default:
+      {
+        int fds[3] = { null, null, null };
+        return dup_stdio (fds, err);
+      }
+    }
 }
 
 static int
@@ -175,6 +255,11 @@ fk_launch_child (const fk_launch_t *launch)
   fk_launch_t *l = &copy;
   /* What the creating process had open without close-on-exec must not reach the sandbox. */
   syscall (SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* Our own fds live above the stdio that set_stdio makes (a creator may run with 0-2 closed). */
+  l->error_fd = above_stdio (l->error_fd);
+  l->sync_fd = above_stdio (l->sync_fd);
+  for (int i = 0; i < 3; i++)
+    l->stdio_fds[i] = above_stdio (l->stdio_fds[i]);
   /* PID 1 of a pid namespace only gets the signals it handles; default dispositions for all. */
   for (int s = 1; s < NSIG; s++)
     if (s != SIGKILL && s != SIGSTOP)
@@ -190,8 +275,8 @@ fk_launch_child (const fk_launch_t *launch)
     if (l->cgroup_join_fds[i] >= 0)
       close (l->cgroup_join_fds[i]);
 
-  int *layer_fds = xcalloc (l->n_layers + 1, sizeof (int));
-  if (receive_layers (l->sync_fd, layer_fds, l->n_layers, &err) < 0)
+  int mount_fds[FK_LAUNCH_N_FDS];
+  if (fk_launch_receive_fds (l->sync_fd, mount_fds, FK_LAUNCH_N_FDS, &err) < 0)
     die (l, &err);
   prctl (PR_SET_PDEATHSIG, 0);
   if (become_root (&err) < 0)
@@ -202,10 +287,9 @@ fk_launch_child (const fk_launch_t *launch)
       fk_error_set_errno (&err, "new cgroup namespace");
       die (l, &err);
     }
-  int root = -1;
-  if (build_root (l, layer_fds, &root, &err) < 0)
+  int root = -1, log_fd = -1;
+  if (build_root (l, mount_fds, &root, &log_fd, &err) < 0)
     die (l, &err);
-  free (layer_fds);
   if (sethostname (l->hostname, strlen (l->hostname)) < 0)
     {
       fk_error_set_errno (&err, "sethostname `%s'", l->hostname);
@@ -214,10 +298,10 @@ fk_launch_child (const fk_launch_t *launch)
   if (fk_network_loopback_up (&err) < 0 || fk_mount_pivot (root, &err) < 0)
     die (l, &err);
   close (root);
-  if (set_stdio (l, &err) < 0 || confine (l, &err) < 0)
+  if (set_stdio (l, log_fd, &err) < 0 || confine (l, &err) < 0)
     die (l, &err);
-  if (l->deadline_fd >= 0 && fk_timeout_spawn (l->deadline_fd, l->timeout_exec_fd, &err) < 0)
-    die (l, &err);
+  if (log_fd > 2)
+    close (log_fd);
   if (chdir (l->workdir) < 0)
     {
       fk_error_set_errno (&err, "chdir to workdir `%s'", l->workdir);

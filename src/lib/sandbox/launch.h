@@ -12,16 +12,17 @@
 
 typedef struct fk_launch
 {
-  int sync_fd;         /* the child's end of the handshake socket: the root overlay arrives on it */
-  int error_fd;        /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
-  int exec_fd;         /* O_PATH of fk-agent; -1 in init mode */
-  int listen_fd;       /* the agent's listening socket; -1 in init mode */
-  int deadline_fd;     /* the deadline file; -1 without timeout */
-  int timeout_exec_fd; /* O_PATH of fk-timeout; -1: the watchdog runs in a forked copy */
+  int sync_fd;   /* the child's end of the handshake socket: the root overlay arrives on it */
+  int error_fd;  /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
+  int exec_fd;   /* O_PATH of fk-agent; -1 in init mode */
+  int listen_fd; /* the agent's listening socket; -1 in init mode */
   int cgroup_join_fds[4]; /* v1 tasks files the child writes itself into; -1 when unused */
-  int log_fd;             /* the agent's stdout and stderr; -1 in init mode (inherited stdio) */
-  size_t n_layers;        /* fds arriving on sync_fd: 1, the root overlay */
-  uint64_t disk_bytes;
+  /* Init mode: how the command's stdio is connected; with pipes, the child's ends (stdin's read
+     end, stdout's and stderr's write ends). With a terminal, the child opens one in its own
+     devpts and sends the master on sync_fd before it execs. */
+  fk_init_stdio_t init_stdio;
+  int stdio_fds[3];
+  unsigned short tty_rows, tty_cols;
   const char *hostname;
   const char *workdir;
   const char *user;        /* may be NULL */
@@ -34,10 +35,20 @@ typedef struct fk_launch
    "<errno> <message>" and end the process. */
 void fk_launch_child (const fk_launch_t *l) __attribute__ ((noreturn));
 
-/* Host side: sends mount fds (the root overlay; at most FK_LAUNCH_MAX_LAYERS) and releases the
-   child. */
+/* The mount fds the host sends on sync_fd, in this order. */
+enum
+{
+  FK_LAUNCH_FD_ROOT,    /* the root overlay */
+  FK_LAUNCH_FD_SCRATCH, /* the scratch tmpfs under it, with tmp and shm (the disk) */
+  FK_LAUNCH_N_FDS,
+};
+
+/* Host side: sends the FK_LAUNCH_N_FDS mount fds and releases the child. */
 #define FK_LAUNCH_MAX_LAYERS 250
-int fk_launch_release (int sync_fd, const int *layer_fds, size_t n, fk_error_t *err);
+int fk_launch_release (int sync_fd, const int fds[FK_LAUNCH_N_FDS], fk_error_t *err);
+
+/* Receives n fds sent on a handshake socket (either side); EPIPE when the peer went away. */
+int fk_launch_receive_fds (int sync_fd, int *ret_fds, size_t n, fk_error_t *err);
 
 /* Host side: reads the error pipe to EOF; a message there becomes err (its errno included). */
 int fk_launch_result (int error_fd, fk_error_t *err);

@@ -1,5 +1,6 @@
-/* sandbox/mount.c: overlay root and pivot_root. The disk limit is the size of the tmpfs holding
-   the overlay's upper dir: writing past it gets ENOSPC inside, it costs nothing at create (tmpfs
+/* sandbox/mount.c: overlay root and pivot_root. The disk limit is the size of the one tmpfs
+   that holds everything a sandbox can write: the overlay's upper dir, /tmp and /dev/shm (its
+   inodes bounded too). Writing past it gets ENOSPC inside, it costs nothing at create (tmpfs
    allocates as written), and its pages are charged to the memory cgroup of whoever writes them.
    The overlay is built on the host side (init user namespace) so it reads the layers' trusted.*
    xattrs (opaque dirs) and accepts the detached idmapped layers; the sandbox attaches it. */
@@ -107,20 +108,38 @@ fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_
   return 0;
 }
 
+/* One inode per 4 KiB of disk: an empty file costs no data pages but about 1 KiB of kernel
+   memory, so without a bound 100,000 empty files cost 100 MB that no `size' limit counts. */
+#define BYTES_PER_INODE 4096u
+
 int
 fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes, uid_t root_uid,
-                        gid_t root_gid, int *ret_fd, fk_error_t *err)
+                        gid_t root_gid, int *ret_fd, int *ret_scratch_fd, fk_error_t *err)
 {
   if (n_layers == 0)
     return fk_error_set (err, EINVAL, "a sandbox needs at least one layer");
-  char size_opt[64];
+  char size_opt[64], inodes_opt[64];
   snprintf (size_opt, sizeof size_opt, "size=%" PRIu64, disk_bytes);
-  const char *tmpfs_opts[] = { "mode=0755", disk_bytes ? size_opt : NULL, NULL };
+  uint64_t inodes = disk_bytes / BYTES_PER_INODE;
+  snprintf (inodes_opt, sizeof inodes_opt, "nr_inodes=%" PRIu64, inodes < 64 ? 64 : inodes);
+  /* disk_bytes 0: no bound at all, neither bytes nor inodes. */
+  const char *tmpfs_opts[] = { "mode=0755", disk_bytes ? size_opt : NULL, inodes_opt, NULL };
   cleanup_close int top = -1;
   if (fk_mount_new ("tmpfs", tmpfs_opts, MOUNT_ATTR_NODEV, &top, err) < 0)
     return fk_error_wrap (err, "writable layer");
   if (mkdirat (top, "upper", 0755) < 0 || mkdirat (top, "work", 0700) < 0)
     return fk_error_set_errno (err, "make the upper and work dirs");
+  /* /tmp and /dev/shm are directories of the same tmpfs, so the disk limit bounds their sum
+     with the root's changes; mkdir's mode is masked by the umask, hence the chmod. */
+  static const char *const shared[] = { "tmp", "shm" };
+  for (size_t i = 0; i < 2; i++)
+    if (mkdirat (top, shared[i], 01777) < 0 || fchmodat (top, shared[i], 01777, 0) < 0
+        || fchownat (top, shared[i], root_uid, root_gid, 0) < 0)
+      return fk_error_set_errno (err, "make the scratch dir `%s'", shared[i]);
+  /* The agent's log lives here too, outside the sandbox's root but on its disk. */
+  cleanup_close int log = openat (top, "agent.log", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (log < 0 || fchown (log, root_uid, root_gid) < 0)
+    return fk_error_set_errno (err, "make the agent's log");
   /* The root of the sandbox is the upper dir: owned by the sandbox's root. */
   if (fchownat (top, "upper", root_uid, root_gid, 0) < 0)
     return fk_error_set_errno (err, "chown the upper dir");
@@ -148,6 +167,37 @@ fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_byt
   if (root < 0)
     return fk_error_set_errno (err, "fsmount the overlay");
   *ret_fd = root;
+  if (ret_scratch_fd)
+    *ret_scratch_fd = steal_fd (&top);
+  return 0;
+}
+
+int
+fk_mount_attach_scratch (int scratch_fd, int *ret_tmp_fd, int *ret_shm_fd, fk_error_t *err)
+{
+  /* A detached mount's subdirectory cannot be cloned; attached in this private namespace (on
+     the staging point, under the root that fk_mount_attach_root stacks on it) it can. The
+     attachment goes with the old root at pivot; the clones stay. */
+  cleanup_close int target = open ("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (target < 0)
+    return fk_error_set_errno (err, "open the staging point /tmp");
+  if (move_mount (scratch_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+      < 0)
+    return fk_error_set_errno (err, "attach the writable layer");
+  cleanup_close int tmp = open_tree (AT_FDCWD, "/tmp/tmp", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tmp < 0)
+    return fk_error_set_errno (err, "clone the scratch /tmp");
+  cleanup_close int shm = open_tree (AT_FDCWD, "/tmp/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (shm < 0)
+    return fk_error_set_errno (err, "clone the scratch /dev/shm");
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+  if (mount_setattr (tmp, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return fk_error_set_errno (err, "set attributes of /tmp");
+  attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  if (mount_setattr (shm, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return fk_error_set_errno (err, "set attributes of /dev/shm");
+  *ret_tmp_fd = steal_fd (&tmp);
+  *ret_shm_fd = steal_fd (&shm);
   return 0;
 }
 
@@ -165,18 +215,6 @@ fk_mount_attach_root (int overlay_fd, fk_error_t *err)
       < 0)
     return fk_error_set_errno (err, "attach the root overlay");
   return 0;
-}
-
-int
-fk_mount_tmp (int rootfd, uint64_t size_bytes, fk_error_t *err)
-{
-  char size_opt[64];
-  snprintf (size_opt, sizeof size_opt, "size=%" PRIu64, size_bytes);
-  const char *opts[] = { "mode=1777", size_bytes ? size_opt : NULL, NULL };
-  cleanup_close int fd = -1;
-  if (fk_mount_new ("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &fd, err) < 0)
-    return fk_error_wrap (err, "/tmp");
-  return fk_mount_attach_in_root (rootfd, "tmp", fd, 1, 0, err);
 }
 
 int

@@ -25,17 +25,23 @@ int fk_mount_attach_in_root (int rootfd, const char *path, int mfd, int create, 
 int fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_t *err);
 
 /* Host side: a detached overlay of layer_fds (idmapped detached mounts, BOTTOM FIRST) over a
-   private upper dir on a tmpfs of disk_bytes (0: the tmpfs default), whose root is owned by
-   root_uid:root_gid (the sandbox's root). Returns the overlay's mount fd. */
+   private upper dir on the sandbox's scratch tmpfs: disk_bytes large (0: no bound) with one
+   inode per 4 KiB of it, holding the upper and work dirs, the dirs `tmp' and `shm' (mode
+   1777) and the file `agent.log' (0600), owned by root_uid:root_gid (the sandbox's root). Returns
+   the overlay's mount fd and, when ret_scratch_fd is not NULL, the scratch tmpfs's (for
+   fk_mount_attach_scratch, and for files the host keeps there, on the sandbox's disk). */
 int fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
-                            uid_t root_uid, gid_t root_gid, int *ret_fd, fk_error_t *err);
+                            uid_t root_uid, gid_t root_gid, int *ret_fd, int *ret_scratch_fd,
+                            fk_error_t *err);
+
+/* Sandbox side, before fk_mount_attach_root: attaches the scratch tmpfs on the staging point and
+   returns detached clones of its `tmp' (nosuid, nodev) and `shm' (also noexec) dirs, to mount
+   on /tmp and /dev/shm. */
+int fk_mount_attach_scratch (int scratch_fd, int *ret_tmp_fd, int *ret_shm_fd, fk_error_t *err);
 
 /* Sandbox side: attaches the overlay (from fk_mount_build_overlay) in the calling, private mount
    namespace, on /tmp as a staging point; overlay_fd then serves as the root fd. */
 int fk_mount_attach_root (int overlay_fd, fk_error_t *err);
-
-/* /tmp: a tmpfs of size_bytes (0: default). */
-int fk_mount_tmp (int rootfd, uint64_t size_bytes, fk_error_t *err);
 
 /* Makes rootfd the root (pivot_root) and detaches the old one; cwd becomes "/". */
 int fk_mount_pivot (int rootfd, fk_error_t *err);

@@ -11,12 +11,26 @@
 #include "base/fs.h"
 #include "sandbox/mount.h"
 
+/* Beyond that profile: the host's boot line (/proc/cmdline) and the kernel's crash-dump notes
+   (/sys/kernel/vmcoreinfo: the physical address of its notes) say nothing a sandbox needs. */
 static const char *const masked[] = {
-  "proc/acpi",           "proc/asound",      "proc/interrupts",
-  "proc/kcore",          "proc/keys",        "proc/latency_stats",
-  "proc/sched_debug",    "proc/scsi",        "proc/timer_list",
-  "proc/timer_stats",    "sys/firmware",     "sys/devices/virtual/powercap",
-  "sys/kernel/security", "sys/kernel/debug", NULL,
+  "proc/acpi",
+  "proc/asound",
+  "proc/cmdline",
+  "proc/interrupts",
+  "proc/kcore",
+  "proc/keys",
+  "proc/latency_stats",
+  "proc/sched_debug",
+  "proc/scsi",
+  "proc/timer_list",
+  "proc/timer_stats",
+  "sys/firmware",
+  "sys/devices/virtual/powercap",
+  "sys/kernel/security",
+  "sys/kernel/debug",
+  "sys/kernel/vmcoreinfo",
+  NULL,
 };
 
 static const char *const readonly[] = {

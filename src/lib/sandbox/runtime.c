@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
+#include "sandbox/idrange.h"
 #include "sandbox/sandbox.h"
 
 static int
@@ -148,6 +149,19 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
         }
       fk_error_clear (&local);
       fk_sandbox_free (sb);
+    }
+  size_t kept = 0;
+  rewinddir (d);
+  while ((e = readdir (d)))
+    kept += e->d_name[0] != '.';
+  /* A slot of the id table outlives its sandbox only when a create or a delete died half way:
+     the table is read through only when it holds more slots than there are sandboxes. */
+  if (fk_idrange_count (rt->state_fd) > kept)
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_idrange_sweep (rt->state_fd, rt->sandboxes_fd, &local) < 0)
+        log_warning ("freeing the id ranges of removed sandboxes: %s", fk_error_message (&local));
+      fk_error_clear (&local);
     }
   return removed;
 }

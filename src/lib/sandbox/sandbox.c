@@ -15,6 +15,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "sandbox/idrange.h"
 #include "sandbox/timeout.h"
 
 fk_sandbox_t *
@@ -26,6 +27,8 @@ fk_sandbox_new_handle (fk_runtime_t *rt, int dirfd, fk_sandbox_state_t *st)
   sb->state = st;
   sb->cgroups.version = (fk_cgroup_version_t)st->cgroup_version;
   sb->cgroups.root = xstrdup (st->cgroup_root);
+  for (int i = 0; i < 3; i++)
+    sb->stdio_fds[i] = -1;
   return sb;
 }
 
@@ -67,6 +70,9 @@ fk_sandbox_free (fk_sandbox_t *sb)
     return;
   if (sb->dirfd >= 0)
     close (sb->dirfd);
+  for (int i = 0; i < 3; i++)
+    if (sb->stdio_fds[i] >= 0)
+      close (sb->stdio_fds[i]);
   fk_state_free (sb->state);
   fk_cgroup_layout_free (&sb->cgroups);
   free (sb);
@@ -325,6 +331,10 @@ fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err)
   reap (sb);
   if (fk_cgroup_destroy (&sb->cgroups, sb->state->cgroup, err) < 0)
     return fk_error_wrap (err, "delete sandbox `%s'", id);
+  /* The id range goes back once nothing of the sandbox runs; before the directory, so that a
+     delete that dies in between leaves a slot the next sweep frees (its owner is gone). */
+  if (sb->state->id_base && fk_idrange_free (sb->rt->state_fd, sb->state->id_base, id, err) < 0)
+    return fk_error_wrap (err, "delete sandbox `%s'", id);
   if (fk_rm_rf_at (sb->rt->sandboxes_fd, id, err) < 0)
     return fk_error_wrap (err, "delete sandbox `%s'", id);
   return 0;
@@ -338,13 +348,26 @@ fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
                          (unsigned long long)seconds);
   int64_t deadline = (int64_t)time (NULL) + (int64_t)seconds;
   sb->state->expires = deadline;
-  /* The deadline file first: the watchdog in the sandbox reads it. */
+  /* The deadline file first: the watchdog reads it. */
   cleanup_close int fd = openat (sb->dirfd, "deadline", O_WRONLY | O_CLOEXEC);
   if (fd < 0 && errno != ENOENT)
     return fk_error_set_errno (err, "open the deadline of sandbox `%s'", sb->state->id);
   if (fd >= 0 && fk_timeout_write (fd, deadline, err) < 0)
     return -1;
   return save (sb, err);
+}
+
+int
+fk_sandbox_take_stdio (fk_sandbox_t *sb, int ret_fds[3], fk_error_t *err)
+{
+  if (sb->stdio_fds[0] < 0)
+    return fk_error_set (err, ENOENT, "sandbox `%s' has no stdio to take", sb->state->id);
+  for (int i = 0; i < 3; i++)
+    {
+      ret_fds[i] = sb->stdio_fds[i];
+      sb->stdio_fds[i] = -1;
+    }
+  return 0;
 }
 
 int

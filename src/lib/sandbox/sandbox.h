@@ -15,6 +15,7 @@ struct fk_sandbox
   fk_sandbox_state_t *state;
   fk_cgroup_layout_t cgroups; /* the layout the sandbox was created on */
   int is_child;               /* PID 1 is this process's child: reap it */
+  int stdio_fds[3];           /* an init sandbox's host ends of stdio, until taken; else -1 */
 };
 
 /* A handle on a loaded state (takes st and dirfd). */

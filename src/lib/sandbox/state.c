@@ -51,7 +51,7 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
     }
   cleanup_json json_t *j = json_pack (
       "{s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:s, s:i, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:I, s:O, "
-      "s:b}",
+      "s:b, s:I}",
       "id", st->id, "template", st->template_id ? json_string (st->template_id) : json_null (),
       "layers", strv_json (st->layers), "pid", (json_int_t)st->pid, "start_time",
       (json_int_t)st->start_time, "boot_id", st->boot_id, "socket",
@@ -60,7 +60,7 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       "memory", (json_int_t)st->resources.memory_bytes, "disk",
       (json_int_t)st->resources.disk_bytes, "pids", (json_int_t)st->resources.pids, "created",
       (json_int_t)st->created, "expires", (json_int_t)st->expires, "metadata", meta, "stopped",
-      st->stopped);
+      st->stopped, "id_base", (json_int_t)st->id_base);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
   /* Atomic (temp file + rename) but not fsynced: a state can only matter in the boot that wrote
@@ -199,7 +199,15 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
         st->metadata[i++] = xasprintf ("%s=%s", k, json_string_value (mv));
       }
     }
-  return fk_json_get_bool (j, "stopped", 0, &st->stopped, err) < 0 ? -1 : 0;
+  if (fk_json_get_bool (j, "stopped", 0, &st->stopped, err) < 0)
+    return -1;
+  v = 0;
+  if (fk_json_get_int (j, "id_base", 0, &v, err) < 0)
+    return -1;
+  if (v < 0 || v > UINT32_MAX)
+    return fk_error_set (err, EINVAL, "id_base %lld is not a host id", v);
+  st->id_base = (uint32_t)v;
+  return 0;
 }
 
 int

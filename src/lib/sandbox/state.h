@@ -25,6 +25,8 @@ typedef struct fk_sandbox_state
   int64_t created, expires; /* unix seconds; expires 0: no timeout */
   char **metadata;          /* "K=V", NULL-terminated */
   int stopped;              /* stopped on purpose (kept until deleted) */
+  uint32_t id_base; /* host uid/gid of the sandbox's id 0 (its range, sandbox/idrange.h); 0: none
+                       recorded (a state from before ranges were per sandbox) */
 } fk_sandbox_state_t;
 
 void fk_state_free (fk_sandbox_state_t *st);
