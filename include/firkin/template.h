@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "firkin/runtime.h"
+#include "firkin/sandbox.h"
 
 typedef struct fk_template
 {
@@ -21,6 +23,21 @@ typedef struct fk_template
    Free *ret with fk_template_free. */
 int fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk_error_t *err);
 void fk_template_free (fk_template_t *t);
+
+/* What a sandbox spec naming a template needs before fk_sandbox_create takes it: the template's
+   layers, and its env (before the spec's own), workdir and user (where the spec gives none).
+   *ret_spec is spec with those filled in; its new strings belong to *ret_owner, which the
+   caller frees after the create (fk_template_resolved_free). A spec with no template id comes
+   back as it is, with a NULL owner. ENOENT for an unknown template. */
+typedef struct fk_template_resolved fk_template_resolved_t;
+int fk_template_resolve (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
+                         fk_sandbox_spec_t *ret_spec, fk_template_resolved_t **ret_owner,
+                         fk_error_t *err);
+void fk_template_resolved_free (fk_template_resolved_t *owner);
+
+/* fk_template_resolve, then fk_sandbox_create. */
+int fk_template_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
+                                fk_sandbox_t **ret_sb, fk_error_t *err);
 
 typedef struct fk_template_prepare_opts
 {

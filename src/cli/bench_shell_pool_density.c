@@ -231,7 +231,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
     }
   if (spec.template_id == NULL)
     spec.layers = layers;
-  if (fk_sandbox_create (rt, &spec, &sb, &err) < 0
+  if (fk_template_sandbox_create (rt, &spec, &sb, &err) < 0
       || fk_client_connect (fk_sandbox_socket_path (sb), &client, &err) < 0)
     goto fail;
   if (fk_shell_pool_density_collect (client, levels, n_levels, repeats, &samples, &err) < 0)

@@ -7,6 +7,7 @@
 #include "cli/verbs.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
+#include "firkin/template.h"
 
 static void
 usage (FILE *out)
@@ -36,7 +37,7 @@ fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv)
   fk_runtime_t *rt = NULL;
   fk_sandbox_t *sb = NULL;
   if (fk_runtime_open (g->state_dir, &rt, &err) < 0
-      || fk_sandbox_create (rt, &s.spec, &sb, &err) < 0)
+      || fk_template_sandbox_create (rt, &s.spec, &sb, &err) < 0)
     rc = fk_cli_fail (&err, 1);
   else
     printf ("%s\n", fk_sandbox_id (sb));

@@ -20,6 +20,7 @@
 #include "cli/verbs.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
+#include "firkin/template.h"
 
 static volatile sig_atomic_t child_pid, winch;
 static struct termios saved_tio;
@@ -231,7 +232,7 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
       sigemptyset (&wa.sa_mask);
       sigaction (SIGWINCH, &wa, NULL);
     }
-  if (fk_sandbox_create (rt, &s.spec, &sb, &err) < 0)
+  if (fk_template_sandbox_create (rt, &s.spec, &sb, &err) < 0)
     {
       /* A command that does not exist: the shell's 127; one that cannot run: 126. */
       rc = fk_cli_fail (&err, err.code == ENOENT ? 127 : err.code == EACCES ? 126 : 1);

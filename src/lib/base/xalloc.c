@@ -101,3 +101,17 @@ xasprintf (const char *fmt, ...)
     fk_oom (0);
   return s;
 }
+
+char **
+xstrvdup (const char *const *v)
+{
+  if (v == NULL)
+    return NULL;
+  size_t n = 0;
+  while (v[n])
+    n++;
+  char **r = xcalloc (n + 1, sizeof *r);
+  for (size_t i = 0; i < n; i++)
+    r[i] = xstrdup (v[i]);
+  return r;
+}

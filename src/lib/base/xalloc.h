@@ -16,5 +16,7 @@ char *xstrdup (const char *s);
 char *xstrndup (const char *s, size_t n);
 void *xmemdup (const void *p, size_t n);
 char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* A deep copy of a NULL-terminated string vector (NULL for NULL). */
+char **xstrvdup (const char *const *v);
 
 #endif

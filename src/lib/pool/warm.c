@@ -17,6 +17,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "firkin/template.h"
 
 typedef struct item
 {
@@ -166,7 +167,7 @@ helper_main (fk_warm_pool_t *p, int req, int resp)
       fk_error_t err = FK_ERROR_INIT;
       fk_sandbox_t *sb = NULL;
       char *line;
-      if (fk_sandbox_create (p->rt, &p->sc.spec, &sb, &err) < 0)
+      if (fk_template_sandbox_create (p->rt, &p->sc.spec, &sb, &err) < 0)
         {
           line = xasprintf ("-%s\n", fk_error_message (&err));
           for (char *q = line + 1; q[1]; q++)
@@ -479,7 +480,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
       pthread_mutex_lock (&p->lock);
       p->cold++;
       pthread_mutex_unlock (&p->lock);
-      if (fk_sandbox_create (p->rt, spec, &it.sb, err) < 0)
+      if (fk_template_sandbox_create (p->rt, spec, &it.sb, err) < 0)
         return -1;
       if (ret_client != NULL
           && fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0)

@@ -24,35 +24,48 @@ fk_caps_default_text (void)
          "cap_setfcap=eip";
 }
 
-static int
-in_default (cap_value_t c)
+uint64_t
+fk_caps_default_mask (void)
 {
+  uint64_t mask = 0;
   for (size_t i = 0; i < N_DEFAULT; i++)
-    if (default_caps[i] == c)
-      return 1;
-  return 0;
+    mask |= 1ULL << default_caps[i];
+  return mask;
 }
 
 int
-fk_caps_apply_default (fk_error_t *err)
+fk_caps_apply (uint64_t mask, fk_error_t *err)
 {
-  /* The bounding set first: it needs CAP_SETPCAP, which stays in the default set. */
+  /* The bounding set first: dropping needs CAP_SETPCAP, effective until cap_set_proc below. */
   int max = (int)cap_max_bits ();
   for (cap_value_t c = 0; c < max; c++)
-    if (!in_default (c) && cap_drop_bound (c) < 0 && errno != EINVAL)
+    if (!(c < 64 && (mask & (1ULL << c))) && cap_drop_bound (c) < 0 && errno != EINVAL)
       return fk_error_set_errno (err, "drop capability %d from the bounding set", (int)c);
   if (cap_reset_ambient () < 0 && errno != EINVAL)
     return fk_error_set_errno (err, "clear the ambient capabilities");
+  return fk_caps_set (mask, err);
+}
+
+int
+fk_caps_set (uint64_t mask, fk_error_t *err)
+{
+  int max = (int)cap_max_bits ();
+  cap_value_t keep[64];
+  int n = 0;
+  for (cap_value_t c = 0; c < max && c < 64; c++)
+    if (mask & (1ULL << c))
+      keep[n++] = c;
   cap_t caps = cap_init ();
   if (caps == NULL)
     return fk_error_set_errno (err, "cap_init");
   int ret = 0;
-  if (cap_set_flag (caps, CAP_PERMITTED, N_DEFAULT, default_caps, CAP_SET) < 0
-      || cap_set_flag (caps, CAP_EFFECTIVE, N_DEFAULT, default_caps, CAP_SET) < 0
-      || cap_set_flag (caps, CAP_INHERITABLE, N_DEFAULT, default_caps, CAP_SET) < 0)
+  if (n
+      && (cap_set_flag (caps, CAP_PERMITTED, n, keep, CAP_SET) < 0
+          || cap_set_flag (caps, CAP_EFFECTIVE, n, keep, CAP_SET) < 0
+          || cap_set_flag (caps, CAP_INHERITABLE, n, keep, CAP_SET) < 0))
     ret = fk_error_set_errno (err, "cap_set_flag");
   else if (cap_set_proc (caps) < 0)
-    ret = fk_error_set_errno (err, "set the default capabilities");
+    ret = fk_error_set_errno (err, "set the capabilities");
   cap_free (caps);
   return ret;
 }

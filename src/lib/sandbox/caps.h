@@ -3,11 +3,19 @@
 #ifndef FK_SANDBOX_CAPS_H
 #define FK_SANDBOX_CAPS_H
 
+#include <stdint.h>
+
 #include "base/error.h"
 
-/* Drops every capability outside the default set from the bounding, permitted, effective and
-   inheritable sets, and clears the ambient set. Needs CAP_SETPCAP (root in the user namespace). */
-int fk_caps_apply_default (fk_error_t *err);
+/* The default set as a mask (bit N: capability N). */
+uint64_t fk_caps_default_mask (void);
+
+/* Keeps exactly the capabilities of mask in the bounding, permitted, effective and inheritable
+   sets, and clears the ambient set. Needs CAP_SETPCAP (root in the user namespace). */
+int fk_caps_apply (uint64_t mask, fk_error_t *err);
+
+/* Only the permitted, effective and inheritable sets (after a change of uid with keepcaps). */
+int fk_caps_set (uint64_t mask, fk_error_t *err);
 
 /* The default set as libcap text ("cap_chown,cap_kill,...=eip"); static storage. */
 const char *fk_caps_default_text (void);

@@ -2,7 +2,18 @@
 #ifndef FK_SANDBOX_CREATE_H
 #define FK_SANDBOX_CREATE_H
 
+#include <stdint.h>
+
 #include "base/error.h"
+#include "firkin/sandbox.h"
+#include "sandbox/plan.h"
+
+/* The plan of a firkin sandbox for spec (resolved: its layers given): the id's hostname and
+   cgroup, the host id range at id_base, the default mounts and masks, the spec's limits and
+   seccomp, and as the process the init command, or fk-agent (argv only: the caller gives the
+   binary as an exec fd and the socket as fd 3) logging to the sandbox's disk. */
+int fk_sandbox_plan (const fk_sandbox_spec_t *spec, const char *id, uint32_t id_base,
+                     fk_plan_t *ret_plan, fk_error_t *err);
 
 /* The fk-agent binary to run: explicit, else $FIRKIN_AGENT, else next to the running program
    (installed side by side) or in the build tree (src/cli/fk -> src/agent/fk-agent). Caller

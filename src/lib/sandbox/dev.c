@@ -25,7 +25,7 @@ static const struct
               { "stderr", "/proc/self/fd/2" } };
 
 int
-fk_dev_setup (int rootfd, int shm_fd, fk_error_t *err)
+fk_dev_setup (int rootfd, const char *dir, int shm_fd, fk_error_t *err)
 {
   /* Writable, as programs expect, but bounded in bytes and inodes: it is not on the disk. */
   static const char *const dev_opts[] = { "mode=0755", "size=65536", "nr_inodes=64", NULL };
@@ -44,13 +44,13 @@ fk_dev_setup (int rootfd, int shm_fd, fk_error_t *err)
   if (mkdirat (devfs, "pts", 0755) < 0 || mkdirat (devfs, "shm", 01777) < 0
       || mkdirat (devfs, "mqueue", 0755) < 0)
     return fk_error_set_errno (err, "make /dev/pts and /dev/shm");
-  if (fk_mount_attach_in_root (rootfd, "dev", devfs, 1, 0, err) < 0)
+  if (fk_mount_attach_in_root (rootfd, dir, devfs, 1, 0, err) < 0)
     return -1;
 
   for (size_t i = 0; nodes[i]; i++)
     {
       cleanup_free char *host = xasprintf ("/dev/%s", nodes[i]);
-      cleanup_free char *path = xasprintf ("dev/%s", nodes[i]);
+      cleanup_free char *path = xasprintf ("%s/%s", dir, nodes[i]);
       cleanup_close int node = open_tree (AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (node < 0)
         return fk_error_set_errno (err, "clone `%s'", host);
@@ -64,10 +64,12 @@ fk_dev_setup (int rootfd, int shm_fd, fk_error_t *err)
   cleanup_close int pts = -1;
   if (fk_mount_new ("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts, err) < 0)
     return fk_error_wrap (err, "/dev/pts");
-  if (fk_mount_attach_in_root (rootfd, "dev/pts", pts, 0, 0, err) < 0)
+  cleanup_free char *pts_path = xasprintf ("%s/pts", dir);
+  if (fk_mount_attach_in_root (rootfd, pts_path, pts, 0, 0, err) < 0)
     return -1;
 
-  if (fk_mount_attach_in_root (rootfd, "dev/shm", shm_fd, 0, 0, err) < 0)
+  cleanup_free char *shm_path = xasprintf ("%s/shm", dir);
+  if (fk_mount_attach_in_root (rootfd, shm_path, shm_fd, 0, 0, err) < 0)
     return -1;
 
   cleanup_close int mq = -1;
@@ -75,5 +77,6 @@ fk_dev_setup (int rootfd, int shm_fd, fk_error_t *err)
                     err)
       < 0)
     return fk_error_wrap (err, "/dev/mqueue");
-  return fk_mount_attach_in_root (rootfd, "dev/mqueue", mq, 0, 0, err);
+  cleanup_free char *mq_path = xasprintf ("%s/mqueue", dir);
+  return fk_mount_attach_in_root (rootfd, mq_path, mq, 0, 0, err);
 }

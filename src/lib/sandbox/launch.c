@@ -1,6 +1,7 @@
-/* sandbox/launch.c: the child's setup, in order. The ordering matters: ids before mounts (the
-   mounts are owned by root of the new user namespace), the root before pivot_root, caps and
-   no_new_privs before seccomp (which would refuse the prctls otherwise), seccomp last. */
+/* sandbox/launch.c: the child's half of a plan, in order. The ordering matters: ids before
+   mounts (the mounts are owned by root of the new user namespace), the root before pivot_root,
+   caps and no_new_privs before seccomp (which would refuse the prctls otherwise), seccomp last
+   but for the start fifo and exec. */
 #include "sandbox/launch.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -32,10 +34,9 @@
 
 extern char **environ;
 
-static int
-send_fds (int sync_fd, const int *fds, size_t n, fk_error_t *err)
+int
+fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_error_t *err)
 {
-  char byte = 'g';
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
   size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
   cleanup_free char *cbuf = xcalloc (1, space);
@@ -58,7 +59,7 @@ send_fds (int sync_fd, const int *fds, size_t n, fk_error_t *err)
 int
 fk_launch_release (int sync_fd, const int fds[FK_LAUNCH_N_FDS], fk_error_t *err)
 {
-  if (send_fds (sync_fd, fds, FK_LAUNCH_N_FDS, err) < 0)
+  if (fk_launch_send_fds (sync_fd, 'g', fds, FK_LAUNCH_N_FDS, err) < 0)
     return fk_error_wrap (err, "hand the root to the sandbox");
   return 0;
 }
@@ -90,6 +91,12 @@ static void __attribute__ ((noreturn)) die (const fk_launch_t *l, fk_error_t *er
 int
 fk_launch_receive_fds (int sync_fd, int *fds, size_t n, fk_error_t *err)
 {
+  return fk_launch_receive (sync_fd, NULL, fds, n, err);
+}
+
+int
+fk_launch_receive (int sync_fd, char *ret_byte, int *fds, size_t n, fk_error_t *err)
+{
   char byte;
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
   size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
@@ -105,6 +112,8 @@ fk_launch_receive_fds (int sync_fd, int *fds, size_t n, fk_error_t *err)
   if (r == 0)
     return fk_error_set (err, EPIPE, "the other side of the handshake went away");
   struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+  if (ret_byte)
+    *ret_byte = byte;
   if (n == 0)
     return 0;
   if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN (sizeof (int) * n))
@@ -126,12 +135,74 @@ become_root (fk_error_t *err)
   return 0;
 }
 
-/* The agent's log: a file on the sandbox's own disk (the scratch tmpfs, outside its root), so
-   what it writes counts against the sandbox's disk limit and no host file can be grown from
-   inside; the host reads it through /proc/<pid>/fd/2. */
+/* One mount step of the plan; tmp and shm are the disk's dirs (fk_mount_attach_scratch). */
+static int
+mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, int shm,
+            fk_error_t *err)
+{
+  const char *dest = m->dest + 1;
+  switch (m->kind)
+    {
+    case FK_PLAN_MOUNT_DEV:
+      return fk_dev_setup (root, dest, shm, err);
+    case FK_PLAN_MOUNT_PROC:
+      return fk_procfs_mount (root, dest, err);
+    case FK_PLAN_MOUNT_SYSFS:
+      {
+        if (!l->plan->ns[FK_PLAN_NS_NET].join)
+          return fk_sysfs_mount (root, dest, err);
+        /* A joined network namespace belongs to another user namespace, whose sysfs this one
+           may not mount: the host's, read-only, as the creator sees it. */
+        cleanup_close int sys
+            = open_tree (AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (sys < 0)
+          return fk_error_set_errno (err, "clone /sys");
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+                                               | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+        if (mount_setattr (sys, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+          return fk_error_set_errno (err, "make /sys read-only");
+        return fk_mount_attach_in_root (root, dest, sys, 1, 0, err);
+      }
+    case FK_PLAN_MOUNT_DISK_TMP:
+      return fk_mount_attach_in_root (root, dest, tmp, 1, 0, err);
+    case FK_PLAN_MOUNT_TMPFS:
+      {
+        cleanup_close int fd = -1;
+        unsigned attrs
+            = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+        if (fk_mount_new ("tmpfs", (const char *const *)m->options, attrs, &fd, err) < 0)
+          return fk_error_wrap (err, "tmpfs on `%s'", m->dest);
+        return fk_mount_attach_in_root (root, dest, fd, 1, 0, err);
+      }
+    case FK_PLAN_MOUNT_BIND:
+      {
+        /* The source is the host's, as this mount namespace (a copy of the creator's) shows
+           it before pivot_root; the user namespace must be allowed to read it. */
+        cleanup_close int fd
+            = open_tree (AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (fd < 0)
+          return fk_error_set_errno (err, "bind `%s'", m->source);
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                                               | (m->readonly ? MOUNT_ATTR_RDONLY : 0) };
+        if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+          return fk_error_set_errno (err, "bind `%s': set its attributes", m->source);
+        struct stat st;
+        if (fstat (fd, &st) < 0)
+          return fk_error_set_errno (err, "stat `%s'", m->source);
+        return fk_mount_attach_in_root (root, dest, fd, 1, !S_ISDIR (st.st_mode), err);
+      }
+    }
+  return fk_error_set (err, EINVAL, "unknown mount step %d", (int)m->kind);
+}
+
+/* The root, its mounts, masked and read-only paths. With log_to_disk the process's log is a
+   file on the sandbox's own disk (outside its root), so what it writes counts against the
+   disk's limit and no host file can be grown from inside; the host reads it through
+   /proc/<pid>/fd/2. */
 static int
 build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_fd, fk_error_t *err)
 {
+  const fk_plan_t *plan = l->plan;
   /* Nothing mounted here may reach the host: the namespace's mounts are private. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return fk_error_set_errno (err, "make the mounts private");
@@ -140,21 +211,29 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
   cleanup_close int tmp = -1, shm = -1;
   if (fk_mount_attach_scratch (scratch, &tmp, &shm, err) < 0)
     return -1;
-  if (l->init == NULL)
+  if (plan->process.log_to_disk)
     {
       *ret_log_fd = open ("/tmp/agent.log", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
       if (*ret_log_fd < 0)
-        return fk_error_set_errno (err, "create the agent's log");
+        return fk_error_set_errno (err, "open the log on the disk");
     }
   if (fk_mount_attach_root (root, err) < 0)
     return -1;
-  /* /dev first: masking /proc covers files with its null. */
-  if (fk_dev_setup (root, shm, err) < 0 || fk_procfs_setup (root, err) < 0
-      || fk_sysfs_setup (root, err) < 0 || fk_mount_attach_in_root (root, "tmp", tmp, 1, 0, err) < 0
-      || fk_network_write_etc (root, l->hostname, err) < 0)
+  for (size_t i = 0; i < plan->n_mounts; i++)
+    if (mount_step (l, root, &plan->mounts[i], tmp, shm, err) < 0)
+      return -1;
+  for (char **p = plan->readonly_paths; p && *p; p++)
+    if (fk_mount_rebind_in_root (root, *p + 1, MOUNT_ATTR_RDONLY, err) < 0)
+      return -1;
+  for (char **p = plan->masked_paths; p && *p; p++)
+    if (fk_procfs_mask (root, *p + 1, err) < 0)
+      return -1;
+  if (plan->write_etc
+      && fk_network_write_etc (root, plan->hostname ? plan->hostname : "localhost", err) < 0)
     return -1;
-  if (strcmp (l->workdir, "/") != 0 && fk_mkdir_p_in_root (root, l->workdir + 1, 0755, err) < 0)
-    return fk_error_wrap (err, "workdir `%s'", l->workdir);
+  const char *cwd = plan->process.cwd;
+  if (strcmp (cwd, "/") != 0 && fk_mkdir_p_in_root (root, cwd + 1, 0755, err) < 0)
+    return fk_error_wrap (err, "cwd `%s'", cwd);
   *ret_rootfd = steal_fd (&root);
   return 0;
 }
@@ -188,9 +267,10 @@ open_tty (const fk_launch_t *l, fk_error_t *err)
   int unlock = 0;
   if (ioctl (master, TIOCSPTLCK, &unlock) < 0)
     return fk_error_set_errno (err, "unlock the terminal");
-  if (l->tty_rows && l->tty_cols)
+  const fk_plan_process_t *p = &l->plan->process;
+  if (p->rows && p->cols)
     {
-      struct winsize ws = { .ws_row = l->tty_rows, .ws_col = l->tty_cols };
+      struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
       ioctl (master, TIOCSWINSZ, &ws);
     }
   cleanup_close int peer = ioctl (master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -201,7 +281,7 @@ open_tty (const fk_launch_t *l, fk_error_t *err)
   int fds[3] = { peer, peer, peer };
   if (dup_stdio (fds, err) < 0)
     return -1;
-  if (send_fds (l->sync_fd, &master, 1, err) < 0)
+  if (fk_launch_send_fds (l->sync_fd, 't', &master, 1, err) < 0)
     return fk_error_wrap (err, "hand the terminal to the host");
   return 0;
 }
@@ -222,7 +302,7 @@ set_stdio (const fk_launch_t *l, int log_fd, fk_error_t *err)
       int fds[3] = { null, log_fd, log_fd };
       return dup_stdio (fds, err);
     }
-  switch (l->init_stdio)
+  switch (l->plan->process.stdio)
     {
     case FK_INIT_STDIO_PIPES:
       return dup_stdio (l->stdio_fds, err);
@@ -238,13 +318,66 @@ set_stdio (const fk_launch_t *l, int log_fd, fk_error_t *err)
 }
 
 static int
+set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
+{
+  for (size_t i = 0; i < p->n_rlimits; i++)
+    {
+      struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
+      if (setrlimit (p->rlimits[i].resource, &rl) < 0)
+        return fk_error_set_errno (err, "setrlimit %d", p->rlimits[i].resource);
+    }
+  return 0;
+}
+
+/* The process's ids, capabilities, no_new_privs, then seccomp. A process that runs as another
+   user than root keeps the plan's capabilities across the change (keepcaps), as its owner
+   asked for them. */
+static int
 confine (const fk_launch_t *l, fk_error_t *err)
 {
-  if (fk_caps_apply_default (err) < 0)
+  const fk_plan_t *plan = l->plan;
+  const fk_plan_process_t *p = &plan->process;
+  if (fk_caps_apply (p->caps, err) < 0)
     return -1;
-  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+  if (p->uid || p->gid)
+    {
+      if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return fk_error_set_errno (err, "keepcaps");
+      if (setresgid (p->gid, p->gid, p->gid) < 0)
+        return fk_error_set_errno (err, "setresgid %u", p->gid);
+      if (setresuid (p->uid, p->uid, p->uid) < 0)
+        return fk_error_set_errno (err, "setresuid %u", p->uid);
+      if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || fk_caps_set (p->caps, err) < 0)
+        return fk_error_wrap (err, "capabilities of uid %u", p->uid);
+    }
+  if (p->no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return fk_error_set_errno (err, "no_new_privs");
-  return fk_seccomp_load (l->seccomp, err);
+  fk_seccomp_spec_t sc = {
+    .unconfined = plan->seccomp_unconfined,
+    .deny = (const char *const *)plan->seccomp_deny,
+    .allow = (const char *const *)plan->seccomp_allow,
+  };
+  return fk_seccomp_load (&sc, err);
+}
+
+/* Stops before exec until the start fifo is opened for reading (fk_plan_release_start): the
+   host knows from the byte on sync_fd that everything before went well. */
+static int
+wait_for_start (const fk_launch_t *l, fk_error_t *err)
+{
+  if (fk_launch_send_fds (l->sync_fd, FK_LAUNCH_READY, NULL, 0, err) < 0)
+    return -1;
+  char path[64];
+  snprintf (path, sizeof path, "/proc/self/fd/%d", l->start_fifo_fd);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open the start fifo");
+  ssize_t n = write (fd, "0", 1);
+  close (fd);
+  if (n != 1)
+    return fk_error_set_errno (err, "write the start fifo");
+  close (l->start_fifo_fd);
+  return 0;
 }
 
 void
@@ -253,11 +386,14 @@ fk_launch_child (const fk_launch_t *launch)
   fk_error_t err = FK_ERROR_INIT;
   fk_launch_t copy = *launch;
   fk_launch_t *l = &copy;
+  const fk_plan_t *plan = l->plan;
+  const fk_plan_process_t *proc = &plan->process;
   /* What the creating process had open without close-on-exec must not reach the sandbox. */
   syscall (SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   /* Our own fds live above the stdio that set_stdio makes (a creator may run with 0-2 closed). */
   l->error_fd = above_stdio (l->error_fd);
   l->sync_fd = above_stdio (l->sync_fd);
+  l->start_fifo_fd = above_stdio (l->start_fifo_fd);
   for (int i = 0; i < 3; i++)
     l->stdio_fds[i] = above_stdio (l->stdio_fds[i]);
   /* PID 1 of a pid namespace only gets the signals it handles; default dispositions for all. */
@@ -282,7 +418,7 @@ fk_launch_child (const fk_launch_t *launch)
   if (become_root (&err) < 0)
     die (l, &err);
   /* The cgroup namespace after the host moved us: our cgroup becomes the sandbox's root. */
-  if (unshare (CLONE_NEWCGROUP) < 0)
+  if (!plan->ns[FK_PLAN_NS_CGROUP].join && unshare (CLONE_NEWCGROUP) < 0)
     {
       fk_error_set_errno (&err, "new cgroup namespace");
       die (l, &err);
@@ -290,56 +426,50 @@ fk_launch_child (const fk_launch_t *launch)
   int root = -1, log_fd = -1;
   if (build_root (l, mount_fds, &root, &log_fd, &err) < 0)
     die (l, &err);
-  if (sethostname (l->hostname, strlen (l->hostname)) < 0)
+  if (plan->hostname && !plan->ns[FK_PLAN_NS_UTS].join
+      && sethostname (plan->hostname, strlen (plan->hostname)) < 0)
     {
-      fk_error_set_errno (&err, "sethostname `%s'", l->hostname);
+      fk_error_set_errno (&err, "sethostname `%s'", plan->hostname);
       die (l, &err);
     }
-  if (fk_network_loopback_up (&err) < 0 || fk_mount_pivot (root, &err) < 0)
+  if (fk_data_plane_child_step (plan, &err) < 0 || fk_mount_pivot (root, &err) < 0)
     die (l, &err);
   close (root);
-  if (set_stdio (l, log_fd, &err) < 0 || confine (l, &err) < 0)
+  if (set_rlimits (proc, &err) < 0 || set_stdio (l, log_fd, &err) < 0 || confine (l, &err) < 0)
     die (l, &err);
   if (log_fd > 2)
     close (log_fd);
-  if (chdir (l->workdir) < 0)
+  if (chdir (proc->cwd) < 0)
     {
-      fk_error_set_errno (&err, "chdir to workdir `%s'", l->workdir);
+      fk_error_set_errno (&err, "chdir to `%s'", proc->cwd);
       die (l, &err);
     }
-  environ = (char **)l->env;
-  if (l->init)
+  if (l->start_fifo_fd >= 0 && wait_for_start (l, &err) < 0)
+    die (l, &err);
+  if (l->listen_fd >= 0)
     {
-      execvp (l->init[0], (char *const *)l->init);
-      if (errno == ENOENT)
-        fk_error_set (&err, ENOENT, "%s: command not found", l->init[0]);
-      else
-        fk_error_set_errno (&err, "exec `%s'", l->init[0]);
+      /* The listening socket goes to fd 3: move whatever else sits there first. */
+      if (l->error_fd == 3)
+        l->error_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
+      if (l->exec_fd == 3)
+        l->exec_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
+      if (l->listen_fd == 3 ? fcntl (3, F_SETFD, 0) < 0 : dup2 (l->listen_fd, 3) < 0)
+        {
+          fk_error_set_errno (&err, "pass the listening socket");
+          die (l, &err);
+        }
+    }
+  if (l->exec_fd >= 0)
+    {
+      syscall (SYS_execveat, l->exec_fd, "", proc->argv, proc->env, AT_EMPTY_PATH);
+      fk_error_set_errno (&err, "exec `%s'", proc->argv[0]);
       die (l, &err);
     }
-  /* The agent gets the listening socket as fd 3: move whatever else sits there first. */
-  if (l->error_fd == 3)
-    l->error_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
-  if (l->exec_fd == 3)
-    l->exec_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
-  if (l->listen_fd == 3 ? fcntl (3, F_SETFD, 0) < 0 : dup2 (l->listen_fd, 3) < 0)
-    {
-      fk_error_set_errno (&err, "pass the agent socket");
-      die (l, &err);
-    }
-  const char *argv[8];
-  size_t n = 0;
-  argv[n++] = "fk-agent";
-  argv[n++] = "--listen-fd";
-  argv[n++] = "3";
-  /* No --hostname: it is set already, and the agent no longer has CAP_SYS_ADMIN to set it. */
-  if (l->user)
-    {
-      argv[n++] = "--user";
-      argv[n++] = l->user;
-    }
-  argv[n] = NULL;
-  syscall (SYS_execveat, l->exec_fd, "", argv, l->env, AT_EMPTY_PATH);
-  fk_error_set_errno (&err, "exec fk-agent");
+  environ = proc->env;
+  execvp (proc->argv[0], proc->argv);
+  if (errno == ENOENT)
+    fk_error_set (&err, ENOENT, "%s: command not found", proc->argv[0]);
+  else
+    fk_error_set_errno (&err, "exec `%s'", proc->argv[0]);
   die (l, &err);
 }

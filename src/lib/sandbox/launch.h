@@ -1,6 +1,7 @@
-/* sandbox/launch.h: what the new sandbox's first process does between clone and exec: wait for
-   the host side (id maps, cgroup, idmapped layers), build the root, drop privileges, and exec
-   fk-agent (or the init command) as PID 1. Also the host side's half of the handshake. */
+/* sandbox/launch.h: the child's half of a plan (sandbox/plan.h): what the new sandbox's first
+   process does between clone and exec: wait for the host side (id maps, cgroup, the root from
+   its provider), run the mount steps, drop privileges, and exec the plan's process as PID 1.
+   Also the handshake both halves speak. */
 #ifndef FK_SANDBOX_LAUNCH_H
 #define FK_SANDBOX_LAUNCH_H
 
@@ -8,27 +9,20 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "firkin/sandbox.h"
+#include "sandbox/plan.h"
 
 typedef struct fk_launch
 {
-  int sync_fd;   /* the child's end of the handshake socket: the root overlay arrives on it */
-  int error_fd;  /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
-  int exec_fd;   /* O_PATH of fk-agent; -1 in init mode */
-  int listen_fd; /* the agent's listening socket; -1 in init mode */
+  const fk_plan_t *plan;
+  int sync_fd;            /* the child's end of the handshake socket: the root arrives on it */
+  int error_fd;           /* the write end of the error pipe (close-on-exec: EOF means exec'd) */
+  int exec_fd;            /* O_PATH of the program, or -1: argv[0] in the sandbox's PATH */
+  int listen_fd;          /* passed as fd 3; -1 for none */
   int cgroup_join_fds[4]; /* v1 tasks files the child writes itself into; -1 when unused */
-  /* Init mode: how the command's stdio is connected; with pipes, the child's ends (stdin's read
-     end, stdout's and stderr's write ends). With a terminal, the child opens one in its own
-     devpts and sends the master on sync_fd before it execs. */
-  fk_init_stdio_t init_stdio;
-  int stdio_fds[3];
-  unsigned short tty_rows, tty_cols;
-  const char *hostname;
-  const char *workdir;
-  const char *user;        /* may be NULL */
-  char *const *env;        /* the sandbox's environment */
-  const char *const *init; /* init argv, or NULL for the agent */
-  const fk_seccomp_spec_t *seccomp;
+  int stdio_fds[3];       /* PIPES: the child's ends (stdin's read end, stdout's and stderr's write
+                             ends). TTY: the child opens one in its own devpts and sends the master on
+                             sync_fd before it goes on. */
+  int start_fifo_fd;      /* O_PATH of the plan's start fifo, or -1 */
 } fk_launch_t;
 
 /* Runs in the cloned child; never returns. Failures are written to error_fd as
@@ -38,17 +32,26 @@ void fk_launch_child (const fk_launch_t *l) __attribute__ ((noreturn));
 /* The mount fds the host sends on sync_fd, in this order. */
 enum
 {
-  FK_LAUNCH_FD_ROOT,    /* the root overlay */
-  FK_LAUNCH_FD_SCRATCH, /* the scratch tmpfs under it, with tmp and shm (the disk) */
+  FK_LAUNCH_FD_ROOT,    /* the root */
+  FK_LAUNCH_FD_SCRATCH, /* the disk: a tmpfs with tmp, shm and the agent's log */
   FK_LAUNCH_N_FDS,
 };
+
+/* What the child sends on sync_fd, besides a terminal's master: ready to wait at the start
+   fifo. */
+#define FK_LAUNCH_READY 'r'
 
 /* Host side: sends the FK_LAUNCH_N_FDS mount fds and releases the child. */
 #define FK_LAUNCH_MAX_LAYERS 250
 int fk_launch_release (int sync_fd, const int fds[FK_LAUNCH_N_FDS], fk_error_t *err);
 
-/* Receives n fds sent on a handshake socket (either side); EPIPE when the peer went away. */
+/* Sends n fds (n may be 0) with one byte on a handshake socket. */
+int fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_error_t *err);
+
+/* Receives n fds sent on a handshake socket (either side), and the byte that came with them
+   when ret_byte is not NULL; EPIPE when the peer went away. */
 int fk_launch_receive_fds (int sync_fd, int *ret_fds, size_t n, fk_error_t *err);
+int fk_launch_receive (int sync_fd, char *ret_byte, int *ret_fds, size_t n, fk_error_t *err);
 
 /* Host side: reads the error pipe to EOF; a message there becomes err (its errno included). */
 int fk_launch_result (int error_fd, fk_error_t *err);

@@ -113,11 +113,9 @@ fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_
 #define BYTES_PER_INODE 4096u
 
 int
-fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes, uid_t root_uid,
-                        gid_t root_gid, int *ret_fd, int *ret_scratch_fd, fk_error_t *err)
+fk_mount_build_disk (uint64_t disk_bytes, uid_t root_uid, gid_t root_gid, int *ret_fd,
+                     fk_error_t *err)
 {
-  if (n_layers == 0)
-    return fk_error_set (err, EINVAL, "a sandbox needs at least one layer");
   char size_opt[64], inodes_opt[64];
   snprintf (size_opt, sizeof size_opt, "size=%" PRIu64, disk_bytes);
   uint64_t inodes = disk_bytes / BYTES_PER_INODE;
@@ -143,6 +141,17 @@ fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_byt
   /* The root of the sandbox is the upper dir: owned by the sandbox's root. */
   if (fchownat (top, "upper", root_uid, root_gid, 0) < 0)
     return fk_error_set_errno (err, "chown the upper dir");
+  *ret_fd = steal_fd (&top);
+  return 0;
+}
+
+int
+fk_mount_build_overlay (const int *layer_fds, size_t n_layers, int disk_fd, int *ret_fd,
+                        fk_error_t *err)
+{
+  if (n_layers == 0)
+    return fk_error_set (err, EINVAL, "a sandbox needs at least one layer");
+  int top = disk_fd;
   cleanup_close int fs = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fs < 0)
     return fk_error_set_errno (err, "fsopen overlay");
@@ -167,8 +176,6 @@ fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_byt
   if (root < 0)
     return fk_error_set_errno (err, "fsmount the overlay");
   *ret_fd = root;
-  if (ret_scratch_fd)
-    *ret_scratch_fd = steal_fd (&top);
   return 0;
 }
 

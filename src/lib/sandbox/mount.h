@@ -24,14 +24,16 @@ int fk_mount_attach_in_root (int rootfd, const char *path, int mfd, int create, 
    path is success: what an image lacks needs no protecting. */
 int fk_mount_rebind_in_root (int rootfd, const char *path, unsigned attrs, fk_error_t *err);
 
-/* Host side: a detached overlay of layer_fds (idmapped detached mounts, BOTTOM FIRST) over a
-   private upper dir on the sandbox's scratch tmpfs: disk_bytes large (0: no bound) with one
-   inode per 4 KiB of it, holding the upper and work dirs, the dirs `tmp' and `shm' (mode
-   1777) and the file `agent.log' (0600), owned by root_uid:root_gid (the sandbox's root). Returns
-   the overlay's mount fd and, when ret_scratch_fd is not NULL, the scratch tmpfs's (for
-   fk_mount_attach_scratch, and for files the host keeps there, on the sandbox's disk). */
-int fk_mount_build_overlay (const int *layer_fds, size_t n_layers, uint64_t disk_bytes,
-                            uid_t root_uid, gid_t root_gid, int *ret_fd, int *ret_scratch_fd,
+/* Host side: the sandbox's disk, a detached tmpfs disk_bytes large (0: no bound) with one
+   inode per 4 KiB of it, holding the upper and work dirs of an overlay root, the dirs `tmp' and
+   `shm' (mode 1777) and the file `agent.log' (0600), owned by root_uid:root_gid (the sandbox's
+   root). For fk_mount_attach_scratch in the sandbox, and for files the host keeps there. */
+int fk_mount_build_disk (uint64_t disk_bytes, uid_t root_uid, gid_t root_gid, int *ret_fd,
+                         fk_error_t *err);
+
+/* Host side: a detached overlay of layer_fds (idmapped detached mounts, BOTTOM FIRST) over the
+   upper dir of the disk disk_fd (fk_mount_build_disk). Returns the overlay's mount fd. */
+int fk_mount_build_overlay (const int *layer_fds, size_t n_layers, int disk_fd, int *ret_fd,
                             fk_error_t *err);
 
 /* Sandbox side, before fk_mount_attach_root: attaches the scratch tmpfs on the staging point and

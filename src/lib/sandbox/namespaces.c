@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 pid_t
-fk_namespaces_clone (int cgroup_fd, int *ret_pidfd)
+fk_namespaces_clone (unsigned long long flags, int cgroup_fd, int *ret_pidfd)
 {
   struct clone_args args = {
-    .flags = FK_SANDBOX_CLONE_NS_FLAGS | CLONE_PIDFD,
+    .flags = flags | CLONE_PIDFD,
     .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
     .exit_signal = SIGCHLD,
   };

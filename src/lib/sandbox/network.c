@@ -61,3 +61,26 @@ fk_network_write_etc (int rootfd, const char *hostname, fk_error_t *err)
   return replace_file (etc, "resolv.conf",
                        "# firkin: data plane `none' (loopback only): no resolver\n", err);
 }
+
+int
+fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
+{
+  (void)pid;
+  switch (plan->data_plane)
+    {
+    case FK_DATA_PLANE_NONE:
+      return 0;
+    }
+  return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
+}
+
+int
+fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err)
+{
+  switch (plan->data_plane)
+    {
+    case FK_DATA_PLANE_NONE:
+      return plan->ns[FK_PLAN_NS_NET].join ? 0 : fk_network_loopback_up (err);
+    }
+  return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
+}

@@ -49,6 +49,7 @@ fk_procfs_readonly_paths (void)
   return readonly;
 }
 
+/* path is relative to rootfd. */
 static int
 mask (int rootfd, const char *path, fk_error_t *err)
 {
@@ -92,42 +93,30 @@ mask (int rootfd, const char *path, fk_error_t *err)
 }
 
 int
-fk_procfs_setup (int rootfd, fk_error_t *err)
+fk_procfs_mount (int rootfd, const char *dest, fk_error_t *err)
 {
   cleanup_close int proc = -1;
   if (fk_mount_new ("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &proc,
                     err)
       < 0)
-    return fk_error_wrap (err, "/proc");
-  if (fk_mount_attach_in_root (rootfd, "proc", proc, 1, 0, err) < 0)
-    return -1;
-  for (size_t i = 0; readonly[i]; i++)
-    if (fk_mount_rebind_in_root (rootfd, readonly[i], MOUNT_ATTR_RDONLY, err) < 0)
-      return -1;
-  for (size_t i = 0; masked[i]; i++)
-    if (masked[i][0] == 'p' && mask (rootfd, masked[i], err) < 0)
-      return -1;
-  return 0;
+    return fk_error_wrap (err, "%s", dest);
+  return fk_mount_attach_in_root (rootfd, dest, proc, 1, 0, err);
 }
 
 int
-fk_sysfs_setup (int rootfd, fk_error_t *err)
+fk_sysfs_mount (int rootfd, const char *dest, fk_error_t *err)
 {
   unsigned attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
   cleanup_close int sys = -1;
-  fk_error_t local = FK_ERROR_INIT;
   /* A fresh sysfs shows the sandbox's own network namespace; the kernel allows it because the
      user namespace owns that network namespace. */
-  if (fk_mount_new ("sysfs", NULL, attrs, &sys, &local) < 0)
-    {
-      fk_error_set (err, local.code, "%s", fk_error_message (&local));
-      fk_error_clear (&local);
-      return fk_error_wrap (err, "/sys");
-    }
-  if (fk_mount_attach_in_root (rootfd, "sys", sys, 1, 0, err) < 0)
-    return -1;
-  for (size_t i = 0; masked[i]; i++)
-    if (masked[i][0] == 's' && mask (rootfd, masked[i], err) < 0)
-      return -1;
-  return 0;
+  if (fk_mount_new ("sysfs", NULL, attrs, &sys, err) < 0)
+    return fk_error_wrap (err, "%s", dest);
+  return fk_mount_attach_in_root (rootfd, dest, sys, 1, 0, err);
+}
+
+int
+fk_procfs_mask (int rootfd, const char *path, fk_error_t *err)
+{
+  return mask (rootfd, path, err);
 }

@@ -5,13 +5,18 @@
 
 #include "base/error.h"
 
-int fk_procfs_setup (int rootfd, fk_error_t *err);
-int fk_sysfs_setup (int rootfd, fk_error_t *err);
+/* Mounts the sandbox's procfs (nosuid, nodev, noexec) on dest below rootfd. */
+int fk_procfs_mount (int rootfd, const char *dest, fk_error_t *err);
+/* Mounts a read-only sysfs on dest below rootfd. */
+int fk_sysfs_mount (int rootfd, const char *dest, fk_error_t *err);
 
-/* The paths masked (NULL-terminated, relative to the root): /dev/null over files, an empty
-   read-only tmpfs over directories. */
+/* Covers path (relative to rootfd): the root's /dev/null over a file, an empty read-only tmpfs
+   over a directory; a missing path is success. */
+int fk_procfs_mask (int rootfd, const char *path, fk_error_t *err);
+
+/* The default masked paths (NULL-terminated, relative to the root). */
 const char *const *fk_procfs_masked_paths (void);
-/* The paths made read-only. */
+/* The default paths made read-only. */
 const char *const *fk_procfs_readonly_paths (void);
 
 #endif

@@ -13,8 +13,8 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 
-static int
-write_map (pid_t pid, const char *file, const char *map, fk_error_t *err)
+int
+fk_userns_write_map (pid_t pid, const char *file, const char *map, fk_error_t *err)
 {
   char path[64];
   snprintf (path, sizeof path, "/proc/%d/%s", (int)pid, file);
@@ -32,19 +32,20 @@ fk_userns_write_maps (pid_t pid, uint32_t host_base, uint32_t size, fk_error_t *
 {
   char map[64];
   snprintf (map, sizeof map, "0 %u %u\n", host_base, size);
-  if (write_map (pid, "uid_map", map, err) < 0)
+  if (fk_userns_write_map (pid, "uid_map", map, err) < 0)
     return -1;
-  return write_map (pid, "gid_map", map, err);
+  return fk_userns_write_map (pid, "gid_map", map, err);
 }
 
 int
-fk_userns_idmapped_tree (int userns_fd, const char *path, int *ret_fd, fk_error_t *err)
+fk_userns_idmapped_tree (int userns_fd, const char *path, int readonly, int *ret_fd,
+                         fk_error_t *err)
 {
   cleanup_close int fd = open_tree (AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (fd < 0)
     return fk_error_set_errno (err, "clone the tree of layer `%s'", path);
   struct mount_attr attr = {
-    .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
+    .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0),
     .userns_fd = (uint64_t)userns_fd,
   };
   if (mount_setattr (fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
