@@ -69,3 +69,34 @@ fk_caps_set (uint64_t mask, fk_error_t *err)
   cap_free (caps);
   return ret;
 }
+
+int
+fk_caps_raise_effective (fk_error_t *err)
+{
+  cap_t caps = cap_get_proc ();
+  if (caps == NULL)
+    return fk_error_set_errno (err, "cap_get_proc");
+  int ret = 0;
+  int max = (int)cap_max_bits ();
+  for (cap_value_t c = 0; c < max && ret == 0; c++)
+    {
+      cap_flag_value_t v;
+      if (cap_get_flag (caps, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET
+          && cap_set_flag (caps, CAP_EFFECTIVE, 1, &c, CAP_SET) < 0)
+        ret = fk_error_set_errno (err, "cap_set_flag");
+    }
+  if (ret == 0 && cap_set_proc (caps) < 0)
+    ret = fk_error_set_errno (err, "raise the effective capabilities");
+  cap_free (caps);
+  return ret;
+}
+
+int
+fk_caps_raise_ambient (uint64_t mask, fk_error_t *err)
+{
+  int max = (int)cap_max_bits ();
+  for (int c = 0; c < max && c < 64; c++)
+    if ((mask & (1ULL << c)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+      return fk_error_set_errno (err, "raise ambient capability %d", c);
+  return 0;
+}

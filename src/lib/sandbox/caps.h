@@ -14,8 +14,15 @@ uint64_t fk_caps_default_mask (void);
    sets, and clears the ambient set. Needs CAP_SETPCAP (root in the user namespace). */
 int fk_caps_apply (uint64_t mask, fk_error_t *err);
 
-/* Only the permitted, effective and inheritable sets (after a change of uid with keepcaps). */
+/* Only the permitted, effective and inheritable sets. */
 int fk_caps_set (uint64_t mask, fk_error_t *err);
+
+/* Effective = permitted (after a change of uid with keepcaps, which clears the effective set). */
+int fk_caps_raise_effective (fk_error_t *err);
+
+/* The ambient set = mask (each in the permitted and inheritable sets already): what a process
+   running as another uid than root keeps across exec. */
+int fk_caps_raise_ambient (uint64_t mask, fk_error_t *err);
 
 /* The default set as libcap text ("cap_chown,cap_kill,...=eip"); static storage. */
 const char *fk_caps_default_text (void);

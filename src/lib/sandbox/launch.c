@@ -57,9 +57,9 @@ fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_error_t
 }
 
 int
-fk_launch_release (int sync_fd, const int fds[FK_LAUNCH_N_FDS], fk_error_t *err)
+fk_launch_release (int sync_fd, const int *fds, size_t n, fk_error_t *err)
 {
-  if (fk_launch_send_fds (sync_fd, 'g', fds, FK_LAUNCH_N_FDS, err) < 0)
+  if (fk_launch_send_fds (sync_fd, 'g', fds, n, err) < 0)
     return fk_error_wrap (err, "hand the root to the sandbox");
   return 0;
 }
@@ -137,7 +137,7 @@ become_root (fk_error_t *err)
 
 /* One mount step of the plan; tmp and shm are the disk's dirs (fk_mount_attach_scratch). */
 static int
-mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, int shm,
+mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, int shm, int bind_fd,
             fk_error_t *err)
 {
   const char *dest = m->dest + 1;
@@ -176,20 +176,11 @@ mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, i
       }
     case FK_PLAN_MOUNT_BIND:
       {
-        /* The source is the host's, as this mount namespace (a copy of the creator's) shows
-           it before pivot_root; the user namespace must be allowed to read it. */
-        cleanup_close int fd
-            = open_tree (AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-        if (fd < 0)
-          return fk_error_set_errno (err, "bind `%s'", m->source);
-        struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                               | (m->readonly ? MOUNT_ATTR_RDONLY : 0) };
-        if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
-          return fk_error_set_errno (err, "bind `%s': set its attributes", m->source);
+        /* The host cloned the source (resolved in its own namespace) and sent the tree. */
         struct stat st;
-        if (fstat (fd, &st) < 0)
+        if (fstat (bind_fd, &st) < 0)
           return fk_error_set_errno (err, "stat `%s'", m->source);
-        return fk_mount_attach_in_root (root, dest, fd, 1, !S_ISDIR (st.st_mode), err);
+        return fk_mount_attach_in_root (root, dest, bind_fd, 1, !S_ISDIR (st.st_mode), err);
       }
     }
   return fk_error_set (err, EINVAL, "unknown mount step %d", (int)m->kind);
@@ -219,9 +210,16 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
     }
   if (fk_mount_attach_root (root, err) < 0)
     return -1;
+  size_t b = FK_LAUNCH_N_FDS;
   for (size_t i = 0; i < plan->n_mounts; i++)
-    if (mount_step (l, root, &plan->mounts[i], tmp, shm, err) < 0)
-      return -1;
+    {
+      int bind_fd = plan->mounts[i].kind == FK_PLAN_MOUNT_BIND ? fds[b++] : -1;
+      int r = mount_step (l, root, &plan->mounts[i], tmp, shm, bind_fd, err);
+      if (bind_fd >= 0)
+        close (bind_fd);
+      if (r < 0)
+        return -1;
+    }
   for (char **p = plan->readonly_paths; p && *p; p++)
     if (fk_mount_rebind_in_root (root, *p + 1, MOUNT_ATTR_RDONLY, err) < 0)
       return -1;
@@ -330,26 +328,28 @@ set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
 }
 
 /* The process's ids, capabilities, no_new_privs, then seccomp. A process that runs as another
-   user than root keeps the plan's capabilities across the change (keepcaps), as its owner
-   asked for them. */
+   user than root keeps the plan's capabilities across the change, as its owner asked for them. */
 static int
 confine (const fk_launch_t *l, fk_error_t *err)
 {
   const fk_plan_t *plan = l->plan;
   const fk_plan_process_t *p = &plan->process;
-  if (fk_caps_apply (p->caps, err) < 0)
-    return -1;
   if (p->uid || p->gid)
     {
+      /* Change ids while every capability is still there, keeping them (keepcaps), then raise
+         them again to drop what the plan does not keep. */
       if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return fk_error_set_errno (err, "keepcaps");
       if (setresgid (p->gid, p->gid, p->gid) < 0)
         return fk_error_set_errno (err, "setresgid %u", p->gid);
       if (setresuid (p->uid, p->uid, p->uid) < 0)
         return fk_error_set_errno (err, "setresuid %u", p->uid);
-      if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || fk_caps_set (p->caps, err) < 0)
+      if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || fk_caps_raise_effective (err) < 0)
         return fk_error_wrap (err, "capabilities of uid %u", p->uid);
     }
+  if (fk_caps_apply (p->caps, err) < 0
+      || ((p->uid || p->gid) && fk_caps_raise_ambient (p->caps, err) < 0))
+    return -1;
   if (p->no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return fk_error_set_errno (err, "no_new_privs");
   fk_seccomp_spec_t sc = {
@@ -411,8 +411,12 @@ fk_launch_child (const fk_launch_t *launch)
     if (l->cgroup_join_fds[i] >= 0)
       close (l->cgroup_join_fds[i]);
 
-  int mount_fds[FK_LAUNCH_N_FDS];
-  if (fk_launch_receive_fds (l->sync_fd, mount_fds, FK_LAUNCH_N_FDS, &err) < 0)
+  size_t n_fds = FK_LAUNCH_N_FDS;
+  for (size_t i = 0; i < plan->n_mounts; i++)
+    n_fds += plan->mounts[i].kind == FK_PLAN_MOUNT_BIND;
+  int mount_fds[FK_LAUNCH_N_FDS + FK_LAUNCH_MAX_BINDS];
+  if (n_fds > FK_LAUNCH_N_FDS + FK_LAUNCH_MAX_BINDS
+      || fk_launch_receive_fds (l->sync_fd, mount_fds, n_fds, &err) < 0)
     die (l, &err);
   prctl (PR_SET_PDEATHSIG, 0);
   if (become_root (&err) < 0)

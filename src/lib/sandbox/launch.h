@@ -41,9 +41,11 @@ enum
    fifo. */
 #define FK_LAUNCH_READY 'r'
 
-/* Host side: sends the FK_LAUNCH_N_FDS mount fds and releases the child. */
+/* Host side: sends the n mount fds (FK_LAUNCH_N_FDS, then one detached tree per bind step, in
+   the plan's order) and releases the child. */
 #define FK_LAUNCH_MAX_LAYERS 250
-int fk_launch_release (int sync_fd, const int fds[FK_LAUNCH_N_FDS], fk_error_t *err);
+#define FK_LAUNCH_MAX_BINDS 200
+int fk_launch_release (int sync_fd, const int *fds, size_t n, fk_error_t *err);
 
 /* Sends n fds (n may be 0) with one byte on a handshake socket. */
 int fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_error_t *err);

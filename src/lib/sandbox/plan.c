@@ -436,7 +436,7 @@ only_keys (json_t *o, const char *what, const char *const *keys, fk_error_t *err
 static int
 get_strv (json_t *o, const char *key, char ***ret, fk_error_t *err)
 {
-  json_t *a;
+  json_t *a = NULL;
   int r = fk_json_get_array (o, key, 0, &a, err);
   if (r <= 0)
     return r;
@@ -514,7 +514,7 @@ get_bool (json_t *o, const char *key, int *ret, fk_error_t *err)
 static int
 get_maps (json_t *o, const char *key, fk_plan_idmap_t *m, size_t *ret_n, fk_error_t *err)
 {
-  json_t *a;
+  json_t *a = NULL;
   int r = fk_json_get_array (o, key, 0, &a, err);
   if (r <= 0)
     return r;
@@ -585,7 +585,7 @@ decode_process (json_t *proc, fk_plan_process_t *p, fk_error_t *err)
   p->stdio = (fk_init_stdio_t)stdio;
   p->rows = (unsigned short)rows;
   p->cols = (unsigned short)cols;
-  json_t *rl;
+  json_t *rl = NULL;
   int r = fk_json_get_array (proc, "rlimits", 0, &rl, err);
   if (r < 0)
     return -1;
@@ -633,7 +633,7 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
   if (only_keys (o, "the plan", keys, err) < 0 || get_str (o, "id", &plan->id, err) < 0
       || get_str (o, "hostname", &plan->hostname, err) < 0)
     return -1;
-  json_t *ns;
+  json_t *ns = NULL;
   if (fk_json_get_object (o, "namespaces", 0, &ns, err) < 0)
     return -1;
   if (ns && only_keys (ns, "namespaces", ns_names, err) < 0)
@@ -652,7 +652,7 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
   if (get_maps (o, "uid_map", plan->uid_map, &plan->n_uid_map, err) < 0
       || get_maps (o, "gid_map", plan->gid_map, &plan->n_gid_map, err) < 0)
     return -1;
-  json_t *root;
+  json_t *root = NULL;
   if (fk_json_get_object (o, "root", 1, &root, err) < 0)
     return -1;
   static const char *const rkeys[] = { "kind", "layers", "path", "readonly", NULL };
@@ -665,7 +665,7 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
       || get_u64 (o, "disk_bytes", UINT64_MAX >> 1, &plan->disk_bytes, err) < 0)
     return -1;
   plan->root.kind = (fk_plan_root_kind_t)kind;
-  json_t *mounts;
+  json_t *mounts = NULL;
   if (fk_json_get_array (o, "mounts", 0, &mounts, err) < 0)
     return -1;
   if (mounts && json_array_size (mounts) > MAX_LIST)
@@ -693,7 +693,7 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
       || get_strv (o, "readonly_paths", &plan->readonly_paths, err) < 0
       || get_str (o, "cgroup", &plan->cgroup, err) < 0)
     return -1;
-  json_t *limits;
+  json_t *limits = NULL;
   if (fk_json_get_object (o, "limits", 0, &limits, err) < 0)
     return -1;
   if (limits)
@@ -712,7 +712,7 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
       || get_bool (o, "write_etc", &plan->write_etc, err) < 0)
     return -1;
   plan->data_plane = (fk_data_plane_kind_t)plane;
-  json_t *sc;
+  json_t *sc = NULL;
   if (fk_json_get_object (o, "seccomp", 0, &sc, err) < 0)
     return -1;
   if (sc)
@@ -724,11 +724,11 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
           || get_strv (sc, "allow", &plan->seccomp_allow, err) < 0)
         return -1;
     }
-  json_t *proc;
+  json_t *proc = NULL;
   if (fk_json_get_object (o, "process", 1, &proc, err) < 0
       || decode_process (proc, &plan->process, err) < 0)
     return -1;
-  json_t *hooks;
+  json_t *hooks = NULL;
   if (fk_json_get_array (o, "hooks", 0, &hooks, err) < 0)
     return -1;
   if (hooks && json_array_size (hooks) > 64)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -191,10 +192,35 @@ typedef struct start_ctx
   int cgroup_fd;
   int join_fds[FK_CGROUP_V1_N];
   int ns_fds[FK_PLAN_NS_N];
-  int mount_fds[FK_LAUNCH_N_FDS];
+  int mount_fds[FK_LAUNCH_N_FDS + FK_LAUNCH_MAX_BINDS];
+  size_t n_mount_fds;
   int userns_fd;
   int tty_master;
 } start_ctx_t;
+
+/* Bind sources are resolved and cloned here, in the creator's mount namespace (the child's
+   copy of it has its staging point over /tmp), and sent as detached trees after the root's. */
+static int
+bind_trees (const fk_plan_t *plan, start_ctx_t *c, fk_error_t *err)
+{
+  for (size_t i = 0; i < plan->n_mounts; i++)
+    {
+      const fk_plan_mount_t *m = &plan->mounts[i];
+      if (m->kind != FK_PLAN_MOUNT_BIND)
+        continue;
+      if (c->n_mount_fds >= FK_LAUNCH_N_FDS + FK_LAUNCH_MAX_BINDS)
+        return fk_error_set (err, E2BIG, "more than %d bind mounts", FK_LAUNCH_MAX_BINDS);
+      int fd = open_tree (AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      if (fd < 0)
+        return fk_error_set_errno (err, "bind `%s'", m->source);
+      c->mount_fds[c->n_mount_fds++] = fd;
+      struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                                             | (m->readonly ? MOUNT_ATTR_RDONLY : 0) };
+      if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        return fk_error_set_errno (err, "bind `%s': set its attributes", m->source);
+    }
+  return 0;
+}
 
 static void
 ctx_close (start_ctx_t *c)
@@ -208,7 +234,7 @@ ctx_close (start_ctx_t *c)
     c->join_fds[i] = close_and_reset (c->join_fds[i]);
   for (size_t i = 0; i < FK_PLAN_NS_N; i++)
     c->ns_fds[i] = close_and_reset (c->ns_fds[i]);
-  for (size_t i = 0; i < FK_LAUNCH_N_FDS; i++)
+  for (size_t i = 0; i < c->n_mount_fds; i++)
     c->mount_fds[i] = close_and_reset (c->mount_fds[i]);
   c->userns_fd = close_and_reset (c->userns_fd);
   c->tty_master = close_and_reset (c->tty_master);
@@ -361,7 +387,8 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
                     .tty_master = -1 };
   for (size_t i = 0; i < FK_PLAN_NS_N; i++)
     c.ns_fds[i] = -1;
-  for (size_t i = 0; i < FK_LAUNCH_N_FDS; i++)
+  c.n_mount_fds = FK_LAUNCH_N_FDS;
+  for (size_t i = 0; i < sizeof c.mount_fds / sizeof c.mount_fds[0]; i++)
     c.mount_fds[i] = -1;
   fk_plan_started_t s = { .pid = -1, .pidfd = -1, .stdio_fds = { -1, -1, -1 } };
   cleanup_close int fifo_fd = -1;
@@ -469,7 +496,8 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
   if (root_providers[plan->root.kind](plan, c.userns_fd, host_root (plan->uid_map, plan->n_uid_map),
                                       host_root (plan->gid_map, plan->n_gid_map), c.mount_fds, err)
           < 0
-      || fk_launch_release (c.sync[0], c.mount_fds, err) < 0)
+      || bind_trees (plan, &c, err) < 0
+      || fk_launch_release (c.sync[0], c.mount_fds, c.n_mount_fds, err) < 0)
     goto out;
   if (await_child (plan, &c, err) < 0)
     {
