@@ -276,8 +276,12 @@ fk_template_prepare (const char *state_dir, const char *refstr,
 
   if (ref->kind == FK_REF_REGISTRY)
     {
-      fk_pull_opts_t po
-          = { .platform = want, .progress = opts ? opts->progress : -1, .skip_unpacked = 1 };
+      fk_pull_opts_t po = {
+        .platform = want,
+        .progress = opts ? opts->on_progress : NULL,
+        .progress_data = opts ? opts->progress_data : NULL,
+        .skip_unpacked = 1,
+      };
       fk_error_t perr = FK_ERROR_INIT;
       if (fk_registry_pull (store, ref, &po, &img, &perr) < 0)
         {
