@@ -39,11 +39,26 @@ void fk_template_resolved_free (fk_template_resolved_t *owner);
 int fk_template_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
                                 fk_sandbox_t **ret_sb, fk_error_t *err);
 
+/* Progress of one layer blob of a pull: reported when its download starts, as bytes arrive (at
+   most every 100 ms a pull) and last when it is downloaded and verified. */
+typedef struct fk_pull_progress
+{
+  const char *digest; /* "sha256:<hex>"; valid during the call */
+  uint64_t bytes;     /* received so far */
+  uint64_t total;     /* the blob's size */
+  int done;           /* downloaded and verified: the blob's last report */
+} fk_pull_progress_t;
+typedef void (*fk_pull_progress_fn) (const fk_pull_progress_t *p, void *user_data);
+
 typedef struct fk_template_prepare_opts
 {
   const char *id;       /* NULL: derived from the reference ("debian-bookworm-slim") */
   const char *platform; /* "os/arch[/variant]"; NULL: the host's */
-  int progress;         /* -1: a bar per layer when stderr is a TTY; 0 never; 1 always */
+  /* For front ends (the library never reads it): fk draws a bar per layer when -1 and stderr is
+     a TTY, or 1; not when 0. */
+  int progress;
+  fk_pull_progress_fn on_progress; /* NULL: no progress reports */
+  void *progress_data;             /* passed to on_progress */
 } fk_template_prepare_opts_t;
 
 /* Prepares a template from an image reference (registry, `oci:DIR[:TAG]`,

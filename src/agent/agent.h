@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "base/clock.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "wire/shell.h"
@@ -123,7 +124,11 @@ typedef struct agent
 extern agent_t *agent;
 
 /* main.c */
-uint64_t agent_now_ms (void);
+/* One entry of a deadline scan at now: a due *deadline_ms (0: none) is cleared, *timed_out set,
+   pid's process group and pid killed (pid > 0), and 1 returned; one still ahead lowers *next
+   (0: none yet) to it. */
+int agent_deadline_check (uint64_t *deadline_ms, pid_t pid, int *timed_out, uint64_t now,
+                          uint64_t *next);
 /* Sets what epoll watches for w (0 removes it). */
 void agent_watch (watch_t *w, uint32_t events);
 /* In a child about to exec: outside a sandbox (the agent not PID 1 of its own pid namespace)
@@ -179,8 +184,8 @@ void proc_reap (void);
 void proc_conn_closed (conn_t *c);
 /* The connection's send queue fell under the low mark: read the pipes again. */
 void proc_conn_drained (conn_t *c);
-/* Milliseconds until the next timeout (-1: none); kills what is due. */
-int proc_timeouts (void);
+/* Kills the processes whose timeout is due at now; lowers *next to the next deadline. */
+void proc_timeouts (uint64_t now, uint64_t *next);
 /* Signals every process the agent started (their groups). */
 void proc_signal_all (int sig);
 int proc_count (void);
@@ -206,8 +211,8 @@ void shell_on_event (shell_t *s, watch_t *w, uint32_t events);
 int shell_reaped (pid_t pid, int wstatus);
 void shell_conn_drained (conn_t *c);
 void shell_conn_closed (conn_t *c);
-/* Milliseconds until the next run timeout (-1: none); kills what is due. */
-int shell_timeouts (void);
+/* Kills the shells whose run's timeout is due at now; lowers *next to the next deadline. */
+void shell_timeouts (uint64_t now, uint64_t *next);
 /* Sends what the shells queued during this loop turn. */
 void shell_flush_all (void);
 

@@ -24,12 +24,26 @@
 
 agent_t *agent;
 
-uint64_t
-agent_now_ms (void)
+int
+agent_deadline_check (uint64_t *deadline_ms, pid_t pid, int *timed_out, uint64_t now,
+                      uint64_t *next)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  if (*deadline_ms == 0)
+    return 0;
+  if (*deadline_ms > now)
+    {
+      if (*next == 0 || *deadline_ms < *next)
+        *next = *deadline_ms;
+      return 0;
+    }
+  *timed_out = 1;
+  *deadline_ms = 0;
+  if (pid > 0)
+    {
+      kill (-pid, SIGKILL);
+      kill (pid, SIGKILL);
+    }
+  return 1;
 }
 
 void
@@ -168,7 +182,7 @@ begin_termination (void)
     return;
   log_info ("terminating: sending SIGTERM to every process");
   agent->terminating = 1;
-  agent->term_deadline_ms = agent_now_ms () + agent->grace_ms;
+  agent->term_deadline_ms = fk_now_ms () + agent->grace_ms;
   agent_watch (&agent->listen, 0);
   signal_everything (SIGTERM);
 }
@@ -361,16 +375,16 @@ main (int argc, char **argv)
   struct epoll_event evs[64];
   for (;;)
     {
-      int timeout = proc_timeouts ();
-      int shell_timeout = shell_timeouts ();
-      if (shell_timeout >= 0 && (timeout < 0 || shell_timeout < timeout))
-        timeout = shell_timeout;
+      uint64_t scan_at = fk_now_ms (), next = 0;
+      proc_timeouts (scan_at, &next);
+      shell_timeouts (scan_at, &next);
+      int timeout = next == 0 ? -1 : (int)(next - scan_at);
       if (a.terminating)
         {
           proc_reap ();
           if (no_children ())
             break;
-          uint64_t now = agent_now_ms ();
+          uint64_t now = fk_now_ms ();
           if (now >= a.term_deadline_ms)
             {
               log_info ("grace period over: sending SIGKILL");

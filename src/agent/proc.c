@@ -334,7 +334,7 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
         set_nonblock (in[1]);
     }
   if (m->num[FK_TAG_TIMEOUT_MS] > 0)
-    p->deadline_ms = agent_now_ms () + m->num[FK_TAG_TIMEOUT_MS];
+    p->deadline_ms = fk_now_ms () + m->num[FK_TAG_TIMEOUT_MS];
   p->next = agent->procs;
   agent->procs = p;
 
@@ -422,28 +422,12 @@ proc_reap (void)
     }
 }
 
-int
-proc_timeouts (void)
+void
+proc_timeouts (uint64_t now, uint64_t *next)
 {
-  uint64_t now = agent_now_ms ();
-  uint64_t next = 0;
   for (proc_t *p = agent->procs; p; p = p->next)
-    {
-      if (p->deadline_ms == 0 || p->exited)
-        continue;
-      if (p->deadline_ms <= now)
-        {
-          log_debug ("pid %d: timeout, killing its process group", (int)p->pid);
-          p->timed_out = 1;
-          p->deadline_ms = 0;
-          kill (-p->pid, SIGKILL);
-          kill (p->pid, SIGKILL);
-          continue;
-        }
-      if (next == 0 || p->deadline_ms < next)
-        next = p->deadline_ms;
-    }
-  return next == 0 ? -1 : (int)(next - now);
+    if (!p->exited && agent_deadline_check (&p->deadline_ms, p->pid, &p->timed_out, now, next))
+      log_debug ("pid %d: timeout, killed its process group", (int)p->pid);
 }
 
 void

@@ -1,5 +1,5 @@
 /* agent/shell.c: persistent shells. A shell is bash (when the root has it) or sh reading
-   commands from a pipe on its stdin. Each run's text is
+   commands from a pipe on its stdin. Each run's text (built by agent/shellscript.c) is
 
      { [builtin] command eval 'CMD'
      } <&8 8<&- 9>&-
@@ -13,8 +13,8 @@
    9>file' does not reach the next run.
 
    sh gets each run as a line of script followed by `; command printf '%d\n' "$?" >&9'. bash
-   reads a script from a pipe a byte at a time, so it runs a driver loop instead (shell_driver
-   below) that reads each run as an 8-digit length and that many bytes (two reads) and evals
+   reads a script from a pipe a byte at a time, so it runs a driver loop instead (shellscript.c)
+   that reads each run as an 8-digit length and that many bytes (two reads) and evals
    it; the loop's condition writes the status. Three nested loops keep a run's `break' or
    `continue' from ending the driver (`break 3' does: the shell exits, and that is reported
    like `exit').
@@ -40,15 +40,13 @@
 
 #include "agent.h"
 #include "base/cleanup.h"
+#include "base/env.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "shellscript.h"
 
 extern char **environ;
 
-/* The fd on which the shell reports each command's status (sh only redirects fds 0-9). */
-#define STATUS_FD 9
-/* The fd of /dev/null, the stdin of runs without one. */
-#define NULL_FD 8
 /* After a run's status, at most this much more output is drained (a background job writing
    without pause must not keep the run from completing). */
 #define SHELL_DRAIN_MAX (4u << 20)
@@ -133,39 +131,6 @@ child_dup_all (int *from, const int *to, size_t n)
   return 0;
 }
 
-static char **
-shell_env (char **extra, const char *home)
-{
-  size_t n = fk_strv_len (environ), k = fk_strv_len (extra);
-  char **env = xcalloc (n + k + 2, sizeof (char *));
-  memcpy (env, environ, n * sizeof (char *));
-  int have_home = 0;
-  for (size_t i = 0; i < k; i++)
-    {
-      size_t kl = (size_t)(strchr (extra[i], '=') - extra[i]);
-      if (kl == 4 && strncmp (extra[i], "HOME", 4) == 0)
-        have_home = 1;
-      size_t j;
-      for (j = 0; j < n; j++)
-        if (strncmp (env[j], extra[i], kl + 1) == 0)
-          break;
-      env[j] = extra[i];
-      if (j == n)
-        n++;
-    }
-  if (home != NULL && !have_home)
-    {
-      size_t j;
-      for (j = 0; j < n; j++)
-        if (strncmp (env[j], "HOME=", 5) == 0)
-          break;
-      env[j] = (char *)home;
-      if (j == n)
-        n++;
-    }
-  return env;
-}
-
 static void shell_start (shell_t *s);
 
 /* Starts the shell process with fresh pipes and sends it its first command. */
@@ -177,8 +142,11 @@ shell_spawn (shell_t *s, fk_error_t *err)
   int have_user = s->user != NULL && s->user[0] != '\0';
   if (have_user && agent_user_resolve (agent->rootfd, s->user, &user, err) < 0)
     return -1;
+  /* The user's home unless the shell's settings set HOME, as for a command. */
   cleanup_free char *home = have_user && user.home ? xasprintf ("HOME=%s", user.home) : NULL;
-  cleanup_free char **envp = shell_env (s->env, home);
+  char *with_home[] = { home, NULL };
+  char *const *lists[] = { environ, with_home, s->env };
+  cleanup_free char **envp = fk_env_merge (lists, 3);
   int cmdp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, stp[2] = { -1, -1 };
   int ret = -1;
   if (pipe2 (cmdp, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
@@ -218,7 +186,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
       setsid ();
       int stage = 0, e = 0;
       int from[] = { cmdp[0], outp[1], errp[1], agent->devnull, stp[1] };
-      static const int to[] = { 0, 1, 2, NULL_FD, STATUS_FD };
+      static const int to[] = { 0, 1, 2, SHELL_NULL_FD, SHELL_STATUS_FD };
       if (child_dup_all (from, to, sizeof to / sizeof to[0]) < 0)
         stage = 1;
       else if (s->cwd != NULL && s->cwd[0] != '\0' && chdir (s->cwd) < 0)
@@ -272,7 +240,7 @@ shell_spawn (shell_t *s, fk_error_t *err)
   agent_watch (&s->status, EPOLLIN);
   s->slen = 0;
   s->driver = is_bash;
-  s->born_ms = agent_now_ms ();
+  s->born_ms = fk_now_ms ();
   shell_start (s);
   ret = 0;
 out:
@@ -556,44 +524,13 @@ init_watches (shell_t *s)
     }
 }
 
-/* The first command of every shell: SIGINT (cancel) ends the running command, not the shell:
-   a handler (unlike an ignore) is reset for the commands it starts. */
-static const char shell_init[] = "trap : INT\n";
-
-/* bash's driver: each turn writes the status of the last run (first: of the trap), then reads
-   a run's length and text (ASCII: see put_quoted) and evals it. A read that fails at EOF (the
-   agent closed the pipe) ends the shell; one cut short by a trapped signal or by a TMOUT the
-   runs set (status over 128) is read again. Every command is `builtin': a run may define
-   functions named read, eval, test or printf (needs bash 4.1: read -N). What a run can still do
-   to its own shell: redefine `builtin' itself, `enable -n' a builtin, `set -n', alias
-   `builtin' under expand_aliases (the next runs hang or misreport: give runs a timeout), and
-   under `set -x' or a DEBUG trap the driver's own lines are traced into the next run's
-   stderr. The driver keeps the length and the text in an array, __fk: bash never exports an
-   array, so even under `set -a' the run's commands do not get them in their environment. */
-static const char shell_driver[]
-    = "trap : INT\n"
-      "while builtin :; do while builtin :; do while builtin printf '%d\\n' \"$?\" >&9; "
-      "until builtin read -r -N 8 '__fk[0]'; do builtin test \"$?\" -gt 128 || builtin exit 0; "
-      "done; builtin read -r -N \"$((10#${__fk[0]}))\" '__fk[1]' || builtin exit 0; "
-      "do builtin eval \"${__fk[1]}\"; done; done; done; builtin exit 0\n";
-
-/* A run's text in the driver's framing: the 8-digit length goes first. */
-#define DRIVER_LEN_DIGITS 8
-
 /* Sends a freshly spawned shell its first command. */
 static void
 shell_start (shell_t *s)
 {
-  if (s->driver)
-    {
-      send_cmd (s, shell_driver, sizeof shell_driver - 1);
-      s->skip_status = 1;
-    }
-  else
-    {
-      send_cmd (s, shell_init, sizeof shell_init - 1);
-      s->skip_status = 0;
-    }
+  size_t len;
+  const char *text = shell_script_prelude (s->driver, &len, &s->skip_status);
+  send_cmd (s, text, len);
 }
 
 void
@@ -653,58 +590,6 @@ shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   conn_flush (c);
 }
 
-/* Appends s single-quoted for sh: every byte but ' stands for itself inside '...'. For bash's
-   driver, text with bytes over 0x7f is quoted $'...' with those bytes as \xHH: the run's text
-   stays ASCII, so the driver's `read -N' (which counts characters in the shell's locale) reads
-   exactly its bytes whatever locale a run exports. */
-static void
-put_quoted (fk_wire_buf_t *b, const char *s, int ascii)
-{
-  int high = 0;
-  for (const unsigned char *q = (const unsigned char *)s; ascii && *q && !high; q++)
-    high = *q >= 0x80;
-  if (high)
-    {
-      static const char hex[] = "0123456789abcdef";
-      fk_wire_put_raw (b, "$'", 2);
-      for (const unsigned char *q = (const unsigned char *)s; *q; q++)
-        {
-          char e[4] = { '\\', 'x', hex[*q >> 4], hex[*q & 15] };
-          if (*q >= 0x80)
-            fk_wire_put_raw (b, e, 4);
-          else if (*q == '\'' || *q == '\\')
-            {
-              e[1] = (char)*q;
-              fk_wire_put_raw (b, e, 2);
-            }
-          else
-            fk_wire_put_raw (b, q, 1);
-        }
-      fk_wire_put_raw (b, "'", 1);
-      return;
-    }
-  fk_wire_put_raw (b, "'", 1);
-  for (const char *q; (q = strchr (s, '\'')) != NULL; s = q + 1)
-    {
-      fk_wire_put_raw (b, s, (size_t)(q - s));
-      fk_wire_put_raw (b, "'\\''", 4);
-    }
-  fk_wire_put_raw (b, s, strlen (s));
-  fk_wire_put_raw (b, "'", 1);
-}
-
-static int
-valid_name (const char *s, size_t len)
-{
-  if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
-          || (s[i] >= '0' && s[i] <= '9')))
-      return 0;
-  return 1;
-}
-
 void
 shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
@@ -720,86 +605,52 @@ shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
       conn_send_error (c, id, EBUSY, "the shell is running a command");
       return;
     }
-  for (char **e = m->env; e && *e; e++)
-    if (!valid_name (*e, (size_t)(strchr (*e, '=') - *e)))
-      {
-        char msg[256];
-        snprintf (msg, sizeof msg, "environment entry `%.200s' does not name a shell variable", *e);
-        conn_send_error (c, id, EINVAL, msg);
-        return;
-      }
+  const char *bad = shell_script_bad_env (m->env);
+  if (bad != NULL)
+    {
+      char msg[256];
+      snprintf (msg, sizeof msg, "environment entry `%.200s' does not name a shell variable", bad);
+      conn_send_error (c, id, EINVAL, msg);
+      return;
+    }
   if (s->pid == 0 && shell_spawn (s, &err) < 0)
     {
       conn_send_fk_error (c, id, &err);
       return;
     }
-  const char *cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? m->str[FK_TAG_CWD] : NULL;
-  int sub = cwd != NULL || m->env != NULL;
-  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
-  if (s->driver)
-    fk_wire_put_raw (&b, "00000000", DRIVER_LEN_DIGITS); /* the length, filled in below */
-  fk_wire_put_raw (&b, sub ? "( " : "{ ", 2);
-  if (cwd != NULL)
+  int stdin_bytes = m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES;
+  if (stdin_bytes && s->other_user)
     {
-      fk_wire_put_raw (&b, "cd -- ", 6);
-      put_quoted (&b, cwd, s->driver);
-      fk_wire_put_raw (&b, " || exit 1\n", 11);
-    }
-  for (char **e = m->env; e && *e; e++)
-    {
-      fk_wire_put_raw (&b, "export ", 7);
-      put_quoted (&b, *e, s->driver);
-      fk_wire_put_raw (&b, "\n", 1);
-    }
-  /* `command' keeps a syntax error from ending a POSIX-mode shell; bash's `builtin' keeps a
-     run's function named command from taking over. */
-  if (s->driver)
-    fk_wire_put_raw (&b, "builtin ", 8);
-  fk_wire_put_raw (&b, "command eval ", 13);
-  put_quoted (&b, m->str[FK_TAG_SHELL], s->driver);
-  fk_wire_put_raw (&b, sub ? "\n) " : "\n} ", 3);
-  if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES && s->other_user)
-    {
-      fk_wire_buf_free (&b);
       conn_send_error (c, id, EPERM,
                        "stdin for a run: the shell runs as another user than the agent and "
                        "cannot read the agent's file (give the shell no user, or no stdin)");
       return;
     }
-  if (m->num[FK_TAG_STDIN_MODE] == FK_WIRE_STDIN_BYTES)
+  if (stdin_bytes)
     {
       const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
       s->in_path = stdin_file (d->data, d->len);
       if (s->in_path == NULL)
         {
-          fk_wire_buf_free (&b);
           conn_send_error (c, id, errno, "a file for the run's stdin");
           return;
         }
-      /* mkostemp's names hold only letters and digits: no quoting needed. */
-      fk_wire_put_raw (&b, "<", 1);
-      fk_wire_put_raw (&b, s->in_path, strlen (s->in_path));
     }
-  else
-    fk_wire_put_raw (&b, "<&8 8<&-", 8);
-  fk_wire_put_raw (&b, " 9>&-", 5);
-  if (s->driver)
-    {
-      char len[DRIVER_LEN_DIGITS + 1];
-      snprintf (len, sizeof len, "%0*zu", DRIVER_LEN_DIGITS, b.len - DRIVER_LEN_DIGITS);
-      memcpy (b.data, len, DRIVER_LEN_DIGITS);
-    }
-  else
-    {
-      static const char status[] = "; command printf '%d\\n' \"$?\" >&9\n";
-      fk_wire_put_raw (&b, status, sizeof status - 1);
-    }
+  shell_script_t script = {
+    .cmd = m->str[FK_TAG_SHELL],
+    .env = m->env,
+    .cwd = m->str[FK_TAG_CWD],
+    .stdin_path = s->in_path,
+    .driver = s->driver,
+  };
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  shell_script_build (&b, &script);
 
   s->running = 1;
   s->req_id = id;
   s->have_status = 0;
   s->timed_out = 0;
-  s->deadline_ms = m->num[FK_TAG_TIMEOUT_MS] ? agent_now_ms () + m->num[FK_TAG_TIMEOUT_MS] : 0;
+  s->deadline_ms = m->num[FK_TAG_TIMEOUT_MS] ? fk_now_ms () + m->num[FK_TAG_TIMEOUT_MS] : 0;
   /* Output left over from before this run (a background job) is not this run's. */
   size_t scratch_drained = 0;
   s->running = 0;
@@ -871,10 +722,10 @@ shell_died (shell_t *s, int wstatus)
   /* A shell that dies on its own within a second of starting (one that cannot start, or a bash
      too old for the driver) is not started again in a loop: the next run starts it and
      reports what happens. */
-  if (!was_running && agent_now_ms () - s->born_ms < 1000)
+  if (!was_running && fk_now_ms () - s->born_ms < 1000)
     {
       log_warning ("shell %s: exited %d ms after it started; started again at the next run", s->id,
-                   (int)(agent_now_ms () - s->born_ms));
+                   (int)(fk_now_ms () - s->born_ms));
       return;
     }
   fk_error_t err = FK_ERROR_INIT;
@@ -948,30 +799,12 @@ shell_conn_closed (conn_t *c)
     }
 }
 
-int
-shell_timeouts (void)
+void
+shell_timeouts (uint64_t now, uint64_t *next)
 {
-  uint64_t now = agent_now_ms ();
-  uint64_t next = 0;
   for (shell_t *s = agent->shells; s; s = s->next)
-    {
-      if (!s->running || s->deadline_ms == 0)
-        continue;
-      if (s->deadline_ms <= now)
-        {
-          s->timed_out = 1;
-          s->deadline_ms = 0;
-          if (s->pid > 0)
-            {
-              kill (-s->pid, SIGKILL);
-              kill (s->pid, SIGKILL);
-            }
-          continue;
-        }
-      if (next == 0 || s->deadline_ms < next)
-        next = s->deadline_ms;
-    }
-  return next == 0 ? -1 : (int)(next - now);
+    if (s->running)
+      agent_deadline_check (&s->deadline_ms, s->pid, &s->timed_out, now, next);
 }
 
 void

@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "base/cleanup.h"
+#include "base/env.h"
 #include "base/xalloc.h"
 
 extern char **environ;
@@ -46,16 +47,6 @@ child_write (const char *s)
 {
   ssize_t r = write (2, s, strlen (s));
   (void)r;
-}
-
-static const char *
-env_get (char *const *envp, const char *key)
-{
-  size_t kl = strlen (key);
-  for (; *envp; envp++)
-    if (strncmp (*envp, key, kl) == 0 && (*envp)[kl] == '=')
-      return *envp + kl + 1;
-  return NULL;
 }
 
 /* Runs in the child, sharing the agent's memory until exec: async-signal-safe calls only. */
@@ -105,7 +96,7 @@ child_main (void *arg)
     }
   else
     {
-      const char *path = env_get (s->envp, "PATH");
+      const char *path = fk_env_get (s->envp, "PATH");
       if (path == NULL)
         path = DEFAULT_PATH;
       char buf[4096];
@@ -150,33 +141,6 @@ spawn (spawn_t *s)
   return clone (child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
 }
 
-/* A new vector (the strings are borrowed): base with extra's K=V added or overriding. */
-static char **
-merge_env_onto (char **base, char **extra)
-{
-  size_t n = fk_strv_len (base), k = fk_strv_len (extra);
-  char **env = xcalloc (n + k + 1, sizeof (char *));
-  memcpy (env, base, n * sizeof (char *));
-  for (size_t i = 0; i < k; i++)
-    {
-      size_t kl = (size_t)(strchr (extra[i], '=') - extra[i]);
-      size_t j;
-      for (j = 0; j < n; j++)
-        if (strncmp (env[j], extra[i], kl + 1) == 0)
-          break;
-      env[j] = extra[i];
-      if (j == n)
-        n++;
-    }
-  return env;
-}
-
-static char **
-merge_env (char **extra)
-{
-  return merge_env_onto (environ, extra);
-}
-
 pid_t
 proc_spawn (const proc_spawn_t *r, fk_error_t *err)
 {
@@ -186,17 +150,11 @@ proc_spawn (const proc_spawn_t *r, fk_error_t *err)
   int have_user = user_spec != NULL;
   if (have_user && agent_user_resolve (agent->rootfd, user_spec, &user, err) < 0)
     return -1;
-  cleanup_free char **envp = merge_env (r->env);
-  cleanup_free char *home = NULL;
-  if (have_user && user.home != NULL && (r->env == NULL || env_get (r->env, "HOME") == NULL))
-    {
-      /* Like a login: the user's home from /etc/passwd, unless the request sets HOME. */
-      home = xasprintf ("HOME=%s", user.home);
-      char *with_home[] = { home, NULL };
-      char **merged = merge_env_onto (envp, with_home);
-      free (envp);
-      envp = merged;
-    }
+  /* Like a login: the user's home from /etc/passwd, unless the request sets HOME. */
+  cleanup_free char *home = have_user && user.home ? xasprintf ("HOME=%s", user.home) : NULL;
+  char *with_home[] = { home, NULL };
+  char *const *lists[] = { environ, with_home, r->env };
+  cleanup_free char **envp = fk_env_merge (lists, 3);
   spawn_t s = {
     .argv = r->argv,
     .envp = envp,

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
+#include "cli/pullbars.h"
 #include "cli/verbs.h"
 #include "firkin/template.h"
 
@@ -57,9 +59,18 @@ template_prepare (const fk_cli_globals_t *g, int argc, char **argv)
       template_usage (stderr);
       return 2;
     }
+  /* A bar per layer: asked for, or by default on a terminal. */
+  fk_cli_pullbars_t bars = { 0 };
+  if (po.progress > 0 || (po.progress < 0 && isatty (STDERR_FILENO)))
+    {
+      po.on_progress = fk_cli_pullbars_report;
+      po.progress_data = &bars;
+    }
   fk_error_t err = FK_ERROR_INIT;
   cleanup_free char *id = NULL;
-  if (fk_template_prepare (g->state_dir, argv[optind], &po, &id, &err) < 0)
+  int r = fk_template_prepare (g->state_dir, argv[optind], &po, &id, &err);
+  fk_cli_pullbars_clear (&bars);
+  if (r < 0)
     return fk_cli_fail (&err, 1);
   printf ("%s\n", id);
   return 0;

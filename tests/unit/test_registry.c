@@ -72,7 +72,7 @@ unreachable (void **state)
   char *refstr = xasprintf ("127.0.0.1:%d/test/busybox:v1", closed_port ());
   fk_reference_t *ref = NULL;
   assert_int_equal (fk_reference_parse (refstr, &ref, &err), 0);
-  fk_pull_opts_t po = { .progress = 0 };
+  fk_pull_opts_t po = { 0 };
   fk_image_t *img = NULL;
   assert_true (fk_registry_pull (s, ref, &po, &img, &err) < 0);
   assert_null (img);

@@ -50,13 +50,6 @@ fk_strv_free (char **v)
   free (v);
 }
 
-void
-fk_cleanup_strvp (char ***v)
-{
-  fk_strv_free (*v);
-  *v = NULL;
-}
-
 size_t
 fk_strv_len (char *const *v)
 {

@@ -14,8 +14,8 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 
-static int
-do_openat2 (int dirfd, const char *path, int flags, mode_t mode, unsigned long long resolve)
+int
+fk_openat2 (int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve)
 {
   struct open_how how = {
     .flags = (unsigned long long)(flags | O_CLOEXEC),
@@ -32,7 +32,7 @@ do_openat2 (int dirfd, const char *path, int flags, mode_t mode, unsigned long l
 int
 fk_open_in_root (int rootfd, const char *path, int flags, mode_t mode, fk_error_t *err)
 {
-  int fd = do_openat2 (rootfd, path[0] ? path : ".", flags, mode,
+  int fd = fk_openat2 (rootfd, path[0] ? path : ".", flags, mode,
                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (fd < 0)
     return fk_error_set_errno (err, "open `%s'", path);
@@ -42,7 +42,7 @@ fk_open_in_root (int rootfd, const char *path, int flags, mode_t mode, fk_error_
 int
 fk_open_beneath (int dirfd, const char *path, int flags, mode_t mode, fk_error_t *err)
 {
-  int fd = do_openat2 (dirfd, path[0] ? path : ".", flags, mode,
+  int fd = fk_openat2 (dirfd, path[0] ? path : ".", flags, mode,
                        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (fd < 0)
     return fk_error_set_errno (err, "open `%s'", path);
@@ -83,7 +83,7 @@ fk_mkdir_p_in_root (int rootfd, const char *path, mode_t mode, fk_error_t *err)
         continue;
       char saved = buf[i];
       buf[i] = '\0';
-      int fd = do_openat2 (rootfd, buf, O_PATH | O_DIRECTORY, 0,
+      int fd = fk_openat2 (rootfd, buf, O_PATH | O_DIRECTORY, 0,
                            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
       if (fd >= 0)
         close (fd);
@@ -92,7 +92,7 @@ fk_mkdir_p_in_root (int rootfd, const char *path, mode_t mode, fk_error_t *err)
           cleanup_free char *dir = NULL;
           cleanup_free char *base = NULL;
           fk_path_split (buf, &dir, &base);
-          cleanup_close int pfd = do_openat2 (rootfd, dir, O_PATH | O_DIRECTORY, 0,
+          cleanup_close int pfd = fk_openat2 (rootfd, dir, O_PATH | O_DIRECTORY, 0,
                                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
           if (pfd < 0)
             return fk_error_set_errno (err, "open `%s'", dir);

@@ -3,9 +3,15 @@
 #define FK_BASE_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/error.h"
+
+/* openat2(2) with O_CLOEXEC added and resolve (RESOLVE_* of <linux/openat2.h>), mode only with
+   O_CREAT or O_TMPFILE, retried on EAGAIN; returns the fd, or -1 with errno set (no error object:
+   for callers that walk on after a miss). */
+int fk_openat2 (int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
 
 /* Opens path below rootfd as if rootfd were "/" (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS):
    "..", absolute paths and symlinks cannot leave the root. Returns the fd (O_CLOEXEC added),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "client/reply.h"
 #include "wire/frame.h"
@@ -62,14 +63,6 @@ struct fk_client
   uint8_t *rbuf; /* the reader's buffer; only the reader touches it */
   size_t rlen, rcap;
 };
-
-int64_t
-fk_client_now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 fk_client_fmt_secs (char *buf, size_t len, int64_t ms)
@@ -419,7 +412,7 @@ read_some (fk_client_t *c, int timeout_ms)
 static int
 wait_writable (fk_client_t *c, int timeout_ms)
 {
-  int64_t deadline = timeout_ms >= 0 ? fk_client_now_ms () + timeout_ms : -1;
+  int64_t deadline = timeout_ms >= 0 ? (int64_t)fk_now_ms () + timeout_ms : -1;
   for (;;)
     {
       pthread_mutex_lock (&c->lock);
@@ -431,7 +424,7 @@ wait_writable (fk_client_t *c, int timeout_ms)
       int left = -1;
       if (deadline >= 0)
         {
-          int64_t l = deadline - fk_client_now_ms ();
+          int64_t l = deadline - (int64_t)fk_now_ms ();
           if (l <= 0)
             return 0;
           left = l > INT_MAX ? INT_MAX : (int)l;
@@ -585,11 +578,11 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
         }
       /* The deadline is computed only once there is something to wait for. */
       if (timeout_ms >= 0 && deadline < 0)
-        deadline = fk_client_now_ms () + timeout_ms;
+        deadline = (int64_t)fk_now_ms () + timeout_ms;
       int left = -1;
       if (deadline >= 0)
         {
-          int64_t l = deadline - fk_client_now_ms ();
+          int64_t l = deadline - (int64_t)fk_now_ms ();
           left = l < 0 ? 0 : l > INT_MAX ? INT_MAX : (int)l;
         }
       if (!c->reading)
@@ -624,7 +617,7 @@ fk_creq_next (fk_client_t *c, fk_creq_t *r, int timeout_ms, fk_cframe_t **ret, f
           r->waiting = 0;
         }
       if (r->head == NULL && r->fail_code == 0 && !c->failed && deadline >= 0
-          && fk_client_now_ms () >= deadline)
+          && (int64_t)fk_now_ms () >= deadline)
         {
           /* It may have been woken to take over reading: pass that on. */
           if (!c->reading)

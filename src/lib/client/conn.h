@@ -30,9 +30,6 @@ uint32_t fk_creq_id (const fk_creq_t *r);
 /* Unregisters the request and drops what is queued for it. NULL is fine. */
 void fk_creq_free (fk_client_t *c, fk_creq_t *r);
 
-/* Monotonic milliseconds. */
-int64_t fk_client_now_ms (void);
-
 /* Sends the frames in b as one unit (other threads' frames never interleave inside it), giving
    up with ETIMEDOUT when the agent reads nothing of it for the connection's deadline. */
 int fk_client_send (fk_client_t *c, const fk_wire_buf_t *b, fk_error_t *err);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "client/conn.h"
 #include "client/reply.h"
@@ -67,7 +68,7 @@ stdin_send_timeout (const fk_proc_t *p)
 {
   if (p->give_up_at < 0)
     return -1;
-  int64_t left = p->give_up_at - fk_client_now_ms ();
+  int64_t left = p->give_up_at - (int64_t)fk_now_ms ();
   return left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
@@ -84,7 +85,7 @@ fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_p
   p->give_up_at = -1;
   /* Ten years: beyond that the client's own deadline means nothing. */
   if (o->timeout_ms > 0 && o->timeout_ms < 315360000000ull)
-    p->give_up_at = fk_client_now_ms () + (int64_t)o->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS;
+    p->give_up_at = (int64_t)fk_now_ms () + (int64_t)o->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS;
   uint32_t id = fk_creq_id (p->r);
   int stream_bytes = o->stdin_mode == FK_STDIN_BYTES && o->stdin_len > INLINE_STDIN_MAX;
   fk_wire_buf_t b = FK_WIRE_BUF_INIT;
@@ -205,7 +206,7 @@ fk_proc_next (fk_proc_t *p, int timeout_ms, fk_proc_event_t *ret_event, fk_error
       int wait = timeout_ms, capped = 0;
       if (p->give_up_at >= 0)
         {
-          int64_t left = p->give_up_at - fk_client_now_ms ();
+          int64_t left = p->give_up_at - (int64_t)fk_now_ms ();
           if (left < 0)
             left = 0;
           if (left <= INT_MAX && (timeout_ms < 0 || left <= timeout_ms))

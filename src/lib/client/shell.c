@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "client/conn.h"
 #include "client/reply.h"
@@ -240,7 +241,7 @@ send_run (fk_shell_t *sh, const fk_shell_run_opts_t *o, fk_shell_pending_t **ret
   /* The client's own deadline for the exit counts from the start (ten years and more: none). */
   int64_t give_up_at = -1;
   if (o->timeout_ms > 0 && o->timeout_ms < 315360000000ull)
-    give_up_at = fk_client_now_ms () + (int64_t)o->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS;
+    give_up_at = (int64_t)fk_now_ms () + (int64_t)o->timeout_ms + FK_CLIENT_TIMEOUT_GRACE_MS;
   int ret = fk_client_send (sh->c, &b, err);
   fk_wire_buf_free (&b);
   if (ret < 0)
@@ -285,11 +286,11 @@ collect_run (fk_shell_pending_t *p, const fk_shell_callbacks_t *cbs, fk_exit_sta
       int wait = -1;
       if (p->give_up_at >= 0)
         {
-          int64_t left = p->give_up_at - fk_client_now_ms ();
+          int64_t left = p->give_up_at - (int64_t)fk_now_ms ();
           wait = left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
         }
       int n = fk_creq_next (sh->c, p->r, wait, &f, err);
-      if (n == 0 && p->give_up_at >= 0 && fk_client_now_ms () >= p->give_up_at)
+      if (n == 0 && p->give_up_at >= 0 && (int64_t)fk_now_ms () >= p->give_up_at)
         {
           char t[32], g[32];
           ret = fk_error_set (

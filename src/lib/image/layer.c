@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -77,18 +76,13 @@ applier_forget_parent (applier_t *app)
   app->cached_fd = close_and_reset (app->cached_fd);
 }
 
+/* A directory of the layer: no symlink, no other mount on the way. */
 static int
-openat2_beneath (int dirfd, const char *path, int flags)
+open_dir_beneath (int dirfd, const char *path)
 {
-  struct open_how how = {
-    .flags = (unsigned long long)(flags | O_CLOEXEC),
-    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-  };
-  int fd;
-  do
-    fd = (int)syscall (SYS_openat2, dirfd, path, &how, sizeof how);
-  while (fd < 0 && errno == EAGAIN);
-  return fd;
+  return fk_openat2 (dirfd, path, O_PATH | O_DIRECTORY, 0,
+                     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+                         | RESOLVE_NO_XDEV);
 }
 
 /* Normalises an entry path: leading `/' and `.' / empty components dropped; a `..' component is
@@ -140,7 +134,7 @@ open_dir_in_layer (applier_t *app, const char *path, int create, fk_error_t *err
         return fk_error_set_errno (err, "dup");
       return fd;
     }
-  int fd = openat2_beneath (app->rootfd, path[0] ? path : ".", O_PATH | O_DIRECTORY);
+  int fd = open_dir_beneath (app->rootfd, path[0] ? path : ".");
   if (fd < 0)
     {
       /* Walk one component at a time to create what is missing and name what is wrong. */
@@ -151,12 +145,12 @@ open_dir_in_layer (applier_t *app, const char *path, int create, fk_error_t *err
       char *save = NULL;
       for (char *comp = strtok_r (buf, "/", &save); comp; comp = strtok_r (NULL, "/", &save))
         {
-          int next = openat2_beneath (cur, comp, O_PATH | O_DIRECTORY);
+          int next = open_dir_beneath (cur, comp);
           if (next < 0 && errno == ENOENT && create)
             {
               if (mkdirat (cur, comp, 0755) < 0 && errno != EEXIST)
                 return fk_error_set_errno (err, "mkdir `%s' in `%s'", comp, path);
-              next = openat2_beneath (cur, comp, O_PATH | O_DIRECTORY);
+              next = open_dir_beneath (cur, comp);
             }
           if (next < 0)
             {

@@ -73,22 +73,6 @@ fk_image_config_free (fk_image_config_t *c)
   free (c);
 }
 
-static void
-index_freep (fk_index_t **p)
-{
-  fk_index_free (*p);
-}
-static void
-manifest_freep (fk_manifest_t **p)
-{
-  fk_manifest_free (*p);
-}
-static void
-config_freep (fk_image_config_t **p)
-{
-  fk_image_config_free (*p);
-}
-
 static char *
 dup_opt (const char *s)
 {
@@ -231,7 +215,7 @@ fk_index_parse (const char *buf, size_t len, fk_index_t **ret, fk_error_t *err)
   size_t n = json_array_size (arr);
   if (n > MAX_ENTRIES)
     return fk_error_set (err, EINVAL, "image index: %zu manifests is more than %d", n, MAX_ENTRIES);
-  __attribute__ ((cleanup (index_freep))) fk_index_t *idx = xcalloc (1, sizeof *idx);
+  cleanup_index fk_index_t *idx = xcalloc (1, sizeof *idx);
   idx->manifests = xcalloc (n ? n : 1, sizeof *idx->manifests);
   for (size_t i = 0; i < n; i++)
     {
@@ -277,7 +261,7 @@ fk_manifest_parse (const char *buf, size_t len, fk_manifest_t **ret, fk_error_t 
       && strcmp (own, FK_MT_DOCKER_MANIFEST) != 0)
     return fk_error_set (err, EINVAL, "image manifest: unsupported media type `%s'", own);
 
-  __attribute__ ((cleanup (manifest_freep))) fk_manifest_t *m = xcalloc (1, sizeof *m);
+  cleanup_manifest fk_manifest_t *m = xcalloc (1, sizeof *m);
   json_t *cfg = NULL, *arr = NULL;
   if (fk_json_get_object (j, "config", 1, &cfg, err) < 0
       || fk_json_get_array (j, "layers", 1, &arr, err) < 0)
@@ -343,7 +327,7 @@ fk_image_config_parse (const char *buf, size_t len, fk_image_config_t **ret, fk_
   cleanup_json json_t *j = NULL;
   if (parse_doc (buf, len, &j, err) < 0)
     return fk_error_wrap (err, "image config");
-  __attribute__ ((cleanup (config_freep))) fk_image_config_t *c = xcalloc (1, sizeof *c);
+  cleanup_image_config fk_image_config_t *c = xcalloc (1, sizeof *c);
   const char *os = NULL, *arch = NULL, *variant = NULL;
   if (fk_json_get_string (j, "os", 1, &os, err) < 0
       || fk_json_get_string (j, "architecture", 1, &arch, err) < 0

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/cleanup.h"
 #include "base/error.h"
 
 #define FK_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -72,14 +73,20 @@ int fk_manifest_doc_kind (const char *buf, size_t len, const char *media_type, f
 /* Parse an index / manifest list. Free with fk_index_free. */
 int fk_index_parse (const char *buf, size_t len, fk_index_t **ret, fk_error_t *err);
 void fk_index_free (fk_index_t *idx);
+FK_DEFINE_CLEANUP (fk_index_t *, fk_index_free)
+#define cleanup_index FK_CLEANUP (fk_index_free)
 
 /* Parse an image manifest (OCI or Docker schema 2). Free with fk_manifest_free. */
 int fk_manifest_parse (const char *buf, size_t len, fk_manifest_t **ret, fk_error_t *err);
 void fk_manifest_free (fk_manifest_t *m);
+FK_DEFINE_CLEANUP (fk_manifest_t *, fk_manifest_free)
+#define cleanup_manifest FK_CLEANUP (fk_manifest_free)
 
 /* Parse an image config. Free with fk_image_config_free. */
 int fk_image_config_parse (const char *buf, size_t len, fk_image_config_t **ret, fk_error_t *err);
 void fk_image_config_free (fk_image_config_t *c);
+FK_DEFINE_CLEANUP (fk_image_config_t *, fk_image_config_free)
+#define cleanup_image_config FK_CLEANUP (fk_image_config_free)
 
 /* Parses "os/arch[/variant]" into ret (fields allocated; free with fk_platform_clear). */
 int fk_platform_parse (const char *s, fk_platform_t *ret, fk_error_t *err);
@@ -103,6 +110,8 @@ typedef struct fk_image
   fk_image_config_t *config; /* config->diff_ids pairs with manifest->layers */
 } fk_image_t;
 void fk_image_free (fk_image_t *img);
+FK_DEFINE_CLEANUP (fk_image_t *, fk_image_free)
+#define cleanup_image FK_CLEANUP (fk_image_free)
 
 /* Checks that config and manifest agree (as many diff-ids as layers) and that the config's
    platform is the one wanted (want may be NULL). */

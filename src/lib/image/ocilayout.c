@@ -18,17 +18,6 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
-static void
-index_freep (fk_index_t **p)
-{
-  fk_index_free (*p);
-}
-static void
-image_freep (fk_image_t **p)
-{
-  fk_image_free (*p);
-}
-
 /* Opens DIR/blobs/sha256/<hex> without following symlinks out of the layout. */
 static int
 open_layout_blob (int dirfd, const char *digest, fk_error_t *err)
@@ -63,7 +52,7 @@ import_layout (fk_store_t *store, int dirfd, const char *where, const char *name
   size_t len = 0;
   if (fk_read_file_at (dirfd, "index.json", FK_MANIFEST_MAX_SIZE, &buf, &len, err) < 0)
     return fk_error_wrap (err, "`%s' is not an OCI layout", where);
-  __attribute__ ((cleanup (index_freep))) fk_index_t *top = NULL;
+  cleanup_index fk_index_t *top = NULL;
   if (fk_index_parse (buf, len, &top, err) < 0)
     return fk_error_wrap (err, "`%s/index.json'", where);
 
@@ -89,8 +78,8 @@ import_layout (fk_store_t *store, int dirfd, const char *where, const char *name
       entry = &top->manifests[0];
     }
 
-  __attribute__ ((cleanup (image_freep))) fk_image_t *img = xcalloc (1, sizeof *img);
-  __attribute__ ((cleanup (index_freep))) fk_index_t *idx = NULL;
+  cleanup_image fk_image_t *img = xcalloc (1, sizeof *img);
+  cleanup_index fk_index_t *idx = NULL;
   fk_descriptor_t chosen = *entry;
   if (fk_manifest_doc_kind ("{}", 2, entry->media_type, NULL) == FK_DOC_INDEX)
     {
@@ -318,7 +307,7 @@ import_docker (fk_store_t *store, int dirfd, const char *where, const fk_platfor
   char digest[FK_DIGEST_STR_LEN];
   if (fk_store_blob_put (store, mbuf, strlen (mbuf), NULL, digest, err) < 0)
     return -1;
-  __attribute__ ((cleanup (image_freep))) fk_image_t *img = xcalloc (1, sizeof *img);
+  cleanup_image fk_image_t *img = xcalloc (1, sizeof *img);
   img->manifest_digest = xstrdup (digest);
   if (fk_manifest_parse (mbuf, strlen (mbuf), &img->manifest, err) < 0)
     return fk_error_wrap (err, "docker archive `%s'", where);

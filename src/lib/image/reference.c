@@ -28,13 +28,6 @@ fk_reference_free (fk_reference_t *ref)
   free (ref);
 }
 
-static void
-cleanup_refp (fk_reference_t **p)
-{
-  fk_reference_free (*p);
-}
-#define cleanup_ref __attribute__ ((cleanup (cleanup_refp)))
-
 static int
 is_lower_alnum (char c)
 {
@@ -225,7 +218,7 @@ parse_archive (const char *s, fk_ref_kind_t kind, const char *prefix, fk_referen
 int
 fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err)
 {
-  cleanup_ref fk_reference_t *ref = xcalloc (1, sizeof *ref);
+  cleanup_reference fk_reference_t *ref = xcalloc (1, sizeof *ref);
   cleanup_free char *name = NULL;
   const char *why = NULL;
 

@@ -4,6 +4,7 @@
 #ifndef FK_IMAGE_REFERENCE_H
 #define FK_IMAGE_REFERENCE_H
 
+#include "base/cleanup.h"
 #include "base/error.h"
 
 typedef enum
@@ -31,6 +32,8 @@ typedef struct fk_reference
    Free *ret with fk_reference_free. */
 int fk_reference_parse (const char *s, fk_reference_t **ret, fk_error_t *err);
 void fk_reference_free (fk_reference_t *ref);
+FK_DEFINE_CLEANUP (fk_reference_t *, fk_reference_free)
+#define cleanup_reference FK_CLEANUP (fk_reference_free)
 /* The fully qualified form ("docker.io/library/debian:bookworm-slim", "oci:/d:tag"); caller frees.
  */
 char *fk_reference_format (const fk_reference_t *ref);

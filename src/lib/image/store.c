@@ -34,12 +34,6 @@ fk_store_close (fk_store_t *s)
   free (s);
 }
 
-static void
-store_closep (fk_store_t **p)
-{
-  fk_store_close (*p);
-}
-
 int
 fk_store_lock (fk_store_t *s, const char *name, fk_error_t *err)
 {
@@ -56,7 +50,7 @@ fk_store_lock (fk_store_t *s, const char *name, fk_error_t *err)
 int
 fk_store_open (const char *state_dir, fk_store_t **ret, fk_error_t *err)
 {
-  __attribute__ ((cleanup (store_closep))) fk_store_t *s = xcalloc (1, sizeof *s);
+  cleanup_store fk_store_t *s = xcalloc (1, sizeof *s);
   s->dirfd = s->lockfd = -1;
   if (fk_mkdir_p (state_dir, 0711, err) < 0)
     return fk_error_wrap (err, "state dir");

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "base/cleanup.h"
 #include "base/digest.h"
 #include "base/error.h"
 
@@ -21,6 +22,8 @@ typedef struct fk_store
    Free with fk_store_close. */
 int fk_store_open (const char *state_dir, fk_store_t **ret, fk_error_t *err);
 void fk_store_close (fk_store_t *s);
+FK_DEFINE_CLEANUP (fk_store_t *, fk_store_close)
+#define cleanup_store FK_CLEANUP (fk_store_close)
 
 /* 1 when the blob is in the store with the given size (-1: any size), 0 when not. */
 int fk_store_blob_has (fk_store_t *s, const char *digest, int64_t size);

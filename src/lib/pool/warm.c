@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -249,14 +250,6 @@ create_one (fk_warm_pool_t *p, item_t *ret, fk_error_t *err)
   return 0;
 }
 
-static uint64_t
-mono_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 timedwait_ms (fk_warm_pool_t *p, uint64_t ms)
 {
@@ -284,7 +277,7 @@ filler_main (void *arg)
           pthread_cond_wait (&p->cond, &p->lock);
           continue;
         }
-      uint64_t now = mono_ms ();
+      uint64_t now = fk_now_ms ();
       if (p->last_lease_ms != 0 && now < p->last_lease_ms + (uint64_t)p->refill_delay_ms)
         {
           timedwait_ms (p, p->last_lease_ms + (uint64_t)p->refill_delay_ms - now);
@@ -461,7 +454,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
           memmove (p->ready, p->ready + 1, (p->n_ready - 1) * sizeof *p->ready);
           p->n_ready--;
           p->leased++;
-          p->last_lease_ms = mono_ms ();
+          p->last_lease_ms = fk_now_ms ();
           pooled = 1;
           pthread_cond_broadcast (&p->cond);
         }

@@ -18,6 +18,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 /* The v1 controllers a sandbox uses; freezer first: it also lists the processes. */
@@ -28,14 +29,6 @@ sleep_ms (unsigned ms)
 {
   struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
   nanosleep (&ts, NULL);
-}
-
-static uint64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The cgroup's directory in one hierarchy: v2 ignores controller. */
@@ -626,7 +619,7 @@ fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen
   if (ret < 0)
     return -1;
   /* The kernel freezes asynchronously: poll until it says so (10 s at most). */
-  uint64_t deadline = now_ms () + 10000;
+  uint64_t deadline = fk_now_ms () + 10000;
   for (;;)
     {
       int state = fk_cgroup_is_frozen (layout, name, err);
@@ -634,7 +627,7 @@ fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen
         return -1;
       if (state == !!frozen)
         return 0;
-      if (now_ms () > deadline)
+      if (fk_now_ms () > deadline)
         return fk_error_set (err, ETIMEDOUT, "cgroup `%s' did not %s within 10 s", name,
                              frozen ? "freeze" : "thaw");
       if (layout->version == FK_CGROUP_V1 && frozen)
@@ -664,7 +657,7 @@ fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned tim
   /* A frozen task only dies once thawed (v1: a SIGKILL stays pending while FROZEN). */
   if (frozen && fk_cgroup_freeze (layout, name, 0, err) < 0)
     return -1;
-  uint64_t deadline = now_ms () + timeout_ms;
+  uint64_t deadline = fk_now_ms () + timeout_ms;
   for (;;)
     {
       cleanup_free pid_t *pids = NULL;
@@ -677,7 +670,7 @@ fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned tim
       if (layout->version == FK_CGROUP_V1)
         for (size_t i = 0; i < n; i++)
           kill (pids[i], SIGKILL);
-      if (now_ms () > deadline)
+      if (fk_now_ms () > deadline)
         return fk_error_set (err, ETIMEDOUT, "cgroup `%s' still has %zu processes after %u ms",
                              name, n, timeout_ms);
       sleep_ms (1);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/env.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/idrange.h"
@@ -141,43 +142,16 @@ fk_create_find_timeout (const char *agent_path)
   return NULL;
 }
 
-/* The sandbox's environment: the spec's (the template's merged in already, by whoever resolved
-   it), then PATH, HOSTNAME and HOME when missing. */
+/* The sandbox's environment: PATH, HOSTNAME and HOME unless the spec sets them, then the spec's
+   (the template's merged in already, by whoever resolved it). */
 static char **
 build_env (const char *const *spec_env, const char *hostname)
 {
-  size_t cap = fk_strv_len ((char *const *)spec_env) + 4;
-  char **env = xcalloc (cap, sizeof *env);
-  size_t n = 0;
-  for (size_t i = 0; spec_env && spec_env[i]; i++)
-    {
-      const char *kv = spec_env[i];
-      size_t klen = (size_t)(strchrnul (kv, '=') - kv);
-      size_t j;
-      for (j = 0; j < n; j++)
-        if (strncmp (env[j], kv, klen + 1) == 0)
-          break;
-      if (j < n)
-        free (env[j]);
-      else
-        n++;
-      env[j] = xstrdup (kv);
-    }
-  int has_path = 0, has_host = 0, has_home = 0;
-  for (size_t i = 0; i < n; i++)
-    {
-      has_path |= strncmp (env[i], "PATH=", 5) == 0;
-      has_host |= strncmp (env[i], "HOSTNAME=", 9) == 0;
-      has_home |= strncmp (env[i], "HOME=", 5) == 0;
-    }
-  if (!has_path)
-    env[n++] = xstrdup (default_path);
-  if (!has_host)
-    env[n++] = xasprintf ("HOSTNAME=%s", hostname);
-  if (!has_home)
-    env[n++] = xstrdup ("HOME=/root");
-  env[n] = NULL;
-  return env;
+  cleanup_free char *host = xasprintf ("HOSTNAME=%s", hostname);
+  char *defaults[] = { (char *)default_path, host, (char *)"HOME=/root", NULL };
+  char *const *const lists[] = { defaults, (char *const *)spec_env };
+  cleanup_free char **merged = fk_env_merge (lists, 2);
+  return xstrvdup ((const char *const *)merged);
 }
 
 /* The sandbox area takes layers; template ids are the template area's to resolve. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/launch.h"
@@ -107,14 +108,6 @@ write_maps (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
   return 0;
 }
 
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One hook: argv with env, the state JSON on stdin, killed past its timeout. */
 static int
 run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t *err)
@@ -145,7 +138,7 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
   fk_write_all (in[1], state, strlen (state), &ignored); /* a hook may not read it */
   fk_error_clear (&ignored);
   close (in[1]);
-  int64_t deadline = now_ms () + (h->timeout_ms ? h->timeout_ms : 30000);
+  uint64_t deadline = fk_now_ms () + (h->timeout_ms ? h->timeout_ms : 30000);
   int status;
   for (;;)
     {
@@ -154,7 +147,7 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
         break;
       if (w < 0 && errno != EINTR)
         return fk_error_set_errno (err, "wait for hook `%s'", h->argv[0]);
-      if (now_ms () >= deadline)
+      if (fk_now_ms () >= deadline)
         {
           kill (hp, SIGKILL);
           waitpid (hp, NULL, 0);

@@ -59,12 +59,6 @@ fk_template_free (fk_template_t *t)
   free (t);
 }
 
-static void
-template_freep (fk_template_t **p)
-{
-  fk_template_free (*p);
-}
-
 static int
 strv_from_json (const json_t *obj, const char *key, char ***ret, fk_error_t *err)
 {
@@ -115,7 +109,7 @@ fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk
   cleanup_json json_t *rec = NULL;
   if (fk_template_record_load (state_dir, id, &rec, err) < 0)
     return -1;
-  __attribute__ ((cleanup (template_freep))) fk_template_t *t = xcalloc (1, sizeof *t);
+  cleanup_template fk_template_t *t = xcalloc (1, sizeof *t);
   const char *source = NULL, *md = NULL;
   json_t *layers = NULL, *cfg = NULL;
   if (fk_json_get_string (rec, "source", 1, &source, err) < 0

@@ -35,25 +35,6 @@
 #define FALLBACK_REF "docker.io/library/debian:bookworm-slim"
 #define FALLBACK_ID "base"
 
-static void
-store_closep (fk_store_t **p)
-{
-  fk_store_close (*p);
-}
-#define cleanup_store __attribute__ ((cleanup (store_closep)))
-
-static void
-ref_freep (fk_reference_t **p)
-{
-  fk_reference_free (*p);
-}
-
-static void
-image_freep (fk_image_t **p)
-{
-  fk_image_free (*p);
-}
-
 char *
 fk_template_default_id (const char *ref)
 {
@@ -269,7 +250,7 @@ int
 fk_template_prepare (const char *state_dir, const char *refstr,
                      const fk_template_prepare_opts_t *opts, char **ret_id, fk_error_t *err)
 {
-  __attribute__ ((cleanup (ref_freep))) fk_reference_t *ref = NULL;
+  cleanup_reference fk_reference_t *ref = NULL;
   if (fk_reference_parse (refstr, &ref, err) < 0)
     return -1;
   cleanup_free char *id = opts && opts->id ? xstrdup (opts->id) : fk_template_default_id (refstr);
@@ -284,7 +265,7 @@ fk_template_prepare (const char *state_dir, const char *refstr,
   cleanup_free char *lockname = xasprintf ("template-%s", id);
   cleanup_free char *source = fk_reference_format (ref);
   cleanup_close int lockfd = -1;
-  __attribute__ ((cleanup (image_freep))) fk_image_t *img = NULL;
+  cleanup_image fk_image_t *img = NULL;
 
   if (fk_store_open (state_dir, &store, err) < 0)
     goto out;
@@ -295,8 +276,12 @@ fk_template_prepare (const char *state_dir, const char *refstr,
 
   if (ref->kind == FK_REF_REGISTRY)
     {
-      fk_pull_opts_t po
-          = { .platform = want, .progress = opts ? opts->progress : -1, .skip_unpacked = 1 };
+      fk_pull_opts_t po = {
+        .platform = want,
+        .progress = opts ? opts->on_progress : NULL,
+        .progress_data = opts ? opts->progress_data : NULL,
+        .skip_unpacked = 1,
+      };
       fk_error_t perr = FK_ERROR_INIT;
       if (fk_registry_pull (store, ref, &po, &img, &perr) < 0)
         {

@@ -3,7 +3,11 @@
 #ifndef FK_TEMPLATE_TEMPLATE_H
 #define FK_TEMPLATE_TEMPLATE_H
 
+#include "base/cleanup.h"
 #include "firkin/template.h"
+
+FK_DEFINE_CLEANUP (fk_template_t *, fk_template_free)
+#define cleanup_template FK_CLEANUP (fk_template_free)
 
 /* Checks a template id: 1-128 of [A-Za-z0-9_.-], not starting with `.' or `-'. */
 int fk_template_id_validate (const char *id, fk_error_t *err);

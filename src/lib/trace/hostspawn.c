@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 /* clang-format off */
@@ -42,14 +43,6 @@ const fk_trace_density_spec_t fk_trace_host_spawn_density = {
   .artifact_kind = "host_fork_exec_density",
 };
 
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Starts n children at once and reaps them all; *ret_slowest is the longest fork-to-reap time.
    Every started child is reaped, even on error. */
 static int
@@ -63,7 +56,7 @@ dispatch (const char *program, size_t n, uint64_t *ret_slowest, fk_error_t *err)
 
   for (size_t i = 0; i < n; i++)
     {
-      started[i] = now_ns ();
+      started[i] = fk_now_ns ();
       pid_t pid = fork ();
       if (pid < 0)
         {
@@ -84,7 +77,7 @@ dispatch (const char *program, size_t n, uint64_t *ret_slowest, fk_error_t *err)
     {
       int status;
       pid_t pid = waitpid (-1, &status, 0);
-      uint64_t done = now_ns ();
+      uint64_t done = fk_now_ns ();
       if (pid < 0 && errno == EINTR)
         continue;
       if (pid < 0)
