@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "firkin/strv.h"
+
 void fk_cleanup_freep (void *p);
 void fk_cleanup_closep (int *fd);
 void fk_cleanup_closedirp (DIR **d);
@@ -54,8 +56,7 @@ close_and_reset (int fd)
   return -1;
 }
 
-/* Frees a NULL-terminated vector of strings. */
-void fk_strv_free (char **v);
+/* fk_strv_free (firkin/strv.h) frees a NULL-terminated vector of strings. */
 /* Number of entries of a NULL-terminated vector (0 for NULL). */
 size_t fk_strv_len (char *const *v);
 
