@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/error.h"
+#include <firkin/error.h>
 
 typedef struct fk_client fk_client_t;
 typedef struct fk_proc fk_proc_t;
@@ -56,16 +56,20 @@ typedef struct fk_proc fk_proc_t;
    device, a fifo): at most this many bytes (more: EFBIG). */
 #define FK_CLIENT_MAX_UNSIZED_READ (64u << 20)
 
+/* Options structs start with a version: initialize them with their _INIT macro (or set
+   version to their _VERSION), so a field added later never breaks a caller. An unknown version
+   is EINVAL; a NULL options pointer, where one is allowed, means the defaults. */
+
 typedef struct fk_client_opts
 {
-  unsigned version; /* FK_CLIENT_OPTS_VERSION */
+  unsigned version; /* FK_CLIENT_OPTIONS_VERSION */
   int deadline_ms;  /* 0: FK_CLIENT_DEADLINE_MS; < 0: no deadline (wait for the agent forever) */
 } fk_client_opts_t;
 
-#define FK_CLIENT_OPTS_VERSION 1
-#define FK_CLIENT_OPTS_INIT                                                                        \
+#define FK_CLIENT_OPTIONS_VERSION 1
+#define FK_CLIENT_OPTIONS_INIT                                                                     \
   {                                                                                                \
-    FK_CLIENT_OPTS_VERSION, 0                                                                      \
+    .version = FK_CLIENT_OPTIONS_VERSION                                                           \
   }
 
 /* Connects to the agent listening on socket_path and exchanges versions. */
@@ -104,6 +108,7 @@ typedef enum
 
 typedef struct fk_exec_opts
 {
+  unsigned version;  /* FK_EXEC_OPTIONS_VERSION */
   char *const *argv; /* argv form (argv[0] looked up in PATH), NULL-terminated; or */
   const char *shell; /* shell form: run as `/bin/sh -c SHELL` */
   char *const *env;  /* "K=V" entries added to (or overriding) the agent's environment */
@@ -119,6 +124,13 @@ typedef struct fk_exec_opts
   int pty;             /* run on a pseudo-terminal (stdout and stderr arrive as stdout) */
   unsigned rows, cols; /* initial terminal size for pty (0: 24x80) */
 } fk_exec_opts_t;
+
+#define FK_EXEC_OPTIONS_VERSION 1
+/* Then set argv or shell (and what else the command needs). */
+#define FK_EXEC_OPTIONS_INIT                                                                       \
+  {                                                                                                \
+    .version = FK_EXEC_OPTIONS_VERSION                                                             \
+  }
 
 /* How a process ended. */
 typedef struct fk_exit_status

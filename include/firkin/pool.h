@@ -12,15 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/error.h"
-#include "firkin/client.h"
-#include "firkin/runtime.h"
-#include "firkin/sandbox.h"
+#include <firkin/client.h>
+#include <firkin/error.h>
+#include <firkin/runtime.h>
+#include <firkin/sandbox.h>
 
 typedef struct fk_warm_pool fk_warm_pool_t;
 
 typedef struct fk_warm_pool_opts
 {
+  unsigned version; /* FK_WARM_POOL_OPTIONS_VERSION */
   size_t depth;     /* sandboxes kept ready (>= 1) */
   size_t min_ready; /* fk_warm_pool_open returns once this many are ready (<= depth) */
   int timeout_ms;   /* how long open waits for min_ready (<= 0: 60 s) */
@@ -29,6 +30,13 @@ typedef struct fk_warm_pool_opts
      of the one just handed out, the latency the pool is there for. */
   int refill_delay_ms;
 } fk_warm_pool_opts_t;
+
+#define FK_WARM_POOL_OPTIONS_VERSION 1
+/* One ready sandbox, open waits for it (60 s at most), the default refill delay. */
+#define FK_WARM_POOL_OPTIONS_INIT                                                                  \
+  {                                                                                                \
+    .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 1, .min_ready = 1, .refill_delay_ms = -1     \
+  }
 
 typedef struct fk_warm_pool_stats
 {
@@ -40,8 +48,8 @@ typedef struct fk_warm_pool_stats
 } fk_warm_pool_stats_t;
 
 /* Opens a pool of sandboxes of spec (copied) in rt (which must outlive the pool), and waits
-   until opts->min_ready are ready. A failure to create is reported (with the sandbox
-   runtime's error) when min_ready cannot be reached. */
+   until opts->min_ready are ready (opts is required: depth has no default). A failure to create is
+   reported (with the sandbox runtime's error) when min_ready cannot be reached. */
 int fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
                        const fk_warm_pool_opts_t *opts, fk_warm_pool_t **ret_pool, fk_error_t *err);
 

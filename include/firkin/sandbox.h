@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/error.h"
-#include "firkin/runtime.h"
+#include <firkin/error.h>
+#include <firkin/runtime.h>
 
 typedef struct fk_sandbox fk_sandbox_t;
 
@@ -79,7 +79,6 @@ typedef struct fk_sandbox_spec
   const char *const *init;
   fk_init_stdio_t init_stdio;
   unsigned short init_rows, init_cols; /* FK_INIT_STDIO_TTY: the terminal's size (0: default) */
-  const char *agent_path; /* NULL: $FIRKIN_AGENT, else fk-agent next to the running binary */
 } fk_sandbox_spec_t;
 
 /* Defaults: data plane none; 2 CPUs, 2 GiB of memory, 1 GiB of disk, 1024 tasks (a field set to
@@ -131,9 +130,11 @@ const char *fk_sandbox_socket_path (const fk_sandbox_t *sb);
 /* The sandbox's state now; free with fk_sandbox_info_free. */
 int fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *err);
 
-/* Every sandbox of the runtime, sorted by creation time; free each and the array. */
+/* Every sandbox of the runtime, sorted by creation time; free with fk_sandbox_info_list_free. */
 int fk_sandbox_list (fk_runtime_t *rt, fk_sandbox_info_t ***ret_infos, size_t *ret_n,
                      fk_error_t *err);
+/* Frees the n entries of a list and the list; NULL is fine. */
+void fk_sandbox_info_list_free (fk_sandbox_info_t **infos, size_t n);
 
 /* SIGTERM to PID 1 (the agent stops its processes), then SIGKILL to everything left after
    grace_ms; returns when the sandbox has no process. A paused sandbox is resumed first. */
@@ -164,9 +165,5 @@ int fk_sandbox_wait (fk_sandbox_t *sb, int *ret_status, fk_error_t *err);
 
 /* How many processes of the sandbox the OOM killer has killed so far. */
 int fk_sandbox_oom_kills (fk_sandbox_t *sb, uint64_t *ret_count, fk_error_t *err);
-
-/* Parses a size: digits with an optional K, M, G or T suffix (powers of 1024, an optional
-   trailing "B" or "iB"). */
-int fk_size_parse (const char *s, uint64_t *ret_bytes, fk_error_t *err);
 
 #endif

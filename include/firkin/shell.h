@@ -18,16 +18,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/error.h"
-#include "firkin/client.h"
+#include <firkin/client.h>
+#include <firkin/error.h>
 
 typedef struct fk_shell fk_shell_t;
 typedef struct fk_shell_pool fk_shell_pool_t;
 typedef struct fk_shell_pending fk_shell_pending_t; /* a run begun, not yet finished */
 
-/* Settings of a shell for its whole life (NULL: the agent's). */
+/* Settings of a shell for its whole life (NULL: the agent's). Versioned as firkin/client.h
+   says. */
 typedef struct fk_shell_opts
 {
+  unsigned version; /* FK_SHELL_OPTIONS_VERSION */
   char *const *env; /* "K=V" added to (or overriding) the agent's environment */
   const char *cwd;
   const char *user;    /* "uid[:gid]" or "name[:group]" */
@@ -35,8 +37,15 @@ typedef struct fk_shell_opts
                           else /bin/sh); bash is told by its name */
 } fk_shell_opts_t;
 
+#define FK_SHELL_OPTIONS_VERSION 1
+#define FK_SHELL_OPTIONS_INIT                                                                      \
+  {                                                                                                \
+    .version = FK_SHELL_OPTIONS_VERSION                                                            \
+  }
+
 typedef struct fk_shell_run_opts
 {
+  unsigned version;       /* FK_SHELL_RUN_OPTIONS_VERSION */
   const char *command;    /* shell text, run as if typed (any bytes but NUL) */
   char *const *env;       /* "K=V" for this run only (the run then runs in a subshell) */
   const char *cwd;        /* for this run only (likewise); a cwd that fails exits 1 */
@@ -47,6 +56,13 @@ typedef struct fk_shell_run_opts
                           the shell replaced (and the client gives up
                           FK_CLIENT_TIMEOUT_GRACE_MS later: ETIMEDOUT) */
 } fk_shell_run_opts_t;
+
+#define FK_SHELL_RUN_OPTIONS_VERSION 1
+/* Then set command (and what else the run needs). */
+#define FK_SHELL_RUN_OPTIONS_INIT                                                                  \
+  {                                                                                                \
+    .version = FK_SHELL_RUN_OPTIONS_VERSION                                                        \
+  }
 
 /* fk_shell_run (and fk_shell_pool_run, fk_shell_run_finish) collect at most this many bytes of
    each of stdout and stderr: a run writing more is killed (the shell is replaced) and fails

@@ -1,13 +1,16 @@
-/* firkin/template.h: templates: an OCI image prepared into the store (unpacked layers shared by
-   diff-id, plus the image config), what sandboxes are made from. */
+/* firkin/template.h: templates: an OCI image prepared into the store of a runtime's state
+   directory (unpacked layers shared by diff-id, plus the image config), what sandboxes are made
+   from. */
 #ifndef FIRKIN_TEMPLATE_H
 #define FIRKIN_TEMPLATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "base/error.h"
-#include "firkin/runtime.h"
-#include "firkin/sandbox.h"
+#include <firkin/error.h>
+#include <firkin/runtime.h>
+#include <firkin/sandbox.h>
+#include <firkin/strv.h>
 
 typedef struct fk_template
 {
@@ -19,9 +22,9 @@ typedef struct fk_template
   char *user;               /* image User string ("", "1000", "1000:1000", "name[:group]") */
 } fk_template_t;
 
-/* Loads the record templates/<id>.json of state_dir; every layer it names must be unpacked.
-   Free *ret with fk_template_free. */
-int fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk_error_t *err);
+/* Loads the record templates/<id>.json of rt's state directory; every layer it names must be
+   unpacked. Free *ret with fk_template_free. */
+int fk_template_load (fk_runtime_t *rt, const char *id, fk_template_t **ret, fk_error_t *err);
 void fk_template_free (fk_template_t *t);
 
 /* What a sandbox spec naming a template needs before fk_sandbox_create takes it: the template's
@@ -52,6 +55,7 @@ typedef void (*fk_pull_progress_fn) (const fk_pull_progress_t *p, void *user_dat
 
 typedef struct fk_template_prepare_opts
 {
+  unsigned version;     /* FK_TEMPLATE_PREPARE_OPTIONS_VERSION */
   const char *id;       /* NULL: derived from the reference ("debian-bookworm-slim") */
   const char *platform; /* "os/arch[/variant]"; NULL: the host's */
   /* For front ends (the library never reads it): fk draws a bar per layer when -1 and stderr is
@@ -61,19 +65,26 @@ typedef struct fk_template_prepare_opts
   void *progress_data;             /* passed to on_progress */
 } fk_template_prepare_opts_t;
 
+#define FK_TEMPLATE_PREPARE_OPTIONS_VERSION 1
+#define FK_TEMPLATE_PREPARE_OPTIONS_INIT                                                           \
+  {                                                                                                \
+    .version = FK_TEMPLATE_PREPARE_OPTIONS_VERSION, .progress = -1                                 \
+  }
+
 /* Prepares a template from an image reference (registry, `oci:DIR[:TAG]`,
    `oci-archive:FILE[:TAG]`, `docker-archive:FILE`): fetches or imports the image, unpacks each
    layer once, writes the record. Preparing an id again with the same image is a no-op; with
    another image it replaces the record. `debian:bookworm-slim` falls back to the local `base`
-   template (said on stderr) when no registry answers. *ret_id (caller frees) is the id. */
-int fk_template_prepare (const char *state_dir, const char *ref,
-                         const fk_template_prepare_opts_t *opts, char **ret_id, fk_error_t *err);
+   template (a warning is logged, firkin/log.h) when no registry answers. opts NULL: the
+   defaults. *ret_id (caller frees) is the id. */
+int fk_template_prepare (fk_runtime_t *rt, const char *ref, const fk_template_prepare_opts_t *opts,
+                         char **ret_id, fk_error_t *err);
 
 /* The ids of all templates, sorted, NULL-terminated (free with fk_strv_free). */
-int fk_template_list (const char *state_dir, char ***ret_ids, fk_error_t *err);
+int fk_template_list (fk_runtime_t *rt, char ***ret_ids, fk_error_t *err);
 
 /* The template record as JSON text (caller frees). */
-int fk_template_inspect (const char *state_dir, const char *id, char **ret_json, fk_error_t *err);
+int fk_template_inspect (fk_runtime_t *rt, const char *id, char **ret_json, fk_error_t *err);
 
 typedef struct fk_template_gc_stats
 {
@@ -82,11 +93,11 @@ typedef struct fk_template_gc_stats
 } fk_template_gc_stats_t;
 
 /* Removes the template record, then frees the layers and blobs no other template uses. */
-int fk_template_remove (const char *state_dir, const char *id, fk_template_gc_stats_t *ret_stats,
+int fk_template_remove (fk_runtime_t *rt, const char *id, fk_template_gc_stats_t *ret_stats,
                         fk_error_t *err);
 
 /* Frees the layers and blobs no template uses, and leftovers of interrupted work (`fk image
    prune`). */
-int fk_template_prune (const char *state_dir, fk_template_gc_stats_t *ret_stats, fk_error_t *err);
+int fk_template_prune (fk_runtime_t *rt, fk_template_gc_stats_t *ret_stats, fk_error_t *err);
 
 #endif

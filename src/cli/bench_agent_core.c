@@ -14,7 +14,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "cli/bench.h"
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 #include "pool/agentcore.h"
 #include "pool/rootfs.h"
 #include "trace/artifact.h"
@@ -141,7 +141,7 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
         goto fail;
       o.rootfs = built;
     }
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0
+  if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, NULL, &rt, &err) < 0
       || fk_agent_core_collect (rt, &o, &samples, &err) < 0
       || fk_trace_confidence_tag_samples (&samples, &err) < 0
       || fk_trace_artifact_write (artifact, FK_AGENT_CORE_KIND, &samples, &err) < 0)

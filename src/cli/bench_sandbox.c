@@ -20,7 +20,7 @@
 #include "bench/sandboxbench.h"
 #include "bench/spawn.h"
 #include "cli/bench.h"
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
 
@@ -245,7 +245,7 @@ fk_bench_sandbox (const fk_cli_globals_t *g, int argc, char **argv)
           goto out;
         }
     }
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0)
+  if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, NULL, &rt, &err) < 0)
     {
       fk_cli_fail (&err, 1);
       goto out;

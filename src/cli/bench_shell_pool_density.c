@@ -18,7 +18,7 @@
 #include "base/xalloc.h"
 #include "cli/bench.h"
 #include "firkin/client.h"
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"
 #include "pool/density.h"
@@ -86,12 +86,12 @@ print_comparison (const fk_trace_samples_t *fk, const fk_trace_samples_t *peer,
    for debian:bookworm-slim (as fk template prepare falls back to it); *ret NULL when none is
    prepared. */
 static int
-find_template (const char *state_dir, const char *id, const char *image, fk_template_t **ret,
+find_template (fk_runtime_t *rt, const char *id, const char *image, fk_template_t **ret,
                fk_error_t *err)
 {
   *ret = NULL;
   if (id != NULL)
-    return fk_template_load (state_dir, id, ret, err) < 0 ? fk_error_wrap (err, "--template") : 0;
+    return fk_template_load (rt, id, ret, err) < 0 ? fk_error_wrap (err, "--template") : 0;
   cleanup_free char *derived = xstrdup (image);
   for (char *q = derived; *q; q++)
     if (*q == ':' || *q == '/' || *q == '@')
@@ -100,7 +100,7 @@ find_template (const char *state_dir, const char *id, const char *image, fk_temp
   for (size_t i = 0; i < 2 && ids[i] != NULL; i++)
     {
       fk_error_t e2 = FK_ERROR_INIT;
-      if (fk_template_load (state_dir, ids[i], ret, &e2) == 0)
+      if (fk_template_load (rt, ids[i], ret, &e2) == 0)
         return 0;
       fk_error_clear (&e2);
     }
@@ -200,7 +200,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
   cleanup_free char *built_root = NULL;
   fk_template_t *tmpl = NULL;
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT, peer = FK_TRACE_SAMPLES_INIT;
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0)
+  if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, NULL, &rt, &err) < 0)
     goto fail;
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_init (&spec);
@@ -208,7 +208,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
   const char *const *peer_layers = layers;
   if (rootfs == NULL)
     {
-      if (find_template (fk_runtime_state_dir (rt), template_id, image, &tmpl, &err) < 0)
+      if (find_template (rt, template_id, image, &tmpl, &err) < 0)
         goto fail;
       if (tmpl != NULL)
         {

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "cli/runtime.h"
+
 int
 fk_cli_connect (const fk_cli_globals_t *g, const char *id, fk_runtime_t **ret_rt,
                 fk_sandbox_t **ret_sb, fk_client_t **ret_client, fk_error_t *err)
@@ -10,7 +12,7 @@ fk_cli_connect (const fk_cli_globals_t *g, const char *id, fk_runtime_t **ret_rt
   *ret_rt = NULL;
   *ret_sb = NULL;
   *ret_client = NULL;
-  if (fk_runtime_open (g->state_dir, ret_rt, err) < 0
+  if (fk_cli_runtime_open (g, 0, NULL, ret_rt, err) < 0
       || fk_sandbox_open (*ret_rt, id, ret_sb, err) < 0)
     return -1;
   const char *sock = fk_sandbox_socket_path (*ret_sb);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/runtime.h"
 #include "cli/spec_opts.h"
 #include "cli/verbs.h"
 #include "firkin/runtime.h"
@@ -36,7 +37,7 @@ fk_verb_create (const fk_cli_globals_t *g, int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
   fk_sandbox_t *sb = NULL;
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0
+  if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, s.agent_path, &rt, &err) < 0
       || fk_template_sandbox_create (rt, &s.spec, &sb, &err) < 0)
     rc = fk_cli_fail (&err, 1);
   else

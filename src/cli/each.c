@@ -3,14 +3,14 @@
 
 #include <stdio.h>
 
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 
 int
 fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, fk_cli_each_fn fn, void *ctx)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0)
+  if (fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0)
     return fk_cli_fail (&err, 1);
   int rc = 0;
   for (int i = 0; i < n; i++)

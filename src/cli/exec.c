@@ -110,7 +110,7 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
   };
   char **env = NULL;
   size_t n_env = 0;
-  fk_exec_opts_t eo = { .stdin_mode = FK_STDIN_CLOSED };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .stdin_mode = FK_STDIN_CLOSED };
   int interactive = 0, c;
   while ((c = getopt_long (argc, argv, "+e:w:u:ith", opts, NULL)) != -1)
     switch (c)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/verbs.h"
+#include "cli/runtime.h"
 #include "firkin/template.h"
 
 int
@@ -18,7 +18,12 @@ fk_verb_image (const fk_cli_globals_t *g, int argc, char **argv)
     }
   fk_error_t err = FK_ERROR_INIT;
   fk_template_gc_stats_t st;
-  if (fk_template_prune (g->state_dir, &st, &err) < 0)
+  fk_runtime_t *rt = NULL;
+  int r = fk_cli_runtime_open (g, FK_CLI_RUNTIME_NO_SWEEP, NULL, &rt, &err) < 0
+              ? -1
+              : fk_template_prune (rt, &st, &err);
+  fk_runtime_close (rt);
+  if (r < 0)
     return fk_cli_fail (&err, 1);
   printf ("freed %u layers, %u blobs, %" PRIu64 " bytes\n", st.layers_removed, st.blobs_removed,
           st.bytes_freed);

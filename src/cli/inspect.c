@@ -5,7 +5,7 @@
 
 #include "base/cleanup.h"
 #include "cli/verbs.h"
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 #include "firkin/sandbox.h"
 
 int
@@ -22,8 +22,8 @@ fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
   fk_sandbox_t *sb = NULL;
   fk_sandbox_info_t *info = NULL;
   int rc = 0;
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0 || fk_sandbox_open (rt, argv[1], &sb, &err) < 0
-      || fk_sandbox_inspect (sb, &info, &err) < 0)
+  if (fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0
+      || fk_sandbox_open (rt, argv[1], &sb, &err) < 0 || fk_sandbox_inspect (sb, &info, &err) < 0)
     rc = fk_cli_fail (&err, 1);
   else
     {

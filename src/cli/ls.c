@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cli/verbs.h"
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 #include "firkin/sandbox.h"
 
 int
@@ -29,7 +28,7 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
   fk_runtime_t *rt = NULL;
   fk_sandbox_info_t **infos = NULL;
   size_t n = 0;
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0 || fk_sandbox_list (rt, &infos, &n, &err) < 0)
+  if (fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0 || fk_sandbox_list (rt, &infos, &n, &err) < 0)
     {
       fk_runtime_close (rt);
       return fk_cli_fail (&err, 1);
@@ -55,9 +54,8 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
           printf ("%-14s %-8s %-8d %-20s %-20s %s\n", s->id, fk_sandbox_status_name (s->status),
                   (int)s->pid, created, expires, s->template_id ? s->template_id : "-");
         }
-      fk_sandbox_info_free (s);
     }
-  free (infos);
+  fk_sandbox_info_list_free (infos, n);
   fk_runtime_close (rt);
   return 0;
 }

@@ -18,7 +18,7 @@
 
 #include "cli/spec_opts.h"
 #include "cli/verbs.h"
-#include "firkin/runtime.h"
+#include "cli/runtime.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"
 
@@ -215,7 +215,7 @@ fk_verb_run (const fk_cli_globals_t *g, int argc, char **argv)
   fk_runtime_t *rt = NULL;
   fk_sandbox_t *sb = NULL;
   int rc;
-  if (fk_runtime_open (g->state_dir, &rt, &err) < 0)
+  if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, s.agent_path, &rt, &err) < 0)
     {
       rc = fk_cli_fail (&err, 1);
       goto out;

@@ -68,7 +68,8 @@ worker (void *p)
         return NULL;
       job_t *j = &b->jobs[i];
       fk_error_t err = FK_ERROR_INIT;
-      fk_shell_run_opts_t o = { .command = j->cmd,
+      fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                                .command = j->cmd,
                                 .timeout_ms = b->timeout_ms,
                                 .has_stdin = b->stdin_data != NULL,
                                 .stdin_data = b->stdin_data,
@@ -127,7 +128,7 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
   };
   char **env = NULL, **cmds = NULL;
   size_t n_env = 0, n_cmds = 0, pool_n = 1;
-  fk_shell_opts_t so = { 0 };
+  fk_shell_opts_t so = { .version = FK_SHELL_OPTIONS_VERSION };
   uint64_t timeout_ms = 0;
   const char *stdin_file = NULL;
   char *stdin_data = NULL;
@@ -239,7 +240,8 @@ fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv)
           else if ((cmd = line = read_line (stdin)) == NULL)
             break;
           fk_shell_result_t r;
-          fk_shell_run_opts_t o = { .command = cmd,
+          fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                                    .command = cmd,
                                     .timeout_ms = timeout_ms,
                                     .has_stdin = stdin_data != NULL,
                                     .stdin_data = stdin_data,

@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "base/xalloc.h"
+#include "sandbox/spec.h" /* fk_size_parse */
 
 enum
 {
@@ -212,7 +213,7 @@ fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg)
       push (&s->allow, &s->n_allow, arg);
       return 1;
     case O_AGENT:
-      s->spec.agent_path = arg;
+      s->agent_path = arg;
       return 1;
     default:
       return 0;

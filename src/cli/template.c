@@ -8,8 +8,15 @@
 
 #include "base/cleanup.h"
 #include "cli/pullbars.h"
-#include "cli/verbs.h"
+#include "cli/runtime.h"
 #include "firkin/template.h"
+
+/* The template verbs touch no sandbox: the runtime opens without the sweep. */
+static int
+open_runtime (const fk_cli_globals_t *g, fk_runtime_t **ret_rt, fk_error_t *err)
+{
+  return fk_cli_runtime_open (g, FK_CLI_RUNTIME_NO_SWEEP, NULL, ret_rt, err);
+}
 
 static void
 template_usage (FILE *out)
@@ -33,7 +40,7 @@ template_prepare (const fk_cli_globals_t *g, int argc, char **argv)
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  fk_template_prepare_opts_t po = { .progress = -1 };
+  fk_template_prepare_opts_t po = FK_TEMPLATE_PREPARE_OPTIONS_INIT;
   int c;
   while ((c = getopt_long (argc, argv, "qh", opts, NULL)) != -1)
     switch (c)
@@ -68,7 +75,10 @@ template_prepare (const fk_cli_globals_t *g, int argc, char **argv)
     }
   fk_error_t err = FK_ERROR_INIT;
   cleanup_free char *id = NULL;
-  int r = fk_template_prepare (g->state_dir, argv[optind], &po, &id, &err);
+  fk_runtime_t *rt = NULL;
+  int r = open_runtime (g, &rt, &err) < 0 ? -1
+                                          : fk_template_prepare (rt, argv[optind], &po, &id, &err);
+  fk_runtime_close (rt);
   fk_cli_pullbars_clear (&bars);
   if (r < 0)
     return fk_cli_fail (&err, 1);
@@ -81,13 +91,17 @@ template_ls (const fk_cli_globals_t *g)
 {
   fk_error_t err = FK_ERROR_INIT;
   cleanup_strv char **ids = NULL;
-  if (fk_template_list (g->state_dir, &ids, &err) < 0)
-    return fk_cli_fail (&err, 1);
+  fk_runtime_t *rt = NULL;
+  if (open_runtime (g, &rt, &err) < 0 || fk_template_list (rt, &ids, &err) < 0)
+    {
+      fk_runtime_close (rt);
+      return fk_cli_fail (&err, 1);
+    }
   printf ("%-24s %-19s %s\n", "ID", "MANIFEST", "SOURCE");
   for (char **id = ids; *id; id++)
     {
       fk_template_t *t = NULL;
-      if (fk_template_load (g->state_dir, *id, &t, &err) < 0)
+      if (fk_template_load (rt, *id, &t, &err) < 0)
         {
           printf ("%-24s %-19s (%s)\n", *id, "-", fk_error_message (&err));
           fk_error_clear (&err);
@@ -96,6 +110,7 @@ template_ls (const fk_cli_globals_t *g)
       printf ("%-24s %-19.19s %s\n", t->id, t->manifest_digest, t->source);
       fk_template_free (t);
     }
+  fk_runtime_close (rt);
   return 0;
 }
 
@@ -104,7 +119,10 @@ template_inspect (const fk_cli_globals_t *g, const char *id)
 {
   fk_error_t err = FK_ERROR_INIT;
   cleanup_free char *json = NULL;
-  if (fk_template_inspect (g->state_dir, id, &json, &err) < 0)
+  fk_runtime_t *rt = NULL;
+  int r = open_runtime (g, &rt, &err) < 0 ? -1 : fk_template_inspect (rt, id, &json, &err);
+  fk_runtime_close (rt);
+  if (r < 0)
     return fk_cli_fail (&err, 1);
   printf ("%s\n", json);
   return 0;
@@ -115,7 +133,10 @@ template_rm (const fk_cli_globals_t *g, const char *id)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_template_gc_stats_t st;
-  if (fk_template_remove (g->state_dir, id, &st, &err) < 0)
+  fk_runtime_t *rt = NULL;
+  int r = open_runtime (g, &rt, &err) < 0 ? -1 : fk_template_remove (rt, id, &st, &err);
+  fk_runtime_close (rt);
+  if (r < 0)
     return fk_cli_fail (&err, 1);
   fprintf (stderr, "removed template %s; freed %u layers, %u blobs, %" PRIu64 " bytes\n", id,
            st.layers_removed, st.blobs_removed, st.bytes_freed);

@@ -114,7 +114,7 @@ static void
 client_session (int fd)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_client_opts_t opts = FK_CLIENT_OPTS_INIT;
+  fk_client_opts_t opts = FK_CLIENT_OPTIONS_INIT;
   opts.deadline_ms = 100;
   fk_client_t *c = NULL;
   if (fk_client_connect_fd_opts (fd, &opts, &c, &err) < 0)
@@ -123,7 +123,7 @@ client_session (int fd)
       return;
     }
   char *argv[] = { (char *)"true", NULL };
-  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_exec_result_t res;
   if (fk_client_exec (c, &eo, 1024, &res, &err) == 0)
     fk_exec_result_free (&res);

@@ -86,7 +86,8 @@ big_stdout (test_agent_t *a)
   if (c == NULL)
     return;
   long self_before = peak_rss_kb (getpid ());
-  fk_exec_opts_t o = { .shell = "head -c 1073741824 /dev/zero" };
+  fk_exec_opts_t o
+      = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "head -c 1073741824 /dev/zero" };
   fk_proc_t *p;
   uint64_t total = 0;
   int exit_code = -1, bad = 0;
@@ -256,7 +257,8 @@ reaping_and_latency (test_agent_t *a)
   if (c == NULL)
     return;
   /* Orphans: each subshell's child outlives it and is reparented to the agent. */
-  fk_exec_opts_t o = { .shell = "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 0.05 &); done" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 0.05 &); done" };
   fk_exec_result_t r;
   int rc = fk_client_exec (c, &o, 1024, &r, &err);
   if (rc == 0)
@@ -286,7 +288,7 @@ reaping_and_latency (test_agent_t *a)
   };
   double lat[N];
   char *argv[] = { (char *)"/bin/true", NULL };
-  fk_exec_opts_t t = { .argv = argv };
+  fk_exec_opts_t t = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   int bad = 0;
   for (int i = 0; i < N; i++)
     {
@@ -323,7 +325,8 @@ agent_killed (void)
   fk_client_t *c;
   fk_proc_t *p = NULL;
   int started = fk_client_connect (a.sock, &c, &err) == 0;
-  fk_exec_opts_t o = { .shell = "echo running; exec sleep 100" };
+  fk_exec_opts_t o
+      = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "echo running; exec sleep 100" };
   started = started && fk_client_exec_start (c, &o, &p, &err) == 0;
   fk_proc_event_t ev;
   started = started && fk_proc_next (p, 10000, &ev, &err) == 1;
@@ -359,7 +362,9 @@ sigterm_grace (void)
   fk_proc_t *p = NULL;
   int started = fk_client_connect (a.sock, &c, &err) == 0;
   /* The shell and its sleep ignore SIGTERM. */
-  fk_exec_opts_t o = { .shell = "trap '' TERM; echo ready; sleep 100; echo not-killed", .keep = 1 };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "trap '' TERM; echo ready; sleep 100; echo not-killed",
+                       .keep = 1 };
   started = started && fk_client_exec_start (c, &o, &p, &err) == 0;
   fk_proc_event_t ev;
   started = started && fk_proc_next (p, 10000, &ev, &err) == 1;

@@ -58,7 +58,7 @@ teardown (void **state)
 static fk_exec_result_t
 run_sh (fk_client_t *c, const char *cmd)
 {
-  fk_exec_opts_t o = { .shell = cmd };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = cmd };
   fk_exec_result_t r;
   fk_error_t err = FK_ERROR_INIT;
   if (fk_client_exec (c, &o, 1 << 20, &r, &err) < 0)
@@ -72,7 +72,7 @@ exec_argv_and_shell (void **state)
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
   char *argv[] = { (char *)"echo", (char *)"hello", (char *)"world", NULL };
-  fk_exec_opts_t o = { .argv = argv };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_string_equal (r.out, "hello world\n");
@@ -106,7 +106,7 @@ exec_signal_and_not_found (void **state)
 
   fk_error_t err = FK_ERROR_INIT;
   char *argv[] = { (char *)"no-such-command-here", NULL };
-  fk_exec_opts_t o = { .argv = argv };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_int_equal (r.status.exit_code, 127);
   assert_non_null (strstr (r.err, "no-such-command-here: command not found"));
@@ -124,7 +124,7 @@ exec_bad_cwd_and_user (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "pwd", .cwd = "/no/such/dir" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "pwd", .cwd = "/no/such/dir" };
   fk_exec_result_t r;
   assert_true (fk_client_exec (f->c, &o, 1024, &r, &err) < 0);
   assert_int_equal (err.code, ENOENT);
@@ -132,6 +132,18 @@ exec_bad_cwd_and_user (void **state)
 
   o.cwd = "/tmp";
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
+  assert_string_equal (r.out, "/tmp\n");
+  fk_exec_result_free (&r);
+
+  /* Options not made with FK_EXEC_OPTIONS_INIT (or of a newer library) never reach the agent. */
+  fk_exec_opts_t unversioned = { .shell = "true" };
+  assert_true (fk_client_exec (f->c, &unversioned, 1024, &r, &err) < 0);
+  assert_int_equal (err.code, EINVAL);
+  assert_error_contains (&err, "FK_EXEC_OPTIONS_INIT");
+  fk_exec_opts_t init = FK_EXEC_OPTIONS_INIT;
+  init.shell = "pwd";
+  init.cwd = "/tmp";
+  assert_int_equal (fk_client_exec (f->c, &init, 1024, &r, &err), 0);
   assert_string_equal (r.out, "/tmp\n");
   fk_exec_result_free (&r);
 
@@ -157,7 +169,9 @@ exec_user_from_root_passwd (void **state)
   fputs ("root:x:0:\nworkers:x:4343:\nextra:x:4444:worker,other\n", p);
   fclose (p);
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "echo $(id -u):$(id -g):$(id -G):$HOME", .user = "worker" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "echo $(id -u):$(id -g):$(id -G):$HOME",
+                       .user = "worker" };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_string_equal (r.out, "4242:4343:4343 4444:/home/worker\n");
@@ -178,14 +192,15 @@ exec_env_and_stdin (void **state)
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
   char *env[] = { (char *)"FK_TEST_A=1", (char *)"PATH=/usr/bin:/bin", NULL };
-  fk_exec_opts_t o = { .shell = "echo $FK_TEST_A:$PATH", .env = env };
+  fk_exec_opts_t o
+      = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "echo $FK_TEST_A:$PATH", .env = env };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
   assert_string_equal (r.out, "1:/usr/bin:/bin\n");
   fk_exec_result_free (&r);
 
   /* Closed stdin reads EOF at once. */
-  fk_exec_opts_t o2 = { .shell = "cat; echo done" };
+  fk_exec_opts_t o2 = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "cat; echo done" };
   assert_int_equal (fk_client_exec (f->c, &o2, 1024, &r, &err), 0);
   assert_string_equal (r.out, "done\n");
   fk_exec_result_free (&r);
@@ -195,7 +210,8 @@ exec_env_and_stdin (void **state)
   cleanup_free char *data = xmalloc (big);
   for (size_t i = 0; i < big; i++)
     data[i] = (char)(i * 7 + 3);
-  fk_exec_opts_t o3 = { .argv = (char *[]){ (char *)"cat", NULL },
+  fk_exec_opts_t o3 = { .version = FK_EXEC_OPTIONS_VERSION,
+                        .argv = (char *[]){ (char *)"cat", NULL },
                         .stdin_mode = FK_STDIN_BYTES,
                         .stdin_data = data,
                         .stdin_len = 5 };
@@ -211,8 +227,9 @@ exec_env_and_stdin (void **state)
   fk_exec_result_free (&r);
 
   /* Streamed stdin. */
-  fk_exec_opts_t o4
-      = { .shell = "while read l; do echo \"<$l>\"; done", .stdin_mode = FK_STDIN_STREAM };
+  fk_exec_opts_t o4 = { .version = FK_EXEC_OPTIONS_VERSION,
+                        .shell = "while read l; do echo \"<$l>\"; done",
+                        .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o4, &p, &err), 0);
   assert_int_equal (fk_proc_write_stdin (p, "a\n", 2, &err), 0);
@@ -239,7 +256,7 @@ exec_truncates_at_max (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "head -c 100000 /dev/zero" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "head -c 100000 /dev/zero" };
   fk_exec_result_t r;
   assert_int_equal (fk_client_exec (f->c, &o, 1000, &r, &err), 0);
   assert_int_equal (r.out_len, 1000);
@@ -267,7 +284,9 @@ exec_timeout_kills_group (void **state)
   fk_error_t err = FK_ERROR_INIT;
   /* The background sleep holds stdout open and is in the group: both die, and the exit is
      reported without waiting for it. */
-  fk_exec_opts_t o = { .shell = "sleep 100 & echo $!; sleep 100", .timeout_ms = 300 };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "sleep 100 & echo $!; sleep 100",
+                       .timeout_ms = 300 };
   fk_exec_result_t r;
   struct timespec t0, t1;
   clock_gettime (CLOCK_MONOTONIC, &t0);
@@ -316,14 +335,17 @@ exec_stream_order (void **state)
   fk_error_t err = FK_ERROR_INIT;
   order_t out = { { 0 }, 0 };
   fk_exec_callbacks_t cbs = { .on_stdout = on_out, .on_stderr = NULL, .userdata = &out };
-  fk_exec_opts_t o = { .shell = "for i in 1 2 3 4 5; do echo $i; echo e$i >&2; done" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "for i in 1 2 3 4 5; do echo $i; echo e$i >&2; done" };
   fk_exit_status_t st;
   assert_int_equal (fk_client_exec_stream (f->c, &o, &cbs, &st, &err), 0);
   assert_string_equal (out.buf, "1 2 3 4 5 ");
   assert_int_equal (st.exit_code, 0);
 
   /* Output arrives as it is produced: the first line comes before the command ends. */
-  fk_exec_opts_t o2 = { .shell = "echo first; read x; echo second", .stdin_mode = FK_STDIN_STREAM };
+  fk_exec_opts_t o2 = { .version = FK_EXEC_OPTIONS_VERSION,
+                        .shell = "echo first; read x; echo second",
+                        .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o2, &p, &err), 0);
   fk_proc_event_t ev;
@@ -346,7 +368,8 @@ exec_poll_fd_event_loop (void **state)
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
   /* A single-threaded loop: drain with timeout 0, then poll the connection's fd. */
-  fk_exec_opts_t o = { .shell = "echo one; sleep 0.1; echo two; sleep 0.1; exit 4" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "echo one; sleep 0.1; echo two; sleep 0.1; exit 4" };
   fk_proc_t *p;
   assert_ok (fk_client_exec_start (f->c, &o, &p, &err));
   char out[64] = "";
@@ -401,7 +424,8 @@ exec_pty_and_resize (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "tty; stty size; read x; stty size",
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "tty; stty size; read x; stty size",
                        .pty = 1,
                        .rows = 30,
                        .cols = 100,
@@ -442,8 +466,10 @@ exec_pty_and_resize (void **state)
   fk_proc_free (p);
 
   /* Closing stdin of a pty process sends the terminal's EOF: cat ends. */
-  fk_exec_opts_t o2
-      = { .argv = (char *[]){ (char *)"cat", NULL }, .pty = 1, .stdin_mode = FK_STDIN_STREAM };
+  fk_exec_opts_t o2 = { .version = FK_EXEC_OPTIONS_VERSION,
+                        .argv = (char *[]){ (char *)"cat", NULL },
+                        .pty = 1,
+                        .stdin_mode = FK_STDIN_STREAM };
   assert_ok (fk_client_exec_start (f->c, &o2, &p, &err));
   assert_ok (fk_proc_write_stdin (p, "typed\n", 6, &err));
   assert_ok (fk_proc_close_stdin (p, &err));
@@ -470,7 +496,8 @@ ps_signal_attach (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "echo a; read x; echo \"got $x\"",
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "echo a; read x; echo \"got $x\"",
                        .tag = "job1",
                        .stdin_mode = FK_STDIN_STREAM };
   fk_proc_t *p;
@@ -520,7 +547,7 @@ ps_signal_attach (void **state)
      command waits for a file written after the detach, so its output is produced detached. */
   cleanup_free char *cmd
       = xasprintf ("while [ ! -e '%s/go' ]; do sleep 0.01; done; echo during; exit 7", f->a.root);
-  fk_exec_opts_t o2 = { .shell = cmd, .keep = 1 };
+  fk_exec_opts_t o2 = { .version = FK_EXEC_OPTIONS_VERSION, .shell = cmd, .keep = 1 };
   assert_int_equal (fk_client_exec_start (f->c, &o2, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
@@ -551,7 +578,7 @@ ps_signal_attach (void **state)
   fk_error_clear (&err);
 
   /* Signal by pid, to a kept process reattached by pid. */
-  fk_exec_opts_t o2b = { .shell = "exec sleep 100", .keep = 1 };
+  fk_exec_opts_t o2b = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "exec sleep 100", .keep = 1 };
   assert_int_equal (fk_client_exec_start (f->c, &o2b, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
@@ -566,7 +593,7 @@ ps_signal_attach (void **state)
   fk_error_clear (&err);
 
   /* An untagged process dies with its handle. */
-  fk_exec_opts_t o3 = { .shell = "exec sleep 100" };
+  fk_exec_opts_t o3 = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "exec sleep 100" };
   assert_int_equal (fk_client_exec_start (f->c, &o3, &p, &err), 0);
   pid = fk_proc_pid (p);
   fk_proc_free (p);
@@ -740,7 +767,7 @@ worker_main (void *arg)
     {
       char cmd[64];
       snprintf (cmd, sizeof cmd, "printf %d-%d", w->index, i);
-      fk_exec_opts_t o = { .shell = cmd };
+      fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = cmd };
       fk_exec_result_t r;
       fk_error_t err = FK_ERROR_INIT;
       char want[32];
@@ -793,7 +820,8 @@ signals_to_the_agent_are_forwarded (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "trap 'echo got-usr1; exit 5' USR1; echo ready; "
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION,
+                       .shell = "trap 'echo got-usr1; exit 5' USR1; echo ready; "
                                 "while :; do sleep 0.05; done" };
   fk_proc_t *p;
   assert_ok (fk_client_exec_start (f->c, &o, &p, &err));
@@ -865,7 +893,7 @@ honest_agent_within_bounds (void **state)
   fk_exec_result_t r = run_sh (f->c, "sleep 0.4; echo done");
   assert_string_equal (r.out, "done\n");
   fk_exec_result_free (&r);
-  fk_exec_opts_t o = { .shell = "sleep 5", .timeout_ms = 200 };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "sleep 5", .timeout_ms = 200 };
   assert_ok (fk_client_exec (f->c, &o, 100, &r, &err));
   assert_true (r.status.timed_out);
   fk_exec_result_free (&r);
@@ -897,7 +925,7 @@ agent_gone_is_an_error (void **state)
 {
   fixture_t *f = *state;
   fk_error_t err = FK_ERROR_INIT;
-  fk_exec_opts_t o = { .shell = "exec sleep 100" };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "exec sleep 100" };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (f->c, &o, &p, &err), 0);
   kill (f->a.pid, SIGKILL);

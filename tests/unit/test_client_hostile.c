@@ -261,7 +261,7 @@ fake_start (script_fn script, int variant)
 static fk_client_t *
 fake_connect (fake_t *fa, int deadline_ms, fk_error_t *err)
 {
-  fk_client_opts_t opts = FK_CLIENT_OPTS_INIT;
+  fk_client_opts_t opts = FK_CLIENT_OPTIONS_INIT;
   opts.deadline_ms = deadline_ms;
   fk_client_t *c = NULL;
   int fd = fa->client_fd;
@@ -353,7 +353,7 @@ connect_never_accepted_times_out (void **state)
   snprintf (sa.sun_path, sizeof sa.sun_path, "%s", sock);
   assert_int_equal (bind (lfd, (struct sockaddr *)&sa, sizeof sa), 0);
   assert_int_equal (listen (lfd, 0), 0);
-  fk_client_opts_t opts = FK_CLIENT_OPTS_INIT;
+  fk_client_opts_t opts = FK_CLIENT_OPTIONS_INIT;
   opts.deadline_ms = 200;
   int accept_timeouts = 0;
   for (int i = 0; i < 4; i++)
@@ -513,7 +513,7 @@ control_requests_time_out (void **state)
   fk_proc_info_t *procs;
   assert_fails_with (fk_client_ps (c, &procs, &n, &err), ETIMEDOUT, "ps");
   char *argv[] = { (char *)"true", NULL };
-  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_exec_result_t res;
   assert_fails_with (fk_client_exec (c, &eo, 100, &res, &err), ETIMEDOUT, "did not answer exec");
   fk_proc_t *p;
@@ -801,7 +801,7 @@ exec_lies_are_eproto (void **state)
   for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++)
     {
       char *argv[] = { (char *)lies[i].cmd, NULL };
-      fk_exec_opts_t eo = { .argv = argv };
+      fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
       fk_exec_result_t res;
       fk_error_clear (&err);
       if (fk_client_exec (c, &eo, 100, &res, &err) == 0)
@@ -813,7 +813,7 @@ exec_lies_are_eproto (void **state)
 
   /* A broken stream stays broken. */
   char *argv2[] = { (char *)"twice", NULL };
-  fk_exec_opts_t eo2 = { .argv = argv2 };
+  fk_exec_opts_t eo2 = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv2 };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (c, &eo2, &p, &err), 0);
   assert_int_equal (fk_proc_pid (p), 42);
@@ -824,7 +824,7 @@ exec_lies_are_eproto (void **state)
 
   /* Output beyond max_output is counted, not kept. */
   char *argv3[] = { (char *)"huge-out", NULL };
-  fk_exec_opts_t eo3 = { .argv = argv3 };
+  fk_exec_opts_t eo3 = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv3 };
   fk_exec_result_t res;
   assert_int_equal (fk_client_exec (c, &eo3, 1000, &res, &err), 0);
   assert_int_equal (res.out_len, 1000);
@@ -838,7 +838,7 @@ exec_lies_are_eproto (void **state)
 
   /* Lies are per request: an honest answer still works. */
   char *argv4[] = { (char *)"true", NULL };
-  fk_exec_opts_t eo4 = { .argv = argv4 };
+  fk_exec_opts_t eo4 = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv4 };
   assert_int_equal (fk_client_exec (c, &eo4, 100, &res, &err), 0);
   assert_int_equal (res.status.exit_code, 0);
   assert_int_equal (res.pid, 42);
@@ -846,7 +846,7 @@ exec_lies_are_eproto (void **state)
 
   /* A hello in a command's stream breaks the whole connection. */
   char *argv5[] = { (char *)"hello", NULL };
-  fk_exec_opts_t eo5 = { .argv = argv5 };
+  fk_exec_opts_t eo5 = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv5 };
   assert_fails_with (fk_client_exec (c, &eo5, 100, &res, &err), EPROTO, "second hello");
   assert_fails_with (fk_client_exec (c, &eo4, 100, &res, &err), EPROTO, "second hello");
   fake_stop (fa, c);
@@ -904,7 +904,7 @@ exec_timeout_not_enforced (void **state)
   fk_client_t *c = fake_connect (fa, 0, &err);
   assert_non_null (c);
   char *argv[] = { (char *)"sleep", (char *)"100", NULL };
-  fk_exec_opts_t eo = { .argv = argv, .timeout_ms = 300 };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv, .timeout_ms = 300 };
   fk_exec_result_t res;
   struct timespec t0;
   clock_gettime (CLOCK_MONOTONIC, &t0);
@@ -924,7 +924,8 @@ exec_timeout_not_enforced (void **state)
   /* A shell run likewise. */
   fk_shell_t *sh;
   assert_int_equal (fk_shell_open (c, NULL, &sh, &err), 0);
-  fk_shell_run_opts_t ro = { .command = "sleep 100", .timeout_ms = 100 };
+  fk_shell_run_opts_t ro
+      = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "sleep 100", .timeout_ms = 100 };
   fk_shell_result_t sr;
   clock_gettime (CLOCK_MONOTONIC, &t0);
   assert_fails_with (fk_shell_run (sh, &ro, &sr, &err), ETIMEDOUT,
@@ -1142,7 +1143,7 @@ unread_output_is_bounded (void **state)
   fk_client_t *c = fake_connect (fa, 0, &err);
   assert_non_null (c);
   char *argv[] = { (char *)"yes", NULL };
-  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_proc_t *p;
   assert_int_equal (fk_client_exec_start (c, &eo, &p, &err), 0);
   /* The stat's answer comes after 70 MiB for the process nobody reads. */
@@ -1309,7 +1310,7 @@ shells_checked (void **state)
   c = fake_connect (fa, 2000, &err);
   assert_non_null (c);
   assert_int_equal (fk_shell_open (c, NULL, &sh, &err), 0);
-  fk_shell_run_opts_t ro = { .command = "cat /dev/zero" };
+  fk_shell_run_opts_t ro = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "cat /dev/zero" };
   fk_shell_result_t sr;
   assert_fails_with (fk_shell_run (sh, &ro, &sr, &err), EFBIG, "more than 64 MiB to stdout");
   assert_true (fa->seen_signal);

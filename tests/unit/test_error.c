@@ -64,6 +64,24 @@ null_error_is_tolerated (void **state)
   assert_false (fk_error_is_set (NULL));
 }
 
+static void
+options_versions_are_checked (void **state)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_options_check_version (1, 2, "fk_x_opts_t", "FK_X_OPTIONS_INIT", &err), 0);
+  assert_int_equal (fk_options_check_version (2, 2, "fk_x_opts_t", "FK_X_OPTIONS_INIT", &err), 0);
+  assert_false (fk_error_is_set (&err));
+  /* 0 is a struct nobody initialized; 3 one from a newer library. */
+  assert_int_equal (fk_options_check_version (0, 2, "fk_x_opts_t", "FK_X_OPTIONS_INIT", &err), -1);
+  assert_int_equal (err.code, EINVAL);
+  assert_string_equal (fk_error_message (&err),
+                       "fk_x_opts_t: unknown version 0 (this libfirkin knows 1 to 2): initialize "
+                       "it with FK_X_OPTIONS_INIT");
+  fk_error_clear (&err);
+  assert_int_equal (fk_options_check_version (3, 2, "fk_x_opts_t", "FK_X_OPTIONS_INIT", &err), -1);
+  fk_error_clear (&err);
+}
+
 int
 main (void)
 {
@@ -73,6 +91,7 @@ main (void)
     cmocka_unit_test (errno_variant_appends_strerror),
     cmocka_unit_test (wrap_adds_context_outermost_first),
     cmocka_unit_test (null_error_is_tolerated),
+    cmocka_unit_test (options_versions_are_checked),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

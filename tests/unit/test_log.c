@@ -1,4 +1,6 @@
-/* Unit tests for base/log: levels, the threshold, one line per event with the errno text. */
+/* Unit tests for base/log: levels, the threshold, one line per event with the errno text, the
+   handler every line goes to (none: nothing is written anywhere), and the stderr handler of
+   firkin's own programs (log_stderr.c). */
 #include "testutil.h"
 
 #include <errno.h>
@@ -80,6 +82,70 @@ long_line_is_cut_not_overflowed (void **state)
   free (out);
 }
 
+typedef struct seen
+{
+  int n;
+  fk_log_level_t level;
+  char message[FK_LOG_MAX_MESSAGE + 1];
+} seen_t;
+
+static void
+remember (void *userdata, fk_log_level_t level, const char *message)
+{
+  seen_t *s = userdata;
+  s->n++;
+  s->level = level;
+  snprintf (s->message, sizeof s->message, "%s", message);
+}
+
+static void
+lines_go_to_the_handler (void **state)
+{
+  seen_t s = { 0 };
+  fk_log_set_handler (remember, &s);
+  fk_log_set_level (FK_LOG_WARNING);
+  log_warning ("removing `%s'", "x");
+  assert_int_equal (s.n, 1);
+  assert_int_equal (s.level, FK_LOG_WARNING);
+  assert_string_equal (s.message, "removing `x'");
+  log_info ("below the level");
+  assert_int_equal (s.n, 1);
+  log_error_errno (EACCES, "open `%s'", "y");
+  assert_int_equal (s.n, 2);
+  assert_string_equal (s.message, "open `y': Permission denied");
+  char big[5000];
+  memset (big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  log_error ("%s", big);
+  assert_int_equal (strlen (s.message), FK_LOG_MAX_MESSAGE - 1);
+  fk_log_set_handler (NULL, NULL);
+}
+
+static void
+emit_without_handler (void)
+{
+  fk_log_set_handler (NULL, NULL);
+  fk_log_set_level (FK_LOG_DEBUG);
+  log_error ("nobody listens");
+  log_debug ("nobody listens");
+}
+
+static void
+without_a_handler_nothing_is_written (void **state)
+{
+  char *out = capture (emit_without_handler);
+  assert_string_equal (out, "");
+  free (out);
+}
+
+static void
+level_names (void **state)
+{
+  assert_string_equal (fk_log_level_name (FK_LOG_ERROR), "error");
+  assert_string_equal (fk_log_level_name (FK_LOG_DEBUG), "debug");
+  assert_string_equal (fk_log_level_name ((fk_log_level_t)9), "unknown");
+}
+
 int
 main (void)
 {
@@ -87,6 +153,9 @@ main (void)
     cmocka_unit_test (lines_respect_threshold),
     cmocka_unit_test (level_names_parse),
     cmocka_unit_test (long_line_is_cut_not_overflowed),
+    cmocka_unit_test (lines_go_to_the_handler),
+    cmocka_unit_test (without_a_handler_nothing_is_written),
+    cmocka_unit_test (level_names),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

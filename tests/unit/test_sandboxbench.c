@@ -30,8 +30,12 @@ setup (void **state)
   char *state_dir = NULL;
   if (asprintf (&f->rootfs, "%s/rootfs", f->dir) < 0 || asprintf (&state_dir, "%s/s", f->dir) < 0)
     abort ();
+  fk_runtime_opts_t o = FK_RUNTIME_OPTIONS_INIT;
+  o.state_dir = state_dir;
+  o.agent_path = getenv ("FK_AGENT");
+  o.timeout_path = getenv ("FK_TIMEOUT");
   if (fk_bench_busybox_rootfs (f->rootfs, FK_BENCH_BUSYBOX, &err) < 0
-      || fk_runtime_open (state_dir, &f->rt, &err) < 0)
+      || fk_runtime_open (&o, &f->rt, &err) < 0)
     fail_msg ("setup: %s", fk_error_message (&err));
   free (state_dir);
   f->o = (fk_bench_sandbox_opts_t){

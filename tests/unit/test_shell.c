@@ -60,7 +60,7 @@ static int
 open_shell (void **state)
 {
   fk_error_t err = FK_ERROR_INIT;
-  fk_shell_opts_t so = { .program = program };
+  fk_shell_opts_t so = { .version = FK_SHELL_OPTIONS_VERSION, .program = program };
   if (fk_shell_open (client, &so, &sh, &err) < 0)
     {
       fprintf (stderr, "# %s\n", fk_error_message (&err));
@@ -92,7 +92,7 @@ run_opts (fk_shell_t *s, const fk_shell_run_opts_t *o)
 static fk_shell_result_t
 run (const char *cmd)
 {
-  fk_shell_run_opts_t o = { .command = cmd };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = cmd };
   return run_opts (sh, &o);
 }
 
@@ -188,7 +188,9 @@ static void
 test_timeout (void **state)
 {
   assert_run ("KEEP=1", "", 0);
-  fk_shell_run_opts_t o = { .command = "printf before; sleep 30", .timeout_ms = 200 };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                            .command = "printf before; sleep 30",
+                            .timeout_ms = 200 };
   int64_t t0 = now_ms ();
   fk_shell_result_t r = run_opts (sh, &o);
   assert_true (now_ms () - t0 < 10000);
@@ -212,7 +214,8 @@ static void *
 cancel_runner (void *p)
 {
   cancel_arg_t *a = p;
-  fk_shell_run_opts_t o = { .command = "printf started; sleep 30" };
+  fk_shell_run_opts_t o
+      = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "printf started; sleep 30" };
   a->r = run_opts (a->sh, &o);
   __atomic_store_n (&a->done, 1, __ATOMIC_SEQ_CST);
   return NULL;
@@ -285,15 +288,21 @@ test_exit_respawns (void **state)
 static void
 test_stdin (void **state)
 {
-  fk_shell_run_opts_t o
-      = { .command = "cat", .has_stdin = 1, .stdin_data = "in\0put\n", .stdin_len = 7 };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                            .command = "cat",
+                            .has_stdin = 1,
+                            .stdin_data = "in\0put\n",
+                            .stdin_len = 7 };
   fk_shell_result_t r = run_opts (sh, &o);
   assert_int_equal (r.out_len, 7);
   assert_memory_equal (r.out, "in\0put\n", 7);
   fk_shell_result_free (&r);
   /* `read` in the shell itself keeps the value. */
-  fk_shell_run_opts_t o2
-      = { .command = "read LINE", .has_stdin = 1, .stdin_data = "line1\n", .stdin_len = 6 };
+  fk_shell_run_opts_t o2 = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                             .command = "read LINE",
+                             .has_stdin = 1,
+                             .stdin_data = "line1\n",
+                             .stdin_len = 6 };
   r = run_opts (sh, &o2);
   assert_int_equal (r.status.exit_code, 0);
   fk_shell_result_free (&r);
@@ -301,13 +310,19 @@ test_stdin (void **state)
   /* A command that reads nothing of a big stdin still completes. */
   size_t big = 512 * 1024;
   char *data = calloc (1, big);
-  fk_shell_run_opts_t o3
-      = { .command = "printf x", .has_stdin = 1, .stdin_data = data, .stdin_len = big };
+  fk_shell_run_opts_t o3 = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                             .command = "printf x",
+                             .has_stdin = 1,
+                             .stdin_data = data,
+                             .stdin_len = big };
   r = run_opts (sh, &o3);
   assert_string_equal (r.out, "x");
   fk_shell_result_free (&r);
-  fk_shell_run_opts_t o4
-      = { .command = "wc -c", .has_stdin = 1, .stdin_data = data, .stdin_len = big };
+  fk_shell_run_opts_t o4 = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                             .command = "wc -c",
+                             .has_stdin = 1,
+                             .stdin_data = data,
+                             .stdin_len = big };
   r = run_opts (sh, &o4);
   assert_int_equal (atol (r.out), (long)big);
   fk_shell_result_free (&r);
@@ -320,14 +335,18 @@ static void
 test_env_cwd_per_run (void **state)
 {
   char *const env[] = { (char *)"ONLY_HERE=yes it's", NULL };
-  fk_shell_run_opts_t o
-      = { .command = "printf '%s|' \"$ONLY_HERE\"; pwd", .env = env, .cwd = "/usr" };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                            .command = "printf '%s|' \"$ONLY_HERE\"; pwd",
+                            .env = env,
+                            .cwd = "/usr" };
   fk_shell_result_t r = run_opts (sh, &o);
   assert_string_equal (r.out, "yes it's|/usr\n");
   fk_shell_result_free (&r);
   assert_run ("cd /; printf '%s|' \"${ONLY_HERE:-unset}\"; pwd", "unset|/\n", 0);
   /* A cwd that does not exist fails the run, not the shell. */
-  fk_shell_run_opts_t o2 = { .command = "printf no", .cwd = "/does/not/exist" };
+  fk_shell_run_opts_t o2 = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                             .command = "printf no",
+                             .cwd = "/does/not/exist" };
   r = run_opts (sh, &o2);
   assert_int_equal (r.status.exit_code, 1);
   assert_string_equal (r.out, "");
@@ -335,7 +354,8 @@ test_env_cwd_per_run (void **state)
   fk_shell_result_free (&r);
   /* A name that is not a variable is refused. */
   char *const bad[] = { (char *)"A-B=1", NULL };
-  fk_shell_run_opts_t o3 = { .command = "true", .env = bad };
+  fk_shell_run_opts_t o3
+      = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "true", .env = bad };
   fk_error_t err = FK_ERROR_INIT;
   fk_shell_result_t r3;
   assert_int_equal (fk_shell_run (sh, &o3, &r3, &err), -1);
@@ -346,25 +366,39 @@ static void
 test_open_settings (void **state)
 {
   char *const env[] = { (char *)"OPENED=with-env", NULL };
-  fk_shell_opts_t so = { .env = env, .cwd = "/usr" };
+  fk_shell_opts_t so = { .version = FK_SHELL_OPTIONS_VERSION, .env = env, .cwd = "/usr" };
   fk_shell_t *s2 = NULL;
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
-  fk_shell_run_opts_t o = { .command = "printf '%s ' \"$OPENED\"; pwd" };
+  fk_shell_run_opts_t o
+      = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "printf '%s ' \"$OPENED\"; pwd" };
   fk_shell_result_t r = run_opts (s2, &o);
   assert_string_equal (r.out, "with-env /usr\n");
   fk_shell_result_free (&r);
   /* After a respawn the settings are the same. */
-  fk_shell_run_opts_t ex = { .command = "exit 0" };
+  fk_shell_run_opts_t ex = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "exit 0" };
   r = run_opts (s2, &ex);
   assert_true (r.respawned);
   fk_shell_result_free (&r);
   r = run_opts (s2, &o);
   assert_string_equal (r.out, "with-env /usr\n");
   fk_shell_result_free (&r);
+  /* A run with unversioned options is refused and leaves the shell free for the next. */
+  fk_shell_run_opts_t unversioned_run = { .command = "true" };
+  assert_int_equal (fk_shell_run (s2, &unversioned_run, &r, &err), -1);
+  assert_error_contains (&err, "FK_SHELL_RUN_OPTIONS_INIT");
+  fk_shell_run_opts_t init = FK_SHELL_RUN_OPTIONS_INIT;
+  init.command = "pwd";
+  r = run_opts (s2, &init);
+  assert_string_equal (r.out, "/usr\n");
+  fk_shell_result_free (&r);
   fk_shell_close (s2);
+  /* Unversioned options are refused before anything reaches the agent. */
+  fk_shell_opts_t unversioned = { .cwd = "/" };
+  assert_int_equal (fk_shell_open (client, &unversioned, &s2, &err), -1);
+  assert_error_contains (&err, "FK_SHELL_OPTIONS_INIT");
   /* A cwd that cannot be used fails the open. */
-  fk_shell_opts_t bad = { .cwd = "/does/not/exist" };
+  fk_shell_opts_t bad = { .version = FK_SHELL_OPTIONS_VERSION, .cwd = "/does/not/exist" };
   assert_int_equal (fk_shell_open (client, &bad, &s2, &err), -1);
   assert_error_contains (&err, "/does/not/exist");
   fk_error_clear (&err);
@@ -373,11 +407,12 @@ test_open_settings (void **state)
   const char *path = fk_shell_path (s2);
   assert_string_equal (path + strlen (path) - 5, "/bash");
   fk_shell_close (s2);
-  fk_shell_opts_t rel = { .program = "sh" };
+  fk_shell_opts_t rel = { .version = FK_SHELL_OPTIONS_VERSION, .program = "sh" };
   assert_int_equal (fk_shell_open (client, &rel, &s2, &err), -1);
   assert_int_equal (err.code, EINVAL);
   fk_error_clear (&err);
-  fk_shell_opts_t missing = { .program = "/does/not/exist/sh" };
+  fk_shell_opts_t missing
+      = { .version = FK_SHELL_OPTIONS_VERSION, .program = "/does/not/exist/sh" };
   assert_int_equal (fk_shell_open (client, &missing, &s2, &err), -1);
   assert_int_equal (err.code, ENOENT);
   assert_error_contains (&err, "/does/not/exist/sh");
@@ -390,15 +425,19 @@ test_other_user (void **state)
   if (geteuid () != 0)
     skip ();
   fk_error_t err = FK_ERROR_INIT;
-  fk_shell_opts_t so = { .user = "65534", .cwd = "/" };
+  fk_shell_opts_t so = { .version = FK_SHELL_OPTIONS_VERSION, .user = "65534", .cwd = "/" };
   fk_shell_t *s2 = NULL;
   assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
-  fk_shell_run_opts_t o = { .command = "id -u" };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "id -u" };
   fk_shell_result_t r = run_opts (s2, &o);
   assert_string_equal (r.out, "65534\n");
   fk_shell_result_free (&r);
   /* Its stdin pipe would have to be opened through the agent's /proc: refused up front. */
-  fk_shell_run_opts_t oi = { .command = "cat", .has_stdin = 1, .stdin_data = "x", .stdin_len = 1 };
+  fk_shell_run_opts_t oi = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                             .command = "cat",
+                             .has_stdin = 1,
+                             .stdin_data = "x",
+                             .stdin_len = 1 };
   assert_int_equal (fk_shell_run (s2, &oi, &r, &err), -1);
   assert_int_equal (err.code, EPERM);
   assert_error_contains (&err, "another user");
@@ -421,7 +460,8 @@ par_runner (void *p)
 {
   par_arg_t *a = p;
   fk_error_t err = FK_ERROR_INIT;
-  fk_shell_run_opts_t o = { .command = "sleep 1; printf done" };
+  fk_shell_run_opts_t o
+      = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "sleep 1; printf done" };
   fk_shell_result_t r;
   int rc = a->slot == SIZE_MAX ? fk_shell_pool_run (a->pool, &o, &r, &err)
                                : fk_shell_run (fk_shell_pool_slot (a->pool, a->slot), &o, &r, &err);
@@ -475,7 +515,7 @@ test_pool_parallel (void **state)
     }
   fk_shell_pool_close (pool);
   /* A pool whose shells cannot open fails whole, naming the slot, with nothing left open. */
-  fk_shell_opts_t bad = { .program = "/does/not/exist/sh" };
+  fk_shell_opts_t bad = { .version = FK_SHELL_OPTIONS_VERSION, .program = "/does/not/exist/sh" };
   assert_int_equal (fk_shell_pool_open (client, 3, &bad, &pool, &err), -1);
   assert_error_contains (&err, "shell pool slot 1 of 3");
   fk_error_clear (&err);
@@ -521,7 +561,10 @@ test_bytes_in_any_locale (void **state)
     abort ();
   assert_int_equal (mkdir (d, 0755), 0);
   char *env[] = { (char *)"V=\xc3\xa9t\xc3\xa9", NULL };
-  fk_shell_run_opts_t o = { .command = "printf '%s|%s' \"$V\" \"$PWD\"", .env = env, .cwd = d };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
+                            .command = "printf '%s|%s' \"$V\" \"$PWD\"",
+                            .env = env,
+                            .cwd = d };
   r = run_opts (sh, &o);
   char *want = NULL;
   if (asprintf (&want, "\xc3\xa9t\xc3\xa9|%s", d) < 0)
@@ -601,7 +644,7 @@ test_begin_finish (void **state)
   fk_error_t err = FK_ERROR_INIT;
   fk_shell_t *s2 = NULL;
   assert_int_equal (fk_shell_open (client, NULL, &s2, &err), 0);
-  fk_shell_run_opts_t o = { .command = "printf begun" };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "printf begun" };
   fk_shell_pending_t *p = NULL;
   assert_int_equal (fk_shell_run_begin (s2, &o, &p, &err), 0);
   /* A second run on the same shell, begun or blocking, is EBUSY (not a wait). */
@@ -617,7 +660,7 @@ test_begin_finish (void **state)
   assert_string_equal (r.out, "begun");
   fk_shell_result_free (&r);
   /* Closing with a run begun ends the run; its finish reports it and frees the shell. */
-  fk_shell_run_opts_t slow = { .command = "sleep 30" };
+  fk_shell_run_opts_t slow = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "sleep 30" };
   assert_int_equal (fk_shell_run_begin (s2, &slow, &p, &err), 0);
   fk_shell_close (s2);
   assert_int_equal (fk_shell_run_finish (p, &r, &err), 0);
@@ -651,14 +694,14 @@ test_dying_shell_is_not_looped (void **state)
   fclose (f);
   assert_int_equal (chmod (prog, 0755), 0);
   fk_error_t err = FK_ERROR_INIT;
-  fk_shell_opts_t so = { .program = prog };
+  fk_shell_opts_t so = { .version = FK_SHELL_OPTIONS_VERSION, .program = prog };
   fk_shell_t *s2 = NULL;
   assert_int_equal (fk_shell_open (client, &so, &s2, &err), 0);
   struct timespec ts = { 1, 500000000 };
   nanosleep (&ts, NULL);
   assert_int_equal (count_lines (starts), 1);
   /* The next run starts it again and reports that it ended. */
-  fk_shell_run_opts_t o = { .command = "true" };
+  fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "true" };
   fk_shell_result_t r = run_opts (s2, &o);
   assert_true (r.respawned);
   fk_shell_result_free (&r);
@@ -676,7 +719,8 @@ test_close_kills_everything (void **state)
   fk_shell_t *s2 = NULL;
   assert_int_equal (fk_shell_open (client, NULL, &s2, &err), 0);
   pid_t pid = fk_shell_pid (s2);
-  fk_shell_run_opts_t o = { .command = "sleep 60 & printf %s $!" };
+  fk_shell_run_opts_t o
+      = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "sleep 60 & printf %s $!" };
   fk_shell_result_t r = run_opts (s2, &o);
   pid_t job = (pid_t)atoi (r.out);
   fk_shell_result_free (&r);

@@ -45,6 +45,19 @@ ids (void **state)
   free (id);
 }
 
+/* A runtime on the state dir sd (created), without the sandbox sweep. */
+static fk_runtime_t *
+open_runtime (const char *sd)
+{
+  fk_runtime_opts_t o = FK_RUNTIME_OPTIONS_INIT;
+  o.state_dir = sd;
+  o.skip_sweep = 1;
+  fk_runtime_t *rt = NULL;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_runtime_open (&o, &rt, &err), 0);
+  return rt;
+}
+
 static void
 prepare_load_remove (void **state)
 {
@@ -58,24 +71,27 @@ prepare_load_remove (void **state)
 
   fk_error_t err = FK_ERROR_INIT;
   char *ref1 = xasprintf ("oci:%s:one", layout), *ref2 = xasprintf ("oci:%s:two", layout);
-  fk_template_prepare_opts_t po = { .progress = 0, .platform = "linux/amd64" };
+  fk_runtime_t *rt = open_runtime (sd);
+  fk_template_prepare_opts_t po = FK_TEMPLATE_PREPARE_OPTIONS_INIT;
+  po.progress = 0;
+  po.platform = "linux/amd64";
   char *id = NULL;
-  assert_int_equal (fk_template_prepare (sd, ref1, &po, &id, &err), 0);
+  assert_int_equal (fk_template_prepare (rt, ref1, &po, &id, &err), 0);
   assert_string_equal (id, "layout-one");
   free (id);
   po.id = "two";
-  assert_int_equal (fk_template_prepare (sd, ref2, &po, &id, &err), 0);
+  assert_int_equal (fk_template_prepare (rt, ref2, &po, &id, &err), 0);
   assert_string_equal (id, "two");
   free (id);
   /* Again: nothing changes. */
-  assert_int_equal (fk_template_prepare (sd, ref2, &po, &id, &err), 0);
+  assert_int_equal (fk_template_prepare (rt, ref2, &po, &id, &err), 0);
   free (id);
 
   char *layers = xasprintf ("%s/layers/sha256", sd);
   assert_int_equal (count_entries (layers), 3); /* shared, one, two */
 
   fk_template_t *t = NULL;
-  assert_int_equal (fk_template_load (sd, "two", &t, &err), 0);
+  assert_int_equal (fk_template_load (rt, "two", &t, &err), 0);
   assert_string_equal (t->id, "two");
   assert_non_null (strstr (t->source, ":two"));
   assert_int_equal (fk_strv_len (t->layers), 2);
@@ -94,34 +110,34 @@ prepare_load_remove (void **state)
   fk_template_free (t);
 
   char **list = NULL;
-  assert_int_equal (fk_template_list (sd, &list, &err), 0);
+  assert_int_equal (fk_template_list (rt, &list, &err), 0);
   assert_int_equal (fk_strv_len (list), 2);
   assert_string_equal (list[0], "layout-one");
   assert_string_equal (list[1], "two");
   fk_strv_free (list);
 
   char *json = NULL;
-  assert_int_equal (fk_template_inspect (sd, "two", &json, &err), 0);
+  assert_int_equal (fk_template_inspect (rt, "two", &json, &err), 0);
   assert_non_null (strstr (json, "\"manifestDigest\""));
   free (json);
 
   /* Removing `two' frees its own layer and blobs, not the shared ones. */
   fk_template_gc_stats_t gs;
-  assert_int_equal (fk_template_remove (sd, "two", &gs, &err), 0);
+  assert_int_equal (fk_template_remove (rt, "two", &gs, &err), 0);
   assert_int_equal (gs.layers_removed, 1);
   assert_true (gs.blobs_removed >= 3); /* manifest, config, layer */
   assert_int_equal (count_entries (layers), 2);
-  assert_int_equal (fk_template_load (sd, "layout-one", &t, &err), 0);
+  assert_int_equal (fk_template_load (rt, "layout-one", &t, &err), 0);
   fk_template_free (t);
-  assert_true (fk_template_load (sd, "two", &t, &err) < 0);
+  assert_true (fk_template_load (rt, "two", &t, &err) < 0);
   assert_error_contains (&err, "no template `two'");
-  assert_true (fk_template_remove (sd, "two", &gs, &err) < 0);
+  assert_true (fk_template_remove (rt, "two", &gs, &err) < 0);
   assert_error_contains (&err, "no template `two'");
 
   /* Prune with every layer in use frees nothing; after the last rm, everything. */
-  assert_int_equal (fk_template_prune (sd, &gs, &err), 0);
+  assert_int_equal (fk_template_prune (rt, &gs, &err), 0);
   assert_int_equal (gs.layers_removed + gs.blobs_removed, 0);
-  assert_int_equal (fk_template_remove (sd, "layout-one", &gs, &err), 0);
+  assert_int_equal (fk_template_remove (rt, "layout-one", &gs, &err), 0);
   assert_int_equal (count_entries (layers), 0);
   char *blobs = xasprintf ("%s/blobs/sha256", sd);
   assert_int_equal (count_entries (blobs), 0);
@@ -132,6 +148,7 @@ prepare_load_remove (void **state)
   free (ref2);
   free (layout);
   free (sd);
+  fk_runtime_close (rt);
   test_tmpdir_free (dir);
 }
 
@@ -145,27 +162,35 @@ prepare_errors (void **state)
   fixture_image (layout, "arm", names, datas, 1, "arm64");
   fk_error_t err = FK_ERROR_INIT;
   char *id = NULL;
-  fk_template_prepare_opts_t po = { .progress = 0, .platform = "linux/amd64" };
+  fk_runtime_t *rt = open_runtime (sd);
+  fk_template_prepare_opts_t po = FK_TEMPLATE_PREPARE_OPTIONS_INIT;
+  po.progress = 0;
+  po.platform = "linux/amd64";
+  /* Options of a version this library does not know are refused, naming the macro to use. */
+  fk_template_prepare_opts_t unknown = { .version = 0 };
+  assert_true (fk_template_prepare (rt, "oci:/x", &unknown, &id, &err) < 0);
+  assert_int_equal (err.code, EINVAL);
+  assert_error_contains (&err, "FK_TEMPLATE_PREPARE_OPTIONS_INIT");
   char *ref = xasprintf ("oci:%s:arm", layout);
-  assert_true (fk_template_prepare (sd, ref, &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, ref, &po, &id, &err) < 0);
   assert_error_contains (&err, "wrong platform");
   free (ref);
   ref = xasprintf ("oci:%s:nope", layout);
-  assert_true (fk_template_prepare (sd, ref, &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, ref, &po, &id, &err) < 0);
   assert_error_contains (&err, "unknown tag `nope'");
   free (ref);
   ref = xasprintf ("oci:%s/missing", dir);
-  assert_true (fk_template_prepare (sd, ref, &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, ref, &po, &id, &err) < 0);
   assert_error_contains (&err, "open OCI layout");
   free (ref);
-  assert_true (fk_template_prepare (sd, "Bad:ref", &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, "Bad:ref", &po, &id, &err) < 0);
   assert_error_contains (&err, "lower-case");
   po.platform = "amd64";
-  assert_true (fk_template_prepare (sd, "oci:/x", &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, "oci:/x", &po, &id, &err) < 0);
   assert_error_contains (&err, "invalid platform");
   po.platform = NULL;
   po.id = "bad/id";
-  assert_true (fk_template_prepare (sd, "oci:/x", &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, "oci:/x", &po, &id, &err) < 0);
   assert_error_contains (&err, "invalid template id");
 
   /* A corrupted layer blob in the layout is caught before anything is unpacked. */
@@ -193,7 +218,7 @@ prepare_errors (void **state)
   po.id = NULL;
   po.platform = "linux/arm64";
   ref = xasprintf ("oci:%s:arm", layout);
-  assert_true (fk_template_prepare (sd, ref, &po, &id, &err) < 0);
+  assert_true (fk_template_prepare (rt, ref, &po, &id, &err) < 0);
   assert_error_contains (&err, "digest mismatch");
   free (ref);
   char *layers = xasprintf ("%s/layers/sha256", sd);
@@ -202,6 +227,7 @@ prepare_errors (void **state)
 
   free (layout);
   free (sd);
+  fk_runtime_close (rt);
   test_tmpdir_free (dir);
 }
 

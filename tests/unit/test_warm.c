@@ -29,7 +29,11 @@ setup (void **st)
   if (asprintf (&root, "%s/root", dir) < 0 || asprintf (&state, "%s/state", dir) < 0)
     abort ();
   fk_error_t err = FK_ERROR_INIT;
-  if (fk_busybox_rootfs_build (root, &err) < 0 || fk_runtime_open (state, &rt, &err) < 0)
+  fk_runtime_opts_t o = FK_RUNTIME_OPTIONS_INIT;
+  o.state_dir = state;
+  o.agent_path = getenv ("FK_AGENT");
+  o.timeout_path = getenv ("FK_TIMEOUT");
+  if (fk_busybox_rootfs_build (root, &err) < 0 || fk_runtime_open (&o, &rt, &err) < 0)
     {
       fprintf (stderr, "# %s\n", fk_error_message (&err));
       fk_error_clear (&err);
@@ -54,7 +58,6 @@ spec_of (fk_sandbox_spec_t *spec)
 {
   fk_sandbox_spec_init (spec);
   spec->layers = layers;
-  spec->agent_path = getenv ("FK_AGENT");
 }
 
 static size_t
@@ -79,7 +82,7 @@ echo_in (fk_client_t *c, const char *word)
 {
   fk_error_t err = FK_ERROR_INIT;
   char *argv[] = { (char *)"echo", (char *)word, NULL };
-  fk_exec_opts_t o = { .argv = argv };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_exec_result_t r;
   if (fk_client_exec (c, &o, 4096, &r, &err) < 0)
     fail_msg ("exec: %s", fk_error_message (&err));
@@ -130,7 +133,7 @@ test_lease_and_replenish (void **st)
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_spec_t spec;
   spec_of (&spec);
-  fk_warm_pool_opts_t o = { .depth = 2, .min_ready = 2 };
+  fk_warm_pool_opts_t o = { .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 2, .min_ready = 2 };
   fk_warm_pool_t *pool = open_pool (&spec, &o);
   fk_warm_pool_stats_t s;
   fk_warm_pool_stats (pool, &s);
@@ -193,7 +196,7 @@ test_drain_while_filling (void **st)
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_spec_t spec;
   spec_of (&spec);
-  fk_warm_pool_opts_t o = { .depth = 3 };
+  fk_warm_pool_opts_t o = { .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 3 };
   fk_warm_pool_t *pool = open_pool (&spec, &o);
   if (fk_warm_pool_close (pool, &err) < 0)
     fail_msg ("close: %s", fk_error_message (&err));
@@ -218,7 +221,9 @@ test_refill_delay (void **st)
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_spec_t spec;
   spec_of (&spec);
-  fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .refill_delay_ms = 400 };
+  fk_warm_pool_opts_t o = {
+    .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 1, .min_ready = 1, .refill_delay_ms = 400
+  };
   fk_warm_pool_t *pool = open_pool (&spec, &o);
   fk_sandbox_t *sb;
   fk_client_t *c;
@@ -247,16 +252,19 @@ test_bad_settings (void **st)
   fk_sandbox_spec_t spec;
   spec_of (&spec);
   fk_warm_pool_t *pool = NULL;
-  fk_warm_pool_opts_t zero = { .depth = 0 };
+  fk_warm_pool_opts_t zero = { .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 0 };
   assert_int_equal (fk_warm_pool_open (rt, &spec, &zero, &pool, &err), -1);
   assert_error_contains (&err, "depth 0");
-  fk_warm_pool_opts_t over = { .depth = 1, .min_ready = 2 };
+  fk_warm_pool_opts_t over
+      = { .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 1, .min_ready = 2 };
   assert_int_equal (fk_warm_pool_open (rt, &spec, &over, &pool, &err), -1);
   assert_error_contains (&err, "min ready 2");
   /* A spec that cannot be created: open reports the runtime's error instead of waiting. */
   const char *missing[] = { "/does/not/exist", NULL };
   spec.layers = missing;
-  fk_warm_pool_opts_t o = { .depth = 1, .min_ready = 1, .timeout_ms = 20000 };
+  fk_warm_pool_opts_t o = {
+    .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 1, .min_ready = 1, .timeout_ms = 20000
+  };
   assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), -1);
   assert_error_contains (&err, "/does/not/exist");
   assert_int_equal (count_sandboxes (), 0);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "firkin/strv.h"
+
 void fk_cleanup_freep (void *p);
 void fk_cleanup_closep (int *fd);
 void fk_cleanup_closedirp (DIR **d);
@@ -67,8 +69,7 @@ close_and_reset (int fd)
   return -1;
 }
 
-/* Frees a NULL-terminated vector of strings. */
-void fk_strv_free (char **v);
+/* fk_strv_free (firkin/strv.h) frees a NULL-terminated vector of strings. */
 FK_DEFINE_CLEANUP (char **, fk_strv_free)
 #define cleanup_strv FK_CLEANUP (fk_strv_free)
 /* Number of entries of a NULL-terminated vector (0 for NULL). */

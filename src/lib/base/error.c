@@ -98,3 +98,15 @@ fk_error_message (const fk_error_t *err)
     return "unknown error";
   return err->msg;
 }
+
+int
+fk_options_check_version (unsigned version, unsigned current, const char *type,
+                          const char *init_macro, fk_error_t *err)
+{
+  if (version >= 1 && version <= current)
+    return 0;
+  return fk_error_set (err, EINVAL,
+                       "%s: unknown version %u (this libfirkin knows 1 to %u): initialize it "
+                       "with %s",
+                       type, version, current, init_macro);
+}

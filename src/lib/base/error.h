@@ -1,19 +1,12 @@
-/* base/error.h: explicit error objects; a failing call fills one once, where it happened. */
+/* base/error.h: explicit error objects; a failing call fills one once, where it happened. The
+   type and what users of the library read are public (firkin/error.h); setting errors is the
+   library's own. */
 #ifndef FK_BASE_ERROR_H
 #define FK_BASE_ERROR_H
 
 #include <stdarg.h>
 
-typedef struct fk_error
-{
-  int code;  /* an errno value, or 0 when the failure has none */
-  char *msg; /* owned; NULL when no error is set */
-} fk_error_t;
-
-#define FK_ERROR_INIT                                                                              \
-  {                                                                                                \
-    0, NULL                                                                                        \
-  }
+#include "firkin/error.h"
 
 /* Sets the error unless one is set already ("never overwrite a lower error"); returns -1. */
 int fk_error_set (fk_error_t *err, int code, const char *fmt, ...)
@@ -27,13 +20,10 @@ int fk_error_set_errno (fk_error_t *err, const char *fmt, ...)
  */
 int fk_error_wrap (fk_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
-/* True when err holds an error. */
-int fk_error_is_set (const fk_error_t *err);
-
-/* Frees the message and resets err to FK_ERROR_INIT; safe on an unset error. */
-void fk_error_clear (fk_error_t *err);
-
-/* The message, or "unknown error" when none is set; owned by err. */
-const char *fk_error_message (const fk_error_t *err);
+/* Checks the version of a public options struct (NULL opts are fine and checked by no one):
+   known versions are 1 to current; anything else is EINVAL naming the struct and its _INIT
+   macro. Returns 0 or -1. */
+int fk_options_check_version (unsigned version, unsigned current, const char *type,
+                              const char *init_macro, fk_error_t *err);
 
 #endif

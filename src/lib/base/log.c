@@ -3,12 +3,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-static int level_set = 0;
 static fk_log_level_t threshold = FK_LOG_WARNING;
-static const char *program = "firkin";
+static fk_log_fn handler;
+static void *handler_data;
 
 static const char *const names[] = { "error", "warning", "info", "debug" };
 
@@ -24,16 +23,17 @@ fk_log_level_parse (const char *name, fk_log_level_t *ret_level)
   return -1;
 }
 
+const char *
+fk_log_level_name (fk_log_level_t level)
+{
+  if ((unsigned)level >= sizeof names / sizeof names[0])
+    return "unknown";
+  return names[level];
+}
+
 fk_log_level_t
 fk_log_get_level (void)
 {
-  if (!level_set)
-    {
-      fk_log_level_t l;
-      if (fk_log_level_parse (getenv ("FIRKIN_LOG"), &l) == 0)
-        threshold = l;
-      level_set = 1;
-    }
   return threshold;
 }
 
@@ -41,13 +41,13 @@ void
 fk_log_set_level (fk_log_level_t level)
 {
   threshold = level;
-  level_set = 1;
 }
 
 void
-fk_log_set_program (const char *name)
+fk_log_set_handler (fk_log_fn fn, void *userdata)
 {
-  program = name;
+  handler = fn;
+  handler_data = userdata;
 }
 
 static void vlog (fk_log_level_t level, int errnum, const char *fmt, va_list ap)
@@ -56,24 +56,18 @@ static void vlog (fk_log_level_t level, int errnum, const char *fmt, va_list ap)
 static void
 vlog (fk_log_level_t level, int errnum, const char *fmt, va_list ap)
 {
-  if (level > fk_log_get_level ())
+  /* Nothing is formatted for a line nobody will see. */
+  fk_log_fn fn = handler;
+  if (fn == NULL || level > threshold)
     return;
-  char line[2048];
-  int n = snprintf (line, sizeof line, "%s: %s: ", program, names[level]);
-  if (n < 0)
-    return;
-  size_t off = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-  int m = vsnprintf (line + off, sizeof line - off, fmt, ap);
+  char msg[FK_LOG_MAX_MESSAGE];
+  size_t off = 0;
+  int m = vsnprintf (msg, sizeof msg, fmt, ap);
   if (m > 0)
-    off += (size_t)m < sizeof line - off ? (size_t)m : sizeof line - off - 1;
-  if (errnum != 0 && off < sizeof line - 1)
-    {
-      m = snprintf (line + off, sizeof line - off, ": %s", strerror (errnum));
-      if (m > 0)
-        off += (size_t)m < sizeof line - off ? (size_t)m : sizeof line - off - 1;
-    }
-  /* One write per line so concurrent processes do not interleave within a line. */
-  fprintf (stderr, "%.*s\n", (int)off, line);
+    off = (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
+  if (errnum != 0 && off < sizeof msg - 1)
+    snprintf (msg + off, sizeof msg - off, ": %s", strerror (errnum));
+  fn (handler_data, level, msg);
 }
 
 void

@@ -70,7 +70,7 @@ static int
 exec_true (fk_client_t *c, fk_error_t *err)
 {
   static char *const argv[] = { (char *)"true", NULL };
-  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_exec_result_t res;
   if (fk_client_exec (c, &eo, 4096, &res, err) < 0)
     return -1;

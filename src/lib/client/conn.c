@@ -725,10 +725,24 @@ hello (fk_client_t *c, fk_error_t *err)
   return ret;
 }
 
+static int
+check_opts (const fk_client_opts_t *opts, fk_error_t *err)
+{
+  if (opts == NULL)
+    return 0;
+  return fk_options_check_version (opts->version, FK_CLIENT_OPTIONS_VERSION, "fk_client_opts_t",
+                                   "FK_CLIENT_OPTIONS_INIT", err);
+}
+
 int
 fk_client_connect_fd_opts (int fd, const fk_client_opts_t *opts, fk_client_t **ret_client,
                            fk_error_t *err)
 {
+  if (check_opts (opts, err) < 0)
+    {
+      close (fd);
+      return -1;
+    }
   fk_client_t *c = xcalloc (1, sizeof *c);
   c->fd = fd;
   int fl = fcntl (fd, F_GETFL);
@@ -736,7 +750,7 @@ fk_client_connect_fd_opts (int fd, const fk_client_opts_t *opts, fk_client_t **r
   pthread_mutex_init (&c->lock, NULL);
   pthread_mutex_init (&c->wlock, NULL);
   pthread_cond_init (&c->cond, NULL);
-  apply_deadline (c, opts && opts->version >= 1 ? opts->deadline_ms : 0);
+  apply_deadline (c, opts ? opts->deadline_ms : 0);
   if (hello (c, err) < 0)
     {
       fk_client_close (c);
@@ -756,6 +770,8 @@ int
 fk_client_connect_opts (const char *socket_path, const fk_client_opts_t *opts,
                         fk_client_t **ret_client, fk_error_t *err)
 {
+  if (check_opts (opts, err) < 0)
+    return -1;
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (strlen (socket_path) >= sizeof sa.sun_path)
     return fk_error_set (err, ENAMETOOLONG, "socket path `%s' is too long", socket_path);
@@ -765,7 +781,7 @@ fk_client_connect_opts (const char *socket_path, const fk_client_opts_t *opts,
     return fk_error_set_errno (err, "socket");
   /* A unix connect waits (in the send timeout) while the listener's backlog is full: an agent
      that stopped accepting. */
-  int deadline = opts && opts->version >= 1 ? opts->deadline_ms : 0;
+  int deadline = opts ? opts->deadline_ms : 0;
   deadline = deadline == 0 ? FK_CLIENT_DEADLINE_MS : deadline;
   if (deadline > 0)
     {

@@ -76,6 +76,13 @@ int
 fk_client_exec_start (fk_client_t *c, const fk_exec_opts_t *o, fk_proc_t **ret_proc,
                       fk_error_t *err)
 {
+  if (o == NULL)
+    return fk_error_set (err, EINVAL,
+                         "exec: no options (FK_EXEC_OPTIONS_INIT, then argv or shell)");
+  if (fk_options_check_version (o->version, FK_EXEC_OPTIONS_VERSION, "fk_exec_opts_t",
+                                "FK_EXEC_OPTIONS_INIT", err)
+      < 0)
+    return -1;
   if ((o->argv == NULL || o->argv[0] == NULL) == (o->shell == NULL))
     return fk_error_set (err, EINVAL, "exec: give either argv or a shell command");
   fk_proc_t *p = xcalloc (1, sizeof *p);

@@ -56,6 +56,11 @@ destroy (fk_shell_t *sh)
 int
 fk_shell_open (fk_client_t *c, const fk_shell_opts_t *opts, fk_shell_t **ret_shell, fk_error_t *err)
 {
+  if (opts
+      && fk_options_check_version (opts->version, FK_SHELL_OPTIONS_VERSION, "fk_shell_opts_t",
+                                   "FK_SHELL_OPTIONS_INIT", err)
+             < 0)
+    return -1;
   fk_shell_t *sh = xcalloc (1, sizeof *sh);
   sh->c = c;
   snprintf (sh->id, sizeof sh->id, "s%lu",
@@ -263,6 +268,12 @@ static int
 start_run (fk_shell_t *sh, int begin, const fk_shell_run_opts_t *o,
            fk_shell_pending_t **ret_pending, fk_error_t *err)
 {
+  if (o == NULL)
+    return fk_error_set (err, EINVAL, "shell run: no options (FK_SHELL_RUN_OPTIONS_INIT)");
+  if (fk_options_check_version (o->version, FK_SHELL_RUN_OPTIONS_VERSION, "fk_shell_run_opts_t",
+                                "FK_SHELL_RUN_OPTIONS_INIT", err)
+      < 0)
+    return -1;
   if (take (sh, begin, err) < 0)
     return -1;
   if (send_run (sh, o, ret_pending, err) < 0)

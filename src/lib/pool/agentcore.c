@@ -94,7 +94,7 @@ echo_timed (fk_client_t *c, const char *word, uint64_t t0, uint64_t *ret_started
             uint64_t *ret_first, fk_error_t *err)
 {
   char *argv[] = { (char *)"echo", (char *)word, NULL };
-  fk_exec_opts_t o = { .argv = argv };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_proc_t *p = NULL;
   if (fk_client_exec_start (c, &o, &p, err) < 0)
     return -1;
@@ -156,7 +156,10 @@ static int
 hot_and_lease (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, int refill_delay_ms,
                fk_trace_samples_t *samples, fk_error_t *err)
 {
-  fk_warm_pool_opts_t po = { .depth = 2, .min_ready = 2, .refill_delay_ms = refill_delay_ms };
+  fk_warm_pool_opts_t po = { .version = FK_WARM_POOL_OPTIONS_VERSION,
+                             .depth = 2,
+                             .min_ready = 2,
+                             .refill_delay_ms = refill_delay_ms };
   fk_warm_pool_t *pool = NULL;
   if (fk_warm_pool_open (rt, spec, &po, &pool, err) < 0)
     return -1;
@@ -248,7 +251,8 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
       uint64_t t0 = now_ns ();
       for (int i = 0; i < 100 && ret == 0; i++)
         {
-          fk_shell_run_opts_t ro = { .command = "printf x" };
+          fk_shell_run_opts_t ro
+              = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = "printf x" };
           fk_shell_result_t r;
           if (fk_shell_run (sh, &ro, &r, err) < 0)
             ret = -1;
@@ -266,7 +270,7 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
       for (int i = 0; i < 100 && ret == 0; i++)
         {
           char *argv[] = { (char *)"printf", (char *)"x", NULL };
-          fk_exec_opts_t eo = { .argv = argv };
+          fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
           fk_exec_result_t r;
           if (fk_client_exec (c, &eo, 4096, &r, err) < 0)
             ret = -1;
@@ -448,7 +452,6 @@ fk_agent_core_collect (fk_runtime_t *rt, const fk_agent_core_opts_t *o, fk_trace
   fk_sandbox_spec_init (&spec);
   const char *layers[] = { o->rootfs, NULL };
   spec.layers = layers;
-  spec.agent_path = o->agent_path;
   if (floors (o, samples, err) < 0
       || hot_and_lease (rt, &spec, o->iterations, o->refill_delay_ms, samples, err) < 0
       || cold (rt, &spec, o->iterations, samples, err) < 0)

@@ -50,7 +50,6 @@ extern const fk_agent_core_target_t fk_agent_core_targets[];
 typedef struct fk_agent_core_opts
 {
   const char *rootfs;     /* the sandboxes' root (one lower layer) */
-  const char *agent_path; /* NULL: the runtime's default */
   size_t iterations;      /* samples per latency metric (>= 1) */
   size_t batches;         /* samples per batch metric (>= 1) */
   size_t density_repeats; /* repeats per density level */

@@ -79,7 +79,7 @@ round_all (fk_shell_pool_t *pool, size_t level, int warm, size_t repeat, uint64_
         snprintf (expected[i], sizeof expected[i], "shell-pool-c%zu-r%zu-%zu", level, repeat, i);
       char cmd[160];
       snprintf (cmd, sizeof cmd, "printf %s", expected[i]);
-      fk_shell_run_opts_t o = { .command = cmd };
+      fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = cmd };
       t0[i] = now_ns ();
       if (fk_shell_run_begin (fk_shell_pool_slot (pool, i), &o, &pend[i], err) < 0)
         {

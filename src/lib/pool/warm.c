@@ -98,7 +98,6 @@ spec_copy (spec_copy_t *sc, const fk_sandbox_spec_t *s)
   sc->spec.seccomp.deny = keep_v (sc, s->seccomp.deny);
   sc->spec.seccomp.allow = keep_v (sc, s->seccomp.allow);
   sc->spec.init = keep_v (sc, s->init);
-  sc->spec.agent_path = keep (sc, s->agent_path);
 }
 
 static void
@@ -141,8 +140,7 @@ spec_eq (const fk_sandbox_spec_t *a, const fk_sandbox_spec_t *b)
          && strv_eq (a->metadata, b->metadata) && a->data_plane.kind == b->data_plane.kind
          && a->seccomp.unconfined == b->seccomp.unconfined
          && strv_eq (a->seccomp.deny, b->seccomp.deny)
-         && strv_eq (a->seccomp.allow, b->seccomp.allow) && a->init == NULL && b->init == NULL
-         && str_eq (a->agent_path, b->agent_path);
+         && strv_eq (a->seccomp.allow, b->seccomp.allow) && a->init == NULL && b->init == NULL;
 }
 
 int
@@ -232,7 +230,7 @@ create_one (fk_warm_pool_t *p, item_t *ret, fk_error_t *err)
      the first one also warms what every later one needs (the agent's first fork, the
      overlay's lookups). */
   char *argv[] = { (char *)"true", NULL };
-  fk_exec_opts_t eo = { .argv = argv };
+  fk_exec_opts_t eo = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv };
   fk_exec_result_t r = { 0 };
   if (fk_client_connect (fk_sandbox_socket_path (it.sb), &it.client, err) < 0
       || fk_client_exec (it.client, &eo, 4096, &r, err) < 0)
@@ -326,6 +324,12 @@ int
 fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_warm_pool_opts_t *opts,
                    fk_warm_pool_t **ret_pool, fk_error_t *err)
 {
+  if (opts == NULL)
+    return fk_error_set (err, EINVAL, "warm pool: no options (FK_WARM_POOL_OPTIONS_INIT)");
+  if (fk_options_check_version (opts->version, FK_WARM_POOL_OPTIONS_VERSION, "fk_warm_pool_opts_t",
+                                "FK_WARM_POOL_OPTIONS_INIT", err)
+      < 0)
+    return -1;
   if (opts->depth == 0 || opts->min_ready > opts->depth)
     return fk_error_set (err, EINVAL,
                          "warm pool: depth %zu, min ready %zu (need 1 <= depth, "

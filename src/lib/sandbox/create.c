@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -52,94 +51,6 @@ fk_create_new_id (char out[13])
     }
   for (size_t i = 0; i < sizeof raw; i++)
     snprintf (out + 2 * i, 3, "%02x", raw[i]);
-}
-
-static int
-executable (const char *path)
-{
-  return access (path, X_OK) == 0;
-}
-
-int
-fk_create_find_agent (const char *explicit_path, char **ret_path, fk_error_t *err)
-{
-  if (explicit_path && explicit_path[0])
-    {
-      if (!executable (explicit_path))
-        return fk_error_set (err, ENOENT, "fk-agent `%s' is not an executable file", explicit_path);
-      *ret_path = xstrdup (explicit_path);
-      return 0;
-    }
-  const char *env = getenv ("FIRKIN_AGENT");
-  if (env && env[0])
-    {
-      if (!executable (env))
-        return fk_error_set (err, ENOENT, "FIRKIN_AGENT `%s' is not an executable file", env);
-      *ret_path = xstrdup (env);
-      return 0;
-    }
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n < 0)
-    return fk_error_set_errno (err, "readlink /proc/self/exe");
-  self[n] = '\0';
-  const char *dir = dirname (self);
-  const char *candidates[] = { "%s/fk-agent", "%s/../agent/fk-agent", "%s/../src/agent/fk-agent",
-                               "%s/../../src/agent/fk-agent" };
-  for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
-    {
-      char path[PATH_MAX];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-      snprintf (path, sizeof path, candidates[i], dir);
-#pragma GCC diagnostic pop
-      if (executable (path))
-        {
-          char real[PATH_MAX];
-          *ret_path = xstrdup (realpath (path, real) ? real : path);
-          return 0;
-        }
-    }
-  return fk_error_set (
-      err, ENOENT, "fk-agent not found next to `%s' or in the build tree; set FIRKIN_AGENT", self);
-}
-
-/* path if it is an executable file, else NULL; takes path. */
-static char *
-if_executable (char *path)
-{
-  if (executable (path))
-    return path;
-  free (path);
-  return NULL;
-}
-
-char *
-fk_create_find_timeout (const char *agent_path)
-{
-  const char *env = getenv ("FIRKIN_TIMEOUT");
-  if (env && env[0])
-    return executable (env) ? xstrdup (env) : NULL;
-  char *found = NULL;
-  if (agent_path)
-    {
-      cleanup_free char *copy = xstrdup (agent_path);
-      const char *agent_dir = dirname (copy);
-      if ((found = if_executable (xasprintf ("%s/fk-timeout", agent_dir)))
-          || (found = if_executable (xasprintf ("%s/../lib/sandbox/fk-timeout", agent_dir))))
-        return found;
-    }
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n < 0)
-    return NULL;
-  self[n] = '\0';
-  const char *self_dir = dirname (self);
-  if ((found = if_executable (xasprintf ("%s/fk-timeout", self_dir)))
-      || (found = if_executable (xasprintf ("%s/../lib/sandbox/fk-timeout", self_dir)))
-      || (found = if_executable (xasprintf ("%s/../src/lib/sandbox/fk-timeout", self_dir))))
-    return found;
-  return NULL;
 }
 
 /* The sandbox's environment: PATH, HOSTNAME and HOME unless the spec sets them, then the spec's
@@ -309,8 +220,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   cleanup_close int exec_fd = -1;
   if (spec->init == NULL)
     {
-      if (fk_create_find_agent (spec->agent_path, &agent, err) < 0)
-        return -1;
+      agent = xstrdup (rt->agent_path);
       exec_fd = open (agent, O_PATH | O_CLOEXEC);
       if (exec_fd < 0)
         return fk_error_set_errno (err, "open fk-agent `%s'", agent);
@@ -346,7 +256,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     {
       if (write_deadline (dirfd, (int64_t)now + (int64_t)spec->timeout_sec, &deadline_fd, err) < 0)
         goto out;
-      timeout_prog = fk_create_find_timeout (agent);
+      timeout_prog = fk_runtime_timeout_program (rt);
     }
   fk_plan_io_t io = { .cgroups = &rt->cgroups, .exec_fd = exec_fd, .listen_fd = listen_fd };
   if (fk_plan_start (&plan, &io, &started, err) < 0)

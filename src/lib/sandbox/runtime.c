@@ -18,9 +18,19 @@
 #include "sandbox/idrange.h"
 #include "sandbox/sandbox.h"
 
-static int
-open_runtime (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
+#ifndef FK_LIBEXECDIR
+#error "FK_LIBEXECDIR: the directory fk-agent and fk-timeout are installed in (meson sets it)"
+#endif
+
+int
+fk_runtime_open (const fk_runtime_opts_t *opts, fk_runtime_t **ret_rt, fk_error_t *err)
 {
+  if (opts
+      && fk_options_check_version (opts->version, FK_RUNTIME_OPTIONS_VERSION, "fk_runtime_opts_t",
+                                   "FK_RUNTIME_OPTIONS_INIT", err)
+             < 0)
+    return -1;
+  const char *state_dir = opts ? opts->state_dir : NULL;
   if (state_dir == NULL || state_dir[0] == '\0')
     state_dir = getenv ("FIRKIN_STATE_DIR");
   if (state_dir == NULL || state_dir[0] == '\0')
@@ -35,6 +45,12 @@ open_runtime (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
     return -1;
   fk_runtime_t *rt = xcalloc (1, sizeof *rt);
   rt->state_dir = xstrdup (abs);
+  rt->agent_path
+      = xstrdup (opts && opts->agent_path && opts->agent_path[0] ? opts->agent_path
+                                                                 : FK_LIBEXECDIR "/fk-agent");
+  rt->timeout_explicit = opts && opts->timeout_path && opts->timeout_path[0];
+  rt->timeout_path
+      = xstrdup (rt->timeout_explicit ? opts->timeout_path : FK_LIBEXECDIR "/fk-timeout");
   rt->state_fd = open (abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   rt->sandboxes_fd = open (sb, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rt->state_fd < 0 || rt->sandboxes_fd < 0)
@@ -48,28 +64,15 @@ open_runtime (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
       fk_runtime_close (rt);
       return -1;
     }
-  *ret_rt = rt;
-  return 0;
-}
-
-int
-fk_runtime_open_nosweep (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
-{
-  return open_runtime (state_dir, ret_rt, err);
-}
-
-int
-fk_runtime_open (const char *state_dir, fk_runtime_t **ret_rt, fk_error_t *err)
-{
-  fk_runtime_t *rt;
-  if (open_runtime (state_dir, &rt, err) < 0)
-    return -1;
-  fk_error_t sweep_err = FK_ERROR_INIT;
-  if (fk_runtime_sweep (rt, &sweep_err) < 0)
+  if (!(opts && opts->skip_sweep))
     {
-      /* A failed sweep must not block the caller's own work. */
-      log_warning ("cleaning stale sandboxes: %s", fk_error_message (&sweep_err));
-      fk_error_clear (&sweep_err);
+      fk_error_t sweep_err = FK_ERROR_INIT;
+      if (fk_runtime_sweep (rt, &sweep_err) < 0)
+        {
+          /* A failed sweep must not block the caller's own work. */
+          log_warning ("cleaning stale sandboxes: %s", fk_error_message (&sweep_err));
+          fk_error_clear (&sweep_err);
+        }
     }
   *ret_rt = rt;
   return 0;
@@ -86,6 +89,8 @@ fk_runtime_close (fk_runtime_t *rt)
     close (rt->sandboxes_fd);
   fk_cgroup_layout_free (&rt->cgroups);
   free (rt->state_dir);
+  free (rt->agent_path);
+  free (rt->timeout_path);
   free (rt);
 }
 
@@ -93,6 +98,28 @@ const char *
 fk_runtime_state_dir (const fk_runtime_t *rt)
 {
   return rt->state_dir;
+}
+
+const char *
+fk_runtime_agent_path (const fk_runtime_t *rt)
+{
+  return rt->agent_path;
+}
+
+const char *
+fk_runtime_timeout_path (const fk_runtime_t *rt)
+{
+  return rt->timeout_path;
+}
+
+char *
+fk_runtime_timeout_program (const fk_runtime_t *rt)
+{
+  /* An installed watchdog is optional; one the caller named must be there (spawning it fails
+     with its path in the error). */
+  if (rt->timeout_explicit || access (rt->timeout_path, X_OK) == 0)
+    return xstrdup (rt->timeout_path);
+  return NULL;
 }
 
 int

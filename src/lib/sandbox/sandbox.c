@@ -109,6 +109,14 @@ fk_sandbox_info_free (fk_sandbox_info_t *info)
   free (info);
 }
 
+void
+fk_sandbox_info_list_free (fk_sandbox_info_t **infos, size_t n)
+{
+  for (size_t i = 0; infos && i < n; i++)
+    fk_sandbox_info_free (infos[i]);
+  free (infos);
+}
+
 static char **
 strv_dup (char *const *v)
 {

@@ -104,8 +104,9 @@ fk_template_record_load (const char *state_dir, const char *id, json_t **ret, fk
 }
 
 int
-fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk_error_t *err)
+fk_template_load (fk_runtime_t *rt, const char *id, fk_template_t **ret, fk_error_t *err)
 {
+  const char *state_dir = fk_runtime_state_dir (rt);
   cleanup_json json_t *rec = NULL;
   if (fk_template_record_load (state_dir, id, &rec, err) < 0)
     return -1;
@@ -120,9 +121,6 @@ fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk
   t->id = xstrdup (id);
   t->source = xstrdup (source);
   t->manifest_digest = xstrdup (md);
-  cleanup_free char *abs = realpath (state_dir, NULL);
-  if (abs == NULL)
-    return fk_error_set_errno (err, "resolve state dir `%s'", state_dir);
   t->layers = xcalloc (json_array_size (layers) + 1, sizeof *t->layers);
   for (size_t i = 0; i < json_array_size (layers); i++)
     {
@@ -130,7 +128,8 @@ fk_template_load (const char *state_dir, const char *id, fk_template_t **ret, fk
       if (fk_json_get_string (json_array_get (layers, i), "diffID", 1, &diff, err) < 0
           || fk_digest_validate (diff, err) < 0)
         return fk_error_wrap (err, "template `%s': layers[%zu]", id, i);
-      t->layers[i] = xasprintf ("%s/layers/sha256/%s/fs", abs, fk_digest_hex (diff));
+      /* The runtime's state dir is absolute (resolved at open). */
+      t->layers[i] = xasprintf ("%s/layers/sha256/%s/fs", state_dir, fk_digest_hex (diff));
       struct stat st;
       if (stat (t->layers[i], &st) < 0 || !S_ISDIR (st.st_mode))
         return fk_error_set (err, ENOENT,

@@ -37,7 +37,7 @@ fk_template_resolve (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox
       return 0;
     }
   fk_template_t *t;
-  if (fk_template_load (fk_runtime_state_dir (rt), spec->template_id, &t, err) < 0)
+  if (fk_template_load (rt, spec->template_id, &t, err) < 0)
     return -1;
   fk_template_resolved_t *r = xcalloc (1, sizeof *r);
   r->layers = t->layers;

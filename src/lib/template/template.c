@@ -231,8 +231,8 @@ fallback_to_base (fk_store_t *store, const char *want_id, const fk_error_t *why,
                             &rec, NULL)
       < 0)
     return -1;
-  fprintf (stderr, "fk: %s: no registry answered (%s); using the local template `%s'\n",
-           FALLBACK_REF, fk_error_message (why), FALLBACK_ID);
+  log_warning ("%s: no registry answered (%s); using the local template `%s'", FALLBACK_REF,
+               fk_error_message (why), FALLBACK_ID);
   if (want_id != NULL && strcmp (want_id, FALLBACK_ID) != 0)
     {
       json_object_set_new (rec, "id", json_string (want_id));
@@ -247,9 +247,16 @@ fallback_to_base (fk_store_t *store, const char *want_id, const fk_error_t *why,
 }
 
 int
-fk_template_prepare (const char *state_dir, const char *refstr,
-                     const fk_template_prepare_opts_t *opts, char **ret_id, fk_error_t *err)
+fk_template_prepare (fk_runtime_t *rt, const char *refstr, const fk_template_prepare_opts_t *opts,
+                     char **ret_id, fk_error_t *err)
 {
+  if (opts
+      && fk_options_check_version (opts->version, FK_TEMPLATE_PREPARE_OPTIONS_VERSION,
+                                   "fk_template_prepare_opts_t", "FK_TEMPLATE_PREPARE_OPTIONS_INIT",
+                                   err)
+             < 0)
+    return -1;
+  const char *state_dir = fk_runtime_state_dir (rt);
   cleanup_reference fk_reference_t *ref = NULL;
   if (fk_reference_parse (refstr, &ref, err) < 0)
     return -1;
@@ -332,8 +339,9 @@ cmp_str (const void *a, const void *b)
 }
 
 int
-fk_template_list (const char *state_dir, char ***ret_ids, fk_error_t *err)
+fk_template_list (fk_runtime_t *rt, char ***ret_ids, fk_error_t *err)
 {
+  const char *state_dir = fk_runtime_state_dir (rt);
   cleanup_free char *dir = xasprintf ("%s/templates", state_dir);
   cleanup_dir DIR *d = opendir (dir);
   size_t n = 0, cap = 8;
@@ -356,8 +364,9 @@ fk_template_list (const char *state_dir, char ***ret_ids, fk_error_t *err)
 }
 
 int
-fk_template_inspect (const char *state_dir, const char *id, char **ret_json, fk_error_t *err)
+fk_template_inspect (fk_runtime_t *rt, const char *id, char **ret_json, fk_error_t *err)
 {
+  const char *state_dir = fk_runtime_state_dir (rt);
   cleanup_json json_t *rec = NULL;
   if (fk_template_record_load (state_dir, id, &rec, err) < 0)
     return -1;
@@ -384,9 +393,10 @@ gc (fk_store_t *store, fk_template_gc_stats_t *ret_stats, fk_error_t *err)
 }
 
 int
-fk_template_remove (const char *state_dir, const char *id, fk_template_gc_stats_t *ret_stats,
+fk_template_remove (fk_runtime_t *rt, const char *id, fk_template_gc_stats_t *ret_stats,
                     fk_error_t *err)
 {
+  const char *state_dir = fk_runtime_state_dir (rt);
   if (fk_template_id_validate (id, err) < 0)
     return -1;
   cleanup_store fk_store_t *store = NULL;
@@ -409,8 +419,9 @@ fk_template_remove (const char *state_dir, const char *id, fk_template_gc_stats_
 }
 
 int
-fk_template_prune (const char *state_dir, fk_template_gc_stats_t *ret_stats, fk_error_t *err)
+fk_template_prune (fk_runtime_t *rt, fk_template_gc_stats_t *ret_stats, fk_error_t *err)
 {
+  const char *state_dir = fk_runtime_state_dir (rt);
   cleanup_store fk_store_t *store = NULL;
   if (fk_store_open (state_dir, &store, err) < 0)
     return -1;

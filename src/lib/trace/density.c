@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 #include "trace/envparse.h"
 #include "trace/stats.h"
@@ -47,7 +48,7 @@ set_static_tags (fk_trace_sample_t *s, const char *const *tags)
   for (size_t i = 0; tags != NULL && tags[i] != NULL; i += 2)
     if (fk_trace_sample_set_tag (s, tags[i], tags[i + 1], &err) < 0)
       {
-        fprintf (stderr, "firkin: bad static tag table: %s\n", fk_error_message (&err));
+        log_error ("bad static tag table: %s", fk_error_message (&err));
         abort ();
       }
 }
@@ -68,7 +69,7 @@ fk_trace_density_sample (const fk_trace_density_spec_t *spec, size_t concurrency
       || fk_trace_sample_set_tagf (s, &err, "repeat_index", "%zu", repeat) < 0
       || fk_trace_sample_set_tagf (s, &err, "repeat_count", "%zu", repeat_count) < 0)
     {
-      fprintf (stderr, "firkin: bad level tag table: %s\n", fk_error_message (&err));
+      log_error ("bad level tag table: %s", fk_error_message (&err));
       abort ();
     }
   return s;
