@@ -85,6 +85,41 @@ typedef struct fk_sandbox_spec
    0 lifts its limit, see fk_resources_t); no timeout; default seccomp. */
 void fk_sandbox_spec_init (fk_sandbox_spec_t *spec);
 
+/* The spec's codec. One table of the spec's fields (src/lib/sandbox/speccodec.c) drives copying,
+   comparing and JSON, so every front end, the warm pool and the state file agree on them: a
+   field added to fk_sandbox_spec_t is added to that table too (test_spec_codec fails until it
+   is). The JSON form (docs/sandbox.md) is an object of the fields by their C names, with
+   objects for resources, data_plane and seccomp. */
+
+/* The most bytes of JSON fk_sandbox_spec_from_json takes. */
+#define FK_SANDBOX_SPEC_JSON_MAX (512u << 10)
+
+/* A deep copy of src owning all its strings and lists; free it with fk_sandbox_spec_free. */
+void fk_sandbox_spec_dup (const fk_sandbox_spec_t *src, fk_sandbox_spec_t **ret_spec);
+
+/* Frees a spec from fk_sandbox_spec_dup or fk_sandbox_spec_from_json, never one the caller put
+   together (its strings are not its own). NULL is a no-op. */
+void fk_sandbox_spec_free (fk_sandbox_spec_t *spec);
+
+/* 1 when a and b ask for the same sandbox field for field, else 0: strings by content (NULL is
+   not ""), lists entry by entry where NULL and an empty list are the same, except init (NULL
+   runs the agent; an empty command is an error), seccomp.unconfined by truth. */
+int fk_sandbox_spec_equal (const fk_sandbox_spec_t *a, const fk_sandbox_spec_t *b);
+
+/* The spec as indented JSON text with every field (NULL strings and lists as null); caller
+   frees. EINVAL naming the field for what JSON cannot hold: a string that is not UTF-8, a
+   number out of range, an enum value without a name. */
+int fk_sandbox_spec_to_json (const fk_sandbox_spec_t *spec, char **ret_text, fk_error_t *err);
+
+/* Parses len bytes of untrusted JSON into a new spec (free with fk_sandbox_spec_free). At most
+   FK_SANDBOX_SPEC_JSON_MAX bytes (else EFBIG); an object whose fields have exactly their types;
+   unknown fields are errors; sizes and values are checked by fk_sandbox_create's rules. A
+   missing field keeps fk_sandbox_spec_init's default, and null is the default of a string or a
+   list. A template or a layer is not required here (a caller may add it); fk_sandbox_create
+   requires one. EINVAL naming the field. */
+int fk_sandbox_spec_from_json (const char *text, size_t len, fk_sandbox_spec_t **ret_spec,
+                               fk_error_t *err);
+
 typedef enum
 {
   FK_SANDBOX_RUNNING,

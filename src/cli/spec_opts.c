@@ -2,12 +2,15 @@
 #include "cli/spec_opts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/spec.h" /* fk_size_parse */
 
@@ -28,6 +31,7 @@ enum
   O_SECCOMP_DENY,
   O_SECCOMP_ALLOW,
   O_AGENT,
+  O_SPEC,
 };
 
 const struct option fk_cli_spec_options[] = {
@@ -46,6 +50,7 @@ const struct option fk_cli_spec_options[] = {
   { "seccomp-deny", required_argument, NULL, O_SECCOMP_DENY },
   { "seccomp-allow", required_argument, NULL, O_SECCOMP_ALLOW },
   { "agent", required_argument, NULL, O_AGENT },
+  { "spec", required_argument, NULL, O_SPEC },
   { NULL, 0, NULL, 0 },
 };
 
@@ -65,7 +70,9 @@ const char fk_cli_spec_usage[]
       "  --seccomp unconfined no seccomp filter\n"
       "  --seccomp-deny NAME  also deny syscall NAME (repeatable)\n"
       "  --seccomp-allow NAME allow syscall NAME, whatever its arguments (repeatable)\n"
-      "  --agent PATH         the fk-agent binary (default: $FIRKIN_AGENT, or next to fk)\n";
+      "  --agent PATH         the fk-agent binary (default: $FIRKIN_AGENT, or next to fk)\n"
+      "  --spec FILE          a sandbox spec as JSON (docs/sandbox.md; - for stdin); the other\n"
+      "                       options override it, or add to its lists\n";
 
 void
 fk_cli_spec_init (fk_cli_spec_t *s)
@@ -77,6 +84,7 @@ fk_cli_spec_init (fk_cli_spec_t *s)
 void
 fk_cli_spec_free (fk_cli_spec_t *s)
 {
+  fk_sandbox_spec_free (s->file);
   free (s->env);
   for (size_t i = 0; i < s->n_layers; i++)
     free (s->layers[i]);
@@ -229,8 +237,43 @@ fk_cli_spec_finish (fk_cli_spec_t *s, const char *template_id)
   s->spec.seccomp.allow = (const char *const *)s->allow;
   if (s->n_layers)
     s->spec.layers = (const char *const *)s->layers;
-  else
+  else if (template_id != NULL || s->spec.template_id == NULL)
     s->spec.template_id = template_id ? template_id : "base";
+}
+
+/* --spec FILE: the file's spec becomes the base the other options change. */
+static int
+load_spec_file (fk_cli_spec_t *s, const char *path)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  cleanup_close int fd
+      = strcmp (path, "-") == 0 ? dup (STDIN_FILENO) : open (path, O_RDONLY | O_CLOEXEC);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  fk_sandbox_spec_t *spec = NULL;
+  if (fd < 0)
+    fk_error_set_errno (&err, "open");
+  else if (fk_read_all (fd, FK_SANDBOX_SPEC_JSON_MAX, &text, &len, &err) == 0)
+    fk_sandbox_spec_from_json (text, len, &spec, &err);
+  if (spec == NULL)
+    {
+      fprintf (stderr, "fk: --spec %s: %s\n", path, fk_error_message (&err));
+      fk_error_clear (&err);
+      return -1;
+    }
+  s->file = spec;
+  s->spec = *spec;
+  for (size_t i = 0; spec->env && spec->env[i]; i++)
+    push (&s->env, &s->n_env, spec->env[i]);
+  for (size_t i = 0; spec->layers && spec->layers[i]; i++)
+    push (&s->layers, &s->n_layers, xstrdup (spec->layers[i]));
+  for (size_t i = 0; spec->metadata && spec->metadata[i]; i++)
+    push (&s->metadata, &s->n_metadata, spec->metadata[i]);
+  for (size_t i = 0; spec->seccomp.deny && spec->seccomp.deny[i]; i++)
+    push (&s->deny, &s->n_deny, spec->seccomp.deny[i]);
+  for (size_t i = 0; spec->seccomp.allow && spec->seccomp.allow[i]; i++)
+    push (&s->allow, &s->n_allow, spec->seccomp.allow[i]);
+  return 0;
 }
 
 int
@@ -240,9 +283,34 @@ fk_cli_spec_parse (fk_cli_spec_t *s, int argc, char **argv, void (*usage) (FILE 
   memcpy (opts, fk_cli_spec_options, sizeof (struct option) * FK_CLI_SPEC_OPTIONS_N);
   opts[FK_CLI_SPEC_OPTIONS_N - 1] = (struct option){ "help", no_argument, NULL, 'h' };
   opts[FK_CLI_SPEC_OPTIONS_N] = (struct option){ NULL, 0, NULL, 0 };
-  int c;
+  /* A first pass for --spec alone (quiet: the second reports bad options). */
+  const char *spec_file = NULL;
+  int c, saved_opterr = opterr;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    if (c == O_SPEC)
+      {
+        if (spec_file != NULL)
+          {
+            opterr = saved_opterr;
+            fprintf (stderr, "fk: --spec given twice\n");
+            fk_cli_spec_free (s);
+            return 2;
+          }
+        spec_file = optarg;
+      }
+  opterr = saved_opterr;
+  if (spec_file != NULL && load_spec_file (s, spec_file) < 0)
+    {
+      fk_cli_spec_free (s);
+      return 2;
+    }
+  optind = 0;
   while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
     {
+      if (c == O_SPEC)
+        continue;
       if (c == 'h')
         {
           usage (stdout);

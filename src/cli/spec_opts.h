@@ -11,6 +11,7 @@
 typedef struct fk_cli_spec
 {
   fk_sandbox_spec_t spec;
+  fk_sandbox_spec_t *file; /* --spec FILE's, which spec and the lists may point into */
   char **env, **layers, **metadata, **deny, **allow;
   size_t n_env, n_layers, n_metadata, n_deny, n_allow;
   const char *agent_path; /* --agent: the runtime's fk-agent (cli/runtime.h) */
@@ -18,7 +19,7 @@ typedef struct fk_cli_spec
 
 /* Long options of the spec (end with a zero entry; ids from 1000 up). */
 extern const struct option fk_cli_spec_options[];
-#define FK_CLI_SPEC_OPTIONS_N 16
+#define FK_CLI_SPEC_OPTIONS_N 17
 
 void fk_cli_spec_init (fk_cli_spec_t *s);
 void fk_cli_spec_free (fk_cli_spec_t *s);
@@ -28,6 +29,8 @@ void fk_cli_spec_free (fk_cli_spec_t *s);
 int fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg);
 
 /* Parses argv's options (the spec's and --help, stopping at the first operand or "--") into s.
+   --spec FILE is read first wherever it is, and the other options override it (lists: add to
+   it).
    Returns -1 to go on (optind at the operands), else the exit code: 0 after --help (usage on
    stdout), 2 on a bad option (usage on stderr, or a message) with s freed. */
 int fk_cli_spec_parse (fk_cli_spec_t *s, int argc, char **argv, void (*usage) (FILE *out));

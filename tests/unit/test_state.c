@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "base/cleanup.h"
+#include "base/json.h"
 #include "base/xalloc.h"
 #include "sandbox/state.h"
 
@@ -78,6 +79,114 @@ save_load_roundtrip (void **state)
   test_tmpdir_free (dir);
 }
 
+/* A state.json as the version before the spec codec wrote it: the spec's parts at the top,
+   "limits" and a metadata object. It still loads, and saves in the new form. */
+static void
+previous_version_state_loads (void **state)
+{
+  char *dir = test_tmpdir ();
+  int dfd = open (dir, O_RDONLY | O_DIRECTORY);
+  const char *old
+      = "{\n  \"id\": \"old1\",\n  \"template\": \"base\",\n  \"layers\": [\n    \"/a\",\n"
+        "    \"/b\"\n  ],\n  \"pid\": 1234,\n  \"start_time\": 5678,\n  \"boot_id\": \"boot\",\n"
+        "  \"socket\": \"/x/agent.sock\",\n  \"cgroup\": \"firkin/old1\",\n  \"cgroup_version\": "
+        "2,\n"
+        "  \"cgroup_root\": \"/sys/fs/cgroup\",\n  \"limits\": {\n    \"vcpus\": 1.5,\n"
+        "    \"memory\": 1048576,\n    \"disk\": 2097152,\n    \"pids\": 9\n  },\n"
+        "  \"created\": 100,\n  \"expires\": 200,\n  \"metadata\": {\n    \"owner\": \"me\",\n"
+        "    \"purpose\": \"a=b\"\n  },\n  \"stopped\": true,\n  \"id_base\": 1000065536\n}\n";
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_write_file_atomic_at (dfd, "state.json", old, strlen (old), 0644, &err), 0);
+  for (int round = 0; round < 2; round++)
+    {
+      fk_sandbox_state_t *st = NULL;
+      assert_int_equal (fk_state_load (dfd, &st, &err), 0);
+      assert_string_equal (st->id, "old1");
+      assert_string_equal (st->template_id, "base");
+      assert_string_equal (st->layers[0], "/a");
+      assert_string_equal (st->layers[1], "/b");
+      assert_null (st->layers[2]);
+      assert_int_equal (st->pid, 1234);
+      assert_string_equal (st->socket, "/x/agent.sock");
+      assert_int_equal (st->cgroup_version, 2);
+      assert_true (st->resources.vcpus == 1.5);
+      assert_int_equal (st->resources.memory_bytes, 1048576);
+      assert_int_equal (st->resources.disk_bytes, 2097152);
+      assert_int_equal (st->resources.pids, 9);
+      assert_int_equal (st->created, 100);
+      assert_int_equal (st->expires, 200);
+      assert_string_equal (st->metadata[0], "owner=me");
+      assert_string_equal (st->metadata[1], "purpose=a=b");
+      assert_null (st->metadata[2]);
+      assert_true (st->stopped);
+      assert_int_equal (st->id_base, 1000065536u);
+      /* Saved again (as a stop or an extend does), it is in the new form, and loads the same. */
+      if (round == 0)
+        assert_int_equal (fk_state_save (dfd, st, &err), 0);
+      fk_state_free (st);
+    }
+  char *text = NULL;
+  size_t len;
+  assert_int_equal (fk_read_file_at (dfd, "state.json", 1 << 20, &text, &len, &err), 0);
+  assert_non_null (strstr (text, "\"spec\""));
+  assert_null (strstr (text, "\"limits\""));
+  free (text);
+  close (dfd);
+  test_tmpdir_free (dir);
+}
+
+/* The spec's parts are written by the spec's codec: its names, its checks on the way back. */
+static void
+spec_parts_through_the_codec (void **state)
+{
+  char *dir = test_tmpdir ();
+  int dfd = open (dir, O_RDONLY | O_DIRECTORY);
+  fk_sandbox_state_t st = { 0 };
+  char *layers[] = { "/a", NULL };
+  st.id = "new1";
+  st.template_id = "base";
+  st.layers = layers;
+  st.pid = 1;
+  st.boot_id = "boot";
+  st.cgroup = "firkin/new1";
+  st.cgroup_version = 2;
+  st.cgroup_root = "/sys/fs/cgroup";
+  st.resources.vcpus = 0.5;
+  st.resources.memory_bytes = 64 << 20;
+  st.resources.pids = 100;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_state_save (dfd, &st, &err), 0);
+  json_t *j = NULL;
+  assert_int_equal (fk_json_load_file_at (dfd, "state.json", 1 << 20, &j, &err), 0);
+  json_t *spec = json_object_get (j, "spec");
+  assert_non_null (spec);
+  assert_string_equal (json_string_value (json_object_get (spec, "template_id")), "base");
+  assert_int_equal (
+      json_integer_value (json_object_get (json_object_get (spec, "resources"), "memory_bytes")),
+      64 << 20);
+  /* Only the parts a state keeps. */
+  assert_null (json_object_get (spec, "env"));
+  assert_null (json_object_get (spec, "init"));
+  json_decref (j);
+  /* No metadata given: an empty list back, as readers expect. */
+  fk_sandbox_state_t *back = NULL;
+  assert_int_equal (fk_state_load (dfd, &back, &err), 0);
+  assert_non_null (back->metadata);
+  assert_null (back->metadata[0]);
+  assert_int_equal (back->resources.pids, 100);
+  fk_state_free (back);
+
+  /* A bad spec part is named. */
+  const char *bad = "{\"id\": \"x\", \"spec\": {\"resources\": {\"pids\": -3}}, \"pid\": 1,"
+                    " \"start_time\": 1, \"boot_id\": \"b\", \"cgroup\": \"c\","
+                    " \"cgroup_root\": \"/\", \"cgroup_version\": 2, \"created\": 1}";
+  assert_int_equal (fk_write_file_atomic_at (dfd, "state.json", bad, strlen (bad), 0644, &err), 0);
+  assert_int_equal (fk_state_load (dfd, &back, &err), -1);
+  assert_error_contains (&err, "`resources.pids' is negative");
+  close (dfd);
+  test_tmpdir_free (dir);
+}
+
 static void
 alive_follows_the_process (void **state)
 {
@@ -117,6 +226,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (parse_stat),
     cmocka_unit_test (save_load_roundtrip),
+    cmocka_unit_test (previous_version_state_loads),
+    cmocka_unit_test (spec_parts_through_the_codec),
     cmocka_unit_test (alive_follows_the_process),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -26,18 +26,10 @@ typedef struct item
   fk_client_t *client;
 } item_t;
 
-/* The pool's own copy of a spec: every string it points at is owned here. */
-typedef struct spec_copy
-{
-  fk_sandbox_spec_t spec;
-  char **strs; /* everything allocated, freed at the end */
-  size_t n_strs;
-} spec_copy_t;
-
 struct fk_warm_pool
 {
   fk_runtime_t *rt;
-  spec_copy_t sc;
+  fk_sandbox_spec_t *spec; /* the pool's own copy */
   size_t depth;
   int refill_delay_ms;
   uint64_t last_lease_ms; /* CLOCK_MONOTONIC */
@@ -56,97 +48,10 @@ struct fk_warm_pool
   uint64_t created, leased, cold;
 };
 
-/* ---- specs ---- */
-
-static char *
-keep (spec_copy_t *sc, const char *s)
-{
-  if (s == NULL)
-    return NULL;
-  sc->strs = xrealloc (sc->strs, (sc->n_strs + 1) * sizeof *sc->strs);
-  return sc->strs[sc->n_strs++] = xstrdup (s);
-}
-
-static const char *const *
-keep_v (spec_copy_t *sc, const char *const *v)
-{
-  if (v == NULL)
-    return NULL;
-  size_t n = 0;
-  while (v[n])
-    n++;
-  const char **out = xcalloc (n + 1, sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = keep (sc, v[i]);
-  sc->strs = xrealloc (sc->strs, (sc->n_strs + 1) * sizeof *sc->strs);
-  sc->strs[sc->n_strs++] = (char *)out;
-  return out;
-}
-
-static void
-spec_copy (spec_copy_t *sc, const fk_sandbox_spec_t *s)
-{
-  memset (sc, 0, sizeof *sc);
-  sc->spec = *s;
-  sc->spec.template_id = keep (sc, s->template_id);
-  sc->spec.layers = keep_v (sc, s->layers);
-  sc->spec.env = keep_v (sc, s->env);
-  sc->spec.workdir = keep (sc, s->workdir);
-  sc->spec.user = keep (sc, s->user);
-  sc->spec.hostname = keep (sc, s->hostname);
-  sc->spec.metadata = keep_v (sc, s->metadata);
-  sc->spec.seccomp.deny = keep_v (sc, s->seccomp.deny);
-  sc->spec.seccomp.allow = keep_v (sc, s->seccomp.allow);
-  sc->spec.init = keep_v (sc, s->init);
-}
-
-static void
-spec_copy_free (spec_copy_t *sc)
-{
-  for (size_t i = 0; i < sc->n_strs; i++)
-    free (sc->strs[i]);
-  free (sc->strs);
-}
-
-static int
-str_eq (const char *a, const char *b)
-{
-  return a == b || (a != NULL && b != NULL && strcmp (a, b) == 0);
-}
-
-static int
-strv_eq (const char *const *a, const char *const *b)
-{
-  /* NULL and an empty list ask for the same thing. */
-  static const char *const empty[] = { NULL };
-  a = a ? a : empty;
-  b = b ? b : empty;
-  for (; *a && *b; a++, b++)
-    if (strcmp (*a, *b) != 0)
-      return 0;
-  return *a == NULL && *b == NULL;
-}
-
-static int
-spec_eq (const fk_sandbox_spec_t *a, const fk_sandbox_spec_t *b)
-{
-  return str_eq (a->template_id, b->template_id) && strv_eq (a->layers, b->layers)
-         && a->resources.vcpus == b->resources.vcpus
-         && a->resources.memory_bytes == b->resources.memory_bytes
-         && a->resources.disk_bytes == b->resources.disk_bytes
-         && a->resources.pids == b->resources.pids && strv_eq (a->env, b->env)
-         && str_eq (a->workdir, b->workdir) && str_eq (a->user, b->user)
-         && str_eq (a->hostname, b->hostname) && a->timeout_sec == b->timeout_sec
-         && strv_eq (a->metadata, b->metadata) && a->data_plane.kind == b->data_plane.kind
-         && a->seccomp.unconfined == b->seccomp.unconfined
-         && strv_eq (a->seccomp.deny, b->seccomp.deny)
-         && strv_eq (a->seccomp.allow, b->seccomp.allow) && a->init == NULL && b->init == NULL;
-}
-
 int
 fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec)
 {
-  return spec_eq (&pool->sc.spec, spec);
+  return fk_sandbox_spec_equal (pool->spec, spec);
 }
 
 /* ---- the helper process: one line per request, "+ID" or "-MESSAGE" ---- */
@@ -166,7 +71,7 @@ helper_main (fk_warm_pool_t *p, int req, int resp)
       fk_error_t err = FK_ERROR_INIT;
       fk_sandbox_t *sb = NULL;
       char *line;
-      if (fk_template_sandbox_create (p->rt, &p->sc.spec, &sb, &err) < 0)
+      if (fk_template_sandbox_create (p->rt, p->spec, &sb, &err) < 0)
         {
           line = xasprintf ("-%s\n", fk_error_message (&err));
           for (char *q = line + 1; q[1]; q++)
@@ -339,7 +244,7 @@ fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_war
     return fk_error_set (err, EINVAL, "warm pool: sandboxes with an init command are not pooled");
   fk_warm_pool_t *p = xcalloc (1, sizeof *p);
   p->rt = rt;
-  spec_copy (&p->sc, spec);
+  fk_sandbox_spec_dup (spec, &p->spec);
   p->depth = opts->depth;
   p->refill_delay_ms = opts->refill_delay_ms < 0 ? 20 : opts->refill_delay_ms;
   p->ready = xcalloc (p->depth, sizeof *p->ready);
@@ -449,7 +354,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
 {
   item_t it = { 0 };
   int pooled = 0;
-  if (spec_eq (&p->sc.spec, spec))
+  if (fk_sandbox_spec_equal (p->spec, spec))
     {
       pthread_mutex_lock (&p->lock);
       if (p->n_ready > 0)
@@ -550,7 +455,7 @@ fk_warm_pool_close (fk_warm_pool_t *p, fk_error_t *err)
     }
   free (p->ready);
   free (p->last_error);
-  spec_copy_free (&p->sc);
+  fk_sandbox_spec_free (p->spec);
   pthread_mutex_destroy (&p->lock);
   pthread_cond_destroy (&p->cond);
   free (p);

@@ -296,8 +296,8 @@ listed (const char *const *list, const char *name)
   return 0;
 }
 
-static int
-check_names (const fk_seccomp_spec_t *spec, fk_error_t *err)
+int
+fk_seccomp_check_names (const fk_seccomp_spec_t *spec, fk_error_t *err)
 {
   for (size_t i = 0; spec->deny && spec->deny[i]; i++)
     if (seccomp_syscall_resolve_name (spec->deny[i]) == __NR_SCMP_ERROR)
@@ -631,7 +631,7 @@ int
 fk_seccomp_build (const fk_seccomp_spec_t *spec, struct sock_filter **ret_prog, size_t *ret_len,
                   fk_error_t *err)
 {
-  if (check_names (spec, err) < 0)
+  if (fk_seccomp_check_names (spec, err) < 0)
     return -1;
   build_t b = { .spec = spec };
   int ret = build (&b, err);
@@ -697,7 +697,7 @@ copy_names (const char *const *names)
 int
 fk_seccomp_validate (const fk_seccomp_spec_t *spec, fk_error_t *err)
 {
-  if (check_names (spec, err) < 0)
+  if (fk_seccomp_check_names (spec, err) < 0)
     return -1;
   if (spec->unconfined || find_cached (spec))
     return 0;

@@ -18,6 +18,10 @@
    cloned afterwards only loads it. */
 int fk_seccomp_validate (const fk_seccomp_spec_t *spec, fk_error_t *err);
 
+/* Only the names check of fk_seccomp_validate: builds and keeps nothing, so untrusted specs
+   (a decoder's) cannot fill the kept filters. */
+int fk_seccomp_check_names (const fk_seccomp_spec_t *spec, fk_error_t *err);
+
 /* Loads the filter into the calling process (needs no_new_privs or CAP_SYS_ADMIN); a no-op
    when spec->unconfined. spec->deny: refused with EPERM, whatever else says. spec->allow:
    allowed with any arguments (ptrace; ioctl with TIOCSTI; clone or unshare: namespace flags,

@@ -4,10 +4,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sandbox/seccomp.h"
+#include "sandbox/speccodec.h"
 
 void
 fk_sandbox_spec_init (fk_sandbox_spec_t *spec)
@@ -103,10 +105,10 @@ valid_hostname (const char *h)
 }
 
 int
-fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
+fk_spec_check_values (const fk_sandbox_spec_t *spec, fk_error_t *err)
 {
-  if (spec->template_id == NULL && (spec->layers == NULL || spec->layers[0] == NULL))
-    return fk_error_set (err, EINVAL, "sandbox spec: a template or at least one layer is needed");
+  if (fk_spec_check_sizes (spec, err) < 0)
+    return -1;
   for (size_t i = 0; spec->layers && spec->layers[i]; i++)
     if (spec->layers[i][0] != '/')
       return fk_error_set (err, EINVAL, "sandbox spec: layer `%s' is not an absolute path",
@@ -117,6 +119,11 @@ fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
                          r->vcpus);
   if (r->vcpus > 0 && r->vcpus < 0.01)
     return fk_error_set (err, EINVAL, "sandbox spec: vcpus %g is below 0.01", r->vcpus);
+  /* Above INT64_MAX a limit means nothing to the kernel, and JSON integers stop there. */
+  if (r->memory_bytes > INT64_MAX || r->disk_bytes > INT64_MAX || r->pids > INT64_MAX)
+    return fk_error_set (err, EINVAL,
+                         "sandbox spec: memory, disk and pids are at most %lld (0: no limit)",
+                         (long long)INT64_MAX);
   if (r->memory_bytes && r->memory_bytes < (4u << 20))
     return fk_error_set (err, EINVAL, "sandbox spec: memory %llu bytes is below 4 MiB",
                          (unsigned long long)r->memory_bytes);
@@ -149,5 +156,18 @@ fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
                          (int)spec->data_plane.kind);
   if (spec->init && spec->init[0] == NULL)
     return fk_error_set (err, EINVAL, "sandbox spec: init is an empty command");
+  if ((unsigned)spec->init_stdio > FK_INIT_STDIO_TTY)
+    return fk_error_set (err, EINVAL, "sandbox spec: init stdio %d is not null, pipes or tty",
+                         (int)spec->init_stdio);
+  return fk_seccomp_check_names (&spec->seccomp, err);
+}
+
+int
+fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
+{
+  if (spec->template_id == NULL && (spec->layers == NULL || spec->layers[0] == NULL))
+    return fk_error_set (err, EINVAL, "sandbox spec: a template or at least one layer is needed");
+  if (fk_spec_check_values (spec, err) < 0)
+    return -1;
   return fk_seccomp_validate (&spec->seccomp, err);
 }

@@ -13,6 +13,8 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/xalloc.h"
+#include "sandbox/spec.h"
+#include "sandbox/speccodec.h"
 
 void
 fk_state_free (fk_sandbox_state_t *st)
@@ -30,37 +32,29 @@ fk_state_free (fk_sandbox_state_t *st)
   free (st);
 }
 
-static json_t *
-strv_json (char *const *v)
-{
-  json_t *a = json_array ();
-  for (size_t i = 0; v && v[i]; i++)
-    json_array_append_new (a, json_string (v[i]));
-  return a;
-}
+/* The parts of the spec a state keeps, written by the spec's codec under "spec" (a state from
+   before that has them at the top: "template", "layers", "limits" and "metadata", an object). */
+static const char *const spec_fields[] = { "template_id", "layers", "resources", "metadata", NULL };
 
 int
 fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
 {
-  cleanup_json json_t *meta = json_object ();
-  for (size_t i = 0; st->metadata && st->metadata[i]; i++)
-    {
-      const char *eq = strchr (st->metadata[i], '=');
-      cleanup_free char *k = xstrndup (st->metadata[i], (size_t)(eq - st->metadata[i]));
-      json_object_set_new (meta, k, json_string (eq + 1));
-    }
+  fk_sandbox_spec_t view;
+  fk_sandbox_spec_init (&view);
+  view.template_id = st->template_id;
+  view.layers = (const char *const *)st->layers;
+  view.resources = st->resources;
+  view.metadata = (const char *const *)st->metadata;
+  cleanup_json json_t *spec = NULL;
+  if (fk_spec_json_encode (&view, spec_fields, &spec, err) < 0)
+    return fk_error_wrap (err, "state of sandbox `%s'", st->id);
   cleanup_json json_t *j = json_pack (
-      "{s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:s, s:i, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:I, s:O, "
-      "s:b, s:I}",
-      "id", st->id, "template", st->template_id ? json_string (st->template_id) : json_null (),
-      "layers", strv_json (st->layers), "pid", (json_int_t)st->pid, "start_time",
-      (json_int_t)st->start_time, "boot_id", st->boot_id, "socket",
-      st->socket ? json_string (st->socket) : json_null (), "cgroup", st->cgroup, "cgroup_version",
-      st->cgroup_version, "cgroup_root", st->cgroup_root, "limits", "vcpus", st->resources.vcpus,
-      "memory", (json_int_t)st->resources.memory_bytes, "disk",
-      (json_int_t)st->resources.disk_bytes, "pids", (json_int_t)st->resources.pids, "created",
-      (json_int_t)st->created, "expires", (json_int_t)st->expires, "metadata", meta, "stopped",
-      st->stopped, "id_base", (json_int_t)st->id_base);
+      "{s:s, s:O, s:I, s:I, s:s, s:o, s:s, s:i, s:s, s:I, s:I, s:b, s:I}", "id", st->id, "spec",
+      spec, "pid", (json_int_t)st->pid, "start_time", (json_int_t)st->start_time, "boot_id",
+      st->boot_id, "socket", st->socket ? json_string (st->socket) : json_null (), "cgroup",
+      st->cgroup, "cgroup_version", st->cgroup_version, "cgroup_root", st->cgroup_root, "created",
+      (json_int_t)st->created, "expires", (json_int_t)st->expires, "stopped", st->stopped,
+      "id_base", (json_int_t)st->id_base);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
   /* Atomic (temp file + rename) but not fsynced: a state can only matter in the boot that wrote
@@ -127,6 +121,71 @@ get_nullable_string (const json_t *obj, const char *key, char **ret, fk_error_t 
   return 0;
 }
 
+/* "spec": the spec's codec, without the value rules (a state written under older ones still
+   loads). */
+static int
+load_spec (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
+{
+  fk_sandbox_spec_t *spec = NULL;
+  if (fk_spec_json_decode (j, 0, &spec, err) < 0)
+    return -1;
+  st->template_id = (char *)steal_pointer (&spec->template_id);
+  st->layers = (char **)steal_pointer (&spec->layers);
+  st->metadata = (char **)steal_pointer (&spec->metadata);
+  st->resources = spec->resources;
+  fk_sandbox_spec_free (spec);
+  /* Readers split metadata at its '='. */
+  for (size_t i = 0; st->metadata && st->metadata[i]; i++)
+    if (fk_spec_check_kv (st->metadata[i], "metadata", err) < 0)
+      return -1;
+  return 0;
+}
+
+/* The same parts in a state from before "spec". */
+static int
+load_legacy_spec (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
+{
+  long long v;
+  if (get_nullable_string (j, "template", &st->template_id, err) < 0
+      || get_strv (j, "layers", &st->layers, err) < 0)
+    return -1;
+  json_t *limits;
+  if (fk_json_get_object (j, "limits", 1, &limits, err) < 0)
+    return -1;
+  if (fk_json_get_number (limits, "vcpus", 0, &st->resources.vcpus, err) < 0)
+    return -1;
+  v = 0;
+  if (fk_json_get_int (limits, "memory", 0, &v, err) < 0)
+    return -1;
+  st->resources.memory_bytes = (uint64_t)v;
+  v = 0;
+  if (fk_json_get_int (limits, "disk", 0, &v, err) < 0)
+    return -1;
+  st->resources.disk_bytes = (uint64_t)v;
+  v = 0;
+  if (fk_json_get_int (limits, "pids", 0, &v, err) < 0)
+    return -1;
+  st->resources.pids = (uint64_t)v;
+  json_t *meta;
+  int r = fk_json_get_object (j, "metadata", 0, &meta, err);
+  if (r < 0)
+    return -1;
+  size_t n = r ? json_object_size (meta) : 0, i = 0;
+  st->metadata = xcalloc (n + 1, sizeof (char *));
+  if (r)
+    {
+      const char *k;
+      json_t *mv;
+      json_object_foreach (meta, k, mv)
+      {
+        if (!json_is_string (mv))
+          return fk_error_set (err, EINVAL, "metadata `%s' is not a string", k);
+        st->metadata[i++] = xasprintf ("%s=%s", k, json_string_value (mv));
+      }
+    }
+  return 0;
+}
+
 static int
 load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
 {
@@ -135,9 +194,7 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   if (fk_json_get_string (j, "id", 1, &s, err) < 0)
     return -1;
   st->id = xstrdup (s);
-  if (get_nullable_string (j, "template", &st->template_id, err) < 0
-      || get_nullable_string (j, "socket", &st->socket, err) < 0
-      || get_strv (j, "layers", &st->layers, err) < 0)
+  if (get_nullable_string (j, "socket", &st->socket, err) < 0)
     return -1;
   if (fk_json_get_int (j, "pid", 1, &v, err) < 0)
     return -1;
@@ -159,22 +216,14 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   if (v != 1 && v != 2)
     return fk_error_set (err, EINVAL, "`cgroup_version' is %lld: expected 1 or 2", v);
   st->cgroup_version = (int)v;
-  json_t *limits;
-  if (fk_json_get_object (j, "limits", 1, &limits, err) < 0)
+  json_t *spec = json_object_get (j, "spec");
+  if (spec != NULL ? load_spec (spec, st, err) < 0 : load_legacy_spec (j, st, err) < 0)
     return -1;
-  if (fk_json_get_number (limits, "vcpus", 0, &st->resources.vcpus, err) < 0)
-    return -1;
-  if (fk_json_get_int (limits, "memory", 0, &v, err) < 0)
-    return -1;
-  st->resources.memory_bytes = (uint64_t)v;
-  v = 0;
-  if (fk_json_get_int (limits, "disk", 0, &v, err) < 0)
-    return -1;
-  st->resources.disk_bytes = (uint64_t)v;
-  v = 0;
-  if (fk_json_get_int (limits, "pids", 0, &v, err) < 0)
-    return -1;
-  st->resources.pids = (uint64_t)v;
+  /* Readers take both as lists. */
+  if (st->layers == NULL)
+    st->layers = xcalloc (1, sizeof (char *));
+  if (st->metadata == NULL)
+    st->metadata = xcalloc (1, sizeof (char *));
   if (fk_json_get_int (j, "created", 1, &v, err) < 0)
     return -1;
   st->created = v;
@@ -182,23 +231,6 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   if (fk_json_get_int (j, "expires", 0, &v, err) < 0)
     return -1;
   st->expires = v;
-  json_t *meta;
-  int r = fk_json_get_object (j, "metadata", 0, &meta, err);
-  if (r < 0)
-    return -1;
-  size_t n = r ? json_object_size (meta) : 0, i = 0;
-  st->metadata = xcalloc (n + 1, sizeof (char *));
-  if (r)
-    {
-      const char *k;
-      json_t *mv;
-      json_object_foreach (meta, k, mv)
-      {
-        if (!json_is_string (mv))
-          return fk_error_set (err, EINVAL, "metadata `%s' is not a string", k);
-        st->metadata[i++] = xasprintf ("%s=%s", k, json_string_value (mv));
-      }
-    }
   if (fk_json_get_bool (j, "stopped", 0, &st->stopped, err) < 0)
     return -1;
   v = 0;
