@@ -5,7 +5,7 @@
 source "$FIRKIN_SRC/tests/integration/lib.sh"
 : "${FK_PLAN_RUN:?FK_PLAN_RUN is not set (run through meson)}"
 if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP plans need root here"; exit 0; fi
-plan 12
+plan 14
 
 work=$(mktemp -d /tmp/firkin-plan.XXXXXX)
 [ -n "${KEEP:-}" ] || on_exit "rm -rf '$work'"
@@ -14,7 +14,7 @@ rootfs=$work/root
 mkdir -p "$work/data" && echo host-data > "$work/data/file"
 cg=firkin-test/plan-$$
 # Every cgroup the test makes goes at the end, in every hierarchy.
-on_exit "for d in /sys/fs/cgroup/*/firkin-test /sys/fs/cgroup/firkin-test; do [ -d \"\$d\" ] && find \"\$d\" -mindepth 1 -depth -type d -exec rmdir {} + ; rmdir \"\$d\"; done"
+on_exit "find /sys/fs/cgroup -maxdepth 4 -depth -type d -path '*/firkin-test/plan-$$-*' -exec rmdir {} + 2>/dev/null; rmdir /sys/fs/cgroup/*/firkin-test /sys/fs/cgroup/firkin-test 2>/dev/null; true"
 base=4000000000
 
 # write_plan FILE PROCESS_JSON [EXTRA_JSON]: a plan on the busybox root with the default mounts.
@@ -66,9 +66,22 @@ write_plan "$work/b.json" '{"argv": ["true"], "env": ["PATH=/bin"], "cwd": "/"}'
 check "a createRuntime hook got the state (id and pid) on stdin" \
   sh -c "grep -q '\"id\":\"plan-$$\"' '$work/hook.out' && grep -q '\"pid\":[1-9]' '$work/hook.out'"
 
-# --- A joined network namespace: the executor supports it (start.c clone_joined), but its
-# check does not pass yet on this kernel; it is reported, not asserted, until it does.
-skip "joined network namespace" "not yet passing: see the closing note of this change"
+# --- A joined network namespace (made here, owned by the host's user namespace): the process
+# is in it, and /sys is the host's, read-only, since sysfs of a foreign net namespace cannot be
+# mounted from the sandbox's user namespace.
+ns=fkplan-$$
+ip netns add "$ns" && on_exit "ip netns del '$ns' 2>/dev/null"
+ip -n "$ns" link add fkplanva type veth peer name fkplanvb
+write_plan "$work/c.json" '{"argv": ["sh", "-c", "readlink /proc/self/ns/net; grep -c fkplanva /proc/net/dev; touch /sys/x 2>/dev/null && echo wrote-sys; true"],
+  "env": ["PATH=/bin"], "cwd": "/", "stdio": "pipes"}' \
+  ", \"namespaces\": {\"network\": {\"join\": \"/run/netns/$ns\"}}"
+out=$("$FK_PLAN_RUN" "$work/c.json" 2>&1); rc=$?
+want="net:[$(stat -L -c %i "/run/netns/$ns")]"
+body=$(echo "$out" | grep -v '^started')
+if [ "$rc" = 0 ] && [ "$(echo "$body" | sed -n 1p)" = "$want" ] && [ "$(echo "$body" | sed -n 2p)" = 1 ] \
+   && ! echo "$body" | grep -q wrote-sys; then
+  ok "a joined network namespace: the process is in it, /sys read-only"
+else fail "joined network namespace"; diag "rc=$rc want=$want $out"; fi
 
 # --- The start fifo: everything is made, the process waits before exec until released.
 mkfifo "$work/start"
@@ -83,7 +96,39 @@ if grep -q started "$work/d.out" && ! grep -q ran "$work/d.out"; then
   wait $runner
   if grep -q ran "$work/d.out"; then ok "a plan with a start fifo waits before exec and runs once released"
   else fail "start fifo: not run after release"; diag "$(cat "$work/d.out")"; fi
+  out=$("$FK_PLAN_RUN" --release "$work/start" 2>&1)
+  if [ $? = 125 ] && echo "$out" | grep -q "no sandbox is waiting"; then
+    ok "releasing again: no sandbox is waiting"
+  else fail "second release"; diag "$out"; fi
 else kill $runner 2>/dev/null; fail "start fifo: did not stop before exec"; diag "$(cat "$work/d.out")"; fi
+
+# --- Attack: a hook that hangs, with a child of its own, is killed at its timeout (both), the
+# start fails with a clear error and leaves no cgroup.
+write_plan "$work/h.json" '{"argv": ["true"], "env": ["PATH=/bin"], "cwd": "/"}' \
+  ", \"hooks\": [{\"point\": \"createRuntime\", \"timeout_ms\": 300, \"argv\": [\"/bin/sh\", \"-c\", \"sleep 1000 & echo \$! > $work/hook.pid; exec sleep 1001\"]}]"
+out=$("$FK_PLAN_RUN" "$work/h.json" 2>&1); rc=$?
+sleep 0.1
+left=$(find /sys/fs/cgroup -maxdepth 3 -type d -name "plan-$$-h" 2>/dev/null | wc -l)
+if [ "$rc" = 125 ] && echo "$out" | grep -q "ran past its timeout" && [ "$left" = 0 ] \
+   && alive_state=$(awk '{print $3}' "/proc/$(cat "$work/hook.pid")/stat" 2>/dev/null; true) \
+   && { [ -z "$alive_state" ] || [ "$alive_state" = Z ]; }; then
+  ok "a hanging hook and its child are killed at the timeout; the start fails cleanly"
+else fail "hanging hook"; diag "rc=$rc left=$left $out"; kill "$(cat "$work/hook.pid")" 2>/dev/null; fi
+
+# --- Attack: a root whose bind destination is a symlink pointing out of it. The bind lands
+# inside the root (the link resolved there) or the start fails; nothing reaches the host path.
+hostile=$work/hostile
+cp -a "$rootfs" "$hostile"
+mkdir -p "$work/outside"
+ln -s "../../../../../../../$work/outside" "$hostile/data"
+sed "s#\"path\": \"$rootfs\"#\"path\": \"$hostile\"#" "$work/a.json" > "$work/s.json"
+write_plan "$work/s.json" '{"argv": ["sh", "-c", "echo inside > /data/planted 2>/dev/null; true"], "env": ["PATH=/bin"], "cwd": "/"}'
+sed -i "s#\"path\": \"$rootfs\"#\"path\": \"$hostile\"#" "$work/s.json"
+"$FK_PLAN_RUN" "$work/s.json" >/dev/null 2>&1
+if [ -z "$(ls -A "$work/outside")" ] && [ ! -e "$work/data/planted" ] \
+   && ! grep -q "$work" /proc/self/mountinfo; then
+  ok "a symlinked bind destination cannot reach out of the root"
+else fail "bind destination escaped"; diag "$(ls -la "$work/outside" "$work/data")"; fi
 
 # --- A failing start undoes itself: a clear error, no cgroup left.
 write_plan "$work/e.json" '{"argv": ["no-such-program"], "env": ["PATH=/bin"], "cwd": "/"}'

@@ -360,23 +360,21 @@ confine (const fk_launch_t *l, fk_error_t *err)
   return fk_seccomp_load (&sc, err);
 }
 
-/* Stops before exec until the start fifo is opened for reading (fk_plan_release_start): the
-   host knows from the byte on sync_fd that everything before went well. */
+/* Stops before exec until fk_plan_release_start writes to the start fifo: the host knows from
+   the byte on sync_fd that everything before went well. */
 static int
 wait_for_start (const fk_launch_t *l, fk_error_t *err)
 {
   if (fk_launch_send_fds (l->sync_fd, FK_LAUNCH_READY, NULL, 0, err) < 0)
     return -1;
-  char path[64];
-  snprintf (path, sizeof path, "/proc/self/fd/%d", l->start_fifo_fd);
-  int fd = open (path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fk_error_set_errno (err, "open the start fifo");
-  ssize_t n = write (fd, "0", 1);
-  close (fd);
+  char byte;
+  ssize_t n;
+  do
+    n = read (l->start_fifo_fd, &byte, 1);
+  while (n < 0 && errno == EINTR);
   if (n != 1)
-    return fk_error_set_errno (err, "write the start fifo");
-  close (l->start_fifo_fd);
+    return fk_error_set_errno (err, "read the start fifo");
+  /* Kept open until exec closes it: fk_plan_release_start waits for that. */
   return 0;
 }
 

@@ -16,7 +16,8 @@ fk_namespaces_clone (unsigned long long flags, int cgroup_fd, int *ret_pidfd)
   struct clone_args args = {
     .flags = flags | CLONE_PIDFD,
     .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
-    .exit_signal = SIGCHLD,
+    /* A sibling (CLONE_PARENT) takes its parent's exit signal; clone3 refuses one given. */
+    .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
   };
   if (cgroup_fd >= 0)
     {

@@ -640,7 +640,7 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
     return -1;
   for (size_t i = 0; ns && i < FK_PLAN_NS_N; i++)
     {
-      json_t *one;
+      json_t *one = NULL;
       static const char *const nkeys[] = { "join", NULL };
       if (fk_json_get_object (ns, ns_names[i], 0, &one, err) < 0)
         return -1;

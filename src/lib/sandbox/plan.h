@@ -143,8 +143,8 @@ typedef struct fk_plan
   fk_plan_process_t process;
   fk_plan_hook_t *hooks;
   size_t n_hooks;
-  /* When set, the child stops before it execs: it opens this fifo (made by the caller) for
-     writing, which blocks until fk_plan_release_start opens it for reading. */
+  /* When set, the child stops before it execs, reading this fifo (made by the caller; the host
+     opens it for the child) until fk_plan_release_start writes to it. */
   char *start_fifo;
 } fk_plan_t;
 
@@ -205,7 +205,8 @@ void fk_plan_undo (const fk_plan_t *plan, const fk_cgroup_layout_t *cgroups,
 int fk_plan_run_hooks (const fk_plan_t *plan, fk_plan_hook_point_t point, pid_t pid,
                        fk_error_t *err);
 
-/* Lets a child waiting at start_fifo exec; returns once it has. */
+/* Lets a child waiting at start_fifo exec; returns once it has (or after 10 s). ESRCH when no
+   child waits there. */
 int fk_plan_release_start (const char *start_fifo, fk_error_t *err);
 
 #endif

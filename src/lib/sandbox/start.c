@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -108,20 +109,27 @@ write_maps (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
   return 0;
 }
 
-/* One hook: argv with env, the state JSON on stdin, killed past its timeout. */
+/* One hook: argv with env, the state JSON on stdin, in a process group of its own that is
+   killed past its timeout (with whatever the hook started in it). */
 static int
 run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t *err)
 {
+  /* A socket, not a pipe: a hook that exits without reading must not SIGPIPE the caller. */
   int in[2];
-  if (pipe2 (in, O_CLOEXEC) < 0)
-    return fk_error_set_errno (err, "hook pipe");
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0)
+    return fk_error_set_errno (err, "hook stdin");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init (&fa);
   posix_spawn_file_actions_adddup2 (&fa, in[0], 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init (&attr);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup (&attr, 0);
   char *const empty[] = { NULL };
   pid_t hp;
-  int r = posix_spawn (&hp, h->argv[0], &fa, NULL, h->argv, h->env ? h->env : empty);
+  int r = posix_spawn (&hp, h->argv[0], &fa, &attr, h->argv, h->env ? h->env : empty);
   posix_spawn_file_actions_destroy (&fa);
+  posix_spawnattr_destroy (&attr);
   close (in[0]);
   if (r != 0)
     {
@@ -129,14 +137,14 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
       errno = r;
       return fk_error_set_errno (err, "hook `%s'", h->argv[0]);
     }
-  cleanup_free char *state
-      = xasprintf ("{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"%s\","
-                   "\"pid\":%d}",
-                   plan->id ? plan->id : "",
-                   h->point == FK_PLAN_HOOK_POSTSTART ? "running" : "creating", (int)pid);
-  fk_error_t ignored = FK_ERROR_INIT;
-  fk_write_all (in[1], state, strlen (state), &ignored); /* a hook may not read it */
-  fk_error_clear (&ignored);
+  json_t *st = json_pack ("{s:s, s:s, s:s, s:i}", "ociVersion", "1.0.2", "id",
+                          plan->id ? plan->id : "", "status",
+                          h->point == FK_PLAN_HOOK_POSTSTART ? "running" : "creating", "pid",
+                          (json_int_t)pid);
+  cleanup_free char *state = st ? json_dumps (st, JSON_COMPACT) : NULL;
+  json_decref (st);
+  if (state != NULL) /* a hook may not read it: what it does not take is dropped */
+    (void)!send (in[1], state, strlen (state), MSG_NOSIGNAL | MSG_DONTWAIT);
   close (in[1]);
   uint64_t deadline = fk_now_ms () + (h->timeout_ms ? h->timeout_ms : 30000);
   int status;
@@ -149,7 +157,7 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
         return fk_error_set_errno (err, "wait for hook `%s'", h->argv[0]);
       if (fk_now_ms () >= deadline)
         {
-          kill (hp, SIGKILL);
+          kill (-hp, SIGKILL);
           waitpid (hp, NULL, 0);
           return fk_error_set (err, ETIMEDOUT, "hook `%s' ran past its timeout", h->argv[0]);
         }
@@ -403,12 +411,23 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
       }
   if (plan->start_fifo)
     {
-      fifo_fd = open (plan->start_fifo, O_PATH | O_CLOEXEC);
+      /* Opened here, by the host, for the child to read from: inside its user namespace the
+         fifo's owner is unmapped, and the child could not open it itself. Read and write, so
+         the open does not wait for a writer and the child's read waits for the release. */
+      cleanup_close int path_fd = open (plan->start_fifo, O_PATH | O_CLOEXEC);
       struct stat st;
-      if (fifo_fd < 0 || fstat (fifo_fd, &st) < 0 || !S_ISFIFO (st.st_mode))
+      if (path_fd < 0 || fstat (path_fd, &st) < 0 || !S_ISFIFO (st.st_mode))
         {
-          fk_error_set (err, fifo_fd < 0 ? errno : ENOTSUP, "start fifo `%s' is not a fifo",
+          fk_error_set (err, path_fd < 0 ? errno : ENOTSUP, "start fifo `%s' is not a fifo",
                         plan->start_fifo);
+          goto out;
+        }
+      char path[64];
+      snprintf (path, sizeof path, "/proc/self/fd/%d", path_fd);
+      fifo_fd = open (path, O_RDWR | O_CLOEXEC);
+      if (fifo_fd < 0)
+        {
+          fk_error_set_errno (err, "open the start fifo `%s'", plan->start_fifo);
           goto out;
         }
     }
@@ -519,17 +538,26 @@ out:
 int
 fk_plan_release_start (const char *start_fifo, fk_error_t *err)
 {
-  cleanup_close int fd = open (start_fifo, O_RDONLY | O_CLOEXEC);
+  /* Non-blocking: with no reader (the child is gone, or already released and exec'd) the open
+     fails at once instead of waiting for one. */
+  cleanup_close int fd = open (start_fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENXIO)
+    return fk_error_set (err, ESRCH, "no sandbox is waiting at `%s'", start_fifo);
   if (fd < 0)
     return fk_error_set_errno (err, "open the start fifo `%s'", start_fifo);
-  char byte;
-  ssize_t n;
-  do
-    n = read (fd, &byte, 1);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return fk_error_set_errno (err, "read the start fifo `%s'", start_fifo);
-  if (n == 0)
-    return fk_error_set (err, ESRCH, "the sandbox waiting at `%s' is gone", start_fifo);
+  struct stat st;
+  if (fstat (fd, &st) < 0 || !S_ISFIFO (st.st_mode))
+    return fk_error_set (err, ENOTSUP, "start fifo `%s' is not a fifo", start_fifo);
+  if (write (fd, "0", 1) != 1)
+    return fk_error_set_errno (err, "write the start fifo `%s'", start_fifo);
+  /* The child's end closes on exec (or when it dies): then the fifo has no reader left. Wait
+     for that, a bounded time, so the caller sees the process running when this returns. */
+  struct pollfd p = { fd, 0, 0 };
+  for (uint64_t end = fk_now_ms () + 10000; fk_now_ms () < end;)
+    {
+      int r = poll (&p, 1, 100);
+      if (r > 0 && (p.revents & (POLLERR | POLLHUP)))
+        break;
+    }
   return 0;
 }
