@@ -137,10 +137,9 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
       errno = r;
       return fk_error_set_errno (err, "hook `%s'", h->argv[0]);
     }
-  json_t *st = json_pack ("{s:s, s:s, s:s, s:i}", "ociVersion", "1.0.2", "id",
-                          plan->id ? plan->id : "", "status",
-                          h->point == FK_PLAN_HOOK_POSTSTART ? "running" : "creating", "pid",
-                          (json_int_t)pid);
+  json_t *st = json_pack (
+      "{s:s, s:s, s:s, s:i}", "ociVersion", "1.0.2", "id", plan->id ? plan->id : "", "status",
+      h->point == FK_PLAN_HOOK_POSTSTART ? "running" : "creating", "pid", (json_int_t)pid);
   cleanup_free char *state = st ? json_dumps (st, JSON_COMPACT) : NULL;
   json_decref (st);
   if (state != NULL) /* a hook may not read it: what it does not take is dropped */
