@@ -1,12 +1,14 @@
 /* cli/each.c: the id loop of stop, pause, resume and rm. */
 #include "cli/each.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "cli/runtime.h"
 
 int
-fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, fk_cli_each_fn fn, void *ctx)
+fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, unsigned flags, fk_cli_each_fn fn,
+             void *ctx)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
@@ -16,12 +18,14 @@ fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, fk_cli_each_fn fn, vo
   for (int i = 0; i < n; i++)
     {
       fk_sandbox_t *sb = NULL;
-      if (fk_sandbox_open (rt, ids[i], &sb, &err) < 0 || fn (sb, ctx, &err) < 0)
+      if ((fk_sandbox_open (rt, ids[i], &sb, &err) < 0 || fn (sb, ctx, &err) < 0)
+          && !((flags & FK_CLI_EACH_MISSING_OK) && err.code == ENOENT))
         {
           fprintf (stderr, "fk: %s\n", fk_error_message (&err));
           fk_error_clear (&err);
           rc = 1;
         }
+      fk_error_clear (&err);
       fk_sandbox_free (sb);
     }
   fk_runtime_close (rt);

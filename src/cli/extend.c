@@ -27,5 +27,5 @@ fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv)
       fprintf (stderr, "fk: extend: `%s' is not a number of seconds\n", argv[2]);
       return 2;
     }
-  return fk_cli_each (g, argv + 1, 1, extend, &s);
+  return fk_cli_each (g, argv + 1, 1, 0, extend, &s);
 }

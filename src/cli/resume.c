@@ -19,5 +19,5 @@ fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv)
       fprintf (help ? stdout : stderr, "usage: fk resume ID...\n");
       return help ? 0 : 2;
     }
-  return fk_cli_each (g, argv + 1, argc - 1, run, NULL);
+  return fk_cli_each (g, argv + 1, argc - 1, 0, run, NULL);
 }

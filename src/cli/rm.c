@@ -21,7 +21,8 @@ fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv)
         force = 1;
         break;
       case 'h':
-        printf ("usage: fk rm [-f] ID...   (-f: kill a running sandbox)\n");
+        printf ("usage: fk rm [-f] ID...   (-f: kill a running sandbox; one that is gone is no "
+                "error)\n");
         return 0;
       default:
         fprintf (stderr, "usage: fk rm [-f] ID...\n");
@@ -32,5 +33,6 @@ fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv)
       fprintf (stderr, "usage: fk rm [-f] ID...\n");
       return 2;
     }
-  return fk_cli_each (g, argv + optind, argc - optind, rm, &force);
+  return fk_cli_each (g, argv + optind, argc - optind, force ? FK_CLI_EACH_MISSING_OK : 0, rm,
+                      &force);
 }

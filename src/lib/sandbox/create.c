@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -242,7 +243,8 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   fk_sandbox_state_t *st = NULL;
 
   dirfd = openat (rt->sandboxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0)
+  /* The lifecycle lock until the state is saved: a sweep leaves a create in progress alone. */
+  if (dirfd < 0 || flock (dirfd, LOCK_EX | LOCK_NB) < 0)
     {
       fk_error_set_errno (err, "open `%s'", dir);
       goto out;

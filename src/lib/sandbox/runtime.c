@@ -145,12 +145,15 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
       fk_error_t local = FK_ERROR_INIT;
       if (fk_sandbox_open (rt, e->d_name, &sb, &local) < 0)
         {
-          /* No readable state: a create in progress, or one that crashed. Only the latter
-             is old. */
+          /* No readable state: a create in progress (it holds the lock), a delete half done,
+             or a create that crashed. Only an unlocked, old one is removed. */
           struct stat st;
-          if (fstatat (rt->sandboxes_fd, e->d_name, &st, 0) == 0 && now - st.st_mtime > 60)
+          cleanup_close int dfd = openat (rt->sandboxes_fd, e->d_name, O_PATH | O_CLOEXEC);
+          fk_error_t ignored = FK_ERROR_INIT;
+          cleanup_close int held = dfd >= 0 ? fk_sandbox_lock_dir (dfd, 0, &ignored) : -1;
+          fk_error_clear (&ignored);
+          if (held >= 0 && fstat (held, &st) == 0 && now - st.st_mtime > 60)
             {
-              fk_error_t ignored = FK_ERROR_INIT;
               if (fk_rm_rf_at (rt->sandboxes_fd, e->d_name, &ignored) == 0)
                 removed++;
               fk_error_clear (&ignored);
@@ -158,22 +161,11 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
           fk_error_clear (&local);
           continue;
         }
-      fk_sandbox_info_t *info = NULL;
-      if (fk_sandbox_inspect (sb, &info, &local) == 0)
-        {
-          int stale = info->status == FK_SANDBOX_STOPPED && !fk_sandbox_stopped_on_purpose (sb);
-          int expired = info->expires && now >= info->expires;
-          if (stale || expired)
-            {
-              log_info ("removing sandbox `%s' (%s)", info->id,
-                        expired ? "its timeout passed" : "its PID 1 is gone");
-              if (fk_sandbox_delete (sb, 1, &local) == 0)
-                removed++;
-              else
-                log_warning ("removing sandbox `%s': %s", info->id, fk_error_message (&local));
-            }
-          fk_sandbox_info_free (info);
-        }
+      int r = fk_sandbox_sweep_one (sb, now, &local);
+      if (r > 0)
+        removed++;
+      else if (r < 0)
+        log_warning ("removing sandbox `%s': %s", e->d_name, fk_error_message (&local));
       fk_error_clear (&local);
       fk_sandbox_free (sb);
     }

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,6 +16,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 #include "sandbox/idrange.h"
 #include "sandbox/timeout.h"
@@ -258,6 +261,60 @@ wait_exit (int pidfd, int timeout_ms)
   return r > 0;
 }
 
+static int delete_locked (fk_sandbox_t *sb, int force, fk_error_t *err);
+
+int
+fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err)
+{
+  int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open the sandbox directory");
+  int r;
+  while ((r = flock (fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR)
+    ;
+  if (r < 0)
+    {
+      fk_error_set_errno (err, "lock the sandbox directory");
+      close (fd);
+      return -1;
+    }
+  struct stat st;
+  if (fstat (fd, &st) < 0 || st.st_nlink == 0)
+    {
+      close (fd);
+      return fk_error_set (err, ENOENT, "the sandbox was deleted");
+    }
+  return fd;
+}
+
+/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb, and reads again what
+   another holder may have changed meanwhile (the stop flag, the deadline). The fd is the lock. */
+static int
+lock (fk_sandbox_t *sb, fk_error_t *err)
+{
+  const char *id = sb->state->id;
+  int fd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  if (fd < 0)
+    {
+      if (err->code == ENOENT)
+        {
+          fk_error_clear (err);
+          return fk_error_set (err, ENOENT, "sandbox `%s' was deleted", id);
+        }
+      return fk_error_wrap (err, "sandbox `%s'", id);
+    }
+  fk_sandbox_state_t *fresh = NULL;
+  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
+    {
+      close (fd);
+      return fk_error_wrap (err, "sandbox `%s'", id);
+    }
+  sb->state->stopped = fresh->stopped;
+  sb->state->expires = fresh->expires;
+  fk_state_free (fresh);
+  return fd;
+}
+
 static int
 save (fk_sandbox_t *sb, fk_error_t *err)
 {
@@ -270,6 +327,9 @@ save (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
 {
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    return -1;
   fk_error_t local = FK_ERROR_INIT;
   cleanup_close int fd = open_pid1 (sb, &local);
   int running = fd >= 0;
@@ -297,6 +357,9 @@ fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
 int
 fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err)
 {
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    return -1;
   cleanup_close int fd = open_pid1 (sb, err);
   if (fd < 0)
     return -1;
@@ -306,6 +369,9 @@ fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 {
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    return -1;
   cleanup_close int fd = open_pid1 (sb, err);
   if (fd < 0)
     return -1;
@@ -314,6 +380,36 @@ fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 
 int
 fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err)
+{
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    return -1;
+  return delete_locked (sb, force, err);
+}
+
+int
+fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
+{
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    return err->code == ENOENT ? 0 : -1; /* another caller deleted it */
+  /* Decided under the lock: a stop that made it look stale has marked it by now. */
+  fk_error_t local = FK_ERROR_INIT;
+  cleanup_close int fd = open_pid1 (sb, &local);
+  fk_error_clear (&local);
+  int stale = fd < 0 && !sb->state->stopped;
+  int expired = sb->state->expires && now >= sb->state->expires;
+  if (!stale && !expired)
+    return 0;
+  log_info ("removing sandbox `%s' (%s)", sb->state->id,
+            expired ? "its timeout passed" : "its PID 1 is gone");
+  if (delete_locked (sb, 1, err) < 0)
+    return -1;
+  return 1;
+}
+
+static int
+delete_locked (fk_sandbox_t *sb, int force, fk_error_t *err)
 {
   const char *id = sb->state->id;
   fk_error_t local = FK_ERROR_INIT;
@@ -354,6 +450,9 @@ fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
   if (seconds == 0 || seconds > 366ULL * 24 * 3600)
     return fk_error_set (err, EINVAL, "extend by %llu s: expected 1 s to a year",
                          (unsigned long long)seconds);
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    return -1;
   int64_t deadline = (int64_t)time (NULL) + (int64_t)seconds;
   sb->state->expires = deadline;
   /* The deadline file first: the watchdog reads it. */

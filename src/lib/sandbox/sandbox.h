@@ -3,6 +3,8 @@
 #ifndef FK_SANDBOX_SANDBOX_H
 #define FK_SANDBOX_SANDBOX_H
 
+#include <time.h>
+
 #include "firkin/sandbox.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/runtime.h"
@@ -23,5 +25,16 @@ fk_sandbox_t *fk_sandbox_new_handle (fk_runtime_t *rt, int dirfd, fk_sandbox_sta
 
 /* 1 when the sandbox was stopped with fk_sandbox_stop (kept until deleted). */
 int fk_sandbox_stopped_on_purpose (const fk_sandbox_t *sb);
+
+/* The lifecycle lock: an exclusive flock on a sandbox's directory (dirfd, any mode), held while
+   its lifecycle changes: from mkdir until the state is saved in create, and across stop, pause,
+   resume, delete, extend and the sweep's delete, so that no two of them interleave. wait 0:
+   EWOULDBLOCK when another holds it. ENOENT when the directory was removed before the lock was
+   taken. Returns the fd that holds the lock (close it to release). */
+int fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err);
+
+/* The sweep's decision for one sandbox, made under its lock: deletes it when its PID 1 is gone
+   without a stop, or its deadline has passed. 1: deleted; 0: kept (or already deleted). */
+int fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err);
 
 #endif
