@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   json_t *j = NULL;
   if (size <= FK_SANDBOX_SPEC_JSON_MAX && fk_json_parse (text, size, &j, &err) == 0)
     {
-      if (fk_spec_json_decode (j, 0, &spec, &err) == 0)
+      if (fk_spec_json_decode (j, &spec, &err) == 0)
         fk_sandbox_spec_free (spec);
       json_decref (j);
     }

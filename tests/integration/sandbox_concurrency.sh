@@ -14,7 +14,7 @@ before_cg=$(cgroup_dirs)
 # --- 16 loops, each creating, using and deleting sandboxes, all at once.
 loop() {
   local n=$1 i id out
-  for i in 1 2 3 4; do
+  for i in 1 2 3 4 5 6 7; do
     id=$("$FK" create --rootfs "$rootfs" 2>>"$work/err.$n") || { echo "create $n.$i" >> "$work/fail"; continue; }
     out=$("$FK" exec "$id" -- echo "loop$n.$i" 2>>"$work/err.$n")
     [ "$out" = "loop$n.$i" ] || echo "exec $n.$i: $out" >> "$work/fail"
@@ -25,7 +25,7 @@ pids=()
 for n in $(seq 16); do loop "$n" & pids+=($!); done
 wait "${pids[@]}"
 if [ ! -s "$work/fail" ] && [ -z "$("$FK" ls -q)" ]; then
-  ok "16 parallel create/exec/rm loops (64 sandboxes): no failure, none left"
+  ok "16 parallel create/exec/rm loops (112 sandboxes): no failure, none left"
 else fail "parallel loops"; diag "$(cat "$work/fail" "$work"/err.* 2>/dev/null | head -20)"; fi
 
 # --- Four rm -f of one running sandbox at once: each succeeds, one did the work.

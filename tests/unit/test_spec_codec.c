@@ -145,7 +145,8 @@ round_trip_every_field (void **state)
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (fk_spec_json_encode (&a, only, &j, &err), 0);
   assert_int_equal (json_object_size (j), 2);
-  assert_int_equal (fk_spec_json_decode (j, 1, &b, &err), 0);
+  assert_int_equal (fk_spec_json_decode (j, &b, &err), 0);
+  assert_int_equal (fk_spec_check_values (b, &err), 0);
   assert_null (b->template_id);
   assert_int_equal (b->resources.pids, 77);
   assert_strv (b->metadata, metadata);

@@ -32,21 +32,6 @@
 #define OPAQUE_XATTR "trusted.overlay.opaque"
 #define OPAQUE_USER_XATTR "user.overlay.opaque"
 
-const char *
-fk_layer_compression_name (fk_layer_compression_t c)
-{
-  switch (c)
-    {
-    case FK_LAYER_COMPRESSION_GZIP:
-      return "gzip";
-    case FK_LAYER_COMPRESSION_ZSTD:
-      return "zstd";
-    case FK_LAYER_COMPRESSION_NONE:
-    default:
-      return "none";
-    }
-}
-
 /* A directory's final mode and times, set once its children are in. */
 typedef struct dir_time
 {

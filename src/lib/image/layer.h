@@ -7,6 +7,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "image/tarstream.h" /* fk_layer_compression_t */
 
 /* Default cap on the bytes a layer may claim (sum of regular file sizes, sparse files counted
    at their full length): 32 GiB. */
@@ -16,13 +17,6 @@
 /* Deepest entry path accepted, in components: deeper trees cannot be removed with one fd per
    level under the usual 1024-fd limit, and no real image comes close. */
 #define FK_LAYER_MAX_DEPTH 512
-
-typedef enum
-{
-  FK_LAYER_COMPRESSION_NONE = 0,
-  FK_LAYER_COMPRESSION_GZIP = 1,
-  FK_LAYER_COMPRESSION_ZSTD = 2,
-} fk_layer_compression_t;
 
 typedef struct fk_layer_opts
 {
@@ -54,7 +48,6 @@ typedef struct fk_layer_stats
 } fk_layer_stats_t;
 
 /* The name of a compression ("none", "gzip", "zstd"). */
-const char *fk_layer_compression_name (fk_layer_compression_t c);
 
 /* Unpacks the layer blob readable from blobfd (read from its current offset to EOF; tar,
    tar+gzip or tar+zstd, detected by magic) into the empty directory rootfd, keeping owners,

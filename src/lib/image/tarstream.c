@@ -270,6 +270,21 @@ fk_tarstream_archive (fk_tarstream_t *s)
   return s->tar;
 }
 
+const char *
+fk_layer_compression_name (fk_layer_compression_t c)
+{
+  switch (c)
+    {
+    case FK_LAYER_COMPRESSION_GZIP:
+      return "gzip";
+    case FK_LAYER_COMPRESSION_ZSTD:
+      return "zstd";
+    case FK_LAYER_COMPRESSION_NONE:
+    default:
+      return "none";
+    }
+}
+
 fk_layer_compression_t
 fk_tarstream_compression (const fk_tarstream_t *s)
 {

@@ -9,7 +9,16 @@
 
 #include "base/digest.h"
 #include "base/error.h"
-#include "image/layer.h"
+
+typedef enum
+{
+  FK_LAYER_COMPRESSION_NONE = 0,
+  FK_LAYER_COMPRESSION_GZIP = 1,
+  FK_LAYER_COMPRESSION_ZSTD = 2,
+} fk_layer_compression_t;
+
+/* "none", "gzip" or "zstd". */
+const char *fk_layer_compression_name (fk_layer_compression_t c);
 
 typedef struct fk_tarstream fk_tarstream_t;
 

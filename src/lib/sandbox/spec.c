@@ -1,4 +1,4 @@
-/* sandbox/spec.c: spec defaults, validation, sizes. */
+/* sandbox/spec.c: the spec's value rules, and its JSON text checked by them. */
 #include "sandbox/spec.h"
 
 #include <ctype.h>
@@ -8,19 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
+#include "base/json.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/speccodec.h"
-
-void
-fk_sandbox_spec_init (fk_sandbox_spec_t *spec)
-{
-  memset (spec, 0, sizeof *spec);
-  spec->resources.vcpus = FK_SPEC_DEFAULT_VCPUS;
-  spec->resources.memory_bytes = FK_SPEC_DEFAULT_MEMORY_BYTES;
-  spec->resources.disk_bytes = FK_SPEC_DEFAULT_DISK_BYTES;
-  spec->resources.pids = FK_SPEC_DEFAULT_PIDS;
-  spec->data_plane.kind = FK_DATA_PLANE_NONE;
-}
 
 const char *
 fk_sandbox_status_name (fk_sandbox_status_t s)
@@ -170,4 +161,26 @@ fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
   if (fk_spec_check_values (spec, err) < 0)
     return -1;
   return fk_seccomp_validate (&spec->seccomp, err);
+}
+
+int
+fk_sandbox_spec_from_json (const char *text, size_t len, fk_sandbox_spec_t **ret_spec,
+                           fk_error_t *err)
+{
+  if (len > FK_SANDBOX_SPEC_JSON_MAX)
+    return fk_error_set (err, EFBIG, "sandbox spec: %zu bytes of JSON, more than %u", len,
+                         FK_SANDBOX_SPEC_JSON_MAX);
+  cleanup_json json_t *j = NULL;
+  if (fk_json_parse (text, len, &j, err) < 0)
+    return fk_error_wrap (err, "sandbox spec");
+  fk_sandbox_spec_t *spec = NULL;
+  if (fk_spec_json_decode (j, &spec, err) < 0)
+    return -1;
+  if (fk_spec_check_values (spec, err) < 0)
+    {
+      fk_sandbox_spec_free (spec);
+      return -1;
+    }
+  *ret_spec = spec;
+  return 0;
 }

@@ -1,8 +1,8 @@
 /* sandbox/speccodec.c: the spec's fields, listed once. The table below drives dup, equal, free,
    the size rules and the JSON form, so a field added to fk_sandbox_spec_t is one entry here
    (tests/unit/test_spec_codec.c fails until it is). The decoder takes untrusted input (request
-   bodies, files): bounded sizes, strict types, unknown fields refused, values checked by
-   fk_spec_check_values. */
+   bodies, files): bounded sizes, strict types, unknown fields refused; sandbox/spec.c checks the
+   values on top of it (fk_sandbox_spec_from_json). */
 #include "sandbox/speccodec.h"
 
 #include <errno.h>
@@ -16,7 +16,6 @@
 #include "base/cleanup.h"
 #include "base/json.h"
 #include "base/xalloc.h"
-#include "sandbox/spec.h"
 
 typedef enum
 {
@@ -175,6 +174,17 @@ strv_free (const char *const *v)
   for (size_t i = 0; v && v[i]; i++)
     free ((char *)v[i]);
   free ((void *)v);
+}
+
+void
+fk_sandbox_spec_init (fk_sandbox_spec_t *spec)
+{
+  memset (spec, 0, sizeof *spec);
+  spec->resources.vcpus = FK_SPEC_DEFAULT_VCPUS;
+  spec->resources.memory_bytes = FK_SPEC_DEFAULT_MEMORY_BYTES;
+  spec->resources.disk_bytes = FK_SPEC_DEFAULT_DISK_BYTES;
+  spec->resources.pids = FK_SPEC_DEFAULT_PIDS;
+  spec->data_plane.kind = FK_DATA_PLANE_NONE;
 }
 
 void
@@ -616,7 +626,7 @@ check_keys (const json_t *obj, const char *group, fk_error_t *err)
 }
 
 int
-fk_spec_json_decode (const json_t *json, int check, fk_sandbox_spec_t **ret_spec, fk_error_t *err)
+fk_spec_json_decode (const json_t *json, fk_sandbox_spec_t **ret_spec, fk_error_t *err)
 {
   if (!json_is_object (json))
     return fk_error_set (err, EINVAL, "sandbox spec: must be an object, not %s", type_name (json));
@@ -635,24 +645,6 @@ fk_spec_json_decode (const json_t *json, int check, fk_sandbox_spec_t **ret_spec
           return -1;
         }
     }
-  if (check && fk_spec_check_values (spec, err) < 0)
-    {
-      fk_sandbox_spec_free (spec);
-      return -1;
-    }
   *ret_spec = spec;
   return 0;
-}
-
-int
-fk_sandbox_spec_from_json (const char *text, size_t len, fk_sandbox_spec_t **ret_spec,
-                           fk_error_t *err)
-{
-  if (len > FK_SANDBOX_SPEC_JSON_MAX)
-    return fk_error_set (err, EFBIG, "sandbox spec: %zu bytes of JSON, more than %u", len,
-                         FK_SANDBOX_SPEC_JSON_MAX);
-  cleanup_json json_t *j = NULL;
-  if (fk_json_parse (text, len, &j, err) < 0)
-    return fk_error_wrap (err, "sandbox spec");
-  return fk_spec_json_decode (j, 1, ret_spec, err);
 }

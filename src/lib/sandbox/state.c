@@ -127,7 +127,7 @@ static int
 load_spec (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
 {
   fk_sandbox_spec_t *spec = NULL;
-  if (fk_spec_json_decode (j, 0, &spec, err) < 0)
+  if (fk_spec_json_decode (j, &spec, err) < 0)
     return -1;
   st->template_id = (char *)steal_pointer (&spec->template_id);
   st->layers = (char **)steal_pointer (&spec->layers);
