@@ -61,7 +61,15 @@ fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk_err
     }
   fk_sandbox_state_t *st;
   if (fk_state_load (dirfd, &st, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
+    {
+      /* No state file: a delete has taken it (or a create has not written it yet). */
+      if (err->code == ENOENT)
+        {
+          fk_error_clear (err);
+          return fk_error_set (err, ENOENT, "no sandbox `%s'", id);
+        }
+      return fk_error_wrap (err, "sandbox `%s'", id);
+    }
   *ret_sb = fk_sandbox_new_handle (rt, steal_fd (&dirfd), st);
   return 0;
 }
