@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <firkin/error.h>
+#include <firkin/progress.h>
 #include <firkin/runtime.h>
 #include <firkin/sandbox.h>
 #include <firkin/strv.h>
@@ -41,17 +42,6 @@ void fk_template_resolved_free (fk_template_resolved_t *owner);
 /* fk_template_resolve, then fk_sandbox_create. */
 int fk_template_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
                                 fk_sandbox_t **ret_sb, fk_error_t *err);
-
-/* Progress of one layer blob of a pull: reported when its download starts, as bytes arrive (at
-   most every 100 ms a pull) and last when it is downloaded and verified. */
-typedef struct fk_pull_progress
-{
-  const char *digest; /* "sha256:<hex>"; valid during the call */
-  uint64_t bytes;     /* received so far */
-  uint64_t total;     /* the blob's size */
-  int done;           /* downloaded and verified: the blob's last report */
-} fk_pull_progress_t;
-typedef void (*fk_pull_progress_fn) (const fk_pull_progress_t *p, void *user_data);
 
 typedef struct fk_template_prepare_opts
 {

@@ -123,7 +123,7 @@ typedef struct agent
 
 extern agent_t *agent;
 
-/* main.c */
+/* loop.c */
 /* One entry of a deadline scan at now: a due *deadline_ms (0: none) is cleared, *timed_out set,
    pid's process group and pid killed (pid > 0), and 1 returned; one still ahead lowers *next
    (0: none yet) to it. */
@@ -141,8 +141,17 @@ void agent_child_dies_with_agent (void);
 int agent_write_out (watch_t *w, const uint8_t *buf, size_t len, size_t *off);
 
 /* conn.c */
+/* What the layers above do when a connection closes (after it stops being watched) or its send
+   queue falls under the low mark; set by dispatch_init. */
+typedef struct conn_hooks
+{
+  void (*closed) (conn_t *c);
+  void (*drained) (conn_t *c);
+} conn_hooks_t;
+extern conn_hooks_t conn_hooks;
 void conn_accept (void);
-void conn_on_event (conn_t *c, uint32_t events);
+/* Stops watching c and tells conn_hooks.closed; freed by conn_free_closed. */
+void conn_close (conn_t *c);
 void conn_free_closed (void);
 /* Queues a frame of fields (built by the caller into b between begin/end) or raw bytes. */
 fk_wire_buf_t *conn_outbuf (conn_t *c);
@@ -158,6 +167,12 @@ void conn_pause_reading (conn_t *c);
 void conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf_t *entry,
                     int *open);
 void conn_list_end (conn_t *c, uint32_t id, int *open);
+
+/* dispatch.c */
+/* Sets conn_hooks; once, before the loop. */
+void dispatch_init (void);
+/* A connection's fd is ready: sends what is queued, reads and serves what came. */
+void dispatch_on_event (conn_t *c, uint32_t events);
 
 /* proc.c */
 typedef struct proc_spawn
@@ -180,7 +195,9 @@ void proc_ps (conn_t *c, uint32_t id);
 void proc_stdin (conn_t *c, uint32_t id, uint16_t flags, const uint8_t *data, size_t len);
 void proc_cancel (conn_t *c, uint32_t target);
 void proc_on_event (proc_t *p, watch_t *w, uint32_t events);
-void proc_reap (void);
+/* Collects every child that exited: a pid that claimed (a shell's) takes is not looked up among
+   the processes. */
+void proc_reap (int (*claimed) (pid_t pid, int wstatus));
 void proc_conn_closed (conn_t *c);
 /* The connection's send queue fell under the low mark: read the pipes again. */
 void proc_conn_drained (conn_t *c);

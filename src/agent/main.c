@@ -1,5 +1,5 @@
-/* agent/main.c: fk-agent: options, the epoll loop, and PID 1 duties (reap everything, stop
-   everything on SIGTERM within a grace period, then exit 0). */
+/* agent/main.c: fk-agent: options, the epoll loop (loop.c has its primitives), and PID 1 duties
+   (reap everything, stop everything on SIGTERM within a grace period, then exit 0). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,73 +21,6 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-
-agent_t *agent;
-
-int
-agent_deadline_check (uint64_t *deadline_ms, pid_t pid, int *timed_out, uint64_t now,
-                      uint64_t *next)
-{
-  if (*deadline_ms == 0)
-    return 0;
-  if (*deadline_ms > now)
-    {
-      if (*next == 0 || *deadline_ms < *next)
-        *next = *deadline_ms;
-      return 0;
-    }
-  *timed_out = 1;
-  *deadline_ms = 0;
-  if (pid > 0)
-    {
-      kill (-pid, SIGKILL);
-      kill (pid, SIGKILL);
-    }
-  return 1;
-}
-
-void
-agent_watch (watch_t *w, uint32_t events)
-{
-  if (w->fd < 0 || w->events == events)
-    return;
-  struct epoll_event ev = { .events = events, .data.ptr = w };
-  int op = w->events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-  if (epoll_ctl (agent->epfd, op, w->fd, &ev) < 0)
-    {
-      log_error_errno (errno, "epoll_ctl fd %d", w->fd);
-      return;
-    }
-  w->events = events;
-}
-
-void
-agent_child_dies_with_agent (void)
-{
-  if (!agent->pid1)
-    prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-int
-agent_write_out (watch_t *w, const uint8_t *buf, size_t len, size_t *off)
-{
-  while (*off < len)
-    {
-      ssize_t n = write (w->fd, buf + *off, len - *off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          agent_watch (w, EPOLLOUT);
-          return 0;
-        }
-      if (n < 0)
-        return -1;
-      *off += (size_t)n;
-    }
-  agent_watch (w, 0);
-  return 1;
-}
 
 static int
 listen_path (const char *path, fk_error_t *err)
@@ -214,7 +147,7 @@ on_signal (void)
           proc_signal_all (sig);
         }
     }
-  proc_reap ();
+  proc_reap (shell_reaped);
 }
 
 int
@@ -369,6 +302,7 @@ main (int argc, char **argv)
   a.sig.kind = W_SIGNAL;
   a.listen.kind = W_LISTEN;
   a.listen.fd = listen_fd;
+  dispatch_init ();
   agent_watch (&a.sig, EPOLLIN);
   agent_watch (&a.listen, EPOLLIN);
 
@@ -381,7 +315,7 @@ main (int argc, char **argv)
       int timeout = next == 0 ? -1 : (int)(next - scan_at);
       if (a.terminating)
         {
-          proc_reap ();
+          proc_reap (shell_reaped);
           if (no_children ())
             break;
           uint64_t now = fk_now_ms ();
@@ -414,7 +348,7 @@ main (int argc, char **argv)
               on_signal ();
               break;
             case W_CONN:
-              conn_on_event (w->owner, evs[i].events);
+              dispatch_on_event (w->owner, evs[i].events);
               break;
             case W_OUT:
             case W_ERR:

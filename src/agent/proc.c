@@ -403,7 +403,7 @@ proc_set_exited (proc_t *p, int status)
 }
 
 void
-proc_reap (void)
+proc_reap (int (*claimed) (pid_t pid, int wstatus))
 {
   for (;;)
     {
@@ -411,7 +411,7 @@ proc_reap (void)
       pid_t pid = waitpid (-1, &st, WNOHANG);
       if (pid <= 0)
         return;
-      if (shell_reaped (pid, st))
+      if (claimed && claimed (pid, st))
         continue;
       for (proc_t *p = agent->procs; p; p = p->next)
         if (p->pid == pid && !p->exited)

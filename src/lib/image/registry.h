@@ -6,7 +6,7 @@
 #define FK_IMAGE_REGISTRY_H
 
 #include "base/error.h"
-#include "firkin/template.h"
+#include "firkin/progress.h"
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "image/registry_http.h"
