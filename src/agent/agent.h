@@ -12,7 +12,7 @@
 #include "base/clock.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
-#include "wire/shell.h"
+#include "wire/shellmsg.h"
 
 /* A connection stops reading its processes' output while this much is queued to send, and
    starts again under the low mark: output streams in bounded memory. */

@@ -8,7 +8,7 @@
 #include "base/xalloc.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
-#include "sandbox/runtime.h"
+#include "sandbox/runtime_impl.h"
 
 static int
 ends_with (const char *s, const char *suffix)

@@ -39,22 +39,3 @@ fk_cleanup_fclosep (FILE **f)
       *f = NULL;
     }
 }
-
-void
-fk_strv_free (char **v)
-{
-  if (v == NULL)
-    return;
-  for (char **p = v; *p; p++)
-    free (*p);
-  free (v);
-}
-
-size_t
-fk_strv_len (char *const *v)
-{
-  size_t n = 0;
-  while (v && v[n])
-    n++;
-  return n;
-}

@@ -16,7 +16,7 @@
 #include "client/reply.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
-#include "wire/shell.h"
+#include "wire/shellmsg.h"
 
 struct fk_shell
 {

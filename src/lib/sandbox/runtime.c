@@ -1,5 +1,5 @@
 /* sandbox/runtime.c: runtime open/close and the lazy sweep of stale sandboxes. */
-#include "sandbox/runtime.h"
+#include "firkin/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
 #include "sandbox/idrange.h"
+#include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
 
 #ifndef FK_LIBEXECDIR

@@ -7,7 +7,7 @@
 
 #include "firkin/sandbox.h"
 #include "sandbox/cgroup.h"
-#include "sandbox/runtime.h"
+#include "sandbox/runtime_impl.h"
 #include "sandbox/state.h"
 
 struct fk_sandbox

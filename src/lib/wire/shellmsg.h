@@ -1,4 +1,4 @@
-/* wire/shell.h: what the shell requests (FK_WIRE_SHELL_OPEN, _RUN, _CLOSE) carry beyond
+/* wire/shellmsg.h: what the shell requests (FK_WIRE_SHELL_OPEN, _RUN, _CLOSE) carry beyond
    frame.h's summary.
 
    SHELL_OPEN  SHELL_ID, ENV..., CWD, USER, PATH (the shell to run; default bash or sh)
@@ -11,8 +11,8 @@
    SIGNAL      with TARGET = a SHELL_RUN's request id signals the shell's process group (the
                shell survives SIGINT; the command gets it).
    SHELL_CLOSE SHELL_ID -> R_OK; a run in progress ends with SIGNAL 9. */
-#ifndef FK_WIRE_SHELL_H
-#define FK_WIRE_SHELL_H
+#ifndef FK_WIRE_SHELLMSG_H
+#define FK_WIRE_SHELLMSG_H
 
 /* R_EXIT FLAGS of a shell run: the shell itself ended (`exit`, a timeout, a signal) and a new
    one with the same settings took its place. */

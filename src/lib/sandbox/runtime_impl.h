@@ -1,6 +1,6 @@
-/* sandbox/runtime.h: the runtime handle's insides, shared by the sandbox lifecycle. */
-#ifndef FK_SANDBOX_RUNTIME_H
-#define FK_SANDBOX_RUNTIME_H
+/* sandbox/runtime_impl.h: the runtime handle's insides, shared by the sandbox lifecycle. */
+#ifndef FK_SANDBOX_RUNTIME_IMPL_H
+#define FK_SANDBOX_RUNTIME_IMPL_H
 
 #include "firkin/runtime.h"
 #include "sandbox/cgroup.h"
