@@ -20,6 +20,7 @@ static int
 die (fk_error_t *err)
 {
   fprintf (stderr, "plan_run: %s\n", fk_error_message (err));
+  fk_error_clear (err);
   return 125;
 }
 
@@ -39,12 +40,16 @@ main (int argc, char **argv)
   fk_plan_t plan;
   fk_cgroup_layout_t cg = { 0 };
   if (fk_read_file_at (AT_FDCWD, argv[1], 1 << 20, &text, &len, &err) < 0
-      || fk_plan_from_json (text, len, &plan, &err) < 0 || fk_cgroup_detect (NULL, &cg, &err) < 0)
+      || fk_plan_from_json (text, len, &plan, &err) < 0)
     return die (&err);
   fk_plan_io_t io = { .cgroups = &cg, .exec_fd = -1, .listen_fd = -1 };
   fk_plan_started_t s;
-  if (fk_plan_start (&plan, &io, &s, &err) < 0)
-    return die (&err);
+  if (fk_cgroup_detect (NULL, &cg, &err) < 0 || fk_plan_start (&plan, &io, &s, &err) < 0)
+    {
+      fk_plan_clear (&plan);
+      fk_cgroup_layout_free (&cg);
+      return die (&err);
+    }
   printf ("started %d\n", (int)s.pid);
   fflush (stdout);
   if (s.stdio_fds[0] >= 0)

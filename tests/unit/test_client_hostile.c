@@ -479,7 +479,9 @@ script_silent (fake_t *fa)
         put_stat (&b, r.id, 1, 2);
       else if (r.type == FK_WIRE_FILE_STAT && path && strcmp (path, "/late") == 0)
         {
-          struct timespec ts = { 0, 400 * 1000000L };
+          /* Past the client's 0.2 s, and well before the deadline of the next request, which
+             waits behind this answer (sent at ~0.2 s, it gives up at ~0.4 s). */
+          struct timespec ts = { 0, 250 * 1000000L };
           nanosleep (&ts, NULL);
           put_stat (&b, r.id, 1, 1);
         }
