@@ -1,5 +1,5 @@
 /* cli/bench_agent_core.c: fk bench agent-core: the original system's P0 latencies on this host
-   (pool/agentcore.h), written as an artifact with confidence tags, reported, and set beside
+   (bench/agentcore.h), written as an artifact with confidence tags, reported, and set beside
    the original's targets and firkin's tenfold goals. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include "base/xalloc.h"
 #include "cli/bench.h"
 #include "cli/runtime.h"
-#include "pool/agentcore.h"
-#include "pool/rootfs.h"
+#include "bench/agentcore.h"
+#include "bench/rootfs.h"
 #include "trace/artifact.h"
 #include "trace/confidence.h"
 #include "trace/envparse.h"
@@ -122,7 +122,7 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
 
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
-  cleanup_free char *built = NULL;
+  cleanup_free char *built = NULL, *built_root = NULL;
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT;
   int ret = 1;
   if (o.rootfs == NULL)
@@ -137,9 +137,10 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
           built = NULL;
           goto fail;
         }
-      if (fk_busybox_rootfs_build (built, &err) < 0)
+      built_root = xasprintf ("%s/root", built);
+      if (fk_bench_busybox_rootfs (built_root, FK_BENCH_BUSYBOX, &err) < 0)
         goto fail;
-      o.rootfs = built;
+      o.rootfs = built_root;
     }
   if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, NULL, &rt, &err) < 0
       || fk_agent_core_collect (rt, &o, &samples, &err) < 0

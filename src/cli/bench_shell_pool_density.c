@@ -21,8 +21,8 @@
 #include "cli/runtime.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"
-#include "pool/density.h"
-#include "pool/rootfs.h"
+#include "bench/density.h"
+#include "bench/rootfs.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
 #include "trace/stats.h"
@@ -224,7 +224,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
                    "fk: bench shell-pool-density: no template for image `%s' (fk template prepare "
                    "IMAGE); using a busybox root (%s)\n",
                    image, built_root);
-          if (fk_busybox_rootfs_build (built_root, &err) < 0)
+          if (fk_bench_busybox_rootfs (built_root, FK_BENCH_BUSYBOX, &err) < 0)
             goto fail;
           layers[0] = built_root;
         }

@@ -10,7 +10,7 @@
 #include "cli/bench.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
-#include "trace/hostspawn.h"
+#include "bench/hostspawn.h"
 
 #define USAGE                                                                                      \
   "usage: fk bench trace-demo [--artifact FILE] [--repeats N] [--levels L1,L2,...]\n"              \
@@ -66,10 +66,10 @@ fk_bench_trace_demo (const fk_cli_globals_t *g, int argc, char **argv)
 
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT;
   int ret = 0;
-  if (fk_trace_host_spawn_collect (FK_TRACE_HOST_SPAWN_PROGRAM, levels, n_levels, repeats, &samples,
+  if (fk_bench_host_spawn_collect (FK_BENCH_HOST_SPAWN_PROGRAM, levels, n_levels, repeats, &samples,
                                    &err)
           < 0
-      || fk_trace_density_artifact_write (&fk_trace_host_spawn_density, artifact, &samples, &err)
+      || fk_trace_density_artifact_write (&fk_bench_host_spawn_density, artifact, &samples, &err)
              < 0)
     ret = fk_cli_fail (&err, 1);
   fk_trace_samples_clear (&samples);

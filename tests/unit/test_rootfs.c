@@ -1,4 +1,5 @@
-/* Unit tests for bench/rootfs: a busybox root built from the host's static busybox. */
+/* Unit tests for bench/rootfs: a busybox root built from the host's static busybox (the tree
+   scripts/busybox-rootfs.sh builds too). */
 #include "testutil.h"
 
 #include <sys/stat.h>
@@ -24,12 +25,30 @@ builds_a_busybox_root (void **state)
   assert_int_equal (st.st_mode & 07777, 0755);
   char link[64] = { 0 };
   assert_true (readlinkat (rfd, "bin/true", link, sizeof link - 1) > 0);
-  assert_string_equal (link, "busybox");
+  assert_string_equal (link, "/bin/busybox");
+  /* every applet, not only the benchmarks' few */
+  assert_int_equal (fstatat (rfd, "usr/bin/env", &st, AT_SYMLINK_NOFOLLOW), 0);
+  assert_true (S_ISLNK (st.st_mode));
   assert_int_equal (fstatat (rfd, ".", &st, 0), 0);
+  assert_int_equal (st.st_mode & 07777, 0755);
+  assert_int_equal (fstatat (rfd, "usr/bin", &st, 0), 0);
   assert_int_equal (st.st_mode & 07777, 0755);
   assert_int_equal (fstatat (rfd, "tmp", &st, 0), 0);
   assert_int_equal (st.st_mode & 07777, 01777);
-  assert_int_equal (fstatat (rfd, "etc/passwd", &st, 0), 0);
+  assert_int_equal (fstatat (rfd, "root", &st, 0), 0);
+  assert_int_equal (st.st_mode & 07777, 0700);
+  if (geteuid () == 0)
+    {
+      assert_int_equal (fstatat (rfd, "home/user", &st, 0), 0);
+      assert_int_equal (st.st_uid, 1000);
+      assert_int_equal (st.st_gid, 1000);
+    }
+  char *pw = NULL;
+  size_t pwlen = 0;
+  fk_error_t e2 = FK_ERROR_INIT;
+  assert_int_equal (fk_read_file_at (rfd, "etc/passwd", 4096, &pw, &pwlen, &e2), 0);
+  assert_non_null (strstr (pw, "user:x:1000:1000:user:/home/user:/bin/sh\n"));
+  free (pw);
   close (rfd);
   /* the directory must be new */
   assert_int_equal (fk_bench_busybox_rootfs (root, FK_BENCH_BUSYBOX, &err), -1);
@@ -48,12 +67,28 @@ names_a_missing_busybox (void **state)
   test_tmpdir_free (dir);
 }
 
+/* A dynamic busybox would not start in a root without its loader and libc. */
+static void
+refuses_a_dynamic_busybox (void **state)
+{
+  char *dir = test_tmpdir ();
+  char *root = NULL;
+  assert_true (asprintf (&root, "%s/rootfs", dir) > 0);
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_bench_busybox_rootfs (root, "/bin/sh", &err), -1);
+  assert_error_contains (&err, "is not static (install busybox-static)");
+  assert_int_equal (access (root, F_OK), -1);
+  free (root);
+  test_tmpdir_free (dir);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (builds_a_busybox_root),
     cmocka_unit_test (names_a_missing_busybox),
+    cmocka_unit_test (refuses_a_dynamic_busybox),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

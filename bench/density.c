@@ -1,5 +1,5 @@
-/* pool/density.c: see density.h. */
-#include "pool/density.h"
+/* bench/density.c: see density.h. */
+#include "bench/density.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/xalloc.h"
@@ -48,14 +49,6 @@ const fk_trace_density_spec_t fk_crun_exec_density = {
   .artifact_kind = "live_crun_exec_density",
 };
 
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- firkin: every slot's run begun at once from one thread, as the reference's join_all
    polls its futures on one task; a dispatch ends when its exit is read ---- */
 
@@ -80,7 +73,7 @@ round_all (fk_shell_pool_t *pool, size_t level, int warm, size_t repeat, uint64_
       char cmd[160];
       snprintf (cmd, sizeof cmd, "printf %s", expected[i]);
       fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION, .command = cmd };
-      t0[i] = now_ns ();
+      t0[i] = fk_now_ns ();
       if (fk_shell_run_begin (fk_shell_pool_slot (pool, i), &o, &pend[i], err) < 0)
         {
           fk_error_wrap (err, "run shell c%zu/%s%zu/%zu", level, warm ? "warm" : "r", repeat, i);
@@ -102,7 +95,7 @@ round_all (fk_shell_pool_t *pool, size_t level, int warm, size_t repeat, uint64_
           fk_error_clear (&e2);
           continue;
         }
-      uint64_t elapsed = now_ns () - t0[i];
+      uint64_t elapsed = fk_now_ns () - t0[i];
       if (elapsed > slowest)
         slowest = elapsed;
       size_t el = strlen (expected[i]);
@@ -255,7 +248,7 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
         }
       char *argv[] = { (char *)crun_path (), (char *)"--root", p->state, (char *)"exec", p->id,
                        (char *)"printf",     expected[i],      NULL };
-      t0[i] = now_ns ();
+      t0[i] = fk_now_ns ();
       pids[i] = spawn (argv, pp[1]);
       close (pp[1]);
       fds[i] = pp[0];
@@ -278,7 +271,7 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
             continue;
           break;
         }
-      uint64_t t = now_ns ();
+      uint64_t t = fk_now_ns ();
       for (size_t i = 0; i < started; i++)
         if (pids[i] == pid)
           {

@@ -16,17 +16,10 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 #define STDERR_KEEP 2048
-
-uint64_t
-fk_bench_now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 char *
 fk_bench_which (const char *name)
@@ -84,7 +77,7 @@ fk_bench_spawn (char *const *argv, unsigned flags, uint64_t *ret_elapsed_ns, fk_
   cleanup_close int err_fd = memfd_create ("fk-bench-stderr", MFD_CLOEXEC);
   if (err_fd < 0)
     return fk_error_set_errno (err, "memfd_create");
-  uint64_t t0 = fk_bench_now_ns ();
+  uint64_t t0 = fk_now_ns ();
   pid_t pid = fork ();
   if (pid < 0)
     return fk_error_set_errno (err, "fork `%s'", argv[0]);
@@ -95,7 +88,7 @@ fk_bench_spawn (char *const *argv, unsigned flags, uint64_t *ret_elapsed_ns, fk_
   do
     r = waitpid (pid, &status, 0);
   while (r < 0 && errno == EINTR);
-  uint64_t t1 = fk_bench_now_ns ();
+  uint64_t t1 = fk_now_ns ();
   if (r < 0)
     return fk_error_set_errno (err, "wait for `%s'", argv[0]);
   if (WIFEXITED (status) && WEXITSTATUS (status) == 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "bench/compare.h"
 #include "bench/hostmem.h"
@@ -103,7 +104,7 @@ lc_firkin (lc_ctx_t *c, int agent, uint64_t *ret_ns, fk_error_t *err)
   if (!agent)
     spec.init = init;
   fk_sandbox_t *sb = NULL;
-  uint64_t t0 = fk_bench_now_ns ();
+  uint64_t t0 = fk_now_ns ();
   if (fk_sandbox_create (c->o->rt, &spec, &sb, err) < 0)
     return -1;
   int ret = 0;
@@ -127,7 +128,7 @@ lc_firkin (lc_ctx_t *c, int agent, uint64_t *ret_ns, fk_error_t *err)
   if (remove_sandbox (sb, ret < 0 ? &local : err) < 0)
     ret = -1;
   fk_error_clear (&local);
-  *ret_ns = fk_bench_now_ns () - t0;
+  *ret_ns = fk_now_ns () - t0;
   return ret;
 }
 
@@ -360,10 +361,10 @@ static int
 ex_firkin (void *ctx, uint64_t *ret_ns, fk_error_t *err)
 {
   ex_ctx_t *c = ctx;
-  uint64_t t0 = fk_bench_now_ns ();
+  uint64_t t0 = fk_now_ns ();
   if (exec_true (c->client, err) < 0)
     return -1;
-  *ret_ns = fk_bench_now_ns () - t0;
+  *ret_ns = fk_now_ns () - t0;
   return 0;
 }
 

@@ -14,9 +14,6 @@
 #define FK_BENCH_SPAWN_HIDE_CGROUP2 0x1u
 #define FK_BENCH_UNIFIED_MOUNT "/sys/fs/cgroup/unified"
 
-/* The monotonic clock in nanoseconds. */
-uint64_t fk_bench_now_ns (void);
-
 /* Runs argv (argv[0] an absolute path, or looked up in PATH), stdin and stdout on /dev/null,
    and waits for it. Returns 0 when it exited 0, with *ret_elapsed_ns (may be NULL) the time
    from before fork to after the reap; a non-zero exit or a signal is an error quoting the

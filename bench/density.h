@@ -1,8 +1,8 @@
-/* pool/density.h: the reference's shell-pool density procedure on a sandbox's agent, and the
+/* bench/density.h: the reference's shell-pool density procedure on a sandbox's agent, and the
    same dispatch pattern through the peer a user would otherwise pick: one `crun exec' per
    command into a running crun container of the same root filesystem. */
-#ifndef FK_POOL_DENSITY_H
-#define FK_POOL_DENSITY_H
+#ifndef FK_BENCH_DENSITY_H
+#define FK_BENCH_DENSITY_H
 
 #include <stddef.h>
 
