@@ -3,24 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/clock.h"
 #include "base/fs.h"
-#include "base/json.h"
 #include "base/xalloc.h"
+#include "bench/crun.h"
 #include "firkin/shell.h"
 
 /* clang-format off */
@@ -152,83 +145,16 @@ fk_shell_pool_density_collect (fk_client_t *c, const size_t *levels, size_t n_le
   return 0;
 }
 
-/* ---- the peer: crun exec, run in a child process with its own mount namespace ---- */
+/* ---- the peer: one `crun exec' per command into a running container (bench/crun.h) ---- */
 
-typedef struct record
-{
-  uint64_t level, repeat, ns; /* level 0: an error message of ns bytes follows */
-} record_t;
-
-static const char *
-crun_path (void)
-{
-  const char *p = getenv ("FIRKIN_CRUN");
-  return p && *p ? p : "crun";
-}
-
-/* Starts argv with stdin /dev/null, stdout out_fd (-1: /dev/null), stderr inherited. */
-static pid_t
-spawn (char *const argv[], int out_fd)
-{
-  pid_t pid = fork ();
-  if (pid != 0)
-    return pid;
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (out_fd >= 0 ? out_fd : null, 1) < 0)
-    _exit (127);
-  execvp (argv[0], argv);
-  _exit (127);
-}
-
+/* level concurrent `crun exec ID printf EXPECTED', each one's stdout checked; the slowest
+   start-to-exit time in *ret_slowest. */
 static int
-run_wait (char *const argv[], fk_error_t *err)
+peer_dispatch (fk_bench_crun_t *crun, const char *id, size_t level, size_t repeat, int warm,
+               uint64_t *ret_slowest, fk_error_t *err)
 {
-  pid_t pid = spawn (argv, -1);
-  if (pid < 0)
-    return fk_error_set_errno (err, "fork");
-  int st;
-  while (waitpid (pid, &st, 0) < 0)
-    if (errno != EINTR)
-      return fk_error_set_errno (err, "waitpid");
-  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-    return fk_error_set (err, EIO, "`%s %s' failed (status 0x%x)", argv[0], argv[1], st);
-  return 0;
-}
-
-typedef struct peer
-{
-  char *state, *bundle, *id;
-} peer_t;
-
-static int
-peer_bundle (const peer_t *p, const char *rootfs, fk_error_t *err)
-{
-  if (fk_mkdir_p (p->bundle, 0700, err) < 0)
-    return -1;
-  char *spec_argv[] = { (char *)crun_path (), (char *)"spec", (char *)"-b", p->bundle, NULL };
-  if (run_wait (spec_argv, err) < 0)
-    return fk_error_wrap (err, "write a default OCI config");
-  cleanup_free char *cfg = xasprintf ("%s/config.json", p->bundle);
-  cleanup_json json_t *j = NULL;
-  if (fk_json_load_file_at (AT_FDCWD, cfg, 1u << 20, &j, err) < 0)
-    return -1;
-  json_t *proc = json_object_get (j, "process");
-  if (!json_is_object (proc))
-    return fk_error_set (err, EINVAL, "`%s': no process object", cfg);
-  json_object_set_new (proc, "terminal", json_false ());
-  json_object_set_new (proc, "args", json_pack ("[ss]", "sleep", "100000000"));
-  json_object_set_new (j, "root", json_pack ("{sssb}", "path", rootfs, "readonly", 1));
-  return fk_json_dump_file_atomic_at (AT_FDCWD, cfg, j, 1, err);
-}
-
-/* n concurrent `crun exec ID printf EXPECTED'; the slowest spawn-to-reap time. */
-static int
-peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t *ret_slowest,
-               fk_error_t *err)
-{
-  pid_t *pids = xcalloc (level, sizeof *pids);
+  fk_bench_proc_t *procs = xcalloc (level, sizeof *procs);
   int *fds = xcalloc (level, sizeof *fds);
-  uint64_t *t0 = xcalloc (level, sizeof *t0), *t1 = xcalloc (level, sizeof *t1);
   char **expected = xcalloc (level, sizeof *expected);
   int ret = 0;
   size_t started = 0;
@@ -246,41 +172,22 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
           ret = fk_error_set_errno (err, "pipe");
           break;
         }
-      char *argv[] = { (char *)crun_path (), (char *)"--root", p->state, (char *)"exec", p->id,
-                       (char *)"printf",     expected[i],      NULL };
-      t0[i] = fk_now_ns ();
-      pids[i] = spawn (argv, pp[1]);
-      close (pp[1]);
       fds[i] = pp[0];
-      if (pids[i] < 0)
+      const char *args[] = { "exec", id, "printf", expected[i], NULL };
+      int r = fk_bench_crun_start (crun, args, pp[1], &procs[i], err);
+      close (pp[1]);
+      if (r < 0)
         {
-          ret = fk_error_set_errno (err, "fork");
+          ret = -1;
           break;
         }
       started++;
     }
-  /* Reap in completion order so each end time is exact. */
-  int failed_status = 0;
-  for (size_t done = 0; done < started;)
-    {
-      int st;
-      pid_t pid = waitpid (-1, &st, 0);
-      if (pid < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          break;
-        }
-      uint64_t t = fk_now_ns ();
-      for (size_t i = 0; i < started; i++)
-        if (pids[i] == pid)
-          {
-            t1[i] = t;
-            done++;
-            if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-              failed_status = st ? st : 1;
-          }
-    }
+  /* Every started exec is reaped, even after a failure. */
+  fk_error_t werr = FK_ERROR_INIT;
+  if (fk_bench_procs_wait (procs, started, ret == 0 ? err : &werr) < 0)
+    ret = -1;
+  fk_error_clear (&werr);
   uint64_t slowest = 0;
   for (size_t i = 0; i < started && ret == 0; i++)
     {
@@ -288,218 +195,72 @@ peer_dispatch (const peer_t *p, size_t level, size_t repeat, int warm, uint64_t 
       size_t len = 0;
       if (fk_read_all (fds[i], 1u << 20, &out, &len, err) < 0)
         ret = -1;
-      else if (failed_status)
-        ret = fk_error_set (err, EIO, "crun exec c%zu/r%zu/%zu failed (status 0x%x)", level, repeat,
-                            i, failed_status);
       else if (len != strlen (expected[i]) || memcmp (out, expected[i], len) != 0)
         ret = fk_error_set (err, EIO, "crun exec c%zu/r%zu/%zu: expected `%s', got `%.*s'", level,
                             repeat, i, expected[i], (int)(len > 64 ? 64 : len), out);
-      if (t1[i] - t0[i] > slowest)
-        slowest = t1[i] - t0[i];
+      if (procs[i].end_ns - procs[i].start_ns > slowest)
+        slowest = procs[i].end_ns - procs[i].start_ns;
     }
   for (size_t i = 0; i < level; i++)
     {
-      close_and_reset (fds[i]);
+      fds[i] = close_and_reset (fds[i]);
       free (expected[i]);
     }
-  free (pids);
+  free (procs);
   free (fds);
-  free (t0);
-  free (t1);
   free (expected);
   *ret_slowest = slowest;
   return ret;
 }
 
-static void
-write_record (int fd, uint64_t level, uint64_t repeat, uint64_t ns)
-{
-  record_t r = { level, repeat, ns };
-  fk_error_t err = FK_ERROR_INIT;
-  if (fk_write_all (fd, &r, sizeof r, &err) < 0)
-    fk_error_clear (&err);
-}
-
-static void
-write_error (int fd, fk_error_t *err)
-{
-  const char *m = fk_error_message (err);
-  write_record (fd, 0, 0, strlen (m));
-  fk_error_t e2 = FK_ERROR_INIT;
-  if (fk_write_all (fd, m, strlen (m), &e2) < 0)
-    fk_error_clear (&e2);
-  fk_error_clear (err);
-}
-
-/* The container's root: the one layer, or the layers stacked read-only at workdir/root. */
-static char *
-peer_root (const char *const *layers, const char *workdir, fk_error_t *err)
-{
-  size_t n = 0;
-  while (layers[n])
-    n++;
-  if (n == 1)
-    return xstrdup (layers[0]);
-  char *root = xasprintf ("%s/root", workdir);
-  /* overlayfs lists lower dirs top first. */
-  size_t len = 32;
-  for (size_t i = 0; i < n; i++)
-    len += strlen (layers[i]) + 1;
-  cleanup_free char *opts = xmalloc (len);
-  strcpy (opts, "lowerdir=");
-  for (size_t i = n; i-- > 0;)
-    {
-      strcat (opts, layers[i]);
-      if (i > 0)
-        strcat (opts, ":");
-    }
-  if (fk_mkdir_p (root, 0755, err) < 0)
-    {
-      free (root);
-      return NULL;
-    }
-  if (mount ("overlay", root, "overlay", MS_RDONLY, opts) < 0)
-    {
-      fk_error_set_errno (err, "mount the template's layers for crun at `%s'", root);
-      free (root);
-      return NULL;
-    }
-  return root;
-}
-
-/* The child: mount namespace, container up, dispatches, container gone. */
 static int
-peer_main (int out, const char *const *layers, const char *workdir, const size_t *levels,
-           size_t n_levels, size_t repeats)
+peer_collect (fk_bench_crun_t *crun, const size_t *levels, size_t n_levels, size_t repeats,
+              fk_trace_samples_t *samples, fk_error_t *err)
 {
-  fk_error_t err = FK_ERROR_INIT;
-  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    {
-      fk_error_set_errno (&err, "a private mount namespace for crun");
-      write_error (out, &err);
-      return 1;
-    }
-  /* crun sees cgroup2 mounted beside v1 controllers and refuses: hide it here only. */
-  if (umount2 ("/sys/fs/cgroup/unified", MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-    {
-      fk_error_set_errno (&err, "unmount /sys/fs/cgroup/unified in crun's namespace");
-      write_error (out, &err);
-      return 1;
-    }
-  peer_t p = {
-    .state = xasprintf ("%s/state", workdir),
-    .bundle = xasprintf ("%s/bundle", workdir),
-    .id = xasprintf ("fk-peer-%d", (int)getpid ()),
-  };
-  int rc = 1, running = 0;
-  cleanup_free char *rootfs = peer_root (layers, workdir, &err);
-  if (rootfs == NULL || peer_bundle (&p, rootfs, &err) < 0)
-    goto out;
-  char *run_argv[] = { (char *)crun_path (), (char *)"--root", p.state, (char *)"run", (char *)"-d",
-                       (char *)"--bundle",   p.bundle,         p.id,    NULL };
-  running = 1; /* a failed run may still leave state to delete */
-  if (run_wait (run_argv, &err) < 0)
-    {
-      fk_error_wrap (&err, "start the crun container");
-      goto out;
-    }
+  static const char *const sleep_args[] = { "sleep", "100000000", NULL };
+  cleanup_free char *bundle = NULL;
+  char id[64];
+  snprintf (id, sizeof id, "fk-peer-%d", (int)getpid ());
+  if (fk_bench_crun_bundle (crun, "bundle-sleep", sleep_args, &bundle, err) < 0
+      || fk_bench_crun_container_start (crun, id, bundle, err) < 0)
+    return -1;
+  cleanup_free char *levels_tag = fk_trace_density_levels_tag (levels, n_levels);
   for (size_t li = 0; li < n_levels; li++)
     {
       uint64_t slowest;
-      if (peer_dispatch (&p, levels[li], 0, 1, &slowest, &err) < 0)
-        goto out;
+      if (peer_dispatch (crun, id, levels[li], 0, 1, &slowest, err) < 0)
+        return -1;
       for (size_t r = 0; r < repeats; r++)
         {
-          if (peer_dispatch (&p, levels[li], r, 0, &slowest, &err) < 0)
-            goto out;
-          write_record (out, levels[li], r, slowest);
+          if (peer_dispatch (crun, id, levels[li], r, 0, &slowest, err) < 0)
+            return -1;
+          fk_trace_sample_t *s
+              = fk_trace_density_sample (&fk_crun_exec_density, levels[li], r, repeats, slowest);
+          if (fk_trace_sample_set_tag (s, "concurrency_levels", levels_tag, err) < 0)
+            {
+              fk_trace_sample_free (s);
+              return -1;
+            }
+          fk_trace_samples_push (samples, s);
         }
     }
-  rc = 0;
-out:
-  if (rc != 0)
-    write_error (out, &err);
-  if (running)
-    {
-      char *del_argv[] = {
-        (char *)crun_path (), (char *)"--root", p.state, (char *)"delete", (char *)"-f", p.id, NULL
-      };
-      fk_error_t e2 = FK_ERROR_INIT;
-      if (run_wait (del_argv, &e2) < 0 && rc == 0)
-        {
-          write_error (out, &e2);
-          rc = 1;
-        }
-      fk_error_clear (&e2);
-    }
-  free (p.state);
-  free (p.bundle);
-  free (p.id);
-  return rc;
+  return 0;
 }
 
 int
-fk_crun_exec_density_collect (const char *const *layers, const char *workdir, const size_t *levels,
-                              size_t n_levels, size_t repeats, fk_trace_samples_t *samples,
-                              fk_error_t *err)
+fk_crun_exec_density_collect (const char *crun_path, const char *const *layers,
+                              const size_t *levels, size_t n_levels, size_t repeats,
+                              fk_trace_samples_t *samples, fk_error_t *err)
 {
-  if (layers == NULL || layers[0] == NULL)
-    return fk_error_set (err, EINVAL, "crun peer: no root layers");
-  if (fk_mkdir_p (workdir, 0700, err) < 0)
-    return -1;
-  int pp[2];
-  if (pipe2 (pp, O_CLOEXEC) < 0)
-    return fk_error_set_errno (err, "pipe");
-  pid_t pid = fork ();
-  if (pid < 0)
-    {
-      close (pp[0]);
-      close (pp[1]);
-      return fk_error_set_errno (err, "fork");
-    }
-  if (pid == 0)
-    {
-      close (pp[0]);
-      _exit (peer_main (pp[1], layers, workdir, levels, n_levels, repeats));
-    }
-  close (pp[1]);
-  cleanup_free char *buf = NULL;
-  size_t len = 0;
-  int ret = fk_read_all (pp[0], 64u << 20, &buf, &len, err);
-  close (pp[0]);
-  int st;
-  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
-    ;
-  fk_error_t rmerr = FK_ERROR_INIT;
-  if (fk_rm_rf_at (AT_FDCWD, workdir, &rmerr) < 0)
-    {
-      if (ret == 0)
-        ret = fk_error_set (err, rmerr.code, "%s", fk_error_message (&rmerr));
-      fk_error_clear (&rmerr);
-    }
+  fk_bench_crun_t *crun = NULL;
+  if (fk_bench_crun_open (crun_path, layers, NULL, &crun, err) < 0)
+    return fk_error_wrap (err, "crun peer");
+  int ret = peer_collect (crun, levels, n_levels, repeats, samples, err);
+  fk_error_t e2 = FK_ERROR_INIT;
+  if (fk_bench_crun_close (crun, ret < 0 ? &e2 : err) < 0)
+    ret = -1;
+  fk_error_clear (&e2);
   if (ret < 0)
-    return -1;
-  cleanup_free char *levels_tag = fk_trace_density_levels_tag (levels, n_levels);
-  for (size_t off = 0; off + sizeof (record_t) <= len;)
-    {
-      record_t r;
-      memcpy (&r, buf + off, sizeof r);
-      off += sizeof r;
-      if (r.level == 0)
-        {
-          size_t ml = r.ns <= len - off ? (size_t)r.ns : len - off;
-          return fk_error_set (err, EIO, "crun peer: %.*s", (int)ml, buf + off);
-        }
-      fk_trace_sample_t *s
-          = fk_trace_density_sample (&fk_crun_exec_density, r.level, r.repeat, repeats, r.ns);
-      if (fk_trace_sample_set_tag (s, "concurrency_levels", levels_tag, err) < 0)
-        {
-          fk_trace_sample_free (s);
-          return -1;
-        }
-      fk_trace_samples_push (samples, s);
-    }
-  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-    return fk_error_set (err, EIO, "crun peer: the runner ended with status 0x%x", st);
+    return fk_error_wrap (err, "crun peer");
   return 0;
 }

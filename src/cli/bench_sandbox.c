@@ -16,6 +16,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "bench/compare.h"
+#include "bench/crun.h"
 #include "bench/rootfs.h"
 #include "bench/sandboxbench.h"
 #include "bench/spawn.h"
@@ -128,9 +129,11 @@ find_peer (const char *name, int wanted)
 {
   if (!wanted)
     return NULL;
-  char *p = fk_bench_which (name);
+  int crun = strcmp (name, "crun") == 0;
+  char *p = crun ? fk_bench_crun_find () : fk_bench_which (name);
   if (p == NULL)
-    fprintf (stderr, "fk: bench sandbox: peer `%s' not found in PATH: not measured\n", name);
+    fprintf (stderr, "fk: bench sandbox: peer `%s' not found in %s: not measured\n", name,
+             crun ? "$FIRKIN_CRUN or PATH" : "PATH");
   return p;
 }
 

@@ -16,13 +16,14 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
-#include "cli/bench.h"
-#include "firkin/client.h"
-#include "cli/runtime.h"
-#include "firkin/sandbox.h"
-#include "firkin/template.h"
+#include "bench/crun.h"
 #include "bench/density.h"
 #include "bench/rootfs.h"
+#include "cli/bench.h"
+#include "cli/runtime.h"
+#include "firkin/client.h"
+#include "firkin/sandbox.h"
+#include "firkin/template.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
 #include "trace/stats.h"
@@ -251,9 +252,14 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
     goto fail;
   if (!no_peer)
     {
-      cleanup_free char *work
-          = xasprintf ("%s/tmp/crun-peer-%d", fk_runtime_state_dir (rt), (int)getpid ());
-      if (fk_crun_exec_density_collect (peer_layers, work, levels, n_levels, repeats, &peer, &err)
+      cleanup_free char *crun = fk_bench_crun_find ();
+      if (crun == NULL)
+        {
+          fk_error_set (&err, ENOENT,
+                        "crun not found ($FIRKIN_CRUN or PATH); --no-peer measures firkin alone");
+          goto fail;
+        }
+      if (fk_crun_exec_density_collect (crun, peer_layers, levels, n_levels, repeats, &peer, &err)
               < 0
           || fk_trace_density_artifact_write (&fk_crun_exec_density, peer_artifact, &peer, &err)
                  < 0)

@@ -7,10 +7,10 @@
 
 #include "base/cleanup.h"
 #include "base/xalloc.h"
+#include "bench/hostspawn.h"
 #include "cli/bench.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
-#include "bench/hostspawn.h"
 
 #define USAGE                                                                                      \
   "usage: fk bench trace-demo [--artifact FILE] [--repeats N] [--levels L1,L2,...]\n"              \

@@ -8,10 +8,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include "bench/rootfs.h"
 #include "firkin/pool.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
-#include "bench/rootfs.h"
 
 static char *dir, *root, *state;
 static fk_runtime_t *rt;
