@@ -82,6 +82,55 @@ refuses_a_dynamic_busybox (void **state)
   test_tmpdir_free (dir);
 }
 
+/* One line per entry below root, sorted: path, type, mode, owner, link target. */
+static char *
+tree_listing (const char *root)
+{
+  char *cmd = NULL, *out = NULL;
+  assert_true (asprintf (&cmd,
+                         "cd '%s' && find . -printf '%%p %%y %%m %%u:%%g %%l\\n' | LC_ALL=C sort",
+                         root)
+               > 0);
+  FILE *f = popen (cmd, "r");
+  assert_non_null (f);
+  size_t len = 0;
+  FILE *mem = open_memstream (&out, &len);
+  char buf[4096];
+  size_t n;
+  while ((n = fread (buf, 1, sizeof buf, f)) > 0)
+    fwrite (buf, 1, n, mem);
+  assert_int_equal (pclose (f), 0);
+  fclose (mem);
+  free (cmd);
+  return out;
+}
+
+/* scripts/busybox-rootfs.sh, the shell's builder, makes the same tree. */
+static void
+same_tree_as_the_script (void **state)
+{
+  const char *src = getenv ("FIRKIN_SRC");
+  if (src == NULL || geteuid () != 0 || access (FK_BENCH_BUSYBOX, X_OK) != 0)
+    skip ();
+  char *dir = test_tmpdir ();
+  char *c_root = NULL, *sh_root = NULL, *cmd = NULL;
+  assert_true (asprintf (&c_root, "%s/c", dir) > 0);
+  assert_true (asprintf (&sh_root, "%s/sh", dir) > 0);
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_bench_busybox_rootfs (c_root, FK_BENCH_BUSYBOX, &err), 0);
+  assert_true (asprintf (&cmd, "'%s/scripts/busybox-rootfs.sh' '%s'", src, sh_root) > 0);
+  assert_int_equal (system (cmd), 0);
+  char *a = tree_listing (c_root), *b = tree_listing (sh_root);
+  assert_true (strlen (a) > 1000);
+  assert_string_equal (a, b);
+  free (a);
+  free (b);
+  free (cmd);
+  free (sh_root);
+  free (c_root);
+  test_tmpdir_free (dir);
+}
+
 int
 main (void)
 {
@@ -89,6 +138,7 @@ main (void)
     cmocka_unit_test (builds_a_busybox_root),
     cmocka_unit_test (names_a_missing_busybox),
     cmocka_unit_test (refuses_a_dynamic_busybox),
+    cmocka_unit_test (same_tree_as_the_script),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
