@@ -3,7 +3,6 @@
    the original's targets and firkin's tenfold goals. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,67 +55,65 @@ print_targets (const fk_trace_samples_t *s)
     }
 }
 
+static int
+own_option (void *ctx, int opt, const char *arg)
+{
+  fk_agent_core_opts_t *o = ctx;
+  switch (opt)
+    {
+    case 'i':
+      return fk_bench_parse_count ("agent-core", "--iterations", arg, &o->iterations) < 0 ? 2 : 0;
+    case 'b':
+      return fk_bench_parse_count ("agent-core", "--batches", arg, &o->batches) < 0 ? 2 : 0;
+    case 'R':
+      o->rootfs = arg;
+      return 0;
+    case 'd':
+      {
+        size_t v;
+        if (fk_trace_parse_usize (arg, strlen (arg), &v) < 0 || v > 60000)
+          {
+            fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", arg);
+            return 2;
+          }
+        o->refill_delay_ms = (int)v;
+        return 0;
+      }
+    }
+  return 0;
+}
+
 int
 fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "artifact", required_argument, NULL, 'a' },
+    FK_BENCH_OPTION_ARTIFACT,
     { "iterations", required_argument, NULL, 'i' },
     { "batches", required_argument, NULL, 'b' },
-    { "repeats", required_argument, NULL, 'r' },
+    FK_BENCH_OPTION_REPEATS,
     { "rootfs", required_argument, NULL, 'R' },
-    { "help", no_argument, NULL, 'h' },
+    FK_BENCH_OPTION_HELP,
     { "refill-delay", required_argument, NULL, 'd' },
     { NULL, 0, NULL, 0 },
   };
   const char *env_art = getenv ("FIRKIN_AGENT_CORE_ARTIFACT");
-  cleanup_free char *artifact = env_art && *env_art ? xstrdup (env_art) : NULL;
+  fk_bench_args_t a = {
+    .cmd = "agent-core",
+    .usage = USAGE,
+    .artifact = env_art && *env_art ? xstrdup (env_art) : NULL,
+    .repeats = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_DENSITY_REPEATS"), 10),
+  };
   fk_agent_core_opts_t o = {
     .iterations = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_ITERATIONS"), 30),
     .batches = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_BATCHES"), 10),
-    .density_repeats = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_DENSITY_REPEATS"), 10),
     .refill_delay_ms = -1,
   };
-  int c;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'a':
-        free (artifact);
-        artifact = xstrdup (optarg);
-        break;
-      case 'i':
-        if (fk_bench_parse_count ("agent-core", "--iterations", optarg, &o.iterations) < 0)
-          return 2;
-        break;
-      case 'b':
-        if (fk_bench_parse_count ("agent-core", "--batches", optarg, &o.batches) < 0)
-          return 2;
-        break;
-      case 'r':
-        if (fk_bench_parse_count ("agent-core", "--repeats", optarg, &o.density_repeats) < 0)
-          return 2;
-        break;
-      case 'R':
-        o.rootfs = optarg;
-        break;
-      case 'd':
-        {
-          size_t v;
-          if (fk_trace_parse_usize (optarg, strlen (optarg), &v) < 0 || v > 60000)
-            {
-              fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", optarg);
-              return 2;
-            }
-          o.refill_delay_ms = (int)v;
-          break;
-        }
-      case 'h':
-      default:
-        return fk_bench_usage_exit (USAGE, c);
-      }
-  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
-    return 2;
+  int code = fk_bench_args_parse (&a, argc, argv, opts, own_option, &o);
+  cleanup_free char *artifact = a.artifact;
+  free (a.levels);
+  o.density_repeats = a.repeats;
+  if (code >= 0)
+    return code;
   if (artifact == NULL)
     artifact = xasprintf ("%s/bench/agent-core.json", g->state_dir);
 
