@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# busybox.sh: the `busybox' image: one layer made from Debian's busybox-static (/bin/busybox and
-# a symlink per applet), /etc/passwd, /etc/group and /tmp. Small and quick to build: for tests.
+# busybox.sh: the `busybox' image: one layer made from Debian's busybox-static, the tree of
+# scripts/busybox-rootfs.sh (/bin/busybox and a symlink per applet, /etc/passwd, /etc/group,
+# /home/user, /tmp). Small and quick to build: for tests.
 #
 # usage: scripts/images/busybox.sh                 the default image, built once: prints its layout
 #                                                  ${FIRKIN_CACHE_DIR:-/var/cache/firkin}/images/busybox
@@ -10,25 +11,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
+# The tree: scripts/busybox-rootfs.sh, the one shell builder of a busybox root.
 busybox_rootfs() {
-  local dir=$1 bb=/bin/busybox applet
-  [ -x "$bb" ] || { echo "busybox.sh: $bb missing: install busybox-static" >&2; return 1; }
-  file -b "$bb" 2>/dev/null | grep -q 'dynamically linked' &&
-    { echo "busybox.sh: $bb is not static (install busybox-static)" >&2; return 1; }
-  mkdir -p "$dir"
-  install -d -m 0755 "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,run,var}
-  install -d -m 0700 "$dir/root"
-  install -d -m 1777 "$dir/tmp"
-  install -m 0755 "$bb" "$dir/bin/busybox"
-  while read -r applet; do
-    [ "$applet" = bin/busybox ] && continue
-    mkdir -p "$dir/$(dirname "$applet")"
-    ln -sfn /bin/busybox "$dir/$applet"
-  done < <("$bb" --list-full)
-  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
-    >"$dir/etc/passwd"
-  printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$dir/etc/group"
-  chmod 0644 "$dir/etc/passwd" "$dir/etc/group"
+  "$here/../busybox-rootfs.sh" "$1"
 }
 
 build_image() {

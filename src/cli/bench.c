@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
 #include "cli/bench.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
@@ -66,19 +67,53 @@ fk_verb_bench (const fk_cli_globals_t *g, int argc, char **argv)
 }
 
 int
-fk_bench_usage_exit (const char *usage, int opt)
+fk_bench_args_parse (fk_bench_args_t *a, int argc, char **argv, const struct option *opts,
+                     fk_bench_option_fn own, void *ctx)
 {
-  fputs (usage, opt == 'h' ? stdout : stderr);
-  return opt == 'h' ? 0 : 2;
+  int c;
+  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
+    switch (c)
+      {
+      case FK_BENCH_OPT_ARTIFACT:
+        free (a->artifact);
+        a->artifact = xstrdup (optarg);
+        break;
+      case FK_BENCH_OPT_REPEATS:
+        if (fk_bench_parse_count (a->cmd, "--repeats", optarg, &a->repeats) < 0)
+          return 2;
+        break;
+      case FK_BENCH_OPT_LEVELS:
+        if (fk_bench_parse_levels (a->cmd, "--levels", optarg, &a->levels, &a->n_levels) < 0)
+          return 2;
+        break;
+      case 'h':
+        fputs (a->usage, stdout);
+        return 0;
+      case '?':
+        fputs (a->usage, stderr);
+        return 2;
+      default:
+        {
+          int r = own ? own (ctx, c, optarg) : 2;
+          if (r != 0)
+            return r;
+        }
+      }
+  if (optind != argc)
+    {
+      fputs (a->usage, stderr);
+      return 2;
+    }
+  return -1;
 }
 
-int
-fk_bench_extra_args (const char *usage, int optind_, int argc)
+void
+fk_bench_args_free (fk_bench_args_t *a)
 {
-  if (optind_ == argc)
-    return 0;
-  fputs (usage, stderr);
-  return 2;
+  free (a->artifact);
+  free (a->levels);
+  a->artifact = NULL;
+  a->levels = NULL;
 }
 
 int

@@ -1,9 +1,8 @@
 /* cli/bench_agent_core.c: fk bench agent-core: the original system's P0 latencies on this host
-   (pool/agentcore.h), written as an artifact with confidence tags, reported, and set beside
+   (bench/agentcore.h), written as an artifact with confidence tags, reported, and set beside
    the original's targets and firkin's tenfold goals. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +12,10 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "bench/agentcore.h"
+#include "bench/rootfs.h"
 #include "cli/bench.h"
 #include "cli/runtime.h"
-#include "pool/agentcore.h"
-#include "pool/rootfs.h"
 #include "trace/artifact.h"
 #include "trace/confidence.h"
 #include "trace/envparse.h"
@@ -56,73 +55,71 @@ print_targets (const fk_trace_samples_t *s)
     }
 }
 
+static int
+own_option (void *ctx, int opt, const char *arg)
+{
+  fk_agent_core_opts_t *o = ctx;
+  switch (opt)
+    {
+    case 'i':
+      return fk_bench_parse_count ("agent-core", "--iterations", arg, &o->iterations) < 0 ? 2 : 0;
+    case 'b':
+      return fk_bench_parse_count ("agent-core", "--batches", arg, &o->batches) < 0 ? 2 : 0;
+    case 'R':
+      o->rootfs = arg;
+      return 0;
+    case 'd':
+      {
+        size_t v;
+        if (fk_trace_parse_usize (arg, strlen (arg), &v) < 0 || v > 60000)
+          {
+            fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", arg);
+            return 2;
+          }
+        o->refill_delay_ms = (int)v;
+        return 0;
+      }
+    }
+  return 0;
+}
+
 int
 fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "artifact", required_argument, NULL, 'a' },
+    FK_BENCH_OPTION_ARTIFACT,
     { "iterations", required_argument, NULL, 'i' },
     { "batches", required_argument, NULL, 'b' },
-    { "repeats", required_argument, NULL, 'r' },
+    FK_BENCH_OPTION_REPEATS,
     { "rootfs", required_argument, NULL, 'R' },
-    { "help", no_argument, NULL, 'h' },
+    FK_BENCH_OPTION_HELP,
     { "refill-delay", required_argument, NULL, 'd' },
     { NULL, 0, NULL, 0 },
   };
   const char *env_art = getenv ("FIRKIN_AGENT_CORE_ARTIFACT");
-  cleanup_free char *artifact = env_art && *env_art ? xstrdup (env_art) : NULL;
+  fk_bench_args_t a = {
+    .cmd = "agent-core",
+    .usage = USAGE,
+    .artifact = env_art && *env_art ? xstrdup (env_art) : NULL,
+    .repeats = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_DENSITY_REPEATS"), 10),
+  };
   fk_agent_core_opts_t o = {
     .iterations = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_ITERATIONS"), 30),
     .batches = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_BATCHES"), 10),
-    .density_repeats = fk_trace_env_repeat_count (getenv ("FIRKIN_AGENT_CORE_DENSITY_REPEATS"), 10),
     .refill_delay_ms = -1,
   };
-  int c;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'a':
-        free (artifact);
-        artifact = xstrdup (optarg);
-        break;
-      case 'i':
-        if (fk_bench_parse_count ("agent-core", "--iterations", optarg, &o.iterations) < 0)
-          return 2;
-        break;
-      case 'b':
-        if (fk_bench_parse_count ("agent-core", "--batches", optarg, &o.batches) < 0)
-          return 2;
-        break;
-      case 'r':
-        if (fk_bench_parse_count ("agent-core", "--repeats", optarg, &o.density_repeats) < 0)
-          return 2;
-        break;
-      case 'R':
-        o.rootfs = optarg;
-        break;
-      case 'd':
-        {
-          size_t v;
-          if (fk_trace_parse_usize (optarg, strlen (optarg), &v) < 0 || v > 60000)
-            {
-              fprintf (stderr, "fk: bench agent-core: invalid --refill-delay `%s' (ms)\n", optarg);
-              return 2;
-            }
-          o.refill_delay_ms = (int)v;
-          break;
-        }
-      case 'h':
-      default:
-        return fk_bench_usage_exit (USAGE, c);
-      }
-  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
-    return 2;
+  int code = fk_bench_args_parse (&a, argc, argv, opts, own_option, &o);
+  cleanup_free char *artifact = a.artifact;
+  free (a.levels);
+  o.density_repeats = a.repeats;
+  if (code >= 0)
+    return code;
   if (artifact == NULL)
     artifact = xasprintf ("%s/bench/agent-core.json", g->state_dir);
 
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
-  cleanup_free char *built = NULL;
+  cleanup_free char *built = NULL, *built_root = NULL;
   fk_trace_samples_t samples = FK_TRACE_SAMPLES_INIT;
   int ret = 1;
   if (o.rootfs == NULL)
@@ -137,9 +134,10 @@ fk_bench_agent_core (const fk_cli_globals_t *g, int argc, char **argv)
           built = NULL;
           goto fail;
         }
-      if (fk_busybox_rootfs_build (built, &err) < 0)
+      built_root = xasprintf ("%s/root", built);
+      if (fk_bench_busybox_rootfs (built_root, FK_BENCH_BUSYBOX, &err) < 0)
         goto fail;
-      o.rootfs = built;
+      o.rootfs = built_root;
     }
   if (fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, NULL, &rt, &err) < 0
       || fk_agent_core_collect (rt, &o, &samples, &err) < 0

@@ -3,7 +3,6 @@
    its report, and the ratios to the peers. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "bench/compare.h"
+#include "bench/crun.h"
 #include "bench/rootfs.h"
 #include "bench/sandboxbench.h"
 #include "bench/spawn.h"
@@ -128,10 +128,59 @@ find_peer (const char *name, int wanted)
 {
   if (!wanted)
     return NULL;
-  char *p = fk_bench_which (name);
+  int crun = strcmp (name, "crun") == 0;
+  char *p = crun ? fk_bench_crun_find () : fk_bench_which (name);
   if (p == NULL)
-    fprintf (stderr, "fk: bench sandbox: peer `%s' not found in PATH: not measured\n", name);
+    fprintf (stderr, "fk: bench sandbox: peer `%s' not found in %s: not measured\n", name,
+             crun ? "$FIRKIN_CRUN or PATH" : "PATH");
   return p;
+}
+
+/* The command line (no option of the shared set). */
+typedef struct sb_opts
+{
+  unsigned only;
+  size_t runs, exec_runs, warmup;
+  size_t *idle;
+  size_t n_idle;
+  char *rootfs_arg, *artifact_dir;
+  int peers;
+} sb_opts_t;
+
+static int
+own_option (void *ctx, int opt, const char *arg)
+{
+  sb_opts_t *o = ctx;
+  switch (opt)
+    {
+    case 'o':
+      return parse_only (arg, &o->only) < 0 ? 2 : 0;
+    case 'r':
+      return fk_bench_parse_count ("sandbox", "--runs", arg, &o->runs) < 0 ? 2 : 0;
+    case 'e':
+      return fk_bench_parse_count ("sandbox", "--exec-runs", arg, &o->exec_runs) < 0 ? 2 : 0;
+    case 'w':
+      if (fk_trace_parse_usize (arg, strlen (arg), &o->warmup) < 0)
+        {
+          fprintf (stderr, "fk: bench sandbox: invalid --warmup `%s' (a number)\n", arg);
+          return 2;
+        }
+      return 0;
+    case 'i':
+      return fk_bench_parse_levels ("sandbox", "--idle", arg, &o->idle, &o->n_idle) < 0 ? 2 : 0;
+    case 'f':
+      free (o->rootfs_arg);
+      o->rootfs_arg = xstrdup (arg);
+      return 0;
+    case 'a':
+      free (o->artifact_dir);
+      o->artifact_dir = xstrdup (arg);
+      return 0;
+    case 'n':
+      o->peers = 0;
+      return 0;
+    }
+  return 0;
 }
 
 int
@@ -146,64 +195,29 @@ fk_bench_sandbox (const fk_cli_globals_t *g, int argc, char **argv)
     { "rootfs", required_argument, NULL, 'f' },
     { "artifact-dir", required_argument, NULL, 'a' },
     { "no-peers", no_argument, NULL, 'n' },
-    { "help", no_argument, NULL, 'h' },
+    FK_BENCH_OPTION_HELP,
     { NULL, 0, NULL, 0 },
   };
   static const size_t default_idle[] = { 100 };
   fk_error_t err = FK_ERROR_INIT;
-  unsigned only = ONLY_CREATE | ONLY_EXEC | ONLY_IDLE;
-  size_t runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_RUNS"), 30);
-  size_t exec_runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_EXEC_RUNS"), 100);
-  size_t warmup = 2;
-  cleanup_free size_t *idle = NULL;
-  size_t n_idle = 0;
-  fk_trace_env_levels (getenv ("FIRKIN_BENCH_SANDBOX_IDLE"), default_idle, 1, &idle, &n_idle);
-  cleanup_free char *rootfs_arg = NULL, *artifact_dir = NULL;
-  int peers = 1;
-  int c;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'o':
-        if (parse_only (optarg, &only) < 0)
-          return 2;
-        break;
-      case 'r':
-        if (fk_bench_parse_count ("sandbox", "--runs", optarg, &runs) < 0)
-          return 2;
-        break;
-      case 'e':
-        if (fk_bench_parse_count ("sandbox", "--exec-runs", optarg, &exec_runs) < 0)
-          return 2;
-        break;
-      case 'w':
-        if (fk_trace_parse_usize (optarg, strlen (optarg), &warmup) < 0)
-          {
-            fprintf (stderr, "fk: bench sandbox: invalid --warmup `%s' (a number)\n", optarg);
-            return 2;
-          }
-        break;
-      case 'i':
-        if (fk_bench_parse_levels ("sandbox", "--idle", optarg, &idle, &n_idle) < 0)
-          return 2;
-        break;
-      case 'f':
-        free (rootfs_arg);
-        rootfs_arg = xstrdup (optarg);
-        break;
-      case 'a':
-        free (artifact_dir);
-        artifact_dir = xstrdup (optarg);
-        break;
-      case 'n':
-        peers = 0;
-        break;
-      case 'h':
-      default:
-        return fk_bench_usage_exit (USAGE, c);
-      }
-  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
-    return 2;
+  fk_bench_args_t args = { .cmd = "sandbox", .usage = USAGE };
+  sb_opts_t cl = {
+    .only = ONLY_CREATE | ONLY_EXEC | ONLY_IDLE,
+    .runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_RUNS"), 30),
+    .exec_runs = fk_trace_env_repeat_count (getenv ("FIRKIN_BENCH_SANDBOX_EXEC_RUNS"), 100),
+    .warmup = 2,
+    .peers = 1,
+  };
+  fk_trace_env_levels (getenv ("FIRKIN_BENCH_SANDBOX_IDLE"), default_idle, 1, &cl.idle, &cl.n_idle);
+  int code = fk_bench_args_parse (&args, argc, argv, opts, own_option, &cl);
+  fk_bench_args_free (&args);
+  cleanup_free size_t *idle = cl.idle;
+  cleanup_free char *rootfs_arg = cl.rootfs_arg, *artifact_dir = cl.artifact_dir;
+  unsigned only = cl.only;
+  size_t runs = cl.runs, exec_runs = cl.exec_runs, warmup = cl.warmup, n_idle = cl.n_idle;
+  int peers = cl.peers;
+  if (code >= 0)
+    return code;
   if (artifact_dir == NULL)
     artifact_dir = xasprintf ("%s/bench", g->state_dir);
 

@@ -6,7 +6,6 @@
    of the same root; then both reports and firkin's p95 per level beside crun's. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +15,14 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "bench/crun.h"
+#include "bench/density.h"
+#include "bench/rootfs.h"
 #include "cli/bench.h"
-#include "firkin/client.h"
 #include "cli/runtime.h"
+#include "firkin/client.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"
-#include "pool/density.h"
-#include "pool/rootfs.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
 #include "trace/stats.h"
@@ -107,80 +107,84 @@ find_template (fk_runtime_t *rt, const char *id, const char *image, fk_template_
   return 0;
 }
 
+/* The command line beyond the shared options. */
+typedef struct spd_opts
+{
+  fk_bench_args_t a;
+  const char *image, *rootfs, *template_id;
+  char *peer_artifact;
+  int no_peer;
+} spd_opts_t;
+
+static int
+own_option (void *ctx, int opt, const char *arg)
+{
+  spd_opts_t *o = ctx;
+  switch (opt)
+    {
+    case 'w':
+      free (o->a.levels);
+      o->a.n_levels = sizeof wide_levels / sizeof wide_levels[0];
+      o->a.levels = xmemdup (wide_levels, sizeof wide_levels);
+      break;
+    case 'i':
+      o->image = arg;
+      break;
+    case 'R':
+      o->rootfs = arg;
+      break;
+    case 't':
+      o->template_id = arg;
+      break;
+    case 'p':
+      free (o->peer_artifact);
+      o->peer_artifact = xstrdup (arg);
+      break;
+    case 'n':
+      o->no_peer = 1;
+      break;
+    }
+  return 0;
+}
+
 int
 fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "artifact", required_argument, NULL, 'a' },
-    { "repeats", required_argument, NULL, 'r' },
-    { "levels", required_argument, NULL, 'l' },
+    FK_BENCH_OPTION_ARTIFACT,
+    FK_BENCH_OPTION_REPEATS,
+    FK_BENCH_OPTION_LEVELS,
     { "wide", no_argument, NULL, 'w' },
     { "image", required_argument, NULL, 'i' },
     { "rootfs", required_argument, NULL, 'R' },
     { "template", required_argument, NULL, 't' },
     { "peer-artifact", required_argument, NULL, 'p' },
     { "no-peer", no_argument, NULL, 'n' },
-    { "help", no_argument, NULL, 'h' },
+    FK_BENCH_OPTION_HELP,
     { NULL, 0, NULL, 0 },
   };
   fk_error_t err = FK_ERROR_INIT;
   const char *env_artifact = getenv (ENV_ARTIFACT);
-  cleanup_free char *artifact = env_artifact && *env_artifact ? xstrdup (env_artifact) : NULL;
-  cleanup_free char *peer_artifact = NULL;
-  cleanup_free size_t *levels = NULL;
-  size_t n_levels = 0;
+  const char *env_image = getenv (ENV_IMAGE);
   /* The environment follows the reference's rules: anything invalid falls back to the default. */
-  size_t repeats = fk_trace_env_repeat_count (getenv (ENV_REPEATS), 10);
+  spd_opts_t o = {
+    .a = { .cmd = "shell-pool-density",
+           .usage = USAGE,
+           .artifact = env_artifact && *env_artifact ? xstrdup (env_artifact) : NULL,
+           .repeats = fk_trace_env_repeat_count (getenv (ENV_REPEATS), 10) },
+    .image = env_image ? env_image : "debian:bookworm-slim",
+  };
   fk_trace_env_levels (getenv (ENV_LEVELS), default_levels,
-                       sizeof default_levels / sizeof default_levels[0], &levels, &n_levels);
-  const char *image = getenv (ENV_IMAGE);
-  if (image == NULL)
-    image = "debian:bookworm-slim";
-  const char *rootfs = NULL, *template_id = NULL;
-  int no_peer = 0, c;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'a':
-        free (artifact);
-        artifact = xstrdup (optarg);
-        break;
-      case 'r':
-        if (fk_bench_parse_count ("shell-pool-density", "--repeats", optarg, &repeats) < 0)
-          return 2;
-        break;
-      case 'l':
-        if (fk_bench_parse_levels ("shell-pool-density", "--levels", optarg, &levels, &n_levels)
-            < 0)
-          return 2;
-        break;
-      case 'w':
-        free (levels);
-        n_levels = sizeof wide_levels / sizeof wide_levels[0];
-        levels = xmemdup (wide_levels, sizeof wide_levels);
-        break;
-      case 'i':
-        image = optarg;
-        break;
-      case 'R':
-        rootfs = optarg;
-        break;
-      case 't':
-        template_id = optarg;
-        break;
-      case 'p':
-        free (peer_artifact);
-        peer_artifact = xstrdup (optarg);
-        break;
-      case 'n':
-        no_peer = 1;
-        break;
-      case 'h':
-      default:
-        return fk_bench_usage_exit (USAGE, c);
-      }
-  if (fk_bench_extra_args (USAGE, optind, argc) != 0)
-    return 2;
+                       sizeof default_levels / sizeof default_levels[0], &o.a.levels,
+                       &o.a.n_levels);
+  int code = fk_bench_args_parse (&o.a, argc, argv, opts, own_option, &o);
+  cleanup_free char *artifact = o.a.artifact, *peer_artifact = o.peer_artifact;
+  cleanup_free size_t *levels = o.a.levels;
+  size_t n_levels = o.a.n_levels, repeats = o.a.repeats;
+  const char *image = o.image, *rootfs = o.rootfs, *template_id = o.template_id;
+  int no_peer = o.no_peer;
+  if (code >= 0)
+    return code;
   for (size_t i = 0; i < n_levels; i++)
     if (levels[i] > 1024)
       {
@@ -224,7 +228,7 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
                    "fk: bench shell-pool-density: no template for image `%s' (fk template prepare "
                    "IMAGE); using a busybox root (%s)\n",
                    image, built_root);
-          if (fk_busybox_rootfs_build (built_root, &err) < 0)
+          if (fk_bench_busybox_rootfs (built_root, FK_BENCH_BUSYBOX, &err) < 0)
             goto fail;
           layers[0] = built_root;
         }
@@ -251,9 +255,14 @@ fk_bench_shell_pool_density (const fk_cli_globals_t *g, int argc, char **argv)
     goto fail;
   if (!no_peer)
     {
-      cleanup_free char *work
-          = xasprintf ("%s/tmp/crun-peer-%d", fk_runtime_state_dir (rt), (int)getpid ());
-      if (fk_crun_exec_density_collect (peer_layers, work, levels, n_levels, repeats, &peer, &err)
+      cleanup_free char *crun = fk_bench_crun_find ();
+      if (crun == NULL)
+        {
+          fk_error_set (&err, ENOENT,
+                        "crun not found ($FIRKIN_CRUN or PATH); --no-peer measures firkin alone");
+          goto fail;
+        }
+      if (fk_crun_exec_density_collect (crun, peer_layers, levels, n_levels, repeats, &peer, &err)
               < 0
           || fk_trace_density_artifact_write (&fk_crun_exec_density, peer_artifact, &peer, &err)
                  < 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "sandbox/idrange.h"
 
@@ -395,14 +396,6 @@ concurrent_allocs_on_a_nearly_full_table (void **state)
   fk_error_clear (&err);
 }
 
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void
 alloc_and_free_are_fast (void **state)
 {
@@ -419,16 +412,16 @@ alloc_and_free_are_fast (void **state)
   {
     ROUNDS = 2000
   };
-  uint64_t t0 = now_ns (), alloc_ns = 0;
+  uint64_t t0 = fk_now_ns (), alloc_ns = 0;
   for (int i = 0; i < ROUNDS; i++)
     {
       uint32_t b;
-      uint64_t a = now_ns ();
+      uint64_t a = fk_now_ns ();
       assert_int_equal (fk_idrange_alloc (f->state_fd, "timed", &b, &err), 0);
-      alloc_ns += now_ns () - a;
+      alloc_ns += fk_now_ns () - a;
       assert_int_equal (fk_idrange_free (f->state_fd, b, "timed", &err), 0);
     }
-  double total_us = (double)(now_ns () - t0) / ROUNDS / 1000.0;
+  double total_us = (double)(fk_now_ns () - t0) / ROUNDS / 1000.0;
   double alloc_us = (double)alloc_ns / ROUNDS / 1000.0;
   print_message ("# with 100 slots taken: alloc %.1f us, free %.1f us, alloc+free %.1f us\n",
                  alloc_us, total_us - alloc_us, total_us);

@@ -6,6 +6,7 @@
 
 #include "bench/ocibundle.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spec.h"
 #include "sandbox/userns.h"
 
 static json_t *
@@ -81,6 +82,16 @@ firkin_defaults_make_a_like_container (void **state)
   json_t *clone3 = json_array_get (json_object_get (sc, "syscalls"), 1);
   assert_true (has_string (json_object_get (clone3, "names"), "clone3"));
   assert_int_equal (json_integer_value (json_object_get (clone3, "errnoRet")), ENOSYS);
+
+  /* the limits of fk_sandbox_spec_init */
+  json_t *res = json_object_get (lx, "resources");
+  assert_int_equal (json_integer_value (json_object_get (json_object_get (res, "pids"), "limit")),
+                    FK_SPEC_DEFAULT_PIDS);
+  assert_int_equal (json_integer_value (json_object_get (json_object_get (res, "memory"), "limit")),
+                    FK_SPEC_DEFAULT_MEMORY_BYTES);
+  json_t *cpu = json_object_get (res, "cpu");
+  assert_int_equal (json_integer_value (json_object_get (cpu, "quota")), 200000);
+  assert_int_equal (json_integer_value (json_object_get (cpu, "period")), 100000);
   json_decref (c);
   test_tmpdir_free (dir);
 }
@@ -97,6 +108,7 @@ no_user_namespace_no_seccomp_when_not_asked (void **state)
   json_t *lx = json_object_get (c, "linux");
   assert_null (json_object_get (lx, "uidMappings"));
   assert_null (json_object_get (lx, "seccomp"));
+  assert_null (json_object_get (lx, "resources"));
   assert_int_equal (json_array_size (json_object_get (lx, "namespaces")), 6);
   assert_string_equal (json_string_value (json_object_get (c, "hostname")), "h");
   json_decref (c);

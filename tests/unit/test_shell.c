@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "firkin/client.h"
 #include "firkin/shell.h"
 
@@ -22,14 +23,6 @@ static fk_client_t *client;
 static fk_shell_t *sh;
 /* The shell of the group being run: NULL for the default (bash here), else its path. */
 static const char *program;
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 setup (void **state)
@@ -177,11 +170,11 @@ static void
 test_background_job (void **state)
 {
   /* The job keeps stdout and stderr open for 30 s: completion must not wait for it. */
-  int64_t t0 = now_ms ();
+  uint64_t t0 = fk_now_ms ();
   assert_run ("sleep 30 & printf started", "started", 0);
   assert_run ("(sleep 30; echo late) >/dev/null 2>&1 & printf two", "two", 0);
   assert_run ("printf next", "next", 0);
-  assert_true (now_ms () - t0 < 10000);
+  assert_true (fk_now_ms () - t0 < 10000);
 }
 
 static void
@@ -191,9 +184,9 @@ test_timeout (void **state)
   fk_shell_run_opts_t o = { .version = FK_SHELL_RUN_OPTIONS_VERSION,
                             .command = "printf before; sleep 30",
                             .timeout_ms = 200 };
-  int64_t t0 = now_ms ();
+  uint64_t t0 = fk_now_ms ();
   fk_shell_result_t r = run_opts (sh, &o);
-  assert_true (now_ms () - t0 < 10000);
+  assert_true (fk_now_ms () - t0 < 10000);
   assert_true (r.status.timed_out);
   assert_int_equal (r.status.signal, SIGKILL);
   assert_true (r.respawned);
@@ -232,8 +225,8 @@ test_cancel (void **state)
   /* Poll until the command is under way (a child of the shell that has become `sleep'), then
      cancel: SIGINT before then would hit printf, or the shell's own fork before its exec (which
      runs the shell's `:' trap, and the sleep starts anyway). */
-  int64_t t0 = now_ms ();
-  while (!__atomic_load_n (&a.done, __ATOMIC_SEQ_CST) && now_ms () - t0 < 10000)
+  uint64_t t0 = fk_now_ms ();
+  while (!__atomic_load_n (&a.done, __ATOMIC_SEQ_CST) && fk_now_ms () - t0 < 10000)
     {
       char path[64];
       snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int)fk_shell_pid (sh),
@@ -262,7 +255,7 @@ test_cancel (void **state)
     }
   assert_int_equal (fk_shell_cancel (sh, &err), 0);
   pthread_join (t, NULL);
-  assert_true (now_ms () - t0 < 10000);
+  assert_true (fk_now_ms () - t0 < 10000);
   assert_string_equal (a.r.out, "started");
   assert_int_equal (a.r.status.exit_code, 128 + SIGINT);
   assert_false (a.r.respawned);
@@ -498,7 +491,7 @@ test_pool_parallel (void **state)
       size_t n = round == 0 ? 4 : 8;
       pthread_t t[8];
       par_arg_t a[8];
-      int64_t t0 = now_ms ();
+      uint64_t t0 = fk_now_ms ();
       for (size_t i = 0; i < n; i++)
         {
           a[i] = (par_arg_t){ .pool = pool, .slot = round == 0 ? i : SIZE_MAX };
@@ -509,9 +502,9 @@ test_pool_parallel (void **state)
           pthread_join (t[i], NULL);
           assert_true (a[i].ok);
         }
-      int64_t took = now_ms () - t0;
-      assert_true (took >= (int64_t)(n / 4) * 1000);
-      assert_true (took < (int64_t)(n / 4) * 1000 + 1500);
+      uint64_t took = fk_now_ms () - t0;
+      assert_true (took >= (uint64_t)(n / 4) * 1000);
+      assert_true (took < (uint64_t)(n / 4) * 1000 + 1500);
     }
   fk_shell_pool_close (pool);
   /* A pool whose shells cannot open fails whole, naming the slot, with nothing left open. */
@@ -727,8 +720,8 @@ test_close_kills_everything (void **state)
   assert_true (job > 0);
   fk_shell_close (s2);
   /* Poll until the agent has reaped both (kill 0 fails with ESRCH). */
-  int64_t t0 = now_ms ();
-  while ((kill (pid, 0) == 0 || kill (job, 0) == 0) && now_ms () - t0 < 10000)
+  uint64_t t0 = fk_now_ms ();
+  while ((kill (pid, 0) == 0 || kill (job, 0) == 0) && fk_now_ms () - t0 < 10000)
     {
       struct timespec ts = { 0, 5000000 };
       nanosleep (&ts, NULL);

@@ -1,5 +1,5 @@
 /* tests/unit/test_warm.c: the warm pool with real sandboxes (a busybox root built by
-   pool/rootfs.c, the agent from $FK_AGENT, a temp state directory): leases come ready and
+   bench/rootfs.c, the agent from $FK_AGENT, a temp state directory): leases come ready and
    connected, the pool refills, a different spec is created cold, closing drains everything. */
 #include "testutil.h"
 
@@ -8,10 +8,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include "bench/rootfs.h"
 #include "firkin/pool.h"
 #include "firkin/runtime.h"
 #include "firkin/sandbox.h"
-#include "pool/rootfs.h"
 
 static char *dir, *root, *state;
 static fk_runtime_t *rt;
@@ -33,7 +33,8 @@ setup (void **st)
   o.state_dir = state;
   o.agent_path = getenv ("FK_AGENT");
   o.timeout_path = getenv ("FK_TIMEOUT");
-  if (fk_busybox_rootfs_build (root, &err) < 0 || fk_runtime_open (&o, &rt, &err) < 0)
+  if (fk_bench_busybox_rootfs (root, FK_BENCH_BUSYBOX, &err) < 0
+      || fk_runtime_open (&o, &rt, &err) < 0)
     {
       fprintf (stderr, "# %s\n", fk_error_message (&err));
       fk_error_clear (&err);

@@ -1,8 +1,8 @@
-/* pool/density.h: the reference's shell-pool density procedure on a sandbox's agent, and the
+/* bench/density.h: the reference's shell-pool density procedure on a sandbox's agent, and the
    same dispatch pattern through the peer a user would otherwise pick: one `crun exec' per
    command into a running crun container of the same root filesystem. */
-#ifndef FK_POOL_DENSITY_H
-#define FK_POOL_DENSITY_H
+#ifndef FK_BENCH_DENSITY_H
+#define FK_BENCH_DENSITY_H
 
 #include <stddef.h>
 
@@ -25,15 +25,13 @@ extern const fk_trace_density_spec_t fk_crun_exec_density;
 int fk_shell_pool_density_collect (fk_client_t *c, const size_t *levels, size_t n_levels,
                                    size_t repeats, fk_trace_samples_t *samples, fk_error_t *err);
 
-/* The same procedure through crun: a container whose root is layers (BOTTOM FIRST,
-   NULL-terminated; one directory is used as it is, several are stacked read-only with overlayfs)
-   running `sleep' is started with its state under workdir, then per level and repeat that many
-   concurrent `crun exec CONTAINER printf ...', each one's stdout checked, the slowest kept. It
-   all runs in a child process in its own mount namespace where /sys/fs/cgroup/unified is
-   unmounted (crun refuses hybrid cgroup hierarchies) and the overlay is mounted; the container
-   is deleted and workdir removed before it returns, even on failure. crun is looked up in PATH
-   (or $FIRKIN_CRUN). */
-int fk_crun_exec_density_collect (const char *const *layers, const char *workdir,
+/* The same procedure through crun (bench/crun.h, its one configuration): a container of the
+   root layers (absolute paths, BOTTOM FIRST, NULL-terminated) running `sleep' is started, then
+   per level one warm-up round (not recorded) and per repeat that many concurrent `crun exec
+   CONTAINER printf shell-pool-c<N>-r<R>-<i>', each one's stdout checked, the slowest (fork to
+   exit) kept as one sample of fk_crun_exec_density. crun_path from fk_bench_crun_find. The
+   container and the peer's work directory are gone when it returns, also after a failure. */
+int fk_crun_exec_density_collect (const char *crun_path, const char *const *layers,
                                   const size_t *levels, size_t n_levels, size_t repeats,
                                   fk_trace_samples_t *samples, fk_error_t *err);
 

@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "bench/compare.h"
 #include "bench/hostmem.h"
-#include "bench/ocibundle.h"
+#include "bench/crun.h"
 #include "bench/spawn.h"
 #include "firkin/client.h"
 #include "firkin/sandbox.h"
@@ -86,8 +87,8 @@ exec_true (fk_client_t *c, fk_error_t *err)
 typedef struct lc_ctx
 {
   const fk_bench_sandbox_opts_t *o;
-  char *bundle;    /* crun's bundle running `true' */
-  char *crun_root; /* crun's state */
+  fk_bench_crun_t *crun;
+  char *bundle; /* crun's bundle running `true' */
   unsigned long serial;
 } lc_ctx_t;
 
@@ -103,7 +104,7 @@ lc_firkin (lc_ctx_t *c, int agent, uint64_t *ret_ns, fk_error_t *err)
   if (!agent)
     spec.init = init;
   fk_sandbox_t *sb = NULL;
-  uint64_t t0 = fk_bench_now_ns ();
+  uint64_t t0 = fk_now_ns ();
   if (fk_sandbox_create (c->o->rt, &spec, &sb, err) < 0)
     return -1;
   int ret = 0;
@@ -127,7 +128,7 @@ lc_firkin (lc_ctx_t *c, int agent, uint64_t *ret_ns, fk_error_t *err)
   if (remove_sandbox (sb, ret < 0 ? &local : err) < 0)
     ret = -1;
   fk_error_clear (&local);
-  *ret_ns = fk_bench_now_ns () - t0;
+  *ret_ns = fk_now_ns () - t0;
   return ret;
 }
 
@@ -152,7 +153,7 @@ lc_firkin_cli (void *ctx, uint64_t *ret_ns, fk_error_t *err)
   const char *argv[] = { c->o->fk_path, "--state-dir", fk_runtime_state_dir (c->o->rt),
                          "run",         "--rootfs",    c->o->rootfs,
                          "--",          "true",        NULL };
-  return fk_bench_spawn ((char *const *)argv, 0, ret_ns, err);
+  return fk_bench_spawn ((char *const *)argv, -1, ret_ns, err);
 }
 
 static int
@@ -161,18 +162,18 @@ lc_crun (void *ctx, uint64_t *ret_ns, fk_error_t *err)
   lc_ctx_t *c = ctx;
   char name[64];
   snprintf (name, sizeof name, "fk-bench-%d-%lu", (int)getpid (), c->serial++);
-  const char *argv[]
-      = { c->o->crun_path, "--root", c->crun_root, "run", "--bundle", c->bundle, name, NULL };
-  return fk_bench_spawn ((char *const *)argv, FK_BENCH_SPAWN_HIDE_CGROUP2, ret_ns, err);
+  const char *args[] = { "run", "--bundle", c->bundle, name, NULL };
+  return fk_bench_crun_run (c->crun, args, ret_ns, err);
 }
 
-/* What the mount namespace around crun costs by itself: the same wrapper running the host's
-   `true', so the report can tell crun's own time from the hybrid-host workaround's. */
+/* What entering crun's mount namespace costs by itself: the host's `true' started the same
+   way, so the report can tell crun's own time from the hybrid-host workaround's. */
 static int
 lc_wrapper (void *ctx, uint64_t *ret_ns, fk_error_t *err)
 {
+  lc_ctx_t *c = ctx;
   const char *argv[] = { "true", NULL };
-  return fk_bench_spawn ((char *const *)argv, FK_BENCH_SPAWN_HIDE_CGROUP2, ret_ns, err);
+  return fk_bench_spawn ((char *const *)argv, fk_bench_crun_mntns (c->crun), ret_ns, err);
 }
 
 static int
@@ -206,48 +207,25 @@ lc_bwrap (void *ctx, uint64_t *ret_ns, fk_error_t *err)
                          "--",
                          "true",
                          NULL };
-  return fk_bench_spawn ((char *const *)argv, 0, ret_ns, err);
+  return fk_bench_spawn ((char *const *)argv, -1, ret_ns, err);
 }
 
-/* crun enters the root as the root of a user namespace, which is nobody on the host: every
-   directory above it must let others search it, or crun fails with a bare EACCES. */
+/* crun's peer (bench/crun.h) of the sandboxes' root, with one bundle running args. */
 static int
-searchable_by_others (const char *path, fk_error_t *err)
+crun_open (const fk_bench_sandbox_opts_t *o, const char *bundle_name, const char *const *args,
+           fk_bench_crun_t **ret_crun, char **ret_bundle, fk_error_t *err)
 {
-  cleanup_free char *p = xstrdup (path);
-  for (;;)
+  const char *layers[] = { o->rootfs, NULL };
+  if (fk_bench_crun_open (o->crun_path, layers, o->work_dir, ret_crun, err) < 0)
+    return -1;
+  if (fk_bench_crun_bundle (*ret_crun, bundle_name, args, ret_bundle, err) < 0)
     {
-      struct stat st;
-      if (stat (p, &st) < 0)
-        return fk_error_set_errno (err, "stat `%s'", p);
-      if (S_ISDIR (st.st_mode) && !(st.st_mode & S_IXOTH))
-        return fk_error_set (err, EACCES,
-                             "`%s' is not searchable by others (mode %04o): crun's user "
-                             "namespace cannot reach `%s' (chmod o+x, or another TMPDIR)",
-                             p, (unsigned)(st.st_mode & 07777), path);
-      char *slash = strrchr (p, '/');
-      if (slash == NULL || slash == p)
-        return 0;
-      *slash = '\0';
+      fk_error_t e2 = FK_ERROR_INIT;
+      fk_bench_crun_close (*ret_crun, &e2);
+      fk_error_clear (&e2);
+      *ret_crun = NULL;
+      return -1;
     }
-}
-
-static int
-make_bundle (const fk_bench_sandbox_opts_t *o, const char *name, const char *const *args,
-             char **ret_dir, fk_error_t *err)
-{
-  if (searchable_by_others (o->rootfs, err) < 0 || searchable_by_others (o->work_dir, err) < 0)
-    return -1;
-  cleanup_free char *dir = xasprintf ("%s/%s", o->work_dir, name);
-  if (mkdir (dir, 0755) < 0 && errno != EEXIST)
-    return fk_error_set_errno (err, "make bundle `%s'", dir);
-  fk_bench_oci_opts_t oo;
-  fk_bench_oci_opts_firkin_defaults (o->rootfs, args, &oo);
-  int r = fk_bench_oci_bundle_write (dir, &oo, err);
-  fk_bench_oci_opts_free (&oo);
-  if (r < 0)
-    return -1;
-  *ret_dir = steal_pointer (&dir);
   return 0;
 }
 
@@ -307,12 +285,8 @@ fk_bench_sandbox_lifecycle (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t
   static const char *const true_args[] = { "true", NULL };
   lc_ctx_t c = { .o = o };
   int ret = -1;
-  if (o->crun_path)
-    {
-      c.crun_root = xasprintf ("%s/crun-state", o->work_dir);
-      if (make_bundle (o, "bundle-true", true_args, &c.bundle, err) < 0)
-        goto out;
-    }
+  if (o->crun_path && crun_open (o, "bundle-true", true_args, &c.crun, &c.bundle, err) < 0)
+    return -1;
   subject_t subjects[] = {
     { FK_BENCH_LC_FIRKIN, "library_create_init_true_wait_delete", lc_firkin_init, 1 },
     { FK_BENCH_LC_FIRKIN_AGENT, "library_create_agent_exec_true_delete", lc_firkin_agent, 1 },
@@ -339,9 +313,12 @@ fk_bench_sandbox_lifecycle (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t
              < 0)
     goto out;
   ret = 0;
-out:
+out:;
+  fk_error_t local = FK_ERROR_INIT;
+  if (fk_bench_crun_close (c.crun, ret < 0 ? &local : err) < 0)
+    ret = -1;
+  fk_error_clear (&local);
   free (c.bundle);
-  free (c.crun_root);
   return ret;
 }
 
@@ -352,7 +329,7 @@ typedef struct ex_ctx
   const fk_bench_sandbox_opts_t *o;
   fk_client_t *client;
   const char *id;
-  const char *crun_root;
+  fk_bench_crun_t *crun;
   const char *container;
 } ex_ctx_t;
 
@@ -360,10 +337,10 @@ static int
 ex_firkin (void *ctx, uint64_t *ret_ns, fk_error_t *err)
 {
   ex_ctx_t *c = ctx;
-  uint64_t t0 = fk_bench_now_ns ();
+  uint64_t t0 = fk_now_ns ();
   if (exec_true (c->client, err) < 0)
     return -1;
-  *ret_ns = fk_bench_now_ns () - t0;
+  *ret_ns = fk_now_ns () - t0;
   return 0;
 }
 
@@ -374,16 +351,15 @@ ex_firkin_cli (void *ctx, uint64_t *ret_ns, fk_error_t *err)
   const char *argv[]
       = { c->o->fk_path, "--state-dir", fk_runtime_state_dir (c->o->rt), "exec", c->id, "--",
           "true",        NULL };
-  return fk_bench_spawn ((char *const *)argv, 0, ret_ns, err);
+  return fk_bench_spawn ((char *const *)argv, -1, ret_ns, err);
 }
 
 static int
 ex_crun (void *ctx, uint64_t *ret_ns, fk_error_t *err)
 {
   ex_ctx_t *c = ctx;
-  const char *argv[]
-      = { c->o->crun_path, "--root", c->crun_root, "exec", c->container, "true", NULL };
-  return fk_bench_spawn ((char *const *)argv, FK_BENCH_SPAWN_HIDE_CGROUP2, ret_ns, err);
+  const char *args[] = { "exec", c->container, "true", NULL };
+  return fk_bench_crun_run (c->crun, args, ret_ns, err);
 }
 
 int
@@ -392,9 +368,9 @@ fk_bench_sandbox_exec (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t *sam
 {
   static const char *const sleep_args[] = { "sleep", "1000000", NULL };
   ex_ctx_t x = { .o = o };
-  cleanup_free char *bundle = NULL, *crun_root = NULL;
+  cleanup_free char *bundle = NULL;
   char container[64];
-  int container_up = 0, ret = -1;
+  int ret = -1;
   fk_sandbox_t *sb = NULL;
 
   const char *layers[2];
@@ -407,19 +383,10 @@ fk_bench_sandbox_exec (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t *sam
     goto out;
   if (o->crun_path)
     {
-      crun_root = xasprintf ("%s/crun-state", o->work_dir);
-      if (make_bundle (o, "bundle-sleep", sleep_args, &bundle, err) < 0)
-        goto out;
       snprintf (container, sizeof container, "fk-bench-exec-%d", (int)getpid ());
-      const char *argv[] = { o->crun_path, "--root", crun_root, "run", "--detach",
-                             "--bundle",   bundle,   container, NULL };
-      if (fk_bench_spawn ((char *const *)argv, FK_BENCH_SPAWN_HIDE_CGROUP2, NULL, err) < 0)
-        {
-          fk_error_wrap (err, "start the crun container");
-          goto out;
-        }
-      container_up = 1;
-      x.crun_root = crun_root;
+      if (crun_open (o, "bundle-sleep", sleep_args, &x.crun, &bundle, err) < 0
+          || fk_bench_crun_container_start (x.crun, container, bundle, err) < 0)
+        goto out;
       x.container = container;
     }
   subject_t subjects[] = {
@@ -441,13 +408,8 @@ fk_bench_sandbox_exec (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t *sam
 out:;
   fk_error_t local = FK_ERROR_INIT;
   fk_error_t *cleanup_err = ret < 0 ? &local : err;
-  if (container_up)
-    {
-      const char *argv[]
-          = { o->crun_path, "--root", crun_root, "delete", "--force", container, NULL };
-      if (fk_bench_spawn ((char *const *)argv, FK_BENCH_SPAWN_HIDE_CGROUP2, NULL, cleanup_err) < 0)
-        ret = -1;
-    }
+  if (fk_bench_crun_close (x.crun, cleanup_err) < 0)
+    ret = -1;
   fk_client_close (x.client);
   if (remove_sandbox (sb, cleanup_err) < 0)
     ret = -1;

@@ -16,6 +16,7 @@
 #include "sandbox/caps.h"
 #include "sandbox/procfs.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spec.h"
 #include "sandbox/userns.h"
 
 static json_t *
@@ -93,6 +94,22 @@ fk_bench_oci_bundle_write (const char *dir, const fk_bench_oci_opts_t *o, fk_err
     }
   if (o->seccomp_deny)
     json_object_set_new (linux_, "seccomp", seccomp (o->seccomp_deny));
+  json_t *resources = json_object ();
+  if (o->pids_limit)
+    json_object_set_new (resources, "pids",
+                         json_pack ("{s:I}", "limit", (json_int_t)o->pids_limit));
+  /* No swap figure: crun fails where the host has no swap accounting, which firkin skips. */
+  if (o->memory_limit)
+    json_object_set_new (resources, "memory",
+                         json_pack ("{s:I}", "limit", (json_int_t)o->memory_limit));
+  if (o->cpus > 0)
+    json_object_set_new (resources, "cpu",
+                         json_pack ("{s:I, s:I}", "quota", (json_int_t)(o->cpus * 100000.0 + 0.5),
+                                    "period", (json_int_t)100000));
+  if (json_object_size (resources))
+    json_object_set_new (linux_, "resources", resources);
+  else
+    json_decref (resources);
 
   json_t *caps = strings (o->caps);
   json_t *process = json_pack (
@@ -171,6 +188,9 @@ fk_bench_oci_opts_firkin_defaults (const char *rootfs, const char *const *args,
   ret_opts->masked = (const char *const *)absolute (fk_procfs_masked_paths ());
   ret_opts->readonly = (const char *const *)absolute (fk_procfs_readonly_paths ());
   ret_opts->seccomp_deny = fk_seccomp_default_denied ();
+  ret_opts->pids_limit = FK_SPEC_DEFAULT_PIDS;
+  ret_opts->memory_limit = FK_SPEC_DEFAULT_MEMORY_BYTES;
+  ret_opts->cpus = FK_SPEC_DEFAULT_VCPUS;
 }
 
 void

@@ -1,5 +1,5 @@
-/* trace/hostspawn.c: see hostspawn.h. */
-#include "trace/hostspawn.h"
+/* bench/hostspawn.c: see hostspawn.h. */
+#include "bench/hostspawn.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +19,7 @@ static const char *const host_spawn_level_tags[] = {
   "measurement_boundary", "host_fork_exec_completion",
   "spawn_surface", "host_fork_exec",
   "output_boundary", "process_exit",
-  "command", FK_TRACE_HOST_SPAWN_PROGRAM,
+  "command", FK_BENCH_HOST_SPAWN_PROGRAM,
   "warmup_dispatch", "excluded",
   NULL,
 };
@@ -35,7 +35,7 @@ static const char *const host_spawn_breakpoint_tags[] = {
 };
 /* clang-format on */
 
-const fk_trace_density_spec_t fk_trace_host_spawn_density = {
+const fk_trace_density_spec_t fk_bench_host_spawn_density = {
   .level_metric_prefix = "debug.exec.host_fork_exec_completion_c",
   .level_tags = host_spawn_level_tags,
   .breakpoint_metric = "debug.density.max_active_before_host_fork_exec_completion_p95_doubles",
@@ -109,13 +109,13 @@ dispatch (const char *program, size_t n, uint64_t *ret_slowest, fk_error_t *err)
 }
 
 int
-fk_trace_host_spawn_collect (const char *program, const size_t *levels, size_t n_levels,
+fk_bench_host_spawn_collect (const char *program, const size_t *levels, size_t n_levels,
                              size_t repeats, fk_trace_samples_t *samples, fk_error_t *err)
 {
   for (size_t l = 0; l < n_levels; l++)
-    if (levels[l] == 0 || levels[l] > FK_TRACE_HOST_SPAWN_MAX_LEVEL)
+    if (levels[l] == 0 || levels[l] > FK_BENCH_HOST_SPAWN_MAX_LEVEL)
       return fk_error_set (err, EINVAL, "concurrency level %zu out of range (1 to %d)", levels[l],
-                           FK_TRACE_HOST_SPAWN_MAX_LEVEL);
+                           FK_BENCH_HOST_SPAWN_MAX_LEVEL);
   if (repeats == 0)
     return fk_error_set (err, EINVAL, "repeat count must be at least 1");
   cleanup_free char *levels_tag = fk_trace_density_levels_tag (levels, n_levels);
@@ -130,7 +130,7 @@ fk_trace_host_spawn_collect (const char *program, const size_t *levels, size_t n
           if (dispatch (program, c, &slowest, err) < 0)
             return fk_error_wrap (err, "concurrency %zu repeat %zu", c, r);
           fk_trace_sample_t *s
-              = fk_trace_density_sample (&fk_trace_host_spawn_density, c, r, repeats, slowest);
+              = fk_trace_density_sample (&fk_bench_host_spawn_density, c, r, repeats, slowest);
           if (fk_trace_sample_set_tag (s, "concurrency_levels", levels_tag, err) < 0)
             {
               fk_trace_sample_free (s);

@@ -42,9 +42,9 @@ typedef struct fk_bench_sandbox_opts
 {
   fk_runtime_t *rt;
   const char *rootfs;          /* the sandboxes' only layer and the peers' root; absolute */
-  const char *work_dir;        /* for bundles and crun's state; absolute, the caller removes it */
+  const char *work_dir;        /* crun's work directories are made in it; absolute, 0755 */
   const char *fk_path;         /* the fk binary for the CLI figures; NULL: not measured */
-  const char *crun_path;       /* NULL: crun not measured */
+  const char *crun_path;       /* fk_bench_crun_find; NULL: crun not measured */
   const char *bwrap_path;      /* NULL: bubblewrap not measured */
   size_t runs;                 /* recorded runs per subject */
   size_t warmup;               /* unrecorded runs per subject first */
@@ -54,10 +54,9 @@ typedef struct fk_bench_sandbox_opts
 
 /* Create, `true', delete: firkin's library with `true' as PID 1 (what `crun run' and `fk run'
    do), firkin's library with fk-agent as PID 1 and `true' run through it, `fk run', `crun
-   run' of the same rootfs (fk_bench_oci_opts_firkin_defaults, in a mount namespace without
-   the cgroup2 mount), bwrap with the same namespaces, and that mount namespace alone around
-   the host's `true' (what the workaround adds to every crun figure). Then the ratios to crun (goal
-   FK_BENCH_LC_GOAL) and to bwrap (no goal). */
+   run' of the same rootfs (the crun peer of bench/crun.h), bwrap with the same namespaces,
+   and the host's `true' entering the crun peer's mount namespace (what the workaround adds to
+   every crun figure). Then the ratios to crun (goal FK_BENCH_LC_GOAL) and to bwrap (no goal). */
 int fk_bench_sandbox_lifecycle (const fk_bench_sandbox_opts_t *o, fk_trace_samples_t *samples,
                                 fk_error_t *err);
 

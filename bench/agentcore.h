@@ -1,4 +1,4 @@
-/* pool/agentcore.h: the agent-core suite: the original system's P0 latencies measured on this
+/* bench/agentcore.h: the agent-core suite: the original system's P0 latencies measured on this
    host, as trace samples (kind "agent_core"):
 
      agent_core.hot_create_to_first_stdout_ms   warm-pool create -> first stdout byte of `echo'
@@ -22,8 +22,8 @@
 
    Every sample carries `target' (the original's figure, or "none"), `goal' (ten times better)
    and, from the artifact writer, `confidence'. */
-#ifndef FK_POOL_AGENTCORE_H
-#define FK_POOL_AGENTCORE_H
+#ifndef FK_BENCH_AGENTCORE_H
+#define FK_BENCH_AGENTCORE_H
 
 #include <stddef.h>
 

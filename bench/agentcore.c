@@ -1,5 +1,5 @@
-/* pool/agentcore.c: see agentcore.h. */
-#include "pool/agentcore.h"
+/* bench/agentcore.c: see agentcore.h. */
+#include "bench/agentcore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "firkin/client.h"
 #include "firkin/pool.h"
 #include "firkin/sandbox.h"
 #include "firkin/shell.h"
-#include "pool/density.h"
+#include "bench/density.h"
 #include "trace/density.h"
 
 /* clang-format off */
@@ -43,14 +44,6 @@ const fk_agent_core_target_t fk_agent_core_targets[] = {
   {NULL, NULL, NULL, 0, 0, NULL},
 };
 /* clang-format on */
-
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static const fk_agent_core_target_t *
 target_of (const char *metric)
@@ -98,7 +91,7 @@ echo_timed (fk_client_t *c, const char *word, uint64_t t0, uint64_t *ret_started
   fk_proc_t *p = NULL;
   if (fk_client_exec_start (c, &o, &p, err) < 0)
     return -1;
-  uint64_t started = now_ns ();
+  uint64_t started = fk_now_ns ();
   uint64_t first = 0;
   size_t got = 0, want = strlen (word) + 1;
   int ret = 0;
@@ -113,7 +106,7 @@ echo_timed (fk_client_t *c, const char *word, uint64_t t0, uint64_t *ret_started
       if (ev.kind == FK_PROC_STDOUT)
         {
           if (first == 0)
-            first = now_ns ();
+            first = fk_now_ns ();
           got += ev.len;
         }
       else if (ev.kind == FK_PROC_EXIT)
@@ -175,13 +168,13 @@ hot_and_lease (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, int re
       fk_sandbox_t *sb = NULL;
       fk_client_t *c = NULL;
       int pooled = 0;
-      uint64_t t0 = now_ns ();
+      uint64_t t0 = fk_now_ns ();
       if (fk_warm_pool_create (pool, spec, &sb, &c, &pooled, err) < 0)
         {
           ret = -1;
           break;
         }
-      uint64_t leased = now_ns () - t0, first;
+      uint64_t leased = fk_now_ns () - t0, first;
       if (!pooled)
         ret = fk_error_set (err, EIO, "the warm pool had no ready sandbox");
       else if (echo_timed (c, "hot", t0, NULL, &first, err) < 0)
@@ -212,7 +205,7 @@ cold (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, fk_trace_sample
     {
       fk_sandbox_t *sb = NULL;
       fk_client_t *c = NULL;
-      uint64_t t0 = now_ns (), first;
+      uint64_t t0 = fk_now_ns (), first;
       if (fk_sandbox_create (rt, spec, &sb, err) < 0)
         return -1;
       if (fk_client_connect (fk_sandbox_socket_path (sb), &c, err) < 0
@@ -233,7 +226,7 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
   for (size_t i = 0; i < o->iterations; i++)
     {
       uint64_t started, first;
-      if (echo_timed (c, "x", now_ns (), &started, &first, err) < 0
+      if (echo_timed (c, "x", fk_now_ns (), &started, &first, err) < 0
           || push_ms (samples, "agent_core.command_start_ms", started, "exec_request_to_started",
                       err)
                  < 0
@@ -248,7 +241,7 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
   int ret = 0;
   for (size_t b = 0; b < o->batches && ret == 0; b++)
     {
-      uint64_t t0 = now_ns ();
+      uint64_t t0 = fk_now_ns ();
       for (int i = 0; i < 100 && ret == 0; i++)
         {
           fk_shell_run_opts_t ro
@@ -264,9 +257,9 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
             }
         }
       if (ret == 0)
-        ret = push_ms (samples, "agent_core.batch_100_shell_ms", now_ns () - t0,
+        ret = push_ms (samples, "agent_core.batch_100_shell_ms", fk_now_ns () - t0,
                        "100_sequential_shell_runs", err);
-      t0 = now_ns ();
+      t0 = fk_now_ns ();
       for (int i = 0; i < 100 && ret == 0; i++)
         {
           char *argv[] = { (char *)"printf", (char *)"x", NULL };
@@ -282,7 +275,7 @@ commands (fk_client_t *c, const fk_agent_core_opts_t *o, fk_trace_samples_t *sam
             }
         }
       if (ret == 0)
-        ret = push_ms (samples, "agent_core.batch_100_exec_ms", now_ns () - t0,
+        ret = push_ms (samples, "agent_core.batch_100_exec_ms", fk_now_ns () - t0,
                        "100_sequential_execs", err);
     }
   fk_shell_close (sh);
@@ -354,7 +347,7 @@ floor_run (const char *root, char *const argv[], uint64_t *ret_first, uint64_t *
   /* One stack: the parent sleeps until the child has exec'd (CLONE_VFORK). */
   static char stack[64 * 1024] __attribute__ ((aligned (16)));
   floor_child_t f = { .root = root, .argv = argv, .out = p[1] };
-  uint64_t t0 = now_ns ();
+  uint64_t t0 = fk_now_ns ();
   pid_t pid = clone (floor_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &f);
   close (p[1]);
   if (pid < 0)
@@ -372,14 +365,14 @@ floor_run (const char *root, char *const argv[], uint64_t *ret_first, uint64_t *
       if (n < 0)
         break;
       if (first == 0)
-        first = now_ns () - t0;
+        first = fk_now_ns () - t0;
     }
   close (p[0]);
   int st;
   while (waitpid (pid, &st, 0) < 0)
     if (errno != EINTR)
       return fk_error_set_errno (err, "waitpid");
-  uint64_t done = now_ns () - t0;
+  uint64_t done = fk_now_ns () - t0;
   if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || first == 0)
     return fk_error_set (err, EIO, "floor: `%s' in `%s' failed (status 0x%x)", argv[0], root, st);
   if (ret_first)
@@ -406,11 +399,11 @@ floors (const fk_agent_core_opts_t *o, fk_trace_samples_t *samples, fk_error_t *
     }
   for (size_t b = 0; b < o->batches; b++)
     {
-      uint64_t t0 = now_ns ();
+      uint64_t t0 = fk_now_ns ();
       for (int i = 0; i < 100; i++)
         if (floor_run (o->rootfs, printf_x, NULL, NULL, err) < 0)
           return -1;
-      if (push_ms (samples, FLOOR_BATCH, now_ns () - t0, "100_sequential_host_spawns", err) < 0)
+      if (push_ms (samples, FLOOR_BATCH, fk_now_ns () - t0, "100_sequential_host_spawns", err) < 0)
         return -1;
     }
   return 0;
