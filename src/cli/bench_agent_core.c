@@ -15,7 +15,7 @@
 #include "bench/agentcore.h"
 #include "bench/rootfs.h"
 #include "cli/bench.h"
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "trace/artifact.h"
 #include "trace/confidence.h"
 #include "trace/envparse.h"

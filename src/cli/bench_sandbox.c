@@ -20,7 +20,7 @@
 #include "bench/sandboxbench.h"
 #include "bench/spawn.h"
 #include "cli/bench.h"
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "trace/artifact.h"
 #include "trace/envparse.h"
 

@@ -19,7 +19,7 @@
 #include "bench/density.h"
 #include "bench/rootfs.h"
 #include "cli/bench.h"
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "firkin/client.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "cli/runtime.h"
+#include "cli/open.h"
 
 int
 fk_cli_connect (const fk_cli_globals_t *g, const char *id, fk_runtime_t **ret_rt,

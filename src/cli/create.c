@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "cli/spec_opts.h"
 #include "cli/verbs.h"
 #include "firkin/runtime.h"

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "cli/runtime.h"
+#include "cli/open.h"
 
 int
 fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, unsigned flags, fk_cli_each_fn fn,

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "firkin/template.h"
 
 int

@@ -5,7 +5,7 @@
 
 #include "base/cleanup.h"
 #include "cli/verbs.h"
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "firkin/sandbox.h"
 
 int

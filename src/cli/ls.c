@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "firkin/sandbox.h"
 
 int

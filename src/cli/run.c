@@ -18,7 +18,7 @@
 
 #include "cli/spec_opts.h"
 #include "cli/verbs.h"
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"
 

@@ -8,7 +8,7 @@
 
 #include "base/cleanup.h"
 #include "cli/pullbars.h"
-#include "cli/runtime.h"
+#include "cli/open.h"
 #include "firkin/template.h"
 
 /* The template verbs touch no sandbox: the runtime opens without the sweep. */

@@ -1,7 +1,7 @@
-/* cli/runtime.h: opens the runtime of fk's --state-dir; for the verbs that create sandboxes it
+/* cli/open.h: opens the runtime of fk's --state-dir; for the verbs that create sandboxes it
    first finds fk-agent and fk-timeout, which the library takes as options. */
-#ifndef FK_CLI_RUNTIME_H
-#define FK_CLI_RUNTIME_H
+#ifndef FK_CLI_OPEN_H
+#define FK_CLI_OPEN_H
 
 #include "cli/verbs.h"
 #include "firkin/runtime.h"

@@ -1,5 +1,5 @@
-/* cli/runtime.c: see runtime.h. */
-#include "cli/runtime.h"
+/* cli/open.c: see open.h. */
+#include "cli/open.h"
 
 #include <errno.h>
 #include <libgen.h>
