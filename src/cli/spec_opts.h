@@ -14,7 +14,7 @@ typedef struct fk_cli_spec
   fk_sandbox_spec_t *file; /* --spec FILE's, which spec and the lists may point into */
   char **env, **layers, **metadata, **deny, **allow;
   size_t n_env, n_layers, n_metadata, n_deny, n_allow;
-  const char *agent_path; /* --agent: the runtime's fk-agent (cli/runtime.h) */
+  const char *agent_path; /* --agent: the runtime's fk-agent (cli/open.h) */
 } fk_cli_spec_t;
 
 /* Long options of the spec (end with a zero entry; ids from 1000 up). */
