@@ -128,16 +128,6 @@ fk_sandbox_info_list_free (fk_sandbox_info_t **infos, size_t n)
   free (infos);
 }
 
-static char **
-strv_dup (char *const *v)
-{
-  size_t n = fk_strv_len (v);
-  char **r = xcalloc (n + 1, sizeof *r);
-  for (size_t i = 0; i < n; i++)
-    r[i] = xstrdup (v[i]);
-  return r;
-}
-
 int
 fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *err)
 {
@@ -152,7 +142,8 @@ fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *
   info->resources = st->resources;
   info->created = st->created;
   info->expires = st->expires;
-  info->metadata = strv_dup (st->metadata);
+  info->metadata
+      = st->metadata ? xstrvdup ((const char *const *)st->metadata) : xcalloc (1, sizeof (char *));
   info->status = FK_SANDBOX_STOPPED;
   if (fk_state_alive (st))
     {
