@@ -87,8 +87,9 @@ typedef struct fk_plan_rlimit
   uint64_t soft, hard;
 } fk_plan_rlimit_t;
 
-/* Host commands run at a point of the start, with the sandbox's state as JSON on stdin
-   ({"id", "pid", "bundle"?}); a hook that fails or outlives timeout_ms fails the start. */
+/* Host commands run at a point of the start, in a process group of their own, with the
+   sandbox's state as JSON on stdin ({"ociVersion", "id", "status", "pid"}); a hook that fails
+   or outlives timeout_ms (its group is killed then) fails the start. */
 typedef enum
 {
   FK_PLAN_HOOK_CREATE_RUNTIME, /* the child exists in its namespaces, before its root is built */
