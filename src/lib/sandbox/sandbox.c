@@ -386,19 +386,35 @@ fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err)
   return delete_locked (sb, force, err);
 }
 
-int
-fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
+/* What the sweep removes: a sandbox whose PID 1 is gone without a stop, or whose deadline has
+   passed. */
+static int
+sweepable (fk_sandbox_t *sb, time_t now, int *ret_expired)
 {
-  cleanup_close int held = lock (sb, err);
-  if (held < 0)
-    return err->code == ENOENT ? 0 : -1; /* another caller deleted it */
-  /* Decided under the lock: a stop that made it look stale has marked it by now. */
   fk_error_t local = FK_ERROR_INIT;
   cleanup_close int fd = open_pid1 (sb, &local);
   fk_error_clear (&local);
-  int stale = fd < 0 && !sb->state->stopped;
-  int expired = sb->state->expires && now >= sb->state->expires;
-  if (!stale && !expired)
+  *ret_expired = sb->state->expires && now >= sb->state->expires;
+  return *ret_expired || (fd < 0 && !sb->state->stopped);
+}
+
+int
+fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
+{
+  int expired;
+  /* The common case, a live sandbox, takes no lock. */
+  if (!sweepable (sb, now, &expired))
+    return 0;
+  cleanup_close int held = lock (sb, err);
+  if (held < 0)
+    {
+      if (err->code != ENOENT)
+        return -1;
+      fk_error_clear (err); /* another caller deleted it */
+      return 0;
+    }
+  /* Decided again under the lock: a stop that made it look stale has marked it by now. */
+  if (!sweepable (sb, now, &expired))
     return 0;
   log_info ("removing sandbox `%s' (%s)", sb->state->id,
             expired ? "its timeout passed" : "its PID 1 is gone");
