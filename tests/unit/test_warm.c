@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -271,14 +272,86 @@ test_bad_settings (void **st)
   assert_int_equal (count_sandboxes (), 0);
 }
 
+/* Creating from a process that runs threads (a daemon's): while other threads allocate without
+   pause, several threads create sandboxes at once; each must come up and answer (a child cloned
+   while another thread held the allocator's lock would hang its create). */
+static int churning;
+
+static void *
+churn (void *arg)
+{
+  while (__atomic_load_n (&churning, __ATOMIC_RELAXED))
+    {
+      void *p[64];
+      for (int i = 0; i < 64; i++)
+        p[i] = malloc ((size_t)(16 + i * 97));
+      for (int i = 0; i < 64; i++)
+        free (p[i]);
+    }
+  return NULL;
+}
+
+static void *
+create_some (void *arg)
+{
+  for (int i = 0; i < 3; i++)
+    {
+      fk_error_t err = FK_ERROR_INIT;
+      fk_sandbox_spec_t spec;
+      spec_of (&spec);
+      fk_sandbox_t *sb = NULL;
+      fk_client_t *c = NULL;
+      if (fk_sandbox_create (rt, &spec, &sb, &err) < 0
+          || fk_client_connect (fk_sandbox_socket_path (sb), &c, &err) < 0)
+        {
+          fprintf (stderr, "# create from a thread: %s\n", fk_error_message (&err));
+          fk_error_clear (&err);
+          if (sb)
+            {
+              fk_sandbox_delete (sb, 1, &err);
+              fk_error_clear (&err);
+              fk_sandbox_free (sb);
+            }
+          return (void *)1;
+        }
+      echo_in (c, "threaded");
+      delete_sb (sb, c);
+    }
+  return NULL;
+}
+
+static void
+test_create_from_threads (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  pthread_t churners[2], creators[4];
+  __atomic_store_n (&churning, 1, __ATOMIC_RELAXED);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal (pthread_create (&churners[i], NULL, churn, NULL), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal (pthread_create (&creators[i], NULL, create_some, NULL), 0);
+  int failed = 0;
+  for (int i = 0; i < 4; i++)
+    {
+      void *r;
+      pthread_join (creators[i], &r);
+      failed += r != NULL;
+    }
+  __atomic_store_n (&churning, 0, __ATOMIC_RELAXED);
+  for (int i = 0; i < 2; i++)
+    pthread_join (churners[i], NULL);
+  assert_int_equal (failed, 0);
+  assert_int_equal (count_sandboxes (), 0);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_lease_and_replenish),
-    cmocka_unit_test (test_drain_while_filling),
-    cmocka_unit_test (test_refill_delay),
-    cmocka_unit_test (test_bad_settings),
+    cmocka_unit_test (test_lease_and_replenish), cmocka_unit_test (test_drain_while_filling),
+    cmocka_unit_test (test_refill_delay),        cmocka_unit_test (test_bad_settings),
+    cmocka_unit_test (test_create_from_threads),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }

@@ -247,9 +247,29 @@ static void __attribute__ ((noreturn)) child (start_ctx_t *c, fk_launch_t *l)
   fk_launch_child (l);
 }
 
+/* 1 when this process runs more than one thread (field 20 of /proc/self/stat). */
+static int
+multi_threaded (void)
+{
+  char buf[1024];
+  cleanup_close int fd = open ("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return 1; /* unknown: the safe way */
+  buf[n] = '\0';
+  const char *p = strrchr (buf, ')');
+  for (int field = 2; p && field < 20; field++)
+    p = strchr (p + 1, ' ');
+  return p == NULL || strtol (p + 1, NULL, 10) != 1;
+}
+
 /* Joined namespaces must be entered before the user namespace is made (the host's root may
    enter them; the sandbox's root may not): a short-lived process enters them and clones the
-   sandbox as our child (CLONE_PARENT), handing back its pidfd. */
+   sandbox as our child (CLONE_PARENT), handing back its pidfd. The same process serves a
+   creator that runs threads (a daemon): the sandbox's child is a raw clone, which inherits the
+   locks other threads hold at that instant (the allocator's among them) without the threads
+   that would release them; a fork first (which takes and resets those locks) gives it a
+   single-threaded parent to copy. */
 static pid_t
 clone_joined (start_ctx_t *c, fk_launch_t *l, unsigned long long flags, int *ret_pidfd,
               fk_error_t *err)
@@ -469,7 +489,7 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
     .start_fifo_fd = fifo_fd,
   };
   memcpy (launch.cgroup_join_fds, c.join_fds, sizeof c.join_fds);
-  if (joins)
+  if (joins || multi_threaded ())
     s.pid = clone_joined (&c, &launch, flags, &s.pidfd, err);
   else
     {
