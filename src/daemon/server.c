@@ -99,20 +99,23 @@ fkd_arg (fkd_req_t *r, const char *name)
   return v ? xstrdup (v) : NULL;
 }
 
-typedef struct job
+struct fkd_job
 {
   fkd_req_t *r;
   fkd_job_fn fn;
   void *data;
   void (*data_free) (void *);
-} job_t;
+  int resumed; /* the job's own: r may be freed once its connection is resumed */
+};
+typedef struct fkd_job job_t;
 
 void
 fkd_job_resume (fkd_req_t *r)
 {
-  if (r->resumed)
+  job_t *j = r->job;
+  if (j == NULL || j->resumed)
     return;
-  r->resumed = 1;
+  j->resumed = 1;
   /* The handler queues the reply once resumed, and r may be freed from then on. */
   MHD_resume_connection (r->conn);
 }
@@ -123,7 +126,7 @@ job_main (void *p)
   job_t *j = p;
   fkd_server_t *srv = j->r->srv;
   j->fn (j->r, j->data);
-  if (!j->r->resumed)
+  if (!j->resumed)
     {
       if (j->r->state != FKD_REQ_DONE)
         fkd_reply_error (j->r, MHD_HTTP_INTERNAL_SERVER_ERROR, "the request gave no reply");
@@ -151,6 +154,7 @@ fkd_run_job (fkd_req_t *r, fkd_job_fn fn, void *data, void (*data_free) (void *)
   job_t *j = xcalloc (1, sizeof *j);
   *j = (job_t){ .r = r, .fn = fn, .data = data, .data_free = data_free };
   r->state = FKD_REQ_RUNNING;
+  r->job = j;
   MHD_suspend_connection (r->conn);
   pthread_attr_t attr;
   pthread_attr_init (&attr);
@@ -166,9 +170,9 @@ fkd_run_job (fkd_req_t *r, fkd_job_fn fn, void *data, void (*data_free) (void *)
       if (data_free)
         data_free (data);
       fkd_jobs_leave (r->srv);
+      r->job = NULL;
       r->state = FKD_REQ_RECEIVING;
       fkd_reply_error (r, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot start a thread");
-      r->resumed = 1;
       MHD_resume_connection (r->conn);
     }
 }

@@ -54,7 +54,8 @@ typedef struct fkd_req
   fkd_req_state_t state;
   char *body;
   size_t len, max;
-  int too_big, queued, resumed;
+  int too_big, queued;
+  struct fkd_job *job; /* while a job runs for it */
   unsigned status;
   struct MHD_Response *resp;
 } fkd_req_t;
