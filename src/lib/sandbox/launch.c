@@ -122,16 +122,25 @@ fk_launch_receive (int sync_fd, char *ret_byte, int *fds, size_t n, fk_error_t *
   return 0;
 }
 
+/* The child is a raw clone of a creator that may run threads (fkd does): glibc's set*id
+   wrappers would wait for the creator's other threads, which the child does not have, forever.
+   The system calls change the one thread there is. */
+static int
+set_ids (uid_t uid, gid_t gid, int drop_groups)
+{
+  if (syscall (SYS_setresgid, gid, gid, gid) < 0)
+    return -1;
+  if (drop_groups && syscall (SYS_setgroups, 0, NULL) < 0)
+    return -1;
+  return (int)syscall (SYS_setresuid, uid, uid, uid);
+}
+
 static int
 become_root (fk_error_t *err)
 {
   /* Created by host root, the child shows as the overflow id until it takes id 0 of the map. */
-  if (setresgid (0, 0, 0) < 0)
-    return fk_error_set_errno (err, "setresgid 0");
-  if (setgroups (0, NULL) < 0)
-    return fk_error_set_errno (err, "setgroups");
-  if (setresuid (0, 0, 0) < 0)
-    return fk_error_set_errno (err, "setresuid 0");
+  if (set_ids (0, 0, 1) < 0)
+    return fk_error_set_errno (err, "set ids 0:0 and no groups");
   return 0;
 }
 
@@ -340,10 +349,8 @@ confine (const fk_launch_t *l, fk_error_t *err)
          them again to drop what the plan does not keep. */
       if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return fk_error_set_errno (err, "keepcaps");
-      if (setresgid (p->gid, p->gid, p->gid) < 0)
-        return fk_error_set_errno (err, "setresgid %u", p->gid);
-      if (setresuid (p->uid, p->uid, p->uid) < 0)
-        return fk_error_set_errno (err, "setresuid %u", p->uid);
+      if (set_ids (p->uid, p->gid, 0) < 0)
+        return fk_error_set_errno (err, "set ids %u:%u", p->uid, p->gid);
       if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || fk_caps_raise_effective (err) < 0)
         return fk_error_wrap (err, "capabilities of uid %u", p->uid);
     }

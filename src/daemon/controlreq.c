@@ -1,0 +1,233 @@
+/* daemon/controlreq.c: see controlreq.h. */
+#include "daemon/controlreq.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "base/xalloc.h"
+
+void
+fkd_create_req_free (fkd_create_req_t *r)
+{
+  if (r == NULL)
+    return;
+  free (r->template_id);
+  fk_strv_free (r->metadata);
+  fk_strv_free (r->env);
+  free (r);
+}
+
+FK_DEFINE_CLEANUP (fkd_create_req_t *, fkd_create_req_free)
+
+static json_t *
+field (const json_t *obj, const char *name)
+{
+  json_t *v = json_object_get (obj, name);
+  return json_is_null (v) ? NULL : v;
+}
+
+static int
+plain_string (const json_t *v)
+{
+  return json_is_string (v) && json_string_length (v) == strlen (json_string_value (v));
+}
+
+/* An object of strings as "K=V" entries. */
+static int
+kv_object (const json_t *obj, const char *name, int reserved_check, char ***ret, fk_error_t *err)
+{
+  json_t *o = field (obj, name);
+  if (o && !json_is_object (o))
+    return fk_error_set (err, EINVAL, "create request: `%s' is not an object", name);
+  size_t n = o ? json_object_size (o) : 0;
+  if (n > FKD_MAX_ENTRIES)
+    return fk_error_set (err, EINVAL, "create request: more than %d `%s' entries", FKD_MAX_ENTRIES,
+                         name);
+  cleanup_strv char **v = xcalloc (n + 1, sizeof *v);
+  size_t k = 0;
+  const char *key;
+  json_t *val;
+  json_object_foreach (o, key, val)
+  {
+    if (key[0] == '\0' || strchr (key, '='))
+      return fk_error_set (err, EINVAL, "create request: `%s' key `%s' is empty or holds '='", name,
+                           key);
+    if (reserved_check && strncmp (key, FKD_META_PREFIX, strlen (FKD_META_PREFIX)) == 0)
+      return fk_error_set (err, EINVAL, "create request: `%s' key `%s' is reserved (%s*)", name,
+                           key, FKD_META_PREFIX);
+    if (!plain_string (val))
+      return fk_error_set (err, EINVAL, "create request: `%s' value of `%s' is not a string", name,
+                           key);
+    v[k++] = xasprintf ("%s=%s", key, json_string_value (val));
+  }
+  *ret = steal_pointer (&v);
+  return 0;
+}
+
+static int
+opt_bool (const json_t *obj, const char *name, int *ret, fk_error_t *err)
+{
+  json_t *v = field (obj, name);
+  if (v == NULL)
+    return 0;
+  if (!json_is_boolean (v))
+    return fk_error_set (err, EINVAL, "create request: `%s' is not a boolean", name);
+  *ret = json_is_true (v);
+  return 0;
+}
+
+static int
+timeout_value (const json_t *v, const char *what, uint64_t *ret, fk_error_t *err)
+{
+  if (!json_is_integer (v))
+    return fk_error_set (err, EINVAL, "%s: `timeout' is not an integer", what);
+  json_int_t t = json_integer_value (v);
+  if (t <= 0 || (unsigned long long)t > FKD_MAX_TIMEOUT_SEC)
+    return fk_error_set (err, EINVAL, "%s: `timeout' %lld is not 1 to %llu seconds", what,
+                         (long long)t, FKD_MAX_TIMEOUT_SEC);
+  *ret = (uint64_t)t;
+  return 0;
+}
+
+int
+fkd_create_req_parse (const char *text, size_t len, fkd_create_req_t **ret_req, fk_error_t *err)
+{
+  cleanup_json json_t *root = NULL;
+  if (fk_json_parse (text, len, &root, err) < 0)
+    return fk_error_wrap (err, "create request");
+  if (!json_is_object (root))
+    return fk_error_set (err, EINVAL, "create request: not a JSON object");
+  __attribute__ ((cleanup (fkd_create_req_freep))) fkd_create_req_t *r = xcalloc (1, sizeof *r);
+  r->secure = 1;
+  r->allow_internet_access = 1;
+  r->timeout_sec = FKD_DEFAULT_TIMEOUT_SEC;
+
+  json_t *t = field (root, "templateID");
+  if (t && (!plain_string (t) || json_string_length (t) == 0))
+    return fk_error_set (err, EINVAL, "create request: `templateID' is not a template id");
+  r->template_id = xstrdup (t ? json_string_value (t) : "base");
+  json_t *to = field (root, "timeout");
+  if (to && timeout_value (to, "create request", &r->timeout_sec, err) < 0)
+    return -1;
+  if (kv_object (root, "metadata", 1, &r->metadata, err) < 0
+      || kv_object (root, "envVars", 0, &r->env, err) < 0)
+    return -1;
+  if (opt_bool (root, "secure", &r->secure, err) < 0
+      || opt_bool (root, "allow_internet_access", &r->allow_internet_access, err) < 0
+      || opt_bool (root, "autoPause", &r->auto_pause, err) < 0)
+    return -1;
+  *ret_req = steal_pointer (&r);
+  return 0;
+}
+
+int
+fkd_timeout_req_parse (const char *text, size_t len, uint64_t *ret_sec, fk_error_t *err)
+{
+  cleanup_json json_t *root = NULL;
+  if (fk_json_parse (text, len, &root, err) < 0)
+    return fk_error_wrap (err, "timeout request");
+  if (!json_is_object (root))
+    return fk_error_set (err, EINVAL, "timeout request: not a JSON object");
+  json_t *v = field (root, "timeout");
+  if (v == NULL)
+    return fk_error_set (err, EINVAL, "timeout request: `timeout' is missing");
+  return timeout_value (v, "timeout request", ret_sec, err);
+}
+
+static int
+hexval (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int
+fkd_url_decode (char *s, int form)
+{
+  char *w = s;
+  for (const char *p = s; *p; p++)
+    {
+      if (*p == '%')
+        {
+          int hi = hexval (p[1]), lo = hi < 0 ? -1 : hexval (p[2]);
+          if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return -1;
+          *w++ = (char)(hi << 4 | lo);
+          p += 2;
+        }
+      else if (form && *p == '+')
+        *w++ = ' ';
+      else
+        *w++ = *p;
+    }
+  *w = '\0';
+  return 0;
+}
+
+int
+fkd_metadata_filter_parse (const char *query, char ***ret_kv, fk_error_t *err)
+{
+  cleanup_free char *copy = xstrdup (query);
+  size_t n = 1;
+  for (const char *p = copy; *p; p++)
+    n += *p == '&';
+  if (n > FKD_MAX_ENTRIES)
+    return fk_error_set (err, EINVAL, "metadata filter: more than %d entries", FKD_MAX_ENTRIES);
+  cleanup_strv char **kv = xcalloc (n + 1, sizeof *kv);
+  size_t k = 0;
+  char *save = NULL;
+  for (char *part = strtok_r (copy, "&", &save); part; part = strtok_r (NULL, "&", &save))
+    {
+      char *eq = strchr (part, '=');
+      if (eq == NULL || eq == part)
+        return fk_error_set (err, EINVAL, "metadata filter: `%s' is not key=value", part);
+      *eq = '\0';
+      char *key = part, *val = eq + 1;
+      /* Form-decoded once (URLSearchParams), then the SDK's own encodeURIComponent. */
+      if (fkd_url_decode (key, 1) < 0 || fkd_url_decode (key, 0) < 0 || fkd_url_decode (val, 1) < 0
+          || fkd_url_decode (val, 0) < 0)
+        return fk_error_set (err, EINVAL, "metadata filter: a bad %%-escape");
+      if (key[0] == '\0' || strchr (key, '='))
+        return fk_error_set (err, EINVAL, "metadata filter: a key is empty or holds '='");
+      kv[k++] = xasprintf ("%s=%s", key, val);
+    }
+  *ret_kv = steal_pointer (&kv);
+  return 0;
+}
+
+const char *
+fkd_meta_get (char *const *metadata, const char *key)
+{
+  size_t n = strlen (key);
+  for (size_t i = 0; metadata && metadata[i]; i++)
+    if (strncmp (metadata[i], key, n) == 0 && metadata[i][n] == '=')
+      return metadata[i] + n + 1;
+  return NULL;
+}
+
+int
+fkd_meta_reserved (const char *kv)
+{
+  return strncmp (kv, FKD_META_PREFIX, strlen (FKD_META_PREFIX)) == 0;
+}
+
+int
+fkd_sandbox_id_valid (const char *id)
+{
+  size_t n = strlen (id);
+  if (n == 0 || n > 64)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum ((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
+      return 0;
+  return 1;
+}

@@ -1,0 +1,63 @@
+/* daemon/controlreq.h: the control plane's request bodies and queries, as the E2B API takes
+   them: the create request and the list filters. Untrusted input from HTTP clients
+   (tests/fuzz/fuzz_create_req.c). */
+#ifndef FKD_CONTROLREQ_H
+#define FKD_CONTROLREQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "firkin/error.h"
+
+/* Metadata keys fkd keeps for itself in a sandbox's metadata; never a client's. */
+#define FKD_META_PREFIX "fkd."
+#define FKD_META_TOKEN FKD_META_PREFIX "envdAccessToken"
+#define FKD_META_AUTOPAUSE FKD_META_PREFIX "autoPause"
+#define FKD_META_INTERNET FKD_META_PREFIX "allowInternetAccess"
+
+/* E2B's default sandbox timeout, and the most create and set-timeout take (a year, the
+   library's bound). */
+#define FKD_DEFAULT_TIMEOUT_SEC 300
+#define FKD_MAX_TIMEOUT_SEC (366ULL * 24 * 3600)
+/* At most this many metadata or envVars entries. */
+#define FKD_MAX_ENTRIES 1024
+
+typedef struct fkd_create_req
+{
+  char *template_id;         /* "base" when not given */
+  uint64_t timeout_sec;      /* FKD_DEFAULT_TIMEOUT_SEC when not given */
+  char **metadata;           /* "K=V", NULL-terminated (maybe empty) */
+  char **env;                /* "K=V", NULL-terminated (maybe empty) */
+  int secure;                /* 1 unless `secure: false` */
+  int allow_internet_access; /* 1 unless false */
+  int auto_pause;
+} fkd_create_req_t;
+
+/* Decodes the JSON body of POST /sandboxes. Fields the slice does not use (network, mcp, ...)
+   are ignored; the ones it uses must have their types. EINVAL naming the field, also for a
+   metadata key that is empty, holds '=' or starts with FKD_META_PREFIX, and for a timeout of 0
+   or over FKD_MAX_TIMEOUT_SEC. */
+int fkd_create_req_parse (const char *text, size_t len, fkd_create_req_t **ret_req,
+                          fk_error_t *err);
+void fkd_create_req_free (fkd_create_req_t *r);
+
+/* Decodes the set-timeout body {"timeout": seconds} (1 to FKD_MAX_TIMEOUT_SEC). */
+int fkd_timeout_req_parse (const char *text, size_t len, uint64_t *ret_sec, fk_error_t *err);
+
+/* The list's `metadata' filter as the SDK sends it: the query value (already URL-decoded once)
+   is `k=v&k2=v2' in form encoding whose keys and values are URL-encoded once more. *ret_kv is
+   "K=V" entries (NULL-terminated; caller frees with fk_strv_free). EINVAL for an entry with no
+   '=' or a bad escape. */
+int fkd_metadata_filter_parse (const char *query, char ***ret_kv, fk_error_t *err);
+
+/* The value of key in "K=V" metadata (borrowed), or NULL. */
+const char *fkd_meta_get (char *const *metadata, const char *key);
+/* 1 when the "K=V" entry's key is one of fkd's own (FKD_META_PREFIX). */
+int fkd_meta_reserved (const char *kv);
+/* 1 when id can name a sandbox: 1 to 64 of [A-Za-z0-9_-] (ids come from URLs and headers). */
+int fkd_sandbox_id_valid (const char *id);
+
+/* Decodes %XX escapes (and '+' as space when form) in place; -1 for a bad escape or a NUL. */
+int fkd_url_decode (char *s, int form);
+
+#endif

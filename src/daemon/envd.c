@@ -1,0 +1,867 @@
+/* daemon/envd.c: envd, the API the SDK reaches inside a sandbox, served for every sandbox on one
+   listener and routed by the E2b-Sandbox-Id header: GET /health, process.Process/Start (Connect,
+   JSON, server streaming) and GET/POST /files, through the sandbox's agent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "daemon/controlreq.h"
+#include "daemon/envelope.h"
+#include "daemon/server.h"
+#include "firkin/client.h"
+#include "firkin/sandbox.h"
+
+#define CONNECT_JSON "application/connect+json"
+/* Output a stream holds for a client that reads slowly before it stops reading the agent (the
+   agent then stops reading the process: back-pressure down to the command). */
+#define STREAM_BUFFER_MAX (1u << 20)
+/* How often a stream's pump looks at its client and at shutdown. */
+#define PUMP_TICK_MS 200
+/* The most Connect-Timeout-Ms fkd takes (a day). */
+#define MAX_TIMEOUT_MS (24ULL * 3600 * 1000)
+
+size_t
+fkd_envd_body_max (const char *method, const char *url)
+{
+  return strcmp (method, "POST") == 0 && strcmp (url, "/files") == 0 ? FKD_UPLOAD_MAX
+                                                                     : FKD_BODY_MAX;
+}
+
+/* What every envd call names: the sandbox, its token, the user. */
+typedef struct target
+{
+  char *id, *token, *user;
+} target_t;
+
+static void
+target_clear (target_t *t)
+{
+  free (t->id);
+  free (t->token);
+  free (t->user);
+}
+
+static void
+target_free (void *p)
+{
+  target_clear (p);
+  free (p);
+}
+
+/* The user of `Authorization: Basic base64(user:)' (the SDK's, below envd 0.4.0 or when
+   asked for one), or NULL. */
+static char *
+basic_user (const char *auth)
+{
+  if (auth == NULL || strncasecmp (auth, "Basic ", 6) != 0)
+    return NULL;
+  const char *b64 = auth + 6;
+  size_t n = strlen (b64);
+  if (n == 0 || n > 256 || n % 4)
+    return NULL;
+  unsigned char out[200];
+  int len = EVP_DecodeBlock (out, (const unsigned char *)b64, (int)n);
+  if (len <= 0)
+    return NULL;
+  out[len] = '\0';
+  char *colon = strchr ((char *)out, ':');
+  if (colon)
+    *colon = '\0';
+  size_t un = strlen ((char *)out);
+  if (un == 0 || un > 32)
+    return NULL;
+  for (size_t i = 0; i < un; i++)
+    if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", out[i]))
+      return NULL;
+  return xstrdup ((char *)out);
+}
+
+/* Opens the target's sandbox and checks its token: *ret_socket is its agent's socket. Replies
+   (502 unknown or stopped, as the hosted proxy does and the SDK expects; 401 bad token) and
+   returns -1 on failure. */
+static int
+resolve (fkd_req_t *r, const target_t *t, int check_token, char **ret_socket)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_t *sb = NULL;
+  fk_sandbox_info_t *info = NULL;
+  int ret = -1;
+  if (fk_sandbox_open (r->srv->rt, t->id, &sb, &err) < 0
+      || fk_sandbox_inspect (sb, &info, &err) < 0)
+    {
+      if (err.code == ENOENT)
+        fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s not found", t->id);
+      else
+        fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s: %s", t->id, fk_error_message (&err));
+      goto out;
+    }
+  if (info->status != FK_SANDBOX_RUNNING || info->socket_path == NULL)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s is %s", t->id,
+                       fk_sandbox_status_name (info->status));
+      goto out;
+    }
+  const char *want = fkd_meta_get (info->metadata, FKD_META_TOKEN);
+  if (check_token && want
+      && (t->token == NULL || strlen (t->token) != strlen (want)
+          || CRYPTO_memcmp (t->token, want, strlen (want)) != 0))
+    {
+      fkd_reply_error (r, MHD_HTTP_UNAUTHORIZED, "invalid or missing X-Access-Token");
+      goto out;
+    }
+  *ret_socket = xstrdup (info->socket_path);
+  ret = 0;
+out:
+  fk_error_clear (&err);
+  fk_sandbox_info_free (info);
+  fk_sandbox_free (sb);
+  return ret;
+}
+
+static int
+connect_agent (fkd_req_t *r, const target_t *t, fk_client_t **ret_c)
+{
+  cleanup_free char *sock = NULL;
+  if (resolve (r, t, 1, &sock) < 0)
+    return -1;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_client_connect (sock, ret_c, &err) < 0)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s: %s", t->id, fk_error_message (&err));
+      fk_error_clear (&err);
+      return -1;
+    }
+  return 0;
+}
+
+/* The HTTP status of a failed file call. */
+static unsigned
+file_status (int code)
+{
+  switch (code)
+    {
+    case ENOENT:
+      return MHD_HTTP_NOT_FOUND;
+    case EISDIR:
+    case ENOTDIR:
+    case EINVAL:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EXDEV:
+      return MHD_HTTP_BAD_REQUEST;
+    case EACCES:
+    case EPERM:
+      return MHD_HTTP_FORBIDDEN;
+    case ENOSPC:
+    case EDQUOT:
+      return MHD_HTTP_INSUFFICIENT_STORAGE;
+    case EFBIG:
+      return MHD_HTTP_CONTENT_TOO_LARGE;
+    default:
+      return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+/* ---- /health ---- */
+
+static void
+health_job (fkd_req_t *r, void *data)
+{
+  cleanup_free char *sock = NULL;
+  if (resolve (r, data, 0, &sock) == 0)
+    fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- GET /files ---- */
+
+typedef struct file_req
+{
+  target_t t;
+  char *path;
+  /* POST: the files, from the body (octet-stream: one, multipart: each part `file'). */
+  struct part
+  {
+    char *path;
+    char *data;
+    size_t len;
+  } * parts;
+  size_t n;
+} file_req_t;
+
+static void
+file_req_free (void *p)
+{
+  file_req_t *f = p;
+  target_clear (&f->t);
+  free (f->path);
+  for (size_t i = 0; i < f->n; i++)
+    {
+      free (f->parts[i].path);
+      free (f->parts[i].data);
+    }
+  free (f->parts);
+  free (f);
+}
+
+static void
+file_get_job (fkd_req_t *r, void *data)
+{
+  file_req_t *f = data;
+  fk_client_t *c = NULL;
+  if (connect_agent (r, &f->t, &c) < 0)
+    return;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_file_stat_t st;
+  cleanup_close int fd = -1;
+  if (fk_client_file_stat (c, f->path, &st, &err) < 0)
+    goto fail;
+  if (st.type == FK_FILE_TYPE_DIR)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "path '%s' is a directory", f->path);
+      goto out;
+    }
+  fd = memfd_create ("fkd-file", MFD_CLOEXEC);
+  if (fd < 0)
+    {
+      fk_error_set_errno (&err, "memfd_create");
+      goto fail;
+    }
+  if (fk_client_file_read_fd_stat (c, f->path, &st, fd, &err) < 0)
+    goto fail;
+  struct stat fst;
+  if (fstat (fd, &fst) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+    {
+      fk_error_set_errno (&err, "the copy of `%s'", f->path);
+      goto fail;
+    }
+  struct MHD_Response *resp = MHD_create_response_from_fd ((uint64_t)fst.st_size, fd);
+  if (resp == NULL)
+    {
+      fkd_reply_error (r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot answer with the file");
+      goto out;
+    }
+  fd = -1; /* the response owns it */
+  MHD_add_response_header (resp, "Content-Type", "application/octet-stream");
+  fkd_reply (r, MHD_HTTP_OK, resp);
+  goto out;
+fail:
+  fkd_reply_error (r, file_status (err.code), "%s", fk_error_message (&err));
+out:
+  fk_error_clear (&err);
+  fk_client_close (c);
+}
+
+/* ---- POST /files ---- */
+
+static void
+file_post_job (fkd_req_t *r, void *data)
+{
+  file_req_t *f = data;
+  fk_client_t *c = NULL;
+  if (connect_agent (r, &f->t, &c) < 0)
+    return;
+  fk_error_t err = FK_ERROR_INIT;
+  json_t *out = json_array ();
+  for (size_t i = 0; i < f->n; i++)
+    {
+      const char *path = f->parts[i].path;
+      if (fk_client_file_write (c, path, f->parts[i].data, f->parts[i].len, 0644, FK_FILE_PARENTS,
+                                &err)
+          < 0)
+        {
+          fkd_reply_error (r, file_status (err.code), "%s", fk_error_message (&err));
+          json_decref (out);
+          goto out;
+        }
+      cleanup_free char *copy = xstrdup (path);
+      json_array_append_new (out, json_pack ("{s:s, s:s, s:s}", "path", path, "name",
+                                             basename (copy), "type", "file"));
+    }
+  fkd_reply_json (r, MHD_HTTP_OK, out);
+out:
+  fk_error_clear (&err);
+  fk_client_close (c);
+}
+
+typedef struct multipart
+{
+  file_req_t *f;
+  int bad;
+} multipart_t;
+
+static enum MHD_Result
+multipart_part (void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                const char *content_type, const char *transfer_encoding, const char *data,
+                uint64_t off, size_t size)
+{
+  multipart_t *m = cls;
+  file_req_t *f = m->f;
+  if (key == NULL || strcmp (key, "file") != 0)
+    return MHD_YES;
+  if (off == 0)
+    {
+      const char *path = f->path && f->n == 0 ? f->path : filename;
+      if (path == NULL || path[0] == '\0')
+        {
+          m->bad = 1;
+          return MHD_NO;
+        }
+      f->parts = xrealloc (f->parts, (f->n + 1) * sizeof *f->parts);
+      f->parts[f->n++] = (struct part){ .path = xstrdup (path) };
+    }
+  if (f->n == 0)
+    return MHD_NO;
+  struct part *p = &f->parts[f->n - 1];
+  if (size)
+    {
+      p->data = xrealloc (p->data, p->len + size);
+      memcpy (p->data + p->len, data, size);
+      p->len += size;
+    }
+  return MHD_YES;
+}
+
+static void
+route_file_post (fkd_req_t *r, file_req_t *f)
+{
+  const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
+  const char *ce = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Encoding");
+  if (ce && strcasecmp (ce, "identity") != 0)
+    {
+      file_req_free (f);
+      fkd_reply_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding %s is not supported",
+                       ce);
+      return;
+    }
+  if (ct && strncasecmp (ct, "application/octet-stream", 24) == 0)
+    {
+      if (f->path == NULL)
+        {
+          file_req_free (f);
+          fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "an octet-stream upload needs ?path=");
+          return;
+        }
+      f->parts = xcalloc (1, sizeof *f->parts);
+      f->parts[0] = (struct part){ .path = xstrdup (f->path),
+                                   .data = steal_pointer (&r->body),
+                                   .len = r->len };
+      f->n = 1;
+      fkd_run_job (r, file_post_job, f, file_req_free);
+      return;
+    }
+  if (ct && strncasecmp (ct, "multipart/form-data", 19) == 0)
+    {
+      multipart_t m = { .f = f };
+      struct MHD_PostProcessor *pp
+          = MHD_create_post_processor (r->conn, 64u << 10, multipart_part, &m);
+      enum MHD_Result ok = MHD_NO;
+      if (pp)
+        {
+          ok = r->len ? MHD_post_process (pp, r->body, r->len) : MHD_YES;
+          if (MHD_destroy_post_processor (pp) != MHD_YES)
+            ok = MHD_NO;
+        }
+      if (ok != MHD_YES || m.bad || f->n == 0)
+        {
+          file_req_free (f);
+          fkd_reply_error (r, MHD_HTTP_BAD_REQUEST,
+                           "a multipart upload needs parts named `file' with a path");
+          return;
+        }
+      fkd_run_job (r, file_post_job, f, file_req_free);
+      return;
+    }
+  file_req_free (f);
+  fkd_reply_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   "the body must be multipart/form-data or application/octet-stream");
+}
+
+/* ---- process.Process/Start ---- */
+
+typedef struct stream
+{
+  pthread_mutex_t lock;
+  pthread_cond_t drained;
+  int refs;
+  struct MHD_Connection *conn;
+  int suspended, ended, gone;
+  char *buf;
+  size_t len, off;
+} stream_t;
+
+static void
+stream_unref (stream_t *s)
+{
+  pthread_mutex_lock (&s->lock);
+  int last = --s->refs == 0;
+  pthread_mutex_unlock (&s->lock);
+  if (!last)
+    return;
+  pthread_mutex_destroy (&s->lock);
+  pthread_cond_destroy (&s->drained);
+  free (s->buf);
+  free (s);
+}
+
+/* MHD's content reader: hands out what the pump queued, or suspends the connection until it
+   queues more. */
+static ssize_t
+stream_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+  stream_t *s = cls;
+  ssize_t n;
+  pthread_mutex_lock (&s->lock);
+  if (s->len > s->off)
+    {
+      size_t k = s->len - s->off < max ? s->len - s->off : max;
+      memcpy (buf, s->buf + s->off, k);
+      s->off += k;
+      if (s->off == s->len)
+        s->off = s->len = 0;
+      pthread_cond_broadcast (&s->drained);
+      n = (ssize_t)k;
+    }
+  else if (s->ended)
+    n = MHD_CONTENT_READER_END_OF_STREAM;
+  else
+    {
+      s->suspended = 1;
+      MHD_suspend_connection (s->conn);
+      n = 0;
+    }
+  pthread_mutex_unlock (&s->lock);
+  return n;
+}
+
+/* MHD drops the response: the stream is done or the client went away. */
+static void
+stream_release (void *cls)
+{
+  stream_t *s = cls;
+  pthread_mutex_lock (&s->lock);
+  s->gone = 1;
+  pthread_cond_broadcast (&s->drained);
+  pthread_mutex_unlock (&s->lock);
+  stream_unref (s);
+}
+
+/* Queues one envelope (the last when flags has FKD_ENVELOPE_END); waits while the client is
+   behind. Returns -1 when the client is gone. */
+static int
+stream_push (fkd_server_t *srv, stream_t *s, unsigned flags, const char *msg)
+{
+  size_t n;
+  cleanup_free char *env = fkd_envelope_build (flags, msg, strlen (msg), &n);
+  pthread_mutex_lock (&s->lock);
+  while (!s->gone && s->len - s->off > STREAM_BUFFER_MAX && !fkd_stopping (srv))
+    {
+      struct timespec ts;
+      clock_gettime (CLOCK_REALTIME, &ts);
+      ts.tv_nsec += PUMP_TICK_MS * 1000000L;
+      if (ts.tv_nsec >= 1000000000L)
+        {
+          ts.tv_sec++;
+          ts.tv_nsec -= 1000000000L;
+        }
+      pthread_cond_timedwait (&s->drained, &s->lock, &ts);
+    }
+  int gone = s->gone;
+  if (!gone)
+    {
+      if (s->off)
+        {
+          memmove (s->buf, s->buf + s->off, s->len - s->off);
+          s->len -= s->off;
+          s->off = 0;
+        }
+      s->buf = xrealloc (s->buf, s->len + n);
+      memcpy (s->buf + s->len, env, n);
+      s->len += n;
+      if (flags & FKD_ENVELOPE_END)
+        s->ended = 1;
+      if (s->suspended)
+        {
+          s->suspended = 0;
+          MHD_resume_connection (s->conn);
+        }
+    }
+  pthread_mutex_unlock (&s->lock);
+  return gone ? -1 : 0;
+}
+
+static int
+stream_gone (stream_t *s)
+{
+  pthread_mutex_lock (&s->lock);
+  int g = s->gone;
+  pthread_mutex_unlock (&s->lock);
+  return g;
+}
+
+/* The end-of-stream message with an error of Connect code `code'. */
+static char *
+end_error (const char *code, const char *msg)
+{
+  json_t *j = json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+  char *text = json_dumps (j, JSON_COMPACT);
+  json_decref (j);
+  if (text == NULL)
+    fk_oom (0);
+  return text;
+}
+
+static const char *
+signal_word (int sig)
+{
+  switch (sig)
+    {
+    case SIGKILL:
+      return "killed";
+    case SIGTERM:
+      return "terminated";
+    case SIGINT:
+      return "interrupt";
+    case SIGHUP:
+      return "hangup";
+    case SIGSEGV:
+      return "segmentation fault";
+    case SIGABRT:
+      return "aborted";
+    case SIGPIPE:
+      return "broken pipe";
+    default:
+      return NULL;
+    }
+}
+
+/* The end event as envd sends it (Go's exec status strings). */
+static char *
+end_event (const fk_exit_status_t *st)
+{
+  char status[64];
+  json_t *end;
+  if (st->signal)
+    {
+      const char *w = signal_word (st->signal);
+      if (w)
+        snprintf (status, sizeof status, "signal: %s", w);
+      else
+        snprintf (status, sizeof status, "signal: %d", st->signal);
+      end = json_pack ("{s:i, s:b, s:s, s:s}", "exitCode", -1, "exited", 0, "status", status,
+                       "error", status);
+    }
+  else
+    {
+      snprintf (status, sizeof status, "exit status %d", st->exit_code);
+      end = json_pack ("{s:i, s:b, s:s}", "exitCode", st->exit_code, "exited", 1, "status", status);
+    }
+  json_t *j = json_pack ("{s:{s:o}}", "event", "end", end);
+  char *text = json_dumps (j, JSON_COMPACT);
+  json_decref (j);
+  if (text == NULL)
+    fk_oom (0);
+  return text;
+}
+
+static char *
+data_event (const char *which, const void *data, size_t len)
+{
+  size_t b64 = 4 * ((len + 2) / 3);
+  char *text = xmalloc (b64 + 64);
+  int k = snprintf (text, 64, "{\"event\":{\"data\":{\"%s\":\"", which);
+  EVP_EncodeBlock ((unsigned char *)text + k, data, (int)len);
+  strcpy (text + k + b64, "\"}}}");
+  return text;
+}
+
+typedef struct start_req
+{
+  target_t t;
+  fkd_start_req_t *sr;
+  uint64_t timeout_ms;
+  unsigned keepalive_s;
+} start_req_t;
+
+static void
+start_req_free (void *p)
+{
+  start_req_t *s = p;
+  target_clear (&s->t);
+  fkd_start_req_free (s->sr);
+  free (s);
+}
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A stream that is only the end-of-stream message with an error. */
+static void
+reply_stream_error (fkd_req_t *r, const char *code, const char *msg)
+{
+  cleanup_free char *text = end_error (code, msg);
+  size_t n;
+  char *env = fkd_envelope_build (FKD_ENVELOPE_END, text, strlen (text), &n);
+  struct MHD_Response *resp = MHD_create_response_from_buffer (n, env, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header (resp, "Content-Type", CONNECT_JSON);
+  fkd_reply (r, MHD_HTTP_OK, resp);
+}
+
+static void
+start_job (fkd_req_t *r, void *data)
+{
+  start_req_t *s = data;
+  fkd_server_t *srv = r->srv;
+  fk_client_t *c = NULL;
+  if (connect_agent (r, &s->t, &c) < 0)
+    return;
+  fk_exec_opts_t o = FK_EXEC_OPTIONS_INIT;
+  o.argv = s->sr->argv;
+  o.env = s->sr->env;
+  o.cwd = s->sr->cwd;
+  o.user = s->t.user;
+  o.stdin_mode = s->sr->stdin_open ? FK_STDIN_STREAM : FK_STDIN_CLOSED;
+  o.timeout_ms = s->timeout_ms;
+  o.tag = s->sr->tag;
+  /* envd runs a process apart from the request that started it: a client that goes away does
+     not end it (the SDK's background commands rely on that); Connect-Timeout-Ms still does. */
+  o.keep = 1;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_proc_t *p = NULL;
+  if (fk_client_exec_start (c, &o, &p, &err) < 0)
+    {
+      const char *code = err.code == ENOENT || err.code == EINVAL || err.code == ENOTDIR
+                             ? "invalid_argument"
+                             : "internal";
+      reply_stream_error (r, code, fk_error_message (&err));
+      fk_error_clear (&err);
+      fk_client_close (c);
+      return;
+    }
+
+  stream_t *st = xcalloc (1, sizeof *st);
+  pthread_mutex_init (&st->lock, NULL);
+  pthread_cond_init (&st->drained, NULL);
+  st->refs = 2; /* this pump and the response */
+  st->conn = r->conn;
+  struct MHD_Response *resp = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 16u << 10,
+                                                                 stream_read, st, stream_release);
+  MHD_add_response_header (resp, "Content-Type", CONNECT_JSON);
+  /* The first envelope is queued before the client can read: the start event comes first. */
+  char first[64];
+  snprintf (first, sizeof first, "{\"event\":{\"start\":{\"pid\":%d}}}", (int)fk_proc_pid (p));
+  stream_push (srv, st, 0, first);
+  fkd_reply (r, MHD_HTTP_OK, resp);
+  fkd_job_resume (r);
+
+  int64_t next_ka = s->keepalive_s ? now_ms () + (int64_t)s->keepalive_s * 1000 : 0;
+  for (;;)
+    {
+      if (fkd_stopping (srv))
+        {
+          cleanup_free char *e = end_error ("unavailable", "fkd is shutting down");
+          stream_push (srv, st, FKD_ENVELOPE_END, e);
+          break;
+        }
+      if (stream_gone (st))
+        break;
+      fk_proc_event_t ev;
+      int rc = fk_proc_next (p, PUMP_TICK_MS, &ev, &err);
+      if (rc < 0)
+        {
+          cleanup_free char *e = end_error (
+              err.code == ETIMEDOUT ? "deadline_exceeded" : "internal", fk_error_message (&err));
+          fk_error_clear (&err);
+          stream_push (srv, st, FKD_ENVELOPE_END, e);
+          break;
+        }
+      if (rc == 0)
+        {
+          if (next_ka && now_ms () >= next_ka)
+            {
+              if (stream_push (srv, st, 0, "{\"event\":{\"keepalive\":{}}}") < 0)
+                break;
+              next_ka = now_ms () + (int64_t)s->keepalive_s * 1000;
+            }
+          continue;
+        }
+      if (ev.kind == FK_PROC_STDOUT || ev.kind == FK_PROC_STDERR)
+        {
+          cleanup_free char *e
+              = data_event (ev.kind == FK_PROC_STDOUT ? "stdout" : "stderr", ev.data, ev.len);
+          if (stream_push (srv, st, 0, e) < 0)
+            break;
+          continue;
+        }
+      cleanup_free char *e = end_event (&ev.status);
+      if (stream_push (srv, st, 0, e) < 0)
+        break;
+      if (ev.status.timed_out)
+        {
+          cleanup_free char *te
+              = end_error ("deadline_exceeded", "the process ran past Connect-Timeout-Ms");
+          stream_push (srv, st, FKD_ENVELOPE_END, te);
+        }
+      else
+        stream_push (srv, st, FKD_ENVELOPE_END, "{}");
+      break;
+    }
+  fk_proc_free (p);
+  fk_client_close (c);
+  stream_unref (st);
+}
+
+static void
+reply_connect_error (fkd_req_t *r, unsigned status, const char *code, const char *msg)
+{
+  fkd_reply_json (r, status, json_pack ("{s:s, s:s}", "code", code, "message", msg));
+}
+
+static void
+route_start (fkd_req_t *r, target_t *t)
+{
+  const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
+  if (ct == NULL || strcasecmp (ct, CONNECT_JSON) != 0)
+    {
+      target_clear (t);
+      reply_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown",
+                           "process.Process/Start takes " CONNECT_JSON);
+      return;
+    }
+  fk_error_t err = FK_ERROR_INIT;
+  unsigned flags;
+  const char *msg;
+  size_t len;
+  fkd_start_req_t *sr = NULL;
+  if (fkd_envelope_parse (r->body ? r->body : "", r->len, FKD_ENVELOPE_MAX, &flags, &msg, &len,
+                          &err)
+          < 0
+      || fkd_start_req_parse (msg, len, &sr, &err) < 0)
+    {
+      target_clear (t);
+      reply_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument", fk_error_message (&err));
+      fk_error_clear (&err);
+      return;
+    }
+  if (sr->pty)
+    {
+      target_clear (t);
+      fkd_start_req_free (sr);
+      reply_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
+                           "pty is not served by this fkd yet");
+      return;
+    }
+  start_req_t *s = xcalloc (1, sizeof *s);
+  s->t = *t;
+  s->sr = sr;
+  s->timeout_ms = 60000;
+  const char *tm = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Connect-Timeout-Ms");
+  if (tm)
+    {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull (tm, &end, 10);
+      if (errno || end == tm || *end || tm[0] == '-' || v > MAX_TIMEOUT_MS)
+        {
+          start_req_free (s);
+          reply_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
+                               "Connect-Timeout-Ms is not a number of milliseconds");
+          return;
+        }
+      s->timeout_ms = v;
+    }
+  const char *ka
+      = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Keepalive-Ping-Interval");
+  if (ka)
+    {
+      unsigned long v = strtoul (ka, NULL, 10);
+      s->keepalive_s = v > 3600 ? 3600 : (unsigned)v;
+    }
+  fkd_run_job (r, start_job, s, start_req_free);
+}
+
+/* ---- routing ---- */
+
+void
+fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
+{
+  target_t t = { 0 };
+  t.id = fkd_header (r, "E2b-Sandbox-Id");
+  int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0;
+  if (strcmp (url, "/health") == 0 && get && t.id == NULL)
+    {
+      fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
+      return;
+    }
+  if (t.id == NULL)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "the E2b-Sandbox-Id header is missing");
+      return;
+    }
+  if (!fkd_sandbox_id_valid (t.id))
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox not found");
+      target_clear (&t);
+      return;
+    }
+  t.token = fkd_header (r, "X-Access-Token");
+  t.user = basic_user (MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Authorization"));
+
+  if (strcmp (url, "/health") == 0 && get)
+    {
+      target_t *h = xmalloc (sizeof *h);
+      *h = t;
+      fkd_run_job (r, health_job, h, target_free);
+      return;
+    }
+  if (strcmp (url, "/process.Process/Start") == 0 && post)
+    {
+      route_start (r, &t);
+      return;
+    }
+  if (strcmp (url, "/files") == 0 && (get || post))
+    {
+      file_req_t *f = xcalloc (1, sizeof *f);
+      f->t = t;
+      f->path = fkd_arg (r, "path");
+      if (f->path && f->path[0] == '\0')
+        f->path = (free (f->path), NULL);
+      if (get)
+        {
+          if (f->path == NULL)
+            {
+              file_req_free (f);
+              fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "GET /files needs ?path=");
+              return;
+            }
+          fkd_run_job (r, file_get_job, f, file_req_free);
+        }
+      else
+        route_file_post (r, f);
+      return;
+    }
+  target_clear (&t);
+  if (strncmp (url, "/process.", 9) == 0 || strncmp (url, "/filesystem.", 12) == 0)
+    reply_connect_error (r, MHD_HTTP_NOT_FOUND, "unimplemented",
+                         "this envd method is not served by this fkd yet");
+  else
+    fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "%s %s is not served by this fkd", method, url);
+}

@@ -1,0 +1,112 @@
+/* daemon/server.h: fkd's HTTP plumbing on libmicrohttpd: one event-loop thread per listener
+   (epoll), request bodies read into memory up to a cap, and the calls into the library, which
+   block, run on job threads while their connection is suspended, so a slow create or a long
+   command never holds up other clients. */
+#ifndef FKD_SERVER_H
+#define FKD_SERVER_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "firkin/runtime.h"
+
+/* Request bodies: control JSON and Connect envelopes; file uploads (held in memory). */
+#define FKD_BODY_MAX (1u << 20)
+#define FKD_UPLOAD_MAX (64u << 20)
+/* Library calls running at once (job threads); more get 503. */
+#define FKD_MAX_JOBS 512
+/* The envd version fkd reports: 0.4.0 or later makes the SDK send no basic auth; below the
+   versions of features fkd lacks (closeStdin 0.5.2, octet-stream uploads 0.5.7), so the SDK
+   does not use them. */
+#define FKD_ENVD_VERSION "0.4.0"
+
+typedef struct fkd_server
+{
+  fk_runtime_t *rt;
+  const char *api_key; /* NULL: no key asked */
+  const char *domain;  /* NULL: none reported */
+  pthread_mutex_t lock;
+  pthread_cond_t idle;
+  unsigned jobs;
+  int stopping; /* read with __atomic_load_n */
+} fkd_server_t;
+
+typedef enum
+{
+  FKD_PLANE_CONTROL,
+  FKD_PLANE_ENVD,
+} fkd_plane_t;
+
+typedef enum
+{
+  FKD_REQ_RECEIVING,
+  FKD_REQ_RUNNING,
+  FKD_REQ_DONE,
+} fkd_req_state_t;
+
+typedef struct fkd_req
+{
+  fkd_server_t *srv;
+  fkd_plane_t plane;
+  struct MHD_Connection *conn;
+  fkd_req_state_t state;
+  char *body;
+  size_t len, max;
+  int too_big, queued;
+  struct fkd_job *job; /* while a job runs for it */
+  unsigned status;
+  struct MHD_Response *resp;
+} fkd_req_t;
+
+/* The MHD access handler and completion callback of a listener; cls is the plane's
+   fkd_listener_t. */
+typedef struct fkd_listener
+{
+  fkd_server_t *srv;
+  fkd_plane_t plane;
+} fkd_listener_t;
+
+enum MHD_Result fkd_handle (void *cls, struct MHD_Connection *conn, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls);
+void fkd_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe);
+
+/* Replies (once) from the handler or a job: resp is taken. */
+void fkd_reply (fkd_req_t *r, unsigned status, struct MHD_Response *resp);
+/* A JSON reply; j is taken. */
+void fkd_reply_json (fkd_req_t *r, unsigned status, json_t *j);
+/* An error reply {"code": status, "message": ...}. */
+void fkd_reply_error (fkd_req_t *r, unsigned status, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+void fkd_reply_empty (fkd_req_t *r, unsigned status);
+
+typedef void (*fkd_job_fn) (fkd_req_t *r, void *data);
+/* Runs fn (r, data) on a job thread with r's connection suspended; fn replies, and the
+   connection is resumed when it returns (or earlier, by fkd_job_resume). data_free (data) runs
+   after. Replies 503 itself when FKD_MAX_JOBS run or fkd is stopping. */
+void fkd_run_job (fkd_req_t *r, fkd_job_fn fn, void *data, void (*data_free) (void *));
+/* From a job that has replied and goes on working (a stream): resumes the connection now. r is
+   not to be touched after. */
+void fkd_job_resume (fkd_req_t *r);
+
+/* A copy of a request header (NULL when absent); caller frees. */
+char *fkd_header (fkd_req_t *r, const char *name);
+/* A copy of a query argument (NULL when absent); caller frees. */
+char *fkd_arg (fkd_req_t *r, const char *name);
+
+int fkd_stopping (fkd_server_t *srv);
+/* Counts a background thread as a job (shutdown waits for it); 0, or -1 when over the limit
+   or stopping. */
+int fkd_jobs_enter (fkd_server_t *srv);
+void fkd_jobs_leave (fkd_server_t *srv);
+
+/* The planes' routers: reply, or start a job. */
+void fkd_control_route (fkd_req_t *r, const char *method, const char *url);
+void fkd_envd_route (fkd_req_t *r, const char *method, const char *url);
+/* The body cap of a request, from its route. */
+size_t fkd_envd_body_max (const char *method, const char *url);
+
+#endif

@@ -1,0 +1,177 @@
+// The official E2B SDK (npm `e2b', pinned in package.json) against fkd on loopback: fkd is
+// started here with a fresh state dir and the `base' template (template.sh), and stopped, with
+// every sandbox it made, at the end whatever happens. Run by run.sh (meson test --suite e2b).
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Sandbox, CommandExitError } from 'e2b';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const FK = process.env.FK;
+const FKD = process.env.FKD;
+const stateDir = mkdtempSync('/tmp/fkd-e2b.');
+const apiKey = 'e2b_' + randomBytes(16).toString('hex');
+let fkd = null;
+
+// Every sandbox of the state dir force-removed, fkd killed, the state dir gone: also when the
+// process ends some other way than through after().
+function cleanup() {
+  if (fkd && fkd.exitCode === null) fkd.kill('SIGKILL');
+  fkd = null;
+  try {
+    const env = { ...process.env, FIRKIN_STATE_DIR: stateDir };
+    const ids = execFileSync(FK, ['ls', '-q'], { env }).toString().split('\n').filter(Boolean);
+    if (ids.length) execFileSync(FK, ['rm', '-f', ...ids], { env, stdio: 'ignore' });
+  } catch {}
+  rmSync(stateDir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+before(async () => {
+  const env = { ...process.env, FIRKIN_STATE_DIR: stateDir };
+  execFileSync(join(here, 'template.sh'), [FK], { env, stdio: 'ignore' });
+  const apiPort = await freePort();
+  const envdPort = await freePort();
+  fkd = spawn(FKD, ['--listen', `127.0.0.1:${apiPort}`, '--envd-listen', `127.0.0.1:${envdPort}`,
+    '--api-key', apiKey], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    fkd.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); });
+    fkd.on('exit', (code) => reject(new Error(`fkd exited with ${code}`)));
+  });
+  process.env.E2B_API_URL = `http://127.0.0.1:${apiPort}`;
+  process.env.E2B_SANDBOX_URL = `http://127.0.0.1:${envdPort}`;
+  process.env.E2B_API_KEY = apiKey;
+});
+
+after(async () => {
+  if (fkd) {
+    const done = new Promise((resolve) => fkd.on('exit', resolve));
+    fkd.kill('SIGTERM');
+    await done;
+    fkd = null;
+  }
+  cleanup();
+});
+
+let sbx;
+test('Sandbox.create with metadata, envs and a timeout', async () => {
+  sbx = await Sandbox.create('base', {
+    metadata: { suite: 'e2b', lang_version: '1' },
+    envs: { FROM_CREATE: 'created' },
+    timeoutMs: 120_000,
+  });
+  assert.match(sbx.sandboxId, /^[0-9a-f]+$/);
+  const info = await sbx.getInfo();
+  assert.equal(info.templateId, 'base');
+  assert.deepEqual(info.metadata, { suite: 'e2b', lang_version: '1' });
+  assert.equal(info.state, 'running');
+  const span = info.endAt.getTime() - info.startedAt.getTime();
+  assert.ok(span >= 119_000 && span <= 121_000, `timeout span ${span}`);
+});
+
+test('commands.run: stdout, stderr, exit code 0', async () => {
+  const r = await sbx.commands.run('echo out; echo err >&2');
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+});
+
+test('commands.run: a non-zero exit raises CommandExitError', async () => {
+  await assert.rejects(sbx.commands.run('echo bad >&2; exit 7'), (e) => {
+    assert.ok(e instanceof CommandExitError);
+    assert.equal(e.exitCode, 7);
+    assert.equal(e.stderr, 'bad\n');
+    return true;
+  });
+});
+
+test('commands.run: envs of the sandbox and the command, cwd', async () => {
+  const r = await sbx.commands.run('echo "$FROM_CREATE $FROM_RUN $(pwd)"', {
+    envs: { FROM_RUN: 'run' },
+    cwd: '/tmp',
+  });
+  assert.equal(r.stdout, 'created run /tmp\n');
+});
+
+test('files.write and files.read: text and 1 MiB of bytes', async () => {
+  const info = await sbx.files.write('/tmp/dir/hello.txt', 'hello from the sdk\n');
+  assert.equal(info.path, '/tmp/dir/hello.txt');
+  assert.equal(await sbx.files.read('/tmp/dir/hello.txt'), 'hello from the sdk\n');
+  const r = await sbx.commands.run('cat /tmp/dir/hello.txt');
+  assert.equal(r.stdout, 'hello from the sdk\n');
+  const big = randomBytes(1 << 20);
+  await sbx.files.write('/tmp/big.bin', new Blob([big]));
+  const back = await sbx.files.read('/tmp/big.bin', { format: 'bytes' });
+  assert.equal(back.length, big.length);
+  assert.ok(Buffer.from(back).equals(big));
+});
+
+test('files.read of a missing file is a NotFoundError', async () => {
+  await assert.rejects(sbx.files.read('/nope/missing'), (e) => e.name === 'FileNotFoundError' || e.name === 'NotFoundError');
+});
+
+test('Sandbox.list with a metadata filter', async () => {
+  const other = await Sandbox.create('base', { metadata: { suite: 'other' } });
+  try {
+    const items = await Sandbox.list({ query: { metadata: { suite: 'e2b' } } }).nextItems();
+    const ids = items.map((s) => s.sandboxId);
+    assert.ok(ids.includes(sbx.sandboxId));
+    assert.ok(!ids.includes(other.sandboxId));
+    const all = await Sandbox.list().nextItems();
+    assert.ok(all.map((s) => s.sandboxId).includes(other.sandboxId));
+  } finally {
+    await other.kill();
+  }
+});
+
+test('setTimeout moves the end', async () => {
+  await sbx.setTimeout(600_000);
+  const info = await sbx.getInfo();
+  const left = info.endAt.getTime() - Date.now();
+  assert.ok(left > 590_000 && left <= 601_000, `left ${left}`);
+});
+
+test('a wrong API key is rejected', async () => {
+  await assert.rejects(Sandbox.create('base', { apiKey: 'e2b_0123456789abcdef' }),
+    (e) => e.name === 'AuthenticationError');
+  await assert.rejects(Sandbox.list({ apiKey: 'e2b_00' }).nextItems(),
+    (e) => e.name === 'AuthenticationError');
+});
+
+test('5 sandboxes used in parallel', async () => {
+  const boxes = await Promise.all([0, 1, 2, 3, 4].map(() => Sandbox.create('base')));
+  try {
+    await Promise.all(boxes.map(async (b, i) => {
+      await b.files.write(`/tmp/n${i}`, `${i}`);
+      const r = await b.commands.run(`cat /tmp/n${i}; echo " $(ls /tmp | grep -c '^n')"`);
+      assert.equal(r.stdout, `${i} 1\n`);
+    }));
+  } finally {
+    await Promise.all(boxes.map((b) => b.kill()));
+  }
+});
+
+test('kill: the sandbox is gone', async () => {
+  await sbx.kill();
+  await assert.rejects(Sandbox.getInfo(sbx.sandboxId), (e) => e.name === 'SandboxNotFoundError'
+    || e.name === 'NotFoundError');
+  const all = await Sandbox.list().nextItems();
+  assert.ok(!all.map((s) => s.sandboxId).includes(sbx.sandboxId));
+});

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# fkd against bad input over HTTP: each answer has the status and the JSON error body the SDK
+# expects, and fkd is still up at the end. fkd, its sandbox and state dir go when the test ends.
+source "$FIRKIN_SRC/tests/integration/lib.sh"
+source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
+if [ -z "${FKD:-}" ] || [ ! -x "$FKD" ]; then
+  echo "1..0 # SKIP fkd is not built"
+  exit 0
+fi
+command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed"; exit 0; }
+plan 15
+"$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null
+api=$(free_port)
+envd=$(free_port)
+key=e2b_$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+work=$(mktemp -d /tmp/fkd-bad.XXXXXX)
+on_exit "rm -rf '$work'"
+"$FKD" --listen "127.0.0.1:$api" --envd-listen "127.0.0.1:$envd" --api-key "$key" \
+  >"$work/fkd.out" 2>"$work/fkd.err" &
+fkd_pid=$!
+on_exit "kill -9 $fkd_pid"
+wait_for grep -q listening "$work/fkd.out" || { diag "$(cat "$work/fkd.err")"; }
+
+A=http://127.0.0.1:$api
+E=http://127.0.0.1:$envd
+# req ARGS...: curl printing the body then the status on its own line.
+req() { curl -s -o "$work/body" -w '%{http_code}' "$@"; echo; cat "$work/body" >"$work/last"; }
+# expect STATUS JSONKEY ARGS...: the status, and a JSON body whose `code' is there.
+expect() {
+  local want=$1; shift
+  local got
+  got=$(curl -s -o "$work/body" -w '%{http_code}' "$@")
+  [ "$got" = "$want" ] || { echo "status $got, want $want: $(head -c 300 "$work/body")"; return 1; }
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert "code" in j and isinstance(j.get("message"),str), j' "$work/body"
+}
+json=(-H 'Content-Type: application/json' -H "X-API-Key: $key")
+
+out=$(curl -s "${json[@]}" -d '{"templateID":"base","timeout":60}' "$A/sandboxes")
+id=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sandboxID"])')
+tok=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["envdAccessToken"])')
+check "a sandbox to aim at" test -n "$id"
+sb=(-H "E2b-Sandbox-Id: $id" -H "X-Access-Token: $tok")
+
+check "malformed JSON: 400" expect 400 "${json[@]}" -d '{"templateID":' "$A/sandboxes"
+check "a field of the wrong type: 400" expect 400 "${json[@]}" -d '{"timeout":"soon"}' "$A/sandboxes"
+check "a wrong content type: 415" expect 415 -H "X-API-Key: $key" -H 'Content-Type: text/plain' \
+  -d '{}' "$A/sandboxes"
+head -c $((2 << 20)) /dev/zero | tr '\0' ' ' >"$work/big"
+check "a body over the limit: 413" expect 413 "${json[@]}" --data-binary "@$work/big" "$A/sandboxes"
+check "a header over the limit: 4xx, fkd up" sh -c "code=\$(curl -s -o /dev/null -w '%{http_code}' \
+  -H \"X-Big: \$(head -c 100000 /dev/zero | tr '\\\\0' a)\" '$A/sandboxes'); echo \$code; \
+  [ \"\$code\" -ge 400 ] && [ \"\$code\" -lt 500 ]"
+check "a wrong API key: 401" expect 401 -H 'X-API-Key: e2b_00' "$A/sandboxes"
+check "no API key: 401" expect 401 "$A/v2/sandboxes"
+check "an unknown sandbox on the control plane: 404" expect 404 -H "X-API-Key: $key" \
+  "$A/sandboxes/000000000000"
+check "an unknown sandbox on envd: 502" expect 502 -H 'E2b-Sandbox-Id: 000000000000' \
+  "$E/files?path=/etc/passwd"
+check "a wrong access token: 401" expect 401 -H "E2b-Sandbox-Id: $id" -H 'X-Access-Token: nope' \
+  "$E/files?path=/etc/passwd"
+printf '\000\000\000\020\000{}' >"$work/liar"
+check "an envelope whose length lies: 400" expect 400 "${sb[@]}" \
+  -H 'Content-Type: application/connect+json' --data-binary "@$work/liar" \
+  "$E/process.Process/Start"
+check "Start with a wrong content type: 415" expect 415 "${sb[@]}" \
+  -H 'Content-Type: application/json' -d '{}' "$E/process.Process/Start"
+marker=$(mktemp /tmp/fkd-host-marker.XXXXXX)
+on_exit "rm -f '$marker'"
+check "a path outside the sandbox stays inside it: 404" expect 404 "${sb[@]}" \
+  "$E/files?path=/../../../..$marker"
+check "fkd is still up and answers" sh -c "kill -0 $fkd_pid && [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$E/health')\" = 204 ]"
+kill -TERM "$fkd_pid"
+wait "$fkd_pid" 2>/dev/null
+done_testing
