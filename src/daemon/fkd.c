@@ -65,6 +65,10 @@ parse_addr (const char *s, struct sockaddr_in *ret)
   return 0;
 }
 
+/* libmicrohttpd's messages: fmt is the library's own format (the callback's contract). */
+static void mhd_log (void *cls, const char *fmt, va_list ap)
+    __attribute__ ((format (printf, 2, 0)));
+
 static void
 mhd_log (void *cls, const char *fmt, va_list ap)
 {
