@@ -1,11 +1,14 @@
 /* daemon/envd.c: envd, the API the SDK reaches inside a sandbox, served for every sandbox on one
    listener and routed by the E2b-Sandbox-Id header: GET /health, process.Process/Start (Connect,
-   JSON, server streaming) and GET/POST /files, through the sandbox's agent. */
+   JSON, server streaming, and the stream machinery Connect shares) and GET/POST /files, through
+   the sandbox's agent; filesystem.Filesystem is envd_fs.c, the other process.Process calls
+   envd_proc.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "daemon/controlreq.h"
+#include "daemon/envd.h"
 #include "daemon/envelope.h"
 #include "daemon/server.h"
 #include "firkin/client.h"
@@ -41,14 +45,8 @@ fkd_envd_body_max (const char *method, const char *url)
                                                                      : FKD_BODY_MAX;
 }
 
-/* What every envd call names: the sandbox, its token, the user. */
-typedef struct target
-{
-  char *id, *token, *user;
-} target_t;
-
-static void
-target_clear (target_t *t)
+void
+fkd_target_clear (fkd_target_t *t)
 {
   free (t->id);
   free (t->token);
@@ -58,7 +56,7 @@ target_clear (target_t *t)
 static void
 target_free (void *p)
 {
-  target_clear (p);
+  fkd_target_clear (p);
   free (p);
 }
 
@@ -94,7 +92,7 @@ basic_user (const char *auth)
    (502 unknown or stopped, as the hosted proxy does and the SDK expects; 401 bad token) and
    returns -1 on failure. */
 static int
-resolve (fkd_req_t *r, const target_t *t, int check_token, char **ret_socket)
+resolve (fkd_req_t *r, const fkd_target_t *t, int check_token, char **ret_socket)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_t *sb = NULL;
@@ -132,8 +130,8 @@ out:
   return ret;
 }
 
-static int
-connect_agent (fkd_req_t *r, const target_t *t, fk_client_t **ret_c)
+int
+fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c)
 {
   cleanup_free char *sock = NULL;
   if (resolve (r, t, 1, &sock) < 0)
@@ -148,9 +146,8 @@ connect_agent (fkd_req_t *r, const target_t *t, fk_client_t **ret_c)
   return 0;
 }
 
-/* The HTTP status of a failed file call. */
-static unsigned
-file_status (int code)
+unsigned
+fkd_envd_file_status (int code)
 {
   switch (code)
     {
@@ -190,7 +187,7 @@ health_job (fkd_req_t *r, void *data)
 
 typedef struct file_req
 {
-  target_t t;
+  fkd_target_t t;
   char *path;
   /* POST: the files, from the body (octet-stream: one, multipart: each part `file'). */
   struct part
@@ -206,7 +203,7 @@ static void
 file_req_free (void *p)
 {
   file_req_t *f = p;
-  target_clear (&f->t);
+  fkd_target_clear (&f->t);
   free (f->path);
   for (size_t i = 0; i < f->n; i++)
     {
@@ -222,7 +219,7 @@ file_get_job (fkd_req_t *r, void *data)
 {
   file_req_t *f = data;
   fk_client_t *c = NULL;
-  if (connect_agent (r, &f->t, &c) < 0)
+  if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
   fk_error_t err = FK_ERROR_INIT;
   fk_file_stat_t st;
@@ -259,7 +256,7 @@ file_get_job (fkd_req_t *r, void *data)
   fkd_reply (r, MHD_HTTP_OK, resp);
   goto out;
 fail:
-  fkd_reply_error (r, file_status (err.code), "%s", fk_error_message (&err));
+  fkd_reply_error (r, fkd_envd_file_status (err.code), "%s", fk_error_message (&err));
 out:
   fk_error_clear (&err);
   fk_client_close (c);
@@ -272,7 +269,7 @@ file_post_job (fkd_req_t *r, void *data)
 {
   file_req_t *f = data;
   fk_client_t *c = NULL;
-  if (connect_agent (r, &f->t, &c) < 0)
+  if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
   fk_error_t err = FK_ERROR_INIT;
   json_t *out = json_array ();
@@ -283,7 +280,7 @@ file_post_job (fkd_req_t *r, void *data)
                                 &err)
           < 0)
         {
-          fkd_reply_error (r, file_status (err.code), "%s", fk_error_message (&err));
+          fkd_reply_error (r, fkd_envd_file_status (err.code), "%s", fk_error_message (&err));
           json_decref (out);
           goto out;
         }
@@ -398,6 +395,7 @@ typedef struct stream
   pthread_cond_t drained;
   int refs;
   struct MHD_Connection *conn;
+  int fd; /* the client's socket (-1: unknown) */
   int suspended, ended, gone;
   char *buf;
   size_t len, off;
@@ -503,11 +501,26 @@ stream_push (fkd_server_t *srv, stream_t *s, unsigned flags, const char *msg)
   return gone ? -1 : 0;
 }
 
+/* 1 when the client is gone. MHD does not watch a suspended connection, so a client that
+   closes while its stream waits for output would go unnoticed until the next event: then the
+   socket is looked at here (it stays open while suspended), and a peer that hung up ends the
+   response (resumed, it finishes and MHD drops it). */
 static int
 stream_gone (stream_t *s)
 {
   pthread_mutex_lock (&s->lock);
   int g = s->gone;
+  if (!g && s->suspended && s->fd >= 0)
+    {
+      struct pollfd pfd = { .fd = s->fd, .events = POLLRDHUP };
+      if (poll (&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        {
+          g = 1;
+          s->ended = 1;
+          s->suspended = 0;
+          MHD_resume_connection (s->conn);
+        }
+    }
   pthread_mutex_unlock (&s->lock);
   return g;
 }
@@ -590,7 +603,7 @@ data_event (const char *which, const void *data, size_t len)
 
 typedef struct start_req
 {
-  target_t t;
+  fkd_target_t t;
   fkd_start_req_t *sr;
   uint64_t timeout_ms;
   unsigned keepalive_s;
@@ -600,7 +613,7 @@ static void
 start_req_free (void *p)
 {
   start_req_t *s = p;
-  target_clear (&s->t);
+  fkd_target_clear (&s->t);
   fkd_start_req_free (s->sr);
   free (s);
 }
@@ -613,9 +626,8 @@ now_ms (void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A stream that is only the end-of-stream message with an error. */
-static void
-reply_stream_error (fkd_req_t *r, const char *code, const char *msg)
+void
+fkd_envd_stream_error (fkd_req_t *r, const char *code, const char *msg)
 {
   cleanup_free char *text = end_error (code, msg);
   size_t n;
@@ -625,43 +637,19 @@ reply_stream_error (fkd_req_t *r, const char *code, const char *msg)
   fkd_reply (r, MHD_HTTP_OK, resp);
 }
 
-static void
-start_job (fkd_req_t *r, void *data)
+void
+fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s)
 {
-  start_req_t *s = data;
   fkd_server_t *srv = r->srv;
-  fk_client_t *c = NULL;
-  if (connect_agent (r, &s->t, &c) < 0)
-    return;
-  fk_exec_opts_t o = FK_EXEC_OPTIONS_INIT;
-  o.argv = s->sr->argv;
-  o.env = s->sr->env;
-  o.cwd = s->sr->cwd;
-  o.user = s->t.user;
-  o.stdin_mode = s->sr->stdin_open ? FK_STDIN_STREAM : FK_STDIN_CLOSED;
-  o.timeout_ms = s->timeout_ms;
-  o.tag = s->sr->tag;
-  /* envd runs a process apart from the request that started it: a client that goes away does
-     not end it (the SDK's background commands rely on that); Connect-Timeout-Ms still does. */
-  o.keep = 1;
   fk_error_t err = FK_ERROR_INIT;
-  fk_proc_t *p = NULL;
-  if (fk_client_exec_start (c, &o, &p, &err) < 0)
-    {
-      const char *code = err.code == ENOENT || err.code == EINVAL || err.code == ENOTDIR
-                             ? "invalid_argument"
-                             : "internal";
-      reply_stream_error (r, code, fk_error_message (&err));
-      fk_error_clear (&err);
-      fk_client_close (c);
-      return;
-    }
-
   stream_t *st = xcalloc (1, sizeof *st);
   pthread_mutex_init (&st->lock, NULL);
   pthread_cond_init (&st->drained, NULL);
   st->refs = 2; /* this pump and the response */
   st->conn = r->conn;
+  const union MHD_ConnectionInfo *ci
+      = MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  st->fd = ci ? ci->connect_fd : -1;
   struct MHD_Response *resp = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 16u << 10,
                                                                  stream_read, st, stream_release);
   MHD_add_response_header (resp, "Content-Type", CONNECT_JSON);
@@ -672,7 +660,7 @@ start_job (fkd_req_t *r, void *data)
   fkd_reply (r, MHD_HTTP_OK, resp);
   fkd_job_resume (r);
 
-  int64_t next_ka = s->keepalive_s ? now_ms () + (int64_t)s->keepalive_s * 1000 : 0;
+  int64_t next_ka = keepalive_s ? now_ms () + (int64_t)keepalive_s * 1000 : 0;
   for (;;)
     {
       if (fkd_stopping (srv))
@@ -699,7 +687,7 @@ start_job (fkd_req_t *r, void *data)
             {
               if (stream_push (srv, st, 0, "{\"event\":{\"keepalive\":{}}}") < 0)
                 break;
-              next_ka = now_ms () + (int64_t)s->keepalive_s * 1000;
+              next_ka = now_ms () + (int64_t)keepalive_s * 1000;
             }
           continue;
         }
@@ -730,20 +718,129 @@ start_job (fkd_req_t *r, void *data)
 }
 
 static void
-reply_connect_error (fkd_req_t *r, unsigned status, const char *code, const char *msg)
+start_job (fkd_req_t *r, void *data)
+{
+  start_req_t *s = data;
+  fk_client_t *c = NULL;
+  if (fkd_envd_connect_agent (r, &s->t, &c) < 0)
+    return;
+  fk_exec_opts_t o = FK_EXEC_OPTIONS_INIT;
+  o.argv = s->sr->argv;
+  o.env = s->sr->env;
+  o.cwd = s->sr->cwd;
+  o.user = s->t.user;
+  o.stdin_mode = s->sr->stdin_open ? FK_STDIN_STREAM : FK_STDIN_CLOSED;
+  o.timeout_ms = s->timeout_ms;
+  o.tag = s->sr->tag;
+  /* envd runs a process apart from the request that started it: a client that goes away does
+     not end it (the SDK's background commands rely on that); Connect-Timeout-Ms still does. */
+  o.keep = 1;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_proc_t *p = NULL;
+  if (fk_client_exec_start (c, &o, &p, &err) < 0)
+    {
+      const char *code = err.code == ENOENT || err.code == EINVAL || err.code == ENOTDIR
+                             ? "invalid_argument"
+                             : "internal";
+      fkd_envd_stream_error (r, code, fk_error_message (&err));
+      fk_error_clear (&err);
+      fk_client_close (c);
+      return;
+    }
+
+  fkd_envd_stream_proc (r, c, p, s->keepalive_s);
+}
+
+void
+fkd_envd_connect_error (fkd_req_t *r, unsigned status, const char *code, const char *msg)
 {
   fkd_reply_json (r, status, json_pack ("{s:s, s:s}", "code", code, "message", msg));
 }
 
+void
+fkd_envd_connect_fail (fkd_req_t *r, const fk_error_t *err)
+{
+  /* Connect's codes and the HTTP statuses its protocol pairs them with. */
+  const char *code;
+  unsigned status;
+  switch (err->code)
+    {
+    case ENOENT:
+    case ESRCH:
+      code = "not_found", status = MHD_HTTP_NOT_FOUND;
+      break;
+    case EEXIST:
+      code = "already_exists", status = MHD_HTTP_CONFLICT;
+      break;
+    case EISDIR:
+    case ENOTDIR:
+    case EINVAL:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EXDEV:
+      code = "invalid_argument", status = MHD_HTTP_BAD_REQUEST;
+      break;
+    case ENOTEMPTY:
+    case EBUSY:
+    case EPIPE:
+      code = "failed_precondition", status = MHD_HTTP_BAD_REQUEST;
+      break;
+    case EACCES:
+    case EPERM:
+      code = "permission_denied", status = MHD_HTTP_FORBIDDEN;
+      break;
+    case ENOSPC:
+    case EDQUOT:
+    case ENOBUFS:
+      code = "resource_exhausted", status = MHD_HTTP_TOO_MANY_REQUESTS;
+      break;
+    case ETIMEDOUT:
+      code = "deadline_exceeded", status = MHD_HTTP_GATEWAY_TIMEOUT;
+      break;
+    default:
+      code = "internal", status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+  fkd_envd_connect_error (r, status, code, fk_error_message (err));
+}
+
+void
+fkd_envd_connect_reply (fkd_req_t *r, json_t *j)
+{
+  fkd_reply_json (r, MHD_HTTP_OK, j);
+}
+
+int
+fkd_envd_json_body (fkd_req_t *r, const char *service)
+{
+  const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
+  if (ct && strncasecmp (ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';'))
+    return 0;
+  char msg[128];
+  snprintf (msg, sizeof msg, "%s's unary calls take application/json", service);
+  fkd_envd_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown", msg);
+  return -1;
+}
+
+unsigned
+fkd_envd_keepalive (fkd_req_t *r)
+{
+  const char *ka
+      = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Keepalive-Ping-Interval");
+  if (ka == NULL)
+    return 0;
+  unsigned long v = strtoul (ka, NULL, 10);
+  return v > 3600 ? 3600 : (unsigned)v;
+}
+
 static void
-route_start (fkd_req_t *r, target_t *t)
+route_start (fkd_req_t *r, fkd_target_t *t)
 {
   const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
   if (ct == NULL || strcasecmp (ct, CONNECT_JSON) != 0)
     {
-      target_clear (t);
-      reply_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown",
-                           "process.Process/Start takes " CONNECT_JSON);
+      fkd_target_clear (t);
+      fkd_envd_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown",
+                              "process.Process/Start takes " CONNECT_JSON);
       return;
     }
   fk_error_t err = FK_ERROR_INIT;
@@ -756,17 +853,17 @@ route_start (fkd_req_t *r, target_t *t)
           < 0
       || fkd_start_req_parse (msg, len, &sr, &err) < 0)
     {
-      target_clear (t);
-      reply_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument", fk_error_message (&err));
+      fkd_target_clear (t);
+      fkd_envd_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument", fk_error_message (&err));
       fk_error_clear (&err);
       return;
     }
   if (sr->pty)
     {
-      target_clear (t);
+      fkd_target_clear (t);
       fkd_start_req_free (sr);
-      reply_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
-                           "pty is not served by this fkd yet");
+      fkd_envd_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
+                              "pty is not served by this fkd yet");
       return;
     }
   start_req_t *s = xcalloc (1, sizeof *s);
@@ -782,19 +879,13 @@ route_start (fkd_req_t *r, target_t *t)
       if (errno || end == tm || *end || tm[0] == '-' || v > MAX_TIMEOUT_MS)
         {
           start_req_free (s);
-          reply_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
-                               "Connect-Timeout-Ms is not a number of milliseconds");
+          fkd_envd_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
+                                  "Connect-Timeout-Ms is not a number of milliseconds");
           return;
         }
       s->timeout_ms = v;
     }
-  const char *ka
-      = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Keepalive-Ping-Interval");
-  if (ka)
-    {
-      unsigned long v = strtoul (ka, NULL, 10);
-      s->keepalive_s = v > 3600 ? 3600 : (unsigned)v;
-    }
+  s->keepalive_s = fkd_envd_keepalive (r);
   fkd_run_job (r, start_job, s, start_req_free);
 }
 
@@ -803,7 +894,7 @@ route_start (fkd_req_t *r, target_t *t)
 void
 fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
 {
-  target_t t = { 0 };
+  fkd_target_t t = { 0 };
   t.id = fkd_header (r, "E2b-Sandbox-Id");
   int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0;
   if (strcmp (url, "/health") == 0 && get && t.id == NULL)
@@ -819,7 +910,7 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
   if (!fkd_sandbox_id_valid (t.id))
     {
       fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox not found");
-      target_clear (&t);
+      fkd_target_clear (&t);
       return;
     }
   t.token = fkd_header (r, "X-Access-Token");
@@ -827,7 +918,7 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
 
   if (strcmp (url, "/health") == 0 && get)
     {
-      target_t *h = xmalloc (sizeof *h);
+      fkd_target_t *h = xmalloc (sizeof *h);
       *h = t;
       fkd_run_job (r, health_job, h, target_free);
       return;
@@ -858,10 +949,16 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
         route_file_post (r, f);
       return;
     }
-  target_clear (&t);
+  if (post && strncmp (url, "/filesystem.Filesystem/", 23) == 0
+      && fkd_envd_fs_route (r, &t, url + 23) == 0)
+    return;
+  if (post && strncmp (url, "/process.Process/", 17) == 0
+      && fkd_envd_proc_route (r, &t, url + 17) == 0)
+    return;
+  fkd_target_clear (&t);
   if (strncmp (url, "/process.", 9) == 0 || strncmp (url, "/filesystem.", 12) == 0)
-    reply_connect_error (r, MHD_HTTP_NOT_FOUND, "unimplemented",
-                         "this envd method is not served by this fkd yet");
+    fkd_envd_connect_error (r, MHD_HTTP_NOT_FOUND, "unimplemented",
+                            "this envd method is not served by this fkd yet");
   else
     fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "%s %s is not served by this fkd", method, url);
 }
