@@ -389,17 +389,40 @@ route_file_post (fkd_req_t *r, file_req_t *f)
 
 /* ---- process.Process/Start ---- */
 
+/* Input for a stream's process (SendInput, CloseStdin): the agent takes a process's stdin only
+   from the request attached to it, and only the stream's pump may use its fk_proc_t, so the
+   caller queues the input here and waits for the pump to send it. */
+typedef struct input_op
+{
+  struct input_op *next;
+  const void *data;
+  size_t len;
+  int close, done;
+  fk_error_t err;
+} input_op_t;
+
 typedef struct stream
 {
   pthread_mutex_t lock;
-  pthread_cond_t drained;
+  pthread_cond_t drained, input_done;
   int refs;
   struct MHD_Connection *conn;
   int fd; /* the client's socket (-1: unknown) */
   int suspended, ended, gone;
   char *buf;
   size_t len, off;
+  /* In the registry below while its pump runs. */
+  struct stream *next;
+  char *sandbox_id, *tag;
+  pid_t pid;
+  int stdin_open;     /* the process has a stdin to write to */
+  int input_gone;     /* the pump has ended: input fails */
+  input_op_t *inputs; /* queued, oldest first */
 } stream_t;
+
+/* The streams whose pumps run, to find a process's stream by sandbox and pid or tag. */
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
+static stream_t *streams;
 
 static void
 stream_unref (stream_t *s)
@@ -411,7 +434,10 @@ stream_unref (stream_t *s)
     return;
   pthread_mutex_destroy (&s->lock);
   pthread_cond_destroy (&s->drained);
+  pthread_cond_destroy (&s->input_done);
   free (s->buf);
+  free (s->sandbox_id);
+  free (s->tag);
   free (s);
 }
 
@@ -637,15 +663,116 @@ fkd_envd_stream_error (fkd_req_t *r, const char *code, const char *msg)
   fkd_reply (r, MHD_HTTP_OK, resp);
 }
 
+/* The pump sends what was queued for its process's stdin and wakes the callers. */
+static void
+send_inputs (stream_t *s, fk_proc_t *p)
+{
+  pthread_mutex_lock (&s->lock);
+  input_op_t *ops = s->inputs;
+  s->inputs = NULL;
+  pthread_mutex_unlock (&s->lock);
+  while (ops)
+    {
+      input_op_t *op = ops;
+      ops = op->next;
+      if (op->close)
+        fk_proc_close_stdin (p, &op->err);
+      else
+        fk_proc_write_stdin (p, op->data, op->len, &op->err);
+      pthread_mutex_lock (&s->lock);
+      op->done = 1;
+      pthread_cond_broadcast (&s->input_done);
+      pthread_mutex_unlock (&s->lock);
+    }
+}
+
+/* The pump ends: the stream leaves the registry (so no input is queued after), and what was
+   queued fails. */
+static void
+inputs_end (stream_t *s)
+{
+  pthread_mutex_lock (&streams_lock);
+  for (stream_t **pp = &streams; *pp; pp = &(*pp)->next)
+    if (*pp == s)
+      {
+        *pp = s->next;
+        break;
+      }
+  pthread_mutex_unlock (&streams_lock);
+  pthread_mutex_lock (&s->lock);
+  s->input_gone = 1;
+  for (input_op_t *op = s->inputs; op; op = op->next)
+    {
+      fk_error_set (&op->err, EPIPE, "process %d ended", (int)s->pid);
+      op->done = 1;
+    }
+  s->inputs = NULL;
+  pthread_cond_broadcast (&s->input_done);
+  pthread_mutex_unlock (&s->lock);
+}
+
+int
+fkd_envd_stream_input (const char *sandbox_id, pid_t pid, const char *tag, const void *data,
+                       size_t len, int close, fk_error_t *err)
+{
+  input_op_t op = { .data = data, .len = len, .close = close, .err = FK_ERROR_INIT };
+  stream_t *s = NULL;
+  pthread_mutex_lock (&streams_lock);
+  for (s = streams; s; s = s->next)
+    if (strcmp (s->sandbox_id, sandbox_id) == 0
+        && (tag ? s->tag && strcmp (s->tag, tag) == 0 : s->pid == pid))
+      break;
+  if (s == NULL)
+    {
+      pthread_mutex_unlock (&streams_lock);
+      if (tag)
+        return fk_error_set (err, ENOENT, "no stream of this fkd has the process tagged `%s'", tag);
+      return fk_error_set (err, ENOENT, "no stream of this fkd has process %d", (int)pid);
+    }
+  pthread_mutex_lock (&s->lock);
+  if (!s->stdin_open)
+    {
+      pthread_mutex_unlock (&s->lock);
+      pthread_mutex_unlock (&streams_lock);
+      return fk_error_set (err, EPIPE, "process %d was started without stdin", (int)s->pid);
+    }
+  s->refs++;
+  input_op_t **tail = &s->inputs;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = &op;
+  pthread_mutex_unlock (&streams_lock);
+  while (!op.done)
+    pthread_cond_wait (&s->input_done, &s->lock);
+  pthread_mutex_unlock (&s->lock);
+  stream_unref (s);
+  if (op.err.msg)
+    {
+      *err = op.err;
+      return -1;
+    }
+  return 0;
+}
+
 void
-fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s)
+fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s,
+                      const char *sandbox_id, const char *tag, int stdin_open)
 {
   fkd_server_t *srv = r->srv;
   fk_error_t err = FK_ERROR_INIT;
   stream_t *st = xcalloc (1, sizeof *st);
   pthread_mutex_init (&st->lock, NULL);
   pthread_cond_init (&st->drained, NULL);
+  pthread_cond_init (&st->input_done, NULL);
   st->refs = 2; /* this pump and the response */
+  st->sandbox_id = xstrdup (sandbox_id);
+  st->tag = tag ? xstrdup (tag) : NULL;
+  st->pid = fk_proc_pid (p);
+  st->stdin_open = stdin_open;
+  pthread_mutex_lock (&streams_lock);
+  st->next = streams;
+  streams = st;
+  pthread_mutex_unlock (&streams_lock);
   st->conn = r->conn;
   const union MHD_ConnectionInfo *ci
       = MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -671,6 +798,7 @@ fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepa
         }
       if (stream_gone (st))
         break;
+      send_inputs (st, p);
       fk_proc_event_t ev;
       int rc = fk_proc_next (p, PUMP_TICK_MS, &ev, &err);
       if (rc < 0)
@@ -712,6 +840,7 @@ fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepa
         stream_push (srv, st, FKD_ENVELOPE_END, "{}");
       break;
     }
+  inputs_end (st);
   fk_proc_free (p);
   fk_client_close (c);
   stream_unref (st);
@@ -748,7 +877,7 @@ start_job (fkd_req_t *r, void *data)
       return;
     }
 
-  fkd_envd_stream_proc (r, c, p, s->keepalive_s);
+  fkd_envd_stream_proc (r, c, p, s->keepalive_s, s->t.id, s->sr->tag, s->sr->stdin_open);
 }
 
 void

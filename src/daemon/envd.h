@@ -34,8 +34,16 @@ void fkd_envd_stream_error (fkd_req_t *r, const char *code, const char *msg);
 
 /* From a job: answers with the Connect server stream of process p (a start event with its pid,
    its output, its end, the end of the stream), keepalives every keepalive_s seconds (0: none).
-   Takes p and c (both freed when the stream ends). */
-void fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s);
+   Takes p and c (both freed when the stream ends). While it runs, the stream can be found by
+   sandbox_id and the process's pid or tag to send it input (stdin_open: the process has a
+   stdin). */
+void fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s,
+                           const char *sandbox_id, const char *tag, int stdin_open);
+/* Hands data for the stdin of the process (pid, or tag when not NULL) of sandbox_id to the
+   stream of this fkd that has it, or closes its stdin (close), and waits until it is sent.
+   ENOENT: no stream here has it; EPIPE: it has no stdin or it ended. */
+int fkd_envd_stream_input (const char *sandbox_id, pid_t pid, const char *tag, const void *data,
+                           size_t len, int close, fk_error_t *err);
 
 /* The Keepalive-Ping-Interval header in seconds (at most an hour; 0 when absent). */
 unsigned fkd_envd_keepalive (fkd_req_t *r);

@@ -1,6 +1,6 @@
-/* daemon/envd_proc.c: envd's process.Process calls besides Start: List and SendSignal (unary,
-   Connect JSON) and Connect (a server stream reattached to a running process), through the
-   sandbox's agent. */
+/* daemon/envd_proc.c: envd's process.Process calls besides Start: List, SendSignal, SendInput
+   and CloseStdin (unary, Connect JSON) and Connect (a server stream reattached to a running
+   process), through the sandbox's agent. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@ typedef struct proc_call
   fkd_target_t t;
   fkd_proc_req_t *q; /* NULL for List */
   unsigned keepalive_s;
+  int close; /* CloseStdin */
 } proc_call_t;
 
 static void
@@ -86,6 +87,57 @@ signal_job (fkd_req_t *r, void *data)
   fk_client_close (c);
 }
 
+/* SendInput and CloseStdin: through the stream of this fkd that has the process (the only
+   request the agent takes its stdin from). A process no stream has is failed_precondition when
+   it runs (its output would go to whoever attached to write), not_found when it does not. */
+static void
+input_job (fkd_req_t *r, void *data)
+{
+  proc_call_t *f = data;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fkd_envd_stream_input (f->t.id, f->q->pid, f->q->tag, f->q->data, f->q->len, f->close, &err)
+      == 0)
+    {
+      fkd_envd_connect_reply (r, json_object ());
+      return;
+    }
+  if (err.code == ENOENT)
+    {
+      /* Tell a process that runs detached from one that is not there. */
+      fk_client_t *c = NULL;
+      if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
+        {
+          fk_error_clear (&err);
+          return;
+        }
+      fk_proc_info_t *procs = NULL;
+      size_t n = 0;
+      fk_error_t e2 = FK_ERROR_INIT;
+      if (fk_client_ps (c, &procs, &n, &e2) == 0)
+        for (size_t i = 0; i < n; i++)
+          if (procs[i].running
+              && (f->q->tag ? procs[i].tag && strcmp (procs[i].tag, f->q->tag) == 0
+                            : procs[i].pid == f->q->pid))
+            {
+              fk_error_clear (&err);
+              fk_error_set (&err, EBUSY,
+                            "process %d runs with no stream attached: its stdin is reached "
+                            "through a Start or Connect stream",
+                            (int)procs[i].pid);
+              break;
+            }
+      fk_proc_info_free (procs, n);
+      fk_error_clear (&e2);
+      fk_client_close (c);
+    }
+  if (err.code == EPIPE)
+    fkd_envd_connect_error (r, MHD_HTTP_BAD_REQUEST, "failed_precondition",
+                            fk_error_message (&err));
+  else
+    fkd_envd_connect_fail (r, &err);
+  fk_error_clear (&err);
+}
+
 /* Reattaches: what the process wrote while detached (as much as the agent kept), then what it
    writes, then its end. A process another stream is attached to is failed_precondition. */
 static void
@@ -107,7 +159,7 @@ connect_job (fkd_req_t *r, void *data)
       fk_client_close (c);
       return;
     }
-  fkd_envd_stream_proc (r, c, p, f->keepalive_s);
+  fkd_envd_stream_proc (r, c, p, f->keepalive_s, f->t.id, f->q->tag, 1);
 }
 
 static void
@@ -152,7 +204,8 @@ fkd_envd_proc_route (fkd_req_t *r, fkd_target_t *t, const char *method)
       return 0;
     }
   int list = strcmp (method, "List") == 0, sig = strcmp (method, "SendSignal") == 0;
-  if (!list && !sig)
+  int input = strcmp (method, "SendInput") == 0, close = strcmp (method, "CloseStdin") == 0;
+  if (!list && !sig && !input && !close)
     return -1;
   if (fkd_envd_json_body (r, "process.Process") < 0)
     {
@@ -161,14 +214,23 @@ fkd_envd_proc_route (fkd_req_t *r, fkd_target_t *t, const char *method)
     }
   fk_error_t err = FK_ERROR_INIT;
   fkd_proc_req_t *q = NULL;
-  if (sig)
+  if (!list)
     {
-      if (fkd_proc_req_parse (FKD_PROC_SIGNAL, r->body ? r->body : "", r->len, &q, &err) < 0)
+      fkd_proc_kind_t kind = sig ? FKD_PROC_SIGNAL : input ? FKD_PROC_INPUT : FKD_PROC_SELECT;
+      if (fkd_proc_req_parse (kind, r->body ? r->body : "", r->len, &q, &err) < 0)
         {
           fkd_target_clear (t);
           fkd_envd_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
                                   fk_error_message (&err));
           fk_error_clear (&err);
+          return 0;
+        }
+      if (q->pty)
+        {
+          fkd_target_clear (t);
+          fkd_proc_req_free (q);
+          fkd_envd_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
+                                  "pty input is not served by this fkd yet");
           return 0;
         }
     }
@@ -190,6 +252,7 @@ fkd_envd_proc_route (fkd_req_t *r, fkd_target_t *t, const char *method)
   proc_call_t *f = xcalloc (1, sizeof *f);
   f->t = *t;
   f->q = q;
-  fkd_run_job (r, list ? list_job : signal_job, f, proc_call_free);
+  f->close = close;
+  fkd_run_job (r, list ? list_job : sig ? signal_job : input_job, f, proc_call_free);
   return 0;
 }

@@ -198,6 +198,26 @@ test('commands: a background command is listed, killed by pid, and gone', async 
   assert.equal(await sbx.commands.kill(h.pid), false);
 });
 
+test('commands: sendStdin to a background cat, closeStdin ends it', async () => {
+  let out = '';
+  const h = await sbx.commands.run('cat', { background: true, stdin: true,
+    onStdout: (d) => { out += d; } });
+  await sbx.commands.sendStdin(h.pid, 'line one\n');
+  await h.sendStdin('line two\n');
+  for (let i = 0; i < 50 && out !== 'line one\nline two\n'; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(out, 'line one\nline two\n');
+  await sbx.commands.closeStdin(h.pid);
+  const r = await h.wait();
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.stdout, 'line one\nline two\n');
+  await assert.rejects(sbx.commands.sendStdin(h.pid, 'late'), (e) => e.name === 'NotFoundError'
+    || /not_found/.test(String(e.message)));
+  const quiet = await sbx.commands.run('sleep 30', { background: true });
+  await assert.rejects(sbx.commands.sendStdin(quiet.pid, 'x'), (e) => /failed_precondition|without stdin/.test(String(e.message)));
+  await sbx.commands.kill(quiet.pid);
+  await quiet.wait().catch(() => {});
+});
+
 test('commands.connect: reattach to a running command, its output and its end', async () => {
   const h = await sbx.commands.run('echo first; sleep 1; echo second; exit 3', { background: true });
   await h.disconnect();

@@ -8,7 +8,7 @@ if [ -z "${FKD:-}" ] || [ ! -x "$FKD" ]; then
   exit 0
 fi
 command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed"; exit 0; }
-plan 26
+plan 29
 "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null
 api=$(free_port)
 envd=$(free_port)
@@ -93,6 +93,12 @@ escape=$(mktemp -u /tmp/fkd-escape.XXXXXX)
 check "MakeDir of ../..: made inside the sandbox, not on the host" sh -c "\
   [ \"\$(curl -s -o /dev/null -w '%{http_code}' $(printf "'%s' " "${sb[@]}" "${fs[@]}") \
   -d '{\"path\":\"/../../../..$escape\"}' '$E/filesystem.Filesystem/MakeDir')\" = 200 ] && ! test -e '$escape'"
+check "SendInput that is not base64: 400" expect 400 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{"pid":1},"input":{"stdin":"not base64!"}}' "$E/process.Process/SendInput"
+check "SendInput to a pid that is not there: 404" expect 404 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{"pid":99999},"input":{"stdin":"aGkK"}}' "$E/process.Process/SendInput"
+check "CloseStdin without a selector: 400" expect 400 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{}}' "$E/process.Process/CloseStdin"
 python3 -c 'import sys,struct; m=b"{\"process\":{\"pid\":99999}}"; sys.stdout.buffer.write(b"\0"+struct.pack(">I",len(m))+m)' >"$work/connect"
 check "Connect to a pid that is not there: the stream ends with not_found" sh -c "\
   curl -s $(printf "'%s' " "${sb[@]}") -H 'Content-Type: application/connect+json' \
