@@ -1,5 +1,6 @@
-/* daemon/envd.h: what envd's parts share (envd.c: routing, /health, /files, the process streams;
-   envd_fs.c: filesystem.Filesystem; envd_proc.c: process.Process's unary calls and Connect). */
+/* daemon/envd.h: what envd's parts share (envd.c: routing, /health, /files, Start;
+   envd_stream.c: the process streams; envd_fs.c: filesystem.Filesystem; envd_proc.c:
+   process.Process's unary calls and Connect). */
 #ifndef FKD_ENVD_H
 #define FKD_ENVD_H
 
