@@ -1,18 +1,18 @@
 /* daemon/envd.c: envd, the API the SDK reaches inside a sandbox, served for every sandbox on one
    listener and routed by the E2b-Sandbox-Id header: GET /health, process.Process/Start (Connect,
-   JSON, server streaming) and GET/POST /files, through the sandbox's agent. */
+   JSON, server streaming; the stream itself is envd_stream.c) and GET/POST /files, through the
+   sandbox's agent; filesystem.Filesystem is envd_fs.c, the other process.Process calls
+   envd_proc.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -20,17 +20,13 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "daemon/controlreq.h"
+#include "daemon/envd.h"
 #include "daemon/envelope.h"
 #include "daemon/server.h"
 #include "firkin/client.h"
 #include "firkin/sandbox.h"
 
 #define CONNECT_JSON "application/connect+json"
-/* Output a stream holds for a client that reads slowly before it stops reading the agent (the
-   agent then stops reading the process: back-pressure down to the command). */
-#define STREAM_BUFFER_MAX (1u << 20)
-/* How often a stream's pump looks at its client and at shutdown. */
-#define PUMP_TICK_MS 200
 /* The most Connect-Timeout-Ms fkd takes (a day). */
 #define MAX_TIMEOUT_MS (24ULL * 3600 * 1000)
 
@@ -41,14 +37,8 @@ fkd_envd_body_max (const char *method, const char *url)
                                                                      : FKD_BODY_MAX;
 }
 
-/* What every envd call names: the sandbox, its token, the user. */
-typedef struct target
-{
-  char *id, *token, *user;
-} target_t;
-
-static void
-target_clear (target_t *t)
+void
+fkd_target_clear (fkd_target_t *t)
 {
   free (t->id);
   free (t->token);
@@ -58,7 +48,7 @@ target_clear (target_t *t)
 static void
 target_free (void *p)
 {
-  target_clear (p);
+  fkd_target_clear (p);
   free (p);
 }
 
@@ -94,7 +84,7 @@ basic_user (const char *auth)
    (502 unknown or stopped, as the hosted proxy does and the SDK expects; 401 bad token) and
    returns -1 on failure. */
 static int
-resolve (fkd_req_t *r, const target_t *t, int check_token, char **ret_socket)
+resolve (fkd_req_t *r, const fkd_target_t *t, int check_token, char **ret_socket)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_t *sb = NULL;
@@ -132,8 +122,8 @@ out:
   return ret;
 }
 
-static int
-connect_agent (fkd_req_t *r, const target_t *t, fk_client_t **ret_c)
+int
+fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c)
 {
   cleanup_free char *sock = NULL;
   if (resolve (r, t, 1, &sock) < 0)
@@ -148,9 +138,8 @@ connect_agent (fkd_req_t *r, const target_t *t, fk_client_t **ret_c)
   return 0;
 }
 
-/* The HTTP status of a failed file call. */
-static unsigned
-file_status (int code)
+unsigned
+fkd_envd_file_status (int code)
 {
   switch (code)
     {
@@ -190,7 +179,7 @@ health_job (fkd_req_t *r, void *data)
 
 typedef struct file_req
 {
-  target_t t;
+  fkd_target_t t;
   char *path;
   /* POST: the files, from the body (octet-stream: one, multipart: each part `file'). */
   struct part
@@ -206,7 +195,7 @@ static void
 file_req_free (void *p)
 {
   file_req_t *f = p;
-  target_clear (&f->t);
+  fkd_target_clear (&f->t);
   free (f->path);
   for (size_t i = 0; i < f->n; i++)
     {
@@ -222,7 +211,7 @@ file_get_job (fkd_req_t *r, void *data)
 {
   file_req_t *f = data;
   fk_client_t *c = NULL;
-  if (connect_agent (r, &f->t, &c) < 0)
+  if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
   fk_error_t err = FK_ERROR_INIT;
   fk_file_stat_t st;
@@ -259,7 +248,7 @@ file_get_job (fkd_req_t *r, void *data)
   fkd_reply (r, MHD_HTTP_OK, resp);
   goto out;
 fail:
-  fkd_reply_error (r, file_status (err.code), "%s", fk_error_message (&err));
+  fkd_reply_error (r, fkd_envd_file_status (err.code), "%s", fk_error_message (&err));
 out:
   fk_error_clear (&err);
   fk_client_close (c);
@@ -272,7 +261,7 @@ file_post_job (fkd_req_t *r, void *data)
 {
   file_req_t *f = data;
   fk_client_t *c = NULL;
-  if (connect_agent (r, &f->t, &c) < 0)
+  if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
   fk_error_t err = FK_ERROR_INIT;
   json_t *out = json_array ();
@@ -283,7 +272,7 @@ file_post_job (fkd_req_t *r, void *data)
                                 &err)
           < 0)
         {
-          fkd_reply_error (r, file_status (err.code), "%s", fk_error_message (&err));
+          fkd_reply_error (r, fkd_envd_file_status (err.code), "%s", fk_error_message (&err));
           json_decref (out);
           goto out;
         }
@@ -392,205 +381,9 @@ route_file_post (fkd_req_t *r, file_req_t *f)
 
 /* ---- process.Process/Start ---- */
 
-typedef struct stream
-{
-  pthread_mutex_t lock;
-  pthread_cond_t drained;
-  int refs;
-  struct MHD_Connection *conn;
-  int suspended, ended, gone;
-  char *buf;
-  size_t len, off;
-} stream_t;
-
-static void
-stream_unref (stream_t *s)
-{
-  pthread_mutex_lock (&s->lock);
-  int last = --s->refs == 0;
-  pthread_mutex_unlock (&s->lock);
-  if (!last)
-    return;
-  pthread_mutex_destroy (&s->lock);
-  pthread_cond_destroy (&s->drained);
-  free (s->buf);
-  free (s);
-}
-
-/* MHD's content reader: hands out what the pump queued, or suspends the connection until it
-   queues more. */
-static ssize_t
-stream_read (void *cls, uint64_t pos, char *buf, size_t max)
-{
-  stream_t *s = cls;
-  ssize_t n;
-  pthread_mutex_lock (&s->lock);
-  if (s->len > s->off)
-    {
-      size_t k = s->len - s->off < max ? s->len - s->off : max;
-      memcpy (buf, s->buf + s->off, k);
-      s->off += k;
-      if (s->off == s->len)
-        s->off = s->len = 0;
-      pthread_cond_broadcast (&s->drained);
-      n = (ssize_t)k;
-    }
-  else if (s->ended)
-    n = MHD_CONTENT_READER_END_OF_STREAM;
-  else
-    {
-      s->suspended = 1;
-      MHD_suspend_connection (s->conn);
-      n = 0;
-    }
-  pthread_mutex_unlock (&s->lock);
-  return n;
-}
-
-/* MHD drops the response: the stream is done or the client went away. */
-static void
-stream_release (void *cls)
-{
-  stream_t *s = cls;
-  pthread_mutex_lock (&s->lock);
-  s->gone = 1;
-  pthread_cond_broadcast (&s->drained);
-  pthread_mutex_unlock (&s->lock);
-  stream_unref (s);
-}
-
-/* Queues one envelope (the last when flags has FKD_ENVELOPE_END); waits while the client is
-   behind. Returns -1 when the client is gone. */
-static int
-stream_push (fkd_server_t *srv, stream_t *s, unsigned flags, const char *msg)
-{
-  size_t n;
-  cleanup_free char *env = fkd_envelope_build (flags, msg, strlen (msg), &n);
-  pthread_mutex_lock (&s->lock);
-  while (!s->gone && s->len - s->off > STREAM_BUFFER_MAX && !fkd_stopping (srv))
-    {
-      struct timespec ts;
-      clock_gettime (CLOCK_REALTIME, &ts);
-      ts.tv_nsec += PUMP_TICK_MS * 1000000L;
-      if (ts.tv_nsec >= 1000000000L)
-        {
-          ts.tv_sec++;
-          ts.tv_nsec -= 1000000000L;
-        }
-      pthread_cond_timedwait (&s->drained, &s->lock, &ts);
-    }
-  int gone = s->gone;
-  if (!gone)
-    {
-      if (s->off)
-        {
-          memmove (s->buf, s->buf + s->off, s->len - s->off);
-          s->len -= s->off;
-          s->off = 0;
-        }
-      s->buf = xrealloc (s->buf, s->len + n);
-      memcpy (s->buf + s->len, env, n);
-      s->len += n;
-      if (flags & FKD_ENVELOPE_END)
-        s->ended = 1;
-      if (s->suspended)
-        {
-          s->suspended = 0;
-          MHD_resume_connection (s->conn);
-        }
-    }
-  pthread_mutex_unlock (&s->lock);
-  return gone ? -1 : 0;
-}
-
-static int
-stream_gone (stream_t *s)
-{
-  pthread_mutex_lock (&s->lock);
-  int g = s->gone;
-  pthread_mutex_unlock (&s->lock);
-  return g;
-}
-
-/* The end-of-stream message with an error of Connect code `code'. */
-static char *
-end_error (const char *code, const char *msg)
-{
-  json_t *j = json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
-  char *text = json_dumps (j, JSON_COMPACT);
-  json_decref (j);
-  if (text == NULL)
-    fk_oom (0);
-  return text;
-}
-
-static const char *
-signal_word (int sig)
-{
-  switch (sig)
-    {
-    case SIGKILL:
-      return "killed";
-    case SIGTERM:
-      return "terminated";
-    case SIGINT:
-      return "interrupt";
-    case SIGHUP:
-      return "hangup";
-    case SIGSEGV:
-      return "segmentation fault";
-    case SIGABRT:
-      return "aborted";
-    case SIGPIPE:
-      return "broken pipe";
-    default:
-      return NULL;
-    }
-}
-
-/* The end event as envd sends it (Go's exec status strings). */
-static char *
-end_event (const fk_exit_status_t *st)
-{
-  char status[64];
-  json_t *end;
-  if (st->signal)
-    {
-      const char *w = signal_word (st->signal);
-      if (w)
-        snprintf (status, sizeof status, "signal: %s", w);
-      else
-        snprintf (status, sizeof status, "signal: %d", st->signal);
-      end = json_pack ("{s:i, s:b, s:s, s:s}", "exitCode", -1, "exited", 0, "status", status,
-                       "error", status);
-    }
-  else
-    {
-      snprintf (status, sizeof status, "exit status %d", st->exit_code);
-      end = json_pack ("{s:i, s:b, s:s}", "exitCode", st->exit_code, "exited", 1, "status", status);
-    }
-  json_t *j = json_pack ("{s:{s:o}}", "event", "end", end);
-  char *text = json_dumps (j, JSON_COMPACT);
-  json_decref (j);
-  if (text == NULL)
-    fk_oom (0);
-  return text;
-}
-
-static char *
-data_event (const char *which, const void *data, size_t len)
-{
-  size_t b64 = 4 * ((len + 2) / 3);
-  char *text = xmalloc (b64 + 64);
-  int k = snprintf (text, 64, "{\"event\":{\"data\":{\"%s\":\"", which);
-  EVP_EncodeBlock ((unsigned char *)text + k, data, (int)len);
-  strcpy (text + k + b64, "\"}}}");
-  return text;
-}
-
 typedef struct start_req
 {
-  target_t t;
+  fkd_target_t t;
   fkd_start_req_t *sr;
   uint64_t timeout_ms;
   unsigned keepalive_s;
@@ -600,38 +393,17 @@ static void
 start_req_free (void *p)
 {
   start_req_t *s = p;
-  target_clear (&s->t);
+  fkd_target_clear (&s->t);
   fkd_start_req_free (s->sr);
   free (s);
-}
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A stream that is only the end-of-stream message with an error. */
-static void
-reply_stream_error (fkd_req_t *r, const char *code, const char *msg)
-{
-  cleanup_free char *text = end_error (code, msg);
-  size_t n;
-  char *env = fkd_envelope_build (FKD_ENVELOPE_END, text, strlen (text), &n);
-  struct MHD_Response *resp = MHD_create_response_from_buffer (n, env, MHD_RESPMEM_MUST_FREE);
-  MHD_add_response_header (resp, "Content-Type", CONNECT_JSON);
-  fkd_reply (r, MHD_HTTP_OK, resp);
 }
 
 static void
 start_job (fkd_req_t *r, void *data)
 {
   start_req_t *s = data;
-  fkd_server_t *srv = r->srv;
   fk_client_t *c = NULL;
-  if (connect_agent (r, &s->t, &c) < 0)
+  if (fkd_envd_connect_agent (r, &s->t, &c) < 0)
     return;
   fk_exec_opts_t o = FK_EXEC_OPTIONS_INIT;
   o.argv = s->sr->argv;
@@ -651,99 +423,105 @@ start_job (fkd_req_t *r, void *data)
       const char *code = err.code == ENOENT || err.code == EINVAL || err.code == ENOTDIR
                              ? "invalid_argument"
                              : "internal";
-      reply_stream_error (r, code, fk_error_message (&err));
+      fkd_envd_stream_error (r, code, fk_error_message (&err));
       fk_error_clear (&err);
       fk_client_close (c);
       return;
     }
 
-  stream_t *st = xcalloc (1, sizeof *st);
-  pthread_mutex_init (&st->lock, NULL);
-  pthread_cond_init (&st->drained, NULL);
-  st->refs = 2; /* this pump and the response */
-  st->conn = r->conn;
-  struct MHD_Response *resp = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 16u << 10,
-                                                                 stream_read, st, stream_release);
-  MHD_add_response_header (resp, "Content-Type", CONNECT_JSON);
-  /* The first envelope is queued before the client can read: the start event comes first. */
-  char first[64];
-  snprintf (first, sizeof first, "{\"event\":{\"start\":{\"pid\":%d}}}", (int)fk_proc_pid (p));
-  stream_push (srv, st, 0, first);
-  fkd_reply (r, MHD_HTTP_OK, resp);
-  fkd_job_resume (r);
-
-  int64_t next_ka = s->keepalive_s ? now_ms () + (int64_t)s->keepalive_s * 1000 : 0;
-  for (;;)
-    {
-      if (fkd_stopping (srv))
-        {
-          cleanup_free char *e = end_error ("unavailable", "fkd is shutting down");
-          stream_push (srv, st, FKD_ENVELOPE_END, e);
-          break;
-        }
-      if (stream_gone (st))
-        break;
-      fk_proc_event_t ev;
-      int rc = fk_proc_next (p, PUMP_TICK_MS, &ev, &err);
-      if (rc < 0)
-        {
-          cleanup_free char *e = end_error (
-              err.code == ETIMEDOUT ? "deadline_exceeded" : "internal", fk_error_message (&err));
-          fk_error_clear (&err);
-          stream_push (srv, st, FKD_ENVELOPE_END, e);
-          break;
-        }
-      if (rc == 0)
-        {
-          if (next_ka && now_ms () >= next_ka)
-            {
-              if (stream_push (srv, st, 0, "{\"event\":{\"keepalive\":{}}}") < 0)
-                break;
-              next_ka = now_ms () + (int64_t)s->keepalive_s * 1000;
-            }
-          continue;
-        }
-      if (ev.kind == FK_PROC_STDOUT || ev.kind == FK_PROC_STDERR)
-        {
-          cleanup_free char *e
-              = data_event (ev.kind == FK_PROC_STDOUT ? "stdout" : "stderr", ev.data, ev.len);
-          if (stream_push (srv, st, 0, e) < 0)
-            break;
-          continue;
-        }
-      cleanup_free char *e = end_event (&ev.status);
-      if (stream_push (srv, st, 0, e) < 0)
-        break;
-      if (ev.status.timed_out)
-        {
-          cleanup_free char *te
-              = end_error ("deadline_exceeded", "the process ran past Connect-Timeout-Ms");
-          stream_push (srv, st, FKD_ENVELOPE_END, te);
-        }
-      else
-        stream_push (srv, st, FKD_ENVELOPE_END, "{}");
-      break;
-    }
-  fk_proc_free (p);
-  fk_client_close (c);
-  stream_unref (st);
+  fkd_envd_stream_proc (r, c, p, s->keepalive_s, s->t.id, s->sr->tag, s->sr->stdin_open);
 }
 
-static void
-reply_connect_error (fkd_req_t *r, unsigned status, const char *code, const char *msg)
+void
+fkd_envd_connect_error (fkd_req_t *r, unsigned status, const char *code, const char *msg)
 {
   fkd_reply_json (r, status, json_pack ("{s:s, s:s}", "code", code, "message", msg));
 }
 
+void
+fkd_envd_connect_fail (fkd_req_t *r, const fk_error_t *err)
+{
+  /* Connect's codes and the HTTP statuses its protocol pairs them with. */
+  const char *code;
+  unsigned status;
+  switch (err->code)
+    {
+    case ENOENT:
+    case ESRCH:
+      code = "not_found", status = MHD_HTTP_NOT_FOUND;
+      break;
+    case EEXIST:
+      code = "already_exists", status = MHD_HTTP_CONFLICT;
+      break;
+    case EISDIR:
+    case ENOTDIR:
+    case EINVAL:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EXDEV:
+      code = "invalid_argument", status = MHD_HTTP_BAD_REQUEST;
+      break;
+    case ENOTEMPTY:
+    case EBUSY:
+    case EPIPE:
+      code = "failed_precondition", status = MHD_HTTP_BAD_REQUEST;
+      break;
+    case EACCES:
+    case EPERM:
+      code = "permission_denied", status = MHD_HTTP_FORBIDDEN;
+      break;
+    case ENOSPC:
+    case EDQUOT:
+    case ENOBUFS:
+      code = "resource_exhausted", status = MHD_HTTP_TOO_MANY_REQUESTS;
+      break;
+    case ETIMEDOUT:
+      code = "deadline_exceeded", status = MHD_HTTP_GATEWAY_TIMEOUT;
+      break;
+    default:
+      code = "internal", status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+  fkd_envd_connect_error (r, status, code, fk_error_message (err));
+}
+
+void
+fkd_envd_connect_reply (fkd_req_t *r, json_t *j)
+{
+  fkd_reply_json (r, MHD_HTTP_OK, j);
+}
+
+int
+fkd_envd_json_body (fkd_req_t *r, const char *service)
+{
+  const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
+  if (ct && strncasecmp (ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';'))
+    return 0;
+  char msg[128];
+  snprintf (msg, sizeof msg, "%s's unary calls take application/json", service);
+  fkd_envd_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown", msg);
+  return -1;
+}
+
+unsigned
+fkd_envd_keepalive (fkd_req_t *r)
+{
+  const char *ka
+      = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Keepalive-Ping-Interval");
+  if (ka == NULL)
+    return 0;
+  unsigned long v = strtoul (ka, NULL, 10);
+  return v > 3600 ? 3600 : (unsigned)v;
+}
+
 static void
-route_start (fkd_req_t *r, target_t *t)
+route_start (fkd_req_t *r, fkd_target_t *t)
 {
   const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
   if (ct == NULL || strcasecmp (ct, CONNECT_JSON) != 0)
     {
-      target_clear (t);
-      reply_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown",
-                           "process.Process/Start takes " CONNECT_JSON);
+      fkd_target_clear (t);
+      fkd_envd_connect_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unknown",
+                              "process.Process/Start takes " CONNECT_JSON);
       return;
     }
   fk_error_t err = FK_ERROR_INIT;
@@ -756,17 +534,17 @@ route_start (fkd_req_t *r, target_t *t)
           < 0
       || fkd_start_req_parse (msg, len, &sr, &err) < 0)
     {
-      target_clear (t);
-      reply_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument", fk_error_message (&err));
+      fkd_target_clear (t);
+      fkd_envd_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument", fk_error_message (&err));
       fk_error_clear (&err);
       return;
     }
   if (sr->pty)
     {
-      target_clear (t);
+      fkd_target_clear (t);
       fkd_start_req_free (sr);
-      reply_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
-                           "pty is not served by this fkd yet");
+      fkd_envd_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
+                              "pty is not served by this fkd yet");
       return;
     }
   start_req_t *s = xcalloc (1, sizeof *s);
@@ -782,19 +560,13 @@ route_start (fkd_req_t *r, target_t *t)
       if (errno || end == tm || *end || tm[0] == '-' || v > MAX_TIMEOUT_MS)
         {
           start_req_free (s);
-          reply_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
-                               "Connect-Timeout-Ms is not a number of milliseconds");
+          fkd_envd_connect_error (r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
+                                  "Connect-Timeout-Ms is not a number of milliseconds");
           return;
         }
       s->timeout_ms = v;
     }
-  const char *ka
-      = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Keepalive-Ping-Interval");
-  if (ka)
-    {
-      unsigned long v = strtoul (ka, NULL, 10);
-      s->keepalive_s = v > 3600 ? 3600 : (unsigned)v;
-    }
+  s->keepalive_s = fkd_envd_keepalive (r);
   fkd_run_job (r, start_job, s, start_req_free);
 }
 
@@ -803,7 +575,7 @@ route_start (fkd_req_t *r, target_t *t)
 void
 fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
 {
-  target_t t = { 0 };
+  fkd_target_t t = { 0 };
   t.id = fkd_header (r, "E2b-Sandbox-Id");
   int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0;
   if (strcmp (url, "/health") == 0 && get && t.id == NULL)
@@ -819,7 +591,7 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
   if (!fkd_sandbox_id_valid (t.id))
     {
       fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox not found");
-      target_clear (&t);
+      fkd_target_clear (&t);
       return;
     }
   t.token = fkd_header (r, "X-Access-Token");
@@ -827,7 +599,7 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
 
   if (strcmp (url, "/health") == 0 && get)
     {
-      target_t *h = xmalloc (sizeof *h);
+      fkd_target_t *h = xmalloc (sizeof *h);
       *h = t;
       fkd_run_job (r, health_job, h, target_free);
       return;
@@ -858,10 +630,16 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
         route_file_post (r, f);
       return;
     }
-  target_clear (&t);
+  if (post && strncmp (url, "/filesystem.Filesystem/", 23) == 0
+      && fkd_envd_fs_route (r, &t, url + 23) == 0)
+    return;
+  if (post && strncmp (url, "/process.Process/", 17) == 0
+      && fkd_envd_proc_route (r, &t, url + 17) == 0)
+    return;
+  fkd_target_clear (&t);
   if (strncmp (url, "/process.", 9) == 0 || strncmp (url, "/filesystem.", 12) == 0)
-    reply_connect_error (r, MHD_HTTP_NOT_FOUND, "unimplemented",
-                         "this envd method is not served by this fkd yet");
+    fkd_envd_connect_error (r, MHD_HTTP_NOT_FOUND, "unimplemented",
+                            "this envd method is not served by this fkd yet");
   else
     fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "%s %s is not served by this fkd", method, url);
 }

@@ -17,10 +17,10 @@
 #define FKD_UPLOAD_MAX (64u << 20)
 /* Library calls running at once (job threads); more get 503. */
 #define FKD_MAX_JOBS 512
-/* The envd version fkd reports: 0.4.0 or later makes the SDK send no basic auth; below the
-   versions of features fkd lacks (closeStdin 0.5.2, octet-stream uploads 0.5.7), so the SDK
-   does not use them. */
-#define FKD_ENVD_VERSION "0.4.0"
+/* The envd version fkd reports: 0.4.0 or later makes the SDK send no basic auth, 0.5.2 lets it
+   call CloseStdin; below the versions of features fkd lacks (octet-stream uploads 0.5.7, file
+   metadata 0.6.2, watch options 0.6.3), so the SDK does not use them. */
+#define FKD_ENVD_VERSION "0.5.2"
 
 typedef struct fkd_server
 {

@@ -127,6 +127,122 @@ test('files.read of a missing file is a NotFoundError', async () => {
   await assert.rejects(sbx.files.read('/nope/missing'), (e) => e.name === 'FileNotFoundError' || e.name === 'NotFoundError');
 });
 
+test('files: exists, makeDir, getInfo, list with depth, rename, remove', async () => {
+  assert.equal(await sbx.files.exists('/tmp/fs'), false);
+  assert.equal(await sbx.files.makeDir('/tmp/fs/a/b'), true);
+  assert.equal(await sbx.files.makeDir('/tmp/fs/a/b'), false);
+  await sbx.files.write('/tmp/fs/a/f.txt', 'hello');
+  await sbx.files.write('/tmp/fs/a/b/g.txt', 'x');
+  assert.equal(await sbx.files.exists('/tmp/fs/a/f.txt'), true);
+
+  const f = await sbx.files.getInfo('/tmp/fs/a/f.txt');
+  assert.equal(f.name, 'f.txt');
+  assert.equal(f.type, 'file');
+  assert.equal(f.path, '/tmp/fs/a/f.txt');
+  assert.equal(f.size, 5);
+  assert.equal(f.permissions, '-rw-r--r--');
+  assert.equal(f.mode, 0o644);
+  const ids = (await sbx.commands.run('id -un; id -gn')).stdout.split('\n');
+  assert.equal(f.owner, ids[0]);
+  assert.equal(f.group, ids[1]);
+  assert.ok(f.modifiedTime instanceof Date);
+  assert.ok(Math.abs(f.modifiedTime.getTime() - Date.now()) < 60_000, `${f.modifiedTime}`);
+  const d = await sbx.files.getInfo('/tmp/fs/a/');
+  assert.equal(d.type, 'dir');
+  assert.equal(d.name, 'a');
+  assert.match(d.permissions, /^d/);
+  await sbx.commands.run('ln -s a/f.txt /tmp/fs/link');
+  assert.equal((await sbx.files.getInfo('/tmp/fs/link')).type, 'symlink');
+
+  const one = await sbx.files.list('/tmp/fs/a');
+  assert.deepEqual(one.map((e) => [e.name, e.type]), [['b', 'dir'], ['f.txt', 'file']]);
+  const two = await sbx.files.list('/tmp/fs', { depth: 2 });
+  assert.deepEqual(two.map((e) => e.path).sort(),
+    ['/tmp/fs/a', '/tmp/fs/a/b', '/tmp/fs/a/f.txt', '/tmp/fs/link']);
+  const three = await sbx.files.list('/tmp/fs', { depth: 3 });
+  assert.deepEqual(three.map((e) => e.path).sort(),
+    ['/tmp/fs/a', '/tmp/fs/a/b', '/tmp/fs/a/b/g.txt', '/tmp/fs/a/f.txt', '/tmp/fs/link']);
+  await assert.rejects(sbx.files.list('/tmp/fs', { depth: 0 }), (e) => e.name === 'InvalidArgumentError');
+  await assert.rejects(sbx.files.list('/tmp/fs/nope'), (e) => e.name === 'FileNotFoundError');
+
+  const moved = await sbx.files.rename('/tmp/fs/a/f.txt', '/tmp/fs/moved.txt');
+  assert.equal(moved.path, '/tmp/fs/moved.txt');
+  assert.equal(moved.name, 'moved.txt');
+  assert.equal(await sbx.files.read('/tmp/fs/moved.txt'), 'hello');
+  assert.equal(await sbx.files.exists('/tmp/fs/a/f.txt'), false);
+  await assert.rejects(sbx.files.rename('/tmp/fs/none', '/tmp/fs/x'), (e) => e.name === 'FileNotFoundError');
+
+  await sbx.files.remove('/tmp/fs/a');
+  assert.equal(await sbx.files.exists('/tmp/fs/a'), false);
+  assert.equal(await sbx.files.exists('/tmp/fs/a/b/g.txt'), false);
+  await sbx.files.remove('/tmp/fs/moved.txt');
+  assert.equal(await sbx.files.exists('/tmp/fs/moved.txt'), false);
+  await assert.rejects(sbx.files.getInfo('/tmp/fs/moved.txt'), (e) => e.name === 'FileNotFoundError');
+});
+
+test('commands: a background command is listed, killed by pid, and gone', async () => {
+  const h = await sbx.commands.run('sleep 60', { background: true });
+  const procs = await sbx.commands.list();
+  const p = procs.find((x) => x.pid === h.pid);
+  assert.ok(p, `pid ${h.pid} in ${JSON.stringify(procs)}`);
+  assert.equal(p.cmd, '/bin/bash');
+  assert.deepEqual(p.args, ['-l', '-c', 'sleep 60']);
+  assert.equal(await sbx.commands.kill(h.pid), true);
+  await assert.rejects(h.wait(), (e) => {
+    assert.ok(e instanceof CommandExitError);
+    assert.equal(e.exitCode, -1);
+    assert.match(e.error, /signal: killed/);
+    return true;
+  });
+  assert.ok(!(await sbx.commands.list()).some((x) => x.pid === h.pid));
+  assert.equal(await sbx.commands.kill(h.pid), false);
+});
+
+test('commands: sendStdin to a background cat, closeStdin ends it', async () => {
+  let out = '';
+  const h = await sbx.commands.run('cat', { background: true, stdin: true,
+    onStdout: (d) => { out += d; } });
+  await sbx.commands.sendStdin(h.pid, 'line one\n');
+  await h.sendStdin('line two\n');
+  for (let i = 0; i < 50 && out !== 'line one\nline two\n'; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(out, 'line one\nline two\n');
+  await sbx.commands.closeStdin(h.pid);
+  const r = await h.wait();
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.stdout, 'line one\nline two\n');
+  await assert.rejects(sbx.commands.sendStdin(h.pid, 'late'), (e) => e.name === 'NotFoundError'
+    || /not_found/.test(String(e.message)));
+  const quiet = await sbx.commands.run('sleep 30', { background: true });
+  await assert.rejects(sbx.commands.sendStdin(quiet.pid, 'x'), (e) => /failed_precondition|without stdin/.test(String(e.message)));
+  await sbx.commands.kill(quiet.pid);
+  await quiet.wait().catch(() => {});
+});
+
+test('commands.connect: reattach to a running command, its output and its end', async () => {
+  const h = await sbx.commands.run('echo first; sleep 1; echo second; exit 3', { background: true });
+  await h.disconnect();
+  let h2 = null;
+  // The first stream lets go of the process within a pump tick of the disconnect.
+  for (let i = 0; i < 20 && !h2; i++) {
+    try {
+      h2 = await sbx.commands.connect(h.pid);
+    } catch (e) {
+      if (!/failed_precondition/.test(String(e.message))) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  assert.ok(h2, 'connected');
+  assert.equal(h2.pid, h.pid);
+  await assert.rejects(h2.wait(), (e) => {
+    assert.ok(e instanceof CommandExitError);
+    assert.equal(e.exitCode, 3);
+    assert.match(e.stdout, /second\n$/);
+    return true;
+  });
+  await assert.rejects(sbx.commands.connect(h.pid), (e) => e.name === 'NotFoundError'
+    || /not_found/.test(String(e.message)));
+});
+
 test('Sandbox.list with a metadata filter', async () => {
   const other = await Sandbox.create('base', { metadata: { suite: 'other' } });
   try {

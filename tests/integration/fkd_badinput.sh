@@ -8,7 +8,7 @@ if [ -z "${FKD:-}" ] || [ ! -x "$FKD" ]; then
   exit 0
 fi
 command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed"; exit 0; }
-plan 15
+plan 29
 "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null
 api=$(free_port)
 envd=$(free_port)
@@ -68,6 +68,41 @@ marker=$(mktemp /tmp/fkd-host-marker.XXXXXX)
 on_exit "rm -f '$marker'"
 check "a path outside the sandbox stays inside it: 404" expect 404 "${sb[@]}" \
   "$E/files?path=/../../../..$marker"
+fs=(-H 'Content-Type: application/json')
+check "an unknown Filesystem method: 404 unimplemented" sh -c "$(declare -f expect); work='$work'; \
+  expect 404 $(printf "'%s' " "${sb[@]}" "${fs[@]}") -d '{}' '$E/filesystem.Filesystem/WatchDirX' \
+  && grep -q unimplemented '$work/body'"
+check "an unknown Process method: 404" expect 404 "${sb[@]}" "${fs[@]}" -d '{}' \
+  "$E/process.Process/Nope"
+check "Stat with malformed JSON: 400" expect 400 "${sb[@]}" "${fs[@]}" -d '{"path":' \
+  "$E/filesystem.Filesystem/Stat"
+check "Stat with a wrong content type: 415" expect 415 "${sb[@]}" -H 'Content-Type: text/plain' \
+  -d '{"path":"/"}' "$E/filesystem.Filesystem/Stat"
+check "ListDir with a depth that is not a number: 400" expect 400 "${sb[@]}" "${fs[@]}" \
+  -d '{"path":"/","depth":"deep"}' "$E/filesystem.Filesystem/ListDir"
+check "SendSignal with an unknown signal: 400" expect 400 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{"pid":1},"signal":"SIGNAL_SIGHUP"}' "$E/process.Process/SendSignal"
+check "SendSignal to a pid that is not there: 404" expect 404 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{"pid":99999},"signal":"SIGNAL_SIGKILL"}' "$E/process.Process/SendSignal"
+check "Stat of a host path outside the sandbox: 404" expect 404 "${sb[@]}" "${fs[@]}" \
+  -d "{\"path\":\"/../../../..$marker\"}" "$E/filesystem.Filesystem/Stat"
+check "Remove of a host path outside the sandbox: 404, the host file stays" sh -c "\
+  [ \"\$(curl -s -o /dev/null -w '%{http_code}' $(printf "'%s' " "${sb[@]}" "${fs[@]}") \
+  -d '{\"path\":\"/../../../..$marker\"}' '$E/filesystem.Filesystem/Remove')\" = 404 ] && test -e '$marker'"
+escape=$(mktemp -u /tmp/fkd-escape.XXXXXX)
+check "MakeDir of ../..: made inside the sandbox, not on the host" sh -c "\
+  [ \"\$(curl -s -o /dev/null -w '%{http_code}' $(printf "'%s' " "${sb[@]}" "${fs[@]}") \
+  -d '{\"path\":\"/../../../..$escape\"}' '$E/filesystem.Filesystem/MakeDir')\" = 200 ] && ! test -e '$escape'"
+check "SendInput that is not base64: 400" expect 400 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{"pid":1},"input":{"stdin":"not base64!"}}' "$E/process.Process/SendInput"
+check "SendInput to a pid that is not there: 404" expect 404 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{"pid":99999},"input":{"stdin":"aGkK"}}' "$E/process.Process/SendInput"
+check "CloseStdin without a selector: 400" expect 400 "${sb[@]}" "${fs[@]}" \
+  -d '{"process":{}}' "$E/process.Process/CloseStdin"
+python3 -c 'import sys,struct; m=b"{\"process\":{\"pid\":99999}}"; sys.stdout.buffer.write(b"\0"+struct.pack(">I",len(m))+m)' >"$work/connect"
+check "Connect to a pid that is not there: the stream ends with not_found" sh -c "\
+  curl -s $(printf "'%s' " "${sb[@]}") -H 'Content-Type: application/connect+json' \
+  --data-binary '@$work/connect' '$E/process.Process/Connect' | grep -a -q '\"code\":\"not_found\"'"
 check "fkd is still up and answers" sh -c "kill -0 $fkd_pid && [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$E/health')\" = 204 ]"
 kill -TERM "$fkd_pid"
 wait "$fkd_pid" 2>/dev/null

@@ -1,0 +1,67 @@
+/* daemon/envdreq.h: the bodies of envd's unary Connect calls (proto3 JSON) that fkd serves:
+   filesystem.Filesystem/{Stat, MakeDir, Remove, ListDir, Move} and process.Process/{List,
+   SendSignal, SendInput, CloseStdin, Connect}. Untrusted input from HTTP clients
+   (tests/fuzz/fuzz_envd_req.c). */
+#ifndef FKD_ENVDREQ_H
+#define FKD_ENVDREQ_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "firkin/error.h"
+
+/* The deepest ListDir fkd takes (deeper asks are cut to it). */
+#define FKD_LIST_DEPTH_MAX 64
+/* The most bytes one SendInput carries. */
+#define FKD_INPUT_MAX (1u << 20)
+
+typedef enum
+{
+  FKD_FS_PATH,    /* {"path"}: Stat, MakeDir, Remove */
+  FKD_FS_LISTDIR, /* {"path", "depth"} */
+  FKD_FS_MOVE,    /* {"source", "destination"} */
+} fkd_fs_kind_t;
+
+typedef struct fkd_fs_req
+{
+  char *path;        /* path, or source */
+  char *destination; /* FKD_FS_MOVE */
+  unsigned depth;    /* FKD_FS_LISTDIR: 1 to FKD_LIST_DEPTH_MAX (0 or absent: 1) */
+} fkd_fs_req_t;
+
+/* Decodes a filesystem request of kind. EINVAL naming the field for a missing or empty path, a
+   path holding a NUL, a depth that is not a non-negative integer. */
+int fkd_fs_req_parse (fkd_fs_kind_t kind, const char *text, size_t len, fkd_fs_req_t **ret_req,
+                      fk_error_t *err);
+void fkd_fs_req_free (fkd_fs_req_t *r);
+
+typedef enum
+{
+  FKD_PROC_SELECT, /* {"process": selector}: Connect, CloseStdin */
+  FKD_PROC_SIGNAL, /* {"process", "signal"} */
+  FKD_PROC_INPUT,  /* {"process", "input": {"stdin" | "pty": base64}} */
+} fkd_proc_kind_t;
+
+typedef struct fkd_proc_req
+{
+  pid_t pid; /* the selector's pid (> 0), or 0 when it names a tag */
+  char *tag;
+  int signal;          /* FKD_PROC_SIGNAL: SIGKILL or SIGTERM */
+  unsigned char *data; /* FKD_PROC_INPUT: the decoded bytes (may be empty) */
+  size_t len;
+  int pty; /* FKD_PROC_INPUT: the input was for the pty */
+} fkd_proc_req_t;
+
+/* Decodes a process request of kind. The selector is {"pid": N} (a number or a decimal string,
+   1 to INT_MAX) or {"tag": "..."}; the signal SIGNAL_SIGKILL / SIGNAL_SIGTERM by name or as 9 /
+   15. EINVAL naming the field otherwise, also for input that is not base64 or over
+   FKD_INPUT_MAX. */
+int fkd_proc_req_parse (fkd_proc_kind_t kind, const char *text, size_t len,
+                        fkd_proc_req_t **ret_req, fk_error_t *err);
+void fkd_proc_req_free (fkd_proc_req_t *r);
+
+/* Decodes base64 (standard or URL-safe alphabet, padding optional) into a new buffer of at most
+   max bytes; -1 for anything else. */
+int fkd_base64_decode (const char *s, size_t n, size_t max, unsigned char **ret, size_t *ret_len);
+
+#endif
