@@ -286,10 +286,12 @@ fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err)
   return fd;
 }
 
-/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb, and reads again what
-   another holder may have changed meanwhile (the stop flag, the deadline). The fd is the lock. */
+/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb. With reread, reads again
+   what another holder may have changed meanwhile (the stop flag, the deadline): a caller that
+   saves the state or decides on those needs it; pause, resume and delete use neither. The fd
+   is the lock. */
 static int
-lock (fk_sandbox_t *sb, fk_error_t *err)
+lock (fk_sandbox_t *sb, int reread, fk_error_t *err)
 {
   const char *id = sb->state->id;
   int fd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
@@ -302,6 +304,8 @@ lock (fk_sandbox_t *sb, fk_error_t *err)
         }
       return fk_error_wrap (err, "sandbox `%s'", id);
     }
+  if (!reread)
+    return fd;
   fk_sandbox_state_t *fresh = NULL;
   if (fk_state_load (sb->dirfd, &fresh, err) < 0)
     {
@@ -326,7 +330,7 @@ save (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, err);
+  cleanup_close int held = lock (sb, 1, err);
   if (held < 0)
     return -1;
   fk_error_t local = FK_ERROR_INIT;
@@ -356,7 +360,7 @@ fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
 int
 fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, err);
+  cleanup_close int held = lock (sb, 0, err);
   if (held < 0)
     return -1;
   cleanup_close int fd = open_pid1 (sb, err);
@@ -368,7 +372,7 @@ fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, err);
+  cleanup_close int held = lock (sb, 0, err);
   if (held < 0)
     return -1;
   cleanup_close int fd = open_pid1 (sb, err);
@@ -380,7 +384,7 @@ fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, err);
+  cleanup_close int held = lock (sb, 0, err);
   if (held < 0)
     return -1;
   return delete_locked (sb, force, err);
@@ -405,7 +409,7 @@ fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
   /* The common case, a live sandbox, takes no lock. */
   if (!sweepable (sb, now, &expired))
     return 0;
-  cleanup_close int held = lock (sb, err);
+  cleanup_close int held = lock (sb, 1, err);
   if (held < 0)
     {
       if (err->code != ENOENT)
@@ -465,7 +469,7 @@ fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
   if (seconds == 0 || seconds > 366ULL * 24 * 3600)
     return fk_error_set (err, EINVAL, "extend by %llu s: expected 1 s to a year",
                          (unsigned long long)seconds);
-  cleanup_close int held = lock (sb, err);
+  cleanup_close int held = lock (sb, 1, err);
   if (held < 0)
     return -1;
   int64_t deadline = (int64_t)time (NULL) + (int64_t)seconds;
