@@ -8,7 +8,7 @@ if [ -z "${FKD:-}" ] || [ ! -x "$FKD" ]; then
   exit 0
 fi
 command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed"; exit 0; }
-plan 29
+plan 32
 "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null
 api=$(free_port)
 envd=$(free_port)
@@ -103,6 +103,24 @@ python3 -c 'import sys,struct; m=b"{\"process\":{\"pid\":99999}}"; sys.stdout.bu
 check "Connect to a pid that is not there: the stream ends with not_found" sh -c "\
   curl -s $(printf "'%s' " "${sb[@]}") -H 'Content-Type: application/connect+json' \
   --data-binary '@$work/connect' '$E/process.Process/Connect' | grep -a -q '\"code\":\"not_found\"'"
+# --- Attacks from inside: the sandbox's code plants symlinks aimed at host paths; fkd's file
+# calls go through the agent, inside the sandbox's root, so they reach nothing of the host.
+echo "HOSTSECRET-$$" >"$work/secret"
+mkdir -p "$work/hostdir" "$work/hostlist" && touch "$work/hostlist/hostonly-$$"
+"$FK" exec "$id" -- sh -c "ln -s '$work/secret' /tmp/abs; ln -s '../../../../../../../..$work/secret' /tmp/rel; \
+  ln -s '$work/planted' /tmp/wlink; ln -s '$work/hostdir' /tmp/dlink; ln -s '$work/hostlist' /tmp/llink"
+check "GET /files through a planted absolute or relative link: no host bytes" sh -c "\
+  for l in abs rel; do curl -s $(printf "'%s' " "${sb[@]}") \"$E/files?path=/tmp/\$l\" | grep -q HOSTSECRET && exit 1; done; exit 0"
+printf 'from-fkd' >"$work/payload"
+curl -s -o /dev/null "${sb[@]}" -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$work/payload" "$E/files?path=/tmp/wlink"
+curl -s -o /dev/null "${sb[@]}" -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$work/payload" "$E/files?path=/tmp/dlink/x"
+check "POST /files through a planted link: the host path is not written" \
+  sh -c "[ ! -e '$work/planted' ] && [ -z \"\$(ls -A '$work/hostdir')\" ] && [ \"\$(cat '$work/secret')\" = 'HOSTSECRET-$$' ]"
+check "ListDir of a planted link to a host dir lists nothing of the host" sh -c "\
+  curl -s $(printf "'%s' " "${sb[@]}") -H 'Content-Type: application/json' -d '{\"path\":\"/tmp/llink\",\"depth\":1}' \
+  '$E/filesystem.Filesystem/ListDir' | grep -q hostonly && exit 1; exit 0"
 check "fkd is still up and answers" sh -c "kill -0 $fkd_pid && [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$E/health')\" = 204 ]"
 kill -TERM "$fkd_pid"
 wait "$fkd_pid" 2>/dev/null
