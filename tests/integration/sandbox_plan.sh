@@ -89,7 +89,8 @@ write_plan "$work/d.json" '{"argv": ["sh", "-c", "echo ran"], "env": ["PATH=/bin
   ", \"start_fifo\": \"$work/start\""
 "$FK_PLAN_RUN" "$work/d.json" > "$work/d.out" 2>&1 &
 runner=$!
-for _ in $(seq 100); do grep -q started "$work/d.out" && break; sleep 0.05; done
+wait_for grep -q started "$work/d.out"
+# It stopped before exec: nothing it would print comes while it waits (a short grace to show it).
 sleep 0.2
 if grep -q started "$work/d.out" && ! grep -q ran "$work/d.out"; then
   "$FK_PLAN_RUN" --release "$work/start"
@@ -107,11 +108,11 @@ else kill $runner 2>/dev/null; fail "start fifo: did not stop before exec"; diag
 write_plan "$work/h.json" '{"argv": ["true"], "env": ["PATH=/bin"], "cwd": "/"}' \
   ", \"hooks\": [{\"point\": \"createRuntime\", \"timeout_ms\": 300, \"argv\": [\"/bin/sh\", \"-c\", \"sleep 1000 & echo \$! > $work/hook.pid; exec sleep 1001\"]}]"
 out=$("$FK_PLAN_RUN" "$work/h.json" 2>&1); rc=$?
-sleep 0.1
 left=$(find /sys/fs/cgroup -maxdepth 3 -type d -name "plan-$$-h" 2>/dev/null | wc -l)
+# gone PID: the process is no more, or a zombie its new parent has yet to collect.
+gone() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null); [ -z "$st" ] || [ "$st" = Z ]; }
 if [ "$rc" = 125 ] && echo "$out" | grep -q "ran past its timeout" && [ "$left" = 0 ] \
-   && alive_state=$(awk '{print $3}' "/proc/$(cat "$work/hook.pid")/stat" 2>/dev/null; true) \
-   && { [ -z "$alive_state" ] || [ "$alive_state" = Z ]; }; then
+   && wait_for gone "$(cat "$work/hook.pid")"; then
   ok "a hanging hook and its child are killed at the timeout; the start fails cleanly"
 else fail "hanging hook"; diag "rc=$rc left=$left $out"; kill "$(cat "$work/hook.pid")" 2>/dev/null; fi
 
