@@ -28,16 +28,6 @@ fk_userns_write_map (pid_t pid, const char *file, const char *map, fk_error_t *e
 }
 
 int
-fk_userns_write_maps (pid_t pid, uint32_t host_base, uint32_t size, fk_error_t *err)
-{
-  char map[64];
-  snprintf (map, sizeof map, "0 %u %u\n", host_base, size);
-  if (fk_userns_write_map (pid, "uid_map", map, err) < 0)
-    return -1;
-  return fk_userns_write_map (pid, "gid_map", map, err);
-}
-
-int
 fk_userns_idmapped_tree (int userns_fd, const char *path, int readonly, int *ret_fd,
                          fk_error_t *err)
 {

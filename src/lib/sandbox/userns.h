@@ -15,9 +15,6 @@
 /* Writes map ("inside outside count" lines) to file (uid_map or gid_map) of pid. */
 int fk_userns_write_map (pid_t pid, const char *file, const char *map, fk_error_t *err);
 
-/* Writes uid_map and gid_map of pid's user namespace (the caller is root on the host). */
-int fk_userns_write_maps (pid_t pid, uint32_t host_base, uint32_t size, fk_error_t *err);
-
 /* A detached idmapped clone of the directory tree at path (read-only when readonly): files owned
    by host id N show as id N inside the user namespace userns_fd. Returns the mount fd. */
 int fk_userns_idmapped_tree (int userns_fd, const char *path, int readonly, int *ret_fd,
