@@ -243,8 +243,12 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   fk_sandbox_state_t *st = NULL;
 
   dirfd = openat (rt->sandboxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  /* The lifecycle lock until the state is saved: a sweep leaves a create in progress alone. */
-  if (dirfd < 0 || flock (dirfd, LOCK_EX | LOCK_NB) < 0)
+  /* The lifecycle lock until the state is saved: a sweep leaves a create in progress alone.
+     Waited for: a sweep that saw the new directory before this lock holds its own a moment. */
+  int locked;
+  while ((locked = dirfd < 0 ? -1 : flock (dirfd, LOCK_EX)) < 0 && errno == EINTR)
+    ;
+  if (locked < 0)
     {
       fk_error_set_errno (err, "open `%s'", dir);
       goto out;
