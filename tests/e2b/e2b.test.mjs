@@ -1,74 +1,13 @@
-// The official E2B SDK (npm `e2b', pinned in package.json) against fkd on loopback: fkd is
-// started here with a fresh state dir and the `base' template (template.sh), and stopped, with
-// every sandbox it made, at the end whatever happens. Run by run.sh (meson test --suite e2b).
-import { test, after, before } from 'node:test';
+// The official E2B SDK (npm `e2b', pinned in package.json) against fkd on loopback
+// (harness.mjs starts it): sandboxes, commands, files, lists, timeouts. Run by run.sh
+// (meson test --suite e2b).
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Sandbox, CommandExitError } from 'e2b';
+import { useFkd } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const FK = process.env.FK;
-const FKD = process.env.FKD;
-const stateDir = mkdtempSync('/tmp/fkd-e2b.');
-const apiKey = 'e2b_' + randomBytes(16).toString('hex');
-let fkd = null;
-
-// Every sandbox of the state dir force-removed, fkd killed, the state dir gone: also when the
-// process ends some other way than through after().
-function cleanup() {
-  if (fkd && fkd.exitCode === null) fkd.kill('SIGKILL');
-  fkd = null;
-  try {
-    const env = { ...process.env, FIRKIN_STATE_DIR: stateDir };
-    const ids = execFileSync(FK, ['ls', '-q'], { env }).toString().split('\n').filter(Boolean);
-    if (ids.length) execFileSync(FK, ['rm', '-f', ...ids], { env, stdio: 'ignore' });
-  } catch {}
-  rmSync(stateDir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-before(async () => {
-  const env = { ...process.env, FIRKIN_STATE_DIR: stateDir };
-  execFileSync(join(here, 'template.sh'), [FK], { env, stdio: 'ignore' });
-  const apiPort = await freePort();
-  const envdPort = await freePort();
-  fkd = spawn(FKD, ['--listen', `127.0.0.1:${apiPort}`, '--envd-listen', `127.0.0.1:${envdPort}`,
-    '--api-key', apiKey], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    fkd.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); });
-    fkd.on('exit', (code) => reject(new Error(`fkd exited with ${code}`)));
-  });
-  process.env.E2B_API_URL = `http://127.0.0.1:${apiPort}`;
-  process.env.E2B_SANDBOX_URL = `http://127.0.0.1:${envdPort}`;
-  process.env.E2B_API_KEY = apiKey;
-});
-
-after(async () => {
-  if (fkd) {
-    const done = new Promise((resolve) => fkd.on('exit', resolve));
-    fkd.kill('SIGTERM');
-    await done;
-    fkd = null;
-  }
-  cleanup();
-});
+useFkd();
 
 let sbx;
 test('Sandbox.create with metadata, envs and a timeout', async () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the E2B SDK tests (TAP) against fkd; skips when the SDK is not installed
+# Runs one file of E2B SDK tests (TAP; tests/e2b/NAME.test.mjs, NAME the argument) against fkd; skips when the SDK is not installed
 # (`npm ci --prefix tests/e2b', which .ci/run does) or sandboxes cannot be made here.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,4 +17,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 : "${FK:?}" "${FKD:?}" "${FK_AGENT:?}"
 export FIRKIN_AGENT=$FK_AGENT
-exec node --test-reporter=tap "$here/e2b.test.mjs"
+exec node --test-reporter=tap "$here/${1:-e2b}.test.mjs"
