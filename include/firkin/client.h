@@ -158,6 +158,11 @@ int fk_client_exec (fk_client_t *c, const fk_exec_opts_t *opts, size_t max_outpu
                     fk_exec_result_t *ret_result, fk_error_t *err);
 void fk_exec_result_free (fk_exec_result_t *r);
 
+/* Sets "K=V" variables in the agent's own environment, which every process it starts from
+   then on inherits (a request's own env still wins): how a sandbox from the warm pool takes the
+   environment its creator asked for. An empty or NULL list does nothing. */
+int fk_client_set_env (fk_client_t *c, const char *const *env, fk_error_t *err);
+
 /* Streaming callbacks; a non-zero return from one stops reading and kills the process. */
 typedef struct fk_exec_callbacks
 {

@@ -29,6 +29,10 @@ typedef struct fk_warm_pool_opts
      20 ms), so creating the next sandbox does not compete for the CPU with the first commands
      of the one just handed out, the latency the pool is there for. */
   int refill_delay_ms;
+  /* A "K=V" label the pool's sandboxes carry while they wait (a lease replaces their labels
+     with the creator's, even none), so that whoever lists sandboxes can tell them apart; NULL:
+     none. */
+  const char *member_label;
 } fk_warm_pool_opts_t;
 
 #define FK_WARM_POOL_OPTIONS_VERSION 1
@@ -53,15 +57,18 @@ typedef struct fk_warm_pool_stats
 int fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
                        const fk_warm_pool_opts_t *opts, fk_warm_pool_t **ret_pool, fk_error_t *err);
 
-/* True when spec asks for what the pool's sandboxes are (every field equal; `init' sandboxes
-   are never pooled). */
+/* True when spec asks for what the pool's sandboxes are: every field equal (`init' sandboxes
+   are never pooled), except what a lease sets: the metadata and the environment when the
+   pool's spec has none (the sandbox's labels are replaced, its agent's environment takes the
+   variables: fk_sandbox_set_metadata, fk_client_set_env), and the timeout when both have one
+   (restarted at the lease; the pool's sandboxes wait with the longest timeout there is). */
 int fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec);
 
 /* Creates a sandbox of spec: a ready one from the pool when spec matches and one is ready
-   (its timeout, if any, restarts now), else through fk_sandbox_create. ret_client (may be
-   NULL) gets a connection to its agent: already open for a pooled sandbox. The caller owns
-   both (fk_client_close, fk_sandbox_delete, fk_sandbox_free). *ret_pooled (may be NULL) says
-   which way it went. */
+   (its timeout, if any, restarts now, and it takes spec's metadata and environment), else through
+   fk_sandbox_create. ret_client (may be NULL) gets a connection to its agent: already open for a
+   pooled sandbox. The caller owns both (fk_client_close, fk_sandbox_delete, fk_sandbox_free).
+   *ret_pooled (may be NULL) says which way it went. */
 int fk_warm_pool_create (fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                          fk_client_t **ret_client, int *ret_pooled, fk_error_t *err);
 

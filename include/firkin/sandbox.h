@@ -189,6 +189,9 @@ int fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err);
 /* Moves the deadline to now + seconds (a sandbox without a timeout gets one). */
 int fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err);
 
+/* Replaces the sandbox's metadata ("K=V" labels, checked as a spec's are) in its state. */
+int fk_sandbox_set_metadata (fk_sandbox_t *sb, const char *const *metadata, fk_error_t *err);
+
 /* The host ends of an init sandbox's stdio, once, to the caller, who closes them: with
    FK_INIT_STDIO_PIPES ret_fds gets the command's stdin (write end), stdout and stderr (read
    ends); with FK_INIT_STDIO_TTY the terminal's master in ret_fds[0] and -1 in the others. ENOENT

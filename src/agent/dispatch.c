@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -28,6 +29,24 @@ drained (conn_t *c)
   proc_conn_drained (c);
   files_pump (c);
   shell_conn_drained (c);
+}
+
+/* The agent's own environment is what every process it starts inherits, under the request's
+   variables: a sandbox handed out by the warm pool takes its creator's variables this way.
+   The agent is one thread, so setenv cannot race a spawn. */
+static void
+set_env (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  for (char **e = m->env; *e; e++)
+    {
+      cleanup_free char *name = xstrndup (*e, (size_t)(strchr (*e, '=') - *e));
+      if (setenv (name, strchr (*e, '=') + 1, 1) < 0)
+        {
+          conn_send_error (c, id, errno, "set-env: cannot set the variable");
+          return;
+        }
+    }
+  conn_send_ok (c, id);
 }
 
 void
@@ -120,6 +139,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       break;
     case FK_WIRE_CANCEL:
       proc_cancel (c, (uint32_t)m.num[FK_TAG_TARGET]);
+      break;
+    case FK_WIRE_SET_ENV:
+      set_env (c, f->id, &m);
       break;
     case FK_WIRE_FILE_READ:
     case FK_WIRE_FILE_WRITE:

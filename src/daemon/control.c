@@ -16,6 +16,7 @@
 #include "base/xalloc.h"
 #include "daemon/controlreq.h"
 #include "daemon/server.h"
+#include "firkin/pool.h"
 #include "firkin/sandbox.h"
 #include "firkin/template.h"
 
@@ -100,7 +101,10 @@ create_job (fkd_req_t *r, void *data)
   spec.metadata = (const char *const *)meta;
   fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_t *sb = NULL;
-  if (fk_template_sandbox_create (r->srv->rt, &spec, &sb, &err) < 0)
+  int failed = r->srv->pool != NULL
+                   ? fk_warm_pool_create (r->srv->pool, &spec, &sb, NULL, NULL, &err) < 0
+                   : fk_template_sandbox_create (r->srv->rt, &spec, &sb, &err) < 0;
+  if (failed)
     {
       unsigned status = err.code == ENOENT || err.code == EINVAL ? MHD_HTTP_BAD_REQUEST
                                                                  : MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -175,7 +179,7 @@ list_job (fkd_req_t *r, void *data)
   for (size_t i = 0; i < n; i++)
     {
       const fk_sandbox_info_t *info = infos[i];
-      if (info->status == FK_SANDBOX_STOPPED)
+      if (info->status == FK_SANDBOX_STOPPED || fkd_meta_get (info->metadata, FKD_META_POOL))
         continue;
       if (info->status == FK_SANDBOX_RUNNING && !l->want_running)
         continue;
@@ -294,6 +298,21 @@ route_list (fkd_req_t *r)
 
 /* ---- one sandbox: info, kill, timeout ---- */
 
+int
+fkd_pool_member (fk_sandbox_t *sb)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_info_t *info = NULL;
+  if (fk_sandbox_inspect (sb, &info, &err) < 0)
+    {
+      fk_error_clear (&err);
+      return 0;
+    }
+  int member = fkd_meta_get (info->metadata, FKD_META_POOL) != NULL;
+  fk_sandbox_info_free (info);
+  return member;
+}
+
 typedef enum
 {
   OP_INFO,
@@ -325,6 +344,11 @@ sandbox_job (fkd_req_t *r, void *data)
   fk_sandbox_info_t *info = NULL;
   if (fk_sandbox_open (r->srv->rt, s->id, &sb, &err) < 0)
     goto fail;
+  if (fkd_pool_member (sb))
+    {
+      err.code = ENOENT;
+      goto fail;
+    }
   switch (s->op)
     {
     case OP_INFO:

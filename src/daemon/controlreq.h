@@ -14,6 +14,9 @@
 #define FKD_META_TOKEN FKD_META_PREFIX "envdAccessToken"
 #define FKD_META_AUTOPAUSE FKD_META_PREFIX "autoPause"
 #define FKD_META_INTERNET FKD_META_PREFIX "allowInternetAccess"
+/* On the sandboxes of fkd's warm pool while they wait, with the pid of the fkd that owns them:
+   they are nobody's yet, so no call sees them. */
+#define FKD_META_POOL FKD_META_PREFIX "pool"
 
 /* E2B's default sandbox timeout, and the most create and set-timeout take (a year, the
    library's bound). */

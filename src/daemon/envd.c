@@ -99,6 +99,12 @@ resolve (fkd_req_t *r, const fkd_target_t *t, int check_token, char **ret_socket
         fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s: %s", t->id, fk_error_message (&err));
       goto out;
     }
+  /* One waiting in the warm pool is nobody's yet (and has no token to check). */
+  if (fkd_meta_get (info->metadata, FKD_META_POOL))
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s not found", t->id);
+      goto out;
+    }
   if (info->status != FK_SANDBOX_RUNNING || info->socket_path == NULL)
     {
       fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s is %s", t->id,

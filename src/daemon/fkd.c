@@ -12,12 +12,15 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cli/open.h"
+#include "daemon/controlreq.h"
 #include "daemon/server.h"
+#include "firkin/pool.h"
 #include "firkin/log.h"
 #include "firkin/runtime.h"
 
@@ -28,6 +31,83 @@
 #define CONNECTION_LIMIT 4000
 /* How long shutdown waits for requests in flight (streams end within a tick). */
 #define SHUTDOWN_WAIT_S 30
+
+/* Most sandboxes the warm pool keeps ready. */
+#define FKD_WARM_MAX 256
+
+/* Deletes the sandboxes an fkd that is gone left in its warm pool (their FKD_META_POOL names
+   its pid): nobody else can lease them. */
+static void
+sweep_pool_orphans (fkd_server_t *srv)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_info_t **infos = NULL;
+  size_t n = 0;
+  if (fk_sandbox_list (srv->rt, &infos, &n, &err) < 0)
+    {
+      log_warning ("list sandboxes: %s", fk_error_message (&err));
+      fk_error_clear (&err);
+      return;
+    }
+  for (size_t i = 0; i < n; i++)
+    {
+      const char *owner = fkd_meta_get (infos[i]->metadata, FKD_META_POOL);
+      if (owner == NULL)
+        continue;
+      pid_t pid = (pid_t)atoi (owner);
+      if (pid > 0 && pid != getpid () && kill (pid, 0) == 0)
+        continue;
+      fk_sandbox_t *sb = NULL;
+      if (fk_sandbox_open (srv->rt, infos[i]->id, &sb, &err) < 0
+          || fk_sandbox_delete (sb, 1, &err) < 0)
+        {
+          log_warning ("delete warm sandbox %s: %s", infos[i]->id, fk_error_message (&err));
+          fk_error_clear (&err);
+        }
+      else
+        log_info ("deleted sandbox %s, left in the warm pool of fkd %s", infos[i]->id, owner);
+      fk_sandbox_free (sb);
+    }
+  fk_sandbox_info_list_free (infos, n);
+}
+
+/* The warm pool: sandboxes of template with E2B's default timeout and nothing else asked, which
+   a create that asks for no more (its metadata, envs and timeout are set at the lease) takes. */
+static int
+open_pool (fkd_server_t *srv, const char *template, size_t depth)
+{
+  sweep_pool_orphans (srv);
+  fk_sandbox_spec_t spec;
+  fk_sandbox_spec_init (&spec);
+  spec.template_id = template;
+  spec.timeout_sec = FKD_DEFAULT_TIMEOUT_SEC;
+  cleanup_free char *label = xasprintf ("%s=%d", FKD_META_POOL, (int)getpid ());
+  fk_warm_pool_opts_t o = FK_WARM_POOL_OPTIONS_INIT;
+  o.depth = depth;
+  o.min_ready = 1;
+  o.member_label = label;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_warm_pool_open (srv->rt, &spec, &o, &srv->pool, &err) < 0)
+    {
+      log_error ("warm pool of template %s: %s", template, fk_error_message (&err));
+      fk_error_clear (&err);
+      return -1;
+    }
+  log_info ("warm pool: %zu sandboxes of template %s", depth, template);
+  return 0;
+}
+
+static void
+close_pool (fkd_server_t *srv)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_warm_pool_close (srv->pool, &err) < 0)
+    {
+      log_warning ("close the warm pool: %s", fk_error_message (&err));
+      fk_error_clear (&err);
+    }
+  srv->pool = NULL;
+}
 
 static void
 usage (FILE *f)
@@ -40,7 +120,10 @@ usage (FILE *f)
               "  --api-key      the X-API-Key clients must send (default: none asked)\n"
               "  --state-dir    the state directory (default $FIRKIN_STATE_DIR, else "
               "/var/lib/firkin)\n"
-              "  --agent        fk-agent (default $FIRKIN_AGENT, else beside fkd)\n");
+              "  --agent        fk-agent (default $FIRKIN_AGENT, else beside fkd)\n"
+              "  --warm-pool N  keep N sandboxes of --warm-template ready for creates that ask\n"
+              "                 for nothing else of the sandbox (default 0: none)\n"
+              "  --warm-template ID  the warm pool's template (default base)\n");
 }
 
 static int
@@ -111,7 +194,8 @@ main (int argc, char **argv)
 {
   fk_log_set_program ("fkd");
   const char *listen = "127.0.0.1:3000", *envd_listen = "127.0.0.1:49983";
-  const char *agent = NULL;
+  const char *agent = NULL, *warm_template = "base";
+  size_t warm = 0;
   fk_cli_globals_t g = { .state_dir = getenv ("FIRKIN_STATE_DIR") };
   if (g.state_dir == NULL || g.state_dir[0] == '\0')
     g.state_dir = "/var/lib/firkin";
@@ -124,6 +208,8 @@ main (int argc, char **argv)
     { "state-dir", required_argument, NULL, 's' },
     { "agent", required_argument, NULL, 'a' },
     { "log-level", required_argument, NULL, 'L' },
+    { "warm-pool", required_argument, NULL, 'w' },
+    { "warm-template", required_argument, NULL, 'W' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -148,6 +234,22 @@ main (int argc, char **argv)
         break;
       case 'a':
         agent = optarg;
+        break;
+      case 'w':
+        {
+          char *end;
+          errno = 0;
+          unsigned long v = strtoul (optarg, &end, 10);
+          if (errno || end == optarg || *end || optarg[0] == '-' || v > FKD_WARM_MAX)
+            {
+              fprintf (stderr, "fkd: --warm-pool: a count from 0 to %d\n", FKD_WARM_MAX);
+              return 2;
+            }
+          warm = v;
+          break;
+        }
+      case 'W':
+        warm_template = optarg;
         break;
       case 'L':
         {
@@ -186,6 +288,12 @@ main (int argc, char **argv)
       fk_error_clear (&err);
       return 1;
     }
+  /* Before any thread starts: the pool forks its helper. */
+  if (warm > 0 && open_pool (&srv, warm_template, warm) < 0)
+    {
+      fk_runtime_close (srv.rt);
+      return 1;
+    }
   pthread_mutex_init (&srv.lock, NULL);
   pthread_cond_init (&srv.idle, NULL);
   raise_nofile ();
@@ -207,6 +315,7 @@ main (int argc, char **argv)
       log_error ("cannot listen on %s", dc == NULL ? listen : envd_listen);
       if (dc)
         MHD_stop_daemon (dc);
+      close_pool (&srv);
       fk_runtime_close (srv.rt);
       return 1;
     }
@@ -240,6 +349,7 @@ main (int argc, char **argv)
     }
   MHD_stop_daemon (dc);
   MHD_stop_daemon (de);
+  close_pool (&srv);
   fk_runtime_close (srv.rt);
   pthread_mutex_destroy (&srv.lock);
   pthread_cond_destroy (&srv.idle);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "firkin/runtime.h"
+#include "firkin/sandbox.h"
 
 /* Request bodies: control JSON and Connect envelopes; file uploads (held in memory). */
 #define FKD_BODY_MAX (1u << 20)
@@ -25,8 +26,9 @@
 typedef struct fkd_server
 {
   fk_runtime_t *rt;
-  const char *api_key; /* NULL: no key asked */
-  const char *domain;  /* NULL: none reported */
+  struct fk_warm_pool *pool; /* NULL: every create is cold */
+  const char *api_key;       /* NULL: no key asked */
+  const char *domain;        /* NULL: none reported */
   pthread_mutex_t lock;
   pthread_cond_t idle;
   unsigned jobs;
@@ -105,6 +107,8 @@ void fkd_jobs_leave (fkd_server_t *srv);
 
 /* The planes' routers: reply, or start a job. */
 void fkd_control_route (fkd_req_t *r, const char *method, const char *url);
+/* 1 when sb waits in fkd's warm pool (FKD_META_POOL): no call may reach it. */
+int fkd_pool_member (fk_sandbox_t *sb);
 void fkd_envd_route (fkd_req_t *r, const char *method, const char *url);
 /* The body cap of a request, from its route. */
 size_t fkd_envd_body_max (const char *method, const char *url);

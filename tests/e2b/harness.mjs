@@ -43,8 +43,21 @@ export function freePort() {
   });
 }
 
-// fkd's address and ports, once useFkd()'s before() ran.
-export const fkdInfo = { apiPort: 0, envdPort: 0, proc: null };
+// fkd's address and ports, once useFkd()'s before() ran; restart() starts fkd again on the
+// same ports and state dir (after the test stopped or killed it).
+export const fkdInfo = { apiPort: 0, envdPort: 0, proc: null, restart: null };
+
+// Starts fkd on the given ports and resolves once it listens.
+async function startFkd(apiPort, envdPort, extraArgs) {
+  const env = { ...process.env, FIRKIN_STATE_DIR: stateDir };
+  fkd = spawn(FKD, ['--listen', `127.0.0.1:${apiPort}`, '--envd-listen', `127.0.0.1:${envdPort}`,
+    '--api-key', apiKey, ...extraArgs], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    fkd.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); });
+    fkd.on('exit', (code) => reject(new Error(`fkd exited with ${code}`)));
+  });
+  Object.assign(fkdInfo, { apiPort, envdPort, proc: fkd });
+}
 
 // Starts fkd before this file's tests (extra arguments appended) and stops it after them.
 export function useFkd(extraArgs = []) {
@@ -53,16 +66,11 @@ export function useFkd(extraArgs = []) {
     execFileSync(join(here, 'template.sh'), [FK], { env, stdio: 'ignore' });
     const apiPort = await freePort();
     const envdPort = await freePort();
-    fkd = spawn(FKD, ['--listen', `127.0.0.1:${apiPort}`, '--envd-listen', `127.0.0.1:${envdPort}`,
-      '--api-key', apiKey, ...extraArgs], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      fkd.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); });
-      fkd.on('exit', (code) => reject(new Error(`fkd exited with ${code}`)));
-    });
+    await startFkd(apiPort, envdPort, extraArgs);
+    fkdInfo.restart = () => startFkd(apiPort, envdPort, extraArgs);
     process.env.E2B_API_URL = `http://127.0.0.1:${apiPort}`;
     process.env.E2B_SANDBOX_URL = `http://127.0.0.1:${envdPort}`;
     process.env.E2B_API_KEY = apiKey;
-    Object.assign(fkdInfo, { apiPort, envdPort, proc: fkd });
   });
 
   after(async () => {

@@ -165,8 +165,7 @@ test_lease_and_replenish (void **st)
   /* A different spec is created cold. */
   fk_sandbox_spec_t other;
   spec_of (&other);
-  const char *env[] = { "X=1", NULL };
-  other.env = env;
+  other.hostname = "other";
   assert_false (fk_warm_pool_matches (pool, &other));
   fk_sandbox_t *sb2 = NULL;
   fk_client_t *c2 = NULL;
@@ -186,6 +185,137 @@ test_lease_and_replenish (void **st)
   assert_int_equal (kill (leased_pid, 0), 0);
   delete_sb (sb, c);
   delete_sb (sb2, c2);
+  assert_int_equal (count_sandboxes (), 0);
+}
+
+/* The output of `sh -c script' in c, with env added to the request (may be NULL). */
+static char *
+sh_out (fk_client_t *c, const char *script, char **env)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .argv = argv, .env = env };
+  fk_exec_result_t r;
+  if (fk_client_exec (c, &o, 4096, &r, &err) < 0)
+    fail_msg ("exec: %s", fk_error_message (&err));
+  assert_int_equal (r.status.exit_code, 0);
+  char *out = strndup (r.out, r.out_len);
+  fk_exec_result_free (&r);
+  return out;
+}
+
+/* What a lease sets: the creator's metadata, environment and timeout on a pooled sandbox, so a
+   front end whose every create has its own labels (fkd's tokens) is served from the pool. */
+static void
+test_lease_fields (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  spec.timeout_sec = 300;
+  fk_warm_pool_opts_t o = { .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 1, .min_ready = 1 };
+  fk_warm_pool_t *pool = open_pool (&spec, &o);
+
+  fk_sandbox_spec_t want;
+  spec_of (&want);
+  const char *meta[] = { "owner=lease-test", "token=abc", NULL };
+  const char *env[] = { "GREETING=hello from the lease", "SHADOWED=sandbox", NULL };
+  want.metadata = meta;
+  want.env = env;
+  want.timeout_sec = 60;
+  assert_true (fk_warm_pool_matches (pool, &want));
+  fk_sandbox_t *sb = NULL;
+  fk_client_t *c = NULL;
+  int64_t before = time (NULL);
+  assert_true (lease (pool, &want, &sb, &c));
+
+  fk_sandbox_info_t *info = NULL;
+  assert_int_equal (fk_sandbox_inspect (sb, &info, &err), 0);
+  assert_string_equal (info->metadata[0], "owner=lease-test");
+  assert_string_equal (info->metadata[1], "token=abc");
+  assert_null (info->metadata[2]);
+  assert_true (info->expires >= before + 60 && info->expires <= time (NULL) + 60);
+  fk_sandbox_info_free (info);
+  /* Reopened from its state by id, as another process sees it. */
+  fk_sandbox_t *again = NULL;
+  assert_int_equal (fk_sandbox_open (rt, fk_sandbox_id (sb), &again, &err), 0);
+  assert_int_equal (fk_sandbox_inspect (again, &info, &err), 0);
+  assert_string_equal (info->metadata[1], "token=abc");
+  fk_sandbox_info_free (info);
+  fk_sandbox_free (again);
+
+  /* Every later process inherits the variables; a request's own still wins. */
+  char *out = sh_out (c, "echo \"$GREETING/$SHADOWED\"", NULL);
+  assert_string_equal (out, "hello from the lease/sandbox\n");
+  free (out);
+  char *req_env[] = { (char *)"SHADOWED=request", NULL };
+  out = sh_out (c, "echo \"$GREETING/$SHADOWED\"", req_env);
+  assert_string_equal (out, "hello from the lease/request\n");
+  free (out);
+
+  /* Asking for no timeout from a pool with one, or other labels from a pool that has its own,
+     is created cold. */
+  fk_sandbox_spec_t none;
+  spec_of (&none);
+  assert_false (fk_warm_pool_matches (pool, &none));
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
+  delete_sb (sb, c);
+
+  fk_sandbox_spec_t labelled;
+  spec_of (&labelled);
+  const char *own[] = { "pool=yes", NULL };
+  labelled.metadata = own;
+  pool = open_pool (&labelled, &o);
+  assert_false (fk_warm_pool_matches (pool, &want));
+  want.timeout_sec = 0;
+  want.metadata = own;
+  assert_true (fk_warm_pool_matches (pool, &want));
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
+  assert_int_equal (count_sandboxes (), 0);
+
+  /* A member label marks the waiting sandboxes and is gone once one is leased, labels or none. */
+  o.member_label = "pool.member=1";
+  pool = open_pool (&spec, &o);
+  fk_sandbox_info_t **infos = NULL;
+  size_t n = 0;
+  assert_int_equal (fk_sandbox_list (rt, &infos, &n, &err), 0);
+  assert_int_equal (n, 1);
+  assert_string_equal (infos[0]->metadata[0], "pool.member=1");
+  fk_sandbox_info_list_free (infos, n);
+  fk_sandbox_spec_t plain;
+  spec_of (&plain);
+  plain.timeout_sec = 30;
+  assert_true (lease (pool, &plain, &sb, &c));
+  assert_int_equal (fk_sandbox_inspect (sb, &info, &err), 0);
+  assert_null (info->metadata[0]);
+  fk_sandbox_info_free (info);
+  delete_sb (sb, c);
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
+  o.member_label = "no label";
+  pool = NULL;
+  assert_int_equal (fk_warm_pool_open (rt, &spec, &o, &pool, &err), -1);
+  assert_int_equal (err.code, EINVAL);
+  fk_error_clear (&err);
+  o.member_label = NULL;
+
+  /* Bad labels are refused before anything changes. */
+  const char *bad[] = { "=novalue", NULL };
+  pool = open_pool (&spec, &o);
+  want.metadata = bad;
+  want.timeout_sec = 60;
+  sb = NULL;
+  c = NULL;
+  int pooled = -1;
+  assert_int_equal (fk_warm_pool_create (pool, &want, &sb, &c, &pooled, &err), -1);
+  assert_int_equal (err.code, EINVAL);
+  fk_error_clear (&err);
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
   assert_int_equal (count_sandboxes (), 0);
 }
 
@@ -351,7 +481,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_lease_and_replenish), cmocka_unit_test (test_drain_while_filling),
     cmocka_unit_test (test_refill_delay),        cmocka_unit_test (test_bad_settings),
-    cmocka_unit_test (test_create_from_threads),
+    cmocka_unit_test (test_create_from_threads), cmocka_unit_test (test_lease_fields),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }

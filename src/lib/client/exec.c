@@ -392,6 +392,28 @@ fk_client_signal (fk_client_t *c, pid_t pid, const char *tag, int sig, int group
   return simple_call (c, &b, r, err);
 }
 
+int
+fk_client_set_env (fk_client_t *c, const char *const *env, fk_error_t *err)
+{
+  if (env == NULL || env[0] == NULL)
+    return 0;
+  for (const char *const *e = env; *e; e++)
+    if (strchr (*e, '=') == NULL || **e == '=')
+      return fk_error_set (err, EINVAL, "set-env: environment entry `%s' is not K=V", *e);
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_SET_ENV, 0, fk_creq_id (r));
+  for (const char *const *e = env; *e; e++)
+    fk_wire_put_str (&b, FK_TAG_ENV, *e);
+  if (fk_wire_end (&b, err) < 0)
+    {
+      fk_creq_free (c, r);
+      fk_wire_buf_free (&b);
+      return -1;
+    }
+  return simple_call (c, &b, r, err);
+}
+
 typedef struct ps_acc
 {
   fk_proc_info_t *v;

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/template.h"
+#include "sandbox/spec.h"
 
 typedef struct item
 {
@@ -29,7 +30,11 @@ typedef struct item
 struct fk_warm_pool
 {
   fk_runtime_t *rt;
-  fk_sandbox_spec_t *spec; /* the pool's own copy */
+  fk_sandbox_spec_t *spec;        /* the pool's own copy */
+  fk_sandbox_spec_t *member_spec; /* what its sandboxes are made of: spec with a timeout that
+                                     cannot run out while they wait (MEMBER_TIMEOUT_SEC) */
+  char *member_label;             /* opts->member_label, or NULL */
+  const char *member_labels[2];   /* member_spec's metadata when there is a label */
   size_t depth;
   int refill_delay_ms;
   uint64_t last_lease_ms; /* CLOCK_MONOTONIC */
@@ -48,10 +53,43 @@ struct fk_warm_pool
   uint64_t created, leased, cold;
 };
 
+/* The longest timeout a sandbox can have: what the pool's sandboxes wait with, so that one
+   kept ready longer than the spec's timeout does not expire before it is leased. */
+#define MEMBER_TIMEOUT_SEC (366u * 24 * 3600)
+
+/* What a lease sets on a pooled sandbox rather than the pool at creation: its metadata and
+   environment when the pool's spec has none, and its timeout (restarted at the lease) when both
+   have one. Every other field must be equal. */
 int
 fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec)
 {
-  return fk_sandbox_spec_equal (pool->spec, spec);
+  const fk_sandbox_spec_t *ps = pool->spec;
+  fk_sandbox_spec_t s = *spec;
+  if (ps->metadata == NULL || ps->metadata[0] == NULL)
+    s.metadata = ps->metadata;
+  if (ps->env == NULL || ps->env[0] == NULL)
+    s.env = ps->env;
+  if ((ps->timeout_sec > 0) == (spec->timeout_sec > 0))
+    s.timeout_sec = ps->timeout_sec;
+  return fk_sandbox_spec_equal (ps, &s);
+}
+
+/* Gives a leased sandbox what its creator asked for beyond the pool's spec (see
+   fk_warm_pool_matches). */
+static int
+lease_apply (const fk_warm_pool_t *p, const item_t *it, const fk_sandbox_spec_t *spec,
+             fk_error_t *err)
+{
+  static const char *const none[] = { NULL };
+  if (spec->timeout_sec > 0 && fk_sandbox_extend (it->sb, spec->timeout_sec, err) < 0)
+    return -1;
+  if (((spec->metadata != NULL && spec->metadata[0] != NULL) || p->member_label != NULL)
+      && fk_sandbox_set_metadata (it->sb, spec->metadata ? spec->metadata : none, err) < 0)
+    return -1;
+  if (spec->env != NULL && spec->env[0] != NULL
+      && fk_client_set_env (it->client, spec->env, err) < 0)
+    return -1;
+  return 0;
 }
 
 /* ---- the helper process: one line per request, "+ID" or "-MESSAGE" ---- */
@@ -71,7 +109,7 @@ helper_main (fk_warm_pool_t *p, int req, int resp)
       fk_error_t err = FK_ERROR_INIT;
       fk_sandbox_t *sb = NULL;
       char *line;
-      if (fk_template_sandbox_create (p->rt, p->spec, &sb, &err) < 0)
+      if (fk_template_sandbox_create (p->rt, p->member_spec, &sb, &err) < 0)
         {
           line = xasprintf ("-%s\n", fk_error_message (&err));
           for (char *q = line + 1; q[1]; q++)
@@ -242,9 +280,25 @@ fk_warm_pool_open (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_war
                          opts->depth, opts->min_ready);
   if (spec->init != NULL)
     return fk_error_set (err, EINVAL, "warm pool: sandboxes with an init command are not pooled");
+  if (opts->member_label != NULL)
+    {
+      if (fk_spec_check_kv (opts->member_label, "warm pool member label", err) < 0)
+        return -1;
+      if (spec->metadata != NULL && spec->metadata[0] != NULL)
+        return fk_error_set (err, EINVAL, "warm pool: a member label or metadata, not both");
+    }
   fk_warm_pool_t *p = xcalloc (1, sizeof *p);
   p->rt = rt;
   fk_sandbox_spec_dup (spec, &p->spec);
+  fk_sandbox_spec_dup (spec, &p->member_spec);
+  if (spec->timeout_sec > 0)
+    p->member_spec->timeout_sec = MEMBER_TIMEOUT_SEC;
+  if (opts->member_label != NULL)
+    {
+      p->member_label = xstrdup (opts->member_label);
+      p->member_labels[0] = p->member_label;
+      p->member_spec->metadata = p->member_labels;
+    }
   p->depth = opts->depth;
   p->refill_delay_ms = opts->refill_delay_ms < 0 ? 20 : opts->refill_delay_ms;
   p->ready = xcalloc (p->depth, sizeof *p->ready);
@@ -354,7 +408,10 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
 {
   item_t it = { 0 };
   int pooled = 0;
-  if (fk_sandbox_spec_equal (p->spec, spec))
+  /* Bad input fails before a ready sandbox is spent on it. */
+  if (fk_spec_check_values (spec, err) < 0)
+    return -1;
+  if (fk_warm_pool_matches (p, spec))
     {
       pthread_mutex_lock (&p->lock);
       if (p->n_ready > 0)
@@ -371,7 +428,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
     }
   if (pooled)
     {
-      if (spec->timeout_sec > 0 && fk_sandbox_extend (it.sb, spec->timeout_sec, err) < 0)
+      if (lease_apply (p, &it, spec, err) < 0)
         {
           drop_item (&it);
           return -1;
@@ -456,6 +513,10 @@ fk_warm_pool_close (fk_warm_pool_t *p, fk_error_t *err)
   free (p->ready);
   free (p->last_error);
   fk_sandbox_spec_free (p->spec);
+  /* member_spec's metadata is the pool's own array: not the spec's to free. */
+  p->member_spec->metadata = NULL;
+  fk_sandbox_spec_free (p->member_spec);
+  free (p->member_label);
   pthread_mutex_destroy (&p->lock);
   pthread_cond_destroy (&p->cond);
   free (p);

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "sandbox/idrange.h"
+#include "sandbox/spec.h"
 #include "sandbox/timeout.h"
 
 fk_sandbox_t *
@@ -481,6 +482,29 @@ fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
   if (fd >= 0 && fk_timeout_write (fd, deadline, err) < 0)
     return -1;
   return save (sb, err);
+}
+
+int
+fk_sandbox_set_metadata (fk_sandbox_t *sb, const char *const *metadata, fk_error_t *err)
+{
+  fk_sandbox_spec_t check;
+  fk_sandbox_spec_init (&check);
+  check.metadata = metadata;
+  if (fk_spec_check_values (&check, err) < 0)
+    return -1;
+  cleanup_close int held = lock (sb, 1, err);
+  if (held < 0)
+    return -1;
+  char **old = sb->state->metadata;
+  sb->state->metadata = metadata ? xstrvdup (metadata) : xcalloc (1, sizeof (char *));
+  if (save (sb, err) < 0)
+    {
+      fk_strv_free (sb->state->metadata);
+      sb->state->metadata = old;
+      return -1;
+    }
+  fk_strv_free (old);
+  return 0;
 }
 
 int

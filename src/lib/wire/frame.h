@@ -49,7 +49,9 @@ typedef enum
   FK_WIRE_SHELL_RUN = 19,   /* SHELL_ID, SHELL (the command), ENV..., CWD, STDIN_DATA,
                                TIMEOUT_MS; replies STDOUT/STDERR then EXIT */
   FK_WIRE_SHELL_CLOSE = 20, /* SHELL_ID */
-  FK_WIRE_REQUEST_MAX = 20,
+  FK_WIRE_SET_ENV = 28,     /* ENV... ("K=V"): set in the agent's own environment, which the
+                               processes it starts from then on inherit */
+  FK_WIRE_REQUEST_MAX = 28,
 
   /* replies */
   FK_WIRE_R_HELLO = 64,   /* MAGIC, VERSION (the one chosen), PID (the agent's) */

@@ -257,6 +257,13 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
       if (need_path (m, FK_TAG_PATH, type, err) < 0 || need_path (m, FK_TAG_PATH2, type, err) < 0)
         return -1;
       return 0;
+    case FK_WIRE_SET_ENV:
+      if (m->env == NULL)
+        return fk_error_set (err, EINVAL, "set-env: no variables");
+      for (char **e = m->env; *e; e++)
+        if (strchr (*e, '=') == NULL || **e == '=')
+          return fk_error_set (err, EINVAL, "set-env: environment entry `%s' is not K=V", *e);
+      return 0;
     case FK_WIRE_SHELL_OPEN:
     case FK_WIRE_SHELL_CLOSE:
       return need (m, FK_TAG_SHELL_ID, type, err);
