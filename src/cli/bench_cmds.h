@@ -11,3 +11,4 @@ FK_BENCH_CMD ("agent-core", agent_core,
               "hot/cold create to first stdout, command start, batches, density, cleanup")
 FK_BENCH_CMD ("sandbox", sandbox,
               "sandbox create/run/delete, exec and idle memory beside crun and bwrap")
+FK_BENCH_CMD ("fkd", fkd, "the E2B SDK through fkd beside the same work through libfirkin")

@@ -188,6 +188,47 @@ test_lease_and_replenish (void **st)
   assert_int_equal (count_sandboxes (), 0);
 }
 
+static pid_t
+ppid_of (pid_t pid, char *ret_state)
+{
+  char path[64], buf[512];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen (path, "re");
+  if (f == NULL)
+    return -1;
+  size_t n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  char *rp = strrchr (buf, ')');
+  int ppid = -1;
+  char pstate = '?';
+  if (rp == NULL || sscanf (rp + 1, " %c %d", &pstate, &ppid) != 2)
+    return -1;
+  if (ret_state)
+    *ret_state = pstate;
+  return ppid;
+}
+
+/* Zombies whose parent is a child of this process (the pool's helper). */
+static size_t
+zombie_grandchildren (void)
+{
+  size_t n = 0;
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  while (d && (e = readdir (d)) != NULL)
+    {
+      char st;
+      int pid = atoi (e->d_name);
+      pid_t pp = pid > 0 ? ppid_of (pid, &st) : -1;
+      if (pp > 0 && st == 'Z' && ppid_of (pp, NULL) == getpid ())
+        n++;
+    }
+  if (d)
+    closedir (d);
+  return n;
+}
+
 /* The output of `sh -c script' in c, with env added to the request (may be NULL). */
 static char *
 sh_out (fk_client_t *c, const char *script, char **env)
@@ -254,6 +295,18 @@ test_lease_fields (void **st)
   out = sh_out (c, "echo \"$GREETING/$SHADOWED\"", req_env);
   assert_string_equal (out, "hello from the lease/request\n");
   free (out);
+
+  /* The helper made the sandbox: once it is deleted, its processes are the helper's to reap,
+     also when no other request comes. */
+  fk_sandbox_t *gone = NULL;
+  fk_client_t *gone_c = NULL;
+  if (fk_warm_pool_wait_ready (pool, 1, 30000, &err) < 0)
+    fail_msg ("refill: %s", fk_error_message (&err));
+  assert_true (lease (pool, &want, &gone, &gone_c));
+  delete_sb (gone, gone_c);
+  for (int i = 0; i < 60 && zombie_grandchildren () > 0; i++)
+    usleep (50000);
+  assert_int_equal (zombie_grandchildren (), 0);
 
   /* Asking for no timeout from a pool with one, or other labels from a pool that has its own,
      is created cold. */

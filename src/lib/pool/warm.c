@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,6 +95,16 @@ lease_apply (const fk_warm_pool_t *p, const item_t *it, const fk_sandbox_spec_t 
 
 /* ---- the helper process: one line per request, "+ID" or "-MESSAGE" ---- */
 
+/* The helper is the parent of the sandboxes it makes (their PID 1 and watchdog): once the pool's
+   owner deletes one, it is the helper's to reap. Between creations nothing of its own runs, so
+   every exited child is one of those. */
+static void
+reap_children (void)
+{
+  while (waitpid (-1, NULL, WNOHANG) > 0)
+    ;
+}
+
 static void
 helper_main (fk_warm_pool_t *p, int req, int resp)
 {
@@ -101,6 +112,11 @@ helper_main (fk_warm_pool_t *p, int req, int resp)
   char c;
   for (;;)
     {
+      reap_children ();
+      /* Wake now and then to reap what was deleted while no request came. */
+      struct pollfd pf = { .fd = req, .events = POLLIN };
+      if (poll (&pf, 1, 1000) == 0)
+        continue;
       ssize_t n = read (req, &c, 1);
       if (n < 0 && errno == EINTR)
         continue;
