@@ -210,14 +210,27 @@ test('a wrong API key is rejected', async () => {
     (e) => e.name === 'AuthenticationError');
 });
 
-test('5 sandboxes used in parallel', async () => {
-  const boxes = await Promise.all([0, 1, 2, 3, 4].map(() => Sandbox.create('base')));
+test('20 sandboxes used in parallel, each running commands and files', async () => {
+  const boxes = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    Sandbox.create('base', { metadata: { parallel: String(i) } })));
   try {
+    assert.equal(new Set(boxes.map((b) => b.sandboxId)).size, 20);
     await Promise.all(boxes.map(async (b, i) => {
+      // Each sees only its own files and its own processes.
       await b.files.write(`/tmp/n${i}`, `${i}`);
       const r = await b.commands.run(`cat /tmp/n${i}; echo " $(ls /tmp | grep -c '^n')"`);
       assert.equal(r.stdout, `${i} 1\n`);
+      const bg = await b.commands.run(`sleep 30 # box ${i}`, { background: true });
+      const procs = await b.commands.list();
+      assert.deepEqual(procs.map((p) => p.pid), [bg.pid]);
+      await b.files.makeDir(`/tmp/d${i}`);
+      await b.files.write(`/tmp/d${i}/f`, 'x'.repeat(i + 1));
+      assert.equal((await b.files.getInfo(`/tmp/d${i}/f`)).size, i + 1);
+      assert.equal(await b.commands.kill(bg.pid), true);
+      assert.equal((await b.commands.run(`cat /tmp/d${i}/f | wc -c`)).stdout.trim(), String(i + 1));
     }));
+    const listed = await Sandbox.list({ query: { metadata: { parallel: '7' } } }).nextItems();
+    assert.deepEqual(listed.map((s) => s.sandboxId), [boxes[7].sandboxId]);
   } finally {
     await Promise.all(boxes.map((b) => b.kill()));
   }
