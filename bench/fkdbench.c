@@ -44,7 +44,8 @@
 const fk_fkd_bench_goal_t fk_fkd_bench_goals[] = {
   { SDK "run_true_ms", "commands.run round trip p95", 2.0 },
   { SDK "create_warm_ms", "Sandbox.create() from the warm pool p95", 5.0 },
-  { "fkd.http_cost.run_true_p50_ms", "fkd's overhead per call (HTTP Start beside the library)", 0.5 },
+  { "fkd.http_cost.run_true_p50_ms", "fkd's overhead per call (HTTP Start beside the library)",
+    0.5 },
   { SDK "fkd_rss_100_sandboxes_mib", "fkd's memory with 100 sandboxes (MiB)", 20.0 },
   { NULL, NULL, 0 },
 };
@@ -153,8 +154,9 @@ run_sh (fk_client_t *c, const char *script, const char *want, fk_error_t *err)
   fk_exec_result_t r;
   if (fk_client_exec (c, &eo, 4096, &r, err) < 0)
     return -1;
-  int ok = r.status.exit_code == 0
-           && (want == NULL || (r.out_len == strlen (want) && memcmp (r.out, want, r.out_len) == 0));
+  int ok
+      = r.status.exit_code == 0
+        && (want == NULL || (r.out_len == strlen (want) && memcmp (r.out, want, r.out_len) == 0));
   fk_exec_result_free (&r);
   if (!ok)
     return fk_error_set (err, EIO, "`%s' in the sandbox: wrong exit or output", script);
@@ -236,8 +238,7 @@ direct_density (fk_sandbox_t *sb, size_t n, size_t repeats, fk_trace_samples_t *
         {
           ret = push_ms (samples, metric, slowest, r, repeats, err);
           if (ret == 0
-              && fk_trace_sample_set_tagf (samples->items[samples->len - 1], err, "level", "%zu",
-                                           n)
+              && fk_trace_sample_set_tagf (samples->items[samples->len - 1], err, "level", "%zu", n)
                      < 0)
             ret = -1;
         }
@@ -412,8 +413,17 @@ sdk_phase (const fk_fkd_bench_opts_t *o, const char *phase, fkd_run_t *f,
   cleanup_free char *levels = xcalloc (cap, 1);
   for (size_t i = 0; i < o->n_levels; i++)
     used += (size_t)snprintf (levels + used, cap - used, "%s%zu", i ? "," : "", o->levels[i]);
-  char *argv[] = { (char *)o->node_path, (char *)o->script_path, (char *)o->sdk_dir, (char *)phase,
-                   (char *)o->template_id, iterations, creates, levels, repeats, pid, NULL };
+  char *argv[] = { (char *)o->node_path,
+                   (char *)o->script_path,
+                   (char *)o->sdk_dir,
+                   (char *)phase,
+                   (char *)o->template_id,
+                   iterations,
+                   creates,
+                   levels,
+                   repeats,
+                   pid,
+                   NULL };
   cleanup_close int out = memfd_create ("fkd-sdk-out", MFD_CLOEXEC);
   if (out < 0)
     return fk_error_set_errno (err, "memfd_create");
@@ -508,8 +518,9 @@ fk_fkd_bench_collect (fk_runtime_t *rt, const fk_fkd_bench_opts_t *o, fk_trace_s
                       fk_error_t *err)
 {
   if (o->iterations == 0 || o->creates == 0 || o->repeats == 0 || o->warm_depth == 0)
-    return fk_error_set (err, EINVAL, "bench fkd: iterations, creates, repeats and the warm "
-                                      "pool's depth are at least 1");
+    return fk_error_set (err, EINVAL,
+                         "bench fkd: iterations, creates, repeats and the warm "
+                         "pool's depth are at least 1");
   /* The library side first, while this process has no other children: the warm pool forks. */
   if (direct_creates (rt, o, samples, err) < 0 || direct_commands (rt, o, samples, err) < 0
       || sdk_side (rt, o, samples, err) < 0)

@@ -27,8 +27,8 @@
 #define USAGE                                                                                      \
   "usage: fk bench fkd [OPTIONS]\n"                                                                \
   "  --artifact FILE    (default $FIRKIN_STATE_DIR/bench/fkd.json)\n"                              \
-  "  --template ID      the sandboxes' template (default base), prepared in the state dir\n"      \
-  "  --iterations N     samples of commands.run (default 200; a quarter as many 1 MiB files)\n"  \
+  "  --template ID      the sandboxes' template (default base), prepared in the state dir\n"       \
+  "  --iterations N     samples of commands.run (default 200; a quarter as many 1 MiB files)\n"    \
   "  --creates N        samples per create metric (default 30)\n"                                  \
   "  --levels L,...     density levels (default 1,2,4,8)\n"                                        \
   "  --repeats N        density repeats per level (default 10)\n"                                  \
@@ -119,8 +119,8 @@ print_summary (const fk_trace_samples_t *s, const fk_fkd_bench_opts_t *o)
   size_t n_ops = 4 + o->n_levels;
   for (size_t i = 0; i < n_ops; i++)
     {
-      cleanup_free char *op = i < 4 ? xstrdup (ops[i])
-                                    : xasprintf ("shell_pool_density_c%zu", o->levels[i - 4]);
+      cleanup_free char *op
+          = i < 4 ? xstrdup (ops[i]) : xasprintf ("shell_pool_density_c%zu", o->levels[i - 4]);
       cleanup_free char *sdk = xasprintf ("fkd.sdk.%s_ms", op);
       cleanup_free char *lib = xasprintf ("fkd.direct.%s_ms", op);
       size_t n = 0;
@@ -144,7 +144,9 @@ print_summary (const fk_trace_samples_t *s, const fk_fkd_bench_opts_t *o)
       double p50, p95;
       fk_trace_metric_p50_p95 (s, gl->metric, &p50, &p95);
       printf ("  %-44s p95 %9.3f  goal <= %-6g %s\n", gl->what, p95, gl->max,
-              isnan (p95) ? "-" : p95 <= gl->max ? "met" : "not met");
+              isnan (p95)      ? "-"
+              : p95 <= gl->max ? "met"
+                               : "not met");
     }
 }
 
@@ -192,7 +194,7 @@ fk_bench_fkd (const fk_cli_globals_t *g, int argc, char **argv)
   cleanup_free char *fkd = find_fkd (w.fkd);
   cleanup_free char *node = fk_bench_which (w.node ? w.node : "node");
   const char *env_sdk = getenv ("FIRKIN_E2B_SDK");
-  cleanup_free char *sdk = w.sdk                  ? xstrdup (w.sdk)
+  cleanup_free char *sdk = w.sdk                 ? xstrdup (w.sdk)
                            : env_sdk && *env_sdk ? xstrdup (env_sdk)
                                                  : xstrdup (FK_BENCH_SOURCE_DIR "/tests/e2b");
   cleanup_free char *script
