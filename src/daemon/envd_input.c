@@ -42,7 +42,7 @@ typedef struct sinput
   int refs; /* the request's, and the worker's while it runs */
   fkd_server_t *srv;
   struct MHD_Connection *conn;
-  fkd_target_t t; /* read from the headers when the worker starts */
+  fkd_target_t t;           /* read from the headers when the worker starts */
   fkd_envelope_reader_t rd; /* the MHD thread's */
   int started;
   fkd_proc_req_t *sel; /* the start message's selector */
@@ -288,6 +288,8 @@ on_message (void *ud, unsigned flags, const char *msg, size_t len, fk_error_t *e
   /* The agent is behind: stop reading the body until the worker catches up. */
   if (si->queued > QUEUE_HIGH && !si->suspended)
     {
+      log_debug ("stream input: %zu bytes wait for the agent, the body is not read meanwhile",
+                 si->queued);
       si->suspended = 1;
       MHD_suspend_connection (si->conn);
     }

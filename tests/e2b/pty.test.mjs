@@ -228,6 +228,34 @@ test('StreamInput: a chunked stream of envelopes reaches the command as it arriv
   assert.equal(await sbx.files.read('/tmp/si.txt'), 'first\nsecond\n');
 });
 
+test('StreamInput: 6 MiB in 96 KiB messages arrive whole and in order', async () => {
+  const h = await sbx.commands.run('sha256sum > /tmp/si.sum', { background: true, stdin: true });
+  const start = envelope({ start: { process: { pid: h.pid } } });
+  const data = Buffer.alloc(6 << 20);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 13)) & 0xff;
+  const pieces = [start];
+  for (let off = 0; off < data.length; off += 96 << 10)
+    pieces.push(envelope({ data: { input: { stdin: data.subarray(off, off + (96 << 10)).toString('base64') } } }));
+  const r = await streamInput(pieces);
+  assert.deepEqual(r.envs, [{ flags: 0, msg: {} }, { flags: 2, msg: {} }]);
+  await sbx.commands.closeStdin(h.pid);
+  await h.wait();
+  const { createHash } = await import('node:crypto');
+  assert.equal((await sbx.files.read('/tmp/si.sum')).split(' ')[0],
+    createHash('sha256').update(data).digest('hex'));
+});
+
+test('StreamInput to a command that does not read: resource_exhausted, fkd unharmed', async () => {
+  const h = await sbx.commands.run('sleep 60', { background: true, stdin: true });
+  const start = envelope({ start: { process: { pid: h.pid } } });
+  const chunk = envelope({ data: { input: { stdin: Buffer.alloc(512 << 10).toString('base64') } } });
+  const r = await streamInput([start, ...Array(16).fill(chunk)]);
+  assert.equal(r.envs.at(-1).msg.error.code, 'resource_exhausted');
+  await sbx.commands.kill(h.pid);
+  await h.wait().catch(() => {});
+  assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n');
+});
+
 test('StreamInput bad input: a lying length, an oversized envelope, the limit, no start, unknown pid', async () => {
   const h = await sbx.commands.run('cat >/dev/null', { background: true, stdin: true });
   const start = envelope({ start: { process: { pid: h.pid } } });

@@ -24,7 +24,8 @@ static int
 on_msg (void *ud, unsigned flags, const char *msg, size_t len, fk_error_t *err)
 {
   seen_t *s = ud;
-  if (len > READER_MAX || (flags & (FKD_ENVELOPE_COMPRESSED | FKD_ENVELOPE_END)) || msg[len] != '\0')
+  if (len > READER_MAX || (flags & (FKD_ENVELOPE_COMPRESSED | FKD_ENVELOPE_END))
+      || msg[len] != '\0')
     abort ();
   s->n++;
   s->bytes += len;
