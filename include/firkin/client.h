@@ -214,6 +214,21 @@ int fk_proc_close_stdin (fk_proc_t *p, fk_error_t *err);
 int fk_proc_signal (fk_proc_t *p, int sig, int group, fk_error_t *err);
 /* Resizes the pty of a pty process. */
 int fk_proc_resize (fk_proc_t *p, unsigned rows, unsigned cols, fk_error_t *err);
+/* Resizes the terminal of a pty process by pid (tag NULL) or by tag, attached or not. ENOTTY
+   for a process without one, ENOENT when there is no such process. */
+int fk_client_resize (fk_client_t *c, pid_t pid, const char *tag, unsigned rows, unsigned cols,
+                      fk_error_t *err);
+
+#define FK_INPUT_EOF 0x1u /* close stdin after the bytes (a terminal: send it its EOF) */
+#define FK_INPUT_PTY 0x2u /* the bytes are for the process's terminal (it must have one) */
+/* Sends bytes to the stdin (or terminal, FK_INPUT_PTY) of a process by pid (tag NULL) or by
+   tag without attaching to it: its output stays with whoever is attached (or kept for the next
+   attach). Returns once the agent queued them. ENOENT no such process, ESRCH it exited, EPIPE
+   its stdin is closed or was never open, ENOTTY the terminal flag does not fit the process,
+   ENOBUFS it is not reading what it was sent. */
+int fk_client_input (fk_client_t *c, pid_t pid, const char *tag, const void *data, size_t len,
+                     unsigned flags, fk_error_t *err);
+
 /* Releases the handle. A process still running is detached: killed by the agent unless it has
    a tag or `keep`. NULL is fine. */
 void fk_proc_free (fk_proc_t *p);
@@ -229,6 +244,10 @@ typedef struct fk_proc_info
   char **argv; /* NULL-terminated */
   int running; /* 0: exited, status not yet collected by an attach */
   int attached;
+  char **env; /* the "K=V" entries it was started with (as far as the agent lists them),
+                 NULL-terminated, may be empty */
+  char *cwd;  /* the directory it was started in, NULL when none was given */
+  int pty;    /* it runs on a terminal */
 } fk_proc_info_t;
 
 /* The processes the agent started (running, or exited and waiting to be collected). */

@@ -89,6 +89,8 @@ struct proc
   uint32_t req_id;
   char *tag;
   char **argv; /* for ps */
+  char **env;  /* for ps: the entries the request gave (NULL: none) */
+  char *cwd;   /* for ps: the directory the request gave (NULL: none) */
   int keep;
   int pty;
   watch_t out, err, in;
@@ -191,6 +193,9 @@ void proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void proc_attach (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void proc_resize (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+/* PROC_INPUT: input for a process by pid or tag, from any request (the process's output stays
+   with whoever is attached to it, or kept for the next attach). */
+void proc_input (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void proc_ps (conn_t *c, uint32_t id);
 void proc_stdin (conn_t *c, uint32_t id, uint16_t flags, const uint8_t *data, size_t len);
 void proc_cancel (conn_t *c, uint32_t target);

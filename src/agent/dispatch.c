@@ -134,6 +134,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
     case FK_WIRE_RESIZE:
       proc_resize (c, f->id, &m);
       break;
+    case FK_WIRE_PROC_INPUT:
+      proc_input (c, f->id, &m);
+      break;
     case FK_WIRE_PS:
       proc_ps (c, f->id);
       break;

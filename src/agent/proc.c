@@ -22,6 +22,8 @@
 /* After a process exits, its pipes are read at most this much more (a background job holding
    them open must not keep the exit from being reported). */
 #define DRAIN_MAX (4u << 20)
+/* A ps entry's environment stops before the entry reaches this size. */
+#define PS_ENTRY_MAX (256u * 1024u)
 
 static proc_t *
 find_proc (conn_t *c, uint32_t id, pid_t pid, const char *tag)
@@ -308,6 +310,14 @@ proc_exec (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   p->argv = xcalloc (argc + 1, sizeof (char *));
   for (size_t i = 0; i < argc; i++)
     p->argv[i] = xstrdup (argv[i]);
+  if (m->env)
+    {
+      size_t envc = fk_strv_len (m->env);
+      p->env = xcalloc (envc + 1, sizeof (char *));
+      for (size_t i = 0; i < envc; i++)
+        p->env[i] = xstrdup (m->env[i]);
+    }
+  p->cwd = m->str[FK_TAG_CWD] && m->str[FK_TAG_CWD][0] ? xstrdup (m->str[FK_TAG_CWD]) : NULL;
   p->out.kind = W_OUT;
   p->err.kind = W_ERR;
   p->in.kind = W_IN;
@@ -599,7 +609,14 @@ proc_signal (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 void
 proc_resize (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
-  proc_t *p = find_proc (c, (uint32_t)m->num[FK_TAG_TARGET], 0, NULL);
+  proc_t *p;
+  if (fk_wire_msg_has (m, FK_TAG_TARGET))
+    p = find_proc (c, (uint32_t)m->num[FK_TAG_TARGET], 0, NULL);
+  else
+    p = find_proc (NULL, 0, fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t)m->num[FK_TAG_PID] : 0,
+                   m->str[FK_TAG_TAG]);
+  if (p != NULL && p->discard)
+    p = NULL;
   if (p == NULL || !p->pty || p->out.fd < 0)
     {
       conn_send_error (c, id, p ? ENOTTY : ENOENT, p ? "not a pty process" : "no such process");
@@ -630,7 +647,15 @@ proc_ps (conn_t *c, uint32_t id)
         fk_wire_put_str (&e, FK_TAG_TAG, p->tag);
       for (char **a = p->argv; *a; a++)
         fk_wire_put_str (&e, FK_TAG_ARG, *a);
-      fk_wire_put_int (&e, FK_TAG_FLAGS, (uint64_t)(!p->exited) | (uint64_t)(p->conn != NULL) << 1);
+      if (p->cwd)
+        fk_wire_put_str (&e, FK_TAG_CWD, p->cwd);
+      /* The environment as far as it fits an entry of PS_ENTRY_MAX (a frame holds whole
+         entries). */
+      for (char **v = p->env; v && *v && e.len + strlen (*v) + 16 < PS_ENTRY_MAX; v++)
+        fk_wire_put_str (&e, FK_TAG_ENV, *v);
+      fk_wire_put_int (&e, FK_TAG_FLAGS,
+                       (p->exited ? 0 : FK_WIRE_PS_RUNNING) | (p->conn ? FK_WIRE_PS_ATTACHED : 0)
+                           | (p->pty ? FK_WIRE_PS_PTY : 0));
       conn_list_add (c, id, FK_TAG_PROC, &e, &open);
     }
   fk_wire_buf_free (&e);
@@ -652,6 +677,45 @@ proc_stdin (conn_t *c, uint32_t id, uint16_t flags, const uint8_t *data, size_t 
 }
 
 void
+proc_input (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  pid_t pid = fk_wire_msg_has (m, FK_TAG_PID) ? (pid_t)m->num[FK_TAG_PID] : 0;
+  proc_t *p = find_proc (NULL, 0, pid, m->str[FK_TAG_TAG]);
+  unsigned flags = (unsigned)m->num[FK_TAG_FLAGS];
+  if (p == NULL || p->discard || p->exited)
+    {
+      conn_send_error (c, id, p && !p->discard ? ESRCH : ENOENT,
+                       p && !p->discard ? "the process has exited" : "no such process");
+      return;
+    }
+  if (!(flags & FK_WIRE_INPUT_PTY) != !p->pty)
+    {
+      conn_send_error (c, id, ENOTTY,
+                       p->pty ? "the process runs on a terminal: send it terminal input"
+                              : "the process has no terminal");
+      return;
+    }
+  if (p->in.fd < 0)
+    {
+      conn_send_error (c, id, EPIPE, "the process's stdin is closed or was never open");
+      return;
+    }
+  const fk_wire_slice_t *d = &m->bytes[FK_TAG_STDIN_DATA];
+  /* The process is not reading: its queue is bounded, and the request gets told (a connection
+     other than the one attached cannot be paused on the process's account). */
+  if (p->inlen - p->inoff + d->len > AGENT_STDIN_MAX)
+    {
+      conn_send_error (c, id, ENOBUFS, "the process is not reading its input");
+      return;
+    }
+  queue_stdin (p, d->data, d->len);
+  if (flags & FK_WIRE_INPUT_EOF)
+    p->in_eof = 1;
+  write_stdin (p);
+  conn_send_ok (c, id);
+}
+
+void
 proc_gc (void)
 {
   for (proc_t **pp = &agent->procs; *pp;)
@@ -669,6 +733,8 @@ proc_gc (void)
       free (p->inbuf);
       free (p->tag);
       fk_strv_free (p->argv);
+      fk_strv_free (p->env);
+      free (p->cwd);
       fk_wire_buf_free (&p->pending);
       free (p);
     }

@@ -33,6 +33,8 @@
 size_t
 fkd_envd_body_max (const char *method, const char *url)
 {
+  if (strcmp (method, "POST") == 0 && strcmp (url, "/process.Process/StreamInput") == 0)
+    return FKD_STREAM_INPUT_MAX;
   return strcmp (method, "POST") == 0 && strcmp (url, "/files") == 0 ? FKD_UPLOAD_MAX
                                                                      : FKD_BODY_MAX;
 }
@@ -80,35 +82,37 @@ basic_user (const char *auth)
   return xstrdup ((char *)out);
 }
 
-/* Opens the target's sandbox and checks its token: *ret_socket is its agent's socket. Replies
-   (502 unknown or stopped, as the hosted proxy does and the SDK expects; 401 bad token) and
-   returns -1 on failure. */
+/* Opens the target's sandbox and checks its token: *ret_socket is its agent's socket. On
+   failure *ret_status is the HTTP status to answer (502 unknown or stopped, as the hosted proxy
+   does and the SDK expects; 401 bad token) and err says why. */
 static int
-resolve (fkd_req_t *r, const fkd_target_t *t, int check_token, char **ret_socket)
+resolve (fkd_server_t *srv, const fkd_target_t *t, int check_token, char **ret_socket,
+         unsigned *ret_status, fk_error_t *err)
 {
-  fk_error_t err = FK_ERROR_INIT;
   fk_sandbox_t *sb = NULL;
   fk_sandbox_info_t *info = NULL;
   int ret = -1;
-  if (fk_sandbox_open (r->srv->rt, t->id, &sb, &err) < 0
-      || fk_sandbox_inspect (sb, &info, &err) < 0)
+  *ret_status = MHD_HTTP_BAD_GATEWAY;
+  if (fk_sandbox_open (srv->rt, t->id, &sb, err) < 0 || fk_sandbox_inspect (sb, &info, err) < 0)
     {
-      if (err.code == ENOENT)
-        fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s not found", t->id);
+      if (err->code == ENOENT)
+        {
+          fk_error_clear (err);
+          fk_error_set (err, ENOENT, "sandbox %s not found", t->id);
+        }
       else
-        fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s: %s", t->id, fk_error_message (&err));
+        fk_error_wrap (err, "sandbox %s", t->id);
       goto out;
     }
   /* One waiting in the warm pool is nobody's yet (and has no token to check). */
   if (fkd_meta_get (info->metadata, FKD_META_POOL))
     {
-      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s not found", t->id);
+      fk_error_set (err, ENOENT, "sandbox %s not found", t->id);
       goto out;
     }
   if (info->status != FK_SANDBOX_RUNNING || info->socket_path == NULL)
     {
-      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s is %s", t->id,
-                       fk_sandbox_status_name (info->status));
+      fk_error_set (err, ESRCH, "sandbox %s is %s", t->id, fk_sandbox_status_name (info->status));
       goto out;
     }
   const char *want = fkd_meta_get (info->metadata, FKD_META_TOKEN);
@@ -116,28 +120,41 @@ resolve (fkd_req_t *r, const fkd_target_t *t, int check_token, char **ret_socket
       && (t->token == NULL || strlen (t->token) != strlen (want)
           || CRYPTO_memcmp (t->token, want, strlen (want)) != 0))
     {
-      fkd_reply_error (r, MHD_HTTP_UNAUTHORIZED, "invalid or missing X-Access-Token");
+      *ret_status = MHD_HTTP_UNAUTHORIZED;
+      fk_error_set (err, EACCES, "invalid or missing X-Access-Token");
       goto out;
     }
   *ret_socket = xstrdup (info->socket_path);
   ret = 0;
 out:
-  fk_error_clear (&err);
   fk_sandbox_info_free (info);
   fk_sandbox_free (sb);
   return ret;
 }
 
 int
-fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c)
+fkd_envd_open_agent (fkd_server_t *srv, const fkd_target_t *t, fk_client_t **ret_c,
+                     unsigned *ret_status, fk_error_t *err)
 {
   cleanup_free char *sock = NULL;
-  if (resolve (r, t, 1, &sock) < 0)
+  if (resolve (srv, t, 1, &sock, ret_status, err) < 0)
     return -1;
-  fk_error_t err = FK_ERROR_INIT;
-  if (fk_client_connect (sock, ret_c, &err) < 0)
+  if (fk_client_connect (sock, ret_c, err) < 0)
     {
-      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s: %s", t->id, fk_error_message (&err));
+      *ret_status = MHD_HTTP_BAD_GATEWAY;
+      return fk_error_wrap (err, "sandbox %s", t->id);
+    }
+  return 0;
+}
+
+int
+fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  unsigned status;
+  if (fkd_envd_open_agent (r->srv, t, ret_c, &status, &err) < 0)
+    {
+      fkd_reply_error (r, status, "%s", fk_error_message (&err));
       fk_error_clear (&err);
       return -1;
     }
@@ -177,8 +194,13 @@ static void
 health_job (fkd_req_t *r, void *data)
 {
   cleanup_free char *sock = NULL;
-  if (resolve (r, data, 0, &sock) == 0)
+  fk_error_t err = FK_ERROR_INIT;
+  unsigned status;
+  if (resolve (r->srv, data, 0, &sock, &status, &err) == 0)
     fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
+  else
+    fkd_reply_error (r, status, "%s", fk_error_message (&err));
+  fk_error_clear (&err);
 }
 
 /* ---- GET /files ---- */
@@ -416,9 +438,13 @@ start_job (fkd_req_t *r, void *data)
   o.env = s->sr->env;
   o.cwd = s->sr->cwd;
   o.user = s->t.user;
-  o.stdin_mode = s->sr->stdin_open ? FK_STDIN_STREAM : FK_STDIN_CLOSED;
+  /* A terminal is always open for input (closing it would type the EOF character). */
+  o.stdin_mode = s->sr->stdin_open || s->sr->pty ? FK_STDIN_STREAM : FK_STDIN_CLOSED;
   o.timeout_ms = s->timeout_ms;
   o.tag = s->sr->tag;
+  o.pty = s->sr->pty;
+  o.rows = s->sr->rows;
+  o.cols = s->sr->cols;
   /* envd runs a process apart from the request that started it: a client that goes away does
      not end it (the SDK's background commands rely on that); Connect-Timeout-Ms still does. */
   o.keep = 1;
@@ -435,7 +461,7 @@ start_job (fkd_req_t *r, void *data)
       return;
     }
 
-  fkd_envd_stream_proc (r, c, p, s->keepalive_s, s->t.id, s->sr->tag, s->sr->stdin_open);
+  fkd_envd_stream_proc (r, c, p, s->keepalive_s, s->t.id, s->sr->tag, s->sr->pty);
 }
 
 void
@@ -545,14 +571,6 @@ route_start (fkd_req_t *r, fkd_target_t *t)
       fk_error_clear (&err);
       return;
     }
-  if (sr->pty)
-    {
-      fkd_target_clear (t);
-      fkd_start_req_free (sr);
-      fkd_envd_connect_error (r, MHD_HTTP_NOT_IMPLEMENTED, "unimplemented",
-                              "pty is not served by this fkd yet");
-      return;
-    }
   start_req_t *s = xcalloc (1, sizeof *s);
   s->t = *t;
   s->sr = sr;
@@ -613,6 +631,11 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
   if (strcmp (url, "/process.Process/Start") == 0 && post)
     {
       route_start (r, &t);
+      return;
+    }
+  if (strcmp (url, "/process.Process/StreamInput") == 0 && post)
+    {
+      fkd_envd_input_route (r, &t);
       return;
     }
   if (strcmp (url, "/files") == 0 && (get || post))

@@ -1,6 +1,6 @@
 /* daemon/envd.h: what envd's parts share (envd.c: routing, /health, /files, Start;
    envd_stream.c: the process streams; envd_fs.c: filesystem.Filesystem; envd_proc.c:
-   process.Process's unary calls and Connect). */
+   process.Process's unary calls and Connect; envd_input.c: StreamInput). */
 #ifndef FKD_ENVD_H
 #define FKD_ENVD_H
 
@@ -18,6 +18,9 @@ void fkd_target_clear (fkd_target_t *t);
 /* Opens the target's sandbox, checks its token and connects to its agent. Replies (502 unknown
    or stopped, 401 bad token) and returns -1 on failure. */
 int fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c);
+/* Likewise without replying: *ret_status is the HTTP status to answer, err says why. */
+int fkd_envd_open_agent (fkd_server_t *srv, const fkd_target_t *t, fk_client_t **ret_c,
+                         unsigned *ret_status, fk_error_t *err);
 /* The HTTP status of a failed file call (from its errno). */
 unsigned fkd_envd_file_status (int code);
 /* A unary Connect error: status, {"code": code, "message": msg}. */
@@ -34,17 +37,17 @@ int fkd_envd_json_body (fkd_req_t *r, const char *service);
 void fkd_envd_stream_error (fkd_req_t *r, const char *code, const char *msg);
 
 /* From a job: answers with the Connect server stream of process p (a start event with its pid,
-   its output, its end, the end of the stream), keepalives every keepalive_s seconds (0: none).
-   Takes p and c (both freed when the stream ends). While it runs, the stream can be found by
-   sandbox_id and the process's pid or tag to send it input (stdin_open: the process has a
-   stdin). */
+   its output, as `pty' events when pty, else `stdout' and `stderr', its end, the end of the
+   stream), keepalives every keepalive_s seconds (0: none), and runs until the process ends or
+   every stream of it is gone. Takes p and c (both freed when it returns). While it runs, other
+   streams join it (fkd_envd_stream_join) by sandbox_id and the process's pid or tag. */
 void fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s,
-                           const char *sandbox_id, const char *tag, int stdin_open);
-/* Hands data for the stdin of the process (pid, or tag when not NULL) of sandbox_id to the
-   stream of this fkd that has it, or closes its stdin (close), and waits until it is sent.
-   ENOENT: no stream here has it; EPIPE: it has no stdin or it ended. */
-int fkd_envd_stream_input (const char *sandbox_id, pid_t pid, const char *tag, const void *data,
-                           size_t len, int close, fk_error_t *err);
+                           const char *sandbox_id, const char *tag, int pty);
+/* From a job: answers with a new stream of the process (pid, or tag when not NULL) of
+   sandbox_id that a stream of this fkd has (a start event, then what the process writes from
+   now on, its end). 0, or -1 (nothing done) when no stream here has it. */
+int fkd_envd_stream_join (fkd_req_t *r, const char *sandbox_id, pid_t pid, const char *tag,
+                          unsigned keepalive_s);
 
 /* The Keepalive-Ping-Interval header in seconds (at most an hour; 0 when absent). */
 unsigned fkd_envd_keepalive (fkd_req_t *r);
@@ -53,5 +56,8 @@ unsigned fkd_envd_keepalive (fkd_req_t *r);
    taking t; -1 (t left to the caller) for a method not served. */
 int fkd_envd_fs_route (fkd_req_t *r, fkd_target_t *t, const char *method);
 int fkd_envd_proc_route (fkd_req_t *r, fkd_target_t *t, const char *method);
+/* process.Process/StreamInput once its body is in (envd_input.c; the body went to the sink
+   fkd_envd_body_sink set): replies or starts a job, taking t. */
+void fkd_envd_input_route (fkd_req_t *r, fkd_target_t *t);
 
 #endif

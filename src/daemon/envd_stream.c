@@ -1,7 +1,7 @@
 /* daemon/envd_stream.c: envd's Connect server streams of a process (process.Process/Start and
-   Connect): the response MHD reads from while a pump thread feeds it the process's events, with
-   back-pressure, keepalives and hang-up detection, and the registry SendInput and CloseStdin
-   find a process's stream in. */
+   Connect). fkd holds one attachment to a process (a hub) and fans its events out to every
+   stream of it: each stream is a response MHD reads from, fed by the hub's pump thread with
+   back-pressure, keepalives and hang-up detection. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -24,40 +24,36 @@
 /* How often a stream's pump looks at its client, its input queue and at shutdown. */
 #define PUMP_TICK_MS 200
 
-/* Input for a stream's process (SendInput, CloseStdin): the agent takes a process's stdin only
-   from the request attached to it, and only the stream's pump may use its fk_proc_t, so the
-   caller queues the input here and waits for the pump to send it. */
-typedef struct input_op
-{
-  struct input_op *next;
-  const void *data;
-  size_t len;
-  int close, done;
-  fk_error_t err;
-} input_op_t;
-
 typedef struct stream
 {
   pthread_mutex_t lock;
-  pthread_cond_t drained, input_done;
+  pthread_cond_t drained;
   int refs;
   struct MHD_Connection *conn;
   int fd; /* the client's socket (-1: unknown) */
   int suspended, ended, gone;
   char *buf;
   size_t len, off;
-  /* In the registry below while its pump runs. */
-  struct stream *next;
-  char *sandbox_id, *tag;
-  pid_t pid;
-  int stdin_open;     /* the process has a stdin to write to */
-  int input_gone;     /* the pump has ended: input fails */
-  input_op_t *inputs; /* queued, oldest first */
+  unsigned keepalive_s; /* 0: none */
+  int64_t next_ka;
+  struct stream *next; /* in its hub's list (hubs_lock) */
 } stream_t;
 
-/* The streams whose pumps run, to find a process's stream by sandbox and pid or tag. */
-static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
-static stream_t *streams;
+/* fkd's one attachment to a process: the pump that reads its events and the streams it feeds.
+   The agent attaches one request at a time to a process, so a second stream of it joins the
+   hub instead of attaching. */
+typedef struct hub
+{
+  struct hub *next; /* in the registry while it takes streams */
+  char *sandbox_id, *tag;
+  pid_t pid;
+  int pty;
+  stream_t *streams; /* hubs_lock */
+} hub_t;
+
+/* The hubs that take streams, and every hub's list of streams. */
+static pthread_mutex_t hubs_lock = PTHREAD_MUTEX_INITIALIZER;
+static hub_t *hubs;
 
 static void
 stream_unref (stream_t *s)
@@ -69,10 +65,7 @@ stream_unref (stream_t *s)
     return;
   pthread_mutex_destroy (&s->lock);
   pthread_cond_destroy (&s->drained);
-  pthread_cond_destroy (&s->input_done);
   free (s->buf);
-  free (s->sandbox_id);
-  free (s->tag);
   free (s);
 }
 
@@ -281,142 +274,187 @@ fkd_envd_stream_error (fkd_req_t *r, const char *code, const char *msg)
   fkd_reply (r, MHD_HTTP_OK, resp);
 }
 
-/* The pump sends what was queued for its process's stdin and wakes the callers. */
-static void
-send_inputs (stream_t *s, fk_proc_t *p)
+/* A stream for r's client with its start event queued; one reference for its response, one for
+   the caller. */
+static stream_t *
+stream_new (fkd_req_t *r, pid_t pid, unsigned keepalive_s)
 {
-  pthread_mutex_lock (&s->lock);
-  input_op_t *ops = s->inputs;
-  s->inputs = NULL;
-  pthread_mutex_unlock (&s->lock);
-  while (ops)
-    {
-      input_op_t *op = ops;
-      ops = op->next;
-      if (op->close)
-        fk_proc_close_stdin (p, &op->err);
-      else
-        fk_proc_write_stdin (p, op->data, op->len, &op->err);
-      pthread_mutex_lock (&s->lock);
-      op->done = 1;
-      pthread_cond_broadcast (&s->input_done);
-      pthread_mutex_unlock (&s->lock);
-    }
-}
-
-/* The pump ends: the stream leaves the registry (so no input is queued after), and what was
-   queued fails. */
-static void
-inputs_end (stream_t *s)
-{
-  pthread_mutex_lock (&streams_lock);
-  for (stream_t **pp = &streams; *pp; pp = &(*pp)->next)
-    if (*pp == s)
-      {
-        *pp = s->next;
-        break;
-      }
-  pthread_mutex_unlock (&streams_lock);
-  pthread_mutex_lock (&s->lock);
-  s->input_gone = 1;
-  for (input_op_t *op = s->inputs; op; op = op->next)
-    {
-      fk_error_set (&op->err, EPIPE, "process %d ended", (int)s->pid);
-      op->done = 1;
-    }
-  s->inputs = NULL;
-  pthread_cond_broadcast (&s->input_done);
-  pthread_mutex_unlock (&s->lock);
-}
-
-int
-fkd_envd_stream_input (const char *sandbox_id, pid_t pid, const char *tag, const void *data,
-                       size_t len, int close, fk_error_t *err)
-{
-  input_op_t op = { .data = data, .len = len, .close = close, .err = FK_ERROR_INIT };
-  stream_t *s = NULL;
-  pthread_mutex_lock (&streams_lock);
-  for (s = streams; s; s = s->next)
-    if (strcmp (s->sandbox_id, sandbox_id) == 0
-        && (tag ? s->tag && strcmp (s->tag, tag) == 0 : s->pid == pid))
-      break;
-  if (s == NULL)
-    {
-      pthread_mutex_unlock (&streams_lock);
-      if (tag)
-        return fk_error_set (err, ENOENT, "no stream of this fkd has the process tagged `%s'", tag);
-      return fk_error_set (err, ENOENT, "no stream of this fkd has process %d", (int)pid);
-    }
-  pthread_mutex_lock (&s->lock);
-  if (!s->stdin_open)
-    {
-      pthread_mutex_unlock (&s->lock);
-      pthread_mutex_unlock (&streams_lock);
-      return fk_error_set (err, EPIPE, "process %d was started without stdin", (int)s->pid);
-    }
-  s->refs++;
-  input_op_t **tail = &s->inputs;
-  while (*tail)
-    tail = &(*tail)->next;
-  *tail = &op;
-  pthread_mutex_unlock (&streams_lock);
-  while (!op.done)
-    pthread_cond_wait (&s->input_done, &s->lock);
-  pthread_mutex_unlock (&s->lock);
-  stream_unref (s);
-  if (op.err.msg)
-    {
-      *err = op.err;
-      return -1;
-    }
-  return 0;
-}
-
-void
-fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s,
-                      const char *sandbox_id, const char *tag, int stdin_open)
-{
-  fkd_server_t *srv = r->srv;
-  fk_error_t err = FK_ERROR_INIT;
   stream_t *st = xcalloc (1, sizeof *st);
   pthread_mutex_init (&st->lock, NULL);
   pthread_cond_init (&st->drained, NULL);
-  pthread_cond_init (&st->input_done, NULL);
-  st->refs = 2; /* this pump and the response */
-  st->sandbox_id = xstrdup (sandbox_id);
-  st->tag = tag ? xstrdup (tag) : NULL;
-  st->pid = fk_proc_pid (p);
-  st->stdin_open = stdin_open;
-  pthread_mutex_lock (&streams_lock);
-  st->next = streams;
-  streams = st;
-  pthread_mutex_unlock (&streams_lock);
+  st->refs = 2;
   st->conn = r->conn;
   const union MHD_ConnectionInfo *ci
       = MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   st->fd = ci ? ci->connect_fd : -1;
+  st->keepalive_s = keepalive_s;
+  st->next_ka = keepalive_s ? now_ms () + (int64_t)keepalive_s * 1000 : 0;
+  /* Queued before the client can read: the start event comes first. */
+  char first[64];
+  snprintf (first, sizeof first, "{\"event\":{\"start\":{\"pid\":%d}}}", (int)pid);
+  stream_push (r->srv, st, 0, first);
+  return st;
+}
+
+/* Answers r with st's response, which takes its reference. */
+static void
+stream_reply (fkd_req_t *r, stream_t *st)
+{
   struct MHD_Response *resp = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 16u << 10,
                                                                  stream_read, st, stream_release);
   MHD_add_response_header (resp, "Content-Type", CONNECT_JSON);
-  /* The first envelope is queued before the client can read: the start event comes first. */
-  char first[64];
-  snprintf (first, sizeof first, "{\"event\":{\"start\":{\"pid\":%d}}}", (int)fk_proc_pid (p));
-  stream_push (srv, st, 0, first);
   fkd_reply (r, MHD_HTTP_OK, resp);
-  fkd_job_resume (r);
+}
 
-  int64_t next_ka = keepalive_s ? now_ms () + (int64_t)keepalive_s * 1000 : 0;
+static hub_t *
+hub_find_locked (const char *sandbox_id, pid_t pid, const char *tag)
+{
+  for (hub_t *h = hubs; h; h = h->next)
+    if (strcmp (h->sandbox_id, sandbox_id) == 0
+        && (tag ? h->tag && strcmp (h->tag, tag) == 0 : h->pid == pid))
+      return h;
+  return NULL;
+}
+
+static void
+hub_unregister_locked (hub_t *h)
+{
+  for (hub_t **pp = &hubs; *pp; pp = &(*pp)->next)
+    if (*pp == h)
+      {
+        *pp = h->next;
+        break;
+      }
+}
+
+/* The hub's streams, each with a reference the caller drops (streams_unref); *ret_n of them. */
+static stream_t **
+hub_streams (hub_t *h, size_t *ret_n)
+{
+  pthread_mutex_lock (&hubs_lock);
+  size_t n = 0;
+  for (stream_t *s = h->streams; s; s = s->next)
+    n++;
+  stream_t **v = xcalloc (n ? n : 1, sizeof *v);
+  n = 0;
+  for (stream_t *s = h->streams; s; s = s->next)
+    {
+      pthread_mutex_lock (&s->lock);
+      s->refs++;
+      pthread_mutex_unlock (&s->lock);
+      v[n++] = s;
+    }
+  pthread_mutex_unlock (&hubs_lock);
+  *ret_n = n;
+  return v;
+}
+
+static void
+streams_unref (stream_t **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    stream_unref (v[i]);
+  free (v);
+}
+
+/* Drops the streams whose clients went away. Returns how many are left; with none, the hub
+   leaves the registry (no stream joins it any more) and the pump lets go of the process. */
+static size_t
+hub_prune (hub_t *h)
+{
+  stream_t *gone = NULL;
+  size_t left = 0;
+  pthread_mutex_lock (&hubs_lock);
+  for (stream_t **pp = &h->streams; *pp;)
+    {
+      stream_t *s = *pp;
+      if (stream_gone (s))
+        {
+          *pp = s->next;
+          s->next = gone;
+          gone = s;
+        }
+      else
+        {
+          left++;
+          pp = &s->next;
+        }
+    }
+  if (left == 0)
+    hub_unregister_locked (h);
+  pthread_mutex_unlock (&hubs_lock);
+  while (gone)
+    {
+      stream_t *s = gone;
+      gone = s->next;
+      stream_unref (s);
+    }
+  return left;
+}
+
+/* One envelope to every stream (each waits while its own client is behind). */
+static void
+hub_send (fkd_server_t *srv, hub_t *h, const char *msg)
+{
+  size_t n;
+  stream_t **v = hub_streams (h, &n);
+  for (size_t i = 0; i < n; i++)
+    stream_push (srv, v[i], 0, msg);
+  streams_unref (v, n);
+}
+
+static void
+hub_keepalives (fkd_server_t *srv, hub_t *h)
+{
+  size_t n;
+  stream_t **v = hub_streams (h, &n);
+  int64_t now = now_ms ();
+  for (size_t i = 0; i < n; i++)
+    if (v[i]->keepalive_s && now >= v[i]->next_ka)
+      {
+        stream_push (srv, v[i], 0, "{\"event\":{\"keepalive\":{}}}");
+        v[i]->next_ka = now_ms () + (int64_t)v[i]->keepalive_s * 1000;
+      }
+  streams_unref (v, n);
+}
+
+/* The last envelopes of every stream: the end event (NULL: none), then the end of the stream
+   fin. The hub leaves the registry first, so no stream joins it after. */
+static void
+hub_end (fkd_server_t *srv, hub_t *h, const char *event, const char *fin)
+{
+  pthread_mutex_lock (&hubs_lock);
+  hub_unregister_locked (h);
+  stream_t *list = h->streams;
+  h->streams = NULL;
+  pthread_mutex_unlock (&hubs_lock);
+  while (list)
+    {
+      stream_t *s = list;
+      list = s->next;
+      if (event == NULL || stream_push (srv, s, 0, event) == 0)
+        stream_push (srv, s, FKD_ENVELOPE_END, fin);
+      stream_unref (s);
+    }
+}
+
+/* Reads the process's events and fans them out until it ends, fkd stops, or every stream is
+   gone (then the process runs on detached, for a later Connect). */
+static void
+hub_pump (fkd_server_t *srv, hub_t *h, fk_proc_t *p)
+{
+  fk_error_t err = FK_ERROR_INIT;
   for (;;)
     {
       if (fkd_stopping (srv))
         {
           cleanup_free char *e = end_error ("unavailable", "fkd is shutting down");
-          stream_push (srv, st, FKD_ENVELOPE_END, e);
-          break;
+          hub_end (srv, h, NULL, e);
+          return;
         }
-      if (stream_gone (st))
-        break;
-      send_inputs (st, p);
+      if (hub_prune (h) == 0)
+        return;
+      hub_keepalives (srv, h);
       fk_proc_event_t ev;
       int rc = fk_proc_next (p, PUMP_TICK_MS, &ev, &err);
       if (rc < 0)
@@ -424,42 +462,74 @@ fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepa
           cleanup_free char *e = end_error (
               err.code == ETIMEDOUT ? "deadline_exceeded" : "internal", fk_error_message (&err));
           fk_error_clear (&err);
-          stream_push (srv, st, FKD_ENVELOPE_END, e);
-          break;
+          hub_end (srv, h, NULL, e);
+          return;
         }
       if (rc == 0)
-        {
-          if (next_ka && now_ms () >= next_ka)
-            {
-              if (stream_push (srv, st, 0, "{\"event\":{\"keepalive\":{}}}") < 0)
-                break;
-              next_ka = now_ms () + (int64_t)keepalive_s * 1000;
-            }
-          continue;
-        }
+        continue;
       if (ev.kind == FK_PROC_STDOUT || ev.kind == FK_PROC_STDERR)
         {
-          cleanup_free char *e
-              = data_event (ev.kind == FK_PROC_STDOUT ? "stdout" : "stderr", ev.data, ev.len);
-          if (stream_push (srv, st, 0, e) < 0)
-            break;
+          /* A terminal's output is one stream: the pty event. */
+          const char *which = h->pty ? "pty" : ev.kind == FK_PROC_STDOUT ? "stdout" : "stderr";
+          cleanup_free char *e = data_event (which, ev.data, ev.len);
+          hub_send (srv, h, e);
           continue;
         }
       cleanup_free char *e = end_event (&ev.status);
-      if (stream_push (srv, st, 0, e) < 0)
-        break;
       if (ev.status.timed_out)
         {
           cleanup_free char *te
               = end_error ("deadline_exceeded", "the process ran past Connect-Timeout-Ms");
-          stream_push (srv, st, FKD_ENVELOPE_END, te);
+          hub_end (srv, h, e, te);
         }
       else
-        stream_push (srv, st, FKD_ENVELOPE_END, "{}");
-      break;
+        hub_end (srv, h, e, "{}");
+      return;
     }
-  inputs_end (st);
+}
+
+int
+fkd_envd_stream_join (fkd_req_t *r, const char *sandbox_id, pid_t pid, const char *tag,
+                      unsigned keepalive_s)
+{
+  pthread_mutex_lock (&hubs_lock);
+  hub_t *h = hub_find_locked (sandbox_id, pid, tag);
+  if (h == NULL)
+    {
+      pthread_mutex_unlock (&hubs_lock);
+      return -1;
+    }
+  /* Its start event is queued before it joins: the pump's events come after it. */
+  stream_t *st = stream_new (r, h->pid, keepalive_s);
+  st->next = h->streams;
+  h->streams = st;
+  pthread_mutex_unlock (&hubs_lock);
+  stream_reply (r, st);
+  return 0;
+}
+
+void
+fkd_envd_stream_proc (fkd_req_t *r, fk_client_t *c, fk_proc_t *p, unsigned keepalive_s,
+                      const char *sandbox_id, const char *tag, int pty)
+{
+  fkd_server_t *srv = r->srv;
+  hub_t *h = xcalloc (1, sizeof *h);
+  h->sandbox_id = xstrdup (sandbox_id);
+  h->tag = tag ? xstrdup (tag) : NULL;
+  h->pid = fk_proc_pid (p);
+  h->pty = pty;
+  stream_t *st = stream_new (r, h->pid, keepalive_s);
+  h->streams = st;
+  pthread_mutex_lock (&hubs_lock);
+  h->next = hubs;
+  hubs = h;
+  pthread_mutex_unlock (&hubs_lock);
+  stream_reply (r, st);
+  fkd_job_resume (r);
+  hub_pump (srv, h, p);
   fk_proc_free (p);
   fk_client_close (c);
-  stream_unref (st);
+  free (h->sandbox_id);
+  free (h->tag);
+  free (h);
 }

@@ -233,6 +233,32 @@ signal_field (const json_t *root, int *ret, fk_error_t *err)
   return fk_error_set (err, EINVAL, "`signal' is not SIGNAL_SIGKILL or SIGNAL_SIGTERM");
 }
 
+int
+fkd_pty_size_parse (const json_t *pty, unsigned *ret_rows, unsigned *ret_cols, fk_error_t *err)
+{
+  if (pty != NULL && !json_is_object (pty))
+    return fk_error_set (err, EINVAL, "`pty' is not an object");
+  json_t *size = pty ? field (pty, "size") : NULL;
+  if (size == NULL)
+    {
+      *ret_rows = 24;
+      *ret_cols = 80;
+      return 0;
+    }
+  if (!json_is_object (size))
+    return fk_error_set (err, EINVAL, "`pty.size' is not an object");
+  json_t *rows = field (size, "rows"), *cols = field (size, "cols");
+  unsigned long long r = 0, c = 0;
+  if ((rows && uint_value (rows, UINT32_MAX, &r) < 0)
+      || (cols && uint_value (cols, UINT32_MAX, &c) < 0) || r == 0 || c == 0 || r > FKD_PTY_SIZE_MAX
+      || c > FKD_PTY_SIZE_MAX)
+    return fk_error_set (err, EINVAL, "`pty.size' is not rows and cols from 1 to %u",
+                         FKD_PTY_SIZE_MAX);
+  *ret_rows = (unsigned)r;
+  *ret_cols = (unsigned)c;
+  return 0;
+}
+
 static int
 input_field (const json_t *root, fkd_proc_req_t *r, fk_error_t *err)
 {
@@ -269,6 +295,52 @@ fkd_proc_req_parse (fkd_proc_kind_t kind, const char *text, size_t len, fkd_proc
     return -1;
   if (kind == FKD_PROC_INPUT && input_field (root, r, err) < 0)
     return -1;
+  if (kind == FKD_PROC_UPDATE)
+    {
+      json_t *pty = field (root, "pty");
+      r->pty = pty != NULL;
+      if (pty && fkd_pty_size_parse (pty, &r->rows, &r->cols, err) < 0)
+        return -1;
+    }
+  *ret_req = steal_pointer (&r);
+  return 0;
+}
+
+int
+fkd_stream_input_parse (const char *text, size_t len, fkd_stream_input_kind_t *ret_kind,
+                        fkd_proc_req_t **ret_req, fk_error_t *err)
+{
+  cleanup_json json_t *root = NULL;
+  if (parse_root ("stream input message", text, len, &root, err) < 0)
+    return -1;
+  json_t *start = field (root, "start"), *data = field (root, "data");
+  json_t *ka = field (root, "keepalive");
+  if ((start != NULL) + (data != NULL) + (ka != NULL) != 1)
+    return fk_error_set (err, EINVAL,
+                         "a stream input message is one of `start', `data' and `keepalive'");
+  __attribute__ ((cleanup (fkd_proc_req_freep))) fkd_proc_req_t *r = xcalloc (1, sizeof *r);
+  if (start)
+    {
+      if (!json_is_object (start) || selector (start, r, err) < 0)
+        return start && json_is_object (start)
+                   ? -1
+                   : fk_error_set (err, EINVAL, "`start' is not an object");
+      *ret_kind = FKD_STREAM_INPUT_START;
+    }
+  else if (data)
+    {
+      if (!json_is_object (data))
+        return fk_error_set (err, EINVAL, "`data' is not an object");
+      if (input_field (data, r, err) < 0)
+        return -1;
+      *ret_kind = FKD_STREAM_INPUT_DATA;
+    }
+  else
+    {
+      if (!json_is_object (ka))
+        return fk_error_set (err, EINVAL, "`keepalive' is not an object");
+      *ret_kind = FKD_STREAM_INPUT_KEEPALIVE;
+    }
   *ret_req = steal_pointer (&r);
   return 0;
 }

@@ -1,10 +1,11 @@
 /* daemon/envdreq.h: the bodies of envd's unary Connect calls (proto3 JSON) that fkd serves:
    filesystem.Filesystem/{Stat, MakeDir, Remove, ListDir, Move} and process.Process/{List,
-   SendSignal, SendInput, CloseStdin, Connect}. Untrusted input from HTTP clients
-   (tests/fuzz/fuzz_envd_req.c). */
+   SendSignal, SendInput, CloseStdin, Connect, Update} and StreamInput's messages. Untrusted input
+   from HTTP clients (tests/fuzz/fuzz_envd_req.c). */
 #ifndef FKD_ENVDREQ_H
 #define FKD_ENVDREQ_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,6 +41,7 @@ typedef enum
   FKD_PROC_SELECT, /* {"process": selector}: Connect, CloseStdin */
   FKD_PROC_SIGNAL, /* {"process", "signal"} */
   FKD_PROC_INPUT,  /* {"process", "input": {"stdin" | "pty": base64}} */
+  FKD_PROC_UPDATE, /* {"process", "pty"?: {"size"?: {"rows", "cols"}}} */
 } fkd_proc_kind_t;
 
 typedef struct fkd_proc_req
@@ -49,7 +51,8 @@ typedef struct fkd_proc_req
   int signal;          /* FKD_PROC_SIGNAL: SIGKILL or SIGTERM */
   unsigned char *data; /* FKD_PROC_INPUT: the decoded bytes (may be empty) */
   size_t len;
-  int pty; /* FKD_PROC_INPUT: the input was for the pty */
+  int pty; /* FKD_PROC_INPUT: the input was for the pty; FKD_PROC_UPDATE: a size was given */
+  unsigned rows, cols; /* FKD_PROC_UPDATE with pty */
 } fkd_proc_req_t;
 
 /* Decodes a process request of kind. The selector is {"pid": N} (a number or a decimal string,
@@ -59,6 +62,27 @@ typedef struct fkd_proc_req
 int fkd_proc_req_parse (fkd_proc_kind_t kind, const char *text, size_t len,
                         fkd_proc_req_t **ret_req, fk_error_t *err);
 void fkd_proc_req_free (fkd_proc_req_t *r);
+
+/* The largest terminal fkd sizes (a side of the kernel's winsize). */
+#define FKD_PTY_SIZE_MAX 65535u
+
+/* A PTY message {"size"?: {"rows", "cols"}} (pty may be NULL): *ret_rows and *ret_cols, 24 x 80
+   when no size is given. EINVAL for a side of 0 (absent, as proto3 JSON leaves a zero out) or
+   over FKD_PTY_SIZE_MAX. */
+int fkd_pty_size_parse (const json_t *pty, unsigned *ret_rows, unsigned *ret_cols, fk_error_t *err);
+
+/* One message of a process.Process/StreamInput request stream. */
+typedef enum
+{
+  FKD_STREAM_INPUT_START,     /* {"start": {"process": selector}}: req has pid or tag */
+  FKD_STREAM_INPUT_DATA,      /* {"data": {"input": {"stdin" | "pty": base64}}}: data, len, pty */
+  FKD_STREAM_INPUT_KEEPALIVE, /* {"keepalive": {}} */
+} fkd_stream_input_kind_t;
+
+/* Decodes one StreamInput message. EINVAL naming the field otherwise (also for a message with
+   none of the three, or more than one). */
+int fkd_stream_input_parse (const char *text, size_t len, fkd_stream_input_kind_t *ret_kind,
+                            fkd_proc_req_t **ret_req, fk_error_t *err);
 
 /* Decodes base64 (standard or URL-safe alphabet, padding optional) into a new buffer of at most
    max bytes; -1 for anything else. */

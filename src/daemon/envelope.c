@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "base/xalloc.h"
+#include "daemon/envdreq.h"
 
 /* Bounds on one Start request; the envelope's size bounds it too. */
 #define MAX_ARGS 4096
@@ -48,6 +49,78 @@ fkd_envelope_build (unsigned flags, const char *msg, size_t len, size_t *ret_len
     memcpy (e + 5, msg, len);
   *ret_len = len + 5;
   return (char *)e;
+}
+
+int
+fkd_envelope_feed (fkd_envelope_reader_t *rd, const void *data, size_t len, fkd_envelope_fn on_msg,
+                   void *ud, fk_error_t *err)
+{
+  const unsigned char *b = data;
+  if (len > rd->total_max - rd->total)
+    return fk_error_set (err, EFBIG, "the request stream is over %zu bytes", rd->total_max);
+  rd->total += len;
+  while (len > 0)
+    {
+      if (rd->head_len < 5)
+        {
+          size_t k = 5 - rd->head_len < len ? 5 - rd->head_len : len;
+          memcpy (rd->head + rd->head_len, b, k);
+          rd->head_len += k;
+          b += k;
+          len -= k;
+          if (rd->head_len < 5)
+            break;
+          /* The header is checked before any of its message is held. */
+          uint32_t n = (uint32_t)rd->head[1] << 24 | (uint32_t)rd->head[2] << 16
+                       | (uint32_t)rd->head[3] << 8 | rd->head[4];
+          if (rd->head[0] & FKD_ENVELOPE_COMPRESSED)
+            return fk_error_set (err, EPROTO, "envelope: compressed messages are not supported");
+          if (rd->head[0] & FKD_ENVELOPE_END)
+            return fk_error_set (err, EPROTO, "envelope: a request sends no end-of-stream");
+          if (n > rd->max)
+            return fk_error_set (err, EMSGSIZE, "envelope: a message of %u bytes is over %zu", n,
+                                 rd->max);
+          rd->flags = rd->head[0];
+          rd->need = n;
+          rd->have = 0;
+          rd->msg = xrealloc (rd->msg, n + 1);
+        }
+      size_t k = rd->need - rd->have < len ? rd->need - rd->have : len;
+      memcpy (rd->msg + rd->have, b, k);
+      rd->have += k;
+      b += k;
+      len -= k;
+      if (rd->have < rd->need)
+        break;
+      rd->msg[rd->need] = '\0';
+      rd->head_len = 0;
+      int r = on_msg (ud, rd->flags, rd->msg, rd->need, err);
+      /* A big message's buffer is not kept for the small ones that follow. */
+      if (rd->need > 4096)
+        rd->msg = (free (rd->msg), NULL);
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+fkd_envelope_finish (const fkd_envelope_reader_t *rd, fk_error_t *err)
+{
+  if (rd->head_len == 0)
+    return 0;
+  if (rd->head_len < 5)
+    return fk_error_set (err, EPROTO, "envelope: the body ends inside a header");
+  return fk_error_set (err, EPROTO, "envelope: the length says %zu bytes, the body has %zu",
+                       rd->need, rd->have);
+}
+
+void
+fkd_envelope_reader_clear (fkd_envelope_reader_t *rd)
+{
+  free (rd->msg);
+  rd->msg = NULL;
+  rd->head_len = rd->need = rd->have = 0;
 }
 
 void
@@ -148,8 +221,8 @@ fkd_start_req_parse (const char *text, size_t len, fkd_start_req_t **ret_req, fk
     return fk_error_set (err, EINVAL, "start request: `stdin' is not a boolean");
   r->stdin_open = json_is_true (in);
   json_t *pty = member (root, "pty", NULL);
-  if (pty && !json_is_object (pty))
-    return fk_error_set (err, EINVAL, "start request: `pty' is not an object");
+  if (pty && fkd_pty_size_parse (pty, &r->rows, &r->cols, err) < 0)
+    return fk_error_wrap (err, "start request");
   r->pty = pty != NULL;
   *ret_req = steal_pointer (&r);
   return 0;

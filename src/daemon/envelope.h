@@ -23,6 +23,34 @@ int fkd_envelope_parse (const void *body, size_t len, size_t max, unsigned *ret_
 /* A new envelope of flags and msg; caller frees. */
 char *fkd_envelope_build (unsigned flags, const char *msg, size_t len, size_t *ret_len);
 
+/* Reads a stream of envelopes (a client-streaming request body) as it arrives, in pieces of
+   any size: each message is handed on whole once its last byte is in, and only the message
+   being read is held. Set max and total_max, the rest zero; clear with
+   fkd_envelope_reader_clear. */
+typedef struct fkd_envelope_reader
+{
+  size_t max;       /* the largest message taken */
+  size_t total_max; /* the most bytes taken in all */
+  size_t total;
+  unsigned char head[5];
+  size_t head_len;
+  char *msg;
+  size_t need, have;
+  unsigned flags;
+} fkd_envelope_reader_t;
+
+/* Called with each message (msg valid during the call); < 0 stops the reading with err. */
+typedef int (*fkd_envelope_fn) (void *ud, unsigned flags, const char *msg, size_t len,
+                                fk_error_t *err);
+/* Takes len more bytes. EPROTO for a compressed envelope or an end-of-stream one (a client
+   sends none), EMSGSIZE for a message over max (told from its header, before it is read),
+   EFBIG when the bytes pass total_max; or on_msg's error. */
+int fkd_envelope_feed (fkd_envelope_reader_t *rd, const void *data, size_t len,
+                       fkd_envelope_fn on_msg, void *ud, fk_error_t *err);
+/* At the end of the body: EPROTO when it ends inside an envelope. */
+int fkd_envelope_finish (const fkd_envelope_reader_t *rd, fk_error_t *err);
+void fkd_envelope_reader_clear (fkd_envelope_reader_t *rd);
+
 /* A process.Process/Start request (proto3 JSON). */
 typedef struct fkd_start_req
 {
@@ -31,7 +59,8 @@ typedef struct fkd_start_req
   char *cwd;   /* NULL when not given */
   char *tag;   /* NULL when not given */
   int stdin_open;
-  int pty; /* a pty was asked for */
+  int pty;             /* a pty was asked for */
+  unsigned rows, cols; /* its size (24 x 80 when none is given) */
 } fkd_start_req_t;
 
 /* Decodes len bytes of JSON; lowerCamelCase or snake_case names, unknown fields ignored.

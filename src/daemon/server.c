@@ -209,6 +209,8 @@ fkd_handle (void *cls, struct MHD_Connection *conn, const char *url, const char 
           fkd_reply_error (r, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over %zu bytes", r->max);
           return queue (r);
         }
+      if (l->plane == FKD_PLANE_ENVD)
+        fkd_envd_body_sink (r, method, url);
       return MHD_YES;
     }
   if (r->state == FKD_REQ_DONE)
@@ -220,6 +222,11 @@ fkd_handle (void *cls, struct MHD_Connection *conn, const char *url, const char 
     {
       size_t n = *upload_data_size;
       *upload_data_size = 0;
+      if (r->sink)
+        {
+          r->sink (r, upload_data, n);
+          return MHD_YES;
+        }
       if (r->too_big)
         return MHD_YES;
       if (n > r->max - r->len)
@@ -258,6 +265,8 @@ fkd_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     return;
   if (r->resp)
     MHD_destroy_response (r->resp);
+  if (r->sink_free)
+    r->sink_free (r->sink_data);
   free (r->body);
   free (r);
   *con_cls = NULL;

@@ -16,6 +16,8 @@
 /* Request bodies: control JSON and Connect envelopes; file uploads (held in memory). */
 #define FKD_BODY_MAX (1u << 20)
 #define FKD_UPLOAD_MAX (64u << 20)
+/* A client-streaming request (process.Process/StreamInput), read as it arrives. */
+#define FKD_STREAM_INPUT_MAX (64u << 20)
 /* Library calls running at once (job threads); more get 503. */
 #define FKD_MAX_JOBS 512
 /* The envd version fkd reports: 0.4.0 or later makes the SDK send no basic auth, 0.5.2 lets it
@@ -60,6 +62,11 @@ typedef struct fkd_req
   struct fkd_job *job; /* while a job runs for it */
   unsigned status;
   struct MHD_Response *resp;
+  /* A route that takes its body as it arrives instead of whole (set by fkd_envd_body_sink):
+     sink gets each piece; sink_free (sink_data) runs when the request is done. */
+  void (*sink) (struct fkd_req *r, const char *data, size_t len);
+  void *sink_data;
+  void (*sink_free) (void *sink_data);
 } fkd_req_t;
 
 /* The MHD access handler and completion callback of a listener; cls is the plane's
@@ -112,5 +119,7 @@ int fkd_pool_member (fk_sandbox_t *sb);
 void fkd_envd_route (fkd_req_t *r, const char *method, const char *url);
 /* The body cap of a request, from its route. */
 size_t fkd_envd_body_max (const char *method, const char *url);
+/* Sets r's sink when its route takes its body as it arrives (with the headers in). */
+void fkd_envd_body_sink (fkd_req_t *r, const char *method, const char *url);
 
 #endif

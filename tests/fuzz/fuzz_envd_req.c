@@ -1,5 +1,6 @@
 /* Fuzz target: fkd's decoders of envd's unary call bodies (untrusted: envd request bodies): the
-   filesystem requests of each kind, the process requests of each kind, and base64. */
+   filesystem requests of each kind, the process requests of each kind (Update's pty size too),
+   StreamInput's messages, and base64. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         }
       fk_error_clear (&err);
     }
-  for (int k = FKD_PROC_SELECT; k <= FKD_PROC_INPUT; k++)
+  for (int k = FKD_PROC_SELECT; k <= FKD_PROC_UPDATE; k++)
     {
       fkd_proc_req_t *r = NULL;
       if (fkd_proc_req_parse ((fkd_proc_kind_t)k, text, size, &r, &err) == 0)
@@ -37,10 +38,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             abort ();
           if (k == FKD_PROC_INPUT && (r->len > FKD_INPUT_MAX || (r->len && r->data == NULL)))
             abort ();
+          if (k == FKD_PROC_UPDATE && r->pty
+              && (r->rows < 1 || r->cols < 1 || r->rows > FKD_PTY_SIZE_MAX
+                  || r->cols > FKD_PTY_SIZE_MAX))
+            abort ();
           fkd_proc_req_free (r);
         }
       fk_error_clear (&err);
     }
+  fkd_stream_input_kind_t kind;
+  fkd_proc_req_t *q = NULL;
+  if (fkd_stream_input_parse (text, size, &kind, &q, &err) == 0)
+    {
+      if (kind == FKD_STREAM_INPUT_START && (q->pid > 0) == (q->tag != NULL))
+        abort ();
+      if (kind == FKD_STREAM_INPUT_DATA && q->len > FKD_INPUT_MAX)
+        abort ();
+      fkd_proc_req_free (q);
+    }
+  fk_error_clear (&err);
   unsigned char *out = NULL;
   size_t n;
   if (fkd_base64_decode (text, size, 4096, &out, &n) == 0)

@@ -356,6 +356,58 @@ fk_proc_resize (fk_proc_t *p, unsigned rows, unsigned cols, fk_error_t *err)
   return simple_call (p->c, &b, r, err);
 }
 
+int
+fk_client_resize (fk_client_t *c, pid_t pid, const char *tag, unsigned rows, unsigned cols,
+                  fk_error_t *err)
+{
+  if (rows > 65535 || cols > 65535)
+    return fk_error_set (err, EINVAL, "terminal size %ux%u out of range", rows, cols);
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_RESIZE, 0, fk_creq_id (r));
+  if (tag)
+    fk_wire_put_str (&b, FK_TAG_TAG, tag);
+  else
+    fk_wire_put_int (&b, FK_TAG_PID, (uint64_t)pid);
+  fk_wire_put_int (&b, FK_TAG_ROWS, rows);
+  fk_wire_put_int (&b, FK_TAG_COLS, cols);
+  fk_wire_end (&b, NULL);
+  return simple_call (c, &b, r, err);
+}
+
+int
+fk_client_input (fk_client_t *c, pid_t pid, const char *tag, const void *data, size_t len,
+                 unsigned flags, fk_error_t *err)
+{
+  if (flags & ~(FK_INPUT_EOF | FK_INPUT_PTY))
+    return fk_error_set (err, EINVAL, "unknown input flags %#x", flags);
+  const uint8_t *d = data ? data : (const uint8_t *)"";
+  /* One request a chunk (a frame holds at most FK_WIRE_MAX_PAYLOAD), each answered before the
+     next: the bytes arrive in order, and a process that does not read stops the sender. */
+  do
+    {
+      size_t n = len < FK_WIRE_CHUNK ? len : FK_WIRE_CHUNK;
+      fk_creq_t *r = fk_creq_new (c);
+      fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+      fk_wire_begin (&b, FK_WIRE_PROC_INPUT, 0, fk_creq_id (r));
+      if (tag)
+        fk_wire_put_str (&b, FK_TAG_TAG, tag);
+      else
+        fk_wire_put_int (&b, FK_TAG_PID, (uint64_t)pid);
+      fk_wire_put_bytes (&b, FK_TAG_STDIN_DATA, d, n);
+      unsigned wf = (flags & FK_INPUT_PTY ? FK_WIRE_INPUT_PTY : 0)
+                    | (n == len && (flags & FK_INPUT_EOF) ? FK_WIRE_INPUT_EOF : 0);
+      fk_wire_put_int (&b, FK_TAG_FLAGS, wf);
+      fk_wire_end (&b, NULL);
+      if (simple_call (c, &b, r, err) < 0)
+        return -1;
+      d += n;
+      len -= n;
+    }
+  while (len > 0);
+  return 0;
+}
+
 void
 fk_proc_free (fk_proc_t *p)
 {
@@ -431,9 +483,13 @@ ps_entry (ps_acc_t *acc, const fk_wire_msg_t *e, fk_error_t *err)
   if (acc->n >= FK_CLIENT_MAX_ENTRIES)
     return fk_error_set (err, EPROTO, "the agent listed more than %u processes",
                          FK_CLIENT_MAX_ENTRIES);
-  size_t argc = fk_strv_len (e->argv), bytes = e->str[FK_TAG_TAG] ? strlen (e->str[FK_TAG_TAG]) : 0;
+  size_t argc = fk_strv_len (e->argv), envc = fk_strv_len (e->env);
+  size_t bytes = e->str[FK_TAG_TAG] ? strlen (e->str[FK_TAG_TAG]) : 0;
+  bytes += e->str[FK_TAG_CWD] ? strlen (e->str[FK_TAG_CWD]) : 0;
   for (size_t k = 0; k < argc; k++)
     bytes += strlen (e->argv[k]) + 1;
+  for (size_t k = 0; k < envc; k++)
+    bytes += strlen (e->env[k]) + 1;
   if (bytes > FK_CLIENT_MAX_ENTRY_BYTES - acc->bytes)
     return fk_error_set (err, EPROTO, "the agent's ps reply is over %u MiB",
                          FK_CLIENT_MAX_ENTRY_BYTES >> 20);
@@ -446,8 +502,13 @@ ps_entry (ps_acc_t *acc, const fk_wire_msg_t *e, fk_error_t *err)
   pi->argv = xcalloc (argc + 1, sizeof (char *));
   for (size_t k = 0; k < argc; k++)
     pi->argv[k] = xstrdup (e->argv[k]);
-  pi->running = (e->num[FK_TAG_FLAGS] & 1) != 0;
-  pi->attached = (e->num[FK_TAG_FLAGS] & 2) != 0;
+  pi->env = xcalloc (envc + 1, sizeof (char *));
+  for (size_t k = 0; k < envc; k++)
+    pi->env[k] = xstrdup (e->env[k]);
+  pi->cwd = e->str[FK_TAG_CWD] ? xstrdup (e->str[FK_TAG_CWD]) : NULL;
+  pi->running = (e->num[FK_TAG_FLAGS] & FK_WIRE_PS_RUNNING) != 0;
+  pi->attached = (e->num[FK_TAG_FLAGS] & FK_WIRE_PS_ATTACHED) != 0;
+  pi->pty = (e->num[FK_TAG_FLAGS] & FK_WIRE_PS_PTY) != 0;
   return 0;
 }
 
@@ -503,6 +564,8 @@ fk_proc_info_free (fk_proc_info_t *procs, size_t n)
     {
       free (procs[i].tag);
       fk_strv_free (procs[i].argv);
+      fk_strv_free (procs[i].env);
+      free (procs[i].cwd);
     }
   free (procs);
 }

@@ -336,9 +336,12 @@ fk_client_file_read_fd_stat (fk_client_t *c, const char *path, const fk_file_sta
   int sized = st->type == FK_FILE_TYPE_FILE;
   if (sized)
     {
-      s.keep = s.limit = st->size;
-      s.sized = 1;
-      ask = st->size > 0 ? st->size : 1; /* 0 would mean all of it */
+      /* An empty file is asked for one byte (0 would mean all of it): one that has grown since
+         may send it, and it is dropped (keep), not taken for an agent sending too much. */
+      ask = st->size > 0 ? st->size : 1;
+      s.keep = st->size;
+      s.limit = ask;
+      s.sized = st->size > 0;
     }
   else
     {

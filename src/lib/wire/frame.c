@@ -57,6 +57,7 @@ fk_wire_type_name (uint16_t type)
     [FK_WIRE_SHELL_OPEN] = "shell-open",
     [FK_WIRE_SHELL_RUN] = "shell-run",
     [FK_WIRE_SHELL_CLOSE] = "shell-close",
+    [FK_WIRE_PROC_INPUT] = "proc-input",
   };
   static const char *const rep[] = {
     "hello", "ok", "error", "started", "stdout", "stderr", "exit",

@@ -32,7 +32,8 @@ typedef enum
   FK_WIRE_STDIN = 3,        /* raw bytes for the exec with this id; flag EOF closes stdin */
   FK_WIRE_SIGNAL = 4,       /* PID or TARGET (an exec request id of this connection) or TAG,
                                SIGNAL, FLAGS (FK_WIRE_SIG_GROUP) */
-  FK_WIRE_RESIZE = 5,       /* TARGET, ROWS, COLS */
+  FK_WIRE_RESIZE = 5,       /* TARGET (an exec request id of this connection) or PID or TAG,
+                               ROWS, COLS */
   FK_WIRE_PS = 6,           /* no fields; reply OK with PROC... */
   FK_WIRE_ATTACH = 7,       /* PID or TAG; replies like EXEC */
   FK_WIRE_FILE_READ = 8,    /* PATH, OFFSET, SIZE (a limit; 0: to the end) */
@@ -49,6 +50,8 @@ typedef enum
   FK_WIRE_SHELL_RUN = 19,   /* SHELL_ID, SHELL (the command), ENV..., CWD, STDIN_DATA,
                                TIMEOUT_MS; replies STDOUT/STDERR then EXIT */
   FK_WIRE_SHELL_CLOSE = 20, /* SHELL_ID */
+  FK_WIRE_PROC_INPUT = 26,  /* PID or TAG, STDIN_DATA, FLAGS (FK_WIRE_INPUT_*): input for a
+                               process without attaching to it; reply OK once queued */
   FK_WIRE_SET_ENV = 28,     /* ENV... ("K=V"): set in the agent's own environment, which the
                                processes it starts from then on inherit */
   FK_WIRE_REQUEST_MAX = 28,

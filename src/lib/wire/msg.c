@@ -227,11 +227,17 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
                              (unsigned long long)m->num[FK_TAG_SIGNAL]);
       return 0;
     case FK_WIRE_RESIZE:
-      if (need (m, FK_TAG_TARGET, type, err) < 0 || need (m, FK_TAG_ROWS, type, err) < 0
-          || need (m, FK_TAG_COLS, type, err) < 0)
+      if (!fk_wire_msg_has (m, FK_TAG_PID) && !fk_wire_msg_has (m, FK_TAG_TAG)
+          && !fk_wire_msg_has (m, FK_TAG_TARGET))
+        return fk_error_set (err, EINVAL, "resize: give a pid, a tag or a request");
+      if (need (m, FK_TAG_ROWS, type, err) < 0 || need (m, FK_TAG_COLS, type, err) < 0)
         return -1;
       if (m->num[FK_TAG_ROWS] > 65535 || m->num[FK_TAG_COLS] > 65535)
         return fk_error_set (err, EINVAL, "resize: terminal size out of range");
+      return 0;
+    case FK_WIRE_PROC_INPUT:
+      if (!fk_wire_msg_has (m, FK_TAG_PID) && !fk_wire_msg_has (m, FK_TAG_TAG))
+        return fk_error_set (err, EINVAL, "proc-input: give a pid or a tag");
       return 0;
     case FK_WIRE_ATTACH:
       if (!fk_wire_msg_has (m, FK_TAG_PID) && !fk_wire_msg_has (m, FK_TAG_TAG))

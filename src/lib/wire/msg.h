@@ -60,6 +60,14 @@ typedef enum
 
 #define FK_WIRE_SIG_GROUP 0x1u /* signal the process group */
 
+#define FK_WIRE_INPUT_EOF 0x1u /* PROC_INPUT: then close stdin (a terminal: send its EOF) */
+#define FK_WIRE_INPUT_PTY 0x2u /* PROC_INPUT: the input is for the process's terminal */
+
+/* PS entry FLAGS */
+#define FK_WIRE_PS_RUNNING 0x1u
+#define FK_WIRE_PS_ATTACHED 0x2u
+#define FK_WIRE_PS_PTY 0x4u
+
 #define FK_WIRE_FILE_APPEND 0x1u
 #define FK_WIRE_FILE_PARENTS 0x2u   /* create missing parent directories */
 #define FK_WIRE_FILE_RECURSIVE 0x4u /* list or remove a whole tree */
