@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "firkin/version.h"
 #include "cli/verbs.h"
 
 #ifndef FK_IMAGE_VERBS
@@ -66,7 +67,8 @@ static const fk_verb_t verbs[] = {
 static void
 usage (FILE *out)
 {
-  fprintf (out, "usage: fk [--state-dir DIR] [--log-level LEVEL] VERB [ARGS...]\n\nverbs:\n");
+  fprintf (out, "usage: fk [--state-dir DIR] [--log-level LEVEL] VERB [ARGS...]\n"
+                "       fk --version | --help\n\nverbs:\n");
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     fprintf (out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
 }
@@ -94,6 +96,7 @@ main (int argc, char **argv)
     { "state-dir", required_argument, NULL, 's' },
     { "log-level", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   int c;
@@ -119,6 +122,9 @@ main (int argc, char **argv)
           }
         case 'h':
           usage (stdout);
+          return 0;
+        case 'V':
+          printf ("fk %s\n", FIRKIN_VERSION);
           return 0;
         default:
           usage (stderr);
