@@ -11,6 +11,38 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "cli/connect.h"
+#include "cli/remote.h"
+
+/* The sandbox's files: through its agent, or through fkd under --remote. */
+typedef struct files
+{
+  const fk_cli_remote_api_t *remote;
+  fk_remote_t *r;
+  const char *id;
+  fk_client_t *client;
+} files_t;
+
+static int
+file_stat (files_t *f, const char *path, fk_file_stat_t *st, fk_error_t *err)
+{
+  return f->remote ? f->remote->file_stat (f->r, f->id, path, st, err)
+                   : fk_client_file_stat (f->client, path, st, err);
+}
+
+static int
+file_read_fd (files_t *f, const char *path, const fk_file_stat_t *st, int fd, fk_error_t *err)
+{
+  return f->remote ? f->remote->file_read_fd (f->r, f->id, path, st, fd, err)
+                   : fk_client_file_read_fd_stat (f->client, path, st, fd, err);
+}
+
+static int
+file_write_fd (files_t *f, const char *path, int fd, unsigned mode, fk_error_t *err)
+{
+  /* fkd's API sets no mode: its files are 0644 */
+  return f->remote ? f->remote->file_write_fd (f->r, f->id, path, fd, err)
+                   : fk_client_file_write_fd (f->client, path, fd, mode, 0, err);
+}
 
 /* Splits "ID:/path" (the id has no '/', the path is absolute); 0 when arg is a host path. */
 static int
@@ -57,11 +89,12 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
       return 2;
     }
   fk_error_t err = FK_ERROR_INIT;
-  fk_runtime_t *rt;
-  fk_sandbox_t *sb;
-  fk_client_t *client;
+  fk_runtime_t *rt = NULL;
+  fk_sandbox_t *sb = NULL;
+  files_t f = { .remote = g->remote, .id = src_remote ? src_id : dst_id };
   int rc = 0;
-  if (fk_cli_connect (g, src_remote ? src_id : dst_id, &rt, &sb, &client, &err) < 0)
+  if (g->remote ? fk_cli_remote_open (g, &f.r, &err) < 0 || g->remote->attach (f.r, f.id, &err) < 0
+                : fk_cli_connect (g, f.id, &rt, &sb, &f.client, &err) < 0)
     {
       rc = fk_cli_fail (&err, 1);
       goto out;
@@ -78,7 +111,7 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
           target = xasprintf ("%s/%s", dst_path, b);
         }
       fk_file_stat_t fst;
-      if (fk_client_file_stat (client, src_path, &fst, &err) < 0)
+      if (file_stat (&f, src_path, &fst, &err) < 0)
         {
           rc = fk_cli_fail (&err, 1);
           goto out;
@@ -105,7 +138,7 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
       /* Into a temp file renamed only once the whole file came: a failed copy (the agent gone,
          late, or sending more than the size its stat gave) leaves neither a partial target
          nor the temp file. The stat above bounds the read. */
-      if (fk_client_file_read_fd_stat (client, src_path, &fst, fd, &err) < 0)
+      if (file_read_fd (&f, src_path, &fst, fd, &err) < 0)
         {
           if (tmp)
             unlink (tmp);
@@ -133,8 +166,7 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
         {
           fk_file_stat_t dst;
           fk_error_t local = FK_ERROR_INIT;
-          if (fk_client_file_stat (client, dst_path, &dst, &local) == 0
-              && dst.type == FK_FILE_TYPE_DIR)
+          if (file_stat (&f, dst_path, &dst, &local) == 0 && dst.type == FK_FILE_TYPE_DIR)
             {
               cleanup_free char *b = base_of (src_path);
               target = xasprintf ("%s/%s", dst_path, b);
@@ -159,10 +191,12 @@ fk_verb_cp (const fk_cli_globals_t *g, int argc, char **argv)
           rc = 1;
           goto out;
         }
-      if (fk_client_file_write_fd (client, target, fd, st.st_mode & 07777, 0, &err) < 0)
+      if (file_write_fd (&f, target, fd, st.st_mode & 07777, &err) < 0)
         rc = fk_cli_fail (&err, 1);
     }
 out:
-  fk_cli_disconnect (rt, sb, client);
+  fk_cli_disconnect (rt, sb, f.client);
+  if (f.r)
+    g->remote->close (f.r);
   return rc;
 }

@@ -5,7 +5,12 @@
 #include "cli/verbs.h"
 #include "firkin/sandbox.h"
 
+#include "firkin/remote.h"
+
 typedef int (*fk_cli_each_fn) (fk_sandbox_t *sb, void *ctx, fk_error_t *err);
+/* The same through fkd (--remote): g's remote client, the id. */
+typedef int (*fk_cli_each_remote_fn) (const fk_cli_globals_t *g, fk_remote_t *r, const char *id,
+                                      void *ctx, fk_error_t *err);
 
 enum
 {
@@ -14,8 +19,8 @@ enum
 };
 
 /* Opens the runtime, then for each id: open, fn, report "fk: ID: message" on failure. Returns
-   0 when every id succeeded, else 1. */
+   0 when every id succeeded, else 1. With --remote: opens g's remote client and calls rfn. */
 int fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, unsigned flags, fk_cli_each_fn fn,
-                 void *ctx);
+                 fk_cli_each_remote_fn rfn, void *ctx);
 
 #endif

@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "cli/connect.h"
+#include "cli/remote.h"
 
 static void
 usage (FILE *out)
@@ -49,9 +50,48 @@ write_out (int fd, const void *data, size_t len)
   return 0;
 }
 
+/* The command's handle: the agent's (fk_proc_t), or fkd's under --remote. */
+typedef struct proc
+{
+  const fk_cli_remote_api_t *remote;
+  fk_proc_t *local;
+  fk_remote_proc_t *rp;
+} proc_t;
+
+static int
+proc_next (proc_t *p, int timeout_ms, fk_proc_event_t *ev, fk_error_t *err)
+{
+  return p->remote ? p->remote->proc_next (p->rp, timeout_ms, ev, err)
+                   : fk_proc_next (p->local, timeout_ms, ev, err);
+}
+
+static int
+proc_write_stdin (proc_t *p, const void *data, size_t len, fk_error_t *err)
+{
+  return p->remote ? p->remote->write_stdin (p->rp, data, len, err)
+                   : fk_proc_write_stdin (p->local, data, len, err);
+}
+
+static int
+proc_close_stdin (proc_t *p, fk_error_t *err)
+{
+  return p->remote ? p->remote->close_stdin (p->rp, err) : fk_proc_close_stdin (p->local, err);
+}
+
+static void
+proc_free (proc_t *p)
+{
+  if (p->remote)
+    p->remote->proc_free (p->rp);
+  else
+    fk_proc_free (p->local);
+  p->rp = NULL;
+  p->local = NULL;
+}
+
 /* Pumps events (and stdin when interactive) until the process exits. */
 static int
-pump (fk_proc_t *p, int interactive, fk_exit_status_t *ret, fk_error_t *err)
+pump (proc_t *p, int interactive, fk_exit_status_t *ret, fk_error_t *err)
 {
   int stdin_open = interactive;
   char buf[65536];
@@ -65,19 +105,19 @@ pump (fk_proc_t *p, int interactive, fk_exit_status_t *ret, fk_error_t *err)
               ssize_t n = read (STDIN_FILENO, buf, sizeof buf);
               if (n > 0)
                 {
-                  if (fk_proc_write_stdin (p, buf, (size_t)n, err) < 0)
+                  if (proc_write_stdin (p, buf, (size_t)n, err) < 0)
                     return -1;
                 }
               else if (n == 0 || (errno != EINTR && errno != EAGAIN))
                 {
                   stdin_open = 0;
-                  if (fk_proc_close_stdin (p, err) < 0)
+                  if (proc_close_stdin (p, err) < 0)
                     return -1;
                 }
             }
         }
       fk_proc_event_t ev;
-      int r = fk_proc_next (p, stdin_open ? 10 : -1, &ev, err);
+      int r = proc_next (p, stdin_open ? 10 : -1, &ev, err);
       if (r < 0)
         return -1;
       if (r == 0)
@@ -199,31 +239,43 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
     }
 
   fk_error_t err = FK_ERROR_INIT;
-  fk_runtime_t *rt;
-  fk_sandbox_t *sb;
-  fk_client_t *client;
+  fk_runtime_t *rt = NULL;
+  fk_sandbox_t *sb = NULL;
+  fk_client_t *client = NULL;
+  fk_remote_t *remote = NULL;
   int rc;
   uint64_t ooms_before = 0;
-  if (fk_cli_connect (g, id, &rt, &sb, &client, &err) < 0)
+  proc_t p = { .remote = g->remote };
+  if (g->remote)
+    {
+      if (fk_cli_remote_open (g, &remote, &err) < 0 || g->remote->attach (remote, id, &err) < 0)
+        {
+          rc = fk_cli_fail (&err, 1);
+          goto out;
+        }
+    }
+  else if (fk_cli_connect (g, id, &rt, &sb, &client, &err) < 0)
     {
       rc = fk_cli_fail (&err, 1);
       goto out;
     }
-  {
-    fk_error_t ignored = FK_ERROR_INIT;
-    fk_sandbox_oom_kills (sb, &ooms_before, &ignored);
-    fk_error_clear (&ignored);
-  }
-  fk_proc_t *p = NULL;
+  if (sb)
+    {
+      fk_error_t ignored = FK_ERROR_INIT;
+      fk_sandbox_oom_kills (sb, &ooms_before, &ignored);
+      fk_error_clear (&ignored);
+    }
   fk_exit_status_t st = { 0 };
-  if (fk_client_exec_start (client, &eo, &p, &err) < 0)
+  if ((g->remote ? g->remote->exec_start (remote, id, &eo, &p.rp, &err)
+                 : fk_client_exec_start (client, &eo, &p.local, &err))
+      < 0)
     {
       rc = fk_cli_fail (&err, err.code == ENOENT ? 127 : 1);
       goto out;
     }
-  if (pump (p, interactive, &st, &err) < 0)
+  if (pump (&p, interactive, &st, &err) < 0)
     {
-      fk_proc_free (p);
+      proc_free (&p);
       restore_tty ();
       if (err.code == EPIPE || err.code == ECONNRESET)
         {
@@ -243,12 +295,12 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
         rc = fk_cli_fail (&err, 1);
       goto out;
     }
-  fk_proc_free (p);
+  proc_free (&p);
   restore_tty ();
   rc = st.exit_code;
   if (st.timed_out)
     fprintf (stderr, "fk: exec: the command timed out and was killed\n");
-  else if (st.signal == SIGKILL)
+  else if (st.signal == SIGKILL && sb)
     {
       uint64_t ooms = 0;
       fk_error_t ignored = FK_ERROR_INIT;
@@ -259,6 +311,8 @@ fk_verb_exec (const fk_cli_globals_t *g, int argc, char **argv)
     }
 out:
   fk_cli_disconnect (rt, sb, client);
+  if (remote)
+    g->remote->close (remote);
   free (env);
   return rc;
 }

@@ -4,11 +4,19 @@
 #include <string.h>
 
 #include "cli/each.h"
+#include "cli/remote.h"
 
 static int
 extend (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
   return fk_sandbox_extend (sb, *(unsigned long long *)ctx, err);
+}
+
+static int
+extend_remote (const fk_cli_globals_t *g, fk_remote_t *r, const char *id, void *ctx,
+               fk_error_t *err)
+{
+  return g->remote->extend (r, id, *(unsigned long long *)ctx, err);
 }
 
 int
@@ -27,5 +35,5 @@ fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv)
       fprintf (stderr, "fk: extend: `%s' is not a number of seconds\n", argv[2]);
       return 2;
     }
-  return fk_cli_each (g, argv + 1, 1, 0, extend, &s);
+  return fk_cli_each (g, argv + 1, 1, 0, extend, extend_remote, &s);
 }

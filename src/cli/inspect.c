@@ -6,6 +6,7 @@
 #include "base/cleanup.h"
 #include "cli/verbs.h"
 #include "cli/open.h"
+#include "cli/remote.h"
 #include "firkin/sandbox.h"
 
 int
@@ -20,10 +21,14 @@ fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
   fk_sandbox_t *sb = NULL;
+  fk_remote_t *r = NULL;
   fk_sandbox_info_t *info = NULL;
   int rc = 0;
-  if (fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0
-      || fk_sandbox_open (rt, argv[1], &sb, &err) < 0 || fk_sandbox_inspect (sb, &info, &err) < 0)
+  if (g->remote
+          ? fk_cli_remote_open (g, &r, &err) < 0 || g->remote->inspect (r, argv[1], &info, &err) < 0
+          : fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0
+                || fk_sandbox_open (rt, argv[1], &sb, &err) < 0
+                || fk_sandbox_inspect (sb, &info, &err) < 0)
     rc = fk_cli_fail (&err, 1);
   else
     {
@@ -35,21 +40,29 @@ fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
           json_object_set_new (meta, info->metadata[i], json_string (eq + 1));
           *eq = '=';
         }
+      /* What fkd's API does not carry (the host's pid, socket and cgroup, the pids limit) is
+         null with --remote. */
+      int remote = g->remote != NULL;
       cleanup_json json_t *j = json_pack (
-          "{s:s, s:s, s:o, s:i, s:I, s:o, s:s, s:{s:f, s:I, s:I, s:I}, s:I, s:o, s:O}", "id",
+          "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:f, s:I, s:I, s:o}, s:I, s:o, s:O}", "id",
           info->id, "status", fk_sandbox_status_name (info->status), "template",
-          info->template_id ? json_string (info->template_id) : json_null (), "pid", (int)info->pid,
-          "start_time", (json_int_t)info->start_time, "socket",
+          info->template_id ? json_string (info->template_id) : json_null (), "pid",
+          remote ? json_null () : json_integer (info->pid), "start_time",
+          remote ? json_null () : json_integer ((json_int_t)info->start_time), "socket",
           info->socket_path ? json_string (info->socket_path) : json_null (), "cgroup",
-          info->cgroup, "limits", "vcpus", info->resources.vcpus, "memory",
-          (json_int_t)info->resources.memory_bytes, "disk", (json_int_t)info->resources.disk_bytes,
-          "pids", (json_int_t)info->resources.pids, "created", (json_int_t)info->created, "expires",
+          info->cgroup ? json_string (info->cgroup) : json_null (), "limits", "vcpus",
+          info->resources.vcpus, "memory", (json_int_t)info->resources.memory_bytes, "disk",
+          (json_int_t)info->resources.disk_bytes, "pids",
+          remote ? json_null () : json_integer ((json_int_t)info->resources.pids), "created",
+          (json_int_t)info->created, "expires",
           info->expires ? json_integer (info->expires) : json_null (), "metadata", meta);
       char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
       printf ("%s\n", text);
       free (text);
     }
   fk_sandbox_info_free (info);
+  if (r)
+    g->remote->close (r);
   fk_sandbox_free (sb);
   fk_runtime_close (rt);
   return rc;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli/open.h"
+#include "cli/remote.h"
 #include "firkin/sandbox.h"
 
 int
@@ -26,13 +27,20 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
       }
   fk_error_t err = FK_ERROR_INIT;
   fk_runtime_t *rt = NULL;
+  fk_remote_t *r = NULL;
   fk_sandbox_info_t **infos = NULL;
   size_t n = 0;
-  if (fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0 || fk_sandbox_list (rt, &infos, &n, &err) < 0)
+  if (g->remote ? fk_cli_remote_open (g, &r, &err) < 0 || g->remote->list (r, &infos, &n, &err) < 0
+                : fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0
+                      || fk_sandbox_list (rt, &infos, &n, &err) < 0)
     {
+      if (r)
+        g->remote->close (r);
       fk_runtime_close (rt);
       return fk_cli_fail (&err, 1);
     }
+  if (r)
+    g->remote->close (r);
   if (!quiet)
     printf ("%-14s %-8s %-8s %-20s %-20s %s\n", "ID", "STATUS", "PID", "CREATED", "EXPIRES",
             "TEMPLATE");
@@ -51,8 +59,12 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
             snprintf (expires, sizeof expires, "in %llds", (long long)(s->expires - now));
           else
             snprintf (expires, sizeof expires, "never");
-          printf ("%-14s %-8s %-8d %-20s %-20s %s\n", s->id, fk_sandbox_status_name (s->status),
-                  (int)s->pid, created, expires, s->template_id ? s->template_id : "-");
+          /* fkd's API does not give the pid */
+          char pid[16] = "-";
+          if (s->pid)
+            snprintf (pid, sizeof pid, "%d", (int)s->pid);
+          printf ("%-14s %-8s %-8s %-20s %-20s %s\n", s->id, fk_sandbox_status_name (s->status),
+                  pid, created, expires, s->template_id ? s->template_id : "-");
         }
     }
   fk_sandbox_info_list_free (infos, n);

@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/xalloc.h"
+#include "cli/remote.h"
 
 static int
 executable (const char *path)
@@ -110,4 +111,14 @@ fk_cli_runtime_open (const fk_cli_globals_t *g, unsigned flags, const char *agen
       o.timeout_path = timeout;
     }
   return fk_runtime_open (&o, ret_rt, err);
+}
+
+int
+fk_cli_remote_open (const fk_cli_globals_t *g, fk_remote_t **ret, fk_error_t *err)
+{
+  fk_remote_opts_t o = FK_REMOTE_OPTIONS_INIT;
+  o.url = g->remote_url;
+  o.envd_url = g->remote_envd;
+  o.api_key = getenv ("FIRKIN_API_KEY");
+  return g->remote->open (&o, ret, err);
 }

@@ -3,11 +3,18 @@
 #include <string.h>
 
 #include "cli/each.h"
+#include "cli/remote.h"
 
 static int
 run (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
   return fk_sandbox_pause (sb, err);
+}
+
+static int
+run_remote (const fk_cli_globals_t *g, fk_remote_t *r, const char *id, void *ctx, fk_error_t *err)
+{
+  return g->remote->pause (r, id, err);
 }
 
 int
@@ -19,5 +26,5 @@ fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv)
       fprintf (help ? stdout : stderr, "usage: fk pause ID...\n");
       return help ? 0 : 2;
     }
-  return fk_cli_each (g, argv + 1, argc - 1, 0, run, NULL);
+  return fk_cli_each (g, argv + 1, argc - 1, 0, run, run_remote, NULL);
 }

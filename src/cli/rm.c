@@ -3,11 +3,18 @@
 #include <stdio.h>
 
 #include "cli/each.h"
+#include "cli/remote.h"
 
 static int
 rm (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
   return fk_sandbox_delete (sb, *(int *)ctx, err);
+}
+
+static int
+rm_remote (const fk_cli_globals_t *g, fk_remote_t *r, const char *id, void *ctx, fk_error_t *err)
+{
+  return g->remote->delete (r, id, *(int *)ctx, err);
 }
 
 int
@@ -34,5 +41,5 @@ fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv)
       return 2;
     }
   return fk_cli_each (g, argv + optind, argc - optind, force ? FK_CLI_EACH_MISSING_OK : 0, rm,
-                      &force);
+                      rm_remote, &force);
 }

@@ -43,5 +43,5 @@ fk_verb_stop (const fk_cli_globals_t *g, int argc, char **argv)
       fprintf (stderr, "usage: fk stop [-t SECONDS] ID...\n");
       return 2;
     }
-  return fk_cli_each (g, argv + optind, argc - optind, 0, stop, &grace_ms);
+  return fk_cli_each (g, argv + optind, argc - optind, 0, stop, NULL, &grace_ms);
 }

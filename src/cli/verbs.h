@@ -5,9 +5,16 @@
 
 #include "base/error.h"
 
+struct fk_cli_remote_api; /* cli/remote.h */
+
 typedef struct fk_cli_globals
 {
-  const char *state_dir; /* --state-dir, else $FIRKIN_STATE_DIR, else /var/lib/firkin */
+  const char *state_dir;   /* --state-dir, else $FIRKIN_STATE_DIR, else /var/lib/firkin */
+  const char *remote_url;  /* --remote, else $FIRKIN_REMOTE: go through that fkd; NULL: local */
+  const char *remote_envd; /* --remote-envd, else $FIRKIN_REMOTE_ENVD; NULL: URL's host */
+  /* With remote_url: the remote client's calls (fk-remote only, so that fk itself links no
+     libcurl; fk hands a remote command over to fk-remote). */
+  const struct fk_cli_remote_api *remote;
 } fk_cli_globals_t;
 
 typedef struct fk_verb
@@ -15,6 +22,7 @@ typedef struct fk_verb
   const char *name;
   int (*run) (const fk_cli_globals_t *g, int argc, char **argv); /* argv[0] is the verb */
   const char *summary;
+  int remote; /* 1: works with --remote (through fkd's API) */
 } fk_verb_t;
 
 /* Prints "fk: <message>" for err on stderr and returns exit code 1 (or code when non-zero). */

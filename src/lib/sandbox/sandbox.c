@@ -49,15 +49,29 @@ valid_id (const char *id)
 }
 
 int
-fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk_error_t *err)
+fk_sandbox_id_check (const char *id, fk_error_t *err)
 {
   if (!valid_id (id))
     return fk_error_set (err, EINVAL, "`%s' is not a sandbox id", id);
+  return 0;
+}
+
+int
+fk_sandbox_error_missing (fk_error_t *err, const char *id)
+{
+  return fk_error_set (err, ENOENT, "no sandbox `%s'", id);
+}
+
+int
+fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk_error_t *err)
+{
+  if (fk_sandbox_id_check (id, err) < 0)
+    return -1;
   cleanup_close int dirfd = openat (rt->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     {
       if (errno == ENOENT)
-        return fk_error_set (err, ENOENT, "no sandbox `%s'", id);
+        return fk_sandbox_error_missing (err, id);
       return fk_error_set_errno (err, "open sandbox `%s'", id);
     }
   fk_sandbox_state_t *st;
@@ -67,7 +81,7 @@ fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk_err
       if (err->code == ENOENT)
         {
           fk_error_clear (err);
-          return fk_error_set (err, ENOENT, "no sandbox `%s'", id);
+          return fk_sandbox_error_missing (err, id);
         }
       return fk_error_wrap (err, "sandbox `%s'", id);
     }

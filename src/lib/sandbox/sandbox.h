@@ -20,6 +20,12 @@ struct fk_sandbox
   int stdio_fds[3];           /* an init sandbox's host ends of stdio, until taken; else -1 */
 };
 
+/* EINVAL "`ID' is not a sandbox id" unless id is one (what fk_sandbox_open accepts); 0 else.
+   The remote client (remote/) checks ids by the same rule before it asks fkd. */
+int fk_sandbox_id_check (const char *id, fk_error_t *err);
+/* Sets ENOENT "no sandbox `ID'", the error of an unknown sandbox; returns -1. */
+int fk_sandbox_error_missing (fk_error_t *err, const char *id);
+
 /* A handle on a loaded state (takes st and dirfd). */
 fk_sandbox_t *fk_sandbox_new_handle (fk_runtime_t *rt, int dirfd, fk_sandbox_state_t *st);
 
