@@ -467,7 +467,9 @@ start_job (fkd_req_t *r, void *data)
 void
 fkd_envd_connect_error (fkd_req_t *r, unsigned status, const char *code, const char *msg)
 {
-  fkd_reply_json (r, status, json_pack ("{s:s, s:s}", "code", code, "message", msg));
+  cleanup_free char *m = xstrdup (msg);
+  fkd_utf8_sanitize (m);
+  fkd_reply_json (r, status, json_pack ("{s:s, s:s}", "code", code, "message", m));
 }
 
 void
@@ -574,7 +576,9 @@ route_start (fkd_req_t *r, fkd_target_t *t)
   start_req_t *s = xcalloc (1, sizeof *s);
   s->t = *t;
   s->sr = sr;
-  s->timeout_ms = 60000;
+  /* No Connect-Timeout-Ms is no deadline (Connect's rule, and envd's): the Python SDK sends
+     none for timeout=0, the JS SDK sends 0. */
+  s->timeout_ms = 0;
   const char *tm = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Connect-Timeout-Ms");
   if (tm)
     {

@@ -144,6 +144,30 @@ connect_code (int code)
     }
 }
 
+/* The agent holds a bounded queue of a process's input (ENOBUFS when it is full): a process
+   that reads slower than the client sends is waited for, which holds the body back (the queue
+   above fills and the request stops being read), until it has read nothing for
+   INPUT_STALL_MS. */
+#define INPUT_STALL_MS 5000
+
+static int
+send_input (fkd_server_t *srv, fk_client_t *c, sinput_t *si, const chunk_t *k, fk_error_t *err)
+{
+  unsigned wait_ms = 1, waited = 0;
+  for (;;)
+    {
+      int rc = fk_client_input (c, si->sel->pid, si->sel->tag, k->data, k->len,
+                                k->pty ? FK_INPUT_PTY : 0, err);
+      if (rc == 0 || err->code != ENOBUFS || waited >= INPUT_STALL_MS || fkd_stopping (srv))
+        return rc;
+      fk_error_clear (err);
+      struct timespec ts = { 0, (long)wait_ms * 1000000L };
+      nanosleep (&ts, NULL);
+      waited += wait_ms;
+      wait_ms = wait_ms < 50 ? wait_ms * 2 : 50;
+    }
+}
+
 /* The worker: connects to the sandbox's agent and hands it the input in order. */
 static void *
 worker_main (void *p)
@@ -190,8 +214,7 @@ worker_main (void *p)
       if (si->queued < QUEUE_LOW)
         resume_locked (si);
       pthread_mutex_unlock (&si->lock);
-      int rc = fk_client_input (c, si->sel->pid, si->sel->tag, k->data, k->len,
-                                k->pty ? FK_INPUT_PTY : 0, &err);
+      int rc = send_input (srv, c, si, k, &err);
       free (k->data);
       free (k);
       pthread_mutex_lock (&si->lock);

@@ -183,7 +183,9 @@ stream_gone (stream_t *s)
 static char *
 end_error (const char *code, const char *msg)
 {
-  json_t *j = json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+  cleanup_free char *m = xstrdup (msg);
+  fkd_utf8_sanitize (m);
+  json_t *j = json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", m);
   char *text = json_dumps (j, JSON_COMPACT);
   json_decref (j);
   if (text == NULL)

@@ -54,9 +54,68 @@ fkd_reply (fkd_req_t *r, unsigned status, struct MHD_Response *resp)
   r->state = FKD_REQ_DONE;
 }
 
+/* The length of the UTF-8 sequence at p as jansson accepts it (no overlong forms, surrogates
+   or code points past U+10FFFF), or 0. */
+static size_t
+utf8_seq (const unsigned char *p)
+{
+  unsigned char c = p[0];
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
+  else if (c >= 0xe0 && c <= 0xef)
+    {
+      n = 3;
+      lo = c == 0xe0 ? 0xa0 : 0x80;
+      hi = c == 0xed ? 0x9f : 0xbf;
+    }
+  else if (c >= 0xf0 && c <= 0xf4)
+    {
+      n = 4;
+      lo = c == 0xf0 ? 0x90 : 0x80;
+      hi = c == 0xf4 ? 0x8f : 0xbf;
+    }
+  else
+    return 0;
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf)
+      return 0;
+  return n;
+}
+
+void
+fkd_utf8_sanitize (char *s)
+{
+  unsigned char *p = (unsigned char *)s;
+  while (*p)
+    {
+      size_t n = utf8_seq (p);
+      if (n == 0)
+        {
+          *p++ = '?';
+          continue;
+        }
+      p += n;
+    }
+}
+
 void
 fkd_reply_json (fkd_req_t *r, unsigned status, json_t *j)
 {
+  if (j == NULL)
+    {
+      /* A reply that could not be built (a string that is not UTF-8 slipped into it): an error
+         the client can read, not an abort. */
+      status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+      j = r->plane == FKD_PLANE_ENVD
+              ? json_pack ("{s:s, s:s}", "code", "internal", "message", "the reply is not UTF-8")
+              : json_pack ("{s:i, s:s}", "code", (int)status, "message", "the reply is not UTF-8");
+    }
   char *text = json_dumps (j, JSON_COMPACT);
   json_decref (j);
   if (text == NULL)
@@ -76,6 +135,7 @@ fkd_reply_error (fkd_req_t *r, unsigned status, const char *fmt, ...)
   if (vasprintf (&msg, fmt, ap) < 0)
     fk_oom (0);
   va_end (ap);
+  fkd_utf8_sanitize (msg);
   fkd_reply_json (r, status, json_pack ("{s:i, s:s}", "code", (int)status, "message", msg));
 }
 

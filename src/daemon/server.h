@@ -85,9 +85,12 @@ void fkd_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* Replies (once) from the handler or a job: resp is taken. */
 void fkd_reply (fkd_req_t *r, unsigned status, struct MHD_Response *resp);
-/* A JSON reply; j is taken. */
+/* A JSON reply; j is taken (NULL, a reply json_pack could not build: a 500 error). */
 void fkd_reply_json (fkd_req_t *r, unsigned status, json_t *j);
-/* An error reply {"code": status, "message": ...}. */
+/* Turns each byte of s that does not start a valid UTF-8 sequence into '?': messages quote what
+   clients and sandboxes sent, and JSON strings must be UTF-8. */
+void fkd_utf8_sanitize (char *s);
+/* An error reply {"code": status, "message": ...} (the message made UTF-8). */
 void fkd_reply_error (fkd_req_t *r, unsigned status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 void fkd_reply_empty (fkd_req_t *r, unsigned status);
