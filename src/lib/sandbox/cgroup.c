@@ -756,7 +756,7 @@ fk_cgroup_open_freeze (const fk_cgroup_layout_t *layout, const char *name, fk_er
   int v2 = layout->version == FK_CGROUP_V2;
   cleanup_free char *dir = cg_dir (layout, "freezer", name);
   cleanup_free char *path = xasprintf ("%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state");
-  int fd = open (path, O_RDWR | O_CLOEXEC);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
     return fk_error_set_errno (err, "open `%s'", path);
   return fd;
