@@ -87,6 +87,6 @@ fkd_metric_envd_json (const fkd_metric_t *m)
                     pct (m->cpu_pct), "mem_total", (json_int_t)u->mem_total, "mem_used",
                     (json_int_t)u->mem_used, "mem_total_mib", (json_int_t)(u->mem_total >> 20),
                     "mem_used_mib", (json_int_t)(u->mem_used >> 20), "mem_cache",
-                    (json_int_t)u->mem_cache, "disk_used", (json_int_t)u->disk_used,
-                    "disk_total", (json_int_t)u->disk_total);
+                    (json_int_t)u->mem_cache, "disk_used", (json_int_t)u->disk_used, "disk_total",
+                    (json_int_t)u->disk_total);
 }

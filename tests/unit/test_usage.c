@@ -76,8 +76,8 @@ static fk_sandbox_t *
 busy_sandbox (fk_runtime_t *rt, double vcpus, uint64_t mem, uint64_t pids)
 {
   static const char *const init[]
-      = { "sh", "-c", "dd if=/dev/zero of=/tmp/f bs=1048576 count=8 2>/dev/null; while :; do :; done",
-          NULL };
+      = { "sh", "-c",
+          "dd if=/dev/zero of=/tmp/f bs=1048576 count=8 2>/dev/null; while :; do :; done", NULL };
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_init (&spec);
   spec.layers = layers;

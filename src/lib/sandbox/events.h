@@ -17,7 +17,6 @@ int fk_events_append (int dirfd, const char *name, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 /* Parses an events file's text into events, oldest first (malformed lines are skipped). */
-void fk_events_parse (const char *text, size_t len, fk_sandbox_event_t **ret_events,
-                      size_t *ret_n);
+void fk_events_parse (const char *text, size_t len, fk_sandbox_event_t **ret_events, size_t *ret_n);
 
 #endif
