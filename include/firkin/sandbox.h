@@ -60,16 +60,27 @@ typedef enum
   FK_INIT_STDIO_TTY,      /* a pseudo-terminal, the command's controlling terminal */
 } fk_init_stdio_t;
 
+/* What happens at a sandbox's deadline. DELETE: its watchdog stops it (SIGTERM to PID 1, SIGKILL
+   after a grace) and the next sweep removes it. PAUSE: its watchdog freezes it instead
+   (fk_sandbox_pause), and it stays paused until resumed. Either way a paused sandbox does not
+   expire: its deadline counts only while it runs. */
+typedef enum
+{
+  FK_TIMEOUT_DELETE = 0,
+  FK_TIMEOUT_PAUSE,
+} fk_timeout_action_t;
+
 typedef struct fk_sandbox_spec
 {
   const char *template_id;   /* a template of the store; NULL when layers is given */
   const char *const *layers; /* explicit lower directories, BOTTOM FIRST, NULL-terminated */
   fk_resources_t resources;
-  const char *const *env;      /* "K=V" added to (and overriding) the template's, may be NULL */
-  const char *workdir;         /* default cwd of commands; NULL: the template's, else "/" */
-  const char *user;            /* default user of commands; NULL: the template's, else root */
-  const char *hostname;        /* NULL: "fk-" + the first 8 characters of the id */
-  uint64_t timeout_sec;        /* 0: no timeout; else the sandbox deletes itself when it expires */
+  const char *const *env; /* "K=V" added to (and overriding) the template's, may be NULL */
+  const char *workdir;    /* default cwd of commands; NULL: the template's, else "/" */
+  const char *user;       /* default user of commands; NULL: the template's, else root */
+  const char *hostname;   /* NULL: "fk-" + the first 8 characters of the id */
+  uint64_t timeout_sec;   /* 0: no timeout; else what timeout_action says at the deadline */
+  fk_timeout_action_t timeout_action;
   const char *const *metadata; /* "K=V" labels kept in the state, may be NULL */
   fk_data_plane_spec_t data_plane;
   fk_seccomp_spec_t seccomp;
@@ -141,6 +152,7 @@ typedef struct fk_sandbox_info
   fk_resources_t resources;
   int64_t created; /* unix seconds */
   int64_t expires; /* unix seconds, 0 when there is no timeout */
+  fk_timeout_action_t timeout_action;
   char **metadata; /* "K=V", NULL-terminated */
 } fk_sandbox_info_t;
 
@@ -178,7 +190,10 @@ int fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err);
 /* Sends sig to PID 1 (SIGKILL ends the whole sandbox). */
 int fk_sandbox_kill (fk_sandbox_t *sb, int sig, fk_error_t *err);
 
-/* Freezes / thaws every process of the sandbox (cgroup freezer). */
+/* Freezes / thaws every process of the sandbox (cgroup freezer). A paused sandbox does not
+   expire; one resumed past its deadline expires at its watchdog's next look (within 30 s)
+   unless the deadline moves first: fk_sandbox_extend_ex with FK_EXTEND_RESUME does both at
+   once. */
 int fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err);
 int fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err);
 
@@ -191,6 +206,57 @@ int fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err);
 
 /* Replaces the sandbox's metadata ("K=V" labels, checked as a spec's are) in its state. */
 int fk_sandbox_set_metadata (fk_sandbox_t *sb, const char *const *metadata, fk_error_t *err);
+
+/* fk_sandbox_extend's flags. */
+#define FK_EXTEND_NO_SHORTEN (1u << 0) /* a later deadline stays as it is */
+#define FK_EXTEND_RESUME (1u << 1)     /* and a paused sandbox is resumed */
+
+/* fk_sandbox_extend with flags, under one hold of the lifecycle lock (the watchdog never acts
+   between the resume and the new deadline); seconds 0 keeps the deadline. *ret_resumed (may be
+   NULL) says whether FK_EXTEND_RESUME found it paused and resumed it. */
+int fk_sandbox_extend_ex (fk_sandbox_t *sb, uint64_t seconds, unsigned flags, int *ret_resumed,
+                          fk_error_t *err);
+
+/* What a sandbox uses now, read from its own cgroup and its writable layer. */
+typedef struct fk_sandbox_usage
+{
+  int64_t time_ms;     /* unix milliseconds when sampled */
+  uint64_t mono_us;    /* CLOCK_MONOTONIC microseconds when sampled, for rates */
+  uint64_t cpu_usec;   /* CPU time all its processes used since it started */
+  double cpu_count;    /* the CPUs it may use: its vcpus limit, else the host's online CPUs */
+  uint64_t mem_used;   /* memory charged to it, reclaimable page cache not counted (its tmpfs
+                          writable layer is counted: it cannot be reclaimed) */
+  uint64_t mem_cache;  /* reclaimable page cache charged to it */
+  uint64_t mem_total;  /* its memory limit, else the host's memory */
+  uint64_t disk_used;  /* bytes used on its writable layer (root changes, /tmp, /dev/shm) */
+  uint64_t disk_total; /* that layer's size: its disk limit */
+} fk_sandbox_usage_t;
+
+/* Samples the sandbox's usage (a running or paused one; ESRCH when it has stopped). On cgroup
+   v2 and on v1 with cpuacct mounted with cpu, the CPU time is the cgroup's; on v1 without it,
+   the sum of its live processes' times and their reaped children's (/proc). */
+int fk_sandbox_usage (fk_sandbox_t *sb, fk_sandbox_usage_t *ret_usage, fk_error_t *err);
+
+/* The CPU use between two samples of one sandbox, in percent of its cpu_count (0 to 100). */
+double fk_sandbox_usage_cpu_pct (const fk_sandbox_usage_t *before, const fk_sandbox_usage_t *after);
+
+/* One event of a sandbox's lifecycle, as the library records it in the sandbox's state
+   directory: created, paused, resumed, timeout (the deadline moved), expired (the watchdog
+   acted). The record is bounded (FK_SANDBOX_EVENTS_MAX bytes; the oldest go first) and goes
+   with the sandbox. */
+typedef struct fk_sandbox_event
+{
+  int64_t time_ms; /* unix milliseconds */
+  char *name;
+  char *detail; /* a line of text, may be empty */
+} fk_sandbox_event_t;
+
+#define FK_SANDBOX_EVENTS_MAX (64u << 10)
+
+/* The sandbox's events, oldest first; free with fk_sandbox_events_free. */
+int fk_sandbox_events (fk_sandbox_t *sb, fk_sandbox_event_t **ret_events, size_t *ret_n,
+                       fk_error_t *err);
+void fk_sandbox_events_free (fk_sandbox_event_t *events, size_t n);
 
 /* The host ends of an init sandbox's stdio, once, to the caller, who closes them: with
    FK_INIT_STDIO_PIPES ret_fds gets the command's stdin (write end), stdout and stderr (read

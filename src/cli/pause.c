@@ -1,14 +1,23 @@
 /* cli/pause.c: fk pause ID...: freezes every process of the sandbox. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/each.h"
 #include "cli/remote.h"
 
+/* Pausing a paused sandbox is done, as resuming a running one is (and as fkd's 409 reads over
+   --remote). */
 static int
 run (fk_sandbox_t *sb, void *ctx, fk_error_t *err)
 {
-  return fk_sandbox_pause (sb, err);
+  if (fk_sandbox_pause (sb, err) < 0)
+    {
+      if (err->code != EALREADY)
+        return -1;
+      fk_error_clear (err);
+    }
+  return 0;
 }
 
 static int

@@ -1,7 +1,7 @@
-/* daemon/control.c: the E2B control plane: create, list, info, kill and set-timeout of
-   sandboxes, on the library's sandbox calls. What fkd must remember of a sandbox (its envd
-   token, the E2B options it was created with) lives in the sandbox's own metadata under
-   FKD_META_PREFIX, so a restarted fkd serves the same sandboxes. */
+/* daemon/control.c: the E2B control plane: create, list, info, kill, set-timeout, pause,
+   connect/resume, refresh, metrics and logs of sandboxes, on the library's sandbox calls. What fkd
+   must remember of a sandbox (its envd token, the E2B options it was created with) lives in the
+   sandbox's own metadata under FKD_META_PREFIX, so a restarted fkd serves the same sandboxes. */
 #include <errno.h>
 #include <math.h>
 #include <openssl/crypto.h>
@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "daemon/controlreq.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "firkin/pool.h"
 #include "firkin/sandbox.h"
@@ -22,6 +23,12 @@
 
 /* The Python SDK requires a clientID; any constant does. */
 #define CLIENT_ID "fkd"
+/* connect's timeout when the body has none (E2B's), resume's, refresh's duration. */
+#define CONNECT_TIMEOUT_DEFAULT 300
+#define RESUME_TIMEOUT_DEFAULT 15
+#define REFRESH_DURATION_DEFAULT 15
+/* Log pages: the most entries one answer holds. */
+#define LOGS_LIMIT_MAX 1000
 /* List pages: E2B's default and most. */
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX 100
@@ -64,6 +71,10 @@ sandbox_json (const fk_sandbox_info_t *info, int detail)
   const char *token = fkd_meta_get (info->metadata, FKD_META_TOKEN);
   if (detail && token)
     json_object_set_new (j, "envdAccessToken", json_string (token));
+  if (detail)
+    json_object_set_new (j, "lifecycle",
+                         json_pack ("{s:b, s:s}", "autoResume", 0, "onTimeout",
+                                    info->timeout_action == FK_TIMEOUT_PAUSE ? "pause" : "kill"));
   const char *inet = fkd_meta_get (info->metadata, FKD_META_INTERNET);
   json_object_set_new (j, "allowInternetAccess", json_boolean (inet == NULL || strcmp (inet, "0")));
   return j;
@@ -97,6 +108,7 @@ create_job (fkd_req_t *r, void *data)
   fk_sandbox_spec_init (&spec);
   spec.template_id = cr->template_id;
   spec.timeout_sec = cr->timeout_sec;
+  spec.timeout_action = cr->auto_pause ? FK_TIMEOUT_PAUSE : FK_TIMEOUT_DELETE;
   spec.env = (const char *const *)cr->env;
   spec.metadata = (const char *const *)meta;
   fk_error_t err = FK_ERROR_INIT;
@@ -318,6 +330,12 @@ typedef enum
   OP_INFO,
   OP_KILL,
   OP_TIMEOUT,
+  OP_PAUSE,
+  OP_CONNECT, /* connect (v1, v2) and resume: resume if paused, then the Sandbox object */
+  OP_REFRESH,
+  OP_METRICS,
+  OP_LOGS,
+  OP_LOGS_V2,
 } sandbox_op_t;
 
 typedef struct sandbox_req
@@ -325,6 +343,12 @@ typedef struct sandbox_req
   sandbox_op_t op;
   char *id;
   uint64_t timeout_sec;
+  unsigned extend_flags;
+  /* metrics: the [start, end] range (unix seconds; 0: open). logs: from (ms), limit, and v2's
+     direction (backward: newest first), the lowest level and a substring. */
+  uint64_t start, end, limit;
+  int backward, min_level;
+  char *search;
 } sandbox_req_t;
 
 static void
@@ -332,7 +356,120 @@ sandbox_req_free (void *p)
 {
   sandbox_req_t *s = p;
   free (s->id);
+  free (s->search);
   free (s);
+}
+
+/* The Sandbox object connect and resume answer: create's, with the token. */
+static json_t *
+connect_json (fkd_req_t *r, const fk_sandbox_info_t *info)
+{
+  const char *token = fkd_meta_get (info->metadata, FKD_META_TOKEN);
+  json_t *j
+      = json_pack ("{s:s, s:s, s:s, s:s}", "templateID", info->template_id ? info->template_id : "",
+                   "sandboxID", info->id, "clientID", CLIENT_ID, "envdVersion", FKD_ENVD_VERSION);
+  json_object_set_new (j, "envdAccessToken", token ? json_string (token) : json_null ());
+  json_object_set_new (j, "domain", r->srv->domain ? json_string (r->srv->domain) : json_null ());
+  return j;
+}
+
+/* ---- metrics ---- */
+
+/* One sample now: [SandboxMetric] with it when it falls in [start, end], else []. */
+static void
+metrics_one (fkd_req_t *r, const sandbox_req_t *s)
+{
+  fkd_metric_t m;
+  char *ids[] = { s->id, NULL };
+  fkd_metrics_sample (r->srv->rt, ids, 1, &m);
+  if (!m.ok)
+    {
+      fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox %s not found", s->id);
+      return;
+    }
+  json_t *arr = json_array ();
+  uint64_t t = (uint64_t)(m.usage.time_ms / 1000);
+  /* The SDK rounds its range to whole seconds: a sample in the second after `end' counts. */
+  if ((s->start == 0 || t >= s->start) && (s->end == 0 || t <= s->end + 1))
+    json_array_append_new (arr, fkd_metric_json (&m));
+  fkd_reply_json (r, MHD_HTTP_OK, arr);
+}
+
+static void
+metrics_many_job (fkd_req_t *r, void *data)
+{
+  char **ids = data;
+  size_t n = fk_strv_len (ids);
+  fkd_metric_t *m = xcalloc (n, sizeof *m);
+  fkd_metrics_sample (r->srv->rt, ids, n, m);
+  json_t *map = json_object ();
+  for (size_t i = 0; i < n; i++)
+    if (m[i].ok)
+      json_object_set_new (map, ids[i], fkd_metric_json (&m[i]));
+  free (m);
+  fkd_reply_json (r, MHD_HTTP_OK, json_pack ("{s:o}", "sandboxes", map));
+}
+
+static void
+strv_free_cb (void *p)
+{
+  fk_strv_free (p);
+}
+
+/* ---- logs ---- */
+
+/* An event's level: an expiry is a warning, the rest information. */
+static int
+event_level (const fk_sandbox_event_t *e)
+{
+  return strcmp (e->name, "expired") == 0 ? 2 : 1;
+}
+
+static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
+
+static json_t *
+log_entry (const fk_sandbox_event_t *e, int structured)
+{
+  time_t t = (time_t)(e->time_ms / 1000);
+  struct tm tm;
+  gmtime_r (&t, &tm);
+  char base[32], ts[48];
+  strftime (base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf (ts, sizeof ts, "%s.%03dZ", base, (int)(e->time_ms % 1000));
+  cleanup_free char *msg
+      = e->detail[0] ? xasprintf ("%s: %s", e->name, e->detail) : xstrdup (e->name);
+  if (!structured)
+    return json_pack ("{s:s, s:s}", "timestamp", ts, "line", msg);
+  return json_pack ("{s:s, s:s, s:s, s:{s:s}}", "timestamp", ts, "level",
+                    level_names[event_level (e)], "message", msg, "fields", "event", e->name);
+}
+
+/* v1 SandboxLogs {logs, logEntries}: the events from `start' (ms) on, oldest first, at most
+   `limit'. v2 {logs}: from `cursor' (ms) forward, or back from it (newest first), at the
+   level asked or above, holding `search'. */
+static json_t *
+logs_json (const sandbox_req_t *s, const fk_sandbox_event_t *ev, size_t n)
+{
+  json_t *entries = json_array (), *lines = json_array ();
+  for (size_t k = 0; k < n && json_array_size (entries) < s->limit; k++)
+    {
+      const fk_sandbox_event_t *e = &ev[s->backward ? n - 1 - k : k];
+      uint64_t t = (uint64_t)e->time_ms;
+      if (s->start && (s->backward ? t > s->start : t < s->start))
+        continue;
+      if (event_level (e) < s->min_level)
+        continue;
+      if (s->search && strstr (e->name, s->search) == NULL && strstr (e->detail, s->search) == NULL)
+        continue;
+      json_array_append_new (entries, log_entry (e, 1));
+      json_array_append_new (lines, log_entry (e, 0));
+    }
+  if (s->op == OP_LOGS_V2)
+    {
+      json_decref (lines);
+      return json_pack ("{s:o}", "logs", entries);
+    }
+  return json_pack ("{s:o, s:o}", "logs", lines, "logEntries", entries);
 }
 
 static void
@@ -368,16 +505,71 @@ sandbox_job (fkd_req_t *r, void *data)
       fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
       break;
     case OP_TIMEOUT:
-      if (fk_sandbox_extend (sb, s->timeout_sec, &err) < 0)
+    case OP_REFRESH:
+      if (fk_sandbox_extend_ex (sb, s->timeout_sec, s->extend_flags, NULL, &err) < 0)
         goto fail;
       fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
       break;
+    case OP_PAUSE:
+      if (fk_sandbox_pause (sb, &err) < 0)
+        {
+          if (err.code != EALREADY)
+            goto fail;
+          fkd_reply_error (r, MHD_HTTP_CONFLICT, "sandbox %s is already paused", s->id);
+          break;
+        }
+      log_info ("paused sandbox %s", s->id);
+      fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
+      break;
+    case OP_CONNECT:
+      {
+        int resumed = 0;
+        if (s->backward)
+          {
+            /* resume (the older call) of a running sandbox is a conflict, as E2B answers. */
+            if (fk_sandbox_inspect (sb, &info, &err) < 0)
+              goto fail;
+            if (info->status == FK_SANDBOX_STOPPED)
+              {
+                fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox %s not found", s->id);
+                break;
+              }
+            if (info->status == FK_SANDBOX_RUNNING)
+              {
+                fkd_reply_error (r, MHD_HTTP_CONFLICT, "sandbox %s is already running", s->id);
+                break;
+              }
+            fk_sandbox_info_free (info);
+            info = NULL;
+          }
+        if (fk_sandbox_extend_ex (sb, s->timeout_sec, s->extend_flags, &resumed, &err) < 0
+            || fk_sandbox_inspect (sb, &info, &err) < 0)
+          goto fail;
+        if (resumed)
+          log_info ("resumed sandbox %s", s->id);
+        fkd_reply_json (r, resumed ? MHD_HTTP_CREATED : MHD_HTTP_OK, connect_json (r, info));
+        break;
+      }
+    case OP_METRICS:
+      metrics_one (r, s);
+      break;
+    case OP_LOGS:
+    case OP_LOGS_V2:
+      {
+        fk_sandbox_event_t *ev = NULL;
+        size_t n = 0;
+        if (fk_sandbox_events (sb, &ev, &n, &err) < 0)
+          goto fail;
+        fkd_reply_json (r, MHD_HTTP_OK, logs_json (s, ev, n));
+        fk_sandbox_events_free (ev, n);
+        break;
+      }
     }
   fk_sandbox_info_free (info);
   fk_sandbox_free (sb);
   return;
 fail:
-  if (err.code == ENOENT)
+  if (err.code == ENOENT || err.code == ESRCH)
     fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox %s not found", s->id);
   else
     fkd_reply_error (r, MHD_HTTP_INTERNAL_SERVER_ERROR, "sandbox %s: %s", s->id,
@@ -412,6 +604,192 @@ json_body (fkd_req_t *r)
   return 1;
 }
 
+/* Every value of sandbox_ids (repeated or comma-separated), joined with commas. */
+static enum MHD_Result
+ids_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  char **acc = cls;
+  if (strcmp (key, "sandbox_ids") != 0 || value == NULL)
+    return MHD_YES;
+  if (strlen (*acc) > 64 * 1024)
+    return MHD_NO;
+  char *joined = (*acc)[0] ? xasprintf ("%s,%s", *acc, value) : xstrdup (value);
+  free (*acc);
+  *acc = joined;
+  return MHD_YES;
+}
+
+static void
+route_metrics_many (fkd_req_t *r)
+{
+  cleanup_free char *list = xstrdup ("");
+  MHD_get_connection_values (r->conn, MHD_GET_ARGUMENT_KIND, ids_arg, &list);
+  char **ids = NULL;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fkd_sandbox_ids_parse (list, &ids, &err) < 0)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
+      fk_error_clear (&err);
+      return;
+    }
+  fkd_run_job (r, metrics_many_job, ids, strv_free_cb);
+}
+
+/* A query argument that must be a whole number when present. */
+static int
+query_num (fkd_req_t *r, const char *name, uint64_t max, uint64_t *ret)
+{
+  cleanup_free char *v = fkd_arg (r, name);
+  if (v == NULL || v[0] == '\0')
+    return 0;
+  if (fkd_query_u64 (v, max, ret) < 0)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "`%s' is not a whole number up to %llu", name,
+                       (unsigned long long)max);
+      return -1;
+    }
+  return 0;
+}
+
+/* The optional JSON body of a lifecycle call: application/json when there is one. */
+static int
+lifecycle_body (fkd_req_t *r, fkd_body_kind_t kind, uint64_t dflt, uint64_t *ret_sec)
+{
+  if (r->len && !json_body (r))
+    return -1;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fkd_lifecycle_req_parse (kind, r->body ? r->body : "", r->len, dflt, ret_sec, &err) < 0)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
+      fk_error_clear (&err);
+      return -1;
+    }
+  return 0;
+}
+
+/* Fills s from the logs query: v1 start, limit; v2 cursor, limit, direction, level, search. */
+static int
+logs_query (fkd_req_t *r, sandbox_req_t *s, int v2)
+{
+  s->limit = LOGS_LIMIT_MAX;
+  s->min_level = 0;
+  if (query_num (r, v2 ? "cursor" : "start", UINT64_MAX >> 1, &s->start) < 0
+      || query_num (r, "limit", LOGS_LIMIT_MAX, &s->limit) < 0)
+    return -1;
+  if (!v2)
+    return 0;
+  cleanup_free char *dir = fkd_arg (r, "direction");
+  cleanup_free char *level = fkd_arg (r, "level");
+  if (dir && strcmp (dir, "backward") == 0)
+    s->backward = 1;
+  else if (dir && dir[0] && strcmp (dir, "forward") != 0)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "direction: forward or backward");
+      return -1;
+    }
+  if (level && level[0])
+    {
+      int found = -1;
+      for (int i = 0; level_names[i]; i++)
+        if (strcmp (level, level_names[i]) == 0)
+          found = i;
+      if (found < 0)
+        {
+          fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "level: debug, info, warn or error");
+          return -1;
+        }
+      s->min_level = found;
+    }
+  s->search = fkd_arg (r, "search");
+  if (s->search && s->search[0] == '\0')
+    s->search = (free (s->search), NULL);
+  return 0;
+}
+
+/* /sandboxes/{id}[/...] and /v2/sandboxes/{id}/...: rest is what follows the prefix. */
+static void
+route_sandbox (fkd_req_t *r, const char *method, const char *url, const char *rest, int v2)
+{
+  int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0,
+      del = strcmp (method, "DELETE") == 0;
+  const char *slash = strchr (rest, '/');
+  cleanup_free char *sid = slash ? xstrndup (rest, (size_t)(slash - rest)) : xstrdup (rest);
+  const char *sub = slash ? slash : "";
+  if (!fkd_sandbox_id_valid (sid))
+    {
+      fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox `%.64s' not found", sid);
+      return;
+    }
+  sandbox_req_t *s = xcalloc (1, sizeof *s);
+  s->id = steal_pointer (&sid);
+  int bad = 0;
+  if (!v2 && sub[0] == '\0' && get)
+    s->op = OP_INFO;
+  else if (!v2 && sub[0] == '\0' && del)
+    s->op = OP_KILL;
+  else if (!v2 && strcmp (sub, "/timeout") == 0 && post)
+    {
+      s->op = OP_TIMEOUT;
+      fk_error_t err = FK_ERROR_INIT;
+      if (!json_body (r))
+        bad = 1;
+      else if (fkd_timeout_req_parse (r->body ? r->body : "", r->len, &s->timeout_sec, &err) < 0)
+        {
+          fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
+          fk_error_clear (&err);
+          bad = 1;
+        }
+    }
+  else if (!v2 && strcmp (sub, "/pause") == 0 && post)
+    {
+      s->op = OP_PAUSE;
+      bad = lifecycle_body (r, FKD_BODY_PAUSE, 0, &s->timeout_sec) < 0;
+    }
+  else if (strcmp (sub, "/connect") == 0 && post)
+    {
+      /* Connect only moves the deadline later (E2B: "TTL is only extended"). */
+      s->op = OP_CONNECT;
+      s->extend_flags = FK_EXTEND_RESUME | FK_EXTEND_NO_SHORTEN;
+      bad = lifecycle_body (r, FKD_BODY_CONNECT, CONNECT_TIMEOUT_DEFAULT, &s->timeout_sec) < 0;
+    }
+  else if (!v2 && strcmp (sub, "/resume") == 0 && post)
+    {
+      s->op = OP_CONNECT;
+      s->extend_flags = FK_EXTEND_RESUME;
+      s->backward = 1; /* resume: a running sandbox is a conflict */
+      bad = lifecycle_body (r, FKD_BODY_RESUME, RESUME_TIMEOUT_DEFAULT, &s->timeout_sec) < 0;
+    }
+  else if (!v2 && strcmp (sub, "/refreshes") == 0 && post)
+    {
+      s->op = OP_REFRESH;
+      s->extend_flags = FK_EXTEND_NO_SHORTEN;
+      bad = lifecycle_body (r, FKD_BODY_REFRESH, REFRESH_DURATION_DEFAULT, &s->timeout_sec) < 0;
+    }
+  else if (!v2 && strcmp (sub, "/metrics") == 0 && get)
+    {
+      s->op = OP_METRICS;
+      bad = query_num (r, "start", UINT64_MAX >> 1, &s->start) < 0
+            || query_num (r, "end", UINT64_MAX >> 1, &s->end) < 0;
+    }
+  else if (strcmp (sub, "/logs") == 0 && get)
+    {
+      s->op = v2 ? OP_LOGS_V2 : OP_LOGS;
+      bad = logs_query (r, s, v2) < 0;
+    }
+  else
+    {
+      sandbox_req_free (s);
+      fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "%s %s is not served by this fkd", method, url);
+      return;
+    }
+  if (bad)
+    {
+      sandbox_req_free (s);
+      return;
+    }
+  fkd_run_job (r, sandbox_job, s, sandbox_req_free);
+}
+
 void
 fkd_control_route (fkd_req_t *r, const char *method, const char *url)
 {
@@ -420,8 +798,7 @@ fkd_control_route (fkd_req_t *r, const char *method, const char *url)
       fkd_reply_error (r, MHD_HTTP_UNAUTHORIZED, "invalid or missing X-API-Key");
       return;
     }
-  int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0,
-      del = strcmp (method, "DELETE") == 0;
+  int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0;
   if (strcmp (url, "/sandboxes") == 0 || strcmp (url, "/v2/sandboxes") == 0)
     {
       if (get)
@@ -444,48 +821,15 @@ fkd_control_route (fkd_req_t *r, const char *method, const char *url)
         fkd_reply_error (r, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s is not served", method, url);
       return;
     }
-  const char *prefix = "/sandboxes/";
-  if (strncmp (url, prefix, strlen (prefix)) == 0)
+  if (strcmp (url, "/sandboxes/metrics") == 0 && get)
     {
-      const char *id = url + strlen (prefix);
-      const char *slash = strchr (id, '/');
-      cleanup_free char *sid = slash ? xstrndup (id, (size_t)(slash - id)) : xstrdup (id);
-      const char *rest = slash ? slash : "";
-      if (!fkd_sandbox_id_valid (sid))
-        {
-          fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox `%s' not found", sid);
-          return;
-        }
-      sandbox_req_t *s = xcalloc (1, sizeof *s);
-      s->id = steal_pointer (&sid);
-      if (rest[0] == '\0' && get)
-        s->op = OP_INFO;
-      else if (rest[0] == '\0' && del)
-        s->op = OP_KILL;
-      else if (strcmp (rest, "/timeout") == 0 && post)
-        {
-          s->op = OP_TIMEOUT;
-          fk_error_t err = FK_ERROR_INIT;
-          if (!json_body (r))
-            {
-              sandbox_req_free (s);
-              return;
-            }
-          if (fkd_timeout_req_parse (r->body ? r->body : "", r->len, &s->timeout_sec, &err) < 0)
-            {
-              sandbox_req_free (s);
-              fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
-              fk_error_clear (&err);
-              return;
-            }
-        }
-      else
-        {
-          sandbox_req_free (s);
-          fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "%s %s is not served by this fkd", method, url);
-          return;
-        }
-      fkd_run_job (r, sandbox_job, s, sandbox_req_free);
+      route_metrics_many (r);
+      return;
+    }
+  int v2 = strncmp (url, "/v2/sandboxes/", 14) == 0;
+  if (v2 || strncmp (url, "/sandboxes/", 11) == 0)
+    {
+      route_sandbox (r, method, url, url + (v2 ? 14 : 11), v2);
       return;
     }
   fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "%s %s is not served by this fkd", method, url);

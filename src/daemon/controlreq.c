@@ -231,3 +231,103 @@ fkd_sandbox_id_valid (const char *id)
       return 0;
   return 1;
 }
+
+int
+fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uint64_t dflt,
+                         uint64_t *ret_sec, fk_error_t *err)
+{
+  static const char *const what[]
+      = { "connect request", "resume request", "refresh request", "pause request" };
+  const char *w = what[kind];
+  uint64_t sec = kind == FKD_BODY_PAUSE ? 0 : dflt;
+  size_t i = 0;
+  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+    i++;
+  if (i == len)
+    {
+      *ret_sec = sec;
+      return 0;
+    }
+  cleanup_json json_t *root = NULL;
+  if (fk_json_parse (text, len, &root, err) < 0)
+    return fk_error_wrap (err, "%s", w);
+  if (!json_is_object (root))
+    return fk_error_set (err, EINVAL, "%s: not a JSON object", w);
+  json_t *mem = field (root, "memory");
+  if (mem && !json_is_boolean (mem))
+    return fk_error_set (err, EINVAL, "%s: `memory' is not a boolean", w);
+  if (mem && json_is_false (mem))
+    return fk_error_set (err, EINVAL,
+                         "%s: `memory: false' (a cold boot) is not supported: a paused firkin "
+                         "sandbox keeps its processes",
+                         w);
+  if (kind == FKD_BODY_RESUME)
+    {
+      json_t *ap = field (root, "autoPause");
+      if (ap && !json_is_boolean (ap))
+        return fk_error_set (err, EINVAL, "%s: `autoPause' is not a boolean", w);
+    }
+  if (kind != FKD_BODY_PAUSE)
+    {
+      const char *name = kind == FKD_BODY_REFRESH ? "duration" : "timeout";
+      json_t *v = field (root, name);
+      if (v)
+        {
+          if (!json_is_integer (v))
+            return fk_error_set (err, EINVAL, "%s: `%s' is not an integer", w, name);
+          json_int_t t = json_integer_value (v);
+          if (t <= 0 || (unsigned long long)t > FKD_MAX_TIMEOUT_SEC)
+            return fk_error_set (err, EINVAL, "%s: `%s' %lld is not 1 to %llu seconds", w, name,
+                                 (long long)t, FKD_MAX_TIMEOUT_SEC);
+          sec = (uint64_t)t;
+        }
+    }
+  *ret_sec = sec;
+  return 0;
+}
+
+int
+fkd_sandbox_ids_parse (const char *list, char ***ret_ids, fk_error_t *err)
+{
+  cleanup_free char *copy = xstrdup (list);
+  cleanup_strv char **ids = xcalloc (FKD_MAX_METRICS_IDS + 1, sizeof *ids);
+  size_t n = 0;
+  char *save = NULL;
+  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+    {
+      if (!fkd_sandbox_id_valid (p))
+        return fk_error_set (err, EINVAL, "sandbox_ids: `%.64s' is not a sandbox id", p);
+      int seen = 0;
+      for (size_t i = 0; i < n && !seen; i++)
+        seen = strcmp (ids[i], p) == 0;
+      if (seen)
+        continue;
+      if (n == FKD_MAX_METRICS_IDS)
+        return fk_error_set (err, EINVAL, "sandbox_ids: more than %d ids", FKD_MAX_METRICS_IDS);
+      ids[n++] = xstrdup (p);
+    }
+  if (n == 0)
+    return fk_error_set (err, EINVAL, "sandbox_ids: no sandbox id");
+  *ret_ids = steal_pointer (&ids);
+  return 0;
+}
+
+int
+fkd_query_u64 (const char *s, uint64_t max, uint64_t *ret)
+{
+  if (s == NULL || s[0] == '\0' || strlen (s) > 20)
+    return -1;
+  uint64_t v = 0;
+  for (const char *p = s; *p; p++)
+    {
+      if (*p < '0' || *p > '9')
+        return -1;
+      if (v > (UINT64_MAX - 9) / 10)
+        return -1;
+      v = v * 10 + (uint64_t)(*p - '0');
+    }
+  if (v > max)
+    return -1;
+  *ret = v;
+  return 0;
+}

@@ -47,6 +47,30 @@ void fkd_create_req_free (fkd_create_req_t *r);
 /* Decodes the set-timeout body {"timeout": seconds} (1 to FKD_MAX_TIMEOUT_SEC). */
 int fkd_timeout_req_parse (const char *text, size_t len, uint64_t *ret_sec, fk_error_t *err);
 
+/* The body of connect, resume, refresh and pause: each optional (an empty body is {}).
+   connect {timeout, memory}, resume {timeout, autoPause, memory}, refresh {duration}, pause
+   {memory}. *ret_sec gets `timeout' (connect, resume) or `duration' (refresh), else dflt (pause
+   gets 0); `memory: false' (a cold boot on resume) is EINVAL: a firkin pause keeps the
+   processes. */
+typedef enum
+{
+  FKD_BODY_CONNECT,
+  FKD_BODY_RESUME,
+  FKD_BODY_REFRESH,
+  FKD_BODY_PAUSE,
+} fkd_body_kind_t;
+int fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uint64_t dflt,
+                             uint64_t *ret_sec, fk_error_t *err);
+
+/* Comma-separated sandbox ids of /sandboxes/metrics (each valid, 1 to FKD_MAX_METRICS_IDS,
+   repeats dropped); caller frees with fk_strv_free. */
+#define FKD_MAX_METRICS_IDS 100
+int fkd_sandbox_ids_parse (const char *list, char ***ret_ids, fk_error_t *err);
+
+/* A whole number query argument (a time in seconds or milliseconds, a limit): digits only, at
+   most max. */
+int fkd_query_u64 (const char *s, uint64_t max, uint64_t *ret);
+
 /* The list's `metadata' filter as the SDK sends it: the query value (already URL-decoded once)
    is `k=v&k2=v2' in form encoding whose keys and values are URL-encoded once more. *ret_kv is
    "K=V" entries (NULL-terminated; caller frees with fk_strv_free). EINVAL for an entry with no

@@ -22,6 +22,7 @@
 #include "daemon/controlreq.h"
 #include "daemon/envd.h"
 #include "daemon/envelope.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "firkin/client.h"
 #include "firkin/sandbox.h"
@@ -201,6 +202,30 @@ health_job (fkd_req_t *r, void *data)
   else
     fkd_reply_error (r, status, "%s", fk_error_message (&err));
   fk_error_clear (&err);
+}
+
+/* ---- GET /metrics: the sandbox's usage (daemon/metrics.c), envd's shape ---- */
+
+static void
+metrics_job (fkd_req_t *r, void *data)
+{
+  const fkd_target_t *t = data;
+  cleanup_free char *sock = NULL;
+  fk_error_t err = FK_ERROR_INIT;
+  unsigned status;
+  if (resolve (r->srv, t, 1, &sock, &status, &err) < 0)
+    {
+      fkd_reply_error (r, status, "%s", fk_error_message (&err));
+      fk_error_clear (&err);
+      return;
+    }
+  fkd_metric_t m;
+  char *ids[] = { t->id, NULL };
+  fkd_metrics_sample (r->srv->rt, ids, 1, &m);
+  if (!m.ok)
+    fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s is not running", t->id);
+  else
+    fkd_reply_json (r, MHD_HTTP_OK, fkd_metric_envd_json (&m));
 }
 
 /* ---- GET /files ---- */
@@ -630,6 +655,13 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
       fkd_target_t *h = xmalloc (sizeof *h);
       *h = t;
       fkd_run_job (r, health_job, h, target_free);
+      return;
+    }
+  if (strcmp (url, "/metrics") == 0 && get)
+    {
+      fkd_target_t *h = xmalloc (sizeof *h);
+      *h = t;
+      fkd_run_job (r, metrics_job, h, target_free);
       return;
     }
   if (strcmp (url, "/process.Process/Start") == 0 && post)

@@ -45,18 +45,19 @@ export function freePort() {
 
 // fkd's address and ports, once useFkd()'s before() ran; restart() starts fkd again on the
 // same ports and state dir (after the test stopped or killed it).
-export const fkdInfo = { apiPort: 0, envdPort: 0, proc: null, restart: null };
+export const fkdInfo = { apiPort: 0, envdPort: 0, proc: null, extraArgs: [], restart: null };
 
-// Starts fkd on the given ports and resolves once it listens.
+// Starts fkd on the given ports (extra arguments appended); resolves once it listens.
 async function startFkd(apiPort, envdPort, extraArgs) {
   const env = { ...process.env, FIRKIN_STATE_DIR: stateDir };
   fkd = spawn(FKD, ['--listen', `127.0.0.1:${apiPort}`, '--envd-listen', `127.0.0.1:${envdPort}`,
     '--api-key', apiKey, ...extraArgs], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = fkd;
   await new Promise((resolve, reject) => {
-    fkd.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); });
-    fkd.on('exit', (code) => reject(new Error(`fkd exited with ${code}`)));
+    proc.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); });
+    proc.on('exit', (code) => reject(new Error(`fkd exited with ${code}`)));
   });
-  Object.assign(fkdInfo, { apiPort, envdPort, proc: fkd });
+  Object.assign(fkdInfo, { apiPort, envdPort, proc, extraArgs });
 }
 
 // Starts fkd before this file's tests (extra arguments appended) and stops it after them.
@@ -82,4 +83,17 @@ export function useFkd(extraArgs = []) {
     }
     cleanup();
   });
+}
+
+// Kills the running fkd with signal (SIGKILL: nothing of it runs on) and starts a new one on
+// the same ports and state dir, as a crash and a restart do.
+export async function restartFkd(signal = 'SIGKILL') {
+  const old = fkd;
+  if (old && old.exitCode === null && old.signalCode === null) {
+    const done = new Promise((resolve) => old.on('exit', resolve));
+    old.kill(signal);
+    await done;
+  }
+  fkd = null;
+  await startFkd(fkdInfo.apiPort, fkdInfo.envdPort, fkdInfo.extraArgs ?? []);
 }

@@ -1,5 +1,6 @@
 /* Fuzz target: fkd's control-plane decoders (untrusted: request bodies and queries): the create
-   request, the set-timeout body, and the list's metadata filter. */
+   request, the set-timeout body, the list's metadata filter, the lifecycle bodies (connect,
+   resume, refresh, pause), the metrics map's sandbox ids and the numeric query arguments. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,30 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     abort ();
   fk_error_clear (&err);
 
+  for (int kind = FKD_BODY_CONNECT; kind <= FKD_BODY_PAUSE; kind++)
+    {
+      if (fkd_lifecycle_req_parse ((fkd_body_kind_t)kind, text, size, 300, &sec, &err) == 0
+          && (sec > FKD_MAX_TIMEOUT_SEC || (kind == FKD_BODY_PAUSE ? sec != 0 : sec == 0)))
+        abort ();
+      fk_error_clear (&err);
+    }
+
   char *q = xstrndup (text, size);
+  char **ids = NULL;
+  if (fkd_sandbox_ids_parse (q, &ids, &err) == 0)
+    {
+      size_t n = 0;
+      for (; ids[n]; n++)
+        if (!fkd_sandbox_id_valid (ids[n]))
+          abort ();
+      if (n == 0 || n > FKD_MAX_METRICS_IDS)
+        abort ();
+      fk_strv_free (ids);
+    }
+  fk_error_clear (&err);
+  uint64_t v;
+  if (fkd_query_u64 (q, 1000, &v) == 0 && v > 1000)
+    abort ();
   char **kv = NULL;
   if (fkd_metadata_filter_parse (q, &kv, &err) == 0)
     {

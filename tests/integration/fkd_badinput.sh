@@ -8,7 +8,7 @@ if [ -z "${FKD:-}" ] || [ ! -x "$FKD" ]; then
   exit 0
 fi
 command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed"; exit 0; }
-plan 32
+plan 54
 "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null
 api=$(free_port)
 envd=$(free_port)
@@ -121,6 +121,35 @@ check "POST /files through a planted link: the host path is not written" \
 check "ListDir of a planted link to a host dir lists nothing of the host" sh -c "\
   curl -s $(printf "'%s' " "${sb[@]}") -H 'Content-Type: application/json' -d '{\"path\":\"/tmp/llink\",\"depth\":1}' \
   '$E/filesystem.Filesystem/ListDir' | grep -q hostonly && exit 1; exit 0"
+# --- The lifecycle, metrics and logs routes.
+k=(-H "X-API-Key: $key")
+check "pause of an unknown sandbox: 404" expect 404 "${json[@]}" -d '{}' "$A/sandboxes/000000000000/pause"
+check "pause: 204" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-API-Key: $key' '$A/sandboxes/$id/pause')\" = 204 ]"
+check "pause twice: 409" expect 409 "${k[@]}" -X POST "$A/sandboxes/$id/pause"
+check "envd of a paused sandbox: 502" expect 502 "${sb[@]}" "$E/metrics"
+check "pause with memory false: 400" expect 400 "${json[@]}" -d '{"memory":false}' "$A/sandboxes/$id/pause"
+check "connect with malformed JSON: 400" expect 400 "${json[@]}" -d '{"timeout":' "$A/v2/sandboxes/$id/connect"
+check "connect with a wrong content type: 415" expect 415 "${k[@]}" -H 'Content-Type: text/plain' \
+  -d '{"timeout":5}' "$A/sandboxes/$id/connect"
+check "connect with a timeout of 0: 400" expect 400 "${json[@]}" -d '{"timeout":0}' "$A/sandboxes/$id/connect"
+check "connect with a wrong API key: 401" expect 401 -H 'X-API-Key: e2b_00' -X POST "$A/sandboxes/$id/connect"
+check "connect of an unknown sandbox: 404" expect 404 "${json[@]}" -d '{}' "$A/v2/sandboxes/000000000000/connect"
+check "connect resumes it: 201" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $(printf "'%s' " "${json[@]}") -d '{\"timeout\":60}' '$A/v2/sandboxes/$id/connect')\" = 201 ]"
+check "refresh with a duration of the wrong type: 400" expect 400 "${json[@]}" -d '{"duration":"long"}' \
+  "$A/sandboxes/$id/refreshes"
+check "refresh of an unknown sandbox: 404" expect 404 "${json[@]}" -d '{}' "$A/sandboxes/000000000000/refreshes"
+check "metrics of an unknown sandbox: 404" expect 404 "${k[@]}" "$A/sandboxes/000000000000/metrics"
+check "metrics with a start that is not a number: 400" expect 400 "${k[@]}" "$A/sandboxes/$id/metrics?start=soon"
+check "the metrics map without ids: 400" expect 400 "${k[@]}" "$A/sandboxes/metrics"
+check "the metrics map with a bad id: 400" expect 400 "${k[@]}" "$A/sandboxes/metrics?sandbox_ids=a,../b"
+check "logs of an unknown sandbox: 404" expect 404 "${k[@]}" "$A/sandboxes/000000000000/logs"
+check "logs with a limit over 1000: 400" expect 400 "${k[@]}" "$A/v2/sandboxes/$id/logs?limit=5000"
+check "logs with a bad direction: 400" expect 400 "${k[@]}" "$A/v2/sandboxes/$id/logs?direction=sideways"
+check "envd /metrics with a wrong token: 401" expect 401 -H "E2b-Sandbox-Id: $id" -H 'X-Access-Token: nope' "$E/metrics"
+# The events fkd serves as logs are the library's, in the host's state dir: nothing the
+# sandbox writes reaches them.
+"$FK" exec "$id" -- sh -c 'printf "1 created forged\n" > /events; mkdir -p /tmp/events' 2>/dev/null
+check "a sandbox cannot forge its logs" sh -c "curl -s -H 'X-API-Key: $key' '$A/sandboxes/$id/logs' | grep -q forged && exit 1; exit 0"
 check "fkd is still up and answers" sh -c "kill -0 $fkd_pid && [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$E/health')\" = 204 ]"
 kill -TERM "$fkd_pid"
 wait "$fkd_pid" 2>/dev/null

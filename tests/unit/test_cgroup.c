@@ -387,6 +387,99 @@ v2_real_hierarchy (void **state)
   fk_cgroup_layout_free (&layout);
 }
 
+/* Writes text into dir/file of a fake tree. */
+static void
+put (const char *dir, const char *file, const char *text)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  FILE *f = fopen (path, "w");
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+}
+
+static void
+v2_fake_tree_usage (void **state)
+{
+  const char *root = *state;
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  fake_v2 (root, "cpu memory pids", &layout);
+  fk_cgroup_limits_t lim = { .memory_bytes = 512 << 20 };
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/u2", &lim, &err), 0);
+  cleanup_free char *sb = xasprintf ("%s/firkin/u2", root);
+  put (sb, "cpu.stat", "usage_usec 1234567\nuser_usec 1000000\nsystem_usec 234567\n");
+  put (sb, "memory.current", "104857600\n");
+  /* file holds the tmpfs pages (shmem), which cannot be reclaimed: not cache. */
+  put (sb, "memory.stat", "anon 20000000\nfile 70000000\nfile_mapped 100\nshmem 30000000\n");
+  fk_cgroup_usage_t u;
+  assert_int_equal (fk_cgroup_usage (&layout, "firkin/u2", &u, &err), 0);
+  assert_true (u.has_cpu && u.has_mem);
+  assert_int_equal (u.cpu_usec, 1234567);
+  assert_int_equal (u.mem_current, 104857600);
+  assert_int_equal (u.mem_cache, 40000000);
+  assert_int_equal (u.mem_limit, 512 << 20);
+  put (sb, "memory.max", "max\n");
+  assert_int_equal (fk_cgroup_usage (&layout, "firkin/u2", &u, &err), 0);
+  assert_int_equal (u.mem_limit, 0);
+  /* No memory controller (a v2 hierarchy without it): no memory numbers, not an error. */
+  cleanup_free char *mc = xasprintf ("%s/memory.current", sb);
+  unlink (mc);
+  assert_int_equal (fk_cgroup_usage (&layout, "firkin/u2", &u, &err), 0);
+  assert_true (u.has_cpu && !u.has_mem);
+  /* The freezer file for the watchdog: cgroup.freeze. */
+  int fd = fk_cgroup_open_freeze (&layout, "firkin/u2", &err);
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, "1", 1), 1);
+  close (fd);
+  cleanup_free char *fz = slurp (sb, "cgroup.freeze");
+  assert_string_equal (fz, "1");
+  assert_int_equal (fk_cgroup_destroy (&layout, "firkin/u2", &err), 0);
+  fk_cgroup_layout_free (&layout);
+}
+
+static void
+v1_fake_tree_usage (void **state)
+{
+  const char *root = *state;
+  static const char *const ctrls[] = { "memory", "cpu", "pids", "freezer" };
+  for (size_t i = 0; i < 4; i++)
+    {
+      cleanup_free char *d = xasprintf ("%s/%s", root, ctrls[i]);
+      assert_int_equal (mkdir (d, 0755), 0);
+    }
+  setenv ("FIRKIN_CGROUP_VERSION", "1", 1);
+  fk_cgroup_layout_t layout;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_cgroup_detect (root, &layout, &err), 0);
+  fk_cgroup_limits_t lim = { .memory_bytes = 1 << 30 };
+  assert_int_equal (fk_cgroup_create (&layout, "firkin/u1", &lim, &err), 0);
+  cleanup_free char *mem = xasprintf ("%s/memory/firkin/u1", root);
+  cleanup_free char *cpu = xasprintf ("%s/cpu/firkin/u1", root);
+  put (mem, "memory.usage_in_bytes", "50000000\n");
+  put (mem, "memory.stat", "cache 1\nrss 2\ntotal_cache 30000000\ntotal_shmem 10000000\n");
+  fk_cgroup_usage_t u;
+  /* cpu without cpuacct beside it: no CPU time from the cgroup. */
+  assert_int_equal (fk_cgroup_usage (&layout, "firkin/u1", &u, &err), 0);
+  assert_false (u.has_cpu);
+  assert_true (u.has_mem);
+  assert_int_equal (u.mem_current, 50000000);
+  assert_int_equal (u.mem_cache, 20000000);
+  assert_int_equal (u.mem_limit, 1 << 30);
+  /* cpu,cpuacct mounted together: cpuacct.usage in nanoseconds. */
+  put (cpu, "cpuacct.usage", "2500000000\n");
+  put (mem, "memory.limit_in_bytes", "9223372036854771712\n");
+  assert_int_equal (fk_cgroup_usage (&layout, "firkin/u1", &u, &err), 0);
+  assert_true (u.has_cpu);
+  assert_int_equal (u.cpu_usec, 2500000);
+  assert_int_equal (u.mem_limit, 0); /* v1's "no limit" */
+  int fd = fk_cgroup_open_freeze (&layout, "firkin/u1", &err);
+  assert_true (fd >= 0);
+  close (fd);
+  assert_int_equal (fk_cgroup_destroy (&layout, "firkin/u1", &err), 0);
+  fk_cgroup_layout_free (&layout);
+}
+
 int
 main (void)
 {
@@ -394,6 +487,8 @@ main (void)
     cmocka_unit_test_setup_teardown (v2_fake_tree_writes_limits, setup, teardown),
     cmocka_unit_test_setup_teardown (v2_missing_controller_is_named, setup, teardown),
     cmocka_unit_test_setup_teardown (v1_fake_tree_writes_limits, setup, teardown),
+    cmocka_unit_test_setup_teardown (v2_fake_tree_usage, setup, teardown),
+    cmocka_unit_test_setup_teardown (v1_fake_tree_usage, setup, teardown),
     cmocka_unit_test (parent_limits_leave_the_host_a_share),
     cmocka_unit_test_setup_teardown (v2_parent_gets_limits_each_time_it_is_made, setup, teardown),
     cmocka_unit_test_setup_teardown (v2_parent_skips_a_missing_controller, setup, teardown),

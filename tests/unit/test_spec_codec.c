@@ -14,7 +14,7 @@
    When it changes, a field was added or removed: update the table in
    src/lib/sandbox/speccodec.c, fill() and assert_filled() below, the JSON form in
    docs/sandbox.md, then this number. */
-#define SPEC_SIZE_KNOWN 144
+#define SPEC_SIZE_KNOWN 152
 
 static const char *const layers[] = { "/store/l0", "/store/l1", NULL };
 static const char *const env[] = { "A=1", "B=x=y", "A=2", NULL };
@@ -39,6 +39,7 @@ fill (fk_sandbox_spec_t *s)
   s->user = "1000:1000";
   s->hostname = "box.example";
   s->timeout_sec = 3600;
+  s->timeout_action = FK_TIMEOUT_PAUSE;
   s->metadata = metadata;
   s->data_plane.kind = FK_DATA_PLANE_NONE; /* the only kind there is */
   s->seccomp.unconfined = 1;
@@ -78,6 +79,7 @@ assert_filled (const fk_sandbox_spec_t *s)
   assert_string_equal (s->user, "1000:1000");
   assert_string_equal (s->hostname, "box.example");
   assert_int_equal (s->timeout_sec, 3600);
+  assert_int_equal (s->timeout_action, FK_TIMEOUT_PAUSE);
   assert_strv (s->metadata, metadata);
   assert_int_equal (s->data_plane.kind, FK_DATA_PLANE_NONE);
   assert_int_equal (s->seccomp.unconfined, 1);
@@ -270,6 +272,7 @@ equal_sees_every_field (void **state)
   DIFFERS (b.user = "root");
   DIFFERS (b.hostname = "other");
   DIFFERS (b.timeout_sec = 1);
+  DIFFERS (b.timeout_action = FK_TIMEOUT_DELETE);
   DIFFERS (b.metadata = other);
   DIFFERS (b.seccomp.unconfined = 0);
   DIFFERS (b.seccomp.deny = other_names);
@@ -342,6 +345,8 @@ decoder_refuses_bad_input (void **state)
   refused ("{\"timeout_sec\": \"60\"}", "`timeout_sec' must be a whole number, not a string");
   refused ("{\"seccomp\": {\"unconfined\": 1}}", "`seccomp.unconfined' must be true or false");
   refused ("{\"init_stdio\": 1}", "`init_stdio' must be a string");
+  refused ("{\"timeout_action\": \"kill\"}",
+           "`timeout_action' is `kill': expected one of delete, pause");
   refused ("{\"init_stdio\": \"fancy\"}",
            "`init_stdio' is `fancy': expected one of null, pipes, tty");
   refused ("{\"data_plane\": {\"kind\": \"egress\"}}",

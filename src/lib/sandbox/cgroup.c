@@ -751,6 +751,97 @@ fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_
 }
 
 int
+fk_cgroup_open_freeze (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err)
+{
+  int v2 = layout->version == FK_CGROUP_V2;
+  cleanup_free char *dir = cg_dir (layout, "freezer", name);
+  cleanup_free char *path = xasprintf ("%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state");
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open `%s'", path);
+  return fd;
+}
+
+/* A whole number file ("max" and v1's "no limit" of nearly 2^63 read as 0: no limit). */
+static int
+limit_value (const char *text, uint64_t *ret)
+{
+  if (strncmp (text, "max", 3) == 0)
+    {
+      *ret = 0;
+      return 0;
+    }
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (text, &end, 10);
+  if (errno || end == text)
+    return -1;
+  *ret = v >= (1ULL << 62) ? 0 : v;
+  return 0;
+}
+
+static int
+read_u64 (const char *dir, const char *file, uint64_t *ret, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  if (read_file (dir, file, &text, err) < 0)
+    return -1;
+  if (limit_value (text, ret) < 0)
+    return fk_error_set (err, EINVAL, "`%s/%s' does not hold a number", dir, file);
+  return 0;
+}
+
+int
+fk_cgroup_usage (const fk_cgroup_layout_t *layout, const char *name, fk_cgroup_usage_t *ret_usage,
+                 fk_error_t *err)
+{
+  fk_cgroup_usage_t u = { 0 };
+  int v2 = layout->version == FK_CGROUP_V2;
+  cleanup_free char *mem = cg_dir (layout, "memory", name);
+  cleanup_free char *cpu = cg_dir (layout, "cpu", name);
+  cleanup_free char *stat = NULL;
+  if (read_u64 (mem, v2 ? "memory.current" : "memory.usage_in_bytes", &u.mem_current, err) == 0)
+    {
+      u.has_mem = 1;
+      if (read_u64 (mem, v2 ? "memory.max" : "memory.limit_in_bytes", &u.mem_limit, err) < 0
+          || read_file (mem, "memory.stat", &stat, err) < 0)
+        return -1;
+      uint64_t file = 0, shmem = 0;
+      keyed_value (stat, v2 ? "file" : "total_cache", &file);
+      keyed_value (stat, v2 ? "shmem" : "total_shmem", &shmem);
+      u.mem_cache = file > shmem ? file - shmem : 0;
+      if (u.mem_cache > u.mem_current)
+        u.mem_cache = u.mem_current;
+    }
+  else if (err->code == ENOENT)
+    fk_error_clear (err); /* v2 without the memory controller */
+  else
+    return -1;
+  if (v2)
+    {
+      /* cpu.stat is a core file of every v2 cgroup, with or without the cpu controller. */
+      cleanup_free char *cs = NULL;
+      if (read_file (cpu, "cpu.stat", &cs, err) < 0)
+        return -1;
+      u.has_cpu = keyed_value (cs, "usage_usec", &u.cpu_usec);
+    }
+  else
+    {
+      cleanup_free char *path = xasprintf ("%s/cpuacct.usage", cpu);
+      if (access (path, F_OK) == 0)
+        {
+          uint64_t ns;
+          if (read_u64 (cpu, "cpuacct.usage", &ns, err) < 0)
+            return -1;
+          u.cpu_usec = ns / 1000;
+          u.has_cpu = 1;
+        }
+    }
+  *ret_usage = u;
+  return 0;
+}
+
+int
 fk_cgroup_oom_kills (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_count,
                      fk_error_t *err)
 {

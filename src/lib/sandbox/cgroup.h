@@ -116,6 +116,28 @@ int fk_cgroup_kill (const fk_cgroup_layout_t *layout, const char *name, unsigned
 /* Removes the cgroup (from every hierarchy on v1); a missing one is success. */
 int fk_cgroup_destroy (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
 
+/* The freezer file of the cgroup (v2 cgroup.freeze, v1 freezer.state), opened read-write, for
+   the deadline watchdog (sandbox/timeout.h). */
+int fk_cgroup_open_freeze (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err);
+
+/* What the cgroup's processes use, from its own control files. */
+typedef struct fk_cgroup_usage
+{
+  int has_cpu;          /* 0: no CPU time in this layout (v1 without cpuacct beside cpu) */
+  uint64_t cpu_usec;    /* v2 cpu.stat usage_usec; v1 cpuacct.usage (ns) / 1000 */
+  int has_mem;          /* 0: no memory numbers (v2 without the memory controller) */
+  uint64_t mem_current; /* v2 memory.current; v1 memory.usage_in_bytes */
+  uint64_t mem_cache;   /* reclaimable page cache: file pages but shmem (tmpfs), from memory.stat
+                           (v2 file - shmem; v1 total_cache - total_shmem) */
+  uint64_t mem_limit;   /* v2 memory.max; v1 memory.limit_in_bytes; 0: none */
+} fk_cgroup_usage_t;
+
+/* Reads the cgroup's usage. v1 reads cpuacct.usage in the cpu hierarchy (present when cpu and
+   cpuacct are mounted together, the usual layout); without it has_cpu is 0. A missing memory
+   controller is has_mem 0, not an error. */
+int fk_cgroup_usage (const fk_cgroup_layout_t *layout, const char *name,
+                     fk_cgroup_usage_t *ret_usage, fk_error_t *err);
+
 /* The number of OOM kills in the cgroup. */
 int fk_cgroup_oom_kills (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_count,
                          fk_error_t *err);

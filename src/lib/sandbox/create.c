@@ -28,6 +28,7 @@
 #include "base/env.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "sandbox/events.h"
 #include "sandbox/idrange.h"
 #include "sandbox/launch.h"
 #include "sandbox/plan.h"
@@ -196,6 +197,7 @@ new_state (const fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_plan_
   st->resources = spec->resources;
   st->created = (int64_t)now;
   st->expires = spec->timeout_sec ? (int64_t)now + (int64_t)spec->timeout_sec : 0;
+  st->timeout_action = spec->timeout_action;
   st->metadata = xstrvdup (spec->metadata);
   if (st->metadata == NULL)
     st->metadata = xcalloc (1, sizeof (char *));
@@ -268,8 +270,23 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   if (fk_plan_start (&plan, &io, &started, err) < 0)
     goto out;
   /* The deadline is kept from outside: nothing in the sandbox can stop it. */
-  if (deadline_fd >= 0 && fk_timeout_spawn (timeout_prog, deadline_fd, started.pidfd, err) < 0)
-    goto out;
+  if (deadline_fd >= 0)
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      cleanup_close int freeze_fd = fk_cgroup_open_freeze (&rt->cgroups, plan.cgroup, &local);
+      fk_error_clear (&local);
+      /* A descriptor of its own: dirfd's holds the lock, which a copy would keep held. */
+      cleanup_close int wdir = openat (dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (wdir < 0)
+        {
+          fk_error_set_errno (err, "open `%s'", dir);
+          goto out;
+        }
+      fk_timeout_fds_t tfds
+          = { .deadline = deadline_fd, .pid1 = started.pidfd, .dir = wdir, .freeze = freeze_fd };
+      if (fk_timeout_spawn (timeout_prog, &tfds, spec->timeout_action, err) < 0)
+        goto out;
+    }
 
   st = new_state (rt, spec, &plan, sock, id_base, now);
   st->pid = started.pid;
@@ -280,6 +297,14 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     }
   if (fk_state_save (dirfd, st, err) < 0)
     goto out;
+  if (spec->timeout_sec)
+    fk_events_append (dirfd, "created", "template %s, timeout %llu s, then %s",
+                      spec->template_id ? spec->template_id : "(layers)",
+                      (unsigned long long)spec->timeout_sec,
+                      spec->timeout_action == FK_TIMEOUT_PAUSE ? "pause" : "delete");
+  else
+    fk_events_append (dirfd, "created", "template %s, no timeout",
+                      spec->template_id ? spec->template_id : "(layers)");
 
   fk_sandbox_t *sb = fk_sandbox_new_handle (rt, openat (dirfd, ".", O_PATH | O_CLOEXEC), st);
   st = NULL;

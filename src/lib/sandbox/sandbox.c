@@ -18,6 +18,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "sandbox/events.h"
 #include "sandbox/idrange.h"
 #include "sandbox/spec.h"
 #include "sandbox/timeout.h"
@@ -157,6 +158,7 @@ fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *
   info->resources = st->resources;
   info->created = st->created;
   info->expires = st->expires;
+  info->timeout_action = st->timeout_action;
   info->metadata
       = st->metadata ? xstrvdup ((const char *const *)st->metadata) : xcalloc (1, sizeof (char *));
   info->status = FK_SANDBOX_STOPPED;
@@ -329,6 +331,7 @@ lock (fk_sandbox_t *sb, int reread, fk_error_t *err)
     }
   sb->state->stopped = fresh->stopped;
   sb->state->expires = fresh->expires;
+  sb->state->timeout_action = fresh->timeout_action;
   fk_state_free (fresh);
   return fd;
 }
@@ -381,19 +384,21 @@ fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err)
   cleanup_close int fd = open_pid1 (sb, err);
   if (fd < 0)
     return -1;
-  return fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 1, err);
+  int frozen = fk_cgroup_is_frozen (&sb->cgroups, sb->state->cgroup, err);
+  if (frozen < 0)
+    return -1;
+  if (frozen)
+    return fk_error_set (err, EALREADY, "sandbox `%s' is paused already", sb->state->id);
+  if (fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 1, err) < 0)
+    return -1;
+  fk_events_append (sb->dirfd, "paused", "by request");
+  return 0;
 }
 
 int
 fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, 0, err);
-  if (held < 0)
-    return -1;
-  cleanup_close int fd = open_pid1 (sb, err);
-  if (fd < 0)
-    return -1;
-  return fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 0, err);
+  return fk_sandbox_extend_ex (sb, 0, FK_EXTEND_RESUME, NULL, err);
 }
 
 int
@@ -413,7 +418,12 @@ sweepable (fk_sandbox_t *sb, time_t now, int *ret_expired)
   fk_error_t local = FK_ERROR_INIT;
   cleanup_close int fd = open_pid1 (sb, &local);
   fk_error_clear (&local);
-  *ret_expired = sb->state->expires && now >= sb->state->expires;
+  /* Past the deadline counts only for a sandbox that its watchdog would end: not one whose
+     action is to pause (the watchdog pauses it), nor a paused one (it does not expire). */
+  *ret_expired = sb->state->expires && now >= sb->state->expires && fd >= 0
+                 && sb->state->timeout_action == FK_TIMEOUT_DELETE
+                 && fk_cgroup_is_frozen (&sb->cgroups, sb->state->cgroup, &local) == 0;
+  fk_error_clear (&local);
   return *ret_expired || (fd < 0 && !sb->state->stopped);
 }
 
@@ -481,21 +491,57 @@ delete_locked (fk_sandbox_t *sb, int force, fk_error_t *err)
 int
 fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
 {
-  if (seconds == 0 || seconds > 366ULL * 24 * 3600)
+  if (seconds == 0)
+    return fk_error_set (err, EINVAL, "extend by 0 s: expected 1 s to a year");
+  return fk_sandbox_extend_ex (sb, seconds, 0, NULL, err);
+}
+
+int
+fk_sandbox_extend_ex (fk_sandbox_t *sb, uint64_t seconds, unsigned flags, int *ret_resumed,
+                      fk_error_t *err)
+{
+  if (seconds > 366ULL * 24 * 3600)
     return fk_error_set (err, EINVAL, "extend by %llu s: expected 1 s to a year",
                          (unsigned long long)seconds);
-  cleanup_close int held = lock (sb, 1, err);
+  cleanup_close int held = lock (sb, seconds != 0, err);
   if (held < 0)
     return -1;
+  int resumed = 0;
+  if (flags & FK_EXTEND_RESUME)
+    {
+      cleanup_close int fd = open_pid1 (sb, err);
+      if (fd < 0)
+        return -1;
+      int frozen = fk_cgroup_is_frozen (&sb->cgroups, sb->state->cgroup, err);
+      if (frozen < 0)
+        return -1;
+      resumed = frozen;
+    }
   int64_t deadline = (int64_t)time (NULL) + (int64_t)seconds;
-  sb->state->expires = deadline;
-  /* The deadline file first: the watchdog reads it. */
-  cleanup_close int fd = openat (sb->dirfd, "deadline", O_WRONLY | O_CLOEXEC);
-  if (fd < 0 && errno != ENOENT)
-    return fk_error_set_errno (err, "open the deadline of sandbox `%s'", sb->state->id);
-  if (fd >= 0 && fk_timeout_write (fd, deadline, err) < 0)
-    return -1;
-  return save (sb, err);
+  if (seconds && !((flags & FK_EXTEND_NO_SHORTEN) && sb->state->expires >= deadline))
+    {
+      sb->state->expires = deadline;
+      /* The deadline file first: the watchdog reads it. Before the thaw, so a watchdog that
+         sees the sandbox running sees the new deadline too. */
+      cleanup_close int fd = openat (sb->dirfd, "deadline", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 && errno != ENOENT)
+        return fk_error_set_errno (err, "open the deadline of sandbox `%s'", sb->state->id);
+      if (fd >= 0 && fk_timeout_write (fd, deadline, err) < 0)
+        return -1;
+      if (save (sb, err) < 0)
+        return -1;
+      fk_events_append (sb->dirfd, "timeout", "the sandbox expires at %lld (unix seconds)",
+                        (long long)deadline);
+    }
+  if (resumed)
+    {
+      if (fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 0, err) < 0)
+        return -1;
+      fk_events_append (sb->dirfd, "resumed", "by request");
+    }
+  if (ret_resumed)
+    *ret_resumed = resumed;
+  return 0;
 }
 
 int

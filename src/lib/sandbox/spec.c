@@ -147,6 +147,9 @@ fk_spec_check_values (const fk_sandbox_spec_t *spec, fk_error_t *err)
                          (int)spec->data_plane.kind);
   if (spec->init && spec->init[0] == NULL)
     return fk_error_set (err, EINVAL, "sandbox spec: init is an empty command");
+  if ((unsigned)spec->timeout_action > FK_TIMEOUT_PAUSE)
+    return fk_error_set (err, EINVAL, "sandbox spec: timeout action %d is not delete or pause",
+                         (int)spec->timeout_action);
   if ((unsigned)spec->init_stdio > FK_INIT_STDIO_TTY)
     return fk_error_set (err, EINVAL, "sandbox spec: init stdio %d is not null, pipes or tty",
                          (int)spec->init_stdio);

@@ -60,6 +60,7 @@ typedef struct
 
 _Static_assert(sizeof (fk_data_plane_kind_t) == sizeof (int), "enums are read as int");
 _Static_assert(sizeof (fk_init_stdio_t) == sizeof (int), "enums are read as int");
+_Static_assert(sizeof (fk_timeout_action_t) == sizeof (int), "enums are read as int");
 
 /* Bounds: generous for any real sandbox, small enough that a spec stays well under the 1 MiB a
    state file may take. */
@@ -76,6 +77,7 @@ _Static_assert(sizeof (fk_init_stdio_t) == sizeof (int), "enums are read as int"
 
 static const char *const data_plane_names[] = { "none", NULL };
 static const char *const init_stdio_names[] = { "null", "pipes", "tty", NULL };
+static const char *const timeout_action_names[] = { "delete", "pause", NULL };
 
 /* In the struct's order, which is the JSON's. */
 static const field_t fields[] = {
@@ -90,6 +92,7 @@ static const field_t fields[] = {
   TOP (user, K_STR, const char *, .max = NAME_BYTES),
   TOP (hostname, K_STR, const char *, .max = NAME_BYTES),
   TOP (timeout_sec, K_U64, uint64_t),
+  TOP (timeout_action, K_ENUM, fk_timeout_action_t, .names = timeout_action_names),
   TOP (metadata, K_STRV, const char *const *, .max = MAX_METADATA, .max_entry = LABEL_BYTES),
   SUB (data_plane, kind, K_ENUM, fk_data_plane_kind_t, .names = data_plane_names),
   SUB (seccomp, unconfined, K_BOOL, int),

@@ -34,7 +34,8 @@ fk_state_free (fk_sandbox_state_t *st)
 
 /* The parts of the spec a state keeps, written by the spec's codec under "spec" (a state from
    before that has them at the top: "template", "layers", "limits" and "metadata", an object). */
-static const char *const spec_fields[] = { "template_id", "layers", "resources", "metadata", NULL };
+static const char *const spec_fields[]
+    = { "template_id", "layers", "resources", "timeout_action", "metadata", NULL };
 
 int
 fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
@@ -45,6 +46,7 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
   view.layers = (const char *const *)st->layers;
   view.resources = st->resources;
   view.metadata = (const char *const *)st->metadata;
+  view.timeout_action = st->timeout_action;
   cleanup_json json_t *spec = NULL;
   if (fk_spec_json_encode (&view, spec_fields, &spec, err) < 0)
     return fk_error_wrap (err, "state of sandbox `%s'", st->id);
@@ -133,6 +135,7 @@ load_spec (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   st->layers = (char **)steal_pointer (&spec->layers);
   st->metadata = (char **)steal_pointer (&spec->metadata);
   st->resources = spec->resources;
+  st->timeout_action = spec->timeout_action;
   fk_sandbox_spec_free (spec);
   /* Readers split metadata at its '='. */
   for (size_t i = 0; st->metadata && st->metadata[i]; i++)

@@ -22,9 +22,10 @@ typedef struct fk_sandbox_state
   int cgroup_version;
   char *cgroup_root;
   fk_resources_t resources;
-  int64_t created, expires; /* unix seconds; expires 0: no timeout */
-  char **metadata;          /* "K=V", NULL-terminated */
-  int stopped;              /* stopped on purpose (kept until deleted) */
+  int64_t created, expires;           /* unix seconds; expires 0: no timeout */
+  fk_timeout_action_t timeout_action; /* what the watchdog and the sweep do at the deadline */
+  char **metadata;                    /* "K=V", NULL-terminated */
+  int stopped;                        /* stopped on purpose (kept until deleted) */
   uint32_t id_base; /* host uid/gid of the sandbox's id 0 (its range, sandbox/idrange.h); 0: none
                        recorded (a state from before ranges were per sandbox) */
 } fk_sandbox_state_t;
