@@ -2,6 +2,8 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "base/cleanup.h"
@@ -220,6 +222,63 @@ alive_follows_the_process (void **state)
   free (st.boot_id);
 }
 
+/* The alive mark the sweep reads instead of the state: kept with every save, for a live PID 1
+   of this boot not past a deadline that deletes; anything else sends the sweep to the state. */
+static void
+quick_alive_mark (void **state)
+{
+  char *dir = test_tmpdir ();
+  cleanup_free char *sbdir = xasprintf ("%s/abc123", dir);
+  assert_int_equal (mkdir (sbdir, 0700), 0);
+  int dfd = open (sbdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int top = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (dfd >= 0 && top >= 0);
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      pause ();
+      _exit (0);
+    }
+  cleanup_free char *boot = fk_state_boot_id ();
+  fk_sandbox_state_t st = { 0 };
+  st.id = (char *)"abc123";
+  st.pid = child;
+  st.boot_id = boot;
+  st.cgroup = (char *)"firkin/abc123";
+  st.cgroup_root = (char *)"/sys/fs/cgroup";
+  fk_error_t err = FK_ERROR_INIT;
+  time_t now = time (NULL);
+  assert_false (fk_state_quick_alive (top, "abc123", boot, now)); /* no mark yet */
+  assert_int_equal (fk_state_save (dfd, &st, &err), 0);
+  assert_true (fk_state_quick_alive (top, "abc123", boot, now));
+  assert_false (fk_state_quick_alive (top, "abc123", "another-boot", now));
+  assert_false (fk_state_quick_alive (top, "nosuch", boot, now));
+  /* Past a deadline that deletes: the state decides; one that pauses: still alive. */
+  st.expires = now - 1;
+  assert_int_equal (fk_state_save (dfd, &st, &err), 0);
+  assert_false (fk_state_quick_alive (top, "abc123", boot, now));
+  st.timeout_action = FK_TIMEOUT_PAUSE;
+  assert_int_equal (fk_state_save (dfd, &st, &err), 0);
+  assert_true (fk_state_quick_alive (top, "abc123", boot, now));
+  st.expires = 0;
+  /* Its PID 1 dead, a zombie not yet collected included. */
+  kill (child, SIGKILL);
+  for (int i = 0; i < 1000 && fk_state_quick_alive (top, "abc123", boot, now); i++)
+    usleep (1000);
+  assert_false (fk_state_quick_alive (top, "abc123", boot, now));
+  waitpid (child, NULL, 0);
+  /* Stopped on purpose: no mark. */
+  st.pid = getpid ();
+  assert_int_equal (fk_state_save (dfd, &st, &err), 0);
+  assert_true (fk_state_quick_alive (top, "abc123", boot, now));
+  st.stopped = 1;
+  assert_int_equal (fk_state_save (dfd, &st, &err), 0);
+  assert_false (fk_state_quick_alive (top, "abc123", boot, now));
+  close (dfd);
+  close (top);
+  test_tmpdir_free (dir);
+}
+
 int
 main (void)
 {
@@ -229,6 +288,7 @@ main (void)
     cmocka_unit_test (previous_version_state_loads),
     cmocka_unit_test (spec_parts_through_the_codec),
     cmocka_unit_test (alive_follows_the_process),
+    cmocka_unit_test (quick_alive_mark),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "sandbox/idrange.h"
 #include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/state.h"
 
 #ifndef FK_LIBEXECDIR
 #error "FK_LIBEXECDIR: the directory fk-agent and fk-timeout are installed in (meson sets it)"
@@ -138,9 +139,13 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
   int removed = 0;
   struct dirent *e;
   time_t now = time (NULL);
+  cleanup_free char *boot = fk_state_boot_id ();
   while ((e = readdir (d)))
     {
       if (e->d_name[0] == '.')
+        continue;
+      /* The common case, a live sandbox, costs a readlinkat and a kill(0). */
+      if (fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
         continue;
       fk_sandbox_t *sb = NULL;
       fk_error_t local = FK_ERROR_INIT;

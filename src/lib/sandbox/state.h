@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "firkin/sandbox.h"
@@ -32,8 +33,16 @@ typedef struct fk_sandbox_state
 
 void fk_state_free (fk_sandbox_state_t *st);
 
-/* Writes state.json in the sandbox directory dirfd atomically. */
+/* Writes state.json in the sandbox directory dirfd atomically, and the alive mark beside it. */
 int fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err);
+
+#define FK_STATE_ALIVE "alive"
+#define FK_STATE_ID_MAX 64
+
+/* 1 when sandboxes/<id>'s alive mark says it runs in this boot (its PID 1 exists) and is not past
+   a deadline that deletes it: what the sweep of every call skips without reading its state.
+   0: not known that way (no mark, another boot, gone, expired): read the state. */
+int fk_state_quick_alive (int sandboxes_fd, const char *id, const char *boot_id, time_t now);
 
 /* Reads state.json from dirfd; a malformed file is an error naming the field. */
 int fk_state_load (int dirfd, fk_sandbox_state_t **ret_st, fk_error_t *err);
