@@ -5,10 +5,10 @@
 # command's output, writes and reads a file, runs commands through a shell pool, deletes the
 # sandbox. libfirkin.so exports exactly the functions of the public headers.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 10
 
 skip_all() {
-  for i in $(seq 1 9); do skip "install $i" "$1"; done
+  for i in $(seq 1 10); do skip "install $i" "$1"; done
   done_testing
 }
 [ -n "${FIRKIN_BUILD:-}" ] && [ -f "$FIRKIN_BUILD/build.ninja" ] || skip_all "no build directory"
@@ -49,6 +49,15 @@ else fail "installed files are missing:$missing"; fi
 
 if file -L "$root/libexec/firkin/fk-agent" | grep -q "statically linked"; then ok "fk-agent is static (it runs inside any root)"
 else fail "fk-agent is static"; file -L "$root/libexec/firkin/fk-agent" | sed 's/^/# /'; fi
+
+# fk loads no shared library its everyday verbs do not use: no libcrypto, libcurl or
+# libarchive (they go to fk-image and fk-remote; what fk needs is linked in).
+loaded=$(ldd "$root/bin/fk" 2>&1 | awk '{print $1}' | tr '\n' ' ')
+if [ "$san" != none ]; then
+  skip "fk loads no libcrypto, libcurl or libarchive" "a sanitized build links them shared"
+elif ! grep -qE 'libcrypto|libcurl|libarchive' <<<"$loaded"; then
+  ok "fk loads no libcrypto, libcurl or libarchive ($loaded)"
+else fail "fk loads no libcrypto, libcurl or libarchive: $loaded"; fi
 
 v=$("$root/bin/fk" --version 2>&1)
 if [ "$v" = "fk $(meson introspect "$FIRKIN_BUILD" --projectinfo | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')" ]; then
