@@ -27,7 +27,7 @@
 
 /* Per connection: what MHD may use for its headers and buffers (a request whose headers do not
    fit gets 431), idle seconds before it is closed, and connections at once. */
-#define CONNECTION_MEMORY (64u << 10)
+#define CONNECTION_MEMORY (32u << 10)
 #define CONNECTION_TIMEOUT_S 120
 #define CONNECTION_LIMIT 4000
 /* How long shutdown waits for requests in flight (streams end within a tick). */
