@@ -7,6 +7,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   # build
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev python3
+  # man pages (man/*.scd)
+  scdoc
   # libraries
   libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev
   libseccomp-dev libcap-dev libmicrohttpd-dev libcmocka-dev

@@ -44,7 +44,16 @@ done
 for f in libfirkin.so.0 libfirkin.so libfirkin.a pkgconfig/firkin.pc; do
   [ -e "$lib/$f" ] || missing="$missing $f"
 done
-if [ -z "$missing" ]; then ok "the programs, the agent, the headers, the libraries and firkin.pc are installed"
+# The manual pages (when scdoc built them) and the shell completions.
+if [ -f "$FIRKIN_BUILD/man/fk.1" ]; then
+  for f in share/man/man1/fk.1 share/man/man1/fk-exec.1 share/man/man8/fkd.8; do
+    [ -e "$root/$f" ] || missing="$missing $f"
+  done
+fi
+for f in share/bash-completion/completions/fk share/zsh/vendor-completions/_fk; do
+  [ -e "$root/$f" ] || missing="$missing $f"
+done
+if [ -z "$missing" ]; then ok "the programs, the agent, the headers, the libraries, firkin.pc, the man pages and completions are installed"
 else fail "installed files are missing:$missing"; fi
 
 if file -L "$root/libexec/firkin/fk-agent" | grep -q "statically linked"; then ok "fk-agent is static (it runs inside any root)"
