@@ -24,8 +24,8 @@ usage (FILE *out)
                 "  --cwd DIR      working directory\n"
                 "  --user SPEC    uid[:gid] or name[:group]\n"
                 "  --timeout S    kill the command after S seconds\n"
-                "  -i             pass stdin to the command\n"
-                "  -t             run on a terminal\n");
+                "  -i, --interactive  pass stdin to the command\n"
+                "  -t, --tty      run on a terminal\n");
 }
 
 static struct termios saved_tio;

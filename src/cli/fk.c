@@ -182,6 +182,10 @@ main (int argc, char **argv)
         if (g.remote_url)
           return companion ("fk-remote", verb);
 #endif
+        /* `fk VERB --help' is `fk VERB -h', which every verb takes (the first argument only: a
+           later one may be a value or a command's). */
+        if (argc - first >= 2 && strcmp (argv[first + 1], "--help") == 0)
+          argv[first + 1] = (char *)"-h";
         /* Each verb parses with getopt from its own argv[0]; optind = 0 resets glibc's getopt. */
         optind = 0;
         return verbs[i].run (&g, argc - first, argv + first);

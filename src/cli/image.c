@@ -9,12 +9,15 @@
 int
 fk_verb_image (const fk_cli_globals_t *g, int argc, char **argv)
 {
-  if (argc != 2 || strcmp (argv[1], "prune") != 0)
+  const char *last = argc >= 2 ? argv[argc - 1] : "";
+  int help = (argc == 2 || (argc == 3 && strcmp (argv[1], "prune") == 0))
+             && (strcmp (last, "--help") == 0 || strcmp (last, "-h") == 0);
+  if (help || argc != 2 || strcmp (argv[1], "prune") != 0)
     {
-      fprintf (argc == 2 && strcmp (argv[1], "--help") == 0 ? stdout : stderr,
+      fprintf (help ? stdout : stderr,
                "usage: fk image prune\n"
                "  removes the unpacked layers and blobs no template uses\n");
-      return argc == 2 && strcmp (argv[1], "--help") == 0 ? 0 : 2;
+      return help ? 0 : 2;
     }
   fk_error_t err = FK_ERROR_INIT;
   fk_template_gc_stats_t st;

@@ -67,7 +67,7 @@ const char fk_cli_spec_usage[]
       "  --hostname NAME      host name (default fk-<id>)\n"
       "  --workdir DIR        default cwd of commands\n"
       "  --user SPEC          default user of commands\n"
-      "  --seccomp unconfined no seccomp filter\n"
+      "  --seccomp MODE       default (the deny list), or unconfined: no seccomp filter\n"
       "  --seccomp-deny NAME  also deny syscall NAME (repeatable)\n"
       "  --seccomp-allow NAME allow syscall NAME, whatever its arguments (repeatable)\n"
       "  --agent PATH         the fk-agent binary (default: $FIRKIN_AGENT, or next to fk)\n"

@@ -152,6 +152,13 @@ fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
       return argc < 2 ? 2 : 0;
     }
   const char *sub = argv[1];
+  /* `fk template ls|inspect|rm --help': the usage, which has theirs. */
+  if (argc == 3 && strcmp (sub, "prepare") != 0
+      && (strcmp (argv[2], "--help") == 0 || strcmp (argv[2], "-h") == 0))
+    {
+      template_usage (stdout);
+      return 0;
+    }
   if (strcmp (sub, "prepare") == 0)
     return template_prepare (g, argc - 1, argv + 1);
   if (strcmp (sub, "ls") == 0 && argc == 2)
