@@ -145,7 +145,8 @@ test('attack: 100,000 files under a watch: bounded, fkd and the agent live', asy
     assert.match(String(exited.message), /lost at least \d+ events/);
   }
   console.log(`# ${count} events read; ${exited ? 'the loss was reported: ' + exited.message : 'none lost'}`);
-  assert.ok(peak < before + 64 * 1024, `fkd grew from ${before} to ${peak} KiB`);
+  // Under ASan the quarantine holds freed memory (256 MiB by default): RSS says nothing there.
+  if (!process.env.ASAN_OPTIONS) assert.ok(peak < before + 64 * 1024, `fkd grew from ${before} to ${peak} KiB`);
   // The agent (PID 1 in the sandbox) is small and answers; fkd answers.
   const rss = await sbx.commands.run("grep VmRSS /proc/1/status | tr -s ' ' | cut -d' ' -f2");
   assert.ok(Number(rss.stdout) < 64 * 1024, `agent RSS ${rss.stdout}`);
@@ -231,7 +232,8 @@ test('attack: a gzip bomb hits the upload limit', async () => {
   assert.match((await res.json()).message, /more than \d+ bytes/);
   assert.equal(await sbx.files.exists('/tmp/bomb'), false);
   const after = rssKiB(fkdInfo.proc.pid);
-  assert.ok(after < before + 160 * 1024, `fkd grew from ${before} to ${after} KiB`);
+  // At most the 64 MiB limit inflated (ASan's quarantine: see above).
+  if (!process.env.ASAN_OPTIONS) assert.ok(after < before + 160 * 1024, `fkd grew from ${before} to ${after} KiB`);
   assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n');
 });
 
