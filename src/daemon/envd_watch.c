@@ -35,6 +35,11 @@
 #define MAX_TIMEOUT_MS (24ULL * 3600 * 1000)
 #define WATCHER_EVENTS_MAX 10000
 #define WATCHERS_MAX 32
+/* Watchers in all: each holds a thread and a connection. */
+#define WATCHERS_TOTAL_MAX 1024
+/* A watcher whose pump ended (its sandbox gone, an error) is dropped this long after, fetched
+   or not: nobody may ever ask for it again. */
+#define WATCHER_ENDED_KEEP_MS (10 * 60 * 1000)
 
 /* ---- the Connect server stream (as envd_stream.c's, for watch events) ---- */
 
@@ -475,8 +480,9 @@ typedef struct watcher
   fk_watch_t *w;
   pthread_mutex_t lock;
   int refs;
-  int stop;      /* removed: the pump ends */
-  int done;      /* the pump has ended */
+  int stop; /* removed: the pump ends */
+  int done; /* the pump has ended */
+  int64_t done_at;
   uint64_t lost; /* events dropped (by the agent, or over WATCHER_EVENTS_MAX) */
   char *fail;    /* why the pump ended, when it failed */
   int dir_gone;  /* the watched directory went away */
@@ -552,6 +558,7 @@ watcher_pump (void *arg)
   w->c = NULL;
   pthread_mutex_lock (&w->lock);
   w->done = 1;
+  w->done_at = now_ms ();
   pthread_mutex_unlock (&w->lock);
   fkd_jobs_leave (w->srv);
   watcher_unref (w);
@@ -624,19 +631,55 @@ status_of (const char *code)
   return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* Drops the watchers that ended long ago. */
+static void
+watchers_sweep (void)
+{
+  int64_t now = now_ms ();
+  watcher_t *old = NULL;
+  pthread_mutex_lock (&watchers_lock);
+  for (watcher_t **pp = &watchers; *pp;)
+    {
+      watcher_t *w = *pp;
+      pthread_mutex_lock (&w->lock);
+      int stale = w->done && now - w->done_at > WATCHER_ENDED_KEEP_MS;
+      pthread_mutex_unlock (&w->lock);
+      if (stale)
+        {
+          *pp = w->next;
+          w->next = old;
+          old = w;
+        }
+      else
+        pp = &w->next;
+    }
+  pthread_mutex_unlock (&watchers_lock);
+  while (old)
+    {
+      watcher_t *w = old;
+      old = w->next;
+      watcher_remove (w);
+    }
+}
+
 static void
 create_watcher_job (fkd_req_t *r, void *data)
 {
   watcher_call_t *f = data;
-  unsigned count = 0;
+  watchers_sweep ();
+  unsigned count = 0, total = 0;
   pthread_mutex_lock (&watchers_lock);
   for (watcher_t *o = watchers; o; o = o->next)
-    count += strcmp (o->sandbox_id, f->t.id) == 0;
+    {
+      count += strcmp (o->sandbox_id, f->t.id) == 0;
+      total++;
+    }
   pthread_mutex_unlock (&watchers_lock);
-  if (count >= WATCHERS_MAX)
+  if (count >= WATCHERS_MAX || total >= WATCHERS_TOTAL_MAX)
     {
       char msg[128];
-      snprintf (msg, sizeof msg, "too many watchers (at most %d in a sandbox)", WATCHERS_MAX);
+      snprintf (msg, sizeof msg, "too many watchers (at most %d in a sandbox, %d in all)",
+                WATCHERS_MAX, WATCHERS_TOTAL_MAX);
       fkd_envd_connect_error (r, MHD_HTTP_TOO_MANY_REQUESTS, "resource_exhausted", msg);
       return;
     }

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -13,6 +16,9 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "firkin/client.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
+#include "wire/watchmsg.h"
 
 #define assert_ok(call)                                                                            \
   do                                                                                               \
@@ -422,6 +428,123 @@ file_user_home_and_ownership (void **state)
   fk_watch_free (w);
 }
 
+/* ---- a lying agent: what it sends about a watch is checked ---- */
+
+typedef struct liar
+{
+  int fd;
+  int variant;
+} liar_t;
+
+static void
+liar_send (int fd, fk_wire_buf_t *b)
+{
+  size_t off = 0;
+  while (off < b->len)
+    {
+      ssize_t n = send (fd, b->data + off, b->len - off, MSG_NOSIGNAL);
+      if (n <= 0)
+        return;
+      off += (size_t)n;
+    }
+  fk_wire_buf_reset (b);
+}
+
+/* Answers hello, then the watch with R_WATCHING and one R_EVENTS frame of its variant. */
+static void *
+liar_run (void *arg)
+{
+  liar_t *l = arg;
+  uint8_t buf[65536];
+  size_t len = 0;
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  for (int answered = 0; answered < 2;)
+    {
+      fk_error_t err = FK_ERROR_INIT;
+      fk_wire_frame_t f;
+      long used = fk_wire_frame_parse (buf, len, &f, &err);
+      fk_error_clear (&err);
+      if (used < 0)
+        break;
+      if (used == 0)
+        {
+          struct pollfd p = { .fd = l->fd, .events = POLLIN };
+          if (poll (&p, 1, 10000) <= 0)
+            break;
+          ssize_t n = recv (l->fd, buf + len, sizeof buf - len, 0);
+          if (n <= 0)
+            break;
+          len += (size_t)n;
+          continue;
+        }
+      if (f.type == FK_WIRE_HELLO)
+        {
+          fk_wire_begin (&b, FK_WIRE_R_HELLO, FK_WIRE_F_END, f.id);
+          fk_wire_put_str (&b, FK_TAG_MAGIC, FK_WIRE_MAGIC);
+          fk_wire_put_int (&b, FK_TAG_VERSION, FK_WIRE_VERSION);
+          fk_wire_put_int (&b, FK_TAG_PID, 1);
+          fk_wire_end (&b, NULL);
+          answered++;
+        }
+      else if (f.type == FK_WIRE_WATCH)
+        {
+          fk_wire_begin (&b, FK_WIRE_R_WATCHING, 0, f.id);
+          fk_wire_put_int (&b, FK_TAG_SIZE, 1);
+          fk_wire_end (&b, NULL);
+          static const char *const names[]
+              = { "../escape", "/etc/passwd", "a/../b", "", "ok", "ok" };
+          static const unsigned kinds[] = { 1, 1, 1, 1, 0x80, 0 };
+          fk_wire_begin (&b, FK_WIRE_R_EVENTS, 0, f.id);
+          if (l->variant < 6)
+            {
+              fk_wire_buf_t e = FK_WIRE_BUF_INIT;
+              fk_wire_put_int (&e, FK_TAG_FLAGS, kinds[l->variant]);
+              fk_wire_put_str (&e, FK_TAG_PATH, names[l->variant]);
+              fk_wire_put_bytes (&b, FK_TAG_ENTRY, e.data, e.len);
+              fk_wire_buf_free (&e);
+            }
+          /* variant 6: an empty batch (no events, nothing lost) */
+          fk_wire_end (&b, NULL);
+          answered++;
+        }
+      liar_send (l->fd, &b);
+      memmove (buf, buf + used, len - (size_t)used);
+      len -= (size_t)used;
+    }
+  fk_wire_buf_free (&b);
+  return NULL;
+}
+
+static void
+watch_lies_are_errors (void **state)
+{
+  (void)state;
+  for (int v = 0; v <= 6; v++)
+    {
+      int sv[2];
+      assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+      liar_t l = { .fd = sv[0], .variant = v };
+      pthread_t th;
+      assert_int_equal (pthread_create (&th, NULL, liar_run, &l), 0);
+      fk_error_t err = FK_ERROR_INIT;
+      fk_client_t *c = NULL;
+      assert_ok (fk_client_connect_fd (sv[1], &c, &err));
+      fk_watch_t *w = NULL;
+      assert_ok (fk_client_watch (c, "/x", 0, &w, &err));
+      fk_watch_batch_t b;
+      assert_int_equal (fk_watch_next (w, 5000, &b, &err), -1);
+      assert_int_equal (err.code, EPROTO);
+      fk_error_clear (&err);
+      /* After an error the watch stays failed. */
+      assert_int_equal (fk_watch_next (w, 0, &b, &err), -1);
+      fk_error_clear (&err);
+      fk_watch_free (w);
+      fk_client_close (c);
+      pthread_join (th, NULL);
+      close (sv[0]);
+    }
+}
+
 int
 main (void)
 {
@@ -433,6 +556,7 @@ main (void)
     cmocka_unit_test_setup_teardown (watch_flood_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown (symlink_targets, setup, teardown),
     cmocka_unit_test_setup_teardown (file_user_home_and_ownership, setup, teardown),
+    cmocka_unit_test (watch_lies_are_errors),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
