@@ -225,6 +225,8 @@ void fswatch_stop (conn_t *c, uint32_t target);
 void fswatch_on_event (void *owner, uint32_t events);
 void fswatch_conn_drained (conn_t *c);
 void fswatch_conn_closed (conn_t *c);
+/* Frees the watches stopped during this loop turn (after it, so no event points at them). */
+void fswatch_gc (void);
 
 /* shell.c */
 void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);

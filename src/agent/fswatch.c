@@ -49,9 +49,11 @@ typedef struct fswatch
   wdir_t *dirs;
   size_t n_dirs, cap;
   uint64_t dropped; /* not yet reported */
+  int dead;         /* stopped: freed by fswatch_gc after this loop turn */
 } fswatch_t;
 
 static fswatch_t *watches;
+static fswatch_t *graveyard; /* stopped, an event of this loop turn may still point at them */
 static int n_watches;
 static size_t dirs_total;
 
@@ -191,6 +193,7 @@ drop_tree (fswatch_t *w, const char *rel)
     }
 }
 
+/* Stops w now; the memory goes in fswatch_gc (an event of this loop turn may point at it). */
 static void
 fswatch_free (fswatch_t *w)
 {
@@ -203,12 +206,26 @@ fswatch_free (fswatch_t *w)
   agent_watch (&w->w, 0);
   if (w->w.fd >= 0)
     close (w->w.fd);
+  w->w.fd = -1;
   while (w->n_dirs)
     forget_dir (w, 0);
-  free (w->dirs);
-  free (w->root);
-  free (w);
+  w->dead = 1;
+  w->next = graveyard;
+  graveyard = w;
   n_watches--;
+}
+
+void
+fswatch_gc (void)
+{
+  while (graveyard)
+    {
+      fswatch_t *w = graveyard;
+      graveyard = w->next;
+      free (w->dirs);
+      free (w->root);
+      free (w);
+    }
 }
 
 void
@@ -375,6 +392,8 @@ fswatch_on_event (void *owner, uint32_t events)
 {
   (void)events;
   fswatch_t *w = owner;
+  if (w->dead)
+    return;
   conn_t *c = w->conn;
   static char buf[64 * 1024] __attribute__ ((aligned (__alignof__(struct inotify_event))));
   int open = 0, gone = 0;
@@ -405,8 +424,8 @@ fswatch_on_event (void *owner, uint32_t events)
           fk_wire_end (conn_outbuf (c), NULL);
           open = 0;
           conn_flush (c);
-          if (c->closed)
-            return; /* the close freed w */
+          if (c->closed || w->dead)
+            return; /* the close stopped w */
         }
     }
   if (gone)
