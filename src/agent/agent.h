@@ -219,14 +219,12 @@ void files_data (conn_t *c, const fk_wire_frame_t *f);
 void files_pump (conn_t *c);
 void files_conn_closed (conn_t *c);
 
-/* fswatch.c: file watches (wire/watchmsg.h) by inotify, one instance per watch. */
+/* fswatch.c: file watches (wire/watchmsg.h) by inotify, one instance for all of them. */
 void fswatch_start (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void fswatch_stop (conn_t *c, uint32_t target);
 void fswatch_on_event (void *owner, uint32_t events);
 void fswatch_conn_drained (conn_t *c);
 void fswatch_conn_closed (conn_t *c);
-/* Frees the watches stopped during this loop turn (after it, so no event points at them). */
-void fswatch_gc (void);
 
 /* shell.c */
 void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);

@@ -1,11 +1,20 @@
-/* agent/fswatch.c: file watches (wire/watchmsg.h) by inotify. Each watch has its own inotify
-   instance, read from the loop while its connection keeps up: when the connection's send queue
-   is over the high mark the instance is no longer read, the kernel's bounded queue fills and
-   overflows, and the client is told how many events it lost (DROPPED) instead of the agent
-   growing a queue of its own. Directories are opened in the root (RESOLVE_IN_ROOT, the last
-   component not followed) and watched through their /proc/self/fd link, so a path or a
-   symlink planted by the sandbox's code never leads a watch out of the root. A recursive watch
-   adds the directories made (or moved in) later as their events arrive. */
+/* agent/fswatch.c: file watches (wire/watchmsg.h) by inotify.
+
+   One inotify instance serves every watch of the agent: the kernel caps instances per user
+   (fs.inotify.max_user_instances, 128 by default, counted for the host user that owns the
+   sandbox's user namespace too), so an instance per watch would let a few sandboxes use them all
+   up. Directories are inotify watch descriptors, shared by the watches that cover them (the
+   kernel gives one descriptor per inode and instance) and counted, so one watch's removal does
+   not blind another. The agent queues no events: it reads the instance as they come, and a
+   watch whose connection is behind (its send queue over the high mark) loses its events, as the
+   kernel's bounded queue loses them on an overflow; either way the client is told how many it
+   lost (DROPPED), once the connection drains.
+
+   Directories are opened in the root (RESOLVE_IN_ROOT; below the watched one, the last component
+   not followed) and watched through their /proc/self/fd link, checked to be the same inode, so a
+   path or a symlink planted by the sandbox's code never leads a watch out of the root. A
+   recursive watch adds the directories made (or moved in) later as their events arrive and drops
+   those moved away. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,49 +36,79 @@
 #define WATCH_MASK                                                                                 \
   (IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF    \
    | IN_MOVE_SELF | IN_ONLYDIR)
-/* Directories every watch of the agent covers together (each is an inotify watch, which the
-   kernel counts against the sandbox's user). */
-#define DIRS_TOTAL_MAX (4 * FK_WIRE_WATCH_DIRS_MAX)
+/* Directories every watch of the agent covers together (inotify watch descriptors count against
+   fs.inotify.max_user_watches of the sandbox's user and of the host's). */
+#define DIRS_TOTAL_MAX (2 * FK_WIRE_WATCH_DIRS_MAX)
 #define DEPTH_MAX 256
+#define BUCKETS 4096
 
+typedef struct fswatch fswatch_t;
+
+/* A directory a watch covers: its descriptor, its path below the watched directory. */
 typedef struct wdir
 {
+  struct wdir *next_in_bucket; /* every wdir of a descriptor is in the same bucket */
   int wd;
   char *rel; /* "" for the watched directory itself */
+  fswatch_t *w;
 } wdir_t;
 
-typedef struct fswatch
+struct fswatch
 {
-  struct fswatch *next;
+  fswatch_t *next;
   conn_t *conn;
   uint32_t id;
-  watch_t w;
   int recursive;
   char *root; /* the watched path in the agent's root */
-  wdir_t *dirs;
+  wdir_t **dirs;
   size_t n_dirs, cap;
-  uint64_t dropped; /* not yet reported */
-  int dead;         /* stopped: freed by fswatch_gc after this loop turn */
-} fswatch_t;
+  uint64_t dropped; /* lost and not yet reported */
+  int open;         /* an R_EVENTS frame of it is being filled in the connection's queue */
+};
 
+static int ifd = -1;
+static watch_t iwatch = { .kind = W_FSWATCH, .fd = -1 };
+static wdir_t *buckets[BUCKETS];
 static fswatch_t *watches;
-static fswatch_t *graveyard; /* stopped, an event of this loop turn may still point at them */
 static int n_watches;
 static size_t dirs_total;
 
-static wdir_t *
-find_wd (fswatch_t *w, int wd)
+static wdir_t **
+bucket (int wd)
 {
-  for (size_t i = 0; i < w->n_dirs; i++)
-    if (w->dirs[i].wd == wd)
-      return &w->dirs[i];
+  return &buckets[(unsigned)wd % BUCKETS];
+}
+
+static wdir_t *
+find_dir (fswatch_t *w, int wd)
+{
+  for (wdir_t *d = *bucket (wd); d; d = d->next_in_bucket)
+    if (d->wd == wd && d->w == w)
+      return d;
   return NULL;
 }
 
+/* Forgets w's directory i; rm: the descriptor is dropped from the instance when no other watch
+   has it (not after IN_IGNORED, when the kernel dropped it already). */
 static void
-forget_dir (fswatch_t *w, size_t i)
+forget_dir (fswatch_t *w, size_t i, int rm)
 {
-  free (w->dirs[i].rel);
+  wdir_t *d = w->dirs[i];
+  int others = 0;
+  for (wdir_t **pp = bucket (d->wd); *pp;)
+    {
+      if (*pp == d)
+        *pp = d->next_in_bucket;
+      else
+        {
+          others += (*pp)->wd == d->wd;
+          pp = &(*pp)->next_in_bucket;
+        }
+    }
+  if (rm && !others)
+    inotify_rm_watch (ifd, d->wd);
+  free (d->rel);
+  free (d);
   w->dirs[i] = w->dirs[--w->n_dirs];
   dirs_total--;
 }
@@ -81,7 +120,7 @@ join_rel (const char *rel, const char *name)
 }
 
 /* Watches the directory rel (below w->root), and with recursive every directory under it.
-   Over a cap: initial (the tree at the start) fails with ENOSPC; later ones count as dropped. */
+   Over a cap: initial (the tree at the start) fails with ENOSPC; later ones count as lost. */
 static int
 add_tree (fswatch_t *w, const char *rel, int depth, int initial, fk_error_t *err)
 {
@@ -97,10 +136,10 @@ add_tree (fswatch_t *w, const char *rel, int depth, int initial, fk_error_t *err
   cleanup_free char *path
       = rel[0] ? xasprintf ("%s/%s", strcmp (w->root, "/") == 0 ? "" : w->root, rel)
                : xstrdup (w->root);
-  fk_error_t lerr = FK_ERROR_INIT;
   /* The watched path may be a symlink (resolved in the root); what is found under it later is
      watched only if it is a directory itself. */
   int nofollow = rel[0] ? O_NOFOLLOW : 0;
+  fk_error_t lerr = FK_ERROR_INIT;
   cleanup_close int fd
       = fk_open_in_root (agent->rootfd, path, O_RDONLY | O_DIRECTORY | nofollow, 0, &lerr);
   if (fd < 0)
@@ -119,7 +158,7 @@ add_tree (fswatch_t *w, const char *rel, int depth, int initial, fk_error_t *err
   struct stat a, b;
   if (fstat (fd, &a) < 0 || stat (proc, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
     return fk_error_set (err, EIO, "watch `%s': /proc/self/fd does not lead to it", path);
-  int wd = inotify_add_watch (w->w.fd, proc, WATCH_MASK);
+  int wd = inotify_add_watch (ifd, proc, WATCH_MASK);
   if (wd < 0)
     {
       if (!initial && (errno == ENOENT || errno == ENOTDIR))
@@ -131,7 +170,7 @@ add_tree (fswatch_t *w, const char *rel, int depth, int initial, fk_error_t *err
         }
       return fk_error_set_errno (err, "watch `%s'", path);
     }
-  wdir_t *d = find_wd (w, wd);
+  wdir_t *d = find_dir (w, wd);
   if (d != NULL)
     {
       /* Already watched (moved back in under another name): the new name holds. */
@@ -140,10 +179,14 @@ add_tree (fswatch_t *w, const char *rel, int depth, int initial, fk_error_t *err
     }
   else
     {
+      d = xcalloc (1, sizeof *d);
+      d->wd = wd;
+      d->rel = xstrdup (rel);
+      d->w = w;
+      d->next_in_bucket = *bucket (wd);
+      *bucket (wd) = d;
       xgrow ((void **)&w->dirs, &w->cap, w->n_dirs + 1, sizeof *w->dirs);
-      w->dirs[w->n_dirs].wd = wd;
-      w->dirs[w->n_dirs].rel = xstrdup (rel);
-      w->n_dirs++;
+      w->dirs[w->n_dirs++] = d;
       dirs_total++;
     }
   if (!w->recursive || depth >= DEPTH_MAX)
@@ -182,18 +225,14 @@ drop_tree (fswatch_t *w, const char *rel)
   size_t n = strlen (rel);
   for (size_t i = 0; i < w->n_dirs;)
     {
-      const char *r = w->dirs[i].rel;
+      const char *r = w->dirs[i]->rel;
       if (r[0] && strncmp (r, rel, n) == 0 && (r[n] == '\0' || r[n] == '/'))
-        {
-          inotify_rm_watch (w->w.fd, w->dirs[i].wd);
-          forget_dir (w, i);
-        }
+        forget_dir (w, i, 1);
       else
         i++;
     }
 }
 
-/* Stops w now; the memory goes in fswatch_gc (an event of this loop turn may point at it). */
 static void
 fswatch_free (fswatch_t *w)
 {
@@ -203,29 +242,12 @@ fswatch_free (fswatch_t *w)
         *pp = w->next;
         break;
       }
-  agent_watch (&w->w, 0);
-  if (w->w.fd >= 0)
-    close (w->w.fd);
-  w->w.fd = -1;
   while (w->n_dirs)
-    forget_dir (w, 0);
-  w->dead = 1;
-  w->next = graveyard;
-  graveyard = w;
+    forget_dir (w, 0, 1);
+  free (w->dirs);
+  free (w->root);
+  free (w);
   n_watches--;
-}
-
-void
-fswatch_gc (void)
-{
-  while (graveyard)
-    {
-      fswatch_t *w = graveyard;
-      graveyard = w->next;
-      free (w->dirs);
-      free (w->root);
-      free (w);
-    }
 }
 
 void
@@ -245,6 +267,18 @@ fswatch_start (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
                 FK_WIRE_WATCH_MAX);
       conn_send_error (c, id, ENOSPC, msg);
       return;
+    }
+  if (ifd < 0)
+    {
+      ifd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+      if (ifd < 0)
+        {
+          fk_error_set_errno (&err, "inotify_init1");
+          conn_send_fk_error (c, id, &err);
+          return;
+        }
+      iwatch.fd = ifd;
+      agent_watch (&iwatch, EPOLLIN);
     }
   char *path;
   if (fk_wire_msg_has (m, FK_TAG_USER))
@@ -268,30 +302,20 @@ fswatch_start (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   w->id = id;
   w->root = path;
   w->recursive = (m->num[FK_TAG_FLAGS] & FK_WIRE_FILE_RECURSIVE) != 0;
-  w->w.kind = W_FSWATCH;
-  w->w.owner = w;
-  w->w.fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
   w->next = watches;
   watches = w;
   n_watches++;
-  if (w->w.fd < 0)
-    {
-      fk_error_set_errno (&err, "inotify_init1");
-      goto fail;
-    }
   if (add_tree (w, "", 0, 1, &err) < 0)
-    goto fail;
+    {
+      conn_send_fk_error (c, id, &err);
+      fswatch_free (w);
+      return;
+    }
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_WATCHING, 0, id);
   fk_wire_put_int (b, FK_TAG_SIZE, w->n_dirs);
   fk_wire_end (b, NULL);
   conn_flush (c);
-  if (!c->closed)
-    agent_watch (&w->w, EPOLLIN);
-  return;
-fail:
-  conn_send_fk_error (c, id, &err);
-  fswatch_free (w);
 }
 
 void
@@ -307,47 +331,69 @@ fswatch_stop (conn_t *c, uint32_t target)
       }
 }
 
-/* Adds one event to the open R_EVENTS frame (opened on first use, split at the frame limit). */
+/* Opens w's R_EVENTS frame (with what it lost so far) unless it is open. */
 static void
-put_event (fswatch_t *w, unsigned bits, const char *rel, int *open)
+open_frame (fswatch_t *w)
 {
+  if (w->open)
+    return;
   fk_wire_buf_t *b = conn_outbuf (w->conn);
+  fk_wire_begin (b, FK_WIRE_R_EVENTS, 0, w->id);
+  if (w->dropped)
+    fk_wire_put_int (b, FK_TAG_DROPPED, w->dropped);
+  w->dropped = 0;
+  w->open = 1;
+}
+
+static void
+close_frame (fswatch_t *w)
+{
+  if (!w->open)
+    return;
+  fk_wire_end (conn_outbuf (w->conn), NULL);
+  w->open = 0;
+}
+
+/* One event for w: into its open frame, or lost while its connection is behind. Frames of
+   several watches of one connection never interleave: another's open frame is closed first. */
+static void
+put_event (fswatch_t *w, unsigned bits, const char *rel)
+{
+  conn_t *c = w->conn;
+  if (conn_queued (c) >= AGENT_SENDQ_HIGH)
+    {
+      w->dropped++;
+      return;
+    }
+  for (fswatch_t *o = watches; o; o = o->next)
+    if (o != w && o->conn == c)
+      close_frame (o);
+  fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_buf_t e = FK_WIRE_BUF_INIT;
   fk_wire_put_int (&e, FK_TAG_FLAGS, bits);
   fk_wire_put_str (&e, FK_TAG_PATH, rel[0] ? rel : ".");
-  if (*open && b->len - b->frame_start + e.len + 64 > FK_WIRE_MAX_PAYLOAD)
-    {
-      fk_wire_end (b, NULL);
-      *open = 0;
-    }
-  if (!*open)
-    {
-      fk_wire_begin (b, FK_WIRE_R_EVENTS, 0, w->id);
-      if (w->dropped)
-        fk_wire_put_int (b, FK_TAG_DROPPED, w->dropped);
-      w->dropped = 0;
-      *open = 1;
-    }
+  if (w->open && b->len - b->frame_start + e.len + 64 > FK_WIRE_MAX_PAYLOAD)
+    close_frame (w);
+  open_frame (w);
   fk_wire_put_bytes (b, FK_TAG_ENTRY, e.data, e.len);
   fk_wire_buf_free (&e);
 }
 
-/* Translates one inotify event. Returns 1 when the watched directory itself is gone. */
+/* One inotify event for the directory d of its watch. Returns 1 when the watched directory
+   itself is gone (d is freed then). */
 static int
-one_event (fswatch_t *w, const struct inotify_event *ev, int *open)
+one_event (wdir_t *d, const struct inotify_event *ev)
 {
-  if (ev->mask & IN_Q_OVERFLOW)
-    {
-      w->dropped++;
-      return 0;
-    }
-  wdir_t *d = find_wd (w, ev->wd);
-  if (d == NULL)
-    return 0; /* a directory no longer watched */
+  fswatch_t *w = d->w;
   int is_root = d->rel[0] == '\0';
   if (ev->mask & IN_IGNORED)
     {
-      forget_dir (w, (size_t)(d - w->dirs));
+      for (size_t i = 0; i < w->n_dirs; i++)
+        if (w->dirs[i] == d)
+          {
+            forget_dir (w, i, 0);
+            break;
+          }
       return is_root;
     }
   cleanup_free char *rel = ev->len && ev->name[0] ? join_rel (d->rel, ev->name) : xstrdup (d->rel);
@@ -383,69 +429,109 @@ one_event (fswatch_t *w, const struct inotify_event *ev, int *open)
         }
     }
   if (bits)
-    put_event (w, bits, rel, open);
+    put_event (w, bits, rel);
+  return 0;
+}
+
+/* Closes the open frames of c's watches: before anything else writes to c (a reply, or
+   conn_flush, whose drained hook lets the other parts write). */
+static void
+close_frames (conn_t *c)
+{
+  for (fswatch_t *w = watches; w; w = w->next)
+    if (w->conn == c)
+      close_frame (w);
+}
+
+/* Ends watch w (its directory is gone): what it had is sent, then R_OK. */
+static void
+end_watch (fswatch_t *w)
+{
+  conn_t *c = w->conn;
+  uint32_t id = w->id;
+  if (w->dropped)
+    open_frame (w);
+  close_frames (c);
+  fswatch_free (w);
+  conn_send_ok (c, id);
+}
+
+static int
+alive (const fswatch_t *w)
+{
+  for (fswatch_t *o = watches; o; o = o->next)
+    if (o == w)
+      return 1;
   return 0;
 }
 
 void
 fswatch_on_event (void *owner, uint32_t events)
 {
+  (void)owner;
   (void)events;
-  fswatch_t *w = owner;
-  if (w->dead)
-    return;
-  conn_t *c = w->conn;
   static char buf[64 * 1024] __attribute__ ((aligned (__alignof__(struct inotify_event))));
-  int open = 0, gone = 0;
-  while (!gone && !c->closed && conn_queued (c) < AGENT_SENDQ_HIGH)
+  /* A bounded amount per loop turn: the rest waits for the next (epoll is level-triggered). */
+  for (int rounds = 0; rounds < 16; rounds++)
     {
-      ssize_t n = read (w->w.fd, buf, sizeof buf);
+      ssize_t n = read (ifd, buf, sizeof buf);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         break;
-      for (ssize_t off = 0; off < n && !gone;)
+      for (ssize_t off = 0; off < n;)
         {
           const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
           off += (ssize_t)(sizeof *ev + ev->len);
-          gone = one_event (w, ev, &open);
+          if (ev->mask & IN_Q_OVERFLOW)
+            {
+              for (fswatch_t *w = watches; w; w = w->next)
+                w->dropped++;
+              continue;
+            }
+          /* Every watch that covers the directory (a descriptor is shared). Handling one may
+             change the bucket and end watches: the watches are taken first, and each is looked
+             up again before its turn. */
+          fswatch_t *hit[FK_WIRE_WATCH_MAX];
+          int n_hit = 0;
+          for (wdir_t *d = *bucket (ev->wd); d && n_hit < FK_WIRE_WATCH_MAX; d = d->next_in_bucket)
+            if (d->wd == ev->wd)
+              hit[n_hit++] = d->w;
+          for (int i = 0; i < n_hit; i++)
+            {
+              if (!alive (hit[i]))
+                continue;
+              wdir_t *d = find_dir (hit[i], ev->wd);
+              if (d && one_event (d, ev))
+                end_watch (hit[i]);
+            }
         }
-      /* Losses noticed after the last event still reach the client. */
-      if (w->dropped && !open)
+      /* Losses noticed after the last event still reach the client, when it keeps up. */
+      for (fswatch_t *w = watches; w; w = w->next)
         {
-          fk_wire_buf_t *b = conn_outbuf (c);
-          fk_wire_begin (b, FK_WIRE_R_EVENTS, 0, w->id);
-          fk_wire_put_int (b, FK_TAG_DROPPED, w->dropped);
-          w->dropped = 0;
-          open = 1;
+          if (w->dropped && !w->open && conn_queued (w->conn) < AGENT_SENDQ_HIGH)
+            {
+              close_frames (w->conn);
+              open_frame (w);
+            }
+          close_frame (w);
         }
-      if (open)
-        {
-          fk_wire_end (conn_outbuf (c), NULL);
-          open = 0;
+      for (conn_t *c = agent->conns; c; c = c->next)
+        if (!c->closed && conn_queued (c) > 0)
           conn_flush (c);
-          if (c->closed || w->dead)
-            return; /* the close stopped w */
-        }
     }
-  if (gone)
-    {
-      uint32_t id = w->id;
-      fswatch_free (w);
-      conn_send_ok (c, id);
-      return;
-    }
-  /* Behind: the kernel queues (and overflows) until the connection drains. */
-  if (!c->closed)
-    agent_watch (&w->w, conn_queued (c) < AGENT_SENDQ_HIGH ? EPOLLIN : 0);
 }
 
 void
 fswatch_conn_drained (conn_t *c)
 {
+  /* Caught up: the loss is reported now rather than with the next event. */
   for (fswatch_t *w = watches; w; w = w->next)
-    if (w->conn == c && w->w.events == 0)
-      agent_watch (&w->w, EPOLLIN);
+    if (w->conn == c && w->dropped)
+      {
+        open_frame (w);
+        close_frame (w);
+      }
 }
 
 void

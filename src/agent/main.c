@@ -366,7 +366,6 @@ main (int argc, char **argv)
       shell_flush_all ();
       conn_free_closed ();
       proc_gc ();
-      fswatch_gc ();
     }
   log_info ("every process is gone: exiting");
   return 0;

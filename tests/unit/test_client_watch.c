@@ -1,9 +1,11 @@
 /* Unit tests of file watches (inotify in the agent), symlink targets and the file user, through
    the client library against a real fk-agent (--listen, --root): the events, recursive watches
-   that pick up directories made later, containment in the root, the caps, a flood of changes
-   (bounded: the loss is reported, the agent stays small and answers), ownership by user. */
+   that pick up directories made later, containment in the root, the caps (128 watches use one
+   inotify instance, not 128 of the user's), a flood of changes (bounded: the loss is reported,
+   the agent stays small and answers), ownership by user, and a lying agent's events. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -234,6 +236,25 @@ watch_cap (void **state)
   fk_watch_t *ws[FK_WATCH_MAX];
   for (int i = 0; i < FK_WATCH_MAX; i++)
     assert_ok (fk_client_watch (f->c, "/cap", 0, &ws[i], &err));
+  /* One inotify instance for all of them. */
+  char fdir[64], link[256];
+  snprintf (fdir, sizeof fdir, "/proc/%d/fd", (int)f->a.pid);
+  DIR *d = opendir (fdir);
+  assert_non_null (d);
+  int instances = 0;
+  for (struct dirent *de; (de = readdir (d)) != NULL;)
+    {
+      char p[320];
+      snprintf (p, sizeof p, "%s/%s", fdir, de->d_name);
+      ssize_t n = readlink (p, link, sizeof link - 1);
+      if (n > 0)
+        {
+          link[n] = '\0';
+          instances += strcmp (link, "anon_inode:inotify") == 0;
+        }
+    }
+  closedir (d);
+  assert_int_equal (instances, 1);
   fk_watch_t *extra = NULL;
   assert_int_equal (fk_client_watch (f->c, "/cap", 0, &extra, &err), -1);
   assert_int_equal (err.code, ENOSPC);
@@ -262,6 +283,28 @@ watch_cap (void **state)
   for (int i = 0; i < FK_WATCH_MAX; i++)
     fk_watch_free (ws[i]);
   fk_client_close (c2);
+}
+
+static void
+watch_shared_directory (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  host_mkdir (f, "s");
+  host_mkdir (f, "s/sub");
+  fk_watch_t *a = NULL, *b = NULL;
+  assert_ok (fk_client_watch (f->c, "/s", FK_FILE_RECURSIVE, &a, &err));
+  assert_ok (fk_client_watch (f->c, "/s/sub", 0, &b, &err));
+  /* Both see what happens in the directory they share. */
+  seen_t sa = { 0 }, sb = { 0 };
+  host_write (f, "s/sub/one", "1");
+  assert_true (wait_event (a, &sa, "sub/one", FK_WATCH_CREATE, 5000));
+  assert_true (wait_event (b, &sb, "one", FK_WATCH_CREATE, 5000));
+  /* One stopped, the other still sees it. */
+  fk_watch_free (a);
+  host_write (f, "s/sub/two", "2");
+  assert_true (wait_event (b, &sb, "two", FK_WATCH_CREATE, 5000));
+  fk_watch_free (b);
 }
 
 static long
@@ -553,6 +596,7 @@ main (void)
     cmocka_unit_test_setup_teardown (watch_recursive_picks_up_new_directories, setup, teardown),
     cmocka_unit_test_setup_teardown (watch_stays_in_the_root, setup, teardown),
     cmocka_unit_test_setup_teardown (watch_cap, setup, teardown),
+    cmocka_unit_test_setup_teardown (watch_shared_directory, setup, teardown),
     cmocka_unit_test_setup_teardown (watch_flood_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown (symlink_targets, setup, teardown),
     cmocka_unit_test_setup_teardown (file_user_home_and_ownership, setup, teardown),

@@ -10,9 +10,9 @@
                already, or the tree has more than FK_WIRE_WATCH_DIRS_MAX directories.
    R_EVENTS    ENTRY... each a nested {FLAGS (FK_WIRE_EV_* bits, several at once possible),
                PATH (relative to the watched directory; "." for the directory itself)};
-               DROPPED (> 0): events were lost before these (the kernel's queue overflowed while
-               the connection was behind, or a directory made later was over the cap and is not
-               watched); a count of at least 1, not exact.
+               DROPPED (> 0): events were lost before these (the connection was behind, over
+               its send queue's high mark, or the kernel's queue overflowed, or a directory made
+               later was over the cap and is not watched); at least that many, not exact.
    WATCH_STOP  TARGET -> the watch's R_OK with END; a watch that already ended: nothing. */
 #ifndef FK_WIRE_WATCHMSG_H
 #define FK_WIRE_WATCHMSG_H
