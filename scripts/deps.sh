@@ -11,7 +11,7 @@ packages=(
   scdoc
   # libraries
   libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev
-  libseccomp-dev libcap-dev libmicrohttpd-dev libcmocka-dev
+  libseccomp-dev libcap-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev
   # images and the registry the tests run on loopback
   busybox-static debootstrap docker-registry skopeo umoci zstd
   # sandbox plumbing and the peers the benchmarks measure

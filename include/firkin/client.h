@@ -283,7 +283,21 @@ typedef struct fk_file_entry
 {
   char *path; /* relative to the listed directory ("a", "a/b" when recursive) */
   fk_file_stat_t st;
+  char *link; /* a symlink's target (freed with the entries), else NULL */
 } fk_file_entry_t;
+
+/* File calls of this connection act as user (a name or uid; "" the agent's default user, its
+   --user, else root): relative paths (and `~', `~/x') are taken from that user's home, and what
+   they create (files, missing parents, directories) is owned by that user. Permissions are the
+   agent's (root's) still. NULL (the default): relative paths from the root, created files owned
+   by root. A user the sandbox does not know fails every file call with ENOENT. Set it before
+   the calls it is for; it is copied. */
+void fk_client_set_file_user (fk_client_t *c, const char *user);
+/* Resolves user ("" or NULL: the agent's default user) against the sandbox's /etc/passwd:
+   its uid, gid and home ("/" when it has none; caller frees). ENOENT: no such user. Any out
+   parameter may be NULL. */
+int fk_client_user_lookup (fk_client_t *c, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+                           char **ret_home, fk_error_t *err);
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees); over max bytes: EFBIG (the
    agent is asked for max + 1 bytes at most; more is EPROTO). */
@@ -307,6 +321,10 @@ int fk_client_file_write_fd (fk_client_t *c, const char *path, int fd, unsigned 
                              unsigned flags, fk_error_t *err);
 /* Stats path (a symlink itself, not its target). */
 int fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st, fk_error_t *err);
+/* Likewise, and *ret_link gets a symlink's target (caller frees; NULL for anything else or when
+   the agent could not read it). */
+int fk_client_file_stat_link (fk_client_t *c, const char *path, fk_file_stat_t *ret_st,
+                              char **ret_link, fk_error_t *err);
 /* Lists a directory, sorted by path. */
 int fk_client_file_list (fk_client_t *c, const char *path, unsigned flags,
                          fk_file_entry_t **ret_entries, size_t *ret_n, fk_error_t *err);
@@ -316,6 +334,52 @@ int fk_client_file_mkdir (fk_client_t *c, const char *path, unsigned mode, unsig
 int fk_client_file_rename (fk_client_t *c, const char *from, const char *to, fk_error_t *err);
 int fk_client_file_remove (fk_client_t *c, const char *path, unsigned flags, fk_error_t *err);
 int fk_client_file_chmod (fk_client_t *c, const char *path, unsigned mode, fk_error_t *err);
+
+/* ---- file watches (inotify in the agent) ---- */
+
+/* What happened to an entry (several bits may come in one event). */
+#define FK_WATCH_CREATE 0x01u /* made, or moved in (a rename's new name) */
+#define FK_WATCH_WRITE 0x02u  /* written to */
+#define FK_WATCH_REMOVE 0x04u /* removed */
+#define FK_WATCH_RENAME 0x08u /* moved away (a rename's old name) */
+#define FK_WATCH_CHMOD 0x10u  /* its mode, owner or times changed */
+
+/* The agent serves at most this many watches at once (every client together); a recursive
+   watch covers at most FK_WATCH_DIRS_MAX directories. */
+#define FK_WATCH_MAX 128
+#define FK_WATCH_DIRS_MAX 8192
+
+typedef struct fk_watch fk_watch_t;
+
+typedef struct fk_watch_event
+{
+  unsigned kind;    /* FK_WATCH_* bits */
+  const char *name; /* relative to the watched directory ("a", "sub/a"); "." for itself */
+} fk_watch_event_t;
+
+typedef struct fk_watch_batch
+{
+  const fk_watch_event_t *events; /* valid until the next fk_watch_next or fk_watch_free */
+  size_t n;
+  uint64_t dropped; /* > 0: at least this many events were lost before these (the sandbox
+                       changed things faster than they were read, or a directory made later
+                       was over FK_WATCH_DIRS_MAX) */
+  int ended;        /* the watch is over (the directory itself was removed): no more events */
+} fk_watch_batch_t;
+
+/* Watches the directory path (resolved in the agent's root as the file calls are; the file user
+   applies) for changes; flags FK_FILE_RECURSIVE: every directory under it too, also those made
+   later. ENOTDIR for a file, ENOENT missing, ENOSPC over FK_WATCH_MAX watches or
+   FK_WATCH_DIRS_MAX directories. The watch lasts until fk_watch_free or the connection's
+   close; its events queue in the connection until read (FK_CLIENT_MAX_QUEUED: then ENOBUFS). */
+int fk_client_watch (fk_client_t *c, const char *path, unsigned flags, fk_watch_t **ret_watch,
+                     fk_error_t *err);
+/* The next batch of events: 1 with *ret_batch filled, 0 when timeout_ms passed first (-1 waits
+   forever, 0 takes only what arrived), < 0 on error. After a batch with `ended' every call fails
+   with EPIPE. */
+int fk_watch_next (fk_watch_t *w, int timeout_ms, fk_watch_batch_t *ret_batch, fk_error_t *err);
+/* Stops the watch (the agent drops it) and frees the handle. NULL is fine. */
+void fk_watch_free (fk_watch_t *w);
 
 /* Shells and shell pools: firkin/shell.h. */
 

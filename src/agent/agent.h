@@ -13,6 +13,7 @@
 #include "wire/frame.h"
 #include "wire/msg.h"
 #include "wire/shellmsg.h"
+#include "wire/watchmsg.h"
 
 /* A connection stops reading its processes' output while this much is queued to send, and
    starts again under the low mark: output streams in bounded memory. */
@@ -28,10 +29,11 @@ typedef enum
   W_LISTEN = 1,
   W_SIGNAL,
   W_CONN,
-  W_OUT,   /* a process's stdout (or pty master) */
-  W_ERR,   /* a process's stderr */
-  W_IN,    /* a process's stdin, when a write would block */
-  W_SHELL, /* a shell's completion pipe */
+  W_OUT,     /* a process's stdout (or pty master) */
+  W_ERR,     /* a process's stderr */
+  W_IN,      /* a process's stdin, when a write would block */
+  W_SHELL,   /* a shell's completion pipe */
+  W_FSWATCH, /* a file watch's inotify fd */
 } watch_kind_t;
 
 typedef struct watch
@@ -222,6 +224,13 @@ void files_data (conn_t *c, const fk_wire_frame_t *f);
 void files_pump (conn_t *c);
 void files_conn_closed (conn_t *c);
 
+/* fswatch.c: file watches (wire/watchmsg.h) by inotify, one instance for all of them. */
+void fswatch_start (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void fswatch_stop (conn_t *c, uint32_t target);
+void fswatch_on_event (void *owner, uint32_t events);
+void fswatch_conn_drained (conn_t *c);
+void fswatch_conn_closed (conn_t *c);
+
 /* shell.c */
 void shell_open (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
 void shell_run (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
@@ -250,5 +259,8 @@ typedef struct agent_user
 /* Resolves "uid[:gid]" or "name[:group]" against rootfd's etc/passwd and etc/group. */
 int agent_user_resolve (int rootfd, const char *spec, agent_user_t *ret, fk_error_t *err);
 void agent_user_clear (agent_user_t *u);
+/* files.c: path as a request with USER u means it: a relative one (or `~', `~/x') from u's home;
+   u NULL: as it is. Caller frees. */
+char *files_expand (const agent_user_t *u, const char *path);
 
 #endif

@@ -20,6 +20,7 @@ closed (conn_t *c)
 {
   proc_conn_closed (c);
   files_conn_closed (c);
+  fswatch_conn_closed (c);
   shell_conn_closed (c);
 }
 
@@ -28,6 +29,7 @@ drained (conn_t *c)
 {
   proc_conn_drained (c);
   files_pump (c);
+  fswatch_conn_drained (c);
   shell_conn_drained (c);
 }
 
@@ -154,7 +156,14 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
     case FK_WIRE_FILE_RENAME:
     case FK_WIRE_FILE_REMOVE:
     case FK_WIRE_FILE_CHMOD:
+    case FK_WIRE_USER_LOOKUP:
       files_request (c, f, &m);
+      break;
+    case FK_WIRE_WATCH:
+      fswatch_start (c, f->id, &m);
+      break;
+    case FK_WIRE_WATCH_STOP:
+      fswatch_stop (c, (uint32_t)m.num[FK_TAG_TARGET]);
       break;
     default:
       conn_send_error (c, f->id, EOPNOTSUPP, "request type not supported by this agent");

@@ -2,8 +2,11 @@
    root (openat2 RESOLVE_IN_ROOT); last components are handled relative to a parent opened that
    way, so neither "..", absolute symlinks nor a symlink as the last component can leave it.
    Reads stream in chunks paced by the send queue; writes go to a temp file renamed over the
-   target when complete (appends write in place). */
+   target when complete (appends write in place). A request with USER takes relative paths from
+   that user's home and makes what it creates (files, directories) owned by that user. */
 #include <dirent.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,9 +26,97 @@
 
 static unsigned tmp_counter;
 
-/* Opens the parent of path in the root (O_PATH) and returns its last component. */
+/* Who a request acts as: with USER, relative paths are taken from its home and what the request
+   creates is chowned to it. */
+typedef struct owner
+{
+  int set;
+  agent_user_t u;
+} owner_t;
+
+static void
+owner_clear (owner_t *o)
+{
+  if (o->set)
+    agent_user_clear (&o->u);
+  o->set = 0;
+}
+
+/* USER "" is the agent's default user (--user), else root. */
 static int
-open_parent (const char *path, int mkparents, char **ret_base, fk_error_t *err)
+owner_resolve (const fk_wire_msg_t *m, owner_t *ret, fk_error_t *err)
+{
+  memset (ret, 0, sizeof *ret);
+  if (!fk_wire_msg_has (m, FK_TAG_USER))
+    return 0;
+  const char *spec = m->str[FK_TAG_USER];
+  if (spec[0] == '\0')
+    spec = agent->default_user && agent->default_user[0] ? agent->default_user : "0";
+  if (agent_user_resolve (agent->rootfd, spec, &ret->u, err) < 0)
+    return -1;
+  ret->set = 1;
+  return 0;
+}
+
+char *
+files_expand (const agent_user_t *u, const char *path)
+{
+  if (u == NULL || path[0] == '/')
+    return xstrdup (path);
+  const char *home = u->home ? u->home : "/";
+  if (strcmp (path, "~") == 0)
+    return xstrdup (home);
+  if (strncmp (path, "~/", 2) == 0)
+    path += 2;
+  return xasprintf ("%s/%s", home, path);
+}
+
+/* mkdir -p in the root, chowning what it makes to o (when set). */
+static int
+mkdir_p_owned (const char *path, mode_t mode, const owner_t *o, fk_error_t *err)
+{
+  if (o == NULL || !o->set)
+    return fk_mkdir_p_in_root (agent->rootfd, path, mode, err);
+  cleanup_free char *buf = xstrdup (path);
+  size_t len = strlen (buf);
+  for (size_t i = 1; i <= len; i++)
+    {
+      if (buf[i] != '/' && buf[i] != '\0')
+        continue;
+      char saved = buf[i];
+      buf[i] = '\0';
+      int fd = fk_openat2 (agent->rootfd, buf, O_PATH | O_DIRECTORY, 0,
+                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+      if (fd >= 0)
+        close (fd);
+      else if (errno == ENOENT)
+        {
+          cleanup_free char *dir = NULL;
+          cleanup_free char *base = NULL;
+          fk_path_split (buf, &dir, &base);
+          cleanup_close int pfd = fk_openat2 (agent->rootfd, dir, O_PATH | O_DIRECTORY, 0,
+                                              RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+          if (pfd < 0)
+            return fk_error_set_errno (err, "open `%s'", dir);
+          if (mkdirat (pfd, base, mode) < 0)
+            {
+              if (errno != EEXIST)
+                return fk_error_set_errno (err, "mkdir `%s'", buf);
+            }
+          else if (fchownat (pfd, base, o->u.uid, o->u.gid, AT_SYMLINK_NOFOLLOW) < 0)
+            return fk_error_set_errno (err, "chown `%s'", buf);
+        }
+      else
+        return fk_error_set_errno (err, "open `%s'", buf);
+      buf[i] = saved;
+    }
+  return 0;
+}
+
+/* Opens the parent of path in the root (O_PATH) and returns its last component; mkparents makes
+   the missing parents (owned by o). */
+static int
+open_parent (const char *path, int mkparents, const owner_t *o, char **ret_base, fk_error_t *err)
 {
   cleanup_free char *dir = NULL;
   cleanup_free char *base = NULL;
@@ -33,7 +124,7 @@ open_parent (const char *path, int mkparents, char **ret_base, fk_error_t *err)
   if (base[0] == '\0' || strcmp (base, "/") == 0 || strcmp (base, ".") == 0
       || strcmp (base, "..") == 0)
     return fk_error_set (err, EINVAL, "`%s' does not name an entry of a directory", path);
-  if (mkparents && fk_mkdir_p_in_root (agent->rootfd, dir, 0755, err) < 0)
+  if (mkparents && mkdir_p_owned (dir, 0755, o, err) < 0)
     return -1;
   int fd = fk_open_in_root (agent->rootfd, dir, O_PATH | O_DIRECTORY, 0, err);
   if (fd < 0)
@@ -49,6 +140,21 @@ ftype_of (mode_t m)
          : S_ISDIR (m) ? FK_WIRE_FTYPE_DIR
          : S_ISLNK (m) ? FK_WIRE_FTYPE_SYMLINK
                        : FK_WIRE_FTYPE_OTHER;
+}
+
+/* A symlink's target (dirfd + name, or an O_PATH fd of the link with name ""), as LINK. */
+static void
+put_link (fk_wire_buf_t *b, int dirfd, const char *name, const struct stat *st)
+{
+  if (!S_ISLNK (st->st_mode))
+    return;
+  char target[PATH_MAX];
+  ssize_t n = readlinkat (dirfd, name, target, sizeof target - 1);
+  if (n <= 0)
+    return;
+  target[n] = '\0';
+  if (strlen (target) == (size_t)n) /* a NUL inside cannot travel as a string */
+    fk_wire_put_str (b, FK_TAG_LINK, target);
 }
 
 static void
@@ -189,7 +295,7 @@ upload_free (conn_t *c, upload_t *u, int abandon)
 }
 
 static int
-file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
+file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, const owner_t *o, fk_error_t *err)
 {
   const char *path = m->str[FK_TAG_PATH];
   unsigned flags = (unsigned)m->num[FK_TAG_FLAGS];
@@ -197,7 +303,7 @@ file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
   if (find_upload (c, id) != NULL)
     return fk_error_set (err, EEXIST, "request id already in use");
   cleanup_free char *base = NULL;
-  cleanup_close int dirfd = open_parent (path, flags & FK_WIRE_FILE_PARENTS, &base, err);
+  cleanup_close int dirfd = open_parent (path, flags & FK_WIRE_FILE_PARENTS, o, &base, err);
   if (dirfd < 0)
     return -1;
   upload_t *u = xcalloc (1, sizeof *u);
@@ -212,6 +318,13 @@ file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
                                err);
       if (u->fd < 0)
         {
+          free (u);
+          return -1;
+        }
+      if (o->set && fchown (u->fd, o->u.uid, o->u.gid) < 0)
+        {
+          fk_error_set_errno (err, "chown `%s'", path);
+          close (u->fd);
           free (u);
           return -1;
         }
@@ -245,6 +358,15 @@ file_write (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
               free (u);
               return -1;
             }
+        }
+      if (o->set && fchown (u->fd, o->u.uid, o->u.gid) < 0)
+        {
+          fk_error_set_errno (err, "chown `%s'", path);
+          unlinkat (dirfd, u->tmp, 0);
+          close (u->fd);
+          free (u->tmp);
+          free (u);
+          return -1;
         }
       u->name = steal_pointer (&base);
     }
@@ -333,6 +455,7 @@ file_stat (conn_t *c, uint32_t id, const char *path, fk_error_t *err)
   fk_wire_buf_t *b = conn_outbuf (c);
   fk_wire_begin (b, FK_WIRE_R_OK, FK_WIRE_F_END, id);
   put_stat (b, &st);
+  put_link (b, fd, "", &st);
   fk_wire_end (b, NULL);
   conn_flush (c);
   return 0;
@@ -341,6 +464,7 @@ file_stat (conn_t *c, uint32_t id, const char *path, fk_error_t *err)
 typedef struct list_entry
 {
   char *path;
+  char *link; /* a symlink's target */
   struct stat st;
 } list_entry_t;
 
@@ -373,7 +497,19 @@ list_dir (int dfd, const char *prefix, int recursive, int depth, list_t *l, fk_e
       char *p = prefix[0] ? xasprintf ("%s/%s", prefix, de->d_name) : xstrdup (de->d_name);
       xgrow ((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
       l->v[l->n].path = p;
+      l->v[l->n].link = NULL;
       l->v[l->n].st = st;
+      if (S_ISLNK (st.st_mode))
+        {
+          char target[PATH_MAX];
+          ssize_t tn = readlinkat (dfd, de->d_name, target, sizeof target - 1);
+          if (tn > 0)
+            {
+              target[tn] = '\0';
+              if (strlen (target) == (size_t)tn)
+                l->v[l->n].link = xstrdup (target);
+            }
+        }
       l->n++;
       if (recursive && S_ISDIR (st.st_mode) && depth < LIST_DEPTH_MAX)
         {
@@ -413,30 +549,37 @@ file_list (conn_t *c, uint32_t id, const fk_wire_msg_t *m, fk_error_t *err)
           fk_wire_buf_reset (&e);
           fk_wire_put_str (&e, FK_TAG_PATH, l.v[i].path);
           put_stat (&e, &l.v[i].st);
+          if (l.v[i].link)
+            fk_wire_put_str (&e, FK_TAG_LINK, l.v[i].link);
           conn_list_add (c, id, FK_TAG_ENTRY, &e, &open);
         }
       fk_wire_buf_free (&e);
       conn_list_end (c, id, &open);
     }
   for (size_t i = 0; i < l.n; i++)
-    free (l.v[i].path);
+    {
+      free (l.v[i].path);
+      free (l.v[i].link);
+    }
   free (l.v);
   return r;
 }
 
 static int
-file_mkdir (const fk_wire_msg_t *m, fk_error_t *err)
+file_mkdir (const fk_wire_msg_t *m, const owner_t *o, fk_error_t *err)
 {
   const char *path = m->str[FK_TAG_PATH];
   unsigned mode = fk_wire_msg_has (m, FK_TAG_MODE) ? (unsigned)m->num[FK_TAG_MODE] & 07777 : 0755;
   if (m->num[FK_TAG_FLAGS] & FK_WIRE_FILE_PARENTS)
-    return fk_mkdir_p_in_root (agent->rootfd, path, mode, err);
+    return mkdir_p_owned (path, mode, o, err);
   cleanup_free char *base = NULL;
-  cleanup_close int dirfd = open_parent (path, 0, &base, err);
+  cleanup_close int dirfd = open_parent (path, 0, o, &base, err);
   if (dirfd < 0)
     return -1;
   if (mkdirat (dirfd, base, mode) < 0)
     return fk_error_set_errno (err, "mkdir `%s'", path);
+  if (o->set && fchownat (dirfd, base, o->u.uid, o->u.gid, AT_SYMLINK_NOFOLLOW) < 0)
+    return fk_error_set_errno (err, "chown `%s'", path);
   return 0;
 }
 
@@ -446,10 +589,10 @@ file_rename (const fk_wire_msg_t *m, fk_error_t *err)
   const char *from = m->str[FK_TAG_PATH], *to = m->str[FK_TAG_PATH2];
   cleanup_free char *b1 = NULL;
   cleanup_free char *b2 = NULL;
-  cleanup_close int d1 = open_parent (from, 0, &b1, err);
+  cleanup_close int d1 = open_parent (from, 0, NULL, &b1, err);
   if (d1 < 0)
     return -1;
-  cleanup_close int d2 = open_parent (to, 0, &b2, err);
+  cleanup_close int d2 = open_parent (to, 0, NULL, &b2, err);
   if (d2 < 0)
     return -1;
   if (renameat (d1, b1, d2, b2) < 0)
@@ -462,7 +605,7 @@ file_remove (const fk_wire_msg_t *m, fk_error_t *err)
 {
   const char *path = m->str[FK_TAG_PATH];
   cleanup_free char *base = NULL;
-  cleanup_close int dirfd = open_parent (path, 0, &base, err);
+  cleanup_close int dirfd = open_parent (path, 0, NULL, &base, err);
   if (dirfd < 0)
     return -1;
   struct stat st;
@@ -501,19 +644,51 @@ file_chmod (const fk_wire_msg_t *m, fk_error_t *err)
   return 0;
 }
 
+static void
+user_lookup (conn_t *c, uint32_t id, const owner_t *o)
+{
+  fk_wire_buf_t *b = conn_outbuf (c);
+  fk_wire_begin (b, FK_WIRE_R_OK, FK_WIRE_F_END, id);
+  fk_wire_put_int (b, FK_TAG_UID, o->u.uid);
+  fk_wire_put_int (b, FK_TAG_GID, o->u.gid);
+  fk_wire_put_str (b, FK_TAG_PATH, o->u.home ? o->u.home : "/");
+  fk_wire_end (b, NULL);
+  conn_flush (c);
+}
+
 void
-files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
+files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m_in)
 {
   fk_error_t err = FK_ERROR_INIT;
   int r = 0, reply_ok = 1;
+  owner_t o;
+  if (owner_resolve (m_in, &o, &err) < 0)
+    {
+      conn_send_fk_error (c, f->id, &err);
+      return;
+    }
+  /* The paths, relative ones taken from the user's home: a shallow copy of the message with
+     them swapped in. */
+  fk_wire_msg_t mc = *m_in;
+  const fk_wire_msg_t *m = &mc;
+  cleanup_free char *p1 = NULL;
+  cleanup_free char *p2 = NULL;
+  if (o.set && mc.str[FK_TAG_PATH])
+    mc.str[FK_TAG_PATH] = p1 = files_expand (&o.u, mc.str[FK_TAG_PATH]);
+  if (o.set && mc.str[FK_TAG_PATH2])
+    mc.str[FK_TAG_PATH2] = p2 = files_expand (&o.u, mc.str[FK_TAG_PATH2]);
   switch (f->type)
     {
+    case FK_WIRE_USER_LOOKUP:
+      user_lookup (c, f->id, &o);
+      reply_ok = 0;
+      break;
     case FK_WIRE_FILE_READ:
       r = file_read (c, f->id, m, &err);
       reply_ok = 0;
       break;
     case FK_WIRE_FILE_WRITE:
-      r = file_write (c, f->id, m, &err);
+      r = file_write (c, f->id, m, &o, &err);
       reply_ok = 0;
       break;
     case FK_WIRE_FILE_STAT:
@@ -525,7 +700,7 @@ files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
       reply_ok = 0;
       break;
     case FK_WIRE_FILE_MKDIR:
-      r = file_mkdir (m, &err);
+      r = file_mkdir (m, &o, &err);
       break;
     case FK_WIRE_FILE_RENAME:
       r = file_rename (m, &err);
@@ -539,6 +714,7 @@ files_request (conn_t *c, const fk_wire_frame_t *f, const fk_wire_msg_t *m)
     default:
       break;
     }
+  owner_clear (&o);
   if (r < 0)
     {
       if (f->type == FK_WIRE_FILE_WRITE)

@@ -358,6 +358,9 @@ main (int argc, char **argv)
             case W_SHELL:
               shell_on_event (w->owner, w, evs[i].events);
               break;
+            case W_FSWATCH:
+              fswatch_on_event (w->owner, evs[i].events);
+              break;
             }
         }
       shell_flush_all ();

@@ -8,11 +8,13 @@
 #include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -22,6 +24,7 @@
 #include "daemon/controlreq.h"
 #include "daemon/envd.h"
 #include "daemon/envelope.h"
+#include "daemon/gzip.h"
 #include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "firkin/client.h"
@@ -83,12 +86,68 @@ basic_user (const char *auth)
   return xstrdup ((char *)out);
 }
 
-/* Opens the target's sandbox and checks its token: *ret_socket is its agent's socket. On
-   failure *ret_status is the HTTP status to answer (502 unknown or stopped, as the hosted proxy
-   does and the SDK expects; 401 bad token) and err says why. */
+/* What a /files request signs instead of carrying X-Access-Token (the SDK's downloadUrl and
+   uploadUrl): its raw query values. */
+typedef struct file_sig
+{
+  const char *op;         /* "read" or "write" */
+  const char *path;       /* the path query value, "" when absent */
+  const char *user;       /* the username query value, "" when absent */
+  const char *signature;  /* NULL: none */
+  const char *expiration; /* NULL: none */
+} file_sig_t;
+
+/* envd's rule for /files: X-Access-Token, when sent, must be the token; without it the request
+   must carry signature = "v1_" + base64(sha256("path:op:user:token[:expiration]")) without
+   padding, and an expiration (Unix seconds) not yet past. NULL when it passes, else why. */
+static const char *
+files_signed (const char *token, const char *want, const file_sig_t *sig)
+{
+  if (token != NULL)
+    {
+      if (strlen (token) != strlen (want) || CRYPTO_memcmp (token, want, strlen (want)) != 0)
+        return "access token present in header but does not match";
+      return NULL;
+    }
+  if (sig->signature == NULL)
+    return "missing signature query parameter";
+  long long exp = 0;
+  if (sig->expiration)
+    {
+      char *end;
+      errno = 0;
+      exp = strtoll (sig->expiration, &end, 10);
+      if (errno || end == sig->expiration || *end || sig->expiration[0] == '+'
+          || sig->expiration[0] == ' ')
+        return "invalid signature_expiration";
+    }
+  cleanup_free char *raw
+      = sig->expiration ? xasprintf ("%s:%s:%s:%s:%lld", sig->path, sig->op, sig->user, want, exp)
+                        : xasprintf ("%s:%s:%s:%s", sig->path, sig->op, sig->user, want);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256 ((const unsigned char *)raw, strlen (raw), md);
+  OPENSSL_cleanse (raw, strlen (raw));
+  char expect[3 + 4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
+  memcpy (expect, "v1_", 3);
+  int n = EVP_EncodeBlock ((unsigned char *)expect + 3, md, SHA256_DIGEST_LENGTH);
+  while (n > 0 && expect[3 + n - 1] == '=')
+    n--;
+  expect[3 + n] = '\0';
+  size_t elen = strlen (expect);
+  if (strlen (sig->signature) != elen || CRYPTO_memcmp (sig->signature, expect, elen) != 0)
+    return "invalid signature";
+  if (sig->expiration && exp < (long long)time (NULL))
+    return "signature is already expired";
+  return NULL;
+}
+
+/* Opens the target's sandbox and checks its token (or, with sig, the /files rule above):
+   *ret_socket is its agent's socket. On failure *ret_status is the HTTP status to answer (502
+   unknown or stopped, as the hosted proxy does and the SDK expects; 401 bad token or signature)
+   and err says why. */
 static int
-resolve (fkd_server_t *srv, const fkd_target_t *t, int check_token, char **ret_socket,
-         unsigned *ret_status, fk_error_t *err)
+resolve (fkd_server_t *srv, const fkd_target_t *t, int check_token, const file_sig_t *sig,
+         char **ret_socket, unsigned *ret_status, fk_error_t *err)
 {
   fk_sandbox_t *sb = NULL;
   fk_sandbox_info_t *info = NULL;
@@ -117,7 +176,14 @@ resolve (fkd_server_t *srv, const fkd_target_t *t, int check_token, char **ret_s
       goto out;
     }
   const char *want = fkd_meta_get (info->metadata, FKD_META_TOKEN);
-  if (check_token && want
+  const char *why = sig && want ? files_signed (t->token, want, sig) : NULL;
+  if (why)
+    {
+      *ret_status = MHD_HTTP_UNAUTHORIZED;
+      fk_error_set (err, EACCES, "%s", why);
+      goto out;
+    }
+  if (check_token && !sig && want
       && (t->token == NULL || strlen (t->token) != strlen (want)
           || CRYPTO_memcmp (t->token, want, strlen (want)) != 0))
     {
@@ -133,12 +199,13 @@ out:
   return ret;
 }
 
-int
-fkd_envd_open_agent (fkd_server_t *srv, const fkd_target_t *t, fk_client_t **ret_c,
-                     unsigned *ret_status, fk_error_t *err)
+/* fkd_envd_open_agent with the /files rule (sig) instead of the token's. */
+static int
+open_agent (fkd_server_t *srv, const fkd_target_t *t, const file_sig_t *sig, fk_client_t **ret_c,
+            unsigned *ret_status, fk_error_t *err)
 {
   cleanup_free char *sock = NULL;
-  if (resolve (srv, t, 1, &sock, ret_status, err) < 0)
+  if (resolve (srv, t, 1, sig, &sock, ret_status, err) < 0)
     return -1;
   if (fk_client_connect (sock, ret_c, err) < 0)
     {
@@ -149,17 +216,31 @@ fkd_envd_open_agent (fkd_server_t *srv, const fkd_target_t *t, fk_client_t **ret
 }
 
 int
-fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c)
+fkd_envd_open_agent (fkd_server_t *srv, const fkd_target_t *t, fk_client_t **ret_c,
+                     unsigned *ret_status, fk_error_t *err)
+{
+  return open_agent (srv, t, NULL, ret_c, ret_status, err);
+}
+
+/* fkd_envd_connect_agent with the /files rule (sig) instead of the token's. */
+static int
+connect_agent (fkd_req_t *r, const fkd_target_t *t, const file_sig_t *sig, fk_client_t **ret_c)
 {
   fk_error_t err = FK_ERROR_INIT;
   unsigned status;
-  if (fkd_envd_open_agent (r->srv, t, ret_c, &status, &err) < 0)
+  if (open_agent (r->srv, t, sig, ret_c, &status, &err) < 0)
     {
       fkd_reply_error (r, status, "%s", fk_error_message (&err));
       fk_error_clear (&err);
       return -1;
     }
   return 0;
+}
+
+int
+fkd_envd_connect_agent (fkd_req_t *r, const fkd_target_t *t, fk_client_t **ret_c)
+{
+  return connect_agent (r, t, NULL, ret_c);
 }
 
 unsigned
@@ -197,7 +278,7 @@ health_job (fkd_req_t *r, void *data)
   cleanup_free char *sock = NULL;
   fk_error_t err = FK_ERROR_INIT;
   unsigned status;
-  if (resolve (r->srv, data, 0, &sock, &status, &err) == 0)
+  if (resolve (r->srv, data, 0, NULL, &sock, &status, &err) == 0)
     fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
   else
     fkd_reply_error (r, status, "%s", fk_error_message (&err));
@@ -213,7 +294,7 @@ metrics_job (fkd_req_t *r, void *data)
   cleanup_free char *sock = NULL;
   fk_error_t err = FK_ERROR_INIT;
   unsigned status;
-  if (resolve (r->srv, t, 1, &sock, &status, &err) < 0)
+  if (resolve (r->srv, t, 1, NULL, &sock, &status, &err) < 0)
     {
       fkd_reply_error (r, status, "%s", fk_error_message (&err));
       fk_error_clear (&err);
@@ -234,6 +315,9 @@ typedef struct file_req
 {
   fkd_target_t t;
   char *path;
+  char *user;                /* ?username= (NULL: the sandbox's default user) */
+  char *signature, *sig_exp; /* ?signature=, ?signature_expiration= */
+  int gzip;                  /* GET: answer gzip; POST octet-stream: the body is gzip */
   /* POST: the files, from the body (octet-stream: one, multipart: each part `file'). */
   struct part
   {
@@ -250,6 +334,9 @@ file_req_free (void *p)
   file_req_t *f = p;
   fkd_target_clear (&f->t);
   free (f->path);
+  free (f->user);
+  free (f->signature);
+  free (f->sig_exp);
   for (size_t i = 0; i < f->n; i++)
     {
       free (f->parts[i].path);
@@ -259,21 +346,50 @@ file_req_free (void *p)
   free (f);
 }
 
+/* Connects as the /files rule allows and resolves the request's user; *ret_path is path as the
+   user means it. Replies (401 for an unknown user, as envd) and returns -1 on failure. */
+static int
+file_connect (fkd_req_t *r, file_req_t *f, const char *op, const char *path, fk_client_t **ret_c,
+              char **ret_path)
+{
+  file_sig_t sig = { .op = op,
+                     .path = f->path ? f->path : "",
+                     .user = f->user ? f->user : "",
+                     .signature = f->signature,
+                     .expiration = f->sig_exp };
+  fk_client_t *c = NULL;
+  if (connect_agent (r, &f->t, &sig, &c) < 0)
+    return -1;
+  fk_error_t err = FK_ERROR_INIT;
+  int rc = fkd_envd_as_user (c, f->user, path, ret_path, &err);
+  if (rc < 0)
+    {
+      fkd_reply_error (r, rc == -2 ? MHD_HTTP_UNAUTHORIZED : fkd_envd_file_status (err.code), "%s",
+                       fk_error_message (&err));
+      fk_error_clear (&err);
+      fk_client_close (c);
+      return -1;
+    }
+  *ret_c = c;
+  return 0;
+}
+
 static void
 file_get_job (fkd_req_t *r, void *data)
 {
   file_req_t *f = data;
   fk_client_t *c = NULL;
-  if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
+  cleanup_free char *path = NULL;
+  if (file_connect (r, f, "read", f->path, &c, &path) < 0)
     return;
   fk_error_t err = FK_ERROR_INIT;
   fk_file_stat_t st;
   cleanup_close int fd = -1;
-  if (fk_client_file_stat (c, f->path, &st, &err) < 0)
+  if (fk_client_file_stat (c, path, &st, &err) < 0)
     goto fail;
   if (st.type == FK_FILE_TYPE_DIR)
     {
-      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "path '%s' is a directory", f->path);
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "path '%s' is a directory", path);
       goto out;
     }
   fd = memfd_create ("fkd-file", MFD_CLOEXEC);
@@ -282,12 +398,35 @@ file_get_job (fkd_req_t *r, void *data)
       fk_error_set_errno (&err, "memfd_create");
       goto fail;
     }
-  if (fk_client_file_read_fd_stat (c, f->path, &st, fd, &err) < 0)
+  if (fk_client_file_read_fd_stat (c, path, &st, fd, &err) < 0)
     goto fail;
-  struct stat fst;
-  if (fstat (fd, &fst) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+  if (lseek (fd, 0, SEEK_SET) < 0)
     {
-      fk_error_set_errno (&err, "the copy of `%s'", f->path);
+      fk_error_set_errno (&err, "the copy of `%s'", path);
+      goto fail;
+    }
+  if (f->gzip)
+    {
+      cleanup_close int gz = memfd_create ("fkd-file-gz", MFD_CLOEXEC);
+      if (gz < 0)
+        {
+          fk_error_set_errno (&err, "memfd_create");
+          goto fail;
+        }
+      if (fkd_gzip_fd (fd, gz, &err) < 0)
+        goto fail;
+      if (lseek (gz, 0, SEEK_SET) < 0)
+        {
+          fk_error_set_errno (&err, "the compressed copy of `%s'", path);
+          goto fail;
+        }
+      close (fd);
+      fd = steal_fd (&gz);
+    }
+  struct stat fst;
+  if (fstat (fd, &fst) < 0)
+    {
+      fk_error_set_errno (&err, "the copy of `%s'", path);
       goto fail;
     }
   struct MHD_Response *resp = MHD_create_response_from_fd ((uint64_t)fst.st_size, fd);
@@ -298,6 +437,9 @@ file_get_job (fkd_req_t *r, void *data)
     }
   fd = -1; /* the response owns it */
   MHD_add_response_header (resp, "Content-Type", "application/octet-stream");
+  MHD_add_response_header (resp, "Vary", "Accept-Encoding");
+  if (f->gzip)
+    MHD_add_response_header (resp, "Content-Encoding", "gzip");
   fkd_reply (r, MHD_HTTP_OK, resp);
   goto out;
 fail:
@@ -314,13 +456,38 @@ file_post_job (fkd_req_t *r, void *data)
 {
   file_req_t *f = data;
   fk_client_t *c = NULL;
-  if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
+  cleanup_free char *first = NULL;
+  if (file_connect (r, f, "write", f->parts[0].path, &c, &first) < 0)
     return;
   fk_error_t err = FK_ERROR_INIT;
   json_t *out = json_array ();
+  if (f->gzip)
+    {
+      /* Bounded: a body that inflates past the upload limit is refused, not held. */
+      char *plain = NULL;
+      size_t plen = 0;
+      if (fkd_gunzip (f->parts[0].data, f->parts[0].len, FKD_UPLOAD_MAX, &plain, &plen, &err) < 0)
+        {
+          fkd_reply_error (r, err.code == EFBIG ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_BAD_REQUEST,
+                           "%s", fk_error_message (&err));
+          json_decref (out);
+          goto out;
+        }
+      free (f->parts[0].data);
+      f->parts[0].data = plain;
+      f->parts[0].len = plen;
+    }
   for (size_t i = 0; i < f->n; i++)
     {
-      const char *path = f->parts[i].path;
+      cleanup_free char *path = NULL;
+      if (i == 0)
+        path = steal_pointer (&first);
+      else if (fkd_envd_as_user (c, f->user, f->parts[i].path, &path, &err) < 0)
+        {
+          fkd_reply_error (r, fkd_envd_file_status (err.code), "%s", fk_error_message (&err));
+          json_decref (out);
+          goto out;
+        }
       if (fk_client_file_write (c, path, f->parts[i].data, f->parts[i].len, 0644, FK_FILE_PARENTS,
                                 &err)
           < 0)
@@ -330,8 +497,16 @@ file_post_job (fkd_req_t *r, void *data)
           goto out;
         }
       cleanup_free char *copy = xstrdup (path);
-      json_array_append_new (out, json_pack ("{s:s, s:s, s:s}", "path", path, "name",
-                                             basename (copy), "type", "file"));
+      json_t *jp = json_string (path);
+      json_t *jn = json_string (basename (copy));
+      if (jp && jn)
+        json_array_append_new (
+            out, json_pack ("{s:o, s:o, s:s}", "path", jp, "name", jn, "type", "file"));
+      else
+        {
+          json_decref (jp);
+          json_decref (jn);
+        }
     }
   fkd_reply_json (r, MHD_HTTP_OK, out);
 out:
@@ -382,11 +557,13 @@ route_file_post (fkd_req_t *r, file_req_t *f)
 {
   const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
   const char *ce = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Encoding");
-  if (ce && strcasecmp (ce, "identity") != 0)
+  if (ce && strcasecmp (ce, "gzip") == 0)
+    f->gzip = 1;
+  else if (ce && ce[0] && strcasecmp (ce, "identity") != 0)
     {
       file_req_free (f);
-      fkd_reply_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding %s is not supported",
-                       ce);
+      fkd_reply_error (r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                       "Content-Encoding %s is not supported (gzip is)", ce);
       return;
     }
   if (ct && strncasecmp (ct, "application/octet-stream", 24) == 0)
@@ -407,6 +584,27 @@ route_file_post (fkd_req_t *r, file_req_t *f)
     }
   if (ct && strncasecmp (ct, "multipart/form-data", 19) == 0)
     {
+      if (f->gzip)
+        {
+          /* The parts are in the compressed body: inflated here (bounded) before they are
+             parsed. */
+          fk_error_t err = FK_ERROR_INIT;
+          char *plain = NULL;
+          size_t plen = 0;
+          if (fkd_gunzip (r->body ? r->body : "", r->len, FKD_UPLOAD_MAX, &plain, &plen, &err) < 0)
+            {
+              file_req_free (f);
+              fkd_reply_error (
+                  r, err.code == EFBIG ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_BAD_REQUEST, "%s",
+                  fk_error_message (&err));
+              fk_error_clear (&err);
+              return;
+            }
+          free (r->body);
+          r->body = plain;
+          r->len = plen;
+          f->gzip = 0;
+        }
       multipart_t m = { .f = f };
       struct MHD_PostProcessor *pp
           = MHD_create_post_processor (r->conn, 64u << 10, multipart_part, &m);
@@ -681,8 +879,16 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
       f->path = fkd_arg (r, "path");
       if (f->path && f->path[0] == '\0')
         f->path = (free (f->path), NULL);
+      /* envd takes the user of /files from the query only. */
+      f->user = fkd_arg (r, "username");
+      if (f->user && f->user[0] == '\0')
+        f->user = (free (f->user), NULL);
+      f->signature = fkd_arg (r, "signature");
+      f->sig_exp = fkd_arg (r, "signature_expiration");
       if (get)
         {
+          f->gzip = fkd_accepts_gzip (
+              MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Accept-Encoding"));
           if (f->path == NULL)
             {
               file_req_free (f);

@@ -1,6 +1,7 @@
 /* daemon/envd.h: what envd's parts share (envd.c: routing, /health, /files, Start;
-   envd_stream.c: the process streams; envd_fs.c: filesystem.Filesystem; envd_proc.c:
-   process.Process's unary calls and Connect; envd_input.c: StreamInput). */
+   envd_stream.c: the process streams; envd_fs.c: filesystem.Filesystem; envd_watch.c: its
+   WatchDir and watchers; envd_proc.c: process.Process's unary calls and Connect; envd_input.c:
+   StreamInput). */
 #ifndef FKD_ENVD_H
 #define FKD_ENVD_H
 
@@ -59,5 +60,18 @@ int fkd_envd_proc_route (fkd_req_t *r, fkd_target_t *t, const char *method);
 /* process.Process/StreamInput once its body is in (envd_input.c; the body went to the sink
    fkd_envd_body_sink set): replies or starts a job, taking t. */
 void fkd_envd_input_route (fkd_req_t *r, fkd_target_t *t);
+
+/* filesystem.Filesystem/{WatchDir, CreateWatcher, GetWatcherEvents, RemoveWatcher} likewise. */
+int fkd_envd_watch_route (fkd_req_t *r, fkd_target_t *t, const char *method);
+
+/* path made absolute and lexically clean (no `.', `..', `//' or trailing `/'): what EntryInfo
+   reports, and what the agent resolves in the root (where `..' stops at `/' too). */
+char *fkd_envd_clean_path (const char *path);
+/* The call's user (NULL: the sandbox's default user) looked up through the agent: c's file calls
+   act as it (what they make is its), and *ret_path is path made absolute (relative, `~' and
+   `~/x' from its home) and clean. -2 with err for a user the sandbox does not know (envd answers
+   unauthenticated), -1 for another failure. */
+int fkd_envd_as_user (fk_client_t *c, const char *user, const char *path, char **ret_path,
+                      fk_error_t *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* daemon/envd_fs.c: envd's filesystem.Filesystem unary calls (Connect, JSON): Stat, MakeDir,
-   Move, ListDir (with depth), Remove, through the sandbox's agent. Paths resolve inside the
-   sandbox (the agent opens them in its root), relative ones from the sandbox's root. */
+   Move, ListDir (with depth), Remove, through the sandbox's agent (WatchDir and the watchers are
+   envd_watch.c). Paths resolve inside the sandbox (the agent opens them in its root), relative
+   ones (and `~') from the home of the call's user, whose the directories MakeDir makes are. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,10 +33,8 @@ fs_call_free (void *p)
   free (f);
 }
 
-/* path made absolute and lexically clean (no `.', `..', `//' or trailing `/'): what EntryInfo
-   reports, and what the agent resolves in the root (where `..' stops at `/' too). */
-static char *
-clean_path (const char *path)
+char *
+fkd_envd_clean_path (const char *path)
 {
   size_t n = strlen (path);
   char *out = xmalloc (n + 2);
@@ -68,6 +67,46 @@ clean_path (const char *path)
     out[k++] = '/';
   out[k] = '\0';
   return out;
+}
+
+int
+fkd_envd_as_user (fk_client_t *c, const char *user, const char *path, char **ret_path,
+                  fk_error_t *err)
+{
+  cleanup_free char *home = NULL;
+  if (fk_client_user_lookup (c, user ? user : "", NULL, NULL, &home, err) < 0)
+    {
+      if (err->code != ENOENT)
+        return -1;
+      fk_error_clear (err);
+      fk_error_set (err, EACCES, "invalid username: '%s'", user ? user : "");
+      return -2;
+    }
+  fk_client_set_file_user (c, user ? user : "");
+  cleanup_free char *abs = NULL;
+  if (path[0] == '/')
+    abs = xstrdup (path);
+  else if (strcmp (path, "~") == 0)
+    abs = xstrdup (home);
+  else
+    abs = xasprintf ("%s/%s", home, strncmp (path, "~/", 2) == 0 ? path + 2 : path);
+  *ret_path = fkd_envd_clean_path (abs);
+  return 0;
+}
+
+/* fkd_envd_as_user for a unary call: replies (unauthenticated for an unknown user) and returns
+   -1 on failure. */
+static int
+as_user (fkd_req_t *r, fk_client_t *c, const char *user, const char *path, char **ret_path)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  int rc = fkd_envd_as_user (c, user, path, ret_path, &err);
+  if (rc == -2)
+    fkd_envd_connect_error (r, MHD_HTTP_UNAUTHORIZED, "unauthenticated", fk_error_message (&err));
+  else if (rc < 0)
+    fkd_envd_connect_fail (r, &err);
+  fk_error_clear (&err);
+  return rc < 0 ? -1 : 0;
 }
 
 /* uid or gid -> name, from the sandbox's /etc/passwd or /etc/group. */
@@ -172,8 +211,10 @@ rfc3339 (int64_t ns, char *buf, size_t size)
     snprintf (buf + k, size - k, "Z");
 }
 
+/* An EntryInfo of path; link: a symlink's target (NULL: none). */
 static json_t *
-entry_info (fk_client_t *c, owners_t *o, const char *path, const fk_file_stat_t *st)
+entry_info (fk_client_t *c, owners_t *o, const char *path, const fk_file_stat_t *st,
+            const char *link)
 {
   if (!o->loaded)
     {
@@ -189,9 +230,15 @@ entry_info (fk_client_t *c, owners_t *o, const char *path, const fk_file_stat_t 
   snprintf (size, sizeof size, "%" PRIu64, st->size);
   const char *slash = strrchr (path, '/');
   const char *name = slash && slash[1] ? slash + 1 : path;
-  return json_pack ("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "name", name, "type",
-                    type_name (st->type), "path", path, "size", size, "mode", (int)st->mode,
-                    "permissions", perm, "owner", owner, "group", group, "modifiedTime", mtime);
+  json_t *j
+      = json_pack ("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "name", name, "type",
+                   type_name (st->type), "path", path, "size", size, "mode", (int)st->mode,
+                   "permissions", perm, "owner", owner, "group", group, "modifiedTime", mtime);
+  /* json_string refuses a target that is not UTF-8: then it is left out. */
+  json_t *target = link && st->type == FK_FILE_TYPE_SYMLINK ? json_string (link) : NULL;
+  if (target)
+    json_object_set_new (j, "symlinkTarget", target);
+  return j;
 }
 
 /* Replies {"entry": EntryInfo} of path. */
@@ -200,14 +247,15 @@ reply_entry (fkd_req_t *r, fk_client_t *c, const char *path)
 {
   fk_error_t err = FK_ERROR_INIT;
   fk_file_stat_t st;
-  if (fk_client_file_stat (c, path, &st, &err) < 0)
+  cleanup_free char *link = NULL;
+  if (fk_client_file_stat_link (c, path, &st, &link, &err) < 0)
     {
       fkd_envd_connect_fail (r, &err);
       fk_error_clear (&err);
       return;
     }
   owners_t o = { 0 };
-  fkd_envd_connect_reply (r, json_pack ("{s:o}", "entry", entry_info (c, &o, path, &st)));
+  fkd_envd_connect_reply (r, json_pack ("{s:o}", "entry", entry_info (c, &o, path, &st, link)));
   owners_free (&o);
 }
 
@@ -218,8 +266,9 @@ stat_job (fkd_req_t *r, void *data)
   fk_client_t *c = NULL;
   if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
-  cleanup_free char *path = clean_path (f->q->path);
-  reply_entry (r, c, path);
+  cleanup_free char *path = NULL;
+  if (as_user (r, c, f->t.user, f->q->path, &path) == 0)
+    reply_entry (r, c, path);
   fk_client_close (c);
 }
 
@@ -231,9 +280,11 @@ mkdir_job (fkd_req_t *r, void *data)
   fk_client_t *c = NULL;
   if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
-  cleanup_free char *path = clean_path (f->q->path);
+  cleanup_free char *path = NULL;
   fk_error_t err = FK_ERROR_INIT;
   fk_file_stat_t st;
+  if (as_user (r, c, f->t.user, f->q->path, &path) < 0)
+    goto out;
   if (fk_client_file_stat (c, path, &st, &err) == 0)
     fk_error_set (&err, st.type == FK_FILE_TYPE_DIR ? EEXIST : ENOTDIR, "`%s' already exists%s",
                   path, st.type == FK_FILE_TYPE_DIR ? "" : " and is not a directory");
@@ -259,10 +310,13 @@ move_job (fkd_req_t *r, void *data)
   fk_client_t *c = NULL;
   if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
-  cleanup_free char *from = clean_path (f->q->path);
-  cleanup_free char *to = clean_path (f->q->destination);
+  cleanup_free char *from = NULL;
+  cleanup_free char *to = NULL;
   fk_error_t err = FK_ERROR_INIT;
-  if (fk_client_file_rename (c, from, to, &err) < 0)
+  if (as_user (r, c, f->t.user, f->q->path, &from) < 0
+      || as_user (r, c, f->t.user, f->q->destination, &to) < 0)
+    ;
+  else if (fk_client_file_rename (c, from, to, &err) < 0)
     fkd_envd_connect_fail (r, &err);
   else
     reply_entry (r, c, to);
@@ -277,9 +331,11 @@ remove_job (fkd_req_t *r, void *data)
   fk_client_t *c = NULL;
   if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
-  cleanup_free char *path = clean_path (f->q->path);
+  cleanup_free char *path = NULL;
   fk_error_t err = FK_ERROR_INIT;
-  if (strcmp (path, "/") == 0)
+  if (as_user (r, c, f->t.user, f->q->path, &path) < 0)
+    ;
+  else if (strcmp (path, "/") == 0)
     {
       fk_error_set (&err, EINVAL, "the sandbox's root cannot be removed");
       fkd_envd_connect_fail (r, &err);
@@ -300,11 +356,16 @@ listdir_job (fkd_req_t *r, void *data)
   fk_client_t *c = NULL;
   if (fkd_envd_connect_agent (r, &f->t, &c) < 0)
     return;
-  cleanup_free char *path = clean_path (f->q->path);
+  cleanup_free char *path = NULL;
   fk_error_t err = FK_ERROR_INIT;
   fk_file_entry_t *ents = NULL;
   size_t n = 0;
   unsigned depth = f->q->depth;
+  if (as_user (r, c, f->t.user, f->q->path, &path) < 0)
+    {
+      fk_client_close (c);
+      return;
+    }
   if (fk_client_file_list (c, path, depth > 1 ? FK_FILE_RECURSIVE : 0, &ents, &n, &err) < 0)
     {
       fkd_envd_connect_fail (r, &err);
@@ -323,7 +384,7 @@ listdir_job (fkd_req_t *r, void *data)
         continue;
       cleanup_free char *full
           = xasprintf ("%s%s%s", path, strcmp (path, "/") == 0 ? "" : "/", ents[i].path);
-      json_array_append_new (arr, entry_info (c, &o, full, &ents[i].st));
+      json_array_append_new (arr, entry_info (c, &o, full, &ents[i].st, ents[i].link));
     }
   owners_free (&o);
   fk_file_entries_free (ents, n);
@@ -345,6 +406,8 @@ static const struct
 int
 fkd_envd_fs_route (fkd_req_t *r, fkd_target_t *t, const char *method)
 {
+  if (fkd_envd_watch_route (r, t, method) == 0)
+    return 0;
   size_t i;
   for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
     if (strcmp (methods[i].name, method) == 0)

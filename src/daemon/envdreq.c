@@ -20,6 +20,7 @@ fkd_fs_req_free (fkd_fs_req_t *r)
     return;
   free (r->path);
   free (r->destination);
+  free (r->watcher_id);
   free (r);
 }
 
@@ -111,8 +112,43 @@ fkd_fs_req_parse (fkd_fs_kind_t kind, const char *text, size_t len, fkd_fs_req_t
           || path_field (root, "destination", &r->destination, err) < 0)
         return -1;
     }
+  else if (kind == FKD_FS_WATCHER)
+    {
+      json_t *v = field (root, "watcherId");
+      if (v == NULL)
+        v = field (root, "watcher_id");
+      if (v == NULL)
+        return fk_error_set (err, EINVAL, "`watcherId' is missing");
+      const char *id = json_is_string (v) ? json_string_value (v) : NULL;
+      size_t n = id ? json_string_length (v) : 0;
+      if (id == NULL || n == 0 || n > FKD_WATCHER_ID_MAX
+          || strspn (id, "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789-")
+                 != n)
+        return fk_error_set (err, EINVAL, "`watcherId' is not a watcher id");
+      r->watcher_id = xstrdup (id);
+    }
   else if (path_field (root, "path", &r->path, err) < 0)
     return -1;
+  if (kind == FKD_FS_WATCH)
+    {
+      static const char *const flags[][2] = {
+        { "recursive", "recursive" },
+        { "includeEntry", "include_entry" },
+        { "allowNetworkMounts", "allow_network_mounts" },
+      };
+      for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        {
+          json_t *v = field (root, flags[i][0]);
+          if (v == NULL)
+            v = field (root, flags[i][1]);
+          if (v && !json_is_boolean (v))
+            return fk_error_set (err, EINVAL, "`%s' is not a boolean", flags[i][0]);
+          if (i == 0)
+            r->recursive = json_is_true (v);
+        }
+    }
   if (kind == FKD_FS_LISTDIR)
     {
       json_t *d = field (root, "depth");

@@ -1,7 +1,8 @@
 /* daemon/envdreq.h: the bodies of envd's unary Connect calls (proto3 JSON) that fkd serves:
-   filesystem.Filesystem/{Stat, MakeDir, Remove, ListDir, Move} and process.Process/{List,
-   SendSignal, SendInput, CloseStdin, Connect, Update} and StreamInput's messages. Untrusted input
-   from HTTP clients (tests/fuzz/fuzz_envd_req.c). */
+   filesystem.Filesystem/{Stat, MakeDir, Remove, ListDir, Move, WatchDir, CreateWatcher,
+   GetWatcherEvents, RemoveWatcher} and process.Process/{List, SendSignal, SendInput, CloseStdin,
+   Connect, Update} and StreamInput's messages. Untrusted input from HTTP clients
+   (tests/fuzz/fuzz_envd_req.c). */
 #ifndef FKD_ENVDREQ_H
 #define FKD_ENVDREQ_H
 
@@ -21,17 +22,26 @@ typedef enum
   FKD_FS_PATH,    /* {"path"}: Stat, MakeDir, Remove */
   FKD_FS_LISTDIR, /* {"path", "depth"} */
   FKD_FS_MOVE,    /* {"source", "destination"} */
+  FKD_FS_WATCH,   /* {"path", "recursive", "includeEntry", "allowNetworkMounts"}: WatchDir,
+                     CreateWatcher */
+  FKD_FS_WATCHER, /* {"watcherId"}: GetWatcherEvents, RemoveWatcher */
 } fkd_fs_kind_t;
+
+/* The longest watcher id fkd takes (its own are 32 hex digits). */
+#define FKD_WATCHER_ID_MAX 64
 
 typedef struct fkd_fs_req
 {
-  char *path;        /* path, or source */
+  char *path;        /* path, or source; NULL for FKD_FS_WATCHER */
   char *destination; /* FKD_FS_MOVE */
   unsigned depth;    /* FKD_FS_LISTDIR: 1 to FKD_LIST_DEPTH_MAX (0 or absent: 1) */
+  int recursive;     /* FKD_FS_WATCH */
+  char *watcher_id;  /* FKD_FS_WATCHER: letters, digits and `-', at most FKD_WATCHER_ID_MAX */
 } fkd_fs_req_t;
 
 /* Decodes a filesystem request of kind. EINVAL naming the field for a missing or empty path, a
-   path holding a NUL, a depth that is not a non-negative integer. */
+   path holding a NUL, a depth that is not a non-negative integer, a flag that is not a boolean,
+   a watcher id that is not one. */
 int fkd_fs_req_parse (fkd_fs_kind_t kind, const char *text, size_t len, fkd_fs_req_t **ret_req,
                       fk_error_t *err);
 void fkd_fs_req_free (fkd_fs_req_t *r);

@@ -20,10 +20,12 @@
 #define FKD_STREAM_INPUT_MAX (64u << 20)
 /* Library calls running at once (job threads); more get 503. */
 #define FKD_MAX_JOBS 512
-/* The envd version fkd reports: 0.4.0 or later makes the SDK send no basic auth, 0.5.2 lets it
-   call CloseStdin; below the versions of features fkd lacks (octet-stream uploads 0.5.7, file
-   metadata 0.6.2, watch options 0.6.3), so the SDK does not use them. */
-#define FKD_ENVD_VERSION "0.5.2"
+/* The envd version fkd reports, the lowest at which the SDK uses everything fkd serves: 0.1.4
+   recursive watchDir, 0.3.0 stdin: false, 0.4.0 no basic auth by default, 0.5.2 CloseStdin,
+   0.5.7 octet-stream (and so gzip) uploads. Below what fkd lacks: 0.6.2 file metadata
+   (X-Metadata-* headers), 0.6.3 includeEntry in watch events, 0.6.4 watches on network
+   mounts, so the SDK refuses those itself. docs/fkd.md lists them. */
+#define FKD_ENVD_VERSION "0.5.7"
 
 typedef struct fkd_server
 {

@@ -15,13 +15,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   const char *text = (const char *)data;
   fk_error_t err = FK_ERROR_INIT;
-  for (int k = FKD_FS_PATH; k <= FKD_FS_MOVE; k++)
+  for (int k = FKD_FS_PATH; k <= FKD_FS_WATCHER; k++)
     {
       fkd_fs_req_t *r = NULL;
       if (fkd_fs_req_parse ((fkd_fs_kind_t)k, text, size, &r, &err) == 0)
         {
-          if (r->path == NULL || r->path[0] == '\0' || r->depth < 1 || r->depth > FKD_LIST_DEPTH_MAX
-              || (k == FKD_FS_MOVE && (r->destination == NULL || r->destination[0] == '\0')))
+          if (k == FKD_FS_WATCHER
+                  ? (r->path != NULL || r->watcher_id == NULL || r->watcher_id[0] == '\0'
+                     || strlen (r->watcher_id) > FKD_WATCHER_ID_MAX)
+                  : (r->path == NULL || r->path[0] == '\0' || r->depth < 1
+                     || r->depth > FKD_LIST_DEPTH_MAX
+                     || (k == FKD_FS_MOVE
+                         && (r->destination == NULL || r->destination[0] == '\0'))))
             abort ();
           fkd_fs_req_free (r);
         }

@@ -62,6 +62,7 @@ struct fk_client
   fk_creq_t *reqs;
   uint8_t *rbuf; /* the reader's buffer; only the reader touches it */
   size_t rlen, rcap;
+  char *file_user; /* fk_client_set_file_user */
 };
 
 const char *
@@ -829,5 +830,19 @@ fk_client_close (fk_client_t *c)
   pthread_cond_destroy (&c->cond);
   free (c->fail_msg);
   free (c->rbuf);
+  free (c->file_user);
   free (c);
+}
+
+void
+fk_client_set_file_user (fk_client_t *c, const char *user)
+{
+  free (c->file_user);
+  c->file_user = user ? xstrdup (user) : NULL;
+}
+
+const char *
+fk_client_file_user (const fk_client_t *c)
+{
+  return c->file_user;
 }

@@ -57,6 +57,9 @@ int fk_client_timeout_error (fk_error_t *err, const char *what, int64_t timeout_
 /* Formats ms as seconds ("30 s", "0.25 s") into buf. */
 const char *fk_client_fmt_secs (char *buf, size_t len, int64_t ms);
 
+/* The user fk_client_set_file_user set (NULL: none). */
+const char *fk_client_file_user (const fk_client_t *c);
+
 /* Sends b (one request, id already r's) and waits for the reply that ends it, each frame within
    the connection's deadline. R_OK frames without END (list chunks) go to on_chunk when given
    (without it they are EPROTO). The final R_OK is returned in *ret_final (caller frees) when

@@ -2,6 +2,7 @@
 #include "client/files.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,23 @@ stat_from (const fk_wire_msg_t *m, fk_file_stat_t *st)
   st->mtime_ns = (int64_t)m->num[FK_TAG_MTIME_NS];
 }
 
+/* The USER of a file request, when the connection has one. */
+static void
+put_user (fk_client_t *c, fk_wire_buf_t *b)
+{
+  const char *u = fk_client_file_user (c);
+  if (u)
+    fk_wire_put_str (b, FK_TAG_USER, u);
+}
+
+/* A symlink target the agent sent: a copy, or NULL (none, or not within PATH_MAX). */
+static char *
+link_from (const fk_wire_msg_t *m)
+{
+  const char *l = m->str[FK_TAG_LINK];
+  return l && l[0] && strlen (l) < PATH_MAX ? xstrdup (l) : NULL;
+}
+
 /* One request with a path (and optional second path, mode, flags), answered OK or ERROR. */
 static int
 path_call (fk_client_t *c, uint16_t type, const char *path, const char *path2, int with_mode,
@@ -41,6 +59,7 @@ path_call (fk_client_t *c, uint16_t type, const char *path, const char *path2, i
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   if (path2)
     fk_wire_put_str (&b, FK_TAG_PATH2, path2);
+  put_user (c, &b);
   if (with_mode)
     fk_wire_put_int (&b, FK_TAG_MODE, mode);
   if (flags)
@@ -54,19 +73,75 @@ path_call (fk_client_t *c, uint16_t type, const char *path, const char *path2, i
 }
 
 int
-fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st, fk_error_t *err)
+fk_client_file_stat_link (fk_client_t *c, const char *path, fk_file_stat_t *ret_st, char **ret_link,
+                          fk_error_t *err)
 {
   fk_cframe_t *f = NULL;
   if (path_call (c, FK_WIRE_FILE_STAT, path, NULL, 0, 0, 0, &f, err) < 0)
     return -1;
   fk_wire_msg_t m;
-  int r = fk_cframe_decode (f, &m, err);
-  free (f);
-  if (r < 0)
-    return -1;
+  if (fk_cframe_decode (f, &m, err) < 0)
+    {
+      free (f);
+      return -1;
+    }
   stat_from (&m, ret_st);
+  if (ret_link)
+    *ret_link = ret_st->type == FK_FILE_TYPE_SYMLINK ? link_from (&m) : NULL;
   fk_wire_msg_clear (&m);
+  free (f); /* m's strings point into it */
   return 0;
+}
+
+int
+fk_client_file_stat (fk_client_t *c, const char *path, fk_file_stat_t *ret_st, fk_error_t *err)
+{
+  return fk_client_file_stat_link (c, path, ret_st, NULL, err);
+}
+
+int
+fk_client_user_lookup (fk_client_t *c, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+                       char **ret_home, fk_error_t *err)
+{
+  if (user == NULL)
+    user = "";
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_USER_LOOKUP, 0, fk_creq_id (r));
+  fk_wire_put_str (&b, FK_TAG_USER, user);
+  int ret = fk_wire_end (&b, err);
+  fk_cframe_t *f = NULL;
+  if (ret == 0)
+    ret = fk_client_call (c, r, &b, NULL, NULL, &f, err);
+  fk_creq_free (c, r);
+  fk_wire_buf_free (&b);
+  if (ret < 0)
+    return -1;
+  fk_wire_msg_t m;
+  ret = fk_cframe_decode (f, &m, err);
+  if (ret < 0)
+    {
+      free (f);
+      return -1;
+    }
+  const char *home = m.str[FK_TAG_PATH];
+  if (!fk_wire_msg_has (&m, FK_TAG_UID) || !fk_wire_msg_has (&m, FK_TAG_GID) || home == NULL
+      || home[0] != '/' || strlen (home) >= PATH_MAX || m.num[FK_TAG_UID] > UINT32_MAX - 1
+      || m.num[FK_TAG_GID] > UINT32_MAX - 1)
+    ret = fk_error_set (err, EPROTO,
+                        "the agent answered a user lookup without a uid, gid and home");
+  else
+    {
+      if (ret_uid)
+        *ret_uid = (uid_t)m.num[FK_TAG_UID];
+      if (ret_gid)
+        *ret_gid = (gid_t)m.num[FK_TAG_GID];
+      if (ret_home)
+        *ret_home = xstrdup (home);
+    }
+  fk_wire_msg_clear (&m);
+  free (f);
+  return ret;
 }
 
 int
@@ -142,11 +217,19 @@ list_entry (list_acc_t *acc, const fk_wire_msg_t *e, fk_error_t *err)
   if (len > FK_CLIENT_MAX_ENTRY_BYTES - acc->bytes)
     return fk_error_set (err, EPROTO, "the agent's listing is over %u MiB of paths",
                          FK_CLIENT_MAX_ENTRY_BYTES >> 20);
-  acc->bytes += len;
+  char *link = link_from (e);
+  if (link && strlen (link) + 1 > FK_CLIENT_MAX_ENTRY_BYTES - acc->bytes - len)
+    {
+      free (link);
+      return fk_error_set (err, EPROTO, "the agent's listing is over %u MiB of paths",
+                           FK_CLIENT_MAX_ENTRY_BYTES >> 20);
+    }
+  acc->bytes += len + (link ? strlen (link) + 1 : 0);
   xgrow ((void **)&acc->v, &acc->cap, acc->n + 1, sizeof *acc->v);
   fk_file_entry_t *fe = &acc->v[acc->n++];
   fe->path = xstrdup (path);
   stat_from (e, &fe->st);
+  fe->link = fe->st.type == FK_FILE_TYPE_SYMLINK ? link : (free (link), NULL);
   return 0;
 }
 
@@ -185,6 +268,7 @@ fk_client_file_list (fk_client_t *c, const char *path, unsigned flags,
   fk_wire_begin (&b, FK_WIRE_FILE_LIST, 0, fk_creq_id (r));
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   fk_wire_put_int (&b, FK_TAG_FLAGS, flags & FK_FILE_RECURSIVE);
+  put_user (c, &b);
   fk_wire_end (&b, NULL);
   list_acc_t acc = { NULL, 0, 0, 0 };
   int ret = fk_client_call (c, r, &b, list_chunk, &acc, NULL, err);
@@ -204,7 +288,10 @@ void
 fk_file_entries_free (fk_file_entry_t *entries, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    free (entries[i].path);
+    {
+      free (entries[i].path);
+      free (entries[i].link);
+    }
   free (entries);
 }
 
@@ -234,6 +321,7 @@ read_into (fk_client_t *c, const char *path, uint64_t ask, sink_t *s, fk_error_t
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   if (ask > 0)
     fk_wire_put_int (&b, FK_TAG_SIZE, ask);
+  put_user (c, &b);
   fk_wire_end (&b, NULL);
   int ret = fk_client_send (c, &b, err);
   fk_wire_buf_free (&b);
@@ -405,6 +493,7 @@ write_from (fk_client_t *c, const char *path, const void *data, size_t len, int 
   fk_wire_put_str (&b, FK_TAG_PATH, path);
   fk_wire_put_int (&b, FK_TAG_MODE, mode ? mode & 07777 : 0644);
   fk_wire_put_int (&b, FK_TAG_FLAGS, flags & (FK_FILE_APPEND | FK_FILE_PARENTS | FK_FILE_EXCL));
+  put_user (c, &b);
   fk_wire_end (&b, NULL);
   int ret = 0;
   const uint8_t *d = data;

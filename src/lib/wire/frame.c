@@ -57,10 +57,13 @@ fk_wire_type_name (uint16_t type)
     [FK_WIRE_SHELL_OPEN] = "shell-open",
     [FK_WIRE_SHELL_RUN] = "shell-run",
     [FK_WIRE_SHELL_CLOSE] = "shell-close",
+    [FK_WIRE_WATCH] = "watch",
+    [FK_WIRE_WATCH_STOP] = "watch-stop",
+    [FK_WIRE_USER_LOOKUP] = "user-lookup",
     [FK_WIRE_PROC_INPUT] = "proc-input",
   };
   static const char *const rep[] = {
-    "hello", "ok", "error", "started", "stdout", "stderr", "exit",
+    "hello", "ok", "error", "started", "stdout", "stderr", "exit", "watching", "events",
   };
   if (type >= 1 && type <= FK_WIRE_REQUEST_MAX && req[type] != NULL)
     return req[type];

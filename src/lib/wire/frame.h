@@ -50,6 +50,13 @@ typedef enum
   FK_WIRE_SHELL_RUN = 19,   /* SHELL_ID, SHELL (the command), ENV..., CWD, STDIN_DATA,
                                TIMEOUT_MS; replies STDOUT/STDERR then EXIT */
   FK_WIRE_SHELL_CLOSE = 20, /* SHELL_ID */
+  FK_WIRE_WATCH = 21,       /* PATH, FLAGS (FK_WIRE_FILE_RECURSIVE), USER; replies R_WATCHING,
+                               then R_EVENTS... until R_OK (stopped, or the directory is gone) or
+                               R_ERROR (wire/watchmsg.h) */
+  FK_WIRE_WATCH_STOP = 22,  /* TARGET (a WATCH request id of this connection); no reply of its
+                               own: the watch ends with R_OK */
+  FK_WIRE_USER_LOOKUP = 23, /* USER ("" : the agent's default user); reply OK with UID, GID, PATH
+                               (the home directory, "/" when it has none) */
   FK_WIRE_PROC_INPUT = 26,  /* PID or TAG, STDIN_DATA, FLAGS (FK_WIRE_INPUT_*): input for a
                                process without attaching to it; reply OK once queued */
   FK_WIRE_SET_ENV = 28,     /* ENV... ("K=V"): set in the agent's own environment, which the
@@ -57,14 +64,16 @@ typedef enum
   FK_WIRE_REQUEST_MAX = 28,
 
   /* replies */
-  FK_WIRE_R_HELLO = 64,   /* MAGIC, VERSION (the one chosen), PID (the agent's) */
-  FK_WIRE_R_OK = 65,      /* ends a request; fields depend on the request */
-  FK_WIRE_R_ERROR = 66,   /* ends a request: ERRNO, MESSAGE */
-  FK_WIRE_R_STARTED = 67, /* PID of the started (or attached) process */
-  FK_WIRE_R_STDOUT = 68,  /* raw bytes */
-  FK_WIRE_R_STDERR = 69,  /* raw bytes */
-  FK_WIRE_R_EXIT = 70,    /* ends an exec: EXIT_CODE or SIGNAL, TIMED_OUT */
-  FK_WIRE_REPLY_MAX = 70,
+  FK_WIRE_R_HELLO = 64,    /* MAGIC, VERSION (the one chosen), PID (the agent's) */
+  FK_WIRE_R_OK = 65,       /* ends a request; fields depend on the request */
+  FK_WIRE_R_ERROR = 66,    /* ends a request: ERRNO, MESSAGE */
+  FK_WIRE_R_STARTED = 67,  /* PID of the started (or attached) process */
+  FK_WIRE_R_STDOUT = 68,   /* raw bytes */
+  FK_WIRE_R_STDERR = 69,   /* raw bytes */
+  FK_WIRE_R_EXIT = 70,     /* ends an exec: EXIT_CODE or SIGNAL, TIMED_OUT */
+  FK_WIRE_R_WATCHING = 71, /* a watch is set: SIZE (the directories watched) */
+  FK_WIRE_R_EVENTS = 72,   /* a watch's events: ENTRY... ({FLAGS, PATH} each), DROPPED */
+  FK_WIRE_REPLY_MAX = 72,
 } fk_wire_type_t;
 
 /* Frame flags. */

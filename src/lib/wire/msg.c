@@ -29,7 +29,8 @@ static const kind_t kinds[FK_TAG_MAX + 1] = {
   [FK_TAG_MODE] = K_INT,       [FK_TAG_FLAGS] = K_INT,      [FK_TAG_OFFSET] = K_INT,
   [FK_TAG_SIZE] = K_INT,       [FK_TAG_MTIME_NS] = K_INT,   [FK_TAG_FTYPE] = K_INT,
   [FK_TAG_UID] = K_INT,        [FK_TAG_GID] = K_INT,        [FK_TAG_ENTRY] = K_BYTES_REP,
-  [FK_TAG_PROC] = K_BYTES_REP, [FK_TAG_SHELL_ID] = K_STR,
+  [FK_TAG_PROC] = K_BYTES_REP, [FK_TAG_SHELL_ID] = K_STR,   [FK_TAG_DROPPED] = K_INT,
+  [FK_TAG_LINK] = K_STR,
 };
 
 static uint64_t
@@ -251,7 +252,12 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
     case FK_WIRE_FILE_LIST:
     case FK_WIRE_FILE_MKDIR:
     case FK_WIRE_FILE_REMOVE:
+    case FK_WIRE_WATCH:
       return need_path (m, FK_TAG_PATH, type, err);
+    case FK_WIRE_WATCH_STOP:
+      return need (m, FK_TAG_TARGET, type, err);
+    case FK_WIRE_USER_LOOKUP:
+      return need (m, FK_TAG_USER, type, err);
     case FK_WIRE_FILE_CHMOD:
       if (need_path (m, FK_TAG_PATH, type, err) < 0 || need (m, FK_TAG_MODE, type, err) < 0)
         return -1;

@@ -51,7 +51,9 @@ typedef enum
   FK_TAG_ENTRY = 33,      /* bytes, repeated: a nested field list (a list entry) */
   FK_TAG_PROC = 34,       /* bytes, repeated: a nested field list (a process) */
   FK_TAG_SHELL_ID = 35,   /* str */
-  FK_TAG_MAX = 35,
+  FK_TAG_DROPPED = 36,    /* int: events a watch lost before these (wire/watchmsg.h) */
+  FK_TAG_LINK = 37,       /* str: a symlink's target (file stat and list entries) */
+  FK_TAG_MAX = 37,
 } fk_wire_tag_t;
 
 #define FK_WIRE_STDIN_CLOSED 0
