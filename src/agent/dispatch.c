@@ -20,6 +20,7 @@ closed (conn_t *c)
   proc_conn_closed (c);
   files_conn_closed (c);
   shell_conn_closed (c);
+  port_conn_closed (c);
 }
 
 static void
@@ -130,6 +131,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
     case FK_WIRE_FILE_REMOVE:
     case FK_WIRE_FILE_CHMOD:
       files_request (c, f, &m);
+      break;
+    case FK_WIRE_PORT_CONNECT:
+      port_connect (c, f->id, &m);
       break;
     default:
       conn_send_error (c, f->id, EOPNOTSUPP, "request type not supported by this agent");
