@@ -28,8 +28,8 @@ struct pconn
   conn_t *conn;
   uint32_t id;
   unsigned port;
-  int family;   /* FK_WIRE_FAMILY_* asked for */
-  int on_v6;    /* the attempt under way is to ::1 */
+  int family;      /* FK_WIRE_FAMILY_* asked for */
+  int on_v6;       /* the attempt under way is to ::1 */
   int first_errno; /* the IPv4 attempt's error, when ::1 is tried after it */
   uint64_t deadline_ms;
   int dead; /* answered: freed by port_gc */
@@ -54,8 +54,8 @@ fail (pconn_t *p, int code)
 {
   char msg[160];
   if (code == ECONNREFUSED)
-    snprintf (msg, sizeof msg, "connection to port %u refused: nothing listens on it in the sandbox",
-              p->port);
+    snprintf (msg, sizeof msg,
+              "connection to port %u refused: nothing listens on it in the sandbox", p->port);
   else if (code == ETIMEDOUT)
     snprintf (msg, sizeof msg, "connection to port %u timed out", p->port);
   else
@@ -101,13 +101,15 @@ attempt (pconn_t *p, int v6)
   int r;
   if (v6)
     {
-      struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons ((uint16_t)p->port),
+      struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+                                 .sin6_port = htons ((uint16_t)p->port),
                                  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
       r = connect (fd, (struct sockaddr *)&sa, sizeof sa);
     }
   else
     {
-      struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)p->port),
+      struct sockaddr_in sa = { .sin_family = AF_INET,
+                                .sin_port = htons ((uint16_t)p->port),
                                 .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
       r = connect (fd, (struct sockaddr *)&sa, sizeof sa);
     }

@@ -211,8 +211,8 @@ test_agent_takes_no_fd (void **state)
   } u;
   memset (&u, 0, sizeof u);
   struct iovec iov = { .iov_base = b.data, .iov_len = b.len };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
+  struct msghdr msg
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
   struct cmsghdr *cm = CMSG_FIRSTHDR (&msg);
   cm->cmsg_level = SOL_SOCKET;
   cm->cmsg_type = SCM_RIGHTS;
@@ -290,7 +290,8 @@ fake_main (void *p)
   char buf[4096];
   (void)!recv (sock, buf, sizeof buf, 0); /* hello and the port connect, unread */
   int tcp = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)fa->other_port),
+  struct sockaddr_in sa = { .sin_family = AF_INET,
+                            .sin_port = htons ((uint16_t)fa->other_port),
                             .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
   (void)!connect (tcp, (struct sockaddr *)&sa, sizeof sa);
   int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
@@ -462,9 +463,12 @@ main (void)
 {
   signal (SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_connect_and_talk), cmocka_unit_test (test_refused_and_bad_ports),
-    cmocka_unit_test (test_ipv6),             cmocka_unit_test (test_agent_takes_no_fd),
-    cmocka_unit_test (test_hostile_agent),    cmocka_unit_test (test_relay),
+    cmocka_unit_test (test_connect_and_talk),
+    cmocka_unit_test (test_refused_and_bad_ports),
+    cmocka_unit_test (test_ipv6),
+    cmocka_unit_test (test_agent_takes_no_fd),
+    cmocka_unit_test (test_hostile_agent),
+    cmocka_unit_test (test_relay),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

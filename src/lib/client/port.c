@@ -122,8 +122,8 @@ read_frame (int sock, uint8_t *buf, size_t *len, fk_wire_frame_t *ret, long *ret
         struct cmsghdr align;
       } u;
       struct iovec iov = { .iov_base = buf + *len, .iov_len = PORT_REPLY_MAX - *len };
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-                            .msg_controllen = sizeof u.b };
+      struct msghdr msg
+          = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
       ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
       if (n < 0 && (errno == EINTR || errno == EAGAIN))
         continue;
@@ -158,11 +158,10 @@ fk_client_port_connect (const char *socket_path, unsigned port, int family, int 
 {
   if (port < 1 || port > 65535)
     return fk_error_set (err, EINVAL, "port %u is not 1-65535", port);
-  uint64_t wire_family = family == AF_INET    ? FK_WIRE_FAMILY_IPV4
-                         : family == AF_INET6 ? FK_WIRE_FAMILY_IPV6
-                         : family == AF_UNSPEC
-                             ? FK_WIRE_FAMILY_ANY
-                             : UINT64_MAX;
+  uint64_t wire_family = family == AF_INET     ? FK_WIRE_FAMILY_IPV4
+                         : family == AF_INET6  ? FK_WIRE_FAMILY_IPV6
+                         : family == AF_UNSPEC ? FK_WIRE_FAMILY_ANY
+                                               : UINT64_MAX;
   if (wire_family == UINT64_MAX)
     return fk_error_set (err, EINVAL, "address family %d: AF_UNSPEC, AF_INET or AF_INET6", family);
   struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -26,32 +26,32 @@
 typedef enum
 {
   /* requests */
-  FK_WIRE_HELLO = 1,         /* fields: MAGIC, VERSION (the highest the client speaks) */
-  FK_WIRE_EXEC = 2,          /* ARG... or SHELL, ENV..., CWD, USER, STDIN_MODE, STDIN_DATA,
-                                TIMEOUT_MS, TAG, PTY, ROWS, COLS, KEEP */
-  FK_WIRE_STDIN = 3,         /* raw bytes for the exec with this id; flag EOF closes stdin */
-  FK_WIRE_SIGNAL = 4,        /* PID or TARGET (an exec request id of this connection) or TAG,
-                                SIGNAL, FLAGS (FK_WIRE_SIG_GROUP) */
-  FK_WIRE_RESIZE = 5,        /* TARGET, ROWS, COLS */
-  FK_WIRE_PS = 6,            /* no fields; reply OK with PROC... */
-  FK_WIRE_ATTACH = 7,        /* PID or TAG; replies like EXEC */
-  FK_WIRE_FILE_READ = 8,     /* PATH, OFFSET, SIZE (a limit; 0: to the end) */
-  FK_WIRE_FILE_WRITE = 9,    /* PATH, MODE, FLAGS (FK_WIRE_FILE_*); then DATA frames, flag EOF */
-  FK_WIRE_FILE_STAT = 10,    /* PATH */
-  FK_WIRE_FILE_LIST = 11,    /* PATH, FLAGS (FK_WIRE_FILE_RECURSIVE) */
-  FK_WIRE_FILE_MKDIR = 12,   /* PATH, MODE, FLAGS (FK_WIRE_FILE_PARENTS) */
-  FK_WIRE_FILE_RENAME = 13,  /* PATH, PATH2 */
-  FK_WIRE_FILE_REMOVE = 14,  /* PATH, FLAGS (FK_WIRE_FILE_RECURSIVE) */
-  FK_WIRE_FILE_CHMOD = 15,   /* PATH, MODE */
-  FK_WIRE_DATA = 16,         /* raw file bytes (both directions); flag EOF ends the stream */
-  FK_WIRE_CANCEL = 17,       /* ends the stream of request TARGET (a read or a detached attach) */
-  FK_WIRE_SHELL_OPEN = 18,   /* SHELL_ID, ENV..., CWD, USER; reply OK with PID */
-  FK_WIRE_SHELL_RUN = 19,    /* SHELL_ID, SHELL (the command), ENV..., CWD, STDIN_DATA,
-                                TIMEOUT_MS; replies STDOUT/STDERR then EXIT */
-  FK_WIRE_SHELL_CLOSE = 20,  /* SHELL_ID */
-  FK_WIRE_PORT_CONNECT = 25, /* PORT, FAMILY: the agent connects to the port on the sandbox's
-                                loopback and replies R_PORT with the socket attached
-                                (SCM_RIGHTS); fds only ever travel agent -> client */
+  FK_WIRE_HELLO = 1,        /* fields: MAGIC, VERSION (the highest the client speaks) */
+  FK_WIRE_EXEC = 2,         /* ARG... or SHELL, ENV..., CWD, USER, STDIN_MODE, STDIN_DATA,
+                               TIMEOUT_MS, TAG, PTY, ROWS, COLS, KEEP */
+  FK_WIRE_STDIN = 3,        /* raw bytes for the exec with this id; flag EOF closes stdin */
+  FK_WIRE_SIGNAL = 4,       /* PID or TARGET (an exec request id of this connection) or TAG,
+                               SIGNAL, FLAGS (FK_WIRE_SIG_GROUP) */
+  FK_WIRE_RESIZE = 5,       /* TARGET, ROWS, COLS */
+  FK_WIRE_PS = 6,           /* no fields; reply OK with PROC... */
+  FK_WIRE_ATTACH = 7,       /* PID or TAG; replies like EXEC */
+  FK_WIRE_FILE_READ = 8,    /* PATH, OFFSET, SIZE (a limit; 0: to the end) */
+  FK_WIRE_FILE_WRITE = 9,   /* PATH, MODE, FLAGS (FK_WIRE_FILE_*); then DATA frames, flag EOF */
+  FK_WIRE_FILE_STAT = 10,   /* PATH */
+  FK_WIRE_FILE_LIST = 11,   /* PATH, FLAGS (FK_WIRE_FILE_RECURSIVE) */
+  FK_WIRE_FILE_MKDIR = 12,  /* PATH, MODE, FLAGS (FK_WIRE_FILE_PARENTS) */
+  FK_WIRE_FILE_RENAME = 13, /* PATH, PATH2 */
+  FK_WIRE_FILE_REMOVE = 14, /* PATH, FLAGS (FK_WIRE_FILE_RECURSIVE) */
+  FK_WIRE_FILE_CHMOD = 15,  /* PATH, MODE */
+  FK_WIRE_DATA = 16,        /* raw file bytes (both directions); flag EOF ends the stream */
+  FK_WIRE_CANCEL = 17,      /* ends the stream of request TARGET (a read or a detached attach) */
+  FK_WIRE_SHELL_OPEN = 18,  /* SHELL_ID, ENV..., CWD, USER; reply OK with PID */
+  FK_WIRE_SHELL_RUN = 19,   /* SHELL_ID, SHELL (the command), ENV..., CWD, STDIN_DATA,
+                               TIMEOUT_MS; replies STDOUT/STDERR then EXIT */
+  FK_WIRE_SHELL_CLOSE = 20, /* SHELL_ID */
+  /* PORT, FAMILY: the agent connects to the port on the sandbox's loopback and replies R_PORT
+     with the socket attached (SCM_RIGHTS); fds only ever travel agent -> client. */
+  FK_WIRE_PORT_CONNECT = 25,
   FK_WIRE_REQUEST_MAX = 25,
 
   /* replies */
@@ -62,8 +62,9 @@ typedef enum
   FK_WIRE_R_STDOUT = 68,  /* raw bytes */
   FK_WIRE_R_STDERR = 69,  /* raw bytes */
   FK_WIRE_R_EXIT = 70,    /* ends an exec: EXIT_CODE or SIGNAL, TIMED_OUT */
-  FK_WIRE_R_PORT = 73,    /* ends a port connect: PORT, FAMILY, ADDR; its first byte carries the
-                             connected socket as SCM_RIGHTS */
+  /* Ends a port connect: PORT, FAMILY, ADDR; its bytes carry the connected socket
+     (SCM_RIGHTS). */
+  FK_WIRE_R_PORT = 73,
   FK_WIRE_REPLY_MAX = 73,
 } fk_wire_type_t;
 
