@@ -59,6 +59,7 @@ static const fk_verb_t verbs[] = {
   { "resume", fk_verb_resume, "thaw paused sandboxes" },
   { "rm", fk_verb_rm, "delete sandboxes (-f: even running ones)" },
   { "extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now" },
+  { "port", fk_verb_port, "forward host connections to a TCP port inside a sandbox" },
   /* shells */
   { "shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)" },
 };
