@@ -172,8 +172,9 @@ fk_verb_port (const fk_cli_globals_t *g, int argc, char **argv)
           break;
         }
       fwd_t *f = xcalloc (1, sizeof *f);
-      *f = (fwd_t){ .socket_path = info->socket_path, .id = info->id, .port = (unsigned)port,
-                    .client = cfd };
+      *f = (fwd_t){
+        .socket_path = info->socket_path, .id = info->id, .port = (unsigned)port, .client = cfd
+      };
       if (once)
         {
           rc = forward (f);

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cli/open.h"
+#include "daemon/proxy.h"
 #include "daemon/server.h"
 #include "firkin/log.h"
 #include "firkin/runtime.h"
@@ -85,13 +86,14 @@ static struct MHD_Daemon *
 start_listener (fkd_listener_t *l, const struct sockaddr_in *addr)
 {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-                   | MHD_USE_ERROR_LOG;
+                   | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
   return MHD_start_daemon (
       flags, ntohs (addr->sin_port), NULL, NULL, fkd_handle, l, MHD_OPTION_SOCK_ADDR, addr,
-      MHD_OPTION_NOTIFY_COMPLETED, fkd_completed, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-      NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, fkd_completed, l, MHD_OPTION_URI_LOG_CALLBACK, fkd_uri_log, l,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+      MHD_OPTION_END);
 }
 
 /* Room for the connection limit: raise the soft open-files limit to the hard one. */
@@ -223,6 +225,8 @@ main (int argc, char **argv)
   MHD_quiesce_daemon (dc);
   MHD_quiesce_daemon (de);
   __atomic_store_n (&srv.stopping, 1, __ATOMIC_RELEASE);
+  /* Proxied connections end now (relays closed, waiting requests failed). */
+  fkd_proxy_stop (SHUTDOWN_WAIT_S * 1000);
   pthread_mutex_lock (&srv.lock);
   struct timespec deadline;
   clock_gettime (CLOCK_REALTIME, &deadline);

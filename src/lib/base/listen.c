@@ -93,8 +93,7 @@ clear_stale (const parsed_t *p, fk_error_t *err)
   if (lstat (p->path, &st) < 0)
     return errno == ENOENT ? 0 : fk_error_set_errno (err, "stat `%s'", p->path);
   if (!S_ISSOCK (st.st_mode))
-    return fk_error_set (err, EEXIST, "`%s' exists and is not a socket: not replacing it",
-                         p->path);
+    return fk_error_set (err, EEXIST, "`%s' exists and is not a socket: not replacing it", p->path);
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return fk_error_set_errno (err, "socket");
