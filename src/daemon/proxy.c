@@ -42,8 +42,8 @@
 
 typedef enum
 {
-  W_UP = 1,  /* the upstream socket */
-  W_CLIENT,  /* the client's socket, once upgraded */
+  W_UP = 1, /* the upstream socket */
+  W_CLIENT, /* the client's socket, once upgraded */
 } wkind_t;
 
 typedef struct watch
@@ -92,11 +92,11 @@ typedef struct proxy
   int body_done;
   int up_eof;
 
-  int failed;     /* upstream failed before the head: the reply is a 502 with fail_msg */
+  int failed; /* upstream failed before the head: the reply is a 502 with fail_msg */
   char *fail_msg;
-  int broken;     /* upstream failed in the body: the response ends with an error */
+  int broken; /* upstream failed in the body: the response ends with an error */
   int client_gone;
-  int suspended;  /* MHD's connection is suspended by this proxy */
+  int suspended; /* MHD's connection is suspended by this proxy */
   int req_gone, resp_gone;
   int resp_made; /* a response reads the body (resp_gone once MHD drops it) */
 
@@ -117,8 +117,9 @@ static struct
   proxy_t *dirty;
   proxy_t *all;
   unsigned live;
-} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .epfd = -1,
-        .evfd = -1 };
+} L = {
+  .lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .epfd = -1, .evfd = -1
+};
 
 static void
 buf_free (buf_t *b)
@@ -240,8 +241,7 @@ set_watch (proxy_t *p, watch_t *w, int fd, uint32_t events)
 }
 
 /* Under p->lock: upstream failed before its answer. */
-static void
-fail_head (proxy_t *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void fail_head (proxy_t *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
 fail_head (proxy_t *p, const char *fmt, ...)
@@ -308,8 +308,9 @@ take_head (proxy_t *p)
       if (n == 0)
         {
           if (p->up_eof)
-            fail_head (p, "the server on port %u of sandbox %s closed the connection without "
-                          "an answer",
+            fail_head (p,
+                       "the server on port %u of sandbox %s closed the connection without "
+                       "an answer",
                        p->port, p->id);
           return;
         }
@@ -434,7 +435,8 @@ relay_step (proxy_t *p)
       shutdown (p->usock, SHUT_WR);
       p->client_wr_shut = 1;
     }
-  if (bad || (p->up_wr_shut && p->client_wr_shut) || __atomic_load_n (&L.stopping, __ATOMIC_ACQUIRE))
+  if (bad || (p->up_wr_shut && p->client_wr_shut)
+      || __atomic_load_n (&L.stopping, __ATOMIC_ACQUIRE))
     {
       relay_close (p);
       return;
@@ -712,8 +714,7 @@ connect_main (void *arg)
 }
 
 int
-fkd_proxy_begin (fkd_req_t *r, const char *method, const char *raw_uri, unsigned port,
-                 char *id)
+fkd_proxy_begin (fkd_req_t *r, const char *method, const char *raw_uri, unsigned port, char *id)
 {
   if (loop_start () < 0)
     {
@@ -793,7 +794,8 @@ fkd_proxy_begin (fkd_req_t *r, const char *method, const char *raw_uri, unsigned
   if (fkd_jobs_enter (r->srv) < 0)
     {
       fkd_reply_error (r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                       fkd_stopping (r->srv) ? "fkd is shutting down" : "too many requests at once");
+                       fkd_stopping (r->srv) ? "fkd is shutting down"
+                                             : "too many requests at once");
       return -1;
     }
   p->refs++; /* the connecting thread's */
@@ -899,8 +901,8 @@ make_response (proxy_t *p, unsigned *ret_status)
     resp = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
   else
     {
-      uint64_t size = p->head.length >= 0 && !p->head.chunked ? (uint64_t)p->head.length
-                                                                : MHD_SIZE_UNKNOWN;
+      uint64_t size
+          = p->head.length >= 0 && !p->head.chunked ? (uint64_t)p->head.length : MHD_SIZE_UNKNOWN;
       resp = MHD_create_response_from_callback (size, 64 * 1024, body_read, p, body_release);
       if (resp)
         {

@@ -17,8 +17,7 @@ int fkd_proxy_match (fkd_req_t *r, unsigned *ret_port, char **ret_id);
 int fkd_proxy_begin (fkd_req_t *r, const char *method, const char *raw_uri, unsigned port,
                      char *id);
 /* The handler's later calls for a proxied request. */
-enum MHD_Result fkd_proxy_handle (fkd_req_t *r, const char *upload_data,
-                                  size_t *upload_data_size);
+enum MHD_Result fkd_proxy_handle (fkd_req_t *r, const char *upload_data, size_t *upload_data_size);
 /* The request is over (MHD's completion): drops its hold on the proxy. */
 void fkd_proxy_release (fkd_req_t *r);
 /* At shutdown: ends every proxied connection (relays closed, waiting requests failed) and

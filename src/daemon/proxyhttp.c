@@ -73,9 +73,8 @@ fkd_http_list_has (const char *value, const char *token)
 int
 fkd_http_hop_header (const char *name)
 {
-  static const char *const hop[] = { "connection",        "keep-alive", "transfer-encoding",
-                                     "te",                "trailer",    "upgrade",
-                                     "content-length",    NULL };
+  static const char *const hop[] = { "connection", "keep-alive", "transfer-encoding", "te",
+                                     "trailer",    "upgrade",    "content-length",    NULL };
   for (size_t i = 0; hop[i]; i++)
     if (strcasecmp (name, hop[i]) == 0)
       return 1;

@@ -16,8 +16,7 @@
    `{port}-{id}.{domain}' (domain compared without case): 1 with *ret_port (1-65535) and *ret_id
    (caller frees; a well-formed sandbox id, not yet looked up), 0 when the Host is not of that
    form (or domain is NULL). */
-int fkd_proxy_host_parse (const char *host, const char *domain, unsigned *ret_port,
-                          char **ret_id);
+int fkd_proxy_host_parse (const char *host, const char *domain, unsigned *ret_port, char **ret_id);
 
 typedef struct fkd_http_header
 {
@@ -26,13 +25,13 @@ typedef struct fkd_http_header
 
 typedef struct fkd_http_head
 {
-  unsigned status;  /* 100-599 */
-  char *reason;     /* may be "" */
+  unsigned status; /* 100-599 */
+  char *reason;    /* may be "" */
   fkd_http_header_t *headers;
   size_t n_headers;
-  int64_t length;   /* Content-Length, -1 when absent */
-  int chunked;      /* Transfer-Encoding ends in chunked */
-  int upgrade;      /* Connection lists upgrade */
+  int64_t length; /* Content-Length, -1 when absent */
+  int chunked;    /* Transfer-Encoding ends in chunked */
+  int upgrade;    /* Connection lists upgrade */
 } fkd_http_head_t;
 
 /* Parses a response head at buf: the number of bytes it takes (> 0) with *ret filled (free
@@ -64,7 +63,6 @@ typedef struct fkd_chunked
    how many there are; *ret_done is set once the last chunk and the trailers are read (bytes
    after that are left out and counted in *ret_rest, from the end of buf). -1: not chunked
    encoding. */
-long fkd_chunked_decode (fkd_chunked_t *c, char *buf, size_t len, int *ret_done,
-                         size_t *ret_rest);
+long fkd_chunked_decode (fkd_chunked_t *c, char *buf, size_t len, int *ret_done, size_t *ret_rest);
 
 #endif
