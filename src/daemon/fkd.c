@@ -180,8 +180,9 @@ main (int argc, char **argv)
   fk_log_set_program ("fkd");
   static char *default_listen[] = { "127.0.0.1:3000" };
   static char *default_envd[] = { "127.0.0.1:49983" };
-  /* The flags; each falls back on the config file, then on the default. */
-  fkd_config_t flags = { 0 };
+  /* The flags; each falls back on the config file, then on the default. Static: what the
+     server points into lives as long as the process, whichever way it ends. */
+  static fkd_config_t flags, file;
   const char *config_path = NULL;
   static const struct option opts[] = {
     { "listen", required_argument, NULL, 'l' },
@@ -246,7 +247,6 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
-  fkd_config_t file = { 0 };
   fk_error_t err = FK_ERROR_INIT;
   if (config_path && fkd_config_load (config_path, &file, &err) < 0)
     {

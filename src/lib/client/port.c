@@ -243,14 +243,18 @@ fk_client_port_connect (const char *socket_path, unsigned port, int family, int 
           free (cf);
           break;
         }
+      /* m points into cf: cf goes once m is done with. */
       int r = fk_cframe_decode (cf, &m, err);
-      free (cf);
       if (r < 0)
-        break;
+        {
+          free (cf);
+          break;
+        }
       if (want_hello)
         {
           /* The socket may come in the same read as the hello: it is counted with R_PORT. */
           fk_wire_msg_clear (&m);
+          free (cf);
           continue;
         }
       if (m.num[FK_TAG_PORT] != port || n_fds != 1 || !fk_wire_msg_has (&m, FK_TAG_ADDR)
@@ -259,10 +263,12 @@ fk_client_port_connect (const char *socket_path, unsigned port, int family, int 
         {
           fk_error_set (err, EPROTO, "the agent's reply to a port connect does not fit it");
           fk_wire_msg_clear (&m);
+          free (cf);
           break;
         }
       r = check_socket (fds[0], port, m.num[FK_TAG_FAMILY], m.str[FK_TAG_ADDR], err);
       fk_wire_msg_clear (&m);
+      free (cf);
       if (r < 0)
         break;
       /* The agent made it non-blocking; the caller gets a plain blocking socket. */
