@@ -381,6 +381,23 @@ int fk_watch_next (fk_watch_t *w, int timeout_ms, fk_watch_batch_t *ret_batch, f
 /* Stops the watch (the agent drops it) and frees the handle. NULL is fine. */
 void fk_watch_free (fk_watch_t *w);
 
+/* ---- ports ---- */
+
+/* Opens a TCP connection to port (1-65535) inside the sandbox whose agent listens on
+   socket_path, in any data plane (none included): the agent connects from inside the sandbox's
+   network namespace to its loopback and hands the connected socket over. family: AF_INET
+   (127.0.0.1), AF_INET6 (::1), or AF_UNSPEC (127.0.0.1, then ::1 when that is refused).
+   *ret_fd is a blocking, close-on-exec TCP socket connected to the sandbox's server (caller
+   closes). Nothing listening: ECONNREFUSED; no answer within 10 s: ETIMEDOUT; a bad port:
+   EINVAL. The socket handed over is checked to be a TCP connection to that loopback port
+   (EPROTO otherwise), and no fd ever goes to the agent. */
+int fk_client_port_connect (const char *socket_path, unsigned port, int family, int *ret_fd,
+                            fk_error_t *err);
+/* Copies bytes both ways between two connected stream sockets until both directions have
+   ended; an end of file one way becomes a shutdown (SHUT_WR) of the other socket, so a
+   half-close is passed on. A reset or a peer gone ends a direction. Blocks; closes neither. */
+int fk_port_relay (int a, int b, fk_error_t *err);
+
 /* Shells and shell pools: firkin/shell.h. */
 
 #endif

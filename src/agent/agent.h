@@ -34,6 +34,7 @@ typedef enum
   W_IN,      /* a process's stdin, when a write would block */
   W_SHELL,   /* a shell's completion pipe */
   W_FSWATCH, /* a file watch's inotify fd */
+  W_PORT,    /* a port connection being made */
 } watch_kind_t;
 
 typedef struct watch
@@ -47,6 +48,7 @@ typedef struct watch
 typedef struct conn conn_t;
 typedef struct proc proc_t;
 typedef struct shell shell_t;
+typedef struct pconn pconn_t;
 
 typedef struct upload
 {
@@ -81,6 +83,13 @@ struct conn
   upload_t *uploads;
   download_t *downloads;
   int pumping; /* files_pump is running: conn_flush calls back into it */
+  /* Sockets to pass with the frames starting at these offsets of out (oldest first). */
+  struct conn_fd
+  {
+    size_t off;
+    int fd;
+  } * fds;
+  size_t n_fds;
 };
 
 struct proc
@@ -164,6 +173,9 @@ void conn_flush (conn_t *c);
 void conn_send_error (conn_t *c, uint32_t id, int code, const char *msg);
 void conn_send_fk_error (conn_t *c, uint32_t id, fk_error_t *err);
 void conn_send_ok (conn_t *c, uint32_t id);
+/* Passes fd (taken; closed once sent or when c closes) with the frame queued at offset off of
+   c's send queue: the first byte of that frame is sent with it as SCM_RIGHTS. */
+void conn_queue_fd (conn_t *c, size_t off, int fd);
 void conn_resume_reading (conn_t *c);
 void conn_pause_reading (conn_t *c);
 /* Adds a nested entry to a list reply (R_OK frames without END, split to fit the frame limit;
@@ -246,6 +258,17 @@ void shell_conn_closed (conn_t *c);
 void shell_timeouts (uint64_t now, uint64_t *next);
 /* Sends what the shells queued during this loop turn. */
 void shell_flush_all (void);
+
+/* port.c */
+/* PORT_CONNECT: connects to the port on the sandbox's loopback; replies R_PORT with the socket,
+   or an error (ECONNREFUSED when nothing listens). */
+void port_connect (conn_t *c, uint32_t id, const fk_wire_msg_t *m);
+void port_on_event (pconn_t *p, uint32_t events);
+/* Fails the connects whose deadline is due at now; lowers *next to the next deadline. */
+void port_timeouts (uint64_t now, uint64_t *next);
+void port_conn_closed (conn_t *c);
+/* Frees the connects that are done (after a loop turn, so no event points at them). */
+void port_gc (void);
 
 /* user.c */
 typedef struct agent_user

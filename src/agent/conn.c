@@ -61,6 +61,9 @@ conn_free_closed (void)
         }
       *pp = c->next;
       close (c->w.fd);
+      for (size_t i = 0; i < c->n_fds; i++)
+        close (c->fds[i].fd);
+      free (c->fds);
       free (c->rbuf);
       fk_wire_buf_free (&c->out);
       free (c);
@@ -94,6 +97,49 @@ update_events (conn_t *c)
 }
 
 void
+conn_queue_fd (conn_t *c, size_t off, int fd)
+{
+  c->fds = xrealloc (c->fds, (c->n_fds + 1) * sizeof *c->fds);
+  c->fds[c->n_fds++] = (struct conn_fd){ .off = off, .fd = fd };
+}
+
+/* One send from the queue: up to the next frame that carries an fd, or that frame with its fd
+   (sendmsg attaches it to the first byte sent, however much of the frame goes). */
+static ssize_t
+send_some (conn_t *c)
+{
+  const uint8_t *p = c->out.data + c->out_off;
+  size_t len = conn_queued (c);
+  if (c->n_fds == 0 || c->fds[0].off > c->out_off)
+    {
+      if (c->n_fds)
+        len = c->fds[0].off - c->out_off;
+      return send (c->w.fd, p, len, MSG_NOSIGNAL);
+    }
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  memset (&u, 0, sizeof u);
+  struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+  struct msghdr msg
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR (&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cm), &c->fds[0].fd, sizeof (int));
+  ssize_t n = sendmsg (c->w.fd, &msg, MSG_NOSIGNAL);
+  if (n > 0)
+    {
+      close (c->fds[0].fd);
+      memmove (c->fds, c->fds + 1, --c->n_fds * sizeof *c->fds);
+    }
+  return n;
+}
+
+void
 conn_flush (conn_t *c)
 {
   if (c->closed)
@@ -101,7 +147,7 @@ conn_flush (conn_t *c)
   size_t before = conn_queued (c);
   while (conn_queued (c) > 0)
     {
-      ssize_t n = send (c->w.fd, c->out.data + c->out_off, conn_queued (c), MSG_NOSIGNAL);
+      ssize_t n = send_some (c);
       if (n < 0)
         {
           if (errno == EINTR)
@@ -125,6 +171,8 @@ conn_flush (conn_t *c)
     }
   else if (c->out_off > AGENT_SENDQ_HIGH)
     {
+      for (size_t i = 0; i < c->n_fds; i++)
+        c->fds[i].off -= c->out_off;
       memmove (c->out.data, c->out.data + c->out_off, conn_queued (c));
       c->out.len -= c->out_off;
       c->out_off = 0;

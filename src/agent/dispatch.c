@@ -22,6 +22,7 @@ closed (conn_t *c)
   files_conn_closed (c);
   fswatch_conn_closed (c);
   shell_conn_closed (c);
+  port_conn_closed (c);
 }
 
 static void
@@ -164,6 +165,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       break;
     case FK_WIRE_WATCH_STOP:
       fswatch_stop (c, (uint32_t)m.num[FK_TAG_TARGET]);
+      break;
+    case FK_WIRE_PORT_CONNECT:
+      port_connect (c, f->id, &m);
       break;
     default:
       conn_send_error (c, f->id, EOPNOTSUPP, "request type not supported by this agent");

@@ -312,6 +312,7 @@ main (int argc, char **argv)
       uint64_t scan_at = fk_now_ms (), next = 0;
       proc_timeouts (scan_at, &next);
       shell_timeouts (scan_at, &next);
+      port_timeouts (scan_at, &next);
       int timeout = next == 0 ? -1 : (int)(next - scan_at);
       if (a.terminating)
         {
@@ -361,11 +362,15 @@ main (int argc, char **argv)
             case W_FSWATCH:
               fswatch_on_event (w->owner, evs[i].events);
               break;
+            case W_PORT:
+              port_on_event (w->owner, evs[i].events);
+              break;
             }
         }
       shell_flush_all ();
       conn_free_closed ();
       proc_gc ();
+      port_gc ();
     }
   log_info ("every process is gone: exiting");
   return 0;

@@ -68,6 +68,7 @@ static const fk_verb_t verbs[] = {
   { "resume", fk_verb_resume, "thaw paused sandboxes", 1 },
   { "rm", fk_verb_rm, "delete sandboxes (-f: even running ones)", 1 },
   { "extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now", 1 },
+  { "port", fk_verb_port, "forward host connections to a TCP port inside a sandbox", 0 },
   /* shells */
   { "shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)", 0 },
 };

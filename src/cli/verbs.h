@@ -45,6 +45,7 @@ int fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_port (const fk_cli_globals_t *g, int argc, char **argv);
 /* shells */
 int fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv);
 

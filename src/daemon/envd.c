@@ -26,6 +26,7 @@
 #include "daemon/envelope.h"
 #include "daemon/gzip.h"
 #include "daemon/metrics.h"
+#include "daemon/proxy.h"
 #include "daemon/server.h"
 #include "firkin/client.h"
 #include "firkin/sandbox.h"
@@ -828,6 +829,16 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
 {
   fkd_target_t t = { 0 };
   t.id = fkd_header (r, "E2b-Sandbox-Id");
+  unsigned host_port;
+  char *host_id;
+  /* A Host `49983-{id}.{domain}' names the sandbox as E2b-Sandbox-Id does. */
+  if (fkd_proxy_match (r, &host_port, &host_id))
+    {
+      if (t.id == NULL && host_port == FKD_ENVD_PORT)
+        t.id = host_id;
+      else
+        free (host_id);
+    }
   int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0;
   if (strcmp (url, "/health") == 0 && get && t.id == NULL)
     {

@@ -1,17 +1,17 @@
 /* fkd: the daemon agent code reaches: the E2B control plane and envd over HTTP, on libfirkin.
    It parses requests and calls the library; what it must remember of a sandbox is in the
    sandbox's own state, so a restarted fkd serves the same sandboxes. docs/fkd.md. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +19,10 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cli/open.h"
+#include "base/listen.h"
+#include "daemon/config.h"
 #include "daemon/controlreq.h"
+#include "daemon/proxy.h"
 #include "daemon/server.h"
 #include "firkin/pool.h"
 #include "firkin/log.h"
@@ -113,40 +116,48 @@ close_pool (fkd_server_t *srv)
 static void
 usage (FILE *f)
 {
-  fprintf (f, "usage: fkd [--listen ADDR:PORT] [--envd-listen ADDR:PORT] [--api-key KEY]\n"
-              "           [--domain D] [--state-dir DIR] [--agent PATH] [--log-level LEVEL]\n"
-              "  --listen       the E2B control plane (default 127.0.0.1:3000)\n"
-              "  --envd-listen  envd for every sandbox, routed by E2b-Sandbox-Id\n"
-              "                 (default 127.0.0.1:49983)\n"
-              "  --api-key      the X-API-Key clients must send (default: none asked)\n"
-              "  --state-dir    the state directory (default $FIRKIN_STATE_DIR, else "
-              "/var/lib/firkin)\n"
-              "  --agent        fk-agent (default $FIRKIN_AGENT, else beside fkd)\n"
-              "  --warm-pool N  keep N sandboxes of --warm-template ready for creates that ask\n"
-              "                 for nothing else of the sandbox (default 0: none)\n"
-              "  --warm-template ID  the warm pool's template (default base)\n");
+  fprintf (f,
+           "usage: fkd [--listen ADDR:PORT | --listen unix:PATH]... [--envd-listen ADDR]...\n"
+           "           [--api-key KEY] [--domain D] [--state-dir DIR] [--agent PATH]\n"
+           "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID] [--config FILE]\n"
+           "  --listen       the E2B control plane (default 127.0.0.1:3000); repeatable;\n"
+           "                 unix:PATH is a unix socket (mode 0660, removed on exit)\n"
+           "  --envd-listen  envd for every sandbox, routed by E2b-Sandbox-Id or a Host\n"
+           "                 {port}-{id}.{domain}, and the port proxy (default\n"
+           "                 127.0.0.1:49983); repeatable, unix:PATH too\n"
+           "  --api-key      the X-API-Key clients must send (default: none asked)\n"
+           "  --domain       the domain sandboxes are reported under; a Host\n"
+           "                 {port}-{id}.{domain} reaches that port of the sandbox\n"
+           "  --state-dir    the state directory (default $FIRKIN_STATE_DIR, else "
+           "/var/lib/firkin)\n"
+           "  --agent        fk-agent (default $FIRKIN_AGENT, else beside fkd)\n"
+           "  --log-level    error, warning (default), info or debug\n"
+           "  --warm-pool N  keep N sandboxes of --warm-template ready for creates that ask\n"
+           "                 for nothing else of the sandbox (default 0: none)\n"
+           "  --warm-template ID  the warm pool's template (default base)\n"
+           "  --config       `key = value' lines with these settings (flags win)\n");
 }
 
-static int
-parse_addr (const char *s, struct sockaddr_in *ret)
+/* systemd's readiness protocol: a datagram to $NOTIFY_SOCKET (a path, or @abstract). */
+static void
+notify (const char *msg)
 {
-  const char *colon = strrchr (s, ':');
-  if (colon == NULL)
-    return -1;
-  cleanup_free char *host = xstrndup (s, (size_t)(colon - s));
-  char *end;
-  errno = 0;
-  unsigned long port = strtoul (colon + 1, &end, 10);
-  if (errno || end == colon + 1 || *end || port > 65535)
-    return -1;
-  memset (ret, 0, sizeof *ret);
-  ret->sin_family = AF_INET;
-  ret->sin_port = htons ((uint16_t)port);
-  if (host[0] == '\0')
-    ret->sin_addr.s_addr = htonl (INADDR_ANY);
-  else if (inet_pton (AF_INET, host, &ret->sin_addr) != 1)
-    return -1;
-  return 0;
+  const char *path = getenv ("NOTIFY_SOCKET");
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  if (path == NULL || path[0] == '\0' || strlen (path) >= sizeof sa.sun_path)
+    return;
+  size_t n = strlen (path);
+  memcpy (sa.sun_path, path, n);
+  if (sa.sun_path[0] == '@')
+    sa.sun_path[0] = '\0';
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  if (sendto (fd, msg, strlen (msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+              (socklen_t)(offsetof (struct sockaddr_un, sun_path) + n))
+      < 0)
+    log_warning_errno (errno, "notify `%s'", path);
+  close (fd);
 }
 
 /* libmicrohttpd's messages: fmt is the library's own format (the callback's contract). */
@@ -166,16 +177,17 @@ mhd_log (void *cls, const char *fmt, va_list ap)
 }
 
 static struct MHD_Daemon *
-start_listener (fkd_listener_t *l, const struct sockaddr_in *addr)
+start_listener (fkd_listener_t *l, int fd)
 {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-                   | MHD_USE_ERROR_LOG;
+                   | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
   return MHD_start_daemon (
-      flags, ntohs (addr->sin_port), NULL, NULL, fkd_handle, l, MHD_OPTION_SOCK_ADDR, addr,
-      MHD_OPTION_NOTIFY_COMPLETED, fkd_completed, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-      NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+      flags, 0, NULL, NULL, fkd_handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_NOTIFY_COMPLETED, fkd_completed, l, MHD_OPTION_URI_LOG_CALLBACK, fkd_uri_log, l,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+      MHD_OPTION_END);
 }
 
 /* Room for the connection limit: raise the soft open-files limit to the hard one. */
@@ -190,17 +202,73 @@ raise_nofile (void)
     }
 }
 
+/* The listeners of one plane: their sockets and daemons. */
+typedef struct plane_listeners
+{
+  fk_listen_t socks[FKD_MAX_LISTEN];
+  struct MHD_Daemon *daemons[FKD_MAX_LISTEN];
+  size_t n;
+} plane_listeners_t;
+
+static int
+open_plane (fkd_listener_t *l, char *const *specs, size_t n, plane_listeners_t *ret)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      fk_error_t err = FK_ERROR_INIT;
+      ret->socks[i] = (fk_listen_t)FK_LISTEN_INIT;
+      if (fk_listen_open (specs[i], 0660, &ret->socks[i], &err) < 0)
+        {
+          log_error ("listen: %s", fk_error_message (&err));
+          fk_error_clear (&err);
+          return -1;
+        }
+      ret->n = i + 1;
+      ret->daemons[i] = start_listener (l, ret->socks[i].fd);
+      if (ret->daemons[i] == NULL)
+        {
+          log_error ("cannot serve HTTP on %s", ret->socks[i].display);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+static void
+close_plane (plane_listeners_t *pl, int stop)
+{
+  for (size_t i = 0; i < pl->n; i++)
+    {
+      if (stop && pl->daemons[i])
+        MHD_stop_daemon (pl->daemons[i]);
+      fk_listen_close (&pl->socks[i]);
+    }
+  pl->n = 0;
+}
+
+static char *
+join_displays (const plane_listeners_t *pl)
+{
+  char *out = xstrdup ("");
+  for (size_t i = 0; i < pl->n; i++)
+    {
+      char *next = xasprintf ("%s%s%s", out, i ? ", " : "", pl->socks[i].display);
+      free (out);
+      out = next;
+    }
+  return out;
+}
+
 int
 main (int argc, char **argv)
 {
   fk_log_set_program ("fkd");
-  const char *listen = "127.0.0.1:3000", *envd_listen = "127.0.0.1:49983";
-  const char *agent = NULL, *warm_template = "base";
-  size_t warm = 0;
-  fk_cli_globals_t g = { .state_dir = getenv ("FIRKIN_STATE_DIR") };
-  if (g.state_dir == NULL || g.state_dir[0] == '\0')
-    g.state_dir = "/var/lib/firkin";
-  fkd_server_t srv = { 0 };
+  static char *default_listen[] = { "127.0.0.1:3000" };
+  static char *default_envd[] = { "127.0.0.1:49983" };
+  /* The flags; each falls back on the config file, then on the default. Static: what the
+     server points into lives as long as the process, whichever way it ends. */
+  static fkd_config_t flags, file;
+  const char *config_path = NULL;
   static const struct option opts[] = {
     { "listen", required_argument, NULL, 'l' },
     { "envd-listen", required_argument, NULL, 'e' },
@@ -211,6 +279,7 @@ main (int argc, char **argv)
     { "log-level", required_argument, NULL, 'L' },
     { "warm-pool", required_argument, NULL, 'w' },
     { "warm-template", required_argument, NULL, 'W' },
+    { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -219,50 +288,48 @@ main (int argc, char **argv)
     switch (c)
       {
       case 'l':
-        listen = optarg;
-        break;
       case 'e':
-        envd_listen = optarg;
-        break;
+        {
+          size_t *n = c == 'l' ? &flags.n_listen : &flags.n_envd_listen;
+          if (*n >= FKD_MAX_LISTEN)
+            {
+              fprintf (stderr, "fkd: at most %d of each --listen\n", FKD_MAX_LISTEN);
+              return 2;
+            }
+          (c == 'l' ? flags.listen : flags.envd_listen)[(*n)++] = xstrdup (optarg);
+          break;
+        }
       case 'k':
-        srv.api_key = optarg[0] ? optarg : NULL;
+        free (flags.api_key);
+        flags.api_key = xstrdup (optarg);
         break;
       case 'd':
-        srv.domain = optarg;
+        free (flags.domain);
+        flags.domain = xstrdup (optarg);
         break;
       case 's':
-        g.state_dir = optarg;
+        free (flags.state_dir);
+        flags.state_dir = xstrdup (optarg);
         break;
       case 'a':
-        agent = optarg;
-        break;
-      case 'w':
-        {
-          char *end;
-          errno = 0;
-          unsigned long v = strtoul (optarg, &end, 10);
-          if (errno || end == optarg || *end || optarg[0] == '-' || v > FKD_WARM_MAX)
-            {
-              fprintf (stderr, "fkd: --warm-pool: a count from 0 to %d\n", FKD_WARM_MAX);
-              return 2;
-            }
-          warm = v;
-          break;
-        }
-      case 'W':
-        warm_template = optarg;
+        free (flags.agent);
+        flags.agent = xstrdup (optarg);
         break;
       case 'L':
-        {
-          fk_log_level_t level;
-          if (fk_log_level_parse (optarg, &level) < 0)
-            {
-              fprintf (stderr, "fkd: --log-level: error, warning, info or debug\n");
-              return 2;
-            }
-          fk_log_set_level (level);
-          break;
-        }
+        free (flags.log_level);
+        flags.log_level = xstrdup (optarg);
+        break;
+      case 'w':
+        free (flags.warm_pool);
+        flags.warm_pool = xstrdup (optarg);
+        break;
+      case 'W':
+        free (flags.warm_template);
+        flags.warm_template = xstrdup (optarg);
+        break;
+      case 'c':
+        config_path = optarg;
+        break;
       case 'h':
         usage (stdout);
         return 0;
@@ -275,14 +342,70 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
-  struct sockaddr_in control_addr, envd_addr;
-  if (parse_addr (listen, &control_addr) < 0 || parse_addr (envd_listen, &envd_addr) < 0)
+  fk_error_t err = FK_ERROR_INIT;
+  if (config_path && fkd_config_load (config_path, &file, &err) < 0)
     {
-      fprintf (stderr, "fkd: an address is IPV4:PORT (`%s', `%s')\n", listen, envd_listen);
+      fprintf (stderr, "fkd: config: %s\n", fk_error_message (&err));
+      fk_error_clear (&err);
       return 2;
     }
+#define PICK(field) (flags.field ? flags.field : file.field)
+  char *const *listen = flags.n_listen  ? flags.listen
+                        : file.n_listen ? file.listen
+                                        : default_listen;
+  size_t n_listen = flags.n_listen ? flags.n_listen : file.n_listen ? file.n_listen : 1;
+  char *const *envd_listen = flags.n_envd_listen  ? flags.envd_listen
+                             : file.n_envd_listen ? file.envd_listen
+                                                  : default_envd;
+  size_t n_envd = flags.n_envd_listen  ? flags.n_envd_listen
+                  : file.n_envd_listen ? file.n_envd_listen
+                                       : 1;
+  const char *log_level = PICK (log_level), *agent = PICK (agent);
+  const char *warm_arg = PICK (warm_pool);
+  const char *warm_template = PICK (warm_template) ? PICK (warm_template) : "base";
+  size_t warm = 0;
+  if (warm_arg)
+    {
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul (warm_arg, &end, 10);
+      if (errno || end == warm_arg || *end || warm_arg[0] == '-' || v > FKD_WARM_MAX)
+        {
+          fprintf (stderr, "fkd: --warm-pool: a count from 0 to %d\n", FKD_WARM_MAX);
+          return 2;
+        }
+      warm = v;
+    }
+  fk_cli_globals_t g = { .state_dir = PICK (state_dir) };
+  if (g.state_dir == NULL)
+    g.state_dir = getenv ("FIRKIN_STATE_DIR");
+  if (g.state_dir == NULL || g.state_dir[0] == '\0')
+    g.state_dir = "/var/lib/firkin";
+  fkd_server_t srv = { 0 };
+  srv.api_key = PICK (api_key) && PICK (api_key)[0] ? PICK (api_key) : NULL;
+  srv.domain = PICK (domain);
+#undef PICK
+  if (log_level)
+    {
+      fk_log_level_t level;
+      if (fk_log_level_parse (log_level, &level) < 0)
+        {
+          fprintf (stderr, "fkd: --log-level: error, warning, info or debug\n");
+          return 2;
+        }
+      fk_log_set_level (level);
+    }
+  for (size_t i = 0; i < n_listen + n_envd; i++)
+    {
+      const char *spec = i < n_listen ? listen[i] : envd_listen[i - n_listen];
+      if (fk_listen_parse_check (spec, &err) < 0)
+        {
+          fprintf (stderr, "fkd: %s\n", fk_error_message (&err));
+          fk_error_clear (&err);
+          return 2;
+        }
+    }
 
-  fk_error_t err = FK_ERROR_INIT;
   if (fk_cli_runtime_open (&g, FK_CLI_RUNTIME_PROGRAMS, agent, &srv.rt, &err) < 0)
     {
       log_error ("%s", fk_error_message (&err));
@@ -312,30 +435,37 @@ main (int argc, char **argv)
 
   fkd_listener_t control = { .srv = &srv, .plane = FKD_PLANE_CONTROL };
   fkd_listener_t envd = { .srv = &srv, .plane = FKD_PLANE_ENVD };
-  struct MHD_Daemon *dc = start_listener (&control, &control_addr);
-  struct MHD_Daemon *de = dc ? start_listener (&envd, &envd_addr) : NULL;
-  if (dc == NULL || de == NULL)
+  static plane_listeners_t pc, pe;
+  if (open_plane (&control, listen, n_listen, &pc) < 0
+      || open_plane (&envd, envd_listen, n_envd, &pe) < 0)
     {
-      log_error ("cannot listen on %s", dc == NULL ? listen : envd_listen);
-      if (dc)
-        MHD_stop_daemon (dc);
+      close_plane (&pc, 1);
+      close_plane (&pe, 1);
       close_pool (&srv);
       fk_runtime_close (srv.rt);
       return 1;
     }
-  log_info ("control plane on %s, envd on %s, state in %s", listen, envd_listen,
+  cleanup_free char *cdisp = join_displays (&pc);
+  cleanup_free char *edisp = join_displays (&pe);
+  log_info ("control plane on %s, envd on %s, state in %s", cdisp, edisp,
             fk_runtime_state_dir (srv.rt));
-  /* Readiness for whoever started us (tests, scripts). */
-  printf ("fkd: listening on %s and %s\n", listen, envd_listen);
+  /* Readiness for whoever started us (tests, scripts; systemd through NOTIFY_SOCKET). */
+  printf ("fkd: listening on %s and %s\n", cdisp, edisp);
   fflush (stdout);
+  notify ("READY=1");
 
   int sig = 0;
   sigwait (&set, &sig);
   log_info ("%s: stopping (sandboxes keep running)", strsignal (sig));
+  notify ("STOPPING=1");
   /* Stop accepting, end the streams (their pumps see this), wait for what is in flight. */
-  MHD_quiesce_daemon (dc);
-  MHD_quiesce_daemon (de);
+  for (size_t i = 0; i < pc.n; i++)
+    MHD_quiesce_daemon (pc.daemons[i]);
+  for (size_t i = 0; i < pe.n; i++)
+    MHD_quiesce_daemon (pe.daemons[i]);
   __atomic_store_n (&srv.stopping, 1, __ATOMIC_RELEASE);
+  /* Proxied connections end now (relays closed, waiting requests failed). */
+  fkd_proxy_stop (SHUTDOWN_WAIT_S * 1000);
   pthread_mutex_lock (&srv.lock);
   struct timespec deadline;
   clock_gettime (CLOCK_REALTIME, &deadline);
@@ -347,15 +477,20 @@ main (int argc, char **argv)
   pthread_mutex_unlock (&srv.lock);
   if (left)
     {
-      /* A suspended connection must not meet MHD_stop_daemon: leave without stopping. */
+      /* A suspended connection must not meet MHD_stop_daemon: leave without stopping (the
+         socket files still go). */
       log_warning ("%u requests still running after %d s; exiting", left, SHUTDOWN_WAIT_S);
+      close_plane (&pc, 0);
+      close_plane (&pe, 0);
       return 1;
     }
-  MHD_stop_daemon (dc);
-  MHD_stop_daemon (de);
+  close_plane (&pc, 1);
+  close_plane (&pe, 1);
   close_pool (&srv);
   fk_runtime_close (srv.rt);
   pthread_mutex_destroy (&srv.lock);
   pthread_cond_destroy (&srv.idle);
+  fkd_config_clear (&flags);
+  fkd_config_clear (&file);
   return 0;
 }

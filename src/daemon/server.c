@@ -10,6 +10,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "daemon/proxy.h"
 
 int
 fkd_stopping (fkd_server_t *srv)
@@ -237,8 +238,8 @@ fkd_run_job (fkd_req_t *r, fkd_job_fn fn, void *data, void (*data_free) (void *)
     }
 }
 
-static enum MHD_Result
-queue (fkd_req_t *r)
+enum MHD_Result
+fkd_queue (fkd_req_t *r)
 {
   if (r->queued)
     return MHD_YES;
@@ -255,28 +256,44 @@ fkd_handle (void *cls, struct MHD_Connection *conn, const char *url, const char 
 {
   fkd_listener_t *l = cls;
   fkd_req_t *r = *con_cls;
-  if (r == NULL)
+  if (r == NULL || r->fresh)
     {
-      r = xcalloc (1, sizeof *r);
+      if (r == NULL)
+        r = xcalloc (1, sizeof *r);
+      r->fresh = 0;
       r->srv = l->srv;
       r->plane = l->plane;
       r->conn = conn;
       r->max = l->plane == FKD_PLANE_ENVD ? fkd_envd_body_max (method, url) : FKD_BODY_MAX;
       *con_cls = r;
+      unsigned port;
+      char *id;
+      /* A Host `{port}-{id}.{domain}': a port other than envd's goes to the port proxy. */
+      if (l->plane == FKD_PLANE_ENVD && fkd_proxy_match (r, &port, &id))
+        {
+          if (port != FKD_ENVD_PORT)
+            {
+              fkd_proxy_begin (r, method, r->raw_uri ? r->raw_uri : url, port, id);
+              return r->state == FKD_REQ_DONE ? fkd_queue (r) : MHD_YES;
+            }
+          free (id);
+        }
       const char *cl = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Length");
       if (cl && strtoull (cl, NULL, 10) > r->max)
         {
           fkd_reply_error (r, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over %zu bytes", r->max);
-          return queue (r);
+          return fkd_queue (r);
         }
       if (l->plane == FKD_PLANE_ENVD)
         fkd_envd_body_sink (r, method, url);
       return MHD_YES;
     }
+  if (r->proxy)
+    return fkd_proxy_handle (r, upload_data, upload_data_size);
   if (r->state == FKD_REQ_DONE)
     {
       *upload_data_size = 0;
-      return queue (r);
+      return fkd_queue (r);
     }
   if (*upload_data_size)
     {
@@ -312,7 +329,7 @@ fkd_handle (void *cls, struct MHD_Connection *conn, const char *url, const char 
   else
     fkd_envd_route (r, method, url);
   if (r->state == FKD_REQ_DONE)
-    return queue (r);
+    return fkd_queue (r);
   return MHD_YES;
 }
 
@@ -323,11 +340,22 @@ fkd_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
   fkd_req_t *r = *con_cls;
   if (r == NULL)
     return;
+  fkd_proxy_release (r);
   if (r->resp)
     MHD_destroy_response (r->resp);
   if (r->sink_free)
     r->sink_free (r->sink_data);
   free (r->body);
+  free (r->raw_uri);
   free (r);
   *con_cls = NULL;
+}
+
+void *
+fkd_uri_log (void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  fkd_req_t *r = xcalloc (1, sizeof *r);
+  r->fresh = 1;
+  r->raw_uri = xstrdup (uri);
+  return r;
 }

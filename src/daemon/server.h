@@ -69,6 +69,10 @@ typedef struct fkd_req
   void (*sink) (struct fkd_req *r, const char *data, size_t len);
   void *sink_data;
   void (*sink_free) (void *sink_data);
+
+  char *raw_uri;       /* the request target as sent (fkd_uri_log) */
+  int fresh;           /* made by fkd_uri_log; the handler has not seen it yet */
+  struct proxy *proxy; /* a request of the port proxy (proxy.c) */
 } fkd_req_t;
 
 /* The MHD access handler and completion callback of a listener; cls is the plane's
@@ -84,6 +88,11 @@ enum MHD_Result fkd_handle (void *cls, struct MHD_Connection *conn, const char *
                             size_t *upload_data_size, void **con_cls);
 void fkd_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe);
+/* MHD's URI log callback: makes the request's fkd_req_t with the target as the client sent it
+   (the handler's url is decoded and without the query), for the port proxy. */
+void *fkd_uri_log (void *cls, const char *uri, struct MHD_Connection *conn);
+/* Queues r's reply (once). */
+enum MHD_Result fkd_queue (fkd_req_t *r);
 
 /* Replies (once) from the handler or a job: resp is taken. */
 void fkd_reply (fkd_req_t *r, unsigned status, struct MHD_Response *resp);

@@ -32,8 +32,9 @@ fk_wire_type_is_data (uint16_t type)
          || type == FK_WIRE_R_STDERR;
 }
 
-const char *
-fk_wire_type_name (uint16_t type)
+/* The type's name, NULL when the number is not a type (the numbering has gaps). */
+static const char *
+type_name (uint16_t type)
 {
   static const char *const req[] = {
     [FK_WIRE_HELLO] = "hello",
@@ -60,23 +61,39 @@ fk_wire_type_name (uint16_t type)
     [FK_WIRE_WATCH] = "watch",
     [FK_WIRE_WATCH_STOP] = "watch-stop",
     [FK_WIRE_USER_LOOKUP] = "user-lookup",
+    [FK_WIRE_PORT_CONNECT] = "port-connect",
     [FK_WIRE_PROC_INPUT] = "proc-input",
   };
-  static const char *const rep[] = {
-    "hello", "ok", "error", "started", "stdout", "stderr", "exit", "watching", "events",
+  static const char *const rep[FK_WIRE_REPLY_MAX - FK_WIRE_R_HELLO + 1] = {
+    [FK_WIRE_R_HELLO - FK_WIRE_R_HELLO] = "hello",
+    [FK_WIRE_R_OK - FK_WIRE_R_HELLO] = "ok",
+    [FK_WIRE_R_ERROR - FK_WIRE_R_HELLO] = "error",
+    [FK_WIRE_R_STARTED - FK_WIRE_R_HELLO] = "started",
+    [FK_WIRE_R_STDOUT - FK_WIRE_R_HELLO] = "stdout",
+    [FK_WIRE_R_STDERR - FK_WIRE_R_HELLO] = "stderr",
+    [FK_WIRE_R_EXIT - FK_WIRE_R_HELLO] = "exit",
+    [FK_WIRE_R_WATCHING - FK_WIRE_R_HELLO] = "watching",
+    [FK_WIRE_R_EVENTS - FK_WIRE_R_HELLO] = "events",
+    [FK_WIRE_R_PORT - FK_WIRE_R_HELLO] = "port",
   };
   if (type >= 1 && type <= FK_WIRE_REQUEST_MAX && req[type] != NULL)
     return req[type];
-  if (type >= FK_WIRE_R_HELLO && type <= FK_WIRE_REPLY_MAX)
+  if (type >= FK_WIRE_R_HELLO && type <= FK_WIRE_REPLY_MAX && rep[type - FK_WIRE_R_HELLO] != NULL)
     return rep[type - FK_WIRE_R_HELLO];
-  return "unknown";
+  return NULL;
+}
+
+const char *
+fk_wire_type_name (uint16_t type)
+{
+  const char *name = type_name (type);
+  return name ? name : "unknown";
 }
 
 static int
 type_known (uint16_t type)
 {
-  return (type >= 1 && type <= FK_WIRE_REQUEST_MAX)
-         || (type >= FK_WIRE_R_HELLO && type <= FK_WIRE_REPLY_MAX);
+  return type_name (type) != NULL;
 }
 
 int

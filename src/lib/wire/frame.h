@@ -57,10 +57,13 @@ typedef enum
                                own: the watch ends with R_OK */
   FK_WIRE_USER_LOOKUP = 23, /* USER ("" : the agent's default user); reply OK with UID, GID, PATH
                                (the home directory, "/" when it has none) */
-  FK_WIRE_PROC_INPUT = 26,  /* PID or TAG, STDIN_DATA, FLAGS (FK_WIRE_INPUT_*): input for a
-                               process without attaching to it; reply OK once queued */
-  FK_WIRE_SET_ENV = 28,     /* ENV... ("K=V"): set in the agent's own environment, which the
-                               processes it starts from then on inherit */
+  /* PORT, FAMILY: the agent connects to the port on the sandbox's loopback and replies R_PORT
+     with the socket attached (SCM_RIGHTS); fds only ever travel agent -> client. */
+  FK_WIRE_PORT_CONNECT = 25,
+  FK_WIRE_PROC_INPUT = 26, /* PID or TAG, STDIN_DATA, FLAGS (FK_WIRE_INPUT_*): input for a
+                              process without attaching to it; reply OK once queued */
+  FK_WIRE_SET_ENV = 28,    /* ENV... ("K=V"): set in the agent's own environment, which the
+                              processes it starts from then on inherit */
   FK_WIRE_REQUEST_MAX = 28,
 
   /* replies */
@@ -73,7 +76,10 @@ typedef enum
   FK_WIRE_R_EXIT = 70,     /* ends an exec: EXIT_CODE or SIGNAL, TIMED_OUT */
   FK_WIRE_R_WATCHING = 71, /* a watch is set: SIZE (the directories watched) */
   FK_WIRE_R_EVENTS = 72,   /* a watch's events: ENTRY... ({FLAGS, PATH} each), DROPPED */
-  FK_WIRE_REPLY_MAX = 72,
+  /* Ends a port connect: PORT, FAMILY, ADDR; its bytes carry the connected socket
+     (SCM_RIGHTS). */
+  FK_WIRE_R_PORT = 73,
+  FK_WIRE_REPLY_MAX = 73,
 } fk_wire_type_t;
 
 /* Frame flags. */

@@ -30,7 +30,8 @@ static const kind_t kinds[FK_TAG_MAX + 1] = {
   [FK_TAG_SIZE] = K_INT,       [FK_TAG_MTIME_NS] = K_INT,   [FK_TAG_FTYPE] = K_INT,
   [FK_TAG_UID] = K_INT,        [FK_TAG_GID] = K_INT,        [FK_TAG_ENTRY] = K_BYTES_REP,
   [FK_TAG_PROC] = K_BYTES_REP, [FK_TAG_SHELL_ID] = K_STR,   [FK_TAG_DROPPED] = K_INT,
-  [FK_TAG_LINK] = K_STR,
+  [FK_TAG_LINK] = K_STR,       [FK_TAG_PORT] = K_INT,       [FK_TAG_FAMILY] = K_INT,
+  [FK_TAG_ADDR] = K_STR,
 };
 
 static uint64_t
@@ -282,6 +283,21 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
     case FK_WIRE_SHELL_RUN:
       if (need (m, FK_TAG_SHELL_ID, type, err) < 0 || need (m, FK_TAG_SHELL, type, err) < 0)
         return -1;
+      return 0;
+    case FK_WIRE_PORT_CONNECT:
+    case FK_WIRE_R_PORT:
+      if (need (m, FK_TAG_PORT, type, err) < 0)
+        return -1;
+      if (m->num[FK_TAG_PORT] < 1 || m->num[FK_TAG_PORT] > 65535)
+        return fk_error_set (err, type == FK_WIRE_R_PORT ? EPROTO : EINVAL,
+                             "%s: port %llu is not 1-65535", name,
+                             (unsigned long long)m->num[FK_TAG_PORT]);
+      if (m->num[FK_TAG_FAMILY] != FK_WIRE_FAMILY_ANY
+          && m->num[FK_TAG_FAMILY] != FK_WIRE_FAMILY_IPV4
+          && m->num[FK_TAG_FAMILY] != FK_WIRE_FAMILY_IPV6)
+        return fk_error_set (err, type == FK_WIRE_R_PORT ? EPROTO : EINVAL,
+                             "%s: unknown address family %llu", name,
+                             (unsigned long long)m->num[FK_TAG_FAMILY]);
       return 0;
     case FK_WIRE_R_ERROR:
       if (need (m, FK_TAG_ERRNO, type, err) < 0 || need (m, FK_TAG_MESSAGE, type, err) < 0)

@@ -53,7 +53,10 @@ typedef enum
   FK_TAG_SHELL_ID = 35,   /* str */
   FK_TAG_DROPPED = 36,    /* int: events a watch lost before these (wire/watchmsg.h) */
   FK_TAG_LINK = 37,       /* str: a symlink's target (file stat and list entries) */
-  FK_TAG_MAX = 37,
+  FK_TAG_PORT = 42,       /* int: a TCP port, 1-65535 */
+  FK_TAG_FAMILY = 43,     /* int: FK_WIRE_FAMILY_* */
+  FK_TAG_ADDR = 44,       /* str: the address a port connection reached ("127.0.0.1", "::1") */
+  FK_TAG_MAX = 44,
 } fk_wire_tag_t;
 
 #define FK_WIRE_STDIN_CLOSED 0
@@ -79,6 +82,10 @@ typedef enum
 #define FK_WIRE_FTYPE_DIR 2
 #define FK_WIRE_FTYPE_SYMLINK 3
 #define FK_WIRE_FTYPE_OTHER 4
+
+#define FK_WIRE_FAMILY_ANY 0 /* 127.0.0.1, then ::1 when that is refused */
+#define FK_WIRE_FAMILY_IPV4 4
+#define FK_WIRE_FAMILY_IPV6 6
 
 /* At most this many repeated fields (argv, env, list entries) per payload. */
 #define FK_WIRE_MAX_REPEAT 65536
