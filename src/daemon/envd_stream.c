@@ -30,7 +30,8 @@ typedef struct stream
   pthread_cond_t drained;
   int refs;
   struct MHD_Connection *conn;
-  int fd; /* the client's socket (-1: unknown) */
+  fkd_server_t *srv; /* its response counts as a job until MHD drops it (fkd_jobs_hold) */
+  int fd;            /* the client's socket (-1: unknown) */
   int suspended, ended, gone;
   char *buf;
   size_t len, off;
@@ -104,11 +105,13 @@ static void
 stream_release (void *cls)
 {
   stream_t *s = cls;
+  fkd_server_t *srv = s->srv;
   pthread_mutex_lock (&s->lock);
   s->gone = 1;
   pthread_cond_broadcast (&s->drained);
   pthread_mutex_unlock (&s->lock);
   stream_unref (s);
+  fkd_jobs_leave (srv);
 }
 
 /* Queues one envelope (the last when flags has FKD_ENVELOPE_END); waits while the client is
@@ -286,6 +289,8 @@ stream_new (fkd_req_t *r, pid_t pid, unsigned keepalive_s)
   pthread_cond_init (&st->drained, NULL);
   st->refs = 2;
   st->conn = r->conn;
+  st->srv = r->srv;
+  fkd_jobs_hold (r->srv);
   const union MHD_ConnectionInfo *ci
       = MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   st->fd = ci ? ci->connect_fd : -1;

@@ -49,6 +49,7 @@ typedef struct stream
   pthread_cond_t drained;
   int refs;
   struct MHD_Connection *conn;
+  fkd_server_t *srv; /* its response counts as a job until MHD drops it (fkd_jobs_hold) */
   int fd;
   int suspended, ended, gone;
   char *buf;
@@ -102,11 +103,13 @@ static void
 stream_release (void *cls)
 {
   stream_t *s = cls;
+  fkd_server_t *srv = s->srv;
   pthread_mutex_lock (&s->lock);
   s->gone = 1;
   pthread_cond_broadcast (&s->drained);
   pthread_mutex_unlock (&s->lock);
   stream_unref (s);
+  fkd_jobs_leave (srv);
 }
 
 /* Queues one envelope; waits while the client is behind. -1 when the client is gone. */
@@ -328,6 +331,8 @@ watchdir_job (fkd_req_t *r, void *data)
   pthread_cond_init (&st->drained, NULL);
   st->refs = 2; /* this pump and the response */
   st->conn = r->conn;
+  st->srv = srv;
+  fkd_jobs_hold (srv);
   const union MHD_ConnectionInfo *ci
       = MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   st->fd = ci ? ci->connect_fd : -1;

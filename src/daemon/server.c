@@ -33,6 +33,14 @@ fkd_jobs_enter (fkd_server_t *srv)
 }
 
 void
+fkd_jobs_hold (fkd_server_t *srv)
+{
+  pthread_mutex_lock (&srv->lock);
+  srv->jobs++;
+  pthread_mutex_unlock (&srv->lock);
+}
+
+void
 fkd_jobs_leave (fkd_server_t *srv)
 {
   pthread_mutex_lock (&srv->lock);

@@ -125,6 +125,10 @@ int fkd_stopping (fkd_server_t *srv);
    or stopping. */
 int fkd_jobs_enter (fkd_server_t *srv);
 void fkd_jobs_leave (fkd_server_t *srv);
+/* Counts a stream's response as a job until MHD has sent it whole and dropped it (then
+   fkd_jobs_leave): shutdown waits for it, so an end-of-stream message queued at SIGTERM reaches
+   its client before the listener stops. Taken from within a job (never refused). */
+void fkd_jobs_hold (fkd_server_t *srv);
 
 /* The planes' routers: reply, or start a job. */
 void fkd_control_route (fkd_req_t *r, const char *method, const char *url);
