@@ -132,6 +132,7 @@ fk_sandbox_info_free (fk_sandbox_info_t *info)
   free (info->socket_path);
   free (info->cgroup);
   fk_strv_free (info->metadata);
+  free (info->disk_snapshot);
   free (info);
 }
 
@@ -160,7 +161,12 @@ fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *
   info->metadata
       = st->metadata ? xstrvdup ((const char *const *)st->metadata) : xcalloc (1, sizeof (char *));
   info->status = FK_SANDBOX_STOPPED;
-  if (fk_state_alive (st))
+  if (st->disk_snapshot)
+    {
+      info->status = FK_SANDBOX_PAUSED_TO_DISK;
+      info->disk_snapshot = xstrdup (st->disk_snapshot);
+    }
+  else if (fk_state_alive (st))
     {
       fk_error_t local = FK_ERROR_INIT;
       int frozen = fk_cgroup_is_frozen (&sb->cgroups, st->cgroup, &local);

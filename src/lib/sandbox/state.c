@@ -29,18 +29,25 @@ fk_state_free (fk_sandbox_state_t *st)
   free (st->cgroup);
   free (st->cgroup_root);
   fk_strv_free (st->metadata);
+  fk_sandbox_spec_free (st->spec);
+  free (st->disk_snapshot);
   free (st);
 }
 
 /* The parts of the spec a state keeps, written by the spec's codec under "spec" (a state from
    before that has them at the top: "template", "layers", "limits" and "metadata", an object). */
-static const char *const spec_fields[] = { "template_id", "layers", "resources", "metadata", NULL };
+static const char *const spec_fields[]
+    = { "template_id", "layers",   "resources",  "env",     "workdir", "user",
+        "hostname",    "metadata", "data_plane", "seccomp", NULL };
 
 int
 fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
 {
   fk_sandbox_spec_t view;
   fk_sandbox_spec_init (&view);
+  if (st->spec)
+    view = *st->spec;
+  view.init = NULL;
   view.template_id = st->template_id;
   view.layers = (const char *const *)st->layers;
   view.resources = st->resources;
@@ -57,6 +64,10 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       "id_base", (json_int_t)st->id_base);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
+  if (st->disk_snapshot)
+    json_object_set_new (j, "paused_to_disk",
+                         json_pack ("{s:s, s:I}", "snapshot", st->disk_snapshot, "remaining",
+                                    (json_int_t)st->disk_remaining));
   /* Atomic (temp file + rename) but not fsynced: a state can only matter in the boot that wrote
      it (the boot id says so), and a crash before the data is on disk is a reboot. */
   cleanup_free char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
@@ -133,7 +144,7 @@ load_spec (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   st->layers = (char **)steal_pointer (&spec->layers);
   st->metadata = (char **)steal_pointer (&spec->metadata);
   st->resources = spec->resources;
-  fk_sandbox_spec_free (spec);
+  st->spec = spec;
   /* Readers split metadata at its '='. */
   for (size_t i = 0; st->metadata && st->metadata[i]; i++)
     if (fk_spec_check_kv (st->metadata[i], "metadata", err) < 0)
@@ -239,6 +250,19 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   if (v < 0 || v > UINT32_MAX)
     return fk_error_set (err, EINVAL, "id_base %lld is not a host id", v);
   st->id_base = (uint32_t)v;
+  json_t *disk = json_object_get (j, "paused_to_disk");
+  if (disk != NULL)
+    {
+      if (fk_json_get_string (disk, "snapshot", 1, &s, err) < 0)
+        return fk_error_wrap (err, "paused_to_disk");
+      st->disk_snapshot = xstrdup (s);
+      v = 0;
+      if (fk_json_get_int (disk, "remaining", 0, &v, err) < 0)
+        return fk_error_wrap (err, "paused_to_disk");
+      if (v < 0)
+        return fk_error_set (err, EINVAL, "paused_to_disk: remaining %lld is negative", v);
+      st->disk_remaining = v;
+    }
   return 0;
 }
 
