@@ -66,10 +66,11 @@ fk_verb_snapshot (const fk_cli_globals_t *g, int argc, char **argv)
 static void
 fork_usage (FILE *out)
 {
-  fprintf (out, "usage: fk fork ID [--count N]\n"
-                "  N (default 1, at most %d) new sandboxes that start from ID's filesystem now,\n"
-                "  sharing one snapshot layer; same limits, metadata and remaining timeout.\n"
-                "  Prints their ids, one a line.\n",
+  fprintf (out,
+           "usage: fk fork ID [--count N]\n"
+           "  N (default 1, at most %d) new sandboxes that start from ID's filesystem now,\n"
+           "  sharing one snapshot layer; same limits, metadata and remaining timeout.\n"
+           "  Prints their ids, one a line.\n",
            FK_FORK_MAX);
 }
 
@@ -87,8 +88,7 @@ fk_verb_fork (const fk_cli_globals_t *g, int argc, char **argv)
       case 'n':
         errno = 0;
         count = strtoul (optarg, &end, 10);
-        if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || count < 1
-            || count > FK_FORK_MAX)
+        if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || count < 1 || count > FK_FORK_MAX)
           {
             fprintf (stderr, "fk: fork: --count `%s' is not a number from 1 to %d\n", optarg,
                      FK_FORK_MAX);

@@ -138,7 +138,8 @@ fk_upper_map_fscaps (const void *v, size_t len, uint32_t id_base, uint32_t id_si
   const unsigned char *p = v;
   if (len < 4)
     return 0;
-  uint32_t magic = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+  uint32_t magic
+      = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
   uint32_t rev = magic & 0xff000000u;
   if (rev == 0x02000000u && len == 20)
     {
@@ -147,8 +148,8 @@ fk_upper_map_fscaps (const void *v, size_t len, uint32_t id_base, uint32_t id_si
     }
   if (rev != 0x03000000u || len != 24)
     return 0;
-  uint32_t root = (uint32_t)p[20] | (uint32_t)p[21] << 8 | (uint32_t)p[22] << 16
-                  | (uint32_t)p[23] << 24;
+  uint32_t root
+      = (uint32_t)p[20] | (uint32_t)p[21] << 8 | (uint32_t)p[22] << 16 | (uint32_t)p[23] << 24;
   if (id_size != 0)
     {
       if (root < id_base || root - id_base >= id_size)
@@ -179,8 +180,8 @@ map_acl (const capture_t *c, unsigned char *v, size_t len)
       if (tag != 2 && tag != 8)
         continue;
       unsigned char *q = v + off + 4;
-      uint32_t id = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16
-                    | (uint32_t)q[3] << 24;
+      uint32_t id
+          = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
       id = map_id (c, id);
       for (int i = 0; i < 4; i++)
         q[i] = (unsigned char)(id >> (8 * i));
@@ -236,8 +237,8 @@ add_xattrs (capture_t *c, int fd, const char *path, struct archive_entry *e, ovl
       if (strcmp (name, "security.capability") == 0)
         {
           unsigned char caps[24];
-          size_t cn = fk_upper_map_fscaps (val, (size_t)vn, c->opts->id_base, c->opts->id_size,
-                                           caps);
+          size_t cn
+              = fk_upper_map_fscaps (val, (size_t)vn, c->opts->id_base, c->opts->id_size, caps);
           if (cn)
             archive_entry_xattr_add_entry (e, name, caps, cn);
           continue;
@@ -409,8 +410,8 @@ directory (capture_t *c, int dirfd, const char *name, const char *path, unsigned
   if (depth >= FK_LAYER_MAX_DEPTH)
     return fk_error_set (err, EFBIG, "upper entry `%s': deeper than %d directories", path,
                          FK_LAYER_MAX_DEPTH);
-  cleanup_close int fd = fk_openat2 (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
-                                     RESOLVE_UPPER);
+  cleanup_close int fd
+      = fk_openat2 (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, RESOLVE_UPPER);
   if (fd < 0)
     return fk_error_set_errno (err, "upper entry `%s': open", path);
   struct stat st;
@@ -454,8 +455,8 @@ directory (capture_t *c, int dirfd, const char *name, const char *path, unsigned
 }
 
 static int
-symlink_entry (capture_t *c, int dirfd, const char *name, const char *path,
-               const struct stat *st, fk_error_t *err)
+symlink_entry (capture_t *c, int dirfd, const char *name, const char *path, const struct stat *st,
+               fk_error_t *err)
 {
   char target[PATH_MAX + 1];
   ssize_t n = readlinkat (dirfd, name, target, sizeof target);
@@ -552,8 +553,8 @@ walk (capture_t *c, int dirfd, const char *dir, unsigned depth, fk_error_t *err)
 }
 
 int
-fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd,
-                   fk_upper_stats_t *ret_stats, fk_error_t *err)
+fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper_stats_t *ret_stats,
+                   fk_error_t *err)
 {
   static const fk_upper_opts_t defaults = { 0 };
   if (opts == NULL)

@@ -64,8 +64,10 @@ fk_sandbox_capture_begin (fk_sandbox_t *sb, fk_sandbox_capture_t *cap, fk_error_
     }
   if (sb->state->socket == NULL)
     {
-      fk_error_set (err, ENOTSUP, "sandbox `%s' runs a command as PID 1: only agent sandboxes "
-                    "can be captured", id);
+      fk_error_set (err, ENOTSUP,
+                    "sandbox `%s' runs a command as PID 1: only agent sandboxes "
+                    "can be captured",
+                    id);
       goto fail;
     }
   cap->pidfd = (int)syscall (SYS_pidfd_open, sb->state->pid, 0);
@@ -80,8 +82,8 @@ fk_sandbox_capture_begin (fk_sandbox_t *sb, fk_sandbox_capture_t *cap, fk_error_
   int leftover = faccessat (sb->dirfd, CAPTURING, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
   if (frozen != 1 || leftover)
     {
-      cleanup_close int mark = openat (sb->dirfd, CAPTURING, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                                       0600);
+      cleanup_close int mark
+          = openat (sb->dirfd, CAPTURING, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (mark < 0)
         {
           fk_error_set_errno (err, "sandbox `%s': mark the capture", id);
@@ -104,8 +106,7 @@ fk_sandbox_capture_begin (fk_sandbox_t *sb, fk_sandbox_capture_t *cap, fk_error_
   if (fstat (cap->upperfd, &st) < 0 || fstatfs (cap->upperfd, &sfs) < 0 || !S_ISDIR (st.st_mode)
       || sfs.f_type != TMPFS_MAGIC)
     {
-      fk_error_set (err, ENOTSUP, "sandbox `%s' holds no upper dir (made by an older firkin?)",
-                    id);
+      fk_error_set (err, ENOTSUP, "sandbox `%s' holds no upper dir (made by an older firkin?)", id);
       goto thaw;
     }
   cap->id_base = sb->state->id_base ? sb->state->id_base : FK_USERNS_HOST_BASE;

@@ -11,15 +11,18 @@
 
 typedef struct fk_sandbox_capture
 {
-  int lockfd;      /* the lifecycle lock, held until the end */
-  int pidfd;       /* PID 1 */
-  int upperfd;     /* O_PATH of the upper dir (host credentials: read it with care) */
-  int froze;       /* the capture froze it (else it was paused already) */
+  int lockfd;       /* the lifecycle lock, held until the end */
+  int pidfd;        /* PID 1 */
+  int upperfd;      /* O_PATH of the upper dir (host credentials: read it with care) */
+  int froze;        /* the capture froze it (else it was paused already) */
   uint32_t id_base; /* host id of the sandbox's 0 */
   uint32_t id_size;
 } fk_sandbox_capture_t;
 
-#define FK_SANDBOX_CAPTURE_INIT { .lockfd = -1, .pidfd = -1, .upperfd = -1 }
+#define FK_SANDBOX_CAPTURE_INIT                                                                    \
+  {                                                                                                \
+    .lockfd = -1, .pidfd = -1, .upperfd = -1                                                       \
+  }
 
 /* Takes the lifecycle lock, freezes the sandbox (unless it is paused already) and takes its
    upper dir from PID 1. ESRCH when it does not run, ENOTSUP when it has no upper dir to give

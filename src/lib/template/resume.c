@@ -19,7 +19,7 @@
    and user now in the template. */
 void
 fk_snapshot_spec_from (const fk_sandbox_state_t *st, const char *template_id, uint64_t timeout_sec,
-           fk_sandbox_spec_t *ret)
+                       fk_sandbox_spec_t *ret)
 {
   if (st->spec)
     *ret = *st->spec;

@@ -95,9 +95,8 @@ parent_record (fk_store_t *store, const fk_sandbox_state_t *st, json_t **ret, fk
   for (size_t i = 0; same && i < n; i++)
     {
       const char *d = json_string_value (json_object_get (json_array_get (layers, i), "diffID"));
-      cleanup_free char *path = d && fk_digest_validate (d, NULL) == 0
-                                    ? fk_store_layer_path (store, d)
-                                    : NULL;
+      cleanup_free char *path
+          = d && fk_digest_validate (d, NULL) == 0 ? fk_store_layer_path (store, d) : NULL;
       same = path && strcmp (path, st->layers[i]) == 0;
     }
   if (!same)
@@ -215,8 +214,7 @@ write_image (fk_store_t *store, const fk_sandbox_state_t *st, const json_t *pare
     }
   json_t *env = env_json (spec ? spec->env : NULL);
   json_object_set_new (c, "Env", env);
-  json_object_set_new (c, "WorkingDir",
-                       json_string (spec && spec->workdir ? spec->workdir : ""));
+  json_object_set_new (c, "WorkingDir", json_string (spec && spec->workdir ? spec->workdir : ""));
   json_object_set_new (c, "User", json_string (spec && spec->user ? spec->user : ""));
   json_t *rootfs = json_object_get (config, "rootfs");
   json_t *diff_ids = json_object_get (rootfs, "diff_ids");
@@ -252,17 +250,16 @@ write_image (fk_store_t *store, const fk_sandbox_state_t *st, const json_t *pare
   }
   if (cl->has_layer)
     {
-      json_array_append_new (mlayers, json_pack ("{s:s, s:s, s:I}", "mediaType", LAYER_TAR,
-                                                 "digest", cl->digest, "size",
-                                                 (json_int_t)cl->size));
+      json_array_append_new (mlayers,
+                             json_pack ("{s:s, s:s, s:I}", "mediaType", LAYER_TAR, "digest",
+                                        cl->digest, "size", (json_int_t)cl->size));
       json_array_append_new (rlayers, json_pack ("{s:s, s:s, s:s, s:I}", "digest", cl->digest,
                                                  "diffID", cl->digest, "mediaType", LAYER_TAR,
                                                  "size", (json_int_t)cl->size));
     }
   cleanup_json json_t *manifest = json_pack (
-      "{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType", OCI_MANIFEST,
-      "config", "mediaType", OCI_CONFIG, "digest", cdigest, "size", (json_int_t)csize, "layers",
-      mlayers);
+      "{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType", OCI_MANIFEST, "config",
+      "mediaType", OCI_CONFIG, "digest", cdigest, "size", (json_int_t)csize, "layers", mlayers);
   if (manifest == NULL || put_json_blob (store, manifest, mdigest, &msize, err) < 0)
     {
       json_decref (rlayers);
@@ -281,11 +278,11 @@ write_image (fk_store_t *store, const fk_sandbox_state_t *st, const json_t *pare
   json_object_set (rcfg, "Cmd", json_object_get (c, "Cmd") ?: json_null ());
   json_object_set (rcfg, "WorkingDir", json_object_get (c, "WorkingDir"));
   json_object_set (rcfg, "User", json_object_get (c, "User"));
-  cleanup_json json_t *rec = json_pack (
-      "{s:s, s:s, s:s, s:s, s:O, s:s, s:o, s:o}", "id", id, "source", source, "manifestDigest",
-      mdigest, "configDigest", cdigest, "platform",
-      json_object_get (parent, "platform") ?: json_string ("linux/amd64"), "created", created,
-      "layers", rlayers, "config", rcfg);
+  cleanup_json json_t *rec
+      = json_pack ("{s:s, s:s, s:s, s:s, s:O, s:s, s:o, s:o}", "id", id, "source", source,
+                   "manifestDigest", mdigest, "configDigest", cdigest, "platform",
+                   json_object_get (parent, "platform") ?: json_string ("linux/amd64"), "created",
+                   created, "layers", rlayers, "config", rcfg);
   if (rec == NULL)
     return fk_error_set (err, EINVAL, "cannot build the record of template `%s'", id);
   cleanup_free char *lockname = xasprintf ("template-%s", id);
@@ -354,8 +351,8 @@ fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **re
                      fk_error_t *err)
 {
   if (opts
-      && fk_options_check_version (opts->version, FK_SNAPSHOT_OPTIONS_VERSION,
-                                   "fk_snapshot_opts_t", "FK_SNAPSHOT_OPTIONS_INIT", err)
+      && fk_options_check_version (opts->version, FK_SNAPSHOT_OPTIONS_VERSION, "fk_snapshot_opts_t",
+                                   "FK_SNAPSHOT_OPTIONS_INIT", err)
              < 0)
     return -1;
   return snapshot (sb, opts ? opts->id : NULL, 0, 0, ret_id, err);
@@ -365,8 +362,7 @@ int
 fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *err)
 {
   if (count < 1 || count > FK_FORK_MAX)
-    return fk_error_set (err, EINVAL, "fork: count %u is not between 1 and %d", count,
-                         FK_FORK_MAX);
+    return fk_error_set (err, EINVAL, "fork: count %u is not between 1 and %d", count, FK_FORK_MAX);
   cleanup_free char *tid = generated_id ("fork", sb->state->id);
   cleanup_free char *snap = NULL;
   if (snapshot (sb, tid, 0, 0, &snap, err) < 0)
