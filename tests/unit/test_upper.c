@@ -102,15 +102,19 @@ listing (int fd)
     {
       char line[1024];
       const char *hl = archive_entry_hardlink (e), *sl = archive_entry_symlink (e);
-      int n = snprintf (line, sizeof line, "%s %c %lld:%lld %o %lld%s%s", archive_entry_pathname (e),
-                        hl                                        ? 'h'
-                        : archive_entry_filetype (e) == AE_IFDIR  ? 'd'
-                        : archive_entry_filetype (e) == AE_IFLNK  ? 'l'
-                        : archive_entry_filetype (e) == AE_IFIFO  ? 'p'
-                                                                  : 'f',
-                        (long long)archive_entry_uid (e), (long long)archive_entry_gid (e),
-                        (unsigned)archive_entry_perm (e), (long long)archive_entry_size (e),
-                        hl || sl ? " -> " : "", hl ? hl : sl ? sl : "");
+      int n
+          = snprintf (line, sizeof line, "%s %c %lld:%lld %o %lld%s%s", archive_entry_pathname (e),
+                      hl                                       ? 'h'
+                      : archive_entry_filetype (e) == AE_IFDIR ? 'd'
+                      : archive_entry_filetype (e) == AE_IFLNK ? 'l'
+                      : archive_entry_filetype (e) == AE_IFIFO ? 'p'
+                                                               : 'f',
+                      (long long)archive_entry_uid (e), (long long)archive_entry_gid (e),
+                      (unsigned)archive_entry_perm (e), (long long)archive_entry_size (e),
+                      hl || sl ? " -> " : "",
+                      hl   ? hl
+                      : sl ? sl
+                           : "");
       /* xattr names sorted, once each (the pax reader gives both of libarchive's records). */
       const char *name, *names[16];
       const void *v;
@@ -185,8 +189,9 @@ changes_become_a_layer (void **state)
   xattr (f->upper, "opt/a", "security.capability", caps, sizeof caps);
 
   static const char *const exclude[] = { "etc/hosts", NULL };
-  fk_upper_opts_t o = { .id_base = BASE, .id_size = SIZE, .exclude = exclude,
-                        .lower_fds = &f->lower, .n_lower = 1 };
+  fk_upper_opts_t o = {
+    .id_base = BASE, .id_size = SIZE, .exclude = exclude, .lower_fds = &f->lower, .n_lower = 1
+  };
   fk_upper_stats_t st;
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (capture (f, &o, &st, &err), 0);
@@ -225,9 +230,9 @@ changes_become_a_layer (void **state)
   assert_int_equal (fstatat (ofd, "etc/motd", &s, AT_SYMLINK_NOFOLLOW), 0);
   assert_true (S_ISCHR (s.st_mode) && s.st_rdev == makedev (0, 0));
   char v[32];
-  assert_int_equal (getxattr (xasprintf ("%s/opt", outdir), "trusted.overlay.opaque", v, sizeof v),
-                    1);
-  ssize_t cn = getxattr (xasprintf ("%s/opt/a", outdir), "security.capability", v, sizeof v);
+  cleanup_free char *opt = xasprintf ("%s/opt", outdir), *opt_a = xasprintf ("%s/opt/a", outdir);
+  assert_int_equal (getxattr (opt, "trusted.overlay.opaque", v, sizeof v), 1);
+  ssize_t cn = getxattr (opt_a, "security.capability", v, sizeof v);
   assert_int_equal (cn, 20);
   assert_int_equal (v[3], 0x02);
   assert_int_equal (fstatat (ofd, "opt/b", &s, 0), 0);
@@ -246,8 +251,9 @@ nothing_changed_is_empty (void **state)
   put (f->upper, "etc/hosts", "a\n", 0644, BASE, BASE);
   put (f->upper, "etc/resolv.conf", "b\n", 0644, BASE, BASE);
   static const char *const exclude[] = { "etc/hosts", "etc/resolv.conf", NULL };
-  fk_upper_opts_t o = { .id_base = BASE, .id_size = SIZE, .exclude = exclude,
-                        .lower_fds = &f->lower, .n_lower = 1 };
+  fk_upper_opts_t o = {
+    .id_base = BASE, .id_size = SIZE, .exclude = exclude, .lower_fds = &f->lower, .n_lower = 1
+  };
   fk_upper_stats_t st;
   fk_error_t err = FK_ERROR_INIT;
   assert_int_equal (capture (f, &o, &st, &err), 0);
@@ -291,8 +297,8 @@ limits_and_unsupported (void **state)
   assert_int_equal (capture (f, &o, NULL, &err), -1);
   assert_int_equal (err.code, ENOTSUP);
   fk_error_clear (&err);
-  assert_int_equal (removexattr (xasprintf ("%s/upper/moved", f->dir), "trusted.overlay.redirect"),
-                    0);
+  cleanup_free char *moved = xasprintf ("%s/upper/moved", f->dir);
+  assert_int_equal (removexattr (moved, "trusted.overlay.redirect"), 0);
   xattr (f->upper, "f1", "trusted.overlay.metacopy", "", 0);
   assert_int_equal (capture (f, &o, NULL, &err), -1);
   assert_int_equal (err.code, ENOTSUP);

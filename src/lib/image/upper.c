@@ -45,6 +45,7 @@ typedef struct capture
   uint64_t tar_size;
   fk_error_t write_err;
   int write_failed;
+  int discard; /* failed: what the archive still writes on its way out goes nowhere */
   uint64_t max_bytes, max_entries;
   link_seen_t *links;
   size_t n_links, cap_links;
@@ -60,6 +61,8 @@ out_write (struct archive *a, void *data, const void *buf, size_t len)
 {
   (void)a;
   capture_t *c = data;
+  if (c->discard)
+    return (la_ssize_t)len;
   if (fk_write_all (c->outfd, buf, len, &c->write_err) < 0)
     {
       c->write_failed = 1;
@@ -600,9 +603,9 @@ fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper
       fk_sha256_final (c->sha, ret_stats->diff_id);
     }
 out:
-  /* A failed archive must not write its end marker on the way out. */
-  if (rc < 0)
-    archive_write_fail (a);
+  /* A failed archive must not write its end marker on the way out (archive_write_fail would
+     leak its filters). */
+  c->discard = rc < 0;
   archive_write_free (a);
   for (size_t i = 0; i < c->n_pending; i++)
     archive_entry_free (c->pending[i]);
