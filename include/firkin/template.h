@@ -90,6 +90,11 @@ int fk_template_remove (fk_runtime_t *rt, const char *id, fk_template_gc_stats_t
    prune`). */
 int fk_template_prune (fk_runtime_t *rt, fk_template_gc_stats_t *ret_stats, fk_error_t *err);
 
+/* Writes the template's image (manifest, config, layer blobs as stored) to dest:
+   `oci:DIR[:TAG]` (an OCI layout, created or added to; TAG defaults to the id),
+   `oci-archive:FILE[:TAG]` (the same in a tar) or `docker-archive:FILE` (`docker save`'s). */
+int fk_template_export (fk_runtime_t *rt, const char *id, const char *dest, fk_error_t *err);
+
 /* Snapshots (docs/snapshots.md). A snapshot is a template: the sandbox's template layers, one
    layer with what the sandbox changed (none when it changed nothing), and its env, cwd and
    user. It holds what the sandbox's code wrote: it is as untrusted as the sandbox. */
