@@ -10,7 +10,7 @@ if ! "$FK" template --help >/dev/null 2>&1 || [ ! -x "$FIRKIN_SRC/scripts/images
   echo "1..0 # SKIP no template store in this build"
   exit 0
 fi
-plan 32
+plan 36
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -173,6 +173,23 @@ c3
 5' ]"
 check "same id, metadata and about the same timeout after resume" \
   sh -c "'$FK' inspect $p | grep -q '\"owner\": \"test\"' && e=\$('$FK' inspect $p | sed -n 's/.*\"expires\": \([0-9]*\).*/\1/p') && [ \$((e - \$(date +%s))) -gt 3500 ]"
+
+q=$("$FK" create busybox)
+"$FK" pause --to-disk "$q"
+check "a sandbox paused to disk: exec says so, stop is refused, extend sets the timeout it resumes with" \
+  sh -c "'$FK' exec $q -- true 2>&1 | grep -q 'paused-to-disk: resume it first' && ! '$FK' stop $q 2>/dev/null && '$FK' extend $q 500 && '$FK' resume $q && e=\$('$FK' inspect $q | sed -n 's/.*\"expires\": \([0-9]*\).*/\1/p') && [ \$((e - \$(date +%s))) -gt 400 ] && [ \$((e - \$(date +%s))) -le 500 ]"
+"$FK" pause --to-disk "$q"
+check "rm of a sandbox paused to disk leaves no directory" \
+  sh -c "'$FK' rm $q && [ ! -e '$S/sandboxes/$q' ]"
+# What a capture killed while the sandbox was frozen leaves: the freeze and the mark.
+k=$("$FK" create busybox)
+"$FK" pause "$k"
+touch "$S/sandboxes/$k/capturing"
+check "a snapshot after a killed one thaws the sandbox the killed one froze" \
+  sh -c "'$FK' snapshot $k >/dev/null && [ \"\$('$FK' inspect $k | sed -n 's/.*\"status\": \"\([a-z-]*\)\".*/\1/p')\" = running ] && [ ! -e '$S/sandboxes/$k/capturing' ]"
+"$FK" pause "$k"
+check "a sandbox the user paused stays paused after a snapshot" \
+  sh -c "'$FK' snapshot $k >/dev/null && [ \"\$('$FK' inspect $k | sed -n 's/.*\"status\": \"\([a-z-]*\)\".*/\1/p')\" = paused ]"
 
 # --- nothing left ---
 "$FK" ls -q | xargs -r "$FK" rm -f

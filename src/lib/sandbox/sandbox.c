@@ -307,8 +307,8 @@ fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err)
   return fd;
 }
 
-/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb. With reread, reads again
-   what another holder may have changed meanwhile (the stop flag, the deadline): a caller that
+/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb. With reread, reads the
+   state again (another holder may have stopped, extended or paused it to disk): a caller that
    saves the state or decides on those needs it; pause, resume and delete use neither. The fd
    is the lock. */
 static int
@@ -333,9 +333,9 @@ lock (fk_sandbox_t *sb, int reread, fk_error_t *err)
       close (fd);
       return fk_error_wrap (err, "sandbox `%s'", id);
     }
-  sb->state->stopped = fresh->stopped;
-  sb->state->expires = fresh->expires;
-  fk_state_free (fresh);
+  /* All of it: a resume from disk gives the same id another PID 1, range and socket. */
+  fk_state_free (sb->state);
+  sb->state = fresh;
   return fd;
 }
 
@@ -354,6 +354,10 @@ fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
   cleanup_close int held = lock (sb, 1, err);
   if (held < 0)
     return -1;
+  if (sb->state->disk_snapshot)
+    return fk_error_set (err, EBUSY,
+                         "sandbox `%s' is paused to disk: nothing runs (resume it, or remove it)",
+                         sb->state->id);
   fk_error_t local = FK_ERROR_INIT;
   cleanup_close int fd = open_pid1 (sb, &local);
   int running = fd >= 0;
@@ -493,6 +497,12 @@ fk_sandbox_extend (fk_sandbox_t *sb, uint64_t seconds, fk_error_t *err)
   cleanup_close int held = lock (sb, 1, err);
   if (held < 0)
     return -1;
+  if (sb->state->disk_snapshot)
+    {
+      /* Asleep on disk no time passes: the timeout it resumes with is what changes. */
+      sb->state->disk_remaining = (int64_t)seconds;
+      return save (sb, err);
+    }
   int64_t deadline = (int64_t)time (NULL) + (int64_t)seconds;
   sb->state->expires = deadline;
   /* The deadline file first: the watchdog reads it. */

@@ -214,10 +214,9 @@ write_docker_tar (fk_store_t *store, struct archive *a, const image_t *im, const
   cleanup_free char *cfg = xasprintf ("%s.json", fk_digest_hex (im->config_digest));
   json_t *layers = json_array ();
   for (size_t i = 0; im->layers[i]; i++)
-    json_array_append_new (layers,
-                           json_sprintf ("%s/layer.tar", fk_digest_hex (im->layers[i])));
-  cleanup_json json_t *manifest = json_pack ("[{s:s, s:[s], s:o}]", "Config", cfg, "RepoTags",
-                                             repotag, "Layers", layers);
+    json_array_append_new (layers, json_sprintf ("%s/layer.tar", fk_digest_hex (im->layers[i])));
+  cleanup_json json_t *manifest
+      = json_pack ("[{s:s, s:[s], s:o}]", "Config", cfg, "RepoTags", repotag, "Layers", layers);
   if (manifest == NULL)
     return fk_error_set (err, EINVAL, "cannot build manifest.json");
   if (tar_blob (store, a, cfg, im->config_digest, err) < 0)
@@ -351,8 +350,7 @@ write_dir (fk_store_t *store, const fk_reference_t *ref, const image_t *im, cons
     {
       if (lerr.code != ENOENT)
         {
-          fk_error_set (err, lerr.code, "`%s/index.json': %s", ref->path,
-                        fk_error_message (&lerr));
+          fk_error_set (err, lerr.code, "`%s/index.json': %s", ref->path, fk_error_message (&lerr));
           fk_error_clear (&lerr);
           return -1;
         }
@@ -364,8 +362,8 @@ write_dir (fk_store_t *store, const fk_reference_t *ref, const image_t *im, cons
     return fk_error_set (err, EINVAL, "`%s/index.json' has no manifests list", ref->path);
   for (size_t i = json_array_size (manifests); i-- > 0;)
     {
-      const char *n = json_string_value (
-          json_object_get (json_object_get (json_array_get (manifests, i), "annotations"), REF_NAME));
+      const char *n = json_string_value (json_object_get (
+          json_object_get (json_array_get (manifests, i), "annotations"), REF_NAME));
       if (n && strcmp (n, tag) == 0)
         json_array_remove (manifests, i);
     }
