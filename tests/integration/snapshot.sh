@@ -10,7 +10,7 @@ if ! "$FK" template --help >/dev/null 2>&1 || [ ! -x "$FIRKIN_SRC/scripts/images
   echo "1..0 # SKIP no template store in this build"
   exit 0
 fi
-plan 36
+plan 37
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -109,6 +109,10 @@ s2=$("$FK" snapshot "$a")
 blob=$(last_blob "$s2")
 check "symlinks pointing out are stored as links, never followed" \
   sh -c "tar -tvf '$S/blobs/sha256/$blob' 2>/dev/null | grep -q 'srv/deep -> /\$' && ! grep -q host-secret '$S/blobs/sha256/$blob' && tar -tvf '$S/blobs/sha256/$blob' 2>/dev/null | grep -q 'root/p1 -> /proc/1/root'"
+# The agent holds the upper dir for the host: the sandbox's code neither inherits it nor reaches
+# PID 1's fds (the agent is not dumpable).
+check "the sandbox's code cannot reach the upper dir PID 1 holds" \
+  sh -c "! '$FK' exec $a -- sh -c 'ls -l /proc/self/fd/ | grep -q \" 4 -> \"' && ! '$FK' exec $a -- ls /proc/1/fd/4/ 2>/dev/null && ! '$FK' exec $a -- cat /proc/1/fd/4/root/new 2>/dev/null"
 c=$("$FK" create --disk 64M busybox)
 in_sb "$c" 'truncate -s 1099511627776 /root/huge'
 check "a sparse file claiming more than the disk limit is refused (EFBIG), nothing kept" \
