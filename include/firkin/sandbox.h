@@ -135,7 +135,8 @@ typedef enum
 {
   FK_SANDBOX_RUNNING,
   FK_SANDBOX_PAUSED,
-  FK_SANDBOX_STOPPED, /* PID 1 exited; delete to clean */
+  FK_SANDBOX_STOPPED,        /* PID 1 exited; delete to clean */
+  FK_SANDBOX_PAUSED_TO_DISK, /* nothing runs: its filesystem sleeps in a snapshot (resume it) */
 } fk_sandbox_status_t;
 
 const char *fk_sandbox_status_name (fk_sandbox_status_t s);
@@ -153,7 +154,8 @@ typedef struct fk_sandbox_info
   int64_t created; /* unix seconds */
   int64_t expires; /* unix seconds, 0 when there is no timeout */
   fk_timeout_action_t timeout_action;
-  char **metadata; /* "K=V", NULL-terminated */
+  char **metadata;     /* "K=V", NULL-terminated */
+  char *disk_snapshot; /* FK_SANDBOX_PAUSED_TO_DISK: the template it sleeps in; else NULL */
 } fk_sandbox_info_t;
 
 void fk_sandbox_info_free (fk_sandbox_info_t *info);

@@ -90,4 +90,44 @@ int fk_template_remove (fk_runtime_t *rt, const char *id, fk_template_gc_stats_t
    prune`). */
 int fk_template_prune (fk_runtime_t *rt, fk_template_gc_stats_t *ret_stats, fk_error_t *err);
 
+/* Writes the template's image (manifest, config, layer blobs as stored) to dest:
+   `oci:DIR[:TAG]` (an OCI layout, created or added to; TAG defaults to the id),
+   `oci-archive:FILE[:TAG]` (the same in a tar) or `docker-archive:FILE` (`docker save`'s). */
+int fk_template_export (fk_runtime_t *rt, const char *id, const char *dest, fk_error_t *err);
+
+/* Snapshots (docs/snapshots.md). A snapshot is a template: the sandbox's template layers, one
+   layer with what the sandbox changed (none when it changed nothing), and its env, cwd and
+   user. It holds what the sandbox's code wrote: it is as untrusted as the sandbox. */
+typedef struct fk_snapshot_opts
+{
+  unsigned version; /* FK_SNAPSHOT_OPTIONS_VERSION */
+  const char *id;   /* the template's id; NULL: "snap-<sandbox id>-<8 hex>" */
+} fk_snapshot_opts_t;
+
+#define FK_SNAPSHOT_OPTIONS_VERSION 1
+#define FK_SNAPSHOT_OPTIONS_INIT                                                                   \
+  {                                                                                                \
+    .version = FK_SNAPSHOT_OPTIONS_VERSION                                                         \
+  }
+
+/* The most sandboxes one fork makes. */
+#define FK_FORK_MAX 100
+
+/* Captures the sandbox's filesystem changes as a new template (frozen for the capture only; it
+   goes on running). EEXIST when the id is taken; *ret_id (caller frees) is the template id. */
+int fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **ret_id,
+                         fk_error_t *err);
+
+/* count (1 to FK_FORK_MAX) new sandboxes from sb's filesystem now, sharing one snapshot layer;
+   same limits, metadata and remaining timeout. *ret_ids: their ids (free with fk_strv_free). */
+int fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *err);
+
+/* Snapshots the sandbox into the template "disk-<id>" (replaced at each pause), then stops it:
+   no process, no memory; its state (on disk) says paused-to-disk. *ret_snapshot may be NULL. */
+int fk_sandbox_pause_to_disk (fk_sandbox_t *sb, char **ret_snapshot, fk_error_t *err);
+
+/* Resumes a sandbox: one paused to disk is made again from its snapshot, with the same id,
+   metadata, limits and remaining timeout; a frozen one is thawed (fk_sandbox_resume). */
+int fk_template_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err);
+
 #endif

@@ -25,8 +25,9 @@ fk_cli_connect (const fk_cli_globals_t *g, const char *id, fk_runtime_t **ret_rt
   fk_sandbox_info_free (info);
   if (status == FK_SANDBOX_STOPPED)
     return fk_error_set (err, ESRCH, "sandbox `%s' is stopped", id);
-  if (status == FK_SANDBOX_PAUSED)
-    return fk_error_set (err, EAGAIN, "sandbox `%s' is paused: resume it first", id);
+  if (status == FK_SANDBOX_PAUSED || status == FK_SANDBOX_PAUSED_TO_DISK)
+    return fk_error_set (err, EAGAIN, "sandbox `%s' is %s: resume it first", id,
+                         fk_sandbox_status_name (status));
   if (fk_client_connect (sock, ret_client, err) < 0)
     return fk_error_wrap (err, "sandbox `%s'", id);
   return 0;

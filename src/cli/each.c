@@ -32,7 +32,9 @@ fk_cli_each (const fk_cli_globals_t *g, char **ids, int n, unsigned flags, fk_cl
       return rc;
     }
   fk_runtime_t *rt = NULL;
-  if (fk_cli_runtime_open (g, 0, NULL, &rt, &err) < 0)
+  if (fk_cli_runtime_open (g, (flags & FK_CLI_EACH_PROGRAMS) ? FK_CLI_RUNTIME_PROGRAMS : 0, NULL,
+                           &rt, &err)
+      < 0)
     return fk_cli_fail (&err, 1);
   int rc = 0;
   for (int i = 0; i < n; i++)

@@ -16,6 +16,7 @@ enum
 {
   FK_CLI_EACH_MISSING_OK = 1 << 0, /* a sandbox that is not there (or was deleted meanwhile) is
                                       no failure: rm -f */
+  FK_CLI_EACH_PROGRAMS = 1 << 1,   /* the runtime finds fk-agent: fn may create sandboxes */
 };
 
 /* Opens the runtime, then for each id: open, fn, report "fk: ID: message" on failure. Returns

@@ -35,6 +35,12 @@ companion (const char *name, const char *verb)
   return 1;
 }
 
+int
+fk_cli_image_companion (const char *verb)
+{
+  return companion ("fk-image", verb);
+}
+
 #ifndef FK_IMAGE_VERBS
 /* The image verbs live in fk-image, beside fk: they need the registry client and the archive
    reader, whose shared libraries (libcurl's tree: ~45 of them) would otherwise be loaded by
@@ -47,6 +53,8 @@ image_companion (const fk_cli_globals_t *g, int argc, char **argv)
 #define fk_verb_layer image_companion
 #define fk_verb_template image_companion
 #define fk_verb_image image_companion
+#define fk_verb_snapshot image_companion
+#define fk_verb_fork image_companion
 #endif
 
 static const fk_verb_t verbs[] = {
@@ -64,8 +72,10 @@ static const fk_verb_t verbs[] = {
   { "ls", fk_verb_ls, "list sandboxes", 1 },
   { "inspect", fk_verb_inspect, "show a sandbox's state as JSON", 1 },
   { "stop", fk_verb_stop, "stop sandboxes (SIGTERM, then SIGKILL after a grace)", 0 },
-  { "pause", fk_verb_pause, "freeze every process of sandboxes", 1 },
-  { "resume", fk_verb_resume, "thaw paused sandboxes", 1 },
+  { "pause", fk_verb_pause, "freeze every process of sandboxes (--to-disk: snapshot, stop)", 1 },
+  { "resume", fk_verb_resume, "thaw paused sandboxes, or make one paused to disk again", 1 },
+  { "snapshot", fk_verb_snapshot, "capture a sandbox's filesystem as a new template", 0 },
+  { "fork", fk_verb_fork, "new sandboxes from a sandbox's filesystem now (--count N)", 0 },
   { "rm", fk_verb_rm, "delete sandboxes (-f: even running ones)", 1 },
   { "extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now", 1 },
   { "port", fk_verb_port, "forward host connections to a TCP port inside a sandbox", 0 },

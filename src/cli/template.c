@@ -26,6 +26,8 @@ template_usage (FILE *out)
            "       fk template ls\n"
            "       fk template inspect ID\n"
            "       fk template rm ID\n"
+           "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+           "                                     docker-archive:FILE; TAG defaults to ID)\n"
            "  REF: [REGISTRY/]REPO[:TAG][@sha256:DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
            "       docker-archive:FILE\n");
 }
@@ -143,6 +145,16 @@ template_rm (const fk_cli_globals_t *g, const char *id)
   return 0;
 }
 
+static int
+template_export (const fk_cli_globals_t *g, const char *id, const char *dest)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_runtime_t *rt = NULL;
+  int r = open_runtime (g, &rt, &err) < 0 ? -1 : fk_template_export (rt, id, dest, &err);
+  fk_runtime_close (rt);
+  return r < 0 ? fk_cli_fail (&err, 1) : 0;
+}
+
 int
 fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
 {
@@ -167,6 +179,8 @@ fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
     return template_inspect (g, argv[2]);
   if (strcmp (sub, "rm") == 0 && argc == 3)
     return template_rm (g, argv[2]);
+  if (strcmp (sub, "export") == 0 && argc == 4)
+    return template_export (g, argv[2], argv[3]);
   template_usage (stderr);
   return 2;
 }

@@ -46,6 +46,10 @@ int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_port (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_snapshot (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_fork (const fk_cli_globals_t *g, int argc, char **argv);
+/* Runs fk-image (beside fk) with fk's own arguments: verbs that need the archive library. */
+int fk_cli_image_companion (const char *verb);
 /* shells */
 int fk_verb_shell (const fk_cli_globals_t *g, int argc, char **argv);
 

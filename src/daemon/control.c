@@ -42,6 +42,13 @@ rfc3339 (int64_t t, char out[32])
   strftime (out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Paused as E2B says it: frozen (memory kept) or asleep on disk (the filesystem alone). */
+static int
+paused (const fk_sandbox_info_t *info)
+{
+  return info->status == FK_SANDBOX_PAUSED || info->status == FK_SANDBOX_PAUSED_TO_DISK;
+}
+
 /* ListedSandbox, or SandboxDetail (with the token) when detail. */
 static json_t *
 sandbox_json (const fk_sandbox_info_t *info, int detail)
@@ -60,14 +67,13 @@ sandbox_json (const fk_sandbox_info_t *info, int detail)
       cleanup_free char *key = xstrndup (kv, (size_t)(eq - kv));
       json_object_set_new (meta, key, json_string (eq + 1));
     }
-  json_t *j
-      = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:s}", "templateID",
-                   info->template_id ? info->template_id : "", "sandboxID", info->id, "clientID",
-                   CLIENT_ID, "startedAt", started, "endAt", end, "cpuCount", (json_int_t)cpus,
-                   "memoryMB", (json_int_t)(info->resources.memory_bytes >> 20), "diskSizeMB",
-                   (json_int_t)(info->resources.disk_bytes >> 20), "state",
-                   info->status == FK_SANDBOX_PAUSED ? "paused" : "running", "metadata", meta,
-                   "envdVersion", FKD_ENVD_VERSION);
+  json_t *j = json_pack (
+      "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:s}", "templateID",
+      info->template_id ? info->template_id : "", "sandboxID", info->id, "clientID", CLIENT_ID,
+      "startedAt", started, "endAt", end, "cpuCount", (json_int_t)cpus, "memoryMB",
+      (json_int_t)(info->resources.memory_bytes >> 20), "diskSizeMB",
+      (json_int_t)(info->resources.disk_bytes >> 20), "state", paused (info) ? "paused" : "running",
+      "metadata", meta, "envdVersion", FKD_ENVD_VERSION);
   const char *token = fkd_meta_get (info->metadata, FKD_META_TOKEN);
   if (detail && token)
     json_object_set_new (j, "envdAccessToken", json_string (token));
@@ -195,7 +201,7 @@ list_job (fkd_req_t *r, void *data)
         continue;
       if (info->status == FK_SANDBOX_RUNNING && !l->want_running)
         continue;
-      if (info->status == FK_SANDBOX_PAUSED && !l->want_paused)
+      if (paused (info) && !l->want_paused)
         continue;
       if (!meta_matches (info, l->metadata))
         continue;
@@ -349,6 +355,7 @@ typedef struct sandbox_req
   uint64_t start, end, limit;
   int backward, min_level;
   char *search;
+  int memory; /* pause, connect, resume: `memory' (0: false: pause to disk) */
 } sandbox_req_t;
 
 static void
@@ -511,16 +518,30 @@ sandbox_job (fkd_req_t *r, void *data)
       fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
       break;
     case OP_PAUSE:
-      if (fk_sandbox_pause (sb, &err) < 0)
-        {
-          if (err.code != EALREADY)
-            goto fail;
-          fkd_reply_error (r, MHD_HTTP_CONFLICT, "sandbox %s is already paused", s->id);
-          break;
-        }
-      log_info ("paused sandbox %s", s->id);
-      fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
-      break;
+      {
+        /* memory: false keeps the filesystem alone: a snapshot, then no process and no memory
+           (fk_sandbox_pause_to_disk); else a freeze that keeps everything. */
+        if (fk_sandbox_inspect (sb, &info, &err) < 0)
+          goto fail;
+        int already = paused (info);
+        if (!already
+            && (s->memory ? fk_sandbox_pause (sb, &err) : fk_sandbox_pause_to_disk (sb, NULL, &err))
+                   < 0)
+          {
+            if (err.code != EALREADY)
+              goto fail;
+            already = 1;
+            fk_error_clear (&err);
+          }
+        if (already)
+          {
+            fkd_reply_error (r, MHD_HTTP_CONFLICT, "sandbox %s is already paused", s->id);
+            break;
+          }
+        log_info ("paused sandbox %s%s", s->id, s->memory ? "" : " to disk");
+        fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
+        break;
+      }
     case OP_CONNECT:
       {
         int resumed = 0;
@@ -542,9 +563,22 @@ sandbox_job (fkd_req_t *r, void *data)
             fk_sandbox_info_free (info);
             info = NULL;
           }
-        if (fk_sandbox_extend_ex (sb, s->timeout_sec, s->extend_flags, &resumed, &err) < 0
+        /* Asleep on disk: made again from its snapshot, same id, metadata and token. */
+        if (fk_sandbox_inspect (sb, &info, &err) < 0)
+          goto fail;
+        if (info->status == FK_SANDBOX_PAUSED_TO_DISK)
+          {
+            if (fk_template_sandbox_resume (sb, &err) < 0)
+              goto fail;
+            resumed = 1;
+          }
+        fk_sandbox_info_free (info);
+        info = NULL;
+        int thawed = 0;
+        if (fk_sandbox_extend_ex (sb, s->timeout_sec, s->extend_flags, &thawed, &err) < 0
             || fk_sandbox_inspect (sb, &info, &err) < 0)
           goto fail;
+        resumed |= thawed;
         if (resumed)
           log_info ("resumed sandbox %s", s->id);
         fkd_reply_json (r, resumed ? MHD_HTTP_CREATED : MHD_HTTP_OK, connect_json (r, info));
@@ -653,12 +687,15 @@ query_num (fkd_req_t *r, const char *name, uint64_t max, uint64_t *ret)
 
 /* The optional JSON body of a lifecycle call: application/json when there is one. */
 static int
-lifecycle_body (fkd_req_t *r, fkd_body_kind_t kind, uint64_t dflt, uint64_t *ret_sec)
+lifecycle_body (fkd_req_t *r, fkd_body_kind_t kind, uint64_t dflt, uint64_t *ret_sec,
+                int *ret_memory)
 {
   if (r->len && !json_body (r))
     return -1;
   fk_error_t err = FK_ERROR_INIT;
-  if (fkd_lifecycle_req_parse (kind, r->body ? r->body : "", r->len, dflt, ret_sec, &err) < 0)
+  if (fkd_lifecycle_req_parse (kind, r->body ? r->body : "", r->len, dflt, ret_sec, ret_memory,
+                               &err)
+      < 0)
     {
       fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
       fk_error_clear (&err);
@@ -743,27 +780,32 @@ route_sandbox (fkd_req_t *r, const char *method, const char *url, const char *re
   else if (!v2 && strcmp (sub, "/pause") == 0 && post)
     {
       s->op = OP_PAUSE;
-      bad = lifecycle_body (r, FKD_BODY_PAUSE, 0, &s->timeout_sec) < 0;
+      bad = lifecycle_body (r, FKD_BODY_PAUSE, 0, &s->timeout_sec, &s->memory) < 0;
     }
   else if (strcmp (sub, "/connect") == 0 && post)
     {
       /* Connect only moves the deadline later (E2B: "TTL is only extended"). */
       s->op = OP_CONNECT;
       s->extend_flags = FK_EXTEND_RESUME | FK_EXTEND_NO_SHORTEN;
-      bad = lifecycle_body (r, FKD_BODY_CONNECT, CONNECT_TIMEOUT_DEFAULT, &s->timeout_sec) < 0;
+      bad = lifecycle_body (r, FKD_BODY_CONNECT, CONNECT_TIMEOUT_DEFAULT, &s->timeout_sec,
+                            &s->memory)
+            < 0;
     }
   else if (!v2 && strcmp (sub, "/resume") == 0 && post)
     {
       s->op = OP_CONNECT;
       s->extend_flags = FK_EXTEND_RESUME;
       s->backward = 1; /* resume: a running sandbox is a conflict */
-      bad = lifecycle_body (r, FKD_BODY_RESUME, RESUME_TIMEOUT_DEFAULT, &s->timeout_sec) < 0;
+      bad = lifecycle_body (r, FKD_BODY_RESUME, RESUME_TIMEOUT_DEFAULT, &s->timeout_sec, &s->memory)
+            < 0;
     }
   else if (!v2 && strcmp (sub, "/refreshes") == 0 && post)
     {
       s->op = OP_REFRESH;
       s->extend_flags = FK_EXTEND_NO_SHORTEN;
-      bad = lifecycle_body (r, FKD_BODY_REFRESH, REFRESH_DURATION_DEFAULT, &s->timeout_sec) < 0;
+      bad = lifecycle_body (r, FKD_BODY_REFRESH, REFRESH_DURATION_DEFAULT, &s->timeout_sec,
+                            &s->memory)
+            < 0;
     }
   else if (!v2 && strcmp (sub, "/metrics") == 0 && get)
     {

@@ -234,7 +234,7 @@ fkd_sandbox_id_valid (const char *id)
 
 int
 fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uint64_t dflt,
-                         uint64_t *ret_sec, fk_error_t *err)
+                         uint64_t *ret_sec, int *ret_memory, fk_error_t *err)
 {
   static const char *const what[]
       = { "connect request", "resume request", "refresh request", "pause request" };
@@ -246,6 +246,7 @@ fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uin
   if (i == len)
     {
       *ret_sec = sec;
+      *ret_memory = 1;
       return 0;
     }
   cleanup_json json_t *root = NULL;
@@ -256,11 +257,7 @@ fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uin
   json_t *mem = field (root, "memory");
   if (mem && !json_is_boolean (mem))
     return fk_error_set (err, EINVAL, "%s: `memory' is not a boolean", w);
-  if (mem && json_is_false (mem))
-    return fk_error_set (err, EINVAL,
-                         "%s: `memory: false' (a cold boot) is not supported: a paused firkin "
-                         "sandbox keeps its processes",
-                         w);
+  int memory = !(mem && json_is_false (mem));
   if (kind == FKD_BODY_RESUME)
     {
       json_t *ap = field (root, "autoPause");
@@ -283,6 +280,7 @@ fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uin
         }
     }
   *ret_sec = sec;
+  *ret_memory = memory;
   return 0;
 }
 

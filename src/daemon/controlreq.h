@@ -50,8 +50,8 @@ int fkd_timeout_req_parse (const char *text, size_t len, uint64_t *ret_sec, fk_e
 /* The body of connect, resume, refresh and pause: each optional (an empty body is {}).
    connect {timeout, memory}, resume {timeout, autoPause, memory}, refresh {duration}, pause
    {memory}. *ret_sec gets `timeout' (connect, resume) or `duration' (refresh), else dflt (pause
-   gets 0); `memory: false' (a cold boot on resume) is EINVAL: a firkin pause keeps the
-   processes. */
+   gets 0); *ret_memory is 0 for `memory: false' (a pause that keeps the filesystem alone: to
+   disk; on connect and resume it changes nothing: a sandbox resumes as it was paused), else 1. */
 typedef enum
 {
   FKD_BODY_CONNECT,
@@ -60,7 +60,7 @@ typedef enum
   FKD_BODY_PAUSE,
 } fkd_body_kind_t;
 int fkd_lifecycle_req_parse (fkd_body_kind_t kind, const char *text, size_t len, uint64_t dflt,
-                             uint64_t *ret_sec, fk_error_t *err);
+                             uint64_t *ret_sec, int *ret_memory, fk_error_t *err);
 
 /* Comma-separated sandbox ids of /sandboxes/metrics (each valid, 1 to FKD_MAX_METRICS_IDS,
    repeats dropped); caller frees with fk_strv_free. */

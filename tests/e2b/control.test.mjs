@@ -93,6 +93,35 @@ test('pause, then Sandbox.connect and sbx.connect: the file and the process surv
   assert.equal((await sbx.commands.run(`kill -0 ${pid} && echo alive`)).stdout, 'alive\n');
 });
 
+test('pause with memory: false goes to disk; connect makes it again with its files and token', async () => {
+  const box = await Sandbox.create('base', { timeoutMs: 120_000, metadata: { disk: 'yes' } });
+  // Outside /tmp and /dev/shm: those are scratch space, not in a snapshot (docs/snapshots.md).
+  await box.files.write('/root/on-disk.txt', 'kept on disk\n');
+  await box.commands.run('rm -f /etc/motd; mkdir -p /opt/made && echo x > /opt/made/f');
+  const bg = await box.commands.run('sleep 600', { background: true });
+  const res = await api(`/sandboxes/${box.sandboxId}/pause`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"memory": false}',
+  });
+  assert.equal(res.status, 204, await res.text());
+  assert.equal((await Sandbox.getInfo(box.sandboxId)).state, 'paused');
+  assert.ok((await ids(['paused'])).includes(box.sandboxId));
+  assert.equal(await box.isRunning(), false);
+  // Paused again (to disk or not): a conflict.
+  const twice = await api(`/sandboxes/${box.sandboxId}/pause`, { method: 'POST' });
+  assert.equal(twice.status, 409);
+
+  const back = await Sandbox.connect(box.sandboxId, { timeoutMs: 60_000 });
+  assert.equal((await back.getInfo()).state, 'running');
+  assert.deepEqual((await back.getInfo()).metadata, { disk: 'yes' });
+  assert.equal(await back.files.read('/root/on-disk.txt'), 'kept on disk\n');
+  assert.equal((await back.commands.run('cat /opt/made/f; test -e /etc/motd || echo gone')).stdout,
+    'x\ngone\n');
+  // Its processes did not come back (a cold start), and the old handle's token still works.
+  assert.ok(!(await back.commands.list()).some((p) => p.pid === bg.pid && p.args.includes('600')));
+  assert.equal((await box.commands.run('echo same token')).stdout, 'same token\n');
+  await back.kill();
+});
+
 test('connect answers 201 when it resumed, 200 when running, with the envd token', async () => {
   const res = await api(`/v2/sandboxes/${sbx.sandboxId}/connect`, {
     method: 'POST',

@@ -36,8 +36,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   for (int kind = FKD_BODY_CONNECT; kind <= FKD_BODY_PAUSE; kind++)
     {
-      if (fkd_lifecycle_req_parse ((fkd_body_kind_t)kind, text, size, 300, &sec, &err) == 0
-          && (sec > FKD_MAX_TIMEOUT_SEC || (kind == FKD_BODY_PAUSE ? sec != 0 : sec == 0)))
+      int memory = -1;
+      if (fkd_lifecycle_req_parse ((fkd_body_kind_t)kind, text, size, 300, &sec, &memory, &err) == 0
+          && (sec > FKD_MAX_TIMEOUT_SEC || (kind == FKD_BODY_PAUSE ? sec != 0 : sec == 0)
+              || (memory != 0 && memory != 1)))
         abort ();
       fk_error_clear (&err);
     }

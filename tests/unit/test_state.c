@@ -166,9 +166,12 @@ spec_parts_through_the_codec (void **state)
   assert_int_equal (
       json_integer_value (json_object_get (json_object_get (spec, "resources"), "memory_bytes")),
       64 << 20);
-  /* Only the parts a state keeps. */
-  assert_null (json_object_get (spec, "env"));
+  /* Only the parts a state keeps: env, workdir, user for snapshots and a resume from disk;
+     never the init command. */
+  assert_non_null (json_object_get (spec, "env"));
   assert_null (json_object_get (spec, "init"));
+  assert_null (json_object_get (spec, "timeout_sec"));
+  assert_null (json_object_get (j, "paused_to_disk"));
   json_decref (j);
   /* No metadata given: an empty list back, as readers expect. */
   fk_sandbox_state_t *back = NULL;
@@ -176,6 +179,16 @@ spec_parts_through_the_codec (void **state)
   assert_non_null (back->metadata);
   assert_null (back->metadata[0]);
   assert_int_equal (back->resources.pids, 100);
+  assert_null (back->disk_snapshot);
+  /* Paused to disk: the snapshot and the timeout left come back. */
+  back->disk_snapshot = strdup ("disk-new1");
+  back->disk_remaining = 42;
+  assert_int_equal (fk_state_save (dfd, back, &err), 0);
+  fk_state_free (back);
+  back = NULL;
+  assert_int_equal (fk_state_load (dfd, &back, &err), 0);
+  assert_string_equal (back->disk_snapshot, "disk-new1");
+  assert_int_equal (back->disk_remaining, 42);
   fk_state_free (back);
 
   /* A bad spec part is named. */

@@ -199,6 +199,7 @@ new_state (const fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_plan_
   st->expires = spec->timeout_sec ? (int64_t)now + (int64_t)spec->timeout_sec : 0;
   st->timeout_action = spec->timeout_action;
   st->metadata = xstrvdup (spec->metadata);
+  fk_sandbox_spec_dup (spec, &st->spec);
   if (st->metadata == NULL)
     st->metadata = xcalloc (1, sizeof (char *));
   return st;
@@ -209,6 +210,13 @@ new_state (const fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_plan_
 int
 fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                    fk_error_t *err)
+{
+  return fk_sandbox_create_as (rt, spec, NULL, ret_sb, err);
+}
+
+int
+fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_create_as_t *as,
+                      fk_sandbox_t **ret_sb, fk_error_t *err)
 {
   if (fk_spec_validate (spec, err) < 0)
     return -1;
@@ -229,9 +237,12 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
         return fk_error_set_errno (err, "open fk-agent `%s'", agent);
     }
 
-  char id[13];
-  fk_create_new_id (id);
-  if (mkdirat (rt->sandboxes_fd, id, 0700) < 0)
+  char id[65];
+  if (as)
+    snprintf (id, sizeof id, "%s", as->id);
+  else
+    fk_create_new_id (id);
+  if (!as && mkdirat (rt->sandboxes_fd, id, 0700) < 0)
     return fk_error_set_errno (err, "make sandbox dir `%s'", id);
   int ret = -1;
   uint32_t id_base = 0;
@@ -248,7 +259,7 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
   /* The lifecycle lock until the state is saved: a sweep leaves a create in progress alone.
      Waited for: a sweep that saw the new directory before this lock holds its own a moment. */
   int locked;
-  while ((locked = dirfd < 0 ? -1 : flock (dirfd, LOCK_EX)) < 0 && errno == EINTR)
+  while ((locked = dirfd < 0 ? -1 : as ? 0 : flock (dirfd, LOCK_EX)) < 0 && errno == EINTR)
     ;
   if (locked < 0)
     {
@@ -289,6 +300,8 @@ fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandbox_t
     }
 
   st = new_state (rt, spec, &plan, sock, id_base, now);
+  if (as)
+    st->created = as->created;
   st->pid = started.pid;
   if (fk_state_start_time (started.pid, 1, &st->start_time, err) < 0)
     {
@@ -324,7 +337,17 @@ out:
       if (id_base)
         fk_idrange_free (rt->state_fd, id_base, id, &ignored);
       fk_error_clear (&ignored);
-      fk_rm_rf_at (rt->sandboxes_fd, id, &ignored);
+      if (as)
+        {
+          /* The directory and its state stay for another try; what this try made goes. */
+          if (dirfd >= 0)
+            {
+              unlinkat (dirfd, "agent.sock", 0);
+              unlinkat (dirfd, "deadline", 0);
+            }
+        }
+      else
+        fk_rm_rf_at (rt->sandboxes_fd, id, &ignored);
       fk_error_clear (&ignored);
     }
   fk_plan_clear (&plan);

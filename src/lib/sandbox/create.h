@@ -15,6 +15,18 @@
 int fk_sandbox_plan (const fk_sandbox_spec_t *spec, const char *id, uint32_t id_base,
                      fk_plan_t *ret_plan, fk_error_t *err);
 
+/* A sandbox made again under an id it had (a resume from disk): its directory exists and the
+   caller holds its lifecycle lock; a failure leaves the directory and its state as they were. */
+typedef struct fk_create_as
+{
+  const char *id;
+  int64_t created; /* the first create's time, kept */
+} fk_create_as_t;
+
+/* fk_sandbox_create, or with as: under as->id. */
+int fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_create_as_t *as,
+                          fk_sandbox_t **ret_sb, fk_error_t *err);
+
 /* A new random sandbox id (12 lower-case hex digits). */
 void fk_create_new_id (char out[13]);
 

@@ -200,7 +200,8 @@ mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, i
    disk's limit and no host file can be grown from inside; the host reads it through
    /proc/<pid>/fd/2. */
 static int
-build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_fd, fk_error_t *err)
+build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_fd,
+            int *ret_upper_fd, fk_error_t *err)
 {
   const fk_plan_t *plan = l->plan;
   /* Nothing mounted here may reach the host: the namespace's mounts are private. */
@@ -211,6 +212,14 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
   cleanup_close int tmp = -1, shm = -1;
   if (fk_mount_attach_scratch (scratch, &tmp, &shm, err) < 0)
     return -1;
+  /* The agent keeps the upper dir (FK_LAUNCH_UPPER_FD) for the host's snapshots: once the root
+     is pivoted nothing else names it. */
+  if (l->listen_fd >= 0)
+    {
+      *ret_upper_fd = openat (scratch, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (*ret_upper_fd < 0)
+        return fk_error_set_errno (err, "open the upper dir");
+    }
   if (plan->process.log_to_disk)
     {
       *ret_log_fd = open ("/tmp/agent.log", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
@@ -432,9 +441,10 @@ fk_launch_child (const fk_launch_t *launch)
       fk_error_set_errno (&err, "new cgroup namespace");
       die (l, &err);
     }
-  int root = -1, log_fd = -1;
-  if (build_root (l, mount_fds, &root, &log_fd, &err) < 0)
+  int root = -1, log_fd = -1, upper_fd = -1;
+  if (build_root (l, mount_fds, &root, &log_fd, &upper_fd, &err) < 0)
     die (l, &err);
+  upper_fd = above_stdio (upper_fd);
   if (plan->hostname && !plan->ns[FK_PLAN_NS_UTS].join
       && sethostname (plan->hostname, strlen (plan->hostname)) < 0)
     {
@@ -458,6 +468,8 @@ fk_launch_child (const fk_launch_t *launch)
   if (l->listen_fd >= 0)
     {
       /* The listening socket goes to fd 3: move whatever else sits there first. */
+      if (upper_fd == 3)
+        upper_fd = fcntl (3, F_DUPFD_CLOEXEC, FK_LAUNCH_UPPER_FD + 1);
       if (l->error_fd == 3)
         l->error_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
       if (l->exec_fd == 3)
@@ -465,6 +477,19 @@ fk_launch_child (const fk_launch_t *launch)
       if (l->listen_fd == 3 ? fcntl (3, F_SETFD, 0) < 0 : dup2 (l->listen_fd, 3) < 0)
         {
           fk_error_set_errno (&err, "pass the listening socket");
+          die (l, &err);
+        }
+      /* Then the upper dir to FK_LAUNCH_UPPER_FD, not close-on-exec: the agent holds it (and
+         keeps it from the commands it runs). */
+      if (l->error_fd == FK_LAUNCH_UPPER_FD)
+        l->error_fd = fcntl (FK_LAUNCH_UPPER_FD, F_DUPFD_CLOEXEC, FK_LAUNCH_UPPER_FD + 1);
+      if (l->exec_fd == FK_LAUNCH_UPPER_FD)
+        l->exec_fd = fcntl (FK_LAUNCH_UPPER_FD, F_DUPFD_CLOEXEC, FK_LAUNCH_UPPER_FD + 1);
+      if (upper_fd >= 0
+          && (upper_fd == FK_LAUNCH_UPPER_FD ? fcntl (upper_fd, F_SETFD, 0) < 0
+                                             : dup2 (upper_fd, FK_LAUNCH_UPPER_FD) < 0))
+        {
+          fk_error_set_errno (&err, "pass the upper dir");
           die (l, &err);
         }
     }

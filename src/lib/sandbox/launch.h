@@ -37,6 +37,10 @@ enum
   FK_LAUNCH_N_FDS,
 };
 
+/* The fd an agent sandbox's PID 1 holds its overlay's upper dir on (O_PATH), for the host to
+   take with pidfd_getfd when it captures the sandbox's changes (sandbox/upperfd.h). */
+#define FK_LAUNCH_UPPER_FD 4
+
 /* What the child sends on sync_fd, besides a terminal's master: ready to wait at the start
    fifo. */
 #define FK_LAUNCH_READY 'r'

@@ -133,6 +133,7 @@ fk_sandbox_info_free (fk_sandbox_info_t *info)
   free (info->socket_path);
   free (info->cgroup);
   fk_strv_free (info->metadata);
+  free (info->disk_snapshot);
   free (info);
 }
 
@@ -162,7 +163,12 @@ fk_sandbox_inspect (fk_sandbox_t *sb, fk_sandbox_info_t **ret_info, fk_error_t *
   info->metadata
       = st->metadata ? xstrvdup ((const char *const *)st->metadata) : xcalloc (1, sizeof (char *));
   info->status = FK_SANDBOX_STOPPED;
-  if (fk_state_alive (st))
+  if (st->disk_snapshot)
+    {
+      info->status = FK_SANDBOX_PAUSED_TO_DISK;
+      info->disk_snapshot = xstrdup (st->disk_snapshot);
+    }
+  else if (fk_state_alive (st))
     {
       fk_error_t local = FK_ERROR_INIT;
       int frozen = fk_cgroup_is_frozen (&sb->cgroups, st->cgroup, &local);
@@ -303,8 +309,8 @@ fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err)
   return fd;
 }
 
-/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb. With reread, reads again
-   what another holder may have changed meanwhile (the stop flag, the deadline): a caller that
+/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb. With reread, reads the
+   state again (another holder may have stopped, extended or paused it to disk): a caller that
    saves the state or decides on those needs it; pause, resume and delete use neither. The fd
    is the lock. */
 static int
@@ -329,10 +335,9 @@ lock (fk_sandbox_t *sb, int reread, fk_error_t *err)
       close (fd);
       return fk_error_wrap (err, "sandbox `%s'", id);
     }
-  sb->state->stopped = fresh->stopped;
-  sb->state->expires = fresh->expires;
-  sb->state->timeout_action = fresh->timeout_action;
-  fk_state_free (fresh);
+  /* All of it: a resume from disk gives the same id another PID 1, range and socket. */
+  fk_state_free (sb->state);
+  sb->state = fresh;
   return fd;
 }
 
@@ -351,6 +356,10 @@ fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
   cleanup_close int held = lock (sb, 1, err);
   if (held < 0)
     return -1;
+  if (sb->state->disk_snapshot)
+    return fk_error_set (err, EBUSY,
+                         "sandbox `%s' is paused to disk: nothing runs (resume it, or remove it)",
+                         sb->state->id);
   fk_error_t local = FK_ERROR_INIT;
   cleanup_close int fd = open_pid1 (sb, &local);
   int running = fd >= 0;
@@ -506,6 +515,16 @@ fk_sandbox_extend_ex (fk_sandbox_t *sb, uint64_t seconds, unsigned flags, int *r
   cleanup_close int held = lock (sb, seconds != 0, err);
   if (held < 0)
     return -1;
+  if (sb->state->disk_snapshot)
+    {
+      /* Asleep on disk no time passes: the timeout it resumes with is what changes. */
+      if (ret_resumed)
+        *ret_resumed = 0;
+      if (seconds == 0)
+        return 0;
+      sb->state->disk_remaining = (int64_t)seconds;
+      return save (sb, err);
+    }
   int resumed = 0;
   if (flags & FK_EXTEND_RESUME)
     {

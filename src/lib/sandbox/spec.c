@@ -24,6 +24,8 @@ fk_sandbox_status_name (fk_sandbox_status_t s)
       return "paused";
     case FK_SANDBOX_STOPPED:
       return "stopped";
+    case FK_SANDBOX_PAUSED_TO_DISK:
+      return "paused-to-disk";
     }
   return "unknown";
 }

@@ -31,13 +31,16 @@ fk_state_free (fk_sandbox_state_t *st)
   free (st->cgroup);
   free (st->cgroup_root);
   fk_strv_free (st->metadata);
+  fk_sandbox_spec_free (st->spec);
+  free (st->disk_snapshot);
   free (st);
 }
 
 /* The parts of the spec a state keeps, written by the spec's codec under "spec" (a state from
    before that has them at the top: "template", "layers", "limits" and "metadata", an object). */
 static const char *const spec_fields[]
-    = { "template_id", "layers", "resources", "timeout_action", "metadata", NULL };
+    = { "template_id", "layers",   "resources",  "env",     "workdir",        "user",
+        "hostname",    "metadata", "data_plane", "seccomp", "timeout_action", NULL };
 
 static int write_alive (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err);
 
@@ -46,6 +49,9 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
 {
   fk_sandbox_spec_t view;
   fk_sandbox_spec_init (&view);
+  if (st->spec)
+    view = *st->spec;
+  view.init = NULL;
   view.template_id = st->template_id;
   view.layers = (const char *const *)st->layers;
   view.resources = st->resources;
@@ -63,6 +69,10 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       "id_base", (json_int_t)st->id_base);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
+  if (st->disk_snapshot)
+    json_object_set_new (j, "paused_to_disk",
+                         json_pack ("{s:s, s:I}", "snapshot", st->disk_snapshot, "remaining",
+                                    (json_int_t)st->disk_remaining));
   /* Atomic (temp file + rename) but not fsynced: a state can only matter in the boot that wrote
      it (the boot id says so), and a crash before the data is on disk is a reboot. */
   cleanup_free char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
@@ -90,12 +100,12 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
 }
 
 /* The `alive' mark: a symlink whose target is "BOOT_ID PID EXPIRES ACTION", kept with every
-   save of the state, gone when the sandbox was stopped on purpose. A symlink, so that the sweep
-   of every fk call reads it with one readlinkat and no file read or JSON parse. */
+   save of the state, gone when the sandbox was stopped on purpose or paused to disk. A symlink, so
+   that the sweep of every fk call reads it with one readlinkat and no file read or JSON parse. */
 static int
 write_alive (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
 {
-  if (st->stopped || st->pid <= 0)
+  if (st->stopped || st->pid <= 0 || st->disk_snapshot)
     {
       if (unlinkat (dirfd, FK_STATE_ALIVE, 0) < 0 && errno != ENOENT)
         return fk_error_set_errno (err, "remove the alive mark of sandbox `%s'", st->id);
@@ -200,7 +210,7 @@ load_spec (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   st->metadata = (char **)steal_pointer (&spec->metadata);
   st->resources = spec->resources;
   st->timeout_action = spec->timeout_action;
-  fk_sandbox_spec_free (spec);
+  st->spec = spec;
   /* Readers split metadata at its '='. */
   for (size_t i = 0; st->metadata && st->metadata[i]; i++)
     if (fk_spec_check_kv (st->metadata[i], "metadata", err) < 0)
@@ -306,6 +316,19 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   if (v < 0 || v > UINT32_MAX)
     return fk_error_set (err, EINVAL, "id_base %lld is not a host id", v);
   st->id_base = (uint32_t)v;
+  json_t *disk = json_object_get (j, "paused_to_disk");
+  if (disk != NULL)
+    {
+      if (fk_json_get_string (disk, "snapshot", 1, &s, err) < 0)
+        return fk_error_wrap (err, "paused_to_disk");
+      st->disk_snapshot = xstrdup (s);
+      v = 0;
+      if (fk_json_get_int (disk, "remaining", 0, &v, err) < 0)
+        return fk_error_wrap (err, "paused_to_disk");
+      if (v < 0)
+        return fk_error_set (err, EINVAL, "paused_to_disk: remaining %lld is negative", v);
+      st->disk_remaining = v;
+    }
   return 0;
 }
 

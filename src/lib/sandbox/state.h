@@ -27,6 +27,11 @@ typedef struct fk_sandbox_state
   fk_timeout_action_t timeout_action; /* what the watchdog and the sweep do at the deadline */
   char **metadata;                    /* "K=V", NULL-terminated */
   int stopped;                        /* stopped on purpose (kept until deleted) */
+  /* The rest of the spec the sandbox was made with (env, workdir, user, hostname, data plane,
+     seccomp), for snapshots and a resume from disk; NULL in a state from before. */
+  fk_sandbox_spec_t *spec;
+  char *disk_snapshot;    /* paused to disk: the template it sleeps in; else NULL */
+  int64_t disk_remaining; /* paused to disk: seconds of timeout left (0: none) */
   uint32_t id_base; /* host uid/gid of the sandbox's id 0 (its range, sandbox/idrange.h); 0: none
                        recorded (a state from before ranges were per sandbox) */
 } fk_sandbox_state_t;
