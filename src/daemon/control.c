@@ -88,18 +88,27 @@ sandbox_json (const fk_sandbox_info_t *info, int detail)
 
 /* ---- create ---- */
 
+int
+fkd_new_token (char out[FKD_TOKEN_LEN + 1])
+{
+  unsigned char raw[FKD_TOKEN_LEN / 2];
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+    return -1;
+  for (size_t i = 0; i < sizeof raw; i++)
+    snprintf (out + 2 * i, 3, "%02x", raw[i]);
+  return 0;
+}
+
 static void
 create_job (fkd_req_t *r, void *data)
 {
   fkd_create_req_t *cr = data;
-  char raw[24], token[2 * sizeof raw + 1];
-  if (getrandom (raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+  char token[FKD_TOKEN_LEN + 1];
+  if (fkd_new_token (token) < 0)
     {
       fkd_reply_error (r, MHD_HTTP_INTERNAL_SERVER_ERROR, "no random bytes for the token");
       return;
     }
-  for (size_t i = 0; i < sizeof raw; i++)
-    snprintf (token + 2 * i, 3, "%02x", (unsigned char)raw[i]);
 
   size_t n = fk_strv_len (cr->metadata);
   cleanup_strv char **meta = xcalloc (n + 4, sizeof *meta);
@@ -367,9 +376,9 @@ sandbox_req_free (void *p)
   free (s);
 }
 
-/* The Sandbox object connect and resume answer: create's, with the token. */
-static json_t *
-connect_json (fkd_req_t *r, const fk_sandbox_info_t *info)
+/* The Sandbox object connect, resume and fork answer: create's, with the token. */
+json_t *
+fkd_sandbox_object (fkd_req_t *r, const fk_sandbox_info_t *info)
 {
   const char *token = fkd_meta_get (info->metadata, FKD_META_TOKEN);
   json_t *j
@@ -581,7 +590,7 @@ sandbox_job (fkd_req_t *r, void *data)
         resumed |= thawed;
         if (resumed)
           log_info ("resumed sandbox %s", s->id);
-        fkd_reply_json (r, resumed ? MHD_HTTP_CREATED : MHD_HTTP_OK, connect_json (r, info));
+        fkd_reply_json (r, resumed ? MHD_HTTP_CREATED : MHD_HTTP_OK, fkd_sandbox_object (r, info));
         break;
       }
     case OP_METRICS:
@@ -625,8 +634,8 @@ api_key_ok (fkd_req_t *r)
   return got && strlen (got) == strlen (want) && CRYPTO_memcmp (got, want, strlen (want)) == 0;
 }
 
-static int
-json_body (fkd_req_t *r)
+int
+fkd_json_body (fkd_req_t *r)
 {
   const char *ct = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Content-Type");
   if (ct == NULL || strncasecmp (ct, "application/json", 16) != 0
@@ -690,7 +699,7 @@ static int
 lifecycle_body (fkd_req_t *r, fkd_body_kind_t kind, uint64_t dflt, uint64_t *ret_sec,
                 int *ret_memory)
 {
-  if (r->len && !json_body (r))
+  if (r->len && !fkd_json_body (r))
     return -1;
   fk_error_t err = FK_ERROR_INIT;
   if (fkd_lifecycle_req_parse (kind, r->body ? r->body : "", r->len, dflt, ret_sec, ret_memory,
@@ -757,6 +766,9 @@ route_sandbox (fkd_req_t *r, const char *method, const char *url, const char *re
       fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox `%.64s' not found", sid);
       return;
     }
+  /* Snapshots and forks (daemon/snapshots.c). */
+  if (!v2 && fkd_snapshot_route (r, method, sid, sub))
+    return;
   sandbox_req_t *s = xcalloc (1, sizeof *s);
   s->id = steal_pointer (&sid);
   int bad = 0;
@@ -768,7 +780,7 @@ route_sandbox (fkd_req_t *r, const char *method, const char *url, const char *re
     {
       s->op = OP_TIMEOUT;
       fk_error_t err = FK_ERROR_INIT;
-      if (!json_body (r))
+      if (!fkd_json_body (r))
         bad = 1;
       else if (fkd_timeout_req_parse (r->body ? r->body : "", r->len, &s->timeout_sec, &err) < 0)
         {
@@ -847,7 +859,7 @@ fkd_control_route (fkd_req_t *r, const char *method, const char *url)
         route_list (r);
       else if (post)
         {
-          if (!json_body (r))
+          if (!fkd_json_body (r))
             return;
           fkd_create_req_t *cr = NULL;
           fk_error_t err = FK_ERROR_INIT;
@@ -866,6 +878,22 @@ fkd_control_route (fkd_req_t *r, const char *method, const char *url)
   if (strcmp (url, "/sandboxes/metrics") == 0 && get)
     {
       route_metrics_many (r);
+      return;
+    }
+  if (strcmp (url, "/snapshots") == 0 && get)
+    {
+      fkd_snapshots_list_route (r);
+      return;
+    }
+  if (strncmp (url, "/templates/", 11) == 0 && strcmp (method, "DELETE") == 0)
+    {
+      /* A snapshot's template (the SDK's deleteSnapshot); a template id's characters only. */
+      const char *tid = url + 11;
+      size_t n = strspn (tid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+      if (n == 0 || n > 128 || tid[n] != '\0' || tid[0] == '.' || tid[0] == '-')
+        fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "no snapshot `%.64s'", tid);
+      else
+        fkd_template_delete_route (r, tid);
       return;
     }
   int v2 = strncmp (url, "/v2/sandboxes/", 14) == 0;

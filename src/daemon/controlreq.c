@@ -329,3 +329,63 @@ fkd_query_u64 (const char *s, uint64_t max, uint64_t *ret)
   *ret = v;
   return 0;
 }
+
+int
+fkd_snapshot_req_parse (const char *text, size_t len, char **ret_name, fk_error_t *err)
+{
+  *ret_name = NULL;
+  if (len == 0)
+    return 0;
+  cleanup_json json_t *root = NULL;
+  if (fk_json_parse (text, len, &root, err) < 0)
+    return fk_error_wrap (err, "snapshot request");
+  if (!json_is_object (root))
+    return fk_error_set (err, EINVAL, "snapshot request: not a JSON object");
+  json_t *n = field (root, "name");
+  if (n == NULL)
+    return 0;
+  if (!plain_string (n) || json_string_length (n) == 0 || json_string_length (n) > 128)
+    return fk_error_set (err, EINVAL, "snapshot request: `name' is not 1 to 128 characters");
+  const char *v = json_string_value (n);
+  /* A template id: [A-Za-z0-9_.-], not starting with `.' or `-' (the store's rule). */
+  if (v[0] == '.' || v[0] == '-')
+    return fk_error_set (err, EINVAL, "snapshot request: `name' starts with `%c'", v[0]);
+  for (const char *c = v; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+          || *c == '_' || *c == '.' || *c == '-'))
+      return fk_error_set (err, EINVAL,
+                           "snapshot request: `name' may hold letters, digits, `_', `.' and `-'");
+  *ret_name = xstrdup (v);
+  return 0;
+}
+
+int
+fkd_fork_req_parse (const char *text, size_t len, uint64_t *ret_sec, unsigned *ret_count,
+                    fk_error_t *err)
+{
+  uint64_t sec = FKD_DEFAULT_TIMEOUT_SEC;
+  unsigned count = 1;
+  if (len > 0)
+    {
+      cleanup_json json_t *root = NULL;
+      if (fk_json_parse (text, len, &root, err) < 0)
+        return fk_error_wrap (err, "fork request");
+      if (!json_is_object (root))
+        return fk_error_set (err, EINVAL, "fork request: not a JSON object");
+      json_t *t = field (root, "timeout");
+      if (t && timeout_value (t, "fork request", &sec, err) < 0)
+        return -1;
+      json_t *c = field (root, "count");
+      if (c)
+        {
+          if (!json_is_integer (c) || json_integer_value (c) < 1
+              || json_integer_value (c) > FKD_MAX_FORKS)
+            return fk_error_set (err, EINVAL, "fork request: `count' is not 1 to %d",
+                                 FKD_MAX_FORKS);
+          count = (unsigned)json_integer_value (c);
+        }
+    }
+  *ret_sec = sec;
+  *ret_count = count;
+  return 0;
+}

@@ -87,4 +87,18 @@ int fkd_sandbox_id_valid (const char *id);
 /* Decodes %XX escapes (and '+' as space when form) in place; -1 for a bad escape or a NUL. */
 int fkd_url_decode (char *s, int form);
 
+/* The body of POST /sandboxes/{id}/snapshots, {name?} (an empty body is {}): *ret_name (caller
+   frees; NULL: none given) is a template id: 1-128 of [A-Za-z0-9_.-], not starting with `.' or
+   `-'. */
+int fkd_snapshot_req_parse (const char *text, size_t len, char **ret_name, fk_error_t *err);
+
+/* The most sandboxes one fork request makes (E2B's limit, the library's FK_FORK_MAX). */
+#define FKD_MAX_FORKS 100
+
+/* The body of POST /sandboxes/{id}/fork, {timeout?, count?} (an empty body is {}): *ret_sec the
+   forks' timeout (1 s to FKD_MAX_TIMEOUT_SEC; default FKD_DEFAULT_TIMEOUT_SEC), *ret_count 1 to
+   FKD_MAX_FORKS (default 1). */
+int fkd_fork_req_parse (const char *text, size_t len, uint64_t *ret_sec, unsigned *ret_count,
+                        fk_error_t *err);
+
 #endif

@@ -134,6 +134,18 @@ void fkd_jobs_hold (fkd_server_t *srv);
 void fkd_control_route (fkd_req_t *r, const char *method, const char *url);
 /* 1 when sb waits in fkd's warm pool (FKD_META_POOL): no call may reach it. */
 int fkd_pool_member (fk_sandbox_t *sb);
+/* 1 when the request's body is application/json, else answers 415 and returns 0. */
+int fkd_json_body (fkd_req_t *r);
+/* A sandbox's envd access token: 192 random bits in hex. */
+#define FKD_TOKEN_LEN 48
+int fkd_new_token (char out[FKD_TOKEN_LEN + 1]);
+/* The E2B Sandbox object (create's answer) of info, with its token. */
+json_t *fkd_sandbox_object (fkd_req_t *r, const fk_sandbox_info_t *info);
+/* Snapshots and forks (daemon/snapshots.c): POST /sandboxes/{id}/snapshots and /fork (1 when it
+   took the request), GET /snapshots, DELETE /templates/{id} of a snapshot. */
+int fkd_snapshot_route (fkd_req_t *r, const char *method, const char *id, const char *sub);
+void fkd_snapshots_list_route (fkd_req_t *r);
+void fkd_template_delete_route (fkd_req_t *r, const char *id);
 void fkd_envd_route (fkd_req_t *r, const char *method, const char *url);
 /* The body cap of a request, from its route. */
 size_t fkd_envd_body_max (const char *method, const char *url);

@@ -34,6 +34,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     abort ();
   fk_error_clear (&err);
 
+  char *name = NULL;
+  if (fkd_snapshot_req_parse (text, size, &name, &err) == 0 && name
+      && (name[0] == '\0' || name[0] == '.' || name[0] == '-' || strchr (name, '/')))
+    abort ();
+  free (name);
+  fk_error_clear (&err);
+  unsigned count = 0;
+  if (fkd_fork_req_parse (text, size, &sec, &count, &err) == 0
+      && (count < 1 || count > FKD_MAX_FORKS || sec == 0 || sec > FKD_MAX_TIMEOUT_SEC))
+    abort ();
+  fk_error_clear (&err);
+
   for (int kind = FKD_BODY_CONNECT; kind <= FKD_BODY_PAUSE; kind++)
     {
       int memory = -1;
