@@ -2,7 +2,7 @@
 # ids (fk template ls) where a verb takes one, files and directories where an option names one.
 # Installed as bash-completion/completions/fk; works without the bash-completion package too.
 
-_fk_verbs="bench layer template image create exec cp run ls inspect stop pause resume rm extend shell"
+_fk_verbs="bench layer template image create exec cp run ls inspect stop pause resume rm extend port shell"
 
 # The options of a verb (or "VERB SUB"): those that take a value, then ";", then the others.
 _fk_options()
@@ -16,6 +16,7 @@ _fk_options()
     ls) echo ";-q -h" ;;
     stop) echo "-t;-h" ;;
     rm) echo ";-f -h" ;;
+    port) echo "--listen;--once -h --help" ;;
     shell)
       echo "-c --pool --env --cwd --user --program --timeout --stdin;--status -h --help" ;;
     template) echo ";-h --help" ;;
@@ -174,7 +175,7 @@ _fk()
   case "$key" in
     create | run)
       [ "$n" -eq 0 ] && COMPREPLY=($(compgen -W "$(_fk_template_ids)" -- "$cur")) ;;
-    exec | inspect | shell | extend)
+    exec | inspect | shell | extend | port)
       [ "$n" -eq 0 ] && COMPREPLY=($(compgen -W "$(_fk_sandbox_ids)" -- "$cur")) ;;
     stop | pause | resume | rm)
       COMPREPLY=($(compgen -W "$(_fk_sandbox_ids)" -- "$cur")) ;;

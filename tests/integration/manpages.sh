@@ -343,7 +343,7 @@ else
   else
     on_exit "'$FK' rm -f '$id'"
     bad=""
-    for w in "exec" "inspect" "rm -f" "stop" "pause" "resume" "extend" "shell"; do
+    for w in "exec" "inspect" "rm -f" "stop" "pause" "resume" "extend" "port" "shell"; do
       # shellcheck disable=SC2086
       got=$(complete_fk fk $w "${id:0:3}")
       [ "$got" = "$id" ] || bad="$bad fk $w: [$got];"
@@ -352,6 +352,8 @@ else
     [ "$got" = "$id:" ] || bad="$bad fk cp: [$got];"
     got=$(complete_fk fk exec "$id" -- "")
     [ -z "$got" ] || bad="$bad fk exec ID -- <TAB> offers [$got];"
+    got=$(complete_fk fk port "$id" "")
+    [ -z "$got" ] || bad="$bad fk port ID <TAB> (a port) offers [$got];"
     if [ -z "$bad" ]; then ok "bash: the verbs that take a sandbox offer the ids of fk ls -q"
     else fail "bash: sandbox ids"; diag "$bad"; fi
   fi
