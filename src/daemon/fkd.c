@@ -117,7 +117,8 @@ static void
 usage (FILE *f)
 {
   fprintf (f,
-           "usage: fkd [--listen ADDR:PORT | --listen unix:PATH]... [--envd-listen ADDR]...\n"
+           "usage: fkd [--listen ADDR:PORT | --listen unix:PATH]...\n"
+           "           [--envd-listen ADDR:PORT | --envd-listen unix:PATH]...\n"
            "           [--api-key KEY] [--domain D] [--state-dir DIR] [--agent PATH]\n"
            "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID] [--config FILE]\n"
            "  --listen       the E2B control plane (default 127.0.0.1:3000); repeatable;\n"

@@ -167,8 +167,7 @@ out:
           if (fk_sandbox_delete (sb, 1, &e2) < 0)
             fk_error_clear (&e2);
         }
-      res = json_pack ("{s:{s:i, s:s}}", "error", "code", 500, "message",
-                       fk_error_message (&err));
+      res = json_pack ("{s:{s:i, s:s}}", "error", "code", 500, "message", fk_error_message (&err));
     }
   fk_error_clear (&err);
   fk_sandbox_info_free (info);
@@ -312,9 +311,9 @@ fkd_snapshot_route (fkd_req_t *r, const char *method, const char *id, const char
   s->id = xstrdup (id);
   fk_error_t err = FK_ERROR_INIT;
   int fork = strcmp (sub, "/fork") == 0;
-  int bad = fork ? fkd_fork_req_parse (r->body ? r->body : "", r->len, &s->timeout_sec, &s->count,
-                                       &err)
-                 : fkd_snapshot_req_parse (r->body ? r->body : "", r->len, &s->name, &err);
+  int bad
+      = fork ? fkd_fork_req_parse (r->body ? r->body : "", r->len, &s->timeout_sec, &s->count, &err)
+             : fkd_snapshot_req_parse (r->body ? r->body : "", r->len, &s->name, &err);
   if (bad < 0)
     {
       fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
