@@ -127,7 +127,7 @@ check "pause of an unknown sandbox: 404" expect 404 "${json[@]}" -d '{}' "$A/san
 check "pause: 204" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-API-Key: $key' '$A/sandboxes/$id/pause')\" = 204 ]"
 check "pause twice: 409" expect 409 "${k[@]}" -X POST "$A/sandboxes/$id/pause"
 check "envd of a paused sandbox: 502" expect 502 "${sb[@]}" "$E/metrics"
-check "pause with memory false: 400" expect 400 "${json[@]}" -d '{"memory":false}' "$A/sandboxes/$id/pause"
+check "pause with memory not a boolean: 400" expect 400 "${json[@]}" -d '{"memory":"no"}' "$A/sandboxes/$id/pause"
 check "connect with malformed JSON: 400" expect 400 "${json[@]}" -d '{"timeout":' "$A/v2/sandboxes/$id/connect"
 check "connect with a wrong content type: 415" expect 415 "${k[@]}" -H 'Content-Type: text/plain' \
   -d '{"timeout":5}' "$A/sandboxes/$id/connect"

@@ -295,6 +295,9 @@ real_crun_runs_execs_and_deletes (void **state)
   assert_true (ns > 0);
   if (fk_bench_crun_container_start (c, name, b_sleep, &err) < 0)
     fail_msg ("%s", fk_error_message (&err));
+  /* crun start returns once the container's init is told to go: its exec of sleep follows. */
+  for (int i = 0; i < 500 && !sleep_is_running ("4242424"); i++)
+    usleep (10000);
   assert_true (sleep_is_running ("4242424"));
   int pp[2];
   assert_int_equal (pipe2 (pp, O_CLOEXEC), 0);
