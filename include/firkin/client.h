@@ -163,6 +163,10 @@ void fk_exec_result_free (fk_exec_result_t *r);
    environment its creator asked for. An empty or NULL list does nothing. */
 int fk_client_set_env (fk_client_t *c, const char *const *env, fk_error_t *err);
 
+/* The agent's own environment ("K=V", NULL-terminated; free with fk_strv_free): what the
+   processes it starts inherit under a request's env, at most FK_WIRE_ENV_MAX bytes of it. */
+int fk_client_get_env (fk_client_t *c, char ***ret_env, fk_error_t *err);
+
 /* Streaming callbacks; a non-zero return from one stops reading and kills the process. */
 typedef struct fk_exec_callbacks
 {

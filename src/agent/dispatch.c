@@ -13,6 +13,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
+extern char **environ;
+
 #define READ_CHUNK (256u * 1024u)
 
 static void
@@ -50,6 +52,24 @@ set_env (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
         }
     }
   conn_send_ok (c, id);
+}
+
+/* The agent's own environment (what its processes inherit), bounded to one frame. */
+static void
+get_env (conn_t *c, uint32_t id)
+{
+  fk_wire_begin (&c->out, FK_WIRE_R_OK, FK_WIRE_F_END, id);
+  size_t used = 0;
+  for (char **e = environ; e && *e; e++)
+    {
+      size_t n = strlen (*e);
+      if (used + n > FK_WIRE_ENV_MAX)
+        break;
+      used += n;
+      fk_wire_put_str (&c->out, FK_TAG_ENV, *e);
+    }
+  fk_wire_end (&c->out, NULL);
+  conn_flush (c);
 }
 
 void
@@ -148,6 +168,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       break;
     case FK_WIRE_SET_ENV:
       set_env (c, f->id, &m);
+      break;
+    case FK_WIRE_GET_ENV:
+      get_env (c, f->id);
       break;
     case FK_WIRE_FILE_READ:
     case FK_WIRE_FILE_WRITE:

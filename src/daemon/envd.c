@@ -286,6 +286,39 @@ health_job (fkd_req_t *r, void *data)
   fk_error_clear (&err);
 }
 
+/* ---- GET /envs: the environment the sandbox's processes start with ---- */
+
+static void
+envs_job (fkd_req_t *r, void *data)
+{
+  const fkd_target_t *t = data;
+  fk_client_t *c = NULL;
+  if (fkd_envd_connect_agent (r, t, &c) < 0)
+    return;
+  fk_error_t err = FK_ERROR_INIT;
+  char **env = NULL;
+  if (fk_client_get_env (c, &env, &err) < 0)
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_GATEWAY, "sandbox %s: %s", t->id, fk_error_message (&err));
+      fk_error_clear (&err);
+      fk_client_close (c);
+      return;
+    }
+  fk_client_close (c);
+  json_t *j = json_object ();
+  for (char **e = env; *e; e++)
+    {
+      char *eq = strchr (*e, '=');
+      *eq = '\0';
+      /* jansson takes UTF-8 only: a variable that is not is left out. */
+      json_t *v = json_string (eq + 1);
+      if (v != NULL)
+        json_object_set_new (j, *e, v);
+    }
+  fk_strv_free (env);
+  fkd_reply_json (r, MHD_HTTP_OK, j);
+}
+
 /* ---- GET /metrics: the sandbox's usage (daemon/metrics.c), envd's shape ---- */
 
 static void
@@ -864,6 +897,13 @@ fkd_envd_route (fkd_req_t *r, const char *method, const char *url)
       fkd_target_t *h = xmalloc (sizeof *h);
       *h = t;
       fkd_run_job (r, health_job, h, target_free);
+      return;
+    }
+  if (strcmp (url, "/envs") == 0 && get)
+    {
+      fkd_target_t *h = xmalloc (sizeof *h);
+      *h = t;
+      fkd_run_job (r, envs_job, h, target_free);
       return;
     }
   if (strcmp (url, "/metrics") == 0 && get)

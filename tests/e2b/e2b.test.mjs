@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Sandbox, CommandExitError } from 'e2b';
-import { useFkd } from './harness.mjs';
+import { useFkd, fkdInfo } from './harness.mjs';
 
 useFkd();
 
@@ -47,6 +47,19 @@ test('commands.run: envs of the sandbox and the command, cwd', async () => {
     cwd: '/tmp',
   });
   assert.equal(r.stdout, 'created run /tmp\n');
+});
+
+test('envd GET /envs: the environment commands start with (the token required)', async () => {
+  const url = `http://127.0.0.1:${fkdInfo.envdPort}/envs`;
+  const res = await fetch(url, {
+    headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'X-Access-Token': sbx.envdAccessToken },
+  });
+  assert.equal(res.status, 200);
+  const env = await res.json();
+  assert.equal(env.FROM_CREATE, 'created');
+  assert.equal(typeof env.PATH, 'string');
+  const anon = await fetch(url, { headers: { 'E2b-Sandbox-Id': sbx.sandboxId } });
+  assert.equal(anon.status, 401);
 });
 
 test('files.write and files.read: text and 1 MiB of bytes', async () => {

@@ -466,6 +466,38 @@ fk_client_set_env (fk_client_t *c, const char *const *env, fk_error_t *err)
   return simple_call (c, &b, r, err);
 }
 
+int
+fk_client_get_env (fk_client_t *c, char ***ret_env, fk_error_t *err)
+{
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_GET_ENV, 0, fk_creq_id (r));
+  fk_wire_end (&b, NULL);
+  fk_cframe_t *f = NULL;
+  int ret = fk_client_call (c, r, &b, NULL, NULL, &f, err);
+  fk_creq_free (c, r);
+  fk_wire_buf_free (&b);
+  if (ret < 0)
+    return -1;
+  fk_wire_msg_t m;
+  ret = fk_cframe_decode (f, &m, err);
+  free (f);
+  if (ret < 0)
+    return -1;
+  /* Untrusted: each entry K=V with a non-empty K (what the agent sends is the sandbox's). */
+  size_t n = 0;
+  for (char **e = m.env; e && *e; e++)
+    n++;
+  char **env = xcalloc (n + 1, sizeof *env);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strchr (m.env[i], '=') != NULL && m.env[i][0] != '=')
+      env[k++] = xstrdup (m.env[i]);
+  fk_wire_msg_clear (&m);
+  *ret_env = env;
+  return 0;
+}
+
 typedef struct ps_acc
 {
   fk_proc_info_t *v;

@@ -16,6 +16,8 @@
 #include "base/error.h"
 
 #define FK_WIRE_VERSION 1
+/* GET_ENV's answer holds at most this many bytes of variables. */
+#define FK_WIRE_ENV_MAX (256u * 1024u)
 #define FK_WIRE_MAGIC "FKW1"
 #define FK_WIRE_HEADER_LEN 12
 #define FK_WIRE_MAX_PAYLOAD (1u << 20)
@@ -64,7 +66,9 @@ typedef enum
                               process without attaching to it; reply OK once queued */
   FK_WIRE_SET_ENV = 28,    /* ENV... ("K=V"): set in the agent's own environment, which the
                               processes it starts from then on inherit */
-  FK_WIRE_REQUEST_MAX = 28,
+  FK_WIRE_GET_ENV = 29,    /* no fields; reply OK with ENV... (the agent's own environment, at
+                              most FK_WIRE_ENV_MAX bytes of it) */
+  FK_WIRE_REQUEST_MAX = 29,
 
   /* replies */
   FK_WIRE_R_HELLO = 64,    /* MAGIC, VERSION (the one chosen), PID (the agent's) */
