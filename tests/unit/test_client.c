@@ -12,6 +12,7 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "firkin/client.h"
+#include "firkin/strv.h"
 
 /* Asserts that a client call succeeded, printing the error when it did not. */
 #define assert_ok(call)                                                                            \
@@ -184,6 +185,41 @@ exec_user_from_root_passwd (void **state)
   o.user = "worker:nogroup";
   assert_true (fk_client_exec (f->c, &o, 1024, &r, &err) < 0);
   assert_error_contains (&err, "nogroup");
+}
+
+/* The agent's own environment: set (what a warm-pool lease does), read back, inherited by
+   later processes under a request's own variables; a bad entry is refused before it goes. */
+static void
+agent_env_set_and_get (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  const char *set[] = { "LEASED=yes", "EMPTY=", NULL };
+  assert_int_equal (fk_client_set_env (f->c, set, &err), 0);
+  char **env = NULL;
+  assert_int_equal (fk_client_get_env (f->c, &env, &err), 0);
+  int leased = 0, empty = 0;
+  for (char **e = env; *e; e++)
+    {
+      leased |= strcmp (*e, "LEASED=yes") == 0;
+      empty |= strcmp (*e, "EMPTY=") == 0;
+    }
+  fk_strv_free (env);
+  assert_true (leased && empty);
+  char *req_env[] = { (char *)"LEASED=request", NULL };
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "echo \"$LEASED\"" };
+  fk_exec_result_t r;
+  assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
+  assert_string_equal (r.out, "yes\n");
+  fk_exec_result_free (&r);
+  o.env = req_env;
+  assert_int_equal (fk_client_exec (f->c, &o, 1024, &r, &err), 0);
+  assert_string_equal (r.out, "request\n");
+  fk_exec_result_free (&r);
+  const char *bad[] = { "=oops", NULL };
+  assert_true (fk_client_set_env (f->c, bad, &err) < 0);
+  assert_int_equal (err.code, EINVAL);
+  fk_error_clear (&err);
 }
 
 static void
@@ -954,6 +990,7 @@ main (void)
     cmocka_unit_test_setup_teardown (exec_bad_cwd_and_user, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_user_from_root_passwd, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_env_and_stdin, setup, teardown),
+    cmocka_unit_test_setup_teardown (agent_env_set_and_get, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_truncates_at_max, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_timeout_kills_group, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_background_job_does_not_hang, setup, teardown),

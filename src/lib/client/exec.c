@@ -480,10 +480,13 @@ fk_client_get_env (fk_client_t *c, char ***ret_env, fk_error_t *err)
   if (ret < 0)
     return -1;
   fk_wire_msg_t m;
+  /* m's strings point into f's payload: f lives until they are copied. */
   ret = fk_cframe_decode (f, &m, err);
-  free (f);
   if (ret < 0)
-    return -1;
+    {
+      free (f);
+      return -1;
+    }
   /* Untrusted: each entry K=V with a non-empty K (what the agent sends is the sandbox's). */
   size_t n = 0;
   for (char **e = m.env; e && *e; e++)
@@ -494,6 +497,7 @@ fk_client_get_env (fk_client_t *c, char ***ret_env, fk_error_t *err)
     if (strchr (m.env[i], '=') != NULL && m.env[i][0] != '=')
       env[k++] = xstrdup (m.env[i]);
   fk_wire_msg_clear (&m);
+  free (f);
   *ret_env = env;
   return 0;
 }
