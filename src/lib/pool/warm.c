@@ -529,8 +529,10 @@ fk_warm_pool_close (fk_warm_pool_t *p, fk_error_t *err)
   free (p->ready);
   free (p->last_error);
   fk_sandbox_spec_free (p->spec);
-  /* member_spec's metadata is the pool's own array: not the spec's to free. */
-  p->member_spec->metadata = NULL;
+  /* With a member label, member_spec's metadata is the pool's own array: not the spec's to
+     free. */
+  if (p->member_label != NULL)
+    p->member_spec->metadata = NULL;
   fk_sandbox_spec_free (p->member_spec);
   free (p->member_label);
   pthread_mutex_destroy (&p->lock);
