@@ -2,7 +2,7 @@
 # ids (fk template ls) where a verb takes one, files and directories where an option names one.
 # Installed as bash-completion/completions/fk; works without the bash-completion package too.
 
-_fk_verbs="bench layer template image create exec cp run ls inspect stop pause resume rm extend port shell"
+_fk_verbs="bench layer template image create exec cp run ls inspect stop pause resume snapshot fork rm extend port shell"
 
 # The options of a verb (or "VERB SUB"): those that take a value, then ";", then the others.
 _fk_options()
@@ -12,7 +12,10 @@ _fk_options()
       echo "--memory --cpus --pids --disk --env --timeout --rootfs --metadata --hostname" \
         "--workdir --user --seccomp --seccomp-deny --seccomp-allow --agent --spec;-h --help" ;;
     exec) echo "--env --cwd --user --timeout;-i -t --interactive --tty -h --help" ;;
-    cp | inspect | pause | resume | extend) echo ";-h" ;;
+    cp | inspect | resume | extend) echo ";-h" ;;
+    pause) echo ";--to-disk -h" ;;
+    snapshot) echo "--id;-h --help" ;;
+    fork) echo "--count;-h --help" ;;
     ls) echo ";-q -h" ;;
     stop) echo "-t;-h" ;;
     rm) echo ";-f -h" ;;
@@ -91,7 +94,7 @@ _fk_value()
 _fk()
 {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-  local i=1 verb="" sub=""
+  local i=1 verb="" vpos=0 sub=""
   local -a _fk_cmd=("${COMP_WORDS[0]}")
 
   # The global options, up to the verb.
@@ -108,6 +111,7 @@ _fk()
       -*) i=$((i + 1)) ;;
       *)
         verb=${COMP_WORDS[i]}
+        vpos=$i
         break
         ;;
     esac
@@ -168,6 +172,8 @@ _fk()
     return 0
   fi
   if [[ $cur == -* ]]; then
+    # fk pause takes --to-disk first only: after it, a word is an id.
+    [ "$key" = pause ] && [ "$COMP_CWORD" -ne $((vpos + 1)) ] && flags=${flags/--to-disk/}
     COMPREPLY=($(compgen -W "$valued $flags" -- "$cur"))
     return 0
   fi
@@ -175,7 +181,7 @@ _fk()
   case "$key" in
     create | run)
       [ "$n" -eq 0 ] && COMPREPLY=($(compgen -W "$(_fk_template_ids)" -- "$cur")) ;;
-    exec | inspect | shell | extend | port)
+    exec | inspect | shell | extend | port | snapshot | fork)
       [ "$n" -eq 0 ] && COMPREPLY=($(compgen -W "$(_fk_sandbox_ids)" -- "$cur")) ;;
     stop | pause | resume | rm)
       COMPREPLY=($(compgen -W "$(_fk_sandbox_ids)" -- "$cur")) ;;

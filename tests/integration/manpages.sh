@@ -343,7 +343,8 @@ else
   else
     on_exit "'$FK' rm -f '$id'"
     bad=""
-    for w in "exec" "inspect" "rm -f" "stop" "pause" "resume" "extend" "port" "shell"; do
+    for w in "exec" "inspect" "rm -f" "stop" "pause" "pause --to-disk" "resume" "extend" "port" \
+      "shell" "snapshot" "snapshot --id x" "fork" "fork --count 2"; do
       # shellcheck disable=SC2086
       got=$(complete_fk fk $w "${id:0:3}")
       [ "$got" = "$id" ] || bad="$bad fk $w: [$got];"
