@@ -42,7 +42,7 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
   if (r)
     g->remote->close (r);
   if (!quiet)
-    printf ("%-14s %-8s %-8s %-20s %-20s %s\n", "ID", "STATUS", "PID", "CREATED", "EXPIRES",
+    printf ("%-14s %-14s %-8s %-20s %-20s %s\n", "ID", "STATUS", "PID", "CREATED", "EXPIRES",
             "TEMPLATE");
   time_t now = time (NULL);
   for (size_t i = 0; i < n; i++)
@@ -59,11 +59,11 @@ fk_verb_ls (const fk_cli_globals_t *g, int argc, char **argv)
             snprintf (expires, sizeof expires, "in %llds", (long long)(s->expires - now));
           else
             snprintf (expires, sizeof expires, "never");
-          /* fkd's API does not give the pid */
+          /* fkd's API does not give the pid; one asleep on disk has none. */
           char pid[16] = "-";
-          if (s->pid)
+          if (s->pid && s->status != FK_SANDBOX_PAUSED_TO_DISK)
             snprintf (pid, sizeof pid, "%d", (int)s->pid);
-          printf ("%-14s %-8s %-8s %-20s %-20s %s\n", s->id, fk_sandbox_status_name (s->status),
+          printf ("%-14s %-14s %-8s %-20s %-20s %s\n", s->id, fk_sandbox_status_name (s->status),
                   pid, created, expires, s->template_id ? s->template_id : "-");
         }
     }

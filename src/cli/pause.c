@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
+#include "base/xalloc.h"
 #include "cli/each.h"
 #include "cli/remote.h"
 #include "firkin/template.h"
@@ -56,24 +58,38 @@ usage (FILE *out)
 int
 fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv)
 {
-  int to_disk = argc >= 2 && strcmp (argv[1], "--to-disk") == 0;
-  int first = to_disk ? 2 : 1;
-  if (argc <= first || argv[first][0] == '-')
+  /* --to-disk anywhere among the ids (fk pause ID --to-disk means it too); any other option is
+     a mistake, not an id. */
+  int to_disk = 0, help = 0, n = 0;
+  /* The ids apart (argv itself stays as it is: fk-image is handed fk's own arguments). */
+  cleanup_free char **ids = xcalloc ((size_t)argc + 1, sizeof *ids);
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--to-disk") == 0)
+      to_disk = 1;
+    else if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
+      help = 1;
+    else if (argv[i][0] == '-')
+      {
+        fprintf (stderr, "fk: pause: unknown option `%s'\n", argv[i]);
+        usage (stderr);
+        return 2;
+      }
+    else
+      ids[n++] = argv[i];
+  if (help || n == 0)
     {
-      int help = argc > first
-                 && (strcmp (argv[first], "-h") == 0 || strcmp (argv[first], "--help") == 0);
       usage (help ? stdout : stderr);
       return help ? 0 : 2;
     }
   if (!to_disk)
-    return fk_cli_each (g, argv + 1, argc - 1, 0, run, run_remote, NULL);
+    return fk_cli_each (g, ids, n, 0, run, run_remote, NULL);
   if (g->remote_url)
     {
       fprintf (stderr, "fk: pause --to-disk: not available with --remote yet\n");
       return 2;
     }
 #ifdef FK_IMAGE_VERBS
-  return fk_cli_each (g, argv + first, argc - first, 0, run_to_disk, NULL, NULL);
+  return fk_cli_each (g, ids, n, 0, run_to_disk, NULL, NULL);
 #else
   return fk_cli_image_companion (argv[0]);
 #endif
