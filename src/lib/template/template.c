@@ -402,6 +402,25 @@ fk_template_remove (fk_runtime_t *rt, const char *id, fk_template_gc_stats_t *re
   cleanup_store fk_store_t *store = NULL;
   if (fk_store_open (state_dir, &store, err) < 0)
     return -1;
+  /* A sandbox made from it (its layers are the sandbox's lower layers) or asleep in it (a pause
+     to disk: the only copy of its filesystem) keeps it. */
+  fk_sandbox_info_t **infos = NULL;
+  size_t n = 0;
+  if (fk_sandbox_list (rt, &infos, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      const fk_sandbox_info_t *info = infos[i];
+      int asleep = info->disk_snapshot && strcmp (info->disk_snapshot, id) == 0;
+      if (asleep || (info->template_id && strcmp (info->template_id, id) == 0))
+        {
+          fk_error_set (err, EBUSY, "template `%s' is %s sandbox %s: remove the sandbox first", id,
+                        asleep ? "the filesystem of" : "in use by", info->id);
+          fk_sandbox_info_list_free (infos, n);
+          return -1;
+        }
+    }
+  fk_sandbox_info_list_free (infos, n);
   cleanup_free char *name = fk_template_record_name (id);
   {
     cleanup_free char *lockname = xasprintf ("template-%s", id);
