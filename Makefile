@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all deps build asan test test-asan run fuzz format check-format clean
+.PHONY: all deps build asan test test-asan run fuzz format check-format clean install
 
 all: build
 
@@ -27,6 +27,15 @@ test-asan: asan
 
 run: build
 	scripts/run.sh $(BUILD)
+
+# make install [PREFIX=/usr/local] [DESTDIR=DIR]: the programs, the library, headers, firkin.pc,
+# man pages and completions (the build dir is configured for PREFIX: fk-agent's path is in it).
+PREFIX ?= /usr/local
+install: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	ninja -C $(BUILD)
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(DESTDIR))
 
 fuzz: deps
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
