@@ -95,6 +95,34 @@ int fk_template_prune (fk_runtime_t *rt, fk_template_gc_stats_t *ret_stats, fk_e
    `oci-archive:FILE[:TAG]` (the same in a tar) or `docker-archive:FILE` (`docker save`'s). */
 int fk_template_export (fk_runtime_t *rt, const char *id, const char *dest, fk_error_t *err);
 
+typedef struct fk_template_push_opts
+{
+  unsigned version;    /* FK_TEMPLATE_PUSH_OPTIONS_VERSION */
+  uint64_t chunk_size; /* blobs larger than this go up in chunks of it; 0: 16 MiB */
+} fk_template_push_opts_t;
+
+#define FK_TEMPLATE_PUSH_OPTIONS_VERSION 1
+#define FK_TEMPLATE_PUSH_OPTIONS_INIT                                                              \
+  {                                                                                                \
+    .version = FK_TEMPLATE_PUSH_OPTIONS_VERSION                                                    \
+  }
+
+typedef struct fk_template_push_stats
+{
+  unsigned present, mounted, uploaded; /* blobs the registry had, mounted, received */
+  uint64_t bytes_uploaded;
+} fk_template_push_stats_t;
+
+/* Pushes the template's image (manifest, config, layer blobs as stored: the digests stay) to
+   the registry reference ref (`[REGISTRY/]REPO[:TAG]`), with the credentials, hosts and
+   timeouts of a pull: blobs the registry has are skipped, blobs another template was pulled
+   with from the same registry are mounted from that repository, the others uploaded; the
+   manifest last. opts NULL: the defaults. *ret_digest (caller frees; may be NULL) is the
+   manifest's digest, ret_stats (may be NULL) what was sent. */
+int fk_template_push (fk_runtime_t *rt, const char *id, const char *ref,
+                      const fk_template_push_opts_t *opts, char **ret_digest,
+                      fk_template_push_stats_t *ret_stats, fk_error_t *err);
+
 /* Snapshots (docs/snapshots.md). A snapshot is a template: the sandbox's template layers, one
    layer with what the sandbox changed (none when it changed nothing), and its env, cwd and
    user. It holds what the sandbox's code wrote: it is as untrusted as the sandbox. */

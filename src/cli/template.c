@@ -1,4 +1,4 @@
-/* cli/template.c: fk template prepare|ls|inspect|rm. */
+/* cli/template.c: fk template prepare|ls|inspect|rm|export|push. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@ template_usage (FILE *out)
            "       fk template ls\n"
            "       fk template inspect ID\n"
            "       fk template rm ID\n"
+           "       fk template push ID REF\n"
            "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
            "                                     docker-archive:FILE; TAG defaults to ID)\n"
            "  REF: [REGISTRY/]REPO[:TAG][@sha256:DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
@@ -155,6 +156,26 @@ template_export (const fk_cli_globals_t *g, const char *id, const char *dest)
   return r < 0 ? fk_cli_fail (&err, 1) : 0;
 }
 
+static int
+template_push (const fk_cli_globals_t *g, const char *id, const char *ref)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_runtime_t *rt = NULL;
+  cleanup_free char *digest = NULL;
+  fk_template_push_stats_t st = { 0 };
+  int r = open_runtime (g, &rt, &err) < 0
+              ? -1
+              : fk_template_push (rt, id, ref, NULL, &digest, &st, &err);
+  fk_runtime_close (rt);
+  if (r < 0)
+    return fk_cli_fail (&err, 1);
+  fprintf (stderr,
+           "pushed %s to %s: %u blobs uploaded (%" PRIu64 " bytes), %u mounted, %u already there\n",
+           id, ref, st.uploaded, st.bytes_uploaded, st.mounted, st.present);
+  printf ("%s\n", digest);
+  return 0;
+}
+
 int
 fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
 {
@@ -181,6 +202,8 @@ fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
     return template_rm (g, argv[2]);
   if (strcmp (sub, "export") == 0 && argc == 4)
     return template_export (g, argv[2], argv[3]);
+  if (strcmp (sub, "push") == 0 && argc == 4)
+    return template_push (g, argv[2], argv[3]);
   template_usage (stderr);
   return 2;
 }

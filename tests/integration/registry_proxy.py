@@ -7,6 +7,12 @@ It forwards /v2/ requests to the registry behind it once the client has authenti
                   given), and /v2/ requests must carry `Authorization: Bearer <token>'.
   --auth basic    401 + `WWW-Authenticate: Basic realm=...'; requests must carry --user.
   --auth none     forwards everything.
+Pushes (POST, PUT, PATCH) are forwarded too: a bearer token must have been issued for the
+repository's push scope, and the registry's upload Locations are handed back relative to the
+front. --inject MODE makes the front answer nonsense to a push: `location-elsewhere' (the upload
+Location names another host), `bad-range' (a PATCH acknowledged with the wrong Range),
+`bad-digest' (a blob PUT answered with another digest), `huge-answer' (a 1 MiB body to the
+upload POST), `cut-upload' (the connection closed half way through an upload's body).
 --redirect-blobs answers blob GETs with a 307 to a second listener on 127.0.0.2 (another
 host, as registries send clients to a storage host), which serves the blob and records in
 --log whether any Authorization header reached it. --throttle BYTES/s slows blob bodies.
@@ -27,7 +33,7 @@ import urllib.parse
 import urllib.request
 
 args = None
-tokens = set()
+tokens = {}
 log_lock = threading.Lock()
 
 
@@ -45,22 +51,66 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 opener = urllib.request.build_opener(NoRedirect)
 
 
-def forward(handler, path, head_only=False):
-    req = urllib.request.Request(args.upstream + path, method="HEAD" if head_only else "GET")
-    for h in ("Accept", "Range"):
+def read_body(handler):
+    """The request body (Content-Length), read slowly under --throttle; None when cut."""
+    n = int(handler.headers.get("Content-Length") or 0)
+    cut = n // 2 if args.inject == "cut-upload" and n > 0 else None
+    data = b""
+    while len(data) < n:
+        want = min(16 * 1024, n - len(data))
+        if cut is not None and len(data) + want > cut:
+            want = cut - len(data)
+        chunk = handler.rfile.read(want) if want else b""
+        if not chunk:
+            break
+        data += chunk
+        if args.throttle:
+            time.sleep(len(chunk) / args.throttle)
+        if cut is not None and len(data) >= cut:
+            log(f"cut {handler.command} {handler.path} after {len(data)} of {n} bytes")
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return None
+    return data
+
+
+def forward(handler, path, head_only=False, method=None, body=None):
+    method = method or ("HEAD" if head_only else "GET")
+    req = urllib.request.Request(args.upstream + path, method=method, data=body)
+    for h in ("Accept", "Range", "Content-Type", "Content-Range"):
         if handler.headers.get(h):
             req.add_header(h, handler.headers[h])
     try:
         resp = opener.open(req, timeout=60)
     except urllib.error.HTTPError as e:
         resp = e
-    handler.send_response(resp.status if hasattr(resp, "status") else resp.code)
+    status = resp.status if hasattr(resp, "status") else resp.code
+    upload = "/blobs/uploads/" in path
+    if args.inject == "huge-answer" and method == "POST" and upload:
+        resp.read()
+        junk = b"x" * (1 << 20)
+        handler.send_response(202)
+        handler.send_header("Location", "/v2/nowhere")
+        handler.send_header("Content-Length", str(len(junk)))
+        handler.end_headers()
+        handler.wfile.write(junk)
+        return
+    handler.send_response(status)
     body_len = None
     for k, v in resp.headers.items():
         if k.lower() in ("connection", "transfer-encoding", "www-authenticate"):
             continue
         if k.lower() == "content-length":
             body_len = int(v)
+        if k.lower() == "location" and v.startswith(args.upstream):
+            v = v[len(args.upstream):]  # relative: the client resolves it against the front
+            if args.inject == "location-elsewhere" and method == "POST":
+                v = "http://127.0.0.2:9" + v
+        if k.lower() == "range" and args.inject == "bad-range" and method == "PATCH":
+            v = "0-0"
+        if (k.lower() == "docker-content-digest" and args.inject == "bad-digest"
+                and method == "PUT" and upload):
+            v = "sha256:" + "0" * 64
         handler.send_header(k, v)
     handler.end_headers()
     if head_only:
@@ -92,10 +142,10 @@ class Front(http.server.BaseHTTPRequestHandler):
         self.send_response(401)
         host = f"127.0.0.1:{self.server.server_address[1]}"
         if args.auth == "bearer":
-            repo = self.path.split("/v2/", 1)[-1].rsplit("/manifests/", 1)[0].rsplit("/blobs/", 1)[0]
+            actions = "pull" if self.command in ("GET", "HEAD") else "pull,push"
             self.send_header("WWW-Authenticate",
                              f'Bearer realm="http://{host}/token",service="firkin-test",'
-                             f'scope="repository:{repo}:pull"')
+                             f'scope="repository:{self.repo()}:{actions}"')
         else:
             self.send_header("WWW-Authenticate", 'Basic realm="firkin-test"')
         body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
@@ -103,6 +153,24 @@ class Front(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def repo(self):
+        path = urllib.parse.urlsplit(self.path).path
+        return path.split("/v2/", 1)[-1].rsplit("/manifests/", 1)[0].rsplit("/blobs/", 1)[0]
+
+    def token_ok(self, auth):
+        """A known token, granted push of the repository for a push request."""
+        if not (auth.startswith("Bearer ") and auth[7:] in tokens):
+            return False
+        if self.command in ("GET", "HEAD"):
+            return True
+        for scope in tokens[auth[7:]]:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            if kind == "repository" and name == self.repo() and "push" in actions.split(","):
+                return True
+        log(f"token without push scope for {self.repo()}")
+        return False
 
     def basic_ok(self):
         want = "Basic " + base64.b64encode(args.user.encode()).decode()
@@ -112,7 +180,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/token":
             q = urllib.parse.parse_qs(url.query)
-            log(f"token scope={q.get('scope', [''])[0]} service={q.get('service', [''])[0]} "
+            log(f"token scope={' '.join(q.get('scope', ['']))} service={q.get('service', [''])[0]} "
                 f"basic={'yes' if self.headers.get('Authorization') else 'no'}")
             if args.user and not self.basic_ok():
                 self.send_response(401)
@@ -120,7 +188,7 @@ class Front(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             tok = secrets.token_hex(16)
-            tokens.add(tok)
+            tokens[tok] = q.get("scope", [])
             body = ('{"token":"%s","access_token":"%s","expires_in":300}' % (tok, tok)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -132,7 +200,7 @@ class Front(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         auth = self.headers.get("Authorization", "")
-        if args.auth == "bearer" and not (auth.startswith("Bearer ") and auth[7:] in tokens):
+        if args.auth == "bearer" and not self.token_ok(auth):
             log(f"challenge {url.path}")
             self.challenge()
             return
@@ -147,10 +215,24 @@ class Front(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        forward(self, self.path, head_only)
+        if self.command in ("GET", "HEAD"):
+            forward(self, self.path, head_only)
+            return
+        forward(self, self.path, method=self.command, body=self.body)
 
     def do_HEAD(self):
         self.do_GET(head_only=True)
+
+    def do_write(self):
+        if not urllib.parse.urlsplit(self.path).path.startswith("/v2/"):
+            self.send_error(404)
+            return
+        # The body first, so that a challenge leaves the connection in step.
+        self.body = read_body(self)
+        if self.body is not None:
+            self.do_GET()
+
+    do_POST = do_PUT = do_PATCH = do_write
 
 
 class BlobHost(http.server.BaseHTTPRequestHandler):
@@ -177,6 +259,8 @@ def main():
     p.add_argument("--user", help="USER:PASS the token service / basic auth requires")
     p.add_argument("--redirect-blobs", action="store_true")
     p.add_argument("--throttle", type=float, default=0)
+    p.add_argument("--inject", choices=["location-elsewhere", "bad-range", "bad-digest",
+                                        "huge-answer", "cut-upload"])
     p.add_argument("--log")
     args = p.parse_args()
     if args.auth == "basic" and not args.user:

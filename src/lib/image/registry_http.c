@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -25,6 +26,8 @@ fk_registry_response_clear (fk_registry_response_t *r)
   free (r->content_type);
   free (r->docker_digest);
   free (r->www_auth);
+  free (r->location);
+  free (r->range);
   memset (r, 0, sizeof *r);
 }
 
@@ -35,6 +38,7 @@ fk_registry_client_clear (fk_registry_client_t *c)
   free (c->host);
   free (c->basic);
   free (c->auth_hdr);
+  free (c->scope);
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -251,7 +255,9 @@ on_header (char *data, size_t size, size_t nmemb, void *userdata)
       free (r->content_type);
       free (r->docker_digest);
       free (r->www_auth);
-      r->content_type = r->docker_digest = r->www_auth = NULL;
+      free (r->location);
+      free (r->range);
+      r->content_type = r->docker_digest = r->www_auth = r->location = r->range = NULL;
     }
   else if ((v = header_value (data, n, "content-type")) != NULL)
     {
@@ -267,6 +273,16 @@ on_header (char *data, size_t size, size_t nmemb, void *userdata)
     {
       free (r->www_auth);
       r->www_auth = v;
+    }
+  else if ((v = header_value (data, n, "location")) != NULL)
+    {
+      free (r->location);
+      r->location = v;
+    }
+  else if ((v = header_value (data, n, "range")) != NULL)
+    {
+      free (r->range);
+      r->range = v;
     }
   return n;
 }
@@ -339,8 +355,16 @@ challenge_param (const char *ch, const char *param)
   return NULL;
 }
 
-static int do_get (fk_registry_client_t *c, const char *url, const char *accept, size_t max,
-                   fk_registry_response_t *r, int with_auth, fk_error_t *err);
+static int do_request (fk_registry_client_t *c, const fk_registry_request_t *rq, size_t max,
+                       fk_registry_response_t *r, fk_error_t *err);
+
+static int
+do_get (fk_registry_client_t *c, const char *url, const char *accept, size_t max,
+        fk_registry_response_t *r, fk_error_t *err)
+{
+  fk_registry_request_t rq = { .method = "GET", .url = url, .accept = accept, .body_fd = -1 };
+  return do_request (c, &rq, max, r, err);
+}
 
 static int
 unauthorised (const fk_registry_client_t *c, const char *why, fk_error_t *err)
@@ -380,19 +404,35 @@ answer_challenge (fk_registry_client_t *c, const char *challenge, fk_error_t *er
     return fk_error_set (err, ENOMEM, "curl_easy_init failed");
   cleanup_free char *def_scope = xasprintf ("repository:%s:pull", c->ref->repository);
   char *esc_service = service ? curl_easy_escape (h, service, 0) : NULL;
-  char *esc_scope = curl_easy_escape (h, scope ? scope : def_scope, 0);
+  /* One scope= parameter per scope wanted (the client's own list wins over the challenge's). */
+  const char *scopes = c->scope ? c->scope : scope ? scope : def_scope;
+  cleanup_free char *query = xstrdup ("");
+  for (const char *p = scopes; *p;)
+    {
+      size_t m = strcspn (p, " ");
+      if (m > 0)
+        {
+          cleanup_free char *one = xstrndup (p, m);
+          char *esc = curl_easy_escape (h, one, 0);
+          char *q = xasprintf ("%s%sscope=%s", query, *query ? "&" : "", esc ? esc : "");
+          curl_free (esc);
+          free (query);
+          query = q;
+        }
+      p += m;
+      p += strspn (p, " ");
+    }
   cleanup_free char *url
-      = xasprintf ("%s%sscope=%s%s%s", realm, strchr (realm, '?') ? "&" : "?", esc_scope,
+      = xasprintf ("%s%s%s%s%s", realm, strchr (realm, '?') ? "&" : "?", query,
                    esc_service ? "&service=" : "", esc_service ? esc_service : "");
   curl_free (esc_service);
-  curl_free (esc_scope);
   curl_easy_cleanup (h);
 
   /* The token service gets the stored password when there is one (anonymous otherwise). */
   free (c->auth_hdr);
   c->auth_hdr = c->basic ? xasprintf ("Authorization: Basic %s", c->basic) : NULL;
   fk_registry_response_t r = { 0 };
-  int ret = do_get (c, url, "application/json", 1 << 20, &r, 1, err);
+  int ret = do_get (c, url, "application/json", 1 << 20, &r, err);
   free (c->auth_hdr);
   c->auth_hdr = NULL;
   if (ret < 0)
@@ -428,42 +468,113 @@ answer_challenge (fk_registry_client_t *c, const char *challenge, fk_error_t *er
   return 0;
 }
 
+/* The body of an upload, read with pread so that a repeated request starts over. */
+typedef struct upload
+{
+  const fk_registry_request_t *rq;
+  uint64_t sent;
+  int error;
+} upload_t;
+
+static size_t
+on_read (char *buf, size_t size, size_t nitems, void *userdata)
+{
+  upload_t *u = userdata;
+  uint64_t left = u->rq->body_len - u->sent;
+  size_t n = size * nitems;
+  if (n > left)
+    n = (size_t)left;
+  if (n == 0)
+    return 0;
+  if (u->rq->body != NULL)
+    memcpy (buf, (const char *)u->rq->body + u->sent, n);
+  else
+    {
+      ssize_t got;
+      do
+        got = pread (u->rq->body_fd, buf, n, (off_t)(u->rq->body_offset + (int64_t)u->sent));
+      while (got < 0 && errno == EINTR);
+      if (got <= 0)
+        {
+          /* A file that shrank under the upload (or a read error) aborts it. */
+          u->error = got < 0 ? errno : EIO;
+          return CURL_READFUNC_ABORT;
+        }
+      n = (size_t)got;
+    }
+  u->sent += n;
+  return n;
+}
+
 static int
-do_get (fk_registry_client_t *c, const char *url, const char *accept, size_t max,
-        fk_registry_response_t *r, int with_auth, fk_error_t *err)
+do_request (fk_registry_client_t *c, const fk_registry_request_t *rq, size_t max,
+            fk_registry_response_t *r, fk_error_t *err)
 {
   CURL *h = curl_easy_init ();
   if (h == NULL)
     return fk_error_set (err, ENOMEM, "curl_easy_init failed");
+  int get = strcmp (rq->method, "GET") == 0, head = strcmp (rq->method, "HEAD") == 0;
   struct curl_slist *hdrs = NULL;
-  cleanup_free char *acc = accept ? xasprintf ("Accept: %s", accept) : NULL;
+  cleanup_free char *acc = rq->accept ? xasprintf ("Accept: %s", rq->accept) : NULL;
+  cleanup_free char *ct
+      = rq->content_type ? xasprintf ("Content-Type: %s", rq->content_type) : NULL;
+  cleanup_free char *cr
+      = rq->content_range ? xasprintf ("Content-Range: %s", rq->content_range) : NULL;
   if (acc)
     hdrs = curl_slist_append (hdrs, acc);
-  if (with_auth && c->auth_hdr)
+  if (ct)
+    hdrs = curl_slist_append (hdrs, ct);
+  if (cr)
+    hdrs = curl_slist_append (hdrs, cr);
+  if (c->auth_hdr)
     hdrs = curl_slist_append (hdrs, c->auth_hdr);
-  fk_registry_setup_easy (c, h, url, hdrs);
+  upload_t u = { .rq = rq };
+  if (!get && !head)
+    hdrs = curl_slist_append (hdrs, "Expect:"); /* no 100-continue round trip */
+  fk_registry_setup_easy (c, h, rq->url, hdrs);
+  if (head)
+    curl_easy_setopt (h, CURLOPT_NOBODY, 1L);
+  else if (!get)
+    {
+      /* An upload goes to the registry that asked for it: no redirect is followed. */
+      curl_easy_setopt (h, CURLOPT_FOLLOWLOCATION, 0L);
+      curl_easy_setopt (h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, rq->method);
+      curl_easy_setopt (h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+      curl_easy_setopt (h, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt (h, CURLOPT_READDATA, &u);
+    }
   r->max = max;
-  curl_easy_setopt (h, CURLOPT_TIMEOUT, c->timeout * 4);
+  r->content_length = -1;
+  /* Small requests have a deadline; a blob upload is bounded by the stall timeout only. */
+  if (rq->body_len < (1u << 20))
+    curl_easy_setopt (h, CURLOPT_TIMEOUT, c->timeout * 4);
   curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt (h, CURLOPT_WRITEDATA, r);
   curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt (h, CURLOPT_HEADERDATA, r);
   CURLcode rc = curl_easy_perform (h);
   curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_off_t cl = -1;
+  if (curl_easy_getinfo (h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0)
+    r->content_length = (int64_t)cl;
   curl_easy_cleanup (h);
   curl_slist_free_all (hdrs);
   if (r->too_big)
-    return fk_error_set (err, EFBIG, "response from `%s' is larger than %zu bytes", url, max);
+    return fk_error_set (err, EFBIG, "response from `%s' is larger than %zu bytes", rq->url, max);
+  if (u.error)
+    return fk_error_set (err, u.error, "read the body of %s `%s': %s", rq->method, rq->url,
+                         strerror (u.error));
   if (rc != CURLE_OK)
-    return fk_registry_curl_failure (c, rc, url, err);
+    return fk_registry_curl_failure (c, rc, rq->url, err);
   return 0;
 }
 
 int
-fk_registry_get (fk_registry_client_t *c, const char *url, const char *accept, size_t max,
-                 fk_registry_response_t *r, fk_error_t *err)
+fk_registry_request (fk_registry_client_t *c, const fk_registry_request_t *rq, size_t max,
+                     fk_registry_response_t *r, fk_error_t *err)
 {
-  if (do_get (c, url, accept, max, r, 1, err) < 0)
+  if (do_request (c, rq, max, r, err) < 0)
     return -1;
   if (r->status != 401)
     return 0;
@@ -474,11 +585,19 @@ fk_registry_get (fk_registry_client_t *c, const char *url, const char *accept, s
     return unauthorised (c, "the credentials were refused", err);
   if (answer_challenge (c, challenge, err) < 0)
     return -1;
-  if (do_get (c, url, accept, max, r, 1, err) < 0)
+  if (do_request (c, rq, max, r, err) < 0)
     return -1;
   if (r->status == 401)
     return unauthorised (c, "the credentials were refused", err);
   return 0;
+}
+
+int
+fk_registry_get (fk_registry_client_t *c, const char *url, const char *accept, size_t max,
+                 fk_registry_response_t *r, fk_error_t *err)
+{
+  fk_registry_request_t rq = { .method = "GET", .url = url, .accept = accept, .body_fd = -1 };
+  return fk_registry_request (c, &rq, max, r, err);
 }
 
 /* The registry's error code ("MANIFEST_UNKNOWN", ...) from an error body, or NULL. */

@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "image/reference.h"
@@ -30,6 +31,10 @@ typedef struct fk_registry_client
   char *auth_hdr; /* "Authorization: ..." once a challenge was answered, or NULL */
   int insecure;
   long timeout; /* seconds */
+  /* The scopes asked of a token service, space-separated ("repository:a:pull,push
+     repository:b:pull"); NULL: the challenge's own, else pull of ref's repository. Set before
+     the first request (a push asks for push at once, so one challenge is answered once). */
+  char *scope;
 } fk_registry_client_t;
 
 /* An answer held in memory: status, a body of at most max bytes, the headers a pull reads. */
@@ -40,7 +45,24 @@ typedef struct fk_registry_response
   size_t len, cap, max;
   int too_big;
   char *content_type, *docker_digest, *www_auth;
+  char *location, *range; /* Location and Range headers (uploads), or NULL */
+  int64_t content_length; /* the Content-Length announced, -1 when none */
 } fk_registry_response_t;
+
+/* One request of any method. The body, when there is one, is body_len bytes from body, or
+   from body_fd at body_offset (read with pread, so a retry after a 401 sends it again). */
+typedef struct fk_registry_request
+{
+  const char *method; /* "GET", "HEAD", "POST", "PUT", "PATCH" */
+  const char *url;
+  const char *accept;        /* NULL: no Accept */
+  const char *content_type;  /* NULL: none */
+  const char *content_range; /* "START-END" for a PATCH, or NULL */
+  const void *body;
+  int body_fd; /* -1 (or 0 with body_len 0): none */
+  int64_t body_offset;
+  uint64_t body_len;
+} fk_registry_request_t;
 
 /* Sets c up for ref (FK_REF_REGISTRY): API host, scheme, credentials, timeout. Clear it with
    fk_registry_client_clear. */
@@ -63,6 +85,12 @@ void fk_registry_setup_easy (const fk_registry_client_t *c, CURL *h, const char 
    credentials refused. */
 int fk_registry_get (fk_registry_client_t *c, const char *url, const char *accept, size_t max,
                      fk_registry_response_t *r, fk_error_t *err);
+
+/* Sends rq (a 401 answered once as for fk_registry_get) and reads the answer into r (at most
+   max body bytes; any status is success). Only GET and HEAD follow redirects: an upload is
+   sent to the registry itself. */
+int fk_registry_request (fk_registry_client_t *c, const fk_registry_request_t *rq, size_t max,
+                         fk_registry_response_t *r, fk_error_t *err);
 
 /* 1 when r's error body names the registry error code ("NAME_UNKNOWN", ...). */
 int fk_registry_error_is (const fk_registry_response_t *r, const char *code);

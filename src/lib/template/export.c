@@ -21,21 +21,17 @@
 #include "image/reference.h"
 #include "image/store.h"
 #include "template/record.h"
+#include "template/stored.h"
 #include "template/template.h"
 
 #define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define REF_NAME "org.opencontainers.image.ref.name"
 #define MANIFEST_MAX (4u << 20)
 
-typedef struct image
-{
-  char *manifest_digest, *config_digest, *manifest_type;
-  size_t manifest_size;
-  char **layers; /* blob digests, bottom first */
-} image_t;
+typedef fk_template_image_t image_t;
 
-static void
-image_clear (image_t *im)
+void
+fk_template_image_clear (image_t *im)
 {
   free (im->manifest_digest);
   free (im->config_digest);
@@ -43,8 +39,8 @@ image_clear (image_t *im)
   fk_strv_free (im->layers);
 }
 
-static int
-load_image (fk_store_t *store, const char *id, image_t *im, fk_error_t *err)
+int
+fk_template_image_load (fk_store_t *store, const char *id, image_t *im, fk_error_t *err)
 {
   cleanup_json json_t *rec = NULL;
   if (fk_template_record_load (store->dir, id, &rec, err) < 0)
@@ -389,11 +385,11 @@ fk_template_export (fk_runtime_t *rt, const char *id, const char *dest, fk_error
   if (fk_store_open (fk_runtime_state_dir (rt), &store, err) < 0)
     return -1;
   image_t im = { 0 };
-  int rc = load_image (store, id, &im, err);
+  int rc = fk_template_image_load (store, id, &im, err);
   if (rc == 0)
     rc = ref->kind == FK_REF_OCI_DIR ? write_dir (store, ref, &im, id, err)
                                      : write_archive (store, ref, &im, id, err);
-  image_clear (&im);
+  fk_template_image_clear (&im);
   if (rc < 0)
     fk_error_wrap (err, "export template `%s' to `%s'", id, dest);
   return rc;
