@@ -27,10 +27,10 @@ template_usage (FILE *out)
       "       fk template ls\n"
       "       fk template inspect ID\n"
       "       fk template rm ID\n"
-      "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
-      "                                     docker-archive:FILE; TAG defaults to ID)\n"
       "       fk template build [-f DOCKERFILE] -t NAME [--build-arg K=V]... [--start-cmd CMD]\n"
       "                         [--ready-cmd CMD] [--quiet] CONTEXT\n"
+      "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+      "                                     docker-archive:FILE; TAG defaults to ID)\n"
       "  REF: [REGISTRY/]REPO[:TAG][@sha256:DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
       "       docker-archive:FILE\n");
 }

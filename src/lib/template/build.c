@@ -54,12 +54,12 @@ typedef struct build
   json_t *config;   /* the image config */
   json_t *platform; /* the base's */
   char chain[FK_DIGEST_STR_LEN];
-  char **scope;     /* ARG values in scope, "K=V" */
-  int cmd_set;      /* CMD given by this Dockerfile (ENTRYPOINT then keeps it) */
+  char **scope; /* ARG values in scope, "K=V" */
+  int cmd_set;  /* CMD given by this Dockerfile (ENTRYPOINT then keeps it) */
 } build_t;
 
-static void
-say (build_t *b, int stream, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+static void say (build_t *b, int stream, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 static void
 say (build_t *b, int stream, const char *fmt, ...)
@@ -239,10 +239,10 @@ write_image (build_t *b, const char *id, const char *source, fk_error_t *err)
   json_object_set (rcfg, "Cmd", json_object_get (c, "Cmd") ?: json_null ());
   json_object_set (rcfg, "WorkingDir", json_object_get (c, "WorkingDir") ?: json_string (""));
   json_object_set (rcfg, "User", json_object_get (c, "User") ?: json_string (""));
-  cleanup_json json_t *rec = json_pack (
-      "{s:s, s:s, s:s, s:s, s:O, s:s, s:O, s:o}", "id", id, "source", source, "manifestDigest",
-      mdigest, "configDigest", cdigest, "platform", b->platform, "created", created, "layers",
-      b->layers, "config", rcfg);
+  cleanup_json json_t *rec
+      = json_pack ("{s:s, s:s, s:s, s:s, s:O, s:s, s:O, s:o}", "id", id, "source", source,
+                   "manifestDigest", mdigest, "configDigest", cdigest, "platform", b->platform,
+                   "created", created, "layers", b->layers, "config", rcfg);
   if (rec == NULL)
     return fk_error_set (err, EINVAL, "cannot build the record of template `%s'", id);
   if (b->opts->start_cmd && strcmp (source, "build-step") != 0)
@@ -522,8 +522,8 @@ copy_layer (build_t *b, const fk_df_instr_t *in, fk_build_copy_t *c, const char 
   uint64_t size = 0;
   if (fk_build_copy_layer (b->store, c, digest, &size, err) < 0)
     return fk_error_wrap (err, "line %u: %s", in->line, what);
-  add_layer (b, json_pack ("{s:s, s:s, s:s, s:I}", "digest", digest, "diffID", digest,
-                           "mediaType", LAYER_TAR, "size", (json_int_t)size));
+  add_layer (b, json_pack ("{s:s, s:s, s:s, s:I}", "digest", digest, "diffID", digest, "mediaType",
+                           LAYER_TAR, "size", (json_int_t)size));
   chain_step (b, what, digest, strlen (digest));
   history (b, created_by, 0);
   return 0;
@@ -750,8 +750,7 @@ step_config (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
             char *end = NULL;
             unsigned long port = strtoul (p, &end, 10);
             if (end == p || port < 1 || port > 65535
-                || (*end && strcmp (end, "/tcp") && strcmp (end, "/udp")
-                    && strcmp (end, "/sctp")))
+                || (*end && strcmp (end, "/tcp") && strcmp (end, "/udp") && strcmp (end, "/sctp")))
               return fk_error_set (err, EINVAL, "line %u: EXPOSE `%s': not PORT[/tcp|udp|sctp]",
                                    in->line, p);
             cleanup_free char *key = xasprintf ("%lu%s", port, *end ? end : "/tcp");
@@ -836,8 +835,8 @@ fk_template_build (fk_runtime_t *rt, const char *context, const fk_template_buil
   b.context = realpath (context, NULL);
   if (b.context == NULL)
     b.context = xstrdup (context);
-  if (fk_store_open (fk_runtime_state_dir (rt), &b.store, err) < 0
-      || read_dockerfile (&b, err) < 0 || fk_build_ignore_load (b.ctxfd, &b.ignore, err) < 0)
+  if (fk_store_open (fk_runtime_state_dir (rt), &b.store, err) < 0 || read_dockerfile (&b, err) < 0
+      || fk_build_ignore_load (b.ctxfd, &b.ignore, err) < 0)
     goto out;
   b.scope = xcalloc (1, sizeof *b.scope);
   size_t total = b.df->n;
@@ -888,8 +887,7 @@ fk_template_build (fk_runtime_t *rt, const char *context, const fk_template_buil
           && in->kind != FK_DF_WORKDIR && in->kind != FK_DF_FROM && in->kind != FK_DF_ARG
           && b.config)
         {
-          cleanup_free char *h
-              = xasprintf ("%s %s", fk_dockerfile_kind_name (in->kind), in->text);
+          cleanup_free char *h = xasprintf ("%s %s", fk_dockerfile_kind_name (in->kind), in->text);
           history (&b, h, 1);
         }
     }

@@ -20,7 +20,8 @@
 #include "base/xalloc.h"
 
 #define RESOLVE_CONTEXT (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-#define RESOLVE_LAYER (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define RESOLVE_LAYER                                                                              \
+  (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 #define DEPTH_MAX 512
 #define PASSWD_MAX (1u << 20)
 
@@ -49,7 +50,8 @@ fk_build_ignore_load (int ctxfd, char ***ret, fk_error_t *err)
 {
   cleanup_free char *text = NULL;
   size_t len = 0;
-  cleanup_close int fd = fk_openat2 (ctxfd, ".dockerignore", O_RDONLY | O_NOFOLLOW, 0, RESOLVE_LAYER);
+  cleanup_close int fd
+      = fk_openat2 (ctxfd, ".dockerignore", O_RDONLY | O_NOFOLLOW, 0, RESOLVE_LAYER);
   char **v = xcalloc (1, sizeof *v);
   size_t n = 0;
   if (fd < 0)
@@ -321,8 +323,8 @@ count (copy_t *cp, const struct stat *st, const char *src, fk_error_t *err)
 static int
 is_archive_name (const char *name)
 {
-  static const char *const ext[] = { ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz",
-                                     ".txz", ".tar.zst", NULL };
+  static const char *const ext[]
+      = { ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", NULL };
   size_t n = strlen (name);
   for (size_t i = 0; ext[i]; i++)
     {
@@ -602,8 +604,7 @@ collect_all (copy_t *cp, fk_error_t *err)
   for (size_t i = 0; i < c->n_sources; i++)
     {
       if (strstr (c->sources[i], "://"))
-        return fk_error_set (err, ENOTSUP, "source `%s': URLs are not supported",
-                             c->sources[i]);
+        return fk_error_set (err, ENOTSUP, "source `%s': URLs are not supported", c->sources[i]);
       cleanup_strv char **srcs = NULL;
       if (expand_source (cp, c->sources[i], &srcs, err) < 0)
         return -1;
@@ -615,11 +616,9 @@ collect_all (copy_t *cp, fk_error_t *err)
       for (char **s = srcs; *s; s++)
         {
           if (**s && fk_build_ignored (c->ignore, *s))
-            return fk_error_set (err, ENOENT,
-                                 "source `%s' is excluded by .dockerignore", *s);
+            return fk_error_set (err, ENOENT, "source `%s' is excluded by .dockerignore", *s);
           /* The source itself may be a symlink: followed, but only within the context. */
-          cleanup_close int fd
-              = fk_openat2 (c->ctxfd, **s ? *s : ".", O_PATH, 0, RESOLVE_CONTEXT);
+          cleanup_close int fd = fk_openat2 (c->ctxfd, **s ? *s : ".", O_PATH, 0, RESOLVE_CONTEXT);
           if (fd < 0)
             {
               if (errno == EXDEV)

@@ -19,18 +19,18 @@
 
 typedef struct fk_build_copy
 {
-  int ctxfd;                      /* the context directory */
-  char *const *ignore;            /* .dockerignore patterns (`!' negates), may be NULL */
-  const char *const *lower;       /* the layers' fs directories, BOTTOM FIRST */
+  int ctxfd;                /* the context directory */
+  char *const *ignore;      /* .dockerignore patterns (`!' negates), may be NULL */
+  const char *const *lower; /* the layers' fs directories, BOTTOM FIRST */
   size_t n_lower;
-  char *const *sources;           /* relative to the context; none: only the dest directory */
+  char *const *sources; /* relative to the context; none: only the dest directory */
   size_t n_sources;
-  const char *dest;               /* absolute; a trailing `/' names a directory */
-  int has_owner;                  /* else 0:0 */
+  const char *dest; /* absolute; a trailing `/' names a directory */
+  int has_owner;    /* else 0:0 */
   uint32_t uid, gid;
-  int has_mode;                   /* --chmod */
+  int has_mode; /* --chmod */
   mode_t mode;
-  int is_add;                     /* ADD: archives are refused, not unpacked */
+  int is_add; /* ADD: archives are refused, not unpacked */
 } fk_build_copy_t;
 
 /* Writes the layer (an uncompressed tar, entries sorted, parents of the destination with the

@@ -17,10 +17,12 @@
 #define EXPAND_DEPTH_MAX 16
 
 static const char *const kind_names[] = {
-  [FK_DF_FROM] = "FROM",       [FK_DF_RUN] = "RUN",         [FK_DF_COPY] = "COPY",
-  [FK_DF_ADD] = "ADD",         [FK_DF_ENV] = "ENV",         [FK_DF_ARG] = "ARG",
-  [FK_DF_WORKDIR] = "WORKDIR", [FK_DF_USER] = "USER",       [FK_DF_LABEL] = "LABEL",
-  [FK_DF_ENTRYPOINT] = "ENTRYPOINT", [FK_DF_CMD] = "CMD",   [FK_DF_EXPOSE] = "EXPOSE",
+  [FK_DF_FROM] = "FROM",       [FK_DF_RUN] = "RUN",
+  [FK_DF_COPY] = "COPY",       [FK_DF_ADD] = "ADD",
+  [FK_DF_ENV] = "ENV",         [FK_DF_ARG] = "ARG",
+  [FK_DF_WORKDIR] = "WORKDIR", [FK_DF_USER] = "USER",
+  [FK_DF_LABEL] = "LABEL",     [FK_DF_ENTRYPOINT] = "ENTRYPOINT",
+  [FK_DF_CMD] = "CMD",         [FK_DF_EXPOSE] = "EXPOSE",
 };
 
 /* Known instructions firkin does not build, and why. */
@@ -190,8 +192,8 @@ parse_pairs (fk_df_instr_t *in, char esc, int names_only, fk_error_t *err)
       rest += strspn (rest, " \t");
       if (n < 2)
         {
-          fk_error_set (err, EINVAL, "line %u: %s %s has no value (write %s=VALUE)", in->line,
-                        what, w[0], w[0]);
+          fk_error_set (err, EINVAL, "line %u: %s %s has no value (write %s=VALUE)", in->line, what,
+                        w[0], w[0]);
           goto out;
         }
       if (names_only && !valid_name (w[0], strlen (w[0])))
@@ -272,15 +274,16 @@ parse_copy (fk_df_instr_t *in, char esc, fk_error_t *err)
         in->chmod = xstrdup (w[i] + 8);
       else if (strncmp (w[i], "--from=", 7) == 0)
         {
-          fk_error_set (err, EINVAL,
-                        "line %u: %s --from: multi-stage builds are not supported", in->line,
-                        what);
+          fk_error_set (err, EINVAL, "line %u: %s --from: multi-stage builds are not supported",
+                        in->line, what);
           goto out;
         }
       else
         {
-          fk_error_set (err, EINVAL, "line %u: %s: unsupported flag `%s' (only --chown and "
-                        "--chmod)", in->line, what, w[i]);
+          fk_error_set (err, EINVAL,
+                        "line %u: %s: unsupported flag `%s' (only --chown and "
+                        "--chmod)",
+                        in->line, what, w[i]);
           goto out;
         }
     }
@@ -379,9 +382,8 @@ parse_instruction (fk_df_instr_t *in, const char *word, char esc, fk_error_t *er
       if (in->kind == FK_DF_FROM && n == 3 && strcasecmp (w[1], "AS") == 0)
         {
           free_words (w, n);
-          return fk_error_set (err, EINVAL,
-                               "line %u: FROM ... AS: multi-stage builds are not supported",
-                               in->line);
+          return fk_error_set (
+              err, EINVAL, "line %u: FROM ... AS: multi-stage builds are not supported", in->line);
         }
       if (in->kind != FK_DF_EXPOSE && n != 1)
         {
@@ -419,8 +421,7 @@ directive (const char *line, size_t len, char *esc, unsigned lineno, fk_error_t 
   while (e > i && is_space (line[e - 1]))
     e--;
   if (e - i != 1 || (line[i] != '\\' && line[i] != '`'))
-    return fk_error_set (err, EINVAL, "line %u: the escape directive takes `\\' or ``'",
-                         lineno);
+    return fk_error_set (err, EINVAL, "line %u: the escape directive takes `\\' or ``'", lineno);
   *esc = line[i];
   return 1;
 }
@@ -627,8 +628,10 @@ expand_var (const char *s, size_t n, char esc, const char *const *vars, int dept
             return op == '-' ? put (out, val, strlen (val), err) : 0;
           return process (s + i + 2, j - (i + 2), esc, vars, depth + 1, 1, out, err);
         }
-      return fk_error_set (err, EINVAL, "unsupported substitution `${%.*s': only ${NAME}, "
-                           "${NAME:-WORD} and ${NAME:+WORD}", (int)(i < n ? i + 1 : i), s);
+      return fk_error_set (err, EINVAL,
+                           "unsupported substitution `${%.*s': only ${NAME}, "
+                           "${NAME:-WORD} and ${NAME:+WORD}",
+                           (int)(i < n ? i + 1 : i), s);
     }
   size_t i = 0;
   while (i < n && (isalnum ((unsigned char)s[i]) || s[i] == '_'))

@@ -10,8 +10,8 @@
 
 #include "base/error.h"
 
-#define FK_DOCKERFILE_MAX (1u << 20)   /* bytes of a Dockerfile */
-#define FK_DOCKERFILE_MAX_INSTR 4096   /* instructions */
+#define FK_DOCKERFILE_MAX (1u << 20)      /* bytes of a Dockerfile */
+#define FK_DOCKERFILE_MAX_INSTR 4096      /* instructions */
 #define FK_DOCKERFILE_WORD_MAX (1u << 20) /* bytes of one word after expansion */
 
 typedef enum
