@@ -234,11 +234,18 @@ write_image (build_t *b, const char *id, const char *source, fk_error_t *err)
   strftime (created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
   json_t *c = cfg (b);
   json_t *rcfg = json_object ();
-  json_object_set (rcfg, "Env", json_object_get (c, "Env") ?: json_array ());
-  json_object_set (rcfg, "Entrypoint", json_object_get (c, "Entrypoint") ?: json_null ());
-  json_object_set (rcfg, "Cmd", json_object_get (c, "Cmd") ?: json_null ());
-  json_object_set (rcfg, "WorkingDir", json_object_get (c, "WorkingDir") ?: json_string (""));
-  json_object_set (rcfg, "User", json_object_get (c, "User") ?: json_string (""));
+  json_t *v;
+  json_object_set_new (rcfg, "Env",
+                       (v = json_object_get (c, "Env")) ? json_incref (v) : json_array ());
+  json_object_set_new (rcfg, "Entrypoint",
+                       (v = json_object_get (c, "Entrypoint")) ? json_incref (v) : json_null ());
+  json_object_set_new (rcfg, "Cmd",
+                       (v = json_object_get (c, "Cmd")) ? json_incref (v) : json_null ());
+  json_object_set_new (rcfg, "WorkingDir",
+                       (v = json_object_get (c, "WorkingDir")) ? json_incref (v)
+                                                               : json_string (""));
+  json_object_set_new (rcfg, "User",
+                       (v = json_object_get (c, "User")) ? json_incref (v) : json_string (""));
   cleanup_json json_t *rec
       = json_pack ("{s:s, s:s, s:s, s:s, s:O, s:s, s:O, s:o}", "id", id, "source", source,
                    "manifestDigest", mdigest, "configDigest", cdigest, "platform", b->platform,
@@ -316,7 +323,8 @@ step_from (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
     return fk_error_set (err, EINVAL, "line %u: template `%s': its config is not JSON", in->line,
                          id);
   b->layers = json_deep_copy (layers);
-  b->platform = json_incref (json_object_get (rec, "platform") ?: json_string ("linux/amd64"));
+  json_t *platform = json_object_get (rec, "platform");
+  b->platform = platform ? json_incref (platform) : json_string ("linux/amd64");
   for (size_t i = 0; i < json_array_size (b->layers); i++)
     {
       const char *d = json_string_value (json_object_get (json_array_get (b->layers, i), "diffID"));
@@ -383,6 +391,7 @@ run_in_sandbox (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
   fk_sandbox_t *sb = NULL;
   fk_client_t *c = NULL;
   fk_exec_result_t res = { 0 };
+  cleanup_free char *got = NULL;
   int rc = -1;
   if (write_image (b, parent, "build-step", err) < 0)
     goto out;
@@ -440,7 +449,6 @@ run_in_sandbox (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
   c = NULL;
   fk_snapshot_opts_t so = FK_SNAPSHOT_OPTIONS_INIT;
   so.id = snap;
-  cleanup_free char *got = NULL;
   if (fk_sandbox_snapshot (sb, &so, &got, err) < 0)
     goto out;
   rc = 0;
