@@ -158,4 +158,45 @@ int fk_sandbox_pause_to_disk (fk_sandbox_t *sb, char **ret_snapshot, fk_error_t 
    metadata, limits and remaining timeout; a frozen one is thawed (fk_sandbox_resume). */
 int fk_template_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err);
 
+/* Builds (docs/snapshots.md, "Builds"). */
+typedef struct fk_template_build_stats
+{
+  unsigned steps;     /* instructions after FROM */
+  unsigned cached;    /* RUN steps taken from the step cache */
+  unsigned sandboxes; /* sandboxes made (one per RUN not in the cache) */
+  int run_exit_code;  /* a failed RUN's exit code (128 + signal), else 0 */
+} fk_template_build_stats_t;
+
+/* What a build reports as it goes: a line per step ("Step 3/9 : RUN ..."), and a RUN's
+   output (stream 1 or 2) when it ends. */
+typedef void (*fk_template_build_log_fn) (void *data, int stream, const char *text, size_t len);
+
+typedef struct fk_template_build_opts
+{
+  unsigned version;                /* FK_TEMPLATE_BUILD_OPTIONS_VERSION */
+  const char *dockerfile;          /* path of the Dockerfile; NULL: CONTEXT/Dockerfile */
+  const char *id;                  /* the template's id (required) */
+  const char *const *build_args;   /* "K=V" for ARG, NULL-terminated, may be NULL */
+  const char *start_cmd;           /* kept in the record (startCmd), may be NULL */
+  const char *ready_cmd;           /* kept in the record (readyCmd), may be NULL */
+  uint64_t run_timeout_sec;        /* each RUN's limit; 0: 3600 */
+  fk_template_build_log_fn on_log; /* NULL: nothing reported */
+  void *log_data;
+} fk_template_build_opts_t;
+
+#define FK_TEMPLATE_BUILD_OPTIONS_VERSION 1
+#define FK_TEMPLATE_BUILD_OPTIONS_INIT                                                             \
+  {                                                                                                \
+    .version = FK_TEMPLATE_BUILD_OPTIONS_VERSION                                                   \
+  }
+
+/* Builds the template opts->id from a Dockerfile and the context directory: FROM a template id
+   or any reference fk_template_prepare takes, each RUN in a sandbox whose changes become one
+   layer, COPY and ADD as layers written from the context, the rest into the image config. RUN
+   steps come from the step cache when their parent layers and inputs are unchanged. The
+   record is written only when every step succeeded. ret_stats may be NULL; it is filled also
+   on failure (a failed RUN's exit code). */
+int fk_template_build (fk_runtime_t *rt, const char *context, const fk_template_build_opts_t *opts,
+                       fk_template_build_stats_t *ret_stats, fk_error_t *err);
+
 #endif

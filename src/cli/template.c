@@ -21,16 +21,19 @@ open_runtime (const fk_cli_globals_t *g, fk_runtime_t **ret_rt, fk_error_t *err)
 static void
 template_usage (FILE *out)
 {
-  fprintf (out,
-           "usage: fk template prepare REF [--id ID] [--platform OS/ARCH[/VARIANT]] [--quiet]\n"
-           "       fk template ls\n"
-           "       fk template inspect ID\n"
-           "       fk template rm ID\n"
-           "       fk template push ID REF\n"
-           "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
-           "                                     docker-archive:FILE; TAG defaults to ID)\n"
-           "  REF: [REGISTRY/]REPO[:TAG][@sha256:DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
-           "       docker-archive:FILE\n");
+  fprintf (
+      out,
+      "usage: fk template prepare REF [--id ID] [--platform OS/ARCH[/VARIANT]] [--quiet]\n"
+      "       fk template ls\n"
+      "       fk template inspect ID\n"
+      "       fk template rm ID\n"
+      "       fk template build [-f DOCKERFILE] -t NAME [--build-arg K=V]... [--start-cmd CMD]\n"
+      "                         [--ready-cmd CMD] [--quiet] CONTEXT\n"
+      "       fk template push ID REF\n"
+      "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+      "                                     docker-archive:FILE; TAG defaults to ID)\n"
+      "  REF: [REGISTRY/]REPO[:TAG][@sha256:DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+      "       docker-archive:FILE\n");
 }
 
 static int
@@ -176,6 +179,86 @@ template_push (const fk_cli_globals_t *g, const char *id, const char *ref)
   return 0;
 }
 
+static void
+build_log (void *data, int stream, const char *text, size_t len)
+{
+  if (*(int *)data && stream == 1)
+    return;
+  /* stdout is the id alone: the steps and the commands' output go to stderr. */
+  fwrite (text, 1, len, stderr);
+}
+
+/* fk template build: the library builds; fk prints the steps and a RUN's output, then the
+   id; it exits with a failed RUN's code. */
+static int
+template_build (const fk_cli_globals_t *g, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "file", required_argument, NULL, 'f' },
+    { "tag", required_argument, NULL, 't' },
+    { "build-arg", required_argument, NULL, 'a' },
+    { "start-cmd", required_argument, NULL, 's' },
+    { "ready-cmd", required_argument, NULL, 'r' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  fk_template_build_opts_t bo = FK_TEMPLATE_BUILD_OPTIONS_INIT;
+  cleanup_free const char **args = calloc ((size_t)argc + 1, sizeof *args);
+  size_t nargs = 0;
+  int quiet = 0, c;
+  while ((c = getopt_long (argc, argv, "f:t:qh", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'f':
+        bo.dockerfile = optarg;
+        break;
+      case 't':
+        bo.id = optarg;
+        break;
+      case 'a':
+        args[nargs++] = optarg;
+        break;
+      case 's':
+        bo.start_cmd = optarg;
+        break;
+      case 'r':
+        bo.ready_cmd = optarg;
+        break;
+      case 'q':
+        quiet = 1;
+        break;
+      case 'h':
+        template_usage (stdout);
+        return 0;
+      default:
+        template_usage (stderr);
+        return 2;
+      }
+  if (optind + 1 != argc || bo.id == NULL || args == NULL)
+    {
+      template_usage (stderr);
+      return 2;
+    }
+  bo.build_args = args;
+  bo.on_log = build_log;
+  bo.log_data = &quiet;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_template_build_stats_t st = { 0 };
+  fk_runtime_t *rt = NULL;
+  /* RUN makes sandboxes: the runtime needs the agent. */
+  int r = fk_cli_runtime_open (g, FK_CLI_RUNTIME_PROGRAMS, NULL, &rt, &err) < 0
+              ? -1
+              : fk_template_build (rt, argv[optind], &bo, &st, &err);
+  fk_runtime_close (rt);
+  fprintf (stderr, "fk: build: %u steps, %u RUN steps cached, %u sandboxes\n", st.steps, st.cached,
+           st.sandboxes);
+  if (r < 0)
+    return fk_cli_fail (&err, st.run_exit_code ? st.run_exit_code : 1);
+  printf ("%s\n", bo.id);
+  return 0;
+}
+
 int
 fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
 {
@@ -186,7 +269,7 @@ fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
     }
   const char *sub = argv[1];
   /* `fk template ls|inspect|rm --help': the usage, which has theirs. */
-  if (argc == 3 && strcmp (sub, "prepare") != 0
+  if (argc == 3 && strcmp (sub, "prepare") != 0 && strcmp (sub, "build") != 0
       && (strcmp (argv[2], "--help") == 0 || strcmp (argv[2], "-h") == 0))
     {
       template_usage (stdout);
@@ -194,6 +277,8 @@ fk_verb_template (const fk_cli_globals_t *g, int argc, char **argv)
     }
   if (strcmp (sub, "prepare") == 0)
     return template_prepare (g, argc - 1, argv + 1);
+  if (strcmp (sub, "build") == 0)
+    return template_build (g, argc - 1, argv + 1);
   if (strcmp (sub, "ls") == 0 && argc == 2)
     return template_ls (g);
   if (strcmp (sub, "inspect") == 0 && argc == 3)

@@ -39,8 +39,7 @@ upload_url (const fk_registry_client_t *c, const char *location, char **ret, fk_
                          c->host, MAX_LOCATION);
   for (const char *p = location; *p; p++)
     if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-      return fk_error_set (err, EPROTO, "registry `%s' sent a malformed upload Location",
-                           c->host);
+      return fk_error_set (err, EPROTO, "registry `%s' sent a malformed upload Location", c->host);
   CURLU *base = curl_url (), *u = curl_url ();
   char *bs = NULL, *bh = NULL, *bp = NULL, *us = NULL, *uh = NULL, *up = NULL, *full = NULL;
   int rc = -1;
