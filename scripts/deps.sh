@@ -12,6 +12,8 @@ packages=(
   # libraries
   libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev
   libseccomp-dev libcap-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev
+  # the Debian packages (debian/, tests/integration/deb.sh)
+  debhelper dpkg-dev fakeroot lintian
   # images and the registry the tests run on loopback
   busybox-static debootstrap docker-registry skopeo umoci zstd
   # sandbox plumbing and the peers the benchmarks measure

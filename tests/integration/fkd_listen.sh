@@ -95,7 +95,7 @@ check "READY=1 once listening and STOPPING=1 on SIGTERM, on \$NOTIFY_SOCKET" \
   sh -c "[ \"\$(cat '$tmp/notify.got')\" = \"\$(printf 'READY=1\nSTOPPING=1')\" ]"
 
 if command -v systemd-analyze >/dev/null 2>&1; then
-  sed "s|^ExecStart=/usr/local/bin/fkd|ExecStart=$FKD|" "$FIRKIN_SRC/dist/fkd.service" >"$tmp/fkd.service"
+  sed -e "s|@bindir@/fkd|$FKD|" -e "s|@sysconfdir@|/etc|" "$FIRKIN_SRC/dist/fkd.service.in" >"$tmp/fkd.service"
   check "dist/fkd.service passes systemd-analyze verify" systemd-analyze verify "$tmp/fkd.service"
 else
   skip "dist/fkd.service passes systemd-analyze verify" "systemd-analyze is not installed"
