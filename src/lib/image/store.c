@@ -163,7 +163,13 @@ fk_store_blob_commit (fk_store_t *s, const char *tmp_name, const char *digest, i
               err, EBADMSG, "digest mismatch for blob `%s': content hashes to `%s'", digest, got);
         }
     }
-  fchmodat (s->dirfd, tmp_name, 0444, 0);
+  /* Read-only in the store: nothing rewrites a blob in place. */
+  if (fchmodat (s->dirfd, tmp_name, 0444, 0) < 0)
+    {
+      fk_error_set_errno (err, "make blob `%s' read-only", tmp_name);
+      unlinkat (s->dirfd, tmp_name, 0);
+      return -1;
+    }
   cleanup_free char *rel = blob_rel (digest);
   if (renameat (s->dirfd, tmp_name, s->dirfd, rel) < 0)
     {
