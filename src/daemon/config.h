@@ -24,7 +24,7 @@ typedef struct fkd_config
 } fkd_config_t;
 
 /* Parses text (len bytes) into *ret (zeroed first; free with fkd_config_clear, also after a
-   failure). name is the file's name for the messages ("fkd.conf:3: unknown key `x'"). */
+   failure). name is the file's name for the messages ("firkin.conf:3: unknown key `x'"). */
 int fkd_config_parse (const char *text, size_t len, const char *name, fkd_config_t *ret,
                       fk_error_t *err);
 /* Reads and parses the file at path. */

@@ -68,7 +68,7 @@ if ls "$dir"/firkin_*.deb >/dev/null 2>&1; then
   contents=$(dpkg-deb -c "$dir"/firkin_*.deb | awk '{print $6}')
   missing=""
   for f in ./usr/bin/fk ./usr/bin/fkd ./usr/bin/fk-image ./usr/bin/fk-remote \
-    ./usr/libexec/firkin/fk-agent ./usr/libexec/firkin/fk-timeout ./etc/firkin/fkd.conf \
+    ./usr/libexec/firkin/fk-agent ./usr/libexec/firkin/fk-timeout ./etc/firkin/firkin.conf \
     ./lib/systemd/system/fkd.service ./usr/lib/tmpfiles.d/firkin.conf \
     ./usr/share/man/man1/fk.1.gz ./usr/share/man/man8/fkd.8.gz \
     ./usr/share/bash-completion/completions/fk ./usr/share/zsh/vendor-completions/_fk; do
@@ -76,11 +76,11 @@ if ls "$dir"/firkin_*.deb >/dev/null 2>&1; then
   done
   conffiles=$(dpkg-deb -I "$dir"/firkin_*.deb conffiles 2>/dev/null)
   postinst=$(dpkg-deb -I "$dir"/firkin_*.deb postinst 2>/dev/null)
-  if [ -z "$missing" ] && grep -qx /etc/firkin/fkd.conf <<<"$conffiles" &&
+  if [ -z "$missing" ] && grep -qx /etc/firkin/firkin.conf <<<"$conffiles" &&
      grep -q "deb-systemd-helper debian-installed 'fkd.service'" <<<"$postinst" &&
-     grep -q 'ExecStart=/usr/bin/fkd --config /etc/firkin/fkd.conf' \
+     grep -q 'ExecStart=/usr/bin/fkd --config /etc/firkin/firkin.conf' \
        <(dpkg-deb --fsys-tarfile "$dir"/firkin_*.deb | tar -xOf - ./lib/systemd/system/fkd.service); then
-    ok "firkin has the programs, the agent, the unit (known, not enabled), fkd.conf as a conffile, tmpfiles, man pages, completions"
+    ok "firkin has the programs, the agent, the unit (known, not enabled), firkin.conf as a conffile, tmpfiles, man pages, completions"
   else
     fail "firkin's contents"
     diag "missing:$missing" "conffiles: $conffiles" "$postinst"
@@ -165,10 +165,10 @@ fi
 
 # 6. fkd: its help, and its packaged config (every key commented out) accepted as it is.
 check "fkd --help" bash -c "chroot '$root' fkd --help | grep -q -- '--config'"
-keys=$(sed -n 's/^#\([a-z-]*\) = .*/\1/p' "$root/etc/firkin/fkd.conf" | sort | tr '\n' ' ')
+keys=$(sed -n 's/^#\([a-z-]*\) = .*/\1/p' "$root/etc/firkin/firkin.conf" | sort | tr '\n' ' ')
 if [ "$keys" = "agent api-key domain envd-listen listen log-level state-dir warm-pool warm-template " ]; then
-  ok "fkd.conf documents every key ($keys)"
-else fail "fkd.conf documents every key"; diag "$keys"; fi
+  ok "firkin.conf documents every key ($keys)"
+else fail "firkin.conf documents every key"; diag "$keys"; fi
 if command -v systemd-analyze >/dev/null 2>&1; then
   # The host's systemd checks the unit (the chroot has none), with its fkd at the chroot's path.
   mkdir -p "$dir/unit"

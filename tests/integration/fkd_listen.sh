@@ -48,7 +48,7 @@ check "a file that is not a socket is refused, not replaced" \
   sh -c "[ $rc = 1 ] && grep -q 'is not a socket' '$tmp/file.err' && [ \"\$(cat '$tmp/file')\" = precious ]"
 
 pc=$(free_port); pe2=$(free_port)
-cat >"$tmp/fkd.conf" <<EOF
+cat >"$tmp/firkin.conf" <<EOF
 # fkd's settings
 listen = 127.0.0.1:$pc
 envd-listen = 127.0.0.1:$pe2
@@ -57,7 +57,7 @@ api-key = e2b_fromconfig
 domain = conf.test
 log-level = warning
 EOF
-start_fkd conf --config "$tmp/fkd.conf" --api-key "$key"
+start_fkd conf --config "$tmp/firkin.conf" --api-key "$key"
 check "--config: listeners from the file, the --api-key flag wins over the file's" \
   sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $key' http://127.0.0.1:$pc/v2/sandboxes) = 200 ] && [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: e2b_fromconfig' http://127.0.0.1:$pc/v2/sandboxes) = 401 ] && [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: 8080-0123456789ab.conf.test' http://127.0.0.1:$pe2/) = 502 ]"
 stop_fkd conf
