@@ -77,6 +77,12 @@ function rssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+// fkd's share of the pages it maps (shared libraries' pages split among their users): PSS.
+function pssMiB(pid) {
+  const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 async function main() {
   if (phase === 'warm') {
     await timedCreates('create_warm_ms');
@@ -133,6 +139,7 @@ async function main() {
   // Each one used once through envd, so fkd has served every one of them.
   await Promise.all(made.map((s) => s.commands.run('true')));
   push('fkd_rss_100_sandboxes_mib', rssMiB(fkdPid), 'Mebibytes', { sandboxes: String(made.length) });
+  push('fkd_pss_100_sandboxes_mib', pssMiB(fkdPid), 'Mebibytes', { sandboxes: String(made.length) });
 }
 
 let failed = null;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 
 #include "base/cleanup.h"
 #include "base/clock.h"
+#include "base/fs.h"
 #include "base/xalloc.h"
 #include "bench/compare.h"
 #include "bench/spawn.h"
@@ -44,7 +46,7 @@
 const fk_fkd_bench_goal_t fk_fkd_bench_goals[] = {
   { SDK "run_true_ms", "commands.run round trip p95", 2.0 },
   { SDK "create_warm_ms", "Sandbox.create() from the warm pool p95", 5.0 },
-  { "fkd.http_cost.run_true_p50_ms", "fkd's overhead per call (HTTP Start beside the library)",
+  { "fkd.fkd_cost.run_true_p50_ms", "fkd's overhead per call (a raw Start beside the library)",
     0.5 },
   { SDK "fkd_rss_100_sandboxes_mib", "fkd's memory with 100 sandboxes (MiB)", 20.0 },
   { NULL, NULL, 0 },
@@ -462,6 +464,87 @@ sdk_phase (const fk_fkd_bench_opts_t *o, const char *phase, fkd_run_t *f,
   return ret;
 }
 
+/* commands.run('true')'s Start request sent by this process over one keep-alive loopback
+   connection, its chunked answer read to the end: fkd's own cost per call, without a client
+   library's (node's fetch and the SDK add theirs: fkd.http, fkd.sdk). The sandbox is one of
+   this process's, without a token. */
+static int
+raw_http_phase (fk_runtime_t *rt, const fk_fkd_bench_opts_t *o, const fkd_run_t *f,
+                fk_trace_samples_t *samples, fk_error_t *err)
+{
+  fk_sandbox_spec_t spec;
+  spec_of (&spec, o->template_id);
+  fk_sandbox_t *sb = NULL;
+  if (fk_template_sandbox_create (rt, &spec, &sb, err) < 0)
+    return -1;
+  static const char json[]
+      = "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"true\"]},\"stdin\":false}";
+  char env[5 + sizeof json];
+  env[0] = 0;
+  uint32_t n = (uint32_t)(sizeof json - 1);
+  env[1] = (char)(n >> 24);
+  env[2] = (char)(n >> 16);
+  env[3] = (char)(n >> 8);
+  env[4] = (char)n;
+  memcpy (env + 5, json, sizeof json - 1);
+  cleanup_free char *req = xasprintf ("POST /process.Process/Start HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                      "Content-Type: application/connect+json\r\n"
+                                      "E2b-Sandbox-Id: %s\r\nContent-Length: %u\r\n\r\n",
+                                      fk_sandbox_id (sb), n + 5);
+  size_t hlen = strlen (req);
+  req = xrealloc (req, hlen + n + 5);
+  memcpy (req + hlen, env, n + 5);
+  size_t rlen = hlen + n + 5;
+  int ret = 0;
+  cleanup_close int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = { .sin_family = AF_INET,
+                           .sin_port = htons ((uint16_t)f->envd_port),
+                           .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  int one = 1;
+  if (fd < 0 || setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0
+      || connect (fd, (struct sockaddr *)&a, sizeof a) < 0)
+    ret = fk_error_set_errno (err, "connect to fkd's envd");
+  char buf[16384];
+  for (size_t i = 0; ret == 0 && i < o->iterations + 3; i++)
+    {
+      uint64_t t0 = fk_now_ns ();
+      size_t got = 0;
+      if (fk_write_all (fd, req, rlen, err) < 0)
+        {
+          ret = -1;
+          break;
+        }
+      /* The chunked answer ends with its last chunk: "\r\n0\r\n\r\n". */
+      while (got < 7 || memcmp (buf + got - 7, "\r\n0\r\n\r\n", 7) != 0)
+        {
+          ssize_t k = read (fd, buf + got, sizeof buf - 1 - got);
+          if (k <= 0 || got + (size_t)k >= sizeof buf - 1)
+            {
+              ret = fk_error_set (err, EPROTO, "fkd's Start answer: cut short or too long");
+              break;
+            }
+          got += (size_t)k;
+        }
+      uint64_t t1 = fk_now_ns ();
+      buf[got] = '\0';
+      /* The envelopes' headers hold NUL bytes: memmem, not strstr. */
+      if (ret == 0
+          && (strncmp (buf, "HTTP/1.1 200", 12) != 0
+              || !memmem (buf, got, "\"exited\":true", strlen ("\"exited\":true"))))
+        ret = fk_error_set (err, EPROTO, "fkd's Start answer: %.200s", buf);
+      if (ret == 0 && i >= 3)
+        {
+          ret = push_ms (samples, "fkd.httpc.run_true_ms", t1 - t0, i - 3, o->iterations, err);
+          if (ret == 0
+              && fk_trace_sample_set_tag (samples->items[samples->len - 1], "side", "http-c", err)
+                     < 0)
+            ret = -1;
+        }
+    }
+  drop (sb, NULL);
+  return ret;
+}
+
 static int
 sdk_side (fk_runtime_t *rt, const fk_fkd_bench_opts_t *o, fk_trace_samples_t *samples,
           fk_error_t *err)
@@ -477,6 +560,8 @@ sdk_side (fk_runtime_t *rt, const fk_fkd_bench_opts_t *o, fk_trace_samples_t *sa
     ret = fkd_start (rt, o, 0, &f, err);
   if (ret == 0)
     ret = sdk_phase (o, "cold", &f, samples, err);
+  if (ret == 0)
+    ret = raw_http_phase (rt, o, &f, samples, err);
   if (fkd_stop (&f, ret < 0 ? &e2 : err) < 0 && ret == 0)
     ret = -1;
   fk_error_clear (&e2);
@@ -533,7 +618,8 @@ fk_fkd_bench_collect (fk_runtime_t *rt, const fk_fkd_bench_opts_t *o, fk_trace_s
   /* commands.run('true') apart: the SDK's own work (sdk beside plain HTTP), and fkd's with
      HTTP's (plain HTTP beside the library). */
   if (overhead (samples, "run_true", SDK, HTTP, "fkd.sdk_cost.", err) < 0
-      || overhead (samples, "run_true", HTTP, DIRECT, "fkd.http_cost.", err) < 0)
+      || overhead (samples, "run_true", HTTP, DIRECT, "fkd.http_cost.", err) < 0
+      || overhead (samples, "run_true", "fkd.httpc.", DIRECT, "fkd.fkd_cost.", err) < 0)
     return -1;
   for (size_t l = 0; l < o->n_levels; l++)
     {

@@ -13,13 +13,17 @@
                                           begun at once in one sandbox, the slowest per repeat
      fkd.http.run_true_ms                 the SDK's Start request for commands.run sent with
                                           plain fetch, read to its end-of-stream message
+     fkd.httpc.run_true_ms                the same request from this process (C, one kept-alive
+                                          loopback connection): fkd's own cost per call
      fkd.sdk.fkd_rss_idle_mib, fkd.sdk.fkd_rss_100_sandboxes_mib  fkd's resident memory
+     fkd.sdk.fkd_pss_100_sandboxes_mib    the same as PSS (shared libraries' pages split)
 
    and per pair fkd.overhead.<op>_p50_ratio (sdk / direct, with both sides' counts and
    percentiles) and fkd.overhead.<op>_p50_ms (sdk minus direct): what a call through the API
    costs above the library, HTTP, JSON, the SDK itself and fkd's per-call work included; for
-   commands.run also fkd.sdk_cost.* (the SDK beside plain HTTP: the SDK's own work) and
-   fkd.http_cost.* (plain HTTP beside the library: fkd's and HTTP's). */
+   commands.run also fkd.sdk_cost.* (the SDK beside plain HTTP: the SDK's own work),
+   fkd.http_cost.* (fetch beside the library: fkd's and node's HTTP client's) and
+   fkd.fkd_cost.* (the C client beside the library: fkd's own). */
 #ifndef FK_BENCH_FKDBENCH_H
 #define FK_BENCH_FKDBENCH_H
 

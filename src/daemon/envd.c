@@ -447,15 +447,21 @@ file_get_job (fkd_req_t *r, void *data)
           fk_error_set_errno (&err, "memfd_create");
           goto fail;
         }
-      if (fkd_gzip_fd (fd, gz, &err) < 0)
+      int worth = 0;
+      if (fkd_gzip_fd (fd, gz, &worth, &err) < 0)
         goto fail;
-      if (lseek (gz, 0, SEEK_SET) < 0)
+      if (!worth)
+        f->gzip = 0; /* sent as it is */
+      else
         {
-          fk_error_set_errno (&err, "the compressed copy of `%s'", path);
-          goto fail;
+          if (lseek (gz, 0, SEEK_SET) < 0)
+            {
+              fk_error_set_errno (&err, "the compressed copy of `%s'", path);
+              goto fail;
+            }
+          close (fd);
+          fd = steal_fd (&gz);
         }
-      close (fd);
-      fd = steal_fd (&gz);
     }
   struct stat fst;
   if (fstat (fd, &fst) < 0)

@@ -30,7 +30,7 @@
 
 /* Per connection: what MHD may use for its headers and buffers (a request whose headers do not
    fit gets 431), idle seconds before it is closed, and connections at once. */
-#define CONNECTION_MEMORY (32u << 10)
+#define CONNECTION_MEMORY (16u << 10)
 #define CONNECTION_TIMEOUT_S 120
 #define CONNECTION_LIMIT 4000
 /* How long shutdown waits for requests in flight (streams end within a tick). */
@@ -425,6 +425,10 @@ main (int argc, char **argv)
   /* Requests run on short-lived threads; an allocation arena per thread (up to eight per core)
      would keep what each freed. fkd's own memory stays small with a few shared ones. */
   mallopt (M_ARENA_MAX, 2);
+  /* Bodies and files of a MiB or more come and go: a fixed mmap threshold gives them back when
+     freed (glibc's moving one would keep serving them from a heap that never shrinks). */
+  mallopt (M_MMAP_THRESHOLD, 256 << 10);
+  mallopt (M_TRIM_THRESHOLD, 1 << 20);
 
   /* Signals go to the main thread's sigwait only: block them before any thread starts. */
   sigset_t set;

@@ -14,8 +14,11 @@
 int fkd_gunzip (const void *data, size_t len, size_t max, char **ret_out, size_t *ret_len,
                 fk_error_t *err);
 
-/* Compresses everything readable from in_fd (from its offset) into out_fd as one gzip member. */
-int fkd_gzip_fd (int in_fd, int out_fd, fk_error_t *err);
+/* Compresses in_fd (read from where it is) into out_fd as gzip at the fastest level, when a
+   probe of its first 64 KiB shrinks by a tenth or more: else *ret_worth is 0 and nothing is
+   written (an answer may always be sent as it is: compressing random or already compressed
+   bytes only costs time). */
+int fkd_gzip_fd (int in_fd, int out_fd, int *ret_worth, fk_error_t *err);
 
 /* Whether an Accept-Encoding header asks for gzip: gzip (or `*') with a quality above 0, and
    identity not preferred to it. NULL: no. */

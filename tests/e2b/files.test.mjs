@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Sandbox } from 'e2b';
 import { useFkd, fkdInfo } from './harness.mjs';
@@ -212,6 +213,14 @@ test('gzip: upload with Content-Encoding, download with Accept-Encoding', async 
   });
   assert.equal(plain.headers.get('content-encoding'), null);
   assert.equal(await plain.text(), text);
+  // Bytes that do not compress (random) are sent as they are, gzip asked or not.
+  const noise = randomBytes(300_000);
+  await sbx.files.write('/tmp/noise.bin', noise);
+  const raw = await envdFetch(sbx, filesUrl({ path: '/tmp/noise.bin' }), {
+    headers: { 'X-Access-Token': sbx.envdAccessToken, 'Accept-Encoding': 'gzip' },
+  });
+  assert.equal(raw.headers.get('content-encoding'), null);
+  assert.ok(Buffer.from(await raw.arrayBuffer()).equals(noise));
   // Not gzip at all: 400.
   const bad = await envdFetch(sbx, filesUrl({ path: '/tmp/notgz' }), {
     method: 'POST', body: 'plain text',

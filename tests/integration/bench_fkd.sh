@@ -58,13 +58,15 @@ for op, count in [('create_warm', 2), ('create_cold', 2), ('run_true', 4),
     assert len(r) == 1 and r[0]['unit'] == 'Ratio', r
     assert r[0]['tags']['firkin_n'] == str(count), r
     assert n(f'fkd.overhead.{op}_p50_ms') == 1
-assert n('fkd.http.run_true_ms') == 4
-for m in ('fkd.sdk_cost.run_true_p50_ms', 'fkd.http_cost.run_true_p50_ms'):
+assert n('fkd.http.run_true_ms') == 4 and n('fkd.httpc.run_true_ms') == 4
+for m in ('fkd.sdk_cost.run_true_p50_ms', 'fkd.http_cost.run_true_p50_ms',
+          'fkd.fkd_cost.run_true_p50_ms'):
     assert n(m) == 1, m
 idle = by['fkd.sdk.fkd_rss_idle_mib'][0]['value']
 full = by['fkd.sdk.fkd_rss_100_sandboxes_mib']
 assert len(full) == 1 and full[0]['tags']['sandboxes'] == '100', full
 assert 0 < idle < 1024 and 0 < full[0]['value'] < 1024, (idle, full)
+assert n('fkd.sdk.fkd_pss_100_sandboxes_mib') == 1
 EOF
 
 r=$("$FK" bench report "$dir/fkd.json" 2>&1)
