@@ -42,8 +42,8 @@ sandbox_bad (void **state)
     "{\"sandboxID\":\"a\",\"startedAt\":\"yesterday\"}",
     "{\"sandboxID\":\"a\",\"startedAt\":\"2026-01-02T03:04:05Z\",\"state\":\"gone\"}",
     "{\"sandboxID\":\"a\",\"startedAt\":\"2026-01-02T03:04:05Z\",\"metadata\":{\"k\":1}}",
-    "{\"sandboxID\":\"a\",\"startedAt\":\"2026-01-02T03:04:05Z\",\"envdAccessToken\":\"a\\r\\nX: "
-    "y\"}",
+    ("{\"sandboxID\":\"a\",\"startedAt\":\"2026-01-02T03:04:05Z\",\"envdAccessToken\":"
+     "\"a\\r\\nX: y\"}"),
     "{\"sandboxID\":\"a\",\"startedAt\":\"2026-01-02T03:04:05Z\",\"memoryMB\":-1}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

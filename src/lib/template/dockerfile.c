@@ -348,7 +348,7 @@ parse_instruction (fk_df_instr_t *in, const char *word, char esc, fk_error_t *er
       if (strncmp (in->text, "--", 2) == 0)
         return fk_error_set (err, EINVAL, "line %u: RUN flags (%.*s) are not supported", in->line,
                              (int)strcspn (in->text, " \t="), in->text);
-      /* fallthrough */
+      __attribute__ ((fallthrough));
     case FK_DF_CMD:
     case FK_DF_ENTRYPOINT:
       if (!parse_exec_form (in->text, in))
