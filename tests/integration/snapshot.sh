@@ -158,8 +158,10 @@ p=$("$FK" create --timeout 3600 --metadata owner=test busybox)
 in_sb "$p" 'echo base > /root/keep; echo v0 > /root/changing'
 pid=$(host_pid "$p")
 okp=1
-for cycle in 1 2 3; do
-  in_sb "$p" "echo c$cycle > /root/c$cycle; echo v$cycle > /root/changing; rm -f /root/c$((cycle - 1)); rm /bin/$(echo vi ed rev | cut -d' ' -f$cycle)" || okp=0
+for cycle in $(seq 1 50); do
+  gone=""
+  [ $cycle -le 3 ] && gone="rm /bin/$(echo vi ed rev | cut -d' ' -f$cycle)"
+  in_sb "$p" "echo c$cycle > /root/c$cycle; echo v$cycle > /root/changing; rm -f /root/c$((cycle - 1)); $gone" || okp=0
   "$FK" pause --to-disk "$p" || okp=0
   [ "$(status_of "$p")" = paused-to-disk ] || okp=0
   dead "$pid" || okp=0
@@ -169,11 +171,11 @@ for cycle in 1 2 3; do
   "$FK" resume "$p" || okp=0
   pid=$(host_pid "$p")
 done
-[ $okp = 1 ] && ok "3 pause-to-disk / resume cycles (one across a faked reboot)" || fail "3 pause-to-disk / resume cycles (one across a faked reboot)"
+[ $okp = 1 ] && ok "50 pause-to-disk / resume cycles (one across a faked reboot)" || fail "50 pause-to-disk / resume cycles (one across a faked reboot)"
 check "no change is lost across the cycles (files, a changed file, deletions)" \
-  sh -c "[ \"\$('$FK' exec $p -- sh -c 'cat /root/keep /root/changing /root/c3; ls /root/c1 /root/c2 /bin/vi /bin/ed /bin/rev 2>&1 | grep -c \"No such\"')\" = 'base
-v3
-c3
+  sh -c "[ \"\$('$FK' exec $p -- sh -c 'cat /root/keep /root/changing /root/c50; ls /root/c1 /root/c49 /bin/vi /bin/ed /bin/rev 2>&1 | grep -c \"No such\"')\" = 'base
+v50
+c50
 5' ]"
 check "same id, metadata and about the same timeout after resume" \
   sh -c "'$FK' inspect $p | grep -q '\"owner\": \"test\"' && e=\$('$FK' inspect $p | sed -n 's/.*\"expires\": \([0-9]*\).*/\1/p') && [ \$((e - \$(date +%s))) -gt 3500 ]"
