@@ -1,19 +1,12 @@
 #!/usr/bin/env bash
 # template.sh: prepares the `base' template the E2B tests create sandboxes from, in the state
-# dir of FK ($FIRKIN_STATE_DIR). The SDK's commands.run runs `/bin/bash -l -c CMD': when the
-# Debian `base' image is built (scripts/images/base.sh, cached), it is used; otherwise the
+# dir of FK ($FIRKIN_STATE_DIR). The SDK's commands.run runs `/bin/bash -l -c CMD': always the
 # busybox root of scripts/busybox-rootfs.sh with the host's bash and the libraries it loads, so
-# the test needs no network.
+# the tests need no network and do not depend on what an earlier `make run' cached.
 # usage: tests/e2b/template.sh FK
 set -euo pipefail
 fk=${1:?usage: template.sh FK}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cache=${FIRKIN_CACHE_DIR:-/var/cache/firkin}
-if [ -f "$cache/images/base/index.json" ]; then
-  "$fk" template prepare -q --id base "oci:$cache/images/base:base" >/dev/null
-  echo "base oci:$cache/images/base:base"
-  exit 0
-fi
 tmp=$(mktemp -d /tmp/fkd-template.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 "$top/scripts/busybox-rootfs.sh" "$tmp/rootfs"
