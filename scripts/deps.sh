@@ -12,12 +12,18 @@ packages=(
   # libraries
   libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev
   libseccomp-dev libcap-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev
+  # the egress data plane: netlink and nftables
+  libmnl-dev libnftables-dev libnftnl-dev libnetfilter-conntrack-dev
   # the Debian packages (debian/, tests/integration/deb.sh)
   debhelper dpkg-dev fakeroot lintian
   # images and the registry the tests run on loopback
   busybox-static debootstrap docker-registry skopeo umoci zstd
   # sandbox plumbing and the peers the benchmarks measure
   iproute2 uidmap util-linux procps crun bubblewrap
+  # the network tests' fake internet and the network benchmark
+  nftables conntrack dnsmasq-base iperf3
+  # fk-oci against the real engines, and the build/commit peers of the snapshot benchmark
+  runc podman conmon containerd buildah bats tmux
 )
 
 missing=()
