@@ -25,16 +25,26 @@ typedef struct fk_resources
   uint64_t pids;         /* most tasks (processes and threads) alive at once; default 1024 */
 } fk_resources_t;
 
-/* The sandbox's network. Only `none` exists today: a network namespace with only loopback up.
-   Egress and published ports come later as new kinds with their own fields. */
+/* The sandbox's network (docs/network.md). NONE: a network namespace with only loopback up (the
+   default). EGRESS: the sandbox's own IPv4 and IPv6 addresses behind the host's firkin bridge
+   with NAT, a resolver of its own, and egress rules. */
 typedef enum
 {
   FK_DATA_PLANE_NONE = 0,
+  FK_DATA_PLANE_EGRESS,
 } fk_data_plane_kind_t;
 
+/* Egress rules (EGRESS only), as E2B's allowOut and denyOut: addresses, CIDR blocks, and in
+   allow_out domain names ("example.com", "*.example.com"); allow beats deny; "0.0.0.0/0" in
+   deny_out denies everything; private, shared, link-local (the cloud metadata address) and
+   loopback ranges are denied unless allowed. At most 4096 rules in all. */
 typedef struct fk_data_plane_spec
 {
   fk_data_plane_kind_t kind;
+  const char *const *allow_out;  /* NULL-terminated, may be NULL */
+  const char *const *deny_out;   /* NULL-terminated, may be NULL */
+  uint64_t egress_bytes_per_sec; /* the sandbox's outgoing bandwidth; 0: no limit */
+  uint64_t max_connections;      /* connections the sandbox may have open at once; 0: no limit */
 } fk_data_plane_spec_t;
 
 /* The seccomp profile: an allow list no looser than the default container profile (syscalls

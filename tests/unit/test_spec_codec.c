@@ -14,13 +14,15 @@
    When it changes, a field was added or removed: update the table in
    src/lib/sandbox/speccodec.c, fill() and assert_filled() below, the JSON form in
    docs/sandbox.md, then this number. */
-#define SPEC_SIZE_KNOWN 152
+#define SPEC_SIZE_KNOWN 184
 
 static const char *const layers[] = { "/store/l0", "/store/l1", NULL };
 static const char *const env[] = { "A=1", "B=x=y", "A=2", NULL };
 static const char *const metadata[] = { "owner=me", "purpose=tests", NULL };
 static const char *const deny[] = { "ptrace", "mount", NULL };
 static const char *const allow[] = { "personality", NULL };
+static const char *const allow_out[] = { "pypi.org", "*.pythonhosted.org", "1.2.3.0/24", NULL };
+static const char *const deny_out[] = { "0.0.0.0/0", NULL };
 static const char *const init[] = { "sh", "-c", "echo \"hi\"\n", NULL };
 
 /* Every field away from its default. */
@@ -41,7 +43,11 @@ fill (fk_sandbox_spec_t *s)
   s->timeout_sec = 3600;
   s->timeout_action = FK_TIMEOUT_PAUSE;
   s->metadata = metadata;
-  s->data_plane.kind = FK_DATA_PLANE_NONE; /* the only kind there is */
+  s->data_plane.kind = FK_DATA_PLANE_EGRESS;
+  s->data_plane.allow_out = allow_out;
+  s->data_plane.deny_out = deny_out;
+  s->data_plane.egress_bytes_per_sec = 1 << 20;
+  s->data_plane.max_connections = 64;
   s->seccomp.unconfined = 1;
   s->seccomp.deny = deny;
   s->seccomp.allow = allow;
@@ -81,7 +87,11 @@ assert_filled (const fk_sandbox_spec_t *s)
   assert_int_equal (s->timeout_sec, 3600);
   assert_int_equal (s->timeout_action, FK_TIMEOUT_PAUSE);
   assert_strv (s->metadata, metadata);
-  assert_int_equal (s->data_plane.kind, FK_DATA_PLANE_NONE);
+  assert_int_equal (s->data_plane.kind, FK_DATA_PLANE_EGRESS);
+  assert_strv (s->data_plane.allow_out, allow_out);
+  assert_strv (s->data_plane.deny_out, deny_out);
+  assert_int_equal (s->data_plane.egress_bytes_per_sec, 1 << 20);
+  assert_int_equal (s->data_plane.max_connections, 64);
   assert_int_equal (s->seccomp.unconfined, 1);
   assert_strv (s->seccomp.deny, deny);
   assert_strv (s->seccomp.allow, allow);
@@ -274,6 +284,11 @@ equal_sees_every_field (void **state)
   DIFFERS (b.timeout_sec = 1);
   DIFFERS (b.timeout_action = FK_TIMEOUT_DELETE);
   DIFFERS (b.metadata = other);
+  DIFFERS (b.data_plane.kind = FK_DATA_PLANE_NONE);
+  DIFFERS (b.data_plane.allow_out = other);
+  DIFFERS (b.data_plane.deny_out = NULL);
+  DIFFERS (b.data_plane.egress_bytes_per_sec = 0);
+  DIFFERS (b.data_plane.max_connections++);
   DIFFERS (b.seccomp.unconfined = 0);
   DIFFERS (b.seccomp.deny = other_names);
   DIFFERS (b.seccomp.allow = other_names);
@@ -349,8 +364,14 @@ decoder_refuses_bad_input (void **state)
            "`timeout_action' is `kill': expected one of delete, pause");
   refused ("{\"init_stdio\": \"fancy\"}",
            "`init_stdio' is `fancy': expected one of null, pipes, tty");
-  refused ("{\"data_plane\": {\"kind\": \"egress\"}}",
-           "`data_plane.kind' is `egress': expected one of none");
+  refused ("{\"data_plane\": {\"kind\": \"bridge\"}}",
+           "`data_plane.kind' is `bridge': expected one of none, egress");
+  refused ("{\"data_plane\": {\"allow_out\": [\"1.2.3.4\"]}}",
+           "egress rules and limits need the data plane egress");
+  refused ("{\"data_plane\": {\"kind\": \"egress\", \"allow_out\": [\"a b.com\"]}}",
+           "allow_out[0] `a b.com' is not an address");
+  refused ("{\"data_plane\": {\"kind\": \"egress\", \"deny_out\": [\"evil.com\"]}}",
+           "a domain name can only be allowed");
   /* Negative and overflowing numbers. */
   refused ("{\"resources\": {\"memory_bytes\": -1}}", "`resources.memory_bytes' is negative");
   refused ("{\"timeout_sec\": -5}", "`timeout_sec' is negative");

@@ -70,6 +70,8 @@ fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
     {
     case FK_DATA_PLANE_NONE:
       return 0;
+    case FK_DATA_PLANE_EGRESS:
+      break;
     }
   return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
 }
@@ -81,6 +83,8 @@ fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err)
     {
     case FK_DATA_PLANE_NONE:
       return plan->ns[FK_PLAN_NS_NET].join ? 0 : fk_network_loopback_up (err);
+    case FK_DATA_PLANE_EGRESS:
+      break;
     }
   return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
 }

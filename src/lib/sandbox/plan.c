@@ -118,7 +118,7 @@ static const char *const mount_names[]
     = { "proc", "sysfs", "dev", "disk-tmp", "tmpfs", "bind", NULL };
 static const char *const stdio_names[] = { "null", "pipes", "tty", NULL };
 static const char *const hook_names[FK_PLAN_HOOK_N + 1] = { "createRuntime", "poststart", NULL };
-static const char *const plane_names[] = { "none", NULL };
+static const char *const plane_names[] = { "none", "egress", NULL };
 
 static const struct
 {

@@ -15,6 +15,7 @@
 
 #include "base/cleanup.h"
 #include "base/json.h"
+#include "net/rules.h"
 #include "base/xalloc.h"
 
 typedef enum
@@ -74,8 +75,10 @@ _Static_assert(sizeof (fk_timeout_action_t) == sizeof (int), "enums are read as 
 #define MAX_METADATA 256u
 #define MAX_SYSCALLS 512u /* more than the kernel has */
 #define MAX_ARGS 4096u
+#define MAX_NET_RULES FK_NET_RULES_MAX
+#define NET_RULE_BYTES FK_NET_RULE_TEXT_MAX
 
-static const char *const data_plane_names[] = { "none", NULL };
+static const char *const data_plane_names[] = { "none", "egress", NULL };
 static const char *const init_stdio_names[] = { "null", "pipes", "tty", NULL };
 static const char *const timeout_action_names[] = { "delete", "pause", NULL };
 
@@ -95,6 +98,12 @@ static const field_t fields[] = {
   TOP (timeout_action, K_ENUM, fk_timeout_action_t, .names = timeout_action_names),
   TOP (metadata, K_STRV, const char *const *, .max = MAX_METADATA, .max_entry = LABEL_BYTES),
   SUB (data_plane, kind, K_ENUM, fk_data_plane_kind_t, .names = data_plane_names),
+  SUB (data_plane, allow_out, K_STRV, const char *const *, .max = MAX_NET_RULES,
+       .max_entry = NET_RULE_BYTES),
+  SUB (data_plane, deny_out, K_STRV, const char *const *, .max = MAX_NET_RULES,
+       .max_entry = NET_RULE_BYTES),
+  SUB (data_plane, egress_bytes_per_sec, K_U64, uint64_t),
+  SUB (data_plane, max_connections, K_U64, uint64_t),
   SUB (seccomp, unconfined, K_BOOL, int),
   SUB (seccomp, deny, K_STRV, const char *const *, .max = MAX_SYSCALLS, .max_entry = SYSCALL_BYTES),
   SUB (seccomp, allow, K_STRV, const char *const *, .max = MAX_SYSCALLS,
