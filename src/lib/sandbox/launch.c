@@ -34,16 +34,29 @@
 
 extern char **environ;
 
+/* The control buffer of one handshake message, on the stack: both ends may run in a process
+   cloned or forked from a creator with threads, where the allocator's locks can be held by a
+   thread that is not there to release them (a sanitizer's allocator has no fork handlers). */
+#define MAX_PASSED_FDS 253 /* the kernel's SCM_MAX_FD */
+typedef union
+{
+  struct cmsghdr align;
+  char buf[CMSG_SPACE (sizeof (int) * MAX_PASSED_FDS)];
+} fds_cmsg_t;
+
 int
 fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_error_t *err)
 {
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
-  cleanup_free char *cbuf = xcalloc (1, space);
+  fds_cmsg_t cbuf;
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+  if (n > MAX_PASSED_FDS)
+    return fk_error_set (err, E2BIG, "%zu fds in one handshake message (at most %d)", n,
+                         MAX_PASSED_FDS);
+  memset (&cbuf, 0, sizeof cbuf);
   if (n)
     {
-      msg.msg_control = cbuf;
+      msg.msg_control = cbuf.buf;
       msg.msg_controllen = CMSG_SPACE (sizeof (int) * n);
       struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
       c->cmsg_level = SOL_SOCKET;
@@ -99,10 +112,15 @@ fk_launch_receive (int sync_fd, char *ret_byte, int *fds, size_t n, fk_error_t *
 {
   char byte;
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
-  cleanup_free char *cbuf = xcalloc (1, space);
-  struct msghdr msg
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = space };
+  fds_cmsg_t cbuf;
+  if (n > MAX_PASSED_FDS)
+    return fk_error_set (err, E2BIG, "%zu fds in one handshake message (at most %d)", n,
+                         MAX_PASSED_FDS);
+  memset (&cbuf, 0, sizeof cbuf);
+  struct msghdr msg = { .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cbuf.buf,
+                        .msg_controllen = CMSG_SPACE (sizeof (int) * (n ? n : 1)) };
   ssize_t r;
   do
     r = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
