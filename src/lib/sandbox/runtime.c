@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
+#include "sandbox/netstate.h"
 #include "sandbox/idrange.h"
 #include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
@@ -188,5 +189,12 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
         log_warning ("freeing the id ranges of removed sandboxes: %s", fk_error_message (&local));
       fk_error_clear (&local);
     }
+  /* Likewise the network slots: a slot a dead create or delete left keeps its rules. */
+  {
+    fk_error_t local = FK_ERROR_INIT;
+    if (fk_netstate_sweep (rt, &local) < 0)
+      log_warning ("freeing the network slots of removed sandboxes: %s", fk_error_message (&local));
+    fk_error_clear (&local);
+  }
   return removed;
 }
