@@ -37,7 +37,7 @@ fk_verb_network (const fk_cli_globals_t *g, int argc, char **argv)
   char **allow = NULL, **deny = NULL;
   size_t na = 0, nd = 0;
   int c, rc = 0;
-  optind = 1;
+  optind = 0; /* 0: getopt starts over (fk parsed its own options first) */
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {

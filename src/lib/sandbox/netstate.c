@@ -69,6 +69,7 @@ fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out, const ch
   fk_state_free (sb->state);
   sb->state = fresh;
   fk_sandbox_state_t *st = sb->state;
+  id = st->id; /* the old state's is gone */
   if (st->spec == NULL || st->spec->data_plane.kind != FK_DATA_PLANE_EGRESS)
     return fk_error_set (err, EINVAL,
                          "sandbox `%s' has data plane none: rules need the data plane egress", id);
