@@ -156,7 +156,8 @@ if wait_for sh -c "! kill -0 $pid 2>/dev/null"; then
 else
   fail "it exits when the sandbox's pid 1 does"; kill "$pid"
 fi
-check "its log says why, with its counters" grep -q "pid 1 exited;.*questions" "$log"
+check "its log says why, with its counters, and holds no sanitizer report" \
+  sh -c "grep -q 'pid 1 exited;.*questions' '$log' && ! grep -qE 'Sanitizer|runtime error' '$log'"
 _run_cleanups
 _cleanups=()
 check "nothing left: no namespace, no resolver process" \

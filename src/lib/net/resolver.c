@@ -371,9 +371,8 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
     return fk_error_set_errno (err, "resolver: pipe");
   cleanup_close int rd = pipefd[0];
   cleanup_close int wr = pipefd[1];
-  int hi_pidfd = dup_high (pidfd), hi_wr = dup_high (wr);
-  cleanup_close int keep_pidfd = hi_pidfd;
-  cleanup_close int keep_wr = hi_wr;
+  cleanup_close int hi_pidfd = dup_high (pidfd);
+  cleanup_close int hi_wr = dup_high (wr);
   if (hi_pidfd < 0 || hi_wr < 0)
     return fk_error_set_errno (err, "resolver: dup");
   int logfd = -1;
@@ -431,7 +430,7 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
   while (waitpid (child, &status, 0) < 0 && errno == EINTR)
     ;
   close_and_reset (steal_fd (&wr));
-  close_and_reset (steal_fd (&keep_wr));
+  close_and_reset (steal_fd (&hi_wr));
   char buf[1024];
   size_t len = 0;
   int64_t deadline = now_ms () + SPAWN_WAIT_MS;
