@@ -61,10 +61,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             abort ();
           fk_dns_set_ttl (copy, m.rr[i].ttl_off, 3600);
         }
-      /* Rewriting TTLs keeps the message parsing. */
+      /* Rewritten TTLs stay in bounds; the message may no longer parse (a later name may point
+         into a TTL), which only has to fail cleanly. */
       fk_dns_msg_t m2;
-      if (fk_dns_parse (copy, size, &m2, &err) < 0 || m2.n_rr != m.n_rr)
-        abort ();
+      (void)fk_dns_parse (copy, size, &m2, &err);
+      fk_error_clear (&err);
       fk_dns_msg_clear (&m2);
       free (copy);
     }

@@ -3,6 +3,7 @@
 
   dnsq.py SERVER NAME TYPE [tcp]   prints "RCODE ADDR/TTL ..." (RCODE as a number); a NAME
                                    with '/' gives the labels themselves ("x.wild/test")
+  dnsq.py SERVER pipeline NAME...  asks for each A in one TCP write, prints the answers in order
   dnsq.py SERVER hostile           sends malformed and hostile packets (UDP and TCP)
   dnsq.py SERVER flood N           sends N queries over UDP as fast as it can, reads nothing
 """
@@ -79,6 +80,28 @@ def ask(server, name, qtype, tcp):
     return parse(s.recv(65536), qid)
 
 
+def pipeline(server, names):
+    """Every question in one TCP write; the answers in order."""
+    s = socket.create_connection((server, 53), timeout=5)
+    ids, data = [], b""
+    for n in names:
+        qid, msg = build(n, 1)
+        ids.append(qid)
+        data += struct.pack(">H", len(msg)) + msg
+    s.sendall(data)
+    buf, out = b"", []
+    for qid in ids:
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack(">H", buf[:2])[0]:
+            d = s.recv(65536)
+            if not d:
+                raise SystemExit("connection closed")
+            buf += d
+        n = struct.unpack(">H", buf[:2])[0]
+        out.append(parse(buf[2:2 + n], qid))
+        buf = buf[2 + n:]
+    return " | ".join(out)
+
+
 def hostile(server):
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     hdr = lambda qd, an=0, ns=0, ar=0, flags=0x0100: struct.pack(">HHHHHH", 7, flags, qd, an, ns, ar)
@@ -140,6 +163,8 @@ def main():
     server = sys.argv[1]
     if sys.argv[2] == "hostile":
         hostile(server)
+    elif sys.argv[2] == "pipeline":
+        print(pipeline(server, sys.argv[3:]))
     elif sys.argv[2] == "flood":
         flood(server, int(sys.argv[3]))
     else:

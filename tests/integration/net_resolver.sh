@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 26
+plan 28
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 26); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 28); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -43,7 +43,8 @@ inn $UP dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-host
   --address=/allowed.test/203.0.113.7 --address=/allowed.test/2001:db8::7 \
   --address=/wild.test/203.0.113.8 --address=/denied.test/203.0.113.66 \
   --host-record=target.other.test,203.0.113.9,1 --cname=cname.ok.test,target.other.test \
-  --host-record=long.test,203.0.113.10,7200 2>"$tmp/dnsmasq.err" &
+  --host-record=long.test,203.0.113.10,7200 --address=/rebind.test/169.254.169.254 \
+  --address=/rebind.test/10.1.2.3 --address=/rebind.test/203.0.113.11 2>"$tmp/dnsmasq.err" &
 dnsmasq_pid=$!
 on_exit "kill $dnsmasq_pid; wait $dnsmasq_pid"
 # The sandbox's PID 1.
@@ -62,7 +63,8 @@ ups="192.0.2.99 198.51.100.1 2001:db8:53::1"
 dnsmasq_up() { inn $UP ss -Hlnu | grep -q '198.51.100.1:53' && inn $UP ss -Hlnu | grep -q '2001:db8:53::1\]:53'; }
 wait_for dnsmasq_up || diag "dnsmasq: $(cat "$tmp/dnsmasq.err")"
 
-rules allow allowed.test allow '*.wild.test' allow cname.ok.test allow long.test deny 0.0.0.0/0
+rules allow allowed.test allow '*.wild.test' allow cname.ok.test allow long.test allow rebind.test \
+  allow 10.1.0.0/16 deny 0.0.0.0/0
 if pid=$(FIRKIN_LOG=info inn $HOST "$SPAWN" /run/netns/$SB $pid1 "$tmp/rules" "inet firkin" sb_1_dns4 sb_1_dns6 \
   "$ups" "$log" 2>"$tmp/spawn.err") && kill -0 "$pid"; then
   ok "fk_resolver_spawn starts fk-resolver and returns once it is ready (pid $pid)"
@@ -99,6 +101,13 @@ check "through a CNAME the rules do not name: $out; the target's address is in t
 out=$(q long.test A 2>&1)
 check "a TTL of 2 h is cut to 1 h, in the answer and the set: $out" \
   sh -c "[ '$out' = '0 203.0.113.10/3600' ] && $(declare -f inn set4); HOST=$HOST; set4 | grep -q '203.0.113.10 timeout 1h'"
+
+out=$(q rebind.test A)
+check "an allowed name pointing into default-denied ranges (rebinding): the metadata address stays out of the set, an address rule's range gets in: $out" \
+  sh -c "echo '$out' | grep -q 169.254.169.254 && $(declare -f inn set4); HOST=$HOST; s=\$(set4); ! echo \"\$s\" | grep -q 169.254.169.254 && echo \"\$s\" | grep -q 10.1.2.3 && echo \"\$s\" | grep -q 203.0.113.11"
+out=$(inn $SB $DNSQ 127.0.0.53 pipeline allowed.test denied.test a.wild.test 2>&1)
+check "pipelined questions on one TCP connection are all answered, in order: $out" \
+  test "$out" = "0 203.0.113.7/300 | 3 | 0 203.0.113.8/300"
 
 out="$(q denied.test A) | $(q denied.test AAAA tcp) | $(q example.com A)"
 check "names no rule allows get NXDOMAIN (UDP and TCP): $out" test "$out" = "3 | 3 | 3"

@@ -205,8 +205,10 @@ listen_socket (int type)
   int fd = socket (AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     ready_fail ("socket in the sandbox: %s", strerror (errno));
+  /* TCP only: on UDP it would let a second socket in the sandbox bind the address too. */
   int one = 1;
-  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (type == SOCK_STREAM)
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
     {
       if (errno != EADDRNOTAVAIL)
@@ -669,6 +671,18 @@ bound_ttl (uint32_t ttl)
   return ttl;
 }
 
+/* A name never opens a default-denied range (private, link-local with the cloud metadata
+   address, loopback...): an allowed name whose records point there (DNS rebinding) gets the
+   address in its answer but not in the sets, unless an address rule allows it. */
+static int
+may_learn (int family, const uint8_t *addr)
+{
+  static const fk_net_rules_t none;
+  if (fk_net_rules_addr_verdict (&none, family, addr) != FK_NET_VERDICT_DEFAULT_DENY)
+    return 1;
+  return fk_net_rules_addr_verdict (&R.rules, family, addr) == FK_NET_VERDICT_ALLOW;
+}
+
 /* The upstream's answer to p: checked, its addresses into the sets, then to the sandbox. */
 static void
 handle_answer (pending_t *p, uint8_t *ans, size_t len)
@@ -694,11 +708,6 @@ handle_answer (pending_t *p, uint8_t *ans, size_t len)
   lower_wire (m.question.wire, m.question.wire_len, acanon);
   if (!canon_equal (qcanon, qlen, acanon, m.question.wire_len))
     goto mismatch;
-
-  /* TTLs the sandbox sees are cut to what the sets hold. */
-  for (size_t i = 0; i < m.n_rr; i++)
-    if (m.rr[i].type != FK_DNS_TYPE_OPT && m.rr[i].ttl > FK_RESOLVER_TTL_MAX)
-      fk_dns_set_ttl (ans, m.rr[i].ttl_off, FK_RESOLVER_TTL_MAX);
 
   if (p->allowed)
     {
@@ -757,10 +766,18 @@ handle_answer (pending_t *p, uint8_t *ans, size_t len)
             on |= canon_equal (chain[k], chain_len[k], owner, ol);
           if (!on)
             continue;
+          int family = rr->type == FK_DNS_TYPE_A ? AF_INET : AF_INET6;
+          if (!may_learn (family, rr->addr))
+            {
+              if (log_budget ())
+                log_warning ("`%s' resolves to a default-denied address: not allowed",
+                             p->q.question.name);
+              continue;
+            }
           found_addr_t *f = &found[n_found++];
           memset (f, 0, sizeof *f);
-          f->family = rr->type == FK_DNS_TYPE_A ? AF_INET : AF_INET6;
-          memcpy (f->addr, rr->addr, rr->type == FK_DNS_TYPE_A ? 4 : 16);
+          f->family = family;
+          memcpy (f->addr, rr->addr, family == AF_INET ? 4 : 16);
           f->ttl = bound_ttl (rr->ttl);
         }
       if (sets_add (p->q.question.name, found, n_found) < 0)
@@ -770,6 +787,10 @@ handle_answer (pending_t *p, uint8_t *ans, size_t len)
           return;
         }
     }
+  /* TTLs the sandbox sees are cut to what the sets hold (last: a name may point into a TTL). */
+  for (size_t i = 0; i < m.n_rr; i++)
+    if (m.rr[i].type != FK_DNS_TYPE_OPT && m.rr[i].ttl > FK_RESOLVER_TTL_MAX)
+      fk_dns_set_ttl (ans, m.rr[i].ttl_off, FK_RESOLVER_TTL_MAX);
   fk_dns_msg_clear (&m);
   fk_dns_set_id (ans, p->q.id);
   if (p->client >= 0)
@@ -1069,6 +1090,24 @@ tcp_accept (void)
     }
 }
 
+/* Takes the next whole question out of the client's buffer, if one is there (questions may
+   come pipelined, RFC 7766; they are answered one at a time). */
+static void
+tcp_client_next (unsigned i)
+{
+  tcp_client_t *c = &R.clients[i];
+  if (c->fd < 0 || c->busy || c->out || c->in_len < 2)
+    return;
+  size_t want = ((size_t)c->in[0] << 8) | c->in[1];
+  if (c->in_len < 2 + want)
+    return;
+  static uint8_t q[FK_DNS_MSG_MAX];
+  memcpy (q, c->in + 2, want);
+  c->in_len -= 2 + want;
+  memmove (c->in, c->in + 2 + want, c->in_len);
+  handle_query (q, want, (int)i, NULL, 0);
+}
+
 static void
 tcp_client_event (unsigned i, short revents)
 {
@@ -1088,6 +1127,7 @@ tcp_client_event (unsigned i, short revents)
         {
           free (c->out);
           c->out = NULL;
+          tcp_client_next (i);
         }
       return;
     }
@@ -1105,18 +1145,7 @@ tcp_client_event (unsigned i, short revents)
     }
   c->in_len += (size_t)n;
   c->deadline = now_ms () + TCP_IDLE_MS;
-  if (c->in_len < 2)
-    return;
-  size_t want = ((size_t)c->in[0] << 8) | c->in[1];
-  if (c->in_len < 2 + want)
-    return;
-  if (c->in_len > 2 + want)
-    {
-      /* Pipelined questions: answered one at a time; the rest is dropped with the connection. */
-      c->in_len = 2 + want;
-    }
-  c->in_len = 0;
-  handle_query (c->in + 2, want, (int)i, NULL, 0);
+  tcp_client_next (i);
 }
 
 /* ---- the loop ---- */
