@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 28
+plan 29
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 28); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 29); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -128,7 +128,7 @@ check "a flood of 20000 questions is absorbed (rate limit, bounded tables): $out
 
 # Live rule change: allowed.test leaves, denied.test comes in.
 rules allow denied.test allow '*.wild.test' deny 0.0.0.0/0
-kill -HUP "$pid"
+"$SPAWN" --reload "$pid"   # fk_resolver_reload
 wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 2"
 out="$(q denied.test A) | $(q allowed.test A)"
 check "SIGHUP re-reads the rules: denied.test now resolves, allowed.test no more: $out" \
@@ -142,7 +142,7 @@ out=$(q denied.test A)
 check "a broken rules file changes nothing: $out" test "$out" = "0 203.0.113.66/300"
 # No domain rule and not everything denied: every name is forwarded, none goes to the sets.
 rules allow 198.51.100.0/24
-kill -HUP "$pid"
+"$SPAWN" --reload "$pid"
 wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 3"
 inn $HOST nft flush set inet firkin sb_1_dns4
 out=$(q allowed.test A)
@@ -155,6 +155,8 @@ check "spawn refuses a dead pid 1" \
   sh -c "! nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB $dead $tmp/rules 'inet firkin' s4 s6 198.51.100.1 '' 2>&1 | grep -q '^[0-9]'"
 check "spawn refuses a set name nftables would not take" \
   sh -c "nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB $pid1 $tmp/rules 'inet firkin' 'a;b' s6 198.51.100.1 '' 2>&1 | grep -q 'not ones nftables takes'"
+check "fk_resolver_reload refuses a pid that is not a resolver" \
+  sh -c "! $SPAWN --reload $pid1 2>&1 && $SPAWN --reload $pid1 2>&1 | grep -q 'not running'"
 check "spawn reports a missing rules file" \
   sh -c "nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB $pid1 $tmp/nonexistent 'inet firkin' s4 s6 198.51.100.1 '' 2>&1 | grep -q nonexistent"
 

@@ -1,7 +1,8 @@
 /* resolver_spawn: starts fk-resolver through the library, as the egress plane does
    (net_resolver.sh). Usage:
      resolver_spawn NETNS_PATH PID1 RULES TABLE SET4 SET6 UPSTREAMS LOG   prints the pid
-     resolver_spawn --rules FILE [allow|deny RULE]...                      writes a rules file */
+     resolver_spawn --rules FILE [allow|deny RULE]...                      writes a rules file
+     resolver_spawn --reload PID | --stop PID                               signals it */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,18 @@ main (int argc, char **argv)
       int r = fk_resolver_rules_write (argv[2], allow, deny, &err);
       free (allow);
       free (deny);
+      if (r < 0)
+        {
+          fprintf (stderr, "resolver_spawn: %s\n", fk_error_message (&err));
+          return 1;
+        }
+      return 0;
+    }
+  if (argc == 3 && (strcmp (argv[1], "--reload") == 0 || strcmp (argv[1], "--stop") == 0))
+    {
+      pid_t p = (pid_t)atoi (argv[2]);
+      int r = strcmp (argv[1], "--reload") == 0 ? fk_resolver_reload (p, &err)
+                                                : fk_resolver_stop (p, &err);
       if (r < 0)
         {
           fprintf (stderr, "resolver_spawn: %s\n", fk_error_message (&err));

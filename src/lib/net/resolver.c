@@ -413,9 +413,10 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
       pid_t gc = fork ();
       if (gc != 0)
         _exit (gc < 0 ? 1 : 0);
-      signal (SIGPIPE, SIG_DFL);
-      signal (SIGHUP, SIG_DFL);
-      signal (SIGTERM, SIG_DFL);
+      struct sigaction dfl = { .sa_handler = SIG_DFL };
+      sigaction (SIGPIPE, &dfl, NULL);
+      sigaction (SIGHUP, &dfl, NULL);
+      sigaction (SIGTERM, &dfl, NULL);
       if (dup2 (hi_null, 0) < 0 || dup2 (hi_null, 1) < 0 || dup2 (keep_log, 2) < 0
           || dup2 (nsfd, 3) < 0 || dup2 (hi_pidfd, 4) < 0 || dup2 (hi_wr, 5) < 0)
         _exit (127);
@@ -482,4 +483,37 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
     return fk_error_set (err, EIO, "resolver: ready without its pid");
   *pid = rpid;
   return 0;
+}
+
+/* Signals pid only when it is still an fk-resolver (a pid the caller kept may have been reused
+   since). */
+static int
+signal_resolver (pid_t pid, int sig, fk_error_t *err)
+{
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
+  if (pidfd < 0)
+    return fk_error_set_errno (err, "resolver %d", (int)pid);
+  char path[64], comm[32] = "";
+  snprintf (path, sizeof path, "/proc/%d/comm", (int)pid);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, comm, sizeof comm - 1) : -1;
+  if (n > 0)
+    comm[n] = '\0';
+  if (strcmp (comm, "fk-resolver\n") != 0)
+    return fk_error_set (err, ESRCH, "resolver %d: not running", (int)pid);
+  if (syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+    return fk_error_set_errno (err, "signal resolver %d", (int)pid);
+  return 0;
+}
+
+int
+fk_resolver_reload (pid_t pid, fk_error_t *err)
+{
+  return signal_resolver (pid, SIGHUP, err);
+}
+
+int
+fk_resolver_stop (pid_t pid, fk_error_t *err)
+{
+  return signal_resolver (pid, SIGTERM, err);
 }

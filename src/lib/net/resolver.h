@@ -60,6 +60,13 @@ typedef struct
    is missing, and the resolver's own message when it fails to start. */
 int fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err);
 
+/* Makes the resolver pid re-read its rules file (SIGHUP), or stop (SIGTERM), when pid is still
+   an fk-resolver; ESRCH when it is not. The reload is applied within milliseconds, not before
+   the call returns: names then answer by the new rules, and addresses learnt for names no allow
+   rule names any more leave the sets. */
+int fk_resolver_reload (pid_t pid, fk_error_t *err);
+int fk_resolver_stop (pid_t pid, fk_error_t *err);
+
 /* Writes the rules file fk-resolver reads (checked as fk_net_rules_parse does; replaced
    atomically, mode 0600): one rule a line, "allow RULE" or "deny RULE". Either list may be
    NULL. */

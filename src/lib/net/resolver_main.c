@@ -709,6 +709,14 @@ handle_answer (pending_t *p, uint8_t *ans, size_t len)
   if (!canon_equal (qcanon, qlen, acanon, m.question.wire_len))
     goto mismatch;
 
+  /* The rules may have changed while the question was out: the answer goes by the new ones. */
+  p->allowed = fk_net_rules_name_allowed (&R.rules, p->q.question.name);
+  if (!p->allowed && !fk_net_rules_name_resolves (&R.rules, p->q.question.name))
+    {
+      fk_dns_msg_clear (&m);
+      pending_fail (p, FK_DNS_RCODE_NXDOMAIN);
+      return;
+    }
   if (p->allowed)
     {
       /* The name's CNAME chain, then the A and AAAA records of the names on it. */
