@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 29
+plan 31
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 29); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 31); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -16,9 +16,9 @@ export FIRKIN_RESOLVER=${FIRKIN_RESOLVER:-$FIRKIN_BUILD/src/lib/net/fk-resolver}
 DNSQ="/usr/bin/python3 $FIRKIN_SRC/tests/integration/dnsq.py"
 tmp=$(mktemp -d /tmp/fk-resolver-test.XXXXXX)
 on_exit "rm -rf '$tmp'"
-UP=fkr-up-$$ HOST=fkr-host-$$ SB=fkr-sb-$$
+UP=fkr-up-$$ HOST=fkr-host-$$ SB=fkr-sb-$$ SB2=fkr-sb2-$$
 inn() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
-for ns in $UP $HOST $SB; do
+for ns in $UP $HOST $SB $SB2; do
   ip netns add "$ns"
   on_exit "ip netns del $ns"
   inn "$ns" ip link set lo up
@@ -149,6 +149,17 @@ out=$(q allowed.test A)
 check "rules without a name and without deny-all: names are forwarded ($out), not added to the sets" \
   sh -c "[ '$out' = '0 203.0.113.7/300' ] && ! { $(declare -f inn set4); HOST=$HOST; set4 | grep -q 203.0.113.7; }"
 
+# A second sandbox whose sets nftables does not have: allowed names fail (SERVFAIL), never an
+# answer whose addresses the firewall does not know; fk_resolver_stop ends it.
+rules2="$tmp/rules2"
+"$SPAWN" --rules "$rules2" allow allowed.test deny 0.0.0.0/0
+pid2=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$rules2" "inet firkin" sb_9_dns4 sb_9_dns6 198.51.100.1 "$tmp/r2.log")
+on_exit "[ -n '$pid2' ] && kill $pid2"
+out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 denied.test A)"
+check "sets nftables refuses: an allowed name gets SERVFAIL, a denied one NXDOMAIN: $out" test "$out" = "2 | 3"
+"$SPAWN" --stop "$pid2"
+check "fk_resolver_stop ends it" wait_for sh -c "! kill -0 $pid2 2>/dev/null"
+
 # Spawn errors.
 dead=$(sh -c 'echo $$')
 check "spawn refuses a dead pid 1" \
@@ -172,5 +183,5 @@ check "its log says why, with its counters, and holds no sanitizer report" \
 _run_cleanups
 _cleanups=()
 check "nothing left: no namespace, no resolver process" \
-  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null"
+  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null"
 done_testing
