@@ -105,7 +105,7 @@ static struct
   size_t n_up;
   unsigned timeout_ms;
   fk_net_rules_t rules;
-  int udp_fd, tcp_fd, up4_fd, up6_fd, sig_fd;
+  int udp_fd, tcp_fd, sig_fd;
   struct nft_ctx *nft;
   pending_t pending[PENDING_MAX];
   tcp_client_t clients[TCP_CLIENTS_MAX];
@@ -240,15 +240,6 @@ open_sandbox_sockets (void)
   if (setns (self, CLONE_NEWNET) < 0)
     ready_fail ("return to the host's network namespace: %s", strerror (errno));
   close (FD_NETNS);
-}
-
-static int
-upstream_socket (int family)
-{
-  int fd = socket (family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    ready_fail ("upstream socket: %s", strerror (errno));
-  return fd;
 }
 
 static void
@@ -825,27 +816,23 @@ mismatch:
 
 /* ---- upstream ---- */
 
+/* Each question goes out on a socket of its own, connected to the upstream: a random source
+   port beside the random id, and the kernel drops whatever does not come from the upstream
+   (another sandbox spoofing answers would have to guess both, and forge the source). */
 static int
 upstream_send (pending_t *p)
 {
   const upstream_t *u = &R.up[p->up_idx];
   p->deadline = now_ms () + R.timeout_ms;
-  if (p->client < 0)
-    {
-      int fd = u->sa.ss_family == AF_INET ? R.up4_fd : R.up6_fd;
-      if (sendto (fd, p->query, p->query_len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                  (const struct sockaddr *)&u->sa, u->len)
-          < 0)
-        return -1;
-      return 0;
-    }
   if (p->up_fd > 0)
     close (p->up_fd);
   free (p->up_buf);
   p->up_buf = NULL;
   p->up_len = 0;
   p->up_state = 0;
-  p->up_fd = socket (u->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int udp = p->client < 0;
+  p->up_fd = socket (u->sa.ss_family,
+                     (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (p->up_fd < 0)
     {
       p->up_fd = 0;
@@ -853,6 +840,12 @@ upstream_send (pending_t *p)
     }
   if (connect (p->up_fd, (const struct sockaddr *)&u->sa, u->len) < 0 && errno != EINPROGRESS)
     return -1;
+  if (udp)
+    {
+      if (send (p->up_fd, p->query, p->query_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        return -1;
+      p->up_state = 1;
+    }
   return 0;
 }
 
@@ -875,30 +868,23 @@ upstream_next (pending_t *p)
 }
 
 static void
-upstream_udp_read (int fd)
+upstream_udp_event (pending_t *p)
 {
   static uint8_t buf[FK_DNS_MSG_MAX];
-  for (int k = 0; k < 64; k++)
+  for (int k = 0; k < 8 && p->used; k++)
     {
-      struct sockaddr_storage from;
-      socklen_t fl = sizeof from;
-      ssize_t n = recvfrom (fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-      if (n < 0)
+      ssize_t n = recv (p->up_fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-      if ((size_t)n < FK_DNS_HEADER)
-        continue;
-      uint16_t id = (uint16_t)((buf[0] << 8) | buf[1]);
-      for (unsigned i = 0; i < PENDING_MAX; i++)
+      if (n < 0)
         {
-          pending_t *p = &R.pending[i];
-          if (!p->used || p->client >= 0 || p->up_id != id)
-            continue;
-          const upstream_t *u = &R.up[p->up_idx];
-          if (u->len != fl || memcmp (&u->sa, &from, fl) != 0)
-            continue;
-          handle_answer (p, buf, (size_t)n);
-          break;
+          /* ICMP said no one listens there: the next upstream now, not at the deadline. */
+          upstream_next (p);
+          return;
         }
+      if ((size_t)n < FK_DNS_HEADER || ((buf[0] << 8) | buf[1]) != p->up_id)
+        continue;
+      handle_answer (p, buf, (size_t)n);
     }
 }
 
@@ -1252,7 +1238,6 @@ main (int argc, char **argv)
   if (fk_log_get_level () < FK_LOG_INFO && getenv ("FIRKIN_LOG") == NULL)
     fk_log_set_level (FK_LOG_INFO);
   fk_log_set_handler (log_line, NULL);
-  R.up4_fd = R.up6_fd = -1;
   for (unsigned i = 0; i < TCP_CLIENTS_MAX; i++)
     R.clients[i].fd = -1;
   if (fcntl (FD_NETNS, F_GETFD) < 0 || fcntl (FD_PIDFD, F_GETFD) < 0
@@ -1269,13 +1254,6 @@ main (int argc, char **argv)
     ready_fail ("chdir /: %s", strerror (errno));
   rules_load (1);
   open_sandbox_sockets ();
-  for (size_t i = 0; i < R.n_up; i++)
-    {
-      if (R.up[i].sa.ss_family == AF_INET && R.up4_fd < 0)
-        R.up4_fd = upstream_socket (AF_INET);
-      if (R.up[i].sa.ss_family == AF_INET6 && R.up6_fd < 0)
-        R.up6_fd = upstream_socket (AF_INET6);
-    }
   nft_open ();
   sigset_t sigs;
   sigemptyset (&sigs);
@@ -1310,10 +1288,6 @@ main (int argc, char **argv)
       owner[n++] = -3;
       pfd[n] = (struct pollfd){ .fd = R.tcp_fd, .events = POLLIN };
       owner[n++] = -4;
-      pfd[n] = (struct pollfd){ .fd = R.up4_fd, .events = POLLIN };
-      owner[n++] = -5;
-      pfd[n] = (struct pollfd){ .fd = R.up6_fd, .events = POLLIN };
-      owner[n++] = -6;
       int64_t now = now_ms (), next = now + 1000;
       for (unsigned i = 0; i < TCP_CLIENTS_MAX; i++)
         {
@@ -1345,7 +1319,7 @@ main (int argc, char **argv)
             }
           if (p->deadline < next)
             next = p->deadline;
-          if (p->client >= 0 && p->up_fd > 0)
+          if (p->up_fd > 0)
             {
               pfd[n] = (struct pollfd){ .fd = p->up_fd,
                                         .events = p->up_state == 0 ? POLLOUT : POLLIN };
@@ -1390,11 +1364,7 @@ main (int argc, char **argv)
         udp_read ();
       if (pfd[3].revents)
         tcp_accept ();
-      if (pfd[4].revents)
-        upstream_udp_read (R.up4_fd);
-      if (pfd[5].revents)
-        upstream_udp_read (R.up6_fd);
-      for (nfds_t k = 6; k < n; k++)
+      for (nfds_t k = 4; k < n; k++)
         {
           if (!pfd[k].revents)
             continue;
@@ -1402,7 +1372,12 @@ main (int argc, char **argv)
             {
               pending_t *p = &R.pending[owner[k] - 1000];
               if (p->used && p->up_fd == pfd[k].fd)
-                upstream_tcp_event (p, pfd[k].revents);
+                {
+                  if (p->client < 0)
+                    upstream_udp_event (p);
+                  else
+                    upstream_tcp_event (p, pfd[k].revents);
+                }
             }
           else if (R.clients[owner[k]].fd == pfd[k].fd)
             tcp_client_event ((unsigned)owner[k], pfd[k].revents);
