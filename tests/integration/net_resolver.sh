@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 31
+plan 32
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 31); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 32); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -168,6 +168,8 @@ check "spawn refuses a set name nftables would not take" \
   sh -c "nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB $pid1 $tmp/rules 'inet firkin' 'a;b' s6 198.51.100.1 '' 2>&1 | grep -q 'not ones nftables takes'"
 check "fk_resolver_reload refuses a pid that is not a resolver" \
   sh -c "! $SPAWN --reload $pid1 2>&1 && $SPAWN --reload $pid1 2>&1 | grep -q 'not running'"
+check "a second resolver for the same sandbox fails with the resolver's own reason" \
+  sh -c "nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB $pid1 $tmp/rules 'inet firkin' s4 s6 198.51.100.1 '' 2>&1 | grep -q 'bind 127.0.0.53:53 in the sandbox: Address already in use'"
 check "spawn reports a missing rules file" \
   sh -c "nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB $pid1 $tmp/nonexistent 'inet firkin' s4 s6 198.51.100.1 '' 2>&1 | grep -q nonexistent"
 
