@@ -78,6 +78,7 @@ static const fk_verb_t verbs[] = {
   { "fork", fk_verb_fork, "new sandboxes from a sandbox's filesystem now (--count N)", 0 },
   { "rm", fk_verb_rm, "delete sandboxes (-f: even running ones)", 1 },
   { "extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now", 1 },
+  { "network", fk_verb_network, "replace a running sandbox's egress rules", 0 },
   { "port", fk_verb_port, "forward host connections to a TCP port inside a sandbox", 0 },
   /* shells */
   { "shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)", 0 },

@@ -263,7 +263,9 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
     if (fk_procfs_mask (root, *p + 1, err) < 0)
       return -1;
   if (plan->write_etc
-      && fk_network_write_etc (root, plan->hostname ? plan->hostname : "localhost", err) < 0)
+      && fk_network_write_etc (root, plan->hostname ? plan->hostname : "localhost",
+                               plan->data_plane, err)
+             < 0)
     return -1;
   const char *cwd = plan->process.cwd;
   if (strcmp (cwd, "/") != 0 && fk_mkdir_p_in_root (root, cwd + 1, 0755, err) < 0)

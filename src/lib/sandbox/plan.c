@@ -52,6 +52,9 @@ fk_plan_clear (fk_plan_t *plan)
   fk_strv_free (plan->masked_paths);
   fk_strv_free (plan->readonly_paths);
   free (plan->cgroup);
+  fk_strv_free (plan->net_allow);
+  fk_strv_free (plan->net_deny);
+  free (plan->net_rules_path);
   fk_strv_free (plan->seccomp_deny);
   fk_strv_free (plan->seccomp_allow);
   fk_strv_free (plan->process.argv);

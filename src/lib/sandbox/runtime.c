@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
+#include "sandbox/netstate.h"
 #include "sandbox/idrange.h"
 #include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
@@ -23,6 +24,30 @@
 #ifndef FK_LIBEXECDIR
 #error "FK_LIBEXECDIR: the directory fk-agent and fk-timeout are installed in (meson sets it)"
 #endif
+
+/* The options' fk-resolver, else $FIRKIN_RESOLVER, else the one beside an agent the caller
+   named (a build tree, a private install), else the installed one. */
+static char *
+resolver_program (const fk_runtime_opts_t *opts, const char *agent_path)
+{
+  if (opts && opts->version >= 2 && opts->resolver_path && opts->resolver_path[0])
+    return xstrdup (opts->resolver_path);
+  const char *env = getenv ("FIRKIN_RESOLVER");
+  if (env && env[0])
+    return xstrdup (env);
+  if (opts && opts->agent_path && opts->agent_path[0])
+    {
+      const char *slash = strrchr (agent_path, '/');
+      if (slash)
+        {
+          char *beside = xasprintf ("%.*s/fk-resolver", (int)(slash - agent_path), agent_path);
+          if (access (beside, X_OK) == 0)
+            return beside;
+          free (beside);
+        }
+    }
+  return xstrdup (FK_LIBEXECDIR "/fk-resolver");
+}
 
 int
 fk_runtime_open (const fk_runtime_opts_t *opts, fk_runtime_t **ret_rt, fk_error_t *err)
@@ -53,6 +78,7 @@ fk_runtime_open (const fk_runtime_opts_t *opts, fk_runtime_t **ret_rt, fk_error_
   rt->timeout_explicit = opts && opts->timeout_path && opts->timeout_path[0];
   rt->timeout_path
       = xstrdup (rt->timeout_explicit ? opts->timeout_path : FK_LIBEXECDIR "/fk-timeout");
+  rt->resolver_path = resolver_program (opts, rt->agent_path);
   rt->state_fd = open (abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   rt->sandboxes_fd = open (sb, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rt->state_fd < 0 || rt->sandboxes_fd < 0)
@@ -93,6 +119,7 @@ fk_runtime_close (fk_runtime_t *rt)
   free (rt->state_dir);
   free (rt->agent_path);
   free (rt->timeout_path);
+  free (rt->resolver_path);
   free (rt);
 }
 
@@ -112,6 +139,12 @@ const char *
 fk_runtime_timeout_path (const fk_runtime_t *rt)
 {
   return rt->timeout_path;
+}
+
+const char *
+fk_runtime_resolver_path (const fk_runtime_t *rt)
+{
+  return rt->resolver_path;
 }
 
 char *
@@ -188,5 +221,12 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
         log_warning ("freeing the id ranges of removed sandboxes: %s", fk_error_message (&local));
       fk_error_clear (&local);
     }
+  /* Likewise the network slots: a slot a dead create or delete left keeps its rules. */
+  {
+    fk_error_t local = FK_ERROR_INIT;
+    if (fk_netstate_sweep (rt, &local) < 0)
+      log_warning ("freeing the network slots of removed sandboxes: %s", fk_error_message (&local));
+    fk_error_clear (&local);
+  }
   return removed;
 }

@@ -20,6 +20,7 @@
 #include "base/xalloc.h"
 #include "sandbox/events.h"
 #include "sandbox/idrange.h"
+#include "sandbox/netstate.h"
 #include "sandbox/spec.h"
 #include "sandbox/timeout.h"
 
@@ -487,6 +488,8 @@ delete_locked (fk_sandbox_t *sb, int force, fk_error_t *err)
     wait_exit (fd, 5000);
   reap (sb);
   if (fk_cgroup_destroy (&sb->cgroups, sb->state->cgroup, err) < 0)
+    return fk_error_wrap (err, "delete sandbox `%s'", id);
+  if (fk_netstate_release (sb->rt, sb->state, err) < 0)
     return fk_error_wrap (err, "delete sandbox `%s'", id);
   /* The id range goes back once nothing of the sandbox runs; before the directory, so that a
      delete that dies in between leaves a slot the next sweep frees (its owner is gone). */
