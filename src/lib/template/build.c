@@ -256,6 +256,9 @@ write_image (build_t *b, const char *id, const char *source, fk_error_t *err)
     json_object_set_new (rec, "startCmd", json_string (b->opts->start_cmd));
   if (b->opts->ready_cmd && strcmp (source, "build-step") != 0)
     json_object_set_new (rec, "readyCmd", json_string (b->opts->ready_cmd));
+  if (b->opts->version >= 2 && b->opts->ready_timeout_sec && strcmp (source, "build-step") != 0)
+    json_object_set_new (rec, "readyTimeout",
+                         json_integer ((json_int_t)b->opts->ready_timeout_sec));
   cleanup_free char *lockname = xasprintf ("template-%s", id);
   cleanup_close int lockfd = fk_store_lock (b->store, lockname, err);
   if (lockfd < 0)

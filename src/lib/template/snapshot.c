@@ -285,6 +285,12 @@ write_image (fk_store_t *store, const fk_sandbox_state_t *st, const json_t *pare
                    created, "layers", rlayers, "config", rcfg);
   if (rec == NULL)
     return fk_error_set (err, EINVAL, "cannot build the record of template `%s'", id);
+  /* The processes are not captured: a sandbox made from the snapshot starts the template's
+     start command again and waits for it as the first one did. */
+  static const char *const kept[] = { "startCmd", "readyCmd", "readyTimeout" };
+  for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
+    if (json_object_get (parent, kept[k]))
+      json_object_set (rec, kept[k], json_object_get (parent, kept[k]));
   cleanup_free char *lockname = xasprintf ("template-%s", id);
   cleanup_close int lockfd = fk_store_lock (store, lockname, err);
   if (lockfd < 0)
