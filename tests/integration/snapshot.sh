@@ -22,7 +22,7 @@ on_exit "rm -rf '$layout'"
 # tree ID: what a sandbox's root holds (names, types, owners, modes, sizes, link targets,
 # content digests, hard-link counts), but what the runtime writes at each create.
 tree() {
-  "$FK" exec "$1" -- sh -c 'find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp \
+  "$FK" exec "$1" -- sh -c 'find / -xdev \( -path /proc -o -path /sys -o -path /dev \
       -o -path /etc/hosts -o -path /etc/resolv.conf \) -prune -o -print | grep -v "^/root/nl" | sort |
     while read -r p; do
       if [ -d "$p" ] && [ ! -L "$p" ]; then stat -c "%n %F %u %g %a" "$p"
@@ -58,6 +58,8 @@ in_sb "$a" 'set -e
 name"; truncate -s 10485760 /root/sparse; printf "\\000\\001binary" > /root/bin
   mkdir -p /srv/deep/a/b/c/d/e && echo deep > /srv/deep/a/b/c/d/e/f
   echo in-tmp > /tmp/not-captured'
+# An agent's work often lands in /tmp: it is the root's own directory, so it is captured.
+in_sb "$a" 'mkdir -p /tmp/work/sub && echo in-tmp > /tmp/work/sub/f && chmod 1777 /tmp/work'
 s1=$("$FK" snapshot "$a" --id s1)
 check "snapshot --id names the template" test "$s1" = s1
 b=$("$FK" create s1)
@@ -74,7 +76,9 @@ check "hard links stay one inode" \
   sh -c "[ \"\$('$FK' exec $b -- stat -c %i /root/new)\" = \"\$('$FK' exec $b -- stat -c %i /root/new-link)\" ]"
 check "a name with a newline comes back" "$FK" exec "$b" -- sh -c 'test -f "/root/nl
 name"'
-check "/tmp is not part of the snapshot" sh -c "! '$FK' exec $b -- test -e /tmp/not-captured"
+check "/tmp is part of the snapshot" \
+  sh -c "[ \"\$('$FK' exec $b -- cat /tmp/work/sub/f)\" = in-tmp ] && [ \"\$('$FK' exec $b -- stat -c %a /tmp/work /tmp)\" = '1777
+1777' ]"
 blob=$(last_blob s1)
 check "the layer is an uncompressed tar in the store, whiteouts and the opaque marker in it" \
   sh -c "tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'etc/.wh.motd' && tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'opt/app/.wh..wh..opq' && tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'usr/.wh.bin'"

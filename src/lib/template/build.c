@@ -612,8 +612,18 @@ step_workdir (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
       history (b, in->text, 1);
       return 0;
     }
-  /* The directory is made, as a layer of its own. */
+  /* The directory is made, as a layer of its own, owned by the USER then (as other builders
+     do; root when the image's passwd and group files do not name it). */
   fk_build_copy_t c = { .dest = dir };
+  const char *user = json_string_value (json_object_get (cfg (b), "User"));
+  if (user && *user)
+    {
+      fk_error_t ignored = FK_ERROR_INIT;
+      c.has_owner = fk_build_owner ((const char *const *)lower, fk_strv_len (lower), user, &c.uid,
+                                    &c.gid, &ignored)
+                    == 0;
+      fk_error_clear (&ignored);
+    }
   cleanup_free char *created = xasprintf ("WORKDIR %s", dir);
   return copy_layer (b, in, &c, "WORKDIR", created, err);
 }
