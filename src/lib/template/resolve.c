@@ -163,7 +163,7 @@ start_and_wait (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, const fk_templa
           size_t n = res.err_len > READY_ERR_MAX ? READY_ERR_MAX : res.err_len;
           fk_error_set (err, ETIMEDOUT,
                         "template `%s': ready command `%s' did not succeed within %llu s (last "
-                        "exit code %d%s%.*s); the sandbox was deleted",
+                        "exit code %d%s%.*s)",
                         r->template_id, r->ready_cmd, (unsigned long long)r->ready_timeout_sec,
                         last_code, n ? ": " : "", (int)n,
                         res.err_len > n ? res.err + res.err_len - n
@@ -219,6 +219,7 @@ fk_template_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_
       && start_and_wait (sb, &resolved, owner, err) < 0)
     {
       /* A half-made sandbox is not left behind. */
+      fk_error_wrap (err, "sandbox %s deleted", fk_sandbox_id (sb));
       fk_error_t ignored = FK_ERROR_INIT;
       fk_sandbox_delete (sb, 1, &ignored);
       fk_error_clear (&ignored);
