@@ -144,8 +144,11 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
     {
       if (e->d_name[0] == '.')
         continue;
-      /* The common case, a live sandbox, costs a readlinkat and a kill(0). */
-      if (fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
+      /* The common case, a live sandbox, costs a readlinkat, a kill(0) and a look for the mark
+         of a capture that may have been killed (fk_sandbox_sweep_one thaws it). */
+      cleanup_free char *mark = xasprintf ("%s/" FK_SANDBOX_CAPTURING, e->d_name);
+      if (faccessat (rt->sandboxes_fd, mark, F_OK, AT_SYMLINK_NOFOLLOW) < 0
+          && fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
         continue;
       fk_sandbox_t *sb = NULL;
       fk_error_t local = FK_ERROR_INIT;
