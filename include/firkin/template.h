@@ -152,7 +152,9 @@ typedef struct fk_snapshot_opts
 #define FK_FORK_MAX 100
 
 /* Captures the sandbox's filesystem changes as a new template (frozen for the capture only; it
-   goes on running). EEXIST when the id is taken; *ret_id (caller frees) is the template id. */
+   goes on running). An existing snapshot of that id is replaced; EEXIST when the id is a
+   template that is not a snapshot, EBUSY when a sandbox runs on (or sleeps in) the snapshot it
+   would replace; *ret_id (caller frees) is the template id. */
 int fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **ret_id,
                          fk_error_t *err);
 

@@ -10,7 +10,7 @@ if ! "$FK" template --help >/dev/null 2>&1 || [ ! -x "$FIRKIN_SRC/scripts/images
   echo "1..0 # SKIP no template store in this build"
   exit 0
 fi
-plan 37
+plan 39
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -43,7 +43,10 @@ s0b=$("$FK" snapshot "$a")
 check "a snapshot of an unchanged sandbox has no layer of its own and adds no blob" \
   sh -c "[ $(layers_of layered) = \$(python3 -c \"import json; print(len(json.load(open('$S/templates/$s0b.json'))['layers']))\") ] && [ $n0 = \$(ls '$S/blobs/sha256' | wc -l) ]"
 check "the sandbox goes on running after a snapshot (not frozen)" sh -c "[ \"\$('$FK' inspect $a | sed -n 's/.*\"status\": \"\([a-z-]*\)\".*/\1/p')\" = running ] && '$FK' exec $a -- true"
-check "a snapshot id already taken is refused" sh -c "'$FK' snapshot $a --id $s0 2>&1 | grep -q 'exists'"
+check "a snapshot of an id that is a snapshot replaces it" \
+  sh -c "[ \"\$('$FK' snapshot $a --id $s0)\" = $s0 ]"
+check "an id of a template that is not a snapshot is refused" \
+  sh -c "out=\$('$FK' snapshot $a --id busybox 2>&1); [ \$? -ne 0 ] && echo \"\$out\" | grep -q 'exists and is not a snapshot'"
 
 # --- every kind of change ---
 in_sb "$a" 'set -e
@@ -63,6 +66,8 @@ in_sb "$a" 'mkdir -p /tmp/work/sub && echo in-tmp > /tmp/work/sub/f && chmod 177
 s1=$("$FK" snapshot "$a" --id s1)
 check "snapshot --id names the template" test "$s1" = s1
 b=$("$FK" create s1)
+check "a snapshot that a sandbox runs on is not replaced" \
+  sh -c "out=\$('$FK' snapshot $a --id s1 2>&1); [ \$? -ne 0 ] && echo \"\$out\" | grep -q 'sandbox $b runs on it'"
 ta=$(tree "$a"); tb=$(tree "$b")
 if [ -n "$ta" ] && [ "$ta" = "$tb" ]; then ok "a sandbox from the snapshot has the same tree (files, owners, modes, links, content)"
 else fail "a sandbox from the snapshot has the same tree"; diff <(echo "$ta") <(echo "$tb") | head -20 | sed 's/^/# /'; fi

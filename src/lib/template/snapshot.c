@@ -299,6 +299,46 @@ write_image (fk_store_t *store, const fk_sandbox_state_t *st, const json_t *pare
   return fk_json_dump_file_atomic_at (store->dirfd, name, rec, 1, err);
 }
 
+/* A snapshot of an id that exists replaces it (as E2B's createSnapshot with a name does) when it
+   is a snapshot no sandbox runs on or sleeps in: a sandbox made from it resolves its template
+   by id, and its next snapshot, fork or resume would then stack its changes on another image. */
+static int
+replaceable (fk_runtime_t *rt, fk_store_t *store, const char *id, fk_error_t *err)
+{
+  cleanup_free char *name = fk_template_record_name (id);
+  cleanup_json json_t *rec = NULL;
+  fk_error_t local = FK_ERROR_INIT;
+  if (fk_json_load_file_at (store->dirfd, name, FK_TEMPLATE_RECORD_MAX, &rec, &local) < 0)
+    {
+      int missing = local.code == ENOENT;
+      fk_error_clear (&local);
+      if (missing)
+        return 0;
+      return fk_error_set (err, EEXIST, "template `%s' exists (and cannot be read)", id);
+    }
+  const char *source = json_string_value (json_object_get (rec, "source"));
+  if (source == NULL
+      || (strncmp (source, "snapshot:", 9) != 0 && strncmp (source, "fork:", 5) != 0))
+    return fk_error_set (err, EEXIST,
+                         "template `%s' exists and is not a snapshot: pick another id, or remove "
+                         "it",
+                         id);
+  fk_sandbox_info_t **infos = NULL;
+  size_t n = 0;
+  if (fk_sandbox_list (rt, &infos, &n, err) < 0)
+    return -1;
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    if ((infos[i]->template_id && strcmp (infos[i]->template_id, id) == 0)
+        || (infos[i]->disk_snapshot && strcmp (infos[i]->disk_snapshot, id) == 0))
+      rc = fk_error_set (err, EBUSY,
+                         "snapshot `%s' exists and sandbox %s runs on it: pick another id, or "
+                         "remove the sandbox",
+                         id, infos[i]->id);
+  fk_sandbox_info_list_free (infos, n);
+  return rc;
+}
+
 /* The snapshot itself; with to_disk the sandbox then stops and sleeps in it. */
 static int
 snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, char **ret_id,
@@ -311,13 +351,8 @@ snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, char 
   cleanup_store fk_store_t *store = NULL;
   if (fk_store_open (state_dir, &store, err) < 0)
     return -1;
-  if (!replace)
-    {
-      cleanup_free char *name = fk_template_record_name (id);
-      if (faccessat (store->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-        return fk_error_set (err, EEXIST, "template `%s' exists: pick another id, or remove it",
-                             id);
-    }
+  if (!replace && replaceable (sb->rt, store, id, err) < 0)
+    return -1;
   fk_sandbox_capture_t cap = FK_SANDBOX_CAPTURE_INIT;
   if (fk_sandbox_capture_begin (sb, &cap, err) < 0)
     return -1;
