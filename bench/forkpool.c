@@ -155,7 +155,7 @@ main (int argc, char **argv)
       {
         size_t which = (k + r) % 3;
         double ms = 0;
-        rc = which == 0 ? run_fork (rt, &spec, n, &ms)
+        rc = which == 0   ? run_fork (rt, &spec, n, &ms)
              : which == 1 ? run_pooled (rt, &spec, n, &ms)
                           : run_plain (rt, &spec, n, &ms);
         if (rc == 0)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,54 @@ fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **re
   return snapshot (sb, opts ? opts->id : NULL, 0, 0, ret_id, err);
 }
 
+#define FORK_THREADS 4
+
+typedef struct fork_job
+{
+  fk_runtime_t *rt;
+  const fk_sandbox_spec_t *spec;
+  unsigned count;
+  char **ids; /* ids[i]: the i-th fork, written by the thread that made it */
+  pthread_mutex_t lock;
+  unsigned next;         /* under lock */
+  int failed;            /* under lock: no new create starts once set */
+  unsigned failed_index; /* under lock */
+  fk_error_t err;        /* the first failure's, under lock */
+} fork_job_t;
+
+static void *
+fork_worker (void *data)
+{
+  fork_job_t *job = data;
+  for (;;)
+    {
+      pthread_mutex_lock (&job->lock);
+      unsigned i = job->next++;
+      int stop = job->failed || i >= job->count;
+      pthread_mutex_unlock (&job->lock);
+      if (stop)
+        return NULL;
+      fk_sandbox_t *child = NULL;
+      fk_error_t err = FK_ERROR_INIT;
+      if (fk_template_sandbox_create (job->rt, job->spec, &child, &err) < 0)
+        {
+          pthread_mutex_lock (&job->lock);
+          if (!job->failed)
+            {
+              job->failed = 1;
+              job->failed_index = i;
+              job->err = err;
+            }
+          else
+            fk_error_clear (&err);
+          pthread_mutex_unlock (&job->lock);
+          return NULL;
+        }
+      job->ids[i] = xstrdup (fk_sandbox_id (child));
+      fk_sandbox_free (child);
+    }
+}
+
 int
 fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *err)
 {
@@ -414,25 +463,39 @@ fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *
   fk_sandbox_spec_t spec;
   fk_snapshot_spec_from (st, snap, left, &spec);
   cleanup_strv char **ids = xcalloc (count + 1, sizeof *ids);
-  for (unsigned i = 0; i < count; i++)
+  /* The creates run side by side (a few threads take the next index): most of a create is
+     waiting on the kernel and on the new agent, so even two cores overlap them well. */
+  fork_job_t job = { .rt = sb->rt, .spec = &spec, .count = count, .ids = ids };
+  pthread_mutex_init (&job.lock, NULL);
+  unsigned n_threads = count < FORK_THREADS ? count : FORK_THREADS;
+  pthread_t threads[FORK_THREADS];
+  unsigned started = 0;
+  for (; started < n_threads; started++)
+    if (pthread_create (&threads[started], NULL, fork_worker, &job) != 0)
+      break;
+  if (started == 0)
+    fork_worker (&job);
+  for (unsigned i = 0; i < started; i++)
+    pthread_join (threads[i], NULL);
+  pthread_mutex_destroy (&job.lock);
+  if (job.failed)
     {
-      fk_sandbox_t *child = NULL;
-      if (fk_template_sandbox_create (sb->rt, &spec, &child, err) < 0)
+      fk_error_set (err, job.err.code, "fork of sandbox `%s' (%u of %u): %s", st->id,
+                    job.failed_index + 1, count, fk_error_message (&job.err));
+      fk_error_clear (&job.err);
+      /* The forks made so far go: a fork is all of them or none. */
+      for (unsigned j = 0; j < count; j++)
         {
-          fk_error_wrap (err, "fork of sandbox `%s' (%u of %u)", st->id, i + 1, count);
-          for (unsigned j = 0; j < i; j++)
-            {
-              fk_sandbox_t *c = NULL;
-              fk_error_t ignored = FK_ERROR_INIT;
-              if (fk_sandbox_open (sb->rt, ids[j], &c, &ignored) == 0)
-                fk_sandbox_delete (c, 1, &ignored);
-              fk_sandbox_free (c);
-              fk_error_clear (&ignored);
-            }
-          return -1;
+          if (ids[j] == NULL)
+            continue;
+          fk_sandbox_t *c = NULL;
+          fk_error_t ignored = FK_ERROR_INIT;
+          if (fk_sandbox_open (sb->rt, ids[j], &c, &ignored) == 0)
+            fk_sandbox_delete (c, 1, &ignored);
+          fk_sandbox_free (c);
+          fk_error_clear (&ignored);
         }
-      ids[i] = xstrdup (fk_sandbox_id (child));
-      fk_sandbox_free (child);
+      return -1;
     }
   *ret_ids = steal_pointer (&ids);
   return 0;
