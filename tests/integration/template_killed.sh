@@ -6,7 +6,7 @@
 # fk command; a build or snapshot of the same name then works.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
 source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
-plan 24
+plan 25
 work=$(mktemp -d /tmp/firkin-killed.XXXXXX)
 on_exit "rm -rf '$work'"
 S=$FIRKIN_STATE_DIR
@@ -79,11 +79,20 @@ check "killed during COPY: no template" sh -c "! '$FK' template inspect victim >
 "$FK" image prune >/dev/null 2>&1
 check "fk image prune leaves nothing behind" test -z "$(leftovers)"
 
-# 4. Killed at once, before any step.
-"$FK" template build -q -t victim "$work/run" >/dev/null 2>&1 &
-kill -9 $!; wait $! 2>/dev/null
+# 4. Killed at once, or a few milliseconds in: before any step, or while the RUN sandbox is
+#    being made (a create killed before its state is saved leaves a directory without it and
+#    the cgroup, which the runtime sweep removes once the directory is a minute old: aged here).
+for d in 0 0.01 0.02 0.03 0.05 0.08; do
+  "$FK" template build -q -t victim "$work/run" >/dev/null 2>&1 &
+  pid=$!; sleep $d; kill -9 $pid; wait $pid 2>/dev/null
+done
+made=$(ls "$S/sandboxes")
+for id in $made; do [ -e "$S/sandboxes/$id/state.json" ] || touch -d '-2 min' "$S/sandboxes/$id"; done
+"$FK" ls >/dev/null 2>&1
 "$FK" image prune >/dev/null 2>&1
-check "killed at once: nothing left after prune" test -z "$(leftovers)"
+check "killed at once or while making its sandbox: nothing left after the sweeps" \
+  test -z "$(leftovers; ls "$S/sandboxes")"
+check "nor any of their cgroups (${made//$'\n'/ })" test -z "$(cgroups_of $made)"
 
 # The same name builds afterwards, and from the cache where the killed build got that far.
 printf 'FROM bb\nRUN echo a > /a\nRUN echo done > /done\n' > "$work/run/Dockerfile"

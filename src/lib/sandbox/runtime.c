@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/idrange.h"
 #include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
@@ -163,6 +164,22 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
           fk_error_clear (&ignored);
           if (held >= 0 && fstat (held, &st) == 0 && now - st.st_mtime > 60)
             {
+              /* A create killed after making the cgroup left it too (its child died with the
+                 creator, or is killed here): an empty stray cgroup under the parent would
+                 stay forever. */
+              cleanup_free char *cg = xasprintf ("firkin/%s", e->d_name);
+              int r = fk_cgroup_kill (&rt->cgroups, cg, 5000, &ignored);
+              if (r < 0 && ignored.code == ENOENT)
+                {
+                  fk_error_clear (&ignored);
+                  r = 0;
+                }
+              if (r == 0)
+                r = fk_cgroup_destroy (&rt->cgroups, cg, &ignored);
+              if (r < 0)
+                log_warning ("removing the cgroup of a crashed create `%s': %s", e->d_name,
+                             fk_error_message (&ignored));
+              fk_error_clear (&ignored);
               if (fk_rm_rf_at (rt->sandboxes_fd, e->d_name, &ignored) == 0)
                 removed++;
               fk_error_clear (&ignored);
