@@ -24,9 +24,9 @@ _fk_options()
     port) echo "--listen;--once -h --help" ;;
     shell)
       echo "-c --pool --env --cwd --user --program --timeout --stdin;--status -h --help" ;;
-    template) echo "-f -t --build-arg --start-cmd --ready-cmd;-h --help" ;;
+    template) echo "-f -t --build-arg --start-cmd --ready-cmd --ready-timeout;-h --help" ;;
     "template prepare") echo "--id --platform;-q --quiet -h --help" ;;
-    "template build") echo "-f -t --build-arg --start-cmd --ready-cmd;-q --quiet -h --help" ;;
+    "template build") echo "-f -t --build-arg --start-cmd --ready-cmd --ready-timeout;-q --quiet -h --help" ;;
     image) echo ";--help" ;;
     layer) echo ";-h --help" ;;
     "layer apply") echo "--max-size;--ignore-owners --user-xattrs -h --help" ;;

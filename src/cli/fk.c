@@ -106,6 +106,20 @@ fk_cli_fail (fk_error_t *err, int code)
   return code ? code : 1;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* Under the address sanitizer only: fk fork creates its sandboxes from threads, and the
+   sandbox's child is forked from the threaded process; the sanitizer's allocator (in the
+   compilers Debian 12 ships) has no fork handler, and its store of allocation stacks takes a
+   spin lock that another thread may hold at the fork (the child then spins forever). Without
+   allocation stacks that lock is never taken (fkd does the same). */
+const char *__asan_default_options (void);
+const char *
+__asan_default_options (void)
+{
+  return "malloc_context_size=0";
+}
+#endif
+
 int
 main (int argc, char **argv)
 {

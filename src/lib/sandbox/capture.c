@@ -27,7 +27,7 @@
 /* "capturing" in the sandbox's directory while a capture has it frozen: a capture killed
    half way leaves it, and the next one (under the same lock) knows the freeze was not a
    user's pause and thaws it at its end. */
-#define CAPTURING "capturing"
+#define CAPTURING FK_SANDBOX_CAPTURING
 
 static void
 release (fk_sandbox_capture_t *cap)

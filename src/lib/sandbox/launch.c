@@ -262,6 +262,13 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
   for (char **p = plan->masked_paths; p && *p; p++)
     if (fk_procfs_mask (root, *p + 1, err) < 0)
       return -1;
+  /* An image without /tmp gets one (in the upper dir: a snapshot keeps it). */
+  if (plan->root.kind == FK_PLAN_ROOT_LAYERS)
+    {
+      if (mkdirat (root, "tmp", 01777) == 0 ? fchmodat (root, "tmp", 01777, 0) < 0
+                                            : errno != EEXIST)
+        return fk_error_set_errno (err, "make /tmp");
+    }
   if (plan->write_etc
       && fk_network_write_etc (root, plan->hostname ? plan->hostname : "localhost",
                                plan->data_plane, err)

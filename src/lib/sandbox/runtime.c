@@ -15,8 +15,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
-#include "sandbox/netstate.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/idrange.h"
+#include "sandbox/netstate.h"
 #include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/state.h"
@@ -177,8 +178,11 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
     {
       if (e->d_name[0] == '.')
         continue;
-      /* The common case, a live sandbox, costs a readlinkat and a kill(0). */
-      if (fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
+      /* The common case, a live sandbox, costs a readlinkat, a kill(0) and a look for the mark
+         of a capture that may have been killed (fk_sandbox_sweep_one thaws it). */
+      cleanup_free char *mark = xasprintf ("%s/" FK_SANDBOX_CAPTURING, e->d_name);
+      if (faccessat (rt->sandboxes_fd, mark, F_OK, AT_SYMLINK_NOFOLLOW) < 0
+          && fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
         continue;
       fk_sandbox_t *sb = NULL;
       fk_error_t local = FK_ERROR_INIT;
@@ -193,6 +197,22 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
           fk_error_clear (&ignored);
           if (held >= 0 && fstat (held, &st) == 0 && now - st.st_mtime > 60)
             {
+              /* A create killed after making the cgroup left it too (its child died with the
+                 creator, or is killed here): an empty stray cgroup under the parent would
+                 stay forever. */
+              cleanup_free char *cg = xasprintf ("firkin/%s", e->d_name);
+              int r = fk_cgroup_kill (&rt->cgroups, cg, 5000, &ignored);
+              if (r < 0 && ignored.code == ENOENT)
+                {
+                  fk_error_clear (&ignored);
+                  r = 0;
+                }
+              if (r == 0)
+                r = fk_cgroup_destroy (&rt->cgroups, cg, &ignored);
+              if (r < 0)
+                log_warning ("removing the cgroup of a crashed create `%s': %s", e->d_name,
+                             fk_error_message (&ignored));
+              fk_error_clear (&ignored);
               if (fk_rm_rf_at (rt->sandboxes_fd, e->d_name, &ignored) == 0)
                 removed++;
               fk_error_clear (&ignored);

@@ -437,10 +437,30 @@ sweepable (fk_sandbox_t *sb, time_t now, int *ret_expired)
   return *ret_expired || (fd < 0 && !sb->state->stopped);
 }
 
+/* A capture (a snapshot) that was killed leaves its sandbox frozen with the `capturing' mark:
+   when nobody holds the lifecycle lock, which a capture keeps throughout, nobody is capturing,
+   and the freeze was the capture's (a user's pause makes no mark). */
+static void
+thaw_dead_capture (fk_sandbox_t *sb)
+{
+  if (faccessat (sb->dirfd, FK_SANDBOX_CAPTURING, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    return;
+  fk_error_t local = FK_ERROR_INIT;
+  cleanup_close int held = fk_sandbox_lock_dir (sb->dirfd, 0, &local);
+  if (held >= 0 && faccessat (sb->dirfd, FK_SANDBOX_CAPTURING, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+      && fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 0, &local) == 0)
+    {
+      log_info ("thawing sandbox `%s' (the snapshot that froze it was killed)", sb->state->id);
+      unlinkat (sb->dirfd, FK_SANDBOX_CAPTURING, 0);
+    }
+  fk_error_clear (&local);
+}
+
 int
 fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
 {
   int expired;
+  thaw_dead_capture (sb);
   /* The common case, a live sandbox, takes no lock. */
   if (!sweepable (sb, now, &expired))
     return 0;
