@@ -205,6 +205,11 @@ def buildah_cold(i):
     return int(us.splitlines()[-1]) / 1000.0
 
 def alternate(name, a, b, n):
+    # One warm-up run a side first, not counted (binaries, page cache, the stores' first
+    # layers), as bench/prepare.sh does.
+    for side in (a, b):
+        if side is not None:
+            side("warmup")
     ra, rb = [], []
     for i in range(n):
         for side in ((a, b) if i % 2 == 0 else (b, a)):
