@@ -152,11 +152,13 @@ check "rules without a name and without deny-all: names are forwarded ($out), no
 # A second sandbox whose sets nftables does not have: allowed names fail (SERVFAIL), never an
 # answer whose addresses the firewall does not know; fk_resolver_stop ends it.
 rules2="$tmp/rules2"
-"$SPAWN" --rules "$rules2" allow allowed.test deny 0.0.0.0/0
-pid2=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$rules2" "inet firkin" sb_9_dns4 sb_9_dns6 198.51.100.1 "$tmp/r2.log")
+# Its one upstream is IPv6; its rules do not deny everything, so other names are forwarded.
+"$SPAWN" --rules "$rules2" allow allowed.test allow 192.0.2.0/24
+pid2=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$rules2" "inet firkin" sb_9_dns4 sb_9_dns6 2001:db8:53::1 "$tmp/r2.log")
 on_exit "[ -n '$pid2' ] && kill $pid2"
-out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 denied.test A)"
-check "sets nftables refuses: an allowed name gets SERVFAIL, a denied one NXDOMAIN: $out" test "$out" = "2 | 3"
+out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 denied.test A tcp)"
+check "sets nftables refuses: an allowed name gets SERVFAIL; a forwarded one (IPv6 upstream, TCP) resolves: $out" \
+  test "$out" = "2 | 0 203.0.113.66/300"
 "$SPAWN" --stop "$pid2"
 check "fk_resolver_stop ends it" wait_for sh -c "! kill -0 $pid2 2>/dev/null"
 
