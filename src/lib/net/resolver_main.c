@@ -1032,7 +1032,7 @@ handle_query (const uint8_t *msg, size_t len, int ci, const struct sockaddr_stor
   /* The question goes upstream rebuilt, not as sent: only the name, the type, RD/CD and the
      EDNS size and DO bit pass, no option the sandbox chose. */
   if (fk_dns_build_query (p->query, sizeof p->query, p->up_id, q.flags, &q.question,
-                          q.has_edns || ci >= 0 ? 1232 : 0, q.edns_do, &p->query_len, &err)
+                          q.has_edns ? 1232 : 0, q.edns_do, &p->query_len, &err)
       < 0)
     {
       fk_error_clear (&err);
