@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 32
+plan 33
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 32); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 33); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -135,6 +135,12 @@ check "SIGHUP re-reads the rules: denied.test now resolves, allowed.test no more
   test "$out" = "0 203.0.113.66/300 | 3"
 check "the new name's address is in the set, the old name's is gone" \
   sh -c "$(declare -f inn set4); HOST=$HOST; s=\$(set4); echo \"\$s\" | grep -q 203.0.113.66 && ! echo \"\$s\" | grep -q '203.0.113.7 '"
+# The egress plane may rebuild the sets with the rules; a reload puts back what still holds.
+inn $HOST nft flush set inet firkin sb_1_dns4
+"$SPAWN" --reload "$pid"
+wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 3"
+check "after the sets were flushed, a reload puts back the addresses still allowed, with what time they had left" \
+  sh -c "$(declare -f inn set4); HOST=$HOST; s=\$(set4); echo \"\$s\" | grep -q '203.0.113.66 timeout 5m' && echo \"\$s\" | grep -q '203.0.113.8 timeout' && ! echo \"\$s\" | grep -q '203.0.113.7 '"
 echo "allow bad name" >"$tmp/rules"
 kill -HUP "$pid"
 wait_for grep -q "rules not changed" "$log"
@@ -143,7 +149,7 @@ check "a broken rules file changes nothing: $out" test "$out" = "0 203.0.113.66/
 # No domain rule and not everything denied: every name is forwarded, none goes to the sets.
 rules allow 198.51.100.0/24
 "$SPAWN" --reload "$pid"
-wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 3"
+wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 4"
 inn $HOST nft flush set inet firkin sb_1_dns4
 out=$(q allowed.test A)
 check "rules without a name and without deny-all: names are forwarded ($out), not added to the sets" \

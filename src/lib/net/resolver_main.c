@@ -491,7 +491,21 @@ sets_add (const char *name, const found_addr_t *found, size_t n)
   return 0;
 }
 
-/* After a rule change: addresses whose name no allow rule names any more leave the sets. */
+static int may_learn (int family, const uint8_t *addr);
+
+static void
+cmd_room (char **cmd, size_t *cap, size_t len)
+{
+  if (*cap - len < 512)
+    {
+      *cap *= 2;
+      *cmd = xrealloc (*cmd, *cap);
+    }
+}
+
+/* After a rule change: addresses whose name no allow rule names any more (or that a name may no
+   longer open) leave the sets; the others are put back with the time they have left, for the
+   egress plane may have rebuilt the sets with the rules (it reloads the resolver after). */
 static void
 sets_prune (void)
 {
@@ -503,36 +517,34 @@ sets_prune (void)
   for (size_t i = 0; i < R.n_addrs; i++)
     {
       addr_entry_t *e = &R.addrs[i];
-      int gone = e->expiry_ms <= now;
-      if (!gone && !fk_net_rules_name_allowed (&R.rules, e->name))
+      if (e->expiry_ms <= now)
         {
-          char a[INET6_ADDRSTRLEN];
-          inet_ntop (e->family, e->addr, a, sizeof a);
-          const char *set = e->family == AF_INET ? R.set4 : R.set6;
-          if (cap - len < 512)
-            {
-              cap *= 2;
-              char *bigger = xrealloc (cmd, cap);
-              cmd = bigger;
-            }
+          free (e->name);
+          continue;
+        }
+      char a[INET6_ADDRSTRLEN];
+      inet_ntop (e->family, e->addr, a, sizeof a);
+      const char *set = e->family == AF_INET ? R.set4 : R.set6;
+      cmd_room (&cmd, &cap, len);
+      if (!fk_net_rules_name_allowed (&R.rules, e->name) || !may_learn (e->family, e->addr))
+        {
           /* add first, so a delete of an element that timed out meanwhile cannot fail */
           len += (size_t)snprintf (cmd + len, cap - len,
                                    "add element %s %s %s { %s timeout 1s }\n"
                                    "delete element %s %s %s { %s }\n",
                                    R.family, R.table, set, a, R.family, R.table, set, a);
-          gone = 1;
-        }
-      if (gone)
-        {
           free (e->name);
           continue;
         }
+      len += (size_t)snprintf (cmd + len, cap - len, "add element %s %s %s { %s timeout %llds }\n",
+                               R.family, R.table, set, a,
+                               (long long)((e->expiry_ms - now + 999) / 1000));
       R.addrs[kept++] = *e;
     }
   memset (&R.addrs[kept], 0, (R.n_addrs - kept) * sizeof R.addrs[0]);
   R.n_addrs = kept;
   if (len && nft_run_cmd_from_buffer (R.nft, cmd) != 0)
-    log_error ("nftables refused removing addresses after the rule change: %s",
+    log_error ("nftables refused the sets' update after the rule change: %s",
                nft_ctx_get_error_buffer (R.nft));
 }
 
