@@ -21,7 +21,8 @@ inn() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
 for ns in $UP $HOST $SB $SB2; do
   ip netns add "$ns"
   on_exit "ip netns del $ns"
-  inn "$ns" ip link set lo up
+  # SB2's lo stays down: the resolver sets it up to bind 127.0.0.53.
+  [ $ns = $SB2 ] || inn "$ns" ip link set lo up
 done
 # The link host <-> up is made inside the host namespace, never in the machine's own.
 inn $HOST ip link add h0 type veth peer name u0 netns $UP
@@ -163,7 +164,7 @@ rules2="$tmp/rules2"
 pid2=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$rules2" "inet firkin" sb_9_dns4 sb_9_dns6 2001:db8:53::1 "$tmp/r2.log")
 on_exit "[ -n '$pid2' ] && kill $pid2"
 out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 denied.test A tcp)"
-check "sets nftables refuses: an allowed name gets SERVFAIL; a forwarded one (IPv6 upstream, TCP) resolves: $out" \
+check "a sandbox whose lo is down gets it up; sets nftables refuses: an allowed name gets SERVFAIL; a forwarded one (IPv6 upstream, TCP) resolves: $out" \
   test "$out" = "2 | 0 203.0.113.66/300"
 "$SPAWN" --stop "$pid2"
 check "fk_resolver_stop ends it" wait_for sh -c "! kill -0 $pid2 2>/dev/null"

@@ -210,14 +210,7 @@ listen_socket (int type)
   if (type == SOCK_STREAM)
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    {
-      if (errno != EADDRNOTAVAIL)
-        ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
-      /* A namespace whose lo is down has no 127.0.0.0/8 yet. */
-      lo_up ();
-      if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
-    }
+    ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
   struct sockaddr_in got;
   socklen_t gl = sizeof got;
   if (getsockname (fd, (struct sockaddr *)&got, &gl) < 0 || got.sin_port != htons (53))
@@ -235,6 +228,8 @@ open_sandbox_sockets (void)
     ready_fail ("open our own network namespace: %s", strerror (errno));
   if (setns (FD_NETNS, CLONE_NEWNET) < 0)
     ready_fail ("enter the sandbox's network namespace: %s", strerror (errno));
+  /* 127.0.0.53 binds with lo down, but nothing reaches it then. */
+  lo_up ();
   R.udp_fd = listen_socket (SOCK_DGRAM);
   R.tcp_fd = listen_socket (SOCK_STREAM);
   if (setns (self, CLONE_NEWNET) < 0)
