@@ -38,7 +38,9 @@ table inet firkin {
   set sb_1_dns6 { type ipv6_addr; flags timeout; }
 }
 NFT
-inn $UP dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
+# Not through inn (a function would run in a subshell): $! must be dnsmasq itself, which
+# nsenter becomes.
+nsenter --net=/run/netns/$UP dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
   --bind-interfaces --listen-address=198.51.100.1 --listen-address=2001:db8:53::1 \
   --pid-file="$tmp/dnsmasq.pid" --local-ttl=300 \
   --address=/allowed.test/203.0.113.7 --address=/allowed.test/2001:db8::7 \
@@ -193,6 +195,8 @@ check "its log says why, with its counters, and holds no sanitizer report" \
   sh -c "grep -q 'pid 1 exited;.*questions' '$log' && ! grep -qE 'Sanitizer|runtime error' '$log'"
 _run_cleanups
 _cleanups=()
-check "nothing left: no namespace, no resolver process" \
-  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null"
+# (pgrep here, not inside the check: a shell whose command line holds the pattern would match)
+left=$(pgrep -f -- "--pid-file=$tmp/|--rules $tmp/" | tr '\n' ' ')
+check "nothing left: no namespace, no resolver, no dnsmasq, no process naming this test's files: '$left'" \
+  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null && [ -z '$left' ]"
 done_testing
