@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 32
+plan 33
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 32); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 33); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -21,7 +21,8 @@ inn() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
 for ns in $UP $HOST $SB $SB2; do
   ip netns add "$ns"
   on_exit "ip netns del $ns"
-  inn "$ns" ip link set lo up
+  # SB2's lo stays down: the resolver sets it up to bind 127.0.0.53.
+  [ $ns = $SB2 ] || inn "$ns" ip link set lo up
 done
 # The link host <-> up is made inside the host namespace, never in the machine's own.
 inn $HOST ip link add h0 type veth peer name u0 netns $UP
@@ -37,7 +38,9 @@ table inet firkin {
   set sb_1_dns6 { type ipv6_addr; flags timeout; }
 }
 NFT
-inn $UP dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
+# Not through inn (a function would run in a subshell): $! must be dnsmasq itself, which
+# nsenter becomes.
+nsenter --net=/run/netns/$UP dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
   --bind-interfaces --listen-address=198.51.100.1 --listen-address=2001:db8:53::1 \
   --pid-file="$tmp/dnsmasq.pid" --local-ttl=300 \
   --address=/allowed.test/203.0.113.7 --address=/allowed.test/2001:db8::7 \
@@ -135,6 +138,12 @@ check "SIGHUP re-reads the rules: denied.test now resolves, allowed.test no more
   test "$out" = "0 203.0.113.66/300 | 3"
 check "the new name's address is in the set, the old name's is gone" \
   sh -c "$(declare -f inn set4); HOST=$HOST; s=\$(set4); echo \"\$s\" | grep -q 203.0.113.66 && ! echo \"\$s\" | grep -q '203.0.113.7 '"
+# The egress plane may rebuild the sets with the rules; a reload puts back what still holds.
+inn $HOST nft flush set inet firkin sb_1_dns4
+"$SPAWN" --reload "$pid"
+wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 3"
+check "after the sets were flushed, a reload puts back the addresses still allowed, with what time they had left" \
+  sh -c "$(declare -f inn set4); HOST=$HOST; s=\$(set4); echo \"\$s\" | grep -q '203.0.113.66 timeout 5m' && echo \"\$s\" | grep -q '203.0.113.8 timeout' && ! echo \"\$s\" | grep -q '203.0.113.7 '"
 echo "allow bad name" >"$tmp/rules"
 kill -HUP "$pid"
 wait_for grep -q "rules not changed" "$log"
@@ -143,7 +152,7 @@ check "a broken rules file changes nothing: $out" test "$out" = "0 203.0.113.66/
 # No domain rule and not everything denied: every name is forwarded, none goes to the sets.
 rules allow 198.51.100.0/24
 "$SPAWN" --reload "$pid"
-wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 3"
+wait_for sh -c "grep -c 'fk-resolver: info: rules:' '$log' | grep -qx 4"
 inn $HOST nft flush set inet firkin sb_1_dns4
 out=$(q allowed.test A)
 check "rules without a name and without deny-all: names are forwarded ($out), not added to the sets" \
@@ -152,11 +161,13 @@ check "rules without a name and without deny-all: names are forwarded ($out), no
 # A second sandbox whose sets nftables does not have: allowed names fail (SERVFAIL), never an
 # answer whose addresses the firewall does not know; fk_resolver_stop ends it.
 rules2="$tmp/rules2"
-"$SPAWN" --rules "$rules2" allow allowed.test deny 0.0.0.0/0
-pid2=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$rules2" "inet firkin" sb_9_dns4 sb_9_dns6 198.51.100.1 "$tmp/r2.log")
+# Its one upstream is IPv6; its rules do not deny everything, so other names are forwarded.
+"$SPAWN" --rules "$rules2" allow allowed.test allow 192.0.2.0/24
+pid2=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$rules2" "inet firkin" sb_9_dns4 sb_9_dns6 2001:db8:53::1 "$tmp/r2.log")
 on_exit "[ -n '$pid2' ] && kill $pid2"
-out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 denied.test A)"
-check "sets nftables refuses: an allowed name gets SERVFAIL, a denied one NXDOMAIN: $out" test "$out" = "2 | 3"
+out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 denied.test A tcp)"
+check "a sandbox whose lo is down gets it up; sets nftables refuses: an allowed name gets SERVFAIL; a forwarded one (IPv6 upstream, TCP) resolves: $out" \
+  test "$out" = "2 | 0 203.0.113.66/300"
 "$SPAWN" --stop "$pid2"
 check "fk_resolver_stop ends it" wait_for sh -c "! kill -0 $pid2 2>/dev/null"
 
@@ -184,6 +195,8 @@ check "its log says why, with its counters, and holds no sanitizer report" \
   sh -c "grep -q 'pid 1 exited;.*questions' '$log' && ! grep -qE 'Sanitizer|runtime error' '$log'"
 _run_cleanups
 _cleanups=()
-check "nothing left: no namespace, no resolver process" \
-  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null"
+# (pgrep here, not inside the check: a shell whose command line holds the pattern would match)
+left=$(pgrep -f -- "--pid-file=$tmp/|--rules $tmp/" | tr '\n' ' ')
+check "nothing left: no namespace, no resolver, no dnsmasq, no process naming this test's files: '$left'" \
+  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null && [ -z '$left' ]"
 done_testing

@@ -210,14 +210,7 @@ listen_socket (int type)
   if (type == SOCK_STREAM)
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    {
-      if (errno != EADDRNOTAVAIL)
-        ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
-      /* A namespace whose lo is down has no 127.0.0.0/8 yet. */
-      lo_up ();
-      if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
-    }
+    ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
   struct sockaddr_in got;
   socklen_t gl = sizeof got;
   if (getsockname (fd, (struct sockaddr *)&got, &gl) < 0 || got.sin_port != htons (53))
@@ -235,6 +228,8 @@ open_sandbox_sockets (void)
     ready_fail ("open our own network namespace: %s", strerror (errno));
   if (setns (FD_NETNS, CLONE_NEWNET) < 0)
     ready_fail ("enter the sandbox's network namespace: %s", strerror (errno));
+  /* 127.0.0.53 binds with lo down, but nothing reaches it then. */
+  lo_up ();
   R.udp_fd = listen_socket (SOCK_DGRAM);
   R.tcp_fd = listen_socket (SOCK_STREAM);
   if (setns (self, CLONE_NEWNET) < 0)
@@ -491,7 +486,21 @@ sets_add (const char *name, const found_addr_t *found, size_t n)
   return 0;
 }
 
-/* After a rule change: addresses whose name no allow rule names any more leave the sets. */
+static int may_learn (int family, const uint8_t *addr);
+
+static void
+cmd_room (char **cmd, size_t *cap, size_t len)
+{
+  if (*cap - len < 512)
+    {
+      *cap *= 2;
+      *cmd = xrealloc (*cmd, *cap);
+    }
+}
+
+/* After a rule change: addresses whose name no allow rule names any more (or that a name may no
+   longer open) leave the sets; the others are put back with the time they have left, for the
+   egress plane may have rebuilt the sets with the rules (it reloads the resolver after). */
 static void
 sets_prune (void)
 {
@@ -503,36 +512,34 @@ sets_prune (void)
   for (size_t i = 0; i < R.n_addrs; i++)
     {
       addr_entry_t *e = &R.addrs[i];
-      int gone = e->expiry_ms <= now;
-      if (!gone && !fk_net_rules_name_allowed (&R.rules, e->name))
+      if (e->expiry_ms <= now)
         {
-          char a[INET6_ADDRSTRLEN];
-          inet_ntop (e->family, e->addr, a, sizeof a);
-          const char *set = e->family == AF_INET ? R.set4 : R.set6;
-          if (cap - len < 512)
-            {
-              cap *= 2;
-              char *bigger = xrealloc (cmd, cap);
-              cmd = bigger;
-            }
+          free (e->name);
+          continue;
+        }
+      char a[INET6_ADDRSTRLEN];
+      inet_ntop (e->family, e->addr, a, sizeof a);
+      const char *set = e->family == AF_INET ? R.set4 : R.set6;
+      cmd_room (&cmd, &cap, len);
+      if (!fk_net_rules_name_allowed (&R.rules, e->name) || !may_learn (e->family, e->addr))
+        {
           /* add first, so a delete of an element that timed out meanwhile cannot fail */
           len += (size_t)snprintf (cmd + len, cap - len,
                                    "add element %s %s %s { %s timeout 1s }\n"
                                    "delete element %s %s %s { %s }\n",
                                    R.family, R.table, set, a, R.family, R.table, set, a);
-          gone = 1;
-        }
-      if (gone)
-        {
           free (e->name);
           continue;
         }
+      len += (size_t)snprintf (cmd + len, cap - len, "add element %s %s %s { %s timeout %llds }\n",
+                               R.family, R.table, set, a,
+                               (long long)((e->expiry_ms - now + 999) / 1000));
       R.addrs[kept++] = *e;
     }
   memset (&R.addrs[kept], 0, (R.n_addrs - kept) * sizeof R.addrs[0]);
   R.n_addrs = kept;
   if (len && nft_run_cmd_from_buffer (R.nft, cmd) != 0)
-    log_error ("nftables refused removing addresses after the rule change: %s",
+    log_error ("nftables refused the sets' update after the rule change: %s",
                nft_ctx_get_error_buffer (R.nft));
 }
 
@@ -1032,7 +1039,7 @@ handle_query (const uint8_t *msg, size_t len, int ci, const struct sockaddr_stor
   /* The question goes upstream rebuilt, not as sent: only the name, the type, RD/CD and the
      EDNS size and DO bit pass, no option the sandbox chose. */
   if (fk_dns_build_query (p->query, sizeof p->query, p->up_id, q.flags, &q.question,
-                          q.has_edns || ci >= 0 ? 1232 : 0, q.edns_do, &p->query_len, &err)
+                          q.has_edns ? 1232 : 0, q.edns_do, &p->query_len, &err)
       < 0)
     {
       fk_error_clear (&err);
