@@ -6,6 +6,7 @@
 #define FK_SANDBOX_LAUNCH_H
 
 #include <stddef.h>
+#include <linux/filter.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -23,6 +24,8 @@ typedef struct fk_launch
                              ends). TTY: the child opens one in its own devpts and sends the master on
                              sync_fd before it goes on. */
   int start_fifo_fd;      /* O_PATH of the plan's start fifo, or -1 */
+  const struct sock_filter *seccomp_prog; /* the plan's OCI profile, compiled by the host */
+  size_t seccomp_len;
 } fk_launch_t;
 
 /* Runs in the cloned child; never returns. Failures are written to error_fd as
