@@ -381,8 +381,8 @@ set_stdio (const fk_launch_t *l, int log_fd, fk_error_t *err)
     }
 }
 
-static int
-set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
+int
+fk_launch_set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
 {
   for (size_t i = 0; i < p->n_rlimits; i++)
     {
@@ -394,10 +394,9 @@ set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
 }
 
 static int
-load_prog (const fk_launch_t *l, fk_error_t *err)
+load_prog (const struct sock_filter *filter, size_t len, fk_error_t *err)
 {
-  struct sock_fprog prog
-      = { .len = (unsigned short)l->seccomp_len, .filter = (struct sock_filter *)l->seccomp_prog };
+  struct sock_fprog prog = { .len = (unsigned short)len, .filter = (struct sock_filter *)filter };
   if (prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
     return fk_error_set_errno (err, "load the seccomp profile");
   return 0;
@@ -405,23 +404,20 @@ load_prog (const fk_launch_t *l, fk_error_t *err)
 
 /* The process's ids, capabilities, no_new_privs, then seccomp. A process that runs as another
    user than root keeps the plan's capabilities across the change, as its owner asked for them. */
-static int
-confine (const fk_launch_t *l, fk_error_t *err)
+int
+fk_launch_confine (const fk_plan_t *plan, const fk_plan_process_t *p,
+                   const struct sock_filter *seccomp_prog, size_t seccomp_len, fk_error_t *err)
 {
-  const fk_plan_t *plan = l->plan;
-  const fk_plan_process_t *p = &plan->process;
-  if (p->n_groups)
-    {
-      gid_t groups[64];
-      for (size_t i = 0; i < p->n_groups && i < 64; i++)
-        groups[i] = p->groups[i];
-      if (syscall (SYS_setgroups, p->n_groups < 64 ? p->n_groups : 64, groups) < 0)
-        return fk_error_set_errno (err, "set the additional groups");
-    }
+  gid_t groups[64];
+  size_t n_groups = p->n_groups < 64 ? p->n_groups : 64;
+  for (size_t i = 0; i < n_groups; i++)
+    groups[i] = p->groups[i];
+  if (syscall (SYS_setgroups, n_groups, groups) < 0)
+    return fk_error_set_errno (err, "set the additional groups");
   /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held; it then has
      to allow what follows (an OCI profile does). */
-  int early = l->seccomp_prog && !p->no_new_privs;
-  if (early && load_prog (l, err) < 0)
+  int early = seccomp_prog && !p->no_new_privs;
+  if (early && load_prog (seccomp_prog, seccomp_len, err) < 0)
     return -1;
   if (p->uid || p->gid)
     {
@@ -439,8 +435,8 @@ confine (const fk_launch_t *l, fk_error_t *err)
     return -1;
   if (p->no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return fk_error_set_errno (err, "no_new_privs");
-  if (l->seccomp_prog)
-    return early ? 0 : load_prog (l, err);
+  if (seccomp_prog)
+    return early ? 0 : load_prog (seccomp_prog, seccomp_len, err);
   fk_seccomp_spec_t sc = {
     .unconfined = plan->seccomp_unconfined,
     .deny = (const char *const *)plan->seccomp_deny,
@@ -538,7 +534,8 @@ fk_launch_child (const fk_launch_t *launch)
       fk_error_set_errno (&err, "set the root's propagation");
       die (l, &err);
     }
-  if (set_rlimits (proc, &err) < 0 || set_stdio (l, log_fd, &err) < 0 || confine (l, &err) < 0)
+  if (fk_launch_set_rlimits (proc, &err) < 0 || set_stdio (l, log_fd, &err) < 0
+      || fk_launch_confine (plan, proc, l->seccomp_prog, l->seccomp_len, &err) < 0)
     die (l, &err);
   if (log_fd > 2)
     close (log_fd);

@@ -62,6 +62,15 @@ int fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_err
 int fk_launch_receive_fds (int sync_fd, int *ret_fds, size_t n, fk_error_t *err);
 int fk_launch_receive (int sync_fd, char *ret_byte, int *ret_fds, size_t n, fk_error_t *err);
 
+/* In the process to confine: the process's rlimits. */
+int fk_launch_set_rlimits (const fk_plan_process_t *p, fk_error_t *err);
+
+/* In the process to confine: p's supplementary groups, ids, capabilities and no_new_privs,
+   then plan's seccomp filter (seccomp_prog, compiled by the host from plan->seccomp_oci, when
+   set). */
+int fk_launch_confine (const fk_plan_t *plan, const fk_plan_process_t *p,
+                       const struct sock_filter *seccomp_prog, size_t seccomp_len, fk_error_t *err);
+
 /* Host side: reads the error pipe to EOF; a message there becomes err (its errno included). */
 int fk_launch_result (int error_fd, fk_error_t *err);
 

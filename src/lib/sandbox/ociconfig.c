@@ -702,6 +702,32 @@ resources_obj (json_t *res, fk_cgroup_limits_t *lim, fk_error_t *err)
 }
 
 int
+fk_oci_process (const char *text, size_t len, fk_plan_process_t *ret_process, int *ret_terminal,
+                fk_error_t *err)
+{
+  cleanup_json json_t *o = NULL;
+  if (len > FK_OCI_CONFIG_MAX)
+    return fk_error_set (err, E2BIG, "process: too large");
+  if (fk_json_parse (text, len, &o, err) < 0)
+    return fk_error_wrap (err, "process");
+  fk_plan_t plan;
+  fk_plan_init (&plan);
+  fk_oci_info_t info = { 0 };
+  if (process_of (o, &plan, &info, err) < 0)
+    {
+      fk_plan_clear (&plan);
+      return -1;
+    }
+  fk_plan_process_t old = *ret_process;
+  *ret_process = plan.process;
+  memset (&plan.process, 0, sizeof plan.process);
+  plan.process = old;
+  fk_plan_clear (&plan);
+  *ret_terminal = info.terminal;
+  return 0;
+}
+
+int
 fk_oci_resources (const char *text, size_t len, fk_cgroup_limits_t *ret, fk_error_t *err)
 {
   cleanup_json json_t *o = NULL;

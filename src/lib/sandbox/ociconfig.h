@@ -48,6 +48,11 @@ int fk_oci_config_to_plan (const char *text, size_t len, const fk_oci_opts_t *op
 int fk_oci_cgroup_path (const char *cgroups_path, int systemd, const char *id, char **ret,
                         fk_error_t *err);
 
+/* An OCI process object (exec's --process file) as a plan process, in ret_process (which
+   holds the container's process: what the object sets replaces it). */
+int fk_oci_process (const char *text, size_t len, fk_plan_process_t *ret_process, int *ret_terminal,
+                    fk_error_t *err);
+
 /* Resources of `update --resources' (or linux.resources) as cgroup limits. */
 int fk_oci_resources (const char *text, size_t len, fk_cgroup_limits_t *ret, fk_error_t *err);
 
