@@ -113,6 +113,13 @@ c['linux']['resources'] = {'pids': {'limit': 6}}")
   out=$(run_case pids "$b"); "${RT[@]}" delete pids >/dev/null 2>&1
   grep -q "can't fork" <<<"$out" && ! grep -q all-forked <<<"$out" && pass "pids limit enforced (forks refused)" || failc "pids limit" "$out"
 
+  # the cgroup mount without a cgroup namespace: the container's own cgroup, not the host's
+  b=$(bundle cgmount "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'cgroup']
+c['linux']['resources'] = {'memory': {'limit': 33554432}}
+c['process']['args'] = ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']")
+  out=$(run_case cgmount "$b"); "${RT[@]}" delete cgmount >/dev/null 2>&1
+  grep -q '^33554432' <<<"$out" && pass "cgroup mount without a cgroup namespace shows the container's cgroup" || failc "cgroup mount" "$out"
+
   # seccomp: an errno for a syscall, and one only for an argument value
   b=$(bundle seccomp "c['process']['args'] = ['sh', '-c', 'mkdir /tmp/sc-$name 2>&1; kill -0 \$\$ && echo kill0-ok; kill -USR1 \$\$ 2>&1 || echo usr1-refused']
 c['linux']['seccomp'] = {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
