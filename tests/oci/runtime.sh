@@ -35,13 +35,13 @@ if [ "${1:-}" = --suite ]; then
   s0=$(status_of life)
   "${RT[@]}" create --bundle "$b" life </dev/null >/dev/null 2>&1
   s1=$(status_of life)
-  "${RT[@]}" start life; s2=$(status_of life)
+  serr=$("${RT[@]}" start life 2>&1); s2=$(status_of life)
   "${RT[@]}" pause life; s3=$(status_of life)
   "${RT[@]}" resume life; s4=$(status_of life)
   "${RT[@]}" kill life KILL; waitstop life; s5=$(status_of life)
   "${RT[@]}" delete life; s6=$(status_of life)
   got="$s0 $s1 $s2 $s3 $s4 $s5 $s6"
-  [ "$got" = "none created running paused running stopped none" ] && pass "lifecycle: created, running, paused, running, stopped, deleted" || failc "lifecycle" "$got"
+  [ "$got" = "none created running paused running stopped none" ] && pass "lifecycle: created, running, paused, running, stopped, deleted" || failc "lifecycle" "$got" "$serr"
 
   # exit codes and output
   b=$(bundle exit "c['process']['args'] = ['sh', '-c', 'echo out-ok; exit 42']")

@@ -1071,6 +1071,7 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
         err, ENOTSUP, "config.json: ociVersion `%s' is not supported (1.0, 1.1 and 1.2 are)", ver);
   info->oci_version = xstrdup (ver);
   plan->id = xstrdup (opts->id);
+  plan->bundle = opts->bundle ? xstrdup (opts->bundle) : NULL;
   json_t *root = NULL;
   if (fk_json_get_object (o, "root", 1, &root, err) < 0)
     return wrap (err, "root");
