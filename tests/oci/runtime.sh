@@ -143,7 +143,18 @@ c['linux']['seccomp'] = {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['S
   out=$("${RT[@]}" exec ex sh -c 'echo exec-ok; exit 3' 2>&1); rc=$?
   echo '{"args": ["id"], "cwd": "/", "env": ["PATH=/usr/bin:/bin"], "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]}}' >"$b/process.json"
   out2=$("${RT[@]}" exec --process "$b/process.json" ex 2>&1)
+  # a terminal through the console socket, then --detach with a pid file
+  python3 "$helper" console "$b/exec.sock" >"$b/tty.out" 2>&1 &
+  lp=$!
+  for ((i = 0; i < 100; i++)); do [ -S "$b/exec.sock" ] && break; sleep 0.02; done
+  "${RT[@]}" exec --tty --console-socket "$b/exec.sock" ex sh -c 'tty; echo exec-tty-ok' >/dev/null 2>&1
+  wait $lp
+  "${RT[@]}" exec --detach --pid-file "$b/exec.pid" ex sleep 50 >/dev/null 2>&1
+  dp=$(cat "$b/exec.pid" 2>/dev/null)
+  dcomm=$(cat /proc/$dp/comm 2>/dev/null)
   "${RT[@]}" delete --force ex >/dev/null 2>&1
+  grep -q exec-tty-ok "$b/tty.out" && grep -q '/dev/pts/' "$b/tty.out" && [ "$dcomm" = sleep ] \
+    && pass "exec: a terminal through the console socket, --detach with a pid file" || failc "exec tty/detach" "$(cat "$b/tty.out")" "detached: $dp $dcomm"
   [ "$rc" = 3 ] && grep -q exec-ok <<<"$out" && grep -q 'uid=1000' <<<"$out2" && grep -q 'groups=.*5' <<<"$out2" \
     && pass "exec: exit status, --process with user and additional gids" || failc "exec" "rc=$rc $out" "$out2"
 
