@@ -88,7 +88,7 @@ class Bench:
         batch_h = "\n".join([
             "link set lo up", "link set fkbn-h up",
             "addr add %s/24 dev fkbn-h" % HOST4, "addr add %s/64 dev fkbn-h nodad" % HOST6,
-            "route add default via %s" % INET4, "-6 route add default via %s" % INET6,
+            "route add default via %s" % INET4, "route add default via %s" % INET6,
         ]) + "\n"
         subprocess.run(["ip", "-n", self.host, "-batch", "-"], input=batch_h, text=True,
                        check=True)
