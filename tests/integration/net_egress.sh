@@ -8,7 +8,7 @@
 . "$FIRKIN_SRC/tests/integration/lib.sh"
 : "${FK:?FK is not set (run through meson)}"
 if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP needs root (network namespaces)"; exit 0; fi
-for t in nsenter ip nft python3; do
+for t in nsenter ip nft python3 dnsmasq; do
   command -v $t >/dev/null || { echo "1..0 # SKIP $t is missing"; exit 0; }
 done
 tag=fkne$$
@@ -74,6 +74,12 @@ while True:
 PY
 $I python3 "$tmp/servers.py" &
 echo $! >>"$tmp/pids"
+# The internet's DNS, which the sandboxes' resolvers ask (FIRKIN_NET_DNS).
+$I dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
+  --bind-interfaces --listen-address=203.0.113.1 --pid-file="$tmp/dnsmasq.pid" \
+  --address=/allowed.test/203.0.113.1 --address=/denied.test/203.0.113.5 2>"$tmp/dnsmasq.err" &
+echo $! >>"$tmp/pids"
+export FIRKIN_NET_DNS=203.0.113.1
 
 # fk runs in HOST: a wrapper, so that sandbox_lib's helpers and cleanups go there too.
 FK_REAL=$FK
@@ -83,7 +89,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 27
+plan 31
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -96,7 +102,8 @@ positive() { [ "$(counter "$1" "$2")" -gt 0 ]; }
 leftovers() {
   { $H ip -o link show | grep -o 'fkv[0-9]*'
     $H nft list table inet firkin 2>/dev/null | grep -o 'chain sb_[0-9]*_[a-z]*'
-    ls "$FIRKIN_STATE_DIR/net/slots" 2>/dev/null; } | head -5
+    ls "$FIRKIN_STATE_DIR/net/slots" 2>/dev/null
+    pgrep -f "fk-resolver --rules $FIRKIN_STATE_DIR/"; } | head -5
 }
 
 a=$(new_sandbox --network egress)
@@ -120,6 +127,19 @@ c=$(new_sandbox --network egress --deny-out 0.0.0.0/0 --allow-out 203.0.113.0/24
 check "deny 0.0.0.0/0 with allow a CIDR block: allow beats deny" http "$c" 203.0.113.1
 check "deny 0.0.0.0/0 denies IPv6 and the rest of IPv4" none_of "$c" 2001:db8::1 10.1.2.3
 check "the denied flows are counted" positive "$c" denied_packets
+
+# Names: the sandbox's resolver answers names an allow rule names (and their addresses become
+# reachable), and no other while everything else is denied.
+f=$(new_sandbox --network egress --deny-out 0.0.0.0/0 --allow-out allowed.test)
+# (pgrep from this shell: a child's command line would hold the pattern too.)
+resolver_of() { pgrep -f "fk-resolver --rules $FIRKIN_STATE_DIR/sandboxes/$1/" >/dev/null; }
+no_resolver_of() { ! resolver_of "$1"; }
+check "a resolver runs for the sandbox" resolver_of "$f"
+check "an allowed name resolves and connects" http "$f" allowed.test
+nx() { in_sb "$f" "nslookup denied.test" >"$tmp/nx.out" 2>&1; ! grep -q 203.0.113.5 "$tmp/nx.out" && grep -qi "NXDOMAIN\|can't find" "$tmp/nx.out"; }
+check "a name no rule allows gets NXDOMAIN under deny-all" nx
+"$FK" rm -f "$f" >/dev/null
+check "the resolver stops with its sandbox" wait_for no_resolver_of "$f"
 
 # A live change: a connection opened before a deny is cut, and the change goes back.
 in_sb "$a" "nc 203.0.113.1 9002 >/tmp/ticks 2>/dev/null &"

@@ -534,8 +534,10 @@ nl_talk (nl_t *nl, struct nlmsghdr *h)
     }
 }
 
+/* Up; with no_ll, without an IPv6 link-local address (the pair's ends talk with their own
+   addresses: no duplicate address detection that holds the first packets back). */
 static int
-link_up (nl_t *nl, int ifindex)
+link_up (nl_t *nl, int ifindex, int no_ll)
 {
   struct nlmsghdr *h = nl_msg (nl, RTM_NEWLINK, 0);
   struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header (h, sizeof *ifi);
@@ -543,6 +545,14 @@ link_up (nl_t *nl, int ifindex)
   ifi->ifi_index = ifindex;
   ifi->ifi_flags = IFF_UP;
   ifi->ifi_change = IFF_UP;
+  if (no_ll)
+    {
+      struct nlattr *af = mnl_attr_nest_start (h, IFLA_AF_SPEC);
+      struct nlattr *in6 = mnl_attr_nest_start (h, AF_INET6);
+      mnl_attr_put_u8 (h, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+      mnl_attr_nest_end (h, in6);
+      mnl_attr_nest_end (h, af);
+    }
   return nl_talk (nl, h);
 }
 
@@ -613,6 +623,24 @@ default_route (nl_t *nl, int family, int ifindex, const uint8_t *gw)
   rt->rtm_type = RTN_UNICAST;
   rt->rtm_flags = RTNH_F_ONLINK; /* the gateway is the other end of the pair */
   mnl_attr_put (h, RTA_GATEWAY, family == AF_INET ? 4 : 16, gw);
+  mnl_attr_put_u32 (h, RTA_OIF, (uint32_t)ifindex);
+  return nl_talk (nl, h);
+}
+
+/* A route to the sandbox's IPv6 address on its interface: the peer address's own route is not
+   made when the address comes before the carrier (the pair's other end is not up yet). */
+static int
+host_route6 (nl_t *nl, int ifindex, const uint8_t *dst)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+  struct rtmsg *rt = mnl_nlmsg_put_extra_header (h, sizeof *rt);
+  rt->rtm_family = AF_INET6;
+  rt->rtm_dst_len = 128;
+  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_protocol = RTPROT_BOOT;
+  rt->rtm_scope = RT_SCOPE_LINK;
+  rt->rtm_type = RTN_UNICAST;
+  mnl_attr_put (h, RTA_DST, 16, dst);
   mnl_attr_put_u32 (h, RTA_OIF, (uint32_t)ifindex);
   return nl_talk (nl, h);
 }
@@ -697,7 +725,7 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
       goto out;
     }
   if (addr_add (&host, AF_INET, hidx, gw4, sb4) < 0
-      || addr_add (&host, AF_INET6, hidx, gw6, sb6) < 0 || link_up (&host, hidx) < 0)
+      || addr_add (&host, AF_INET6, hidx, gw6, sb6) < 0 || link_up (&host, hidx, 1) < 0)
     {
       fk_error_set_errno (err, "set up `%s'", ifname);
       goto out;
@@ -705,13 +733,18 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   int eth0 = 0;
   if (open_in_netns (netns_fd, &inside, &eth0, err) < 0)
     goto out;
-  if (link_up (&inside, 1) < 0 || link_up (&inside, eth0) < 0
+  if (link_up (&inside, 1, 0) < 0 || link_up (&inside, eth0, 1) < 0
       || addr_add (&inside, AF_INET, eth0, sb4, gw4) < 0
       || addr_add (&inside, AF_INET6, eth0, sb6, gw6) < 0
       || default_route (&inside, AF_INET, eth0, gw4) < 0
       || default_route (&inside, AF_INET6, eth0, gw6) < 0)
     {
       fk_error_set_errno (err, "set up eth0 in the sandbox");
+      goto out;
+    }
+  if (host_route6 (&host, hidx, sb6) < 0)
+    {
+      fk_error_set_errno (err, "route to the sandbox on `%s'", ifname);
       goto out;
     }
   ret = 0;
