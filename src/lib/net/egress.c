@@ -824,34 +824,3 @@ fk_egress_counters (unsigned slot, fk_egress_counters_t *ret, fk_error_t *err)
   *ret = c;
   return 0;
 }
-
-int
-fk_egress_list_slots (unsigned **ret_slots, size_t *ret_n, fk_error_t *err)
-{
-  cleanup_free char *text = NULL;
-  fk_error_t local = FK_ERROR_INIT;
-  if (nft_run ("list table " TABLE "\n", &text, &local) < 0)
-    {
-      /* No table: no slot. */
-      fk_error_clear (&local);
-      *ret_slots = NULL;
-      *ret_n = 0;
-      return 0;
-    }
-  (void)err;
-  unsigned *v = NULL;
-  size_t n = 0, cap = 0;
-  for (const char *p = text; (p = strstr (p, "chain sb_")); p++)
-    {
-      unsigned slot;
-      char kind[8];
-      if (sscanf (p, "chain sb_%u_%7[a-z] ", &slot, kind) == 2 && strcmp (kind, "out") == 0)
-        {
-          xgrow ((void **)&v, &cap, n + 1, sizeof *v);
-          v[n++] = slot;
-        }
-    }
-  *ret_slots = v;
-  *ret_n = n;
-  return 0;
-}
