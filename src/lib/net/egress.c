@@ -698,10 +698,21 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   /* The rules first: the interface passes nothing before its chains exist. */
   write_sysctl ("/proc/sys/net/ipv4/ip_forward", "1");
   write_sysctl ("/proc/sys/net/ipv6/conf/all/forwarding", "1");
-  cleanup_free char *text = NULL;
-  if (fk_egress_nft_text (cfg, eg, new_generation (), 1, &text, err) < 0
-      || nft_run (text, NULL, err) < 0)
+  /* The shared table is made (or remade) only when the sandbox's own objects cannot be made
+     without it: its base chains' rules are the same text every time, and rewriting them with
+     each sandbox costs the commit more than the sandbox's own. */
+  uint32_t gen = new_generation ();
+  cleanup_free char *text = NULL, *with_base = NULL;
+  fk_error_t first = FK_ERROR_INIT;
+  if (fk_egress_nft_text (cfg, eg, gen, 0, &text, err) < 0)
     return -1;
+  if (nft_run (text, NULL, &first) < 0)
+    {
+      fk_error_clear (&first);
+      if (fk_egress_nft_text (cfg, eg, gen, 1, &with_base, err) < 0
+          || nft_run (with_base, NULL, err) < 0)
+        return -1;
+    }
 
   nl_t host = { 0 }, inside = { 0 };
   int ret = -1, made = 0;
