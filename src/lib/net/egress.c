@@ -210,12 +210,20 @@ out_elements (buf_t *b, const char *set, const fk_net_rule_t *list, size_t n,
   out (b, " }\n");
 }
 
+/* The default-denied ranges and the sandboxes' own subnet (whatever range it is configured in,
+   no sandbox reaches another unless its rules allow it). */
 static void
-out_default_deny (buf_t *b, const char *set, const char *const *texts)
+out_default_deny (buf_t *b, const char *set, const char *const *texts, const char *subnet)
 {
+  size_t n = 0;
+  while (texts[n])
+    n++;
+  cleanup_free const char **all = xcalloc (n + 2, sizeof *all);
+  memcpy (all, texts, n * sizeof *all);
+  all[n] = subnet;
   fk_net_rules_t r = { 0 };
   fk_error_t ignored = FK_ERROR_INIT;
-  if (fk_net_rules_parse (NULL, texts, &r, &ignored) == 0)
+  if (fk_net_rules_parse (NULL, all, &r, &ignored) == 0)
     {
       out_elements (b, set, r.deny, r.n_deny,
                     texts == fk_net_default_deny4 ? FK_NET_RULE_ADDR4 : FK_NET_RULE_ADDR6);
@@ -251,8 +259,11 @@ out_base (buf_t *b, const fk_net_config_t *cfg)
           "flush chain " TABLE " sandbox_to_host\n"
           "flush set " TABLE " default_deny4\n"
           "flush set " TABLE " default_deny6\n");
-  out_default_deny (b, "default_deny4", fk_net_default_deny4);
-  out_default_deny (b, "default_deny6", fk_net_default_deny6);
+  char sub4[80], sub6[80];
+  snprintf (sub4, sizeof sub4, "%s/%u", net4, cfg->prefix4);
+  snprintf (sub6, sizeof sub6, "%s/%u", net6, cfg->prefix6);
+  out_default_deny (b, "default_deny4", fk_net_default_deny4, sub4);
+  out_default_deny (b, "default_deny6", fk_net_default_deny6, sub6);
   /* A sandbox's chain is reached by goto: when it ends, the forward chain goes on with its
      next rule, not with the drop below the map (which catches an fkv interface with no
      chain: one being made or removed). */
