@@ -89,7 +89,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 31
+plan 38
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -211,6 +211,44 @@ in_sb "$e" "sleep 30 | nc 203.0.113.1 9001 >/dev/null 2>&1 & sleep 30 | nc 203.0
 sleep 0.3
 check "--max-connections 2: a third connection is refused" none_of "$e" 203.0.113.1
 check "fk inspect counts the limited packets" positive "$e" limited_packets
+
+# fkd --network egress: E2B's network on create, PUT /sandboxes/{id}/network, the rules in GET.
+if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null \
+  && "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null 2>"$tmp/template.err"; then
+  api=$(free_port)
+  envd=$(free_port)
+  $H "$FKD" --listen "127.0.0.1:$api" --envd-listen "127.0.0.1:$envd" --network egress \
+    >"$tmp/fkd.out" 2>"$tmp/fkd.err" &
+  echo $! >>"$tmp/pids"
+  wait_for grep -q listening "$tmp/fkd.out" || diag "$(cat "$tmp/fkd.err")"
+  api_call() { # METHOD PATH [BODY]: prints the status, then the body
+    $H curl -s -o "$tmp/api.out" -w '%{http_code}\n' -X "$1" -H 'Content-Type: application/json' \
+      ${3:+--data "$3"} "http://127.0.0.1:$api$2"
+    cat "$tmp/api.out"
+  }
+  out=$(api_call POST /sandboxes '{"templateID": "base", "network": {"denyOut": ["203.0.113.5"]}}')
+  g=$(printf '%s' "$out" | sed -n 's/.*"sandboxID": *"\([^"]*\)".*/\1/p')
+  fkd_rules() { http "$g" 203.0.113.1 && ! http "$g" 203.0.113.5; }
+  check "fkd: POST /sandboxes with network.denyOut: the rule holds ($g)" fkd_rules
+  check "fkd: GET /sandboxes/ID shows the rules" \
+    sh -c "printf '%s' \"\$($(declare -f api_call); H='$H'; tmp='$tmp'; api=$api; api_call GET /sandboxes/$g)\" | grep -q '\"denyOut\": *\[\"203.0.113.5\"\]'"
+  put=$(api_call PUT "/sandboxes/$g/network" '{"denyOut": ["0.0.0.0/0"]}' | head -1)
+  check "fkd: PUT /sandboxes/ID/network replaces the rules live ($put)" \
+    sh -c "[ '$put' = 204 ] && ! { $(declare -f http in_sb); FK='$FK'; http '$g' 203.0.113.1; }"
+  api_call PUT "/sandboxes/$g/network" '{"denyOut": ["10.0.0.0/33"]}' >"$tmp/bad.out"
+  bad_put() { [ "$(head -1 "$tmp/bad.out")" = 400 ] && grep -q 10.0.0.0/33 "$tmp/bad.out"; }
+  check "fkd: a bad rule is a 400 naming it" bad_put
+  out=$(api_call POST /sandboxes '{"templateID": "base", "allow_internet_access": false, "network": {"allowOut": ["203.0.113.1"]}}')
+  h=$(printf '%s' "$out" | sed -n 's/.*"sandboxID": *"\([^"]*\)".*/\1/p')
+  no_inet() { http "$h" 203.0.113.1 && ! http "$h" 203.0.113.5 && ! http "$h" 2001:db8::1; }
+  check "fkd: allow_internet_access false denies all but allowOut ($h)" no_inet
+  bad=$(api_call POST /sandboxes '{"templateID": "base", "network": {"allowOut": ["a b.com"]}}' | head -1)
+  check "fkd: a create with a bad rule is a 400 ($bad)" test "$bad" = 400
+  kill "$(tail -1 "$tmp/pids")" 2>/dev/null
+  check "fkd's sandboxes are removable, their planes with them" sh -c "'$FK' rm -f $g $h >/dev/null"
+else
+  for i in 1 2 3 4 5 6 7; do skip "fkd --network egress case $i" "no fkd, curl or template"; done
+fi
 
 # A sandbox killed mid-transfer leaves nothing.
 "$FK" exec "$e" -- sh -c "dd if=/dev/zero bs=64k count=10000 2>/dev/null | nc 203.0.113.1 9000" >/dev/null 2>&1 &
