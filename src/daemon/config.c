@@ -24,6 +24,7 @@ fkd_config_clear (fkd_config_t *c)
   free (c->log_level);
   free (c->warm_pool);
   free (c->warm_template);
+  free (c->network);
   memset (c, 0, sizeof *c);
 }
 
@@ -99,6 +100,8 @@ fkd_config_parse (const char *text, size_t len, const char *name, fkd_config_t *
         slot = &ret->warm_pool;
       else if (strcmp (key, "warm-template") == 0)
         slot = &ret->warm_template;
+      else if (strcmp (key, "network") == 0)
+        slot = &ret->network;
       else
         {
           free (value);

@@ -127,6 +127,27 @@ create_job (fkd_req_t *r, void *data)
   spec.env = (const char *const *)cr->env;
   spec.metadata = (const char *const *)meta;
   fk_error_t err = FK_ERROR_INIT;
+  /* E2B's network: allowInternetAccess false denies everything but what allowOut allows. */
+  cleanup_strv char **deny = NULL;
+  if (r->srv->network_egress)
+    {
+      spec.data_plane.kind = FK_DATA_PLANE_EGRESS;
+      spec.data_plane.allow_out = (const char *const *)cr->allow_out;
+      size_t nd = fk_strv_len (cr->deny_out);
+      deny = xcalloc (nd + 2, sizeof *deny);
+      for (size_t i = 0; i < nd; i++)
+        deny[i] = xstrdup (cr->deny_out[i]);
+      if (!cr->allow_internet_access)
+        deny[nd] = xstrdup ("0.0.0.0/0");
+      spec.data_plane.deny_out = (const char *const *)deny;
+    }
+  else if ((cr->allow_out && cr->allow_out[0]) || (cr->deny_out && cr->deny_out[0]))
+    {
+      fkd_reply_error (r, MHD_HTTP_BAD_REQUEST,
+                       "create request: network rules need an fkd run with --network egress "
+                       "(its sandboxes have no network)");
+      return;
+    }
   fk_sandbox_t *sb = NULL;
   int failed = r->srv->pool != NULL
                    ? fk_warm_pool_create (r->srv->pool, &spec, &sb, NULL, NULL, &err) < 0
@@ -351,6 +372,7 @@ typedef enum
   OP_METRICS,
   OP_LOGS,
   OP_LOGS_V2,
+  OP_NETWORK, /* PUT network: replace the egress rules */
 } sandbox_op_t;
 
 typedef struct sandbox_req
@@ -364,7 +386,8 @@ typedef struct sandbox_req
   uint64_t start, end, limit;
   int backward, min_level;
   char *search;
-  int memory; /* pause, connect, resume: `memory' (0: false: pause to disk) */
+  int memory;                   /* pause, connect, resume: `memory' (0: false: pause to disk) */
+  char **allow_out, **deny_out; /* network */
 } sandbox_req_t;
 
 static void
@@ -373,7 +396,18 @@ sandbox_req_free (void *p)
   sandbox_req_t *s = p;
   free (s->id);
   free (s->search);
+  fk_strv_free (s->allow_out);
+  fk_strv_free (s->deny_out);
   free (s);
+}
+
+static json_t *
+strv_array (char **v)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; v && v[i]; i++)
+    json_array_append_new (a, json_string (v[i]));
+  return a;
 }
 
 /* The Sandbox object connect, resume and fork answer: create's, with the token. */
@@ -512,7 +546,36 @@ sandbox_job (fkd_req_t *r, void *data)
           fkd_reply_error (r, MHD_HTTP_NOT_FOUND, "sandbox %s has stopped", s->id);
           break;
         }
-      fkd_reply_json (r, MHD_HTTP_OK, sandbox_json (info, 1));
+      {
+        json_t *j = sandbox_json (info, 1);
+        fk_sandbox_network_t *net = NULL;
+        if (fk_sandbox_network (sb, &net, &err) < 0)
+          {
+            json_decref (j);
+            goto fail;
+          }
+        if (net->kind == FK_DATA_PLANE_EGRESS)
+          json_object_set_new (j, "network",
+                               json_pack ("{s:o, s:o}", "allowOut", strv_array (net->allow_out),
+                                          "denyOut", strv_array (net->deny_out)));
+        fk_sandbox_network_free (net);
+        fkd_reply_json (r, MHD_HTTP_OK, j);
+        break;
+      }
+    case OP_NETWORK:
+      if (fk_sandbox_set_network (sb, (const char *const *)s->allow_out,
+                                  (const char *const *)s->deny_out, &err)
+          < 0)
+        {
+          if (err.code == EINVAL || err.code == E2BIG)
+            {
+              fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
+              fk_error_clear (&err);
+              break;
+            }
+          goto fail;
+        }
+      fkd_reply_empty (r, MHD_HTTP_NO_CONTENT);
       break;
     case OP_KILL:
       if (fk_sandbox_delete (sb, 1, &err) < 0)
@@ -757,7 +820,7 @@ static void
 route_sandbox (fkd_req_t *r, const char *method, const char *url, const char *rest, int v2)
 {
   int get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0,
-      del = strcmp (method, "DELETE") == 0;
+      del = strcmp (method, "DELETE") == 0, put = strcmp (method, "PUT") == 0;
   const char *slash = strchr (rest, '/');
   cleanup_free char *sid = slash ? xstrndup (rest, (size_t)(slash - rest)) : xstrdup (rest);
   const char *sub = slash ? slash : "";
@@ -783,6 +846,21 @@ route_sandbox (fkd_req_t *r, const char *method, const char *url, const char *re
       if (!fkd_json_body (r))
         bad = 1;
       else if (fkd_timeout_req_parse (r->body ? r->body : "", r->len, &s->timeout_sec, &err) < 0)
+        {
+          fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
+          fk_error_clear (&err);
+          bad = 1;
+        }
+    }
+  else if (!v2 && strcmp (sub, "/network") == 0 && put)
+    {
+      s->op = OP_NETWORK;
+      fk_error_t err = FK_ERROR_INIT;
+      if (!fkd_json_body (r))
+        bad = 1;
+      else if (fkd_network_req_parse (r->body ? r->body : "", r->len, &s->allow_out, &s->deny_out,
+                                      &err)
+               < 0)
         {
           fkd_reply_error (r, MHD_HTTP_BAD_REQUEST, "%s", fk_error_message (&err));
           fk_error_clear (&err);

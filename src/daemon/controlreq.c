@@ -18,6 +18,8 @@ fkd_create_req_free (fkd_create_req_t *r)
   free (r->template_id);
   fk_strv_free (r->metadata);
   fk_strv_free (r->env);
+  fk_strv_free (r->allow_out);
+  fk_strv_free (r->deny_out);
   free (r);
 }
 
@@ -65,6 +67,56 @@ kv_object (const json_t *obj, const char *name, int reserved_check, char ***ret,
     v[k++] = xasprintf ("%s=%s", key, json_string_value (val));
   }
   *ret = steal_pointer (&v);
+  return 0;
+}
+
+/* An array of at most 4096 strings (the library's bound on rules) under name in obj. */
+static int
+str_array (const json_t *obj, const char *what, const char *name, char ***ret, fk_error_t *err)
+{
+  json_t *a = field (obj, name);
+  if (a == NULL)
+    return 0;
+  if (!json_is_array (a) || json_array_size (a) > 4096)
+    return fk_error_set (err, EINVAL, "%s: `%s' is not an array of at most 4096 strings", what,
+                         name);
+  size_t n = json_array_size (a);
+  cleanup_strv char **v = xcalloc (n + 1, sizeof *v);
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *e = json_array_get (a, i);
+      if (!plain_string (e))
+        return fk_error_set (err, EINVAL, "%s: `%s' entry %zu is not a string", what, name, i);
+      v[i] = xstrdup (json_string_value (e));
+    }
+  *ret = steal_pointer (&v);
+  return 0;
+}
+
+static int
+network_object (const json_t *v, const char *what, char ***ret_allow, char ***ret_deny,
+                fk_error_t *err)
+{
+  if (!json_is_object (v))
+    return fk_error_set (err, EINVAL, "%s: `network' is not an object", what);
+  return str_array (v, what, "allowOut", ret_allow, err) < 0
+                 || str_array (v, what, "denyOut", ret_deny, err) < 0
+             ? -1
+             : 0;
+}
+
+int
+fkd_network_req_parse (const char *text, size_t len, char ***ret_allow, char ***ret_deny,
+                       fk_error_t *err)
+{
+  cleanup_json json_t *root = NULL;
+  if (fk_json_parse (text, len, &root, err) < 0)
+    return fk_error_wrap (err, "network request");
+  cleanup_strv char **allow = NULL, **deny = NULL;
+  if (network_object (root, "network request", &allow, &deny, err) < 0)
+    return -1;
+  *ret_allow = steal_pointer (&allow);
+  *ret_deny = steal_pointer (&deny);
   return 0;
 }
 
@@ -119,6 +171,9 @@ fkd_create_req_parse (const char *text, size_t len, fkd_create_req_t **ret_req, 
   if (opt_bool (root, "secure", &r->secure, err) < 0
       || opt_bool (root, "allow_internet_access", &r->allow_internet_access, err) < 0
       || opt_bool (root, "autoPause", &r->auto_pause, err) < 0)
+    return -1;
+  json_t *net = field (root, "network");
+  if (net && network_object (net, "create request", &r->allow_out, &r->deny_out, err) < 0)
     return -1;
   *ret_req = steal_pointer (&r);
   return 0;

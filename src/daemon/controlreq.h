@@ -34,6 +34,7 @@ typedef struct fkd_create_req
   int secure;                /* 1 unless `secure: false` */
   int allow_internet_access; /* 1 unless false */
   int auto_pause;
+  char **allow_out, **deny_out; /* `network': {allowOut, denyOut}; NULL when not given */
 } fkd_create_req_t;
 
 /* Decodes the JSON body of POST /sandboxes. Fields the slice does not use (network, mcp, ...)
@@ -43,6 +44,11 @@ typedef struct fkd_create_req
 int fkd_create_req_parse (const char *text, size_t len, fkd_create_req_t **ret_req,
                           fk_error_t *err);
 void fkd_create_req_free (fkd_create_req_t *r);
+
+/* Decodes the body of PUT /sandboxes/{id}/network, {allowOut, denyOut} (each an array of
+   strings, maybe missing or null): the rules themselves are the library's to check. */
+int fkd_network_req_parse (const char *text, size_t len, char ***ret_allow, char ***ret_deny,
+                           fk_error_t *err);
 
 /* Decodes the set-timeout body {"timeout": seconds} (1 to FKD_MAX_TIMEOUT_SEC). */
 int fkd_timeout_req_parse (const char *text, size_t len, uint64_t *ret_sec, fk_error_t *err);

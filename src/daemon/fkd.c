@@ -85,6 +85,9 @@ open_pool (fkd_server_t *srv, const char *template, size_t depth)
   fk_sandbox_spec_init (&spec);
   spec.template_id = template;
   spec.timeout_sec = FKD_DEFAULT_TIMEOUT_SEC;
+  /* Egress members wait without rules: a lease sets the create's. */
+  if (srv->network_egress)
+    spec.data_plane.kind = FK_DATA_PLANE_EGRESS;
   cleanup_free char *label = xasprintf ("%s=%d", FKD_META_POOL, (int)getpid ());
   fk_warm_pool_opts_t o = FK_WARM_POOL_OPTIONS_INIT;
   o.depth = depth;
@@ -116,27 +119,29 @@ close_pool (fkd_server_t *srv)
 static void
 usage (FILE *f)
 {
-  fprintf (f,
-           "usage: fkd [--listen ADDR:PORT | --listen unix:PATH]...\n"
-           "           [--envd-listen ADDR:PORT | --envd-listen unix:PATH]...\n"
-           "           [--api-key KEY] [--domain D] [--state-dir DIR] [--agent PATH]\n"
-           "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID] [--config FILE]\n"
-           "  --listen       the E2B control plane (default 127.0.0.1:3000); repeatable;\n"
-           "                 unix:PATH is a unix socket (mode 0660, removed on exit)\n"
-           "  --envd-listen  envd for every sandbox, routed by E2b-Sandbox-Id or a Host\n"
-           "                 {port}-{id}.{domain}, and the port proxy (default\n"
-           "                 127.0.0.1:49983); repeatable, unix:PATH too\n"
-           "  --api-key      the X-API-Key clients must send (default: none asked)\n"
-           "  --domain       the domain sandboxes are reported under; a Host\n"
-           "                 {port}-{id}.{domain} reaches that port of the sandbox\n"
-           "  --state-dir    the state directory (default $FIRKIN_STATE_DIR, else "
-           "/var/lib/firkin)\n"
-           "  --agent        fk-agent (default $FIRKIN_AGENT, else beside fkd)\n"
-           "  --log-level    error, warning (default), info or debug\n"
-           "  --warm-pool N  keep N sandboxes of --warm-template ready for creates that ask\n"
-           "                 for nothing else of the sandbox (default 0: none)\n"
-           "  --warm-template ID  the warm pool's template (default base)\n"
-           "  --config       `key = value' lines with these settings (flags win)\n");
+  fprintf (f, "usage: fkd [--listen ADDR:PORT | --listen unix:PATH]...\n"
+              "           [--envd-listen ADDR:PORT | --envd-listen unix:PATH]...\n"
+              "           [--api-key KEY] [--domain D] [--state-dir DIR] [--agent PATH]\n"
+              "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID]\n"
+              "           [--network PLANE] [--config FILE]\n"
+              "  --listen       the E2B control plane (default 127.0.0.1:3000); repeatable;\n"
+              "                 unix:PATH is a unix socket (mode 0660, removed on exit)\n"
+              "  --envd-listen  envd for every sandbox, routed by E2b-Sandbox-Id or a Host\n"
+              "                 {port}-{id}.{domain}, and the port proxy (default\n"
+              "                 127.0.0.1:49983); repeatable, unix:PATH too\n"
+              "  --api-key      the X-API-Key clients must send (default: none asked)\n"
+              "  --domain       the domain sandboxes are reported under; a Host\n"
+              "                 {port}-{id}.{domain} reaches that port of the sandbox\n"
+              "  --state-dir    the state directory (default $FIRKIN_STATE_DIR, else "
+              "/var/lib/firkin)\n"
+              "  --agent        fk-agent (default $FIRKIN_AGENT, else beside fkd)\n"
+              "  --log-level    error, warning (default), info or debug\n"
+              "  --warm-pool N  keep N sandboxes of --warm-template ready for creates that ask\n"
+              "                 for nothing else of the sandbox (default 0: none)\n"
+              "  --warm-template ID  the warm pool's template (default base)\n"
+              "  --network      none (default: sandboxes have loopback only) or egress (their\n"
+              "                 own addresses, NAT and E2B's network rules; docs/network.md)\n"
+              "  --config       `key = value' lines with these settings (flags win)\n");
 }
 
 /* systemd's readiness protocol: a datagram to $NOTIFY_SOCKET (a path, or @abstract). */
@@ -297,6 +302,7 @@ main (int argc, char **argv)
     { "log-level", required_argument, NULL, 'L' },
     { "warm-pool", required_argument, NULL, 'w' },
     { "warm-template", required_argument, NULL, 'W' },
+    { "network", required_argument, NULL, 'N' },
     { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -344,6 +350,10 @@ main (int argc, char **argv)
       case 'W':
         free (flags.warm_template);
         flags.warm_template = xstrdup (optarg);
+        break;
+      case 'N':
+        free (flags.network);
+        flags.network = xstrdup (optarg);
         break;
       case 'c':
         config_path = optarg;
@@ -402,6 +412,13 @@ main (int argc, char **argv)
   fkd_server_t srv = { 0 };
   srv.api_key = PICK (api_key) && PICK (api_key)[0] ? PICK (api_key) : NULL;
   srv.domain = PICK (domain);
+  const char *network = PICK (network);
+  if (network && strcmp (network, "egress") != 0 && strcmp (network, "none") != 0)
+    {
+      fprintf (stderr, "fkd: --network: `%s': expected none or egress\n", network);
+      return 2;
+    }
+  srv.network_egress = network && strcmp (network, "egress") == 0;
 #undef PICK
   if (log_level)
     {

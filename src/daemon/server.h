@@ -33,6 +33,7 @@ typedef struct fkd_server
   struct fk_warm_pool *pool; /* NULL: every create is cold */
   const char *api_key;       /* NULL: no key asked */
   const char *domain;        /* NULL: none reported */
+  int network_egress;        /* --network egress: sandboxes get the egress plane */
   pthread_mutex_t lock;
   pthread_cond_t idle;
   unsigned jobs;

@@ -8,7 +8,7 @@
 . "$FIRKIN_SRC/tests/integration/lib.sh"
 : "${FK:?FK is not set (run through meson)}"
 if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP needs root (network namespaces)"; exit 0; fi
-for t in nsenter ip nft python3; do
+for t in nsenter ip nft python3 dnsmasq; do
   command -v $t >/dev/null || { echo "1..0 # SKIP $t is missing"; exit 0; }
 done
 tag=fkne$$
@@ -74,6 +74,12 @@ while True:
 PY
 $I python3 "$tmp/servers.py" &
 echo $! >>"$tmp/pids"
+# The internet's DNS, which the sandboxes' resolvers ask (FIRKIN_NET_DNS).
+$I dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
+  --bind-interfaces --listen-address=203.0.113.1 --pid-file="$tmp/dnsmasq.pid" \
+  --address=/allowed.test/203.0.113.1 --address=/denied.test/203.0.113.5 2>"$tmp/dnsmasq.err" &
+echo $! >>"$tmp/pids"
+export FIRKIN_NET_DNS=203.0.113.1
 
 # fk runs in HOST: a wrapper, so that sandbox_lib's helpers and cleanups go there too.
 FK_REAL=$FK
@@ -83,7 +89,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 27
+plan 38
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -96,7 +102,8 @@ positive() { [ "$(counter "$1" "$2")" -gt 0 ]; }
 leftovers() {
   { $H ip -o link show | grep -o 'fkv[0-9]*'
     $H nft list table inet firkin 2>/dev/null | grep -o 'chain sb_[0-9]*_[a-z]*'
-    ls "$FIRKIN_STATE_DIR/net/slots" 2>/dev/null; } | head -5
+    ls "$FIRKIN_STATE_DIR/net/slots" 2>/dev/null
+    pgrep -f "fk-resolver --rules $FIRKIN_STATE_DIR/"; } | head -5
 }
 
 a=$(new_sandbox --network egress)
@@ -120,6 +127,19 @@ c=$(new_sandbox --network egress --deny-out 0.0.0.0/0 --allow-out 203.0.113.0/24
 check "deny 0.0.0.0/0 with allow a CIDR block: allow beats deny" http "$c" 203.0.113.1
 check "deny 0.0.0.0/0 denies IPv6 and the rest of IPv4" none_of "$c" 2001:db8::1 10.1.2.3
 check "the denied flows are counted" positive "$c" denied_packets
+
+# Names: the sandbox's resolver answers names an allow rule names (and their addresses become
+# reachable), and no other while everything else is denied.
+f=$(new_sandbox --network egress --deny-out 0.0.0.0/0 --allow-out allowed.test)
+# (pgrep from this shell: a child's command line would hold the pattern too.)
+resolver_of() { pgrep -f "fk-resolver --rules $FIRKIN_STATE_DIR/sandboxes/$1/" >/dev/null; }
+no_resolver_of() { ! resolver_of "$1"; }
+check "a resolver runs for the sandbox" resolver_of "$f"
+check "an allowed name resolves and connects" http "$f" allowed.test
+nx() { in_sb "$f" "nslookup denied.test" >"$tmp/nx.out" 2>&1; ! grep -q 203.0.113.5 "$tmp/nx.out" && grep -qi "NXDOMAIN\|can't find" "$tmp/nx.out"; }
+check "a name no rule allows gets NXDOMAIN under deny-all" nx
+"$FK" rm -f "$f" >/dev/null
+check "the resolver stops with its sandbox" wait_for no_resolver_of "$f"
 
 # A live change: a connection opened before a deny is cut, and the change goes back.
 in_sb "$a" "nc 203.0.113.1 9002 >/tmp/ticks 2>/dev/null &"
@@ -191,6 +211,44 @@ in_sb "$e" "sleep 30 | nc 203.0.113.1 9001 >/dev/null 2>&1 & sleep 30 | nc 203.0
 sleep 0.3
 check "--max-connections 2: a third connection is refused" none_of "$e" 203.0.113.1
 check "fk inspect counts the limited packets" positive "$e" limited_packets
+
+# fkd --network egress: E2B's network on create, PUT /sandboxes/{id}/network, the rules in GET.
+if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null \
+  && "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null 2>"$tmp/template.err"; then
+  api=$(free_port)
+  envd=$(free_port)
+  $H "$FKD" --listen "127.0.0.1:$api" --envd-listen "127.0.0.1:$envd" --network egress \
+    >"$tmp/fkd.out" 2>"$tmp/fkd.err" &
+  echo $! >>"$tmp/pids"
+  wait_for grep -q listening "$tmp/fkd.out" || diag "$(cat "$tmp/fkd.err")"
+  api_call() { # METHOD PATH [BODY]: prints the status, then the body
+    $H curl -s -o "$tmp/api.out" -w '%{http_code}\n' -X "$1" -H 'Content-Type: application/json' \
+      ${3:+--data "$3"} "http://127.0.0.1:$api$2"
+    cat "$tmp/api.out"
+  }
+  out=$(api_call POST /sandboxes '{"templateID": "base", "network": {"denyOut": ["203.0.113.5"]}}')
+  g=$(printf '%s' "$out" | sed -n 's/.*"sandboxID": *"\([^"]*\)".*/\1/p')
+  fkd_rules() { http "$g" 203.0.113.1 && ! http "$g" 203.0.113.5; }
+  check "fkd: POST /sandboxes with network.denyOut: the rule holds ($g)" fkd_rules
+  check "fkd: GET /sandboxes/ID shows the rules" \
+    sh -c "printf '%s' \"\$($(declare -f api_call); H='$H'; tmp='$tmp'; api=$api; api_call GET /sandboxes/$g)\" | grep -q '\"denyOut\": *\[\"203.0.113.5\"\]'"
+  put=$(api_call PUT "/sandboxes/$g/network" '{"denyOut": ["0.0.0.0/0"]}' | head -1)
+  check "fkd: PUT /sandboxes/ID/network replaces the rules live ($put)" \
+    sh -c "[ '$put' = 204 ] && ! { $(declare -f http in_sb); FK='$FK'; http '$g' 203.0.113.1; }"
+  api_call PUT "/sandboxes/$g/network" '{"denyOut": ["10.0.0.0/33"]}' >"$tmp/bad.out"
+  bad_put() { [ "$(head -1 "$tmp/bad.out")" = 400 ] && grep -q 10.0.0.0/33 "$tmp/bad.out"; }
+  check "fkd: a bad rule is a 400 naming it" bad_put
+  out=$(api_call POST /sandboxes '{"templateID": "base", "allow_internet_access": false, "network": {"allowOut": ["203.0.113.1"]}}')
+  h=$(printf '%s' "$out" | sed -n 's/.*"sandboxID": *"\([^"]*\)".*/\1/p')
+  no_inet() { http "$h" 203.0.113.1 && ! http "$h" 203.0.113.5 && ! http "$h" 2001:db8::1; }
+  check "fkd: allow_internet_access false denies all but allowOut ($h)" no_inet
+  bad=$(api_call POST /sandboxes '{"templateID": "base", "network": {"allowOut": ["a b.com"]}}' | head -1)
+  check "fkd: a create with a bad rule is a 400 ($bad)" test "$bad" = 400
+  kill "$(tail -1 "$tmp/pids")" 2>/dev/null
+  check "fkd's sandboxes are removable, their planes with them" sh -c "'$FK' rm -f $g $h >/dev/null"
+else
+  for i in 1 2 3 4 5 6 7; do skip "fkd --network egress case $i" "no fkd, curl or template"; done
+fi
 
 # A sandbox killed mid-transfer leaves nothing.
 "$FK" exec "$e" -- sh -c "dd if=/dev/zero bs=64k count=10000 2>/dev/null | nc 203.0.113.1 9000" >/dev/null 2>&1 &

@@ -218,6 +218,17 @@ nft_text (void **state)
   assert_non_null (strstr (text, "ct mark != 42 jump sb_7_vout"));
   assert_non_null (strstr (text, "\"fkv7\" : goto sb_7_out"));
   assert_null (strstr (text, "add table")); /* no base */
+  /* The shared table denies the sandboxes' own subnet by default, whatever range it is in. */
+  setenv ("FIRKIN_NET_SUBNET4", "198.51.100.0/24", 1);
+  assert_int_equal (fk_net_config_load (&cfg, &err), 0);
+  unsetenv ("FIRKIN_NET_SUBNET4");
+  cleanup_free char *base = NULL;
+  assert_int_equal (fk_egress_nft_text (&cfg, &eg, 42, 1, &base, &err), 0);
+  const char *dd = strstr (base, "add element inet firkin default_deny4 {");
+  assert_non_null (dd);
+  const char *sub = strstr (dd, "198.51.100.0/24");
+  assert_true (sub != NULL && sub < strchr (dd, '}'));
+  assert_non_null (strstr (base, "ip saddr 198.51.100.0/24 oifname != \"fkv*\" masquerade"));
   const char *bad[] = { "10.0.0.0/33", NULL };
   eg.deny_out = bad;
   cleanup_free char *none = NULL;

@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "bench/rootfs.h"
@@ -528,6 +530,57 @@ test_create_from_threads (void **st)
   assert_int_equal (count_sandboxes (), 0);
 }
 
+/* An egress pool: its sandboxes wait with their interfaces made, and a lease with rules gets
+   them set. In a network namespace of the test's own: the plane's host side (forwarding, the
+   nftables table, the interfaces) goes there, never into the machine's. */
+static void
+test_egress_lease (void **st)
+{
+  if (rt == NULL)
+    skip ();
+  if (unshare (CLONE_NEWNET) < 0)
+    {
+      fprintf (stderr, "# no network namespace of its own: %s\n", strerror (errno));
+      skip ();
+    }
+  setenv ("FIRKIN_NET_DNS", "192.0.2.1", 1); /* never asked: nothing resolves here */
+  fk_error_t err = FK_ERROR_INIT;
+  fk_sandbox_spec_t spec;
+  spec_of (&spec);
+  spec.data_plane.kind = FK_DATA_PLANE_EGRESS;
+  fk_warm_pool_opts_t o = { .version = FK_WARM_POOL_OPTIONS_VERSION, .depth = 1, .min_ready = 1 };
+  fk_warm_pool_t *pool = open_pool (&spec, &o);
+  fk_sandbox_spec_t want;
+  spec_of (&want);
+  want.data_plane.kind = FK_DATA_PLANE_EGRESS;
+  const char *deny[] = { "203.0.113.0/24", NULL };
+  want.data_plane.deny_out = deny;
+  assert_true (fk_warm_pool_matches (pool, &want));
+  fk_sandbox_spec_t none;
+  spec_of (&none);
+  assert_false (fk_warm_pool_matches (pool, &none));
+  fk_sandbox_spec_t limited = want;
+  limited.data_plane.max_connections = 5;
+  assert_false (fk_warm_pool_matches (pool, &limited));
+  fk_sandbox_t *sb = NULL;
+  fk_client_t *c = NULL;
+  assert_true (lease (pool, &want, &sb, &c));
+  fk_sandbox_network_t *net = NULL;
+  if (fk_sandbox_network (sb, &net, &err) < 0)
+    fail_msg ("network: %s", fk_error_message (&err));
+  assert_int_equal (net->kind, FK_DATA_PLANE_EGRESS);
+  assert_non_null (net->interface);
+  assert_non_null (net->deny_out[0]);
+  assert_string_equal (net->deny_out[0], "203.0.113.0/24");
+  assert_null (net->deny_out[1]);
+  fk_sandbox_network_free (net);
+  echo_in (c, "egress");
+  delete_sb (sb, c);
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail_msg ("close: %s", fk_error_message (&err));
+  unsetenv ("FIRKIN_NET_DNS");
+}
+
 int
 main (void)
 {
@@ -535,6 +588,7 @@ main (void)
     cmocka_unit_test (test_lease_and_replenish), cmocka_unit_test (test_drain_while_filling),
     cmocka_unit_test (test_refill_delay),        cmocka_unit_test (test_bad_settings),
     cmocka_unit_test (test_create_from_threads), cmocka_unit_test (test_lease_fields),
+    cmocka_unit_test (test_egress_lease),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }

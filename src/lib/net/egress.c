@@ -210,12 +210,20 @@ out_elements (buf_t *b, const char *set, const fk_net_rule_t *list, size_t n,
   out (b, " }\n");
 }
 
+/* The default-denied ranges and the sandboxes' own subnet (whatever range it is configured in,
+   no sandbox reaches another unless its rules allow it). */
 static void
-out_default_deny (buf_t *b, const char *set, const char *const *texts)
+out_default_deny (buf_t *b, const char *set, const char *const *texts, const char *subnet)
 {
+  size_t n = 0;
+  while (texts[n])
+    n++;
+  cleanup_free const char **all = xcalloc (n + 2, sizeof *all);
+  memcpy (all, texts, n * sizeof *all);
+  all[n] = subnet;
   fk_net_rules_t r = { 0 };
   fk_error_t ignored = FK_ERROR_INIT;
-  if (fk_net_rules_parse (NULL, texts, &r, &ignored) == 0)
+  if (fk_net_rules_parse (NULL, all, &r, &ignored) == 0)
     {
       out_elements (b, set, r.deny, r.n_deny,
                     texts == fk_net_default_deny4 ? FK_NET_RULE_ADDR4 : FK_NET_RULE_ADDR6);
@@ -251,8 +259,11 @@ out_base (buf_t *b, const fk_net_config_t *cfg)
           "flush chain " TABLE " sandbox_to_host\n"
           "flush set " TABLE " default_deny4\n"
           "flush set " TABLE " default_deny6\n");
-  out_default_deny (b, "default_deny4", fk_net_default_deny4);
-  out_default_deny (b, "default_deny6", fk_net_default_deny6);
+  char sub4[80], sub6[80];
+  snprintf (sub4, sizeof sub4, "%s/%u", net4, cfg->prefix4);
+  snprintf (sub6, sizeof sub6, "%s/%u", net6, cfg->prefix6);
+  out_default_deny (b, "default_deny4", fk_net_default_deny4, sub4);
+  out_default_deny (b, "default_deny6", fk_net_default_deny6, sub6);
   /* A sandbox's chain is reached by goto: when it ends, the forward chain goes on with its
      next rule, not with the drop below the map (which catches an fkv interface with no
      chain: one being made or removed). */
@@ -534,8 +545,10 @@ nl_talk (nl_t *nl, struct nlmsghdr *h)
     }
 }
 
+/* Up; with no_ll, without an IPv6 link-local address (the pair's ends talk with their own
+   addresses: no duplicate address detection that holds the first packets back). */
 static int
-link_up (nl_t *nl, int ifindex)
+link_up (nl_t *nl, int ifindex, int no_ll)
 {
   struct nlmsghdr *h = nl_msg (nl, RTM_NEWLINK, 0);
   struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header (h, sizeof *ifi);
@@ -543,6 +556,14 @@ link_up (nl_t *nl, int ifindex)
   ifi->ifi_index = ifindex;
   ifi->ifi_flags = IFF_UP;
   ifi->ifi_change = IFF_UP;
+  if (no_ll)
+    {
+      struct nlattr *af = mnl_attr_nest_start (h, IFLA_AF_SPEC);
+      struct nlattr *in6 = mnl_attr_nest_start (h, AF_INET6);
+      mnl_attr_put_u8 (h, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+      mnl_attr_nest_end (h, in6);
+      mnl_attr_nest_end (h, af);
+    }
   return nl_talk (nl, h);
 }
 
@@ -617,6 +638,24 @@ default_route (nl_t *nl, int family, int ifindex, const uint8_t *gw)
   return nl_talk (nl, h);
 }
 
+/* A route to the sandbox's IPv6 address on its interface: the peer address's own route is not
+   made when the address comes before the carrier (the pair's other end is not up yet). */
+static int
+host_route6 (nl_t *nl, int ifindex, const uint8_t *dst)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+  struct rtmsg *rt = mnl_nlmsg_put_extra_header (h, sizeof *rt);
+  rt->rtm_family = AF_INET6;
+  rt->rtm_dst_len = 128;
+  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_protocol = RTPROT_BOOT;
+  rt->rtm_scope = RT_SCOPE_LINK;
+  rt->rtm_type = RTN_UNICAST;
+  mnl_attr_put (h, RTA_DST, 16, dst);
+  mnl_attr_put_u32 (h, RTA_OIF, (uint32_t)ifindex);
+  return nl_talk (nl, h);
+}
+
 static int
 write_sysctl (const char *path, const char *value)
 {
@@ -670,10 +709,21 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   /* The rules first: the interface passes nothing before its chains exist. */
   write_sysctl ("/proc/sys/net/ipv4/ip_forward", "1");
   write_sysctl ("/proc/sys/net/ipv6/conf/all/forwarding", "1");
-  cleanup_free char *text = NULL;
-  if (fk_egress_nft_text (cfg, eg, new_generation (), 1, &text, err) < 0
-      || nft_run (text, NULL, err) < 0)
+  /* The shared table is made (or remade) only when the sandbox's own objects cannot be made
+     without it: its base chains' rules are the same text every time, and rewriting them with
+     each sandbox costs the commit more than the sandbox's own. */
+  uint32_t gen = new_generation ();
+  cleanup_free char *text = NULL, *with_base = NULL;
+  fk_error_t first = FK_ERROR_INIT;
+  if (fk_egress_nft_text (cfg, eg, gen, 0, &text, err) < 0)
     return -1;
+  if (nft_run (text, NULL, &first) < 0)
+    {
+      fk_error_clear (&first);
+      if (fk_egress_nft_text (cfg, eg, gen, 1, &with_base, err) < 0
+          || nft_run (with_base, NULL, err) < 0)
+        return -1;
+    }
 
   nl_t host = { 0 }, inside = { 0 };
   int ret = -1, made = 0;
@@ -697,7 +747,7 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
       goto out;
     }
   if (addr_add (&host, AF_INET, hidx, gw4, sb4) < 0
-      || addr_add (&host, AF_INET6, hidx, gw6, sb6) < 0 || link_up (&host, hidx) < 0)
+      || addr_add (&host, AF_INET6, hidx, gw6, sb6) < 0 || link_up (&host, hidx, 1) < 0)
     {
       fk_error_set_errno (err, "set up `%s'", ifname);
       goto out;
@@ -705,13 +755,18 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   int eth0 = 0;
   if (open_in_netns (netns_fd, &inside, &eth0, err) < 0)
     goto out;
-  if (link_up (&inside, 1) < 0 || link_up (&inside, eth0) < 0
+  if (link_up (&inside, 1, 0) < 0 || link_up (&inside, eth0, 1) < 0
       || addr_add (&inside, AF_INET, eth0, sb4, gw4) < 0
       || addr_add (&inside, AF_INET6, eth0, sb6, gw6) < 0
       || default_route (&inside, AF_INET, eth0, gw4) < 0
       || default_route (&inside, AF_INET6, eth0, gw6) < 0)
     {
       fk_error_set_errno (err, "set up eth0 in the sandbox");
+      goto out;
+    }
+  if (host_route6 (&host, hidx, sb6) < 0)
+    {
+      fk_error_set_errno (err, "route to the sandbox on `%s'", ifname);
       goto out;
     }
   ret = 0;
@@ -789,36 +844,5 @@ fk_egress_counters (unsigned slot, fk_egress_counters_t *ret, fk_error_t *err)
   snprintf (name, sizeof name, "counter sb_%u_limited ", slot);
   read_counter (text, name, &c.limited_packets, NULL);
   *ret = c;
-  return 0;
-}
-
-int
-fk_egress_list_slots (unsigned **ret_slots, size_t *ret_n, fk_error_t *err)
-{
-  cleanup_free char *text = NULL;
-  fk_error_t local = FK_ERROR_INIT;
-  if (nft_run ("list table " TABLE "\n", &text, &local) < 0)
-    {
-      /* No table: no slot. */
-      fk_error_clear (&local);
-      *ret_slots = NULL;
-      *ret_n = 0;
-      return 0;
-    }
-  (void)err;
-  unsigned *v = NULL;
-  size_t n = 0, cap = 0;
-  for (const char *p = text; (p = strstr (p, "chain sb_")); p++)
-    {
-      unsigned slot;
-      char kind[8];
-      if (sscanf (p, "chain sb_%u_%7[a-z] ", &slot, kind) == 2 && strcmp (kind, "out") == 0)
-        {
-          xgrow ((void **)&v, &cap, n + 1, sizeof *v);
-          v[n++] = slot;
-        }
-    }
-  *ret_slots = v;
-  *ret_n = n;
   return 0;
 }

@@ -84,7 +84,4 @@ typedef struct fk_egress_counters
 
 int fk_egress_counters (unsigned slot, fk_egress_counters_t *ret, fk_error_t *err);
 
-/* The slots that have chains in the table (for the sweep); caller frees. */
-int fk_egress_list_slots (unsigned **ret_slots, size_t *ret_n, fk_error_t *err);
-
 #endif

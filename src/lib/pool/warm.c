@@ -58,9 +58,17 @@ struct fk_warm_pool
    kept ready longer than the spec's timeout does not expire before it is leased. */
 #define MEMBER_TIMEOUT_SEC (366u * 24 * 3600)
 
+static int
+strv_empty (const char *const *v)
+{
+  return v == NULL || v[0] == NULL;
+}
+
 /* What a lease sets on a pooled sandbox rather than the pool at creation: its metadata and
-   environment when the pool's spec has none, and its timeout (restarted at the lease) when both
-   have one. Every other field must be equal. */
+   environment when the pool's spec has none, its timeout (restarted at the lease) when both
+   have one, and its egress rules when the pool's sandboxes are egress ones without rules (their
+   interfaces are made: the lease replaces the rules, fk_sandbox_set_network). Every other field
+   must be equal. */
 int
 fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec)
 {
@@ -72,6 +80,12 @@ fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec)
     s.env = ps->env;
   if ((ps->timeout_sec > 0) == (spec->timeout_sec > 0))
     s.timeout_sec = ps->timeout_sec;
+  if (ps->data_plane.kind == FK_DATA_PLANE_EGRESS && spec->data_plane.kind == FK_DATA_PLANE_EGRESS
+      && strv_empty (ps->data_plane.allow_out) && strv_empty (ps->data_plane.deny_out))
+    {
+      s.data_plane.allow_out = ps->data_plane.allow_out;
+      s.data_plane.deny_out = ps->data_plane.deny_out;
+    }
   return fk_sandbox_spec_equal (ps, &s);
 }
 
@@ -82,6 +96,12 @@ lease_apply (const fk_warm_pool_t *p, const item_t *it, const fk_sandbox_spec_t 
              fk_error_t *err)
 {
   static const char *const none[] = { NULL };
+  /* The rules first: nothing of the lease's runs before they hold. */
+  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS
+      && (!strv_empty (spec->data_plane.allow_out) || !strv_empty (spec->data_plane.deny_out))
+      && fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out, err)
+             < 0)
+    return -1;
   if (spec->timeout_sec > 0 && fk_sandbox_extend (it->sb, spec->timeout_sec, err) < 0)
     return -1;
   if (((spec->metadata != NULL && spec->metadata[0] != NULL) || p->member_label != NULL)

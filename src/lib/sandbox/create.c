@@ -28,6 +28,7 @@
 #include "base/env.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "net/resolver.h"
 #include "net/slots.h"
 #include "sandbox/events.h"
 #include "sandbox/idrange.h"
@@ -284,8 +285,10 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
       plan.net_bytes_per_sec = spec->data_plane.egress_bytes_per_sec;
       plan.net_max_connections = spec->data_plane.max_connections;
       plan.net_rules_path = xasprintf ("%s/net.rules", dir);
-      if (fk_network_write_rules (plan.net_rules_path, spec->data_plane.allow_out,
-                                  spec->data_plane.deny_out, err)
+      plan.net_resolver = xstrdup (rt->resolver_path);
+      plan.net_resolver_log = xasprintf ("%s/resolver.log", dir);
+      if (fk_resolver_rules_write (plan.net_rules_path, spec->data_plane.allow_out,
+                                   spec->data_plane.deny_out, err)
           < 0)
         goto out;
     }
@@ -324,6 +327,7 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
     st->created = as->created;
   st->pid = started.pid;
   st->net_slot = net_slot;
+  st->net_resolver = started.net_helper;
   if (fk_state_start_time (started.pid, 1, &st->start_time, err) < 0)
     {
       fk_error_wrap (err, "sandbox PID 1 ended at once");

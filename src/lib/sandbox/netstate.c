@@ -12,6 +12,7 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "net/egress.h"
+#include "net/resolver.h"
 #include "net/rules.h"
 #include "net/slots.h"
 #include "sandbox/events.h"
@@ -21,6 +22,14 @@
 int
 fk_netstate_release (fk_runtime_t *rt, fk_sandbox_state_t *st, fk_error_t *err)
 {
+  if (st->net_resolver > 0)
+    {
+      /* It ends with PID 1 by itself; sooner is better. Not one any more: fine. */
+      fk_error_t ignored = FK_ERROR_INIT;
+      fk_resolver_stop (st->net_resolver, &ignored);
+      fk_error_clear (&ignored);
+      st->net_resolver = 0;
+    }
   if (st->net_slot == 0)
     return 0;
   if (fk_egress_teardown (st->net_slot, err) < 0
@@ -95,9 +104,18 @@ fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out, const ch
   if (dir < 0)
     return fk_error_set_errno (err, "open sandbox `%s'", id);
   cleanup_free char *rules = xasprintf ("%s/sandboxes/%s/net.rules", sb->rt->state_dir, id);
-  if (fk_network_write_rules (rules, allow_out, deny_out, err) < 0
+  if (fk_resolver_rules_write (rules, allow_out, deny_out, err) < 0
       || fk_state_save (dir, st, err) < 0)
     return -1;
+  /* The resolver answers by the new file from now on (its sets were emptied with the change). */
+  if (st->net_resolver > 0)
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_resolver_reload (st->net_resolver, &local) < 0)
+        fk_events_append (sb->dirfd, "network", "the resolver did not reload: %s",
+                          fk_error_message (&local));
+      fk_error_clear (&local);
+    }
   size_t na = 0, nd = 0;
   while (allow_out && allow_out[na])
     na++;

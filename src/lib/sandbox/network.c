@@ -15,6 +15,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "net/egress.h"
+#include "net/resolver.h"
 
 int
 fk_network_loopback_up (fk_error_t *err)
@@ -79,10 +80,17 @@ fk_network_egress_of (const fk_plan_t *plan)
                         .max_connections = plan->net_max_connections };
 }
 
+const char *
+fk_network_upstreams (void)
+{
+  const char *v = getenv ("FIRKIN_NET_DNS");
+  return v && v[0] ? v : NULL;
+}
+
 /* The egress plane: the sandbox's rules, veth pair, addresses and routes; then its resolver
-   (net/resolver.h) would start here, with the namespace's fd and the plan's rules file. */
+   (net/resolver.h) in its namespace, filling its sets. */
 static int
-egress_host_step (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
+egress_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_t *err)
 {
   if (plan->net_slot == 0)
     return fk_error_set (err, EINVAL, "data plane egress: the plan has no network slot");
@@ -99,28 +107,53 @@ egress_host_step (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
   fk_egress_t eg = fk_network_egress_of (plan);
   if (fk_egress_setup (&cfg, &eg, netns, err) < 0)
     return fk_error_wrap (err, "data plane egress");
+  if (plan->net_resolver == NULL)
+    return 0;
+  char set4[32], set6[32];
+  snprintf (set4, sizeof set4, "sb_%u_dns4", plan->net_slot);
+  snprintf (set6, sizeof set6, "sb_%u_dns6", plan->net_slot);
+  fk_resolver_opts_t ro = FK_RESOLVER_OPTIONS_INIT;
+  ro.program = plan->net_resolver;
+  ro.netns_fd = netns;
+  ro.pid1 = pid;
+  ro.rules_path = plan->net_rules_path;
+  ro.set4 = set4;
+  ro.set6 = set6;
+  ro.upstreams = fk_network_upstreams ();
+  ro.log_path = plan->net_resolver_log;
+  if (fk_resolver_spawn (&ro, ret_helper, err) < 0)
+    {
+      fk_error_wrap (err, "data plane egress: the sandbox's resolver");
+      fk_error_t ignored = FK_ERROR_INIT;
+      fk_egress_teardown (plan->net_slot, &ignored);
+      fk_error_clear (&ignored);
+      return -1;
+    }
   return 0;
 }
 
 void
-fk_data_plane_undo (const fk_plan_t *plan)
+fk_data_plane_undo (const fk_plan_t *plan, pid_t helper)
 {
   if (plan->data_plane != FK_DATA_PLANE_EGRESS || plan->net_slot == 0)
     return;
   fk_error_t ignored = FK_ERROR_INIT;
+  if (helper > 0)
+    fk_resolver_stop (helper, &ignored);
+  fk_error_clear (&ignored);
   fk_egress_teardown (plan->net_slot, &ignored);
   fk_error_clear (&ignored);
 }
 
 int
-fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_error_t *err)
+fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_t *err)
 {
   switch (plan->data_plane)
     {
     case FK_DATA_PLANE_NONE:
       return 0;
     case FK_DATA_PLANE_EGRESS:
-      return egress_host_step (plan, pid, err);
+      return egress_host_step (plan, pid, ret_helper, err);
     }
   return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
 }
@@ -136,25 +169,4 @@ fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err)
       return 0; /* the host step set up lo and eth0 */
     }
   return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
-}
-
-int
-fk_network_write_rules (const char *path, const char *const *allow, const char *const *deny,
-                        fk_error_t *err)
-{
-  cleanup_free char *tmp = xasprintf ("%s.tmp", path);
-  cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return fk_error_set_errno (err, "create `%s'", tmp);
-  const char *const *lists[] = { allow, deny };
-  for (int l = 0; l < 2; l++)
-    for (size_t i = 0; lists[l] && lists[l][i]; i++)
-      {
-        cleanup_free char *line = xasprintf ("%s %s\n", l ? "deny" : "allow", lists[l][i]);
-        if (fk_write_all (fd, line, strlen (line), err) < 0)
-          return -1;
-      }
-  if (rename (tmp, path) < 0)
-    return fk_error_set_errno (err, "rename `%s'", tmp);
-  return 0;
 }

@@ -13,19 +13,19 @@
 /* The data plane's two steps of a plan: on the host once the child's namespaces exist (pid is
    the child), and in the child before pivot_root. `none': nothing on the host; loopback up in
    the child (unless the network namespace is joined: its owner set it up). */
-int fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_error_t *err);
+int fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_t *err);
 int fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err);
 
-/* Undoes the host step (egress: the sandbox's rules and interface; what is gone is fine). */
-void fk_data_plane_undo (const fk_plan_t *plan);
+/* Undoes the host step (egress: the resolver helper, when not 0, the sandbox's rules and
+   interface; what is gone is fine). */
+void fk_data_plane_undo (const fk_plan_t *plan, pid_t helper);
+
+/* The resolvers an egress sandbox's resolver asks: env FIRKIN_NET_DNS (addresses separated by
+   spaces or commas), else NULL (the host's /etc/resolv.conf when it starts). */
+const char *fk_network_upstreams (void);
 
 /* The egress of an EGRESS plan (pointers into plan). */
 fk_egress_t fk_network_egress_of (const fk_plan_t *plan);
-
-/* Writes the egress rules file the sandbox's resolver reads (replaced atomically, 0600): one
-   rule a line, "allow RULE" or "deny RULE". */
-int fk_network_write_rules (const char *path, const char *const *allow, const char *const *deny,
-                            fk_error_t *err);
 
 /* Where the egress sandbox's resolver answers (inside its namespace). */
 #define FK_NETWORK_RESOLVER "127.0.0.53"

@@ -58,6 +58,8 @@ fk_plan_clear (fk_plan_t *plan)
   fk_strv_free (plan->net_allow);
   fk_strv_free (plan->net_deny);
   free (plan->net_rules_path);
+  free (plan->net_resolver);
+  free (plan->net_resolver_log);
   fk_strv_free (plan->seccomp_deny);
   fk_strv_free (plan->seccomp_allow);
   free (plan->seccomp_oci);

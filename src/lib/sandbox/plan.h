@@ -169,7 +169,9 @@ typedef struct fk_plan
   char **net_allow, **net_deny;
   uint64_t net_bytes_per_sec, net_max_connections;
   char *net_rules_path;
-  int write_etc; /* /etc/hosts and /etc/resolv.conf for the hostname */
+  char *net_resolver;     /* the fk-resolver program; NULL: no resolver */
+  char *net_resolver_log; /* its log, or NULL */
+  int write_etc;          /* /etc/hosts and /etc/resolv.conf for the hostname */
   int seccomp_unconfined;
   char **seccomp_deny, **seccomp_allow;
   /* An OCI seccomp profile (its JSON: defaultAction, architectures, syscalls with args and
@@ -225,6 +227,7 @@ typedef struct fk_plan_started
   int stdio_fds[3]; /* PIPES: stdin's write end, stdout's and stderr's read ends; TTY: [0] is
                        the master; else -1 */
   int cgroup_made;
+  pid_t net_helper; /* the data plane's helper (egress: the resolver), or 0 */
 } fk_plan_started_t;
 
 /* Executes plan: makes its cgroup, clones the namespaces, writes the id maps, runs the data

@@ -381,7 +381,8 @@ fk_plan_undo (const fk_plan_t *plan, const fk_cgroup_layout_t *cgroups, fk_plan_
   s->pidfd = close_and_reset (s->pidfd);
   for (int i = 0; i < 3; i++)
     s->stdio_fds[i] = close_and_reset (s->stdio_fds[i]);
-  fk_data_plane_undo (plan);
+  fk_data_plane_undo (plan, s->net_helper);
+  s->net_helper = 0;
   if (s->cgroup_made)
     {
       fk_cgroup_kill (cgroups, plan->cgroup, 5000, &ignored);
@@ -561,7 +562,7 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
       || (c.cgroup_fd < 0 && launch.cgroup_join_fds[0] < 0
           && fk_cgroup_add_pid (cgroups, plan->cgroup, s.pid, err) < 0)
       || fk_plan_run_hooks (plan, FK_PLAN_HOOK_CREATE_RUNTIME, s.pid, err) < 0
-      || fk_data_plane_host_step (plan, s.pid, err) < 0)
+      || fk_data_plane_host_step (plan, s.pid, &s.net_helper, err) < 0)
     goto out;
   char nspath[64];
   snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int)s.pid);
