@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# tests/oci/engines/containerd.sh: containerd from Debian, started by the test with its CRI
+# plugin disabled and its own root, state and sockets, driving an OCI runtime through the runc
+# shim (io.containerd.runc.v2) with its BinaryName option. The same cases against crun (or
+# $OCI_RUNTIME) and then against fk-oci: ctr run --runc-binary (exit codes), the runtime entry of
+# docs/kubernetes.md, ctr task exec, ps, pause/resume, kill, metrics, a runtime error showing the
+# runtime's log.json message, and a pod-shaped pair (a pause container, then an app container
+# joining its namespaces by path). One containerd for the whole script.
+. "$(dirname "$0")/lib.sh"
+
+cases_per_runtime=13
+plan $((2 + 2 * cases_per_runtime))
+
+if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+  for ((i = 0; i < 2 + 2 * cases_per_runtime; i++)); do skip containerd "containerd not installed"; done
+  done_testing
+fi
+
+C_DIR=$ENG_WORK/containerd
+mkdir -p "$C_DIR"
+# The runtime entry of docs/kubernetes.md, with BinaryName set to the runtime under test by the
+# case that checks it; the CRI plugin that reads it is disabled here (no Kubernetes), so the
+# test checks that containerd accepts the entry and runs the shim with the options it names.
+cat >"$C_DIR/config.toml" <<EOF
+version = 2
+root = "$C_DIR/root"
+state = "$C_DIR/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$C_DIR/containerd.sock"
+[ttrpc]
+  address = "$C_DIR/containerd.sock.ttrpc"
+[debug]
+  address = "$C_DIR/debug.sock"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fk-oci]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fk-oci.options]
+  BinaryName = "${ENG_RUNTIME_B}"
+  SystemdCgroup = false
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${ENG_RUNTIME_A_NAME}]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${ENG_RUNTIME_A_NAME}.options]
+  BinaryName = "${ENG_RUNTIME_A}"
+  SystemdCgroup = false
+EOF
+containerd --config "$C_DIR/config.toml" >"$C_DIR/containerd.log" 2>&1 &
+c_pid=$!
+# Last registered, first run: the containers and their shims go before containerd does.
+on_exit "kill $c_pid; wait $c_pid"
+NS=fk-engines
+c() { ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
+on_exit "c_cleanup"
+c_cleanup() {
+  local id
+  for id in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$id"; done
+  sleep 0.2
+  for id in $(c container ls -q 2>/dev/null); do c task rm -f "$id"; c container rm "$id"; done
+  c_shims_gone
+}
+# The shims exit once their containers are deleted; a shim still alive is killed by its pid.
+c_shims_gone() {
+  local p
+  for p in $(pgrep -f "containerd-shim-runc-v2 -namespace $NS" 2>/dev/null); do
+    grep -qF "$C_DIR" "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"
+  done
+  return 0
+}
+if retry_until 100 c version; then
+  ok "containerd started with its own root, state and socket, CRI disabled"
+else
+  fail "containerd started with its own root, state and socket, CRI disabled"
+  sed 's/^/# /' "$C_DIR/containerd.log" | tail -20
+fi
+
+IMG=localhost/fk-engines-busybox:latest
+rootfs=$(eng_rootfs) &&
+  python3 "$FIRKIN_SRC/scripts/images/mkimage" --tag latest --cmd /bin/sh "$C_DIR/oci" "$rootfs" >/dev/null &&
+  tar -C "$C_DIR/oci" -cf "$C_DIR/oci.tar" . &&
+  c image import --base-name localhost/fk-engines-busybox "$C_DIR/oci.tar" >/dev/null 2>"$ENG_WORK/err" &&
+  c image ls -q | grep -qx "$IMG" && ok "ctr image import of the local busybox image" ||
+  { fail "ctr image import of the local busybox image"; sed 's/^/# /' "$ENG_WORK/err"; }
+
+task_status() { c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+task_is() { [ "$(task_status "$1")" = "$2" ]; }
+task_not() { [ "$(task_status "$1")" != "$2" ]; }
+task_pid() { c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+# The exit code containerd recorded, as `ctr task rm' reports it (0 when it says nothing).
+task_rm_code() {
+  local out
+  out=$(c task rm "$1" 2>&1)
+  c container rm "$1" >/dev/null 2>&1
+  if [[ $out =~ exit\ code\ ([0-9]+) ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi
+}
+c_rm() { c task kill -s KILL "$1" >/dev/null 2>&1; retry_until 30 task_not "$1" RUNNING; c task rm -f "$1" >/dev/null 2>&1; c container rm "$1" >/dev/null 2>&1; }
+
+run_cases() {
+  local rt=$1 rtp=$2 t
+  t() { echo "[$rt] $*"; }
+  # cr ID ARGS...: ctr run with the runtime under test, the container in the test's cgroup.
+  cr() { local id=$1; shift; c run --runc-binary "$rtp" --cgroup "/$ENG_CGROUP_PARENT/$id" "$@"; }
+
+  expect_out "$(t ctr run --runc-binary: output)" "hello" cr "$rt-1" --rm "$IMG" "$rt-1" echo hello
+  expect_rc "$(t ctr run --runc-binary: exit code 7 passed through)" 7 cr "$rt-2" --rm "$IMG" "$rt-2" sh -c 'exit 7'
+
+  # The runtime entry: runtime_type io.containerd.runc.v2 with options.BinaryName. Its runtime
+  # name and options are what the CRI plugin hands the shim; ctr hands it the same ones.
+  # The entry is read back from containerd's own view of the config (dumped with the CRI plugin
+  # enabled, as a node would run it) and its runtime_type and BinaryName are what ctr passes.
+  local entry rtype bin
+  entry=$(sed '/^disabled_plugins/,/\]$/d' "$C_DIR/config.toml" >"$C_DIR/dump.toml" &&
+    containerd --config "$C_DIR/dump.toml" config dump 2>/dev/null |
+    awk -v want="runtimes.$rt]" -v wopt="runtimes.$rt.options]" '
+      index($0, want) { inr = 1; next } index($0, wopt) { ino = 1; next } /^ *\[/ { inr = 0; ino = 0 }
+      inr && $1 == "runtime_type" { print "type", $3 } ino && $1 == "BinaryName" { print "bin", $3 }')
+  rtype=$(awk '$1 == "type" { gsub(/"/, "", $2); print $2 }' <<<"$entry")
+  bin=$(awk '$1 == "bin" { gsub(/"/, "", $2); print $2 }' <<<"$entry")
+  if [ "$rtype" = io.containerd.runc.v2 ] && [ "$bin" = "$rtp" ]; then
+    expect_out "$(t runtime entry runtimes.$rt: runtime_type $rtype, BinaryName)" "entry" \
+      c run --runtime "$rtype" --runc-binary "$bin" --cgroup "/$ENG_CGROUP_PARENT/$rt-3" --rm "$IMG" "$rt-3" echo entry
+  else
+    fail "$(t runtime entry runtimes.$rt: runtime_type, BinaryName)"
+    diag "containerd config dump gave: $entry"
+  fi
+
+  # A long-lived task: exec, ps, metrics, pause/resume, kill.
+  local d=$rt-d pid
+  if cr "$d" -d --memory-limit 33554432 "$IMG" "$d" sh -c 'trap "exit 9" USR1; while :; do echo . >>/tmp/c; sleep 0.05; done' \
+    >/dev/null 2>"$ENG_WORK/err" && retry_until 50 task_is "$d" RUNNING; then
+    ok "$(t ctr run -d: task running)"
+  else
+    fail "$(t ctr run -d: task running)"
+    sed 's/^/# /' "$ENG_WORK/err" | head
+  fi
+  pid=$(task_pid "$d")
+  expect_rc "$(t ctr task exec: exit code 3 and output)" 3 c task exec --exec-id e1 "$d" sh -c 'echo in-task; exit 3'
+  if grep -qx in-task "$ENG_WORK/out"; then ok "$(t ctr task exec: output)"; else fail "$(t ctr task exec: output)"; fi
+  if c task ps "$d" 2>"$ENG_WORK/err" | awk 'NR > 1 { print $1 }' | grep -qx "$pid"; then
+    ok "$(t ctr task ps lists the init process)"
+  else
+    fail "$(t ctr task ps lists the init process)"
+    c task ps "$d" 2>&1 | sed 's/^/# /' | head
+  fi
+  local m
+  m=$(c task metrics "$d" 2>&1)
+  if grep -q 33554432 <<<"$m" && grep -q pids <<<"$m"; then
+    ok "$(t ctr task metrics: the 32 MiB memory limit and pids)"
+  else
+    fail "$(t ctr task metrics: the 32 MiB memory limit and pids)"
+    sed 's/^/# /' <<<"$m" | head -20
+  fi
+  local s1 s2
+  if c task pause "$d" 2>"$ENG_WORK/err" && [ "$(task_status "$d")" = PAUSED ] &&
+    s1=$(stat -c %s "/proc/$pid/root/tmp/c") && sleep 0.3 && s2=$(stat -c %s "/proc/$pid/root/tmp/c") &&
+    [ "$s1" = "$s2" ] && c task resume "$d" && [ "$(task_status "$d")" = RUNNING ] &&
+    sleep 0.3 && [ "$(stat -c %s "/proc/$pid/root/tmp/c")" != "$s2" ]; then
+    ok "$(t ctr task pause freezes the workload, resume thaws it)"
+  else
+    fail "$(t ctr task pause freezes the workload, resume thaws it)"
+    diag "status=$(task_status "$d") sizes ${s1:-} ${s2:-}"
+    sed 's/^/# /' "$ENG_WORK/err" | head
+  fi
+  if c task kill -s SIGUSR1 "$d" 2>"$ENG_WORK/err" && retry_until 50 task_is "$d" STOPPED &&
+    [ "$(task_rm_code "$d")" = 9 ]; then
+    ok "$(t ctr task kill -s SIGUSR1 reaches the workload: exit code 9)"
+  else
+    fail "$(t ctr task kill -s SIGUSR1 reaches the workload: exit code 9)"
+    diag "status=$(task_status "$d")"
+    sed 's/^/# /' "$ENG_WORK/err" | head
+  fi
+  c_rm "$d"
+
+  # A runtime error: the message the runtime wrote to log.json is what ctr shows.
+  local e
+  e=$(cr "$rt-e" --rm "$IMG" "$rt-e" /nonexistent-binary 2>&1)
+  if [ $? != 0 ] && grep -q 'OCI runtime' <<<"$e" && grep -q '/nonexistent-binary' <<<"$e"; then
+    ok "$(t a runtime error shows the message the runtime wrote to log.json)"
+  else
+    fail "$(t a runtime error shows the message the runtime wrote to log.json)"
+    sed 's/^/# /' <<<"$e" | head
+  fi
+  c_rm "$rt-e"
+
+  # A pod-shaped pair: a pause container holds the namespaces, the app container's spec joins
+  # its network, ipc, uts and pid namespaces by path (linux.namespaces[].path).
+  local pp=$rt-pause app=$rt-app ppid want got
+  cr "$pp" -d "$IMG" "$pp" sh -c 'echo pause-ready >/tmp/r; exec sleep 1000' >/dev/null 2>"$ENG_WORK/err"
+  retry_until 50 task_is "$pp" RUNNING
+  ppid=$(task_pid "$pp")
+  if [ -n "$ppid" ]; then
+    want="$(readlink "/proc/$ppid/ns/net") $(readlink "/proc/$ppid/ns/ipc") $(readlink "/proc/$ppid/ns/uts") sleep"
+    got=$(cr "$app" --rm --with-ns "network:/proc/$ppid/ns/net" --with-ns "ipc:/proc/$ppid/ns/ipc" \
+      --with-ns "uts:/proc/$ppid/ns/uts" --with-ns "pid:/proc/$ppid/ns/pid" "$IMG" "$app" \
+      sh -c 'echo $(readlink /proc/self/ns/net) $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/uts) $(cat /proc/1/comm)' 2>"$ENG_WORK/err")
+    if [ "$got" = "$want" ]; then
+      ok "$(t pod pair: the app container joins the namespaces of the pause container by path)"
+    else
+      fail "$(t pod pair: the app container joins the namespaces of the pause container by path)"
+      diag "want [$want] got [$got]"
+      sed 's/^/# /' "$ENG_WORK/err" | head
+    fi
+  else
+    fail "$(t pod pair: the app container joins the namespaces of the pause container by path)"
+    sed 's/^/# /' "$ENG_WORK/err" | head
+  fi
+  c_rm "$app"
+  c_rm "$pp"
+  if [ -z "$(c container ls -q)" ] && [ -z "$(c task ls -q)" ]; then
+    ok "$(t no container or task left)"
+  else
+    fail "$(t no container or task left)"
+    c container ls 2>&1 | sed 's/^/# /'
+  fi
+}
+
+mapfile -t runtimes < <(eng_runtimes)
+for line in "${runtimes[@]}"; do
+  read -r name path reason <<<"$line"
+  if [ "$reason" != - ]; then
+    for ((i = 0; i < cases_per_runtime; i++)); do skip "[$name] containerd case $((i + 1))" "${reason//_/ }"; done
+    continue
+  fi
+  run_cases "$name" "$path"
+done
+done_testing
