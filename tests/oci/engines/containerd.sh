@@ -16,58 +16,7 @@ if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
   done_testing
 fi
 
-C_DIR=$ENG_WORK/containerd
-mkdir -p "$C_DIR"
-# The runtime entry of docs/kubernetes.md, with BinaryName set to the runtime under test by the
-# case that checks it; the CRI plugin that reads it is disabled here (no Kubernetes), so the
-# test checks that containerd accepts the entry and runs the shim with the options it names.
-cat >"$C_DIR/config.toml" <<EOF
-version = 2
-root = "$C_DIR/root"
-state = "$C_DIR/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$C_DIR/containerd.sock"
-[ttrpc]
-  address = "$C_DIR/containerd.sock.ttrpc"
-[debug]
-  address = "$C_DIR/debug.sock"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fk-oci]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fk-oci.options]
-  BinaryName = "${ENG_RUNTIME_B}"
-  SystemdCgroup = false
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${ENG_RUNTIME_A_NAME}]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${ENG_RUNTIME_A_NAME}.options]
-  BinaryName = "${ENG_RUNTIME_A}"
-  SystemdCgroup = false
-EOF
-containerd --config "$C_DIR/config.toml" >"$C_DIR/containerd.log" 2>&1 &
-c_pid=$!
-# Last registered, first run: the containers and their shims go before containerd does.
-on_exit "kill $c_pid; wait $c_pid"
-NS=fk-engines
-c() { ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
-on_exit "c_cleanup"
-c_cleanup() {
-  local id
-  for id in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$id"; done
-  sleep 0.2
-  for id in $(c container ls -q 2>/dev/null); do c task rm -f "$id"; c container rm "$id"; done
-  c_shims_gone
-}
-# The shims exit once their containers are deleted; a shim still alive is killed by its pid.
-c_shims_gone() {
-  local p
-  for p in $(pgrep -f "containerd-shim-runc-v2 -namespace $NS" 2>/dev/null); do
-    grep -qF "$C_DIR" "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"
-  done
-  return 0
-}
+eng_containerd_start
 if retry_until 100 c version; then
   ok "containerd started with its own root, state and socket, CRI disabled"
 else
@@ -75,13 +24,12 @@ else
   sed 's/^/# /' "$C_DIR/containerd.log" | tail -20
 fi
 
-IMG=localhost/fk-engines-busybox:latest
-rootfs=$(eng_rootfs) &&
-  python3 "$FIRKIN_SRC/scripts/images/mkimage" --tag latest --cmd /bin/sh "$C_DIR/oci" "$rootfs" >/dev/null &&
-  tar -C "$C_DIR/oci" -cf "$C_DIR/oci.tar" . &&
-  c image import --base-name localhost/fk-engines-busybox "$C_DIR/oci.tar" >/dev/null 2>"$ENG_WORK/err" &&
-  c image ls -q | grep -qx "$IMG" && ok "ctr image import of the local busybox image" ||
-  { fail "ctr image import of the local busybox image"; sed 's/^/# /' "$ENG_WORK/err"; }
+if eng_containerd_import; then
+  ok "ctr image import of the local busybox image"
+else
+  fail "ctr image import of the local busybox image"
+  sed 's/^/# /' "$ENG_WORK/err" | head
+fi
 
 task_status() { c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 task_is() { [ "$(task_status "$1")" = "$2" ]; }

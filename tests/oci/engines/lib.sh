@@ -159,3 +159,105 @@ retry_until() {
   for ((i = 0; i < n; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   return 1
 }
+
+# eng_podman_init: one Podman store for the script under $ENG_WORK/podman (its own
+# containers.conf and storage.conf, cgroupfs, no events log); pod ARGS... runs podman on it.
+# Every container is removed on exit.
+IMG=localhost/fk-engines-busybox:latest
+eng_podman_init() {
+  P_DIR=$ENG_WORK/podman
+  mkdir -p "$P_DIR"/{root,run,tmp}
+  cat >"$P_DIR/containers.conf" <<EOF
+[containers]
+# The hard nofile limit here is 20000, below Podman's default ulimits.
+default_ulimits = []
+log_driver = "k8s-file"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+tmp_dir = "$P_DIR/tmp"
+EOF
+  cat >"$P_DIR/storage.conf" <<EOF
+[storage]
+driver = "${ENG_STORAGE_DRIVER:-overlay}"
+runroot = "$P_DIR/run"
+graphroot = "$P_DIR/root"
+EOF
+  export CONTAINERS_CONF=$P_DIR/containers.conf CONTAINERS_STORAGE_CONF=$P_DIR/storage.conf
+  on_exit "pod rm -a -f -t 0"
+}
+pod() { podman --root "$P_DIR/root" --runroot "$P_DIR/run" --tmpdir "$P_DIR/tmp" "$@"; }
+# eng_podman_import: the busybox rootfs as $IMG (errors in $ENG_WORK/err).
+eng_podman_import() {
+  local rootfs
+  rootfs=$(eng_rootfs) && tar -C "$rootfs" -cf "$ENG_WORK/rootfs.tar" . &&
+    pod import --change 'CMD ["/bin/sh"]' "$ENG_WORK/rootfs.tar" "$IMG" >/dev/null 2>"$ENG_WORK/err"
+}
+
+# eng_containerd_start: one containerd for the script, its CRI plugin disabled, its root, state
+# and sockets under $ENG_WORK/containerd; c ARGS... runs ctr against it in namespace fk-engines.
+# Its containers, their shims and containerd itself are gone on exit.
+eng_containerd_start() {
+  C_DIR=$ENG_WORK/containerd
+  mkdir -p "$C_DIR"
+  # The runtime entry of docs/kubernetes.md, with BinaryName set to the runtime under test by the
+  # case that checks it; the CRI plugin that reads it is disabled here (no Kubernetes), so the
+  # test checks that containerd accepts the entry and runs the shim with the options it names.
+  cat >"$C_DIR/config.toml" <<EOF
+version = 2
+root = "$C_DIR/root"
+state = "$C_DIR/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$C_DIR/containerd.sock"
+[ttrpc]
+  address = "$C_DIR/containerd.sock.ttrpc"
+[debug]
+  address = "$C_DIR/debug.sock"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fk-oci]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fk-oci.options]
+  BinaryName = "${ENG_RUNTIME_B}"
+  SystemdCgroup = false
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${ENG_RUNTIME_A_NAME}]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${ENG_RUNTIME_A_NAME}.options]
+  BinaryName = "${ENG_RUNTIME_A}"
+  SystemdCgroup = false
+EOF
+  containerd --config "$C_DIR/config.toml" >"$C_DIR/containerd.log" 2>&1 &
+  c_pid=$!
+  # Last registered, first run: the containers and their shims go before containerd does.
+  on_exit "kill $c_pid; wait $c_pid"
+  NS=fk-engines
+  c() { ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
+  on_exit "c_cleanup"
+  c_cleanup() {
+    local id
+    for id in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$id"; done
+    sleep 0.2
+    for id in $(c container ls -q 2>/dev/null); do c task rm -f "$id"; c container rm "$id"; done
+    c_shims_gone
+  }
+  # The shims exit once their containers are deleted; a shim still alive is killed by its pid.
+  c_shims_gone() {
+    local p
+    for p in $(pgrep -f "containerd-shim-runc-v2 -namespace $NS" 2>/dev/null); do
+      grep -qF "$C_DIR" "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"
+    done
+    return 0
+  }
+  retry_until 100 c version
+}
+# eng_containerd_import: the busybox rootfs as an OCI archive, imported as $IMG.
+eng_containerd_import() {
+  local rootfs
+  rootfs=$(eng_rootfs) &&
+    python3 "$FIRKIN_SRC/scripts/images/mkimage" --tag latest --cmd /bin/sh "$C_DIR/oci" "$rootfs" >/dev/null &&
+    tar -C "$C_DIR/oci" -cf "$C_DIR/oci.tar" . &&
+    c image import --base-name localhost/fk-engines-busybox "$C_DIR/oci.tar" >/dev/null 2>"$ENG_WORK/err" &&
+    c image ls -q | grep -qx "$IMG"
+}

@@ -11,34 +11,16 @@ plan $((2 + 2 * cases_per_runtime))
 
 command -v podman >/dev/null || { for ((i = 0; i < 2 + 2 * cases_per_runtime; i++)); do skip podman "podman not installed"; done; done_testing; }
 
-P_DIR=$ENG_WORK/podman
-mkdir -p "$P_DIR"/{root,run,tmp}
-cat >"$P_DIR/containers.conf" <<EOF
-[containers]
-# The hard nofile limit here is 20000, below Podman's default ulimits.
-default_ulimits = []
-log_driver = "k8s-file"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "none"
-tmp_dir = "$P_DIR/tmp"
-EOF
-cat >"$P_DIR/storage.conf" <<EOF
-[storage]
-driver = "${ENG_STORAGE_DRIVER:-overlay}"
-runroot = "$P_DIR/run"
-graphroot = "$P_DIR/root"
-EOF
-export CONTAINERS_CONF=$P_DIR/containers.conf CONTAINERS_STORAGE_CONF=$P_DIR/storage.conf
-pod() { podman --root "$P_DIR/root" --runroot "$P_DIR/run" --tmpdir "$P_DIR/tmp" "$@"; }
-on_exit "pod rm -a -f -t 0"
+eng_podman_init
 tmux_sock=$ENG_WORK/tmux.sock
 on_exit "tmux -S '$tmux_sock' kill-server"
 
-IMG=localhost/fk-engines-busybox:latest
-rootfs=$(eng_rootfs) && tar -C "$rootfs" -cf "$ENG_WORK/rootfs.tar" . &&
-  check "podman import of the local busybox rootfs" pod import --change 'CMD ["/bin/sh"]' "$ENG_WORK/rootfs.tar" "$IMG" ||
-  fail "busybox rootfs for the image"
+if eng_podman_import; then
+  ok "podman import of the local busybox rootfs"
+else
+  fail "podman import of the local busybox rootfs"
+  sed 's/^/# /' "$ENG_WORK/err" | head
+fi
 check "podman image is listed" sh -c "podman --root '$P_DIR/root' --runroot '$P_DIR/run' images --format '{{.Repository}}' | grep -qx localhost/fk-engines-busybox"
 
 # prun RT_PATH ARGS...: podman run with the runtime under test and the test's cgroup parent.
