@@ -9,10 +9,10 @@
 . "$(dirname "$0")/lib.sh"
 
 cases_per_runtime=13
-plan $((2 + 2 * cases_per_runtime))
+plan $((3 + 2 * cases_per_runtime))
 
 if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
-  for ((i = 0; i < 2 + 2 * cases_per_runtime; i++)); do skip containerd "containerd not installed"; done
+  for ((i = 0; i < 3 + 2 * cases_per_runtime; i++)); do skip containerd "containerd not installed"; done
   done_testing
 fi
 
@@ -172,4 +172,11 @@ for line in "${runtimes[@]}"; do
   fi
   run_cases "$name" "$path"
 done
+left=$(eng_cgroup_procs)
+if [ -z "$left" ]; then
+  ok "no process left in the test's cgroups"
+else
+  fail "no process left in the test's cgroups"
+  for p in $left; do diag "pid $p: $(tr "\0" " " </proc/$p/cmdline 2>/dev/null) in $(grep -h "$ENG_CGROUP_PARENT" /proc/$p/cgroup 2>/dev/null | head -2 | tr "\n" " ")"; done
+fi
 done_testing

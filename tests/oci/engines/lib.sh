@@ -52,14 +52,20 @@ on_exit "_eng_umount_below '$ENG_WORK'"
 # a process still inside is killed first so the rmdir can succeed.
 eng_cgroup_cleanup() {
   local d p
-  for d in /sys/fs/cgroup/"$ENG_CGROUP_PARENT" /sys/fs/cgroup/*/"$ENG_CGROUP_PARENT" \
-    /sys/fs/cgroup/unified/"$ENG_CGROUP_PARENT"; do
-    [ -d "$d" ] || continue
+  for d in /sys/fs/cgroup/"$ENG_CGROUP_PARENT" /sys/fs/cgroup/*/"$ENG_CGROUP_PARENT"; do
+    [ -d "$d" ] && [[ $(stat -f -c %T "$d") == cgroup* ]] || continue
     find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -9 "$p" 2>/dev/null; done
     find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
     [ -d "$d" ] && { sleep 0.2; find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; }
   done
   return 0
+}
+# eng_cgroup_procs: the pids still in the test's cgroups (none once every container is gone).
+eng_cgroup_procs() {
+  local d
+  for d in /sys/fs/cgroup/"$ENG_CGROUP_PARENT" /sys/fs/cgroup/*/"$ENG_CGROUP_PARENT"; do
+    [ -d "$d" ] && [[ $(stat -f -c %T "$d") == cgroup* ]] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u
 }
 # The unified mount is unmounted only in this namespace: the host's view (for the cleanup of a
 # v2 leftover) is reached through a private mount of cgroup2 made at exit.
@@ -73,9 +79,13 @@ _eng_cgroup_cleanup_all() {
 }
 on_exit "_eng_cgroup_cleanup_all"
 
+# With the cgroup2 mount gone, crun in v1 mode still makes the `0::' path of /proc/self/cgroup
+# under /sys/fs/cgroup/unified, now a plain directory of the host's /sys/fs/cgroup tmpfs (hidden
+# under the host's cgroup2 mount, never removed): a private tmpfs takes those writes instead.
 _eng_unified_was=
 if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
-  umount /sys/fs/cgroup/unified && _eng_unified_was=1
+  umount /sys/fs/cgroup/unified && _eng_unified_was=1 &&
+    mount -t tmpfs -o size=1m,mode=0755 tmpfs /sys/fs/cgroup/unified
 fi
 ip link set lo up 2>/dev/null
 
@@ -186,7 +196,9 @@ EOF
   export CONTAINERS_CONF=$P_DIR/containers.conf CONTAINERS_STORAGE_CONF=$P_DIR/storage.conf
   on_exit "pod rm -a -f -t 0"
 }
-pod() { podman --root "$P_DIR/root" --runroot "$P_DIR/run" --tmpdir "$P_DIR/tmp" "$@"; }
+# Every engine command is bounded (ENG_TIMEOUT seconds, default 60), so a runtime that hangs
+# fails its case instead of the whole test.
+pod() { timeout -k 5 "${ENG_TIMEOUT:-60}" podman --root "$P_DIR/root" --runroot "$P_DIR/run" --tmpdir "$P_DIR/tmp" "$@"; }
 # eng_podman_import: the busybox rootfs as $IMG (errors in $ENG_WORK/err).
 eng_podman_import() {
   local rootfs
@@ -233,7 +245,7 @@ EOF
   # Last registered, first run: the containers and their shims go before containerd does.
   on_exit "kill $c_pid; wait $c_pid"
   NS=fk-engines
-  c() { ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
+  c() { timeout -k 5 "${ENG_TIMEOUT:-60}" ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
   on_exit "c_cleanup"
   c_cleanup() {
     local id

@@ -7,9 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 
 cases_per_runtime=18
-plan $((2 + 2 * cases_per_runtime))
+plan $((3 + 2 * cases_per_runtime))
 
-command -v podman >/dev/null || { for ((i = 0; i < 2 + 2 * cases_per_runtime; i++)); do skip podman "podman not installed"; done; done_testing; }
+command -v podman >/dev/null || { for ((i = 0; i < 3 + 2 * cases_per_runtime; i++)); do skip podman "podman not installed"; done; done_testing; }
 
 eng_podman_init
 tmux_sock=$ENG_WORK/tmux.sock
@@ -199,6 +199,13 @@ for line in "${runtimes[@]}"; do
   run_cases "$name" "$path"
 done
 
-# Nothing of the runtime's left: no containers, no processes in the test's cgroups.
+# Nothing of the runtimes left: no container, no process in the test's cgroups.
 pod rm -a -f -t 0 >/dev/null 2>&1
+left=$(eng_cgroup_procs)
+if [ -z "$(pod ps -aq 2>/dev/null)" ] && [ -z "$left" ]; then
+  ok "no container left, no process in the test's cgroups"
+else
+  fail "no container left, no process in the test's cgroups"
+  diag "containers: $(pod ps -a --format '{{.Names}} {{.Status}}' 2>&1 | tr '\n' ' ') processes: $left"
+fi
 done_testing
