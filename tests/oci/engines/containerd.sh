@@ -31,10 +31,10 @@ else
   sed 's/^/# /' "$ENG_WORK/err" | head
 fi
 
-task_status() { c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+task_status() { ENG_CMD_TIMEOUT=5 c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 task_is() { [ "$(task_status "$1")" = "$2" ]; }
 task_not() { [ "$(task_status "$1")" != "$2" ]; }
-task_pid() { c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+task_pid() { ENG_CMD_TIMEOUT=5 c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 # The exit code containerd recorded, as `ctr task rm' reports it (0 when it says nothing).
 task_rm_code() {
   local out
@@ -42,7 +42,12 @@ task_rm_code() {
   c container rm "$1" >/dev/null 2>&1
   if [[ $out =~ exit\ code\ ([0-9]+) ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi
 }
-c_rm() { c task kill -s KILL "$1" >/dev/null 2>&1; retry_until 30 task_not "$1" RUNNING; c task rm -f "$1" >/dev/null 2>&1; c container rm "$1" >/dev/null 2>&1; }
+c_rm() {
+  ENG_CMD_TIMEOUT=10 c task kill -s KILL "$1" >/dev/null 2>&1
+  retry_until 30 task_not "$1" RUNNING
+  ENG_CMD_TIMEOUT=10 c task rm -f "$1" >/dev/null 2>&1
+  ENG_CMD_TIMEOUT=10 c container rm "$1" >/dev/null 2>&1
+}
 
 run_cases() {
   local rt=$1 rtp=$2 t
@@ -93,7 +98,7 @@ run_cases() {
   fi
   local m
   m=$(c task metrics "$d" 2>&1)
-  if grep -q 33554432 <<<"$m" && grep -q pids <<<"$m"; then
+  if task_is "$d" RUNNING && grep -q 33554432 <<<"$m" && grep -qE '^pids.current +[1-9]' <<<"$m"; then
     ok "$(t ctr task metrics: the 32 MiB memory limit and pids)"
   else
     fail "$(t ctr task metrics: the 32 MiB memory limit and pids)"

@@ -78,6 +78,16 @@ _eng_cgroup_cleanup_all() {
   return 0
 }
 on_exit "_eng_cgroup_cleanup_all"
+# Whatever the engines started and left (conmon, a shim, a runtime stuck in create: all carry a
+# path under $ENG_WORK in their command line) is killed by pid before the cgroups go.
+_eng_kill_strays() {
+  local p
+  for p in $(grep -laF "$ENG_WORK" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && kill -9 "$p" 2>/dev/null
+  done
+  return 0
+}
+on_exit "_eng_kill_strays"
 
 # With the cgroup2 mount gone, crun in v1 mode still makes the `0::' path of /proc/self/cgroup
 # under /sys/fs/cgroup/unified, now a plain directory of the host's /sys/fs/cgroup tmpfs (hidden
@@ -162,12 +172,17 @@ expect_rc() {
     cat "$ENG_WORK/out" "$ENG_WORK/err" | sed 's/^/# /' | head -20
   fi
 }
-# retry_until N CMD...: CMD until it succeeds, N tries 0.1 s apart.
+# retry_until N CMD...: CMD until it succeeds, every 0.1 s for N/10 seconds at most (a deadline,
+# not a count: a CMD that itself hangs until its own bound does not multiply the wait).
 retry_until() {
-  local n=$1 i
+  local deadline
+  deadline=$(awk -v t="$EPOCHREALTIME" -v n="$1" 'BEGIN { printf "%.0f", t * 1000 + n * 100 }')
   shift
-  for ((i = 0; i < n; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(awk -v t="$EPOCHREALTIME" 'BEGIN { printf "%.0f", t * 1000 }')" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
 }
 
 # eng_podman_init: one Podman store for the script under $ENG_WORK/podman (its own
@@ -196,9 +211,9 @@ EOF
   export CONTAINERS_CONF=$P_DIR/containers.conf CONTAINERS_STORAGE_CONF=$P_DIR/storage.conf
   on_exit "pod rm -a -f -t 0"
 }
-# Every engine command is bounded (ENG_TIMEOUT seconds, default 60), so a runtime that hangs
-# fails its case instead of the whole test.
-pod() { timeout -k 5 "${ENG_TIMEOUT:-60}" podman --root "$P_DIR/root" --runroot "$P_DIR/run" --tmpdir "$P_DIR/tmp" "$@"; }
+# Every engine command is bounded (ENG_TIMEOUT seconds, default 60; status queries set
+# ENG_CMD_TIMEOUT lower), so a runtime that hangs fails its case instead of the whole test.
+pod() { timeout -k 5 "${ENG_CMD_TIMEOUT:-${ENG_TIMEOUT:-60}}" podman --root "$P_DIR/root" --runroot "$P_DIR/run" --tmpdir "$P_DIR/tmp" "$@"; }
 # eng_podman_import: the busybox rootfs as $IMG (errors in $ENG_WORK/err).
 eng_podman_import() {
   local rootfs
@@ -245,7 +260,7 @@ EOF
   # Last registered, first run: the containers and their shims go before containerd does.
   on_exit "kill $c_pid; wait $c_pid"
   NS=fk-engines
-  c() { timeout -k 5 "${ENG_TIMEOUT:-60}" ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
+  c() { timeout -k 5 "${ENG_CMD_TIMEOUT:-${ENG_TIMEOUT:-60}}" ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
   on_exit "c_cleanup"
   c_cleanup() {
     local id

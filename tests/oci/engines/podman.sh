@@ -24,9 +24,9 @@ fi
 check "podman image is listed" sh -c "podman --root '$P_DIR/root' --runroot '$P_DIR/run' images --format '{{.Repository}}' | grep -qx localhost/fk-engines-busybox"
 
 # prun RT_PATH ARGS...: podman run with the runtime under test and the test's cgroup parent.
-state() { pod inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
+state() { ENG_CMD_TIMEOUT=5 pod inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
 state_is() { [ "$(state "$1")" = "$2" ]; }
-pidof_ctr() { pod inspect -f '{{.State.Pid}}' "$1" 2>/dev/null; }
+pidof_ctr() { ENG_CMD_TIMEOUT=5 pod inspect -f '{{.State.Pid}}' "$1" 2>/dev/null; }
 # The size of a file the workload appends to: appends are whole, so a frozen workload's file
 # never changes size.
 counter() { stat -c %s "/proc/$1/root/tmp/c" 2>/dev/null; }
