@@ -209,7 +209,7 @@ runroot = "$P_DIR/run"
 graphroot = "$P_DIR/root"
 EOF
   export CONTAINERS_CONF=$P_DIR/containers.conf CONTAINERS_STORAGE_CONF=$P_DIR/storage.conf
-  on_exit "pod rm -a -f -t 0"
+  on_exit "ENG_CMD_TIMEOUT=20 pod rm -a -f -t 0"
 }
 # Every engine command is bounded (ENG_TIMEOUT seconds, default 60; status queries set
 # ENG_CMD_TIMEOUT lower), so a runtime that hangs fails its case instead of the whole test.
@@ -263,7 +263,7 @@ EOF
   c() { timeout -k 5 "${ENG_CMD_TIMEOUT:-${ENG_TIMEOUT:-60}}" ctr -a "$C_DIR/containerd.sock" -n "$NS" "$@" </dev/null; }
   on_exit "c_cleanup"
   c_cleanup() {
-    local id
+    local id ENG_CMD_TIMEOUT=5
     for id in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$id"; done
     sleep 0.2
     for id in $(c container ls -q 2>/dev/null); do c task rm -f "$id"; c container rm "$id"; done
