@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -145,6 +146,30 @@ become_root (fk_error_t *err)
 }
 
 /* One mount step of the plan; tmp and shm are the disk's dirs (fk_mount_attach_scratch). */
+static int mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, int shm,
+                       int bind_fd, fk_error_t *err);
+
+/* "net.ipv4.ip_forward=1" written to proc/sys/net/ipv4/ip_forward below the root (the plan
+   checked the key has no `/' nor `..'). */
+static int
+write_sysctls (const fk_plan_t *plan, int root, fk_error_t *err)
+{
+  for (char **p = plan->sysctl; p && *p; p++)
+    {
+      const char *eq = strchr (*p, '=');
+      cleanup_free char *path = xasprintf ("proc/sys/%.*s", (int)(eq - *p), *p);
+      for (char *q = path + 9; *q; q++)
+        if (*q == '.')
+          *q = '/';
+      cleanup_close int fd = fk_open_in_root (root, path, O_WRONLY | O_TRUNC, 0, err);
+      if (fd < 0)
+        return fk_error_wrap (err, "sysctl `%s'", *p);
+      if (fk_write_all (fd, eq + 1, strlen (eq + 1), err) < 0)
+        return fk_error_wrap (err, "sysctl `%s'", *p);
+    }
+  return 0;
+}
+
 static int
 mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, int shm, int bind_fd,
             fk_error_t *err)
@@ -158,7 +183,8 @@ mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, i
       return fk_procfs_mount (root, dest, err);
     case FK_PLAN_MOUNT_SYSFS:
       {
-        if (!l->plan->ns[FK_PLAN_NS_NET].join)
+        if (!l->plan->ns[FK_PLAN_NS_NET].join
+            && !(l->plan->ns[FK_PLAN_NS_NET].inherit && !l->plan->ns[FK_PLAN_NS_USER].inherit))
           return fk_sysfs_mount (root, dest, err);
         /* A joined network namespace belongs to another user namespace, whose sysfs this one
            may not mount: the host's, read-only, as the creator sees it. */
@@ -181,6 +207,24 @@ mount_step (const fk_launch_t *l, int root, const fk_plan_mount_t *m, int tmp, i
             = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
         if (fk_mount_new ("tmpfs", (const char *const *)m->options, attrs, &fd, err) < 0)
           return fk_error_wrap (err, "tmpfs on `%s'", m->dest);
+        return fk_mount_attach_in_root (root, dest, fd, 1, 0, err);
+      }
+    case FK_PLAN_MOUNT_FS:
+      {
+        cleanup_close int fd = -1;
+        /* devpts keeps its nodes usable; every other new filesystem is nodev (the sandbox may
+           hold CAP_MKNOD: nodev everywhere stands in for a device cgroup). */
+        int devpts = strcmp (m->fstype, "devpts") == 0;
+        unsigned attrs = MOUNT_ATTR_NOSUID | (devpts ? 0 : MOUNT_ATTR_NODEV) | m->attrs
+                         | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+        if (strcmp (m->fstype, "proc") == 0 || strcmp (m->fstype, "sysfs") == 0)
+          {
+            fk_plan_mount_t as = *m;
+            as.kind = m->fstype[0] == 'p' ? FK_PLAN_MOUNT_PROC : FK_PLAN_MOUNT_SYSFS;
+            return mount_step (l, root, &as, tmp, shm, bind_fd, err);
+          }
+        if (fk_mount_new (m->fstype, (const char *const *)m->options, attrs, &fd, err) < 0)
+          return fk_error_wrap (err, "%s on `%s'", m->fstype, m->dest);
         return fk_mount_attach_in_root (root, dest, fd, 1, 0, err);
       }
     case FK_PLAN_MOUNT_BIND:
@@ -238,6 +282,8 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
       if (r < 0)
         return -1;
     }
+  if (write_sysctls (plan, root, err) < 0)
+    return -1;
   for (char **p = plan->readonly_paths; p && *p; p++)
     if (fk_mount_rebind_in_root (root, *p + 1, MOUNT_ATTR_RDONLY, err) < 0)
       return -1;
@@ -310,6 +356,8 @@ set_stdio (const fk_launch_t *l, int log_fd, fk_error_t *err)
 {
   if (setsid () < 0)
     return fk_error_set_errno (err, "setsid");
+  if (l->plan->process.inherit_stdio)
+    return 0;
   cleanup_close int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0)
     return fk_error_set_errno (err, "open /dev/null");
@@ -333,8 +381,8 @@ set_stdio (const fk_launch_t *l, int log_fd, fk_error_t *err)
     }
 }
 
-static int
-set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
+int
+fk_launch_set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
 {
   for (size_t i = 0; i < p->n_rlimits; i++)
     {
@@ -345,13 +393,32 @@ set_rlimits (const fk_plan_process_t *p, fk_error_t *err)
   return 0;
 }
 
+static int
+load_prog (const struct sock_filter *filter, size_t len, fk_error_t *err)
+{
+  struct sock_fprog prog = { .len = (unsigned short)len, .filter = (struct sock_filter *)filter };
+  if (prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+    return fk_error_set_errno (err, "load the seccomp profile");
+  return 0;
+}
+
 /* The process's ids, capabilities, no_new_privs, then seccomp. A process that runs as another
    user than root keeps the plan's capabilities across the change, as its owner asked for them. */
-static int
-confine (const fk_launch_t *l, fk_error_t *err)
+int
+fk_launch_confine (const fk_plan_t *plan, const fk_plan_process_t *p,
+                   const struct sock_filter *seccomp_prog, size_t seccomp_len, fk_error_t *err)
 {
-  const fk_plan_t *plan = l->plan;
-  const fk_plan_process_t *p = &plan->process;
+  gid_t groups[64];
+  size_t n_groups = p->n_groups < 64 ? p->n_groups : 64;
+  for (size_t i = 0; i < n_groups; i++)
+    groups[i] = p->groups[i];
+  if (syscall (SYS_setgroups, n_groups, groups) < 0)
+    return fk_error_set_errno (err, "set the additional groups");
+  /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held; it then has
+     to allow what follows (an OCI profile does). */
+  int early = seccomp_prog && !p->no_new_privs;
+  if (early && load_prog (seccomp_prog, seccomp_len, err) < 0)
+    return -1;
   if (p->uid || p->gid)
     {
       /* Change ids while every capability is still there, keeping them (keepcaps), then raise
@@ -368,6 +435,8 @@ confine (const fk_launch_t *l, fk_error_t *err)
     return -1;
   if (p->no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return fk_error_set_errno (err, "no_new_privs");
+  if (seccomp_prog)
+    return early ? 0 : load_prog (seccomp_prog, seccomp_len, err);
   fk_seccomp_spec_t sc = {
     .unconfined = plan->seccomp_unconfined,
     .deny = (const char *const *)plan->seccomp_deny,
@@ -436,13 +505,18 @@ fk_launch_child (const fk_launch_t *launch)
   if (become_root (&err) < 0)
     die (l, &err);
   /* The cgroup namespace after the host moved us: our cgroup becomes the sandbox's root. */
-  if (!plan->ns[FK_PLAN_NS_CGROUP].join && unshare (CLONE_NEWCGROUP) < 0)
+  if (!plan->ns[FK_PLAN_NS_CGROUP].join && !plan->ns[FK_PLAN_NS_CGROUP].inherit
+      && unshare (CLONE_NEWCGROUP) < 0)
     {
       fk_error_set_errno (&err, "new cgroup namespace");
       die (l, &err);
     }
+  /* The host's pid of this process, for hooks: /proc is still the host's here. */
+  char self[32] = "";
+  pid_t host_pid = readlink ("/proc/self", self, sizeof self - 1) > 0 ? atoi (self) : 0;
   int root = -1, log_fd = -1, upper_fd = -1;
-  if (build_root (l, mount_fds, &root, &log_fd, &upper_fd, &err) < 0)
+  if (build_root (l, mount_fds, &root, &log_fd, &upper_fd, &err) < 0
+      || fk_plan_run_hooks (plan, FK_PLAN_HOOK_CREATE_CONTAINER, host_pid, &err) < 0)
     die (l, &err);
   upper_fd = above_stdio (upper_fd);
   if (plan->hostname && !plan->ns[FK_PLAN_NS_UTS].join
@@ -454,16 +528,27 @@ fk_launch_child (const fk_launch_t *launch)
   if (fk_data_plane_child_step (plan, &err) < 0 || fk_mount_pivot (root, &err) < 0)
     die (l, &err);
   close (root);
-  if (set_rlimits (proc, &err) < 0 || set_stdio (l, log_fd, &err) < 0 || confine (l, &err) < 0)
+  if (plan->propagation
+      && mount (NULL, "/", NULL, MS_REC | (unsigned long)plan->propagation, NULL) < 0)
+    {
+      fk_error_set_errno (&err, "set the root's propagation");
+      die (l, &err);
+    }
+  if (fk_launch_set_rlimits (proc, &err) < 0 || set_stdio (l, log_fd, &err) < 0
+      || fk_launch_confine (plan, proc, l->seccomp_prog, l->seccomp_len, &err) < 0)
     die (l, &err);
   if (log_fd > 2)
     close (log_fd);
+  if (proc->umask_set)
+    umask ((mode_t)proc->umask);
   if (chdir (proc->cwd) < 0)
     {
       fk_error_set_errno (&err, "chdir to `%s'", proc->cwd);
       die (l, &err);
     }
   if (l->start_fifo_fd >= 0 && wait_for_start (l, &err) < 0)
+    die (l, &err);
+  if (fk_plan_run_hooks (plan, FK_PLAN_HOOK_START_CONTAINER, host_pid, &err) < 0)
     die (l, &err);
   if (l->listen_fd >= 0)
     {

@@ -6,6 +6,7 @@
 #define FK_SANDBOX_LAUNCH_H
 
 #include <stddef.h>
+#include <linux/filter.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -23,6 +24,8 @@ typedef struct fk_launch
                              ends). TTY: the child opens one in its own devpts and sends the master on
                              sync_fd before it goes on. */
   int start_fifo_fd;      /* O_PATH of the plan's start fifo, or -1 */
+  const struct sock_filter *seccomp_prog; /* the plan's OCI profile, compiled by the host */
+  size_t seccomp_len;
 } fk_launch_t;
 
 /* Runs in the cloned child; never returns. Failures are written to error_fd as
@@ -58,6 +61,15 @@ int fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_err
    when ret_byte is not NULL; EPIPE when the peer went away. */
 int fk_launch_receive_fds (int sync_fd, int *ret_fds, size_t n, fk_error_t *err);
 int fk_launch_receive (int sync_fd, char *ret_byte, int *ret_fds, size_t n, fk_error_t *err);
+
+/* In the process to confine: the process's rlimits. */
+int fk_launch_set_rlimits (const fk_plan_process_t *p, fk_error_t *err);
+
+/* In the process to confine: p's supplementary groups, ids, capabilities and no_new_privs,
+   then plan's seccomp filter (seccomp_prog, compiled by the host from plan->seccomp_oci, when
+   set). */
+int fk_launch_confine (const fk_plan_t *plan, const fk_plan_process_t *p,
+                       const struct sock_filter *seccomp_prog, size_t seccomp_len, fk_error_t *err);
 
 /* Host side: reads the error pipe to EOF; a message there becomes err (its errno included). */
 int fk_launch_result (int error_fd, fk_error_t *err);

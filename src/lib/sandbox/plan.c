@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include "base/cleanup.h"
@@ -46,6 +47,7 @@ fk_plan_clear (fk_plan_t *plan)
     {
       free (plan->mounts[i].dest);
       free (plan->mounts[i].source);
+      free (plan->mounts[i].fstype);
       fk_strv_free (plan->mounts[i].options);
     }
   free (plan->mounts);
@@ -54,6 +56,9 @@ fk_plan_clear (fk_plan_t *plan)
   free (plan->cgroup);
   fk_strv_free (plan->seccomp_deny);
   fk_strv_free (plan->seccomp_allow);
+  free (plan->seccomp_oci);
+  fk_strv_free (plan->sysctl);
+  free (plan->process.groups);
   fk_strv_free (plan->process.argv);
   fk_strv_free (plan->process.env);
   free (plan->process.cwd);
@@ -115,9 +120,10 @@ static const char *const ns_names[FK_PLAN_NS_N + 1]
     = { "user", "mount", "pid", "network", "ipc", "uts", "cgroup", NULL };
 static const char *const root_names[] = { "layers", "dir", NULL };
 static const char *const mount_names[]
-    = { "proc", "sysfs", "dev", "disk-tmp", "tmpfs", "bind", NULL };
+    = { "proc", "sysfs", "dev", "disk-tmp", "tmpfs", "bind", "fs", NULL };
 static const char *const stdio_names[] = { "null", "pipes", "tty", NULL };
-static const char *const hook_names[FK_PLAN_HOOK_N + 1] = { "createRuntime", "poststart", NULL };
+static const char *const hook_names[FK_PLAN_HOOK_N + 1]
+    = { "createRuntime", "poststart", "createContainer", "startContainer", "poststop", NULL };
 static const char *const plane_names[] = { "none", "egress", NULL };
 
 static const struct
@@ -162,6 +168,10 @@ lookup_name (const char *const *names, const char *s)
   return -1;
 }
 
+/* The filesystems an FS mount step may make. */
+static const char *const fs_types[]
+    = { "devpts", "mqueue", "cgroup", "cgroup2", "tmpfs", "proc", "sysfs", NULL };
+
 static int
 check_abs (const char *path, const char *what, fk_error_t *err)
 {
@@ -198,20 +208,44 @@ check_maps (const fk_plan_idmap_t *m, size_t n, const char *what, fk_error_t *er
 int
 fk_plan_validate (const fk_plan_t *plan, fk_error_t *err)
 {
+  int host_user = plan->ns[FK_PLAN_NS_USER].inherit;
   for (size_t i = 0; i < FK_PLAN_NS_N; i++)
-    if (plan->ns[i].join)
-      {
-        if (i == FK_PLAN_NS_USER || i == FK_PLAN_NS_MOUNT || i == FK_PLAN_NS_PID)
-          return fk_error_set (err, EINVAL,
-                               "plan: the %s namespace is always the sandbox's own: it cannot "
-                               "join `%s'",
-                               ns_names[i], plan->ns[i].join);
-        if (check_abs (plan->ns[i].join, "namespace", err) < 0)
-          return -1;
-      }
-  if (check_maps (plan->uid_map, plan->n_uid_map, "uid", err) < 0
-      || check_maps (plan->gid_map, plan->n_gid_map, "gid", err) < 0)
+    {
+      if (plan->ns[i].join && plan->ns[i].inherit)
+        return fk_error_set (err, EINVAL, "plan: the %s namespace is both joined and inherited",
+                             ns_names[i]);
+      if (plan->ns[i].inherit && i == FK_PLAN_NS_MOUNT)
+        return fk_error_set (err, EINVAL, "plan: the mount namespace is always the sandbox's own");
+      if (plan->ns[i].join)
+        {
+          if (i == FK_PLAN_NS_USER || i == FK_PLAN_NS_MOUNT || (i == FK_PLAN_NS_PID && !host_user))
+            return fk_error_set (err, EINVAL,
+                                 "plan: the %s namespace is always the sandbox's own: it cannot "
+                                 "join `%s'",
+                                 ns_names[i], plan->ns[i].join);
+          if (check_abs (plan->ns[i].join, "namespace", err) < 0)
+            return -1;
+        }
+    }
+  if (host_user)
+    {
+      if (plan->n_uid_map || plan->n_gid_map)
+        return fk_error_set (err, EINVAL, "plan: id maps without a user namespace of its own");
+    }
+  else if (check_maps (plan->uid_map, plan->n_uid_map, "uid", err) < 0
+           || check_maps (plan->gid_map, plan->n_gid_map, "gid", err) < 0)
     return -1;
+  if (plan->hostname && plan->ns[FK_PLAN_NS_UTS].inherit)
+    return fk_error_set (err, EINVAL, "plan: a hostname without a uts namespace of its own");
+  if (plan->propagation != 0 && plan->propagation != MS_SLAVE && plan->propagation != MS_SHARED)
+    return fk_error_set (err, EINVAL, "plan: unknown root propagation %d", plan->propagation);
+  for (char **p = plan->sysctl; p && *p; p++)
+    {
+      const char *eq = strchr (*p, '=');
+      if (eq == NULL || eq == *p || memchr (*p, '/', (size_t)(eq - *p)) || strstr (*p, "..")
+          || (*p)[0] == '.')
+        return fk_error_set (err, EINVAL, "plan: sysctl `%s' is not key=value", *p);
+    }
   switch (plan->root.kind)
     {
     case FK_PLAN_ROOT_LAYERS:
@@ -231,8 +265,14 @@ fk_plan_validate (const fk_plan_t *plan, fk_error_t *err)
   for (size_t i = 0; i < plan->n_mounts; i++)
     {
       const fk_plan_mount_t *m = &plan->mounts[i];
-      if ((unsigned)m->kind > FK_PLAN_MOUNT_BIND)
+      if ((unsigned)m->kind > FK_PLAN_MOUNT_FS)
         return fk_error_set (err, EINVAL, "plan: mount %zu has an unknown kind", i);
+      if (m->kind == FK_PLAN_MOUNT_FS
+          && (m->fstype == NULL || lookup_name (fs_types, m->fstype) < 0))
+        return fk_error_set (err, EINVAL, "plan: mount %zu: filesystem type `%s' is not supported",
+                             i, m->fstype ? m->fstype : "(none)");
+      if ((m->flags & FK_PLAN_MOUNT_F_DEVICE) && m->kind != FK_PLAN_MOUNT_BIND)
+        return fk_error_set (err, EINVAL, "plan: mount %zu: only a bind is a device", i);
       if (check_abs (m->dest, "mount destination", err) < 0)
         return -1;
       if (m->kind == FK_PLAN_MOUNT_BIND && check_abs (m->source, "bind source", err) < 0)
@@ -335,8 +375,9 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
   json_t *ns = json_object ();
   for (size_t i = 0; i < FK_PLAN_NS_N; i++)
     json_object_set_new (ns, ns_names[i],
-                         plan->ns[i].join ? json_pack ("{s:s}", "join", plan->ns[i].join)
-                                          : json_object ());
+                         plan->ns[i].join      ? json_pack ("{s:s}", "join", plan->ns[i].join)
+                         : plan->ns[i].inherit ? json_pack ("{s:b}", "inherit", 1)
+                                               : json_object ());
   json_object_set_new (o, "namespaces", ns);
   json_object_set_new (o, "uid_map", maps_json (plan->uid_map, plan->n_uid_map));
   json_object_set_new (o, "gid_map", maps_json (plan->gid_map, plan->n_gid_map));
@@ -356,6 +397,11 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
       const fk_plan_mount_t *m = &plan->mounts[i];
       json_t *j = json_pack ("{s:s,s:s}", "kind", mount_names[m->kind], "dest", m->dest);
       set_str (j, "source", m->source);
+      set_str (j, "fstype", m->fstype);
+      if (m->attrs)
+        json_object_set_new (j, "attrs", json_integer (m->attrs));
+      if (m->flags)
+        json_object_set_new (j, "flags", json_integer (m->flags));
       if (m->options)
         json_object_set_new (j, "options", strv_json (m->options));
       json_object_set_new (j, "readonly", json_boolean (m->readonly));
@@ -375,6 +421,11 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
                        json_pack ("{s:b,s:o,s:o}", "unconfined", plan->seccomp_unconfined, "deny",
                                   strv_json (plan->seccomp_deny), "allow",
                                   strv_json (plan->seccomp_allow)));
+  set_str (o, "seccomp_oci", plan->seccomp_oci);
+  if (plan->sysctl)
+    json_object_set_new (o, "sysctl", strv_json (plan->sysctl));
+  if (plan->propagation)
+    json_object_set_new (o, "propagation", json_integer (plan->propagation));
   const fk_plan_process_t *p = &plan->process;
   json_t *proc = json_object ();
   json_object_set_new (proc, "argv", strv_json (p->argv));
@@ -394,6 +445,11 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
         rl, json_pack ("{s:s,s:I,s:I}", "type", rlimit_name (p->rlimits[i].resource), "soft",
                        (json_int_t)p->rlimits[i].soft, "hard", (json_int_t)p->rlimits[i].hard));
   json_object_set_new (proc, "rlimits", rl);
+  json_t *groups = json_array ();
+  for (size_t i = 0; i < p->n_groups; i++)
+    json_array_append_new (groups, json_integer (p->groups[i]));
+  json_object_set_new (proc, "groups", groups);
+  json_object_set_new (proc, "inherit_stdio", json_boolean (p->inherit_stdio));
   json_object_set_new (o, "process", proc);
   json_t *hooks = json_array ();
   for (size_t i = 0; i < plan->n_hooks; i++)
@@ -564,9 +620,9 @@ decode_caps (json_t *proc, uint64_t *ret, fk_error_t *err)
 static int
 decode_process (json_t *proc, fk_plan_process_t *p, fk_error_t *err)
 {
-  static const char *const keys[]
-      = { "argv", "env",         "cwd",          "uid",  "gid",     "stdio", "rows",
-          "cols", "log_to_disk", "no_new_privs", "caps", "rlimits", NULL };
+  static const char *const keys[] = { "argv",  "env",     "cwd",    "uid",           "gid",
+                                      "stdio", "rows",    "cols",   "log_to_disk",   "no_new_privs",
+                                      "caps",  "rlimits", "groups", "inherit_stdio", NULL };
   uint64_t uid = 0, gid = 0, rows = 0, cols = 0;
   int stdio = (int)p->stdio;
   if (only_keys (proc, "process", keys, err) < 0 || get_strv (proc, "argv", &p->argv, err) < 0
@@ -578,8 +634,27 @@ decode_process (json_t *proc, fk_plan_process_t *p, fk_error_t *err)
       || get_u64 (proc, "cols", 0xffff, &cols, err) < 0
       || get_bool (proc, "log_to_disk", &p->log_to_disk, err) < 0
       || get_bool (proc, "no_new_privs", &p->no_new_privs, err) < 0
+      || get_bool (proc, "inherit_stdio", &p->inherit_stdio, err) < 0
       || decode_caps (proc, &p->caps, err) < 0)
     return -1;
+  json_t *groups = NULL;
+  if (fk_json_get_array (proc, "groups", 0, &groups, err) < 0)
+    return -1;
+  if (groups && json_array_size (groups) > 64)
+    return fk_error_set (err, E2BIG, "plan: more than 64 groups");
+  if (groups && json_array_size (groups))
+    {
+      p->groups = xcalloc (json_array_size (groups), sizeof *p->groups);
+      size_t gi;
+      json_t *g;
+      json_array_foreach (groups, gi, g)
+      {
+        if (!json_is_integer (g) || json_integer_value (g) < 0
+            || json_integer_value (g) >= UINT32_MAX)
+          return fk_error_set (err, EINVAL, "plan: group %zu is not a gid", gi);
+        p->groups[p->n_groups++] = (uint32_t)json_integer_value (g);
+      }
+    }
   p->uid = (uint32_t)uid;
   p->gid = (uint32_t)gid;
   p->stdio = (fk_init_stdio_t)stdio;
@@ -624,10 +699,11 @@ static int
 decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
 {
   static const char *const keys[]
-      = { "id",         "hostname",  "namespaces",   "uid_map",        "gid_map", "root",
-          "disk_bytes", "mounts",    "masked_paths", "readonly_paths", "cgroup",  "limits",
-          "data_plane", "write_etc", "seccomp",      "process",        "hooks",   "start_fifo",
-          NULL };
+      = { "id",          "hostname",   "namespaces", "uid_map",      "gid_map",
+          "root",        "disk_bytes", "mounts",     "masked_paths", "readonly_paths",
+          "cgroup",      "limits",     "data_plane", "write_etc",    "seccomp",
+          "process",     "hooks",      "start_fifo", "seccomp_oci",  "sysctl",
+          "propagation", NULL };
   if (!json_is_object (o))
     return fk_error_set (err, EINVAL, "plan: not a JSON object");
   if (only_keys (o, "the plan", keys, err) < 0 || get_str (o, "id", &plan->id, err) < 0
@@ -641,12 +717,13 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
   for (size_t i = 0; ns && i < FK_PLAN_NS_N; i++)
     {
       json_t *one = NULL;
-      static const char *const nkeys[] = { "join", NULL };
+      static const char *const nkeys[] = { "join", "inherit", NULL };
       if (fk_json_get_object (ns, ns_names[i], 0, &one, err) < 0)
         return -1;
       if (one
           && (only_keys (one, ns_names[i], nkeys, err) < 0
-              || get_str (one, "join", &plan->ns[i].join, err) < 0))
+              || get_str (one, "join", &plan->ns[i].join, err) < 0
+              || get_bool (one, "inherit", &plan->ns[i].inherit, err) < 0))
         return -1;
     }
   if (get_maps (o, "uid_map", plan->uid_map, &plan->n_uid_map, err) < 0
@@ -674,20 +751,28 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
   json_t *e;
   json_array_foreach (mounts, i, e)
   {
-    static const char *const mkeys[] = { "kind", "dest", "source", "options", "readonly", NULL };
+    static const char *const mkeys[]
+        = { "kind", "dest", "source", "options", "readonly", "fstype", "attrs", "flags", NULL };
     const char *dest;
     int mk = 0, ro = 0;
-    cleanup_free char *source = NULL;
+    uint64_t attrs = 0, mflags = 0;
+    cleanup_free char *source = NULL, *fstype = NULL;
     cleanup_strv char **options = NULL;
     if (!json_is_object (e))
       return fk_error_set (err, EINVAL, "plan: mount %zu is not an object", i);
     if (only_keys (e, "a mount", mkeys, err) < 0 || get_enum (e, "kind", mount_names, &mk, err) < 0
         || fk_json_get_string (e, "dest", 1, &dest, err) < 0
         || get_str (e, "source", &source, err) < 0 || get_strv (e, "options", &options, err) < 0
-        || get_bool (e, "readonly", &ro, err) < 0)
+        || get_bool (e, "readonly", &ro, err) < 0 || get_str (e, "fstype", &fstype, err) < 0
+        || get_u64 (e, "attrs", UINT32_MAX, &attrs, err) < 0
+        || get_u64 (e, "flags", 3, &mflags, err) < 0)
       return -1;
     fk_plan_add_mount (plan, (fk_plan_mount_kind_t)mk, dest, source, (const char *const *)options,
                        ro);
+    fk_plan_mount_t *added = &plan->mounts[plan->n_mounts - 1];
+    added->fstype = steal_pointer (&fstype);
+    added->attrs = (unsigned)attrs;
+    added->flags = (int)mflags;
   }
   if (get_strv (o, "masked_paths", &plan->masked_paths, err) < 0
       || get_strv (o, "readonly_paths", &plan->readonly_paths, err) < 0
@@ -752,6 +837,12 @@ decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
     h->point = (fk_plan_hook_point_t)point;
     h->timeout_ms = (unsigned)t;
   }
+  uint64_t prop = 0;
+  if (get_str (o, "seccomp_oci", &plan->seccomp_oci, err) < 0
+      || get_strv (o, "sysctl", &plan->sysctl, err) < 0
+      || get_u64 (o, "propagation", UINT32_MAX, &prop, err) < 0)
+    return -1;
+  plan->propagation = (int)prop;
   return get_str (o, "start_fifo", &plan->start_fifo, err);
 }
 

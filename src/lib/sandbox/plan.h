@@ -29,10 +29,15 @@ typedef enum
 } fk_plan_ns_kind_t;
 
 /* A namespace of the sandbox: a new one (join NULL), or the one at join (a /proc/PID/ns/...
-   path or a bind of one). The user, mount and pid namespaces are always the sandbox's own. */
+   path or a bind of one), or with inherit the creator's own (no namespace made: an OCI config
+   that lists no such namespace). The mount namespace is always the sandbox's own; the user
+   namespace is new or inherited (then the sandbox's root is the host's, the id maps are empty
+   and the root is used as given, not idmapped); the pid namespace may not be joined unless the
+   user namespace is inherited. */
 typedef struct fk_plan_ns
 {
   char *join;
+  int inherit;
 } fk_plan_ns_t;
 
 typedef struct fk_plan_idmap
@@ -70,6 +75,8 @@ typedef enum
   FK_PLAN_MOUNT_DISK_TMP, /* the disk's tmp dir */
   FK_PLAN_MOUNT_TMPFS,    /* a tmpfs with options ("size=...", "mode=...") */
   FK_PLAN_MOUNT_BIND,     /* a bind of the host path source (read-only with readonly) */
+  FK_PLAN_MOUNT_FS, /* a new filesystem of type fstype (devpts, mqueue, cgroup, cgroup2, tmpfs,
+                       proc, sysfs) with options as its data */
 } fk_plan_mount_kind_t;
 
 typedef struct fk_plan_mount
@@ -77,9 +84,16 @@ typedef struct fk_plan_mount
   fk_plan_mount_kind_t kind;
   char *dest;     /* absolute inside the sandbox */
   char *source;   /* BIND */
-  char **options; /* TMPFS */
-  int readonly;   /* BIND, TMPFS */
+  char **options; /* TMPFS, FS */
+  int readonly;   /* BIND, TMPFS, FS */
+  char *fstype;   /* FS */
+  unsigned attrs; /* BIND, FS: MOUNT_ATTR_* added (NOEXEC, NOATIME...); nosuid and nodev are
+                     always set but on devpts and on a device bind */
+  int flags;      /* FK_PLAN_MOUNT_F_* */
 } fk_plan_mount_t;
+
+#define FK_PLAN_MOUNT_F_NONRECURSIVE 1 /* BIND: the source's own mount, not the ones below it */
+#define FK_PLAN_MOUNT_F_DEVICE 2       /* BIND: a host device node, usable (no nodev) */
 
 typedef struct fk_plan_rlimit
 {
@@ -92,8 +106,13 @@ typedef struct fk_plan_rlimit
    or outlives timeout_ms (its group is killed then) fails the start. */
 typedef enum
 {
-  FK_PLAN_HOOK_CREATE_RUNTIME, /* the child exists in its namespaces, before its root is built */
-  FK_PLAN_HOOK_POSTSTART,      /* after the process started */
+  FK_PLAN_HOOK_CREATE_RUNTIME,   /* the child exists in its namespaces, before its root is built */
+  FK_PLAN_HOOK_POSTSTART,        /* after the process started */
+  FK_PLAN_HOOK_CREATE_CONTAINER, /* in the sandbox's namespaces, its root built, before
+                                    pivot_root (the command is the host's) */
+  FK_PLAN_HOOK_START_CONTAINER,  /* in the sandbox, before its process execs (the command is
+                                    the sandbox's) */
+  FK_PLAN_HOOK_POSTSTOP,         /* run by the front end after the sandbox is gone */
   FK_PLAN_HOOK_N,
 } fk_plan_hook_point_t;
 
@@ -119,6 +138,11 @@ typedef struct fk_plan_process
   uint64_t caps; /* bounding, permitted, effective and inheritable: bit N is CAP N */
   fk_plan_rlimit_t *rlimits;
   size_t n_rlimits;
+  uint32_t *groups; /* supplementary gids, inside the sandbox */
+  size_t n_groups;
+  int inherit_stdio; /* stdio: the creator's own 0, 1 and 2 (an OCI runtime's caller's) */
+  int umask_set;     /* the process's umask is umask (else the creator's) */
+  unsigned umask;
 } fk_plan_process_t;
 
 typedef struct fk_plan
@@ -141,6 +165,11 @@ typedef struct fk_plan
   int write_etc;                   /* /etc/hosts and /etc/resolv.conf for the hostname */
   int seccomp_unconfined;
   char **seccomp_deny, **seccomp_allow;
+  /* An OCI seccomp profile (its JSON: defaultAction, architectures, syscalls with args and
+     errnoRet), loaded instead of firkin's filter when set (sandbox/seccomp_oci.h). */
+  char *seccomp_oci;
+  char **sysctl;   /* "key=value", written below /proc/sys before pivot_root */
+  int propagation; /* the root's propagation after pivot_root: 0 (private), MS_SLAVE, MS_SHARED */
   fk_plan_process_t process;
   fk_plan_hook_t *hooks;
   size_t n_hooks;

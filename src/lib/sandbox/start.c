@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,7 +31,11 @@
 #include "sandbox/mount.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/network.h"
+#include "sandbox/seccomp_oci.h"
 #include "sandbox/userns.h"
+
+static const char *const ns_kind_names[FK_PLAN_NS_N]
+    = { "user", "mount", "pid", "network", "ipc", "uts", "cgroup" };
 
 /* Root providers: each makes the root's detached mount and the disk, owned by the sandbox's
    root (host ids root_uid:root_gid), from the plan's root. */
@@ -67,10 +73,25 @@ static int
 root_dir (const fk_plan_t *plan, int userns_fd, uid_t root_uid, gid_t root_gid,
           int fds[FK_LAUNCH_N_FDS], fk_error_t *err)
 {
-  if (fk_userns_idmapped_tree (userns_fd, plan->root.path, plan->root.readonly,
-                               &fds[FK_LAUNCH_FD_ROOT], err)
-      < 0)
+  if (plan->ns[FK_PLAN_NS_USER].inherit)
+    {
+      /* No user namespace: the root as given, whatever it is (an engine's overlay mount, which
+         cannot be idmapped), with what is mounted below it; nodev, as the sandbox may mknod. */
+      cleanup_close int fd = open_tree (AT_FDCWD, plan->root.path,
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      if (fd < 0)
+        return fk_error_set_errno (err, "root `%s'", plan->root.path);
+      struct mount_attr attr
+          = { .attr_set = MOUNT_ATTR_NODEV | (plan->root.readonly ? MOUNT_ATTR_RDONLY : 0) };
+      if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        return fk_error_set_errno (err, "root `%s': set its attributes", plan->root.path);
+      fds[FK_LAUNCH_FD_ROOT] = steal_fd (&fd);
+    }
+  else if (fk_userns_idmapped_tree (userns_fd, plan->root.path, plan->root.readonly,
+                                    &fds[FK_LAUNCH_FD_ROOT], err)
+           < 0)
     return fk_error_wrap (err, "root `%s'", plan->root.path);
+  (void)userns_fd;
   return fk_mount_build_disk (plan->disk_bytes, root_uid, root_gid, &fds[FK_LAUNCH_FD_SCRATCH],
                               err);
 }
@@ -137,9 +158,13 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
       errno = r;
       return fk_error_set_errno (err, "hook `%s'", h->argv[0]);
     }
-  json_t *st = json_pack (
-      "{s:s, s:s, s:s, s:i}", "ociVersion", "1.0.2", "id", plan->id ? plan->id : "", "status",
-      h->point == FK_PLAN_HOOK_POSTSTART ? "running" : "creating", "pid", (json_int_t)pid);
+  json_t *st = json_pack ("{s:s, s:s, s:s, s:i}", "ociVersion", "1.0.2", "id",
+                          plan->id ? plan->id : "", "status",
+                          h->point == FK_PLAN_HOOK_POSTSTART         ? "running"
+                          : h->point == FK_PLAN_HOOK_POSTSTOP        ? "stopped"
+                          : h->point == FK_PLAN_HOOK_START_CONTAINER ? "created"
+                                                                     : "creating",
+                          "pid", (json_int_t)pid);
   cleanup_free char *state = st ? json_dumps (st, JSON_COMPACT) : NULL;
   json_decref (st);
   if (state != NULL) /* a hook may not read it: what it does not take is dropped */
@@ -210,13 +235,16 @@ bind_trees (const fk_plan_t *plan, start_ctx_t *c, fk_error_t *err)
         continue;
       if (c->n_mount_fds >= FK_LAUNCH_N_FDS + FK_LAUNCH_MAX_BINDS)
         return fk_error_set (err, E2BIG, "more than %d bind mounts", FK_LAUNCH_MAX_BINDS);
-      int fd = open_tree (AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      int rec = (m->flags & FK_PLAN_MOUNT_F_NONRECURSIVE) ? 0 : AT_RECURSIVE;
+      int fd = open_tree (AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
       if (fd < 0)
         return fk_error_set_errno (err, "bind `%s'", m->source);
       c->mount_fds[c->n_mount_fds++] = fd;
-      struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                             | (m->readonly ? MOUNT_ATTR_RDONLY : 0) };
-      if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+      struct mount_attr attr
+          = { .attr_set = MOUNT_ATTR_NOSUID | m->attrs
+                          | ((m->flags & FK_PLAN_MOUNT_F_DEVICE) ? 0 : MOUNT_ATTR_NODEV)
+                          | (m->readonly ? MOUNT_ATTR_RDONLY : 0) };
+      if (mount_setattr (fd, "", AT_EMPTY_PATH | (unsigned)rec, &attr, sizeof attr) < 0)
         return fk_error_set_errno (err, "bind `%s': set its attributes", m->source);
     }
   return 0;
@@ -412,6 +440,8 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
     c.mount_fds[i] = -1;
   fk_plan_started_t s = { .pid = -1, .pidfd = -1, .stdio_fds = { -1, -1, -1 } };
   cleanup_close int fifo_fd = -1;
+  cleanup_free struct sock_filter *seccomp_prog = NULL;
+  size_t seccomp_len = 0;
   int ret_code = -1;
 
   unsigned long long flags = FK_SANDBOX_CLONE_NS_FLAGS;
@@ -425,9 +455,21 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
             fk_error_set_errno (err, "open namespace `%s'", plan->ns[i].join);
             goto out;
           }
+        int type = ioctl (c.ns_fds[i], NS_GET_NSTYPE);
+        if (type != ns_clone_flag[i])
+          {
+            fk_error_set (err, EINVAL, "namespace path `%s' is not a %s namespace",
+                          plan->ns[i].join, ns_kind_names[i]);
+            goto out;
+          }
         flags &= ~(unsigned long long)ns_clone_flag[i];
         joins = 1;
       }
+    else if (plan->ns[i].inherit)
+      flags &= ~(unsigned long long)ns_clone_flag[i];
+  if (plan->seccomp_oci
+      && fk_seccomp_oci_compile (plan->seccomp_oci, &seccomp_prog, &seccomp_len, err) < 0)
+    goto out;
   if (plan->start_fifo)
     {
       /* Opened here, by the host, for the child to read from: inside its user namespace the
@@ -487,6 +529,8 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
     .listen_fd = io->listen_fd,
     .stdio_fds = { c.pipes[0][0], c.pipes[1][1], c.pipes[2][1] },
     .start_fifo_fd = fifo_fd,
+    .seccomp_prog = seccomp_prog,
+    .seccomp_len = seccomp_len,
   };
   memcpy (launch.cgroup_join_fds, c.join_fds, sizeof c.join_fds);
   if (joins || multi_threaded ())
@@ -510,7 +554,7 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
   c.sync[1] = close_and_reset (c.sync[1]);
   c.errp[1] = close_and_reset (c.errp[1]);
 
-  if (write_maps (plan, s.pid, err) < 0
+  if ((!plan->ns[FK_PLAN_NS_USER].inherit && write_maps (plan, s.pid, err) < 0)
       || (c.cgroup_fd < 0 && launch.cgroup_join_fds[0] < 0
           && fk_cgroup_add_pid (cgroups, plan->cgroup, s.pid, err) < 0)
       || fk_plan_run_hooks (plan, FK_PLAN_HOOK_CREATE_RUNTIME, s.pid, err) < 0

@@ -1,0 +1,84 @@
+/* oci/oci.h: fk-oci, firkin as an OCI runtime with runc's command line: the verbs, the
+   container state store below --root and the error log (--log, --log-format). */
+#ifndef FK_OCI_OCI_H
+#define FK_OCI_OCI_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/ociconfig.h"
+#include "sandbox/plan.h"
+
+typedef struct oci_globals
+{
+  const char *root; /* --root: one directory per container */
+  const char *log;  /* --log */
+  int log_json;     /* --log-format json */
+  int systemd_cgroup;
+} oci_globals_t;
+
+extern oci_globals_t oci_g;
+
+/* Logs an error (stderr, and --log as a JSON or text line); returns 1, the exit status. */
+int oci_fail (fk_error_t *err);
+int oci_failf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void oci_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* A container's state, kept in <root>/<id>/state.json. */
+typedef struct oci_container
+{
+  char *id;
+  char *dir; /* <root>/<id> */
+  int dirfd; /* locked (flock) while open */
+  pid_t pid;
+  unsigned long long pid_start; /* the pid's start time: a reused pid is not the container's */
+  char *bundle, *rootfs, *created, *cgroup, *oci_version;
+  json_t *annotations;
+  int started;
+} oci_container_t;
+
+typedef enum
+{
+  OCI_CREATED,
+  OCI_RUNNING,
+  OCI_PAUSED,
+  OCI_STOPPED,
+} oci_status_t;
+
+/* Checks an id ([A-Za-z0-9_+.-], not `.' nor `..', at most 1024 bytes). */
+int oci_check_id (const char *id, fk_error_t *err);
+/* Makes the state dir of a new container (EEXIST: it exists) and locks it. */
+int oci_container_new (const char *id, oci_container_t *ret, fk_error_t *err);
+/* Opens and locks an existing one; ENOENT when there is none. With partial_ok a dir whose
+   state.json is missing or broken opens with pid 0. */
+int oci_container_open (const char *id, int partial_ok, oci_container_t *ret, fk_error_t *err);
+int oci_container_save (const oci_container_t *c, fk_error_t *err);
+/* Removes the state dir. */
+void oci_container_remove (oci_container_t *c);
+void oci_container_close (oci_container_t *c);
+oci_status_t oci_container_status (const oci_container_t *c, const fk_cgroup_layout_t *cg);
+const char *oci_status_name (oci_status_t s);
+/* The plan again, from the config.json copy in the state dir. */
+int oci_container_plan (const oci_container_t *c, fk_plan_t *ret_plan, fk_oci_info_t *ret_info,
+                        fk_error_t *err);
+/* The options the config parser takes on this host. */
+void oci_config_opts (const char *id, const char *bundle, const fk_cgroup_layout_t *cg,
+                      fk_oci_opts_t *ret);
+unsigned long long oci_pid_start (pid_t pid);
+
+int oci_create (int argc, char **argv);
+int oci_start (int argc, char **argv);
+int oci_state (int argc, char **argv);
+int oci_kill (int argc, char **argv);
+int oci_delete (int argc, char **argv);
+int oci_exec (int argc, char **argv);
+int oci_ps (int argc, char **argv);
+int oci_pause (int argc, char **argv);
+int oci_resume (int argc, char **argv);
+int oci_update (int argc, char **argv);
+int oci_features (int argc, char **argv);
+int oci_list (int argc, char **argv);
+
+#endif

@@ -1,0 +1,683 @@
+/* oci/verbs.c: the lifecycle verbs. create starts the plan with a start fifo, so the
+   container's process waits, in its namespaces, confined, before exec, until `start'. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/xalloc.h"
+#include "oci/oci.h"
+#include "sandbox/launch.h"
+
+/* getopt_long_only over a verb's arguments: long options with one or two dashes. */
+#define VERB_OPTS(argc, argv) (optind = 0, opterr = 1)
+
+static int
+detect (fk_cgroup_layout_t *cg, fk_error_t *err)
+{
+  return fk_cgroup_detect (NULL, cg, err);
+}
+
+static char *
+now_rfc3339 (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r (&ts.tv_sec, &tm);
+  return xasprintf ("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+static int
+write_pid_file (const char *path, pid_t pid, fk_error_t *err)
+{
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
+  return fk_write_file_atomic_at (AT_FDCWD, path, buf, (size_t)n, 0644, err);
+}
+
+/* runc's console socket: connect to the caller's unix socket, send the terminal's master as
+   the one SCM_RIGHTS fd with the pty's name as the payload. */
+static int
+connect_console (const char *path, fk_error_t *err)
+{
+  struct stat st;
+  if (stat (path, &st) < 0)
+    return fk_error_set_errno (err, "console socket `%s'", path);
+  if (!S_ISSOCK (st.st_mode))
+    return fk_error_set (err, ENOTSOCK, "console socket `%s' is not a socket", path);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  if (strlen (path) >= sizeof sa.sun_path)
+    return fk_error_set (err, ENAMETOOLONG, "console socket `%s': path too long", path);
+  strcpy (sa.sun_path, path);
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    {
+      fk_error_set_errno (err, "connect to console socket `%s'", path);
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+int oci_send_console (int sock, int master, fk_error_t *err);
+int
+oci_send_console (int sock, int master, fk_error_t *err)
+{
+  unsigned n = 0;
+  char name[64] = "/dev/pts/ptmx";
+  if (ioctl (master, TIOCGPTN, &n) == 0)
+    snprintf (name, sizeof name, "/dev/pts/%u", n);
+  struct iovec iov = { .iov_base = name, .iov_len = strlen (name) };
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  memset (cbuf, 0, sizeof cbuf);
+  struct msghdr msg
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &master, sizeof (int));
+  if (sendmsg (sock, &msg, MSG_NOSIGNAL) < 0)
+    return fk_error_set_errno (err, "send the terminal on the console socket");
+  return 0;
+}
+
+int
+oci_create (int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "bundle", required_argument, NULL, 'b' },
+    { "pid-file", required_argument, NULL, 'p' },
+    { "console-socket", required_argument, NULL, 'c' },
+    { "no-pivot", no_argument, NULL, 'n' },
+    { "no-new-keyring", no_argument, NULL, 'k' },
+    { "preserve-fds", required_argument, NULL, 'f' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *bundle = ".", *pid_file = NULL, *console = NULL;
+  int opt;
+  VERB_OPTS (argc, argv);
+  while ((opt = getopt_long_only (argc, argv, "+b:", longopts, NULL)) != -1)
+    switch (opt)
+      {
+      case 'b':
+        bundle = optarg;
+        break;
+      case 'p':
+        pid_file = optarg;
+        break;
+      case 'c':
+        console = optarg;
+        break;
+      case 'n': /* pivot_root always: the sandbox's root is never a chroot */
+      case 'k': /* the session keyring is the caller's: firkin does not make one */
+        break;
+      case 'f':
+        if (strcmp (optarg, "0") != 0)
+          return oci_failf ("create: --preserve-fds is not supported");
+        break;
+      default:
+        return oci_failf ("create: unknown option");
+      }
+  if (optind + 1 != argc)
+    return oci_failf ("create: usage: create [--bundle DIR] [--pid-file FILE] "
+                      "[--console-socket SOCKET] ID");
+  const char *id = argv[optind];
+  fk_error_t err = FK_ERROR_INIT;
+  char real_bundle[PATH_MAX];
+  if (oci_check_id (id, &err) < 0)
+    return oci_fail (&err);
+  if (realpath (bundle, real_bundle) == NULL)
+    return oci_failf ("create: bundle `%s': %s", bundle, strerror (errno));
+  cleanup_free char *config_path = xasprintf ("%s/config.json", real_bundle);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (fk_read_file_at (AT_FDCWD, config_path, FK_OCI_CONFIG_MAX, &text, &len, &err) < 0)
+    return oci_fail (&err);
+  fk_cgroup_layout_t cg = { 0 };
+  if (detect (&cg, &err) < 0)
+    return oci_fail (&err);
+  fk_oci_opts_t opts;
+  oci_config_opts (id, real_bundle, &cg, &opts);
+  fk_plan_t plan;
+  fk_oci_info_t info = { 0 };
+  if (fk_oci_config_to_plan (text, len, &opts, &plan, &info, &err) < 0)
+    {
+      fk_cgroup_layout_free (&cg);
+      return oci_fail (&err);
+    }
+  int status = 1;
+  int console_fd = -1;
+  oci_container_t c = { .dirfd = -1 };
+  fk_plan_started_t started = { .pid = -1, .pidfd = -1, .stdio_fds = { -1, -1, -1 } };
+  int made = 0;
+  struct stat st;
+  if (stat (plan.root.path, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      fk_error_set (&err, ENOENT, "root `%s' does not exist or is not a directory", plan.root.path);
+      goto out;
+    }
+  if (info.terminal)
+    {
+      if (console == NULL)
+        {
+          fk_error_set (&err, EINVAL, "process.terminal is set but no --console-socket is given");
+          goto out;
+        }
+      console_fd = connect_console (console, &err);
+      if (console_fd < 0)
+        goto out;
+    }
+  if (oci_container_new (id, &c, &err) < 0)
+    goto out;
+  made = 1;
+  if (fk_write_file_atomic_at (c.dirfd, "config.json", text, len, 0600, &err) < 0)
+    goto out;
+  plan.start_fifo = xasprintf ("%s/start.fifo", c.dir);
+  if (mkfifo (plan.start_fifo, 0600) < 0)
+    {
+      fk_error_set_errno (&err, "make `%s'", plan.start_fifo);
+      goto out;
+    }
+  fk_plan_io_t io = { .cgroups = &cg, .exec_fd = -1, .listen_fd = -1 };
+  if (fk_plan_start (&plan, &io, &started, &err) < 0)
+    goto out;
+  if (info.terminal && oci_send_console (console_fd, started.stdio_fds[0], &err) < 0)
+    goto out;
+  if (info.has_oom_score_adj)
+    {
+      char path[64], val[16];
+      snprintf (path, sizeof path, "/proc/%d/oom_score_adj", (int)started.pid);
+      int n = snprintf (val, sizeof val, "%d", info.oom_score_adj);
+      int fd = open (path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, val, (size_t)n) != n)
+        oci_warn ("set oom_score_adj %d: %s", info.oom_score_adj, strerror (errno));
+      if (fd >= 0)
+        close (fd);
+    }
+  c.pid = started.pid;
+  c.pid_start = oci_pid_start (started.pid);
+  c.bundle = xstrdup (real_bundle);
+  c.rootfs = xstrdup (plan.root.path);
+  c.created = now_rfc3339 ();
+  c.cgroup = xstrdup (plan.cgroup);
+  c.oci_version = xstrdup (info.oci_version);
+  c.annotations = json_loads (info.annotations, 0, NULL);
+  if (oci_container_save (&c, &err) < 0)
+    goto out;
+  if (pid_file && write_pid_file (pid_file, started.pid, &err) < 0)
+    goto out;
+  status = 0;
+out:
+  if (status != 0)
+    {
+      if (started.pid > 0)
+        fk_plan_undo (&plan, &cg, &started);
+      if (made)
+        oci_container_remove (&c);
+      oci_fail (&err);
+    }
+  for (int i = 0; i < 3; i++)
+    if (started.stdio_fds[i] >= 0)
+      close (started.stdio_fds[i]);
+  if (started.pidfd >= 0)
+    close (started.pidfd);
+  if (console_fd >= 0)
+    close (console_fd);
+  oci_container_close (&c);
+  fk_plan_clear (&plan);
+  fk_oci_info_clear (&info);
+  fk_cgroup_layout_free (&cg);
+  return status;
+}
+
+/* The one ID argument of a verb with no options but those in longopts. */
+static const char *
+one_id (int argc, char **argv, const char *verb)
+{
+  if (optind + 1 != argc)
+    {
+      oci_failf ("%s: usage: %s ID", verb, verb);
+      return NULL;
+    }
+  return argv[optind];
+}
+
+static int
+no_opts (int argc, char **argv)
+{
+  static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+  VERB_OPTS (argc, argv);
+  return getopt_long_only (argc, argv, "+", longopts, NULL) == -1 ? 0 : -1;
+}
+
+int
+oci_start (int argc, char **argv)
+{
+  if (no_opts (argc, argv) < 0)
+    return oci_failf ("start: unknown option");
+  const char *id = one_id (argc, argv, "start");
+  if (id == NULL)
+    return 1;
+  fk_error_t err = FK_ERROR_INIT;
+  oci_container_t c;
+  fk_cgroup_layout_t cg = { 0 };
+  if (oci_container_open (id, 0, &c, &err) < 0)
+    return oci_fail (&err);
+  int status = 1;
+  if (detect (&cg, &err) < 0)
+    goto out;
+  oci_status_t s = oci_container_status (&c, &cg);
+  if (s != OCI_CREATED)
+    {
+      fk_error_set (&err, EINVAL, "container `%s' is %s, not created: it cannot be started", id,
+                    oci_status_name (s));
+      goto out;
+    }
+  cleanup_free char *fifo = xasprintf ("%s/start.fifo", c.dir);
+  if (fk_plan_release_start (fifo, &err) < 0)
+    goto out;
+  c.started = 1;
+  unlink (fifo);
+  if (oci_container_save (&c, &err) < 0)
+    goto out;
+  fk_plan_t plan;
+  fk_oci_info_t info;
+  if (oci_container_plan (&c, &plan, &info, &err) == 0)
+    {
+      /* A failed poststart hook is a warning, as the spec says. */
+      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTART, c.pid, &err) < 0)
+        {
+          oci_warn ("poststart: %s", fk_error_message (&err));
+          fk_error_clear (&err);
+        }
+      fk_plan_clear (&plan);
+      fk_oci_info_clear (&info);
+    }
+  fk_error_clear (&err);
+  status = 0;
+out:
+  if (status)
+    oci_fail (&err);
+  fk_cgroup_layout_free (&cg);
+  oci_container_close (&c);
+  return status;
+}
+
+int
+oci_state (int argc, char **argv)
+{
+  if (no_opts (argc, argv) < 0)
+    return oci_failf ("state: unknown option");
+  const char *id = one_id (argc, argv, "state");
+  if (id == NULL)
+    return 1;
+  fk_error_t err = FK_ERROR_INIT;
+  oci_container_t c;
+  if (oci_container_open (id, 0, &c, &err) < 0)
+    return oci_fail (&err);
+  fk_cgroup_layout_t cg = { 0 };
+  if (detect (&cg, &err) < 0)
+    {
+      oci_container_close (&c);
+      return oci_fail (&err);
+    }
+  oci_status_t s = oci_container_status (&c, &cg);
+  json_t *o = json_pack ("{s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s,s:O?}", "ociVersion",
+                         c.oci_version ? c.oci_version : "1.2.0", "id", c.id, "status",
+                         oci_status_name (s), "pid", s == OCI_STOPPED ? 0 : (int)c.pid, "bundle",
+                         c.bundle, "rootfs", c.rootfs, "created", c.created, "owner", "",
+                         "annotations", c.annotations);
+  char *text = json_dumps (o, JSON_INDENT (2));
+  printf ("%s\n", text);
+  free (text);
+  json_decref (o);
+  fk_cgroup_layout_free (&cg);
+  oci_container_close (&c);
+  return 0;
+}
+
+static int
+parse_signal (const char *s)
+{
+  char *end;
+  long n = strtol (s, &end, 10);
+  if (*s && *end == '\0')
+    return n > 0 && n < NSIG ? (int)n : -1;
+  if (strncasecmp (s, "SIG", 3) == 0)
+    s += 3;
+  for (int i = 1; i < NSIG; i++)
+    {
+      const char *name = sigabbrev_np (i);
+      if (name && strcasecmp (name, s) == 0)
+        return i;
+    }
+  if (strncasecmp (s, "RTMIN+", 6) == 0)
+    {
+      n = strtol (s + 6, &end, 10);
+      if (*end == '\0' && n >= 0 && SIGRTMIN + n <= SIGRTMAX)
+        return SIGRTMIN + (int)n;
+    }
+  return -1;
+}
+
+int
+oci_kill (int argc, char **argv)
+{
+  static const struct option longopts[]
+      = { { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
+  int all = 0, opt;
+  VERB_OPTS (argc, argv);
+  while ((opt = getopt_long_only (argc, argv, "+a", longopts, NULL)) != -1)
+    if (opt == 'a')
+      all = 1;
+    else
+      return oci_failf ("kill: unknown option");
+  if (optind >= argc || argc - optind > 2)
+    return oci_failf ("kill: usage: kill [--all] ID [SIGNAL]");
+  const char *id = argv[optind];
+  int sig = optind + 1 < argc ? parse_signal (argv[optind + 1]) : SIGTERM;
+  if (sig < 0)
+    return oci_failf ("kill: unknown signal `%s'", argv[optind + 1]);
+  fk_error_t err = FK_ERROR_INIT;
+  oci_container_t c;
+  if (oci_container_open (id, 0, &c, &err) < 0)
+    return oci_fail (&err);
+  fk_cgroup_layout_t cg = { 0 };
+  int status = 0;
+  if (detect (&cg, &err) < 0)
+    status = oci_fail (&err);
+  else if (oci_container_status (&c, &cg) == OCI_STOPPED)
+    ; /* the process is gone already: what the signal was for is done (engines kill again) */
+  else if (all)
+    {
+      pid_t *pids = NULL;
+      size_t n = 0;
+      if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+        status = oci_fail (&err);
+      for (size_t i = 0; i < n; i++)
+        kill (pids[i], sig);
+      free (pids);
+      /* A frozen cgroup gets the signal once it thaws; SIGKILL lands now. */
+    }
+  else if (kill (c.pid, sig) < 0 && errno != ESRCH)
+    status = oci_failf ("kill `%s': %s", id, strerror (errno));
+  fk_cgroup_layout_free (&cg);
+  oci_container_close (&c);
+  return status;
+}
+
+int
+oci_delete (int argc, char **argv)
+{
+  static const struct option longopts[]
+      = { { "force", no_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+  int force = 0, opt;
+  VERB_OPTS (argc, argv);
+  while ((opt = getopt_long_only (argc, argv, "+f", longopts, NULL)) != -1)
+    if (opt == 'f')
+      force = 1;
+    else
+      return oci_failf ("delete: unknown option");
+  const char *id = one_id (argc, argv, "delete");
+  if (id == NULL)
+    return 1;
+  fk_error_t err = FK_ERROR_INIT;
+  oci_container_t c;
+  if (oci_container_open (id, force, &c, &err) < 0)
+    {
+      if (force && err.code == ENOENT)
+        {
+          fk_error_clear (&err);
+          return 0;
+        }
+      return oci_fail (&err);
+    }
+  fk_cgroup_layout_t cg = { 0 };
+  if (detect (&cg, &err) < 0)
+    {
+      oci_container_close (&c);
+      return oci_fail (&err);
+    }
+  oci_status_t s = oci_container_status (&c, &cg);
+  if ((s == OCI_RUNNING || s == OCI_PAUSED) && !force)
+    {
+      oci_container_close (&c);
+      fk_cgroup_layout_free (&cg);
+      return oci_failf ("container `%s' is %s: stop it first or delete with --force", id,
+                        oci_status_name (s));
+    }
+  fk_plan_t plan;
+  fk_oci_info_t info;
+  int have_plan = oci_container_plan (&c, &plan, &info, &err) == 0;
+  fk_error_clear (&err);
+  const char *cgroup = c.cgroup ? c.cgroup : have_plan ? plan.cgroup : NULL;
+  if (s != OCI_STOPPED && c.pid > 0)
+    kill (c.pid, SIGKILL);
+  if (cgroup)
+    {
+      if (fk_cgroup_kill (&cg, cgroup, 5000, &err) < 0)
+        fk_error_clear (&err);
+      if (fk_cgroup_destroy (&cg, cgroup, &err) < 0)
+        {
+          oci_warn ("remove cgroup `%s': %s", cgroup, fk_error_message (&err));
+          fk_error_clear (&err);
+        }
+    }
+  if (have_plan)
+    {
+      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTOP, c.pid, &err) < 0)
+        {
+          oci_warn ("poststop: %s", fk_error_message (&err));
+          fk_error_clear (&err);
+        }
+      fk_plan_clear (&plan);
+      fk_oci_info_clear (&info);
+    }
+  oci_container_remove (&c);
+  oci_container_close (&c);
+  fk_cgroup_layout_free (&cg);
+  return 0;
+}
+
+int
+oci_ps (int argc, char **argv)
+{
+  static const struct option longopts[]
+      = { { "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+  const char *format = "table";
+  int opt;
+  VERB_OPTS (argc, argv);
+  while ((opt = getopt_long_only (argc, argv, "+f:", longopts, NULL)) != -1)
+    if (opt == 'f')
+      format = optarg;
+    else
+      return oci_failf ("ps: unknown option");
+  if (optind >= argc)
+    return oci_failf ("ps: usage: ps [--format table|json] ID");
+  if (optind + 1 < argc)
+    return oci_failf ("ps: ps options are not supported");
+  fk_error_t err = FK_ERROR_INIT;
+  oci_container_t c;
+  if (oci_container_open (argv[optind], 0, &c, &err) < 0)
+    return oci_fail (&err);
+  fk_cgroup_layout_t cg = { 0 };
+  pid_t *pids = NULL;
+  size_t n = 0;
+  int status = 0;
+  if (detect (&cg, &err) < 0 || fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+    status = oci_fail (&err);
+  else if (strcmp (format, "json") == 0)
+    {
+      printf ("[");
+      for (size_t i = 0; i < n; i++)
+        printf ("%s%d", i ? "," : "", (int)pids[i]);
+      printf ("]\n");
+    }
+  else
+    {
+      printf ("PID\n");
+      for (size_t i = 0; i < n; i++)
+        printf ("%d\n", (int)pids[i]);
+    }
+  free (pids);
+  fk_cgroup_layout_free (&cg);
+  oci_container_close (&c);
+  return status;
+}
+
+static int
+freeze (int argc, char **argv, int frozen)
+{
+  const char *verb = frozen ? "pause" : "resume";
+  if (no_opts (argc, argv) < 0)
+    return oci_failf ("%s: unknown option", verb);
+  const char *id = one_id (argc, argv, verb);
+  if (id == NULL)
+    return 1;
+  fk_error_t err = FK_ERROR_INIT;
+  oci_container_t c;
+  if (oci_container_open (id, 0, &c, &err) < 0)
+    return oci_fail (&err);
+  fk_cgroup_layout_t cg = { 0 };
+  int status = 0;
+  if (detect (&cg, &err) < 0)
+    status = oci_fail (&err);
+  else
+    {
+      oci_status_t s = oci_container_status (&c, &cg);
+      if (s != (frozen ? OCI_RUNNING : OCI_PAUSED))
+        status = oci_failf ("container `%s' is %s: it cannot be %s", id, oci_status_name (s),
+                            frozen ? "paused" : "resumed");
+      else if (fk_cgroup_freeze (&cg, c.cgroup, frozen, &err) < 0)
+        status = oci_fail (&err);
+    }
+  fk_cgroup_layout_free (&cg);
+  oci_container_close (&c);
+  return status;
+}
+
+int
+oci_pause (int argc, char **argv)
+{
+  return freeze (argc, argv, 1);
+}
+
+int
+oci_resume (int argc, char **argv)
+{
+  return freeze (argc, argv, 0);
+}
+
+int
+oci_update (int argc, char **argv)
+{
+  static const struct option longopts[]
+      = { { "resources", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 } };
+  const char *file = NULL;
+  int opt;
+  VERB_OPTS (argc, argv);
+  while ((opt = getopt_long_only (argc, argv, "+r:", longopts, NULL)) != -1)
+    if (opt == 'r')
+      file = optarg;
+    else
+      return oci_failf ("update: only --resources FILE is supported");
+  if (file == NULL || optind + 1 != argc)
+    return oci_failf ("update: usage: update --resources FILE|- ID");
+  fk_error_t err = FK_ERROR_INIT;
+  cleanup_free char *text = NULL;
+  size_t len;
+  int r = strcmp (file, "-") == 0
+              ? fk_read_all (0, FK_OCI_CONFIG_MAX, &text, &len, &err)
+              : fk_read_file_at (AT_FDCWD, file, FK_OCI_CONFIG_MAX, &text, &len, &err);
+  fk_cgroup_limits_t lim;
+  if (r < 0 || fk_oci_resources (text, len, &lim, &err) < 0)
+    return oci_fail (&err);
+  oci_container_t c;
+  if (oci_container_open (argv[optind], 0, &c, &err) < 0)
+    return oci_fail (&err);
+  fk_cgroup_layout_t cg = { 0 };
+  int status = 0;
+  if (detect (&cg, &err) < 0 || fk_cgroup_create (&cg, c.cgroup, &lim, &err) < 0)
+    status = oci_fail (&err);
+  fk_cgroup_layout_free (&cg);
+  oci_container_close (&c);
+  return status;
+}
+
+int
+oci_features (int argc, char **argv)
+{
+  (void)argc;
+  (void)argv;
+  printf (
+      "{\n"
+      "  \"ociVersionMin\": \"1.0.0\",\n"
+      "  \"ociVersionMax\": \"1.2.0\",\n"
+      "  \"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", "
+      "\"startContainer\", \"poststart\", \"poststop\"],\n"
+      "  \"mountOptions\": [\"bind\", \"rbind\", \"ro\", \"rw\", \"nosuid\", \"nodev\", "
+      "\"noexec\", \"noatime\", \"nodiratime\", \"strictatime\", \"relatime\", \"private\", "
+      "\"rprivate\", \"slave\", \"rslave\", \"shared\", \"rshared\"],\n"
+      "  \"linux\": {\n"
+      "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", \"user\", "
+      "\"uts\"],\n"
+      "    \"capabilities\": [],\n"
+      "    \"cgroup\": {\"v1\": true, \"v2\": true, \"systemd\": true, \"systemdUser\": false},\n"
+      "    \"seccomp\": {\"enabled\": true, \"actions\": [\"SCMP_ACT_ALLOW\", "
+      "\"SCMP_ACT_ERRNO\", \"SCMP_ACT_KILL\", \"SCMP_ACT_KILL_PROCESS\", "
+      "\"SCMP_ACT_KILL_THREAD\", \"SCMP_ACT_LOG\", \"SCMP_ACT_TRACE\", \"SCMP_ACT_TRAP\"], "
+      "\"operators\": [\"SCMP_CMP_EQ\", \"SCMP_CMP_GE\", \"SCMP_CMP_GT\", \"SCMP_CMP_LE\", "
+      "\"SCMP_CMP_LT\", \"SCMP_CMP_MASKED_EQ\", \"SCMP_CMP_NE\"]},\n"
+      "    \"apparmor\": {\"enabled\": false},\n"
+      "    \"selinux\": {\"enabled\": false}\n"
+      "  },\n"
+      "  \"annotations\": {\"org.firkin.runtime\": \"fk-oci\"}\n"
+      "}\n");
+  return 0;
+}
+
+int
+oci_list (int argc, char **argv)
+{
+  (void)argc;
+  (void)argv;
+  DIR *d = opendir (oci_g.root);
+  printf ("ID\tPID\tSTATUS\n");
+  struct dirent *de;
+  while (d && (de = readdir (d)) != NULL)
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      fk_error_t err = FK_ERROR_INIT;
+      oci_container_t c;
+      fk_cgroup_layout_t cg = { 0 };
+      if (oci_container_open (de->d_name, 0, &c, &err) < 0 || detect (&cg, &err) < 0)
+        {
+          fk_error_clear (&err);
+          continue;
+        }
+      printf ("%s\t%d\t%s\n", c.id, (int)c.pid, oci_status_name (oci_container_status (&c, &cg)));
+      fk_cgroup_layout_free (&cg);
+      oci_container_close (&c);
+    }
+  if (d)
+    closedir (d);
+  return 0;
+}
