@@ -230,6 +230,7 @@ oci_config_opts (const char *id, const char *bundle, const fk_cgroup_layout_t *c
     .systemd_cgroup = oci_g.systemd_cgroup,
     .cgroup_v2 = cg->version == FK_CGROUP_V2,
     .cgroup_v1 = (const char *const *)names,
+    .cgroup_root = cg->root,
     .host_checks = 1,
   };
 }

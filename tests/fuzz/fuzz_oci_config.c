@@ -23,7 +23,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                              .bundle = "/bundle",
                              .systemd_cgroup = variant,
                              .cgroup_v2 = variant,
-                             .cgroup_v1 = v1 };
+                             .cgroup_v1 = v1,
+                             .cgroup_root = "/sys/fs/cgroup" };
       fk_plan_t plan;
       fk_oci_info_t info;
       if (fk_oci_config_to_plan (text, size, &opts, &plan, &info, &err) == 0)

@@ -35,13 +35,13 @@ if [ "${1:-}" = --suite ]; then
   s0=$(status_of life)
   "${RT[@]}" create --bundle "$b" life </dev/null >/dev/null 2>&1
   s1=$(status_of life)
-  "${RT[@]}" start life; s2=$(status_of life)
+  serr=$("${RT[@]}" start life 2>&1); s2=$(status_of life)
   "${RT[@]}" pause life; s3=$(status_of life)
   "${RT[@]}" resume life; s4=$(status_of life)
   "${RT[@]}" kill life KILL; waitstop life; s5=$(status_of life)
   "${RT[@]}" delete life; s6=$(status_of life)
   got="$s0 $s1 $s2 $s3 $s4 $s5 $s6"
-  [ "$got" = "none created running paused running stopped none" ] && pass "lifecycle: created, running, paused, running, stopped, deleted" || failc "lifecycle" "$got"
+  [ "$got" = "none created running paused running stopped none" ] && pass "lifecycle: created, running, paused, running, stopped, deleted" || failc "lifecycle" "$got" "$serr"
 
   # exit codes and output
   b=$(bundle exit "c['process']['args'] = ['sh', '-c', 'echo out-ok; exit 42']")
@@ -113,6 +113,13 @@ c['linux']['resources'] = {'pids': {'limit': 6}}")
   out=$(run_case pids "$b"); "${RT[@]}" delete pids >/dev/null 2>&1
   grep -q "can't fork" <<<"$out" && ! grep -q all-forked <<<"$out" && pass "pids limit enforced (forks refused)" || failc "pids limit" "$out"
 
+  # the cgroup mount without a cgroup namespace: the container's own cgroup, not the host's
+  b=$(bundle cgmount "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'cgroup']
+c['linux']['resources'] = {'memory': {'limit': 33554432}}
+c['process']['args'] = ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']")
+  out=$(run_case cgmount "$b"); "${RT[@]}" delete cgmount >/dev/null 2>&1
+  grep -q '^33554432' <<<"$out" && pass "cgroup mount without a cgroup namespace shows the container's cgroup" || failc "cgroup mount" "$out"
+
   # seccomp: an errno for a syscall, and one only for an argument value
   b=$(bundle seccomp "c['process']['args'] = ['sh', '-c', 'mkdir /tmp/sc-$name 2>&1; kill -0 \$\$ && echo kill0-ok; kill -USR1 \$\$ 2>&1 || echo usr1-refused']
 c['linux']['seccomp'] = {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
@@ -136,7 +143,18 @@ c['linux']['seccomp'] = {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['S
   out=$("${RT[@]}" exec ex sh -c 'echo exec-ok; exit 3' 2>&1); rc=$?
   echo '{"args": ["id"], "cwd": "/", "env": ["PATH=/usr/bin:/bin"], "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]}}' >"$b/process.json"
   out2=$("${RT[@]}" exec --process "$b/process.json" ex 2>&1)
+  # a terminal through the console socket, then --detach with a pid file
+  python3 "$helper" console "$b/exec.sock" >"$b/tty.out" 2>&1 &
+  lp=$!
+  for ((i = 0; i < 100; i++)); do [ -S "$b/exec.sock" ] && break; sleep 0.02; done
+  "${RT[@]}" exec --tty --console-socket "$b/exec.sock" ex sh -c 'tty; echo exec-tty-ok' >/dev/null 2>&1
+  wait $lp
+  "${RT[@]}" exec --detach --pid-file "$b/exec.pid" ex sleep 50 >/dev/null 2>&1
+  dp=$(cat "$b/exec.pid" 2>/dev/null)
+  dcomm=$(cat /proc/$dp/comm 2>/dev/null)
   "${RT[@]}" delete --force ex >/dev/null 2>&1
+  grep -q exec-tty-ok "$b/tty.out" && grep -q '/dev/pts/' "$b/tty.out" && [ "$dcomm" = sleep ] \
+    && pass "exec: a terminal through the console socket, --detach with a pid file" || failc "exec tty/detach" "$(cat "$b/tty.out")" "detached: $dp $dcomm"
   [ "$rc" = 3 ] && grep -q exec-ok <<<"$out" && grep -q 'uid=1000' <<<"$out2" && grep -q 'groups=.*5' <<<"$out2" \
     && pass "exec: exit status, --process with user and additional gids" || failc "exec" "rc=$rc $out" "$out2"
 

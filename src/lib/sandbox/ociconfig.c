@@ -423,6 +423,23 @@ add_mount (fk_plan_t *plan, fk_plan_mount_kind_t kind, const char *dest, const c
   m->flags = flags;
 }
 
+/* 1 when the v1 hierarchy h ("cpu,cpuacct") holds one of the controllers sandbox/cgroup.c
+   makes the sandbox's cgroup in. */
+static int
+sandbox_hierarchy (const char *h)
+{
+  static const char *const managed[] = { "freezer", "memory", "cpu", "pids", NULL };
+  for (const char *q = h; *q;)
+    {
+      size_t len = strcspn (q, ",");
+      for (size_t i = 0; managed[i]; i++)
+        if (strlen (managed[i]) == len && strncmp (managed[i], q, len) == 0)
+          return 1;
+      q += len + (q[len] == ',');
+    }
+  return 0;
+}
+
 static int
 mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_t *err)
 {
@@ -494,9 +511,19 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
       add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, data, ro, type, attrs, 0);
     else if (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0)
       {
+        /* Without a cgroup namespace a new cgroup filesystem would show the host's whole
+           tree: the container's own cgroup is bound instead (as runc does). */
+        int own_ns = !plan->ns[FK_PLAN_NS_CGROUP].inherit;
         if (opts->cgroup_v2)
           {
-            add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, NULL, ro, "cgroup2", attrs, 0);
+            if (own_ns)
+              add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, NULL, ro, "cgroup2", attrs, 0);
+            else if (opts->cgroup_root)
+              {
+                cleanup_free char *src = xasprintf ("%s/%s", opts->cgroup_root, plan->cgroup);
+                add_mount (plan, FK_PLAN_MOUNT_BIND, dest, src, NULL, ro, NULL, attrs,
+                           FK_PLAN_MOUNT_F_NONRECURSIVE);
+              }
             continue;
           }
         /* v1: one mount per hierarchy below a tmpfs, each showing the sandbox's own cgroup
@@ -509,6 +536,17 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
             if (strchr (h, '/') || strchr (h, '=') || h[0] == '.' || h[0] == '\0')
               continue;
             cleanup_free char *sub = xasprintf ("%s/%s", dest, h);
+            if (!own_ns)
+              {
+                /* Only the hierarchies the sandbox has a cgroup in; the others stay an empty
+                   directory rather than show the host's. */
+                if (!sandbox_hierarchy (h) || opts->cgroup_root == NULL)
+                  continue;
+                cleanup_free char *src = xasprintf ("%s/%s/%s", opts->cgroup_root, h, plan->cgroup);
+                add_mount (plan, FK_PLAN_MOUNT_BIND, sub, src, NULL, ro, NULL, attrs,
+                           FK_PLAN_MOUNT_F_NONRECURSIVE);
+                continue;
+              }
             char **cdata;
             if (strcmp (h, "systemd") == 0)
               {
@@ -1033,6 +1071,7 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
         err, ENOTSUP, "config.json: ociVersion `%s' is not supported (1.0, 1.1 and 1.2 are)", ver);
   info->oci_version = xstrdup (ver);
   plan->id = xstrdup (opts->id);
+  plan->bundle = opts->bundle ? xstrdup (opts->bundle) : NULL;
   json_t *root = NULL;
   if (fk_json_get_object (o, "root", 1, &root, err) < 0)
     return wrap (err, "root");

@@ -21,6 +21,8 @@ typedef struct fk_oci_opts
                                    cgroup_v1 below a tmpfs */
   const char *const *cgroup_v1; /* v1 hierarchies by their directory names ("cpu,cpuacct",
                                    "memory", "systemd" for name=systemd) */
+  const char *cgroup_root;      /* the hierarchies' root (/sys/fs/cgroup): without a cgroup
+                                   namespace a cgroup mount binds the container's own cgroups */
   int host_checks;              /* stat device nodes on the host (not in the fuzzer) */
 } fk_oci_opts_t;
 

@@ -38,6 +38,7 @@ fk_plan_clear (fk_plan_t *plan)
   if (plan == NULL)
     return;
   free (plan->id);
+  free (plan->bundle);
   free (plan->hostname);
   for (size_t i = 0; i < FK_PLAN_NS_N; i++)
     free (plan->ns[i].join);
@@ -371,6 +372,7 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
 {
   cleanup_json json_t *o = json_object ();
   set_str (o, "id", plan->id);
+  set_str (o, "bundle", plan->bundle);
   set_str (o, "hostname", plan->hostname);
   json_t *ns = json_object ();
   for (size_t i = 0; i < FK_PLAN_NS_N; i++)
@@ -698,15 +700,33 @@ decode_process (json_t *proc, fk_plan_process_t *p, fk_error_t *err)
 static int
 decode (json_t *o, fk_plan_t *plan, fk_error_t *err)
 {
-  static const char *const keys[]
-      = { "id",          "hostname",   "namespaces", "uid_map",      "gid_map",
-          "root",        "disk_bytes", "mounts",     "masked_paths", "readonly_paths",
-          "cgroup",      "limits",     "data_plane", "write_etc",    "seccomp",
-          "process",     "hooks",      "start_fifo", "seccomp_oci",  "sysctl",
-          "propagation", NULL };
+  static const char *const keys[] = { "id",
+                                      "bundle",
+                                      "hostname",
+                                      "namespaces",
+                                      "uid_map",
+                                      "gid_map",
+                                      "root",
+                                      "disk_bytes",
+                                      "mounts",
+                                      "masked_paths",
+                                      "readonly_paths",
+                                      "cgroup",
+                                      "limits",
+                                      "data_plane",
+                                      "write_etc",
+                                      "seccomp",
+                                      "process",
+                                      "hooks",
+                                      "start_fifo",
+                                      "seccomp_oci",
+                                      "sysctl",
+                                      "propagation",
+                                      NULL };
   if (!json_is_object (o))
     return fk_error_set (err, EINVAL, "plan: not a JSON object");
   if (only_keys (o, "the plan", keys, err) < 0 || get_str (o, "id", &plan->id, err) < 0
+      || get_str (o, "bundle", &plan->bundle, err) < 0
       || get_str (o, "hostname", &plan->hostname, err) < 0)
     return -1;
   json_t *ns = NULL;

@@ -148,6 +148,7 @@ typedef struct fk_plan_process
 typedef struct fk_plan
 {
   char *id;       /* names the sandbox in messages and hooks */
+  char *bundle;   /* an OCI bundle's directory, for the hooks' state; NULL for none */
   char *hostname; /* for a new uts namespace; NULL keeps the one inherited */
   fk_plan_ns_t ns[FK_PLAN_NS_N];
   fk_plan_idmap_t uid_map[FK_PLAN_MAX_IDMAPS], gid_map[FK_PLAN_MAX_IDMAPS];

@@ -165,6 +165,8 @@ run_hook (const fk_plan_t *plan, const fk_plan_hook_t *h, pid_t pid, fk_error_t 
                           : h->point == FK_PLAN_HOOK_START_CONTAINER ? "created"
                                                                      : "creating",
                           "pid", (json_int_t)pid);
+  if (st && plan->bundle)
+    json_object_set_new (st, "bundle", json_string (plan->bundle));
   cleanup_free char *state = st ? json_dumps (st, JSON_COMPACT) : NULL;
   json_decref (st);
   if (state != NULL) /* a hook may not read it: what it does not take is dropped */
