@@ -74,7 +74,6 @@ sample() {
 }
 S=$ENG_WORK/samples
 mkdir -p "$S"
-ops=(podman_run podman_exec ctr_run ctr_exec)
 fk_id=
 for ((k = 0; k < n; k++)); do
   for i in "${!names[@]}"; do

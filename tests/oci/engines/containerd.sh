@@ -50,7 +50,7 @@ c_rm() {
 }
 
 run_cases() {
-  local rt=$1 rtp=$2 t
+  local rt=$1 rtp=$2
   t() { echo "[$rt] $*"; }
   # cr ID ARGS...: ctr run with the runtime under test, the container in the test's cgroup.
   cr() { local id=$1; shift; c run --runc-binary "$rtp" --cgroup "/$ENG_CGROUP_PARENT/$id" "$@"; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/oci/engines/lib.sh: the harness the engine tests (podman.sh, containerd.sh) share.
 #
 # A test sources this first thing. It re-executes the test inside a private mount AND network

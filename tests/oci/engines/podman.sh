@@ -39,7 +39,7 @@ pids_dir() {
 }
 
 run_cases() {
-  local rt=$1 rtp=$2 t
+  local rt=$1 rtp=$2
   t() { echo "[$rt] $*"; }
   R=(--runtime "$rtp")
   C=(--cgroup-parent "/$ENG_CGROUP_PARENT")
