@@ -205,6 +205,10 @@ log_driver = "k8s-file"
 cgroup_manager = "cgroupfs"
 events_logger = "none"
 tmp_dir = "$P_DIR/tmp"
+# The runtimes under test by name, as docs/kubernetes.md shows (podman --runtime NAME).
+[engine.runtimes]
+firkin = ["$ENG_RUNTIME_B"]
+eng-$ENG_RUNTIME_A_NAME = ["$ENG_RUNTIME_A"]
 EOF
   cat >"$P_DIR/storage.conf" <<EOF
 [storage]

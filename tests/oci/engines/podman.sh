@@ -6,7 +6,7 @@
 # then `fk exec` into the fk-oci container by its id. One Podman store for the whole script.
 . "$(dirname "$0")/lib.sh"
 
-cases_per_runtime=18
+cases_per_runtime=19
 plan $((3 + 2 * cases_per_runtime))
 
 command -v podman >/dev/null || { for ((i = 0; i < 3 + 2 * cases_per_runtime; i++)); do skip podman "podman not installed"; done; done_testing; }
@@ -47,6 +47,11 @@ run_cases() {
 
   expect_out "$(t run --rm prints and exits 0)" "hello" prun --rm "$IMG" echo hello
   expect_rc "$(t run --rm passes exit code 7 through)" 7 prun --rm "$IMG" sh -c 'exit 7'
+  # The runtime named in containers.conf ([engine.runtimes]) rather than by path.
+  local rname=firkin
+  [ "$rt" = fk-oci ] || rname=eng-$rt
+  expect_out "$(t podman --runtime $rname: the containers.conf entry)" "named" \
+    pod --runtime "$rname" run --rm --cgroup-parent "/$ENG_CGROUP_PARENT" "$IMG" echo named
 
   # One detached container for exec, pause/unpause, fk exec and rm -f.
   local d=eng-$rt-d
