@@ -26,7 +26,16 @@ check "podman image is listed" sh -c "podman --root '$P_DIR/root' --runroot '$P_
 # prun RT_PATH ARGS...: podman run with the runtime under test and the test's cgroup parent.
 state() { ENG_CMD_TIMEOUT=5 pod inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
 state_is() { [ "$(state "$1")" = "$2" ]; }
-pidof_ctr() { ENG_CMD_TIMEOUT=5 pod inspect -f '{{.State.Pid}}' "$1" 2>/dev/null; }
+# The container's init pid once it has one (a slow start under load must not read as 0).
+pidof_ctr() {
+  local p i
+  for ((i = 0; i < 50; i++)); do
+    p=$(ENG_CMD_TIMEOUT=10 pod inspect -f '{{.State.Pid}}' "$1" 2>/dev/null)
+    [ -n "$p" ] && [ "$p" != 0 ] && { echo "$p"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
 # The size of a file the workload appends to: appends are whole, so a frozen workload's file
 # never changes size.
 counter() { stat -c %s "/proc/$1/root/tmp/c" 2>/dev/null; }
@@ -197,7 +206,7 @@ run_cases() {
     fi
   else
     fail "$(t --pids-limit 24: the fork bomb stops at the limit)"
-    diag "cgroup $pdir: $(cat "$pdir/pids.max" "$pdir/pids.current" "$pdir/pids.events" 2>&1 | tr '\n' ' ')"
+    diag "pid ${pid:-none} state $(state "$f") cgroup $pdir: $(cat "$pdir/pids.max" "$pdir/pids.current" "$pdir/pids.events" 2>&1 | tr '\n' ' ')"
   fi
   pod rm -f -t 0 "$f" >/dev/null 2>&1
 
