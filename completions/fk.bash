@@ -2,7 +2,7 @@
 # ids (fk template ls) where a verb takes one, files and directories where an option names one.
 # Installed as bash-completion/completions/fk; works without the bash-completion package too.
 
-_fk_verbs="bench layer template image create exec cp run ls inspect stop pause resume snapshot fork rm extend port shell"
+_fk_verbs="bench layer template image create exec cp run ls inspect stop pause resume snapshot fork rm extend network port shell"
 
 # The options of a verb (or "VERB SUB"): those that take a value, then ";", then the others.
 _fk_options()
@@ -10,7 +10,9 @@ _fk_options()
   case "$1" in
     create | run)
       echo "--memory --cpus --pids --disk --env --timeout --rootfs --metadata --hostname" \
-        "--workdir --user --seccomp --seccomp-deny --seccomp-allow --agent --spec;-h --help" ;;
+        "--workdir --user --seccomp --seccomp-deny --seccomp-allow --agent --spec --network" \
+        "--allow-out --deny-out --egress-rate --max-connections;-h --help" ;;
+    network) echo "--allow-out --deny-out;-h --help" ;;
     exec) echo "--env --cwd --user --timeout;-i -t --interactive --tty -h --help" ;;
     cp | inspect | resume | extend) echo ";-h" ;;
     pause) echo ";--to-disk -h" ;;
@@ -22,9 +24,9 @@ _fk_options()
     port) echo "--listen;--once -h --help" ;;
     shell)
       echo "-c --pool --env --cwd --user --program --timeout --stdin;--status -h --help" ;;
-    template) echo "-f -t --build-arg --start-cmd --ready-cmd;-h --help" ;;
+    template) echo "-f -t --build-arg --start-cmd --ready-cmd --ready-timeout;-h --help" ;;
     "template prepare") echo "--id --platform;-q --quiet -h --help" ;;
-    "template build") echo "-f -t --build-arg --start-cmd --ready-cmd;-q --quiet -h --help" ;;
+    "template build") echo "-f -t --build-arg --start-cmd --ready-cmd --ready-timeout;-q --quiet -h --help" ;;
     image) echo ";--help" ;;
     layer) echo ";-h --help" ;;
     "layer apply") echo "--max-size;--ignore-owners --user-xattrs -h --help" ;;
@@ -182,7 +184,7 @@ _fk()
   case "$key" in
     create | run)
       [ "$n" -eq 0 ] && COMPREPLY=($(compgen -W "$(_fk_template_ids)" -- "$cur")) ;;
-    exec | inspect | shell | extend | port | snapshot | fork)
+    exec | inspect | shell | extend | network | port | snapshot | fork)
       [ "$n" -eq 0 ] && COMPREPLY=($(compgen -W "$(_fk_sandbox_ids)" -- "$cur")) ;;
     stop | pause | resume | rm)
       COMPREPLY=($(compgen -W "$(_fk_sandbox_ids)" -- "$cur")) ;;

@@ -24,9 +24,13 @@ typedef struct fk_runtime_opts
   /* 1: do not clean stale sandboxes at open (for callers that sweep themselves, or that only
      use templates). */
   int skip_sweep;
+  /* The fk-resolver of egress sandboxes (their DNS, run on the host). NULL: $FIRKIN_RESOLVER,
+     else the fk-resolver beside agent_path when that is given and has one, else the installed
+     one, LIBEXECDIR/firkin/fk-resolver. Read when version >= 2. */
+  const char *resolver_path;
 } fk_runtime_opts_t;
 
-#define FK_RUNTIME_OPTIONS_VERSION 1
+#define FK_RUNTIME_OPTIONS_VERSION 2 /* 2: resolver_path */
 #define FK_RUNTIME_OPTIONS_INIT                                                                    \
   {                                                                                                \
     .version = FK_RUNTIME_OPTIONS_VERSION                                                          \
@@ -46,9 +50,10 @@ void fk_runtime_close (fk_runtime_t *rt);
 /* The absolute state directory; owned by rt. */
 const char *fk_runtime_state_dir (const fk_runtime_t *rt);
 
-/* The fk-agent and fk-timeout paths in effect (the options', else the installed ones); owned by
-   rt. */
+/* The fk-agent, fk-timeout and fk-resolver paths in effect (the options', else the installed
+   ones); owned by rt. */
 const char *fk_runtime_agent_path (const fk_runtime_t *rt);
 const char *fk_runtime_timeout_path (const fk_runtime_t *rt);
+const char *fk_runtime_resolver_path (const fk_runtime_t *rt);
 
 #endif

@@ -279,6 +279,34 @@ int fk_sandbox_take_stdio (fk_sandbox_t *sb, int ret_fds[3], fk_error_t *err);
 /* Waits for PID 1 of a sandbox this process created and returns its wait status. */
 int fk_sandbox_wait (fk_sandbox_t *sb, int *ret_status, fk_error_t *err);
 
+/* A sandbox's network as it is now (docs/network.md). */
+typedef struct fk_sandbox_network
+{
+  fk_data_plane_kind_t kind;
+  char *interface;              /* EGRESS: the host end of its veth pair, "fkv<N>"; else NULL */
+  char *addr4, *addr6;          /* EGRESS: its addresses (on eth0 inside); else NULL */
+  char *gateway4, *gateway6;    /* EGRESS: its default routes' gateways; else NULL */
+  char *resolver;               /* EGRESS: the resolver its /etc/resolv.conf names; else NULL */
+  char **allow_out, **deny_out; /* its rules now, NULL-terminated (maybe empty) */
+  uint64_t egress_bytes_per_sec, max_connections; /* its limits (0: none) */
+  /* Counters since it started (or since its rules last changed, for limited): packets and
+     bytes it sent and received, packets the rules denied (spoofed ones included), packets over
+     its bandwidth or connection limit. */
+  uint64_t out_packets, out_bytes, in_packets, in_bytes, denied_packets, limited_packets;
+} fk_sandbox_network_t;
+
+/* The sandbox's network; free with fk_sandbox_network_free. */
+int fk_sandbox_network (fk_sandbox_t *sb, fk_sandbox_network_t **ret_net, fk_error_t *err);
+void fk_sandbox_network_free (fk_sandbox_network_t *net);
+
+/* Replaces the egress rules of a running egress sandbox (as fk_data_plane_spec_t's allow_out
+   and deny_out; either may be NULL) in one nftables transaction: no packet of a flow the new
+   rules deny passes after it returns, nor one the old rules denied before. Bad rules are
+   EINVAL before anything changes; EINVAL for a sandbox of data plane none; ESRCH when it does
+   not run. */
+int fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out,
+                            const char *const *deny_out, fk_error_t *err);
+
 /* How many processes of the sandbox the OOM killer has killed so far. */
 int fk_sandbox_oom_kills (fk_sandbox_t *sb, uint64_t *ret_count, fk_error_t *err);
 

@@ -16,12 +16,17 @@
 typedef struct fk_template
 {
   char *id, *source, *manifest_digest;
-  char **layers;            /* absolute paths of layers/.../fs, BOTTOM FIRST, NULL-terminated */
-  char **env;               /* "K=V", NULL-terminated */
-  char **entrypoint, **cmd; /* NULL-terminated, may be NULL */
-  char *workdir;            /* may be NULL: "/" */
-  char *user;               /* image User string ("", "1000", "1000:1000", "name[:group]") */
+  char **layers;              /* absolute paths of layers/.../fs, BOTTOM FIRST, NULL-terminated */
+  char **env;                 /* "K=V", NULL-terminated */
+  char **entrypoint, **cmd;   /* NULL-terminated, may be NULL */
+  char *workdir;              /* may be NULL: "/" */
+  char *user;                 /* image User string ("", "1000", "1000:1000", "name[:group]") */
+  char *start_cmd;            /* started in the background at every create, may be NULL */
+  char *ready_cmd;            /* polled after the start command until it exits 0, may be NULL */
+  uint64_t ready_timeout_sec; /* how long ready_cmd may fail: 0: FK_TEMPLATE_READY_TIMEOUT */
 } fk_template_t;
+
+#define FK_TEMPLATE_READY_TIMEOUT 60
 
 /* Loads the record templates/<id>.json of rt's state directory; every layer it names must be
    unpacked. Free *ret with fk_template_free. */
@@ -39,7 +44,12 @@ int fk_template_resolve (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
                          fk_error_t *err);
 void fk_template_resolved_free (fk_template_resolved_t *owner);
 
-/* fk_template_resolve, then fk_sandbox_create. */
+/* fk_template_resolve, then fk_sandbox_create; then, for a template with a start command, that
+   command (a shell line, the image's cwd and user, output discarded) is left running in the
+   sandbox under the tag `start', and its ready command is run every 100 ms until it exits 0.
+   When the start command exits non-zero first, or the ready command has not succeeded within
+   the template's ready timeout, the sandbox is deleted and the create fails (ECANCELED,
+   ETIMEDOUT). */
 int fk_template_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec,
                                 fk_sandbox_t **ret_sb, fk_error_t *err);
 
@@ -142,7 +152,9 @@ typedef struct fk_snapshot_opts
 #define FK_FORK_MAX 100
 
 /* Captures the sandbox's filesystem changes as a new template (frozen for the capture only; it
-   goes on running). EEXIST when the id is taken; *ret_id (caller frees) is the template id. */
+   goes on running). An existing snapshot of that id is replaced; EEXIST when the id is a
+   template that is not a snapshot, EBUSY when a sandbox runs on (or sleeps in) the snapshot it
+   would replace; *ret_id (caller frees) is the template id. */
 int fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **ret_id,
                          fk_error_t *err);
 
@@ -182,9 +194,11 @@ typedef struct fk_template_build_opts
   uint64_t run_timeout_sec;        /* each RUN's limit; 0: 3600 */
   fk_template_build_log_fn on_log; /* NULL: nothing reported */
   void *log_data;
+  /* version 2: */
+  uint64_t ready_timeout_sec; /* kept in the record (readyTimeout); 0: the default, 60 s */
 } fk_template_build_opts_t;
 
-#define FK_TEMPLATE_BUILD_OPTIONS_VERSION 1
+#define FK_TEMPLATE_BUILD_OPTIONS_VERSION 2
 #define FK_TEMPLATE_BUILD_OPTIONS_INIT                                                             \
   {                                                                                                \
     .version = FK_TEMPLATE_BUILD_OPTIONS_VERSION                                                   \

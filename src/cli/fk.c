@@ -78,6 +78,7 @@ static const fk_verb_t verbs[] = {
   { "fork", fk_verb_fork, "new sandboxes from a sandbox's filesystem now (--count N)", 0 },
   { "rm", fk_verb_rm, "delete sandboxes (-f: even running ones)", 1 },
   { "extend", fk_verb_extend, "move a sandbox's timeout to SECONDS from now", 1 },
+  { "network", fk_verb_network, "replace a running sandbox's egress rules", 0 },
   { "port", fk_verb_port, "forward host connections to a TCP port inside a sandbox", 0 },
   /* shells */
   { "shell", fk_verb_shell, "run commands in persistent shells of a sandbox (--pool N)", 0 },
@@ -104,6 +105,20 @@ fk_cli_fail (fk_error_t *err, int code)
   fk_error_clear (err);
   return code ? code : 1;
 }
+
+#ifdef __SANITIZE_ADDRESS__
+/* Under the address sanitizer only: fk fork creates its sandboxes from threads, and the
+   sandbox's child is forked from the threaded process; the sanitizer's allocator (in the
+   compilers Debian 12 ships) has no fork handler, and its store of allocation stacks takes a
+   spin lock that another thread may hold at the fork (the child then spins forever). Without
+   allocation stacks that lock is never taken (fkd does the same). */
+const char *__asan_default_options (void);
+const char *
+__asan_default_options (void)
+{
+  return "malloc_context_size=0";
+}
+#endif
 
 int
 main (int argc, char **argv)

@@ -9,6 +9,48 @@
 #include "cli/remote.h"
 #include "firkin/sandbox.h"
 
+static json_t *
+strv_json (char **v)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; v && v[i]; i++)
+    json_array_append_new (a, json_string (v[i]));
+  return a;
+}
+
+static json_t *
+opt_string (const char *s)
+{
+  return s ? json_string (s) : json_null ();
+}
+
+/* The network: the plane; for egress its addresses, rules, limits and counters. */
+static json_t *
+network_json (const fk_sandbox_network_t *n)
+{
+  json_t *o = json_pack ("{s:s}", "plane", n->kind == FK_DATA_PLANE_EGRESS ? "egress" : "none");
+  if (n->kind != FK_DATA_PLANE_EGRESS)
+    return o;
+  json_object_set_new (o, "interface", opt_string (n->interface));
+  json_object_set_new (o, "address4", opt_string (n->addr4));
+  json_object_set_new (o, "address6", opt_string (n->addr6));
+  json_object_set_new (o, "gateway4", opt_string (n->gateway4));
+  json_object_set_new (o, "gateway6", opt_string (n->gateway6));
+  json_object_set_new (o, "resolver", opt_string (n->resolver));
+  json_object_set_new (o, "allow_out", strv_json (n->allow_out));
+  json_object_set_new (o, "deny_out", strv_json (n->deny_out));
+  json_object_set_new (o, "egress_bytes_per_sec",
+                       json_integer ((json_int_t)n->egress_bytes_per_sec));
+  json_object_set_new (o, "max_connections", json_integer ((json_int_t)n->max_connections));
+  json_object_set_new (
+      o, "counters",
+      json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I}", "out_packets", (json_int_t)n->out_packets,
+                 "out_bytes", (json_int_t)n->out_bytes, "in_packets", (json_int_t)n->in_packets,
+                 "in_bytes", (json_int_t)n->in_bytes, "denied_packets",
+                 (json_int_t)n->denied_packets, "limited_packets", (json_int_t)n->limited_packets));
+  return o;
+}
+
 int
 fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
 {
@@ -56,10 +98,22 @@ fk_verb_inspect (const fk_cli_globals_t *g, int argc, char **argv)
           remote ? json_null () : json_integer ((json_int_t)info->resources.pids), "created",
           (json_int_t)info->created, "expires",
           info->expires ? json_integer (info->expires) : json_null (), "metadata", meta);
+      if (!remote)
+        {
+          fk_sandbox_network_t *net = NULL;
+          if (fk_sandbox_network (sb, &net, &err) < 0)
+            {
+              rc = fk_cli_fail (&err, 1);
+              goto out;
+            }
+          json_object_set_new (j, "network", network_json (net));
+          fk_sandbox_network_free (net);
+        }
       char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
       printf ("%s\n", text);
       free (text);
     }
+out:
   fk_sandbox_info_free (info);
   if (r)
     g->remote->close (r);

@@ -32,6 +32,11 @@ enum
   O_SECCOMP_ALLOW,
   O_AGENT,
   O_SPEC,
+  O_NETWORK,
+  O_ALLOW_OUT,
+  O_DENY_OUT,
+  O_EGRESS_RATE,
+  O_MAX_CONNECTIONS,
 };
 
 const struct option fk_cli_spec_options[] = {
@@ -51,6 +56,11 @@ const struct option fk_cli_spec_options[] = {
   { "seccomp-allow", required_argument, NULL, O_SECCOMP_ALLOW },
   { "agent", required_argument, NULL, O_AGENT },
   { "spec", required_argument, NULL, O_SPEC },
+  { "network", required_argument, NULL, O_NETWORK },
+  { "allow-out", required_argument, NULL, O_ALLOW_OUT },
+  { "deny-out", required_argument, NULL, O_DENY_OUT },
+  { "egress-rate", required_argument, NULL, O_EGRESS_RATE },
+  { "max-connections", required_argument, NULL, O_MAX_CONNECTIONS },
   { NULL, 0, NULL, 0 },
 };
 
@@ -70,6 +80,15 @@ const char fk_cli_spec_usage[]
       "  --seccomp MODE       default (the deny list), or unconfined: no seccomp filter\n"
       "  --seccomp-deny NAME  also deny syscall NAME (repeatable)\n"
       "  --seccomp-allow NAME allow syscall NAME, whatever its arguments (repeatable)\n"
+      "  --network PLANE      none (default: loopback only) or egress (its own addresses, NAT,\n"
+      "                       rules; docs/network.md)\n"
+      "  --allow-out RULE     egress: allow an address, CIDR block or domain name "
+      "(*.example.com);\n"
+      "                       allow beats deny (repeatable)\n"
+      "  --deny-out RULE      egress: deny an address or CIDR block; 0.0.0.0/0 denies all\n"
+      "                       (repeatable)\n"
+      "  --egress-rate SIZE   egress: most bytes a second the sandbox sends (10M; default: none)\n"
+      "  --max-connections N  egress: most connections open at once (default: none)\n"
       "  --agent PATH         the fk-agent binary (default: $FIRKIN_AGENT, or next to fk)\n"
       "  --spec FILE          a sandbox spec as JSON (docs/sandbox.md; - for stdin); the other\n"
       "                       options override it, or add to its lists\n";
@@ -92,6 +111,8 @@ fk_cli_spec_free (fk_cli_spec_t *s)
   free (s->metadata);
   free (s->deny);
   free (s->allow);
+  free (s->allow_out);
+  free (s->deny_out);
 }
 
 static void
@@ -223,6 +244,30 @@ fk_cli_spec_option (fk_cli_spec_t *s, int c, const char *arg)
     case O_AGENT:
       s->agent_path = arg;
       return 1;
+    case O_NETWORK:
+      if (strcmp (arg, "none") == 0)
+        s->spec.data_plane.kind = FK_DATA_PLANE_NONE;
+      else if (strcmp (arg, "egress") == 0)
+        s->spec.data_plane.kind = FK_DATA_PLANE_EGRESS;
+      else
+        {
+          fprintf (stderr, "fk: --network: `%s': expected none or egress\n", arg);
+          return -1;
+        }
+      return 1;
+    case O_ALLOW_OUT:
+      push (&s->allow_out, &s->n_allow_out, arg);
+      return 1;
+    case O_DENY_OUT:
+      push (&s->deny_out, &s->n_deny_out, arg);
+      return 1;
+    case O_EGRESS_RATE:
+      return size_opt ("egress-rate", arg, &s->spec.data_plane.egress_bytes_per_sec) < 0 ? -1 : 1;
+    case O_MAX_CONNECTIONS:
+      if (number_opt ("max-connections", arg, &n) < 0)
+        return -1;
+      s->spec.data_plane.max_connections = n;
+      return 1;
     default:
       return 0;
     }
@@ -235,6 +280,8 @@ fk_cli_spec_finish (fk_cli_spec_t *s, const char *template_id)
   s->spec.metadata = (const char *const *)s->metadata;
   s->spec.seccomp.deny = (const char *const *)s->deny;
   s->spec.seccomp.allow = (const char *const *)s->allow;
+  s->spec.data_plane.allow_out = (const char *const *)s->allow_out;
+  s->spec.data_plane.deny_out = (const char *const *)s->deny_out;
   if (s->n_layers)
     s->spec.layers = (const char *const *)s->layers;
   else if (template_id != NULL || s->spec.template_id == NULL)
@@ -273,6 +320,10 @@ load_spec_file (fk_cli_spec_t *s, const char *path)
     push (&s->deny, &s->n_deny, spec->seccomp.deny[i]);
   for (size_t i = 0; spec->seccomp.allow && spec->seccomp.allow[i]; i++)
     push (&s->allow, &s->n_allow, spec->seccomp.allow[i]);
+  for (size_t i = 0; spec->data_plane.allow_out && spec->data_plane.allow_out[i]; i++)
+    push (&s->allow_out, &s->n_allow_out, spec->data_plane.allow_out[i]);
+  for (size_t i = 0; spec->data_plane.deny_out && spec->data_plane.deny_out[i]; i++)
+    push (&s->deny_out, &s->n_deny_out, spec->data_plane.deny_out[i]);
   return 0;
 }
 

@@ -12,14 +12,14 @@ typedef struct fk_cli_spec
 {
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_t *file; /* --spec FILE's, which spec and the lists may point into */
-  char **env, **layers, **metadata, **deny, **allow;
-  size_t n_env, n_layers, n_metadata, n_deny, n_allow;
+  char **env, **layers, **metadata, **deny, **allow, **allow_out, **deny_out;
+  size_t n_env, n_layers, n_metadata, n_deny, n_allow, n_allow_out, n_deny_out;
   const char *agent_path; /* --agent: the runtime's fk-agent (cli/open.h) */
 } fk_cli_spec_t;
 
 /* Long options of the spec (end with a zero entry; ids from 1000 up). */
 extern const struct option fk_cli_spec_options[];
-#define FK_CLI_SPEC_OPTIONS_N 17
+#define FK_CLI_SPEC_OPTIONS_N 22
 
 void fk_cli_spec_init (fk_cli_spec_t *s);
 void fk_cli_spec_free (fk_cli_spec_t *s);

@@ -1,4 +1,5 @@
 /* cli/template.c: fk template prepare|ls|inspect|rm|export|push. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@ template_usage (FILE *out)
       "       fk template inspect ID\n"
       "       fk template rm ID\n"
       "       fk template build [-f DOCKERFILE] -t NAME [--build-arg K=V]... [--start-cmd CMD]\n"
-      "                         [--ready-cmd CMD] [--quiet] CONTEXT\n"
+      "                         [--ready-cmd CMD] [--ready-timeout SEC] [--quiet] CONTEXT\n"
       "       fk template push ID REF\n"
       "       fk template export ID DEST   (DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
       "                                     docker-archive:FILE; TAG defaults to ID)\n"
@@ -199,6 +200,7 @@ template_build (const fk_cli_globals_t *g, int argc, char **argv)
     { "build-arg", required_argument, NULL, 'a' },
     { "start-cmd", required_argument, NULL, 's' },
     { "ready-cmd", required_argument, NULL, 'r' },
+    { "ready-timeout", required_argument, NULL, 'T' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -225,6 +227,20 @@ template_build (const fk_cli_globals_t *g, int argc, char **argv)
       case 'r':
         bo.ready_cmd = optarg;
         break;
+      case 'T':
+        {
+          char *end = NULL;
+          errno = 0;
+          unsigned long long v = strtoull (optarg, &end, 10);
+          if (errno || end == optarg || *end || v == 0 || v > 86400)
+            {
+              fprintf (stderr, "fk: template build: --ready-timeout `%s': not 1 to 86400 seconds\n",
+                       optarg);
+              return 2;
+            }
+          bo.ready_timeout_sec = v;
+          break;
+        }
       case 'q':
         quiet = 1;
         break;

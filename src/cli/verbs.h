@@ -45,6 +45,7 @@ int fk_verb_pause (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_resume (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_rm (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_extend (const fk_cli_globals_t *g, int argc, char **argv);
+int fk_verb_network (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_port (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_snapshot (const fk_cli_globals_t *g, int argc, char **argv);
 int fk_verb_fork (const fk_cli_globals_t *g, int argc, char **argv);

@@ -260,6 +260,23 @@ join_displays (const plane_listeners_t *pl)
   return out;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* Under the address sanitizer only. fkd creates sandboxes from worker threads: the sandbox's
+   child is forked from this threaded process and allocates while it builds the root. glibc's
+   fork resets its allocator's locks in the child; the sanitizer's allocator (in the compilers
+   Debian 12 ships) has no such handler, and its store of allocation stacks takes a spin lock
+   on every malloc and free: a child forked while another thread held it spun forever (fkd's
+   E2B suite hung about one run in four with 20 parallel creates). Without allocation stacks
+   that lock is never taken; errors are still found and reported with their own stacks. The
+   environment's ASAN_OPTIONS still set anything else, or this too. */
+const char *__asan_default_options (void);
+const char *
+__asan_default_options (void)
+{
+  return "malloc_context_size=0";
+}
+#endif
+
 int
 main (int argc, char **argv)
 {

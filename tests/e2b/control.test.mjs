@@ -95,7 +95,7 @@ test('pause, then Sandbox.connect and sbx.connect: the file and the process surv
 
 test('pause with memory: false goes to disk; connect makes it again with its files and token', async () => {
   const box = await Sandbox.create('base', { timeoutMs: 120_000, metadata: { disk: 'yes' } });
-  // Outside /tmp and /dev/shm: those are scratch space, not in a snapshot (docs/snapshots.md).
+  // Outside /dev/shm, which is not in a snapshot (docs/snapshots.md).
   await box.files.write('/root/on-disk.txt', 'kept on disk\n');
   await box.commands.run('rm -f /etc/motd; mkdir -p /opt/made && echo x > /opt/made/f');
   const bg = await box.commands.run('sleep 600', { background: true });

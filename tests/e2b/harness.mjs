@@ -75,13 +75,24 @@ export function useFkd(extraArgs = []) {
   });
 
   after(async () => {
-    if (fkd) {
-      const done = new Promise((resolve) => fkd.on('exit', resolve));
-      fkd.kill('SIGTERM');
-      await done;
-      fkd = null;
+    const proc = fkd;
+    let died = null;
+    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
+      // fkd ended before the tests did (a crash, a sanitizer's abort): say so, never wait for
+      // an exit that already happened.
+      died = `fkd ended during the tests (exit ${proc.exitCode}, signal ${proc.signalCode})`;
+    } else if (proc) {
+      const done = new Promise((resolve) => proc.on('exit', () => resolve(true)));
+      proc.kill('SIGTERM');
+      const timer = new Promise((resolve) => setTimeout(() => resolve(false), 30000).unref());
+      if (!(await Promise.race([done, timer]))) {
+        proc.kill('SIGKILL');
+        died = 'fkd did not end within 30 s of SIGTERM';
+      }
     }
+    fkd = null;
     cleanup();
+    if (died) throw new Error(died);
   });
 }
 

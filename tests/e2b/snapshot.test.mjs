@@ -30,11 +30,25 @@ test('createSnapshot: a template a new sandbox starts from; listed, then deleted
   assert.deepEqual(snap.names, ['e2b-test-snap']);
   // The sandbox goes on running after the capture.
   assert.equal((await sbx.commands.run('echo running')).stdout, 'running\n');
-  // A name taken: a conflict.
-  await assert.rejects(sbx.createSnapshot({ name: 'e2b-test-snap' }));
+  // The same name again: the snapshot is replaced (E2B assigns a new build to it).
+  await sbx.commands.run('echo "second" > /opt/app/second');
+  const again = await sbx.createSnapshot({ name: 'e2b-test-snap' });
+  assert.equal(again.snapshotId, 'e2b-test-snap');
 
   const child = await Sandbox.create(snap.snapshotId, { timeoutMs: 60_000 });
-  assert.equal((await child.commands.run('cat /opt/app/state')).stdout, 'from the snapshot\n');
+  assert.equal((await child.commands.run('cat /opt/app/state /opt/app/second')).stdout,
+    'from the snapshot\nsecond\n');
+  // Not while a sandbox runs on it (its next snapshot would stack on another image): 409.
+  const busy = await api(`/sandboxes/${sbx.sandboxId}/snapshots`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: '{"name": "e2b-test-snap"}',
+  });
+  assert.equal(busy.status, 409, await busy.text());
+  // Nor over a template the host prepared: 409.
+  const host = await api(`/sandboxes/${sbx.sandboxId}/snapshots`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name": "base"}',
+  });
+  assert.equal(host.status, 409, await host.text());
   await child.kill();
 
   assert.ok((await snapshotIds()).includes('e2b-test-snap'));

@@ -68,7 +68,8 @@ if ls "$dir"/firkin_*.deb >/dev/null 2>&1; then
   contents=$(dpkg-deb -c "$dir"/firkin_*.deb | awk '{print $6}')
   missing=""
   for f in ./usr/bin/fk ./usr/bin/fkd ./usr/bin/fk-image ./usr/bin/fk-remote \
-    ./usr/libexec/firkin/fk-agent ./usr/libexec/firkin/fk-timeout ./etc/firkin/firkin.conf \
+    ./usr/libexec/firkin/fk-agent ./usr/libexec/firkin/fk-timeout ./usr/libexec/firkin/fk-resolver \
+    ./etc/firkin/firkin.conf \
     ./lib/systemd/system/fkd.service ./usr/lib/tmpfiles.d/firkin.conf \
     ./usr/share/man/man1/fk.1.gz ./usr/share/man/man8/fkd.8.gz \
     ./usr/share/bash-completion/completions/fk ./usr/share/zsh/vendor-completions/_fk; do

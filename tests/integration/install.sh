@@ -37,7 +37,7 @@ root=$dest$prefix
 lib=$dest$libdir
 
 missing=""
-for f in bin/fk bin/fk-image bin/fk-remote bin/fkd libexec/firkin/fk-agent libexec/firkin/fk-timeout \
+for f in bin/fk bin/fk-image bin/fk-remote bin/fkd libexec/firkin/fk-agent libexec/firkin/fk-timeout libexec/firkin/fk-resolver \
   include/firkin/sandbox.h include/firkin/client.h include/firkin/shell.h; do
   [ -e "$root/$f" ] || missing="$missing $f"
 done

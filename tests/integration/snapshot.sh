@@ -10,7 +10,7 @@ if ! "$FK" template --help >/dev/null 2>&1 || [ ! -x "$FIRKIN_SRC/scripts/images
   echo "1..0 # SKIP no template store in this build"
   exit 0
 fi
-plan 37
+plan 39
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -22,7 +22,7 @@ on_exit "rm -rf '$layout'"
 # tree ID: what a sandbox's root holds (names, types, owners, modes, sizes, link targets,
 # content digests, hard-link counts), but what the runtime writes at each create.
 tree() {
-  "$FK" exec "$1" -- sh -c 'find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp \
+  "$FK" exec "$1" -- sh -c 'find / -xdev \( -path /proc -o -path /sys -o -path /dev \
       -o -path /etc/hosts -o -path /etc/resolv.conf \) -prune -o -print | grep -v "^/root/nl" | sort |
     while read -r p; do
       if [ -d "$p" ] && [ ! -L "$p" ]; then stat -c "%n %F %u %g %a" "$p"
@@ -43,7 +43,10 @@ s0b=$("$FK" snapshot "$a")
 check "a snapshot of an unchanged sandbox has no layer of its own and adds no blob" \
   sh -c "[ $(layers_of layered) = \$(python3 -c \"import json; print(len(json.load(open('$S/templates/$s0b.json'))['layers']))\") ] && [ $n0 = \$(ls '$S/blobs/sha256' | wc -l) ]"
 check "the sandbox goes on running after a snapshot (not frozen)" sh -c "[ \"\$('$FK' inspect $a | sed -n 's/.*\"status\": \"\([a-z-]*\)\".*/\1/p')\" = running ] && '$FK' exec $a -- true"
-check "a snapshot id already taken is refused" sh -c "'$FK' snapshot $a --id $s0 2>&1 | grep -q 'exists'"
+check "a snapshot of an id that is a snapshot replaces it" \
+  sh -c "[ \"\$('$FK' snapshot $a --id $s0)\" = $s0 ]"
+check "an id of a template that is not a snapshot is refused" \
+  sh -c "out=\$('$FK' snapshot $a --id busybox 2>&1); [ \$? -ne 0 ] && echo \"\$out\" | grep -q 'exists and is not a snapshot'"
 
 # --- every kind of change ---
 in_sb "$a" 'set -e
@@ -58,9 +61,13 @@ in_sb "$a" 'set -e
 name"; truncate -s 10485760 /root/sparse; printf "\\000\\001binary" > /root/bin
   mkdir -p /srv/deep/a/b/c/d/e && echo deep > /srv/deep/a/b/c/d/e/f
   echo in-tmp > /tmp/not-captured'
+# An agent's work often lands in /tmp: it is the root's own directory, so it is captured.
+in_sb "$a" 'mkdir -p /tmp/work/sub && echo in-tmp > /tmp/work/sub/f && chmod 1777 /tmp/work'
 s1=$("$FK" snapshot "$a" --id s1)
 check "snapshot --id names the template" test "$s1" = s1
 b=$("$FK" create s1)
+check "a snapshot that a sandbox runs on is not replaced" \
+  sh -c "out=\$('$FK' snapshot $a --id s1 2>&1); [ \$? -ne 0 ] && echo \"\$out\" | grep -q 'sandbox $b runs on it'"
 ta=$(tree "$a"); tb=$(tree "$b")
 if [ -n "$ta" ] && [ "$ta" = "$tb" ]; then ok "a sandbox from the snapshot has the same tree (files, owners, modes, links, content)"
 else fail "a sandbox from the snapshot has the same tree"; diff <(echo "$ta") <(echo "$tb") | head -20 | sed 's/^/# /'; fi
@@ -74,7 +81,9 @@ check "hard links stay one inode" \
   sh -c "[ \"\$('$FK' exec $b -- stat -c %i /root/new)\" = \"\$('$FK' exec $b -- stat -c %i /root/new-link)\" ]"
 check "a name with a newline comes back" "$FK" exec "$b" -- sh -c 'test -f "/root/nl
 name"'
-check "/tmp is not part of the snapshot" sh -c "! '$FK' exec $b -- test -e /tmp/not-captured"
+check "/tmp is part of the snapshot" \
+  sh -c "[ \"\$('$FK' exec $b -- cat /tmp/work/sub/f)\" = in-tmp ] && [ \"\$('$FK' exec $b -- stat -c %a /tmp/work /tmp)\" = '1777
+1777' ]"
 blob=$(last_blob s1)
 check "the layer is an uncompressed tar in the store, whiteouts and the opaque marker in it" \
   sh -c "tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'etc/.wh.motd' && tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'opt/app/.wh..wh..opq' && tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'usr/.wh.bin'"

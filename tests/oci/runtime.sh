@@ -106,7 +106,12 @@ c['linux']['resources'] = {'memory': {'limit': 33554432}, 'pids': {'limit': 8}}"
   pidcg=$(sed -n 's/^[0-9]*:pids:\(.*\)/\1/p' /proc/$lp/cgroup 2>/dev/null)
   mem=$(cat "/sys/fs/cgroup/memory$memcg/memory.limit_in_bytes" 2>/dev/null)
   pids=$(cat "/sys/fs/cgroup/pids$pidcg/pids.max" 2>/dev/null)
+  echo '{"pids": {"limit": 9}}' >"$b/res.json"
+  "${RT[@]}" update --resources "$b/res.json" limits >/dev/null 2>&1
+  pids2=$(cat "/sys/fs/cgroup/pids$pidcg/pids.max" 2>/dev/null)
+  mem2=$(cat "/sys/fs/cgroup/memory$memcg/memory.limit_in_bytes" 2>/dev/null)
   "${RT[@]}" delete --force limits >/dev/null 2>&1
+  [ "$pids2 $mem2" = "9 33554432" ] && pass "update --resources: pids 9, memory kept" || failc "update" "pids=$pids2 mem=$mem2"
   [ "$mem $pids" = "33554432 8" ] && pass "limits: memory 32 MiB and pids 8 in the container's cgroup" || failc "limits" "mem=$mem pids=$pids cg=$memcg"
   b=$(bundle pids "c['process']['args'] = ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 1 & done; wait; echo all-forked']
 c['linux']['resources'] = {'pids': {'limit': 6}}")

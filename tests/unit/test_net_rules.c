@@ -26,17 +26,17 @@ verdict (const fk_net_rules_t *r, const char *addr)
 static void
 parses_and_formats (void **state)
 {
-  const char *allow[] = { "1.2.3.4",      "8.8.8.0/24",  "10.1.2.3/8", "2001:db8::1",
-                          "2001:DB8::/32", "Example.COM.", "*.pypi.org", "a_b.example",
-                          NULL };
+  const char *allow[]
+      = { "1.2.3.4",      "8.8.8.0/24", "10.1.2.3/8",  "2001:db8::1", "2001:DB8::/32",
+          "Example.COM.", "*.pypi.org", "a_b.example", NULL };
   fk_net_rules_t r;
   fk_error_t err = FK_ERROR_INIT;
   if (fk_net_rules_parse (allow, NULL, &r, &err) < 0)
     fail_msg ("%s", err.msg);
   assert_int_equal (r.n_allow, 8);
   assert_int_equal (r.n_deny, 0);
-  const char *want[] = { "1.2.3.4",        "8.8.8.0/24",  "10.0.0.0/8", "2001:db8::1",
-                         "2001:db8::/32",  "example.com", "*.pypi.org", "a_b.example" };
+  const char *want[] = { "1.2.3.4",       "8.8.8.0/24",  "10.0.0.0/8", "2001:db8::1",
+                         "2001:db8::/32", "example.com", "*.pypi.org", "a_b.example" };
   char buf[FK_NET_RULE_TEXT_MAX];
   for (size_t i = 0; i < r.n_allow; i++)
     assert_string_equal (fk_net_rule_format (&r.allow[i], buf, sizeof buf), want[i]);
@@ -51,10 +51,16 @@ parses_and_formats (void **state)
 static void
 refuses_malformed_rules (void **state)
 {
-  const char *bad_allow[] = { "1.2.3.4/33", "1.2.3",         "1.2.3.4.5", "ex ample.com", "*",
-                              "*example.com", "-a.com",      "a-.com",    "a..com",       "",
-                              "::1/129",     "1.2.3.4/",      "1.2.3.4/x", "a.com/24",     "*.",
-                              "2001:db8::zz", "1.2.3.4/08",  "\x01.com",  NULL };
+  const char *bad_allow[] = { "1.2.3.4/33", "1.2.3",
+                              "1.2.3.4.5",  "ex ample.com",
+                              "*",          "*example.com",
+                              "-a.com",     "a-.com",
+                              "a..com",     "",
+                              "::1/129",    "1.2.3.4/",
+                              "1.2.3.4/x",  "a.com/24",
+                              "*.",         "2001:db8::zz",
+                              "1.2.3.4/08", "\x01.com",
+                              NULL };
   for (size_t i = 0; bad_allow[i]; i++)
     {
       const char *one[] = { "9.9.9.9", bad_allow[i], NULL };
@@ -182,10 +188,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (parses_and_formats),
-    cmocka_unit_test (refuses_malformed_rules),
-    cmocka_unit_test (bounds_the_number_of_rules),
-    cmocka_unit_test (allow_beats_deny_and_defaults),
+    cmocka_unit_test (parses_and_formats),         cmocka_unit_test (refuses_malformed_rules),
+    cmocka_unit_test (bounds_the_number_of_rules), cmocka_unit_test (allow_beats_deny_and_defaults),
     cmocka_unit_test (all_traffic_and_names),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

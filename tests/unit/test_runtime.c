@@ -40,6 +40,7 @@ defaults_and_given_paths (void **state)
   fk_error_t err = FK_ERROR_INIT;
   /* NULL options: $FIRKIN_STATE_DIR, and the installed programs. */
   setenv ("FIRKIN_STATE_DIR", sd, 1);
+  unsetenv ("FIRKIN_RESOLVER");
   fk_runtime_t *rt = NULL;
   assert_int_equal (fk_runtime_open (NULL, &rt, &err), 0);
   unsetenv ("FIRKIN_STATE_DIR");
@@ -49,13 +50,24 @@ defaults_and_given_paths (void **state)
   assert_true (fk_runtime_agent_path (rt)[0] == '/');
   assert_true (ends_with (fk_runtime_agent_path (rt), "/firkin/fk-agent"));
   assert_true (ends_with (fk_runtime_timeout_path (rt), "/firkin/fk-timeout"));
+  assert_true (ends_with (fk_runtime_resolver_path (rt), "/firkin/fk-resolver"));
+  fk_runtime_close (rt);
+  /* $FIRKIN_RESOLVER when the options name none. */
+  setenv ("FIRKIN_STATE_DIR", sd, 1);
+  setenv ("FIRKIN_RESOLVER", "/opt/env/fk-resolver", 1);
+  assert_int_equal (fk_runtime_open (NULL, &rt, &err), 0);
+  unsetenv ("FIRKIN_STATE_DIR");
+  unsetenv ("FIRKIN_RESOLVER");
+  assert_string_equal (fk_runtime_resolver_path (rt), "/opt/env/fk-resolver");
   fk_runtime_close (rt);
 
   fk_runtime_opts_t o = FK_RUNTIME_OPTIONS_INIT;
   o.state_dir = sd;
   o.agent_path = "/opt/x/fk-agent";
   o.timeout_path = "/opt/x/fk-timeout";
+  o.resolver_path = "/opt/x/fk-resolver";
   assert_int_equal (fk_runtime_open (&o, &rt, &err), 0);
+  assert_string_equal (fk_runtime_resolver_path (rt), "/opt/x/fk-resolver");
   assert_string_equal (fk_runtime_agent_path (rt), "/opt/x/fk-agent");
   assert_string_equal (fk_runtime_timeout_path (rt), "/opt/x/fk-timeout");
   /* A watchdog the caller named is used as is (spawning it reports what is wrong). */

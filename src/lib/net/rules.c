@@ -18,15 +18,15 @@
    ranges are left reachable: nothing of the host's hides there, and tests play the internet on
    them. */
 const char *const fk_net_default_deny4[] = {
-  "0.0.0.0/8",       "10.0.0.0/8",   "100.64.0.0/10", "127.0.0.0/8",  "169.254.0.0/16",
-  "172.16.0.0/12",   "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
-  "240.0.0.0/4",     NULL,
+  "0.0.0.0/8",      "10.0.0.0/8",    "100.64.0.0/10", "127.0.0.0/8",
+  "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",  "192.168.0.0/16",
+  "198.18.0.0/15",  "224.0.0.0/4",   "240.0.0.0/4",   NULL,
 };
 
 /* Unspecified, loopback, IPv4-mapped, local-use NAT64, discard, unique local (where a cloud's
    IPv6 metadata address lives), link-local and multicast. */
 const char *const fk_net_default_deny6[] = {
-  "::/128", "::1/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "fc00::/7", "fe80::/10",
+  "::/128",   "::1/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "fc00::/7", "fe80::/10",
   "ff00::/8", NULL,
 };
 
@@ -198,9 +198,8 @@ parse_list (const char *const *list, const char *what, int names_ok, fk_net_rule
           for (size_t j = 0; j < i; j++)
             rule_clear (&rules[j]);
           free (rules);
-          return fk_error_set (err, EINVAL,
-                               "%s[%zu] `%.64s'%s is not an address, a CIDR block%s", what, i,
-                               text, len > 64 ? "..." : "",
+          return fk_error_set (err, EINVAL, "%s[%zu] `%.64s'%s is not an address, a CIDR block%s",
+                               what, i, text, len > 64 ? "..." : "",
                                names_ok ? " or a domain name (example.com, *.example.com)" : "");
         }
     }

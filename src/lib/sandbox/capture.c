@@ -1,4 +1,5 @@
 /* sandbox/capture.c: see sandbox/capture.h. */
+#include "sandbox/netstate.h"
 #include "sandbox/capture.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@
 /* "capturing" in the sandbox's directory while a capture has it frozen: a capture killed
    half way leaves it, and the next one (under the same lock) knows the freeze was not a
    user's pause and thaws it at its end. */
-#define CAPTURING "capturing"
+#define CAPTURING FK_SANDBOX_CAPTURING
 
 static void
 release (fk_sandbox_capture_t *cap)
@@ -159,6 +160,8 @@ fk_sandbox_capture_end_to_disk (fk_sandbox_t *sb, fk_sandbox_capture_t *cap, con
   while (waitpid (st->pid, &status, WNOHANG) < 0 && errno == EINTR)
     ;
   if (fk_cgroup_destroy (&sb->cgroups, st->cgroup, err) < 0)
+    goto out;
+  if (fk_netstate_release (sb->rt, st, err) < 0)
     goto out;
   if (st->id_base && fk_idrange_free (sb->rt->state_fd, st->id_base, id, err) < 0)
     goto out;

@@ -28,9 +28,11 @@
 #include "base/env.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "net/slots.h"
 #include "sandbox/events.h"
 #include "sandbox/idrange.h"
 #include "sandbox/launch.h"
+#include "sandbox/network.h"
 #include "sandbox/plan.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/spec.h"
@@ -246,6 +248,7 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
     return fk_error_set_errno (err, "make sandbox dir `%s'", id);
   int ret = -1;
   uint32_t id_base = 0;
+  unsigned net_slot = 0;
   cleanup_free char *dir = xasprintf ("%s/sandboxes/%s", rt->state_dir, id);
   cleanup_free char *sock = spec->init ? NULL : xasprintf ("%s/agent.sock", dir);
   cleanup_close int dirfd = -1, listen_fd = -1, deadline_fd = -1;
@@ -269,6 +272,23 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
   if (fk_idrange_alloc (rt->state_fd, id, &id_base, err) < 0
       || fk_sandbox_plan (spec, id, id_base, &plan, err) < 0)
     goto out;
+  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS)
+    {
+      fk_net_config_t cfg;
+      if (fk_net_config_load (&cfg, err) < 0
+          || fk_net_slot_alloc (rt->state_fd, id, fk_net_config_slots (&cfg), &net_slot, err) < 0)
+        goto out;
+      plan.net_slot = net_slot;
+      plan.net_allow = xstrvdup (spec->data_plane.allow_out);
+      plan.net_deny = xstrvdup (spec->data_plane.deny_out);
+      plan.net_bytes_per_sec = spec->data_plane.egress_bytes_per_sec;
+      plan.net_max_connections = spec->data_plane.max_connections;
+      plan.net_rules_path = xasprintf ("%s/net.rules", dir);
+      if (fk_network_write_rules (plan.net_rules_path, spec->data_plane.allow_out,
+                                  spec->data_plane.deny_out, err)
+          < 0)
+        goto out;
+    }
   if (sock && listen_socket (sock, &listen_fd, err) < 0)
     goto out;
   if (spec->timeout_sec)
@@ -303,6 +323,7 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
   if (as)
     st->created = as->created;
   st->pid = started.pid;
+  st->net_slot = net_slot;
   if (fk_state_start_time (started.pid, 1, &st->start_time, err) < 0)
     {
       fk_error_wrap (err, "sandbox PID 1 ended at once");
@@ -336,6 +357,10 @@ out:
       fk_plan_undo (&plan, &rt->cgroups, &started);
       if (id_base)
         fk_idrange_free (rt->state_fd, id_base, id, &ignored);
+      fk_error_clear (&ignored);
+      /* fk_plan_undo removed the slot's rules and interface. */
+      if (net_slot)
+        fk_net_slot_free (rt->state_fd, net_slot, id, &ignored);
       fk_error_clear (&ignored);
       if (as)
         {

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -10,7 +12,6 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "base/xalloc.h"
 #include "sandbox/mount.h"
 
 static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
@@ -49,8 +50,10 @@ fk_dev_setup (int rootfd, const char *dir, int shm_fd, fk_error_t *err)
 
   for (size_t i = 0; nodes[i]; i++)
     {
-      cleanup_free char *host = xasprintf ("/dev/%s", nodes[i]);
-      cleanup_free char *path = xasprintf ("%s/%s", dir, nodes[i]);
+      char host[64], path[PATH_MAX];
+      snprintf (host, sizeof host, "/dev/%s", nodes[i]);
+      if (snprintf (path, sizeof path, "%s/%s", dir, nodes[i]) >= (int)sizeof path)
+        return fk_error_set (err, ENAMETOOLONG, "/dev path under `%s'", dir);
       cleanup_close int node = open_tree (AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (node < 0)
         return fk_error_set_errno (err, "clone `%s'", host);
@@ -64,11 +67,15 @@ fk_dev_setup (int rootfd, const char *dir, int shm_fd, fk_error_t *err)
   cleanup_close int pts = -1;
   if (fk_mount_new ("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts, err) < 0)
     return fk_error_wrap (err, "/dev/pts");
-  cleanup_free char *pts_path = xasprintf ("%s/pts", dir);
+  char pts_path[PATH_MAX];
+  if (snprintf (pts_path, sizeof pts_path, "%s/pts", dir) >= (int)sizeof pts_path)
+    return fk_error_set (err, ENAMETOOLONG, "/dev/pts under `%s'", dir);
   if (fk_mount_attach_in_root (rootfd, pts_path, pts, 0, 0, err) < 0)
     return -1;
 
-  cleanup_free char *shm_path = xasprintf ("%s/shm", dir);
+  char shm_path[PATH_MAX];
+  if (snprintf (shm_path, sizeof shm_path, "%s/shm", dir) >= (int)sizeof shm_path)
+    return fk_error_set (err, ENAMETOOLONG, "/dev/shm under `%s'", dir);
   if (fk_mount_attach_in_root (rootfd, shm_path, shm_fd, 0, 0, err) < 0)
     return -1;
 
@@ -77,6 +84,8 @@ fk_dev_setup (int rootfd, const char *dir, int shm_fd, fk_error_t *err)
                     err)
       < 0)
     return fk_error_wrap (err, "/dev/mqueue");
-  cleanup_free char *mq_path = xasprintf ("%s/mqueue", dir);
+  char mq_path[PATH_MAX];
+  if (snprintf (mq_path, sizeof mq_path, "%s/mqueue", dir) >= (int)sizeof mq_path)
+    return fk_error_set (err, ENAMETOOLONG, "/dev/mqueue under `%s'", dir);
   return fk_mount_attach_in_root (rootfd, mq_path, mq, 0, 0, err);
 }

@@ -35,16 +35,29 @@
 
 extern char **environ;
 
+/* The control buffer of one handshake message, on the stack: both ends may run in a process
+   cloned or forked from a creator with threads, where the allocator's locks can be held by a
+   thread that is not there to release them (a sanitizer's allocator has no fork handlers). */
+#define MAX_PASSED_FDS 253 /* the kernel's SCM_MAX_FD */
+typedef union
+{
+  struct cmsghdr align;
+  char buf[CMSG_SPACE (sizeof (int) * MAX_PASSED_FDS)];
+} fds_cmsg_t;
+
 int
 fk_launch_send_fds (int sync_fd, char byte, const int *fds, size_t n, fk_error_t *err)
 {
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
-  cleanup_free char *cbuf = xcalloc (1, space);
+  fds_cmsg_t cbuf;
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+  if (n > MAX_PASSED_FDS)
+    return fk_error_set (err, E2BIG, "%zu fds in one handshake message (at most %d)", n,
+                         MAX_PASSED_FDS);
+  memset (&cbuf, 0, sizeof cbuf);
   if (n)
     {
-      msg.msg_control = cbuf;
+      msg.msg_control = cbuf.buf;
       msg.msg_controllen = CMSG_SPACE (sizeof (int) * n);
       struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
       c->cmsg_level = SOL_SOCKET;
@@ -100,10 +113,15 @@ fk_launch_receive (int sync_fd, char *ret_byte, int *fds, size_t n, fk_error_t *
 {
   char byte;
   struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  size_t space = CMSG_SPACE (sizeof (int) * (n ? n : 1));
-  cleanup_free char *cbuf = xcalloc (1, space);
-  struct msghdr msg
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = space };
+  fds_cmsg_t cbuf;
+  if (n > MAX_PASSED_FDS)
+    return fk_error_set (err, E2BIG, "%zu fds in one handshake message (at most %d)", n,
+                         MAX_PASSED_FDS);
+  memset (&cbuf, 0, sizeof cbuf);
+  struct msghdr msg = { .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cbuf.buf,
+                        .msg_controllen = CMSG_SPACE (sizeof (int) * (n ? n : 1)) };
   ssize_t r;
   do
     r = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
@@ -290,8 +308,17 @@ build_root (const fk_launch_t *l, const int *fds, int *ret_rootfd, int *ret_log_
   for (char **p = plan->masked_paths; p && *p; p++)
     if (fk_procfs_mask (root, *p + 1, err) < 0)
       return -1;
+  /* An image without /tmp gets one (in the upper dir: a snapshot keeps it). */
+  if (plan->root.kind == FK_PLAN_ROOT_LAYERS)
+    {
+      if (mkdirat (root, "tmp", 01777) == 0 ? fchmodat (root, "tmp", 01777, 0) < 0
+                                            : errno != EEXIST)
+        return fk_error_set_errno (err, "make /tmp");
+    }
   if (plan->write_etc
-      && fk_network_write_etc (root, plan->hostname ? plan->hostname : "localhost", err) < 0)
+      && fk_network_write_etc (root, plan->hostname ? plan->hostname : "localhost",
+                               plan->data_plane, err)
+             < 0)
     return -1;
   const char *cwd = plan->process.cwd;
   if (strcmp (cwd, "/") != 0 && fk_mkdir_p_in_root (root, cwd + 1, 0755, err) < 0)

@@ -16,6 +16,7 @@
 #include "base/cleanup.h"
 #include "base/json.h"
 #include "base/xalloc.h"
+#include "sandbox/ociconfig_impl.h"
 #include "sandbox/seccomp_oci.h"
 
 #define MAX_LIST 4096
@@ -31,8 +32,8 @@ fk_oci_info_clear (fk_oci_info_t *info)
 }
 
 /* Refuses keys not in known: "`where.key' is not supported". */
-static int
-only_keys (json_t *o, const char *where, const char *const *known, fk_error_t *err)
+int
+oci_only_keys (json_t *o, const char *where, const char *const *known, fk_error_t *err)
 {
   const char *k;
   json_t *v;
@@ -51,8 +52,8 @@ only_keys (json_t *o, const char *where, const char *const *known, fk_error_t *e
 }
 
 /* A key whose value, when present and not empty (null, "", [], {}, 0, false), is refused. */
-static int
-refuse_set (json_t *o, const char *where, const char *key, fk_error_t *err)
+int
+oci_refuse_set (json_t *o, const char *where, const char *key, fk_error_t *err)
 {
   json_t *v = json_object_get (o, key);
   if (v == NULL || json_is_null (v) || json_is_false (v)
@@ -64,8 +65,8 @@ refuse_set (json_t *o, const char *where, const char *key, fk_error_t *err)
   return fk_error_set (err, ENOTSUP, "config.json: `%s.%s' is not supported", where, key);
 }
 
-static int
-get_strv (json_t *o, const char *key, const char *where, char ***ret, fk_error_t *err)
+int
+oci_get_strv (json_t *o, const char *key, const char *where, char ***ret, fk_error_t *err)
 {
   json_t *a = json_object_get (o, key);
   if (a == NULL || json_is_null (a))
@@ -90,9 +91,9 @@ get_strv (json_t *o, const char *key, const char *where, char ***ret, fk_error_t
   return 1;
 }
 
-static int
-get_u32 (json_t *o, const char *key, const char *where, int required, uint32_t *ret,
-         fk_error_t *err)
+int
+oci_get_u32 (json_t *o, const char *key, const char *where, int required, uint32_t *ret,
+             fk_error_t *err)
 {
   json_t *v = json_object_get (o, key);
   if (v == NULL && !required)
@@ -104,15 +105,15 @@ get_u32 (json_t *o, const char *key, const char *where, int required, uint32_t *
   return 1;
 }
 
-static int
-wrap (fk_error_t *err, const char *where)
+int
+oci_wrap (fk_error_t *err, const char *where)
 {
   return fk_error_wrap (err, "config.json: %s", where);
 }
 
 /* A path from the config: absolute inside the container, no `..' component. */
-static int
-check_dest (const char *path, const char *what, fk_error_t *err)
+int
+oci_check_dest (const char *path, const char *what, fk_error_t *err)
 {
   if (path[0] != '/')
     return fk_error_set (err, EINVAL, "config.json: %s `%s' is not absolute", what, path);
@@ -139,14 +140,14 @@ caps_of (json_t *caps, uint64_t *ret, fk_error_t *err)
       = { "bounding", "effective", "permitted", "inheritable", "ambient", NULL };
   if (!json_is_object (caps))
     return fk_error_set (err, EINVAL, "config.json: `process.capabilities' is not an object");
-  if (only_keys (caps, "process.capabilities", known, err) < 0)
+  if (oci_only_keys (caps, "process.capabilities", known, err) < 0)
     return -1;
   uint64_t sets[5] = { 0 };
   int has[5] = { 0 };
   for (int s = 0; s < 5; s++)
     {
       cleanup_strv char **names = NULL;
-      int r = get_strv (caps, known[s], "process.capabilities", &names, err);
+      int r = oci_get_strv (caps, known[s], "process.capabilities", &names, err);
       if (r < 0)
         return -1;
       has[s] = r;
@@ -215,11 +216,11 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
   fk_plan_process_t *p = &plan->process;
   if (!json_is_object (proc))
     return fk_error_set (err, EINVAL, "config.json: `process' is not an object");
-  if (only_keys (proc, "process", known, err) < 0)
+  if (oci_only_keys (proc, "process", known, err) < 0)
     return -1;
   const char *s = NULL;
   if (fk_json_get_string (proc, "apparmorProfile", 0, &s, err) < 0)
-    return wrap (err, "process");
+    return oci_wrap (err, "process");
   if (s && s[0])
     return fk_error_set (err, ENOTSUP,
                          "config.json: `process.apparmorProfile' (%s): AppArmor profiles are not "
@@ -227,20 +228,20 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
                          s);
   s = NULL;
   if (fk_json_get_string (proc, "selinuxLabel", 0, &s, err) < 0)
-    return wrap (err, "process");
+    return oci_wrap (err, "process");
   if (s && s[0])
     return fk_error_set (err, ENOTSUP,
                          "config.json: `process.selinuxLabel' (%s): SELinux labels are not "
                          "supported",
                          s);
-  if (refuse_set (proc, "process", "commandLine", err) < 0)
+  if (oci_refuse_set (proc, "process", "commandLine", err) < 0)
     return -1;
   p->no_new_privs = 0; /* the spec's default, unlike firkin's */
   if (fk_json_get_bool (proc, "terminal", 0, &info->terminal, err) < 0
       || fk_json_get_bool (proc, "noNewPrivileges", 0, &p->no_new_privs, err) < 0)
-    return wrap (err, "process");
-  if (get_strv (proc, "args", "process", &p->argv, err) < 0
-      || get_strv (proc, "env", "process", &p->env, err) < 0)
+    return oci_wrap (err, "process");
+  if (oci_get_strv (proc, "args", "process", &p->argv, err) < 0
+      || oci_get_strv (proc, "env", "process", &p->env, err) < 0)
     return -1;
   if (p->argv == NULL || p->argv[0] == NULL || p->argv[0][0] == '\0')
     return fk_error_set (err, EINVAL, "config.json: `process.args' is empty");
@@ -248,8 +249,8 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
     p->env = xcalloc (1, sizeof (char *));
   const char *cwd;
   if (fk_json_get_string (proc, "cwd", 1, &cwd, err) < 0)
-    return wrap (err, "process");
-  if (check_dest (cwd, "process.cwd", err) < 0)
+    return oci_wrap (err, "process");
+  if (oci_check_dest (cwd, "process.cwd", err) < 0)
     return -1;
   p->cwd = xstrdup (cwd);
   json_t *user = json_object_get (proc, "user");
@@ -258,12 +259,12 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
       static const char *const ukeys[] = { "uid", "gid", "umask", "additionalGids", NULL };
       if (!json_is_object (user))
         return fk_error_set (err, EINVAL, "config.json: `process.user' is not an object");
-      if (only_keys (user, "process.user", ukeys, err) < 0
-          || get_u32 (user, "uid", "process.user", 0, &p->uid, err) < 0
-          || get_u32 (user, "gid", "process.user", 0, &p->gid, err) < 0)
+      if (oci_only_keys (user, "process.user", ukeys, err) < 0
+          || oci_get_u32 (user, "uid", "process.user", 0, &p->uid, err) < 0
+          || oci_get_u32 (user, "gid", "process.user", 0, &p->gid, err) < 0)
         return -1;
       uint32_t mask = 0;
-      int r = get_u32 (user, "umask", "process.user", 0, &mask, err);
+      int r = oci_get_u32 (user, "umask", "process.user", 0, &mask, err);
       if (r < 0)
         return -1;
       if (r == 1)
@@ -314,7 +315,7 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
             || fk_json_get_int (e, "soft", 1, &soft, err) < 0
             || fk_json_get_int (e, "hard", 1, &hard, err) < 0)
           return err->code
-                     ? wrap (err, "process.rlimits")
+                     ? oci_wrap (err, "process.rlimits")
                      : fk_error_set (err, EINVAL,
                                      "config.json: `process.rlimits[%zu]' is not an object", i);
         size_t k;
@@ -335,7 +336,7 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
   long long oom;
   int r = fk_json_get_int (proc, "oomScoreAdj", 0, &oom, err);
   if (r < 0)
-    return wrap (err, "process");
+    return oci_wrap (err, "process");
   if (r == 1)
     {
       if (oom < -1000 || oom > 1000)
@@ -347,8 +348,8 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
   if (cs && json_is_object (cs))
     {
       uint32_t h = 0, w = 0;
-      if (get_u32 (cs, "height", "process.consoleSize", 0, &h, err) < 0
-          || get_u32 (cs, "width", "process.consoleSize", 0, &w, err) < 0)
+      if (oci_get_u32 (cs, "height", "process.consoleSize", 0, &h, err) < 0
+          || oci_get_u32 (cs, "width", "process.consoleSize", 0, &w, err) < 0)
         return -1;
       p->rows = (unsigned short)(h > 0xffff ? 0xffff : h);
       p->cols = (unsigned short)(w > 0xffff ? 0xffff : w);
@@ -412,9 +413,9 @@ mount_options (char **opts, int *ret_bind, int *ret_recursive, int *ret_ro, unsi
   return 0;
 }
 
-static void
-add_mount (fk_plan_t *plan, fk_plan_mount_kind_t kind, const char *dest, const char *source,
-           char **data, int ro, const char *fstype, unsigned attrs, int flags)
+void
+oci_add_mount (fk_plan_t *plan, fk_plan_mount_kind_t kind, const char *dest, const char *source,
+               char **data, int ro, const char *fstype, unsigned attrs, int flags)
 {
   fk_plan_add_mount (plan, kind, dest, source, (const char *const *)data, ro);
   fk_plan_mount_t *m = &plan->mounts[plan->n_mounts - 1];
@@ -454,14 +455,14 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
       {
         const char *dest = NULL;
         if (fk_json_get_string (e, "destination", 0, &dest, err) < 0)
-          return wrap (err, "mounts");
+          return oci_wrap (err, "mounts");
         if (dest && strcmp (dest, "/dev") == 0)
           has_dev = 1;
       }
   }
   /* The devices a container always has (null, zero, full, random, urandom, tty, ptmx). */
   if (!has_dev)
-    add_mount (plan, FK_PLAN_MOUNT_DEV, "/dev", NULL, NULL, 0, NULL, 0, 0);
+    oci_add_mount (plan, FK_PLAN_MOUNT_DEV, "/dev", NULL, NULL, 0, NULL, 0, 0);
   json_array_foreach (mounts, i, e)
   {
     static const char *const known[]
@@ -470,16 +471,16 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
     cleanup_strv char **options = NULL;
     if (!json_is_object (e))
       return fk_error_set (err, EINVAL, "config.json: `mounts[%zu]' is not an object", i);
-    if (only_keys (e, "mounts[]", known, err) < 0
-        || refuse_set (e, "mounts[]", "uidMappings", err) < 0
-        || refuse_set (e, "mounts[]", "gidMappings", err) < 0)
+    if (oci_only_keys (e, "mounts[]", known, err) < 0
+        || oci_refuse_set (e, "mounts[]", "uidMappings", err) < 0
+        || oci_refuse_set (e, "mounts[]", "gidMappings", err) < 0)
       return -1;
     if (fk_json_get_string (e, "destination", 1, &dest, err) < 0
         || fk_json_get_string (e, "type", 0, &type, err) < 0
         || fk_json_get_string (e, "source", 0, &source, err) < 0)
-      return wrap (err, "mounts");
-    if (get_strv (e, "options", "mounts[]", &options, err) < 0
-        || check_dest (dest, "mount destination", err) < 0)
+      return oci_wrap (err, "mounts");
+    if (oci_get_strv (e, "options", "mounts[]", &options, err) < 0
+        || oci_check_dest (dest, "mount destination", err) < 0)
       return -1;
     int bind = 0, rec = 0, ro = 0;
     unsigned attrs = 0;
@@ -493,22 +494,22 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
         if (source == NULL || source[0] == '\0')
           return fk_error_set (err, EINVAL, "config.json: bind mount on `%s' has no source", dest);
         cleanup_free char *src = host_path (opts->bundle, source);
-        add_mount (plan, FK_PLAN_MOUNT_BIND, dest, src, NULL, ro, NULL, attrs,
-                   rec ? 0 : FK_PLAN_MOUNT_F_NONRECURSIVE);
+        oci_add_mount (plan, FK_PLAN_MOUNT_BIND, dest, src, NULL, ro, NULL, attrs,
+                       rec ? 0 : FK_PLAN_MOUNT_F_NONRECURSIVE);
         continue;
       }
     if (type == NULL)
       return fk_error_set (err, EINVAL, "config.json: mount on `%s' has no type", dest);
     if (strcmp (dest, "/dev") == 0 && strcmp (type, "tmpfs") == 0)
-      add_mount (plan, FK_PLAN_MOUNT_DEV, dest, NULL, NULL, 0, NULL, 0, 0);
+      oci_add_mount (plan, FK_PLAN_MOUNT_DEV, dest, NULL, NULL, 0, NULL, 0, 0);
     else if (strcmp (type, "proc") == 0)
-      add_mount (plan, FK_PLAN_MOUNT_PROC, dest, NULL, NULL, 0, NULL, 0, 0);
+      oci_add_mount (plan, FK_PLAN_MOUNT_PROC, dest, NULL, NULL, 0, NULL, 0, 0);
     else if (strcmp (type, "sysfs") == 0)
-      add_mount (plan, FK_PLAN_MOUNT_SYSFS, dest, NULL, NULL, 1, NULL, 0, 0);
+      oci_add_mount (plan, FK_PLAN_MOUNT_SYSFS, dest, NULL, NULL, 1, NULL, 0, 0);
     else if (strcmp (type, "tmpfs") == 0)
-      add_mount (plan, FK_PLAN_MOUNT_TMPFS, dest, NULL, data, ro, NULL, attrs, 0);
+      oci_add_mount (plan, FK_PLAN_MOUNT_TMPFS, dest, NULL, data, ro, NULL, attrs, 0);
     else if (strcmp (type, "devpts") == 0 || strcmp (type, "mqueue") == 0)
-      add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, data, ro, type, attrs, 0);
+      oci_add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, data, ro, type, attrs, 0);
     else if (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0)
       {
         /* Without a cgroup namespace a new cgroup filesystem would show the host's whole
@@ -517,19 +518,20 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
         if (opts->cgroup_v2)
           {
             if (own_ns)
-              add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, NULL, ro, "cgroup2", attrs, 0);
+              oci_add_mount (plan, FK_PLAN_MOUNT_FS, dest, NULL, NULL, ro, "cgroup2", attrs, 0);
             else if (opts->cgroup_root)
               {
                 cleanup_free char *src = xasprintf ("%s/%s", opts->cgroup_root, plan->cgroup);
-                add_mount (plan, FK_PLAN_MOUNT_BIND, dest, src, NULL, ro, NULL, attrs,
-                           FK_PLAN_MOUNT_F_NONRECURSIVE);
+                oci_add_mount (plan, FK_PLAN_MOUNT_BIND, dest, src, NULL, ro, NULL, attrs,
+                               FK_PLAN_MOUNT_F_NONRECURSIVE);
               }
             continue;
           }
         /* v1: one mount per hierarchy below a tmpfs, each showing the sandbox's own cgroup
            (the cgroup namespace's root). */
         static const char *const tmpfs_opts[] = { "mode=0755", "size=65536", NULL };
-        add_mount (plan, FK_PLAN_MOUNT_TMPFS, dest, NULL, (char **)tmpfs_opts, 0, NULL, attrs, 0);
+        oci_add_mount (plan, FK_PLAN_MOUNT_TMPFS, dest, NULL, (char **)tmpfs_opts, 0, NULL, attrs,
+                       0);
         for (size_t k = 0; opts->cgroup_v1 && opts->cgroup_v1[k]; k++)
           {
             const char *h = opts->cgroup_v1[k];
@@ -543,8 +545,8 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
                 if (!sandbox_hierarchy (h) || opts->cgroup_root == NULL)
                   continue;
                 cleanup_free char *src = xasprintf ("%s/%s/%s", opts->cgroup_root, h, plan->cgroup);
-                add_mount (plan, FK_PLAN_MOUNT_BIND, sub, src, NULL, ro, NULL, attrs,
-                           FK_PLAN_MOUNT_F_NONRECURSIVE);
+                oci_add_mount (plan, FK_PLAN_MOUNT_BIND, sub, src, NULL, ro, NULL, attrs,
+                               FK_PLAN_MOUNT_F_NONRECURSIVE);
                 continue;
               }
             char **cdata;
@@ -568,7 +570,7 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
                     q += len + (q[len] == ',');
                   }
               }
-            add_mount (plan, FK_PLAN_MOUNT_FS, sub, NULL, cdata, ro, "cgroup", attrs, 0);
+            oci_add_mount (plan, FK_PLAN_MOUNT_FS, sub, NULL, cdata, ro, "cgroup", attrs, 0);
             fk_strv_free (cdata);
           }
       }
@@ -576,166 +578,6 @@ mounts_of (json_t *mounts, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_
       return fk_error_set (err, ENOTSUP, "config.json: mount type `%s' (on `%s') is not supported",
                            type, dest);
   }
-  return 0;
-}
-
-static const char *const ns_types[FK_PLAN_NS_N]
-    = { "user", "mount", "pid", "network", "ipc", "uts", "cgroup" };
-
-static int
-namespaces_of (json_t *nss, fk_plan_t *plan, fk_error_t *err)
-{
-  int seen[FK_PLAN_NS_N] = { 0 };
-  if (nss && !json_is_array (nss))
-    return fk_error_set (err, EINVAL, "config.json: `linux.namespaces' is not a list");
-  size_t i;
-  json_t *e;
-  json_array_foreach (nss, i, e)
-  {
-    static const char *const known[] = { "type", "path", NULL };
-    const char *type, *path = NULL;
-    if (!json_is_object (e) || only_keys (e, "linux.namespaces[]", known, err) < 0)
-      return err->code ? -1
-                       : fk_error_set (err, EINVAL,
-                                       "config.json: `linux.namespaces[%zu]' is not an object", i);
-    if (fk_json_get_string (e, "type", 1, &type, err) < 0
-        || fk_json_get_string (e, "path", 0, &path, err) < 0)
-      return wrap (err, "linux.namespaces");
-    size_t k;
-    for (k = 0; k < FK_PLAN_NS_N; k++)
-      if (strcmp (ns_types[k], type) == 0)
-        break;
-    if (k == FK_PLAN_NS_N)
-      return fk_error_set (err, ENOTSUP, "config.json: namespace type `%s' is not supported", type);
-    if (seen[k]++)
-      return fk_error_set (err, EINVAL, "config.json: namespace `%s' is listed twice", type);
-    if (path && path[0])
-      {
-        if (path[0] != '/')
-          return fk_error_set (err, EINVAL, "config.json: namespace path `%s' is not absolute",
-                               path);
-        if (k == FK_PLAN_NS_USER || k == FK_PLAN_NS_MOUNT)
-          return fk_error_set (err, ENOTSUP,
-                               "config.json: joining a %s namespace (`%s') is not supported", type,
-                               path);
-        plan->ns[k].join = xstrdup (path);
-      }
-  }
-  if (!seen[FK_PLAN_NS_MOUNT])
-    return fk_error_set (err, EINVAL, "config.json: `linux.namespaces' has no mount namespace");
-  for (size_t k = 0; k < FK_PLAN_NS_N; k++)
-    if (!seen[k])
-      plan->ns[k].inherit = 1;
-  if (plan->ns[FK_PLAN_NS_PID].join && !plan->ns[FK_PLAN_NS_USER].inherit)
-    return fk_error_set (err, ENOTSUP,
-                         "config.json: joining a pid namespace with a user namespace of the "
-                         "container's own is not supported");
-  return 0;
-}
-
-static int
-maps_of (json_t *lin, const char *key, fk_plan_idmap_t *m, size_t *ret_n, fk_error_t *err)
-{
-  json_t *a = json_object_get (lin, key);
-  if (a == NULL || json_is_null (a))
-    return 0;
-  if (!json_is_array (a) || json_array_size (a) > FK_PLAN_MAX_IDMAPS)
-    return fk_error_set (err, EINVAL, "config.json: `linux.%s' is not a list of at most %d", key,
-                         FK_PLAN_MAX_IDMAPS);
-  size_t i;
-  json_t *e;
-  json_array_foreach (a, i, e)
-  {
-    uint32_t c = 0, h = 0, n = 0;
-    if (!json_is_object (e) || get_u32 (e, "containerID", key, 1, &c, err) < 0
-        || get_u32 (e, "hostID", key, 1, &h, err) < 0 || get_u32 (e, "size", key, 1, &n, err) < 0)
-      return err->code ? -1 : fk_error_set (err, EINVAL, "config.json: `linux.%s' entry", key);
-    m[i] = (fk_plan_idmap_t){ c, h, n };
-  }
-  *ret_n = json_array_size (a);
-  return 0;
-}
-
-static int
-resources_obj (json_t *res, fk_cgroup_limits_t *lim, fk_error_t *err)
-{
-  static const char *const known[] = { "devices",        "memory",  "cpu",  "pids",    "blockIO",
-                                       "hugepageLimits", "network", "rdma", "unified", NULL };
-  if (!json_is_object (res))
-    return fk_error_set (err, EINVAL, "config.json: `linux.resources' is not an object");
-  if (only_keys (res, "linux.resources", known, err) < 0)
-    return -1;
-  static const char *const refused[]
-      = { "blockIO", "hugepageLimits", "network", "rdma", "unified", NULL };
-  for (size_t i = 0; refused[i]; i++)
-    if (refuse_set (res, "linux.resources", refused[i], err) < 0)
-      return -1;
-  /* devices: the device cgroup is not used; device nodes are usable only where fk-oci puts
-     them (every other mount is nodev), see docs/oci.md. */
-  json_t *devs = json_object_get (res, "devices");
-  if (devs && !json_is_null (devs) && !json_is_array (devs))
-    return fk_error_set (err, EINVAL, "config.json: `linux.resources.devices' is not a list");
-  json_t *mem = json_object_get (res, "memory");
-  if (mem && !json_is_null (mem))
-    {
-      static const char *const mkeys[] = { "limit",
-                                           "reservation",
-                                           "swap",
-                                           "kernel",
-                                           "kernelTCP",
-                                           "swappiness",
-                                           "disableOOMKiller",
-                                           "useHierarchy",
-                                           "checkBeforeUpdate",
-                                           NULL };
-      if (!json_is_object (mem) || only_keys (mem, "linux.resources.memory", mkeys, err) < 0)
-        return err->code ? -1 : fk_error_set (err, EINVAL, "config.json: bad resources.memory");
-      long long limit = 0;
-      int dis = 0;
-      if (fk_json_get_int (mem, "limit", 0, &limit, err) < 0
-          || fk_json_get_bool (mem, "disableOOMKiller", 0, &dis, err) < 0)
-        return wrap (err, "linux.resources.memory");
-      if (dis)
-        return fk_error_set (err, ENOTSUP,
-                             "config.json: `linux.resources.memory.disableOOMKiller' is not "
-                             "supported");
-      if (refuse_set (mem, "linux.resources.memory", "kernel", err) < 0
-          || refuse_set (mem, "linux.resources.memory", "kernelTCP", err) < 0)
-        return -1;
-      lim->memory_bytes = limit > 0 ? (uint64_t)limit : 0;
-    }
-  json_t *cpu = json_object_get (res, "cpu");
-  if (cpu && !json_is_null (cpu))
-    {
-      static const char *const ckeys[]
-          = { "shares", "quota", "period", "realtimeRuntime", "realtimePeriod",
-              "cpus",   "mems",  "idle",   "burst",           NULL };
-      if (!json_is_object (cpu) || only_keys (cpu, "linux.resources.cpu", ckeys, err) < 0)
-        return err->code ? -1 : fk_error_set (err, EINVAL, "config.json: bad resources.cpu");
-      static const char *const crefused[]
-          = { "realtimeRuntime", "realtimePeriod", "cpus", "mems", "idle", "burst", NULL };
-      for (size_t i = 0; crefused[i]; i++)
-        if (refuse_set (cpu, "linux.resources.cpu", crefused[i], err) < 0)
-          return -1;
-      long long quota = 0, period = 0;
-      if (fk_json_get_int (cpu, "quota", 0, &quota, err) < 0
-          || fk_json_get_int (cpu, "period", 0, &period, err) < 0)
-        return wrap (err, "linux.resources.cpu");
-      if (period <= 0)
-        period = 100000;
-      lim->cpus = quota > 0 ? (double)quota / (double)period : 0;
-      if (lim->cpus > 4096)
-        return fk_error_set (err, ERANGE, "config.json: cpu quota over 4096 CPUs");
-    }
-  json_t *pids = json_object_get (res, "pids");
-  if (pids && !json_is_null (pids))
-    {
-      long long limit = 0;
-      if (!json_is_object (pids) || fk_json_get_int (pids, "limit", 0, &limit, err) < 0)
-        return err->code ? wrap (err, "linux.resources.pids")
-                         : fk_error_set (err, EINVAL, "config.json: bad resources.pids");
-      lim->pids = limit > 0 ? (uint64_t)limit : 0;
-    }
   return 0;
 }
 
@@ -765,136 +607,6 @@ fk_oci_process (const char *text, size_t len, fk_plan_process_t *ret_process, in
   return 0;
 }
 
-int
-fk_oci_resources (const char *text, size_t len, fk_cgroup_limits_t *ret, fk_error_t *err)
-{
-  cleanup_json json_t *o = NULL;
-  if (len > FK_OCI_CONFIG_MAX)
-    return fk_error_set (err, E2BIG, "resources: too large");
-  if (fk_json_parse (text, len, &o, err) < 0)
-    return fk_error_wrap (err, "resources");
-  fk_cgroup_limits_t lim = { 0 };
-  if (resources_obj (o, &lim, err) < 0)
-    return -1;
-  *ret = lim;
-  return 0;
-}
-
-/* "machine-a-b.slice" -> "machine.slice/machine-a.slice/machine-a-b.slice", as systemd nests
-   slices by their dashes. */
-static char *
-expand_slice (const char *slice)
-{
-  if (strcmp (slice, "-.slice") == 0 || slice[0] == '\0')
-    return xstrdup ("");
-  size_t n = strlen (slice) - strlen (".slice");
-  char *path = xstrdup ("");
-  for (size_t i = 0; i <= n; i++)
-    if (i == n || slice[i] == '-')
-      {
-        char *next = xasprintf ("%s%s%.*s.slice", path, path[0] ? "/" : "", (int)i, slice);
-        free (path);
-        path = next;
-      }
-  return path;
-}
-
-int
-fk_oci_cgroup_path (const char *cp, int systemd, const char *id, char **ret, fk_error_t *err)
-{
-  char *path;
-  if (cp == NULL || cp[0] == '\0')
-    path = systemd ? xasprintf ("system.slice/fk-oci-%s.scope", id) : xasprintf ("fk-oci/%s", id);
-  else if (systemd)
-    {
-      const char *c1 = strchr (cp, ':');
-      const char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
-      if (c2 == NULL || strchr (c2 + 1, ':'))
-        return fk_error_set (err, EINVAL, "config.json: cgroupsPath `%s' is not slice:prefix:name",
-                             cp);
-      cleanup_free char *slice = xstrndup (cp, (size_t)(c1 - cp));
-      if (slice[0] == '\0')
-        {
-          free (slice);
-          slice = xstrdup ("system.slice");
-        }
-      size_t sl = strlen (slice);
-      if (sl < 6 || strcmp (slice + sl - 6, ".slice") != 0 || strchr (slice, '/'))
-        return fk_error_set (err, EINVAL, "config.json: `%s' in cgroupsPath is not a slice", slice);
-      cleanup_free char *spath = expand_slice (slice);
-      cleanup_free char *prefix = xstrndup (c1 + 1, (size_t)(c2 - c1 - 1));
-      const char *name = c2 + 1;
-      size_t nl = strlen (name);
-      if (nl > 6 && strcmp (name + nl - 6, ".slice") == 0)
-        path = xasprintf ("%s/%s", spath, name);
-      else if (prefix[0])
-        path = xasprintf ("%s/%s-%s.scope", spath, prefix, name);
-      else
-        path = xasprintf ("%s/%s.scope", spath, name);
-    }
-  else
-    {
-      while (*cp == '/')
-        cp++;
-      path = xstrdup (cp);
-    }
-  if (path[0] == '\0' || strstr (path, "..") || path[0] == '/' || strstr (path, "//"))
-    {
-      fk_error_set (err, EINVAL, "config.json: cgroupsPath `%s' is not a cgroup below the root",
-                    path);
-      free (path);
-      return -1;
-    }
-  *ret = path;
-  return 0;
-}
-
-static int
-devices_of (json_t *devs, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_t *err)
-{
-  if (devs == NULL || json_is_null (devs))
-    return 0;
-  if (!json_is_array (devs) || json_array_size (devs) > 256)
-    return fk_error_set (err, EINVAL, "config.json: `linux.devices' is not a list of at most 256");
-  size_t i;
-  json_t *e;
-  json_array_foreach (devs, i, e)
-  {
-    static const char *const known[]
-        = { "type", "path", "major", "minor", "fileMode", "uid", "gid", NULL };
-    const char *type, *path;
-    uint32_t major = 0, minor = 0;
-    if (!json_is_object (e) || only_keys (e, "linux.devices[]", known, err) < 0)
-      return err->code ? -1 : fk_error_set (err, EINVAL, "config.json: bad linux.devices[%zu]", i);
-    if (fk_json_get_string (e, "type", 1, &type, err) < 0
-        || fk_json_get_string (e, "path", 1, &path, err) < 0)
-      return wrap (err, "linux.devices");
-    if (get_u32 (e, "major", "linux.devices[]", 0, &major, err) < 0
-        || get_u32 (e, "minor", "linux.devices[]", 0, &minor, err) < 0
-        || check_dest (path, "device", err) < 0)
-      return -1;
-    if (strcmp (type, "c") != 0 && strcmp (type, "b") != 0 && strcmp (type, "u") != 0)
-      return fk_error_set (err, ENOTSUP, "config.json: device type `%s' (%s) is not supported",
-                           type, path);
-    /* Nodes are bound from the host's node of the same path: the sandbox gets exactly the
-       device the host has there. */
-    if (opts->host_checks)
-      {
-        struct stat st;
-        if (stat (path, &st) < 0 || !(S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
-            || (S_ISBLK (st.st_mode) != (type[0] == 'b')) || major (st.st_rdev) != major
-            || minor (st.st_rdev) != minor)
-          return fk_error_set (err, ENOTSUP,
-                               "config.json: device `%s' (%s %u:%u): only a host device node of "
-                               "the same path can be given",
-                               path, type, major, minor);
-      }
-    add_mount (plan, FK_PLAN_MOUNT_BIND, path, path, NULL, 0, NULL, 0,
-               FK_PLAN_MOUNT_F_DEVICE | FK_PLAN_MOUNT_F_NONRECURSIVE);
-  }
-  return 0;
-}
-
 static int
 hooks_of (json_t *hooks, fk_plan_t *plan, fk_error_t *err)
 {
@@ -906,7 +618,7 @@ hooks_of (json_t *hooks, fk_plan_t *plan, fk_error_t *err)
           FK_PLAN_HOOK_START_CONTAINER, FK_PLAN_HOOK_POSTSTART,      FK_PLAN_HOOK_POSTSTOP };
   if (!json_is_object (hooks))
     return fk_error_set (err, EINVAL, "config.json: `hooks' is not an object");
-  if (only_keys (hooks, "hooks", names, err) < 0)
+  if (oci_only_keys (hooks, "hooks", names, err) < 0)
     return -1;
   for (size_t k = 0; names[k]; k++)
     {
@@ -922,18 +634,18 @@ hooks_of (json_t *hooks, fk_plan_t *plan, fk_error_t *err)
         static const char *const known[] = { "path", "args", "env", "timeout", NULL };
         const char *path;
         long long timeout = 0;
-        if (!json_is_object (e) || only_keys (e, "hooks[]", known, err) < 0)
+        if (!json_is_object (e) || oci_only_keys (e, "hooks[]", known, err) < 0)
           return err->code ? -1 : fk_error_set (err, EINVAL, "config.json: bad hooks.%s", names[k]);
         if (fk_json_get_string (e, "path", 1, &path, err) < 0
             || fk_json_get_int (e, "timeout", 0, &timeout, err) < 0)
-          return wrap (err, "hooks");
+          return oci_wrap (err, "hooks");
         if (path[0] != '/')
           return fk_error_set (err, EINVAL, "config.json: hook path `%s' is not absolute", path);
         if (timeout < 0 || timeout > 24 * 3600)
           return fk_error_set (err, ERANGE, "config.json: hook timeout out of range");
         cleanup_strv char **args = NULL, **env = NULL;
-        if (get_strv (e, "args", "hooks[]", &args, err) < 0
-            || get_strv (e, "env", "hooks[]", &env, err) < 0)
+        if (oci_get_strv (e, "args", "hooks[]", &args, err) < 0
+            || oci_get_strv (e, "env", "hooks[]", &env, err) < 0)
           return -1;
         /* The plan runs argv[0] as the path; the config's args[0] is only a name. */
         size_t na = fk_strv_len (args);
@@ -954,104 +666,6 @@ hooks_of (json_t *hooks, fk_plan_t *plan, fk_error_t *err)
 }
 
 static int
-linux_of (json_t *lin, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_error_t *err)
-{
-  static const char *const known[]
-      = { "namespaces",  "uidMappings", "gidMappings",       "timeOffsets", "devices",
-          "cgroupsPath", "rdma",        "resources",         "unified",     "intelRdt",
-          "sysctl",      "seccomp",     "rootfsPropagation", "maskedPaths", "readonlyPaths",
-          "mountLabel",  "personality", "memoryPolicy",      NULL };
-  if (!json_is_object (lin))
-    return fk_error_set (err, EINVAL, "config.json: `linux' is not an object");
-  if (only_keys (lin, "linux", known, err) < 0)
-    return -1;
-  static const char *const refused[] = { "timeOffsets", "rdma",        "unified",      "intelRdt",
-                                         "mountLabel",  "personality", "memoryPolicy", NULL };
-  for (size_t i = 0; refused[i]; i++)
-    if (refuse_set (lin, "linux", refused[i], err) < 0)
-      return -1;
-  if (namespaces_of (json_object_get (lin, "namespaces"), plan, err) < 0
-      || maps_of (lin, "uidMappings", plan->uid_map, &plan->n_uid_map, err) < 0
-      || maps_of (lin, "gidMappings", plan->gid_map, &plan->n_gid_map, err) < 0)
-    return -1;
-  if (!plan->ns[FK_PLAN_NS_USER].inherit && (plan->n_uid_map == 0 || plan->n_gid_map == 0))
-    return fk_error_set (err, EINVAL,
-                         "config.json: a user namespace needs linux.uidMappings and gidMappings");
-  if (plan->ns[FK_PLAN_NS_USER].inherit && (plan->n_uid_map || plan->n_gid_map))
-    return fk_error_set (err, EINVAL,
-                         "config.json: id mappings without a user namespace in linux.namespaces");
-  json_t *res = json_object_get (lin, "resources");
-  if (res && !json_is_null (res) && resources_obj (res, &plan->limits, err) < 0)
-    return -1;
-  const char *cp = NULL;
-  if (fk_json_get_string (lin, "cgroupsPath", 0, &cp, err) < 0)
-    return wrap (err, "linux");
-  if (fk_oci_cgroup_path (cp, opts->systemd_cgroup, opts->id, &plan->cgroup, err) < 0)
-    return -1;
-  json_t *sys = json_object_get (lin, "sysctl");
-  if (sys && !json_is_null (sys))
-    {
-      if (!json_is_object (sys) || json_object_size (sys) > 256)
-        return fk_error_set (err, EINVAL, "config.json: `linux.sysctl' is not a small object");
-      plan->sysctl = xcalloc (json_object_size (sys) + 1, sizeof (char *));
-      size_t n = 0;
-      const char *k;
-      json_t *v;
-      json_object_foreach (sys, k, v)
-      {
-        if (!json_is_string (v))
-          return fk_error_set (err, EINVAL, "config.json: sysctl `%s' is not a string", k);
-        int net = strncmp (k, "net.", 4) == 0;
-        int ipc = strncmp (k, "kernel.msg", 10) == 0 || strncmp (k, "kernel.shm", 10) == 0
-                  || strcmp (k, "kernel.sem") == 0 || strncmp (k, "fs.mqueue.", 10) == 0;
-        int uts = strcmp (k, "kernel.hostname") == 0 || strcmp (k, "kernel.domainname") == 0;
-        if ((net && plan->ns[FK_PLAN_NS_NET].inherit) || (ipc && plan->ns[FK_PLAN_NS_IPC].inherit)
-            || (uts && plan->ns[FK_PLAN_NS_UTS].inherit) || !(net || ipc || uts))
-          return fk_error_set (err, EPERM,
-                               "config.json: sysctl `%s' is not one of the container's own "
-                               "namespaces",
-                               k);
-        plan->sysctl[n++] = xasprintf ("%s=%s", k, json_string_value (v));
-      }
-    }
-  json_t *sc = json_object_get (lin, "seccomp");
-  if (sc && !json_is_null (sc))
-    {
-      char *text = json_dumps (sc, JSON_COMPACT);
-      if (text == NULL)
-        return fk_error_set (err, ENOMEM, "config.json: seccomp");
-      plan->seccomp_oci = text;
-      if (fk_seccomp_oci_check (text, err) < 0)
-        return wrap (err, "linux.seccomp");
-    }
-  else
-    plan->seccomp_unconfined = 1;
-  const char *prop = NULL;
-  if (fk_json_get_string (lin, "rootfsPropagation", 0, &prop, err) < 0)
-    return wrap (err, "linux");
-  if (prop == NULL || prop[0] == '\0' || strcmp (prop, "private") == 0
-      || strcmp (prop, "rprivate") == 0)
-    plan->propagation = 0;
-  else if (strcmp (prop, "slave") == 0 || strcmp (prop, "rslave") == 0)
-    plan->propagation = MS_SLAVE;
-  else if (strcmp (prop, "shared") == 0 || strcmp (prop, "rshared") == 0)
-    plan->propagation = MS_SHARED;
-  else
-    return fk_error_set (err, ENOTSUP, "config.json: rootfsPropagation `%s' is not supported",
-                         prop);
-  if (get_strv (lin, "maskedPaths", "linux", &plan->masked_paths, err) < 0
-      || get_strv (lin, "readonlyPaths", "linux", &plan->readonly_paths, err) < 0)
-    return -1;
-  for (char **p = plan->masked_paths; p && *p; p++)
-    if (check_dest (*p, "masked path", err) < 0)
-      return -1;
-  for (char **p = plan->readonly_paths; p && *p; p++)
-    if (check_dest (*p, "read-only path", err) < 0)
-      return -1;
-  return devices_of (json_object_get (lin, "devices"), opts, plan, err);
-}
-
-static int
 convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *info,
          fk_error_t *err)
 {
@@ -1060,11 +674,11 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
           "mounts",     "hooks",   "annotations", "linux",    NULL };
   if (!json_is_object (o))
     return fk_error_set (err, EINVAL, "config.json: not a JSON object");
-  if (only_keys (o, "", known, err) < 0 || refuse_set (o, "config", "domainname", err) < 0)
+  if (oci_only_keys (o, "", known, err) < 0 || oci_refuse_set (o, "config", "domainname", err) < 0)
     return -1;
   const char *ver;
   if (fk_json_get_string (o, "ociVersion", 1, &ver, err) < 0)
-    return wrap (err, "ociVersion");
+    return oci_wrap (err, "ociVersion");
   if (strncmp (ver, "1.", 2) != 0 || ver[2] < '0' || ver[2] > '2'
       || (ver[3] != '.' && ver[3] != '\0' && ver[3] != '-' && ver[3] != '+'))
     return fk_error_set (
@@ -1074,14 +688,14 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
   plan->bundle = opts->bundle ? xstrdup (opts->bundle) : NULL;
   json_t *root = NULL;
   if (fk_json_get_object (o, "root", 1, &root, err) < 0)
-    return wrap (err, "root");
+    return oci_wrap (err, "root");
   static const char *const rkeys[] = { "path", "readonly", NULL };
   const char *rpath;
-  if (only_keys (root, "root", rkeys, err) < 0)
+  if (oci_only_keys (root, "root", rkeys, err) < 0)
     return -1;
   if (fk_json_get_string (root, "path", 1, &rpath, err) < 0
       || fk_json_get_bool (root, "readonly", 0, &plan->root.readonly, err) < 0)
-    return wrap (err, "root");
+    return oci_wrap (err, "root");
   if (rpath[0] == '\0')
     return fk_error_set (err, EINVAL, "config.json: `root.path' is empty");
   plan->root.kind = FK_PLAN_ROOT_DIR;
@@ -1091,17 +705,17 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
                          plan->root.path);
   json_t *proc = NULL;
   if (fk_json_get_object (o, "process", 1, &proc, err) < 0)
-    return wrap (err, "process");
+    return oci_wrap (err, "process");
   if (process_of (proc, plan, info, err) < 0)
     return -1;
   json_t *lin = json_object_get (o, "linux");
   if (lin == NULL)
     return fk_error_set (err, EINVAL, "config.json: no `linux' section");
-  if (linux_of (lin, opts, plan, err) < 0)
+  if (oci_linux (lin, opts, plan, err) < 0)
     return -1;
   const char *hostname = NULL;
   if (fk_json_get_string (o, "hostname", 0, &hostname, err) < 0)
-    return wrap (err, "hostname");
+    return oci_wrap (err, "hostname");
   if (hostname && hostname[0])
     {
       if (plan->ns[FK_PLAN_NS_UTS].inherit)

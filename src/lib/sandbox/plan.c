@@ -55,6 +55,9 @@ fk_plan_clear (fk_plan_t *plan)
   fk_strv_free (plan->masked_paths);
   fk_strv_free (plan->readonly_paths);
   free (plan->cgroup);
+  fk_strv_free (plan->net_allow);
+  fk_strv_free (plan->net_deny);
+  free (plan->net_rules_path);
   fk_strv_free (plan->seccomp_deny);
   fk_strv_free (plan->seccomp_allow);
   free (plan->seccomp_oci);
@@ -103,7 +106,8 @@ fk_plan_add_default_mounts (fk_plan_t *plan)
   fk_plan_add_mount (plan, FK_PLAN_MOUNT_DEV, "/dev", NULL, NULL, 0);
   fk_plan_add_mount (plan, FK_PLAN_MOUNT_PROC, "/proc", NULL, NULL, 0);
   fk_plan_add_mount (plan, FK_PLAN_MOUNT_SYSFS, "/sys", NULL, NULL, 1);
-  fk_plan_add_mount (plan, FK_PLAN_MOUNT_DISK_TMP, "/tmp", NULL, NULL, 0);
+  /* No mount on /tmp: it is the root's own directory, on the same disk, so a snapshot, a fork
+     and a pause to disk keep what an agent left there (docs/snapshots.md). */
   fk_strv_free (plan->masked_paths);
   fk_strv_free (plan->readonly_paths);
   plan->masked_paths = absolute (fk_procfs_masked_paths ());

@@ -163,7 +163,13 @@ typedef struct fk_plan
   char *cgroup;
   fk_cgroup_limits_t limits;
   fk_data_plane_kind_t data_plane; /* its host step and child step: plan.c's table */
-  int write_etc;                   /* /etc/hosts and /etc/resolv.conf for the hostname */
+  /* EGRESS (not in the JSON form: the spec -> plan step sets them): the sandbox's slot
+     (net/slots.h), its rules and limits, and the rules file its resolver reads. */
+  unsigned net_slot;
+  char **net_allow, **net_deny;
+  uint64_t net_bytes_per_sec, net_max_connections;
+  char *net_rules_path;
+  int write_etc; /* /etc/hosts and /etc/resolv.conf for the hostname */
   int seccomp_unconfined;
   char **seccomp_deny, **seccomp_allow;
   /* An OCI seccomp profile (its JSON: defaultAction, architectures, syscalls with args and

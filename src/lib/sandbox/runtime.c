@@ -15,7 +15,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/idrange.h"
+#include "sandbox/netstate.h"
 #include "sandbox/runtime_impl.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/state.h"
@@ -23,6 +25,30 @@
 #ifndef FK_LIBEXECDIR
 #error "FK_LIBEXECDIR: the directory fk-agent and fk-timeout are installed in (meson sets it)"
 #endif
+
+/* The options' fk-resolver, else $FIRKIN_RESOLVER, else the one beside an agent the caller
+   named (a build tree, a private install), else the installed one. */
+static char *
+resolver_program (const fk_runtime_opts_t *opts, const char *agent_path)
+{
+  if (opts && opts->version >= 2 && opts->resolver_path && opts->resolver_path[0])
+    return xstrdup (opts->resolver_path);
+  const char *env = getenv ("FIRKIN_RESOLVER");
+  if (env && env[0])
+    return xstrdup (env);
+  if (opts && opts->agent_path && opts->agent_path[0])
+    {
+      const char *slash = strrchr (agent_path, '/');
+      if (slash)
+        {
+          char *beside = xasprintf ("%.*s/fk-resolver", (int)(slash - agent_path), agent_path);
+          if (access (beside, X_OK) == 0)
+            return beside;
+          free (beside);
+        }
+    }
+  return xstrdup (FK_LIBEXECDIR "/fk-resolver");
+}
 
 int
 fk_runtime_open (const fk_runtime_opts_t *opts, fk_runtime_t **ret_rt, fk_error_t *err)
@@ -53,6 +79,7 @@ fk_runtime_open (const fk_runtime_opts_t *opts, fk_runtime_t **ret_rt, fk_error_
   rt->timeout_explicit = opts && opts->timeout_path && opts->timeout_path[0];
   rt->timeout_path
       = xstrdup (rt->timeout_explicit ? opts->timeout_path : FK_LIBEXECDIR "/fk-timeout");
+  rt->resolver_path = resolver_program (opts, rt->agent_path);
   rt->state_fd = open (abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   rt->sandboxes_fd = open (sb, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rt->state_fd < 0 || rt->sandboxes_fd < 0)
@@ -93,6 +120,7 @@ fk_runtime_close (fk_runtime_t *rt)
   free (rt->state_dir);
   free (rt->agent_path);
   free (rt->timeout_path);
+  free (rt->resolver_path);
   free (rt);
 }
 
@@ -112,6 +140,12 @@ const char *
 fk_runtime_timeout_path (const fk_runtime_t *rt)
 {
   return rt->timeout_path;
+}
+
+const char *
+fk_runtime_resolver_path (const fk_runtime_t *rt)
+{
+  return rt->resolver_path;
 }
 
 char *
@@ -144,8 +178,11 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
     {
       if (e->d_name[0] == '.')
         continue;
-      /* The common case, a live sandbox, costs a readlinkat and a kill(0). */
-      if (fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
+      /* The common case, a live sandbox, costs a readlinkat, a kill(0) and a look for the mark
+         of a capture that may have been killed (fk_sandbox_sweep_one thaws it). */
+      cleanup_free char *mark = xasprintf ("%s/" FK_SANDBOX_CAPTURING, e->d_name);
+      if (faccessat (rt->sandboxes_fd, mark, F_OK, AT_SYMLINK_NOFOLLOW) < 0
+          && fk_state_quick_alive (rt->sandboxes_fd, e->d_name, boot, now))
         continue;
       fk_sandbox_t *sb = NULL;
       fk_error_t local = FK_ERROR_INIT;
@@ -160,6 +197,22 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
           fk_error_clear (&ignored);
           if (held >= 0 && fstat (held, &st) == 0 && now - st.st_mtime > 60)
             {
+              /* A create killed after making the cgroup left it too (its child died with the
+                 creator, or is killed here): an empty stray cgroup under the parent would
+                 stay forever. */
+              cleanup_free char *cg = xasprintf ("firkin/%s", e->d_name);
+              int r = fk_cgroup_kill (&rt->cgroups, cg, 5000, &ignored);
+              if (r < 0 && ignored.code == ENOENT)
+                {
+                  fk_error_clear (&ignored);
+                  r = 0;
+                }
+              if (r == 0)
+                r = fk_cgroup_destroy (&rt->cgroups, cg, &ignored);
+              if (r < 0)
+                log_warning ("removing the cgroup of a crashed create `%s': %s", e->d_name,
+                             fk_error_message (&ignored));
+              fk_error_clear (&ignored);
               if (fk_rm_rf_at (rt->sandboxes_fd, e->d_name, &ignored) == 0)
                 removed++;
               fk_error_clear (&ignored);
@@ -188,5 +241,12 @@ fk_runtime_sweep (fk_runtime_t *rt, fk_error_t *err)
         log_warning ("freeing the id ranges of removed sandboxes: %s", fk_error_message (&local));
       fk_error_clear (&local);
     }
+  /* Likewise the network slots: a slot a dead create or delete left keeps its rules. */
+  {
+    fk_error_t local = FK_ERROR_INIT;
+    if (fk_netstate_sweep (rt, &local) < 0)
+      log_warning ("freeing the network slots of removed sandboxes: %s", fk_error_message (&local));
+    fk_error_clear (&local);
+  }
   return removed;
 }

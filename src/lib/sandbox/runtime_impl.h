@@ -11,6 +11,7 @@ struct fk_runtime
   char *agent_path;           /* the options', else the installed one */
   char *timeout_path;         /* likewise */
   int timeout_explicit;       /* timeout_path came from the options */
+  char *resolver_path;        /* the options', $FIRKIN_RESOLVER, beside the agent, or installed */
   int state_fd;               /* O_PATH of state_dir */
   int sandboxes_fd;           /* O_PATH of state_dir/sandboxes */
   fk_cgroup_layout_t cgroups; /* where new sandboxes get their cgroup */

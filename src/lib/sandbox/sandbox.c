@@ -20,6 +20,7 @@
 #include "base/xalloc.h"
 #include "sandbox/events.h"
 #include "sandbox/idrange.h"
+#include "sandbox/netstate.h"
 #include "sandbox/spec.h"
 #include "sandbox/timeout.h"
 
@@ -436,10 +437,30 @@ sweepable (fk_sandbox_t *sb, time_t now, int *ret_expired)
   return *ret_expired || (fd < 0 && !sb->state->stopped);
 }
 
+/* A capture (a snapshot) that was killed leaves its sandbox frozen with the `capturing' mark:
+   when nobody holds the lifecycle lock, which a capture keeps throughout, nobody is capturing,
+   and the freeze was the capture's (a user's pause makes no mark). */
+static void
+thaw_dead_capture (fk_sandbox_t *sb)
+{
+  if (faccessat (sb->dirfd, FK_SANDBOX_CAPTURING, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    return;
+  fk_error_t local = FK_ERROR_INIT;
+  cleanup_close int held = fk_sandbox_lock_dir (sb->dirfd, 0, &local);
+  if (held >= 0 && faccessat (sb->dirfd, FK_SANDBOX_CAPTURING, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+      && fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 0, &local) == 0)
+    {
+      log_info ("thawing sandbox `%s' (the snapshot that froze it was killed)", sb->state->id);
+      unlinkat (sb->dirfd, FK_SANDBOX_CAPTURING, 0);
+    }
+  fk_error_clear (&local);
+}
+
 int
 fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
 {
   int expired;
+  thaw_dead_capture (sb);
   /* The common case, a live sandbox, takes no lock. */
   if (!sweepable (sb, now, &expired))
     return 0;
@@ -487,6 +508,8 @@ delete_locked (fk_sandbox_t *sb, int force, fk_error_t *err)
     wait_exit (fd, 5000);
   reap (sb);
   if (fk_cgroup_destroy (&sb->cgroups, sb->state->cgroup, err) < 0)
+    return fk_error_wrap (err, "delete sandbox `%s'", id);
+  if (fk_netstate_release (sb->rt, sb->state, err) < 0)
     return fk_error_wrap (err, "delete sandbox `%s'", id);
   /* The id range goes back once nothing of the sandbox runs; before the directory, so that a
      delete that dies in between leaves a slot the next sweep frees (its owner is gone). */

@@ -32,6 +32,10 @@ fk_sandbox_t *fk_sandbox_new_handle (fk_runtime_t *rt, int dirfd, fk_sandbox_sta
 /* 1 when the sandbox was stopped with fk_sandbox_stop (kept until deleted). */
 int fk_sandbox_stopped_on_purpose (const fk_sandbox_t *sb);
 
+/* In a sandbox's directory while a capture (capture.c) has it frozen; the sweep thaws a
+   sandbox whose capture was killed. */
+#define FK_SANDBOX_CAPTURING "capturing"
+
 /* The lifecycle lock: an exclusive flock on a sandbox's directory (dirfd, any mode), held while
    its lifecycle changes: from mkdir until the state is saved in create, and across stop, pause,
    resume, delete, extend and the sweep's delete, so that no two of them interleave. wait 0:

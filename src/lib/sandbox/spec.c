@@ -174,9 +174,6 @@ fk_spec_validate (const fk_sandbox_spec_t *spec, fk_error_t *err)
     return fk_error_set (err, EINVAL, "sandbox spec: a template or at least one layer is needed");
   if (fk_spec_check_values (spec, err) < 0)
     return -1;
-  /* The egress plane lands in its own change; until then a spec may say it but not run it. */
-  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS)
-    return fk_error_set (err, ENOTSUP, "sandbox spec: the data plane egress is not built yet");
   return fk_seccomp_validate (&spec->seccomp, err);
 }
 

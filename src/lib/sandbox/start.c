@@ -381,6 +381,7 @@ fk_plan_undo (const fk_plan_t *plan, const fk_cgroup_layout_t *cgroups, fk_plan_
   s->pidfd = close_and_reset (s->pidfd);
   for (int i = 0; i < 3; i++)
     s->stdio_fds[i] = close_and_reset (s->stdio_fds[i]);
+  fk_data_plane_undo (plan);
   if (s->cgroup_made)
     {
       fk_cgroup_kill (cgroups, plan->cgroup, 5000, &ignored);

@@ -69,6 +69,8 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       "id_base", (json_int_t)st->id_base);
   if (j == NULL)
     return fk_error_set (err, EINVAL, "state of sandbox `%s': cannot build the JSON", st->id);
+  if (st->net_slot)
+    json_object_set_new (j, "net_slot", json_integer ((json_int_t)st->net_slot));
   if (st->disk_snapshot)
     json_object_set_new (j, "paused_to_disk",
                          json_pack ("{s:s, s:I}", "snapshot", st->disk_snapshot, "remaining",
@@ -316,6 +318,12 @@ load (const json_t *j, fk_sandbox_state_t *st, fk_error_t *err)
   if (v < 0 || v > UINT32_MAX)
     return fk_error_set (err, EINVAL, "id_base %lld is not a host id", v);
   st->id_base = (uint32_t)v;
+  v = 0;
+  if (fk_json_get_int (j, "net_slot", 0, &v, err) < 0)
+    return -1;
+  if (v < 0 || v > 65535)
+    return fk_error_set (err, EINVAL, "net_slot %lld is not a network slot", v);
+  st->net_slot = (unsigned)v;
   json_t *disk = json_object_get (j, "paused_to_disk");
   if (disk != NULL)
     {

@@ -32,8 +32,9 @@ typedef struct fk_sandbox_state
   fk_sandbox_spec_t *spec;
   char *disk_snapshot;    /* paused to disk: the template it sleeps in; else NULL */
   int64_t disk_remaining; /* paused to disk: seconds of timeout left (0: none) */
-  uint32_t id_base; /* host uid/gid of the sandbox's id 0 (its range, sandbox/idrange.h); 0: none
-                       recorded (a state from before ranges were per sandbox) */
+  uint32_t id_base;  /* host uid/gid of the sandbox's id 0 (its range, sandbox/idrange.h); 0: none
+                        recorded (a state from before ranges were per sandbox) */
+  unsigned net_slot; /* data plane egress: its slot (net/slots.h); 0: none */
 } fk_sandbox_state_t;
 
 void fk_state_free (fk_sandbox_state_t *st);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,11 +21,13 @@
 #include "base/cleanup.h"
 #include "base/digest.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "firkin/client.h"
 #include "image/store.h"
 #include "template/buildcopy.h"
+#include "template/buildown.h"
 #include "template/dockerfile.h"
 #include "template/record.h"
 #include "template/template.h"
@@ -54,8 +55,11 @@ typedef struct build
   json_t *config;   /* the image config */
   json_t *platform; /* the base's */
   char chain[FK_DIGEST_STR_LEN];
-  char **scope; /* ARG values in scope, "K=V" */
-  int cmd_set;  /* CMD given by this Dockerfile (ENTRYPOINT then keeps it) */
+  char **scope;                       /* ARG values in scope, "K=V" */
+  int cmd_set;                        /* CMD given by this Dockerfile (ENTRYPOINT then keeps it) */
+  char token[FK_BUILD_TOKEN_LEN + 1]; /* names what the build owns while it runs */
+  int token_fd;                       /* holds locks/build-TOKEN */
+  unsigned seq;                       /* temporary records made */
 } build_t;
 
 static void say (build_t *b, int stream, const char *fmt, ...)
@@ -256,6 +260,9 @@ write_image (build_t *b, const char *id, const char *source, fk_error_t *err)
     json_object_set_new (rec, "startCmd", json_string (b->opts->start_cmd));
   if (b->opts->ready_cmd && strcmp (source, "build-step") != 0)
     json_object_set_new (rec, "readyCmd", json_string (b->opts->ready_cmd));
+  if (b->opts->version >= 2 && b->opts->ready_timeout_sec && strcmp (source, "build-step") != 0)
+    json_object_set_new (rec, "readyTimeout",
+                         json_integer ((json_int_t)b->opts->ready_timeout_sec));
   cleanup_free char *lockname = xasprintf ("template-%s", id);
   cleanup_close int lockfd = fk_store_lock (b->store, lockname, err);
   if (lockfd < 0)
@@ -271,16 +278,11 @@ remove_record (build_t *b, const char *id)
   unlinkat (b->store->dirfd, name, 0);
 }
 
+/* A temporary record's id: its token ties it to this build (buildown.h). */
 static char *
-temp_id (const char *what)
+temp_id (build_t *b, const char *what)
 {
-  unsigned char r[6] = { 0 };
-  if (getrandom (r, sizeof r, 0) != (ssize_t)sizeof r)
-    {
-      unsigned v = (unsigned)time (NULL) ^ (unsigned)getpid ();
-      memcpy (r, &v, sizeof v);
-    }
-  return xasprintf ("build-%s-%02x%02x%02x%02x%02x%02x", what, r[0], r[1], r[2], r[3], r[4], r[5]);
+  return xasprintf ("build-%s-%s-%u", what, b->token, ++b->seq);
 }
 
 /* ---- FROM ---- */
@@ -386,8 +388,10 @@ cache_store (build_t *b, const char *key, json_t *entry)
 static int
 run_in_sandbox (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
 {
-  cleanup_free char *parent = temp_id ("step");
-  cleanup_free char *snap = temp_id ("snap");
+  cleanup_free char *parent = temp_id (b, "step");
+  cleanup_free char *snap = temp_id (b, "snap");
+  cleanup_free char *owner = xasprintf ("%s=%s", FK_BUILD_META_KEY, b->token);
+  const char *metadata[] = { owner, NULL };
   fk_sandbox_t *sb = NULL;
   fk_client_t *c = NULL;
   fk_exec_result_t res = { 0 };
@@ -398,6 +402,7 @@ run_in_sandbox (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
   fk_sandbox_spec_t spec;
   fk_sandbox_spec_init (&spec);
   spec.template_id = parent;
+  spec.metadata = metadata;
   uint64_t limit = b->opts->run_timeout_sec ? b->opts->run_timeout_sec : RUN_TIMEOUT_DEFAULT;
   /* The sandbox outlives a killed build by the RUN's limit at most. */
   spec.timeout_sec = limit + 60;
@@ -609,8 +614,18 @@ step_workdir (build_t *b, const fk_df_instr_t *in, fk_error_t *err)
       history (b, in->text, 1);
       return 0;
     }
-  /* The directory is made, as a layer of its own. */
+  /* The directory is made, as a layer of its own, owned by the USER then (as other builders
+     do; root when the image's passwd and group files do not name it). */
   fk_build_copy_t c = { .dest = dir };
+  const char *user = json_string_value (json_object_get (cfg (b), "User"));
+  if (user && *user)
+    {
+      fk_error_t ignored = FK_ERROR_INIT;
+      c.has_owner = fk_build_owner ((const char *const *)lower, fk_strv_len (lower), user, &c.uid,
+                                    &c.gid, &ignored)
+                    == 0;
+      fk_error_clear (&ignored);
+    }
   cleanup_free char *created = xasprintf ("WORKDIR %s", dir);
   return copy_layer (b, in, &c, "WORKDIR", created, err);
 }
@@ -831,7 +846,7 @@ fk_template_build (fk_runtime_t *rt, const char *context, const fk_template_buil
     return fk_error_set (err, EINVAL, "a build needs a template id (-t NAME)");
   if (fk_template_id_validate (opts->id, err) < 0 || check_build_args (opts->build_args, err) < 0)
     return -1;
-  build_t b = { .rt = rt, .opts = opts, .ctxfd = -1 };
+  build_t b = { .rt = rt, .opts = opts, .ctxfd = -1, .token_fd = -1 };
   cleanup_free char *source = NULL;
   int rc = -1;
   b.ctxfd = open (context, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -845,6 +860,15 @@ fk_template_build (fk_runtime_t *rt, const char *context, const fk_template_buil
     b.context = xstrdup (context);
   if (fk_store_open (fk_runtime_state_dir (rt), &b.store, err) < 0 || read_dockerfile (&b, err) < 0
       || fk_build_ignore_load (b.ctxfd, &b.ignore, err) < 0)
+    goto out;
+  {
+    /* What killed builds left (their RUN sandboxes, temporary records) goes first. */
+    fk_error_t swept = FK_ERROR_INIT;
+    if (fk_build_sweep (rt, b.store, NULL, &swept) < 0)
+      log_warning ("cleaning up after killed builds: %s", fk_error_message (&swept));
+    fk_error_clear (&swept);
+  }
+  if (fk_build_token_take (b.store, b.token, &b.token_fd, err) < 0)
     goto out;
   b.scope = xcalloc (1, sizeof *b.scope);
   size_t total = b.df->n;
@@ -909,6 +933,8 @@ out:
   if (b.ctxfd >= 0)
     close (b.ctxfd);
   free (b.context);
+  if (b.store)
+    fk_build_token_release (b.store, b.token, b.token_fd);
   fk_store_close (b.store);
   fk_dockerfile_free (b.df);
   fk_strv_free (b.ignore);

@@ -647,7 +647,17 @@ collect_all (copy_t *cp, fk_error_t *err)
               if (*dest)
                 {
                   entry_t *e = add_entry (cp, dest);
-                  e->st = st;
+                  struct stat lst;
+                  /* A destination that exists keeps its owner and mode (as other builders
+                     do): only what is copied into it gets --chown. */
+                  if (fk_build_lower_stat (c->lower, c->n_lower, dest, &lst)
+                      && S_ISDIR (lst.st_mode))
+                    {
+                      e->st = lst;
+                      e->from_lower = 1;
+                    }
+                  else
+                    e->st = st;
                   if (count (cp, &st, *s, err) < 0)
                     return -1;
                 }

@@ -56,6 +56,8 @@ fk_template_free (fk_template_t *t)
   fk_strv_free (t->cmd);
   free (t->workdir);
   free (t->user);
+  free (t->start_cmd);
+  free (t->ready_cmd);
   free (t);
 }
 
@@ -148,6 +150,16 @@ fk_template_load (fk_runtime_t *rt, const char *id, fk_template_t **ret, fk_erro
     t->env = xcalloc (1, sizeof *t->env);
   t->workdir = wd && *wd ? xstrdup (wd) : NULL;
   t->user = xstrdup (user ? user : "");
+  const char *start = NULL, *ready = NULL;
+  json_t *rt_json = json_object_get (rec, "readyTimeout");
+  if (fk_json_get_string (rec, "startCmd", 0, &start, err) < 0
+      || fk_json_get_string (rec, "readyCmd", 0, &ready, err) < 0)
+    return fk_error_wrap (err, "template `%s'", id);
+  if (rt_json && (!json_is_integer (rt_json) || json_integer_value (rt_json) < 0))
+    return fk_error_set (err, EINVAL, "template `%s': readyTimeout is not a number of seconds", id);
+  t->start_cmd = start && *start ? xstrdup (start) : NULL;
+  t->ready_cmd = ready && *ready ? xstrdup (ready) : NULL;
+  t->ready_timeout_sec = rt_json ? (uint64_t)json_integer_value (rt_json) : 0;
   *ret = steal_pointer (&t);
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,12 +286,58 @@ write_image (fk_store_t *store, const fk_sandbox_state_t *st, const json_t *pare
                    created, "layers", rlayers, "config", rcfg);
   if (rec == NULL)
     return fk_error_set (err, EINVAL, "cannot build the record of template `%s'", id);
+  /* The processes are not captured: a sandbox made from the snapshot starts the template's
+     start command again and waits for it as the first one did. */
+  static const char *const kept[] = { "startCmd", "readyCmd", "readyTimeout" };
+  for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
+    if (json_object_get (parent, kept[k]))
+      json_object_set (rec, kept[k], json_object_get (parent, kept[k]));
   cleanup_free char *lockname = xasprintf ("template-%s", id);
   cleanup_close int lockfd = fk_store_lock (store, lockname, err);
   if (lockfd < 0)
     return -1;
   cleanup_free char *name = fk_template_record_name (id);
   return fk_json_dump_file_atomic_at (store->dirfd, name, rec, 1, err);
+}
+
+/* A snapshot of an id that exists replaces it (as E2B's createSnapshot with a name does) when it
+   is a snapshot no sandbox runs on or sleeps in: a sandbox made from it resolves its template
+   by id, and its next snapshot, fork or resume would then stack its changes on another image. */
+static int
+replaceable (fk_runtime_t *rt, fk_store_t *store, const char *id, fk_error_t *err)
+{
+  cleanup_free char *name = fk_template_record_name (id);
+  cleanup_json json_t *rec = NULL;
+  fk_error_t local = FK_ERROR_INIT;
+  if (fk_json_load_file_at (store->dirfd, name, FK_TEMPLATE_RECORD_MAX, &rec, &local) < 0)
+    {
+      int missing = local.code == ENOENT;
+      fk_error_clear (&local);
+      if (missing)
+        return 0;
+      return fk_error_set (err, EEXIST, "template `%s' exists (and cannot be read)", id);
+    }
+  const char *source = json_string_value (json_object_get (rec, "source"));
+  if (source == NULL
+      || (strncmp (source, "snapshot:", 9) != 0 && strncmp (source, "fork:", 5) != 0))
+    return fk_error_set (err, EEXIST,
+                         "template `%s' exists and is not a snapshot: pick another id, or remove "
+                         "it",
+                         id);
+  fk_sandbox_info_t **infos = NULL;
+  size_t n = 0;
+  if (fk_sandbox_list (rt, &infos, &n, err) < 0)
+    return -1;
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    if ((infos[i]->template_id && strcmp (infos[i]->template_id, id) == 0)
+        || (infos[i]->disk_snapshot && strcmp (infos[i]->disk_snapshot, id) == 0))
+      rc = fk_error_set (err, EBUSY,
+                         "snapshot `%s' exists and sandbox %s runs on it: pick another id, or "
+                         "remove the sandbox",
+                         id, infos[i]->id);
+  fk_sandbox_info_list_free (infos, n);
+  return rc;
 }
 
 /* The snapshot itself; with to_disk the sandbox then stops and sleeps in it. */
@@ -305,13 +352,8 @@ snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, char 
   cleanup_store fk_store_t *store = NULL;
   if (fk_store_open (state_dir, &store, err) < 0)
     return -1;
-  if (!replace)
-    {
-      cleanup_free char *name = fk_template_record_name (id);
-      if (faccessat (store->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-        return fk_error_set (err, EEXIST, "template `%s' exists: pick another id, or remove it",
-                             id);
-    }
+  if (!replace && replaceable (sb->rt, store, id, err) < 0)
+    return -1;
   fk_sandbox_capture_t cap = FK_SANDBOX_CAPTURE_INIT;
   if (fk_sandbox_capture_begin (sb, &cap, err) < 0)
     return -1;
@@ -358,6 +400,54 @@ fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **re
   return snapshot (sb, opts ? opts->id : NULL, 0, 0, ret_id, err);
 }
 
+#define FORK_THREADS 4
+
+typedef struct fork_job
+{
+  fk_runtime_t *rt;
+  const fk_sandbox_spec_t *spec;
+  unsigned count;
+  char **ids; /* ids[i]: the i-th fork, written by the thread that made it */
+  pthread_mutex_t lock;
+  unsigned next;         /* under lock */
+  int failed;            /* under lock: no new create starts once set */
+  unsigned failed_index; /* under lock */
+  fk_error_t err;        /* the first failure's, under lock */
+} fork_job_t;
+
+static void *
+fork_worker (void *data)
+{
+  fork_job_t *job = data;
+  for (;;)
+    {
+      pthread_mutex_lock (&job->lock);
+      unsigned i = job->next++;
+      int stop = job->failed || i >= job->count;
+      pthread_mutex_unlock (&job->lock);
+      if (stop)
+        return NULL;
+      fk_sandbox_t *child = NULL;
+      fk_error_t err = FK_ERROR_INIT;
+      if (fk_template_sandbox_create (job->rt, job->spec, &child, &err) < 0)
+        {
+          pthread_mutex_lock (&job->lock);
+          if (!job->failed)
+            {
+              job->failed = 1;
+              job->failed_index = i;
+              job->err = err;
+            }
+          else
+            fk_error_clear (&err);
+          pthread_mutex_unlock (&job->lock);
+          return NULL;
+        }
+      job->ids[i] = xstrdup (fk_sandbox_id (child));
+      fk_sandbox_free (child);
+    }
+}
+
 int
 fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *err)
 {
@@ -373,25 +463,39 @@ fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *
   fk_sandbox_spec_t spec;
   fk_snapshot_spec_from (st, snap, left, &spec);
   cleanup_strv char **ids = xcalloc (count + 1, sizeof *ids);
-  for (unsigned i = 0; i < count; i++)
+  /* The creates run side by side (a few threads take the next index): most of a create is
+     waiting on the kernel and on the new agent, so even two cores overlap them well. */
+  fork_job_t job = { .rt = sb->rt, .spec = &spec, .count = count, .ids = ids };
+  pthread_mutex_init (&job.lock, NULL);
+  unsigned n_threads = count < FORK_THREADS ? count : FORK_THREADS;
+  pthread_t threads[FORK_THREADS];
+  unsigned started = 0;
+  for (; started < n_threads; started++)
+    if (pthread_create (&threads[started], NULL, fork_worker, &job) != 0)
+      break;
+  if (started == 0)
+    fork_worker (&job);
+  for (unsigned i = 0; i < started; i++)
+    pthread_join (threads[i], NULL);
+  pthread_mutex_destroy (&job.lock);
+  if (job.failed)
     {
-      fk_sandbox_t *child = NULL;
-      if (fk_template_sandbox_create (sb->rt, &spec, &child, err) < 0)
+      fk_error_set (err, job.err.code, "fork of sandbox `%s' (%u of %u): %s", st->id,
+                    job.failed_index + 1, count, fk_error_message (&job.err));
+      fk_error_clear (&job.err);
+      /* The forks made so far go: a fork is all of them or none. */
+      for (unsigned j = 0; j < count; j++)
         {
-          fk_error_wrap (err, "fork of sandbox `%s' (%u of %u)", st->id, i + 1, count);
-          for (unsigned j = 0; j < i; j++)
-            {
-              fk_sandbox_t *c = NULL;
-              fk_error_t ignored = FK_ERROR_INIT;
-              if (fk_sandbox_open (sb->rt, ids[j], &c, &ignored) == 0)
-                fk_sandbox_delete (c, 1, &ignored);
-              fk_sandbox_free (c);
-              fk_error_clear (&ignored);
-            }
-          return -1;
+          if (ids[j] == NULL)
+            continue;
+          fk_sandbox_t *c = NULL;
+          fk_error_t ignored = FK_ERROR_INIT;
+          if (fk_sandbox_open (sb->rt, ids[j], &c, &ignored) == 0)
+            fk_sandbox_delete (c, 1, &ignored);
+          fk_sandbox_free (c);
+          fk_error_clear (&ignored);
         }
-      ids[i] = xstrdup (fk_sandbox_id (child));
-      fk_sandbox_free (child);
+      return -1;
     }
   *ret_ids = steal_pointer (&ids);
   return 0;

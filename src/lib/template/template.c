@@ -29,6 +29,7 @@
 #include "image/reference.h"
 #include "image/registry.h"
 #include "image/store.h"
+#include "template/buildown.h"
 #include "template/record.h"
 
 #define MAX_UNPACK_THREADS 4
@@ -443,6 +444,9 @@ fk_template_prune (fk_runtime_t *rt, fk_template_gc_stats_t *ret_stats, fk_error
   const char *state_dir = fk_runtime_state_dir (rt);
   cleanup_store fk_store_t *store = NULL;
   if (fk_store_open (state_dir, &store, err) < 0)
+    return -1;
+  /* Killed builds' sandboxes and temporary records first: their layers are then free. */
+  if (fk_build_sweep (rt, store, NULL, err) < 0)
     return -1;
   return gc (store, ret_stats, err);
 }

@@ -1,0 +1,824 @@
+/* net/egress.c: the egress plane on the host: nftables text and transactions, veth pairs,
+   addresses and routes over netlink. */
+#include "net/egress.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <stdarg.h>
+#include <net/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <nftables/libnftables.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+#include "net/rules.h"
+#include "net/slots.h"
+
+#define TABLE "inet firkin"
+
+/* ---- configuration and addresses ---- */
+
+static int
+parse_subnet (const char *var, const char *text, int family, uint8_t *addr, unsigned *prefix,
+              unsigned min, unsigned max, fk_error_t *err)
+{
+  char buf[64];
+  const char *slash = strchr (text, '/');
+  size_t n = slash ? (size_t)(slash - text) : 0;
+  char *end = NULL;
+  unsigned long p = slash ? strtoul (slash + 1, &end, 10) : 0;
+  if (!slash || n >= sizeof buf || !slash[1] || *end || p < min || p > max)
+    return fk_error_set (err, EINVAL, "%s `%s': expected an %s subnet with a prefix of %u to %u",
+                         var, text, family == AF_INET ? "IPv4" : "IPv6", min, max);
+  memcpy (buf, text, n);
+  buf[n] = '\0';
+  if (inet_pton (family, buf, addr) != 1)
+    return fk_error_set (err, EINVAL, "%s `%s': `%s' is not an address", var, text, buf);
+  unsigned bytes = family == AF_INET ? 4 : 16;
+  for (unsigned i = 0; i < bytes; i++)
+    {
+      unsigned bit = i * 8;
+      if (bit >= p)
+        addr[i] = 0;
+      else if (p - bit < 8)
+        addr[i] &= (uint8_t)(0xffu << (8 - (p - bit)));
+    }
+  *prefix = (unsigned)p;
+  return 0;
+}
+
+int
+fk_net_config_load (fk_net_config_t *ret, fk_error_t *err)
+{
+  fk_net_config_t c;
+  const char *s4 = getenv ("FIRKIN_NET_SUBNET4");
+  const char *s6 = getenv ("FIRKIN_NET_SUBNET6");
+  if (parse_subnet ("FIRKIN_NET_SUBNET4", s4 && *s4 ? s4 : "10.88.0.0/16", AF_INET, c.net4,
+                    &c.prefix4, 8, 30, err)
+          < 0
+      || parse_subnet ("FIRKIN_NET_SUBNET6", s6 && *s6 ? s6 : "fd7f:6b1e:6e00::/64", AF_INET6,
+                       c.net6, &c.prefix6, 64, 120, err)
+             < 0)
+    return -1;
+  *ret = c;
+  return 0;
+}
+
+unsigned
+fk_net_config_slots (const fk_net_config_t *cfg)
+{
+  /* Less the network, the gateway and the broadcast address. */
+  uint64_t n4 = (1ull << (32 - cfg->prefix4)) - 3;
+  unsigned b6 = 128 - cfg->prefix6;
+  uint64_t n6 = b6 >= 32 ? UINT32_MAX : (1ull << b6) - 2;
+  uint64_t n = n4 < n6 ? n4 : n6;
+  return n > FK_NET_SLOTS_MAX ? FK_NET_SLOTS_MAX : (unsigned)n;
+}
+
+static void
+host_addr4 (const fk_net_config_t *cfg, uint32_t index, uint8_t out[4])
+{
+  uint32_t v = ((uint32_t)cfg->net4[0] << 24 | (uint32_t)cfg->net4[1] << 16
+                | (uint32_t)cfg->net4[2] << 8 | cfg->net4[3])
+               + index;
+  out[0] = (uint8_t)(v >> 24);
+  out[1] = (uint8_t)(v >> 16);
+  out[2] = (uint8_t)(v >> 8);
+  out[3] = (uint8_t)v;
+}
+
+static void
+host_addr6 (const fk_net_config_t *cfg, uint32_t index, uint8_t out[16])
+{
+  memcpy (out, cfg->net6, 16);
+  uint32_t v
+      = ((uint32_t)out[12] << 24 | (uint32_t)out[13] << 16 | (uint32_t)out[14] << 8 | out[15])
+        + index;
+  out[12] = (uint8_t)(v >> 24);
+  out[13] = (uint8_t)(v >> 16);
+  out[14] = (uint8_t)(v >> 8);
+  out[15] = (uint8_t)v;
+}
+
+void
+fk_net_slot_addrs (const fk_net_config_t *cfg, unsigned slot, char *addr4, char *addr6, char *gw4,
+                   char *gw6)
+{
+  uint8_t a[16];
+  if (addr4)
+    host_addr4 (cfg, slot + 1, a), inet_ntop (AF_INET, a, addr4, INET6_ADDRSTRLEN);
+  if (addr6)
+    host_addr6 (cfg, slot + 1, a), inet_ntop (AF_INET6, a, addr6, INET6_ADDRSTRLEN);
+  if (gw4)
+    host_addr4 (cfg, 1, a), inet_ntop (AF_INET, a, gw4, INET6_ADDRSTRLEN);
+  if (gw6)
+    host_addr6 (cfg, 1, a), inet_ntop (AF_INET6, a, gw6, INET6_ADDRSTRLEN);
+}
+
+/* ---- nftables text ---- */
+
+typedef struct
+{
+  char *s;
+  size_t len, cap;
+} buf_t;
+
+__attribute__ ((format (printf, 2, 3))) static void
+out (buf_t *b, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *piece = NULL;
+  int n = vasprintf (&piece, fmt, ap);
+  va_end (ap);
+  if (n < 0)
+    abort ();
+  if (b->len + (size_t)n + 1 > b->cap)
+    {
+      b->cap = (b->len + (size_t)n + 1) * 2;
+      b->s = xrealloc (b->s, b->cap);
+    }
+  memcpy (b->s + b->len, piece, (size_t)n + 1);
+  b->len += (size_t)n;
+  free (piece);
+}
+
+static int
+by_addr (const void *a, const void *b)
+{
+  const fk_net_rule_t *x = a, *y = b;
+  int c = memcmp (x->addr, y->addr, 16);
+  if (c)
+    return c;
+  return (int)x->prefix - (int)y->prefix;
+}
+
+static int
+contains (const fk_net_rule_t *outer, const fk_net_rule_t *inner)
+{
+  if (inner->prefix < outer->prefix)
+    return 0;
+  unsigned full = outer->prefix / 8, rest = outer->prefix % 8;
+  if (memcmp (outer->addr, inner->addr, full))
+    return 0;
+  if (rest == 0)
+    return 1;
+  uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+  return (outer->addr[full] & mask) == (inner->addr[full] & mask);
+}
+
+/* "add element" for the address rules of kind in list, nested blocks dropped (an interval set
+   takes no overlap), or nothing when there are none. */
+static void
+out_elements (buf_t *b, const char *set, const fk_net_rule_t *list, size_t n,
+              fk_net_rule_kind_t kind)
+{
+  cleanup_free fk_net_rule_t *v = xcalloc (n + 1, sizeof *v);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (list[i].kind == kind)
+      v[m++] = list[i];
+  if (m == 0)
+    return;
+  qsort (v, m, sizeof *v, by_addr);
+  out (b, "add element " TABLE " %s { ", set);
+  const fk_net_rule_t *last = NULL;
+  int first = 1;
+  for (size_t i = 0; i < m; i++)
+    {
+      if (last && contains (last, &v[i]))
+        continue;
+      last = &v[i];
+      char text[64];
+      inet_ntop (kind == FK_NET_RULE_ADDR4 ? AF_INET : AF_INET6, v[i].addr, text, sizeof text);
+      out (b, "%s%s/%u", first ? "" : ", ", text, v[i].prefix);
+      first = 0;
+    }
+  out (b, " }\n");
+}
+
+static void
+out_default_deny (buf_t *b, const char *set, const char *const *texts)
+{
+  fk_net_rules_t r = { 0 };
+  fk_error_t ignored = FK_ERROR_INIT;
+  if (fk_net_rules_parse (NULL, texts, &r, &ignored) == 0)
+    {
+      out_elements (b, set, r.deny, r.n_deny,
+                    texts == fk_net_default_deny4 ? FK_NET_RULE_ADDR4 : FK_NET_RULE_ADDR6);
+      fk_net_rules_clear (&r);
+    }
+  fk_error_clear (&ignored);
+}
+
+static void
+out_base (buf_t *b, const fk_net_config_t *cfg)
+{
+  char net4[64], net6[64];
+  inet_ntop (AF_INET, cfg->net4, net4, sizeof net4);
+  inet_ntop (AF_INET6, cfg->net6, net6, sizeof net6);
+  out (b, "add table " TABLE "\n"
+          "add map " TABLE " out_if { type ifname : verdict; }\n"
+          "add map " TABLE " in_if { type ifname : verdict; }\n"
+          "add set " TABLE " default_deny4 { type ipv4_addr; flags interval; }\n"
+          "add set " TABLE " default_deny6 { type ipv6_addr; flags interval; }\n"
+          "add chain " TABLE " forward { type filter hook forward priority filter; "
+          "policy accept; }\n"
+          "add chain " TABLE " input { type filter hook input priority filter; policy accept; }\n"
+          "add chain " TABLE " postrouting { type nat hook postrouting priority srcnat; "
+          "policy accept; }\n"
+          "add chain " TABLE " from_sandbox\n"
+          "add chain " TABLE " to_sandbox\n"
+          "add chain " TABLE " sandbox_to_host\n"
+          "flush chain " TABLE " forward\n"
+          "flush chain " TABLE " input\n"
+          "flush chain " TABLE " postrouting\n"
+          "flush chain " TABLE " from_sandbox\n"
+          "flush chain " TABLE " to_sandbox\n"
+          "flush chain " TABLE " sandbox_to_host\n"
+          "flush set " TABLE " default_deny4\n"
+          "flush set " TABLE " default_deny6\n");
+  out_default_deny (b, "default_deny4", fk_net_default_deny4);
+  out_default_deny (b, "default_deny6", fk_net_default_deny6);
+  /* A sandbox's chain is reached by goto: when it ends, the forward chain goes on with its
+     next rule, not with the drop below the map (which catches an fkv interface with no
+     chain: one being made or removed). */
+  out (b,
+       "add rule " TABLE " forward iifname \"fkv*\" jump from_sandbox\n"
+       "add rule " TABLE " forward oifname \"fkv*\" jump to_sandbox\n"
+       "add rule " TABLE " from_sandbox iifname vmap @out_if\n"
+       "add rule " TABLE " from_sandbox drop\n"
+       "add rule " TABLE " to_sandbox oifname vmap @in_if\n"
+       "add rule " TABLE " to_sandbox drop\n"
+       /* The host's own addresses are not the sandbox's to reach; neighbour discovery for the
+          gateway is. */
+       "add rule " TABLE " input iifname \"fkv*\" jump sandbox_to_host\n"
+       "add rule " TABLE " sandbox_to_host ct state established,related accept\n"
+       "add rule " TABLE " sandbox_to_host icmpv6 type { nd-neighbor-solicit, "
+       "nd-neighbor-advert } accept\n"
+       "add rule " TABLE " sandbox_to_host drop\n"
+       "add rule " TABLE " postrouting ip saddr %s/%u oifname != \"fkv*\" masquerade\n"
+       "add rule " TABLE " postrouting ip6 saddr %s/%u oifname != \"fkv*\" masquerade\n",
+       net4, cfg->prefix4, net6, cfg->prefix6);
+}
+
+static const char *const chains[]
+    = { "out", "in", "vout", "vin", "okout", "okin", "deny", "dropin", NULL };
+static const char *const counters[] = { "out", "in", "denied", "limited", NULL };
+static const char *const sets[] = { "allow4", "allow6", "deny4", "deny6", "dns4", "dns6", NULL };
+
+/* The verdict chain: judged by the remote address (field daddr for what the sandbox sends,
+   saddr for replies to it); allowed goes to ok, denied to no. */
+static void
+out_verdict (buf_t *b, unsigned n, const fk_net_rules_t *r, const char *chain, const char *field,
+             const char *ok, const char *no)
+{
+  out (b,
+       "add rule " TABLE " sb_%u_%s ip %s @sb_%u_allow4 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s ip6 %s @sb_%u_allow6 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s ip %s @sb_%u_dns4 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s ip6 %s @sb_%u_dns6 goto sb_%u_%s\n",
+       n, chain, field, n, n, ok, n, chain, field, n, n, ok, n, chain, field, n, n, ok, n, chain,
+       field, n, n, ok);
+  if (r->deny_all4)
+    out (b, "add rule " TABLE " sb_%u_%s meta nfproto ipv4 goto sb_%u_%s\n", n, chain, n, no);
+  if (r->deny_all6)
+    out (b, "add rule " TABLE " sb_%u_%s meta nfproto ipv6 goto sb_%u_%s\n", n, chain, n, no);
+  out (b,
+       "add rule " TABLE " sb_%u_%s ip %s @sb_%u_deny4 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s ip6 %s @sb_%u_deny6 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s ip %s @default_deny4 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s ip6 %s @default_deny6 goto sb_%u_%s\n"
+       "add rule " TABLE " sb_%u_%s goto sb_%u_%s\n",
+       n, chain, field, n, n, no, n, chain, field, n, n, no, n, chain, field, n, no, n, chain,
+       field, n, no, n, chain, n, ok);
+}
+
+int
+fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen, int with_base,
+                    char **ret_text, fk_error_t *err)
+{
+  fk_net_rules_t r = { 0 };
+  if (fk_net_rules_parse (eg->allow_out, eg->deny_out, &r, err) < 0)
+    return -1;
+  unsigned n = eg->slot;
+  char a4[64], a6[64];
+  fk_net_slot_addrs (cfg, n, a4, a6, NULL, NULL);
+  buf_t b = { 0 };
+  if (with_base)
+    out_base (&b, cfg);
+  for (size_t i = 0; counters[i]; i++)
+    out (&b, "add counter " TABLE " sb_%u_%s\n", n, counters[i]);
+  for (size_t i = 0; sets[i]; i++)
+    out (&b, "add set " TABLE " sb_%u_%s { type %s; flags %s; }\nflush set " TABLE " sb_%u_%s\n", n,
+         sets[i], sets[i][strlen (sets[i]) - 1] == '4' ? "ipv4_addr" : "ipv6_addr",
+         sets[i][1] == 'n' ? "timeout" : "interval", n, sets[i]);
+  for (size_t i = 0; chains[i]; i++)
+    out (&b, "add chain " TABLE " sb_%u_%s\nflush chain " TABLE " sb_%u_%s\n", n, chains[i], n,
+         chains[i]);
+  char set[32];
+  snprintf (set, sizeof set, "sb_%u_allow4", n);
+  out_elements (&b, set, r.allow, r.n_allow, FK_NET_RULE_ADDR4);
+  snprintf (set, sizeof set, "sb_%u_allow6", n);
+  out_elements (&b, set, r.allow, r.n_allow, FK_NET_RULE_ADDR6);
+  snprintf (set, sizeof set, "sb_%u_deny4", n);
+  out_elements (&b, set, r.deny, r.n_deny, FK_NET_RULE_ADDR4);
+  snprintf (set, sizeof set, "sb_%u_deny6", n);
+  out_elements (&b, set, r.deny, r.n_deny, FK_NET_RULE_ADDR6);
+
+  /* What the sandbox sends: its own addresses only; within its bandwidth; a flow it opens
+     (or one of an older generation) judged by the destination. Packets conntrack does not
+     track never pass: the verdicts are per flow. */
+  out (&b,
+       "add rule " TABLE " sb_%u_out ip saddr != %s counter name sb_%u_denied drop\n"
+       "add rule " TABLE " sb_%u_out ip6 saddr != %s counter name sb_%u_denied drop\n"
+       "add rule " TABLE " sb_%u_out ct state invalid,untracked counter name sb_%u_denied drop\n",
+       n, a4, n, n, a6, n, n, n);
+  if (eg->bytes_per_sec)
+    {
+      uint64_t burst = eg->bytes_per_sec / 4;
+      if (burst < 256 * 1024)
+        burst = 256 * 1024;
+      out (&b,
+           "add rule " TABLE " sb_%u_out limit rate over %llu bytes/second burst %llu bytes "
+           "counter name sb_%u_limited drop\n",
+           n, (unsigned long long)eg->bytes_per_sec, (unsigned long long)burst, n);
+    }
+  out (&b,
+       "add rule " TABLE " sb_%u_out ct direction original ct mark != %u jump sb_%u_vout\n"
+       "add rule " TABLE " sb_%u_out counter name sb_%u_out\n",
+       n, gen, n, n, n);
+  out_verdict (&b, n, &r, "vout", "daddr", "okout", "deny");
+  if (eg->max_connections)
+    out (&b,
+         "add rule " TABLE " sb_%u_okout ct state new ct count over %llu counter name "
+         "sb_%u_limited reject with icmpx type admin-prohibited\n",
+         n, (unsigned long long)eg->max_connections, n);
+  out (&b,
+       "add rule " TABLE " sb_%u_okout ct mark set %u\n"
+       "add rule " TABLE " sb_%u_deny counter name sb_%u_denied meta l4proto tcp reject with tcp "
+       "reset\n"
+       "add rule " TABLE " sb_%u_deny reject with icmpx type admin-prohibited\n",
+       n, gen, n, n, n);
+  /* What reaches the sandbox: replies of flows it opened (judged again by the source when
+     the generation changed), and flows another sandbox's rules let it open; nothing else. */
+  out (&b,
+       "add rule " TABLE " sb_%u_in ct state invalid,untracked counter name sb_%u_denied drop\n"
+       "add rule " TABLE " sb_%u_in ct direction reply ct mark != %u jump sb_%u_vin\n"
+       "add rule " TABLE " sb_%u_in ct direction original iifname != \"fkv*\" counter name "
+       "sb_%u_denied drop\n"
+       "add rule " TABLE " sb_%u_in counter name sb_%u_in\n",
+       n, n, n, gen, n, n, n, n, n);
+  out_verdict (&b, n, &r, "vin", "saddr", "okin", "dropin");
+  out (&b,
+       "add rule " TABLE " sb_%u_okin ct mark set %u\n"
+       "add rule " TABLE " sb_%u_dropin counter name sb_%u_denied drop\n"
+       "add element " TABLE " out_if { \"fkv%u\" : goto sb_%u_out }\n"
+       "add element " TABLE " in_if { \"fkv%u\" : goto sb_%u_in }\n",
+       n, gen, n, n, n, n, n, n);
+  fk_net_rules_clear (&r);
+  *ret_text = b.s;
+  return 0;
+}
+
+/* ---- running nftables ---- */
+
+static int
+nft_run (const char *text, char **ret_output, fk_error_t *err)
+{
+  struct nft_ctx *ctx = nft_ctx_new (NFT_CTX_DEFAULT);
+  if (ctx == NULL)
+    return fk_error_set (err, ENOMEM, "nftables: no context");
+  nft_ctx_buffer_output (ctx);
+  nft_ctx_buffer_error (ctx);
+  int rc = nft_run_cmd_from_buffer (ctx, text);
+  int ret = 0;
+  if (rc != 0)
+    {
+      const char *msg = nft_ctx_get_error_buffer (ctx);
+      /* The first line names the failing command. */
+      size_t len = msg ? strcspn (msg, "\n") : 0;
+      ret = fk_error_set (err, errno && errno != EINTR ? errno : EINVAL, "nftables: %.*s",
+                          (int)(len > 400 ? 400 : len), msg ? msg : "failed");
+    }
+  else if (ret_output)
+    *ret_output = xstrdup (nft_ctx_get_output_buffer (ctx));
+  nft_ctx_free (ctx);
+  return ret;
+}
+
+static uint32_t
+new_generation (void)
+{
+  uint32_t g = 0;
+  while (g == 0)
+    if (getrandom (&g, sizeof g, 0) != (ssize_t)sizeof g)
+      g = (uint32_t)time (NULL) ^ (uint32_t)getpid ();
+  return g;
+}
+
+int
+fk_egress_replace (const fk_net_config_t *cfg, const fk_egress_t *eg, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  if (fk_egress_nft_text (cfg, eg, new_generation (), 0, &text, err) < 0)
+    return -1;
+  return nft_run (text, NULL, err);
+}
+
+/* Removes the slot's objects; none there is success (they are made and removed in one
+   transaction each: all are there or none). */
+static int
+nft_teardown (unsigned n, fk_error_t *err)
+{
+  buf_t b = { 0 };
+  out (&b, "list chain " TABLE " sb_%u_out\n", n);
+  fk_error_t local = FK_ERROR_INIT;
+  cleanup_free char *listing = NULL;
+  int there = nft_run (b.s, &listing, &local) == 0;
+  fk_error_clear (&local);
+  b.len = 0;
+  if (!there)
+    {
+      free (b.s);
+      return 0;
+    }
+  out (&b,
+       "delete element " TABLE " out_if { \"fkv%u\" }\n"
+       "delete element " TABLE " in_if { \"fkv%u\" }\n",
+       n, n);
+  for (size_t i = 0; chains[i]; i++)
+    out (&b, "flush chain " TABLE " sb_%u_%s\n", n, chains[i]);
+  for (size_t i = 0; chains[i]; i++)
+    out (&b, "delete chain " TABLE " sb_%u_%s\n", n, chains[i]);
+  for (size_t i = 0; sets[i]; i++)
+    out (&b, "delete set " TABLE " sb_%u_%s\n", n, sets[i]);
+  for (size_t i = 0; counters[i]; i++)
+    out (&b, "delete counter " TABLE " sb_%u_%s\n", n, counters[i]);
+  int r = nft_run (b.s, NULL, err);
+  free (b.s);
+  return r;
+}
+
+/* ---- netlink ---- */
+
+typedef struct
+{
+  struct mnl_socket *nl;
+  unsigned seq;
+  char buf[8192];
+} nl_t;
+
+static int
+nl_open (nl_t *nl, fk_error_t *err)
+{
+  nl->nl = mnl_socket_open2 (NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (nl->nl == NULL || mnl_socket_bind (nl->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+    {
+      if (nl->nl)
+        mnl_socket_close (nl->nl);
+      nl->nl = NULL;
+      return fk_error_set_errno (err, "netlink socket");
+    }
+  nl->seq = (unsigned)time (NULL);
+  return 0;
+}
+
+static void
+nl_close (nl_t *nl)
+{
+  if (nl->nl)
+    mnl_socket_close (nl->nl);
+  nl->nl = NULL;
+}
+
+static struct nlmsghdr *
+nl_msg (nl_t *nl, uint16_t type, uint16_t flags)
+{
+  struct nlmsghdr *h = mnl_nlmsg_put_header (nl->buf);
+  h->nlmsg_type = type;
+  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+  h->nlmsg_seq = ++nl->seq;
+  return h;
+}
+
+/* Sends h and waits for its ack; -1 with errno set on a kernel error. */
+static int
+nl_talk (nl_t *nl, struct nlmsghdr *h)
+{
+  if (mnl_socket_sendto (nl->nl, h, h->nlmsg_len) < 0)
+    return -1;
+  unsigned portid = mnl_socket_get_portid (nl->nl);
+  char rbuf[8192];
+  for (;;)
+    {
+      ssize_t n = mnl_socket_recvfrom (nl->nl, rbuf, sizeof rbuf);
+      if (n < 0)
+        return -1;
+      int r = mnl_cb_run (rbuf, (size_t)n, h->nlmsg_seq, portid, NULL, NULL);
+      if (r <= MNL_CB_STOP)
+        return r < 0 ? -1 : 0;
+    }
+}
+
+static int
+link_up (nl_t *nl, int ifindex)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_NEWLINK, 0);
+  struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header (h, sizeof *ifi);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+  return nl_talk (nl, h);
+}
+
+static int
+link_del (nl_t *nl, const char *name)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_DELLINK, 0);
+  struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header (h, sizeof *ifi);
+  ifi->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz (h, IFLA_IFNAME, name);
+  return nl_talk (nl, h);
+}
+
+/* A veth pair: name here, peer (eth0) made directly in the namespace netns_fd. */
+static int
+veth_add (nl_t *nl, const char *name, const char *peer, int netns_fd)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header (h, sizeof *ifi);
+  ifi->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz (h, IFLA_IFNAME, name);
+  struct nlattr *info = mnl_attr_nest_start (h, IFLA_LINKINFO);
+  mnl_attr_put_strz (h, IFLA_INFO_KIND, "veth");
+  struct nlattr *data = mnl_attr_nest_start (h, IFLA_INFO_DATA);
+  struct nlattr *p = mnl_attr_nest_start (h, VETH_INFO_PEER);
+  struct ifinfomsg *pi = mnl_nlmsg_get_payload_tail (h);
+  h->nlmsg_len += MNL_ALIGN (sizeof *pi);
+  memset (pi, 0, sizeof *pi);
+  pi->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz (h, IFLA_IFNAME, peer);
+  mnl_attr_put_u32 (h, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+  mnl_attr_nest_end (h, p);
+  mnl_attr_nest_end (h, data);
+  mnl_attr_nest_end (h, info);
+  return nl_talk (nl, h);
+}
+
+/* local with a host route to peer (a point-to-point address: /32, /128). */
+static int
+addr_add (nl_t *nl, int family, int ifindex, const uint8_t *local, const uint8_t *peer)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+  struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header (h, sizeof *ifa);
+  size_t len = family == AF_INET ? 4 : 16;
+  ifa->ifa_family = (uint8_t)family;
+  ifa->ifa_prefixlen = (uint8_t)(len * 8);
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_index = (unsigned)ifindex;
+  mnl_attr_put (h, IFA_LOCAL, len, local);
+  mnl_attr_put (h, IFA_ADDRESS, len, peer);
+  if (family == AF_INET6)
+    {
+      ifa->ifa_flags = IFA_F_NODAD;
+      mnl_attr_put_u32 (h, IFA_FLAGS, IFA_F_NODAD);
+    }
+  return nl_talk (nl, h);
+}
+
+static int
+default_route (nl_t *nl, int family, int ifindex, const uint8_t *gw)
+{
+  struct nlmsghdr *h = nl_msg (nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+  struct rtmsg *rt = mnl_nlmsg_put_extra_header (h, sizeof *rt);
+  rt->rtm_family = (uint8_t)family;
+  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_protocol = RTPROT_BOOT;
+  rt->rtm_scope = RT_SCOPE_UNIVERSE;
+  rt->rtm_type = RTN_UNICAST;
+  rt->rtm_flags = RTNH_F_ONLINK; /* the gateway is the other end of the pair */
+  mnl_attr_put (h, RTA_GATEWAY, family == AF_INET ? 4 : 16, gw);
+  mnl_attr_put_u32 (h, RTA_OIF, (uint32_t)ifindex);
+  return nl_talk (nl, h);
+}
+
+static int
+write_sysctl (const char *path, const char *value)
+{
+  char cur[8] = { 0 };
+  cleanup_close int fd = open (path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (read (fd, cur, sizeof cur - 1) > 0 && strncmp (cur, value, strlen (value)) == 0)
+    return 0;
+  return pwrite (fd, value, strlen (value), 0) < 0 ? -1 : 0;
+}
+
+/* A netlink socket in the namespace netns_fd, and eth0's index there: the calling thread
+   enters it for the socket's creation only (a socket keeps the namespace it was made in). */
+static int
+open_in_netns (int netns_fd, nl_t *nl, int *ret_eth0, fk_error_t *err)
+{
+  cleanup_close int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0)
+    return fk_error_set_errno (err, "open this thread's network namespace");
+  if (setns (netns_fd, CLONE_NEWNET) < 0)
+    return fk_error_set_errno (err, "enter the sandbox's network namespace");
+  int r = nl_open (nl, err);
+  int idx = r == 0 ? (int)if_nametoindex ("eth0") : 0;
+  int e = errno;
+  if (setns (self, CLONE_NEWNET) < 0)
+    abort (); /* cannot go on in the wrong namespace */
+  if (r < 0)
+    return -1;
+  if (idx == 0)
+    {
+      nl_close (nl);
+      return fk_error_set (err, e, "no eth0 in the sandbox's network namespace");
+    }
+  *ret_eth0 = idx;
+  return 0;
+}
+
+int
+fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd, fk_error_t *err)
+{
+  unsigned n = eg->slot;
+  char ifname[IFNAMSIZ];
+  snprintf (ifname, sizeof ifname, "fkv%u", n);
+  uint8_t sb4[4], gw4[4], sb6[16], gw6[16];
+  host_addr4 (cfg, n + 1, sb4);
+  host_addr4 (cfg, 1, gw4);
+  host_addr6 (cfg, n + 1, sb6);
+  host_addr6 (cfg, 1, gw6);
+
+  /* The rules first: the interface passes nothing before its chains exist. */
+  write_sysctl ("/proc/sys/net/ipv4/ip_forward", "1");
+  write_sysctl ("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+  cleanup_free char *text = NULL;
+  if (fk_egress_nft_text (cfg, eg, new_generation (), 1, &text, err) < 0
+      || nft_run (text, NULL, err) < 0)
+    return -1;
+
+  nl_t host = { 0 }, inside = { 0 };
+  int ret = -1, made = 0;
+  if (nl_open (&host, err) < 0)
+    goto out;
+  if (veth_add (&host, ifname, "eth0", netns_fd) < 0)
+    {
+      /* An interface a crashed sandbox left in this slot goes first. */
+      if (errno != EEXIST || link_del (&host, ifname) < 0
+          || veth_add (&host, ifname, "eth0", netns_fd) < 0)
+        {
+          fk_error_set_errno (err, "make the veth pair `%s'", ifname);
+          goto out;
+        }
+    }
+  made = 1;
+  int hidx = (int)if_nametoindex (ifname);
+  if (hidx == 0)
+    {
+      fk_error_set_errno (err, "find `%s'", ifname);
+      goto out;
+    }
+  if (addr_add (&host, AF_INET, hidx, gw4, sb4) < 0
+      || addr_add (&host, AF_INET6, hidx, gw6, sb6) < 0 || link_up (&host, hidx) < 0)
+    {
+      fk_error_set_errno (err, "set up `%s'", ifname);
+      goto out;
+    }
+  int eth0 = 0;
+  if (open_in_netns (netns_fd, &inside, &eth0, err) < 0)
+    goto out;
+  if (link_up (&inside, 1) < 0 || link_up (&inside, eth0) < 0
+      || addr_add (&inside, AF_INET, eth0, sb4, gw4) < 0
+      || addr_add (&inside, AF_INET6, eth0, sb6, gw6) < 0
+      || default_route (&inside, AF_INET, eth0, gw4) < 0
+      || default_route (&inside, AF_INET6, eth0, gw6) < 0)
+    {
+      fk_error_set_errno (err, "set up eth0 in the sandbox");
+      goto out;
+    }
+  ret = 0;
+out:
+  if (ret < 0)
+    {
+      fk_error_t ignored = FK_ERROR_INIT;
+      if (made && host.nl)
+        link_del (&host, ifname);
+      nft_teardown (n, &ignored);
+      fk_error_clear (&ignored);
+    }
+  nl_close (&host);
+  nl_close (&inside);
+  return ret;
+}
+
+int
+fk_egress_teardown (unsigned slot, fk_error_t *err)
+{
+  char ifname[IFNAMSIZ];
+  snprintf (ifname, sizeof ifname, "fkv%u", slot);
+  /* The interface goes with the sandbox's namespace; one left (a namespace someone holds
+     open) is removed here. */
+  nl_t host = { 0 };
+  if (nl_open (&host, err) < 0)
+    return -1;
+  if (link_del (&host, ifname) < 0 && errno != ENODEV)
+    {
+      fk_error_set_errno (err, "remove `%s'", ifname);
+      nl_close (&host);
+      return -1;
+    }
+  nl_close (&host);
+  return nft_teardown (slot, err);
+}
+
+static void
+read_counter (const char *text, const char *name, uint64_t *packets, uint64_t *bytes)
+{
+  const char *p = strstr (text, name);
+  if (p == NULL)
+    return;
+  p = strstr (p, "packets ");
+  if (p == NULL)
+    return;
+  unsigned long long pk = 0, by = 0;
+  if (sscanf (p, "packets %llu bytes %llu", &pk, &by) == 2)
+    {
+      *packets = pk;
+      if (bytes)
+        *bytes = by;
+    }
+}
+
+int
+fk_egress_counters (unsigned slot, fk_egress_counters_t *ret, fk_error_t *err)
+{
+  buf_t b = { 0 };
+  for (size_t i = 0; counters[i]; i++)
+    out (&b, "list counter " TABLE " sb_%u_%s\n", slot, counters[i]);
+  cleanup_free char *text = NULL;
+  int r = nft_run (b.s, &text, err);
+  free (b.s);
+  if (r < 0)
+    return -1;
+  fk_egress_counters_t c = { 0 };
+  char name[48];
+  snprintf (name, sizeof name, "counter sb_%u_out ", slot);
+  read_counter (text, name, &c.out_packets, &c.out_bytes);
+  snprintf (name, sizeof name, "counter sb_%u_in ", slot);
+  read_counter (text, name, &c.in_packets, &c.in_bytes);
+  snprintf (name, sizeof name, "counter sb_%u_denied ", slot);
+  read_counter (text, name, &c.denied_packets, NULL);
+  snprintf (name, sizeof name, "counter sb_%u_limited ", slot);
+  read_counter (text, name, &c.limited_packets, NULL);
+  *ret = c;
+  return 0;
+}
+
+int
+fk_egress_list_slots (unsigned **ret_slots, size_t *ret_n, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  fk_error_t local = FK_ERROR_INIT;
+  if (nft_run ("list table " TABLE "\n", &text, &local) < 0)
+    {
+      /* No table: no slot. */
+      fk_error_clear (&local);
+      *ret_slots = NULL;
+      *ret_n = 0;
+      return 0;
+    }
+  (void)err;
+  unsigned *v = NULL;
+  size_t n = 0, cap = 0;
+  for (const char *p = text; (p = strstr (p, "chain sb_")); p++)
+    {
+      unsigned slot;
+      char kind[8];
+      if (sscanf (p, "chain sb_%u_%7[a-z] ", &slot, kind) == 2 && strcmp (kind, "out") == 0)
+        {
+          xgrow ((void **)&v, &cap, n + 1, sizeof *v);
+          v[n++] = slot;
+        }
+    }
+  *ret_slots = v;
+  *ret_n = n;
+  return 0;
+}

@@ -1,0 +1,90 @@
+/* net/egress.h: the egress data plane on the host (docs/network.md). Each sandbox gets a veth
+   pair: the host end `fkv<N>' (N its slot, net/slots.h) and `eth0' in the sandbox's network
+   namespace, routed point to point: the host end holds the gateway addresses with a /32 and
+   /128 route to the sandbox's own, and the sandbox has its addresses and default routes (IPv4
+   and IPv6) through the gateway. There is no bridge: nothing the sandbox sends reaches another
+   sandbox but through the host's forwarding, where the rules are. Made through netlink (libmnl)
+   and nftables (libnftables), never by running ip or nft.
+
+   nftables: table `inet firkin' (shared, made once: the forward, input and NAT hooks, the
+   default-denied ranges, masquerade for the subnets) and for each sandbox its chains, sets and
+   counters named sb_<N>_*, reached only from maps keyed by its interface name, so one
+   sandbox's rules never touch another's. Its verdicts are the rules module's (net/rules.h):
+   allow beats deny; deny rejects (TCP reset, else ICMP administratively prohibited). A flow the
+   sandbox opens is judged when it opens and carries a conntrack mark of the rules' generation;
+   replies pass while the mark is current, and a change of rules (one nftables transaction with
+   a new generation) makes every packet of an older flow judged again, so nothing a new rule
+   denies passes after the change. Nothing opens a flow into a sandbox from outside (another
+   sandbox may, when its own rules allow the address); a sandbox reaches no address of the host
+   itself. Addresses domain rules resolve to are in the sets sb_<N>_dns4 and sb_<N>_dns6 (the
+   resolver fills them, with timeouts). */
+#ifndef FK_NET_EGRESS_H
+#define FK_NET_EGRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Where the addresses come from: env FIRKIN_NET_SUBNET4 (default 10.88.0.0/16) and
+   FIRKIN_NET_SUBNET6 (default fd7f:6b1e:6e00::/64). The gateway is the first address, slot N
+   gets the (N+1)th. */
+typedef struct fk_net_config
+{
+  uint8_t net4[4];
+  unsigned prefix4; /* 8 to 30 */
+  uint8_t net6[16];
+  unsigned prefix6; /* 64 to 120 */
+} fk_net_config_t;
+
+/* The defaults overridden by the environment; EINVAL naming the variable for a bad subnet. */
+int fk_net_config_load (fk_net_config_t *ret, fk_error_t *err);
+
+/* How many slots the subnets have room for (at most FK_NET_SLOTS_MAX). */
+unsigned fk_net_config_slots (const fk_net_config_t *cfg);
+
+/* The addresses of slot (and of the gateway) as text: buffers of 46 bytes. */
+void fk_net_slot_addrs (const fk_net_config_t *cfg, unsigned slot, char *addr4, char *addr6,
+                        char *gw4, char *gw6);
+
+/* A sandbox's egress: its slot, rules (checked: fk_net_rules_parse) and limits. */
+typedef struct fk_egress
+{
+  unsigned slot;
+  const char *const *allow_out; /* NULL-terminated, may be NULL */
+  const char *const *deny_out;
+  uint64_t bytes_per_sec;   /* 0: no limit */
+  uint64_t max_connections; /* 0: no limit */
+} fk_egress_t;
+
+/* The nftables commands that make (or replace: the same text) the sandbox's chains, sets and
+   counters, after the shared table's; one transaction. gen is the rules' generation (not 0).
+   Caller frees. */
+int fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen,
+                        int with_base, char **ret_text, fk_error_t *err);
+
+/* Makes the sandbox's rules, then its veth pair with eth0 in the network namespace netns_fd,
+   addresses, routes and loopback there. On failure what it made is undone. */
+int fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd,
+                     fk_error_t *err);
+
+/* Replaces the sandbox's rules and limits in one transaction (a new generation). */
+int fk_egress_replace (const fk_net_config_t *cfg, const fk_egress_t *eg, fk_error_t *err);
+
+/* Removes the sandbox's rules and host interface (what is already gone is fine). */
+int fk_egress_teardown (unsigned slot, fk_error_t *err);
+
+typedef struct fk_egress_counters
+{
+  uint64_t out_packets, out_bytes; /* sent by the sandbox, allowed */
+  uint64_t in_packets, in_bytes;   /* received */
+  uint64_t denied_packets;         /* dropped or rejected by the rules (or spoofed) */
+  uint64_t limited_packets;        /* over the bandwidth or connection limit */
+} fk_egress_counters_t;
+
+int fk_egress_counters (unsigned slot, fk_egress_counters_t *ret, fk_error_t *err);
+
+/* The slots that have chains in the table (for the sweep); caller frees. */
+int fk_egress_list_slots (unsigned **ret_slots, size_t *ret_n, fk_error_t *err);
+
+#endif

@@ -1,0 +1,519 @@
+/* net/resolver.c: starting fk-resolver for a sandbox, and the files it reads (rules,
+   upstreams). The resolver itself is src/lib/net/resolver_main.c. */
+#include "net/resolver.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+
+#ifndef FK_LIBEXECDIR
+#error "FK_LIBEXECDIR: the directory fk-resolver is installed in (meson sets it)"
+#endif
+
+#define RULES_FILE_MAX (1u << 20)
+#define UPSTREAMS_MAX 8u
+#define SPAWN_WAIT_MS 5000
+
+static int
+nft_name_ok (const char *s)
+{
+  size_t n = s ? strlen (s) : 0;
+  if (n == 0 || n > 63 || !isalpha ((unsigned char)s[0]))
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum ((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+      return 0;
+  return 1;
+}
+
+int
+fk_resolver_table_parse (const char *table, const char *set4, const char *set6, char *family,
+                         char *name, fk_error_t *err)
+{
+  if (table == NULL)
+    return fk_error_set (err, EINVAL, "resolver: no nftables table");
+  const char *sp = strchr (table, ' ');
+  if (sp)
+    {
+      size_t n = (size_t)(sp - table);
+      if (!((n == 4 && strncmp (table, "inet", 4) == 0) || (n == 2 && strncmp (table, "ip", 2) == 0)
+            || (n == 3 && strncmp (table, "ip6", 3) == 0)))
+        return fk_error_set (err, EINVAL, "resolver: table `%s': family not inet, ip or ip6",
+                             table);
+      memcpy (family, table, n);
+      family[n] = '\0';
+      table = sp + 1;
+    }
+  else
+    strcpy (family, "inet");
+  if (!nft_name_ok (table))
+    return fk_error_set (err, EINVAL, "resolver: table name `%s' is not one nftables takes", table);
+  strcpy (name, table);
+  if (!nft_name_ok (set4) || !nft_name_ok (set6))
+    return fk_error_set (err, EINVAL, "resolver: set names `%s', `%s': not ones nftables takes",
+                         set4 ? set4 : "", set6 ? set6 : "");
+  return 0;
+}
+
+static int
+parse_one_upstream (const char *tok, struct sockaddr_storage *ss, fk_error_t *err)
+{
+  char addr[INET6_ADDRSTRLEN + 8];
+  unsigned port = 53;
+  size_t n = strcspn (tok, "#");
+  if (n >= sizeof addr)
+    return fk_error_set (err, EINVAL, "resolver: upstream `%s' is not an address", tok);
+  memcpy (addr, tok, n);
+  addr[n] = '\0';
+  if (tok[n] == '#')
+    {
+      char *end;
+      errno = 0;
+      unsigned long p = strtoul (tok + n + 1, &end, 10);
+      if (errno || *end || p == 0 || p > 65535 || !isdigit ((unsigned char)tok[n + 1]))
+        return fk_error_set (err, EINVAL, "resolver: upstream `%s': bad port", tok);
+      port = (unsigned)p;
+    }
+  memset (ss, 0, sizeof *ss);
+  struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton (AF_INET, addr, &s4->sin_addr) == 1)
+    {
+      s4->sin_family = AF_INET;
+      s4->sin_port = htons ((uint16_t)port);
+    }
+  else if (inet_pton (AF_INET6, addr, &s6->sin6_addr) == 1)
+    {
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons ((uint16_t)port);
+    }
+  else
+    return fk_error_set (err, EINVAL, "resolver: upstream `%s' is not an IP address", tok);
+  return 0;
+}
+
+int
+fk_resolver_upstreams_parse (const char *text, struct sockaddr_storage *ret, size_t max,
+                             fk_error_t *err)
+{
+  if (text == NULL)
+    return fk_error_set (err, EINVAL, "resolver: no upstreams");
+  /* resolv.conf text: take its nameserver lines. */
+  int conf = strstr (text, "nameserver") != NULL;
+  cleanup_free char *copy = xstrdup (text);
+  size_t n = 0;
+  char *save = NULL;
+  for (char *line = strtok_r (copy, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      char *save2 = NULL;
+      char *tok = strtok_r (line, " \t,;", &save2);
+      if (tok == NULL || tok[0] == '#')
+        continue;
+      if (conf)
+        {
+          if (strcmp (tok, "nameserver") != 0)
+            continue;
+          tok = strtok_r (NULL, " \t", &save2);
+          if (tok == NULL)
+            continue;
+          /* A scoped link-local address cannot be reached by address alone: skip it. */
+          if (strchr (tok, '%'))
+            continue;
+        }
+      for (; tok; tok = conf ? NULL : strtok_r (NULL, " \t,;", &save2))
+        {
+          if (n == max)
+            return fk_error_set (err, EINVAL, "resolver: more than %zu upstreams", max);
+          if (parse_one_upstream (tok, &ret[n], err) < 0)
+            return -1;
+          n++;
+        }
+    }
+  if (n == 0)
+    return fk_error_set (err, EINVAL, "resolver: no upstream address in `%s'", text);
+  return (int)n;
+}
+
+static int
+read_small_file (const char *path, size_t max, char **ret, fk_error_t *err)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return fk_error_set_errno (err, "open `%s'", path);
+  cleanup_free char *buf = xmalloc (max + 1);
+  size_t len = 0;
+  for (;;)
+    {
+      ssize_t r = read (fd, buf + len, max + 1 - len);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return fk_error_set_errno (err, "read `%s'", path);
+      if (r == 0)
+        break;
+      len += (size_t)r;
+      if (len > max)
+        return fk_error_set (err, EFBIG, "`%s' is larger than %zu bytes", path, max);
+    }
+  buf[len] = '\0';
+  if (memchr (buf, '\0', len))
+    return fk_error_set (err, EINVAL, "`%s' holds a NUL byte", path);
+  *ret = steal_pointer (&buf);
+  return 0;
+}
+
+int
+fk_resolver_upstreams_read (const char *path, char **ret, fk_error_t *err)
+{
+  if (path == NULL)
+    path = "/etc/resolv.conf";
+  cleanup_free char *text = NULL;
+  if (read_small_file (path, 65536, &text, err) < 0)
+    return -1;
+  struct sockaddr_storage ss[UPSTREAMS_MAX];
+  fk_error_t perr = FK_ERROR_INIT;
+  int n = strstr (text, "nameserver") ? fk_resolver_upstreams_parse (text, ss, UPSTREAMS_MAX, &perr)
+                                      : -1;
+  fk_error_clear (&perr);
+  if (n <= 0)
+    return fk_error_set (err, ENOENT, "`%s' names no nameserver", path);
+  size_t cap = (size_t)n * (INET6_ADDRSTRLEN + 8) + 1, len = 0;
+  char *out = xmalloc (cap);
+  out[0] = '\0';
+  for (int i = 0; i < n; i++)
+    {
+      char a[INET6_ADDRSTRLEN];
+      const void *p = ss[i].ss_family == AF_INET
+                          ? (const void *)&((struct sockaddr_in *)&ss[i])->sin_addr
+                          : (const void *)&((struct sockaddr_in6 *)&ss[i])->sin6_addr;
+      inet_ntop (ss[i].ss_family, p, a, sizeof a);
+      len += (size_t)snprintf (out + len, cap - len, "%s%s", i ? " " : "", a);
+    }
+  *ret = out;
+  return 0;
+}
+
+int
+fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  if (read_small_file (path, RULES_FILE_MAX, &text, err) < 0)
+    return -1;
+  size_t n_allow = 0, n_deny = 0, cap_allow = 0, cap_deny = 0;
+  cleanup_free char **allow = NULL;
+  cleanup_free char **deny = NULL;
+  xgrow ((void **)&allow, &cap_allow, 1, sizeof *allow);
+  xgrow ((void **)&deny, &cap_deny, 1, sizeof *deny);
+  unsigned lineno = 0;
+  char *save = NULL;
+  /* strtok_r skips empty lines, so count them by hand. */
+  for (char *line = text; line;)
+    {
+      char *nl = strchr (line, '\n');
+      if (nl)
+        *nl = '\0';
+      lineno++;
+      while (*line == ' ' || *line == '\t')
+        line++;
+      if (*line && *line != '#')
+        {
+          char *word = strtok_r (line, " \t", &save);
+          char *rule = strtok_r (NULL, " \t", &save);
+          char *extra = rule ? strtok_r (NULL, " \t", &save) : NULL;
+          int is_allow = strcmp (word, "allow") == 0, is_deny = strcmp (word, "deny") == 0;
+          if ((!is_allow && !is_deny) || rule == NULL || extra != NULL)
+            return fk_error_set (err, EINVAL, "`%s' line %u: not `allow RULE' or `deny RULE'", path,
+                                 lineno);
+          if (n_allow + n_deny >= FK_NET_RULES_MAX)
+            return fk_error_set (err, E2BIG, "`%s': more than %u rules", path, FK_NET_RULES_MAX);
+          if (is_allow)
+            {
+              xgrow ((void **)&allow, &cap_allow, n_allow + 2, sizeof *allow);
+              allow[n_allow++] = rule;
+              allow[n_allow] = NULL;
+            }
+          else
+            {
+              xgrow ((void **)&deny, &cap_deny, n_deny + 2, sizeof *deny);
+              deny[n_deny++] = rule;
+              deny[n_deny] = NULL;
+            }
+        }
+      line = nl ? nl + 1 : NULL;
+    }
+  allow[n_allow] = NULL;
+  deny[n_deny] = NULL;
+  if (fk_net_rules_parse ((const char *const *)allow, (const char *const *)deny, ret, err) < 0)
+    return fk_error_wrap (err, "`%s'", path);
+  return 0;
+}
+
+int
+fk_resolver_rules_write (const char *path, const char *const *allow, const char *const *deny,
+                         fk_error_t *err)
+{
+  if (fk_net_rules_check (allow, deny, err) < 0)
+    return -1;
+  cleanup_free char *tmp = xasprintf ("%s.tmp.%d", path, (int)getpid ());
+  cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return fk_error_set_errno (err, "create `%s'", tmp);
+  cleanup_file FILE *f = fdopen (steal_fd (&fd), "w");
+  if (f == NULL)
+    return fk_error_set_errno (err, "fdopen `%s'", tmp);
+  fputs ("# fk-resolver rules: allow RULE | deny RULE\n", f);
+  for (size_t i = 0; allow && allow[i]; i++)
+    fprintf (f, "allow %s\n", allow[i]);
+  for (size_t i = 0; deny && deny[i]; i++)
+    fprintf (f, "deny %s\n", deny[i]);
+  int bad = fflush (f) != 0 || ferror (f);
+  FILE *ff = steal_pointer (&f);
+  if (fclose (ff) != 0 || bad)
+    {
+      int e = errno;
+      unlink (tmp);
+      errno = e;
+      return fk_error_set_errno (err, "write `%s'", tmp);
+    }
+  if (rename (tmp, path) < 0)
+    {
+      int e = errno;
+      unlink (tmp);
+      errno = e;
+      return fk_error_set_errno (err, "rename `%s' to `%s'", tmp, path);
+    }
+  return 0;
+}
+
+/* Moves fd to a number above the ones the child sets up (dup2 to 3-5 must not clobber). */
+static int
+dup_high (int fd)
+{
+  return fcntl (fd, F_DUPFD_CLOEXEC, 10);
+}
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
+{
+  if (opts == NULL)
+    return fk_error_set (err, EINVAL, "resolver: no options");
+  if (fk_options_check_version ((unsigned)opts->version, FK_RESOLVER_OPTIONS_VERSION,
+                                "fk_resolver_opts_t", "FK_RESOLVER_OPTIONS_INIT", err)
+      < 0)
+    return -1;
+  const char *program = opts->program;
+  if (program == NULL || program[0] == '\0')
+    program = getenv ("FIRKIN_RESOLVER");
+  if (program == NULL || program[0] == '\0')
+    program = FK_LIBEXECDIR "/fk-resolver";
+  if (access (program, X_OK) < 0)
+    return fk_error_set_errno (err, "resolver program `%s'", program);
+  if (opts->netns_fd < 0)
+    return fk_error_set (err, EINVAL, "resolver: no network namespace");
+  if (opts->pid1 <= 0)
+    return fk_error_set (err, EINVAL, "resolver: no sandbox pid 1");
+  if (opts->rules_path == NULL || opts->rules_path[0] == '\0')
+    return fk_error_set (err, EINVAL, "resolver: no rules file");
+  char family[64], table[64];
+  if (fk_resolver_table_parse (opts->table, opts->set4, opts->set6, family, table, err) < 0)
+    return -1;
+  /* The rules must read now: a typo fails the create, not every later query. */
+  fk_net_rules_t rules;
+  if (fk_resolver_rules_read (opts->rules_path, &rules, err) < 0)
+    return -1;
+  fk_net_rules_clear (&rules);
+  cleanup_free char *upstreams = NULL;
+  if (opts->upstreams)
+    upstreams = xstrdup (opts->upstreams);
+  else if (fk_resolver_upstreams_read (NULL, &upstreams, err) < 0)
+    return fk_error_wrap (err, "resolver upstreams");
+  struct sockaddr_storage ss[UPSTREAMS_MAX];
+  if (fk_resolver_upstreams_parse (upstreams, ss, UPSTREAMS_MAX, err) < 0)
+    return -1;
+  /* resolv.conf text goes to the resolver as one line of addresses. */
+  for (char *c = upstreams; *c; c++)
+    if (*c == '\n')
+      *c = ';';
+
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, opts->pid1, 0);
+  if (pidfd < 0)
+    return fk_error_set_errno (err, "resolver: sandbox pid 1 %d", (int)opts->pid1);
+  cleanup_close int nsfd = dup_high (opts->netns_fd);
+  if (nsfd < 0)
+    return fk_error_set_errno (err, "resolver: network namespace fd");
+  int pipefd[2];
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    return fk_error_set_errno (err, "resolver: pipe");
+  cleanup_close int rd = pipefd[0];
+  cleanup_close int wr = pipefd[1];
+  cleanup_close int hi_pidfd = dup_high (pidfd);
+  cleanup_close int hi_wr = dup_high (wr);
+  if (hi_pidfd < 0 || hi_wr < 0)
+    return fk_error_set_errno (err, "resolver: dup");
+  int logfd = -1;
+  if (opts->log_path && opts->log_path[0])
+    {
+      logfd = open (opts->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (logfd < 0)
+        return fk_error_set_errno (err, "resolver log `%s'", opts->log_path);
+    }
+  else
+    logfd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  cleanup_close int keep_log = logfd >= 0 ? dup_high (logfd) : -1;
+  close_and_reset (logfd);
+  cleanup_close int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  cleanup_close int hi_null = devnull >= 0 ? dup_high (devnull) : -1;
+  if (keep_log < 0 || hi_null < 0)
+    return fk_error_set_errno (err, "resolver: open its log");
+
+  char timeout[16];
+  snprintf (timeout, sizeof timeout, "%u", opts->timeout_ms ? opts->timeout_ms : 2000u);
+  cleanup_free char *table_arg = xasprintf ("%s %s", family, table);
+  const char *argv[]
+      = { program,  "--rules",  opts->rules_path, "--table", table_arg,      "--set4", opts->set4,
+          "--set6", opts->set6, "--upstreams",    upstreams, "--timeout-ms", timeout,  NULL };
+
+  /* Fork twice: the resolver is nobody's child (nothing for the caller to reap, and it outlives
+     the caller as the sandbox does); it reports "pid N" then "ok" or an error on the pipe. */
+  pid_t child = fork ();
+  if (child < 0)
+    return fk_error_set_errno (err, "resolver: fork");
+  if (child == 0)
+    {
+      /* Only async-signal-safe calls from here: the caller may have threads. */
+      sigset_t all;
+      sigemptyset (&all);
+      sigprocmask (SIG_SETMASK, &all, NULL);
+      setsid ();
+      pid_t gc = fork ();
+      if (gc != 0)
+        _exit (gc < 0 ? 1 : 0);
+      struct sigaction dfl = { .sa_handler = SIG_DFL };
+      sigaction (SIGPIPE, &dfl, NULL);
+      sigaction (SIGHUP, &dfl, NULL);
+      sigaction (SIGTERM, &dfl, NULL);
+      if (dup2 (hi_null, 0) < 0 || dup2 (hi_null, 1) < 0 || dup2 (keep_log, 2) < 0
+          || dup2 (nsfd, 3) < 0 || dup2 (hi_pidfd, 4) < 0 || dup2 (hi_wr, 5) < 0)
+        _exit (127);
+      syscall (SYS_close_range, 6, ~0U, 0);
+      execv (program, (char *const *)argv);
+      static const char msg[] = "exec the resolver failed\n";
+      if (write (5, msg, sizeof msg - 1) < 0)
+        _exit (127);
+      _exit (127);
+    }
+  int status;
+  while (waitpid (child, &status, 0) < 0 && errno == EINTR)
+    ;
+  close_and_reset (steal_fd (&wr));
+  close_and_reset (steal_fd (&hi_wr));
+  char buf[1024];
+  size_t len = 0;
+  int64_t deadline = now_ms () + SPAWN_WAIT_MS;
+  pid_t rpid = 0;
+  int ready = 0;
+  for (;;)
+    {
+      buf[len] = '\0';
+      char *nl;
+      while ((nl = strchr (buf, '\n')) != NULL)
+        {
+          *nl = '\0';
+          if (strncmp (buf, "pid ", 4) == 0)
+            rpid = (pid_t)atoi (buf + 4);
+          else if (strcmp (buf, "ok") == 0)
+            ready = 1;
+          else
+            {
+              /* The resolver's error: it exits after writing it. */
+              return fk_error_set (err, EIO, "resolver: %s", buf);
+            }
+          len -= (size_t)(nl + 1 - buf);
+          memmove (buf, nl + 1, len + 1);
+        }
+      if (ready)
+        break;
+      int64_t left = deadline - now_ms ();
+      struct pollfd p = { .fd = rd, .events = POLLIN };
+      int r = left > 0 ? poll (&p, 1, (int)left) : 0;
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        {
+          if (rpid > 0)
+            kill (rpid, SIGKILL);
+          return fk_error_set (err, ETIMEDOUT, "resolver: not ready after %d ms", SPAWN_WAIT_MS);
+        }
+      ssize_t n = read (rd, buf + len, sizeof buf - 1 - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return fk_error_set (err, EIO, "resolver: exited before it was ready%s",
+                             len ? "" : " (no message)");
+      len += (size_t)n;
+      if (len == sizeof buf - 1 && !strchr (buf, '\n'))
+        len = 0;
+    }
+  if (rpid <= 0)
+    return fk_error_set (err, EIO, "resolver: ready without its pid");
+  *pid = rpid;
+  return 0;
+}
+
+/* Signals pid only when it is still an fk-resolver (a pid the caller kept may have been reused
+   since). */
+static int
+signal_resolver (pid_t pid, int sig, fk_error_t *err)
+{
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
+  if (pidfd < 0)
+    return fk_error_set_errno (err, "resolver %d", (int)pid);
+  char path[64], comm[32] = "";
+  snprintf (path, sizeof path, "/proc/%d/comm", (int)pid);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, comm, sizeof comm - 1) : -1;
+  if (n > 0)
+    comm[n] = '\0';
+  if (strcmp (comm, "fk-resolver\n") != 0)
+    return fk_error_set (err, ESRCH, "resolver %d: not running", (int)pid);
+  if (syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+    return fk_error_set_errno (err, "signal resolver %d", (int)pid);
+  return 0;
+}
+
+int
+fk_resolver_reload (pid_t pid, fk_error_t *err)
+{
+  return signal_resolver (pid, SIGHUP, err);
+}
+
+int
+fk_resolver_stop (pid_t pid, fk_error_t *err)
+{
+  return signal_resolver (pid, SIGTERM, err);
+}

@@ -1,0 +1,96 @@
+/* net/resolver.h: the DNS resolver firkin runs for each egress sandbox (fk-resolver,
+   docs/resolver.md), and how the host starts it.
+
+   fk-resolver answers on 127.0.0.53:53 (UDP and TCP) inside the sandbox's network namespace and
+   asks the host's resolvers from the namespace it was started in (the host's): a name no allow
+   rule names gets NXDOMAIN unless some traffic is allowed at all (fk_net_rules_name_resolves);
+   an answer to a name an allow rule names has each of its A and AAAA records (the name's own or
+   its CNAME chain's) added to the sandbox's nftables sets, with a timeout of the record's TTL
+   (bounded to FK_RESOLVER_TTL_MIN..FK_RESOLVER_TTL_MAX seconds; the TTLs the sandbox sees are cut
+   to the bound), before the answer reaches the sandbox. It re-reads its rules file on SIGHUP,
+   exits on SIGTERM and when the sandbox's PID 1 dies, and keeps only CAP_NET_ADMIN (for the set
+   updates), no_new_privs and a seccomp filter. */
+#ifndef FK_NET_RESOLVER_H
+#define FK_NET_RESOLVER_H
+
+#include <stddef.h> /* NULL, for FK_RESOLVER_OPTIONS_INIT */
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "net/rules.h"
+
+/* The sandbox's /etc/resolv.conf. */
+#define FK_RESOLVER_RESOLV_CONF "nameserver 127.0.0.53\noptions edns0 timeout:2 attempts:2\n"
+#define FK_RESOLVER_ADDR "127.0.0.53"
+
+/* The timeouts set entries get, in seconds. */
+#define FK_RESOLVER_TTL_MIN 5u
+#define FK_RESOLVER_TTL_MAX 3600u
+
+typedef struct
+{
+  int version;         /* FK_RESOLVER_OPTIONS_VERSION */
+  const char *program; /* fk-resolver; NULL: $FIRKIN_RESOLVER, else LIBEXECDIR/firkin/fk-resolver */
+  int netns_fd;        /* the sandbox's network namespace (an open /proc/PID/ns/net); kept open
+                          only in the resolver */
+  pid_t pid1;          /* the sandbox's PID 1: the resolver exits when it does */
+  const char *rules_path; /* the rules file (fk_resolver_rules_write), re-read on SIGHUP */
+  const char *table;      /* the nftables table of the sets, "[FAMILY ]NAME": "inet firkin" (the
+                             family defaults to inet); in the namespace the caller runs in */
+  const char *set4;       /* its sets for IPv4 and IPv6 addresses (flags timeout) */
+  const char *set6;
+  const char *upstreams; /* the resolvers to ask, addresses separated by spaces, commas or
+                            newlines (each maybe ADDR#PORT), or resolv.conf text (its nameserver
+                            lines); NULL: read from /etc/resolv.conf now */
+  const char *log_path;  /* appended to (created 0600); NULL: no log */
+  unsigned timeout_ms;   /* per question to an upstream (each is tried in turn); 0: 2000 */
+} fk_resolver_opts_t;
+
+#define FK_RESOLVER_OPTIONS_VERSION 1
+#define FK_RESOLVER_OPTIONS_INIT                                                                   \
+  {                                                                                                \
+    .version = FK_RESOLVER_OPTIONS_VERSION, .netns_fd = -1, .table = "inet firkin"                 \
+  }
+
+/* Starts fk-resolver for one sandbox and waits (5 s at most) until it listens in the sandbox's
+   namespace with its privileges dropped; *pid is its pid. It runs detached (not the caller's
+   child: nothing to reap) in a session of its own, and stops by itself when pid1 dies; SIGTERM
+   stops it sooner, SIGHUP makes it re-read rules_path. EINVAL for bad options (a set or table
+   name nftables would not take, no upstream), ESRCH when pid1 is gone, ENOENT when the program
+   is missing, and the resolver's own message when it fails to start. */
+int fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err);
+
+/* Makes the resolver pid re-read its rules file (SIGHUP), or stop (SIGTERM), when pid is still
+   an fk-resolver; ESRCH when it is not. The reload is applied within milliseconds, not before
+   the call returns: names then answer by the new rules, and addresses learnt for names no allow
+   rule names any more leave the sets. */
+int fk_resolver_reload (pid_t pid, fk_error_t *err);
+int fk_resolver_stop (pid_t pid, fk_error_t *err);
+
+/* Writes the rules file fk-resolver reads (checked as fk_net_rules_parse does; replaced
+   atomically, mode 0600): one rule a line, "allow RULE" or "deny RULE". Either list may be
+   NULL. */
+int fk_resolver_rules_write (const char *path, const char *const *allow, const char *const *deny,
+                             fk_error_t *err);
+
+/* Reads a rules file into ret (free with fk_net_rules_clear). Lines are "allow RULE",
+   "deny RULE", blank or "# comment"; EINVAL naming the line otherwise. At most 1 MiB. */
+int fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, fk_error_t *err);
+
+/* The nameserver addresses of a resolv.conf (path NULL: /etc/resolv.conf), space-separated, in
+ *ret (caller frees). ENOENT when it names none. */
+int fk_resolver_upstreams_read (const char *path, char **ret, fk_error_t *err);
+
+/* Parses upstreams text (as fk_resolver_opts_t.upstreams) into at most max addresses; the
+   count, or -1 with EINVAL for an entry that is not an IP address (with an optional #PORT). */
+struct sockaddr_storage;
+int fk_resolver_upstreams_parse (const char *text, struct sockaddr_storage *ret, size_t max,
+                                 fk_error_t *err);
+
+/* Parses "[FAMILY ]NAME" (family inet, ip or ip6; default inet) and checks set4 and set6 are
+   names nftables takes (letters, digits, '_', '.', '-', at most 63). EINVAL otherwise. family
+   and name hold 64 bytes. */
+int fk_resolver_table_parse (const char *table, const char *set4, const char *set6, char *family,
+                             char *name, fk_error_t *err);
+
+#endif

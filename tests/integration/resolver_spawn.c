@@ -1,0 +1,85 @@
+/* resolver_spawn: starts fk-resolver through the library, as the egress plane does
+   (net_resolver.sh). Usage:
+     resolver_spawn NETNS_PATH PID1 RULES TABLE SET4 SET6 UPSTREAMS LOG   prints the pid
+     resolver_spawn --rules FILE [allow|deny RULE]...                      writes a rules file
+     resolver_spawn --reload PID | --stop PID                               signals it */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "net/resolver.h"
+
+int
+main (int argc, char **argv)
+{
+  fk_log_set_program ("resolver_spawn");
+  fk_error_t err = FK_ERROR_INIT;
+  if (argc >= 3 && strcmp (argv[1], "--rules") == 0)
+    {
+      const char **allow = xcalloc ((size_t)argc, sizeof *allow);
+      const char **deny = xcalloc ((size_t)argc, sizeof *deny);
+      size_t na = 0, nd = 0;
+      for (int i = 3; i + 1 < argc; i += 2)
+        {
+          if (strcmp (argv[i], "allow") == 0)
+            allow[na++] = argv[i + 1];
+          else
+            deny[nd++] = argv[i + 1];
+        }
+      int r = fk_resolver_rules_write (argv[2], allow, deny, &err);
+      free (allow);
+      free (deny);
+      if (r < 0)
+        {
+          fprintf (stderr, "resolver_spawn: %s\n", fk_error_message (&err));
+          return 1;
+        }
+      return 0;
+    }
+  if (argc == 3 && (strcmp (argv[1], "--reload") == 0 || strcmp (argv[1], "--stop") == 0))
+    {
+      pid_t p = (pid_t)atoi (argv[2]);
+      int r = strcmp (argv[1], "--reload") == 0 ? fk_resolver_reload (p, &err)
+                                                : fk_resolver_stop (p, &err);
+      if (r < 0)
+        {
+          fprintf (stderr, "resolver_spawn: %s\n", fk_error_message (&err));
+          return 1;
+        }
+      return 0;
+    }
+  if (argc != 9)
+    {
+      fprintf (stderr, "usage: resolver_spawn NETNS PID1 RULES TABLE SET4 SET6 UPSTREAMS LOG\n");
+      return 2;
+    }
+  int nsfd = open (argv[1], O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0)
+    {
+      perror ("resolver_spawn: open netns");
+      return 1;
+    }
+  fk_resolver_opts_t o = FK_RESOLVER_OPTIONS_INIT;
+  o.netns_fd = nsfd;
+  o.pid1 = (pid_t)atoi (argv[2]);
+  o.rules_path = argv[3];
+  o.table = argv[4];
+  o.set4 = argv[5];
+  o.set6 = argv[6];
+  o.upstreams = argv[7][0] ? argv[7] : NULL;
+  o.log_path = argv[8];
+  o.timeout_ms = 1000;
+  pid_t pid;
+  if (fk_resolver_spawn (&o, &pid, &err) < 0)
+    {
+      fprintf (stderr, "resolver_spawn: %s\n", fk_error_message (&err));
+      return 1;
+    }
+  close (nsfd);
+  printf ("%d\n", (int)pid);
+  return 0;
+}
