@@ -59,7 +59,8 @@ fk_oci_agent_socket (const char *oci_root, const char *id, char **ret_path, fk_e
                          "before it had one)",
                          id, FK_OCI_AGENT_ANNOTATION);
   pid_t pid = (pid_t)json_integer_value (json_object_get (o, "pid"));
-  unsigned long long start = (unsigned long long)json_integer_value (json_object_get (o, "pid_start"));
+  unsigned long long start
+      = (unsigned long long)json_integer_value (json_object_get (o, "pid_start"));
   if (pid <= 0 || pid_start (pid) != start)
     return fk_error_set (err, ESRCH, "container `%s' is stopped", id);
   if (!json_is_true (json_object_get (o, "started")))

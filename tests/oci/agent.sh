@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# tests/oci/agent.sh: fk-agent as the init of a container fk-oci made (the shared crun/fk-oci
+# cases of runtime.sh run with it too): fk exec and fk cp into the container by its OCI id (with
+# the container's user, env, cwd, capabilities and seccomp filter), the workload's status and
+# signals through the agent, the opt-out annotation, and what the workload can reach of the
+# agent (its socket, its fds and memory, another user, another filter: nothing).
+# Environment: FK_OCI, FK, FIRKIN_SRC, FIRKIN_BUILD.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$FIRKIN_SRC/tests/integration/lib.sh"
+FK_OCI=${FK_OCI:-$FIRKIN_BUILD/src/oci/fk-oci}
+FK=${FK:-$FIRKIN_BUILD/src/cli/fk}
+export FIRKIN_AGENT=${FIRKIN_AGENT:-$FIRKIN_BUILD/src/agent/fk-agent}
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+work=$(mktemp -d /tmp/fk-oci-agent.XXXXXX)
+chmod 755 "$work"
+st="$work/state"
+RT=("$FK_OCI" --root "$st" --log "$work/log.json" --log-format json)
+FKX=("$FK" --state-dir "$work/fkstate" --oci-root "$st")
+rmcg() { for h in /sys/fs/cgroup/*/fk-oci-agent-test /sys/fs/cgroup/unified/fk-oci-agent-test; do [ -d "$h" ] && find "$h" -depth -type d -exec rmdir {} + 2>/dev/null; done; }
+on_exit "rm -rf '$work'"
+on_exit "rmcg"
+on_exit "for id in \$(ls '$st' 2>/dev/null); do '$FK_OCI' --root '$st' delete --force \$id; done"
+"$FIRKIN_SRC/scripts/busybox-rootfs.sh" "$work/rootfs" >/dev/null
+mkdir -p "$work/rootfs/home/w" && chown 1000:1000 "$work/rootfs/home/w"
+chmod 1777 "$work/rootfs/tmp"
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+c = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": False, "user": {"uid": 1000, "gid": 1000}, "args": ["sleep", "100"],
+              "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FOO=from-config"], "cwd": "/home/w",
+              "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+              "noNewPrivileges": True},
+  "root": {"path": work + "/rootfs", "readonly": False},
+  "hostname": "oci",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]}],
+  "linux": {
+    "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+    "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}}}
+json.dump(c, open(work + "/config.json", "w"), indent=1)
+PY
+# bundle NAME [PYTHON]
+bundle() {
+  local b="$work/b/$1"
+  mkdir -p "$b"; cp "$work/config.json" "$b/"
+  python3 "$here/helper.py" config "$b" "c['linux']['cgroupsPath'] = '/fk-oci-agent-test/$1'; ${2:-}"
+  echo "$b"
+}
+up() { "${RT[@]}" create --bundle "$1" "$2" </dev/null >/dev/null 2>"$work/err" && "${RT[@]}" start "$2" 2>>"$work/err"; }
+pid_of() { "${RT[@]}" state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
+status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
+plan 14
+
+# The workload's own view, written where the test reads it.
+b=$(bundle main "c['process']['args'] = ['sh', '-c', 'grep -E \"^(CapEff|Seccomp|NoNewPrivs):\" /proc/self/status > /tmp/wl; id -u >> /tmp/wl; echo \$FOO >> /tmp/wl; pwd >> /tmp/wl; readlink /proc/1/fd/3 >> /tmp/attack 2>&1; echo fd1=\$? >> /tmp/attack; (: < /proc/1/fd/0) 2>/dev/null; echo fd0=\$? >> /tmp/attack; cat /proc/1/environ > /dev/null 2>&1; echo environ1=\$? >> /tmp/attack; ls -d $st/main/agent.sock >> /tmp/attack 2>&1; echo sock=\$? >> /tmp/attack; cat /proc/1/comm > /tmp/comm1; exec sleep 100']")
+up "$b" main || diag "$(cat "$work/err")"
+for _ in $(seq 100); do [ -s "$work/rootfs/tmp/comm1" ] && break; sleep 0.05; done
+grep -qx fk-agent "$work/rootfs/tmp/comm1" && [ "$(status_of main)" = running ] \
+  && ok "fk-agent is the container's PID 1, state running" || { fail "agent as PID 1"; diag "$(cat "$work/rootfs/tmp/comm1" "$work/err" 2>&1)"; }
+
+# fk exec by OCI id: the container's user, env, cwd, capabilities, no_new_privs, filter.
+out=$("${FKX[@]}" exec main -- sh -c 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; id -u; echo $FOO; pwd' 2>&1)
+[ -n "$out" ] && [ "$out" = "$(cat "$work/rootfs/tmp/wl")" ] && ok "fk exec by OCI id: the workload's caps, seccomp, no_new_privs, user, env, cwd" \
+  || { fail "fk exec by OCI id"; diag "exec: $out" "workload: $(cat "$work/rootfs/tmp/wl")"; }
+"${FKX[@]}" exec main -- sh -c 'exit 7' >/dev/null 2>&1; rc=$?
+[ $rc = 7 ] && ok "fk exec: the command's exit code" || fail "fk exec exit code: $rc"
+out=$(FIRKIN_OCI_ROOT="$st" "$FK" --state-dir "$work/fkstate" exec main -- hostname 2>&1)
+[ "$out" = oci ] && ok "fk exec: \$FIRKIN_OCI_ROOT, the container's uts namespace" || fail "FIRKIN_OCI_ROOT: $out"
+
+# fk cp both ways, as the container's user.
+echo "cp-payload-$$" >"$work/in.txt"
+"${FKX[@]}" cp "$work/in.txt" main:/home/w/in.txt 2>"$work/err" && "${FKX[@]}" cp main:/home/w/in.txt "$work/back.txt" 2>>"$work/err"
+[ "$(cat "$work/back.txt" 2>/dev/null)" = "cp-payload-$$" ] && [ "$(stat -c %u "$work/rootfs/home/w/in.txt")" = 1000 ] \
+  && ok "fk cp into and out of the container, files owned by its user" || { fail "fk cp"; diag "$(cat "$work/err")"; }
+
+# Attacks: from the workload, and through the agent.
+grep -q '^fd1=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^fd0=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^environ1=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^sock=[1-9]' "$work/rootfs/tmp/attack" \
+  && ok "attack: the workload cannot see the agent's socket, read or open its fds (/proc/1/fd), read /proc/1/environ" || { fail "attack from the workload"; diag "$(cat "$work/rootfs/tmp/attack")"; }
+# As root in the container (its usual capabilities, no CAP_SYS_PTRACE): the agent's fds stay
+# closed to it, and SIGKILL to PID 1 from inside does nothing.
+b=$(bundle root "c['process']['user'] = {'uid': 0, 'gid': 0}; c['process']['capabilities'] = {k: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SYS_CHROOT'] for k in ('bounding', 'effective', 'permitted')}; c['process']['args'] = ['sh', '-c', 'readlink /proc/1/fd/3 > /tmp/root-attack 2>&1; echo fd=\$? >> /tmp/root-attack; kill -9 1; echo killed=\$? >> /tmp/root-attack; exec sleep 100']")
+up "$b" root || diag "$(cat "$work/err")"
+for _ in $(seq 100); do grep -q killed "$work/rootfs/tmp/root-attack" 2>/dev/null && break; sleep 0.05; done
+out=$("${FKX[@]}" exec root -- id -u 2>&1)
+grep -q '^fd=[1-9]' "$work/rootfs/tmp/root-attack" && [ "$out" = 0 ] && [ "$(status_of root)" = running ] \
+  && ok "attack: root in the container cannot take the agent's fds nor kill it" || { fail "root attack"; diag "$out" "$(cat "$work/rootfs/tmp/root-attack")"; }
+"${RT[@]}" delete --force root >/dev/null 2>&1
+
+out=$("${FKX[@]}" exec --user 0 main -- id -u 2>&1); rc=$?
+[ $rc != 0 ] && ! grep -qx 0 <<<"$out" && ok "attack: fk exec --user 0 into a uid-1000 container is refused" || { fail "user 0 through the agent"; diag "$out"; }
+out=$("${FKX[@]}" exec main -- sh -c 'mkdir /tmp/sc-escape; echo rc=$?' 2>&1)
+grep -q 'rc=1' <<<"$out" && [ ! -d "$work/rootfs/tmp/sc-escape" ] && ok "attack: an exec'd command keeps the container's seccomp filter (mkdir refused)" || { fail "seccomp through the agent"; diag "$out"; }
+
+# Signals: kill TERM reaches the workload (no handler: 128+15 from the agent); ps sees the agent.
+ps_out=$("${RT[@]}" ps --format json main)
+pid=$(pid_of main)
+grep -q "\b$pid\b" <<<"$ps_out" && [ "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$ps_out")" -ge 2 ] \
+  && ok "ps: the agent (the engine's pid) and the workload" || { fail "ps"; diag "$ps_out pid $pid"; }
+b=$(bundle sig "c['process']['args'] = ['sleep', '100']")
+(sleep 0.5; "${RT[@]}" kill sig TERM) &
+out=$(python3 "$here/helper.py" run "${RT[@]}" -- sig "$b" 2>&1); wait
+grep -q '^exit 143$' <<<"$out" && ok "kill TERM: the workload dies of it, the container exits 128+15" || { fail "kill TERM through the agent"; diag "$out"; }
+"${RT[@]}" delete --force sig >/dev/null 2>&1
+
+# The opt-out annotation: the process is PID 1, and fk exec says why it cannot.
+b=$(bundle optout "c['annotations'] = {'run.firkin.agent': 'false'}; c['process']['args'] = ['sh', '-c', 'cat /proc/1/comm > /tmp/comm-optout; exec sleep 100']")
+up "$b" optout || diag "$(cat "$work/err")"
+for _ in $(seq 100); do [ -s "$work/rootfs/tmp/comm-optout" ] && break; sleep 0.05; done
+out=$("${FKX[@]}" exec optout -- true 2>&1); rc=$?
+grep -qx sh "$work/rootfs/tmp/comm-optout" && [ $rc != 0 ] && grep -q 'without fk-agent' <<<"$out" && [ ! -e "$st/optout/agent.sock" ] \
+  && ok "run.firkin.agent=false: the process is PID 1, fk exec refuses clearly" || { fail "opt-out"; diag "$out" "$(cat "$work/rootfs/tmp/comm-optout")"; }
+b=$(bundle badann "c['annotations'] = {'run.firkin.agent': 'maybe'}")
+"${RT[@]}" create --bundle "$b" badann </dev/null >/dev/null 2>"$work/err"; rc=$?
+[ $rc != 0 ] && grep -q 'run.firkin.agent' "$work/err" && [ ! -e "$st/badann" ] && ok "run.firkin.agent=maybe is refused" || { fail "bad annotation"; diag "$(cat "$work/err")"; }
+
+# delete --force: the agent and the workload go, the socket with the state.
+"${RT[@]}" delete --force main; "${RT[@]}" delete --force optout
+[ ! -e "$st/main" ] && ! pgrep -f "sleep 100" -P "$pid" >/dev/null && ok "delete --force: the container and its state gone" || fail "delete"
+done_testing
