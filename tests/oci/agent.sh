@@ -56,7 +56,7 @@ bundle() {
 up() { "${RT[@]}" create --bundle "$1" "$2" </dev/null >/dev/null 2>"$work/err" && "${RT[@]}" start "$2" 2>>"$work/err"; }
 pid_of() { "${RT[@]}" state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
-plan 14
+plan 17
 
 # The workload's own view, written where the test reads it.
 b=$(bundle main "c['process']['args'] = ['sh', '-c', 'grep -E \"^(CapEff|Seccomp|NoNewPrivs):\" /proc/self/status > /tmp/wl; id -u >> /tmp/wl; echo \$FOO >> /tmp/wl; pwd >> /tmp/wl; readlink /proc/1/fd/3 >> /tmp/attack 2>&1; echo fd1=\$? >> /tmp/attack; (: < /proc/1/fd/0) 2>/dev/null; echo fd0=\$? >> /tmp/attack; cat /proc/1/environ > /dev/null 2>&1; echo environ1=\$? >> /tmp/attack; ls -d $st/main/agent.sock >> /tmp/attack 2>&1; echo sock=\$? >> /tmp/attack; cat /proc/1/comm > /tmp/comm1; exec sleep 100']")
@@ -97,6 +97,22 @@ out=$("${FKX[@]}" exec --user 0 main -- id -u 2>&1); rc=$?
 [ $rc != 0 ] && ! grep -qx 0 <<<"$out" && ok "attack: fk exec --user 0 into a uid-1000 container is refused" || { fail "user 0 through the agent"; diag "$out"; }
 out=$("${FKX[@]}" exec main -- sh -c 'mkdir /tmp/sc-escape; echo rc=$?' 2>&1)
 grep -q 'rc=1' <<<"$out" && [ ! -d "$work/rootfs/tmp/sc-escape" ] && ok "attack: an exec'd command keeps the container's seccomp filter (mkdir refused)" || { fail "seccomp through the agent"; diag "$out"; }
+
+# fk-oci exec through the agent: the process is the agent's child (PPid 1 in the container),
+# stdin, stdout and the exit code pass through the relay; the pid file names the relay, and a
+# signal to it reaches the process.
+out=$(echo piped-in | "${RT[@]}" exec main sh -c 'echo ppid=$PPID; cat; id -u; exit 9' 2>&1); rc=$?
+[ $rc = 9 ] && grep -qx ppid=1 <<<"$out" && grep -qx piped-in <<<"$out" && grep -qx 1000 <<<"$out" \
+  && ok "fk-oci exec through the agent: stdin, stdout, exit code, the container's user" || { fail "fk-oci exec via agent"; diag "rc=$rc" "$out"; }
+"${RT[@]}" exec --detach --pid-file "$work/exec.pid" main sh -c 'trap "echo got-term > /tmp/exec-term; exit 0" TERM; while :; do sleep 0.05; done' >/dev/null 2>&1
+rp=$(cat "$work/exec.pid" 2>/dev/null)
+comm=$(cat /proc/$rp/comm 2>/dev/null); kill -TERM "$rp" 2>/dev/null
+for _ in $(seq 100); do [ -s "$work/rootfs/tmp/exec-term" ] && break; sleep 0.05; done
+for _ in $(seq 100); do kill -0 "$rp" 2>/dev/null || break; sleep 0.05; done
+[ "$comm" = fk-oci-relay ] && grep -q got-term "$work/rootfs/tmp/exec-term" 2>/dev/null && ! kill -0 "$rp" 2>/dev/null \
+  && ok "fk-oci exec --detach: the pid file's relay passes SIGTERM on and ends with the process" || { fail "exec --detach relay"; diag "relay $rp ($comm)"; }
+out=$("${RT[@]}" exec main no-such-program 2>&1); rc=$?
+[ $rc = 127 ] && ok "fk-oci exec of a missing program: 127" || { fail "exec missing: $rc"; diag "$out"; }
 
 # Signals: kill TERM reaches the workload (no handler: 128+15 from the agent); ps sees the agent.
 ps_out=$("${RT[@]}" ps --format json main)
