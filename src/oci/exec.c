@@ -92,7 +92,8 @@ relay_report (int fd, const char *msg)
 /* The relay's body: connects, starts, reports "" or an error on report_fd, then relays until
    the process exits; returns its status. */
 static int
-relay_run (const char *sock, const fk_plan_process_t *p, int tty_slave, int report_fd)
+relay_run (const char *sock, const fk_plan_process_t *p, int same_user, int tty_slave,
+           int report_fd)
 {
   fk_error_t err = FK_ERROR_INIT;
   sigset_t mask;
@@ -112,7 +113,7 @@ relay_run (const char *sock, const fk_plan_process_t *p, int tty_slave, int repo
   eo.argv = p->argv;
   eo.env = p->env;
   eo.cwd = p->cwd;
-  eo.user = user;
+  eo.user = same_user ? NULL : user; /* the agent's own: no switch, which may need caps */
   eo.stdin_mode = FK_STDIN_STREAM;
   eo.pty = tty_slave >= 0;
   struct winsize ws = { 0 };
@@ -238,8 +239,8 @@ forward_relay (int sig)
 
 /* exec through the agent; returns the exit status for fk-oci. */
 static int
-exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int detach, int console_fd,
-                const char *pid_file, fk_error_t *err)
+exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, int detach,
+                int console_fd, const char *pid_file, fk_error_t *err)
 {
   cleanup_close int slave = -1;
   if (console_fd >= 0 && relay_pty (console_fd, &slave, err) < 0)
@@ -263,7 +264,7 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int detach, int 
       setsid ();
       if (slave >= 0)
         ioctl (slave, TIOCSCTTY, 0);
-      _exit (relay_run (sock, p, slave, rep[1]));
+      _exit (relay_run (sock, p, same_user, slave, rep[1]));
     }
   close (rep[1]);
   char msg[2048];
@@ -452,7 +453,8 @@ oci_exec (int argc, char **argv)
           if (console_fd < 0)
             goto out;
         }
-      status = exec_via_agent (&c, p, detach, console_fd, pid_file, &err);
+      int same_user = p->uid == container.uid && p->gid == container.gid;
+      status = exec_via_agent (&c, p, same_user, detach, console_fd, pid_file, &err);
       goto out;
     }
   if (tty)

@@ -85,12 +85,13 @@ grep -q '^fd1=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^fd0=[1-9]' "$work/ro
   && ok "attack: the workload cannot see the agent's socket, read or open its fds (/proc/1/fd), read /proc/1/environ" || { fail "attack from the workload"; diag "$(cat "$work/rootfs/tmp/attack")"; }
 # As root in the container (its usual capabilities, no CAP_SYS_PTRACE): the agent's fds stay
 # closed to it, and SIGKILL to PID 1 from inside does nothing.
-b=$(bundle root "c['process']['user'] = {'uid': 0, 'gid': 0}; c['process']['capabilities'] = {k: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SYS_CHROOT'] for k in ('bounding', 'effective', 'permitted')}; c['process']['args'] = ['sh', '-c', 'readlink /proc/1/fd/3 > /tmp/root-attack 2>&1; echo fd=\$? >> /tmp/root-attack; kill -9 1; echo killed=\$? >> /tmp/root-attack; exec sleep 100']")
+b=$(bundle root "c['process']['user'] = {'uid': 0, 'gid': 0}; c['process']['capabilities'] = {k: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SYS_CHROOT'] for k in ('bounding', 'effective', 'permitted')}; c['process']['args'] = ['sh', '-c', 'readlink /proc/1/fd/3 > /tmp/root-attack 2>&1; echo fd=\$? >> /tmp/root-attack; kill -9 1; echo killed=\$? >> /tmp/root-attack; exec sleep 100']")
 up "$b" root || diag "$(cat "$work/err")"
 for _ in $(seq 100); do grep -q killed "$work/rootfs/tmp/root-attack" 2>/dev/null && break; sleep 0.05; done
-out=$("${FKX[@]}" exec root -- id -u 2>&1)
-grep -q '^fd=[1-9]' "$work/rootfs/tmp/root-attack" && [ "$out" = 0 ] && [ "$(status_of root)" = running ] \
-  && ok "attack: root in the container cannot take the agent's fds nor kill it" || { fail "root attack"; diag "$out" "$(cat "$work/rootfs/tmp/root-attack")"; }
+out=$("${FKX[@]}" exec root -- id -u 2>&1; "${RT[@]}" exec root sh -c 'echo ppid=$PPID' 2>&1)
+grep -q '^fd=[1-9]' "$work/rootfs/tmp/root-attack" && [ "$out" = "0
+ppid=1" ] && [ "$(status_of root)" = running ] \
+  && ok "attack: root in the container cannot take the agent's fds nor kill it (and exec as root without CAP_SETUID works)" || { fail "root attack"; diag "$out" "$(cat "$work/rootfs/tmp/root-attack")"; }
 "${RT[@]}" delete --force root >/dev/null 2>&1
 
 out=$("${FKX[@]}" exec --user 0 main -- id -u 2>&1); rc=$?
