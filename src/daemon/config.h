@@ -21,6 +21,7 @@ typedef struct fkd_config
   size_t n_envd_listen;
   char *api_key, *domain, *state_dir, *agent, *log_level;
   char *warm_pool, *warm_template; /* as given: checked by fkd */
+  char *oci_root;                  /* fk-oci containers served by envd: docs/oci.md */
 } fkd_config_t;
 
 /* Parses text (len bytes) into *ret (zeroed first; free with fkd_config_clear, also after a

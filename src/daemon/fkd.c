@@ -120,7 +120,8 @@ usage (FILE *f)
            "usage: fkd [--listen ADDR:PORT | --listen unix:PATH]...\n"
            "           [--envd-listen ADDR:PORT | --envd-listen unix:PATH]...\n"
            "           [--api-key KEY] [--domain D] [--state-dir DIR] [--agent PATH]\n"
-           "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID] [--config FILE]\n"
+           "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID] [--oci-root DIR]\n"
+           "           [--config FILE]\n"
            "  --listen       the E2B control plane (default 127.0.0.1:3000); repeatable;\n"
            "                 unix:PATH is a unix socket (mode 0660, removed on exit)\n"
            "  --envd-listen  envd for every sandbox, routed by E2b-Sandbox-Id or a Host\n"
@@ -136,6 +137,8 @@ usage (FILE *f)
            "  --warm-pool N  keep N sandboxes of --warm-template ready for creates that ask\n"
            "                 for nothing else of the sandbox (default 0: none)\n"
            "  --warm-template ID  the warm pool's template (default base)\n"
+           "  --oci-root DIR  envd also reaches the containers fk-oci made below DIR by\n"
+           "                 their OCI id (X-Access-Token: the API key; default: not)\n"
            "  --config       `key = value' lines with these settings (flags win)\n");
 }
 
@@ -297,6 +300,7 @@ main (int argc, char **argv)
     { "log-level", required_argument, NULL, 'L' },
     { "warm-pool", required_argument, NULL, 'w' },
     { "warm-template", required_argument, NULL, 'W' },
+    { "oci-root", required_argument, NULL, 'O' },
     { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -328,6 +332,10 @@ main (int argc, char **argv)
       case 's':
         free (flags.state_dir);
         flags.state_dir = xstrdup (optarg);
+        break;
+      case 'O':
+        free (flags.oci_root);
+        flags.oci_root = xstrdup (optarg);
         break;
       case 'a':
         free (flags.agent);
@@ -402,6 +410,7 @@ main (int argc, char **argv)
   fkd_server_t srv = { 0 };
   srv.api_key = PICK (api_key) && PICK (api_key)[0] ? PICK (api_key) : NULL;
   srv.domain = PICK (domain);
+  srv.oci_root = PICK (oci_root);
 #undef PICK
   if (log_level)
     {

@@ -33,6 +33,8 @@ typedef struct fkd_server
   struct fk_warm_pool *pool; /* NULL: every create is cold */
   const char *api_key;       /* NULL: no key asked */
   const char *domain;        /* NULL: none reported */
+  const char *oci_root;      /* envd also serves the fk-oci containers below it (the API key
+                                as their access token); NULL: not */
   pthread_mutex_t lock;
   pthread_cond_t idle;
   unsigned jobs;

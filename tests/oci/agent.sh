@@ -56,7 +56,7 @@ bundle() {
 up() { "${RT[@]}" create --bundle "$1" "$2" </dev/null >/dev/null 2>"$work/err" && "${RT[@]}" start "$2" 2>>"$work/err"; }
 pid_of() { "${RT[@]}" state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
-plan 17
+plan 18
 
 # The workload's own view, written where the test reads it.
 b=$(bundle main "c['process']['args'] = ['sh', '-c', 'grep -E \"^(CapEff|Seccomp|NoNewPrivs):\" /proc/self/status > /tmp/wl; id -u >> /tmp/wl; echo \$FOO >> /tmp/wl; pwd >> /tmp/wl; readlink /proc/1/fd/3 >> /tmp/attack 2>&1; echo fd1=\$? >> /tmp/attack; (: < /proc/1/fd/0) 2>/dev/null; echo fd0=\$? >> /tmp/attack; cat /proc/1/environ > /dev/null 2>&1; echo environ1=\$? >> /tmp/attack; ls -d $st/main/agent.sock >> /tmp/attack 2>&1; echo sock=\$? >> /tmp/attack; cat /proc/1/comm > /tmp/comm1; exec sleep 100']")
@@ -79,6 +79,24 @@ echo "cp-payload-$$" >"$work/in.txt"
 "${FKX[@]}" cp "$work/in.txt" main:/home/w/in.txt 2>"$work/err" && "${FKX[@]}" cp main:/home/w/in.txt "$work/back.txt" 2>>"$work/err"
 [ "$(cat "$work/back.txt" 2>/dev/null)" = "cp-payload-$$" ] && [ "$(stat -c %u "$work/rootfs/home/w/in.txt")" = 1000 ] \
   && ok "fk cp into and out of the container, files owned by its user" || { fail "fk cp"; diag "$(cat "$work/err")"; }
+
+# fkd's envd by OCI id (--oci-root): the API key is the container's access token.
+FKD=${FKD:-$FIRKIN_BUILD/src/daemon/fkd}
+if [ -x "$FKD" ]; then
+  "$FKD" --state-dir "$work/fkdstate" --listen "unix:$work/api.sock" --envd-listen "unix:$work/envd.sock" \
+    --api-key e2b_ocitest --oci-root "$st" --log-level error >"$work/fkd.log" 2>&1 &
+  fkd_pid=$!
+  on_exit "kill $fkd_pid 2>/dev/null; wait $fkd_pid 2>/dev/null"
+  for _ in $(seq 100); do [ -S "$work/envd.sock" ] && break; sleep 0.05; done
+  get() { curl -s -w ' %{http_code}' --unix-socket "$work/envd.sock" -H 'E2b-Sandbox-Id: main' "$@" 'http://x/files?path=/home/w/in.txt'; }
+  with=$(get -H 'X-Access-Token: e2b_ocitest'); without=$(get); wrong=$(get -H 'X-Access-Token: nope')
+  [ "$with" = "cp-payload-$$
+ 200" ] && [ "${without##* }" = 401 ] && [ "${wrong##* }" = 401 ] \
+    && ok "fkd envd reads a file of the container by OCI id, with the API key as token only" || { fail "fkd envd by OCI id"; diag "with: $with" "without: $without" "wrong: $wrong" "$(cat "$work/fkd.log")"; }
+  kill $fkd_pid; wait $fkd_pid 2>/dev/null
+else
+  skip "fkd envd by OCI id" "no fkd"
+fi
 
 # Attacks: from the workload, and through the agent.
 grep -q '^fd1=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^fd0=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^environ1=[1-9]' "$work/rootfs/tmp/attack" && grep -q '^sock=[1-9]' "$work/rootfs/tmp/attack" \
