@@ -56,7 +56,7 @@ bundle() {
 up() { "${RT[@]}" create --bundle "$1" "$2" </dev/null >/dev/null 2>"$work/err" && "${RT[@]}" start "$2" 2>>"$work/err"; }
 pid_of() { "${RT[@]}" state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
-plan 19
+plan 20
 
 # The workload's own view, written where the test reads it.
 b=$(bundle main "c['process']['args'] = ['sh', '-c', 'grep -E \"^(CapEff|Seccomp|NoNewPrivs):\" /proc/self/status > /tmp/wl; id -u >> /tmp/wl; echo \$FOO >> /tmp/wl; pwd >> /tmp/wl; readlink /proc/1/fd/3 >> /tmp/attack 2>&1; echo fd1=\$? >> /tmp/attack; (: < /proc/1/fd/0) 2>/dev/null; echo fd0=\$? >> /tmp/attack; cat /proc/1/environ > /dev/null 2>&1; echo environ1=\$? >> /tmp/attack; ls -d $st/main/agent.sock >> /tmp/attack 2>&1; echo sock=\$? >> /tmp/attack; cat /proc/1/comm > /tmp/comm1; exec sleep 100']")
@@ -158,6 +158,16 @@ grep -qx sh "$work/rootfs/tmp/comm-optout" && [ $rc != 0 ] && grep -q 'without f
 b=$(bundle badann "c['annotations'] = {'run.firkin.agent': 'maybe'}")
 "${RT[@]}" create --bundle "$b" badann </dev/null >/dev/null 2>"$work/err"; rc=$?
 [ $rc != 0 ] && grep -q 'run.firkin.agent' "$work/err" && [ ! -e "$st/badann" ] && ok "run.firkin.agent=maybe is refused" || { fail "bad annotation"; diag "$(cat "$work/err")"; }
+
+# A missing executable fails the create (as other runtimes do), with the agent and without.
+bad=""
+for ann in true false; do
+  b=$(bundle "missing-$ann" "c['annotations'] = {'run.firkin.agent': '$ann'}; c['process']['args'] = ['no-such-program-$ann']")
+  "${RT[@]}" create --bundle "$b" "missing-$ann" </dev/null >/dev/null 2>"$work/err" && bad="$bad created-$ann"
+  grep -q "no-such-program-$ann" "$work/err" || bad="$bad msg-$ann:$(cat "$work/err")"
+  [ -e "$st/missing-$ann" ] && bad="$bad left-$ann"
+done
+[ -z "$bad" ] && ok "a missing executable fails create, naming it, nothing left" || fail "missing executable:$bad"
 
 # delete --force: the agent and the workload go, the socket with the state.
 "${RT[@]}" delete --force main; "${RT[@]}" delete --force optout

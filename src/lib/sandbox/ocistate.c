@@ -109,4 +109,5 @@ fk_oci_plan_agent (fk_plan_t *plan)
     argv[5 + i] = plan->process.argv[i];
   free (plan->process.argv);
   plan->process.argv = argv;
+  plan->workload_argi = 5;
 }
