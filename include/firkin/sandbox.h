@@ -186,7 +186,8 @@ int fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk
 
 /* The host socket of the agent of a container fk-oci made, by its OCI id, from the state below
    oci_root (NULL: $FIRKIN_OCI_ROOT, else FK_OCI_DEFAULT_ROOT). ENOENT: no such container;
-   ENOTSUP: it runs without the agent; ESRCH: stopped; EAGAIN: not started. Caller frees. */
+   ENOTSUP: it runs without the agent; ESRCH: stopped; EAGAIN: not started, or paused. Caller
+   frees. */
 int fk_oci_agent_socket (const char *oci_root, const char *id, char **ret_path, fk_error_t *err);
 
 /* Releases the handle only. */

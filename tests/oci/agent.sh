@@ -56,7 +56,7 @@ bundle() {
 up() { "${RT[@]}" create --bundle "$1" "$2" </dev/null >/dev/null 2>"$work/err" && "${RT[@]}" start "$2" 2>>"$work/err"; }
 pid_of() { "${RT[@]}" state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
-plan 20
+plan 21
 
 # The workload's own view, written where the test reads it.
 b=$(bundle main "c['process']['args'] = ['sh', '-c', 'grep -E \"^(CapEff|Seccomp|NoNewPrivs):\" /proc/self/status > /tmp/wl; id -u >> /tmp/wl; echo \$FOO >> /tmp/wl; pwd >> /tmp/wl; readlink /proc/1/fd/3 >> /tmp/attack 2>&1; echo fd1=\$? >> /tmp/attack; (: < /proc/1/fd/0) 2>/dev/null; echo fd0=\$? >> /tmp/attack; cat /proc/1/environ > /dev/null 2>&1; echo environ1=\$? >> /tmp/attack; ls -d $st/main/agent.sock >> /tmp/attack 2>&1; echo sock=\$? >> /tmp/attack; cat /proc/1/comm > /tmp/comm1; exec sleep 100']")
@@ -73,6 +73,12 @@ out=$("${FKX[@]}" exec main -- sh -c 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /p
 [ $rc = 7 ] && ok "fk exec: the command's exit code" || fail "fk exec exit code: $rc"
 out=$(FIRKIN_OCI_ROOT="$st" "$FK" --state-dir "$work/fkstate" exec main -- hostname 2>&1)
 [ "$out" = oci ] && ok "fk exec: \$FIRKIN_OCI_ROOT, the container's uts namespace" || fail "FIRKIN_OCI_ROOT: $out"
+
+# A paused container: fk exec says so at once instead of hanging.
+"${RT[@]}" pause main
+out=$(timeout 10 "${FKX[@]}" exec main -- true 2>&1); rc=$?
+"${RT[@]}" resume main
+[ $rc = 1 ] && grep -q 'paused' <<<"$out" && ok "fk exec into a paused container: refused, says why" || { fail "paused"; diag "rc=$rc $out"; }
 
 # fk shell by OCI id: a shell of the agent's, in the container's cwd, keeping its state.
 out=$("${FKX[@]}" shell -c 'cd /tmp' -c 'pwd; id -u' main 2>&1)

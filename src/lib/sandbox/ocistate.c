@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "firkin/sandbox.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/ociconfig.h"
 
 /* Field 22 of /proc/PID/stat (start time), 0 when the pid is gone or a zombie. */
@@ -65,6 +66,15 @@ fk_oci_agent_socket (const char *oci_root, const char *id, char **ret_path, fk_e
     return fk_error_set (err, ESRCH, "container `%s' is stopped", id);
   if (!json_is_true (json_object_get (o, "started")))
     return fk_error_set (err, EAGAIN, "container `%s' is created, not started", id);
+  const char *cgroup = json_string_value (json_object_get (o, "cgroup"));
+  fk_cgroup_layout_t cg = { 0 };
+  fk_error_t local = FK_ERROR_INIT;
+  int frozen = cgroup && fk_cgroup_detect (NULL, &cg, &local) == 0
+               && fk_cgroup_is_frozen (&cg, cgroup, &local) == 1;
+  fk_cgroup_layout_free (&cg);
+  fk_error_clear (&local);
+  if (frozen)
+    return fk_error_set (err, EAGAIN, "container `%s' is paused: resume it first", id);
   *ret_path = xstrdup (sock);
   return 0;
 }
