@@ -447,7 +447,10 @@ oci_kill (int argc, char **argv)
       if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
         status = oci_fail (&err);
       for (size_t i = 0; i < n; i++)
-        kill (pids[i], sig);
+        /* The agent as init would pass the signal on to its workload, which gets its own:
+           once is enough (it goes when the workload does; SIGKILL and SIGSTOP it takes). */
+        if (!(c.agent_socket && pids[i] == c.pid && sig != SIGKILL && sig != SIGSTOP))
+          kill (pids[i], sig);
       free (pids);
       /* A frozen cgroup gets the signal once it thaws; SIGKILL lands now. */
     }

@@ -56,7 +56,7 @@ bundle() {
 up() { "${RT[@]}" create --bundle "$1" "$2" </dev/null >/dev/null 2>"$work/err" && "${RT[@]}" start "$2" 2>>"$work/err"; }
 pid_of() { "${RT[@]}" state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
-plan 21
+plan 22
 
 # The workload's own view, written where the test reads it.
 b=$(bundle main "c['process']['args'] = ['sh', '-c', 'grep -E \"^(CapEff|Seccomp|NoNewPrivs):\" /proc/self/status > /tmp/wl; id -u >> /tmp/wl; echo \$FOO >> /tmp/wl; pwd >> /tmp/wl; readlink /proc/1/fd/3 >> /tmp/attack 2>&1; echo fd1=\$? >> /tmp/attack; (: < /proc/1/fd/0) 2>/dev/null; echo fd0=\$? >> /tmp/attack; cat /proc/1/environ > /dev/null 2>&1; echo environ1=\$? >> /tmp/attack; ls -d $st/main/agent.sock >> /tmp/attack 2>&1; echo sock=\$? >> /tmp/attack; cat /proc/1/comm > /tmp/comm1; exec sleep 100']")
@@ -153,6 +153,15 @@ b=$(bundle sig "c['process']['args'] = ['sleep', '100']")
 out=$(python3 "$here/helper.py" run "${RT[@]}" -- sig "$b" 2>&1); wait
 grep -q '^exit 143$' <<<"$out" && ok "kill TERM: the workload dies of it, the container exits 128+15" || { fail "kill TERM through the agent"; diag "$out"; }
 "${RT[@]}" delete --force sig >/dev/null 2>&1
+
+# kill --all TERM: the workload gets it once (not also through the agent).
+b=$(bundle all "c['process']['args'] = ['sh', '-c', 'trap \"echo term >> /tmp/all-terms\" TERM; while [ ! -e /tmp/all-stop ]; do sleep 0.05; done']")
+up "$b" all || diag "$(cat "$work/err")"
+sleep 0.3; "${RT[@]}" kill --all all TERM; sleep 0.5; touch "$work/rootfs/tmp/all-stop"
+for _ in $(seq 100); do [ "$(status_of all)" = stopped ] && break; sleep 0.05; done
+n=$(grep -c term "$work/rootfs/tmp/all-terms" 2>/dev/null)
+[ "$n" = 1 ] && [ "$(status_of all)" = stopped ] && ok "kill --all TERM: the workload gets it once, the agent ends with it" || fail "kill --all: $n TERM, $(status_of all)"
+"${RT[@]}" delete --force all >/dev/null 2>&1
 
 # The opt-out annotation: the process is PID 1, and fk exec says why it cannot.
 b=$(bundle optout "c['annotations'] = {'run.firkin.agent': 'false'}; c['process']['args'] = ['sh', '-c', 'cat /proc/1/comm > /tmp/comm-optout; exec sleep 100']")
