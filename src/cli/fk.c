@@ -134,10 +134,14 @@ main (int argc, char **argv)
   fk_log_set_program ("fk");
 
   static const struct option opts[] = {
-    { "state-dir", required_argument, NULL, 's' }, { "log-level", required_argument, NULL, 'l' },
-    { "remote", required_argument, NULL, 'r' },    { "remote-envd", required_argument, NULL, 'e' },
-    { "oci-root", required_argument, NULL, 'o' },  { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },         { NULL, 0, NULL, 0 },
+    { "state-dir", required_argument, NULL, 's' },
+    { "log-level", required_argument, NULL, 'l' },
+    { "remote", required_argument, NULL, 'r' },
+    { "remote-envd", required_argument, NULL, 'e' },
+    { "oci-root", required_argument, NULL, 'o' }, /* fk-oci's --root, for exec, shell, cp */
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
   };
   int c;
   /* "+": stop at the verb, whose own options follow it. */
