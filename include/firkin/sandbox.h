@@ -179,6 +179,17 @@ int fk_sandbox_create (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, fk_sandb
 /* Attaches to an existing sandbox by id (any process may). ENOENT for an unknown id. */
 int fk_sandbox_open (fk_runtime_t *rt, const char *id, fk_sandbox_t **ret_sb, fk_error_t *err);
 
+/* fk-oci's state root when none is given and $FIRKIN_OCI_ROOT is unset. */
+#define FK_OCI_DEFAULT_ROOT "/run/fk-oci"
+/* The annotation by which a config.json opts out of fk-agent as the container's init. */
+#define FK_OCI_AGENT_ANNOTATION "run.firkin.agent"
+
+/* The host socket of the agent of a container fk-oci made, by its OCI id, from the state below
+   oci_root (NULL: $FIRKIN_OCI_ROOT, else FK_OCI_DEFAULT_ROOT). ENOENT: no such container;
+   ENOTSUP: it runs without the agent; ESRCH: stopped; EAGAIN: not started, or paused. Caller
+   frees. */
+int fk_oci_agent_socket (const char *oci_root, const char *id, char **ret_path, fk_error_t *err);
+
 /* Releases the handle only. */
 void fk_sandbox_free (fk_sandbox_t *sb);
 

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,7 +80,60 @@ static void
 usage (FILE *out)
 {
   fprintf (out, "usage: fk-agent (--listen-fd N | --listen PATH) [--root DIR] [--grace-ms MS]\n"
-                "                [--user SPEC] [--hostname NAME]\n");
+                "                [--user SPEC] [--hostname NAME] [--init -- CMD [ARGS...]]\n");
+}
+
+/* --init: the workload (an OCI container's process) started as the agent's first child, with
+   the agent's own stdio, environment, cwd, ids, capabilities and seccomp filter (the
+   container's: the agent is exec'd with them). The agent passes every signal it gets on to it
+   and exits with its status once it is gone (128+N for signal N), as the container's init. */
+static pid_t workload_pid;
+static int workload_status = -1;
+
+static int
+init_reaped (pid_t pid, int wstatus)
+{
+  if (workload_pid > 0 && pid == workload_pid)
+    {
+      workload_status = WIFEXITED (wstatus) ? WEXITSTATUS (wstatus) : 128 + WTERMSIG (wstatus);
+      workload_pid = 0;
+      return 1;
+    }
+  return shell_reaped (pid, wstatus);
+}
+
+static int
+start_workload (char **argv, fk_error_t *err)
+{
+  int tty = isatty (0);
+  if (tty && tcgetsid (0) == getsid (0))
+    {
+      /* The terminal is the agent's controlling one (the start made it so): handed over to
+         the workload's session. Dropping it sends SIGHUP to the agent's foreground group. */
+      ioctl (0, TIOCNOTTY);
+      /* Those signals are blocked (taken by the signalfd): dropped, not passed on. */
+      sigset_t hup;
+      sigemptyset (&hup);
+      sigaddset (&hup, SIGHUP);
+      sigaddset (&hup, SIGCONT);
+      struct timespec zero = { 0, 0 };
+      while (sigtimedwait (&hup, NULL, &zero) > 0)
+        ;
+    }
+  proc_spawn_t r = {
+    .argv = argv,
+    .fd_in = 0,
+    .fd_out = 1,
+    .fd_err = 2,
+    .pty = tty && isatty (1),
+    .extra_fd = -1,
+    .extra_target = -1,
+  };
+  pid_t pid = proc_spawn (&r, err);
+  if (pid < 0)
+    return -1;
+  workload_pid = pid;
+  return 0;
 }
 
 /* Outside a pid namespace kill(-1) would reach the whole host: signal our children instead
@@ -138,6 +193,14 @@ on_signal (void)
       int sig = (int)si.ssi_signo;
       if (sig == SIGCHLD)
         continue;
+      if (workload_pid > 0)
+        {
+          /* An init: the signal is the workload's. */
+          kill (workload_pid, sig);
+          continue;
+        }
+      if (workload_status >= 0)
+        continue;
       if (sig == SIGTERM || sig == SIGINT)
         begin_termination ();
       else
@@ -147,7 +210,14 @@ on_signal (void)
           proc_signal_all (sig);
         }
     }
-  proc_reap (shell_reaped);
+  proc_reap (init_reaped);
+  if (workload_status >= 0 && !agent->terminating)
+    {
+      /* The workload is gone: so is the container, as when an init exits. */
+      agent->terminating = 1;
+      agent->term_deadline_ms = fk_now_ms ();
+      agent_watch (&agent->listen, 0);
+    }
 }
 
 int
@@ -168,13 +238,14 @@ main (int argc, char **argv)
     { "user", required_argument, NULL, 'u' },
     { "hostname", required_argument, NULL, 'n' },
     { "log-level", required_argument, NULL, 'L' },
+    { "init", no_argument, NULL, 'i' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int listen_fd = -1;
   const char *listen_at = NULL, *root = "/", *hostname = NULL, *default_user = NULL;
   unsigned grace_ms = 2000;
-  int c;
+  int c, init = 0, log_level_set = 0;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
     {
       char *end = NULL;
@@ -217,7 +288,11 @@ main (int argc, char **argv)
                 return 2;
               }
             fk_log_set_level (l);
+            log_level_set = 1;
           }
+          break;
+        case 'i':
+          init = 1;
           break;
         case 'h':
           usage (stdout);
@@ -227,12 +302,15 @@ main (int argc, char **argv)
           return 2;
         }
     }
-  if (optind != argc || (listen_fd < 0) == (listen_at == NULL))
+  if ((init ? optind >= argc : optind != argc) || (listen_fd < 0) == (listen_at == NULL))
     {
       usage (stderr);
       return 2;
     }
 
+  /* As an init, the agent's stderr is the workload's: only its errors go there. */
+  if (init && !log_level_set)
+    fk_log_set_level (FK_LOG_ERROR);
   fk_error_t err = FK_ERROR_INIT;
   static agent_t a;
   agent = &a;
@@ -291,6 +369,17 @@ main (int argc, char **argv)
   sigaddset (&mask, SIGUSR2);
   sigaddset (&mask, SIGWINCH);
   sigaddset (&mask, SIGQUIT);
+  if (init)
+    {
+      /* Every signal an engine may send is taken, to be passed on: a PID 1 would drop those
+         it does not handle. Not the ones a fault raises. */
+      static const int more[] = { SIGALRM, SIGPWR,  SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,   SIGVTALRM,
+                                  SIGPROF, SIGXCPU, SIGXFSZ, SIGIO,   SIGCONT, SIGSTKFLT };
+      for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        sigaddset (&mask, more[i]);
+      for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset (&mask, s);
+    }
   sigprocmask (SIG_BLOCK, &mask, NULL);
   a.epfd = epoll_create1 (EPOLL_CLOEXEC);
   a.sig.fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -305,6 +394,11 @@ main (int argc, char **argv)
   dispatch_init ();
   agent_watch (&a.sig, EPOLLIN);
   agent_watch (&a.listen, EPOLLIN);
+  if (init && start_workload (argv + optind, &err) < 0)
+    {
+      log_error ("%s: %s", argv[optind], fk_error_message (&err));
+      return 127;
+    }
 
   struct epoll_event evs[64];
   for (;;)
@@ -316,7 +410,7 @@ main (int argc, char **argv)
       int timeout = next == 0 ? -1 : (int)(next - scan_at);
       if (a.terminating)
         {
-          proc_reap (shell_reaped);
+          proc_reap (init_reaped);
           if (no_children ())
             break;
           uint64_t now = fk_now_ms ();
@@ -373,5 +467,5 @@ main (int argc, char **argv)
       port_gc ();
     }
   log_info ("every process is gone: exiting");
-  return 0;
+  return workload_status >= 0 ? workload_status : 0;
 }

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "base/cleanup.h"
+
 #include "cli/open.h"
 
 int
@@ -12,9 +14,31 @@ fk_cli_connect (const fk_cli_globals_t *g, const char *id, fk_runtime_t **ret_rt
   *ret_rt = NULL;
   *ret_sb = NULL;
   *ret_client = NULL;
-  if (fk_cli_runtime_open (g, 0, NULL, ret_rt, err) < 0
-      || fk_sandbox_open (*ret_rt, id, ret_sb, err) < 0)
+  if (fk_cli_runtime_open (g, 0, NULL, ret_rt, err) < 0)
     return -1;
+  if (fk_sandbox_open (*ret_rt, id, ret_sb, err) < 0)
+    {
+      if (err->code != ENOENT)
+        return -1;
+      /* Not a sandbox of fk's: a container fk-oci made (an engine's), by its OCI id. */
+      fk_error_t oci_err = FK_ERROR_INIT;
+      cleanup_free char *oci_sock = NULL;
+      if (fk_oci_agent_socket (g->oci_root, id, &oci_sock, &oci_err) < 0)
+        {
+          if (oci_err.code == ENOENT)
+            fk_error_clear (&oci_err);
+          else
+            {
+              fk_error_clear (err);
+              *err = oci_err;
+            }
+          return -1;
+        }
+      fk_error_clear (err);
+      if (fk_client_connect (oci_sock, ret_client, err) < 0)
+        return fk_error_wrap (err, "container `%s'", id);
+      return 0;
+    }
   const char *sock = fk_sandbox_socket_path (*ret_sb);
   if (sock == NULL)
     return fk_error_set (err, ENOTSUP, "sandbox `%s' runs a command as PID 1, not an agent", id);

@@ -95,7 +95,9 @@ usage (FILE *out)
   fprintf (out, "\n--remote URL (or $FIRKIN_REMOTE): the verbs marked * go through the fkd at URL\n"
                 "(its E2B API) instead of the state dir, with the same output and exit codes;\n"
                 "$FIRKIN_API_KEY is its API key; envd is URL's host on port 49983 unless\n"
-                "--remote-envd URL (or $FIRKIN_REMOTE_ENVD) says otherwise (docs/fkd.md).\n");
+                "--remote-envd URL (or $FIRKIN_REMOTE_ENVD) says otherwise (docs/fkd.md).\n"
+                "exec, shell and cp also take the OCI id of a container fk-oci made, found below\n"
+                "--oci-root DIR (or $FIRKIN_OCI_ROOT; default /run/fk-oci: docs/oci.md).\n");
 }
 
 int
@@ -136,6 +138,7 @@ main (int argc, char **argv)
     { "log-level", required_argument, NULL, 'l' },
     { "remote", required_argument, NULL, 'r' },
     { "remote-envd", required_argument, NULL, 'e' },
+    { "oci-root", required_argument, NULL, 'o' }, /* fk-oci's --root, for exec, shell, cp */
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -154,6 +157,9 @@ main (int argc, char **argv)
           break;
         case 'e':
           g.remote_envd = optarg;
+          break;
+        case 'o':
+          g.oci_root = optarg;
           break;
         case 'l':
           {

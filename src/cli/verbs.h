@@ -12,6 +12,8 @@ typedef struct fk_cli_globals
   const char *state_dir;   /* --state-dir, else $FIRKIN_STATE_DIR, else /var/lib/firkin */
   const char *remote_url;  /* --remote, else $FIRKIN_REMOTE: go through that fkd; NULL: local */
   const char *remote_envd; /* --remote-envd, else $FIRKIN_REMOTE_ENVD; NULL: URL's host */
+  const char *oci_root;    /* --oci-root: fk-oci's --root, for containers found by OCI id
+                              (NULL: $FIRKIN_OCI_ROOT, else /run/fk-oci) */
   /* With remote_url: the remote client's calls (fk-remote only, so that fk itself links no
      libcurl; fk hands a remote command over to fk-remote). */
   const struct fk_cli_remote_api *remote;

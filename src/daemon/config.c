@@ -20,6 +20,7 @@ fkd_config_clear (fkd_config_t *c)
   free (c->api_key);
   free (c->domain);
   free (c->state_dir);
+  free (c->oci_root);
   free (c->agent);
   free (c->log_level);
   free (c->warm_pool);
@@ -102,12 +103,14 @@ fkd_config_parse (const char *text, size_t len, const char *name, fkd_config_t *
         slot = &ret->warm_template;
       else if (strcmp (key, "network") == 0)
         slot = &ret->network;
+      else if (strcmp (key, "oci-root") == 0)
+        slot = &ret->oci_root;
       else
         {
           free (value);
           return fk_error_set (err, EINVAL,
                                "%s:%u: unknown key `%s' (listen, envd-listen, api-key, domain, "
-                               "state-dir, agent, log-level, warm-pool, warm-template)",
+                               "state-dir, agent, log-level, warm-pool, warm-template, oci-root)",
                                name, line, key);
         }
       if (*slot)

@@ -22,6 +22,7 @@ typedef struct fkd_config
   char *api_key, *domain, *state_dir, *agent, *log_level;
   char *warm_pool, *warm_template; /* as given: checked by fkd */
   char *network;                   /* as given: checked by fkd */
+  char *oci_root;                  /* fk-oci containers served by envd: docs/oci.md */
 } fkd_config_t;
 
 /* Parses text (len bytes) into *ret (zeroed first; free with fkd_config_clear, also after a

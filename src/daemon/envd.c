@@ -146,6 +146,38 @@ files_signed (const char *token, const char *want, const file_sig_t *sig)
    *ret_socket is its agent's socket. On failure *ret_status is the HTTP status to answer (502
    unknown or stopped, as the hosted proxy does and the SDK expects; 401 bad token or signature)
    and err says why. */
+/* A container fk-oci made (--oci-root): it has no token of its own, so the API key is its
+   access token when fkd has one (and what /files signatures are made with). */
+static int
+resolve_oci (fkd_server_t *srv, const fkd_target_t *t, int check_token, const file_sig_t *sig,
+             char **ret_socket, unsigned *ret_status, fk_error_t *err)
+{
+  const char *want = srv->api_key;
+  const char *why = sig && want ? files_signed (t->token, want, sig) : NULL;
+  if (why)
+    {
+      *ret_status = MHD_HTTP_UNAUTHORIZED;
+      return fk_error_set (err, EACCES, "%s", why);
+    }
+  if (check_token && !sig && want
+      && (t->token == NULL || strlen (t->token) != strlen (want)
+          || CRYPTO_memcmp (t->token, want, strlen (want)) != 0))
+    {
+      *ret_status = MHD_HTTP_UNAUTHORIZED;
+      return fk_error_set (err, EACCES, "invalid or missing X-Access-Token");
+    }
+  if (fk_oci_agent_socket (srv->oci_root, t->id, ret_socket, err) < 0)
+    {
+      if (err->code == ENOENT)
+        {
+          fk_error_clear (err);
+          fk_error_set (err, ENOENT, "sandbox %s not found", t->id);
+        }
+      return -1;
+    }
+  return 0;
+}
+
 static int
 resolve (fkd_server_t *srv, const fkd_target_t *t, int check_token, const file_sig_t *sig,
          char **ret_socket, unsigned *ret_status, fk_error_t *err)
@@ -156,6 +188,12 @@ resolve (fkd_server_t *srv, const fkd_target_t *t, int check_token, const file_s
   *ret_status = MHD_HTTP_BAD_GATEWAY;
   if (fk_sandbox_open (srv->rt, t->id, &sb, err) < 0 || fk_sandbox_inspect (sb, &info, err) < 0)
     {
+      if (err->code == ENOENT && srv->oci_root)
+        {
+          fk_error_clear (err);
+          ret = resolve_oci (srv, t, check_token, sig, ret_socket, ret_status, err);
+          goto out;
+        }
       if (err->code == ENOENT)
         {
           fk_error_clear (err);

@@ -123,7 +123,7 @@ usage (FILE *f)
               "           [--envd-listen ADDR:PORT | --envd-listen unix:PATH]...\n"
               "           [--api-key KEY] [--domain D] [--state-dir DIR] [--agent PATH]\n"
               "           [--log-level LEVEL] [--warm-pool N] [--warm-template ID]\n"
-              "           [--network PLANE] [--config FILE]\n"
+              "           [--network PLANE] [--oci-root DIR] [--config FILE]\n"
               "  --listen       the E2B control plane (default 127.0.0.1:3000); repeatable;\n"
               "                 unix:PATH is a unix socket (mode 0660, removed on exit)\n"
               "  --envd-listen  envd for every sandbox, routed by E2b-Sandbox-Id or a Host\n"
@@ -141,6 +141,8 @@ usage (FILE *f)
               "  --warm-template ID  the warm pool's template (default base)\n"
               "  --network      none (default: sandboxes have loopback only) or egress (their\n"
               "                 own addresses, NAT and E2B's network rules; docs/network.md)\n"
+              "  --oci-root DIR  envd also reaches the containers fk-oci made below DIR by\n"
+              "                 their OCI id (X-Access-Token: the API key; default: not)\n"
               "  --config       `key = value' lines with these settings (flags win)\n");
 }
 
@@ -303,6 +305,7 @@ main (int argc, char **argv)
     { "warm-pool", required_argument, NULL, 'w' },
     { "warm-template", required_argument, NULL, 'W' },
     { "network", required_argument, NULL, 'N' },
+    { "oci-root", required_argument, NULL, 'O' },
     { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -334,6 +337,10 @@ main (int argc, char **argv)
       case 's':
         free (flags.state_dir);
         flags.state_dir = xstrdup (optarg);
+        break;
+      case 'O':
+        free (flags.oci_root);
+        flags.oci_root = xstrdup (optarg);
         break;
       case 'a':
         free (flags.agent);
@@ -419,6 +426,7 @@ main (int argc, char **argv)
       return 2;
     }
   srv.network_egress = network && strcmp (network, "egress") == 0;
+  srv.oci_root = PICK (oci_root);
 #undef PICK
   if (log_level)
     {

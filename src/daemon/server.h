@@ -34,6 +34,8 @@ typedef struct fkd_server
   const char *api_key;       /* NULL: no key asked */
   const char *domain;        /* NULL: none reported */
   int network_egress;        /* --network egress: sandboxes get the egress plane */
+  const char *oci_root;      /* envd also serves the fk-oci containers below it (the API key
+                                as their access token); NULL: not */
   pthread_mutex_t lock;
   pthread_cond_t idle;
   unsigned jobs;

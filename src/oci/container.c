@@ -118,6 +118,7 @@ oci_container_open (const char *id, int partial_ok, oci_container_t *ret, fk_err
   c.created = dup_str (o, "created");
   c.cgroup = dup_str (o, "cgroup");
   c.oci_version = dup_str (o, "ociVersion");
+  c.agent_socket = dup_str (o, "agent_socket");
   c.started = json_is_true (json_object_get (o, "started"));
   c.annotations = json_incref (json_object_get (o, "annotations"));
   *ret = c;
@@ -127,11 +128,11 @@ oci_container_open (const char *id, int partial_ok, oci_container_t *ret, fk_err
 int
 oci_container_save (const oci_container_t *c, fk_error_t *err)
 {
-  cleanup_json json_t *o
-      = json_pack ("{s:s,s:i,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:b,s:O?}", "id", c->id, "pid",
-                   (int)c->pid, "pid_start", (json_int_t)c->pid_start, "bundle", c->bundle,
-                   "rootfs", c->rootfs, "created", c->created, "cgroup", c->cgroup, "ociVersion",
-                   c->oci_version, "started", c->started, "annotations", c->annotations);
+  cleanup_json json_t *o = json_pack (
+      "{s:s,s:i,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:b,s:O?,s:s?}", "id", c->id, "pid", (int)c->pid,
+      "pid_start", (json_int_t)c->pid_start, "bundle", c->bundle, "rootfs", c->rootfs, "created",
+      c->created, "cgroup", c->cgroup, "ociVersion", c->oci_version, "started", c->started,
+      "annotations", c->annotations, "agent_socket", c->agent_socket);
   if (o == NULL)
     return fk_error_set (err, ENOMEM, "state of `%s'", c->id);
   return fk_json_dump_file_atomic_at (c->dirfd, "state.json", o, 0, err);
@@ -162,6 +163,7 @@ oci_container_close (oci_container_t *c)
   free (c->created);
   free (c->cgroup);
   free (c->oci_version);
+  free (c->agent_socket);
   json_decref (c->annotations);
   memset (c, 0, sizeof *c);
   c->dirfd = -1;

@@ -36,6 +36,7 @@ typedef struct oci_container
   unsigned long long pid_start; /* the pid's start time: a reused pid is not the container's */
   char *bundle, *rootfs, *created, *cgroup, *oci_version;
   json_t *annotations;
+  char *agent_socket; /* fk-agent's socket when the agent is the container's init */
   int started;
 } oci_container_t;
 

@@ -20,6 +20,7 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "oci/oci.h"
+#include "sandbox/create.h"
 #include "sandbox/launch.h"
 
 /* getopt_long_only over a verb's arguments: long options with one or two dashes. */
@@ -163,7 +164,7 @@ oci_create (int argc, char **argv)
       return oci_fail (&err);
     }
   int status = 1;
-  int console_fd = -1;
+  int console_fd = -1, agent_fd = -1, listen_fd = -1;
   oci_container_t c = { .dirfd = -1 };
   fk_plan_started_t started = { .pid = -1, .pidfd = -1, .stdio_fds = { -1, -1, -1 } };
   int made = 0;
@@ -195,7 +196,37 @@ oci_create (int argc, char **argv)
       fk_error_set_errno (&err, "make `%s'", plan.start_fifo);
       goto out;
     }
-  fk_plan_io_t io = { .cgroups = &cg, .exec_fd = -1, .listen_fd = -1 };
+  if (!info.no_agent)
+    {
+      /* fk-agent as the container's init (docs/oci.md): exec'd from an fd (nothing of it is
+         mounted in the container), its socket on the host in the state dir (0700), fd 3. */
+      cleanup_free char *agent = fk_oci_agent_program ();
+      agent_fd = open (agent, O_PATH | O_CLOEXEC);
+      if (agent_fd < 0)
+        {
+          fk_error_set_errno (&err,
+                              "open fk-agent `%s' (set FIRKIN_AGENT, or opt out with the "
+                              "annotation " FK_OCI_AGENT_ANNOTATION "=false)",
+                              agent);
+          goto out;
+        }
+      c.agent_socket = xasprintf ("%s/agent.sock", c.dir);
+      if (fk_agent_listen_socket (c.agent_socket, &listen_fd, &err) < 0)
+        {
+          if (err.code != ENAMETOOLONG)
+            goto out;
+          /* A --root too deep for a socket's address: the container runs, without the agent. */
+          oci_warn ("%s: running the process without fk-agent", fk_error_message (&err));
+          fk_error_clear (&err);
+          free (c.agent_socket);
+          c.agent_socket = NULL;
+          close (agent_fd);
+          agent_fd = -1;
+        }
+      else
+        fk_oci_plan_agent (&plan);
+    }
+  fk_plan_io_t io = { .cgroups = &cg, .exec_fd = agent_fd, .listen_fd = listen_fd };
   if (fk_plan_start (&plan, &io, &started, &err) < 0)
     goto out;
   if (info.terminal && oci_send_console (console_fd, started.stdio_fds[0], &err) < 0)
@@ -240,6 +271,10 @@ out:
     close (started.pidfd);
   if (console_fd >= 0)
     close (console_fd);
+  if (agent_fd >= 0)
+    close (agent_fd);
+  if (listen_fd >= 0)
+    close (listen_fd);
   oci_container_close (&c);
   fk_plan_clear (&plan);
   fk_oci_info_clear (&info);
@@ -412,7 +447,10 @@ oci_kill (int argc, char **argv)
       if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
         status = oci_fail (&err);
       for (size_t i = 0; i < n; i++)
-        kill (pids[i], sig);
+        /* The agent as init would pass the signal on to its workload, which gets its own:
+           once is enough (it goes when the workload does; SIGKILL and SIGSTOP it takes). */
+        if (!(c.agent_socket && pids[i] == c.pid && sig != SIGKILL && sig != SIGSTOP))
+          kill (pids[i], sig);
       free (pids);
       /* A frozen cgroup gets the signal once it thaws; SIGKILL lands now. */
     }

@@ -131,8 +131,8 @@ fk_sandbox_plan (const fk_sandbox_spec_t *spec, const char *id, uint32_t id_base
   return 0;
 }
 
-static int
-listen_socket (const char *path, int *ret_fd, fk_error_t *err)
+int
+fk_agent_listen_socket (const char *path, int *ret_fd, fk_error_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   if (strlen (path) >= sizeof addr.sun_path)
@@ -292,7 +292,7 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
           < 0)
         goto out;
     }
-  if (sock && listen_socket (sock, &listen_fd, err) < 0)
+  if (sock && fk_agent_listen_socket (sock, &listen_fd, err) < 0)
     goto out;
   if (spec->timeout_sec)
     {

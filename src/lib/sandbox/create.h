@@ -27,6 +27,10 @@ typedef struct fk_create_as
 int fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_create_as_t *as,
                           fk_sandbox_t **ret_sb, fk_error_t *err);
 
+/* The agent's listening socket at path (0600, made by the caller's user): fd 3 of the agent.
+   ENAMETOOLONG when path does not fit a socket address. */
+int fk_agent_listen_socket (const char *path, int *ret_fd, fk_error_t *err);
+
 /* A new random sandbox id (12 lower-case hex digits). */
 void fk_create_new_id (char out[13]);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/env.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/caps.h"
@@ -474,6 +475,34 @@ fk_launch_confine (const fk_plan_t *plan, const fk_plan_process_t *p,
 
 /* Stops before exec until fk_plan_release_start writes to the start fifo: the host knows from
    the byte on sync_fd that everything before went well. */
+/* The program of a process that waits for its start: an error only when it is found nowhere
+   (ENOENT, ENOTDIR); a refusal (EACCES, a seccomp filter's errno) is left to the exec. */
+static int
+check_program (const char *file, char *const *env, fk_error_t *err)
+{
+  if (strchr (file, '/') != NULL)
+    {
+      if (access (file, X_OK) < 0 && (errno == ENOENT || errno == ENOTDIR))
+        return fk_error_set (err, ENOENT, "executable `%s' not found", file);
+      return 0;
+    }
+  const char *path = fk_env_get (env, "PATH");
+  if (path == NULL)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const char *p = path;;)
+    {
+      const char *end = strchr (p, ':');
+      size_t dl = end ? (size_t)(end - p) : strlen (p);
+      cleanup_free char *cand = xasprintf ("%.*s/%s", (int)dl, dl ? p : ".", file);
+      if (access (cand, X_OK) == 0 || (errno != ENOENT && errno != ENOTDIR))
+        return 0;
+      if (end == NULL)
+        break;
+      p = end + 1;
+    }
+  return fk_error_set (err, ENOENT, "executable file `%s' not found in $PATH", file);
+}
+
 static int
 wait_for_start (const fk_launch_t *l, fk_error_t *err)
 {
@@ -573,6 +602,10 @@ fk_launch_child (const fk_launch_t *launch)
       fk_error_set_errno (&err, "chdir to `%s'", proc->cwd);
       die (l, &err);
     }
+  if (l->start_fifo_fd >= 0 && plan->workload_argi < fk_strv_len (proc->argv)
+      && (l->exec_fd < 0 || plan->workload_argi > 0)
+      && check_program (proc->argv[plan->workload_argi], proc->env, &err) < 0)
+    die (l, &err);
   if (l->start_fifo_fd >= 0 && wait_for_start (l, &err) < 0)
     die (l, &err);
   if (fk_plan_run_hooks (plan, FK_PLAN_HOOK_START_CONTAINER, host_pid, &err) < 0)

@@ -765,6 +765,11 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
           return fk_error_set (err, EINVAL, "config.json: annotation `%s' is not a string", k);
       }
       info->annotations = json_dumps (ann, JSON_COMPACT | JSON_SORT_KEYS);
+      const char *a = json_string_value (json_object_get (ann, FK_OCI_AGENT_ANNOTATION));
+      if (a && strcmp (a, "false") != 0 && strcmp (a, "true") != 0)
+        return fk_error_set (err, EINVAL, "config.json: annotation %s is `%s', not true or false",
+                             FK_OCI_AGENT_ANNOTATION, a);
+      info->no_agent = a && strcmp (a, "false") == 0;
     }
   if (info->annotations == NULL)
     info->annotations = xstrdup ("{}");

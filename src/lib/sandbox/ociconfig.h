@@ -34,6 +34,7 @@ typedef struct fk_oci_info
   int terminal;
   int has_oom_score_adj;
   int oom_score_adj;
+  int no_agent; /* annotation run.firkin.agent=false: the process is the container's init */
 } fk_oci_info_t;
 
 void fk_oci_info_clear (fk_oci_info_t *info);
@@ -54,6 +55,16 @@ int fk_oci_cgroup_path (const char *cgroups_path, int systemd, const char *id, c
    holds the container's process: what the object sets replaces it). */
 int fk_oci_process (const char *text, size_t len, fk_plan_process_t *ret_process, int *ret_terminal,
                     fk_error_t *err);
+
+/* fk-agent's program for a container's init: $FIRKIN_AGENT, else beside the running program,
+   else the installed one. Caller frees. */
+char *fk_oci_agent_program (void);
+
+/* Makes fk-agent the plan's process (exec'd from an fd, its socket fd 3: fk_plan_io_t), with
+   the container's process as its workload: the agent runs with the process's ids, env, cwd,
+   capabilities, rlimits, no_new_privs and seccomp filter, starts it as its child, passes signals
+   on and exits with its status. */
+void fk_oci_plan_agent (fk_plan_t *plan);
 
 /* Resources of `update --resources' (or linux.resources) as cgroup limits. */
 int fk_oci_resources (const char *text, size_t len, fk_cgroup_limits_t *ret, fk_error_t *err);

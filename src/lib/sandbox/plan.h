@@ -185,6 +185,11 @@ typedef struct fk_plan
   /* When set, the child stops before it execs, reading this fifo (made by the caller; the host
      opens it for the child) until fk_plan_release_start writes to it. */
   char *start_fifo;
+  /* Not in the JSON form (fk_oci_plan_agent sets it): with a start fifo, the index in
+     process.argv of the program the process will exec (fk-agent's workload after its own
+     options; 0 without an exec fd), looked up in the process's PATH before the wait, so that
+     a missing one fails the create as other runtimes do. */
+  size_t workload_argi;
 } fk_plan_t;
 
 /* An empty plan: every namespace new, no mounts, no limits, the default capabilities,
