@@ -167,7 +167,9 @@ run_cases() {
   retry_until 50 task_is "$pp" RUNNING
   ppid=$(task_pid "$pp")
   if [ -n "$ppid" ]; then
-    want="$(readlink "/proc/$ppid/ns/net") $(readlink "/proc/$ppid/ns/ipc") $(readlink "/proc/$ppid/ns/uts") sleep"
+    # PID 1 of the shared pid namespace is the pause container's init: its `sleep', or the
+    # agent that runs it (fk-oci's default).
+    want="$(readlink "/proc/$ppid/ns/net") $(readlink "/proc/$ppid/ns/ipc") $(readlink "/proc/$ppid/ns/uts") $(cat "/proc/$ppid/comm")"
     got=$(cr "$app" --rm --with-ns "network:/proc/$ppid/ns/net" --with-ns "ipc:/proc/$ppid/ns/ipc" \
       --with-ns "uts:/proc/$ppid/ns/uts" --with-ns "pid:/proc/$ppid/ns/pid" "$IMG" "$app" \
       sh -c 'echo $(readlink /proc/self/ns/net) $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/uts) $(cat /proc/1/comm)' 2>"$ENG_WORK/err")
