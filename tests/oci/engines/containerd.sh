@@ -151,8 +151,6 @@ run_cases() {
   rc=$?
   if [ $rc != 0 ] && [ $rc != 127 ] && grep -q 'OCI runtime' <<<"$e" && grep -q '/nonexistent-binary' <<<"$e"; then
     ok "$(t a missing executable is a runtime error naming it)"
-  elif [ "$rt" = fk-oci ]; then
-    todo "$(t a missing executable is a runtime error naming it)" "fk-oci creates and starts the container and reports the missing executable as the workload exiting 127 (rc=$rc)"
   else
     fail "$(t a missing executable is a runtime error naming it)"
     diag "rc=$rc"

@@ -144,9 +144,6 @@ eng_runtimes() {
   fi
 }
 
-# todo NAME REASON: a known failure of the runtime under test, reported (TAP TODO) without
-# failing the test; the reason says what is missing.
-todo() { _tap_n=$((_tap_n + 1)); echo "not ok $_tap_n - $1 # TODO $2"; }
 # A TAP case with a runtime prefix. eng_check NAME CMD...: ok when CMD succeeds.
 # expect_out NAME WANT CMD...: ok when CMD succeeds and its stdout equals WANT.
 expect_out() {

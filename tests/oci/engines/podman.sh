@@ -106,10 +106,6 @@ run_cases() {
     fo=$("$FK" exec "$id" -- sh -c 'echo via-agent' 2>&1)
     if [ "$fo" = via-agent ]; then
       ok "$(t fk exec into the container by id)"
-    elif grep -q "no sandbox" <<<"$fo"; then
-      # fk does not know the container at all: fk-oci does not yet run fk-agent as init and
-      # register the container in firkin's state (docs/oci.md, Not done).
-      todo "$(t fk exec into the container by id)" "fk-oci does not run fk-agent as init yet: $fo"
     else
       fail "$(t fk exec into the container by id)"
       sed 's/^/# /' <<<"$fo" | head
