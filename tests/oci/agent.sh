@@ -149,7 +149,9 @@ pid=$(pid_of main)
 grep -q "\b$pid\b" <<<"$ps_out" && [ "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$ps_out")" -ge 2 ] \
   && ok "ps: the agent (the engine's pid) and the workload" || { fail "ps"; diag "$ps_out pid $pid"; }
 b=$(bundle sig "c['process']['args'] = ['sleep', '100']")
-(sleep 0.5; "${RT[@]}" kill sig TERM) &
+# TERM once it runs, not after a guess of how long the start takes (KILL after 20 s).
+(for ((i = 0; i < 1000; i++)); do [ "$(status_of sig)" = running ] && break; sleep 0.02; done
+ [ "$i" -lt 1000 ] && "${RT[@]}" kill sig TERM || "${RT[@]}" kill sig KILL) &
 out=$(python3 "$here/helper.py" run "${RT[@]}" -- sig "$b" 2>&1); wait
 grep -q '^exit 143$' <<<"$out" && ok "kill TERM: the workload dies of it, the container exits 128+15" || { fail "kill TERM through the agent"; diag "$out"; }
 "${RT[@]}" delete --force sig >/dev/null 2>&1

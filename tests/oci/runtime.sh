@@ -29,6 +29,17 @@ if [ "${1:-}" = --suite ]; then
   run_case() { python3 "$helper" run "${RT[@]}" -- "$@" 2>&1; }
   status_of() { "${RT[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo none; }
   waitstop() { local i; for ((i = 0; i < 200; i++)); do [ "$(status_of "$1")" = stopped ] && return 0; sleep 0.02; done; return 1; }
+  # kill_when_ready ID SIGNAL [FILE]: the signal once ID runs (and FILE exists: the process's
+  # handler is set), not after a guess of how long the start takes; SIGKILL after 20 s, so a
+  # slow start never leaves a process that waits for a signal forever.
+  kill_when_ready() {
+    local i
+    for ((i = 0; i < 1000; i++)); do
+      [ "$(status_of "$1")" = running ] && { [ -z "${3:-}" ] || [ -e "$3" ]; } && break
+      sleep 0.02
+    done
+    [ "$i" -lt 1000 ] && "${RT[@]}" kill "$1" "$2" || "${RT[@]}" kill "$1" KILL
+  }
 
   # lifecycle and state transitions
   b=$(bundle life "c['process']['args'] = ['sleep', '100']")
@@ -51,12 +62,13 @@ if [ "${1:-}" = --suite ]; then
 
   # signals: the process's own handler, then a kill
   b=$(bundle sig "c['process']['args'] = ['sh', '-c', 'trap \"exit 5\" TERM; echo ready >/tmp/ready-$name; while :; do sleep 0.05; done']")
-  (sleep 0.5; "${RT[@]}" kill sig TERM) &
+  rm -f "$work/rootfs/tmp/ready-$name"
+  kill_when_ready sig TERM "$work/rootfs/tmp/ready-$name" &
   out=$(run_case sig "$b"); wait
   grep -q '^exit 5$' <<<"$out" && pass "SIGTERM reaches the process's handler" || failc "signal TERM" "$out"
   "${RT[@]}" delete sig >/dev/null 2>&1
   b=$(bundle sigkill "c['process']['args'] = ['sleep', '100']")
-  (sleep 0.3; "${RT[@]}" kill sigkill 9) &
+  kill_when_ready sigkill 9 &
   out=$(run_case sigkill "$b"); wait
   grep -q '^exit 137$' <<<"$out" && pass "kill 9: status 128+9" || failc "signal KILL" "$out"
   "${RT[@]}" delete sigkill >/dev/null 2>&1

@@ -128,10 +128,11 @@ run_cases() {
   # A runtime error: the message the runtime wrote to log.json is what ctr shows. A namespace
   # path that is not a namespace is refused by create in every runtime.
   # crun 1.8.1 finds it in the container's child and sometimes loses the child's message
-  # ("write to sync socket: Broken pipe"): up to three tries.
+  # ("write to sync socket: Broken pipe"): up to eight tries; when crun loses it every time,
+  # the crun half of the case is skipped naming that (the peer's race, not the test's subject).
   local e rc
   : >"$ENG_WORK/not-a-namespace"
-  for _ in 1 2 3; do
+  for _ in 1 2 3 4 5 6 7 8; do
     e=$(cr "$rt-e" --rm --with-ns "network:$ENG_WORK/not-a-namespace" "$IMG" "$rt-e" true 2>&1)
     rc=$?
     c_rm "$rt-e"
@@ -139,6 +140,8 @@ run_cases() {
   done
   if [ $rc != 0 ] && grep -q 'OCI runtime' <<<"$e" && grep -q 'not-a-namespace' <<<"$e"; then
     ok "$(t a runtime error shows the message the runtime wrote to log.json)"
+  elif [ "$rt" = crun ] && grep -q 'write to sync socket: Broken pipe' <<<"$e"; then
+    skip "$(t a runtime error shows the message the runtime wrote to log.json)" "crun lost its child's message in 8 tries"
   else
     fail "$(t a runtime error shows the message the runtime wrote to log.json)"
     diag "rc=$rc"
