@@ -70,6 +70,11 @@ class Bench:
         self.samples = []
         self.fk = args.fk
         self.env = dict(os.environ)
+        # The resolver of an uninstalled build, beside the fk given.
+        resolver = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.fk))),
+                                "lib/net/fk-resolver")
+        if not self.env.get("FIRKIN_RESOLVER") and os.access(resolver, os.X_OK):
+            self.env["FIRKIN_RESOLVER"] = resolver
 
     # ---- setup and teardown ----
 
