@@ -9,6 +9,8 @@ address, a default route, masquerade). No packet leaves the machine and the mach
 network namespace is never touched.
 
 Measured in one run:
+  pooled       fk_warm_pool_create (bench/netpool) from a pool of ready `none' sandboxes against
+               one of ready `egress' ones (a lease sets its rules)
   create       `fk create --network egress` against `--network none` (cold creates, the CLI
                process included in both), and the peer's hand-made namespace setup (one
                `ip -batch` and one `nft -f`, as a plugin would do it, plus `ip netns del`)
@@ -70,6 +72,11 @@ class Bench:
         self.samples = []
         self.fk = args.fk
         self.env = dict(os.environ)
+        # The resolver of an uninstalled build, beside the fk given.
+        resolver = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.fk))),
+                                "lib/net/fk-resolver")
+        if not self.env.get("FIRKIN_RESOLVER") and os.access(resolver, os.X_OK):
+            self.env["FIRKIN_RESOLVER"] = resolver
 
     # ---- setup and teardown ----
 
@@ -214,6 +221,28 @@ class Bench:
                  measurement_boundary="ip_batch_plus_nft")
         return {"egress": egress, "none": none, "peer": peer}
 
+    def bench_pooled(self):
+        """Pooled creates (bench/netpool, in process): none against egress, n each."""
+        n = self.args.pooled
+        if n <= 0 or not os.access(self.args.netpool, os.X_OK):
+            return None
+        env = dict(self.env)
+        agent = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.fk))),
+                             "agent/fk-agent")
+        if not env.get("FIRKIN_AGENT") and os.access(agent, os.X_OK):
+            env["FIRKIN_AGENT"] = agent
+        r = run([self.args.netpool, str(n), self.busybox, self.layer], ns=self.host, env=env,
+                timeout=600)
+        out = {"none": [], "egress": []}
+        for ln in r.stdout.splitlines():
+            k, v = ln.split()
+            out[k].append(float(v))
+        self.add("net.create_pooled.none_ms", "Milliseconds", out["none"],
+                 measurement_boundary="fk_warm_pool_create")
+        self.add("net.create_pooled.egress_ms", "Milliseconds", out["egress"],
+                 measurement_boundary="fk_warm_pool_create")
+        return out
+
     def iperf(self, argv_prefix, target, ns=None):
         cmd = argv_prefix + ["iperf3", "-c", target, "-p", str(IPERF_PORT), "-t",
                              str(self.args.seconds), "-J"]
@@ -327,7 +356,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fk", default=os.path.join(TOP, "build/src/cli/fk"))
     ap.add_argument("--netprobe", default=os.path.join(TOP, "build/bench/netprobe"))
+    ap.add_argument("--netpool", default=os.path.join(TOP, "build/bench/netpool"))
     ap.add_argument("--rounds", type=int, default=30, help="create rounds")
+    ap.add_argument("--pooled", type=int, default=20, help="pooled creates per plane (0: none)")
     ap.add_argument("--reps", type=int, default=3, help="iperf3 runs per path")
     ap.add_argument("--seconds", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--connects", type=int, default=1000, help="connects and round trips")
@@ -340,6 +371,7 @@ def main():
     try:
         b.setup()
         c = b.bench_create()
+        pooled = b.bench_pooled()
         t = b.bench_throughput()
         l = b.bench_connect()
         p = b.bench_port()
@@ -353,6 +385,12 @@ def main():
     added = pct(c["egress"], 50) - pct(c["none"], 50)
     print("  egress adds %.2f ms p50 to a cold create (goal < 3); the peer's setup alone %.2f ms"
           % (added, pct(c["peer"], 50)))
+    if pooled:
+        print("create (pooled: fk_warm_pool_create from a pool of ready sandboxes, in process):")
+        print(line("pooled, network none", pooled["none"], "ms"))
+        print(line("pooled, network egress (its rules set)", pooled["egress"], "ms"))
+        print("  egress adds %.2f ms p50 to a pooled create (goal < 1)"
+              % (pct(pooled["egress"], 50) - pct(pooled["none"], 50)))
     mib = lambda v: [x / (1 << 20) for x in v]
     print("throughput to the fake internet (iperf3, %d x %d s):" % (args.reps, args.seconds))
     for k, name in (("host", "host namespace's own veth"), ("sandbox", "sandbox (egress)"),

@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 33
+plan 34
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 33); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 34); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -70,7 +70,7 @@ rules allow allowed.test allow '*.wild.test' allow cname.ok.test allow long.test
   allow 10.1.0.0/16 deny 0.0.0.0/0
 if pid=$(FIRKIN_LOG=info inn $HOST "$SPAWN" /run/netns/$SB $pid1 "$tmp/rules" "inet firkin" sb_1_dns4 sb_1_dns6 \
   "$ups" "$log" 2>"$tmp/spawn.err") && kill -0 "$pid"; then
-  ok "fk_resolver_spawn starts fk-resolver and returns once it is ready (pid $pid)"
+  ok "fk_resolver_spawn starts fk-resolver with its sockets bound and returns without waiting for it (pid $pid)"
 else
   fail "fk_resolver_spawn starts fk-resolver"; diag "$(cat "$tmp/spawn.err" "$log" 2>/dev/null)"
   pid=
@@ -78,6 +78,9 @@ fi
 on_exit "[ -n '$pid' ] && kill $pid"
 
 st=/proc/$pid/status
+# Its first question waits in its socket until it reads it (the spawn did not wait for it).
+out=$(q allowed.test A 2>&1)
+check "the first question, sent at once, is answered: $out" test "$out" = "0 203.0.113.7/300"
 check "it keeps only CAP_NET_ADMIN, under no_new_privs and seccomp" \
   sh -c "grep -q '^CapEff:.*0000000000001000$' $st && grep -q '^CapPrm:.*0000000000001000$' $st \
     && grep -q '^CapBnd:.*0000000000001000$' $st && grep -q '^NoNewPrivs:.*1' $st \

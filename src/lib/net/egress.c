@@ -490,6 +490,9 @@ typedef struct
 {
   struct mnl_socket *nl;
   unsigned seq;
+  int batching; /* nl_talk queues (nl_flush sends the queue in one message) */
+  size_t len;   /* bytes queued in buf */
+  unsigned n;   /* messages queued */
   char buf[8192];
 } nl_t;
 
@@ -519,17 +522,24 @@ nl_close (nl_t *nl)
 static struct nlmsghdr *
 nl_msg (nl_t *nl, uint16_t type, uint16_t flags)
 {
-  struct nlmsghdr *h = mnl_nlmsg_put_header (nl->buf);
+  struct nlmsghdr *h = mnl_nlmsg_put_header (nl->buf + nl->len);
   h->nlmsg_type = type;
   h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
   h->nlmsg_seq = ++nl->seq;
   return h;
 }
 
-/* Sends h and waits for its ack; -1 with errno set on a kernel error. */
+/* Sends h and waits for its ack; -1 with errno set on a kernel error. While batching, queues
+   it instead (nl_flush sends). */
 static int
 nl_talk (nl_t *nl, struct nlmsghdr *h)
 {
+  if (nl->batching)
+    {
+      nl->len += MNL_ALIGN (h->nlmsg_len);
+      nl->n++;
+      return 0;
+    }
   if (mnl_socket_sendto (nl->nl, h, h->nlmsg_len) < 0)
     return -1;
   unsigned portid = mnl_socket_get_portid (nl->nl);
@@ -543,6 +553,55 @@ nl_talk (nl_t *nl, struct nlmsghdr *h)
       if (r <= MNL_CB_STOP)
         return r < 0 ? -1 : 0;
     }
+}
+
+static void
+nl_batch (nl_t *nl)
+{
+  nl->batching = 1;
+  nl->len = 0;
+  nl->n = 0;
+}
+
+/* Sends the queued messages in one datagram (the kernel runs them in order) and reads an ack
+   for each; -1 with errno the first error. */
+static int
+nl_flush (nl_t *nl)
+{
+  size_t len = nl->len;
+  unsigned want = nl->n, got = 0;
+  int first = 0;
+  nl->batching = 0;
+  nl->len = 0;
+  nl->n = 0;
+  if (want == 0)
+    return 0;
+  if (mnl_socket_sendto (nl->nl, nl->buf, len) < 0)
+    return -1;
+  char rbuf[8192];
+  while (got < want)
+    {
+      ssize_t n = mnl_socket_recvfrom (nl->nl, rbuf, sizeof rbuf);
+      if (n < 0)
+        return -1;
+      int left = (int)n;
+      for (const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf; mnl_nlmsg_ok (h, left);
+           h = mnl_nlmsg_next (h, &left))
+        {
+          if (h->nlmsg_type != NLMSG_ERROR)
+            continue;
+          const struct nlmsgerr *e = mnl_nlmsg_get_payload (h);
+          got++;
+          if (e->error < 0 && first == 0)
+            first = -e->error;
+        }
+    }
+  if (first)
+    {
+      errno = first;
+      return -1;
+    }
+  return 0;
 }
 
 /* Up; with no_ll, without an IPv6 link-local address (the pair's ends talk with their own
@@ -746,8 +805,12 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
       fk_error_set_errno (err, "find `%s'", ifname);
       goto out;
     }
-  if (addr_add (&host, AF_INET, hidx, gw4, sb4) < 0
-      || addr_add (&host, AF_INET6, hidx, gw6, sb6) < 0 || link_up (&host, hidx, 1) < 0)
+  /* Each side's messages go in one datagram: one round trip. */
+  nl_batch (&host);
+  addr_add (&host, AF_INET, hidx, gw4, sb4);
+  addr_add (&host, AF_INET6, hidx, gw6, sb6);
+  link_up (&host, hidx, 1);
+  if (nl_flush (&host) < 0)
     {
       fk_error_set_errno (err, "set up `%s'", ifname);
       goto out;
@@ -755,11 +818,14 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   int eth0 = 0;
   if (open_in_netns (netns_fd, &inside, &eth0, err) < 0)
     goto out;
-  if (link_up (&inside, 1, 0) < 0 || link_up (&inside, eth0, 1) < 0
-      || addr_add (&inside, AF_INET, eth0, sb4, gw4) < 0
-      || addr_add (&inside, AF_INET6, eth0, sb6, gw6) < 0
-      || default_route (&inside, AF_INET, eth0, gw4) < 0
-      || default_route (&inside, AF_INET6, eth0, gw6) < 0)
+  nl_batch (&inside);
+  link_up (&inside, 1, 0);
+  link_up (&inside, eth0, 1);
+  addr_add (&inside, AF_INET, eth0, sb4, gw4);
+  addr_add (&inside, AF_INET6, eth0, sb6, gw6);
+  default_route (&inside, AF_INET, eth0, gw4);
+  default_route (&inside, AF_INET6, eth0, gw6);
+  if (nl_flush (&inside) < 0)
     {
       fk_error_set_errno (err, "set up eth0 in the sandbox");
       goto out;

@@ -7,12 +7,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -29,7 +33,6 @@
 
 #define RULES_FILE_MAX (1u << 20)
 #define UPSTREAMS_MAX 8u
-#define SPAWN_WAIT_MS 5000
 
 static int
 nft_name_ok (const char *s)
@@ -309,12 +312,58 @@ dup_high (int fd)
   return fcntl (fd, F_DUPFD_CLOEXEC, 10);
 }
 
-static int64_t
-now_ms (void)
+static int
+bound_socket (int type, fk_error_t *err)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (53) };
+  inet_pton (AF_INET, FK_RESOLVER_ADDR, &sa.sin_addr);
+  cleanup_close int fd = socket (AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return fk_error_set_errno (err, "resolver: socket in the sandbox");
+  /* TCP only: on UDP it would let a second socket in the sandbox bind the address too. */
+  int one = 1;
+  if (type == SOCK_STREAM)
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    return fk_error_set_errno (err, "resolver: bind %s:53 in the sandbox", FK_RESOLVER_ADDR);
+  if (type == SOCK_STREAM && listen (fd, 64) < 0)
+    return fk_error_set_errno (err, "resolver: listen in the sandbox");
+  return steal_fd (&fd);
+}
+
+/* The resolver's sockets, bound in the namespace netns_fd (lo up there: 127.0.0.53 binds with
+   lo down, but nothing reaches it then): the calling thread enters it for their creation only
+   (a socket keeps the namespace it was made in). Questions sent before the resolver reads
+   them wait in the sockets' queues. */
+static int
+sandbox_sockets (int netns_fd, int *ret_udp, int *ret_tcp, fk_error_t *err)
+{
+  cleanup_close int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0)
+    return fk_error_set_errno (err, "resolver: open this thread's network namespace");
+  if (setns (netns_fd, CLONE_NEWNET) < 0)
+    return fk_error_set_errno (err, "resolver: enter the sandbox's network namespace");
+  cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr = { 0 };
+  strcpy (ifr.ifr_name, "lo");
+  if (s >= 0 && ioctl (s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
+    {
+      ifr.ifr_flags |= IFF_UP;
+      ioctl (s, SIOCSIFFLAGS, &ifr);
+    }
+  int udp = bound_socket (SOCK_DGRAM, err);
+  int tcp = udp >= 0 ? bound_socket (SOCK_STREAM, err) : -1;
+  if (setns (self, CLONE_NEWNET) < 0)
+    abort (); /* cannot go on in the wrong namespace */
+  if (tcp < 0)
+    {
+      if (udp >= 0)
+        close (udp);
+      return -1;
+    }
+  *ret_udp = udp;
+  *ret_tcp = tcp;
+  return 0;
 }
 
 int
@@ -363,17 +412,20 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
   cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, opts->pid1, 0);
   if (pidfd < 0)
     return fk_error_set_errno (err, "resolver: sandbox pid 1 %d", (int)opts->pid1);
-  cleanup_close int nsfd = dup_high (opts->netns_fd);
-  if (nsfd < 0)
-    return fk_error_set_errno (err, "resolver: network namespace fd");
+  int udp_fd = -1, tcp_fd = -1;
+  if (sandbox_sockets (opts->netns_fd, &udp_fd, &tcp_fd, err) < 0)
+    return -1;
+  cleanup_close int udp = udp_fd;
+  cleanup_close int tcp = tcp_fd;
   int pipefd[2];
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return fk_error_set_errno (err, "resolver: pipe");
   cleanup_close int rd = pipefd[0];
   cleanup_close int wr = pipefd[1];
   cleanup_close int hi_pidfd = dup_high (pidfd);
-  cleanup_close int hi_wr = dup_high (wr);
-  if (hi_pidfd < 0 || hi_wr < 0)
+  cleanup_close int hi_udp = dup_high (udp);
+  cleanup_close int hi_tcp = dup_high (tcp);
+  if (hi_pidfd < 0 || hi_udp < 0 || hi_tcp < 0)
     return fk_error_set_errno (err, "resolver: dup");
   int logfd = -1;
   if (opts->log_path && opts->log_path[0])
@@ -399,31 +451,48 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
           "--set6", opts->set6, "--upstreams",    upstreams, "--timeout-ms", timeout,  NULL };
 
   /* Fork twice: the resolver is nobody's child (nothing for the caller to reap, and it outlives
-     the caller as the sandbox does); it reports "pid N" then "ok" or an error on the pipe. */
+     the caller as the sandbox does). The middle process writes the resolver's pid on the pipe
+     and exits; nothing waits for the resolver itself: its sockets exist already, and what it
+     fails on from here goes to its log. */
   pid_t child = fork ();
   if (child < 0)
     return fk_error_set_errno (err, "resolver: fork");
   if (child == 0)
     {
-      /* Only async-signal-safe calls from here: the caller may have threads. */
-      sigset_t all;
-      sigemptyset (&all);
-      sigprocmask (SIG_SETMASK, &all, NULL);
+      /* Only async-signal-safe calls from here: the caller may have threads. SIGHUP and SIGTERM
+         stay blocked across exec: one sent before the resolver reads its signalfd waits. */
+      sigset_t mask;
+      sigemptyset (&mask);
+      sigaddset (&mask, SIGHUP);
+      sigaddset (&mask, SIGTERM);
+      sigprocmask (SIG_SETMASK, &mask, NULL);
       setsid ();
       pid_t gc = fork ();
       if (gc != 0)
-        _exit (gc < 0 ? 1 : 0);
+        {
+          char line[32];
+          size_t n = sizeof line;
+          line[--n] = '\n';
+          unsigned v = gc > 0 ? (unsigned)gc : 0;
+          do
+            line[--n] = (char)('0' + v % 10);
+          while ((v /= 10) != 0 && n > 0);
+          ssize_t w = gc > 0 ? write (wr, line + n, sizeof line - n) : -1;
+          _exit (w == (ssize_t)(sizeof line - n) ? 0 : 1);
+        }
+      /* Its name from now on: fk_resolver_reload and _stop check it before the exec is done. */
+      prctl (PR_SET_NAME, "fk-resolver", 0, 0, 0);
       struct sigaction dfl = { .sa_handler = SIG_DFL };
       sigaction (SIGPIPE, &dfl, NULL);
       sigaction (SIGHUP, &dfl, NULL);
       sigaction (SIGTERM, &dfl, NULL);
       if (dup2 (hi_null, 0) < 0 || dup2 (hi_null, 1) < 0 || dup2 (keep_log, 2) < 0
-          || dup2 (nsfd, 3) < 0 || dup2 (hi_pidfd, 4) < 0 || dup2 (hi_wr, 5) < 0)
+          || dup2 (hi_udp, 3) < 0 || dup2 (hi_pidfd, 4) < 0 || dup2 (hi_tcp, 5) < 0)
         _exit (127);
       syscall (SYS_close_range, 6, ~0U, 0);
       execv (program, (char *const *)argv);
-      static const char msg[] = "exec the resolver failed\n";
-      if (write (5, msg, sizeof msg - 1) < 0)
+      static const char msg[] = "fk-resolver: exec failed\n";
+      if (write (2, msg, sizeof msg - 1) < 0)
         _exit (127);
       _exit (127);
     }
@@ -431,56 +500,16 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
   while (waitpid (child, &status, 0) < 0 && errno == EINTR)
     ;
   close_and_reset (steal_fd (&wr));
-  close_and_reset (steal_fd (&hi_wr));
-  char buf[1024];
-  size_t len = 0;
-  int64_t deadline = now_ms () + SPAWN_WAIT_MS;
-  pid_t rpid = 0;
-  int ready = 0;
-  for (;;)
-    {
-      buf[len] = '\0';
-      char *nl;
-      while ((nl = strchr (buf, '\n')) != NULL)
-        {
-          *nl = '\0';
-          if (strncmp (buf, "pid ", 4) == 0)
-            rpid = (pid_t)atoi (buf + 4);
-          else if (strcmp (buf, "ok") == 0)
-            ready = 1;
-          else
-            {
-              /* The resolver's error: it exits after writing it. */
-              return fk_error_set (err, EIO, "resolver: %s", buf);
-            }
-          len -= (size_t)(nl + 1 - buf);
-          memmove (buf, nl + 1, len + 1);
-        }
-      if (ready)
-        break;
-      int64_t left = deadline - now_ms ();
-      struct pollfd p = { .fd = rd, .events = POLLIN };
-      int r = left > 0 ? poll (&p, 1, (int)left) : 0;
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        {
-          if (rpid > 0)
-            kill (rpid, SIGKILL);
-          return fk_error_set (err, ETIMEDOUT, "resolver: not ready after %d ms", SPAWN_WAIT_MS);
-        }
-      ssize_t n = read (rd, buf + len, sizeof buf - 1 - len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return fk_error_set (err, EIO, "resolver: exited before it was ready%s",
-                             len ? "" : " (no message)");
-      len += (size_t)n;
-      if (len == sizeof buf - 1 && !strchr (buf, '\n'))
-        len = 0;
-    }
+  char buf[32];
+  ssize_t n;
+  while ((n = read (rd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0 || n <= 0)
+    return fk_error_set (err, EIO, "resolver: fork failed");
+  buf[n] = '\0';
+  pid_t rpid = (pid_t)atoi (buf);
   if (rpid <= 0)
-    return fk_error_set (err, EIO, "resolver: ready without its pid");
+    return fk_error_set (err, EIO, "resolver: no pid");
   *pid = rpid;
   return 0;
 }

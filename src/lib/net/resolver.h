@@ -31,8 +31,8 @@ typedef struct
 {
   int version;         /* FK_RESOLVER_OPTIONS_VERSION */
   const char *program; /* fk-resolver; NULL: $FIRKIN_RESOLVER, else LIBEXECDIR/firkin/fk-resolver */
-  int netns_fd;        /* the sandbox's network namespace (an open /proc/PID/ns/net); kept open
-                          only in the resolver */
+  int netns_fd;        /* the sandbox's network namespace (an open /proc/PID/ns/net): the
+                          resolver's sockets are bound there; the resolver does not get it */
   pid_t pid1;          /* the sandbox's PID 1: the resolver exits when it does */
   const char *rules_path; /* the rules file (fk_resolver_rules_write), re-read on SIGHUP */
   const char *table;      /* the nftables table of the sets, "[FAMILY ]NAME": "inet firkin" (the
@@ -52,12 +52,15 @@ typedef struct
     .version = FK_RESOLVER_OPTIONS_VERSION, .netns_fd = -1, .table = "inet firkin"                 \
   }
 
-/* Starts fk-resolver for one sandbox and waits (5 s at most) until it listens in the sandbox's
-   namespace with its privileges dropped; *pid is its pid. It runs detached (not the caller's
-   child: nothing to reap) in a session of its own, and stops by itself when pid1 dies; SIGTERM
-   stops it sooner, SIGHUP makes it re-read rules_path. EINVAL for bad options (a set or table
-   name nftables would not take, no upstream), ESRCH when pid1 is gone, ENOENT when the program
-   is missing, and the resolver's own message when it fails to start. */
+/* Starts fk-resolver for one sandbox; *pid is its pid. Its sockets (UDP, and TCP listening, on
+   FK_RESOLVER_ADDR port 53 in the sandbox's namespace, lo brought up there) are made here before
+   it starts, so the call does not wait for the resolver: questions wait in the sockets until it
+   reads them, with its privileges dropped. It runs detached (not the caller's child: nothing to
+   reap) in a session of its own, and stops by itself when pid1 dies; SIGTERM stops it sooner,
+   SIGHUP makes it re-read rules_path (either held until it is ready). EINVAL for bad options (a
+   set or table name nftables would not take, no upstream), ESRCH when pid1 is gone, ENOENT when
+   the program is missing, EADDRINUSE when the sandbox has a resolver already; what the resolver
+   fails on once started goes to its log. */
 int fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err);
 
 /* Makes the resolver pid re-read its rules file (SIGHUP), or stop (SIGTERM), when pid is still

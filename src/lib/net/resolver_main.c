@@ -1,10 +1,11 @@
 /* fk-resolver: the DNS resolver of one egress sandbox (net/resolver.h, docs/resolver.md).
 
-   Started by fk_resolver_spawn with fd 3 the sandbox's network namespace, fd 4 a pidfd of its
-   PID 1 and fd 5 the readiness pipe. It makes its listening sockets inside the sandbox's
-   namespace, goes back to the namespace it was started in (the host's: the upstream resolvers
-   and the nftables sets are there), then keeps CAP_NET_ADMIN alone under no_new_privs and a
-   seccomp filter. One thread, one poll loop; every table is bounded. */
+   Started by fk_resolver_spawn with fd 3 its UDP socket and fd 5 its listening TCP socket, both
+   bound to 127.0.0.53:53 in the sandbox's network namespace by the caller (questions queue in
+   the kernel until it reads them: nobody waits for it to start), and fd 4 a pidfd of the
+   sandbox's PID 1. It runs in the namespace it was started in (the host's: the upstream
+   resolvers and the nftables sets are there) and keeps CAP_NET_ADMIN alone under no_new_privs
+   and a seccomp filter. One thread, one poll loop; every table is bounded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +39,9 @@
 #include "net/resolver.h"
 #include "net/rules.h"
 
-#define FD_NETNS 3
+#define FD_UDP 3
 #define FD_PIDFD 4
-#define FD_READY 5
+#define FD_TCP 5
 
 #define UPSTREAMS_MAX 8u
 #define PENDING_MAX 256u /* questions waiting for an upstream */
@@ -179,62 +180,28 @@ ready_fail (const char *fmt, ...)
     if (*c == '\n')
       *c = ' ';
   log_error ("%s", buf);
-  dprintf (FD_READY, "%s\n", buf);
   _exit (1); /* as main ends: no exit handlers (see there) */
 }
 
-static void
-lo_up (void)
-{
-  cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  struct ifreq ifr = { 0 };
-  strcpy (ifr.ifr_name, "lo");
-  if (s >= 0 && ioctl (s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
-    {
-      ifr.ifr_flags |= IFF_UP;
-      if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
-        log_warning_errno (errno, "set lo up in the sandbox");
-    }
-}
-
+/* fd: a socket of type, bound to FK_RESOLVER_ADDR port 53 (what fk_resolver_spawn made). */
 static int
-listen_socket (int type)
+take_socket (int fd, int type)
 {
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (53) };
-  inet_pton (AF_INET, FK_RESOLVER_ADDR, &sa.sin_addr);
-  int fd = socket (AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    ready_fail ("socket in the sandbox: %s", strerror (errno));
-  /* TCP only: on UDP it would let a second socket in the sandbox bind the address too. */
-  int one = 1;
-  if (type == SOCK_STREAM)
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
-  struct sockaddr_in got;
+  int got = 0;
   socklen_t gl = sizeof got;
-  if (getsockname (fd, (struct sockaddr *)&got, &gl) < 0 || got.sin_port != htons (53))
-    ready_fail ("bind %s:53 in the sandbox: %s", FK_RESOLVER_ADDR, strerror (errno));
-  if (type == SOCK_STREAM && listen (fd, 64) < 0)
-    ready_fail ("listen in the sandbox: %s", strerror (errno));
+  struct sockaddr_in sa;
+  socklen_t sl = sizeof sa;
+  struct in_addr want;
+  inet_pton (AF_INET, FK_RESOLVER_ADDR, &want);
+  if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &got, &gl) < 0 || got != type
+      || getsockname (fd, (struct sockaddr *)&sa, &sl) < 0 || sa.sin_family != AF_INET
+      || sa.sin_port != htons (53) || sa.sin_addr.s_addr != want.s_addr)
+    ready_fail ("fd %d is not its %s socket on %s:53", fd, type == SOCK_DGRAM ? "UDP" : "TCP",
+                FK_RESOLVER_ADDR);
+  int fl = fcntl (fd, F_GETFL);
+  if (fl < 0 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl (fd, F_SETFD, FD_CLOEXEC) < 0)
+    ready_fail ("fd %d: %s", fd, strerror (errno));
   return fd;
-}
-
-static void
-open_sandbox_sockets (void)
-{
-  cleanup_close int self = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (self < 0)
-    ready_fail ("open our own network namespace: %s", strerror (errno));
-  if (setns (FD_NETNS, CLONE_NEWNET) < 0)
-    ready_fail ("enter the sandbox's network namespace: %s", strerror (errno));
-  /* 127.0.0.53 binds with lo down, but nothing reaches it then. */
-  lo_up ();
-  R.udp_fd = listen_socket (SOCK_DGRAM);
-  R.tcp_fd = listen_socket (SOCK_STREAM);
-  if (setns (self, CLONE_NEWNET) < 0)
-    ready_fail ("return to the host's network namespace: %s", strerror (errno));
-  close (FD_NETNS);
 }
 
 static void
@@ -1247,20 +1214,18 @@ main (int argc, char **argv)
   fk_log_set_handler (log_line, NULL);
   for (unsigned i = 0; i < TCP_CLIENTS_MAX; i++)
     R.clients[i].fd = -1;
-  if (fcntl (FD_NETNS, F_GETFD) < 0 || fcntl (FD_PIDFD, F_GETFD) < 0
-      || fcntl (FD_READY, F_GETFD) < 0)
+  if (fcntl (FD_UDP, F_GETFD) < 0 || fcntl (FD_PIDFD, F_GETFD) < 0 || fcntl (FD_TCP, F_GETFD) < 0)
     {
       fprintf (stderr, "fk-resolver: started without its fds (fk_resolver_spawn starts it)\n");
       return 2;
     }
   fcntl (FD_PIDFD, F_SETFD, FD_CLOEXEC);
-  fcntl (FD_READY, F_SETFD, FD_CLOEXEC);
-  dprintf (FD_READY, "pid %d\n", (int)getpid ());
   parse_args (argc, argv);
   if (chdir ("/") < 0)
     ready_fail ("chdir /: %s", strerror (errno));
   rules_load (1);
-  open_sandbox_sockets ();
+  R.udp_fd = take_socket (FD_UDP, SOCK_DGRAM);
+  R.tcp_fd = take_socket (FD_TCP, SOCK_STREAM);
   nft_open ();
   sigset_t sigs;
   sigemptyset (&sigs);
@@ -1278,8 +1243,6 @@ main (int argc, char **argv)
   R.tokens_at = R.log_at = now_ms ();
   R.log_budget = LOG_PER_10S;
   log_info ("listening on %s:53 for the sandbox, %zu upstreams", FK_RESOLVER_ADDR, R.n_up);
-  dprintf (FD_READY, "ok\n");
-  close (FD_READY);
 
   int status = 0;
   for (;;)
