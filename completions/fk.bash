@@ -103,11 +103,11 @@ _fk()
   # The global options, up to the verb.
   while [ "$i" -lt "$COMP_CWORD" ]; do
     case "${COMP_WORDS[i]}" in
-      --state-dir | --log-level | --remote | --remote-envd)
+      --state-dir | --log-level | --remote | --remote-envd | --oci-root)
         _fk_cmd+=("${COMP_WORDS[i]}" "${COMP_WORDS[i + 1]}")
         i=$((i + 2))
         ;;
-      --state-dir=* | --log-level=* | --remote=* | --remote-envd=*)
+      --state-dir=* | --log-level=* | --remote=* | --remote-envd=* | --oci-root=*)
         _fk_cmd+=("${COMP_WORDS[i]}")
         i=$((i + 1))
         ;;
@@ -121,12 +121,12 @@ _fk()
   done
   if [ -z "$verb" ]; then
     case "$prev" in
-      --state-dir) _fk_dirs "$cur"; return 0 ;;
+      --state-dir | --oci-root) _fk_dirs "$cur"; return 0 ;;
       --log-level) _fk_value fk "$prev" "$cur"; return 0 ;;
       --remote | --remote-envd) COMPREPLY=(); return 0 ;;
     esac
     if [[ $cur == -* ]]; then
-      COMPREPLY=($(compgen -W "--state-dir --log-level --remote --remote-envd --version --help" -- "$cur"))
+      COMPREPLY=($(compgen -W "--state-dir --log-level --remote --remote-envd --oci-root --version --help" -- "$cur"))
     else
       COMPREPLY=($(compgen -W "$_fk_verbs" -- "$cur"))
     fi

@@ -88,7 +88,7 @@ static void
 usage (FILE *out)
 {
   fprintf (out, "usage: fk [--state-dir DIR] [--log-level LEVEL] [--remote URL [--remote-envd URL]]"
-                " VERB [ARGS...]\n"
+                " [--oci-root DIR] VERB [ARGS...]\n"
                 "       fk --version | --help\n\nverbs (*: also with --remote):\n");
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     fprintf (out, "  %-10s %s%s\n", verbs[i].name, verbs[i].remote ? "* " : "", verbs[i].summary);
