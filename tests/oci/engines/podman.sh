@@ -192,7 +192,7 @@ run_cases() {
   prun -d --name "$f" --pids-limit 24 "$IMG" sh -c 'b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 20; }; b 7 2>/dev/null; sleep 20' >/dev/null 2>&1
   pid=$(pidof_ctr "$f")
   pdir=$(pids_dir "$pid" 2>/dev/null)
-  if retry_until 80 sh -c "grep -q '^max [1-9]' '$pdir/pids.events'"; then
+  if retry_until 300 sh -c "grep -q '^max [1-9]' '$pdir/pids.events'"; then
     cur=$(cat "$pdir/pids.current") max=$(cat "$pdir/pids.max") events=$(cat "$pdir/pids.events")
     if [ "$max" = 24 ] && [ "$cur" -le 24 ]; then
       ok "$(t --pids-limit 24: the fork bomb stops at the limit)"
