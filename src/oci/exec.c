@@ -306,12 +306,29 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, i
    the agent's children do not have already (they have the container's process's
    capabilities, no_new_privs, rlimits and groups). */
 static int
+same_rlimits (const fk_plan_process_t *a, const fk_plan_process_t *b)
+{
+  if (a->n_rlimits != b->n_rlimits)
+    return 0;
+  for (size_t i = 0; i < a->n_rlimits; i++)
+    {
+      size_t j = 0;
+      while (j < b->n_rlimits && b->rlimits[j].resource != a->rlimits[i].resource)
+        j++;
+      if (j == b->n_rlimits || b->rlimits[j].soft != a->rlimits[i].soft
+          || b->rlimits[j].hard != a->rlimits[i].hard)
+        return 0;
+    }
+  return 1;
+}
+
+static int
 agent_can_run (const oci_container_t *c, oci_status_t s, const fk_plan_process_t *container,
                const fk_plan_process_t *p)
 {
   return c->agent_socket != NULL && s == OCI_RUNNING && p->caps == container->caps
-         && p->no_new_privs == container->no_new_privs && p->n_groups == 0
-         && p->n_rlimits == container->n_rlimits;
+         && p->ambient == container->ambient && p->no_new_privs == container->no_new_privs
+         && p->n_groups == 0 && same_rlimits (p, container);
 }
 
 int
@@ -384,6 +401,7 @@ oci_exec (int argc, char **argv)
   fk_plan_t plan;
   fk_oci_info_t info;
   int have_plan = 0, status = 1, console_fd = -1, master = -1;
+  cleanup_free fk_plan_rlimit_t *container_rlimits = NULL; /* declared before any goto out */
   if (fk_cgroup_detect (NULL, &cg, &err) < 0)
     goto out;
   oci_status_t s = oci_container_status (&c, &cg);
@@ -397,8 +415,14 @@ oci_exec (int argc, char **argv)
     goto out;
   have_plan = 1;
   fk_plan_process_t *p = &plan.process;
-  fk_plan_process_t container
-      = { .caps = p->caps, .no_new_privs = p->no_new_privs, .n_rlimits = p->n_rlimits };
+  /* What the container's process has, to compare the exec'd one with (its own copy of the
+     rlimits: the process file replaces p's). */
+  container_rlimits = p->n_rlimits ? xmemdup (p->rlimits, p->n_rlimits * sizeof *p->rlimits) : NULL;
+  fk_plan_process_t container = { .caps = p->caps,
+                                  .ambient = p->ambient,
+                                  .no_new_privs = p->no_new_privs,
+                                  .rlimits = container_rlimits,
+                                  .n_rlimits = p->n_rlimits };
   p->inherit_stdio = 1;
   p->stdio = FK_INIT_STDIO_NULL;
   if (process)

@@ -60,6 +60,20 @@ if [ "${1:-}" = --suite ]; then
   grep -q '^out-ok' <<<"$out" && grep -q '^exit 42$' <<<"$out" && pass "exit code 42 and stdout passed through" || failc "exit code" "$out"
   "${RT[@]}" delete exit >/dev/null 2>&1
 
+  # capabilities of a user other than root: what it keeps across exec is its ambient set alone
+  # (the config's), not the effective and permitted sets a root process would keep
+  c5="['CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_DAC_OVERRIDE', 'CAP_KILL']"
+  b=$(bundle capsuser "c['process']['user'] = {'uid': 1000, 'gid': 1000}; c['process']['capabilities'] = {k: $c5 for k in ('bounding', 'effective', 'permitted', 'inheritable')}; c['process']['args'] = ['grep', '-E', '^Cap(Eff|Amb):', '/proc/self/status']")
+  out=$(run_case capsuser "$b")
+  grep -Eq '^CapEff:\s+0+$' <<<"$out" && grep -Eq '^CapAmb:\s+0+$' <<<"$out" \
+    && pass "a non-root process keeps no capability but its ambient ones across exec (none)" || failc "non-root caps" "$out"
+  "${RT[@]}" delete capsuser >/dev/null 2>&1
+  b=$(bundle capsamb "c['process']['user'] = {'uid': 1000, 'gid': 1000}; c['process']['capabilities'] = {k: $c5 for k in ('bounding', 'effective', 'permitted', 'inheritable')}; c['process']['capabilities']['ambient'] = ['CAP_KILL']; c['process']['args'] = ['grep', '-E', '^Cap(Eff|Amb):', '/proc/self/status']")
+  out=$(run_case capsamb "$b")
+  grep -Eq '^CapEff:\s+0+20$' <<<"$out" && grep -Eq '^CapAmb:\s+0+20$' <<<"$out" \
+    && pass "a non-root process keeps its ambient capabilities across exec (CAP_KILL)" || failc "non-root ambient caps" "$out"
+  "${RT[@]}" delete capsamb >/dev/null 2>&1
+
   # signals: the process's own handler, then a kill
   b=$(bundle sig "c['process']['args'] = ['sh', '-c', 'trap \"exit 5\" TERM; echo ready >/tmp/ready-$name; while :; do sleep 0.05; done']")
   rm -f "$work/rootfs/tmp/ready-$name"

@@ -459,7 +459,8 @@ fk_launch_confine (const fk_plan_t *plan, const fk_plan_process_t *p,
         return fk_error_wrap (err, "capabilities of uid %u", p->uid);
     }
   if (fk_caps_apply (p->caps, err) < 0
-      || ((p->uid || p->gid) && fk_caps_raise_ambient (p->caps, err) < 0))
+      || ((p->uid || p->gid)
+          && fk_caps_raise_ambient (p->ambient_exact ? p->caps & p->ambient : p->caps, err) < 0))
     return -1;
   if (p->no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return fk_error_set_errno (err, "no_new_privs");

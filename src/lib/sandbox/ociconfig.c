@@ -132,9 +132,10 @@ host_path (const char *bundle, const char *path)
 }
 
 /* Capabilities: the plan has one set for bounding, permitted, effective and inheritable; the
-   config's permitted and effective ones, within its bounding set. */
+   config's permitted and effective ones, within its bounding set. *ret_ambient: the config's
+   ambient set within those, all a uid other than 0 keeps across exec (as under runc). */
 static int
-caps_of (json_t *caps, uint64_t *ret, fk_error_t *err)
+caps_of (json_t *caps, uint64_t *ret, uint64_t *ret_ambient, fk_error_t *err)
 {
   static const char *const known[]
       = { "bounding", "effective", "permitted", "inheritable", "ambient", NULL };
@@ -169,6 +170,7 @@ caps_of (json_t *caps, uint64_t *ret, fk_error_t *err)
   if (has[0])
     mask &= sets[0];
   *ret = mask;
+  *ret_ambient = sets[4] & mask;
   return 0;
 }
 
@@ -295,9 +297,11 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
         }
     }
   json_t *caps = json_object_get (proc, "capabilities");
+  p->ambient_exact = 1;
+  p->ambient = 0;
   if (caps == NULL || json_is_null (caps))
     p->caps = 0;
-  else if (caps_of (caps, &p->caps, err) < 0)
+  else if (caps_of (caps, &p->caps, &p->ambient, err) < 0)
     return -1;
   json_t *rl = json_object_get (proc, "rlimits");
   if (rl && !json_is_null (rl))

@@ -136,6 +136,11 @@ typedef struct fk_plan_process
   int log_to_disk; /* stdout and stderr to `agent.log' on the disk (stdin /dev/null) */
   int no_new_privs;
   uint64_t caps; /* bounding, permitted, effective and inheritable: bit N is CAP N */
+  /* ambient_exact: a uid other than 0 keeps across exec only ambient (within caps), as an
+     OCI config's process.capabilities.ambient says; else (a sandbox's own user) all of caps.
+     Not in the plan's JSON form. */
+  int ambient_exact;
+  uint64_t ambient;
   fk_plan_rlimit_t *rlimits;
   size_t n_rlimits;
   uint32_t *groups; /* supplementary gids, inside the sandbox */
