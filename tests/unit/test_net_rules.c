@@ -140,6 +140,9 @@ allow_beats_deny_and_defaults (void **state)
   assert_int_equal (verdict (&r, "fd00:ec2::254"), FK_NET_VERDICT_ALLOW);
   assert_int_equal (verdict (&r, "fc00::1"), FK_NET_VERDICT_DEFAULT_DENY);
   assert_int_equal (verdict (&r, "fe80::1"), FK_NET_VERDICT_DEFAULT_DENY);
+  /* 10.0.0.5 through a NAT64 gateway (well-known prefix) or 6to4. */
+  assert_int_equal (verdict (&r, "64:ff9b::a00:5"), FK_NET_VERDICT_DEFAULT_DENY);
+  assert_int_equal (verdict (&r, "2002:a00:5::1"), FK_NET_VERDICT_DEFAULT_DENY);
   assert_int_equal (verdict (&r, "2001:db8::1"), FK_NET_VERDICT_ALLOW);
   assert_false (r.deny_all4);
   /* Names: everything resolves while some traffic is allowed. */

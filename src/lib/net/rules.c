@@ -23,11 +23,14 @@ const char *const fk_net_default_deny4[] = {
   "198.18.0.0/15",  "224.0.0.0/4",   "240.0.0.0/4",   NULL,
 };
 
-/* Unspecified, loopback, IPv4-mapped, local-use NAT64, discard, unique local (where a cloud's
-   IPv6 metadata address lives), link-local and multicast. */
+/* Unspecified, loopback, IPv4-mapped, NAT64 (the well-known prefix and the local-use one: a
+   NAT64 gateway on the path maps them onto IPv4, private ranges included), 6to4 (the same for
+   its embedded IPv4 address), discard, unique local (where a cloud's IPv6 metadata address
+   lives), link-local and multicast. Each may still be allowed by a rule. */
 const char *const fk_net_default_deny6[] = {
-  "::/128",   "::1/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "fc00::/7", "fe80::/10",
-  "ff00::/8", NULL,
+  "::/128",    "::1/128",  "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48",
+  "2002::/16", "100::/64", "fc00::/7",      "fe80::/10",    "ff00::/8",
+  NULL,
 };
 
 static size_t
