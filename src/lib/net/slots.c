@@ -85,6 +85,10 @@ fk_net_slot_alloc (int state_dirfd, const char *sandbox_id, unsigned max, unsign
   cleanup_close int table = open_table (state_dirfd, 1, err);
   if (table < 0)
     return -1;
+  /* The table's lock, as fk_net_slot_free takes it: a free that saw a slot file made here but
+     not yet written would take it for nobody's and remove it (two sandboxes on one slot). */
+  if (flock (table, LOCK_EX) < 0)
+    return fk_error_set_errno (err, "lock the network slot table");
   size_t len = strlen (sandbox_id);
   for (unsigned slot = 1; slot <= max; slot++)
     {
