@@ -316,6 +316,7 @@ oci_start (int argc, char **argv)
   if (oci_container_open (id, 0, &c, &err) < 0)
     return oci_fail (&err);
   int status = 1;
+  cleanup_free char *fifo = NULL; /* before any goto out, which frees it */
   if (detect (&cg, &err) < 0)
     goto out;
   oci_status_t s = oci_container_status (&c, &cg);
@@ -325,7 +326,7 @@ oci_start (int argc, char **argv)
                     oci_status_name (s));
       goto out;
     }
-  cleanup_free char *fifo = xasprintf ("%s/start.fifo", c.dir);
+  fifo = xasprintf ("%s/start.fifo", c.dir);
   if (fk_plan_release_start (fifo, &err) < 0)
     goto out;
   c.started = 1;

@@ -320,14 +320,14 @@ seccomp_install (void)
     }
   /* Sockets: IP (the upstreams) and netlink (nftables) only. */
   bad |= seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (socket), 1,
-                           SCMP_A0 (SCMP_CMP_EQ, AF_INET))
+                           SCMP_A0 (SCMP_CMP_EQ, AF_INET, 0))
          < 0;
   bad |= seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (socket), 1,
-                           SCMP_A0 (SCMP_CMP_EQ, AF_INET6))
+                           SCMP_A0 (SCMP_CMP_EQ, AF_INET6, 0))
          < 0;
   bad |= seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (socket), 2,
-                           SCMP_A0 (SCMP_CMP_EQ, AF_NETLINK),
-                           SCMP_A2 (SCMP_CMP_EQ, NETLINK_NETFILTER))
+                           SCMP_A0 (SCMP_CMP_EQ, AF_NETLINK, 0),
+                           SCMP_A2 (SCMP_CMP_EQ, NETLINK_NETFILTER, 0))
          < 0;
   /* Files: read only (the rules file on SIGHUP); root's uid can write what root owns. */
   int wflags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_PATH;

@@ -730,7 +730,6 @@ convert (json_t *o, const fk_oci_opts_t *opts, fk_plan_t *plan, fk_oci_info_t *i
       plan->hostname = xstrdup (hostname);
     }
   json_t *mounts = json_object_get (o, "mounts");
-  cleanup_strv char **dev_empty = NULL;
   if (mounts == NULL || json_is_null (mounts))
     {
       cleanup_json json_t *none = json_array ();
