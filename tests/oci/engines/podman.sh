@@ -189,7 +189,7 @@ run_cases() {
   expect_out "$(t --memory 16m: a 2 MB allocation runs)" 2000000 \
     prun --rm --memory 16m --memory-swap 16m "$IMG" sh -c 'x=$(head -c 2000000 /dev/zero | tr "\0" a); echo ${#x}'
   local f=eng-$rt-f pdir cur max events
-  prun -d --name "$f" --pids-limit 24 "$IMG" sh -c 'b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 20; }; b 7 2>/dev/null; sleep 20' >/dev/null 2>&1
+  prun -d --name "$f" --pids-limit 24 "$IMG" sh -c 'b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 20; }; b 7 2>/dev/null & exec sleep 60' >/dev/null 2>&1
   pid=$(pidof_ctr "$f")
   pdir=$(pids_dir "$pid" 2>/dev/null)
   if retry_until 300 sh -c "grep -q '^max [1-9]' '$pdir/pids.events'"; then
