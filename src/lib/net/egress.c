@@ -128,6 +128,14 @@ fk_net_slot_addrs (const fk_net_config_t *cfg, unsigned slot, char *addr4, char 
     host_addr6 (cfg, 1, a), inet_ntop (AF_INET6, a, gw6, INET6_ADDRSTRLEN);
 }
 
+void
+fk_net_slot_addr_bytes (const fk_net_config_t *cfg, unsigned slot, uint8_t addr4[4],
+                        uint8_t addr6[16])
+{
+  host_addr4 (cfg, slot + 1, addr4);
+  host_addr6 (cfg, slot + 1, addr6);
+}
+
 /* ---- nftables text ---- */
 
 typedef struct
@@ -156,56 +164,22 @@ out (buf_t *b, const char *fmt, ...)
   free (piece);
 }
 
-static int
-by_addr (const void *a, const void *b)
-{
-  const fk_net_rule_t *x = a, *y = b;
-  int c = memcmp (x->addr, y->addr, 16);
-  if (c)
-    return c;
-  return (int)x->prefix - (int)y->prefix;
-}
-
-static int
-contains (const fk_net_rule_t *outer, const fk_net_rule_t *inner)
-{
-  if (inner->prefix < outer->prefix)
-    return 0;
-  unsigned full = outer->prefix / 8, rest = outer->prefix % 8;
-  if (memcmp (outer->addr, inner->addr, full))
-    return 0;
-  if (rest == 0)
-    return 1;
-  uint8_t mask = (uint8_t)(0xffu << (8 - rest));
-  return (outer->addr[full] & mask) == (inner->addr[full] & mask);
-}
-
 /* "add element" for the address rules of kind in list, nested blocks dropped (an interval set
    takes no overlap), or nothing when there are none. */
 static void
 out_elements (buf_t *b, const char *set, const fk_net_rule_t *list, size_t n,
               fk_net_rule_kind_t kind)
 {
-  cleanup_free fk_net_rule_t *v = xcalloc (n + 1, sizeof *v);
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (list[i].kind == kind)
-      v[m++] = list[i];
+  cleanup_free fk_net_rule_t *v = NULL;
+  size_t m = fk_net_rules_blocks (list, n, kind, &v);
   if (m == 0)
     return;
-  qsort (v, m, sizeof *v, by_addr);
   out (b, "add element " TABLE " %s { ", set);
-  const fk_net_rule_t *last = NULL;
-  int first = 1;
   for (size_t i = 0; i < m; i++)
     {
-      if (last && contains (last, &v[i]))
-        continue;
-      last = &v[i];
       char text[64];
       inet_ntop (kind == FK_NET_RULE_ADDR4 ? AF_INET : AF_INET6, v[i].addr, text, sizeof text);
-      out (b, "%s%s/%u", first ? "" : ", ", text, v[i].prefix);
-      first = 0;
+      out (b, "%s%s/%u", i ? ", " : "", text, v[i].prefix);
     }
   out (b, " }\n");
 }
@@ -286,10 +260,18 @@ out_base (buf_t *b, const fk_net_config_t *cfg)
        net4, cfg->prefix4, net6, cfg->prefix6);
 }
 
-static const char *const chains[]
+const char *const fk_egress_chain_names[]
     = { "out", "in", "vout", "vin", "okout", "okin", "deny", "dropin", NULL };
-static const char *const counters[] = { "out", "in", "denied", "limited", NULL };
-static const char *const sets[] = { "allow4", "allow6", "deny4", "deny6", "dns4", "dns6", NULL };
+const char *const fk_egress_counters_names[] = { "out", "in", "denied", "limited", NULL };
+const char *const fk_egress_set_names[]
+    = { "allow4", "allow6", "deny4", "deny6", "dns4", "dns6", NULL };
+
+uint64_t
+fk_egress_burst (uint64_t bytes_per_sec)
+{
+  uint64_t burst = bytes_per_sec / 4;
+  return burst < 256 * 1024 ? 256 * 1024 : burst;
+}
 
 /* The verdict chain: judged by the remote address (field daddr for what the sandbox sends,
    saddr for replies to it); allowed goes to ok, denied to no. */
@@ -331,15 +313,15 @@ fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t 
   buf_t b = { 0 };
   if (with_base)
     out_base (&b, cfg);
-  for (size_t i = 0; counters[i]; i++)
-    out (&b, "add counter " TABLE " sb_%u_%s\n", n, counters[i]);
-  for (size_t i = 0; sets[i]; i++)
+  for (size_t i = 0; fk_egress_counters_names[i]; i++)
+    out (&b, "add counter " TABLE " sb_%u_%s\n", n, fk_egress_counters_names[i]);
+  for (size_t i = 0; fk_egress_set_names[i]; i++)
     out (&b, "add set " TABLE " sb_%u_%s { type %s; flags %s; }\nflush set " TABLE " sb_%u_%s\n", n,
-         sets[i], sets[i][strlen (sets[i]) - 1] == '4' ? "ipv4_addr" : "ipv6_addr",
-         sets[i][1] == 'n' ? "timeout" : "interval", n, sets[i]);
-  for (size_t i = 0; chains[i]; i++)
-    out (&b, "add chain " TABLE " sb_%u_%s\nflush chain " TABLE " sb_%u_%s\n", n, chains[i], n,
-         chains[i]);
+         fk_egress_set_names[i], fk_egress_set_names[i][strlen (fk_egress_set_names[i]) - 1] == '4' ? "ipv4_addr" : "ipv6_addr",
+         fk_egress_set_names[i][1] == 'n' ? "timeout" : "interval", n, fk_egress_set_names[i]);
+  for (size_t i = 0; fk_egress_chain_names[i]; i++)
+    out (&b, "add chain " TABLE " sb_%u_%s\nflush chain " TABLE " sb_%u_%s\n", n, fk_egress_chain_names[i], n,
+         fk_egress_chain_names[i]);
   char set[32];
   snprintf (set, sizeof set, "sb_%u_allow4", n);
   out_elements (&b, set, r.allow, r.n_allow, FK_NET_RULE_ADDR4);
@@ -360,9 +342,7 @@ fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t 
        n, a4, n, n, a6, n, n, n);
   if (eg->bytes_per_sec)
     {
-      uint64_t burst = eg->bytes_per_sec / 4;
-      if (burst < 256 * 1024)
-        burst = 256 * 1024;
+      uint64_t burst = fk_egress_burst (eg->bytes_per_sec);
       out (&b,
            "add rule " TABLE " sb_%u_out limit rate over %llu bytes/second burst %llu bytes "
            "counter name sb_%u_limited drop\n",
@@ -431,6 +411,14 @@ nft_run (const char *text, char **ret_output, fk_error_t *err)
   return ret;
 }
 
+char *
+fk_egress_nft_base_text (const fk_net_config_t *cfg)
+{
+  buf_t b = { 0 };
+  out_base (&b, cfg);
+  return b.s;
+}
+
 static uint32_t
 new_generation (void)
 {
@@ -444,44 +432,7 @@ new_generation (void)
 int
 fk_egress_replace (const fk_net_config_t *cfg, const fk_egress_t *eg, fk_error_t *err)
 {
-  cleanup_free char *text = NULL;
-  if (fk_egress_nft_text (cfg, eg, new_generation (), 0, &text, err) < 0)
-    return -1;
-  return nft_run (text, NULL, err);
-}
-
-/* Removes the slot's objects; none there is success (they are made and removed in one
-   transaction each: all are there or none). */
-static int
-nft_teardown (unsigned n, fk_error_t *err)
-{
-  buf_t b = { 0 };
-  out (&b, "list chain " TABLE " sb_%u_out\n", n);
-  fk_error_t local = FK_ERROR_INIT;
-  cleanup_free char *listing = NULL;
-  int there = nft_run (b.s, &listing, &local) == 0;
-  fk_error_clear (&local);
-  b.len = 0;
-  if (!there)
-    {
-      free (b.s);
-      return 0;
-    }
-  out (&b,
-       "delete element " TABLE " out_if { \"fkv%u\" }\n"
-       "delete element " TABLE " in_if { \"fkv%u\" }\n",
-       n, n);
-  for (size_t i = 0; chains[i]; i++)
-    out (&b, "flush chain " TABLE " sb_%u_%s\n", n, chains[i]);
-  for (size_t i = 0; chains[i]; i++)
-    out (&b, "delete chain " TABLE " sb_%u_%s\n", n, chains[i]);
-  for (size_t i = 0; sets[i]; i++)
-    out (&b, "delete set " TABLE " sb_%u_%s\n", n, sets[i]);
-  for (size_t i = 0; counters[i]; i++)
-    out (&b, "delete counter " TABLE " sb_%u_%s\n", n, counters[i]);
-  int r = nft_run (b.s, NULL, err);
-  free (b.s);
-  return r;
+  return fk_egress_nft_batch (cfg, eg, new_generation (), err);
 }
 
 /* ---- netlink ---- */
@@ -769,18 +720,22 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   write_sysctl ("/proc/sys/net/ipv4/ip_forward", "1");
   write_sysctl ("/proc/sys/net/ipv6/conf/all/forwarding", "1");
   /* The shared table is made (or remade) only when the sandbox's own objects cannot be made
-     without it: its base chains' rules are the same text every time, and rewriting them with
-     each sandbox costs the commit more than the sandbox's own. */
+     without it: its base chains' rules are the same every time, and rewriting them with each
+     sandbox costs the commit more than the sandbox's own. */
   uint32_t gen = new_generation ();
-  cleanup_free char *text = NULL, *with_base = NULL;
   fk_error_t first = FK_ERROR_INIT;
-  if (fk_egress_nft_text (cfg, eg, gen, 0, &text, err) < 0)
-    return -1;
-  if (nft_run (text, NULL, &first) < 0)
+  if (fk_egress_nft_batch (cfg, eg, gen, &first) < 0)
     {
+      int absent = first.code == ENOENT;
+      if (!absent)
+        {
+          fk_error_set (err, first.code, "%s", fk_error_message (&first));
+          fk_error_clear (&first);
+          return -1;
+        }
       fk_error_clear (&first);
-      if (fk_egress_nft_text (cfg, eg, gen, 1, &with_base, err) < 0
-          || nft_run (with_base, NULL, err) < 0)
+      cleanup_free char *base = fk_egress_nft_base_text (cfg);
+      if (nft_run (base, NULL, err) < 0 || fk_egress_nft_batch (cfg, eg, gen, err) < 0)
         return -1;
     }
 
@@ -842,7 +797,7 @@ out:
       fk_error_t ignored = FK_ERROR_INIT;
       if (made && host.nl)
         link_del (&host, ifname);
-      nft_teardown (n, &ignored);
+      fk_egress_nft_remove (n, &ignored);
       fk_error_clear (&ignored);
     }
   nl_close (&host);
@@ -867,7 +822,7 @@ fk_egress_teardown (unsigned slot, fk_error_t *err)
       return -1;
     }
   nl_close (&host);
-  return nft_teardown (slot, err);
+  return fk_egress_nft_remove (slot, err);
 }
 
 static void
@@ -892,8 +847,8 @@ int
 fk_egress_counters (unsigned slot, fk_egress_counters_t *ret, fk_error_t *err)
 {
   buf_t b = { 0 };
-  for (size_t i = 0; counters[i]; i++)
-    out (&b, "list counter " TABLE " sb_%u_%s\n", slot, counters[i]);
+  for (size_t i = 0; fk_egress_counters_names[i]; i++)
+    out (&b, "list counter " TABLE " sb_%u_%s\n", slot, fk_egress_counters_names[i]);
   cleanup_free char *text = NULL;
   int r = nft_run (b.s, &text, err);
   free (b.s);

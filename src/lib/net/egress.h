@@ -47,6 +47,10 @@ unsigned fk_net_config_slots (const fk_net_config_t *cfg);
 void fk_net_slot_addrs (const fk_net_config_t *cfg, unsigned slot, char *addr4, char *addr6,
                         char *gw4, char *gw6);
 
+/* The same as bytes: 4 and 16. */
+void fk_net_slot_addr_bytes (const fk_net_config_t *cfg, unsigned slot, uint8_t addr4[4],
+                             uint8_t addr6[16]);
+
 /* A sandbox's egress: its slot, rules (checked: fk_net_rules_parse) and limits. */
 typedef struct fk_egress
 {
@@ -62,6 +66,26 @@ typedef struct fk_egress
    Caller frees. */
 int fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen,
                         int with_base, char **ret_text, fk_error_t *err);
+
+/* The shared table alone (the base fk_egress_nft_text puts first). Caller frees. */
+char *fk_egress_nft_base_text (const fk_net_config_t *cfg);
+
+/* The sandbox's own objects (fk_egress_nft_text without the base: the same objects and rules)
+   made or replaced as one netlink batch built with libnftnl, with no cache fetched: one
+   transaction, one round trip. ENOENT when the shared table is not there. */
+int fk_egress_nft_batch (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen,
+                         fk_error_t *err);
+
+/* Removes the slot's own objects in one batch; none there is success. */
+int fk_egress_nft_remove (unsigned slot, fk_error_t *err);
+
+/* The names of a sandbox's chains, sets and counters (sb_<N>_<name>), NULL-terminated. */
+extern const char *const fk_egress_chain_names[];
+extern const char *const fk_egress_set_names[];
+extern const char *const fk_egress_counters_names[];
+
+/* The burst the bandwidth limit allows (a quarter second's worth, at least 256 KiB). */
+uint64_t fk_egress_burst (uint64_t bytes_per_sec);
 
 /* Makes the sandbox's rules, then its veth pair with eth0 in the network namespace netns_fd,
    addresses, routes and loopback there. On failure what it made is undone. */

@@ -354,3 +354,45 @@ fk_net_rules_addr_verdict (const fk_net_rules_t *rules, int family, const void *
       return FK_NET_VERDICT_DENY;
   return in_defaults (family, a) ? FK_NET_VERDICT_DEFAULT_DENY : FK_NET_VERDICT_ALLOW;
 }
+
+static int
+by_addr (const void *a, const void *b)
+{
+  const fk_net_rule_t *x = a, *y = b;
+  int c = memcmp (x->addr, y->addr, 16);
+  if (c)
+    return c;
+  return (int)x->prefix - (int)y->prefix;
+}
+
+size_t
+fk_net_rules_blocks (const fk_net_rule_t *list, size_t n, fk_net_rule_kind_t kind,
+                     fk_net_rule_t **ret)
+{
+  *ret = NULL;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    m += list[i].kind == kind;
+  if (m == 0)
+    return 0;
+  fk_net_rule_t *v = xcalloc (m, sizeof *v);
+  m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (list[i].kind == kind)
+      v[m++] = list[i];
+  qsort (v, m, sizeof *v, by_addr);
+  /* Sorted so, a block inside another comes after it (same network, longer prefix, or a
+     network within it), before any block beyond it. */
+  int family = kind == FK_NET_RULE_ADDR6 ? AF_INET6 : AF_INET;
+  size_t k = 0;
+  for (size_t i = 0; i < m; i++)
+    {
+      if (k > 0 && v[i].prefix >= v[k - 1].prefix && addr_in (&v[k - 1], family, v[i].addr))
+        continue;
+      v[k] = v[i];
+      v[k].name = NULL;
+      k++;
+    }
+  *ret = v;
+  return k;
+}

@@ -87,6 +87,12 @@ typedef enum
 fk_net_verdict_t fk_net_rules_addr_verdict (const fk_net_rules_t *rules, int family,
                                             const void *addr);
 
+/* The address rules of kind (ADDR4 or ADDR6) in list as an interval set takes them: sorted by
+   address, a block within another dropped (CIDR blocks nest or are apart). Returns how many;
+   *ret (caller frees; NULL when none) holds them, names not copied. */
+size_t fk_net_rules_blocks (const fk_net_rule_t *list, size_t n, fk_net_rule_kind_t kind,
+                            fk_net_rule_t **ret);
+
 /* The default-denied ranges, NULL-terminated CIDR texts. */
 extern const char *const fk_net_default_deny4[];
 extern const char *const fk_net_default_deny6[];
