@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 34
+plan 35
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 34); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 35); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -173,6 +173,19 @@ check "a sandbox whose lo is down gets it up; sets nftables refuses: an allowed 
   test "$out" = "2 | 0 203.0.113.66/300"
 "$SPAWN" --stop "$pid2"
 check "fk_resolver_stop ends it" wait_for sh -c "! kill -0 $pid2 2>/dev/null"
+
+# Sandboxes on subnets outside the private ranges: a name leading into them does not open them.
+inn $HOST nft add set inet firkin sb_8_dns4 '{ type ipv4_addr; flags timeout; }'
+inn $HOST nft add set inet firkin sb_8_dns6 '{ type ipv6_addr; flags timeout; }'
+"$SPAWN" --rules "$tmp/rules3" allow allowed.test allow wild.test allow a.wild.test allow 203.0.113.8 deny 0.0.0.0/0
+pid3=$(FIRKIN_NET_SUBNET4=203.0.113.0/28 FIRKIN_NET_SUBNET6=2001:db8::/120 inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$tmp/rules3" "inet firkin" sb_8_dns4 sb_8_dns6 198.51.100.1 "$tmp/r3.log")
+on_exit "[ -n '$pid3' ] && kill $pid3"
+out="$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A) | $(inn $SB2 $DNSQ 127.0.0.53 allowed.test AAAA) | $(inn $SB2 $DNSQ 127.0.0.53 a.wild.test A)"
+s8=$(inn $HOST nft list set inet firkin sb_8_dns4; inn $HOST nft list set inet firkin sb_8_dns6)
+check "sandboxes on 203.0.113.0/28 and 2001:db8::/120: allowed names answered ($out) but their addresses there stay out of the sets; one an address rule allows gets in" \
+  sh -c "[ '$out' = '0 203.0.113.7/300 | 0 2001:db8::7/300 | 0 203.0.113.8/300' ] && ! echo '$s8' | grep -q '203.0.113.7 ' && ! echo '$s8' | grep -q '2001:db8::7 ' && echo '$s8' | grep -q '203.0.113.8 '"
+"$SPAWN" --stop "$pid3"
+wait_for sh -c "! kill -0 $pid3 2>/dev/null"
 
 # Spawn errors.
 dead=$(sh -c 'echo $$')

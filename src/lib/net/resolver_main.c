@@ -36,6 +36,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "net/dns.h"
+#include "net/egress.h"
 #include "net/resolver.h"
 #include "net/rules.h"
 
@@ -106,6 +107,7 @@ static struct
   size_t n_up;
   unsigned timeout_ms;
   fk_net_rules_t rules;
+  fk_net_config_t net; /* the sandboxes' subnets */
   int udp_fd, tcp_fd, sig_fd;
   struct nft_ctx *nft;
   pending_t pending[PENDING_MAX];
@@ -642,10 +644,21 @@ bound_ttl (uint32_t ttl)
 static int
 may_learn (int family, const uint8_t *addr)
 {
+  /* The sandboxes' own subnets (in whatever range they are configured, private or not): only
+     an address rule lets a name lead there, as the firewall's default-denied sets have it. */
+  int v6 = family == AF_INET6;
+  const uint8_t *net = v6 ? R.net.net6 : R.net.net4;
+  unsigned prefix = v6 ? R.net.prefix6 : R.net.prefix4;
+  uint8_t mask = (uint8_t)(0xffu << (8 - prefix % 8));
+  int in_sandboxes = memcmp (net, addr, prefix / 8) == 0
+                     && (prefix % 8 == 0 || (net[prefix / 8] & mask) == (addr[prefix / 8] & mask));
   static const fk_net_rules_t none;
-  if (fk_net_rules_addr_verdict (&none, family, addr) != FK_NET_VERDICT_DEFAULT_DENY)
+  if (!in_sandboxes && fk_net_rules_addr_verdict (&none, family, addr) != FK_NET_VERDICT_DEFAULT_DENY)
     return 1;
-  return fk_net_rules_addr_verdict (&R.rules, family, addr) == FK_NET_VERDICT_ALLOW;
+  /* Allowed by an address rule (not merely not denied). */
+  fk_net_rules_t only_allow
+      = { .allow = R.rules.allow, .n_allow = R.rules.n_allow, .deny_all4 = 1, .deny_all6 = 1 };
+  return fk_net_rules_addr_verdict (&only_allow, family, addr) == FK_NET_VERDICT_ALLOW;
 }
 
 /* The upstream's answer to p: checked, its addresses into the sets, then to the sandbox. */
@@ -1221,6 +1234,9 @@ main (int argc, char **argv)
     }
   fcntl (FD_PIDFD, F_SETFD, FD_CLOEXEC);
   parse_args (argc, argv);
+  fk_error_t cfg_err = FK_ERROR_INIT;
+  if (fk_net_config_load (&R.net, &cfg_err) < 0)
+    ready_fail ("%s", fk_error_message (&cfg_err));
   if (chdir ("/") < 0)
     ready_fail ("chdir /: %s", strerror (errno));
   rules_load (1);
