@@ -38,13 +38,18 @@ typedef enum
    allow_out domain names ("example.com", "*.example.com"); allow beats deny; "0.0.0.0/0" in
    deny_out denies everything; private, shared, link-local (the cloud metadata address) and
    loopback ranges are denied unless allowed. At most 4096 rules in all. */
+/* The connection limit of an egress sandbox whose spec names none. */
+#define FK_NETWORK_MAX_CONNECTIONS 4096u
+
 typedef struct fk_data_plane_spec
 {
   fk_data_plane_kind_t kind;
   const char *const *allow_out;  /* NULL-terminated, may be NULL */
   const char *const *deny_out;   /* NULL-terminated, may be NULL */
   uint64_t egress_bytes_per_sec; /* the sandbox's outgoing bandwidth; 0: no limit */
-  uint64_t max_connections;      /* connections the sandbox may have open at once; 0: no limit */
+  uint64_t max_connections;      /* connections the sandbox may have open at once; 0: the
+                                    default, FK_NETWORK_MAX_CONNECTIONS (there is no "unlimited":
+                                    the host's connection tracking table is shared) */
 } fk_data_plane_spec_t;
 
 /* The seccomp profile: an allow list no looser than the default container profile (syscalls
@@ -294,12 +299,13 @@ int fk_sandbox_wait (fk_sandbox_t *sb, int *ret_status, fk_error_t *err);
 typedef struct fk_sandbox_network
 {
   fk_data_plane_kind_t kind;
-  char *interface;              /* EGRESS: the host end of its veth pair, "fkv<N>"; else NULL */
-  char *addr4, *addr6;          /* EGRESS: its addresses (on eth0 inside); else NULL */
-  char *gateway4, *gateway6;    /* EGRESS: its default routes' gateways; else NULL */
-  char *resolver;               /* EGRESS: the resolver its /etc/resolv.conf names; else NULL */
-  char **allow_out, **deny_out; /* its rules now, NULL-terminated (maybe empty) */
-  uint64_t egress_bytes_per_sec, max_connections; /* its limits (0: none) */
+  char *interface;               /* EGRESS: the host end of its veth pair, "fkv<N>"; else NULL */
+  char *addr4, *addr6;           /* EGRESS: its addresses (on eth0 inside); else NULL */
+  char *gateway4, *gateway6;     /* EGRESS: its default routes' gateways; else NULL */
+  char *resolver;                /* EGRESS: the resolver its /etc/resolv.conf names; else NULL */
+  char **allow_out, **deny_out;  /* its rules now, NULL-terminated (maybe empty) */
+  uint64_t egress_bytes_per_sec; /* its bandwidth limit (0: none) */
+  uint64_t max_connections;      /* its connection limit, in effect */
   /* Counters since it started (or since its rules last changed, for limited): packets and
      bytes it sent and received, packets the rules denied (spoofed ones included), packets over
      its bandwidth or connection limit. */

@@ -89,7 +89,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 38
+plan 39
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -159,6 +159,8 @@ bad_network() {
     && "$FK" inspect "$a" | grep -q '"deny_out": \[\]'
 }
 check "fk network: a bad rule is refused, the rules stay" bad_network
+check "without --max-connections the default limit holds, shown by fk inspect" \
+  sh -c "'$FK' inspect '$a' | grep -q '\"max_connections\": 4096'"
 bad_create() {
   local n; n=$("$FK" ls -q | wc -l)
   ! "$FK" create --rootfs "$rootfs" --network egress --allow-out 'a b.com' 2>"$tmp/bad2.err" \

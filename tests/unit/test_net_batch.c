@@ -113,10 +113,17 @@ static void
 same_rules (void **state)
 {
   (void)state;
-  const char *allow[] = { "10.1.0.0/16", "10.1.2.3",        "2001:db8::/32",
-                          "example.com", "*.example.org",   "93.184.216.34",
-                          "255.255.255.255", "ffff::/16",   "128.0.0.0/1",
-                          "10.2.0.0/16", NULL };
+  const char *allow[] = { "10.1.0.0/16",
+                          "10.1.2.3",
+                          "2001:db8::/32",
+                          "example.com",
+                          "*.example.org",
+                          "93.184.216.34",
+                          "255.255.255.255",
+                          "ffff::/16",
+                          "128.0.0.0/1",
+                          "10.2.0.0/16",
+                          NULL };
   const char *deny[] = { "0.0.0.0/0", NULL };
   fk_egress_t eg = {
     .slot = 7, .allow_out = allow, .deny_out = deny, .bytes_per_sec = 1 << 20, .max_connections = 5
@@ -143,8 +150,8 @@ many_rules (void **state)
   };
   char **deny = xcalloc (N + 1, sizeof *deny);
   for (unsigned i = 0; i < N; i++)
-    deny[i] = i % 2 ? xasprintf ("2001:db8:%x::/48", i) : xasprintf ("100.%u.%u.0/24", i / 256,
-                                                                      i % 256);
+    deny[i] = i % 2 ? xasprintf ("2001:db8:%x::/48", i)
+                    : xasprintf ("100.%u.%u.0/24", i / 256, i % 256);
   fk_egress_t eg = { .slot = 3, .deny_out = (const char *const *)deny };
   check_same (&eg);
   for (unsigned i = 0; i < N; i++)

@@ -218,6 +218,11 @@ nft_text (void **state)
   assert_non_null (strstr (text, "ct mark != 42 jump sb_7_vout"));
   assert_non_null (strstr (text, "\"fkv7\" : goto sb_7_out"));
   assert_null (strstr (text, "add table")); /* no base */
+  /* No limit asked: the default one, never none (the connection tracking table is shared). */
+  fk_egress_t plain = { .slot = 8 };
+  cleanup_free char *plain_text = NULL;
+  assert_int_equal (fk_egress_nft_text (&cfg, &plain, 42, 0, &plain_text, &err), 0);
+  assert_non_null (strstr (plain_text, "sb_8_okout ct state new ct count over 4096 "));
   /* The shared table denies the sandboxes' own subnet by default, whatever range it is in. */
   setenv ("FIRKIN_NET_SUBNET4", "198.51.100.0/24", 1);
   assert_int_equal (fk_net_config_load (&cfg, &err), 0);

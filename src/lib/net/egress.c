@@ -317,11 +317,13 @@ fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t 
     out (&b, "add counter " TABLE " sb_%u_%s\n", n, fk_egress_counters_names[i]);
   for (size_t i = 0; fk_egress_set_names[i]; i++)
     out (&b, "add set " TABLE " sb_%u_%s { type %s; flags %s; }\nflush set " TABLE " sb_%u_%s\n", n,
-         fk_egress_set_names[i], fk_egress_set_names[i][strlen (fk_egress_set_names[i]) - 1] == '4' ? "ipv4_addr" : "ipv6_addr",
+         fk_egress_set_names[i],
+         fk_egress_set_names[i][strlen (fk_egress_set_names[i]) - 1] == '4' ? "ipv4_addr"
+                                                                            : "ipv6_addr",
          fk_egress_set_names[i][1] == 'n' ? "timeout" : "interval", n, fk_egress_set_names[i]);
   for (size_t i = 0; fk_egress_chain_names[i]; i++)
-    out (&b, "add chain " TABLE " sb_%u_%s\nflush chain " TABLE " sb_%u_%s\n", n, fk_egress_chain_names[i], n,
-         fk_egress_chain_names[i]);
+    out (&b, "add chain " TABLE " sb_%u_%s\nflush chain " TABLE " sb_%u_%s\n", n,
+         fk_egress_chain_names[i], n, fk_egress_chain_names[i]);
   char set[32];
   snprintf (set, sizeof set, "sb_%u_allow4", n);
   out_elements (&b, set, r.allow, r.n_allow, FK_NET_RULE_ADDR4);
@@ -353,11 +355,10 @@ fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t 
        "add rule " TABLE " sb_%u_out counter name sb_%u_out\n",
        n, gen, n, n, n);
   out_verdict (&b, n, &r, "vout", "daddr", "okout", "deny");
-  if (eg->max_connections)
-    out (&b,
-         "add rule " TABLE " sb_%u_okout ct state new ct count over %llu counter name "
-         "sb_%u_limited reject with icmpx type admin-prohibited\n",
-         n, (unsigned long long)eg->max_connections, n);
+  out (&b,
+       "add rule " TABLE " sb_%u_okout ct state new ct count over %llu counter name "
+       "sb_%u_limited reject with icmpx type admin-prohibited\n",
+       n, (unsigned long long)fk_egress_max_connections (eg->max_connections), n);
   out (&b,
        "add rule " TABLE " sb_%u_okout ct mark set %u\n"
        "add rule " TABLE " sb_%u_deny counter name sb_%u_denied meta l4proto tcp reject with tcp "

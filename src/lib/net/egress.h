@@ -58,7 +58,7 @@ typedef struct fk_egress
   const char *const *allow_out; /* NULL-terminated, may be NULL */
   const char *const *deny_out;
   uint64_t bytes_per_sec;   /* 0: no limit */
-  uint64_t max_connections; /* 0: no limit */
+  uint64_t max_connections; /* 0: FK_NET_MAX_CONNECTIONS */
 } fk_egress_t;
 
 /* The nftables commands that make (or replace: the same text) the sandbox's chains, sets and
@@ -83,6 +83,16 @@ int fk_egress_nft_remove (unsigned slot, fk_error_t *err);
 extern const char *const fk_egress_chain_names[];
 extern const char *const fk_egress_set_names[];
 extern const char *const fk_egress_counters_names[];
+
+/* The connection limit when none is asked: one sandbox opening flows without end cannot fill
+   the host's connection tracking table, which every sandbox shares (its default size is in the
+   hundreds of thousands). */
+#define FK_NET_MAX_CONNECTIONS 4096u
+static inline uint64_t
+fk_egress_max_connections (uint64_t asked)
+{
+  return asked ? asked : FK_NET_MAX_CONNECTIONS;
+}
 
 /* The burst the bandwidth limit allows (a quarter second's worth, at least 256 KiB). */
 uint64_t fk_egress_burst (uint64_t bytes_per_sec);

@@ -87,8 +87,8 @@ batch_msg (batch_t *bt, uint16_t type, uint16_t flags, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (bt->what[bt->n_what++], sizeof *bt->what, fmt, ap);
   va_end (ap);
-  bt->last = nftnl_nlmsg_build_hdr (nftnl_batch_buffer (bt->b), type, NFPROTO_INET, flags,
-                                    bt->seq++);
+  bt->last
+      = nftnl_nlmsg_build_hdr (nftnl_batch_buffer (bt->b), type, NFPROTO_INET, flags, bt->seq++);
   return bt->last;
 }
 
@@ -218,8 +218,7 @@ add_set (batch_t *bt, const char *name, int v6, int timeout)
   nftnl_set_set_u32 (s, NFTNL_SET_ID, ++bt->set_id);
   struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc (64);
   nftnl_udata_put_u32 (ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG_ENDIAN);
-  nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (ud),
-                      nftnl_udata_buf_len (ud));
+  nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (ud), nftnl_udata_buf_len (ud));
   nftnl_udata_buf_free (ud);
   struct nlmsghdr *h = batch_msg (bt, NFT_MSG_NEWSET, NLM_F_CREATE, "add set %s", name);
   nftnl_set_nlmsg_build_payload (h, s);
@@ -231,9 +230,8 @@ add_set (batch_t *bt, const char *name, int v6, int timeout)
 static void
 set_elems_msg (batch_t *bt, struct nftnl_set *s, uint16_t type, const char *what)
 {
-  struct nlmsghdr *h
-      = batch_msg (bt, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, "%s %s", what,
-                   nftnl_set_get_str (s, NFTNL_SET_NAME));
+  struct nlmsghdr *h = batch_msg (bt, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, "%s %s",
+                                  what, nftnl_set_get_str (s, NFTNL_SET_NAME));
   nftnl_set_elems_nlmsg_build_payload (h, s);
   batch_next (bt);
 }
@@ -656,17 +654,17 @@ sandbox_rules (batch_t *bt, const fk_net_config_t *cfg, const fk_egress_t *eg,
   r_judge (bt, n, "out", IP_CT_DIR_ORIGINAL, gen, "vout");
   r_count (bt, n, "out", "out");
   r_verdict (bt, n, "vout", rules, 1, "okout", "deny");
-  if (eg->max_connections)
-    {
-      rule_t r = rule (n, "okout");
-      x_ct_state (r, NF_CT_STATE_BIT (IP_CT_NEW));
-      struct nftnl_expr *e = x_new (r, "connlimit");
-      nftnl_expr_set_u32 (e, NFTNL_EXPR_CONNLIMIT_COUNT, (uint32_t)eg->max_connections);
-      nftnl_expr_set_u32 (e, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
-      x_counter (r, "limited");
-      x_reject (r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
-      rule_add (bt, r);
-    }
+  {
+    rule_t r = rule (n, "okout");
+    x_ct_state (r, NF_CT_STATE_BIT (IP_CT_NEW));
+    struct nftnl_expr *e = x_new (r, "connlimit");
+    nftnl_expr_set_u32 (e, NFTNL_EXPR_CONNLIMIT_COUNT,
+                        (uint32_t)fk_egress_max_connections (eg->max_connections));
+    nftnl_expr_set_u32 (e, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
+    x_counter (r, "limited");
+    x_reject (r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    rule_add (bt, r);
+  }
   r_mark (bt, n, "okout", gen);
   rule_t r = rule (n, "deny");
   x_counter (r, "denied");

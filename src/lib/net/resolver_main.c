@@ -653,7 +653,8 @@ may_learn (int family, const uint8_t *addr)
   int in_sandboxes = memcmp (net, addr, prefix / 8) == 0
                      && (prefix % 8 == 0 || (net[prefix / 8] & mask) == (addr[prefix / 8] & mask));
   static const fk_net_rules_t none;
-  if (!in_sandboxes && fk_net_rules_addr_verdict (&none, family, addr) != FK_NET_VERDICT_DEFAULT_DENY)
+  if (!in_sandboxes
+      && fk_net_rules_addr_verdict (&none, family, addr) != FK_NET_VERDICT_DEFAULT_DENY)
     return 1;
   /* Allowed by an address rule (not merely not denied). */
   fk_net_rules_t only_allow

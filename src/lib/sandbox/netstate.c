@@ -153,7 +153,7 @@ fk_sandbox_network (fk_sandbox_t *sb, fk_sandbox_network_t **ret_net, fk_error_t
   if (net->kind == FK_DATA_PLANE_EGRESS)
     {
       net->egress_bytes_per_sec = dp->egress_bytes_per_sec;
-      net->max_connections = dp->max_connections;
+      net->max_connections = fk_egress_max_connections (dp->max_connections);
       net->resolver = xstrdup (FK_NETWORK_RESOLVER);
     }
   if (net->kind == FK_DATA_PLANE_EGRESS && st->net_slot)
@@ -188,3 +188,6 @@ fk_sandbox_network (fk_sandbox_t *sb, fk_sandbox_network_t **ret_net, fk_error_t
   *ret_net = net;
   return 0;
 }
+
+_Static_assert(FK_NET_MAX_CONNECTIONS == FK_NETWORK_MAX_CONNECTIONS,
+               "the public default connection limit is the egress plane's");
