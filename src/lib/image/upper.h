@@ -11,6 +11,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "image/layer.h"
 
 typedef struct fk_upper_opts
 {
@@ -31,6 +32,10 @@ typedef struct fk_upper_opts
      that changed nothing gives an empty layer. */
   const int *lower_fds;
   size_t n_lower;
+  /* When set, every entry also goes, as it is written, into this writer's tree (which then
+     holds what the tar unpacks to: the layer unpacked in the same pass, its data read once).
+     The caller finishes and frees it. */
+  fk_layer_writer_t *tree;
 } fk_upper_opts_t;
 
 typedef struct fk_upper_stats
