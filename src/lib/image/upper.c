@@ -19,6 +19,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "image/blobsink.h"
 #include "image/layer.h"
 
 #define OVL_PREFIX "trusted.overlay."
@@ -40,9 +41,7 @@ typedef struct capture
 {
   const fk_upper_opts_t *opts;
   struct archive *a;
-  int outfd;
-  fk_sha256_t *sha;
-  uint64_t tar_size;
+  fk_blobsink_t *out; /* the tar's bytes: hashed and written by a second thread */
   fk_error_t write_err;
   int write_failed;
   int discard; /* failed: what the archive still writes on its way out goes nowhere */
@@ -64,13 +63,11 @@ out_write (struct archive *a, void *data, const void *buf, size_t len)
   capture_t *c = data;
   if (c->discard)
     return (la_ssize_t)len;
-  if (fk_write_all (c->outfd, buf, len, &c->write_err) < 0)
+  if (fk_blobsink_write (c->out, buf, len, &c->write_err) < 0)
     {
       c->write_failed = 1;
       return -1;
     }
-  fk_sha256_update (c->sha, buf, len);
-  c->tar_size += len;
   return (la_ssize_t)len;
 }
 
@@ -594,10 +591,9 @@ fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper
     opts = &defaults;
   cleanup_free capture_t *c = xcalloc (1, sizeof *c);
   c->opts = opts;
-  c->outfd = outfd;
+  c->out = fk_blobsink_new (outfd, opts->direct);
   c->max_bytes = opts->max_bytes ? opts->max_bytes : FK_LAYER_DEFAULT_MAX_SIZE;
   c->max_entries = opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES;
-  c->sha = fk_sha256_new ();
   int rc = -1;
   cleanup_close int root = fk_openat2 (upperfd, ".", O_RDONLY | O_DIRECTORY, 0, RESOLVE_UPPER);
   struct archive *a = archive_write_new ();
@@ -627,12 +623,16 @@ fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper
       archive_fail (c, "/", err);
       goto out;
     }
+  char diff_id[FK_DIGEST_STR_LEN];
+  uint64_t tar_size = 0;
+  if (fk_blobsink_finish (c->out, diff_id, &tar_size, err) < 0)
+    goto out;
   rc = 0;
   if (ret_stats)
     {
       *ret_stats = c->stats;
-      ret_stats->tar_size = c->tar_size;
-      fk_sha256_final (c->sha, ret_stats->diff_id);
+      ret_stats->tar_size = tar_size;
+      memcpy (ret_stats->diff_id, diff_id, sizeof diff_id);
     }
 out:
   /* A failed archive must not write its end marker on the way out (archive_write_fail would
@@ -645,8 +645,7 @@ out:
   for (size_t i = 0; i < c->n_links; i++)
     free (c->links[i].path);
   free (c->links);
-  if (c->sha)
-    fk_sha256_free (c->sha);
+  fk_blobsink_free (c->out);
   fk_error_clear (&c->write_err);
   return rc;
 }

@@ -192,6 +192,7 @@ capture_layer (fk_store_t *store, const fk_sandbox_state_t *st, const fk_sandbox
     .lower_fds = lower,
     .n_lower = n,
     .tree = ret->tree,
+    .direct = 1,
   };
   if (fk_upper_to_layer (cap->upperfd, &uo, out, &ret->stats, err) < 0)
     goto out;
