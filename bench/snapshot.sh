@@ -17,7 +17,10 @@
 #      (1000), FIRKIN_BENCH_SNAPSHOT_MIB (100), FIRKIN_BENCH_FORK_COUNT (20),
 #      FIRKIN_BENCH_FORK_ROUNDS (5), FIRKIN_BENCH_BUILD_RUNS (cold builds a side, 5),
 #      FIRKIN_BENCH_BUILD_CACHED_RUNS (20), FIRKIN_BENCH_PAUSE_RUNS (10),
-#      FIRKIN_BENCH_ARTIFACT (default ./snapshot.json), FIRKIN_BENCH_NO_PEERS=1 (firkin only)
+#      FIRKIN_BENCH_ARTIFACT (default ./snapshot.json), FIRKIN_BENCH_NO_PEERS=1 (firkin only),
+#      FIRKIN_BENCH_ONLY=snapshot (the snapshot figure alone), FIRKIN_BENCH_SNAPSHOT_BASELINE
+#      (another fk, e.g. an earlier build with its fk-image beside it, whose snapshots alternate
+#      with FK's and podman's in the same run: a before/after on a shared machine)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 FK=${1:-${FK:-$top/build/src/cli/fk}}
@@ -30,11 +33,18 @@ forkpool=$build/bench/forkpool
 artifact=$(readlink -f "${FIRKIN_BENCH_ARTIFACT:-$PWD/snapshot.json}")
 peers=1
 [ "${FIRKIN_BENCH_NO_PEERS:-0}" = 1 ] && peers=0
+only=${FIRKIN_BENCH_ONLY:-}
+case "$only" in "" | snapshot) ;; *) echo "bench/snapshot: FIRKIN_BENCH_ONLY=$only: only \`snapshot' is known" >&2; exit 1 ;; esac
+baseline=${FIRKIN_BENCH_SNAPSHOT_BASELINE:-}
+if [ -n "$baseline" ]; then
+  baseline=$(readlink -f "$baseline")
+  [ -x "$baseline" ] || { echo "bench/snapshot: baseline $baseline not executable" >&2; exit 1; }
+fi
 for t in python3 unshare; do
   command -v $t >/dev/null || { echo "bench/snapshot: $t not installed" >&2; exit 1; }
 done
 if [ $peers = 1 ]; then
-  for t in podman buildah; do
+  for t in podman $([ -z "$only" ] && echo buildah); do
     command -v $t >/dev/null || { echo "bench/snapshot: $t not installed (FIRKIN_BENCH_NO_PEERS=1 to skip the peers)" >&2; exit 1; }
   done
 fi
@@ -86,8 +96,10 @@ export work
 if [ $peers = 1 ]; then
   peer podman pull -q "oci:$work/oci:busybox" >/dev/null
   peer podman tag "$(peer podman images -q | head -1)" localhost/bb:latest
-  peer buildah pull -q "oci:$work/oci:busybox" >/dev/null
-  peer buildah tag "$(peer buildah images -q | head -1)" localhost/bb:latest
+  if [ -z "$only" ]; then
+    peer buildah pull -q "oci:$work/oci:busybox" >/dev/null
+    peer buildah tag "$(peer buildah images -q | head -1)" localhost/bb:latest
+  fi
 fi
 # The build: 5 steps on the same base.
 mkdir -p "$work/ctx/app"
@@ -103,10 +115,10 @@ DF
 sed 's|^FROM bb$|FROM localhost/bb:latest|' "$work/ctx/Dockerfile.fk" >"$work/ctx/Dockerfile.buildah"
 printf 'Dockerfile.*\n' >"$work/ctx/.dockerignore"
 
-python3 - "$FK" "$forkpool" "$work" "$artifact" "$peers" <<'PY'
+python3 - "$FK" "$forkpool" "$work" "$artifact" "$peers" "$only" "$baseline" <<'PY'
 import json, os, shutil, subprocess, sys, time
 
-fk, forkpool, work, artifact, peers = sys.argv[1:6]
+fk, forkpool, work, artifact, peers, only, baseline = sys.argv[1:8]
 peers = peers == "1"
 env = lambda k, d: int(os.environ.get(k, d))
 snap_runs = env("FIRKIN_BENCH_SNAPSHOT_RUNS", 5)
@@ -140,12 +152,12 @@ def peer(tool, *args):
 def say(msg):
     print(f"bench/snapshot: {msg}", file=sys.stderr, flush=True)
 
-def firkin_snapshot(i):
+def firkin_snapshot(i, snap_fk=fk, tag=""):
     sb = run([fk, "create", "bb"])
     run([fk, "exec", sb, "--", "sh", "-c", gen])
     # What earlier runs wrote (either side's) is written back first, not during the timing.
     subprocess.run(["sync"])
-    ms = timed([fk, "snapshot", sb, "--id", f"bench-snap-{i}"])
+    ms = timed([snap_fk, "snapshot", sb, "--id", f"bench-snap{tag}-{i}"])
     run([fk, "rm", "-f", sb])
     # The snapshots are kept until the end, as podman's images are: removing 1,000 files a run
     # from the state dir's ext4 makes its next inode allocations slower (it skips recently
@@ -204,20 +216,21 @@ def buildah_cold(i):
                       CONTAINERS_REGISTRIES_CONF=f"{work}/registries.conf"))
     return int(us.splitlines()[-1]) / 1000.0
 
-def alternate(name, a, b, n):
+def alternate(name, a, b, n, c=None):
     # One warm-up run a side first, not counted (binaries, page cache, the stores' first
-    # layers), as bench/prepare.sh does.
-    for side in (a, b):
-        if side is not None:
-            side("warmup")
-    ra, rb = [], []
+    # layers), as bench/prepare.sh does. The sides take turns going first.
+    sides = [s for s in (a, b, c) if s is not None]
+    for side in sides:
+        side("warmup")
+    res = {id(s): [] for s in sides}
     for i in range(n):
-        for side in ((a, b) if i % 2 == 0 else (b, a)):
-            if side is None:
-                continue
-            (ra if side is a else rb).append(side(i))
-        say(f"{name} {i + 1}/{n}: firkin {ra[-1]:.0f} ms" + (f", peer {rb[-1]:.0f} ms" if rb else ""))
-    return ra, rb
+        k = i % len(sides)
+        for side in sides[k:] + sides[:k]:
+            res[id(side)].append(side(i))
+        ra, rb = res[id(a)], res.get(id(b), [])
+        say(f"{name} {i + 1}/{n}: firkin {ra[-1]:.0f} ms" + (f", peer {rb[-1]:.0f} ms" if rb else "")
+            + (f", baseline {res[id(c)][-1]:.0f} ms" if c is not None else ""))
+    return res[id(a)], res.get(id(b), []), (res[id(c)] if c is not None else [])
 
 def nearest_rank(values, pct):
     s = sorted(values)
@@ -226,32 +239,37 @@ def nearest_rank(values, pct):
 
 # --- snapshot ---
 say(f"snapshot: {files} files, {mib} MiB; {snap_runs} runs a side")
-snap_fk, snap_pm = alternate("snapshot", firkin_snapshot, podman_commit if peers else None, snap_runs)
-# --- fork ---
-say(f"fork: {fork_n} sandboxes, {fork_rounds} rounds")
+base_side = (lambda i: firkin_snapshot(i, baseline, "-base")) if baseline else None
+snap_fk, snap_pm, snap_base = alternate("snapshot", firkin_snapshot,
+                                        podman_commit if peers else None, snap_runs, base_side)
 fork, pooled, plain = [], [], []
-for line in run([forkpool, state, "bb", str(fork_n), str(fork_rounds)]).splitlines():
-    k, v = line.split()
-    {"fork": fork, "pooled": pooled, "plain": plain}[k].append(float(v))
-# --- build ---
-say(f"build: {build_runs} cold runs a side, {cached_runs} cached")
-build_fk, build_bh = alternate("build", firkin_build_cold, buildah_cold if peers else None, build_runs)
-cached = [firkin_build_cached(i) for i in range(cached_runs)]
-# --- pause to disk + resume ---
-say(f"pause: {pause_runs} round trips")
-sb = run([fk, "create", "bb"])
-run([fk, "exec", sb, "--", "sh", "-c",
-     "mkdir -p /data && i=0; while [ $i -lt 100 ]; do head -c 10240 /dev/urandom > /data/f$i; i=$((i+1)); done"])
+build_fk, build_bh, cached = [], [], []
 pause, resume, trip = [], [], []
-for i in range(pause_runs):
-    run([fk, "exec", sb, "--", "sh", "-c", f"echo {i} > /data/round"])
-    subprocess.run(["sync"])
-    p = timed([fk, "pause", "--to-disk", sb])
-    r = timed([fk, "resume", sb])
-    if run([fk, "exec", sb, "--", "cat", "/data/round"]) != str(i):
-        sys.exit("bench/snapshot: a pause to disk lost a change")
-    pause.append(p); resume.append(r); trip.append(p + r)
-run([fk, "rm", "-f", sb])
+if not only:
+    # --- fork ---
+    say(f"fork: {fork_n} sandboxes, {fork_rounds} rounds")
+    for line in run([forkpool, state, "bb", str(fork_n), str(fork_rounds)]).splitlines():
+        k, v = line.split()
+        {"fork": fork, "pooled": pooled, "plain": plain}[k].append(float(v))
+    # --- build ---
+    say(f"build: {build_runs} cold runs a side, {cached_runs} cached")
+    build_fk, build_bh, _ = alternate("build", firkin_build_cold, buildah_cold if peers else None,
+                                      build_runs)
+    cached = [firkin_build_cached(i) for i in range(cached_runs)]
+    # --- pause to disk + resume ---
+    say(f"pause: {pause_runs} round trips")
+    sb = run([fk, "create", "bb"])
+    run([fk, "exec", sb, "--", "sh", "-c",
+         "mkdir -p /data && i=0; while [ $i -lt 100 ]; do head -c 10240 /dev/urandom > /data/f$i; i=$((i+1)); done"])
+    for i in range(pause_runs):
+        run([fk, "exec", sb, "--", "sh", "-c", f"echo {i} > /data/round"])
+        subprocess.run(["sync"])
+        p = timed([fk, "pause", "--to-disk", sb])
+        r = timed([fk, "resume", sb])
+        if run([fk, "exec", sb, "--", "cat", "/data/round"]) != str(i):
+            sys.exit("bench/snapshot: a pause to disk lost a change")
+        pause.append(p); resume.append(r); trip.append(p + r)
+    run([fk, "rm", "-f", sb])
 
 # --- the artifact ---
 common = [("image", "busybox"), ("host_cpus", str(os.cpu_count()))]
@@ -268,6 +286,8 @@ P = "debug."
 work_tags = [("files", str(files)), ("mib", str(mib))]
 series(P + "snapshot.firkin_ms", snap_fk, "changed_sandbox_to_template", "fk snapshot", work_tags)
 series(P + "snapshot.podman_commit_ms", snap_pm, "changed_container_to_image", "podman commit", work_tags)
+series(P + "snapshot.baseline_ms", snap_base, "changed_sandbox_to_template", "fk snapshot (baseline)",
+       work_tags + [("baseline", baseline)])
 n_tags = [("count", str(fork_n))]
 series(P + "fork.firkin_fork_ms", fork, "running_sandbox_to_n_forks", "fk_sandbox_fork", n_tags)
 series(P + "fork.pooled_creates_ms", pooled, "n_creates_from_ready_pool", "fk_warm_pool_create", n_tags)
@@ -292,6 +312,10 @@ def ratio(metric, a, b, an, bn, goal):
     ratios.append((P + metric, fa / fb, fa, fb, goal))
 ratio("snapshot.firkin_vs_podman_commit_p50_ratio", snap_fk, snap_pm, "snapshot.firkin_ms",
       "snapshot.podman_commit_ms", 0.25)
+ratio("snapshot.baseline_vs_podman_commit_p50_ratio", snap_base, snap_pm, "snapshot.baseline_ms",
+      "snapshot.podman_commit_ms", None)
+ratio("snapshot.firkin_vs_baseline_p50_ratio", snap_fk, snap_base, "snapshot.firkin_ms",
+      "snapshot.baseline_ms", None)
 ratio("fork.firkin_fork_vs_pooled_creates_p50_ratio", fork, pooled, "fork.firkin_fork_ms",
       "fork.pooled_creates_ms", 2.0)
 ratio("fork.firkin_fork_vs_plain_creates_p50_ratio", fork, plain, "fork.firkin_fork_ms",
@@ -326,6 +350,8 @@ def line(name, v):
             f"  min {min(v):9.1f}  max {max(v):9.1f}")
 print(line(f"fk snapshot ({files} files, {mib} MiB)", snap_fk))
 print(line("podman commit (the same changes)", snap_pm))
+if baseline:
+    print(line("fk snapshot, baseline", snap_base))
 print(line(f"fork of {fork_n} (library)", fork))
 print(line(f"{fork_n} creates from a warm pool (library)", pooled))
 print(line(f"{fork_n} plain creates (library)", plain))
@@ -338,7 +364,8 @@ print(line("pause to disk + resume round trip", trip))
 for m, r, fa, fb, goal in ratios:
     g = f"goal <= {goal:.2f}: {'met' if r <= goal else 'MISSED'}" if goal else "no goal"
     print(f"ratio {m} = {r:.3f} (firkin p50 {fa:.1f} ms, peer p50 {fb:.1f} ms; {g})")
-cp50 = nearest_rank(cached, 50)
-print(f"goal debug.build.firkin_cached_ms p50 {cp50:.1f} ms (goal < 50 ms: {'met' if cp50 < 50 else 'MISSED'})")
+if cached:
+    cp50 = nearest_rank(cached, 50)
+    print(f"goal debug.build.firkin_cached_ms p50 {cp50:.1f} ms (goal < 50 ms: {'met' if cp50 < 50 else 'MISSED'})")
 print(f"artifact: {artifact} (fk bench report prints it)")
 PY

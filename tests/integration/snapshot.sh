@@ -10,7 +10,7 @@ if ! "$FK" template --help >/dev/null 2>&1 || [ ! -x "$FIRKIN_SRC/scripts/images
   echo "1..0 # SKIP no template store in this build"
   exit 0
 fi
-plan 39
+plan 40
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -84,6 +84,15 @@ name"'
 check "/tmp is part of the snapshot" \
   sh -c "[ \"\$('$FK' exec $b -- cat /tmp/work/sub/f)\" = in-tmp ] && [ \"\$('$FK' exec $b -- stat -c %a /tmp/work /tmp)\" = '1777
 1777' ]"
+# The snapshot's unpacked layer is a copy: the source rewriting its files in place (the same
+# inodes of its upper dir, a hard link's too) changes nothing in the template.
+in_sb "$a" 'echo later > /root/new; printf zz | dd of=/root/bin bs=1 seek=0 conv=notrunc 2>/dev/null; echo later >> /tmp/work/sub/f'
+c=$("$FK" create s1)
+check "the source's later writes do not reach the snapshot" \
+  sh -c "[ \"\$('$FK' exec $a -- cat /root/new-link)\" = later ] && [ \"\$('$FK' exec $a -- cat /root/bin | head -c 2)\" = zz ] && [ \"\$('$FK' exec $c -- cat /root/new /root/new-link /tmp/work/sub/f)\" = 'hi
+hi
+in-tmp' ] && [ \"\$('$FK' exec $c -- cat /root/bin | md5sum | cut -d' ' -f1)\" = \"\$(printf '\\000\\001binary' | md5sum | cut -d' ' -f1)\" ]"
+"$FK" rm -f "$c" >/dev/null
 blob=$(last_blob s1)
 check "the layer is an uncompressed tar in the store, whiteouts and the opaque marker in it" \
   sh -c "tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'etc/.wh.motd' && tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'opt/app/.wh..wh..opq' && tar -tf '$S/blobs/sha256/$blob' 2>/dev/null | grep -qx 'usr/.wh.bin'"

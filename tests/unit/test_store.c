@@ -169,6 +169,53 @@ layers_once (void **state)
   test_tmpdir_free (dir);
 }
 
+/* A layer the caller unpacked itself (a snapshot's capture): committed once, a second tree of
+   the same layer goes, and an aborted one leaves nothing. */
+static void
+layer_from_a_tree (void **state)
+{
+  (void)state;
+  char *dir = test_tmpdir ();
+  fk_error_t err = FK_ERROR_INIT;
+  fk_store_t *s = NULL;
+  assert_int_equal (fk_store_open (dir, &s, &err), 0);
+  char dg[FK_DIGEST_STR_LEN];
+  put_layer (s, "hello", "world\n", dg);
+  char *layers = xasprintf ("%s/layers/sha256", dir), *tmpdir = xasprintf ("%s/tmp", dir);
+  for (int round = 0; round < 3; round++)
+    {
+      char *tmp = NULL;
+      int root = -1;
+      assert_int_equal (fk_store_layer_begin (s, &tmp, &root, &err), 0);
+      assert_int_equal (count_entries (tmpdir), 1);
+      char *file = xasprintf ("%s/%s/fs/hello", dir, tmp);
+      assert_int_equal (fk_write_file_atomic_at (AT_FDCWD, file, "world\n", 6, 0644, &err), 0);
+      free (file);
+      close (root);
+      if (round == 2)
+        fk_store_layer_abort (s, tmp);
+      else
+        assert_int_equal (fk_store_layer_commit (s, tmp, dg, dg, 6, 1, &err), 0);
+      free (tmp);
+      assert_true (fk_store_layer_has (s, dg));
+      assert_int_equal (count_entries (layers), 1);
+      assert_int_equal (count_entries (tmpdir), 0);
+    }
+  char *path = fk_store_layer_path (s, dg);
+  char *file = xasprintf ("%s/hello", path);
+  char *buf = NULL;
+  size_t len = 0;
+  assert_int_equal (fk_read_file_at (AT_FDCWD, file, 100, &buf, &len, &err), 0);
+  assert_string_equal (buf, "world\n");
+  free (buf);
+  free (file);
+  free (path);
+  free (layers);
+  free (tmpdir);
+  fk_store_close (s);
+  test_tmpdir_free (dir);
+}
+
 static void
 gc_keeps_what_records_use (void **state)
 {
@@ -233,6 +280,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (blobs_verified),
     cmocka_unit_test (layers_once),
+    cmocka_unit_test (layer_from_a_tree),
     cmocka_unit_test (gc_keeps_what_records_use),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

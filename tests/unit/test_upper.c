@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <dirent.h>
 #include <sys/xattr.h>
 
 #include "base/cleanup.h"
@@ -151,10 +152,10 @@ capture (fixture_t *f, const fk_upper_opts_t *o, fk_upper_stats_t *st, fk_error_
   return fk_upper_to_layer (f->upper, o, f->out, st, err);
 }
 
+/* The fixture's upper dir (over its lower) with one of each kind of change. */
 static void
-changes_become_a_layer (void **state)
+rich_upper (fixture_t *f)
 {
-  fixture_t *f = *state;
   /* The lower layer: /etc (0755 0:0) and /srv/keep, as an image has them. */
   dir (f->lower, "etc", 0755, 0, 0);
   dir (f->lower, "srv", 0755, 0, 0);
@@ -187,10 +188,17 @@ changes_become_a_layer (void **state)
   caps[5] = 0x04; /* cap_net_bind_service (10) */
   memcpy (caps + 20, &root, 4);
   xattr (f->upper, "opt/a", "security.capability", caps, sizeof caps);
+}
 
-  static const char *const exclude[] = { "etc/hosts", NULL };
+static const char *const rich_exclude[] = { "etc/hosts", NULL };
+
+static void
+changes_become_a_layer (void **state)
+{
+  fixture_t *f = *state;
+  rich_upper (f);
   fk_upper_opts_t o = {
-    .id_base = BASE, .id_size = SIZE, .exclude = exclude, .lower_fds = &f->lower, .n_lower = 1
+    .id_base = BASE, .id_size = SIZE, .exclude = rich_exclude, .lower_fds = &f->lower, .n_lower = 1
   };
   fk_upper_stats_t st;
   fk_error_t err = FK_ERROR_INIT;
@@ -239,6 +247,167 @@ changes_become_a_layer (void **state)
   assert_int_equal (s.st_nlink, 2);
   assert_int_equal (s.st_uid, 1000);
   close (ofd);
+}
+
+/* Trees a and b (paths) hold the same entries: type, mode, owner, size, content, link target,
+   xattrs, link count, and times (but a whiteout's, and the roots' (top set), which are the
+   times they were made). */
+static void
+same_tree (const char *a, const char *b, int top)
+{
+  struct stat sa, sb;
+  assert_int_equal (lstat (a, &sa), 0);
+  assert_int_equal (lstat (b, &sb), 0);
+  if (sa.st_mode != sb.st_mode || sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid
+      || sa.st_nlink != sb.st_nlink || sa.st_rdev != sb.st_rdev
+      || (!S_ISDIR (sa.st_mode) && sa.st_size != sb.st_size)
+      || (!top && !S_ISCHR (sa.st_mode) && sa.st_mtim.tv_sec != sb.st_mtim.tv_sec))
+    fail_msg ("`%s' and `%s' differ: mode %o/%o owner %d:%d/%d:%d links %d/%d size %lld/%lld "
+              "mtime %lld/%lld",
+              a, b, (unsigned)sa.st_mode, (unsigned)sb.st_mode, (int)sa.st_uid, (int)sa.st_gid,
+              (int)sb.st_uid, (int)sb.st_gid, (int)sa.st_nlink, (int)sb.st_nlink,
+              (long long)sa.st_size, (long long)sb.st_size, (long long)sa.st_mtim.tv_sec,
+              (long long)sb.st_mtim.tv_sec);
+  char la[4096], lb[4096], va[256], vb[256];
+  ssize_t na = llistxattr (a, la, sizeof la), nb = llistxattr (b, lb, sizeof lb);
+  assert_true (na >= 0 && na == nb);
+  for (ssize_t off = 0; off < na; off += (ssize_t)strlen (la + off) + 1)
+    {
+      ssize_t xa = lgetxattr (a, la + off, va, sizeof va),
+              xb = lgetxattr (b, la + off, vb, sizeof vb);
+      if (xa < 0 || xa != xb || memcmp (va, vb, (size_t)xa) != 0)
+        fail_msg ("`%s' and `%s' differ in xattr `%s'", a, b, la + off);
+    }
+  if (S_ISLNK (sa.st_mode))
+    {
+      ssize_t ta = readlink (a, la, sizeof la), tb = readlink (b, lb, sizeof lb);
+      assert_true (ta > 0 && ta == tb && memcmp (la, lb, (size_t)ta) == 0);
+    }
+  if (S_ISREG (sa.st_mode))
+    {
+      int fa = open (a, O_RDONLY | O_CLOEXEC), fb = open (b, O_RDONLY | O_CLOEXEC);
+      assert_true (fa >= 0 && fb >= 0);
+      ssize_t ra, rb;
+      while ((ra = read (fa, la, sizeof la)) > 0)
+        {
+          rb = read (fb, lb, (size_t)ra);
+          assert_true (rb == ra && memcmp (la, lb, (size_t)ra) == 0);
+        }
+      assert_int_equal (read (fb, lb, 1), 0);
+      close (fa);
+      close (fb);
+    }
+  if (!S_ISDIR (sa.st_mode))
+    return;
+  struct dirent **ea = NULL, **eb = NULL;
+  int ca = scandir (a, &ea, NULL, alphasort), cb = scandir (b, &eb, NULL, alphasort);
+  assert_true (ca >= 0 && ca == cb);
+  for (int i = 0; i < ca; i++)
+    {
+      assert_string_equal (ea[i]->d_name, eb[i]->d_name);
+      if (strcmp (ea[i]->d_name, ".") != 0 && strcmp (ea[i]->d_name, "..") != 0)
+        {
+          cleanup_free char *ca_path = xasprintf ("%s/%s", a, ea[i]->d_name);
+          cleanup_free char *cb_path = xasprintf ("%s/%s", b, eb[i]->d_name);
+          same_tree (ca_path, cb_path, 0);
+        }
+      free (ea[i]);
+      free (eb[i]);
+    }
+  free (ea);
+  free (eb);
+}
+
+static void
+unpacked_in_the_same_pass (void **state)
+{
+  fixture_t *f = *state;
+  rich_upper (f);
+  /* More to unpack: a read-only directory with a file in it, an empty file, a file larger
+     than a read, a user.overlay.* xattr (kept in the tar, never in an unpacked layer). */
+  dir (f->upper, "ro", 0555, BASE, BASE);
+  put (f->upper, "ro/in", "x", 0400, BASE, BASE);
+  put (f->upper, "empty", "", 0644, BASE, BASE);
+  size_t big = (3u << 20) + 12345;
+  cleanup_free char *data = xmalloc (big + 1);
+  for (size_t i = 0; i < big; i++)
+    data[i] = (char)('a' + (i * 7919) % 26);
+  data[big] = '\0';
+  put (f->upper, "big", data, 0644, BASE + 1, BASE + 2);
+  xattr (f->upper, "big", "user.overlay.opaque", "y", 1);
+  fk_upper_opts_t o = {
+    .id_base = BASE, .id_size = SIZE, .exclude = rich_exclude, .lower_fds = &f->lower, .n_lower = 1
+  };
+  fk_upper_stats_t plain;
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (capture (f, &o, &plain, &err), 0);
+
+  cleanup_free char *tree = xasprintf ("%s/tree", f->dir);
+  cleanup_free char *applied = xasprintf ("%s/applied", f->dir);
+  assert_int_equal (mkdir (tree, 0755), 0);
+  assert_int_equal (mkdir (applied, 0755), 0);
+  int tfd = open (tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int afd = open (applied, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  fk_layer_writer_t *w = fk_layer_writer_new (tfd, NULL);
+  o.tree = w;
+  fk_upper_stats_t st;
+  assert_int_equal (capture (f, &o, &st, &err), 0);
+  fk_layer_stats_t ws;
+  assert_int_equal (fk_layer_writer_finish (w, &ws, &err), 0);
+  fk_layer_writer_free (w);
+  /* The tar is the same bytes with or without the tree beside it. */
+  assert_string_equal (st.diff_id, plain.diff_id);
+  assert_int_equal (st.tar_size, plain.tar_size);
+
+  /* The tree is what the tar unpacks to. */
+  lseek (f->out, 0, SEEK_SET);
+  fk_layer_stats_t ls;
+  assert_int_equal (fk_layer_apply (afd, f->out, NULL, &ls, &err), 0);
+  assert_string_equal (ls.diff_id, st.diff_id);
+  assert_int_equal (ws.entries, ls.entries);
+  assert_int_equal (ws.unpacked_size, ls.unpacked_size);
+  assert_int_equal (ws.whiteouts, ls.whiteouts);
+  assert_int_equal (ws.opaque_dirs, ls.opaque_dirs);
+  assert_int_equal (ws.entries, st.entries);
+  same_tree (tree, applied, 1);
+  /* Spot checks of what the comparison covers. */
+  struct stat s;
+  assert_int_equal (fstatat (tfd, "etc/motd", &s, AT_SYMLINK_NOFOLLOW), 0);
+  assert_true (S_ISCHR (s.st_mode) && s.st_rdev == makedev (0, 0));
+  assert_int_equal (fstatat (tfd, "opt/b", &s, AT_SYMLINK_NOFOLLOW), 0);
+  assert_int_equal (s.st_nlink, 2);
+  assert_int_equal (fstatat (tfd, "ro", &s, AT_SYMLINK_NOFOLLOW), 0);
+  assert_int_equal (s.st_mode & 07777, 0555);
+  assert_int_equal (fstatat (tfd, "big", &s, AT_SYMLINK_NOFOLLOW), 0);
+  assert_int_equal (s.st_size, (off_t)big);
+  assert_int_equal (s.st_uid, 1);
+  cleanup_free char *opt = xasprintf ("%s/opt", tree), *tbig = xasprintf ("%s/big", tree);
+  char v[8];
+  assert_int_equal (getxattr (opt, "trusted.overlay.opaque", v, sizeof v), 1);
+  assert_true (getxattr (tbig, "user.overlay.opaque", v, sizeof v) < 0);
+  close (tfd);
+  close (afd);
+  /* The writer refuses a file whose data is not its size. */
+  cleanup_free char *t2 = xasprintf ("%s/tree2", f->dir);
+  assert_int_equal (mkdir (t2, 0755), 0);
+  int t2fd = open (t2, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  fk_layer_writer_t *w2 = fk_layer_writer_new (t2fd, NULL);
+  struct archive_entry *e = archive_entry_new ();
+  archive_entry_copy_pathname (e, "short");
+  archive_entry_set_filetype (e, AE_IFREG);
+  archive_entry_set_perm (e, 0644);
+  archive_entry_set_size (e, 10);
+  int fd = -1;
+  assert_int_equal (fk_layer_writer_entry (w2, e, &fd, &err), 0);
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, "abc", 3), 3);
+  assert_int_equal (fk_layer_writer_file_done (w2, fd, e, &err), -1);
+  assert_int_equal (err.code, EIO);
+  fk_error_clear (&err);
+  close (fd);
+  archive_entry_free (e);
+  fk_layer_writer_free (w2);
+  close (t2fd);
 }
 
 static void
@@ -331,6 +500,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (changes_become_a_layer, setup, teardown),
+    cmocka_unit_test_setup_teardown (unpacked_in_the_same_pass, setup, teardown),
     cmocka_unit_test_setup_teardown (nothing_changed_is_empty, setup, teardown),
     cmocka_unit_test_setup_teardown (limits_and_unsupported, setup, teardown),
     cmocka_unit_test (fscaps_mapping),

@@ -322,9 +322,11 @@ pwrite_all (int fd, const void *buf, size_t len, off_t off, fk_error_t *err)
   return 0;
 }
 
+/* A regular file's new, empty inode (its data and metadata come after), as an fd the caller
+   closes. */
 static int
-write_file (applier_t *app, struct archive *tar, int parentfd, const char *base, const char *path,
-            struct archive_entry *e, fk_error_t *err)
+create_file (applier_t *app, int parentfd, const char *base, struct archive_entry *e,
+             fk_error_t *err)
 {
   la_int64_t size = archive_entry_size_is_set (e) ? archive_entry_size (e) : 0;
   if (size < 0)
@@ -337,10 +339,20 @@ write_file (applier_t *app, struct archive *tar, int parentfd, const char *base,
   app->stats.unpacked_size += (uint64_t)size;
   if (make_room (app, parentfd, base, 0, err) < 0)
     return -1;
-  cleanup_close int fd
-      = openat (parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = openat (parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return fk_error_set_errno (err, "create");
+  return fd;
+}
+
+static int
+write_file (applier_t *app, struct archive *tar, int parentfd, const char *base, const char *path,
+            struct archive_entry *e, fk_error_t *err)
+{
+  la_int64_t size = archive_entry_size_is_set (e) ? archive_entry_size (e) : 0;
+  cleanup_close int fd = create_file (app, parentfd, base, e, err);
+  if (fd < 0)
+    return -1;
   uint64_t end = 0;
   for (;;)
     {
@@ -551,8 +563,11 @@ apply_root_entry (applier_t *app, struct archive_entry *e, fk_error_t *err)
   return record_dir_time (app, "", e);
 }
 
+/* One entry; a regular file's data comes from tar, or (tar NULL) is the caller's to write to
+   the fd left in *ret_fd (-1 for every other entry). */
 static int
-apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_error_t *err)
+apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, int *ret_fd,
+             fk_error_t *err)
 {
   const char *raw = archive_entry_pathname (e);
   if (raw == NULL)
@@ -581,6 +596,8 @@ apply_entry (applier_t *app, struct archive *tar, struct archive_entry *e, fk_er
           mode_t type = archive_entry_filetype (e);
           if (hardlink != NULL)
             r = write_hardlink (app, parentfd, base, hardlink, err);
+          else if (type == AE_IFREG && tar == NULL)
+            r = (*ret_fd = create_file (app, parentfd, base, e, err)) < 0 ? -1 : 0;
           else if (type == AE_IFREG)
             r = write_file (app, tar, parentfd, base, path, e, err);
           else if (type == AE_IFDIR)
@@ -699,7 +716,7 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts, fk_layer_st
         }
       if (r == ARCHIVE_WARN)
         log_debug ("layer entry %" PRIu64 ": %s", app.stats.entries, fk_tarstream_message (tar));
-      if (apply_entry (&app, tar, e, err) < 0)
+      if (apply_entry (&app, tar, e, NULL, err) < 0)
         goto out;
       app.stats.entries++;
     }
@@ -715,4 +732,71 @@ out:
   applier_free (&app);
   fk_tarstream_free (ts);
   return ret;
+}
+
+struct fk_layer_writer
+{
+  applier_t app;
+};
+
+fk_layer_writer_t *
+fk_layer_writer_new (int rootfd, const fk_layer_opts_t *opts)
+{
+  fk_layer_writer_t *w = xcalloc (1, sizeof *w);
+  w->app = (applier_t){
+    .rootfd = rootfd,
+    .ignore_owners = opts ? opts->ignore_owners : 0,
+    .user_xattrs = opts ? opts->user_xattrs : 0,
+    .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
+    .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
+    .cached_fd = -1,
+  };
+  return w;
+}
+
+int
+fk_layer_writer_entry (fk_layer_writer_t *w, struct archive_entry *e, int *ret_fd, fk_error_t *err)
+{
+  *ret_fd = -1;
+  if (w->app.stats.entries >= w->app.max_entries)
+    return fk_error_set (err, EFBIG, "layer: more than %" PRIu64 " entries", w->app.max_entries);
+  if (apply_entry (&w->app, NULL, e, ret_fd, err) < 0)
+    return -1;
+  w->app.stats.entries++;
+  return 0;
+}
+
+int
+fk_layer_writer_file_done (fk_layer_writer_t *w, int fd, struct archive_entry *e, fk_error_t *err)
+{
+  const char *raw = archive_entry_pathname (e);
+  la_int64_t size = archive_entry_size_is_set (e) ? archive_entry_size (e) : 0;
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return fk_error_set_errno (err, "layer entry `%s': stat", raw);
+  if (st.st_size != (off_t)size)
+    return fk_error_set (err, EIO, "layer entry `%s': %lld bytes written, %lld in its header", raw,
+                         (long long)st.st_size, (long long)size);
+  if (set_metadata_fd (&w->app, fd, raw, e, 0, err) < 0)
+    return fk_error_wrap (err, "layer entry `%s'", raw);
+  return 0;
+}
+
+int
+fk_layer_writer_finish (fk_layer_writer_t *w, fk_layer_stats_t *ret_stats, fk_error_t *err)
+{
+  if (apply_dir_times (&w->app, err) < 0)
+    return -1;
+  if (ret_stats)
+    *ret_stats = w->app.stats;
+  return 0;
+}
+
+void
+fk_layer_writer_free (fk_layer_writer_t *w)
+{
+  if (w == NULL)
+    return;
+  applier_free (&w->app);
+  free (w);
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "base/cleanup.h"
 #include "base/digest.h"
 #include "base/error.h"
 #include "image/tarstream.h" /* fk_layer_compression_t */
@@ -72,5 +73,31 @@ typedef struct fk_layer_stats
    rootfd holds a partial tree the caller removes (fk_rm_rf_at handles its modes). */
 int fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts,
                     fk_layer_stats_t *ret_stats, fk_error_t *err);
+
+/* The same unpacking, fed one entry at a time by a caller that makes the tar itself (a
+   snapshot's capture unpacks its layer in the pass that writes the blob): the tree is what
+   fk_layer_apply makes of the same entries, in the same order. The tar's own checks (stream,
+   compression, diff_id) are the caller's. Free with fk_layer_writer_free. */
+typedef struct fk_layer_writer fk_layer_writer_t;
+struct archive_entry;
+
+/* A writer into the empty directory rootfd (which must outlive it); opts as for
+   fk_layer_apply, may be NULL. */
+fk_layer_writer_t *fk_layer_writer_new (int rootfd, const fk_layer_opts_t *opts);
+/* Applies the entry e. For a regular file (not a hard link, not a whiteout) *ret_fd is its new,
+   empty inode, open for writing: the caller writes exactly the entry's size in bytes to it,
+   then calls fk_layer_writer_file_done and closes it; for every other entry *ret_fd is -1. */
+int fk_layer_writer_entry (fk_layer_writer_t *w, struct archive_entry *e, int *ret_fd,
+                           fk_error_t *err);
+/* Owner, mode, xattrs and times of the regular file fd, once its data is in (EIO when its size
+   is not the entry's). */
+int fk_layer_writer_file_done (fk_layer_writer_t *w, int fd, struct archive_entry *e,
+                               fk_error_t *err);
+/* Directory modes and times, last; ret_stats (may be NULL) gets the counts (its diff_id,
+   tar_size and compression stay empty). */
+int fk_layer_writer_finish (fk_layer_writer_t *w, fk_layer_stats_t *ret_stats, fk_error_t *err);
+void fk_layer_writer_free (fk_layer_writer_t *w);
+FK_DEFINE_CLEANUP (fk_layer_writer_t *, fk_layer_writer_free)
+#define cleanup_layer_writer FK_CLEANUP (fk_layer_writer_free)
 
 #endif

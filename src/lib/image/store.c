@@ -374,6 +374,77 @@ out:
   return ret;
 }
 
+int
+fk_store_layer_begin (fk_store_t *s, char **ret_tmp, int *ret_rootfd, fk_error_t *err)
+{
+  cleanup_free char *tmp = xasprintf ("%s/tmp/layer-XXXXXX", s->dir);
+  if (mkdtemp (tmp) == NULL)
+    return fk_error_set_errno (err, "create a temporary directory in `%s/tmp'", s->dir);
+  cleanup_free char *rel = xstrdup (tmp + strlen (s->dir) + 1);
+  cleanup_close int tmpfd = openat (s->dirfd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  int rootfd = -1;
+  if (tmpfd < 0 || mkdirat (tmpfd, "fs", 0755) < 0
+      || (rootfd = openat (tmpfd, "fs", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+    {
+      fk_error_set_errno (err, "create `%s/fs'", tmp);
+      fk_store_layer_abort (s, rel);
+      return -1;
+    }
+  *ret_tmp = steal_pointer (&rel);
+  *ret_rootfd = rootfd;
+  return 0;
+}
+
+void
+fk_store_layer_abort (fk_store_t *s, const char *tmp)
+{
+  fk_error_t rmerr = FK_ERROR_INIT;
+  if (fk_rm_rf_at (s->dirfd, tmp, &rmerr) < 0)
+    log_warning ("cleanup `%s/%s': %s", s->dir, tmp, fk_error_message (&rmerr));
+  fk_error_clear (&rmerr);
+}
+
+/* fk_store_layer_commit's work: 1 when tmp became the layer, 0 when the layer was there. */
+static int
+layer_install (fk_store_t *s, const char *tmp, const char *blob_digest, const char *diff_id,
+               uint64_t unpacked_size, uint64_t entries, fk_error_t *err)
+{
+  cleanup_free char *lockname = xasprintf ("layer-%s", fk_digest_hex (diff_id));
+  cleanup_close int lockfd = fk_store_lock (s, lockname, err);
+  if (lockfd < 0)
+    return -1;
+  /* The same content unpacked before (a snapshot of the same changes): that one stays. */
+  if (fk_store_layer_has (s, diff_id))
+    return 0;
+  cleanup_close int tmpfd = openat (s->dirfd, tmp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (tmpfd < 0)
+    return fk_error_set_errno (err, "open `%s/%s'", s->dir, tmp);
+  cleanup_json json_t *meta
+      = json_pack ("{s:s, s:s, s:I, s:I}", "diffID", diff_id, "digest", blob_digest, "size",
+                   (json_int_t)unpacked_size, "entries", (json_int_t)entries);
+  if (fk_json_dump_file_atomic_at (tmpfd, "layer.json", meta, 1, err) < 0)
+    return -1;
+  cleanup_free char *rel = layer_rel (diff_id);
+  if (renameat (s->dirfd, tmp, s->dirfd, rel) < 0)
+    return fk_error_set_errno (err, "rename `%s/%s' to `%s/%s'", s->dir, tmp, s->dir, rel);
+  return 1;
+}
+
+int
+fk_store_layer_commit (fk_store_t *s, const char *tmp, const char *blob_digest, const char *diff_id,
+                       uint64_t unpacked_size, uint64_t entries, fk_error_t *err)
+{
+  if (fk_digest_validate (diff_id, err) < 0)
+    {
+      fk_store_layer_abort (s, tmp);
+      return fk_error_wrap (err, "layer diff-id");
+    }
+  int ret = layer_install (s, tmp, blob_digest, diff_id, unpacked_size, entries, err);
+  if (ret <= 0)
+    fk_store_layer_abort (s, tmp);
+  return ret < 0 ? -1 : 0;
+}
+
 /* The digests every template record refers to. Keys follow the record format (template.c). */
 static int
 collect_refs (fk_store_t *s, json_t *blobs, json_t *layers, fk_error_t *err)

@@ -54,6 +54,19 @@ int fk_store_layer_has (fk_store_t *s, const char *diff_id);
    tmp/ then renamed to layers/sha256/<hex>; the diff-id of the tar stream must match. */
 int fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_id,
                            fk_error_t *err);
+/* A layer unpacked by the caller rather than from a blob: an empty directory tmp/layer-XXXXXX/fs
+   (*ret_rootfd, O_PATH, the caller closes it) to unpack into; *ret_tmp names tmp/layer-XXXXXX
+   relative to the state dir (caller frees). Then fk_store_layer_commit or fk_store_layer_abort. */
+int fk_store_layer_begin (fk_store_t *s, char **ret_tmp, int *ret_rootfd, fk_error_t *err);
+/* Makes the finished tree tmp the layer diff_id, stored as the blob blob_digest (its
+   layer.json keeps unpacked_size and entries), under the layer's lock; when that layer is
+   already in the store, tmp goes instead. The caller vouches that the tree is what the blob
+   unpacks to. tmp is gone afterwards, on success or failure. */
+int fk_store_layer_commit (fk_store_t *s, const char *tmp, const char *blob_digest,
+                           const char *diff_id, uint64_t unpacked_size, uint64_t entries,
+                           fk_error_t *err);
+/* Removes the unfinished tree tmp. */
+void fk_store_layer_abort (fk_store_t *s, const char *tmp);
 /* Absolute path of layers/sha256/<hex>/fs for a diff-id (caller frees). */
 char *fk_store_layer_path (const fk_store_t *s, const char *diff_id);
 

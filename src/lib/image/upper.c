@@ -19,6 +19,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "image/blobsink.h"
 #include "image/layer.h"
 
 #define OVL_PREFIX "trusted.overlay."
@@ -40,9 +41,7 @@ typedef struct capture
 {
   const fk_upper_opts_t *opts;
   struct archive *a;
-  int outfd;
-  fk_sha256_t *sha;
-  uint64_t tar_size;
+  fk_blobsink_t *out; /* the tar's bytes: hashed and written by a second thread */
   fk_error_t write_err;
   int write_failed;
   int discard; /* failed: what the archive still writes on its way out goes nowhere */
@@ -53,7 +52,8 @@ typedef struct capture
   struct archive_entry **pending;
   size_t n_pending, cap_pending;
   fk_upper_stats_t stats;
-  char buf[1 << 16];
+  /* Large reads, and large writes to the tree (fewer syscalls, larger page cache folios). */
+  char buf[1 << 20];
 } capture_t;
 
 static la_ssize_t
@@ -63,13 +63,11 @@ out_write (struct archive *a, void *data, const void *buf, size_t len)
   capture_t *c = data;
   if (c->discard)
     return (la_ssize_t)len;
-  if (fk_write_all (c->outfd, buf, len, &c->write_err) < 0)
+  if (fk_blobsink_write (c->out, buf, len, &c->write_err) < 0)
     {
       c->write_failed = 1;
       return -1;
     }
-  fk_sha256_update (c->sha, buf, len);
-  c->tar_size += len;
   return (la_ssize_t)len;
 }
 
@@ -106,8 +104,29 @@ count_entry (capture_t *c, const char *path, fk_error_t *err)
   return 0;
 }
 
+/* The entry e, just written to the tar, into the unpacked tree too (when there is one); a
+   regular file's new inode is left in *ret_fd (else -1) for its data. */
 static int
-write_header (capture_t *c, struct archive_entry *e, const char *path, fk_error_t *err)
+tree_entry (capture_t *c, struct archive_entry *e, int *ret_fd, fk_error_t *err)
+{
+  int fd = -1;
+  if (ret_fd)
+    *ret_fd = -1;
+  if (c->opts->tree == NULL)
+    return 0;
+  if (fk_layer_writer_entry (c->opts->tree, e, &fd, err) < 0)
+    return fk_error_wrap (err, "unpack");
+  if (ret_fd)
+    *ret_fd = fd;
+  else if (fd >= 0)
+    close (fd);
+  return 0;
+}
+
+/* Writes e's header (after the pending directories' above it); ret_fd (may be NULL) as for
+   tree_entry. */
+static int
+write_header (capture_t *c, struct archive_entry *e, const char *path, int *ret_fd, fk_error_t *err)
 {
   for (size_t i = 0; i < c->n_pending; i++)
     {
@@ -116,6 +135,8 @@ write_header (capture_t *c, struct archive_entry *e, const char *path, fk_error_
       int r = count_entry (c, archive_entry_pathname (p), err);
       if (r == 0 && archive_write_header (c->a, p) < ARCHIVE_WARN)
         r = archive_fail (c, archive_entry_pathname (p), err);
+      if (r == 0)
+        r = tree_entry (c, p, NULL, err);
       archive_entry_free (p);
       if (r < 0)
         {
@@ -130,7 +151,7 @@ write_header (capture_t *c, struct archive_entry *e, const char *path, fk_error_
     return -1;
   if (archive_write_header (c->a, e) < ARCHIVE_WARN)
     return archive_fail (c, path, err);
-  return 0;
+  return tree_entry (c, e, ret_fd, err);
 }
 
 /* security.capability: VFS_CAP_REVISION_2 is 20 bytes, _3 24 (the root id last, little endian). */
@@ -284,7 +305,7 @@ write_marker (capture_t *c, const char *path, fk_error_t *err)
   archive_entry_set_filetype (e, AE_IFREG);
   archive_entry_set_perm (e, 0);
   archive_entry_set_size (e, 0);
-  return write_header (c, e, path, err);
+  return write_header (c, e, path, NULL, err);
 }
 
 static char *
@@ -329,8 +350,9 @@ lower_dir_same (const capture_t *c, const char *path, const struct stat *st)
   return 0;
 }
 
+/* size bytes of fd into the tar, and into treefd (-1: none). */
 static int
-copy_data (capture_t *c, int fd, const char *path, uint64_t size, fk_error_t *err)
+copy_data (capture_t *c, int fd, int treefd, const char *path, uint64_t size, fk_error_t *err)
 {
   uint64_t left = size;
   while (left > 0)
@@ -345,6 +367,8 @@ copy_data (capture_t *c, int fd, const char *path, uint64_t size, fk_error_t *er
         return fk_error_set (err, EIO, "upper entry `%s': shrank while being captured", path);
       if (archive_write_data (c->a, c->buf, (size_t)n) != n)
         return archive_fail (c, path, err);
+      if (treefd >= 0 && fk_write_all (treefd, c->buf, (size_t)n, err) < 0)
+        return fk_error_wrap (err, "upper entry `%s': unpack", path);
       left -= (uint64_t)n;
     }
   return 0;
@@ -386,7 +410,7 @@ regular (capture_t *c, int dirfd, const char *dir, const char *name, const char 
             archive_entry_set_size (e, 0);
             archive_entry_copy_hardlink (e, c->links[i].path);
             c->stats.hardlinks++;
-            return write_header (c, e, path, err);
+            return write_header (c, e, path, NULL, err);
           }
       xgrow ((void **)&c->links, &c->cap_links, c->n_links + 1, sizeof *c->links);
       c->links[c->n_links++] = (link_seen_t){ st.st_dev, st.st_ino, xstrdup (path) };
@@ -399,9 +423,12 @@ regular (capture_t *c, int dirfd, const char *dir, const char *name, const char 
                          path, (unsigned long long)size, (unsigned long long)c->max_bytes);
   c->stats.bytes += size;
   archive_entry_set_size (e, (la_int64_t)size);
-  if (write_header (c, e, path, err) < 0)
+  cleanup_close int treefd = -1;
+  if (write_header (c, e, path, &treefd, err) < 0 || copy_data (c, fd, treefd, path, size, err) < 0)
     return -1;
-  return copy_data (c, fd, path, size, err);
+  if (treefd >= 0 && fk_layer_writer_file_done (c->opts->tree, treefd, e, err) < 0)
+    return fk_error_wrap (err, "unpack");
+  return 0;
 }
 
 static int walk (capture_t *c, int dirfd, const char *dir, unsigned depth, fk_error_t *err);
@@ -445,7 +472,7 @@ directory (capture_t *c, int dirfd, const char *name, const char *path, unsigned
         }
       return r;
     }
-  if (write_header (c, e, dirpath, err) < 0)
+  if (write_header (c, e, dirpath, NULL, err) < 0)
     return -1;
   if (ovl.opaque)
     {
@@ -470,7 +497,7 @@ symlink_entry (capture_t *c, int dirfd, const char *name, const char *path, cons
   target[n] = '\0';
   cleanup_entry struct archive_entry *e = new_entry (c, path, st);
   archive_entry_copy_symlink (e, target);
-  return write_header (c, e, path, err);
+  return write_header (c, e, path, NULL, err);
 }
 
 static int
@@ -501,7 +528,7 @@ one (capture_t *c, int dirfd, const char *dir, const char *name, unsigned depth,
     case S_IFIFO:
       {
         cleanup_entry struct archive_entry *e = new_entry (c, path, &st);
-        return write_header (c, e, path, err);
+        return write_header (c, e, path, NULL, err);
       }
     default:
       break;
@@ -564,10 +591,9 @@ fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper
     opts = &defaults;
   cleanup_free capture_t *c = xcalloc (1, sizeof *c);
   c->opts = opts;
-  c->outfd = outfd;
+  c->out = fk_blobsink_new (outfd, opts->direct);
   c->max_bytes = opts->max_bytes ? opts->max_bytes : FK_LAYER_DEFAULT_MAX_SIZE;
   c->max_entries = opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES;
-  c->sha = fk_sha256_new ();
   int rc = -1;
   cleanup_close int root = fk_openat2 (upperfd, ".", O_RDONLY | O_DIRECTORY, 0, RESOLVE_UPPER);
   struct archive *a = archive_write_new ();
@@ -579,9 +605,11 @@ fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper
     }
   /* pax: long names, big ids and sizes, xattrs; names as the bytes they are (a sandbox may
      name a file with any bytes but `/' and NUL). Unpadded last block: the tar ends where its
-     end-of-archive marker does. */
+     end-of-archive marker does, so the block size (1 MiB: a hundredth of the writes of
+     libarchive's 10 KiB, none of them a partial page) changes no byte of the tar. */
   if (archive_write_set_format_pax_restricted (a) != ARCHIVE_OK
       || archive_write_add_filter_none (a) != ARCHIVE_OK
+      || archive_write_set_bytes_per_block (a, 1 << 20) != ARCHIVE_OK
       || archive_write_set_bytes_in_last_block (a, 1) != ARCHIVE_OK
       || archive_write_open2 (a, c, NULL, out_write, NULL, NULL) != ARCHIVE_OK)
     {
@@ -595,12 +623,16 @@ fk_upper_to_layer (int upperfd, const fk_upper_opts_t *opts, int outfd, fk_upper
       archive_fail (c, "/", err);
       goto out;
     }
+  char diff_id[FK_DIGEST_STR_LEN];
+  uint64_t tar_size = 0;
+  if (fk_blobsink_finish (c->out, diff_id, &tar_size, err) < 0)
+    goto out;
   rc = 0;
   if (ret_stats)
     {
       *ret_stats = c->stats;
-      ret_stats->tar_size = c->tar_size;
-      fk_sha256_final (c->sha, ret_stats->diff_id);
+      ret_stats->tar_size = tar_size;
+      memcpy (ret_stats->diff_id, diff_id, sizeof diff_id);
     }
 out:
   /* A failed archive must not write its end marker on the way out (archive_write_fail would
@@ -613,8 +645,7 @@ out:
   for (size_t i = 0; i < c->n_links; i++)
     free (c->links[i].path);
   free (c->links);
-  if (c->sha)
-    fk_sha256_free (c->sha);
+  fk_blobsink_free (c->out);
   fk_error_clear (&c->write_err);
   return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "image/layer.h"
 
 typedef struct fk_upper_opts
 {
@@ -31,6 +32,14 @@ typedef struct fk_upper_opts
      that changed nothing gives an empty layer. */
   const int *lower_fds;
   size_t n_lower;
+  /* When set, every entry also goes, as it is written, into this writer's tree (which then
+     holds what the tar unpacks to: the layer unpacked in the same pass, its data read once).
+     The caller finishes and frees it. */
+  fk_layer_writer_t *tree;
+  /* Write the tar with O_DIRECT when outfd's filesystem takes it (outfd empty, at offset 0):
+     no page cache copy of a blob read again only by an export or a push. The tar is always
+     hashed and written from a second thread, beside the reading and unpacking. */
+  int direct;
 } fk_upper_opts_t;
 
 typedef struct fk_upper_stats

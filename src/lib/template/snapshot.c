@@ -114,9 +114,42 @@ typedef struct captured
   char digest[FK_DIGEST_STR_LEN];
   uint64_t size;
   fk_upper_stats_t stats;
+  /* The layer unpacked in the same pass: tree_tmp (under the state dir) until committed. */
+  char *tree_tmp;
+  int tree_root;
+  fk_layer_writer_t *tree;
 } captured_t;
 
-/* The frozen sandbox's upper dir as a blob in the store (none when nothing changed). */
+static void
+captured_release (fk_store_t *store, captured_t *cl)
+{
+  fk_layer_writer_free (cl->tree);
+  cl->tree = NULL;
+  cl->tree_root = close_and_reset (cl->tree_root);
+  if (cl->tree_tmp)
+    fk_store_layer_abort (store, cl->tree_tmp);
+  free (cl->tree_tmp);
+  cl->tree_tmp = NULL;
+}
+
+/* The unpacked layer's directory modes and times (the sandbox may run again meanwhile: the
+   tree is the store's own), then the layer itself in the store. */
+static int
+commit_tree (fk_store_t *store, captured_t *cl, fk_error_t *err)
+{
+  fk_layer_stats_t ls;
+  if (fk_layer_writer_finish (cl->tree, &ls, err) < 0)
+    return fk_error_wrap (err, "unpack layer `%s'", cl->digest);
+  fk_layer_writer_free (cl->tree);
+  cl->tree = NULL;
+  cl->tree_root = close_and_reset (cl->tree_root);
+  cleanup_free char *tmp = steal_pointer (&cl->tree_tmp);
+  return fk_store_layer_commit (store, tmp, cl->digest, cl->digest, ls.unpacked_size, ls.entries,
+                                err);
+}
+
+/* The frozen sandbox's upper dir as a blob in the store (none when nothing changed), and the
+   same layer unpacked into cl->tree, in one pass: the data is read once, hashed once. */
 static int
 capture_layer (fk_store_t *store, const fk_sandbox_state_t *st, const fk_sandbox_capture_t *cap,
                captured_t *ret, fk_error_t *err)
@@ -137,8 +170,12 @@ capture_layer (fk_store_t *store, const fk_sandbox_state_t *st, const fk_sandbox
           goto out;
         }
     }
-  if (fk_store_tmp_file (store, &tmp, err) < 0)
+  if (fk_store_tmp_file (store, &tmp, err) < 0
+      || fk_store_layer_begin (store, &ret->tree_tmp, &ret->tree_root, err) < 0)
     goto out;
+  /* As fk_store_layer_unpack would unpack the blob: image owners need root on the host. */
+  fk_layer_opts_t lo = { .ignore_owners = geteuid () != 0 };
+  ret->tree = fk_layer_writer_new (ret->tree_root, &lo);
   out = openat (store->dirfd, tmp, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
   if (out < 0)
     {
@@ -154,6 +191,8 @@ capture_layer (fk_store_t *store, const fk_sandbox_state_t *st, const fk_sandbox
     .exclude = runtime_files,
     .lower_fds = lower,
     .n_lower = n,
+    .tree = ret->tree,
+    .direct = 1,
   };
   if (fk_upper_to_layer (cap->upperfd, &uo, out, &ret->stats, err) < 0)
     goto out;
@@ -359,14 +398,14 @@ snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, char 
     return -1;
   const fk_sandbox_state_t *st = sb->state;
   cleanup_json json_t *parent = NULL;
-  captured_t cl = { 0 };
+  captured_t cl = { .tree_root = -1 };
   int rc = -1;
   if (parent_record (store, st, &parent, err) < 0 || capture_layer (store, st, &cap, &cl, err) < 0)
     goto out;
   /* The files are read: the sandbox goes on (unless it goes to disk, once all is written). */
   if (!to_disk && fk_sandbox_capture_end (sb, &cap, err) < 0)
     goto out;
-  if (cl.has_layer && fk_store_layer_unpack (store, cl.digest, cl.digest, err) < 0)
+  if (cl.has_layer && commit_tree (store, &cl, err) < 0)
     goto out;
   if (write_image (store, st, parent, &cl, id, err) < 0)
     goto out;
@@ -377,6 +416,7 @@ snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, char 
   *ret_id = steal_pointer (&id);
   rc = 0;
 out:
+  captured_release (store, &cl);
   if (cap.lockfd >= 0)
     {
       fk_error_t ignored = FK_ERROR_INIT;
