@@ -14,9 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -28,8 +25,6 @@
 #include "oci/oci.h"
 #include "sandbox/enter.h"
 
-int oci_send_console (int sock, int master, fk_error_t *err);
-
 static volatile sig_atomic_t child_pid;
 
 static void
@@ -37,29 +32,6 @@ forward (int sig)
 {
   if (child_pid > 0)
     kill (child_pid, sig);
-}
-
-static int
-console_connect (const char *path, fk_error_t *err)
-{
-  struct stat st;
-  if (stat (path, &st) < 0)
-    return fk_error_set_errno (err, "console socket `%s'", path);
-  if (!S_ISSOCK (st.st_mode))
-    return fk_error_set (err, ENOTSOCK, "console socket `%s' is not a socket", path);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  if (strlen (path) >= sizeof sa.sun_path)
-    return fk_error_set (err, ENAMETOOLONG, "console socket `%s': path too long", path);
-  strcpy (sa.sun_path, path);
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    {
-      fk_error_set_errno (err, "connect to console socket `%s'", path);
-      if (fd >= 0)
-        close (fd);
-      return -1;
-    }
-  return fd;
 }
 
 /* ---- through the agent ----
@@ -464,23 +436,6 @@ oci_exec (int argc, char **argv)
       p->uid = uid;
       p->gid = gid;
     }
-  if (agent_can_run (&c, s, &container, p))
-    {
-      if (tty)
-        {
-          if (console == NULL)
-            {
-              fk_error_set (&err, EINVAL, "exec: a terminal needs --console-socket");
-              goto out;
-            }
-          console_fd = console_connect (console, &err);
-          if (console_fd < 0)
-            goto out;
-        }
-      int same_user = p->uid == container.uid && p->gid == container.gid;
-      status = exec_via_agent (&c, p, same_user, detach, console_fd, pid_file, &err);
-      goto out;
-    }
   if (tty)
     {
       if (console == NULL)
@@ -488,9 +443,18 @@ oci_exec (int argc, char **argv)
           fk_error_set (&err, EINVAL, "exec: a terminal needs --console-socket");
           goto out;
         }
-      console_fd = console_connect (console, &err);
+      console_fd = oci_console_connect (console, &err);
       if (console_fd < 0)
         goto out;
+    }
+  if (agent_can_run (&c, s, &container, p))
+    {
+      int same_user = p->uid == container.uid && p->gid == container.gid;
+      status = exec_via_agent (&c, p, same_user, detach, console_fd, pid_file, &err);
+      goto out;
+    }
+  if (tty)
+    {
       p->stdio = FK_INIT_STDIO_TTY;
       p->inherit_stdio = 0;
     }

@@ -1,5 +1,6 @@
 /* oci/oci.h: fk-oci, firkin as an OCI runtime with runc's command line: the verbs, the
-   container state store below --root and the error log (--log, --log-format). */
+   container state store below --root, the console socket and the error log (--log,
+   --log-format). */
 #ifndef FK_OCI_OCI_H
 #define FK_OCI_OCI_H
 
@@ -68,6 +69,11 @@ int oci_container_plan (const oci_container_t *c, fk_plan_t *ret_plan, fk_oci_in
 void oci_config_opts (const char *id, const char *bundle, const fk_cgroup_layout_t *cg,
                       fk_oci_opts_t *ret);
 unsigned long long oci_pid_start (pid_t pid);
+
+/* runc's console socket: connects to the caller's unix socket at path; returns the fd. */
+int oci_console_connect (const char *path, fk_error_t *err);
+/* Sends the terminal's master on it: the one SCM_RIGHTS fd, the pty's name as the payload. */
+int oci_send_console (int sock, int master, fk_error_t *err);
 
 int oci_create (int argc, char **argv);
 int oci_start (int argc, char **argv);
