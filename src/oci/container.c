@@ -126,6 +126,33 @@ oci_container_open (const char *id, int partial_ok, oci_container_t *ret, fk_err
 }
 
 int
+oci_container_attach (const char *id, int partial_ok, oci_container_t *ret,
+                      fk_cgroup_layout_t *ret_cg, oci_status_t *ret_status, fk_error_t *err)
+{
+  oci_container_t c;
+  if (oci_container_open (id, partial_ok, &c, err) < 0)
+    return -1;
+  fk_cgroup_layout_t cg = { 0 };
+  if (fk_cgroup_detect (NULL, &cg, err) < 0)
+    {
+      oci_container_close (&c);
+      return -1;
+    }
+  if (ret_status)
+    *ret_status = oci_container_status (&c, &cg);
+  *ret = c;
+  *ret_cg = cg;
+  return 0;
+}
+
+void
+oci_container_detach (oci_container_t *c, fk_cgroup_layout_t *cg)
+{
+  fk_cgroup_layout_free (cg);
+  oci_container_close (c);
+}
+
+int
 oci_container_save (const oci_container_t *c, fk_error_t *err)
 {
   cleanup_json json_t *o = json_pack (

@@ -367,16 +367,14 @@ oci_exec (int argc, char **argv)
   const char *id = argv[optind];
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   fk_plan_t plan;
   fk_oci_info_t info;
   int have_plan = 0, status = 1, console_fd = -1, master = -1;
   cleanup_free fk_plan_rlimit_t *container_rlimits = NULL; /* declared before any goto out */
-  if (fk_cgroup_detect (NULL, &cg, &err) < 0)
-    goto out;
-  oci_status_t s = oci_container_status (&c, &cg);
   if (s != OCI_RUNNING && s != OCI_CREATED)
     {
       fk_error_set (&err, EINVAL, "container `%s' is %s: nothing can be run in it", id,
@@ -522,7 +520,6 @@ out:
       fk_plan_clear (&plan);
       fk_oci_info_clear (&info);
     }
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }

@@ -62,6 +62,12 @@ void oci_container_remove (oci_container_t *c);
 void oci_container_close (oci_container_t *c);
 oci_status_t oci_container_status (const oci_container_t *c, const fk_cgroup_layout_t *cg);
 const char *oci_status_name (oci_status_t s);
+/* What a verb on an existing container starts with: oci_container_open, the host's cgroup
+   layout (fk_cgroup_detect) and, unless ret_status is NULL, its status. On failure nothing is
+   left open; on success oci_container_detach releases both. */
+int oci_container_attach (const char *id, int partial_ok, oci_container_t *ret,
+                          fk_cgroup_layout_t *ret_cg, oci_status_t *ret_status, fk_error_t *err);
+void oci_container_detach (oci_container_t *c, fk_cgroup_layout_t *cg);
 /* The plan again, from the config.json copy in the state dir. */
 int oci_container_plan (const oci_container_t *c, fk_plan_t *ret_plan, fk_oci_info_t *ret_info,
                         fk_error_t *err);

@@ -23,12 +23,6 @@
 /* getopt_long_only over a verb's arguments: long options with one or two dashes. */
 #define VERB_OPTS(argc, argv) (optind = 0, opterr = 1)
 
-static int
-detect (fk_cgroup_layout_t *cg, fk_error_t *err)
-{
-  return fk_cgroup_detect (NULL, cg, err);
-}
-
 static char *
 now_rfc3339 (void)
 {
@@ -101,7 +95,7 @@ oci_create (int argc, char **argv)
   if (fk_read_file_at (AT_FDCWD, config_path, FK_OCI_CONFIG_MAX, &text, &len, &err) < 0)
     return oci_fail (&err);
   fk_cgroup_layout_t cg = { 0 };
-  if (detect (&cg, &err) < 0)
+  if (fk_cgroup_detect (NULL, &cg, &err) < 0)
     return oci_fail (&err);
   fk_oci_opts_t opts;
   oci_config_opts (id, real_bundle, &cg, &opts);
@@ -261,14 +255,12 @@ oci_start (int argc, char **argv)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  fk_cgroup_layout_t cg = { 0 };
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
   int status = 1;
   cleanup_free char *fifo = NULL; /* before any goto out, which frees it */
-  if (detect (&cg, &err) < 0)
-    goto out;
-  oci_status_t s = oci_container_status (&c, &cg);
   if (s != OCI_CREATED)
     {
       fk_error_set (&err, EINVAL, "container `%s' is %s, not created: it cannot be started", id,
@@ -300,8 +292,7 @@ oci_start (int argc, char **argv)
 out:
   if (status)
     oci_fail (&err);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -315,15 +306,10 @@ oci_state (int argc, char **argv)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
-  if (detect (&cg, &err) < 0)
-    {
-      oci_container_close (&c);
-      return oci_fail (&err);
-    }
-  oci_status_t s = oci_container_status (&c, &cg);
   json_t *o = json_pack ("{s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s,s:O?}", "ociVersion",
                          c.oci_version ? c.oci_version : "1.2.0", "id", c.id, "status",
                          oci_status_name (s), "pid", s == OCI_STOPPED ? 0 : (int)c.pid, "bundle",
@@ -333,8 +319,7 @@ oci_state (int argc, char **argv)
   printf ("%s\n", text);
   free (text);
   json_decref (o);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return 0;
 }
 
@@ -382,13 +367,12 @@ oci_kill (int argc, char **argv)
     return oci_failf ("kill: unknown signal `%s'", argv[optind + 1]);
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   int status = 0;
-  if (detect (&cg, &err) < 0)
-    status = oci_fail (&err);
-  else if (oci_container_status (&c, &cg) == OCI_STOPPED)
+  if (s == OCI_STOPPED)
     ; /* the process is gone already: what the signal was for is done (engines kill again) */
   else if (all)
     {
@@ -406,8 +390,7 @@ oci_kill (int argc, char **argv)
     }
   else if (kill (c.pid, sig) < 0 && errno != ESRCH)
     status = oci_failf ("kill `%s': %s", id, strerror (errno));
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -428,7 +411,9 @@ oci_delete (int argc, char **argv)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, force, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  oci_status_t s;
+  if (oci_container_attach (id, force, &c, &cg, &s, &err) < 0)
     {
       if (force && err.code == ENOENT)
         {
@@ -437,17 +422,9 @@ oci_delete (int argc, char **argv)
         }
       return oci_fail (&err);
     }
-  fk_cgroup_layout_t cg = { 0 };
-  if (detect (&cg, &err) < 0)
-    {
-      oci_container_close (&c);
-      return oci_fail (&err);
-    }
-  oci_status_t s = oci_container_status (&c, &cg);
   if ((s == OCI_RUNNING || s == OCI_PAUSED) && !force)
     {
-      oci_container_close (&c);
-      fk_cgroup_layout_free (&cg);
+      oci_container_detach (&c, &cg);
       return oci_failf ("container `%s' is %s: stop it first or delete with --force", id,
                         oci_status_name (s));
     }
@@ -479,8 +456,7 @@ oci_delete (int argc, char **argv)
       fk_oci_info_clear (&info);
     }
   oci_container_remove (&c);
-  oci_container_close (&c);
-  fk_cgroup_layout_free (&cg);
+  oci_container_detach (&c, &cg);
   return 0;
 }
 
@@ -503,13 +479,13 @@ oci_ps (int argc, char **argv)
     return oci_failf ("ps: ps options are not supported");
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (argv[optind], 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  if (oci_container_attach (argv[optind], 0, &c, &cg, NULL, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   pid_t *pids = NULL;
   size_t n = 0;
   int status = 0;
-  if (detect (&cg, &err) < 0 || fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+  if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
     status = oci_fail (&err);
   else if (strcmp (format, "json") == 0)
     {
@@ -525,8 +501,7 @@ oci_ps (int argc, char **argv)
         printf ("%d\n", (int)pids[i]);
     }
   free (pids);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -541,23 +516,17 @@ freeze (int argc, char **argv, int frozen)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   int status = 0;
-  if (detect (&cg, &err) < 0)
+  if (s != (frozen ? OCI_RUNNING : OCI_PAUSED))
+    status = oci_failf ("container `%s' is %s: it cannot be %s", id, oci_status_name (s),
+                        frozen ? "paused" : "resumed");
+  else if (fk_cgroup_freeze (&cg, c.cgroup, frozen, &err) < 0)
     status = oci_fail (&err);
-  else
-    {
-      oci_status_t s = oci_container_status (&c, &cg);
-      if (s != (frozen ? OCI_RUNNING : OCI_PAUSED))
-        status = oci_failf ("container `%s' is %s: it cannot be %s", id, oci_status_name (s),
-                            frozen ? "paused" : "resumed");
-      else if (fk_cgroup_freeze (&cg, c.cgroup, frozen, &err) < 0)
-        status = oci_fail (&err);
-    }
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -598,14 +567,13 @@ oci_update (int argc, char **argv)
   if (r < 0 || fk_oci_resources (text, len, &lim, &err) < 0)
     return oci_fail (&err);
   oci_container_t c;
-  if (oci_container_open (argv[optind], 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  if (oci_container_attach (argv[optind], 0, &c, &cg, NULL, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   int status = 0;
-  if (detect (&cg, &err) < 0 || fk_cgroup_create (&cg, c.cgroup, &lim, &err) < 0)
+  if (fk_cgroup_create (&cg, c.cgroup, &lim, &err) < 0)
     status = oci_fail (&err);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -655,15 +623,15 @@ oci_list (int argc, char **argv)
         continue;
       fk_error_t err = FK_ERROR_INIT;
       oci_container_t c;
-      fk_cgroup_layout_t cg = { 0 };
-      if (oci_container_open (de->d_name, 0, &c, &err) < 0 || detect (&cg, &err) < 0)
+      fk_cgroup_layout_t cg;
+      oci_status_t s;
+      if (oci_container_attach (de->d_name, 0, &c, &cg, &s, &err) < 0)
         {
           fk_error_clear (&err);
           continue;
         }
-      printf ("%s\t%d\t%s\n", c.id, (int)c.pid, oci_status_name (oci_container_status (&c, &cg)));
-      fk_cgroup_layout_free (&cg);
-      oci_container_close (&c);
+      printf ("%s\t%d\t%s\n", c.id, (int)c.pid, oci_status_name (s));
+      oci_container_detach (&c, &cg);
     }
   if (d)
     closedir (d);
