@@ -217,6 +217,14 @@ oci_pid_start (pid_t pid)
   return p ? strtoull (p + 1, NULL, 10) : 0;
 }
 
+int
+oci_write_pid_file (const char *path, pid_t pid, fk_error_t *err)
+{
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
+  return fk_write_file_atomic_at (AT_FDCWD, path, buf, (size_t)n, 0644, err);
+}
+
 oci_status_t
 oci_container_status (const oci_container_t *c, const fk_cgroup_layout_t *cg)
 {

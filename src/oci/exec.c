@@ -248,16 +248,11 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, i
       waitpid (pid, NULL, 0);
       return fk_error_set (err, EIO, "exec: %s", n > 0 ? msg : "the relay ended"), 1;
     }
-  if (pid_file)
+  if (pid_file && oci_write_pid_file (pid_file, pid, err) < 0)
     {
-      char buf[32];
-      int k = snprintf (buf, sizeof buf, "%d", (int)pid);
-      if (fk_write_file_atomic_at (AT_FDCWD, pid_file, buf, (size_t)k, 0644, err) < 0)
-        {
-          kill (pid, SIGKILL);
-          waitpid (pid, NULL, 0);
-          return 1;
-        }
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      return 1;
     }
   if (detach)
     return 0;
@@ -469,15 +464,10 @@ oci_exec (int argc, char **argv)
     }
   if (master >= 0)
     master = close_and_reset (master);
-  if (pid_file)
+  if (pid_file && oci_write_pid_file (pid_file, pid, &err) < 0)
     {
-      char buf[32];
-      int n = snprintf (buf, sizeof buf, "%d", (int)pid);
-      if (fk_write_file_atomic_at (AT_FDCWD, pid_file, buf, (size_t)n, 0644, &err) < 0)
-        {
-          kill (pid, SIGKILL);
-          goto out;
-        }
+      kill (pid, SIGKILL);
+      goto out;
     }
   oci_container_close (&c); /* the lock is not held while the process runs */
   if (detach)

@@ -75,6 +75,8 @@ int oci_container_plan (const oci_container_t *c, fk_plan_t *ret_plan, fk_oci_in
 void oci_config_opts (const char *id, const char *bundle, const fk_cgroup_layout_t *cg,
                       fk_oci_opts_t *ret);
 unsigned long long oci_pid_start (pid_t pid);
+/* --pid-file: writes pid to path (replaced atomically). */
+int oci_write_pid_file (const char *path, pid_t pid, fk_error_t *err);
 
 /* runc's console socket: connects to the caller's unix socket at path; returns the fd. */
 int oci_console_connect (const char *path, fk_error_t *err);

@@ -34,14 +34,6 @@ now_rfc3339 (void)
                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
-static int
-write_pid_file (const char *path, pid_t pid, fk_error_t *err)
-{
-  char buf[32];
-  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
-  return fk_write_file_atomic_at (AT_FDCWD, path, buf, (size_t)n, 0644, err);
-}
-
 int
 oci_create (int argc, char **argv)
 {
@@ -195,7 +187,7 @@ oci_create (int argc, char **argv)
   c.annotations = json_loads (info.annotations, 0, NULL);
   if (oci_container_save (&c, &err) < 0)
     goto out;
-  if (pid_file && write_pid_file (pid_file, started.pid, &err) < 0)
+  if (pid_file && oci_write_pid_file (pid_file, started.pid, &err) < 0)
     goto out;
   status = 0;
 out:
