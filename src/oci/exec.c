@@ -220,7 +220,7 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, i
   int rep[2];
   if (pipe2 (rep, O_CLOEXEC) < 0)
     return fk_error_set_errno (err, "pipe"), 1;
-  cleanup_free char *sock = xstrdup (c->agent_socket);
+  cleanup_free char *sock = xstrdup (c->state.agent_socket);
   oci_container_close (c); /* the lock is not held while the process runs */
   pid_t pid = fork ();
   if (pid < 0)
@@ -290,10 +290,10 @@ same_rlimits (const fk_plan_process_t *a, const fk_plan_process_t *b)
 }
 
 static int
-agent_can_run (const oci_container_t *c, oci_status_t s, const fk_plan_process_t *container,
+agent_can_run (const oci_container_t *c, fk_oci_status_t s, const fk_plan_process_t *container,
                const fk_plan_process_t *p)
 {
-  return c->agent_socket != NULL && s == OCI_RUNNING && p->caps == container->caps
+  return c->state.agent_socket != NULL && s == FK_OCI_RUNNING && p->caps == container->caps
          && p->ambient == container->ambient && p->no_new_privs == container->no_new_privs
          && p->n_groups == 0 && same_rlimits (p, container);
 }
@@ -363,17 +363,17 @@ oci_exec (int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
-  oci_status_t s;
+  fk_oci_status_t s;
   if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
   fk_plan_t plan;
   fk_oci_info_t info;
   int have_plan = 0, status = 1, console_fd = -1, master = -1;
   cleanup_free fk_plan_rlimit_t *container_rlimits = NULL; /* declared before any goto out */
-  if (s != OCI_RUNNING && s != OCI_CREATED)
+  if (s != FK_OCI_RUNNING && s != FK_OCI_CREATED)
     {
       fk_error_set (&err, EINVAL, "container `%s' is %s: nothing can be run in it", id,
-                    oci_status_name (s));
+                    fk_oci_status_name (s));
       goto out;
     }
   if (oci_container_plan (&c, &plan, &info, &err) < 0)
@@ -455,7 +455,7 @@ oci_exec (int argc, char **argv)
   if (!detach)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
   pid_t pid;
-  if (fk_plan_enter (&plan, c.pid, &cg, c.cgroup, p, &pid, &master, &err) < 0)
+  if (fk_plan_enter (&plan, c.state.pid, &cg, c.state.cgroup, p, &pid, &master, &err) < 0)
     goto out;
   if (tty && oci_send_console (console_fd, master, &err) < 0)
     {

@@ -145,16 +145,16 @@ oci_create (int argc, char **argv)
                               agent);
           goto out;
         }
-      c.agent_socket = xasprintf ("%s/agent.sock", c.dir);
-      if (fk_agent_listen_socket (c.agent_socket, &listen_fd, &err) < 0)
+      c.state.agent_socket = xasprintf ("%s/agent.sock", c.dir);
+      if (fk_agent_listen_socket (c.state.agent_socket, &listen_fd, &err) < 0)
         {
           if (err.code != ENAMETOOLONG)
             goto out;
           /* A --root too deep for a socket's address: the container runs, without the agent. */
           oci_warn ("%s: running the process without fk-agent", fk_error_message (&err));
           fk_error_clear (&err);
-          free (c.agent_socket);
-          c.agent_socket = NULL;
+          free (c.state.agent_socket);
+          c.state.agent_socket = NULL;
           close (agent_fd);
           agent_fd = -1;
         }
@@ -177,14 +177,14 @@ oci_create (int argc, char **argv)
       if (fd >= 0)
         close (fd);
     }
-  c.pid = started.pid;
-  c.pid_start = oci_pid_start (started.pid);
-  c.bundle = xstrdup (real_bundle);
-  c.rootfs = xstrdup (plan.root.path);
-  c.created = now_rfc3339 ();
-  c.cgroup = xstrdup (plan.cgroup);
-  c.oci_version = xstrdup (info.oci_version);
-  c.annotations = json_loads (info.annotations, 0, NULL);
+  c.state.pid = started.pid;
+  c.state.pid_start = fk_oci_pid_start (started.pid);
+  c.state.bundle = xstrdup (real_bundle);
+  c.state.rootfs = xstrdup (plan.root.path);
+  c.state.created = now_rfc3339 ();
+  c.state.cgroup = xstrdup (plan.cgroup);
+  c.state.oci_version = xstrdup (info.oci_version);
+  c.state.annotations = json_loads (info.annotations, 0, NULL);
   if (oci_container_save (&c, &err) < 0)
     goto out;
   if (pid_file && oci_write_pid_file (pid_file, started.pid, &err) < 0)
@@ -248,21 +248,21 @@ oci_start (int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
-  oci_status_t s;
+  fk_oci_status_t s;
   if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
   int status = 1;
   cleanup_free char *fifo = NULL; /* before any goto out, which frees it */
-  if (s != OCI_CREATED)
+  if (s != FK_OCI_CREATED)
     {
       fk_error_set (&err, EINVAL, "container `%s' is %s, not created: it cannot be started", id,
-                    oci_status_name (s));
+                    fk_oci_status_name (s));
       goto out;
     }
   fifo = xasprintf ("%s/start.fifo", c.dir);
   if (fk_plan_release_start (fifo, &err) < 0)
     goto out;
-  c.started = 1;
+  c.state.started = 1;
   unlink (fifo);
   if (oci_container_save (&c, &err) < 0)
     goto out;
@@ -271,7 +271,7 @@ oci_start (int argc, char **argv)
   if (oci_container_plan (&c, &plan, &info, &err) == 0)
     {
       /* A failed poststart hook is a warning, as the spec says. */
-      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTART, c.pid, &err) < 0)
+      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTART, c.state.pid, &err) < 0)
         {
           oci_warn ("poststart: %s", fk_error_message (&err));
           fk_error_clear (&err);
@@ -299,14 +299,14 @@ oci_state (int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
-  oci_status_t s;
+  fk_oci_status_t s;
   if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
   json_t *o = json_pack ("{s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s,s:O?}", "ociVersion",
-                         c.oci_version ? c.oci_version : "1.2.0", "id", c.id, "status",
-                         oci_status_name (s), "pid", s == OCI_STOPPED ? 0 : (int)c.pid, "bundle",
-                         c.bundle, "rootfs", c.rootfs, "created", c.created, "owner", "",
-                         "annotations", c.annotations);
+                         c.state.oci_version ? c.state.oci_version : "1.2.0", "id", c.id, "status",
+                         fk_oci_status_name (s), "pid", s == FK_OCI_STOPPED ? 0 : (int)c.state.pid,
+                         "bundle", c.state.bundle, "rootfs", c.state.rootfs, "created",
+                         c.state.created, "owner", "", "annotations", c.state.annotations);
   char *text = json_dumps (o, JSON_INDENT (2));
   printf ("%s\n", text);
   free (text);
@@ -360,27 +360,27 @@ oci_kill (int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
-  oci_status_t s;
+  fk_oci_status_t s;
   if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
   int status = 0;
-  if (s == OCI_STOPPED)
+  if (s == FK_OCI_STOPPED)
     ; /* the process is gone already: what the signal was for is done (engines kill again) */
   else if (all)
     {
       pid_t *pids = NULL;
       size_t n = 0;
-      if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+      if (fk_cgroup_pids (&cg, c.state.cgroup, &pids, &n, &err) < 0)
         status = oci_fail (&err);
       for (size_t i = 0; i < n; i++)
         /* The agent as init would pass the signal on to its workload, which gets its own:
            once is enough (it goes when the workload does; SIGKILL and SIGSTOP it takes). */
-        if (!(c.agent_socket && pids[i] == c.pid && sig != SIGKILL && sig != SIGSTOP))
+        if (!(c.state.agent_socket && pids[i] == c.state.pid && sig != SIGKILL && sig != SIGSTOP))
           kill (pids[i], sig);
       free (pids);
       /* A frozen cgroup gets the signal once it thaws; SIGKILL lands now. */
     }
-  else if (kill (c.pid, sig) < 0 && errno != ESRCH)
+  else if (kill (c.state.pid, sig) < 0 && errno != ESRCH)
     status = oci_failf ("kill `%s': %s", id, strerror (errno));
   oci_container_detach (&c, &cg);
   return status;
@@ -404,7 +404,7 @@ oci_delete (int argc, char **argv)
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
-  oci_status_t s;
+  fk_oci_status_t s;
   if (oci_container_attach (id, force, &c, &cg, &s, &err) < 0)
     {
       if (force && err.code == ENOENT)
@@ -414,19 +414,19 @@ oci_delete (int argc, char **argv)
         }
       return oci_fail (&err);
     }
-  if ((s == OCI_RUNNING || s == OCI_PAUSED) && !force)
+  if ((s == FK_OCI_RUNNING || s == FK_OCI_PAUSED) && !force)
     {
       oci_container_detach (&c, &cg);
       return oci_failf ("container `%s' is %s: stop it first or delete with --force", id,
-                        oci_status_name (s));
+                        fk_oci_status_name (s));
     }
   fk_plan_t plan;
   fk_oci_info_t info;
   int have_plan = oci_container_plan (&c, &plan, &info, &err) == 0;
   fk_error_clear (&err);
-  const char *cgroup = c.cgroup ? c.cgroup : have_plan ? plan.cgroup : NULL;
-  if (s != OCI_STOPPED && c.pid > 0)
-    kill (c.pid, SIGKILL);
+  const char *cgroup = c.state.cgroup ? c.state.cgroup : have_plan ? plan.cgroup : NULL;
+  if (s != FK_OCI_STOPPED && c.state.pid > 0)
+    kill (c.state.pid, SIGKILL);
   if (cgroup)
     {
       if (fk_cgroup_kill (&cg, cgroup, 5000, &err) < 0)
@@ -439,7 +439,7 @@ oci_delete (int argc, char **argv)
     }
   if (have_plan)
     {
-      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTOP, c.pid, &err) < 0)
+      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTOP, c.state.pid, &err) < 0)
         {
           oci_warn ("poststop: %s", fk_error_message (&err));
           fk_error_clear (&err);
@@ -477,7 +477,7 @@ oci_ps (int argc, char **argv)
   pid_t *pids = NULL;
   size_t n = 0;
   int status = 0;
-  if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+  if (fk_cgroup_pids (&cg, c.state.cgroup, &pids, &n, &err) < 0)
     status = oci_fail (&err);
   else if (strcmp (format, "json") == 0)
     {
@@ -509,14 +509,14 @@ freeze (int argc, char **argv, int frozen)
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
-  oci_status_t s;
+  fk_oci_status_t s;
   if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
   int status = 0;
-  if (s != (frozen ? OCI_RUNNING : OCI_PAUSED))
-    status = oci_failf ("container `%s' is %s: it cannot be %s", id, oci_status_name (s),
+  if (s != (frozen ? FK_OCI_RUNNING : FK_OCI_PAUSED))
+    status = oci_failf ("container `%s' is %s: it cannot be %s", id, fk_oci_status_name (s),
                         frozen ? "paused" : "resumed");
-  else if (fk_cgroup_freeze (&cg, c.cgroup, frozen, &err) < 0)
+  else if (fk_cgroup_freeze (&cg, c.state.cgroup, frozen, &err) < 0)
     status = oci_fail (&err);
   oci_container_detach (&c, &cg);
   return status;
@@ -563,7 +563,7 @@ oci_update (int argc, char **argv)
   if (oci_container_attach (argv[optind], 0, &c, &cg, NULL, &err) < 0)
     return oci_fail (&err);
   int status = 0;
-  if (fk_cgroup_create (&cg, c.cgroup, &lim, &err) < 0)
+  if (fk_cgroup_create (&cg, c.state.cgroup, &lim, &err) < 0)
     status = oci_fail (&err);
   oci_container_detach (&c, &cg);
   return status;
@@ -616,13 +616,13 @@ oci_list (int argc, char **argv)
       fk_error_t err = FK_ERROR_INIT;
       oci_container_t c;
       fk_cgroup_layout_t cg;
-      oci_status_t s;
+      fk_oci_status_t s;
       if (oci_container_attach (de->d_name, 0, &c, &cg, &s, &err) < 0)
         {
           fk_error_clear (&err);
           continue;
         }
-      printf ("%s\t%d\t%s\n", c.id, (int)c.pid, oci_status_name (s));
+      printf ("%s\t%d\t%s\n", c.id, (int)c.state.pid, fk_oci_status_name (s));
       oci_container_detach (&c, &cg);
     }
   if (d)
