@@ -237,20 +237,34 @@ no_opts (int argc, char **argv)
   return getopt_long_only (argc, argv, "+", longopts, NULL) == -1 ? 0 : -1;
 }
 
-int
-oci_start (int argc, char **argv)
+/* The start of a verb whose one argument is a container's id, with no options: the container
+   attached (oci_container_attach) and its status; returns 0, or the exit status once the reason
+   is logged. */
+static int
+attach_id (int argc, char **argv, const char *verb, oci_container_t *ret,
+           fk_cgroup_layout_t *ret_cg, fk_oci_status_t *ret_status)
 {
   if (no_opts (argc, argv) < 0)
-    return oci_failf ("start: unknown option");
-  const char *id = one_id (argc, argv, "start");
+    return oci_failf ("%s: unknown option", verb);
+  const char *id = one_id (argc, argv, verb);
   if (id == NULL)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
+  if (oci_container_attach (id, 0, ret, ret_cg, ret_status, &err) < 0)
+    return oci_fail (&err);
+  return 0;
+}
+
+int
+oci_start (int argc, char **argv)
+{
   oci_container_t c;
   fk_cgroup_layout_t cg;
   fk_oci_status_t s;
-  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
-    return oci_fail (&err);
+  if (attach_id (argc, argv, "start", &c, &cg, &s) != 0)
+    return 1;
+  const char *id = c.id;
+  fk_error_t err = FK_ERROR_INIT;
   int status = 1;
   cleanup_free char *fifo = NULL; /* before any goto out, which frees it */
   if (s != FK_OCI_CREATED)
@@ -291,17 +305,11 @@ out:
 int
 oci_state (int argc, char **argv)
 {
-  if (no_opts (argc, argv) < 0)
-    return oci_failf ("state: unknown option");
-  const char *id = one_id (argc, argv, "state");
-  if (id == NULL)
-    return 1;
-  fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
   fk_oci_status_t s;
-  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
-    return oci_fail (&err);
+  if (attach_id (argc, argv, "state", &c, &cg, &s) != 0)
+    return 1;
   json_t *o = json_pack ("{s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s,s:O?}", "ociVersion",
                          c.state.oci_version ? c.state.oci_version : "1.2.0", "id", c.id, "status",
                          fk_oci_status_name (s), "pid", s == FK_OCI_STOPPED ? 0 : (int)c.state.pid,
@@ -500,18 +508,13 @@ oci_ps (int argc, char **argv)
 static int
 freeze (int argc, char **argv, int frozen)
 {
-  const char *verb = frozen ? "pause" : "resume";
-  if (no_opts (argc, argv) < 0)
-    return oci_failf ("%s: unknown option", verb);
-  const char *id = one_id (argc, argv, verb);
-  if (id == NULL)
-    return 1;
-  fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
   fk_cgroup_layout_t cg;
   fk_oci_status_t s;
-  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
-    return oci_fail (&err);
+  if (attach_id (argc, argv, frozen ? "pause" : "resume", &c, &cg, &s) != 0)
+    return 1;
+  const char *id = c.id;
+  fk_error_t err = FK_ERROR_INIT;
   int status = 0;
   if (s != (frozen ? FK_OCI_RUNNING : FK_OCI_PAUSED))
     status = oci_failf ("container `%s' is %s: it cannot be %s", id, fk_oci_status_name (s),
