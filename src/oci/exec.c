@@ -25,13 +25,26 @@
 #include "oci/oci.h"
 #include "sandbox/enter.h"
 
-static volatile sig_atomic_t child_pid;
+/* The process fk-oci stands for (the exec'd one, or the relay): what fk-oci's caller sends
+   fk-oci goes on to it. */
+static volatile sig_atomic_t forward_pid;
 
 static void
 forward (int sig)
 {
-  if (child_pid > 0)
-    kill (child_pid, sig);
+  if (forward_pid > 0)
+    kill (forward_pid, sig);
+}
+
+static void
+forward_signals (pid_t pid)
+{
+  forward_pid = pid;
+  struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+  sigemptyset (&sa.sa_mask);
+  int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaction (sigs[i], &sa, NULL);
 }
 
 /* ---- through the agent ----
@@ -200,15 +213,6 @@ relay_pty (int console_fd, int *ret_slave, fk_error_t *err)
   return 0;
 }
 
-static volatile sig_atomic_t relay_pid;
-
-static void
-forward_relay (int sig)
-{
-  if (relay_pid > 0)
-    kill (relay_pid, sig);
-}
-
 /* exec through the agent; returns the exit status for fk-oci. */
 static int
 exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, int detach,
@@ -256,12 +260,7 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, i
     }
   if (detach)
     return 0;
-  relay_pid = pid;
-  struct sigaction sa = { .sa_handler = forward_relay, .sa_flags = SA_RESTART };
-  sigemptyset (&sa.sa_mask);
-  int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-    sigaction (sigs[i], &sa, NULL);
+  forward_signals (pid);
   int st;
   while (waitpid (pid, &st, 0) < 0)
     if (errno != EINTR)
@@ -475,12 +474,7 @@ oci_exec (int argc, char **argv)
       status = 0;
       goto out;
     }
-  child_pid = pid;
-  struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
-  sigemptyset (&sa.sa_mask);
-  int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-    sigaction (sigs[i], &sa, NULL);
+  forward_signals (pid);
   for (;;)
     {
       int st;
