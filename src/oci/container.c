@@ -1,6 +1,6 @@
-/* oci/container.c: the state of one container: <root>/<id>/ holding state.json, the copy of
-   config.json it was made from and the start fifo; flock on the directory serialises verbs on
-   one container. */
+/* oci/container.c: the state of one container: <root>/<id>/ holding state.json (read and
+   written by sandbox/ocistate.c), the copy of config.json it was made from and the start fifo;
+   flock on the directory serialises verbs on one container. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,6 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "base/json.h"
 #include "base/xalloc.h"
 #include "oci/oci.h"
 
@@ -73,13 +72,6 @@ oci_container_new (const char *id, oci_container_t *ret, fk_error_t *err)
   return 0;
 }
 
-static char *
-dup_str (json_t *o, const char *key)
-{
-  const char *s = json_string_value (json_object_get (o, key));
-  return s ? xstrdup (s) : NULL;
-}
-
 int
 oci_container_open (const char *id, int partial_ok, oci_container_t *ret, fk_error_t *err)
 {
@@ -98,44 +90,50 @@ oci_container_open (const char *id, int partial_ok, oci_container_t *ret, fk_err
         }
       return -1;
     }
-  cleanup_json json_t *o = NULL;
-  if (fk_json_load_file_at (c.dirfd, "state.json", 1 << 20, &o, err) < 0 || !json_is_object (o))
+  if (fk_oci_state_load (c.dirfd, &c.state, err) < 0)
     {
       if (!partial_ok)
         {
           oci_container_close (&c);
-          return err->code ? fk_error_wrap (err, "container `%s'", id)
-                           : fk_error_set (err, EINVAL, "container `%s': broken state", id);
+          return fk_error_wrap (err, "container `%s'", id);
         }
       fk_error_clear (err);
-      *ret = c;
-      return 0;
     }
-  c.pid = (pid_t)json_integer_value (json_object_get (o, "pid"));
-  c.pid_start = (unsigned long long)json_integer_value (json_object_get (o, "pid_start"));
-  c.bundle = dup_str (o, "bundle");
-  c.rootfs = dup_str (o, "rootfs");
-  c.created = dup_str (o, "created");
-  c.cgroup = dup_str (o, "cgroup");
-  c.oci_version = dup_str (o, "ociVersion");
-  c.agent_socket = dup_str (o, "agent_socket");
-  c.started = json_is_true (json_object_get (o, "started"));
-  c.annotations = json_incref (json_object_get (o, "annotations"));
   *ret = c;
   return 0;
 }
 
 int
+oci_container_attach (const char *id, int partial_ok, oci_container_t *ret,
+                      fk_cgroup_layout_t *ret_cg, fk_oci_status_t *ret_status, fk_error_t *err)
+{
+  oci_container_t c;
+  if (oci_container_open (id, partial_ok, &c, err) < 0)
+    return -1;
+  fk_cgroup_layout_t cg = { 0 };
+  if (fk_cgroup_detect (NULL, &cg, err) < 0)
+    {
+      oci_container_close (&c);
+      return -1;
+    }
+  if (ret_status)
+    *ret_status = fk_oci_state_status (&c.state, &cg);
+  *ret = c;
+  *ret_cg = cg;
+  return 0;
+}
+
+void
+oci_container_detach (oci_container_t *c, fk_cgroup_layout_t *cg)
+{
+  fk_cgroup_layout_free (cg);
+  oci_container_close (c);
+}
+
+int
 oci_container_save (const oci_container_t *c, fk_error_t *err)
 {
-  cleanup_json json_t *o = json_pack (
-      "{s:s,s:i,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:b,s:O?,s:s?}", "id", c->id, "pid", (int)c->pid,
-      "pid_start", (json_int_t)c->pid_start, "bundle", c->bundle, "rootfs", c->rootfs, "created",
-      c->created, "cgroup", c->cgroup, "ociVersion", c->oci_version, "started", c->started,
-      "annotations", c->annotations, "agent_socket", c->agent_socket);
-  if (o == NULL)
-    return fk_error_set (err, ENOMEM, "state of `%s'", c->id);
-  return fk_json_dump_file_atomic_at (c->dirfd, "state.json", o, 0, err);
+  return fk_oci_state_save (c->dirfd, c->id, &c->state, err);
 }
 
 void
@@ -158,55 +156,17 @@ oci_container_close (oci_container_t *c)
     }
   free (c->id);
   free (c->dir);
-  free (c->bundle);
-  free (c->rootfs);
-  free (c->created);
-  free (c->cgroup);
-  free (c->oci_version);
-  free (c->agent_socket);
-  json_decref (c->annotations);
+  fk_oci_state_clear (&c->state);
   memset (c, 0, sizeof *c);
   c->dirfd = -1;
 }
 
-/* Field 22 of /proc/PID/stat (start time), 0 when the pid is gone or a zombie. */
-unsigned long long
-oci_pid_start (pid_t pid)
+int
+oci_write_pid_file (const char *path, pid_t pid, fk_error_t *err)
 {
-  if (pid <= 0)
-    return 0;
-  char path[64], buf[1024];
-  snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  const char *p = strrchr (buf, ')');
-  if (p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X')
-    return 0;
-  for (int field = 2; p && field < 22; field++)
-    p = strchr (p + 1, ' ');
-  return p ? strtoull (p + 1, NULL, 10) : 0;
-}
-
-oci_status_t
-oci_container_status (const oci_container_t *c, const fk_cgroup_layout_t *cg)
-{
-  if (c->pid <= 0 || oci_pid_start (c->pid) != c->pid_start)
-    return OCI_STOPPED;
-  fk_error_t e = FK_ERROR_INIT;
-  if (c->cgroup && fk_cgroup_is_frozen (cg, c->cgroup, &e) == 1)
-    return OCI_PAUSED;
-  fk_error_clear (&e);
-  return c->started ? OCI_RUNNING : OCI_CREATED;
-}
-
-const char *
-oci_status_name (oci_status_t s)
-{
-  static const char *const names[] = { "created", "running", "paused", "stopped" };
-  return names[s];
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
+  return fk_write_file_atomic_at (AT_FDCWD, path, buf, (size_t)n, 0644, err);
 }
 
 void
@@ -249,7 +209,7 @@ oci_container_plan (const oci_container_t *c, fk_plan_t *ret_plan, fk_oci_info_t
   if (fk_cgroup_detect (NULL, &cg, err) < 0)
     return -1;
   fk_oci_opts_t opts;
-  oci_config_opts (c->id, c->bundle, &cg, &opts);
+  oci_config_opts (c->id, c->state.bundle, &cg, &opts);
   opts.host_checks = 0;
   int r = fk_oci_config_to_plan (text, len, &opts, ret_plan, ret_info, err);
   fk_cgroup_layout_free (&cg);

@@ -14,9 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -28,38 +25,26 @@
 #include "oci/oci.h"
 #include "sandbox/enter.h"
 
-int oci_send_console (int sock, int master, fk_error_t *err);
-
-static volatile sig_atomic_t child_pid;
+/* The process fk-oci stands for (the exec'd one, or the relay): what fk-oci's caller sends
+   fk-oci goes on to it. */
+static volatile sig_atomic_t forward_pid;
 
 static void
 forward (int sig)
 {
-  if (child_pid > 0)
-    kill (child_pid, sig);
+  if (forward_pid > 0)
+    kill (forward_pid, sig);
 }
 
-static int
-console_connect (const char *path, fk_error_t *err)
+static void
+forward_signals (pid_t pid)
 {
-  struct stat st;
-  if (stat (path, &st) < 0)
-    return fk_error_set_errno (err, "console socket `%s'", path);
-  if (!S_ISSOCK (st.st_mode))
-    return fk_error_set (err, ENOTSOCK, "console socket `%s' is not a socket", path);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  if (strlen (path) >= sizeof sa.sun_path)
-    return fk_error_set (err, ENAMETOOLONG, "console socket `%s': path too long", path);
-  strcpy (sa.sun_path, path);
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    {
-      fk_error_set_errno (err, "connect to console socket `%s'", path);
-      if (fd >= 0)
-        close (fd);
-      return -1;
-    }
-  return fd;
+  forward_pid = pid;
+  struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+  sigemptyset (&sa.sa_mask);
+  int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaction (sigs[i], &sa, NULL);
 }
 
 /* ---- through the agent ----
@@ -228,15 +213,6 @@ relay_pty (int console_fd, int *ret_slave, fk_error_t *err)
   return 0;
 }
 
-static volatile sig_atomic_t relay_pid;
-
-static void
-forward_relay (int sig)
-{
-  if (relay_pid > 0)
-    kill (relay_pid, sig);
-}
-
 /* exec through the agent; returns the exit status for fk-oci. */
 static int
 exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, int detach,
@@ -248,7 +224,7 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, i
   int rep[2];
   if (pipe2 (rep, O_CLOEXEC) < 0)
     return fk_error_set_errno (err, "pipe"), 1;
-  cleanup_free char *sock = xstrdup (c->agent_socket);
+  cleanup_free char *sock = xstrdup (c->state.agent_socket);
   oci_container_close (c); /* the lock is not held while the process runs */
   pid_t pid = fork ();
   if (pid < 0)
@@ -276,25 +252,15 @@ exec_via_agent (oci_container_t *c, const fk_plan_process_t *p, int same_user, i
       waitpid (pid, NULL, 0);
       return fk_error_set (err, EIO, "exec: %s", n > 0 ? msg : "the relay ended"), 1;
     }
-  if (pid_file)
+  if (pid_file && oci_write_pid_file (pid_file, pid, err) < 0)
     {
-      char buf[32];
-      int k = snprintf (buf, sizeof buf, "%d", (int)pid);
-      if (fk_write_file_atomic_at (AT_FDCWD, pid_file, buf, (size_t)k, 0644, err) < 0)
-        {
-          kill (pid, SIGKILL);
-          waitpid (pid, NULL, 0);
-          return 1;
-        }
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      return 1;
     }
   if (detach)
     return 0;
-  relay_pid = pid;
-  struct sigaction sa = { .sa_handler = forward_relay, .sa_flags = SA_RESTART };
-  sigemptyset (&sa.sa_mask);
-  int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-    sigaction (sigs[i], &sa, NULL);
+  forward_signals (pid);
   int st;
   while (waitpid (pid, &st, 0) < 0)
     if (errno != EINTR)
@@ -323,10 +289,10 @@ same_rlimits (const fk_plan_process_t *a, const fk_plan_process_t *b)
 }
 
 static int
-agent_can_run (const oci_container_t *c, oci_status_t s, const fk_plan_process_t *container,
+agent_can_run (const oci_container_t *c, fk_oci_status_t s, const fk_plan_process_t *container,
                const fk_plan_process_t *p)
 {
-  return c->agent_socket != NULL && s == OCI_RUNNING && p->caps == container->caps
+  return c->state.agent_socket != NULL && s == FK_OCI_RUNNING && p->caps == container->caps
          && p->ambient == container->ambient && p->no_new_privs == container->no_new_privs
          && p->n_groups == 0 && same_rlimits (p, container);
 }
@@ -395,20 +361,18 @@ oci_exec (int argc, char **argv)
   const char *id = argv[optind];
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  fk_oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   fk_plan_t plan;
   fk_oci_info_t info;
   int have_plan = 0, status = 1, console_fd = -1, master = -1;
   cleanup_free fk_plan_rlimit_t *container_rlimits = NULL; /* declared before any goto out */
-  if (fk_cgroup_detect (NULL, &cg, &err) < 0)
-    goto out;
-  oci_status_t s = oci_container_status (&c, &cg);
-  if (s != OCI_RUNNING && s != OCI_CREATED)
+  if (s != FK_OCI_RUNNING && s != FK_OCI_CREATED)
     {
       fk_error_set (&err, EINVAL, "container `%s' is %s: nothing can be run in it", id,
-                    oci_status_name (s));
+                    fk_oci_status_name (s));
       goto out;
     }
   if (oci_container_plan (&c, &plan, &info, &err) < 0)
@@ -464,23 +428,6 @@ oci_exec (int argc, char **argv)
       p->uid = uid;
       p->gid = gid;
     }
-  if (agent_can_run (&c, s, &container, p))
-    {
-      if (tty)
-        {
-          if (console == NULL)
-            {
-              fk_error_set (&err, EINVAL, "exec: a terminal needs --console-socket");
-              goto out;
-            }
-          console_fd = console_connect (console, &err);
-          if (console_fd < 0)
-            goto out;
-        }
-      int same_user = p->uid == container.uid && p->gid == container.gid;
-      status = exec_via_agent (&c, p, same_user, detach, console_fd, pid_file, &err);
-      goto out;
-    }
   if (tty)
     {
       if (console == NULL)
@@ -488,9 +435,18 @@ oci_exec (int argc, char **argv)
           fk_error_set (&err, EINVAL, "exec: a terminal needs --console-socket");
           goto out;
         }
-      console_fd = console_connect (console, &err);
+      console_fd = oci_console_connect (console, &err);
       if (console_fd < 0)
         goto out;
+    }
+  if (agent_can_run (&c, s, &container, p))
+    {
+      int same_user = p->uid == container.uid && p->gid == container.gid;
+      status = exec_via_agent (&c, p, same_user, detach, console_fd, pid_file, &err);
+      goto out;
+    }
+  if (tty)
+    {
       p->stdio = FK_INIT_STDIO_TTY;
       p->inherit_stdio = 0;
     }
@@ -498,7 +454,7 @@ oci_exec (int argc, char **argv)
   if (!detach)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
   pid_t pid;
-  if (fk_plan_enter (&plan, c.pid, &cg, c.cgroup, p, &pid, &master, &err) < 0)
+  if (fk_plan_enter (&plan, c.state.pid, &cg, c.state.cgroup, p, &pid, &master, &err) < 0)
     goto out;
   if (tty && oci_send_console (console_fd, master, &err) < 0)
     {
@@ -507,15 +463,10 @@ oci_exec (int argc, char **argv)
     }
   if (master >= 0)
     master = close_and_reset (master);
-  if (pid_file)
+  if (pid_file && oci_write_pid_file (pid_file, pid, &err) < 0)
     {
-      char buf[32];
-      int n = snprintf (buf, sizeof buf, "%d", (int)pid);
-      if (fk_write_file_atomic_at (AT_FDCWD, pid_file, buf, (size_t)n, 0644, &err) < 0)
-        {
-          kill (pid, SIGKILL);
-          goto out;
-        }
+      kill (pid, SIGKILL);
+      goto out;
     }
   oci_container_close (&c); /* the lock is not held while the process runs */
   if (detach)
@@ -523,12 +474,7 @@ oci_exec (int argc, char **argv)
       status = 0;
       goto out;
     }
-  child_pid = pid;
-  struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
-  sigemptyset (&sa.sa_mask);
-  int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-    sigaction (sigs[i], &sa, NULL);
+  forward_signals (pid);
   for (;;)
     {
       int st;
@@ -558,7 +504,6 @@ out:
       fk_plan_clear (&plan);
       fk_oci_info_clear (&info);
     }
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }

@@ -63,14 +63,23 @@ oci_fail (fk_error_t *err)
   return r;
 }
 
+/* fmt with its arguments, NULL when that fails (the caller says fmt itself). */
+static char *vformat (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
+static char *
+vformat (const char *fmt, va_list ap)
+{
+  char *msg = NULL;
+  if (vasprintf (&msg, fmt, ap) < 0)
+    msg = NULL;
+  return msg;
+}
+
 int
 oci_failf (const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  char *msg = NULL;
-  if (vasprintf (&msg, fmt, ap) < 0)
-    msg = NULL;
+  char *msg = vformat (fmt, ap);
   va_end (ap);
   int r = fail_msg (msg ? msg : fmt);
   free (msg);
@@ -82,9 +91,7 @@ oci_warn (const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  char *msg = NULL;
-  if (vasprintf (&msg, fmt, ap) < 0)
-    msg = NULL;
+  char *msg = vformat (fmt, ap);
   va_end (ap);
   fprintf (stderr, "fk-oci: warning: %s\n", msg ? msg : fmt);
   log_line ("warning", msg ? msg : fmt);

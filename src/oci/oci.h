@@ -1,5 +1,6 @@
 /* oci/oci.h: fk-oci, firkin as an OCI runtime with runc's command line: the verbs, the
-   container state store below --root and the error log (--log, --log-format). */
+   container state store below --root, the console socket and the error log (--log,
+   --log-format). */
 #ifndef FK_OCI_OCI_H
 #define FK_OCI_OCI_H
 
@@ -9,6 +10,7 @@
 #include "base/error.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/ociconfig.h"
+#include "sandbox/ocistate.h"
 #include "sandbox/plan.h"
 
 typedef struct oci_globals
@@ -26,27 +28,14 @@ int oci_fail (fk_error_t *err);
 int oci_failf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void oci_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
-/* A container's state, kept in <root>/<id>/state.json. */
+/* A container: its state dir and the state kept there in state.json (sandbox/ocistate.h). */
 typedef struct oci_container
 {
   char *id;
   char *dir; /* <root>/<id> */
   int dirfd; /* locked (flock) while open */
-  pid_t pid;
-  unsigned long long pid_start; /* the pid's start time: a reused pid is not the container's */
-  char *bundle, *rootfs, *created, *cgroup, *oci_version;
-  json_t *annotations;
-  char *agent_socket; /* fk-agent's socket when the agent is the container's init */
-  int started;
+  fk_oci_state_t state;
 } oci_container_t;
-
-typedef enum
-{
-  OCI_CREATED,
-  OCI_RUNNING,
-  OCI_PAUSED,
-  OCI_STOPPED,
-} oci_status_t;
 
 /* Checks an id ([A-Za-z0-9_+.-], not `.' nor `..', at most 1024 bytes). */
 int oci_check_id (const char *id, fk_error_t *err);
@@ -59,15 +48,25 @@ int oci_container_save (const oci_container_t *c, fk_error_t *err);
 /* Removes the state dir. */
 void oci_container_remove (oci_container_t *c);
 void oci_container_close (oci_container_t *c);
-oci_status_t oci_container_status (const oci_container_t *c, const fk_cgroup_layout_t *cg);
-const char *oci_status_name (oci_status_t s);
+/* What a verb on an existing container starts with: oci_container_open, the host's cgroup
+   layout (fk_cgroup_detect) and, unless ret_status is NULL, its status. On failure nothing is
+   left open; on success oci_container_detach releases both. */
+int oci_container_attach (const char *id, int partial_ok, oci_container_t *ret,
+                          fk_cgroup_layout_t *ret_cg, fk_oci_status_t *ret_status, fk_error_t *err);
+void oci_container_detach (oci_container_t *c, fk_cgroup_layout_t *cg);
 /* The plan again, from the config.json copy in the state dir. */
 int oci_container_plan (const oci_container_t *c, fk_plan_t *ret_plan, fk_oci_info_t *ret_info,
                         fk_error_t *err);
 /* The options the config parser takes on this host. */
 void oci_config_opts (const char *id, const char *bundle, const fk_cgroup_layout_t *cg,
                       fk_oci_opts_t *ret);
-unsigned long long oci_pid_start (pid_t pid);
+/* --pid-file: writes pid to path (replaced atomically). */
+int oci_write_pid_file (const char *path, pid_t pid, fk_error_t *err);
+
+/* runc's console socket: connects to the caller's unix socket at path; returns the fd. */
+int oci_console_connect (const char *path, fk_error_t *err);
+/* Sends the terminal's master on it: the one SCM_RIGHTS fd, the pty's name as the payload. */
+int oci_send_console (int sock, int master, fk_error_t *err);
 
 int oci_create (int argc, char **argv);
 int oci_start (int argc, char **argv);

@@ -9,10 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,12 +23,6 @@
 /* getopt_long_only over a verb's arguments: long options with one or two dashes. */
 #define VERB_OPTS(argc, argv) (optind = 0, opterr = 1)
 
-static int
-detect (fk_cgroup_layout_t *cg, fk_error_t *err)
-{
-  return fk_cgroup_detect (NULL, cg, err);
-}
-
 static char *
 now_rfc3339 (void)
 {
@@ -41,62 +32,6 @@ now_rfc3339 (void)
   gmtime_r (&ts.tv_sec, &tm);
   return xasprintf ("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
-}
-
-static int
-write_pid_file (const char *path, pid_t pid, fk_error_t *err)
-{
-  char buf[32];
-  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
-  return fk_write_file_atomic_at (AT_FDCWD, path, buf, (size_t)n, 0644, err);
-}
-
-/* runc's console socket: connect to the caller's unix socket, send the terminal's master as
-   the one SCM_RIGHTS fd with the pty's name as the payload. */
-static int
-connect_console (const char *path, fk_error_t *err)
-{
-  struct stat st;
-  if (stat (path, &st) < 0)
-    return fk_error_set_errno (err, "console socket `%s'", path);
-  if (!S_ISSOCK (st.st_mode))
-    return fk_error_set (err, ENOTSOCK, "console socket `%s' is not a socket", path);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  if (strlen (path) >= sizeof sa.sun_path)
-    return fk_error_set (err, ENAMETOOLONG, "console socket `%s': path too long", path);
-  strcpy (sa.sun_path, path);
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    {
-      fk_error_set_errno (err, "connect to console socket `%s'", path);
-      if (fd >= 0)
-        close (fd);
-      return -1;
-    }
-  return fd;
-}
-
-int oci_send_console (int sock, int master, fk_error_t *err);
-int
-oci_send_console (int sock, int master, fk_error_t *err)
-{
-  unsigned n = 0;
-  char name[64] = "/dev/pts/ptmx";
-  if (ioctl (master, TIOCGPTN, &n) == 0)
-    snprintf (name, sizeof name, "/dev/pts/%u", n);
-  struct iovec iov = { .iov_base = name, .iov_len = strlen (name) };
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  memset (cbuf, 0, sizeof cbuf);
-  struct msghdr msg
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &master, sizeof (int));
-  if (sendmsg (sock, &msg, MSG_NOSIGNAL) < 0)
-    return fk_error_set_errno (err, "send the terminal on the console socket");
-  return 0;
 }
 
 int
@@ -152,7 +87,7 @@ oci_create (int argc, char **argv)
   if (fk_read_file_at (AT_FDCWD, config_path, FK_OCI_CONFIG_MAX, &text, &len, &err) < 0)
     return oci_fail (&err);
   fk_cgroup_layout_t cg = { 0 };
-  if (detect (&cg, &err) < 0)
+  if (fk_cgroup_detect (NULL, &cg, &err) < 0)
     return oci_fail (&err);
   fk_oci_opts_t opts;
   oci_config_opts (id, real_bundle, &cg, &opts);
@@ -181,7 +116,7 @@ oci_create (int argc, char **argv)
           fk_error_set (&err, EINVAL, "process.terminal is set but no --console-socket is given");
           goto out;
         }
-      console_fd = connect_console (console, &err);
+      console_fd = oci_console_connect (console, &err);
       if (console_fd < 0)
         goto out;
     }
@@ -210,16 +145,16 @@ oci_create (int argc, char **argv)
                               agent);
           goto out;
         }
-      c.agent_socket = xasprintf ("%s/agent.sock", c.dir);
-      if (fk_agent_listen_socket (c.agent_socket, &listen_fd, &err) < 0)
+      c.state.agent_socket = xasprintf ("%s/agent.sock", c.dir);
+      if (fk_agent_listen_socket (c.state.agent_socket, &listen_fd, &err) < 0)
         {
           if (err.code != ENAMETOOLONG)
             goto out;
           /* A --root too deep for a socket's address: the container runs, without the agent. */
           oci_warn ("%s: running the process without fk-agent", fk_error_message (&err));
           fk_error_clear (&err);
-          free (c.agent_socket);
-          c.agent_socket = NULL;
+          free (c.state.agent_socket);
+          c.state.agent_socket = NULL;
           close (agent_fd);
           agent_fd = -1;
         }
@@ -242,17 +177,17 @@ oci_create (int argc, char **argv)
       if (fd >= 0)
         close (fd);
     }
-  c.pid = started.pid;
-  c.pid_start = oci_pid_start (started.pid);
-  c.bundle = xstrdup (real_bundle);
-  c.rootfs = xstrdup (plan.root.path);
-  c.created = now_rfc3339 ();
-  c.cgroup = xstrdup (plan.cgroup);
-  c.oci_version = xstrdup (info.oci_version);
-  c.annotations = json_loads (info.annotations, 0, NULL);
+  c.state.pid = started.pid;
+  c.state.pid_start = fk_oci_pid_start (started.pid);
+  c.state.bundle = xstrdup (real_bundle);
+  c.state.rootfs = xstrdup (plan.root.path);
+  c.state.created = now_rfc3339 ();
+  c.state.cgroup = xstrdup (plan.cgroup);
+  c.state.oci_version = xstrdup (info.oci_version);
+  c.state.annotations = json_loads (info.annotations, 0, NULL);
   if (oci_container_save (&c, &err) < 0)
     goto out;
-  if (pid_file && write_pid_file (pid_file, started.pid, &err) < 0)
+  if (pid_file && oci_write_pid_file (pid_file, started.pid, &err) < 0)
     goto out;
   status = 0;
 out:
@@ -302,34 +237,46 @@ no_opts (int argc, char **argv)
   return getopt_long_only (argc, argv, "+", longopts, NULL) == -1 ? 0 : -1;
 }
 
-int
-oci_start (int argc, char **argv)
+/* The start of a verb whose one argument is a container's id, with no options: the container
+   attached (oci_container_attach) and its status; returns 0, or the exit status once the reason
+   is logged. */
+static int
+attach_id (int argc, char **argv, const char *verb, oci_container_t *ret,
+           fk_cgroup_layout_t *ret_cg, fk_oci_status_t *ret_status)
 {
   if (no_opts (argc, argv) < 0)
-    return oci_failf ("start: unknown option");
-  const char *id = one_id (argc, argv, "start");
+    return oci_failf ("%s: unknown option", verb);
+  const char *id = one_id (argc, argv, verb);
   if (id == NULL)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
-  oci_container_t c;
-  fk_cgroup_layout_t cg = { 0 };
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  if (oci_container_attach (id, 0, ret, ret_cg, ret_status, &err) < 0)
     return oci_fail (&err);
+  return 0;
+}
+
+int
+oci_start (int argc, char **argv)
+{
+  oci_container_t c;
+  fk_cgroup_layout_t cg;
+  fk_oci_status_t s;
+  if (attach_id (argc, argv, "start", &c, &cg, &s) != 0)
+    return 1;
+  const char *id = c.id;
+  fk_error_t err = FK_ERROR_INIT;
   int status = 1;
   cleanup_free char *fifo = NULL; /* before any goto out, which frees it */
-  if (detect (&cg, &err) < 0)
-    goto out;
-  oci_status_t s = oci_container_status (&c, &cg);
-  if (s != OCI_CREATED)
+  if (s != FK_OCI_CREATED)
     {
       fk_error_set (&err, EINVAL, "container `%s' is %s, not created: it cannot be started", id,
-                    oci_status_name (s));
+                    fk_oci_status_name (s));
       goto out;
     }
   fifo = xasprintf ("%s/start.fifo", c.dir);
   if (fk_plan_release_start (fifo, &err) < 0)
     goto out;
-  c.started = 1;
+  c.state.started = 1;
   unlink (fifo);
   if (oci_container_save (&c, &err) < 0)
     goto out;
@@ -338,7 +285,7 @@ oci_start (int argc, char **argv)
   if (oci_container_plan (&c, &plan, &info, &err) == 0)
     {
       /* A failed poststart hook is a warning, as the spec says. */
-      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTART, c.pid, &err) < 0)
+      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTART, c.state.pid, &err) < 0)
         {
           oci_warn ("poststart: %s", fk_error_message (&err));
           fk_error_clear (&err);
@@ -351,41 +298,28 @@ oci_start (int argc, char **argv)
 out:
   if (status)
     oci_fail (&err);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
 int
 oci_state (int argc, char **argv)
 {
-  if (no_opts (argc, argv) < 0)
-    return oci_failf ("state: unknown option");
-  const char *id = one_id (argc, argv, "state");
-  if (id == NULL)
-    return 1;
-  fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
-    return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
-  if (detect (&cg, &err) < 0)
-    {
-      oci_container_close (&c);
-      return oci_fail (&err);
-    }
-  oci_status_t s = oci_container_status (&c, &cg);
+  fk_cgroup_layout_t cg;
+  fk_oci_status_t s;
+  if (attach_id (argc, argv, "state", &c, &cg, &s) != 0)
+    return 1;
   json_t *o = json_pack ("{s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s,s:O?}", "ociVersion",
-                         c.oci_version ? c.oci_version : "1.2.0", "id", c.id, "status",
-                         oci_status_name (s), "pid", s == OCI_STOPPED ? 0 : (int)c.pid, "bundle",
-                         c.bundle, "rootfs", c.rootfs, "created", c.created, "owner", "",
-                         "annotations", c.annotations);
+                         c.state.oci_version ? c.state.oci_version : "1.2.0", "id", c.id, "status",
+                         fk_oci_status_name (s), "pid", s == FK_OCI_STOPPED ? 0 : (int)c.state.pid,
+                         "bundle", c.state.bundle, "rootfs", c.state.rootfs, "created",
+                         c.state.created, "owner", "", "annotations", c.state.annotations);
   char *text = json_dumps (o, JSON_INDENT (2));
   printf ("%s\n", text);
   free (text);
   json_decref (o);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return 0;
 }
 
@@ -433,32 +367,30 @@ oci_kill (int argc, char **argv)
     return oci_failf ("kill: unknown signal `%s'", argv[optind + 1]);
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  fk_oci_status_t s;
+  if (oci_container_attach (id, 0, &c, &cg, &s, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   int status = 0;
-  if (detect (&cg, &err) < 0)
-    status = oci_fail (&err);
-  else if (oci_container_status (&c, &cg) == OCI_STOPPED)
+  if (s == FK_OCI_STOPPED)
     ; /* the process is gone already: what the signal was for is done (engines kill again) */
   else if (all)
     {
       pid_t *pids = NULL;
       size_t n = 0;
-      if (fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+      if (fk_cgroup_pids (&cg, c.state.cgroup, &pids, &n, &err) < 0)
         status = oci_fail (&err);
       for (size_t i = 0; i < n; i++)
         /* The agent as init would pass the signal on to its workload, which gets its own:
            once is enough (it goes when the workload does; SIGKILL and SIGSTOP it takes). */
-        if (!(c.agent_socket && pids[i] == c.pid && sig != SIGKILL && sig != SIGSTOP))
+        if (!(c.state.agent_socket && pids[i] == c.state.pid && sig != SIGKILL && sig != SIGSTOP))
           kill (pids[i], sig);
       free (pids);
       /* A frozen cgroup gets the signal once it thaws; SIGKILL lands now. */
     }
-  else if (kill (c.pid, sig) < 0 && errno != ESRCH)
+  else if (kill (c.state.pid, sig) < 0 && errno != ESRCH)
     status = oci_failf ("kill `%s': %s", id, strerror (errno));
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -479,7 +411,9 @@ oci_delete (int argc, char **argv)
     return 1;
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, force, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  fk_oci_status_t s;
+  if (oci_container_attach (id, force, &c, &cg, &s, &err) < 0)
     {
       if (force && err.code == ENOENT)
         {
@@ -488,27 +422,19 @@ oci_delete (int argc, char **argv)
         }
       return oci_fail (&err);
     }
-  fk_cgroup_layout_t cg = { 0 };
-  if (detect (&cg, &err) < 0)
+  if ((s == FK_OCI_RUNNING || s == FK_OCI_PAUSED) && !force)
     {
-      oci_container_close (&c);
-      return oci_fail (&err);
-    }
-  oci_status_t s = oci_container_status (&c, &cg);
-  if ((s == OCI_RUNNING || s == OCI_PAUSED) && !force)
-    {
-      oci_container_close (&c);
-      fk_cgroup_layout_free (&cg);
+      oci_container_detach (&c, &cg);
       return oci_failf ("container `%s' is %s: stop it first or delete with --force", id,
-                        oci_status_name (s));
+                        fk_oci_status_name (s));
     }
   fk_plan_t plan;
   fk_oci_info_t info;
   int have_plan = oci_container_plan (&c, &plan, &info, &err) == 0;
   fk_error_clear (&err);
-  const char *cgroup = c.cgroup ? c.cgroup : have_plan ? plan.cgroup : NULL;
-  if (s != OCI_STOPPED && c.pid > 0)
-    kill (c.pid, SIGKILL);
+  const char *cgroup = c.state.cgroup ? c.state.cgroup : have_plan ? plan.cgroup : NULL;
+  if (s != FK_OCI_STOPPED && c.state.pid > 0)
+    kill (c.state.pid, SIGKILL);
   if (cgroup)
     {
       if (fk_cgroup_kill (&cg, cgroup, 5000, &err) < 0)
@@ -521,7 +447,7 @@ oci_delete (int argc, char **argv)
     }
   if (have_plan)
     {
-      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTOP, c.pid, &err) < 0)
+      if (fk_plan_run_hooks (&plan, FK_PLAN_HOOK_POSTSTOP, c.state.pid, &err) < 0)
         {
           oci_warn ("poststop: %s", fk_error_message (&err));
           fk_error_clear (&err);
@@ -530,8 +456,7 @@ oci_delete (int argc, char **argv)
       fk_oci_info_clear (&info);
     }
   oci_container_remove (&c);
-  oci_container_close (&c);
-  fk_cgroup_layout_free (&cg);
+  oci_container_detach (&c, &cg);
   return 0;
 }
 
@@ -554,13 +479,13 @@ oci_ps (int argc, char **argv)
     return oci_failf ("ps: ps options are not supported");
   fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (argv[optind], 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  if (oci_container_attach (argv[optind], 0, &c, &cg, NULL, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   pid_t *pids = NULL;
   size_t n = 0;
   int status = 0;
-  if (detect (&cg, &err) < 0 || fk_cgroup_pids (&cg, c.cgroup, &pids, &n, &err) < 0)
+  if (fk_cgroup_pids (&cg, c.state.cgroup, &pids, &n, &err) < 0)
     status = oci_fail (&err);
   else if (strcmp (format, "json") == 0)
     {
@@ -576,39 +501,27 @@ oci_ps (int argc, char **argv)
         printf ("%d\n", (int)pids[i]);
     }
   free (pids);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
 static int
 freeze (int argc, char **argv, int frozen)
 {
-  const char *verb = frozen ? "pause" : "resume";
-  if (no_opts (argc, argv) < 0)
-    return oci_failf ("%s: unknown option", verb);
-  const char *id = one_id (argc, argv, verb);
-  if (id == NULL)
-    return 1;
-  fk_error_t err = FK_ERROR_INIT;
   oci_container_t c;
-  if (oci_container_open (id, 0, &c, &err) < 0)
-    return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
+  fk_cgroup_layout_t cg;
+  fk_oci_status_t s;
+  if (attach_id (argc, argv, frozen ? "pause" : "resume", &c, &cg, &s) != 0)
+    return 1;
+  const char *id = c.id;
+  fk_error_t err = FK_ERROR_INIT;
   int status = 0;
-  if (detect (&cg, &err) < 0)
+  if (s != (frozen ? FK_OCI_RUNNING : FK_OCI_PAUSED))
+    status = oci_failf ("container `%s' is %s: it cannot be %s", id, fk_oci_status_name (s),
+                        frozen ? "paused" : "resumed");
+  else if (fk_cgroup_freeze (&cg, c.state.cgroup, frozen, &err) < 0)
     status = oci_fail (&err);
-  else
-    {
-      oci_status_t s = oci_container_status (&c, &cg);
-      if (s != (frozen ? OCI_RUNNING : OCI_PAUSED))
-        status = oci_failf ("container `%s' is %s: it cannot be %s", id, oci_status_name (s),
-                            frozen ? "paused" : "resumed");
-      else if (fk_cgroup_freeze (&cg, c.cgroup, frozen, &err) < 0)
-        status = oci_fail (&err);
-    }
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -649,14 +562,13 @@ oci_update (int argc, char **argv)
   if (r < 0 || fk_oci_resources (text, len, &lim, &err) < 0)
     return oci_fail (&err);
   oci_container_t c;
-  if (oci_container_open (argv[optind], 0, &c, &err) < 0)
+  fk_cgroup_layout_t cg;
+  if (oci_container_attach (argv[optind], 0, &c, &cg, NULL, &err) < 0)
     return oci_fail (&err);
-  fk_cgroup_layout_t cg = { 0 };
   int status = 0;
-  if (detect (&cg, &err) < 0 || fk_cgroup_create (&cg, c.cgroup, &lim, &err) < 0)
+  if (fk_cgroup_create (&cg, c.state.cgroup, &lim, &err) < 0)
     status = oci_fail (&err);
-  fk_cgroup_layout_free (&cg);
-  oci_container_close (&c);
+  oci_container_detach (&c, &cg);
   return status;
 }
 
@@ -706,15 +618,15 @@ oci_list (int argc, char **argv)
         continue;
       fk_error_t err = FK_ERROR_INIT;
       oci_container_t c;
-      fk_cgroup_layout_t cg = { 0 };
-      if (oci_container_open (de->d_name, 0, &c, &err) < 0 || detect (&cg, &err) < 0)
+      fk_cgroup_layout_t cg;
+      fk_oci_status_t s;
+      if (oci_container_attach (de->d_name, 0, &c, &cg, &s, &err) < 0)
         {
           fk_error_clear (&err);
           continue;
         }
-      printf ("%s\t%d\t%s\n", c.id, (int)c.pid, oci_status_name (oci_container_status (&c, &cg)));
-      fk_cgroup_layout_free (&cg);
-      oci_container_close (&c);
+      printf ("%s\t%d\t%s\n", c.id, (int)c.state.pid, fk_oci_status_name (s));
+      oci_container_detach (&c, &cg);
     }
   if (d)
     closedir (d);

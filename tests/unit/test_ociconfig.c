@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 
 #include "base/xalloc.h"
 #include "sandbox/ociconfig.h"
@@ -174,6 +175,32 @@ hooks_and_seccomp (void **state)
   free (text);
 }
 
+static void
+rlimits (void **state)
+{
+  (void)state;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_plan_t p;
+  fk_plan_init (&p);
+  int terminal;
+  const char *ok = "{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":["
+                   "{\"type\":\"RLIMIT_NOFILE\",\"soft\":512,\"hard\":1024},"
+                   "{\"type\":\"RLIMIT_CORE\",\"soft\":-1,\"hard\":-1}]}";
+  if (fk_oci_process (ok, strlen (ok), &p.process, &terminal, &err) < 0)
+    fail_msg ("%s", fk_error_message (&err));
+  assert_int_equal (p.process.n_rlimits, 2);
+  assert_int_equal (p.process.rlimits[0].resource, RLIMIT_NOFILE);
+  assert_int_equal (p.process.rlimits[0].soft, 512);
+  assert_int_equal (p.process.rlimits[0].hard, 1024);
+  assert_int_equal (p.process.rlimits[1].resource, RLIMIT_CORE);
+  assert_true (p.process.rlimits[1].hard == RLIM_INFINITY);
+  const char *unknown = "{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":["
+                        "{\"type\":\"RLIMIT_NOPE\",\"soft\":1,\"hard\":1}]}";
+  assert_int_equal (fk_oci_process (unknown, strlen (unknown), &p.process, &terminal, &err), -1);
+  assert_error_contains (&err, "rlimit `RLIMIT_NOPE' is not known");
+  fk_plan_clear (&p);
+}
+
 int
 main (void)
 {
@@ -182,6 +209,7 @@ main (void)
     cmocka_unit_test (cgroup_paths),
     cmocka_unit_test (refusals),
     cmocka_unit_test (hooks_and_seccomp),
+    cmocka_unit_test (rlimits),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -233,13 +233,36 @@ json_refusals (void **state)
   assert_error_contains (&err, "not a JSON object");
 }
 
+/* The one table of rlimit names, both ways. */
+static void
+rlimit_names (void **state)
+{
+  (void)state;
+  assert_int_equal (fk_plan_rlimit_count (), 16);
+  assert_string_equal (fk_plan_rlimit_name (RLIMIT_NOFILE), "RLIMIT_NOFILE");
+  assert_int_equal (fk_plan_rlimit_resource ("RLIMIT_STACK"), RLIMIT_STACK);
+  assert_int_equal (fk_plan_rlimit_resource ("RLIMIT_NOPE"), -1);
+  assert_null (fk_plan_rlimit_name (-1));
+  size_t n = 0;
+  for (int r = 0; r < RLIM_NLIMITS; r++)
+    {
+      const char *name = fk_plan_rlimit_name (r);
+      if (name != NULL)
+        {
+          assert_int_equal (fk_plan_rlimit_resource (name), r);
+          n++;
+        }
+    }
+  assert_int_equal (n, fk_plan_rlimit_count ());
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (from_spec_agent),     cmocka_unit_test (from_spec_init),
     cmocka_unit_test (unresolved_template), cmocka_unit_test (json_round_trip),
-    cmocka_unit_test (json_refusals),
+    cmocka_unit_test (json_refusals),       cmocka_unit_test (rlimit_names),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -174,30 +174,6 @@ caps_of (json_t *caps, uint64_t *ret, uint64_t *ret_ambient, fk_error_t *err)
   return 0;
 }
 
-static const struct
-{
-  const char *name;
-  int resource;
-} rlimits[] = {
-  { "RLIMIT_AS", RLIMIT_AS },
-  { "RLIMIT_CORE", RLIMIT_CORE },
-  { "RLIMIT_CPU", RLIMIT_CPU },
-  { "RLIMIT_DATA", RLIMIT_DATA },
-  { "RLIMIT_FSIZE", RLIMIT_FSIZE },
-  { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-  { "RLIMIT_NICE", RLIMIT_NICE },
-  { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-  { "RLIMIT_NPROC", RLIMIT_NPROC },
-  { "RLIMIT_RSS", RLIMIT_RSS },
-  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-  { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-  { "RLIMIT_STACK", RLIMIT_STACK },
-};
-#define N_RLIMITS (sizeof rlimits / sizeof rlimits[0])
-
 static int
 process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
 {
@@ -306,7 +282,7 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
   json_t *rl = json_object_get (proc, "rlimits");
   if (rl && !json_is_null (rl))
     {
-      if (!json_is_array (rl) || json_array_size (rl) > N_RLIMITS)
+      if (!json_is_array (rl) || json_array_size (rl) > fk_plan_rlimit_count ())
         return fk_error_set (err, EINVAL, "config.json: `process.rlimits' is not a short list");
       p->rlimits = xcalloc (json_array_size (rl) + 1, sizeof *p->rlimits);
       size_t i;
@@ -322,11 +298,8 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
                      ? oci_wrap (err, "process.rlimits")
                      : fk_error_set (err, EINVAL,
                                      "config.json: `process.rlimits[%zu]' is not an object", i);
-        size_t k;
-        for (k = 0; k < N_RLIMITS; k++)
-          if (strcmp (rlimits[k].name, type) == 0)
-            break;
-        if (k == N_RLIMITS)
+        int resource = fk_plan_rlimit_resource (type);
+        if (resource < 0)
           return fk_error_set (err, EINVAL, "config.json: rlimit `%s' is not known", type);
         /* -1 and values past 2^63 come as negative integers: unlimited. */
         uint64_t so = soft < 0 ? RLIM_INFINITY : (uint64_t)soft;
@@ -334,7 +307,7 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
         if (so > ha)
           return fk_error_set (err, EINVAL, "config.json: rlimit `%s': soft over hard", type);
         p->rlimits[p->n_rlimits++]
-            = (fk_plan_rlimit_t){ .resource = rlimits[k].resource, .soft = so, .hard = ha };
+            = (fk_plan_rlimit_t){ .resource = resource, .soft = so, .hard = ha };
       }
     }
   long long oom;

@@ -157,13 +157,28 @@ static const struct
 };
 #define N_RLIMIT_NAMES (sizeof rlimit_names / sizeof rlimit_names[0])
 
-static const char *
-rlimit_name (int resource)
+const char *
+fk_plan_rlimit_name (int resource)
 {
   for (size_t i = 0; i < N_RLIMIT_NAMES; i++)
     if (rlimit_names[i].resource == resource)
       return rlimit_names[i].name;
   return NULL;
+}
+
+int
+fk_plan_rlimit_resource (const char *name)
+{
+  for (size_t i = 0; i < N_RLIMIT_NAMES; i++)
+    if (strcmp (rlimit_names[i].name, name) == 0)
+      return rlimit_names[i].resource;
+  return -1;
+}
+
+size_t
+fk_plan_rlimit_count (void)
+{
+  return N_RLIMIT_NAMES;
 }
 
 static int
@@ -303,7 +318,8 @@ fk_plan_validate (const fk_plan_t *plan, fk_error_t *err)
   if ((unsigned)p->stdio > FK_INIT_STDIO_TTY)
     return fk_error_set (err, EINVAL, "plan: unknown stdio mode %d", (int)p->stdio);
   for (size_t i = 0; i < p->n_rlimits; i++)
-    if (rlimit_name (p->rlimits[i].resource) == NULL || p->rlimits[i].soft > p->rlimits[i].hard)
+    if (fk_plan_rlimit_name (p->rlimits[i].resource) == NULL
+        || p->rlimits[i].soft > p->rlimits[i].hard)
       return fk_error_set (err, EINVAL,
                            "plan: rlimit %zu is unknown or its soft limit is over "
                            "its hard one",
@@ -449,9 +465,10 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
   json_object_set_new (proc, "caps", caps_json (p->caps));
   json_t *rl = json_array ();
   for (size_t i = 0; i < p->n_rlimits; i++)
-    json_array_append_new (
-        rl, json_pack ("{s:s,s:I,s:I}", "type", rlimit_name (p->rlimits[i].resource), "soft",
-                       (json_int_t)p->rlimits[i].soft, "hard", (json_int_t)p->rlimits[i].hard));
+    json_array_append_new (rl, json_pack ("{s:s,s:I,s:I}", "type",
+                                          fk_plan_rlimit_name (p->rlimits[i].resource), "soft",
+                                          (json_int_t)p->rlimits[i].soft, "hard",
+                                          (json_int_t)p->rlimits[i].hard));
   json_object_set_new (proc, "rlimits", rl);
   json_t *groups = json_array ();
   for (size_t i = 0; i < p->n_groups; i++)
@@ -690,13 +707,9 @@ decode_process (json_t *proc, fk_plan_process_t *p, fk_error_t *err)
             || get_u64 (e, "hard", UINT64_MAX >> 1, &l->hard, err) < 0)
           return err->code ? -1
                            : fk_error_set (err, EINVAL, "plan: rlimit %zu is not an object", i);
-        size_t k;
-        for (k = 0; k < N_RLIMIT_NAMES; k++)
-          if (strcmp (rlimit_names[k].name, type) == 0)
-            break;
-        if (k == N_RLIMIT_NAMES)
+        l->resource = fk_plan_rlimit_resource (type);
+        if (l->resource < 0)
           return fk_error_set (err, EINVAL, "plan: `%s' is not a known rlimit", type);
-        l->resource = rlimit_names[k].resource;
         p->n_rlimits++;
       }
     }

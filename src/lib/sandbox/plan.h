@@ -101,6 +101,13 @@ typedef struct fk_plan_rlimit
   uint64_t soft, hard;
 } fk_plan_rlimit_t;
 
+/* The rlimits a plan knows, by their names in the plan's JSON form and in config.json
+   ("RLIMIT_NOFILE"): the name of a resource (NULL: not one of them), the resource of a name
+   (-1: not one of them), and how many there are (a process sets each at most once). */
+const char *fk_plan_rlimit_name (int resource);
+int fk_plan_rlimit_resource (const char *name);
+size_t fk_plan_rlimit_count (void);
+
 /* Host commands run at a point of the start, in a process group of their own, with the
    sandbox's state as JSON on stdin ({"ociVersion", "id", "status", "pid"}); a hook that fails
    or outlives timeout_ms (its group is killed then) fails the start. */
