@@ -71,7 +71,7 @@ load_text (const fk_egress_t *eg, uint32_t gen)
 {
   fk_error_t err = FK_ERROR_INIT;
   cleanup_free char *text = NULL;
-  assert_int_equal (fk_egress_nft_text (&cfg, eg, gen, 0, &text, &err), 0);
+  assert_int_equal (fk_egress_nft_text (&cfg, eg, gen, &text, &err), 0);
   free (nft (text));
 }
 

@@ -206,7 +206,7 @@ nft_text (void **state)
     .slot = 7, .allow_out = allow, .deny_out = deny, .bytes_per_sec = 1 << 20, .max_connections = 5
   };
   cleanup_free char *text = NULL;
-  assert_int_equal (fk_egress_nft_text (&cfg, &eg, 42, 0, &text, &err), 0);
+  assert_int_equal (fk_egress_nft_text (&cfg, &eg, 42, &text, &err), 0);
   /* 10.1.2.3 is inside 10.1.0.0/16: one interval. */
   assert_non_null (strstr (text, "add element inet firkin sb_7_allow4 { 10.1.0.0/16 }"));
   assert_non_null (strstr (text, "add element inet firkin sb_7_allow6 { 2001:db8::/32 }"));
@@ -221,14 +221,13 @@ nft_text (void **state)
   /* No limit asked: the default one, never none (the connection tracking table is shared). */
   fk_egress_t plain = { .slot = 8 };
   cleanup_free char *plain_text = NULL;
-  assert_int_equal (fk_egress_nft_text (&cfg, &plain, 42, 0, &plain_text, &err), 0);
+  assert_int_equal (fk_egress_nft_text (&cfg, &plain, 42, &plain_text, &err), 0);
   assert_non_null (strstr (plain_text, "sb_8_okout ct state new ct count over 4096 "));
   /* The shared table denies the sandboxes' own subnet by default, whatever range it is in. */
   setenv ("FIRKIN_NET_SUBNET4", "198.51.100.0/24", 1);
   assert_int_equal (fk_net_config_load (&cfg, &err), 0);
   unsetenv ("FIRKIN_NET_SUBNET4");
-  cleanup_free char *base = NULL;
-  assert_int_equal (fk_egress_nft_text (&cfg, &eg, 42, 1, &base, &err), 0);
+  cleanup_free char *base = fk_egress_nft_base_text (&cfg);
   const char *dd = strstr (base, "add element inet firkin default_deny4 {");
   assert_non_null (dd);
   const char *sub = strstr (dd, "198.51.100.0/24");
@@ -237,7 +236,7 @@ nft_text (void **state)
   const char *bad[] = { "10.0.0.0/33", NULL };
   eg.deny_out = bad;
   cleanup_free char *none = NULL;
-  assert_int_equal (fk_egress_nft_text (&cfg, &eg, 42, 1, &none, &err), -1);
+  assert_int_equal (fk_egress_nft_text (&cfg, &eg, 42, &none, &err), -1);
   assert_int_equal (err.code, EINVAL);
   fk_error_clear (&err);
 }

@@ -677,6 +677,19 @@ applier_free (applier_t *app)
   free (app->dir_times);
 }
 
+static applier_t
+applier_init (int rootfd, const fk_layer_opts_t *opts)
+{
+  return (applier_t){
+    .rootfd = rootfd,
+    .ignore_owners = opts ? opts->ignore_owners : 0,
+    .user_xattrs = opts ? opts->user_xattrs : 0,
+    .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
+    .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
+    .cached_fd = -1,
+  };
+}
+
 int
 fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts, fk_layer_stats_t *ret_stats,
                 fk_error_t *err)
@@ -686,14 +699,7 @@ fk_layer_apply (int rootfd, int blobfd, const fk_layer_opts_t *opts, fk_layer_st
     return -1;
   struct archive *tar = fk_tarstream_archive (ts);
   fk_layer_compression_t compression = fk_tarstream_compression (ts);
-  applier_t app = {
-    .rootfd = rootfd,
-    .ignore_owners = opts ? opts->ignore_owners : 0,
-    .user_xattrs = opts ? opts->user_xattrs : 0,
-    .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
-    .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
-    .cached_fd = -1,
-  };
+  applier_t app = applier_init (rootfd, opts);
   int ret = -1;
   for (;;)
     {
@@ -743,14 +749,7 @@ fk_layer_writer_t *
 fk_layer_writer_new (int rootfd, const fk_layer_opts_t *opts)
 {
   fk_layer_writer_t *w = xcalloc (1, sizeof *w);
-  w->app = (applier_t){
-    .rootfd = rootfd,
-    .ignore_owners = opts ? opts->ignore_owners : 0,
-    .user_xattrs = opts ? opts->user_xattrs : 0,
-    .max_size = opts && opts->max_size ? opts->max_size : FK_LAYER_DEFAULT_MAX_SIZE,
-    .max_entries = opts && opts->max_entries ? opts->max_entries : FK_LAYER_DEFAULT_MAX_ENTRIES,
-    .cached_fd = -1,
-  };
+  w->app = applier_init (rootfd, opts);
   return w;
 }
 

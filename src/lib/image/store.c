@@ -296,6 +296,24 @@ fk_store_layer_has (fk_store_t *s, const char *diff_id)
   return fstatat (s->dirfd, meta, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode);
 }
 
+/* Takes the lock of layer diff_id: 0 with *ret_lockfd held, 1 (no lock kept) when the layer is
+   in the store by then, -1 on error. */
+static int
+layer_lock (fk_store_t *s, const char *diff_id, int *ret_lockfd, fk_error_t *err)
+{
+  cleanup_free char *lockname = xasprintf ("layer-%s", fk_digest_hex (diff_id));
+  int fd = fk_store_lock (s, lockname, err);
+  if (fd < 0)
+    return -1;
+  if (fk_store_layer_has (s, diff_id))
+    {
+      close (fd);
+      return 1;
+    }
+  *ret_lockfd = fd;
+  return 0;
+}
+
 int
 fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_id, fk_error_t *err)
 {
@@ -303,13 +321,11 @@ fk_store_layer_unpack (fk_store_t *s, const char *blob_digest, const char *diff_
     return fk_error_wrap (err, "layer diff-id");
   if (fk_store_layer_has (s, diff_id))
     return 0;
-  cleanup_free char *lockname = xasprintf ("layer-%s", fk_digest_hex (diff_id));
-  cleanup_close int lockfd = fk_store_lock (s, lockname, err);
-  if (lockfd < 0)
-    return -1;
+  cleanup_close int lockfd = -1;
   /* Another process may have finished it while this one waited. */
-  if (fk_store_layer_has (s, diff_id))
-    return 0;
+  int there = layer_lock (s, diff_id, &lockfd, err);
+  if (there != 0)
+    return there < 0 ? -1 : 0;
 
   cleanup_free char *tmp = xasprintf ("%s/tmp/layer-XXXXXX", s->dir);
   if (mkdtemp (tmp) == NULL)
@@ -409,13 +425,11 @@ static int
 layer_install (fk_store_t *s, const char *tmp, const char *blob_digest, const char *diff_id,
                uint64_t unpacked_size, uint64_t entries, fk_error_t *err)
 {
-  cleanup_free char *lockname = xasprintf ("layer-%s", fk_digest_hex (diff_id));
-  cleanup_close int lockfd = fk_store_lock (s, lockname, err);
-  if (lockfd < 0)
-    return -1;
+  cleanup_close int lockfd = -1;
   /* The same content unpacked before (a snapshot of the same changes): that one stays. */
-  if (fk_store_layer_has (s, diff_id))
-    return 0;
+  int there = layer_lock (s, diff_id, &lockfd, err);
+  if (there != 0)
+    return there < 0 ? -1 : 0;
   cleanup_close int tmpfd = openat (s->dirfd, tmp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (tmpfd < 0)
     return fk_error_set_errno (err, "open `%s/%s'", s->dir, tmp);

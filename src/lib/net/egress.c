@@ -301,7 +301,7 @@ out_verdict (buf_t *b, unsigned n, const fk_net_rules_t *r, const char *chain, c
 }
 
 int
-fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen, int with_base,
+fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen,
                     char **ret_text, fk_error_t *err)
 {
   fk_net_rules_t r = { 0 };
@@ -311,8 +311,6 @@ fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t 
   char a4[64], a6[64];
   fk_net_slot_addrs (cfg, n, a4, a6, NULL, NULL);
   buf_t b = { 0 };
-  if (with_base)
-    out_base (&b, cfg);
   for (size_t i = 0; fk_egress_counters_names[i]; i++)
     out (&b, "add counter " TABLE " sb_%u_%s\n", n, fk_egress_counters_names[i]);
   for (size_t i = 0; fk_egress_set_names[i]; i++)

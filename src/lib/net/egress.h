@@ -62,12 +62,13 @@ typedef struct fk_egress
 } fk_egress_t;
 
 /* The nftables commands that make (or replace: the same text) the sandbox's chains, sets and
-   counters, after the shared table's; one transaction. gen is the rules' generation (not 0).
-   Caller frees. */
+   counters in the shared table; one transaction. gen is the rules' generation (not 0). The
+   rules' readable form: the library makes them through fk_egress_nft_batch, and a test holds
+   the two to the same table. Caller frees. */
 int fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t gen,
-                        int with_base, char **ret_text, fk_error_t *err);
+                        char **ret_text, fk_error_t *err);
 
-/* The shared table alone (the base fk_egress_nft_text puts first). Caller frees. */
+/* The shared table (hooks, maps, default-denied sets, masquerade). Caller frees. */
 char *fk_egress_nft_base_text (const fk_net_config_t *cfg);
 
 /* The sandbox's own objects (fk_egress_nft_text without the base: the same objects and rules)

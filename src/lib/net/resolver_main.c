@@ -107,7 +107,7 @@ static struct
   size_t n_up;
   unsigned timeout_ms;
   fk_net_rules_t rules;
-  fk_net_config_t net; /* the sandboxes' subnets */
+  fk_net_rules_t sandbox_nets; /* the sandboxes' subnets, as deny rules */
   int udp_fd, tcp_fd, sig_fd;
   struct nft_ctx *nft;
   pending_t pending[PENDING_MAX];
@@ -638,6 +638,23 @@ bound_ttl (uint32_t ttl)
   return ttl;
 }
 
+static void
+sandbox_nets_load (void)
+{
+  fk_net_config_t cfg;
+  fk_error_t err = FK_ERROR_INIT;
+  if (fk_net_config_load (&cfg, &err) < 0)
+    ready_fail ("%s", fk_error_message (&err));
+  char a4[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], sub4[80], sub6[80];
+  inet_ntop (AF_INET, cfg.net4, a4, sizeof a4);
+  inet_ntop (AF_INET6, cfg.net6, a6, sizeof a6);
+  snprintf (sub4, sizeof sub4, "%s/%u", a4, cfg.prefix4);
+  snprintf (sub6, sizeof sub6, "%s/%u", a6, cfg.prefix6);
+  const char *const deny[] = { sub4, sub6, NULL };
+  if (fk_net_rules_parse (NULL, deny, &R.sandbox_nets, &err) < 0)
+    ready_fail ("the sandboxes' subnets: %s", fk_error_message (&err));
+}
+
 /* A name never opens a default-denied range (private, link-local with the cloud metadata
    address, loopback...): an allowed name whose records point there (DNS rebinding) gets the
    address in its answer but not in the sets, unless an address rule allows it. */
@@ -646,12 +663,8 @@ may_learn (int family, const uint8_t *addr)
 {
   /* The sandboxes' own subnets (in whatever range they are configured, private or not): only
      an address rule lets a name lead there, as the firewall's default-denied sets have it. */
-  int v6 = family == AF_INET6;
-  const uint8_t *net = v6 ? R.net.net6 : R.net.net4;
-  unsigned prefix = v6 ? R.net.prefix6 : R.net.prefix4;
-  uint8_t mask = (uint8_t)(0xffu << (8 - prefix % 8));
-  int in_sandboxes = memcmp (net, addr, prefix / 8) == 0
-                     && (prefix % 8 == 0 || (net[prefix / 8] & mask) == (addr[prefix / 8] & mask));
+  int in_sandboxes
+      = fk_net_rules_addr_verdict (&R.sandbox_nets, family, addr) == FK_NET_VERDICT_DENY;
   static const fk_net_rules_t none;
   if (!in_sandboxes
       && fk_net_rules_addr_verdict (&none, family, addr) != FK_NET_VERDICT_DEFAULT_DENY)
@@ -1235,9 +1248,7 @@ main (int argc, char **argv)
     }
   fcntl (FD_PIDFD, F_SETFD, FD_CLOEXEC);
   parse_args (argc, argv);
-  fk_error_t cfg_err = FK_ERROR_INIT;
-  if (fk_net_config_load (&R.net, &cfg_err) < 0)
-    ready_fail ("%s", fk_error_message (&cfg_err));
+  sandbox_nets_load ();
   if (chdir ("/") < 0)
     ready_fail ("chdir /: %s", strerror (errno));
   rules_load (1);
@@ -1381,6 +1392,7 @@ main (int argc, char **argv)
     free (R.addrs[i].name);
   fk_net_rules_clear (&R.rules);
   nft_ctx_free (R.nft);
+  fk_net_rules_clear (&R.sandbox_nets);
   /* _exit, not a return: the exit handlers a sanitizer build registers (its leak check, which
      an ASAN_OPTIONS of the caller can turn on whatever the defaults above say) trace the
      process from a fork the seccomp filter forbids, fail, and then spin in their abort. */
