@@ -2,6 +2,7 @@
    its process object (exec --process) and resources (update --resources). What converts is a
    valid plan, whose JSON form decodes again; nothing touches the host (host_checks off). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             abort ();
           fk_plan_t again;
           if (fk_plan_from_json (json, strlen (json), &again, &err) < 0)
-            abort ();
+            {
+              fprintf (stderr, "the plan's JSON does not decode: %s\n%s\n", fk_error_message (&err),
+                       json);
+              abort ();
+            }
           if (plan.seccomp_oci)
             {
               struct sock_filter *prog = NULL;

@@ -194,10 +194,36 @@ rlimits (void **state)
   assert_int_equal (p.process.rlimits[0].hard, 1024);
   assert_int_equal (p.process.rlimits[1].resource, RLIMIT_CORE);
   assert_true (p.process.rlimits[1].hard == RLIM_INFINITY);
+  /* Unlimited goes through the plan's JSON form and back (what the agent is handed). */
+  const char *bundle = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+                       "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":["
+                       "{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":-1}]},"
+                       "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}";
+  fk_plan_t whole, back;
+  fk_oci_info_t info;
+  if (convert (bundle, 0, &whole, &info, &err) < 0)
+    fail_msg ("%s", fk_error_message (&err));
+  char *json = NULL;
+  assert_int_equal (fk_plan_to_json (&whole, &json, &err), 0);
+  if (fk_plan_from_json (json, strlen (json), &back, &err) < 0)
+    fail_msg ("%s\n%s", fk_error_message (&err), json);
+  assert_true (back.process.rlimits[0].soft == 0);
+  assert_true (back.process.rlimits[0].hard == RLIM_INFINITY);
+  fk_plan_clear (&back);
+  fk_plan_clear (&whole);
+  fk_oci_info_clear (&info);
+  free (json);
   const char *unknown = "{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":["
                         "{\"type\":\"RLIMIT_NOPE\",\"soft\":1,\"hard\":1}]}";
   assert_int_equal (fk_oci_process (unknown, strlen (unknown), &p.process, &terminal, &err), -1);
   assert_error_contains (&err, "rlimit `RLIMIT_NOPE' is not known");
+  fk_error_clear (&err);
+  /* 2^32-1 is no id (setuid takes it as "no change"). */
+  const char *no_id = "{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":4294967295}}";
+  fk_plan_process_t q = { 0 };
+  assert_int_equal (fk_oci_process (no_id, strlen (no_id), &q, &terminal, &err), -1);
+  assert_error_contains (&err, "gid 4294967295 is not an id");
+  fk_error_clear (&err);
   fk_plan_clear (&p);
 }
 

@@ -131,9 +131,12 @@ full_plan (fk_plan_t *p)
   p->process.gid = 100;
   p->process.no_new_privs = 0;
   p->process.caps = (1ULL << 0) | (1ULL << 10);
-  p->process.rlimits = xcalloc (1, sizeof *p->process.rlimits);
+  p->process.rlimits = xcalloc (3, sizeof *p->process.rlimits);
   p->process.rlimits[0] = (fk_plan_rlimit_t){ RLIMIT_NOFILE, 512, 1024 };
-  p->process.n_rlimits = 1;
+  /* Unlimited: what config.json's -1 gives. */
+  p->process.rlimits[1] = (fk_plan_rlimit_t){ RLIMIT_CORE, 0, RLIM_INFINITY };
+  p->process.rlimits[2] = (fk_plan_rlimit_t){ RLIMIT_STACK, RLIM_INFINITY, RLIM_INFINITY };
+  p->process.n_rlimits = 3;
   p->hooks = xcalloc (1, sizeof *p->hooks);
   p->hooks[0].point = FK_PLAN_HOOK_POSTSTART;
   const char *const hargv[] = { "/bin/true", "x", NULL };
@@ -165,6 +168,8 @@ json_round_trip (void **state)
   assert_int_equal (back.process.caps, (1ULL << 0) | (1ULL << 10));
   assert_int_equal (back.process.rlimits[0].resource, RLIMIT_NOFILE);
   assert_int_equal (back.process.rlimits[0].hard, 1024);
+  assert_true (back.process.rlimits[1].soft == 0 && back.process.rlimits[1].hard == RLIM_INFINITY);
+  assert_true (back.process.rlimits[2].soft == RLIM_INFINITY);
   assert_int_equal (back.hooks[0].point, FK_PLAN_HOOK_POSTSTART);
   assert_true (back.limits.cpus == 1.5);
   assert_string_equal (back.start_fifo, "/run/fk/start");

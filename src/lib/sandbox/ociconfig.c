@@ -241,6 +241,10 @@ process_of (json_t *proc, fk_plan_t *plan, fk_oci_info_t *info, fk_error_t *err)
           || oci_get_u32 (user, "uid", "process.user", 0, &p->uid, err) < 0
           || oci_get_u32 (user, "gid", "process.user", 0, &p->gid, err) < 0)
         return -1;
+      /* 2^32-1 is no id: set*id take it as "leave as it is". */
+      if (p->uid == UINT32_MAX || p->gid == UINT32_MAX)
+        return fk_error_set (err, EINVAL, "config.json: `process.user': %s 4294967295 is not an id",
+                             p->uid == UINT32_MAX ? "uid" : "gid");
       uint32_t mask = 0;
       int r = oci_get_u32 (user, "umask", "process.user", 0, &mask, err);
       if (r < 0)

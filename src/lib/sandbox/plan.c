@@ -389,6 +389,13 @@ caps_json (uint64_t caps)
   return a;
 }
 
+/* An rlimit's value in the JSON form (get_rlim reads it). */
+static json_int_t
+rlim_json (uint64_t v)
+{
+  return v == RLIM_INFINITY ? -1 : (json_int_t)v;
+}
+
 int
 fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
 {
@@ -467,8 +474,8 @@ fk_plan_to_json (const fk_plan_t *plan, char **ret_text, fk_error_t *err)
   for (size_t i = 0; i < p->n_rlimits; i++)
     json_array_append_new (rl, json_pack ("{s:s,s:I,s:I}", "type",
                                           fk_plan_rlimit_name (p->rlimits[i].resource), "soft",
-                                          (json_int_t)p->rlimits[i].soft, "hard",
-                                          (json_int_t)p->rlimits[i].hard));
+                                          rlim_json (p->rlimits[i].soft), "hard",
+                                          rlim_json (p->rlimits[i].hard)));
   json_object_set_new (proc, "rlimits", rl);
   json_t *groups = json_array ();
   for (size_t i = 0; i < p->n_groups; i++)
@@ -565,6 +572,23 @@ get_u64 (json_t *o, const char *key, uint64_t max, uint64_t *ret, fk_error_t *er
       if (v < 0 || (uint64_t)v > max)
         return fk_error_set (err, ERANGE, "plan: `%s' is out of range", key);
       *ret = (uint64_t)v;
+    }
+  return 0;
+}
+
+/* An rlimit's value: unlimited (RLIM_INFINITY) is -1 in the JSON form. */
+static int
+get_rlim (json_t *o, const char *key, uint64_t *ret, fk_error_t *err)
+{
+  long long v;
+  int r = fk_json_get_int (o, key, 0, &v, err);
+  if (r < 0)
+    return -1;
+  if (r == 1)
+    {
+      if (v < -1)
+        return fk_error_set (err, ERANGE, "plan: `%s' is out of range", key);
+      *ret = v == -1 ? RLIM_INFINITY : (uint64_t)v;
     }
   return 0;
 }
@@ -703,8 +727,7 @@ decode_process (json_t *proc, fk_plan_process_t *p, fk_error_t *err)
         fk_plan_rlimit_t *l = &p->rlimits[i];
         if (!json_is_object (e) || only_keys (e, "rlimit", rkeys, err) < 0
             || fk_json_get_string (e, "type", 1, &type, err) < 0
-            || get_u64 (e, "soft", UINT64_MAX >> 1, &l->soft, err) < 0
-            || get_u64 (e, "hard", UINT64_MAX >> 1, &l->hard, err) < 0)
+            || get_rlim (e, "soft", &l->soft, err) < 0 || get_rlim (e, "hard", &l->hard, err) < 0)
           return err->code ? -1
                            : fk_error_set (err, EINVAL, "plan: rlimit %zu is not an object", i);
         l->resource = fk_plan_rlimit_resource (type);
