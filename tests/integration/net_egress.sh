@@ -89,7 +89,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 39
+plan 41
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -138,6 +138,13 @@ check "a resolver runs for the sandbox" resolver_of "$f"
 check "an allowed name resolves and connects" http "$f" allowed.test
 nx() { in_sb "$f" "nslookup denied.test" >"$tmp/nx.out" 2>&1; ! grep -q 203.0.113.5 "$tmp/nx.out" && grep -qi "NXDOMAIN\|can't find" "$tmp/nx.out"; }
 check "a name no rule allows gets NXDOMAIN under deny-all" nx
+# A live change of names: the resolver answers by the new rules as soon as they are in force
+# (it reads their generation; an answer by the old ones could not enter the new sets).
+"$FK" network "$f" --deny-out 0.0.0.0/0 --allow-out denied.test >/dev/null
+check "after fk network, a name only the new rules allow resolves and connects" wait_for http "$f" denied.test
+nx_old() { in_sb "$f" "nslookup allowed.test" >"$tmp/nx.out" 2>&1; ! grep -q 'Address.*203.0.113.1$' "$tmp/nx.out" && grep -qi "NXDOMAIN\|can't find" "$tmp/nx.out"; }
+old_gone() { nx_old && none_of "$f" 203.0.113.1; }
+check "and the name the old rules allowed does not resolve, its address unreachable" old_gone
 "$FK" rm -f "$f" >/dev/null
 check "the resolver stops with its sandbox" wait_for no_resolver_of "$f"
 

@@ -5,10 +5,10 @@
 # upstream socket and the nftables sets live there), "sb" for the sandbox (only lo; the resolver
 # listens on 127.0.0.53 there). Never a packet beyond them; nothing left behind.
 source "$FIRKIN_SRC/tests/integration/lib.sh"
-plan 35
+plan 40
 
 if [ "$(id -u)" != 0 ] || ! command -v dnsmasq >/dev/null || ! command -v nft >/dev/null; then
-  for i in $(seq 35); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
+  for i in $(seq 40); do skip "resolver case $i" "needs root, dnsmasq and nft"; done
   done_testing
 fi
 SPAWN=${FK_RESOLVER_SPAWN:-$FIRKIN_BUILD/tests/integration/resolver_spawn}
@@ -187,6 +187,44 @@ check "sandboxes on 203.0.113.0/28 and 2001:db8::/120: allowed names answered ($
 "$SPAWN" --stop "$pid3"
 wait_for sh -c "! kill -0 $pid3 2>/dev/null"
 
+# The generation guard. The egress plane replaces a sandbox's rules (its sets flushed, a new
+# generation in sb_N_gen) before the resolver reads the new rules file; until it does, an answer
+# judged by the old rules must not enter the new rules' sets.
+inn $HOST nft -f - <<'NFT'
+add set inet firkin sb_7_dns4 { type ipv4_addr; flags timeout; }
+add set inet firkin sb_7_dns6 { type ipv6_addr; flags timeout; }
+add set inet firkin sb_7_gen { type mark; }
+add element inet firkin sb_7_gen { 41 }
+NFT
+set7() { inn $HOST nft list set inet firkin sb_7_dns4; }
+"$SPAWN" --rules "$tmp/rules4" generation 41 allow allowed.test allow '*.wild.test' deny 0.0.0.0/0
+pid4=$(inn $HOST "$SPAWN" /run/netns/$SB2 $pid1 "$tmp/rules4" "inet firkin" sb_7_dns4 sb_7_dns6 198.51.100.1 "$tmp/r4.log" sb_7_gen)
+on_exit "[ -n '$pid4' ] && kill $pid4"
+out=$(inn $SB2 $DNSQ 127.0.0.53 allowed.test A)
+check "with its rules' generation (41) in force, an allowed name resolves ($out) and enters the set" \
+  sh -c "[ '$out' = '0 203.0.113.7/300' ] && $(declare -f inn set7); HOST=$HOST; set7 | grep -q '203.0.113.7 '"
+# What fk_egress_replace does to the sets (no name allowed any more but allowed.test).
+inn $HOST nft -f - <<'NFT'
+flush set inet firkin sb_7_dns4
+flush set inet firkin sb_7_gen
+add element inet firkin sb_7_gen { 42 }
+NFT
+out=$(inn $SB2 $DNSQ 127.0.0.53 a.wild.test A)
+check "after a replace the resolver has not read yet, an answer by the old rules fails ($out: SERVFAIL) and its address stays out of the new sets" \
+  sh -c "[ '$out' = '2' ] && $(declare -f inn set7); HOST=$HOST; ! set7 | grep -q 203.0.113.8 && grep -q 'generation 41 may be no longer in force' '$tmp/r4.log'"
+"$SPAWN" --rules "$tmp/rules4" generation 42 allow allowed.test deny 0.0.0.0/0
+"$SPAWN" --reload "$pid4"
+wait_for grep -q "generation 42" "$tmp/r4.log"
+check "once it reads the new file (generation 42) it puts back what the new rules allow" \
+  wait_for sh -c "$(declare -f inn set7); HOST=$HOST; set7 | grep -q '203.0.113.7 '"
+out="$(inn $SB2 $DNSQ 127.0.0.53 a.wild.test A) | $(inn $SB2 $DNSQ 127.0.0.53 allowed.test A)"
+check "and answers by them: $out" test "$out" = "3 | 0 203.0.113.7/300"
+"$SPAWN" --stop "$pid4"
+wait_for sh -c "! kill -0 $pid4 2>/dev/null"
+"$SPAWN" --rules "$tmp/rules5" allow allowed.test
+check "spawn refuses a rules file that names no generation when a generation set is given" \
+  sh -c "nsenter --net=/run/netns/$HOST $SPAWN /run/netns/$SB2 $pid1 $tmp/rules5 'inet firkin' sb_7_dns4 sb_7_dns6 198.51.100.1 '' sb_7_gen 2>&1 | grep -q 'names no generation'"
+
 # Spawn errors.
 dead=$(sh -c 'echo $$')
 check "spawn refuses a dead pid 1" \
@@ -214,5 +252,5 @@ _cleanups=()
 # (pgrep here, not inside the check: a shell whose command line holds the pattern would match)
 left=$(pgrep -f -- "--pid-file=$tmp/|--rules $tmp/" | tr '\n' ' ')
 check "nothing left: no namespace, no resolver, no dnsmasq, no process naming this test's files: '$left'" \
-  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null && [ -z '$left' ]"
+  sh -c "! ip netns list | grep -q 'fkr-.*-$$' && ! kill -0 $pid 2>/dev/null && ! kill -0 $pid2 2>/dev/null && ! kill -0 $pid4 2>/dev/null && ! kill -0 $dnsmasq_pid 2>/dev/null && [ -z '$left' ]"
 done_testing

@@ -24,14 +24,17 @@ main (int argc, char **argv)
       const char **allow = xcalloc ((size_t)argc, sizeof *allow);
       const char **deny = xcalloc ((size_t)argc, sizeof *deny);
       size_t na = 0, nd = 0;
+      uint32_t gen = 0;
       for (int i = 3; i + 1 < argc; i += 2)
         {
-          if (strcmp (argv[i], "allow") == 0)
+          if (strcmp (argv[i], "generation") == 0)
+            gen = (uint32_t)strtoul (argv[i + 1], NULL, 10);
+          else if (strcmp (argv[i], "allow") == 0)
             allow[na++] = argv[i + 1];
           else
             deny[nd++] = argv[i + 1];
         }
-      int r = fk_resolver_rules_write (argv[2], allow, deny, &err);
+      int r = fk_resolver_rules_write (argv[2], gen, allow, deny, &err);
       free (allow);
       free (deny);
       if (r < 0)
@@ -53,9 +56,10 @@ main (int argc, char **argv)
         }
       return 0;
     }
-  if (argc != 9)
+  if (argc != 9 && argc != 10)
     {
-      fprintf (stderr, "usage: resolver_spawn NETNS PID1 RULES TABLE SET4 SET6 UPSTREAMS LOG\n");
+      fprintf (stderr,
+               "usage: resolver_spawn NETNS PID1 RULES TABLE SET4 SET6 UPSTREAMS LOG [GEN_SET]\n");
       return 2;
     }
   int nsfd = open (argv[1], O_RDONLY | O_CLOEXEC);
@@ -73,6 +77,7 @@ main (int argc, char **argv)
   o.set6 = argv[6];
   o.upstreams = argv[7][0] ? argv[7] : NULL;
   o.log_path = argv[8];
+  o.gen_set = argc == 10 ? argv[9] : NULL;
   o.timeout_ms = 1000;
   pid_t pid;
   struct timespec t0, t1;

@@ -390,9 +390,11 @@ resolver_files (void **state)
   fk_error_t err = FK_ERROR_INIT;
   const char *allow[] = { "pypi.org", "*.github.com", "1.2.3.4", NULL };
   const char *deny[] = { "0.0.0.0/0", NULL };
-  assert_int_equal (fk_resolver_rules_write (path, allow, deny, &err), 0);
+  assert_int_equal (fk_resolver_rules_write (path, 4294967295u, allow, deny, &err), 0);
   fk_net_rules_t r;
-  assert_int_equal (fk_resolver_rules_read (path, &r, &err), 0);
+  uint32_t gen = 0;
+  assert_int_equal (fk_resolver_rules_read (path, &r, &gen, &err), 0);
+  assert_int_equal (gen, 4294967295u);
   assert_int_equal (r.n_allow, 3);
   assert_int_equal (r.n_deny, 1);
   assert_true (fk_net_rules_name_resolves (&r, "api.github.com"));
@@ -400,14 +402,38 @@ resolver_files (void **state)
   fk_net_rules_clear (&r);
   /* Bad rules are refused before anything is written. */
   const char *bad[] = { "a b", NULL };
-  assert_int_equal (fk_resolver_rules_write (path, bad, NULL, &err), -1);
+  assert_int_equal (fk_resolver_rules_write (path, 7, bad, NULL, &err), -1);
   fk_error_clear (&err);
   FILE *f = fopen (path, "w");
   fputs ("# c\n\nallow x.test\npermit y.test\n", f);
   fclose (f);
-  assert_int_equal (fk_resolver_rules_read (path, &r, &err), -1);
+  assert_int_equal (fk_resolver_rules_read (path, &r, NULL, &err), -1);
   assert_non_null (strstr (fk_error_message (&err), "line 4"));
   fk_error_clear (&err);
+  /* Generation 0 writes none; a file without one reads as 0. */
+  assert_int_equal (fk_resolver_rules_write (path, 0, allow, NULL, &err), 0);
+  gen = 9;
+  assert_int_equal (fk_resolver_rules_read (path, &r, &gen, &err), 0);
+  assert_int_equal (gen, 0);
+  fk_net_rules_clear (&r);
+  /* One generation, a number from 1 to 2^32-1, nothing else. */
+  static const char *const bad_gen[] = { "generation 0\n",
+                                         "generation 4294967296\n",
+                                         "generation -1\n",
+                                         "generation 0x10\n",
+                                         "generation 5\ngeneration 5\n",
+                                         "generation\n",
+                                         "generation 5 6\n",
+                                         "generation +5\n" };
+  for (size_t i = 0; i < sizeof bad_gen / sizeof *bad_gen; i++)
+    {
+      f = fopen (path, "w");
+      fputs (bad_gen[i], f);
+      fclose (f);
+      if (fk_resolver_rules_read (path, &r, &gen, &err) == 0)
+        fail_msg ("`%s' was read", bad_gen[i]);
+      fk_error_clear (&err);
+    }
 
   /* Upstreams: resolv.conf text and lists. */
   struct sockaddr_storage ss[8];

@@ -264,7 +264,7 @@ const char *const fk_egress_chain_names[]
     = { "out", "in", "vout", "vin", "okout", "okin", "deny", "dropin", NULL };
 const char *const fk_egress_counters_names[] = { "out", "in", "denied", "limited", NULL };
 const char *const fk_egress_set_names[]
-    = { "allow4", "allow6", "deny4", "deny6", "dns4", "dns6", NULL };
+    = { "allow4", "allow6", "deny4", "deny6", "dns4", "dns6", "gen", NULL };
 
 uint64_t
 fk_egress_burst (uint64_t bytes_per_sec)
@@ -314,11 +314,18 @@ fk_egress_nft_text (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t 
   for (size_t i = 0; fk_egress_counters_names[i]; i++)
     out (&b, "add counter " TABLE " sb_%u_%s\n", n, fk_egress_counters_names[i]);
   for (size_t i = 0; fk_egress_set_names[i]; i++)
-    out (&b, "add set " TABLE " sb_%u_%s { type %s; flags %s; }\nflush set " TABLE " sb_%u_%s\n", n,
-         fk_egress_set_names[i],
-         fk_egress_set_names[i][strlen (fk_egress_set_names[i]) - 1] == '4' ? "ipv4_addr"
-                                                                            : "ipv6_addr",
-         fk_egress_set_names[i][1] == 'n' ? "timeout" : "interval", n, fk_egress_set_names[i]);
+    {
+      const char *s = fk_egress_set_names[i];
+      if (strcmp (s, "gen") == 0)
+        out (&b, "add set " TABLE " sb_%u_gen { type mark; }\nflush set " TABLE " sb_%u_gen\n", n,
+             n);
+      else
+        out (&b,
+             "add set " TABLE " sb_%u_%s { type %s; flags %s; }\nflush set " TABLE " sb_%u_%s\n", n,
+             s, s[strlen (s) - 1] == '4' ? "ipv4_addr" : "ipv6_addr",
+             strncmp (s, "dns", 3) == 0 ? "timeout" : "interval", n, s);
+    }
+  out (&b, "add element " TABLE " sb_%u_gen { %u }\n", n, gen);
   for (size_t i = 0; fk_egress_chain_names[i]; i++)
     out (&b, "add chain " TABLE " sb_%u_%s\nflush chain " TABLE " sb_%u_%s\n", n,
          fk_egress_chain_names[i], n, fk_egress_chain_names[i]);
@@ -418,8 +425,8 @@ fk_egress_nft_base_text (const fk_net_config_t *cfg)
   return b.s;
 }
 
-static uint32_t
-new_generation (void)
+uint32_t
+fk_egress_new_generation (void)
 {
   uint32_t g = 0;
   while (g == 0)
@@ -431,7 +438,7 @@ new_generation (void)
 int
 fk_egress_replace (const fk_net_config_t *cfg, const fk_egress_t *eg, fk_error_t *err)
 {
-  return fk_egress_nft_batch (cfg, eg, new_generation (), err);
+  return fk_egress_nft_batch (cfg, eg, eg->gen ? eg->gen : fk_egress_new_generation (), err);
 }
 
 /* ---- netlink ---- */
@@ -721,7 +728,7 @@ fk_egress_setup (const fk_net_config_t *cfg, const fk_egress_t *eg, int netns_fd
   /* The shared table is made (or remade) only when the sandbox's own objects cannot be made
      without it: its base chains' rules are the same every time, and rewriting them with each
      sandbox costs the commit more than the sandbox's own. */
-  uint32_t gen = new_generation ();
+  uint32_t gen = eg->gen ? eg->gen : fk_egress_new_generation ();
   fk_error_t first = FK_ERROR_INIT;
   if (fk_egress_nft_batch (cfg, eg, gen, &first) < 0)
     {

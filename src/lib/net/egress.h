@@ -59,7 +59,13 @@ typedef struct fk_egress
   const char *const *deny_out;
   uint64_t bytes_per_sec;   /* 0: no limit */
   uint64_t max_connections; /* 0: FK_NET_MAX_CONNECTIONS */
+  uint32_t gen; /* the rules' generation (fk_egress_new_generation); 0: setup and replace pick
+                   one. Set sb_N_gen holds it: the resolver's set changes name the generation
+                   their rules are of and fail as a whole when it is not the one in force. */
 } fk_egress_t;
+
+/* A new generation for a sandbox's rules: random, never 0. */
+uint32_t fk_egress_new_generation (void);
 
 /* The nftables commands that make (or replace: the same text) the sandbox's chains, sets and
    counters in the shared table; one transaction. gen is the rules' generation (not 0). The

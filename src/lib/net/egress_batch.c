@@ -38,7 +38,9 @@
 
 /* nft's datatype numbers and key byte order, which a listing reads back. */
 #define TYPE_IPADDR 7
+#define TYPE_MARK 19
 #define TYPE_IP6ADDR 8
+#define BYTEORDER_HOST_ENDIAN 1
 #define BYTEORDER_BIG_ENDIAN 2
 
 /* The most address blocks (two elements each) one message carries: a message's element list
@@ -208,16 +210,22 @@ set_named (const char *name)
   return s;
 }
 
+/* One of the sandbox's sets (fk_egress_set_names): addresses (intervals, or with timeouts for
+   the resolver's), or the generation's mark. */
 static void
-add_set (batch_t *bt, const char *name, int v6, int timeout)
+add_set (batch_t *bt, const char *name, const char *kind)
 {
   struct nftnl_set *s = set_named (name);
-  nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, timeout ? NFT_SET_TIMEOUT : NFT_SET_INTERVAL);
-  nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, v6 ? TYPE_IP6ADDR : TYPE_IPADDR);
+  int mark = strcmp (kind, "gen") == 0, v6 = kind[strlen (kind) - 1] == '6';
+  if (!mark)
+    nftnl_set_set_u32 (s, NFTNL_SET_FLAGS,
+                       strncmp (kind, "dns", 3) == 0 ? NFT_SET_TIMEOUT : NFT_SET_INTERVAL);
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, mark ? TYPE_MARK : v6 ? TYPE_IP6ADDR : TYPE_IPADDR);
   nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
   nftnl_set_set_u32 (s, NFTNL_SET_ID, ++bt->set_id);
   struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc (64);
-  nftnl_udata_put_u32 (ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG_ENDIAN);
+  nftnl_udata_put_u32 (ud, NFTNL_UDATA_SET_KEYBYTEORDER,
+                       mark ? BYTEORDER_HOST_ENDIAN : BYTEORDER_BIG_ENDIAN);
   nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (ud), nftnl_udata_buf_len (ud));
   nftnl_udata_buf_free (ud);
   struct nlmsghdr *h = batch_msg (bt, NFT_MSG_NEWSET, NLM_F_CREATE, "add set %s", name);
@@ -712,9 +720,15 @@ fk_egress_nft_batch (const fk_net_config_t *cfg, const fk_egress_t *eg, uint32_t
     {
       const char *s = fk_egress_set_names[i];
       snprintf (name, sizeof name, "sb_%u_%s", n, s);
-      add_set (&bt, name, s[strlen (s) - 1] == '6', strncmp (s, "dns", 3) == 0);
+      add_set (&bt, name, s);
       flush_set (&bt, name);
     }
+  /* The generation in force, which the resolver's set changes name (see fk_egress_t). */
+  snprintf (name, sizeof name, "sb_%u_gen", n);
+  struct nftnl_set *g = set_named (name);
+  put_elem (g, (const uint8_t *)&gen, sizeof gen, 0, 0);
+  set_elems_msg (&bt, g, NFT_MSG_NEWSETELEM, "add element to");
+  nftnl_set_free (g);
   for (size_t i = 0; fk_egress_chain_names[i]; i++)
     {
       put_chain (&bt, NFT_MSG_NEWCHAIN, n, fk_egress_chain_names[i]);

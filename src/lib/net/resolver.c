@@ -214,8 +214,9 @@ fk_resolver_upstreams_read (const char *path, char **ret, fk_error_t *err)
 }
 
 int
-fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, fk_error_t *err)
+fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, uint32_t *ret_gen, fk_error_t *err)
 {
+  uint32_t gen = 0;
   cleanup_free char *text = NULL;
   if (read_small_file (path, RULES_FILE_MAX, &text, err) < 0)
     return -1;
@@ -241,6 +242,19 @@ fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, fk_error_t *err)
           char *rule = strtok_r (NULL, " \t", &save);
           char *extra = rule ? strtok_r (NULL, " \t", &save) : NULL;
           int is_allow = strcmp (word, "allow") == 0, is_deny = strcmp (word, "deny") == 0;
+          if (strcmp (word, "generation") == 0 && rule != NULL && extra == NULL)
+            {
+              char *end = NULL;
+              errno = 0;
+              unsigned long v = strtoul (rule, &end, 10);
+              if (gen != 0 || rule[0] < '1' || rule[0] > '9' || *end != '\0' || errno != 0
+                  || v > UINT32_MAX)
+                return fk_error_set (err, EINVAL, "`%s' line %u: not one `generation' of 1 to %u",
+                                     path, lineno, UINT32_MAX);
+              gen = (uint32_t)v;
+              line = nl ? nl + 1 : NULL;
+              continue;
+            }
           if ((!is_allow && !is_deny) || rule == NULL || extra != NULL)
             return fk_error_set (err, EINVAL, "`%s' line %u: not `allow RULE' or `deny RULE'", path,
                                  lineno);
@@ -265,12 +279,14 @@ fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, fk_error_t *err)
   deny[n_deny] = NULL;
   if (fk_net_rules_parse ((const char *const *)allow, (const char *const *)deny, ret, err) < 0)
     return fk_error_wrap (err, "`%s'", path);
+  if (ret_gen)
+    *ret_gen = gen;
   return 0;
 }
 
 int
-fk_resolver_rules_write (const char *path, const char *const *allow, const char *const *deny,
-                         fk_error_t *err)
+fk_resolver_rules_write (const char *path, uint32_t gen, const char *const *allow,
+                         const char *const *deny, fk_error_t *err)
 {
   if (fk_net_rules_check (allow, deny, err) < 0)
     return -1;
@@ -282,6 +298,8 @@ fk_resolver_rules_write (const char *path, const char *const *allow, const char 
   if (f == NULL)
     return fk_error_set_errno (err, "fdopen `%s'", tmp);
   fputs ("# fk-resolver rules: allow RULE | deny RULE\n", f);
+  if (gen)
+    fprintf (f, "generation %u\n", gen);
   for (size_t i = 0; allow && allow[i]; i++)
     fprintf (f, "allow %s\n", allow[i]);
   for (size_t i = 0; deny && deny[i]; i++)
@@ -391,11 +409,18 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
   char family[64], table[64];
   if (fk_resolver_table_parse (opts->table, opts->set4, opts->set6, family, table, err) < 0)
     return -1;
+  if (opts->gen_set && !nft_name_ok (opts->gen_set))
+    return fk_error_set (err, EINVAL, "resolver: set name `%s' is not one nftables takes",
+                         opts->gen_set);
   /* The rules must read now: a typo fails the create, not every later query. */
   fk_net_rules_t rules;
-  if (fk_resolver_rules_read (opts->rules_path, &rules, err) < 0)
+  uint32_t gen = 0;
+  if (fk_resolver_rules_read (opts->rules_path, &rules, &gen, err) < 0)
     return -1;
   fk_net_rules_clear (&rules);
+  if (opts->gen_set && gen == 0)
+    return fk_error_set (err, EINVAL, "resolver: `%s' names no generation for set `%s'",
+                         opts->rules_path, opts->gen_set);
   cleanup_free char *upstreams = NULL;
   if (opts->upstreams)
     upstreams = xstrdup (opts->upstreams);
@@ -448,7 +473,13 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
   cleanup_free char *table_arg = xasprintf ("%s %s", family, table);
   const char *argv[]
       = { program,  "--rules",  opts->rules_path, "--table", table_arg,      "--set4", opts->set4,
-          "--set6", opts->set6, "--upstreams",    upstreams, "--timeout-ms", timeout,  NULL };
+          "--set6", opts->set6, "--upstreams",    upstreams, "--timeout-ms", timeout,  NULL,
+          NULL,     NULL };
+  if (opts->gen_set)
+    {
+      argv[13] = "--gen-set";
+      argv[14] = opts->gen_set;
+    }
 
   /* Fork twice: the resolver is nobody's child (nothing for the caller to reap, and it outlives
      the caller as the sandbox does). The middle process writes the resolver's pid on the pipe

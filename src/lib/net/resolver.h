@@ -14,6 +14,7 @@
 #define FK_NET_RESOLVER_H
 
 #include <stddef.h> /* NULL, for FK_RESOLVER_OPTIONS_INIT */
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -39,6 +40,8 @@ typedef struct
                              family defaults to inet); in the namespace the caller runs in */
   const char *set4;       /* its sets for IPv4 and IPv6 addresses (flags timeout) */
   const char *set6;
+  const char *gen_set;   /* the set that holds the rules' generation (fk_egress_t), or NULL: each
+                            change to set4/set6 is made only if it holds the rules file's */
   const char *upstreams; /* the resolvers to ask, addresses separated by spaces, commas or
                             newlines (each maybe ADDR#PORT), or resolv.conf text (its nameserver
                             lines); NULL: read from /etc/resolv.conf now */
@@ -71,14 +74,17 @@ int fk_resolver_reload (pid_t pid, fk_error_t *err);
 int fk_resolver_stop (pid_t pid, fk_error_t *err);
 
 /* Writes the rules file fk-resolver reads (checked as fk_net_rules_parse does; replaced
-   atomically, mode 0600): one rule a line, "allow RULE" or "deny RULE". Either list may be
-   NULL. */
-int fk_resolver_rules_write (const char *path, const char *const *allow, const char *const *deny,
-                             fk_error_t *err);
+   atomically, mode 0600): "generation GEN" when gen is not 0, then one rule a line, "allow RULE"
+   or "deny RULE". Either list may be NULL. */
+int fk_resolver_rules_write (const char *path, uint32_t gen, const char *const *allow,
+                             const char *const *deny, fk_error_t *err);
 
-/* Reads a rules file into ret (free with fk_net_rules_clear). Lines are "allow RULE",
-   "deny RULE", blank or "# comment"; EINVAL naming the line otherwise. At most 1 MiB. */
-int fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, fk_error_t *err);
+/* Reads a rules file into ret (free with fk_net_rules_clear) and its generation into *ret_gen
+   (0 when it names none; ret_gen may be NULL). Lines are "allow RULE", "deny RULE",
+   "generation GEN" (once, 1 to 4294967295), blank or "# comment"; EINVAL naming the line
+   otherwise. At most 1 MiB. */
+int fk_resolver_rules_read (const char *path, fk_net_rules_t *ret, uint32_t *ret_gen,
+                            fk_error_t *err);
 
 /* The nameserver addresses of a resolv.conf (path NULL: /etc/resolv.conf), space-separated, in
  *ret (caller frees). ENOENT when it names none. */

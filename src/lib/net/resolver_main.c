@@ -103,6 +103,8 @@ static struct
 {
   const char *rules_path;
   char family[64], table[64], set4[64], set6[64];
+  char gen_set[64]; /* "": no generation guard */
+  uint32_t gen;     /* the generation of the rules in force (their file's) */
   upstream_t up[UPSTREAMS_MAX];
   size_t n_up;
   unsigned timeout_ms;
@@ -383,6 +385,23 @@ addr_slot (void)
   return &R.addrs[best];
 }
 
+/* The start of every change to the sets: it holds only while the generation set holds the
+   generation of the rules this resolver answers by. The egress plane replaces the sandbox's
+   rules (a new generation) before the resolver reads the new file; an answer judged by the old
+   rules in between fails with its transaction (the client asks again), so it never enters the
+   new rules' sets. Delete, then add back: the delete fails when the element is not there. */
+static size_t
+gen_guard (char *cmd, size_t size)
+{
+  if (R.gen_set[0] == '\0')
+    return 0;
+  int n = snprintf (cmd, size,
+                    "delete element %s %s %s { %u }\n"
+                    "add element %s %s %s { %u }\n",
+                    R.family, R.table, R.gen_set, R.gen, R.family, R.table, R.gen_set, R.gen);
+  return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 /* Appends the commands that give addr a timeout of ttl seconds to cmd (at least 512 bytes
    free): add it, then delete and add it again, one transaction, so an element already there
    gets the new timeout and the address is never out of the set meanwhile. */
@@ -414,9 +433,10 @@ sets_add (const char *name, const found_addr_t *found, size_t n)
 {
   if (n == 0)
     return 0;
-  size_t cap = n * 512 + 1, len = 0;
+  size_t cap = (n + 1) * 512 + 1;
   cleanup_free char *cmd = xmalloc (cap);
   cmd[0] = '\0';
+  size_t guard = gen_guard (cmd, cap), len = guard;
   int64_t now = now_ms ();
   for (size_t i = 0; i < n; i++)
     {
@@ -428,12 +448,13 @@ sets_add (const char *name, const found_addr_t *found, size_t n)
         continue;
       len += nft_element_cmd (cmd + len, cap - len, found[i].family, found[i].addr, found[i].ttl);
     }
-  if (len == 0)
+  if (len == guard)
     return 0;
   if (nft_run_cmd_from_buffer (R.nft, cmd) != 0)
     {
-      log_error ("nftables refused the set update for `%s': %s", name,
-                 nft_ctx_get_error_buffer (R.nft));
+      log_error ("nftables refused the set update for `%s' (the rules of generation %u may be "
+                 "no longer in force): %s",
+                 name, R.gen, nft_ctx_get_error_buffer (R.nft));
       return -1;
     }
   for (size_t i = 0; i < n; i++)
@@ -474,9 +495,10 @@ static void
 sets_prune (void)
 {
   int64_t now = now_ms ();
-  size_t cap = 64 * 1024, len = 0;
+  size_t cap = 64 * 1024;
   cleanup_free char *cmd = xmalloc (cap);
   cmd[0] = '\0';
+  size_t guard = gen_guard (cmd, cap), len = guard;
   size_t kept = 0;
   for (size_t i = 0; i < R.n_addrs; i++)
     {
@@ -507,8 +529,8 @@ sets_prune (void)
     }
   memset (&R.addrs[kept], 0, (R.n_addrs - kept) * sizeof R.addrs[0]);
   R.n_addrs = kept;
-  if (len && nft_run_cmd_from_buffer (R.nft, cmd) != 0)
-    log_error ("nftables refused the sets' update after the rule change: %s",
+  if (len > guard && nft_run_cmd_from_buffer (R.nft, cmd) != 0)
+    log_error ("nftables refused the sets' update after the rule change (generation %u): %s", R.gen,
                nft_ctx_get_error_buffer (R.nft));
 }
 
@@ -517,7 +539,13 @@ rules_load (int initial)
 {
   fk_net_rules_t rules;
   fk_error_t err = FK_ERROR_INIT;
-  if (fk_resolver_rules_read (R.rules_path, &rules, &err) < 0)
+  uint32_t gen = 0;
+  if (fk_resolver_rules_read (R.rules_path, &rules, &gen, &err) == 0 && R.gen_set[0] && gen == 0)
+    {
+      fk_net_rules_clear (&rules);
+      fk_error_set (&err, EINVAL, "`%s' names no generation", R.rules_path);
+    }
+  if (err.code)
     {
       if (initial)
         ready_fail ("%s", fk_error_message (&err));
@@ -528,7 +556,8 @@ rules_load (int initial)
     }
   fk_net_rules_clear (&R.rules);
   R.rules = rules;
-  log_info ("rules: %zu allow, %zu deny", R.rules.n_allow, R.rules.n_deny);
+  R.gen = gen;
+  log_info ("rules: %zu allow, %zu deny, generation %u", R.rules.n_allow, R.rules.n_deny, gen);
   if (!initial)
     sets_prune ();
 }
@@ -1149,13 +1178,10 @@ static void
 parse_args (int argc, char **argv)
 {
   static const struct option longopts[] = {
-    { "rules", required_argument, NULL, 'r' },
-    { "table", required_argument, NULL, 't' },
-    { "set4", required_argument, NULL, '4' },
-    { "set6", required_argument, NULL, '6' },
-    { "upstreams", required_argument, NULL, 'u' },
-    { "timeout-ms", required_argument, NULL, 'T' },
-    { NULL, 0, NULL, 0 },
+    { "rules", required_argument, NULL, 'r' },      { "table", required_argument, NULL, 't' },
+    { "set4", required_argument, NULL, '4' },       { "set6", required_argument, NULL, '6' },
+    { "gen-set", required_argument, NULL, 'g' },    { "upstreams", required_argument, NULL, 'u' },
+    { "timeout-ms", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
   };
   const char *table = NULL, *set4 = NULL, *set6 = NULL, *ups = NULL;
   R.timeout_ms = 2000;
@@ -1177,6 +1203,11 @@ parse_args (int argc, char **argv)
         break;
       case 'u':
         ups = optarg;
+        break;
+      case 'g':
+        if (strlen (optarg) >= sizeof R.gen_set)
+          ready_fail ("--gen-set: name too long");
+        snprintf (R.gen_set, sizeof R.gen_set, "%s", optarg);
         break;
       case 'T':
         R.timeout_ms = (unsigned)strtoul (optarg, NULL, 10);

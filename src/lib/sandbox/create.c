@@ -28,6 +28,7 @@
 #include "base/env.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
+#include "net/egress.h"
 #include "net/resolver.h"
 #include "net/slots.h"
 #include "sandbox/events.h"
@@ -284,10 +285,11 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
       plan.net_deny = xstrvdup (spec->data_plane.deny_out);
       plan.net_bytes_per_sec = spec->data_plane.egress_bytes_per_sec;
       plan.net_max_connections = spec->data_plane.max_connections;
+      plan.net_gen = fk_egress_new_generation ();
       plan.net_rules_path = xasprintf ("%s/net.rules", dir);
       plan.net_resolver = xstrdup (rt->resolver_path);
       plan.net_resolver_log = xasprintf ("%s/resolver.log", dir);
-      if (fk_resolver_rules_write (plan.net_rules_path, spec->data_plane.allow_out,
+      if (fk_resolver_rules_write (plan.net_rules_path, plan.net_gen, spec->data_plane.allow_out,
                                    spec->data_plane.deny_out, err)
           < 0)
         goto out;

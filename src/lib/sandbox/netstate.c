@@ -91,7 +91,8 @@ fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out, const ch
                      .allow_out = allow_out,
                      .deny_out = deny_out,
                      .bytes_per_sec = st->spec->data_plane.egress_bytes_per_sec,
-                     .max_connections = st->spec->data_plane.max_connections };
+                     .max_connections = st->spec->data_plane.max_connections,
+                     .gen = fk_egress_new_generation () };
   if (fk_egress_replace (&cfg, &eg, err) < 0)
     return fk_error_wrap (err, "replace the rules of sandbox `%s'", id);
   /* Enforced from here; the state and the resolver's file follow. */
@@ -104,7 +105,7 @@ fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out, const ch
   if (dir < 0)
     return fk_error_set_errno (err, "open sandbox `%s'", id);
   cleanup_free char *rules = xasprintf ("%s/sandboxes/%s/net.rules", sb->rt->state_dir, id);
-  if (fk_resolver_rules_write (rules, allow_out, deny_out, err) < 0
+  if (fk_resolver_rules_write (rules, eg.gen, allow_out, deny_out, err) < 0
       || fk_state_save (dir, st, err) < 0)
     return -1;
   /* The resolver answers by the new file from now on (its sets were emptied with the change). */

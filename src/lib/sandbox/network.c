@@ -77,7 +77,8 @@ fk_network_egress_of (const fk_plan_t *plan)
                         .allow_out = (const char *const *)plan->net_allow,
                         .deny_out = (const char *const *)plan->net_deny,
                         .bytes_per_sec = plan->net_bytes_per_sec,
-                        .max_connections = plan->net_max_connections };
+                        .max_connections = plan->net_max_connections,
+                        .gen = plan->net_gen };
 }
 
 const char *
@@ -109,9 +110,10 @@ egress_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_
     return fk_error_wrap (err, "data plane egress");
   if (plan->net_resolver == NULL)
     return 0;
-  char set4[32], set6[32];
+  char set4[32], set6[32], gen_set[32];
   snprintf (set4, sizeof set4, "sb_%u_dns4", plan->net_slot);
   snprintf (set6, sizeof set6, "sb_%u_dns6", plan->net_slot);
+  snprintf (gen_set, sizeof gen_set, "sb_%u_gen", plan->net_slot);
   fk_resolver_opts_t ro = FK_RESOLVER_OPTIONS_INIT;
   ro.program = plan->net_resolver;
   ro.netns_fd = netns;
@@ -119,6 +121,7 @@ egress_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_
   ro.rules_path = plan->net_rules_path;
   ro.set4 = set4;
   ro.set6 = set6;
+  ro.gen_set = gen_set;
   ro.upstreams = fk_network_upstreams ();
   ro.log_path = plan->net_resolver_log;
   if (fk_resolver_spawn (&ro, ret_helper, err) < 0)

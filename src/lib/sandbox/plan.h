@@ -180,6 +180,7 @@ typedef struct fk_plan
   unsigned net_slot;
   char **net_allow, **net_deny;
   uint64_t net_bytes_per_sec, net_max_connections;
+  uint32_t net_gen; /* its rules' first generation (fk_egress_t) */
   char *net_rules_path;
   char *net_resolver;     /* the fk-resolver program; NULL: no resolver */
   char *net_resolver_log; /* its log, or NULL */
