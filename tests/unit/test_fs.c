@@ -115,6 +115,64 @@ atomic_write_replaces_and_reads_back (void **state)
   assert_error_contains (&err, "nodir");
 }
 
+static size_t
+entries (int dfd)
+{
+  DIR *d = fdopendir (dup (dfd));
+  rewinddir (d); /* the dup shares the offset an earlier listing left at the end */
+  struct dirent *de;
+  size_t n = 0;
+  while ((de = readdir (d)) != NULL)
+    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+      n++;
+  closedir (d);
+  return n;
+}
+
+static void
+put (int dfd, const char *name, const char *text)
+{
+  cleanup_close int fd = openat (dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, text, strlen (text)), (ssize_t)strlen (text));
+}
+
+static void
+replace_exchanges_or_renames (void **state)
+{
+  const char *dir = *state;
+  cleanup_close int dfd = open_dir (dir);
+  fk_error_t err = FK_ERROR_INIT;
+  /* Nothing there yet: a rename. */
+  put (dfd, "t", "first");
+  assert_int_equal (fk_replace_at (dfd, "t", "f"), 0);
+  /* There: an exchange, and the old file (now at the temp name) is gone. */
+  put (dfd, "t", "second");
+  assert_int_equal (fk_replace_at (dfd, "t", "f"), 0);
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  assert_int_equal (fk_read_file_at (dfd, "f", 100, &buf, &len, &err), 0);
+  assert_string_equal (buf, "second");
+  assert_int_equal (entries (dfd), 1);
+  /* A symlink replaces a symlink the same way. */
+  assert_int_equal (symlinkat ("a", dfd, "l"), 0);
+  assert_int_equal (symlinkat ("b", dfd, "lt"), 0);
+  assert_int_equal (fk_replace_at (dfd, "lt", "l"), 0);
+  char target[8] = "";
+  assert_int_equal (readlinkat (dfd, "l", target, sizeof target), 1);
+  assert_int_equal (target[0], 'b');
+  assert_int_equal (entries (dfd), 2);
+  /* No temp file: ENOENT, and path untouched. */
+  int r = fk_replace_at (dfd, "missing", "f");
+  int e = errno;
+  assert_int_equal (r, -1);
+  assert_int_equal (e, ENOENT);
+  free (buf);
+  buf = NULL;
+  assert_int_equal (fk_read_file_at (dfd, "f", 100, &buf, &len, &err), 0);
+  assert_string_equal (buf, "second");
+}
+
 static void
 read_all_refuses_oversize (void **state)
 {
@@ -187,6 +245,7 @@ main (void)
                                      teardown),
     cmocka_unit_test_setup_teardown (mkdir_p_in_root_follows_links_inside, setup, teardown),
     cmocka_unit_test_setup_teardown (atomic_write_replaces_and_reads_back, setup, teardown),
+    cmocka_unit_test_setup_teardown (replace_exchanges_or_renames, setup, teardown),
     cmocka_unit_test_setup_teardown (read_all_refuses_oversize, setup, teardown),
     cmocka_unit_test_setup_teardown (rm_rf_removes_tree_without_following_links, setup, teardown),
     cmocka_unit_test (path_split_cases),

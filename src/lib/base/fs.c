@@ -191,6 +191,21 @@ fk_read_file_at (int dirfd, const char *path, size_t max, char **ret_buf, size_t
 }
 
 int
+fk_replace_at (int dirfd, const char *tmp, const char *path)
+{
+  if (renameat2 (dirfd, tmp, dirfd, path, RENAME_EXCHANGE) == 0)
+    {
+      /* tmp holds the old file now; a failure to remove it leaves a stray temp file only. */
+      unlinkat (dirfd, tmp, 0);
+      return 0;
+    }
+  /* ENOENT: nothing at path yet (or no tmp: renameat says so too); EINVAL: no exchange here. */
+  if (errno != ENOENT && errno != EINVAL)
+    return -1;
+  return renameat (dirfd, tmp, dirfd, path);
+}
+
+int
 fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
                          fk_error_t *err)
 {
@@ -209,7 +224,7 @@ fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t l
       unlinkat (dirfd, tmp, 0);
       return fk_error_wrap (err, "write `%s'", path);
     }
-  if (renameat (dirfd, tmp, dirfd, path) < 0)
+  if (fk_replace_at (dirfd, tmp, path) < 0)
     {
       fk_error_set_errno (err, "rename `%s' to `%s'", tmp, path);
       unlinkat (dirfd, tmp, 0);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/xalloc.h"
 
 #ifndef FK_LIBEXECDIR
@@ -313,7 +314,7 @@ fk_resolver_rules_write (const char *path, uint32_t gen, const char *const *allo
       errno = e;
       return fk_error_set_errno (err, "write `%s'", tmp);
     }
-  if (rename (tmp, path) < 0)
+  if (fk_replace_at (AT_FDCWD, tmp, path) < 0)
     {
       int e = errno;
       unlink (tmp);

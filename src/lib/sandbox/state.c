@@ -94,7 +94,7 @@ fk_state_save (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
       unlinkat (dirfd, tmp, 0);
       return -1;
     }
-  if (renameat (dirfd, tmp, dirfd, "state.json") < 0)
+  if (fk_replace_at (dirfd, tmp, "state.json") < 0)
     {
       fk_error_set_errno (err, "replace the state of sandbox `%s'", st->id);
       unlinkat (dirfd, tmp, 0);
@@ -118,11 +118,16 @@ write_alive (int dirfd, const fk_sandbox_state_t *st, fk_error_t *err)
   char target[160], tmp[64];
   snprintf (target, sizeof target, "%s %d %lld %d", st->boot_id, (int)st->pid,
             (long long)st->expires, (int)st->timeout_action);
+  /* Most saves change nothing of it (the rules, the metadata): then it stays. */
+  char old[160];
+  ssize_t n = readlinkat (dirfd, FK_STATE_ALIVE, old, sizeof old - 1);
+  if (n > 0 && (size_t)n == strlen (target) && memcmp (old, target, (size_t)n) == 0)
+    return 0;
   snprintf (tmp, sizeof tmp, ".alive.%d", (int)getpid ());
   unlinkat (dirfd, tmp, 0);
   if (symlinkat (target, dirfd, tmp) < 0)
     return fk_error_set_errno (err, "mark sandbox `%s' alive", st->id);
-  if (renameat (dirfd, tmp, dirfd, FK_STATE_ALIVE) < 0)
+  if (fk_replace_at (dirfd, tmp, FK_STATE_ALIVE) < 0)
     {
       fk_error_set_errno (err, "mark sandbox `%s' alive", st->id);
       unlinkat (dirfd, tmp, 0);
