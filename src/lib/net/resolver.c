@@ -385,8 +385,34 @@ sandbox_sockets (int netns_fd, int *ret_udp, int *ret_tcp, fk_error_t *err)
   return 0;
 }
 
+struct fk_resolver_prep
+{
+  char *program, *rules_path, *table_arg, *set4, *set6, *gen_set, *upstreams, *log_path;
+  unsigned timeout_ms;
+  int pidfd, udp, tcp; /* the sandbox's pid 1; the sockets bound in its namespace */
+};
+
+void
+fk_resolver_prep_free (fk_resolver_prep_t *prep)
+{
+  if (prep == NULL)
+    return;
+  free (prep->program);
+  free (prep->rules_path);
+  free (prep->table_arg);
+  free (prep->set4);
+  free (prep->set6);
+  free (prep->gen_set);
+  free (prep->upstreams);
+  free (prep->log_path);
+  close_and_reset (prep->pidfd);
+  close_and_reset (prep->udp);
+  close_and_reset (prep->tcp);
+  free (prep);
+}
+
 int
-fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
+fk_resolver_prepare (const fk_resolver_opts_t *opts, fk_resolver_prep_t **ret, fk_error_t *err)
 {
   if (opts == NULL)
     return fk_error_set (err, EINVAL, "resolver: no options");
@@ -438,27 +464,45 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
   cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, opts->pid1, 0);
   if (pidfd < 0)
     return fk_error_set_errno (err, "resolver: sandbox pid 1 %d", (int)opts->pid1);
-  int udp_fd = -1, tcp_fd = -1;
-  if (sandbox_sockets (opts->netns_fd, &udp_fd, &tcp_fd, err) < 0)
+  int udp = -1, tcp = -1;
+  if (sandbox_sockets (opts->netns_fd, &udp, &tcp, err) < 0)
     return -1;
-  cleanup_close int udp = udp_fd;
-  cleanup_close int tcp = tcp_fd;
+  fk_resolver_prep_t *p = xcalloc (1, sizeof *p);
+  p->program = xstrdup (program);
+  p->rules_path = xstrdup (opts->rules_path);
+  p->table_arg = xasprintf ("%s %s", family, table);
+  p->set4 = xstrdup (opts->set4);
+  p->set6 = xstrdup (opts->set6);
+  p->gen_set = opts->gen_set ? xstrdup (opts->gen_set) : NULL;
+  p->upstreams = steal_pointer (&upstreams);
+  p->log_path = opts->log_path && opts->log_path[0] ? xstrdup (opts->log_path) : NULL;
+  p->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 2000u;
+  p->pidfd = steal_fd (&pidfd);
+  p->udp = udp;
+  p->tcp = tcp;
+  *ret = p;
+  return 0;
+}
+
+int
+fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err)
+{
   int pipefd[2];
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return fk_error_set_errno (err, "resolver: pipe");
   cleanup_close int rd = pipefd[0];
   cleanup_close int wr = pipefd[1];
-  cleanup_close int hi_pidfd = dup_high (pidfd);
-  cleanup_close int hi_udp = dup_high (udp);
-  cleanup_close int hi_tcp = dup_high (tcp);
+  cleanup_close int hi_pidfd = dup_high (prep->pidfd);
+  cleanup_close int hi_udp = dup_high (prep->udp);
+  cleanup_close int hi_tcp = dup_high (prep->tcp);
   if (hi_pidfd < 0 || hi_udp < 0 || hi_tcp < 0)
     return fk_error_set_errno (err, "resolver: dup");
   int logfd = -1;
-  if (opts->log_path && opts->log_path[0])
+  if (prep->log_path)
     {
-      logfd = open (opts->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      logfd = open (prep->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (logfd < 0)
-        return fk_error_set_errno (err, "resolver log `%s'", opts->log_path);
+        return fk_error_set_errno (err, "resolver log `%s'", prep->log_path);
     }
   else
     logfd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -470,16 +514,17 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
     return fk_error_set_errno (err, "resolver: open its log");
 
   char timeout[16];
-  snprintf (timeout, sizeof timeout, "%u", opts->timeout_ms ? opts->timeout_ms : 2000u);
-  cleanup_free char *table_arg = xasprintf ("%s %s", family, table);
-  const char *argv[]
-      = { program,  "--rules",  opts->rules_path, "--table", table_arg,      "--set4", opts->set4,
-          "--set6", opts->set6, "--upstreams",    upstreams, "--timeout-ms", timeout,  NULL,
-          NULL,     NULL };
-  if (opts->gen_set)
+  snprintf (timeout, sizeof timeout, "%u", prep->timeout_ms);
+  const char *program = prep->program;
+  const char *argv[] = {
+    program,  "--rules",  prep->rules_path, "--table",       prep->table_arg, "--set4", prep->set4,
+    "--set6", prep->set6, "--upstreams",    prep->upstreams, "--timeout-ms",  timeout,  NULL,
+    NULL,     NULL
+  };
+  if (prep->gen_set)
     {
       argv[13] = "--gen-set";
-      argv[14] = opts->gen_set;
+      argv[14] = prep->gen_set;
     }
 
   /* Fork twice: the resolver is nobody's child (nothing for the caller to reap, and it outlives
@@ -544,6 +589,17 @@ fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
     return fk_error_set (err, EIO, "resolver: no pid");
   *pid = rpid;
   return 0;
+}
+
+int
+fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err)
+{
+  fk_resolver_prep_t *prep = NULL;
+  if (fk_resolver_prepare (opts, &prep, err) < 0)
+    return -1;
+  int r = fk_resolver_start (prep, pid, err);
+  fk_resolver_prep_free (prep);
+  return r;
 }
 
 /* Signals pid only when it is still an fk-resolver (a pid the caller kept may have been reused

@@ -66,6 +66,16 @@ typedef struct
    fails on once started goes to its log. */
 int fk_resolver_spawn (const fk_resolver_opts_t *opts, pid_t *pid, fk_error_t *err);
 
+/* fk_resolver_spawn in two steps. Prepare checks the options, reads the rules and binds the
+   sockets in the sandbox's namespace; start forks and execs the resolver (about as long as two
+   forks of the caller). What the sandbox sends to the resolver's address between the two waits
+   in its sockets, so a caller may let the sandbox start first and start the resolver while it
+   does. A prep not started is freed with its sockets closed. */
+typedef struct fk_resolver_prep fk_resolver_prep_t;
+int fk_resolver_prepare (const fk_resolver_opts_t *opts, fk_resolver_prep_t **ret, fk_error_t *err);
+int fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err);
+void fk_resolver_prep_free (fk_resolver_prep_t *prep);
+
 /* Makes the resolver pid re-read its rules file (SIGHUP), or stop (SIGTERM), when pid is still
    an fk-resolver; ESRCH when it is not. The reload is applied within milliseconds, not before
    the call returns: names then answer by the new rules, and addresses learnt for names no allow

@@ -88,10 +88,10 @@ fk_network_upstreams (void)
   return v && v[0] ? v : NULL;
 }
 
-/* The egress plane: the sandbox's rules, veth pair, addresses and routes; then its resolver
-   (net/resolver.h) in its namespace, filling its sets. */
+/* The egress plane: the sandbox's rules, veth pair, addresses and routes; then its resolver's
+   sockets (net/resolver.h) in its namespace (the resolver, filling its sets, starts later). */
 static int
-egress_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_t *err)
+egress_host_step (const fk_plan_t *plan, pid_t pid, fk_resolver_prep_t **ret_prep, fk_error_t *err)
 {
   if (plan->net_slot == 0)
     return fk_error_set (err, EINVAL, "data plane egress: the plan has no network slot");
@@ -124,7 +124,7 @@ egress_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_
   ro.gen_set = gen_set;
   ro.upstreams = fk_network_upstreams ();
   ro.log_path = plan->net_resolver_log;
-  if (fk_resolver_spawn (&ro, ret_helper, err) < 0)
+  if (fk_resolver_prepare (&ro, ret_prep, err) < 0)
     {
       fk_error_wrap (err, "data plane egress: the sandbox's resolver");
       fk_error_t ignored = FK_ERROR_INIT;
@@ -132,6 +132,16 @@ egress_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_
       fk_error_clear (&ignored);
       return -1;
     }
+  return 0;
+}
+
+int
+fk_data_plane_host_late (fk_resolver_prep_t *prep, pid_t *ret_helper, fk_error_t *err)
+{
+  if (prep == NULL)
+    return 0;
+  if (fk_resolver_start (prep, ret_helper, err) < 0)
+    return fk_error_wrap (err, "data plane egress: the sandbox's resolver");
   return 0;
 }
 
@@ -149,14 +159,16 @@ fk_data_plane_undo (const fk_plan_t *plan, pid_t helper)
 }
 
 int
-fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_t *err)
+fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_resolver_prep_t **ret_prep,
+                         fk_error_t *err)
 {
+  *ret_prep = NULL;
   switch (plan->data_plane)
     {
     case FK_DATA_PLANE_NONE:
       return 0;
     case FK_DATA_PLANE_EGRESS:
-      return egress_host_step (plan, pid, ret_helper, err);
+      return egress_host_step (plan, pid, ret_prep, err);
     }
   return fk_error_set (err, EINVAL, "unknown data plane %d", (int)plan->data_plane);
 }

@@ -8,12 +8,19 @@
 
 #include "base/error.h"
 #include "net/egress.h"
+#include "net/resolver.h"
 #include "sandbox/plan.h"
 
-/* The data plane's two steps of a plan: on the host once the child's namespaces exist (pid is
-   the child), and in the child before pivot_root. `none': nothing on the host; loopback up in
-   the child (unless the network namespace is joined: its owner set it up). */
-int fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, pid_t *ret_helper, fk_error_t *err);
+/* The data plane's steps of a plan: on the host once the child's namespaces exist (pid is the
+   child), before the child is released: what the sandbox's code may need from its first
+   instruction (egress: the rules, interface and addresses, and the resolver's sockets, bound;
+   *ret_prep the resolver to start, or NULL); on the host once the child is released, while it
+   starts (egress: the resolver's start, with *ret_helper its pid; what the sandbox asked it
+   meanwhile waits in its sockets); in the child before pivot_root. `none': nothing on the host;
+   loopback up in the child (unless the network namespace is joined: its owner set it up). */
+int fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_resolver_prep_t **ret_prep,
+                             fk_error_t *err);
+int fk_data_plane_host_late (fk_resolver_prep_t *prep, pid_t *ret_helper, fk_error_t *err);
 int fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err);
 
 /* Undoes the host step (egress: the resolver helper, when not 0, the sandbox's rules and

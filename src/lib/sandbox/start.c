@@ -223,6 +223,7 @@ typedef struct start_ctx
   size_t n_mount_fds;
   int userns_fd;
   int tty_master;
+  fk_resolver_prep_t *net_prep; /* the data plane's late step, once the child is released */
 } start_ctx_t;
 
 /* Bind sources are resolved and cloned here, in the creator's mount namespace (the child's
@@ -268,6 +269,8 @@ ctx_close (start_ctx_t *c)
     c->mount_fds[i] = close_and_reset (c->mount_fds[i]);
   c->userns_fd = close_and_reset (c->userns_fd);
   c->tty_master = close_and_reset (c->tty_master);
+  fk_resolver_prep_free (c->net_prep);
+  c->net_prep = NULL;
 }
 
 static void __attribute__ ((noreturn)) child (start_ctx_t *c, fk_launch_t *l)
@@ -562,7 +565,7 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
       || (c.cgroup_fd < 0 && launch.cgroup_join_fds[0] < 0
           && fk_cgroup_add_pid (cgroups, plan->cgroup, s.pid, err) < 0)
       || fk_plan_run_hooks (plan, FK_PLAN_HOOK_CREATE_RUNTIME, s.pid, err) < 0
-      || fk_data_plane_host_step (plan, s.pid, &s.net_helper, err) < 0)
+      || fk_data_plane_host_step (plan, s.pid, &c.net_prep, err) < 0)
     goto out;
   char nspath[64];
   snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int)s.pid);
@@ -576,7 +579,8 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
                                       host_root (plan->gid_map, plan->n_gid_map), c.mount_fds, err)
           < 0
       || bind_trees (plan, &c, err) < 0
-      || fk_launch_release (c.sync[0], c.mount_fds, c.n_mount_fds, err) < 0)
+      || fk_launch_release (c.sync[0], c.mount_fds, c.n_mount_fds, err) < 0
+      || fk_data_plane_host_late (c.net_prep, &s.net_helper, err) < 0)
     goto out;
   if (await_child (plan, &c, err) < 0)
     {
