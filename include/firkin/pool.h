@@ -72,6 +72,16 @@ int fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *s
 int fk_warm_pool_create (fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                          fk_client_t **ret_client, int *ret_pooled, fk_error_t *err);
 
+/* Forks sb as fk_sandbox_fork does (a snapshot of sb, then count sandboxes of it, all of them or
+   none), each fork a ready sandbox of the pool moved onto the snapshot's root when the pool's
+   sandboxes are what a create of the fork would be but for their root: sb's template, with
+   neither a start nor a ready command, the same limits, user, hostname, data plane and seccomp
+   (fk_warm_pool_matches), else, and when the pool runs out, a create. A pooled fork keeps its
+   pooled id, namespaces and agent, on a fresh disk of its own; its state says it is made of the
+   snapshot, as a created fork's does. *ret_pooled (may be NULL): how many came from the pool. */
+int fk_warm_pool_fork (fk_warm_pool_t *pool, fk_sandbox_t *sb, unsigned count, char ***ret_ids,
+                       unsigned *ret_pooled, fk_error_t *err);
+
 /* Waits until at least n sandboxes are ready (n <= depth); ETIMEDOUT after timeout_ms, or
    the helper's last error when creating fails. */
 int fk_warm_pool_wait_ready (fk_warm_pool_t *pool, size_t n, int timeout_ms, fk_error_t *err);

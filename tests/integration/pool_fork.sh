@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Forks from a warm pool (fk_warm_pool_fork, sandbox/reroot.h): a ready sandbox of the source's
+# template moved onto the snapshot's root. The forks see the source's files (deletions too) and
+# diverge each on its own; /proc, /dev, /tmp and /dev/shm work; their mounts are a created
+# fork's; the disk limit holds on the new disk; a snapshot of a pooled fork captures its own
+# changes (the agent holds the new upper dir); the pool running out, a pool of another spec and
+# dead pooled sandboxes all fall back to creates; nothing is left behind.
+source "$FIRKIN_SRC/tests/integration/lib.sh"
+source "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
+if [ -z "${FK_POOLFORK_RUN:-}" ] || [ ! -x "$FK_POOLFORK_RUN" ] \
+  || ! "$FK" template --help >/dev/null 2>&1; then
+  echo "1..0 # SKIP no warm pool or template store in this build"
+  exit 0
+fi
+export FIRKIN_TIMEOUT=${FIRKIN_TIMEOUT:-$FIRKIN_BUILD/src/lib/sandbox/fk-timeout}
+plan 19
+S=$FIRKIN_STATE_DIR
+cg_before=$(cgroup_dirs)
+layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
+on_exit "rm -rf '$layout'"
+"$FIRKIN_SRC/scripts/images/busybox.sh" "$layout/oci" >/dev/null
+"$FK" template prepare -q --id bb "oci:$layout/oci:busybox" >/dev/null
+
+setup='set -e; mkdir -p /data; echo hello > /data/x; rm /etc/group; echo src > /root/who'
+# run COUNT DEPTH [MODE]: a fork from a pool; sets src, pooled and forks.
+run() {
+  local out
+  out=$("$FK_POOLFORK_RUN" bb "$1" "$2" 64 "$setup" ${3:-}) || { echo "$out"; return 1; }
+  src=$(echo "$out" | sed -n 's/^source //p')
+  pooled=$(echo "$out" | sed -n 's/^pooled //p')
+  forks=$(echo "$out" | sed -n 's/^fork //p' | tr '\n' ' ')
+}
+mounts() { "$FK" exec "$1" -- sh -c 'awk "{print \$5}" /proc/self/mountinfo | sort'; }
+
+run 2 2 || fail "fork from a pool"
+set -- $forks
+f1=${1:-none} f2=${2:-none}
+check "both forks come from the pool" [ "$pooled" = 2 ]
+check "a pooled fork sees the source's files and its deletions" \
+  sh -c "[ \"\$('$FK' exec $f1 -- sh -c 'cat /data/x /root/who; [ ! -e /etc/group ] && echo gone')\" = \"\$(printf 'hello\nsrc\ngone')\" ]"
+check "so does the other" "$FK" exec "$f2" -- sh -c '[ "$(cat /data/x)" = hello ] && [ ! -e /etc/group ]'
+"$FK" exec "$f1" -- sh -c 'echo one > /data/only1; rm /data/x' >/dev/null
+check "each fork diverges on its own (a write and a delete in one stay there)" \
+  "$FK" exec "$f2" -- sh -c '[ ! -e /data/only1 ] && [ "$(cat /data/x)" = hello ]'
+check "the source sees nothing of its forks" \
+  "$FK" exec "$src" -- sh -c '[ ! -e /data/only1 ] && [ "$(cat /data/x)" = hello ]'
+check "/proc, /dev, /tmp and /dev/shm work after the move" "$FK" exec "$f1" -- sh -c '
+  grep -q "^Pid:" /proc/self/status && [ "$(cat /proc/1/comm)" = fk-agent ] &&
+  echo n > /dev/null && head -c 4 /dev/urandom | wc -c | grep -q 4 && [ -d /dev/pts ] &&
+  echo t > /tmp/t && [ "$(cat /tmp/t)" = t ] && echo s > /dev/shm/s && [ "$(cat /dev/shm/s)" = s ]'
+check "the agent's cwd is the fork's workdir, its hostname the sandbox's own" \
+  sh -c "[ \"\$('$FK' exec $f1 -- sh -c 'pwd; hostname')\" = \"\$(printf '/\nfk-%.8s' $f1)\" ]"
+check "the fork's state names the snapshot as its template" \
+  sh -c "'$FK' inspect $f1 | grep -q '\"template\": \"fork-$src-'"
+check "inside, the agent's fds (the upper dir, the socket) and the store's paths are out of reach" \
+  "$FK" exec "$f1" -- sh -c "! ls /proc/1/fd/4/ >/dev/null 2>&1 && ! ls /proc/1/fd/3/ >/dev/null 2>&1 && ! ls /proc/1/root/ >/dev/null 2>&1 && ! grep -q '$S' /proc/self/mountinfo"
+tid=$("$FK" inspect "$f1" | sed -n 's/.*"template": "\([^"]*\)".*/\1/p')
+plain=$("$FK" create --disk 64M "$tid")
+check "a pooled fork has the mounts a created fork has, no more (nothing of the pool's root)" \
+  sh -c "[ \"\$(mounts $f1 | tr '\n' ' ')\" = \"\$(mounts $plain | tr '\n' ' ')\" ]"
+"$FK" rm -f "$plain" >/dev/null
+check "the disk limit holds on the fork's new disk, /dev/shm counted in it" "$FK" exec "$f2" -- sh -c '
+  df -k / | awk "NR==2 { exit !(\$2 <= 65536) }" &&
+  head -c 40000000 /dev/zero > /data/a && ! head -c 40000000 /dev/zero > /dev/shm/b 2>/dev/null'
+"$FK" exec "$f2" -- sh -c 'rm -f /data/a /dev/shm/b; echo mark > /data/mark' >/dev/null
+snap=$("$FK" snapshot "$f2")
+back=$("$FK" create --disk 64M "$snap")
+check "a snapshot of a pooled fork has its own changes (the agent holds the new upper dir)" \
+  "$FK" exec "$back" -- sh -c '[ "$(cat /data/mark)" = mark ] && [ "$(cat /data/x)" = hello ] && [ ! -e /data/only1 ]'
+"$FK" rm -f "$back" >/dev/null
+
+run 3 1 || fail "fork from a pool of one"
+n=0
+for f in $forks; do "$FK" exec "$f" -- sh -c '[ "$(cat /data/x)" = hello ]' && n=$((n + 1)); done
+check "the pool running out: one fork from it, the rest created, all alike" \
+  sh -c "[ '$pooled' = 1 ] && [ $n = 3 ]"
+
+run 2 2 mismatch || fail "fork beside a pool of another spec"
+n=0
+for f in $forks; do "$FK" exec "$f" -- sh -c '[ "$(cat /data/x)" = hello ]' && n=$((n + 1)); done
+check "a pool of another spec is not used: the forks are created" sh -c "[ '$pooled' = 0 ] && [ $n = 2 ]"
+
+run 2 2 kill-ready || fail "fork from a pool of dead sandboxes"
+n=0
+for f in $forks; do "$FK" exec "$f" -- sh -c '[ "$(cat /data/x)" = hello ]' && n=$((n + 1)); done
+check "dead pooled sandboxes are dropped and the forks created instead" \
+  sh -c "[ '$pooled' = 0 ] && [ $n = 2 ]"
+check "nothing of the dropped ones is left (only the sources and the forks run)" \
+  sh -c "[ \$('$FK' ls -q | wc -l) = \$(( 2 + 1 + 3 + 1 + 2 + 1 + 2 + 1 )) ]"
+
+"$FK" ls -q | xargs -r "$FK" rm -f >/dev/null
+no_cgroup_left() { [ "$(cgroup_dirs)" = "$cg_before" ]; }
+check "every sandbox deleted: no cgroup left" no_cgroup_left
+check "no mount of the state dir left on the host" sh -c "! grep -q '$S' /proc/self/mountinfo"
+check "no process of the pool's helper left" sh -c "! pgrep -x poolfork_run"
+done_testing
