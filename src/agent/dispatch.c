@@ -118,7 +118,10 @@ reroot (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
   close (agent->rootfd);
   agent->rootfd = root;
   log_info ("moved onto a new root (cwd `%s')", cwd);
-  conn_send_ok (c, id);
+  if (m->env != NULL)
+    set_env (c, id, m);
+  else
+    conn_send_ok (c, id);
 }
 
 void

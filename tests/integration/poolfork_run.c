@@ -59,6 +59,11 @@ main (int argc, char **argv)
   spec.timeout_sec = 600; /* a killed test's sandboxes end by themselves */
   spec.resources.disk_bytes = strtoull (argv[4], NULL, 10) << 20;
   fk_sandbox_spec_t pool_spec = spec;
+  /* The source's own labels and variables: a fork has them, not the pool's. */
+  static const char *const labels[] = { "owner=poolfork", NULL };
+  static const char *const env[] = { "FORKVAR=from-source", NULL };
+  spec.metadata = labels;
+  spec.env = env;
   if (strcmp (mode, "mismatch") == 0)
     pool_spec.resources.memory_bytes = 256u << 20;
 

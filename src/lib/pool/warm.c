@@ -575,21 +575,24 @@ lease_one (fk_warm_pool_t *p, item_t *ret)
   return got;
 }
 
-/* A leased sandbox made the fork of spec: moved onto the snapshot's root, its agent told, then
-   what a lease sets (lease_apply) and the snapshot's environment. */
+/* A leased sandbox made the fork of spec: moved onto the snapshot's root with the fork's labels
+   and deadline, its agent told (with the snapshot's environment), then its egress rules. */
 static int
 fork_from_item (pool_fork_t *f, item_t *it, const fk_sandbox_spec_t *spec, fk_error_t *err)
 {
   cleanup_close int upper = -1, log = -1;
   const char *cwd = f->resolved.workdir ? f->resolved.workdir : "/";
-  if (fk_sandbox_reroot (it->sb, &f->resolved, &upper, &log, err) < 0
-      || fk_client_reroot (it->client, upper, log, cwd, err) < 0)
+  fk_sandbox_spec_t s = f->resolved;
+  s.metadata = spec->metadata;
+  s.timeout_sec = spec->timeout_sec;
+  if (fk_sandbox_reroot (it->sb, &s, &upper, &log, err) < 0
+      || fk_client_reroot (it->client, upper, log, cwd, f->resolved.env, err) < 0)
     return -1;
-  fk_sandbox_spec_t s = *spec;
-  s.env = NULL;
-  if (lease_apply (f->p, it, &s, err) < 0)
-    return -1;
-  return fk_client_set_env (it->client, f->resolved.env, err);
+  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS
+      && (!strv_empty (spec->data_plane.allow_out) || !strv_empty (spec->data_plane.deny_out)))
+    return fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out,
+                                   err);
+  return 0;
 }
 
 static int

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -25,6 +26,7 @@
 #include "sandbox/network.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/state.h"
+#include "sandbox/timeout.h"
 #include "sandbox/userns.h"
 
 /* Where the new root is attached before the pivot: the old root's /dev/shm, a mount of the
@@ -174,7 +176,8 @@ build (const fk_sandbox_spec_t *spec, int userns_fd, uint32_t id_base, int *ret_
   return ret;
 }
 
-/* What sb is made of from now on, saved under its lifecycle lock. */
+/* What sb is made of from now on, its labels and its deadline (restarted now, as a lease's),
+   saved under its lifecycle lock: one save for all a fork changes. */
 static int
 record (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, fk_error_t *err)
 {
@@ -185,9 +188,22 @@ record (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, fk_error_t *err)
   st->layers = xstrvdup (spec->layers);
   fk_sandbox_spec_free (st->spec);
   fk_sandbox_spec_dup (spec, &st->spec);
+  fk_strv_free (st->metadata);
+  st->metadata = spec->metadata ? xstrvdup (spec->metadata) : xcalloc (1, sizeof (char *));
   cleanup_close int dir = openat (sb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0)
     return fk_error_set_errno (err, "open sandbox `%s'", st->id);
+  if (spec->timeout_sec && st->expires)
+    {
+      /* The deadline file first: the watchdog reads it (as fk_sandbox_extend does). */
+      int64_t deadline = (int64_t)time (NULL) + (int64_t)spec->timeout_sec;
+      cleanup_close int fd = openat (dir, "deadline", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 && errno != ENOENT)
+        return fk_error_set_errno (err, "open the deadline of sandbox `%s'", st->id);
+      if (fd >= 0 && fk_timeout_write (fd, deadline, err) < 0)
+        return -1;
+      st->expires = deadline;
+    }
   if (fk_state_save (dir, st, err) < 0)
     return -1;
   fk_events_append (dir, "rerooted", "onto template %s",

@@ -68,10 +68,11 @@ typedef enum
                               processes it starts from then on inherit */
   FK_WIRE_GET_ENV = 29,    /* no fields; reply OK with ENV... (the agent's own environment, at
                               most FK_WIRE_ENV_MAX bytes of it) */
-  /* CWD, and two fds attached (SCM_RIGHTS: the only request that carries any): the upper dir
-     of the sandbox's new root and the agent's new log. Sent by the host once it has moved the
-     sandbox onto another root (sandbox/reroot.h): the agent takes them in place of its own,
-     opens its root again and changes to CWD, so that nothing of the old root stays open. */
+  /* CWD, ENV..., and two fds attached (SCM_RIGHTS: the only request that carries any): the
+     upper dir of the sandbox's new root and the agent's new log. Sent by the host once it has
+     moved the sandbox onto another root (sandbox/reroot.h): the agent takes them in place of
+     its own, opens its root again and changes to CWD, so that nothing of the old root stays
+     open, and sets ENV as SET_ENV does. */
   FK_WIRE_REROOT = 30,
   FK_WIRE_REQUEST_MAX = 30,
 
