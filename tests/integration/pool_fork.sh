@@ -13,7 +13,7 @@ if [ -z "${FK_POOLFORK_RUN:-}" ] || [ ! -x "$FK_POOLFORK_RUN" ] \
   exit 0
 fi
 export FIRKIN_TIMEOUT=${FIRKIN_TIMEOUT:-$FIRKIN_BUILD/src/lib/sandbox/fk-timeout}
-plan 21
+plan 22
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -91,6 +91,28 @@ check "dead pooled sandboxes are dropped and the forks created instead" \
   sh -c "[ '$pooled' = 0 ] && [ $n = 2 ]"
 check "nothing of the dropped ones is left (only the sources and the forks run)" \
   sh -c "[ \$('$FK' ls -q | wc -l) = \$(( 2 + 1 + 3 + 1 + 2 + 1 + 2 + 1 )) ]"
+
+# fkd's fork route takes its warm pool when the parent is of the pool's template.
+if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null; then
+  port=$(free_port) eport=$(free_port)
+  "$FKD" --listen 127.0.0.1:$port --envd-listen 127.0.0.1:$eport --warm-pool 3 \
+    --warm-template bb --log-level info 2>"$S/fkd.log" &
+  fkd_pid=$!
+  on_exit "kill $fkd_pid"
+  api() { curl -sf -X POST "127.0.0.1:$port$1" -H 'Content-Type: application/json' -d "$2"; }
+  wait_for grep -q 'warm pool: 3 sandboxes' "$S/fkd.log"
+  parent=$(api /sandboxes '{"templateID":"bb"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["sandboxID"])')
+  "$FK" exec "$parent" -- sh -c 'echo via-fkd > /root/f' >/dev/null
+  kids=$(api "/sandboxes/$parent/fork" '{"count":2}' |
+    python3 -c 'import json,sys; print(" ".join(x["sandbox"]["sandboxID"] for x in json.load(sys.stdin)))')
+  n=0
+  for k in $kids; do [ "$("$FK" exec "$k" -- cat /root/f)" = via-fkd ] && n=$((n + 1)); done
+  check "fkd forks from its warm pool (the parent's files in both)" \
+    sh -c "[ $n = 2 ] && grep -q 'forked sandbox $parent 2 times (2 from the warm pool)' '$S/fkd.log'"
+  kill $fkd_pid; wait $fkd_pid 2>/dev/null
+else
+  skip "fkd forks from its warm pool" "no fkd or curl"
+fi
 
 "$FK" ls -q | xargs -r "$FK" rm -f >/dev/null
 no_cgroup_left() { [ "$(cgroup_dirs)" = "$cg_before" ]; }
