@@ -130,7 +130,7 @@ typedef struct agent
   watch_t listen, sig;
   int rootfd;
   const char *root; /* --root: what rootfd is opened from (again at a REROOT) */
-  int devnull; /* /dev/null, read-only: the stdin of commands and shell runs given none */
+  int devnull;      /* /dev/null, read-only: the stdin of commands and shell runs given none */
   conn_t *conns;
   proc_t *procs;
   shell_t *shells;

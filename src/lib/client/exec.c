@@ -467,8 +467,8 @@ fk_client_set_env (fk_client_t *c, const char *const *env, fk_error_t *err)
 }
 
 int
-fk_client_reroot (fk_client_t *c, int upper_fd, int log_fd, const char *cwd,
-                  const char *const *env, fk_error_t *err)
+fk_client_reroot (fk_client_t *c, int upper_fd, int log_fd, const char *cwd, const char *const *env,
+                  fk_error_t *err)
 {
   if (cwd == NULL || cwd[0] != '/')
     return fk_error_set (err, EINVAL, "reroot: the cwd must be absolute");

@@ -506,11 +506,11 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
 typedef struct pool_fork
 {
   fk_warm_pool_t *p;
-  int usable;                     /* the pool's sandboxes can become forks (prepare) */
-  fk_sandbox_spec_t resolved;     /* the forks' spec, resolved (layers, env, workdir, user) */
-  fk_template_resolved_t *owner;  /* what resolved's strings belong to */
+  int usable;                    /* the pool's sandboxes can become forks (prepare) */
+  fk_sandbox_spec_t resolved;    /* the forks' spec, resolved (layers, env, workdir, user) */
+  fk_template_resolved_t *owner; /* what resolved's strings belong to */
   pthread_mutex_t lock;
-  unsigned pooled;                /* under lock */
+  unsigned pooled; /* under lock */
 } pool_fork_t;
 
 static int

@@ -96,8 +96,7 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
       die (a->error_fd, &err);
     }
   cleanup_close int shm = open_tree (AT_FDCWD, STAGING "/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  struct mount_attr attr
-      = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
   if (shm < 0 || mount_setattr (shm, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
     {
       fk_error_set_errno (&err, "clone the new /dev/shm");
@@ -243,7 +242,8 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
   cleanup_close int scratch = -1, root = -1;
   if (build (spec, userns, id_base, &scratch, &root, err) < 0)
     return fk_error_wrap (err, "sandbox `%s': the new root", id);
-  cleanup_close int upper = openat (scratch, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  cleanup_close int upper
+      = openat (scratch, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   cleanup_close int log
       = openat (scratch, "agent.log", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (upper < 0 || log < 0)
