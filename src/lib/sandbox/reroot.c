@@ -29,6 +29,14 @@
 #include "sandbox/timeout.h"
 #include "sandbox/userns.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define REROOT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REROOT_ASAN 1
+#endif
+#endif
+
 /* Where the new root is attached before the pivot: the old root's /dev/shm, a mount of the
    plan's own (a directory of the old disk), always there, detached with the old root. */
 #define STAGING "/dev/shm"
@@ -127,7 +135,7 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
   _exit (0);
 }
 
-static int
+static __attribute__ ((unused)) int
 joiner_main (void *data)
 {
   const joiner_args_t *a = data;
@@ -267,12 +275,20 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
       close (errp[1]);
       return fk_error_set (err, EINVAL, "sandbox `%s': workdir `%s' is not absolute", id, a.cwd);
     }
+#ifdef REROOT_ASAN
+  /* The address sanitizer's allocator cannot be shared with a process it does not know of: a
+     copy, as fork gives, it can (fkd's sanitized builds set malloc_context_size=0 for that). */
+  pid_t pid = fork ();
+  if (pid == 0)
+    joiner (&a);
+#else
   /* The joiner shares our memory and we wait until it is gone (vfork-like): no copy of a big
      caller's page tables (fkd's) per fork, which cost more than all it does. It has its own fd
      table, and the only thread of ours it stands for is this one, stopped meanwhile. */
   size_t stack_size = 256u << 10;
   cleanup_free char *stack = xmalloc (stack_size);
   pid_t pid = clone (joiner_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+#endif
   close (errp[1]);
   if (pid < 0)
     {
