@@ -13,7 +13,7 @@ if [ -z "${FK_POOLFORK_RUN:-}" ] || [ ! -x "$FK_POOLFORK_RUN" ] \
   exit 0
 fi
 export FIRKIN_TIMEOUT=${FIRKIN_TIMEOUT:-$FIRKIN_BUILD/src/lib/sandbox/fk-timeout}
-plan 22
+plan 24
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -91,6 +91,16 @@ check "dead pooled sandboxes are dropped and the forks created instead" \
   sh -c "[ '$pooled' = 0 ] && [ $n = 2 ]"
 check "nothing of the dropped ones is left (only the sources and the forks run)" \
   sh -c "[ \$('$FK' ls -q | wc -l) = \$(( 2 + 1 + 3 + 1 + 2 + 1 + 2 + 1 )) ]"
+
+# A fork of 4 from a pool of 2 whose creates fail (fk-agent gone): the 2 pooled forks made go too.
+before=$("$FK" ls -q | sort)
+fout=$("$FK_POOLFORK_RUN" bb 4 2 64 "$setup" fail-creates 2>&1)
+rc=$?
+src=$(echo "$fout" | sed -n 's/^source //p')
+failed_whole() { [ $rc = 3 ] && grep -q "^failed: fork of sandbox .$src' ([1-4] of 4): open fk-agent" <<<"$fout"; }
+check "a fork that fails part way fails as a whole (exit $rc)" failed_whole
+none_left() { [ "$("$FK" ls -q | sort | tr '\n' ' ')" = "$(printf '%s\n' $before $src | sort | tr '\n' ' ')" ]; }
+check "and leaves none of its forks, pooled or not (the source alone is new)" none_left
 
 # fkd's fork route takes its warm pool when the parent is of the pool's template.
 if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null; then

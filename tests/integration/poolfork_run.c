@@ -4,10 +4,15 @@
    usage: poolfork_run TEMPLATE COUNT DEPTH DISK_MIB SETUP [MODE]
      MODE: `mismatch' (the pool's memory limit differs from the source's: no fork is pooled),
            `kill-ready' (the pool's ready sandboxes are killed before the fork: each is dropped
-           and created instead)
-   prints: "source ID", "pooled N", then "fork ID" per fork.
+           and created instead), `fail-creates' (fk-agent is gone once the pool is full: the
+           forks past the pool's fail to be created, and the fork must leave none behind)
+   prints: "source ID", "pooled N", then "fork ID" per fork; "failed: MESSAGE" when the fork
+   failed (exit 3).
    env: FIRKIN_STATE_DIR, FIRKIN_AGENT, FIRKIN_TIMEOUT */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,23 @@ main (int argc, char **argv)
   fk_log_set_level (FK_LOG_WARNING);
   fk_runtime_opts_t ro = FK_RUNTIME_OPTIONS_INIT;
   ro.agent_path = getenv ("FIRKIN_AGENT");
+  char agent_copy[] = "/tmp/poolfork-agent.XXXXXX";
+  if (strcmp (mode, "fail-creates") == 0)
+    {
+      /* A copy of the agent that goes away once the pool is full. */
+      int in = open (ro.agent_path ? ro.agent_path : "", O_RDONLY | O_CLOEXEC);
+      int out = mkstemp (agent_copy);
+      struct stat st;
+      if (in < 0 || out < 0 || fstat (in, &st) < 0
+          || sendfile (out, in, NULL, (size_t)st.st_size) != st.st_size || fchmod (out, 0755) < 0)
+        {
+          fprintf (stderr, "poolfork_run: copy the agent\n");
+          return 1;
+        }
+      close (in);
+      close (out);
+      ro.agent_path = agent_copy;
+    }
   ro.timeout_path = getenv ("FIRKIN_TIMEOUT");
   fk_runtime_t *rt = NULL;
   fk_error_t err = FK_ERROR_INIT;
@@ -111,11 +133,17 @@ main (int argc, char **argv)
       fk_sandbox_info_list_free (infos, n);
       usleep (200 * 1000);
     }
+  if (strcmp (mode, "fail-creates") == 0)
+    unlink (agent_copy);
   char **ids = NULL;
   unsigned pooled = 0;
   int rc = 0;
   if (fk_warm_pool_fork (pool, src, count, &ids, &pooled, &err) < 0)
-    rc = fail ("fork", &err);
+    {
+      printf ("failed: %s\n", fk_error_message (&err));
+      fk_error_clear (&err);
+      rc = 3;
+    }
   else
     {
       printf ("pooled %u\n", pooled);
