@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -93,6 +94,16 @@ reroot (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   int upper = c->in_fds[0], log = c->in_fds[1];
   c->n_in_fds = 0;
+  /* Only an agent its sandbox gave an upper dir at AGENT_UPPER_FD has one to replace: anywhere
+     else that fd is something of the agent's own (its epoll, a connection). */
+  struct stat held;
+  if (fstat (AGENT_UPPER_FD, &held) < 0 || !S_ISDIR (held.st_mode))
+    {
+      close (upper);
+      close (log);
+      conn_send_error (c, id, ENOTSUP, "reroot: this agent holds no upper dir (not a sandbox's)");
+      return;
+    }
   int root = open (agent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int e = 0;
   const char *what = NULL;
