@@ -79,9 +79,9 @@ get_env (conn_t *c, uint32_t id)
 
 /* The host moved the sandbox onto another root (sandbox/reroot.h) and hands over what of it the
    agent holds: the upper dir (for the host's snapshots) and the log (stdout and stderr). The
-   root and the cwd are taken again in the new root: nothing the agent keeps open names the old
-   one any more. The fds replace only what the agent's own sandbox gave it, so a REROOT from a
-   peer other than the host could do no more than what runs inside already can. */
+   root, the cwd and /dev/null are taken again in the new root: nothing the agent keeps open names
+   the old one any more. The fds replace only what the agent's own sandbox gave it, so a REROOT from
+   a peer other than the host could do no more than what runs inside already can. */
 static void
 reroot (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
 {
@@ -128,6 +128,13 @@ reroot (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
     }
   close (agent->rootfd);
   agent->rootfd = root;
+  /* /dev/null too: the old one is on the old root's /dev. */
+  int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0)
+    {
+      close (agent->devnull);
+      agent->devnull = null;
+    }
   log_info ("moved onto a new root (cwd `%s')", cwd);
   if (m->env != NULL)
     set_env (c, id, m);

@@ -13,7 +13,7 @@ if [ -z "${FK_POOLFORK_RUN:-}" ] || [ ! -x "$FK_POOLFORK_RUN" ] \
   exit 0
 fi
 export FIRKIN_TIMEOUT=${FIRKIN_TIMEOUT:-$FIRKIN_BUILD/src/lib/sandbox/fk-timeout}
-plan 24
+plan 25
 S=$FIRKIN_STATE_DIR
 cg_before=$(cgroup_dirs)
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
@@ -56,6 +56,15 @@ check "a pooled fork has the source's labels and variables, not the pool's label
   sh -c "'$FK' inspect $f1 | grep -q '\"owner\": \"poolfork\"' && ! '$FK' inspect $f1 | grep -q poolfork_run && [ \"\$('$FK' exec $f1 -- sh -c 'echo \$FORKVAR')\" = from-source ]"
 check "its deadline is the source's time left, not the pool's year" \
   sh -c "e=\$('$FK' inspect $f1 | sed -n 's/.*\"expires\": \([0-9]*\).*/\1/p'); now=\$(date +%s); [ \$((e - now)) -gt 500 ] && [ \$((e - now)) -le 600 ]"
+agent_on_new_disk() {
+  local pid d4 d1 dshm
+  pid=$(host_pid "$f1")
+  d4=$(stat -L -c %d "/proc/$pid/fd/4") d1=$(stat -L -c %d "/proc/$pid/fd/1")
+  dshm=$(stat -c %d "/proc/$pid/root/dev/shm")
+  [ "$d4" = "$dshm" ] && [ "$d1" = "$dshm" ] && [ "$(readlink "/proc/$pid/cwd")" = / ]
+}
+check "the agent holds the new disk's upper dir and log (seen from the host), its cwd the new root" \
+  agent_on_new_disk
 check "inside, the agent's fds (the upper dir, the socket) and the store's paths are out of reach" \
   "$FK" exec "$f1" -- sh -c "! ls /proc/1/fd/4/ >/dev/null 2>&1 && ! ls /proc/1/fd/3/ >/dev/null 2>&1 && ! ls /proc/1/root/ >/dev/null 2>&1 && ! grep -q '$S' /proc/self/mountinfo"
 tid=$("$FK" inspect "$f1" | sed -n 's/.*"template": "\([^"]*\)".*/\1/p')
