@@ -48,7 +48,7 @@ typedef struct fk_warm_pool_stats
   size_t in_progress; /* being created */
   uint64_t created;   /* by the pool since open */
   uint64_t leased;    /* handed out */
-  uint64_t cold;      /* fk_warm_pool_create calls that had to create (no match or empty) */
+  uint64_t cold;      /* creates and forks that had to create (no match or empty) */
 } fk_warm_pool_stats_t;
 
 /* Opens a pool of sandboxes of spec (copied) in rt (which must outlive the pool), and waits
