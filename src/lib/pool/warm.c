@@ -19,44 +19,8 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "client/exec.h"
 #include "firkin/template.h"
-#include "sandbox/reroot.h"
 #include "sandbox/spec.h"
-#include "sandbox/state.h"
-#include "template/snapshot.h"
-
-typedef struct item
-{
-  fk_sandbox_t *sb;
-  fk_client_t *client;
-} item_t;
-
-struct fk_warm_pool
-{
-  fk_runtime_t *rt;
-  fk_sandbox_spec_t *spec;        /* the pool's own copy */
-  fk_sandbox_spec_t *member_spec; /* what its sandboxes are made of: spec with a timeout that
-                                     cannot run out while they wait (MEMBER_TIMEOUT_SEC) */
-  char *member_label;             /* opts->member_label, or NULL */
-  const char *member_labels[2];   /* member_spec's metadata when there is a label */
-  size_t depth;
-  int refill_delay_ms;
-  uint64_t last_lease_ms; /* CLOCK_MONOTONIC */
-  pid_t helper;
-  int req_fd, resp_fd;
-  FILE *resp;
-  pthread_t filler;
-  int filler_started;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  item_t *ready; /* FIFO: ready[0] is the oldest */
-  size_t n_ready;
-  size_t in_progress;
-  int stopping;
-  char *last_error; /* the last creation failure, until one succeeds */
-  uint64_t created, leased, cold;
-};
 
 /* The longest timeout a sandbox can have: what the pool's sandboxes wait with, so that one
    kept ready longer than the spec's timeout does not expire before it is leased. */
@@ -181,8 +145,8 @@ set_error_locked (fk_warm_pool_t *p, const char *msg)
   p->last_error = msg ? xstrdup (msg) : NULL;
 }
 
-static void
-drop_item (item_t *it)
+void
+fk_pool_drop (item_t *it)
 {
   fk_client_close (it->client);
   fk_error_t err = FK_ERROR_INIT;
@@ -274,7 +238,7 @@ filler_main (void *arg)
       if (r == 0 && p->stopping)
         {
           pthread_mutex_unlock (&p->lock);
-          drop_item (&it);
+          fk_pool_drop (&it);
           pthread_mutex_lock (&p->lock);
         }
       else if (r == 0)
@@ -470,7 +434,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
     {
       if (lease_apply (p, &it, spec, err) < 0)
         {
-          drop_item (&it);
+          fk_pool_drop (&it);
           return -1;
         }
     }
@@ -501,63 +465,8 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
   return 0;
 }
 
-/* ---- forks from the pool ---- */
-
-typedef struct pool_fork
-{
-  fk_warm_pool_t *p;
-  int usable;                    /* the pool's sandboxes can become forks (prepare) */
-  fk_sandbox_spec_t resolved;    /* the forks' spec, resolved (layers, env, workdir, user) */
-  fk_template_resolved_t *owner; /* what resolved's strings belong to */
-  pthread_mutex_t lock;
-  unsigned pooled; /* under lock */
-} pool_fork_t;
-
-static int
-same_str (const char *a, const char *b)
-{
-  return (a == NULL || *a == '\0') ? (b == NULL || *b == '\0') : b != NULL && strcmp (a, b) == 0;
-}
-
-/* Whether the pool's sandboxes can become forks of source: the pool is of source's template,
-   which has no start or ready command (its process would be left in the old root), and but for
-   the template a create of the fork matches the pool, its user too (the agent's, fixed at its
-   start). */
-static int
-fork_prepare (void *data, const fk_sandbox_state_t *source, const fk_sandbox_spec_t *spec,
-              fk_error_t *err)
-{
-  pool_fork_t *f = data;
-  const fk_sandbox_spec_t *ps = f->p->spec;
-  if (ps->template_id == NULL || source->template_id == NULL
-      || strcmp (ps->template_id, source->template_id) != 0)
-    return 0;
-  fk_sandbox_spec_t m = *spec;
-  m.template_id = source->template_id;
-  if (!fk_warm_pool_matches (f->p, &m))
-    return 0;
-  fk_template_t *t = NULL;
-  if (fk_template_load (f->p->rt, spec->template_id, &t, err) < 0)
-    return -1;
-  int plain = t->start_cmd == NULL && t->ready_cmd == NULL;
-  fk_template_free (t);
-  if (!plain)
-    return 0;
-  if (fk_template_resolve (f->p->rt, spec, &f->resolved, &f->owner, err) < 0)
-    return -1;
-  /* The pool's user: what its sandboxes' agents run commands as. */
-  fk_sandbox_spec_t pr;
-  fk_template_resolved_t *powner = NULL;
-  if (fk_template_resolve (f->p->rt, ps, &pr, &powner, err) < 0)
-    return -1;
-  f->usable = same_str (pr.user, f->resolved.user);
-  fk_template_resolved_free (powner);
-  return 0;
-}
-
-/* A ready sandbox of the pool, or 0 when there is none. */
-static int
-lease_one (fk_warm_pool_t *p, item_t *ret)
+int
+fk_pool_lease (fk_warm_pool_t *p, item_t *ret)
 {
   int got = 0;
   pthread_mutex_lock (&p->lock);
@@ -575,68 +484,12 @@ lease_one (fk_warm_pool_t *p, item_t *ret)
   return got;
 }
 
-/* A leased sandbox made the fork of spec: moved onto the snapshot's root with the fork's labels
-   and deadline, its agent told (with the snapshot's environment), then its egress rules. */
-static int
-fork_from_item (pool_fork_t *f, item_t *it, const fk_sandbox_spec_t *spec, fk_error_t *err)
+void
+fk_pool_count_cold (fk_warm_pool_t *p)
 {
-  cleanup_close int upper = -1, log = -1;
-  const char *cwd = f->resolved.workdir ? f->resolved.workdir : "/";
-  fk_sandbox_spec_t s = f->resolved;
-  s.metadata = spec->metadata;
-  s.timeout_sec = spec->timeout_sec;
-  if (fk_sandbox_reroot (it->sb, &s, &upper, &log, err) < 0
-      || fk_client_reroot (it->client, upper, log, cwd, f->resolved.env, err) < 0)
-    return -1;
-  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS
-      && (!strv_empty (spec->data_plane.allow_out) || !strv_empty (spec->data_plane.deny_out)))
-    return fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out,
-                                   err);
-  return 0;
-}
-
-static int
-fork_make (void *data, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb, fk_error_t *err)
-{
-  pool_fork_t *f = data;
-  item_t it;
-  while (f->usable && lease_one (f->p, &it))
-    {
-      fk_error_t local = FK_ERROR_INIT;
-      if (fork_from_item (f, &it, spec, &local) == 0)
-        {
-          fk_client_close (it.client);
-          *ret_sb = it.sb;
-          pthread_mutex_lock (&f->lock);
-          f->pooled++;
-          pthread_mutex_unlock (&f->lock);
-          return 0;
-        }
-      /* This one is spent: it goes, and the next one (or a create) stands in for it. */
-      log_warning ("warm pool: fork from `%s': %s", fk_sandbox_id (it.sb),
-                   fk_error_message (&local));
-      fk_error_clear (&local);
-      drop_item (&it);
-    }
-  pthread_mutex_lock (&f->p->lock);
-  f->p->cold++;
-  pthread_mutex_unlock (&f->p->lock);
-  return fk_template_sandbox_create (f->p->rt, spec, ret_sb, err);
-}
-
-int
-fk_warm_pool_fork (fk_warm_pool_t *p, fk_sandbox_t *sb, unsigned count, char ***ret_ids,
-                   unsigned *ret_pooled, fk_error_t *err)
-{
-  pool_fork_t f = { .p = p };
-  pthread_mutex_init (&f.lock, NULL);
-  fk_fork_maker_t maker = { .prepare = fork_prepare, .make = fork_make, .data = &f };
-  int r = fk_sandbox_fork_with (sb, count, &maker, ret_ids, err);
-  fk_template_resolved_free (f.owner);
-  pthread_mutex_destroy (&f.lock);
-  if (r == 0 && ret_pooled)
-    *ret_pooled = f.pooled;
-  return r;
+  pthread_mutex_lock (&p->lock);
+  p->cold++;
+  pthread_mutex_unlock (&p->lock);
 }
 
 void
