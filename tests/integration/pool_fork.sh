@@ -13,7 +13,7 @@ if [ -z "${FK_POOLFORK_RUN:-}" ] || [ ! -x "$FK_POOLFORK_RUN" ] \
   exit 0
 fi
 export FIRKIN_TIMEOUT=${FIRKIN_TIMEOUT:-$FIRKIN_BUILD/src/lib/sandbox/fk-timeout}
-plan 26
+plan 27
 S=$FIRKIN_STATE_DIR
 layout=$(mktemp -d /tmp/firkin-layout.XXXXXX)
 on_exit "rm -rf '$layout'"
@@ -102,6 +102,14 @@ check "dead pooled sandboxes are dropped and the forks created instead" \
   sh -c "[ '$pooled' = 0 ] && [ $n = 2 ]"
 check "nothing of the dropped ones is left (only the sources and the forks run)" \
   sh -c "[ \$('$FK' ls -q | wc -l) = \$(( 2 + 1 + 3 + 1 + 2 + 1 + 2 + 1 )) ]"
+
+run 2 2 mark-ready || fail "fork from a pool whose sandboxes were written to"
+n=0
+for f in $forks; do
+  "$FK" exec "$f" -- sh -c '[ "$(cat /data/x)" = hello ] && ! ls /root/pool-mark /tmp/pool-mark /dev/shm/pool-mark 2>/dev/null && ! ps -o comm | grep -qx sleep' && n=$((n + 1))
+done
+check "nothing a pooled sandbox held before (files in its root, /tmp, /dev/shm, a process) is in its fork" \
+  sh -c "[ '$pooled' = 2 ] && [ $n = 2 ]"
 
 # A fork of 4 from a pool of 2 whose creates fail (fk-agent gone): the 2 pooled forks made go too.
 before=$("$FK" ls -q | sort)

@@ -4,7 +4,9 @@
    usage: poolfork_run TEMPLATE COUNT DEPTH DISK_MIB SETUP [MODE]
      MODE: `mismatch' (the pool's memory limit differs from the source's: no fork is pooled),
            `kill-ready' (the pool's ready sandboxes are killed before the fork: each is dropped
-           and created instead), `fail-creates' (fk-agent is gone once the pool is full: the
+           and created instead), `mark-ready' (each ready sandbox gets files in its root, /tmp
+           and /dev/shm and a process left running in /root before the fork: a fork made of it
+           must have none of them), `fail-creates' (fk-agent is gone once the pool is full: the
            forks past the pool's fail to be created, and the fork must leave none behind)
    prints: "source ID", "pooled N", then "fork ID" per fork; "failed: MESSAGE" when the fork
    failed (exit 3).
@@ -132,6 +134,31 @@ main (int argc, char **argv)
           kill (infos[i]->pid, SIGKILL);
       fk_sandbox_info_list_free (infos, n);
       usleep (200 * 1000);
+    }
+  if (strcmp (mode, "mark-ready") == 0)
+    {
+      fk_sandbox_info_t **infos = NULL;
+      size_t n = 0;
+      if (fk_sandbox_list (rt, &infos, &n, &err) < 0)
+        return fail ("list", &err);
+      for (size_t i = 0; i < n; i++)
+        {
+          if (!infos[i]->metadata || !infos[i]->metadata[0]
+              || strcmp (infos[i]->metadata[0], po.member_label) != 0)
+            continue;
+          fk_client_t *mc = NULL;
+          fk_exec_result_t mr = { 0 };
+          fk_exec_opts_t mo = FK_EXEC_OPTIONS_INIT;
+          mo.shell = "echo pool > /root/pool-mark && echo pool > /tmp/pool-mark && "
+                     "echo pool > /dev/shm/pool-mark && cd /root && "
+                     "(setsid sleep 1000 </dev/null >/dev/null 2>&1 &)";
+          if (fk_client_connect (infos[i]->socket_path, &mc, &err) < 0
+              || fk_client_exec (mc, &mo, 4096, &mr, &err) < 0 || mr.status.exit_code != 0)
+            return fail ("mark a ready sandbox", &err);
+          fk_exec_result_free (&mr);
+          fk_client_close (mc);
+        }
+      fk_sandbox_info_list_free (infos, n);
     }
   if (strcmp (mode, "fail-creates") == 0)
     unlink (agent_copy);
