@@ -143,19 +143,49 @@ joiner_main (void *data)
 }
 
 /* Every process of the cgroup but PID 1: what the pool's readiness check may have left running
-   in the old root. */
+   in the old root. Seen none, there is none to race (the agent starts nothing on its own); seen
+   some, they are killed frozen, so that none forks past the kill. */
 static int
 kill_others (fk_sandbox_t *sb, fk_error_t *err)
 {
-  pid_t *pids = NULL;
-  size_t n = 0;
-  if (fk_cgroup_pids (&sb->cgroups, sb->state->cgroup, &pids, &n, err) < 0)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    if (pids[i] != sb->state->pid)
-      kill (pids[i], SIGKILL);
-  free (pids);
-  return 0;
+  const fk_sandbox_state_t *st = sb->state;
+  int frozen = 0, rc = 0;
+  for (int pass = 0; pass < 2 && rc == 0; pass++)
+    {
+      pid_t *pids = NULL;
+      size_t n = 0, others = 0;
+      if (fk_cgroup_pids (&sb->cgroups, st->cgroup, &pids, &n, err) < 0)
+        {
+          rc = -1;
+          break;
+        }
+      for (size_t i = 0; i < n; i++)
+        if (pids[i] != st->pid)
+          {
+            others++;
+            if (frozen)
+              kill (pids[i], SIGKILL);
+          }
+      free (pids);
+      if (others == 0 || frozen)
+        break;
+      if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
+        rc = -1;
+      else
+        frozen = 1;
+    }
+  /* Thawed, the killed ones die before they run again. */
+  if (frozen)
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 0, &local) < 0 && rc == 0)
+        {
+          fk_error_set (err, local.code, "%s", fk_error_message (&local));
+          rc = -1;
+        }
+      fk_error_clear (&local);
+    }
+  return rc;
 }
 
 /* The new root, host side, as root_layers (start.c) makes it. */
