@@ -19,7 +19,6 @@
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/cgroup.h"
-#include "sandbox/dev.h"
 #include "sandbox/events.h"
 #include "sandbox/launch.h"
 #include "sandbox/mount.h"
@@ -37,9 +36,9 @@
 #endif
 #endif
 
-/* Where the new root is attached before the pivot: the old root's /dev/shm, a mount of the
-   plan's own (a directory of the old disk), always there, detached with the old root. */
-#define STAGING "/dev/shm"
+/* Where the new root is attached before the pivot: a directory the joiner makes in the old root
+   (in the old upper dir, gone with it), beneath nothing the new root takes over. */
+#define STAGING "/.fk-reroot"
 
 typedef struct joiner_args
 {
@@ -68,15 +67,14 @@ move_over (int root, const char *path, fk_error_t *err)
   return fk_mount_attach_in_root (root, path + 1, m, 1, 0, err);
 }
 
-/* In the sandbox's user and mount namespaces, as its root: the new disk and root attached on
-   the staging point, /proc and /sys moved over, a new /dev with the new disk's /dev/shm, /tmp,
+/* In the sandbox's user and mount namespaces, as its root: the new disk and root attached
+   on the staging point, /proc, /sys and /dev moved over with the new disk's /dev/shm, /tmp,
    /etc/hosts and /etc/resolv.conf, the cwd, then the pivot. */
 static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
 {
   fk_error_t err = FK_ERROR_INIT;
   close (a->error_rd);
-  /* The ipc namespace too: /dev/mqueue is the mqueue of the namespace that mounts it. */
-  if (setns (a->pidfd, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC) < 0)
+  if (setns (a->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
     {
       fk_error_set_errno (&err, "join the sandbox's namespaces");
       die (a->error_fd, &err);
@@ -90,6 +88,11 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
       die (a->error_fd, &err);
     }
   /* setns put us at the sandbox's root: every path below is the plan's, resolved there. */
+  if (mkdir (STAGING, 0700) < 0)
+    {
+      fk_error_set_errno (&err, "make the staging point " STAGING);
+      die (a->error_fd, &err);
+    }
   cleanup_close int staging = open (STAGING, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging < 0)
     {
@@ -116,8 +119,17 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
       die (a->error_fd, &err);
     }
   int root = a->root;
+  /* The plan's /proc, /sys and /dev move over with what is mounted on them (masks, devpts,
+     mqueue, the device nodes); /dev/shm then gives way to the new disk's. */
   if (move_over (root, "/proc", &err) < 0 || move_over (root, "/sys", &err) < 0
-      || fk_dev_setup (root, "dev", shm, &err) < 0)
+      || move_over (root, "/dev", &err) < 0)
+    die (a->error_fd, &err);
+  if (fchdir (root) < 0 || umount2 ("dev/shm", MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+    {
+      fk_error_set_errno (&err, "detach the old /dev/shm");
+      die (a->error_fd, &err);
+    }
+  if (fk_mount_attach_in_root (root, "dev/shm", shm, 0, 0, &err) < 0)
     die (a->error_fd, &err);
   if (mkdirat (root, "tmp", 01777) == 0 ? fchmodat (root, "tmp", 01777, 0) < 0 : errno != EEXIST)
     {
@@ -129,7 +141,7 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
   if (strcmp (a->cwd, "/") != 0 && fk_mkdir_p_in_root (root, a->cwd + 1, 0755, &err) < 0)
     die (a->error_fd, &err);
   /* Every process whose root is the old one (the agent) is moved onto the new root; the old
-     root goes with all that is mounted on it: the old disk, its /dev, the staging point. */
+     root goes with all that is mounted on it: the old disk, the staging point. */
   if (fk_mount_pivot (root, &err) < 0)
     die (a->error_fd, &err);
   _exit (0);

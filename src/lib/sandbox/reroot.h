@@ -1,15 +1,16 @@
 /* sandbox/reroot.h: a running agent sandbox moved onto another root: the root a create of spec
-   would give it (spec's layers, a fresh disk of the same size), its /proc and /sys moved over, a
-   fresh /dev, and the old root detached. What a warm pool's sandbox becomes when a fork leases
-   it (pool/warm.h): it keeps its namespaces, cgroup, id range, network and agent.
+   would give it (spec's layers, a fresh disk of the same size), its /proc, /sys and /dev moved
+   over (/dev/shm the new disk's), and the old root detached. What a warm pool's sandbox becomes
+   when a fork leases it (pool/warm.h): it keeps its namespaces, cgroup, id range, network and
+   agent.
 
    The host builds the new root as a create does (sandbox/start.c: idmapped layers, the disk, the
    overlay, in the host's user namespace); a short-lived process of the host joins the sandbox's
    user and mount namespaces, attaches it, and pivots every process of the sandbox onto it.
    Nothing of the sandbox's code takes part: the host never acts on a path the sandbox chose
-   (the staging point and the moved mounts are the plan's own), so the sandbox must not have
-   run code of its own yet that changed its mounts; a warm pool's sandbox has run nothing but
-   the pool's readiness check. */
+   (the moved mounts are the plan's own, the staging point a directory it makes), so the
+   sandbox must not have run code of its own yet that changed its mounts; a warm pool's sandbox has
+   run nothing but the pool's readiness check. */
 #ifndef FK_SANDBOX_REROOT_H
 #define FK_SANDBOX_REROOT_H
 
