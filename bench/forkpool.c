@@ -4,8 +4,11 @@
    snapshot of its changes included); pooled: N fk_warm_pool_create from a pool that holds N
    ready sandboxes (no refill while timed); plain: N fk_template_sandbox_create. Everything made
    is deleted after each timing, untimed.
-   usage: forkpool STATE_DIR TEMPLATE N ROUNDS  -> lines "fork|pooled|plain MILLISECONDS"
-   env: FIRKIN_AGENT, FIRKIN_TIMEOUT (the programs, as fk takes them; unset: the installed ones) */
+   poolfork: fk_warm_pool_fork of the same source from a pool of N ready sandboxes (each fork a
+   pooled sandbox moved onto the snapshot's root).
+   usage: forkpool STATE_DIR TEMPLATE N ROUNDS  -> lines "fork|pooled|plain|poolfork MILLISECONDS"
+   env: FIRKIN_AGENT, FIRKIN_TIMEOUT (the programs, as fk takes them; unset: the installed ones),
+        FIRKIN_BENCH_FORK_SUBJECTS ("poolfork,pooled": those alone; unset: all four) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +71,51 @@ run_fork (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, double *ret
     }
   fk_strv_free (ids);
   delete_all (&src, 1);
+  return r;
+}
+
+/* fk_warm_pool_fork of a source from a pool of N ready sandboxes of its template (no refill
+   while timed): every fork a pooled sandbox moved onto the snapshot's root. */
+static int
+run_poolfork (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, size_t n, double *ret_ms)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  fk_warm_pool_opts_t po = FK_WARM_POOL_OPTIONS_INIT;
+  po.depth = n;
+  po.min_ready = n;
+  po.timeout_ms = 300000;
+  po.refill_delay_ms = 3600000;
+  fk_warm_pool_t *pool = NULL;
+  if (fk_warm_pool_open (rt, spec, &po, &pool, &err) < 0)
+    return fail ("open the warm pool", &err);
+  fk_sandbox_t *src = NULL;
+  int r = -1;
+  if (fk_template_sandbox_create (rt, spec, &src, &err) < 0)
+    fail ("create the fork's source", &err);
+  else
+    {
+      char **ids = NULL;
+      unsigned pooled = 0;
+      double t0 = now_ms ();
+      r = fk_warm_pool_fork (pool, src, (unsigned)n, &ids, &pooled, &err);
+      *ret_ms = now_ms () - t0;
+      if (r < 0)
+        fail ("pool fork", &err);
+      else if (pooled < n)
+        fprintf (stderr, "forkpool: %u of %zu forks came from the pool\n", pooled, n);
+      for (size_t i = 0; ids && ids[i]; i++)
+        {
+          fk_sandbox_t *sb = NULL;
+          if (fk_sandbox_open (rt, ids[i], &sb, &err) == 0)
+            delete_all (&sb, 1);
+          else
+            fail ("open a fork", &err);
+        }
+      fk_strv_free (ids);
+      delete_all (&src, 1);
+    }
+  if (fk_warm_pool_close (pool, &err) < 0)
+    fail ("close the warm pool", &err);
   return r;
 }
 
@@ -162,16 +210,25 @@ main (int argc, char **argv)
   fk_sandbox_spec_init (&spec);
   spec.template_id = argv[2];
   spec.timeout_sec = 600; /* a killed benchmark's sandboxes end by themselves */
-  static const char *const names[] = { "fork", "pooled", "plain" };
+  static const char *const names[] = { "fork", "pooled", "plain", "poolfork" };
+  /* FIRKIN_BENCH_FORK_SUBJECTS: some of them, by name (default: all four). */
+  const char *only = getenv ("FIRKIN_BENCH_FORK_SUBJECTS");
+  char subjects[256];
+  snprintf (subjects, sizeof subjects, ",%s,", only ? only : "");
   int rc = 0;
   for (size_t r = 0; r < rounds && rc == 0; r++)
-    for (size_t k = 0; k < 3 && rc == 0; k++)
+    for (size_t k = 0; k < 4 && rc == 0; k++)
       {
-        size_t which = (k + r) % 3;
+        size_t which = (k + r) % 4;
+        char want[64];
+        snprintf (want, sizeof want, ",%s,", names[which]);
+        if (only && only[0] && !strstr (subjects, want))
+          continue;
         double ms = 0;
         rc = which == 0   ? run_fork (rt, &spec, n, &ms)
              : which == 1 ? run_pooled (rt, &spec, n, &ms)
-                          : run_plain (rt, &spec, n, &ms);
+             : which == 2 ? run_plain (rt, &spec, n, &ms)
+                          : run_poolfork (rt, &spec, n, &ms);
         if (rc == 0)
           {
             printf ("%s %.3f\n", names[which], ms);

@@ -2,8 +2,8 @@
 # bench/snapshot.sh: issue 13's four figures in one run, each beside its peer on this machine:
 #   snapshot  `fk snapshot' of a sandbox with FILES changed files / MIB MiB (random bytes)
 #             against `podman commit' of a container with the same changes;
-#   fork      fk_sandbox_fork of N against N creates from a warm pool and N plain creates
-#             (bench/forkpool, in process);
+#   fork      fk_sandbox_fork of N, and fk_warm_pool_fork of N from a pool of N ready sandboxes,
+#             against N creates from a warm pool and N plain creates (bench/forkpool, in process);
 #   build     a 5-step Dockerfile: `fk template build' cold (step cache emptied) and cached
 #             against `buildah bud' (cold: no layer cache) of the same Dockerfile and base;
 #   pause     `fk pause --to-disk' + `fk resume' round trip of a sandbox with changed files.
@@ -18,7 +18,7 @@
 #      FIRKIN_BENCH_FORK_ROUNDS (5), FIRKIN_BENCH_BUILD_RUNS (cold builds a side, 5),
 #      FIRKIN_BENCH_BUILD_CACHED_RUNS (20), FIRKIN_BENCH_PAUSE_RUNS (10),
 #      FIRKIN_BENCH_ARTIFACT (default ./snapshot.json), FIRKIN_BENCH_NO_PEERS=1 (firkin only),
-#      FIRKIN_BENCH_ONLY=snapshot (the snapshot figure alone), FIRKIN_BENCH_SNAPSHOT_BASELINE
+#      FIRKIN_BENCH_ONLY=snapshot or fork (that figure alone), FIRKIN_BENCH_SNAPSHOT_BASELINE
 #      (another fk, e.g. an earlier build with its fk-image beside it, whose snapshots alternate
 #      with FK's and podman's in the same run: a before/after on a shared machine)
 set -euo pipefail
@@ -34,7 +34,7 @@ artifact=$(readlink -f "${FIRKIN_BENCH_ARTIFACT:-$PWD/snapshot.json}")
 peers=1
 [ "${FIRKIN_BENCH_NO_PEERS:-0}" = 1 ] && peers=0
 only=${FIRKIN_BENCH_ONLY:-}
-case "$only" in "" | snapshot) ;; *) echo "bench/snapshot: FIRKIN_BENCH_ONLY=$only: only \`snapshot' is known" >&2; exit 1 ;; esac
+case "$only" in "" | snapshot | fork) ;; *) echo "bench/snapshot: FIRKIN_BENCH_ONLY=$only: only \`snapshot' and \`fork' are known" >&2; exit 1 ;; esac
 baseline=${FIRKIN_BENCH_SNAPSHOT_BASELINE:-}
 if [ -n "$baseline" ]; then
   baseline=$(readlink -f "$baseline")
@@ -43,6 +43,7 @@ fi
 for t in python3 unshare; do
   command -v $t >/dev/null || { echo "bench/snapshot: $t not installed" >&2; exit 1; }
 done
+[ "$only" = fork ] && peers=0
 if [ $peers = 1 ]; then
   for t in podman $([ -z "$only" ] && echo buildah); do
     command -v $t >/dev/null || { echo "bench/snapshot: $t not installed (FIRKIN_BENCH_NO_PEERS=1 to skip the peers)" >&2; exit 1; }
@@ -237,20 +238,23 @@ def nearest_rank(values, pct):
     rank = -(-len(s) * pct // 100)
     return s[max(0, min(len(s) - 1, rank - 1))]
 
-# --- snapshot ---
-say(f"snapshot: {files} files, {mib} MiB; {snap_runs} runs a side")
-base_side = (lambda i: firkin_snapshot(i, baseline, "-base")) if baseline else None
-snap_fk, snap_pm, snap_base = alternate("snapshot", firkin_snapshot,
-                                        podman_commit if peers else None, snap_runs, base_side)
-fork, pooled, plain = [], [], []
+snap_fk, snap_pm, snap_base = [], [], []
+if only != "fork":
+    # --- snapshot ---
+    say(f"snapshot: {files} files, {mib} MiB; {snap_runs} runs a side")
+    base_side = (lambda i: firkin_snapshot(i, baseline, "-base")) if baseline else None
+    snap_fk, snap_pm, snap_base = alternate("snapshot", firkin_snapshot,
+                                            podman_commit if peers else None, snap_runs, base_side)
+fork, poolfork, pooled, plain = [], [], [], []
 build_fk, build_bh, cached = [], [], []
 pause, resume, trip = [], [], []
-if not only:
+if only in ("", "fork"):
     # --- fork ---
     say(f"fork: {fork_n} sandboxes, {fork_rounds} rounds")
     for line in run([forkpool, state, "bb", str(fork_n), str(fork_rounds)]).splitlines():
         k, v = line.split()
-        {"fork": fork, "pooled": pooled, "plain": plain}[k].append(float(v))
+        {"fork": fork, "poolfork": poolfork, "pooled": pooled, "plain": plain}[k].append(float(v))
+if not only:
     # --- build ---
     say(f"build: {build_runs} cold runs a side, {cached_runs} cached")
     build_fk, build_bh, _ = alternate("build", firkin_build_cold, buildah_cold if peers else None,
@@ -290,6 +294,8 @@ series(P + "snapshot.baseline_ms", snap_base, "changed_sandbox_to_template", "fk
        work_tags + [("baseline", baseline)])
 n_tags = [("count", str(fork_n))]
 series(P + "fork.firkin_fork_ms", fork, "running_sandbox_to_n_forks", "fk_sandbox_fork", n_tags)
+series(P + "fork.firkin_pool_fork_ms", poolfork, "running_sandbox_to_n_forks_from_ready_pool",
+       "fk_warm_pool_fork", n_tags)
 series(P + "fork.pooled_creates_ms", pooled, "n_creates_from_ready_pool", "fk_warm_pool_create", n_tags)
 series(P + "fork.plain_creates_ms", plain, "n_creates", "fk_template_sandbox_create", n_tags)
 series(P + "build.firkin_cold_ms", build_fk, "empty_step_cache_to_template", "fk template build")
@@ -320,6 +326,8 @@ ratio("fork.firkin_fork_vs_pooled_creates_p50_ratio", fork, pooled, "fork.firkin
       "fork.pooled_creates_ms", 2.0)
 ratio("fork.firkin_fork_vs_plain_creates_p50_ratio", fork, plain, "fork.firkin_fork_ms",
       "fork.plain_creates_ms", None)
+ratio("fork.firkin_pool_fork_vs_pooled_creates_p50_ratio", poolfork, pooled,
+      "fork.firkin_pool_fork_ms", "fork.pooled_creates_ms", 2.0)
 ratio("build.firkin_cold_vs_buildah_p50_ratio", build_fk, build_bh, "build.firkin_cold_ms",
       "build.buildah_cold_ms", 0.5)
 def confidence(n):
@@ -353,6 +361,7 @@ print(line("podman commit (the same changes)", snap_pm))
 if baseline:
     print(line("fk snapshot, baseline", snap_base))
 print(line(f"fork of {fork_n} (library)", fork))
+print(line(f"fork of {fork_n} from a warm pool (library)", poolfork))
 print(line(f"{fork_n} creates from a warm pool (library)", pooled))
 print(line(f"{fork_n} plain creates (library)", plain))
 print(line("fk template build, 5 steps, cold", build_fk))

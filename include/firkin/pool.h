@@ -48,7 +48,7 @@ typedef struct fk_warm_pool_stats
   size_t in_progress; /* being created */
   uint64_t created;   /* by the pool since open */
   uint64_t leased;    /* handed out */
-  uint64_t cold;      /* fk_warm_pool_create calls that had to create (no match or empty) */
+  uint64_t cold;      /* creates and forks that had to create (no match or empty) */
 } fk_warm_pool_stats_t;
 
 /* Opens a pool of sandboxes of spec (copied) in rt (which must outlive the pool), and waits
@@ -71,6 +71,16 @@ int fk_warm_pool_matches (const fk_warm_pool_t *pool, const fk_sandbox_spec_t *s
    *ret_pooled (may be NULL) says which way it went. */
 int fk_warm_pool_create (fk_warm_pool_t *pool, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb,
                          fk_client_t **ret_client, int *ret_pooled, fk_error_t *err);
+
+/* Forks sb as fk_sandbox_fork does (a snapshot of sb, then count sandboxes of it, all of them or
+   none), each fork a ready sandbox of the pool moved onto the snapshot's root when the pool's
+   sandboxes are what a create of the fork would be but for their root: sb's template, with
+   neither a start nor a ready command, the same limits, user, hostname, data plane and seccomp
+   (fk_warm_pool_matches), else, and when the pool runs out, a create. A pooled fork keeps its
+   pooled id, namespaces and agent, on a fresh disk of its own; its state says it is made of the
+   snapshot, as a created fork's does. *ret_pooled (may be NULL): how many came from the pool. */
+int fk_warm_pool_fork (fk_warm_pool_t *pool, fk_sandbox_t *sb, unsigned count, char ***ret_ids,
+                       unsigned *ret_pooled, fk_error_t *err);
 
 /* Waits until at least n sandboxes are ready (n <= depth); ETIMEDOUT after timeout_ms, or
    the helper's last error when creating fails. */

@@ -23,6 +23,8 @@
 #define AGENT_DETACHED_MAX (256u * 1024u)
 /* Stdin queued for a process before its connection is no longer read. */
 #define AGENT_STDIN_MAX (4u << 20)
+/* fds one REROOT request carries: the new upper dir and the new log. */
+#define AGENT_IN_FDS 2
 
 typedef enum
 {
@@ -90,6 +92,10 @@ struct conn
     int fd;
   } * fds;
   size_t n_fds;
+  /* fds that arrived (SCM_RIGHTS) for a REROOT frame not yet served: closed when another set
+     arrives, when the frame is served and when c is freed. */
+  int in_fds[AGENT_IN_FDS];
+  size_t n_in_fds;
 };
 
 struct proc
@@ -123,7 +129,8 @@ typedef struct agent
   int epfd;
   watch_t listen, sig;
   int rootfd;
-  int devnull; /* /dev/null, read-only: the stdin of commands and shell runs given none */
+  const char *root; /* --root: what rootfd is opened from (again at a REROOT) */
+  int devnull;      /* /dev/null, read-only: the stdin of commands and shell runs given none */
   conn_t *conns;
   proc_t *procs;
   shell_t *shells;
@@ -183,6 +190,8 @@ void conn_pause_reading (conn_t *c);
 void conn_list_add (conn_t *c, uint32_t id, fk_wire_tag_t tag, const fk_wire_buf_t *entry,
                     int *open);
 void conn_list_end (conn_t *c, uint32_t id, int *open);
+/* Closes the fds that arrived on c and were not taken. */
+void conn_drop_in_fds (conn_t *c);
 
 /* dispatch.c */
 /* Sets conn_hooks; once, before the loop. */

@@ -61,6 +61,7 @@ conn_free_closed (void)
         }
       *pp = c->next;
       close (c->w.fd);
+      conn_drop_in_fds (c);
       for (size_t i = 0; i < c->n_fds; i++)
         close (c->fds[i].fd);
       free (c->fds);
@@ -251,4 +252,12 @@ conn_list_end (conn_t *c, uint32_t id, int *open)
     fk_wire_end (&c->out, NULL);
   *open = 0;
   conn_send_ok (c, id);
+}
+
+void
+conn_drop_in_fds (conn_t *c)
+{
+  for (size_t i = 0; i < c->n_in_fds; i++)
+    close (c->in_fds[i]);
+  c->n_in_fds = 0;
 }

@@ -2,10 +2,12 @@
    exchange, each request handed to the part that serves it (processes, shells, files), and
    what those parts do when a connection closes or its send queue drains. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -16,6 +18,9 @@
 extern char **environ;
 
 #define READ_CHUNK (256u * 1024u)
+/* Where the agent holds the upper dir of its sandbox's root: FK_LAUNCH_UPPER_FD
+   (sandbox/launch.h), which the host takes with pidfd_getfd for a snapshot. */
+#define AGENT_UPPER_FD 4
 
 static void
 closed (conn_t *c)
@@ -70,6 +75,71 @@ get_env (conn_t *c, uint32_t id)
     }
   fk_wire_end (&c->out, NULL);
   conn_flush (c);
+}
+
+/* The host moved the sandbox onto another root (sandbox/reroot.h) and hands over what of it the
+   agent holds: the upper dir (for the host's snapshots) and the log (stdout and stderr). The
+   root, the cwd and /dev/null are taken again in the new root: nothing the agent keeps open names
+   the old one any more. The fds replace only what the agent's own sandbox gave it, so a REROOT from
+   a peer other than the host could do no more than what runs inside already can. */
+static void
+reroot (conn_t *c, uint32_t id, const fk_wire_msg_t *m)
+{
+  const char *cwd = m->str[FK_TAG_CWD];
+  if (c->n_in_fds != AGENT_IN_FDS)
+    {
+      conn_drop_in_fds (c);
+      conn_send_error (c, id, EINVAL, "reroot: expected two fds, the upper dir and the log");
+      return;
+    }
+  int upper = c->in_fds[0], log = c->in_fds[1];
+  c->n_in_fds = 0;
+  /* Only an agent its sandbox gave an upper dir at AGENT_UPPER_FD has one to replace: anywhere
+     else that fd is something of the agent's own (its epoll, a connection). */
+  struct stat held;
+  if (fstat (AGENT_UPPER_FD, &held) < 0 || !S_ISDIR (held.st_mode))
+    {
+      close (upper);
+      close (log);
+      conn_send_error (c, id, ENOTSUP, "reroot: this agent holds no upper dir (not a sandbox's)");
+      return;
+    }
+  int root = open (agent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int e = 0;
+  const char *what = NULL;
+  if (cwd[0] != '/')
+    e = EINVAL, what = "reroot: the cwd is not absolute";
+  else if (root < 0)
+    e = errno, what = "reroot: open the new root";
+  else if (dup3 (upper, AGENT_UPPER_FD, O_CLOEXEC) < 0)
+    e = errno, what = "reroot: take the upper dir";
+  else if (dup2 (log, 1) < 0 || dup2 (log, 2) < 0)
+    e = errno, what = "reroot: take the log";
+  else if (chdir (cwd) < 0)
+    e = errno, what = "reroot: change to the cwd";
+  close (upper);
+  close (log);
+  if (e != 0)
+    {
+      if (root >= 0)
+        close (root);
+      conn_send_error (c, id, e, what);
+      return;
+    }
+  close (agent->rootfd);
+  agent->rootfd = root;
+  /* /dev/null too: the old one is on the old root's /dev. */
+  int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0)
+    {
+      close (agent->devnull);
+      agent->devnull = null;
+    }
+  log_info ("moved onto a new root (cwd `%s')", cwd);
+  if (m->env != NULL)
+    set_env (c, id, m);
+  else
+    conn_send_ok (c, id);
 }
 
 void
@@ -172,6 +242,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
     case FK_WIRE_GET_ENV:
       get_env (c, f->id);
       break;
+    case FK_WIRE_REROOT:
+      reroot (c, f->id, &m);
+      break;
     case FK_WIRE_FILE_READ:
     case FK_WIRE_FILE_WRITE:
     case FK_WIRE_FILE_STAT:
@@ -200,6 +273,44 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
   return 0;
 }
 
+/* One read; fds that come with it are kept for a REROOT frame (a set replaces the last one
+   and a truncated set is dropped: a peer's extra fds never pile up here). */
+static ssize_t
+recv_some (conn_t *c)
+{
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int) * AGENT_IN_FDS)];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = { .iov_base = c->rbuf + c->rlen, .iov_len = c->rcap - c->rlen };
+  struct msghdr msg
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n = recvmsg (c->w.fd, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0)
+    return n;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR (&msg); cm; cm = CMSG_NXTHDR (&msg, cm))
+    {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+        continue;
+      size_t k = (cm->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+      int fds[AGENT_IN_FDS];
+      if (k > AGENT_IN_FDS)
+        k = AGENT_IN_FDS;
+      memcpy (fds, CMSG_DATA (cm), k * sizeof (int));
+      conn_drop_in_fds (c);
+      if (msg.msg_flags & MSG_CTRUNC)
+        {
+          for (size_t i = 0; i < k; i++)
+            close (fds[i]);
+          continue;
+        }
+      memcpy (c->in_fds, fds, k * sizeof (int));
+      c->n_in_fds = k;
+    }
+  return n;
+}
+
 static void
 on_readable (conn_t *c)
 {
@@ -207,7 +318,7 @@ on_readable (conn_t *c)
     {
       if (c->rcap - c->rlen < READ_CHUNK)
         xgrow ((void **)&c->rbuf, &c->rcap, c->rlen + READ_CHUNK, 1);
-      ssize_t n = recv (c->w.fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+      ssize_t n = recv_some (c);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)

@@ -327,6 +327,7 @@ main (int argc, char **argv)
     prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   signal (SIGPIPE, SIG_IGN);
 
+  a.root = root;
   a.rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (a.rootfd < 0)
     {

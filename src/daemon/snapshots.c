@@ -13,6 +13,7 @@
 #include "base/xalloc.h"
 #include "daemon/controlreq.h"
 #include "daemon/server.h"
+#include "firkin/pool.h"
 #include "firkin/strv.h"
 #include "firkin/template.h"
 
@@ -184,7 +185,13 @@ fork_job (fkd_req_t *r, void *data)
     return;
   fk_error_t err = FK_ERROR_INIT;
   char **ids = NULL;
-  if (fk_sandbox_fork (sb, s->count, &ids, &err) < 0)
+  /* With a warm pool of the parent's template, the forks are its ready sandboxes moved onto
+     the snapshot (as many as it holds; the rest are created). */
+  unsigned pooled = 0;
+  int failed = r->srv->pool != NULL
+                   ? fk_warm_pool_fork (r->srv->pool, sb, s->count, &ids, &pooled, &err) < 0
+                   : fk_sandbox_fork (sb, s->count, &ids, &err) < 0;
+  if (failed)
     {
       fkd_reply_error (r, status_of (err.code), "fork of sandbox %s: %s", s->id,
                        fk_error_message (&err));
@@ -195,7 +202,7 @@ fork_job (fkd_req_t *r, void *data)
   json_t *arr = json_array ();
   for (size_t i = 0; ids[i]; i++)
     json_array_append_new (arr, fork_one (r, ids[i], s->timeout_sec));
-  log_info ("forked sandbox %s %u times", s->id, s->count);
+  log_info ("forked sandbox %s %u times (%u from the warm pool)", s->id, s->count, pooled);
   fk_strv_free (ids);
   fk_sandbox_free (sb);
   fkd_reply_json (r, MHD_HTTP_CREATED, arr);

@@ -1,7 +1,8 @@
 // fkd with a warm pool (--warm-pool 2): creates are served from it and still get what they
-// asked for (metadata, envs, timeout, their own token); the sandboxes that wait in the pool are
-// nobody's, so no call reaches them by id; an fkd killed with its pool leaves no sandbox behind
-// once it is started again.
+// asked for (metadata, envs, timeout, their own token), and so are forks of a sandbox of the
+// pool's template (its ready sandboxes moved onto the fork's snapshot); the sandboxes that
+// wait in the pool are nobody's, so no call reaches them by id; an fkd killed with its pool
+// leaves no sandbox behind once it is started again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -66,6 +67,28 @@ test('the sandboxes waiting in the pool are out of reach', async () => {
     assert.equal(run.status, 502);
   }
   assert.equal(allIds().length, 2);
+});
+
+test('a fork takes the ready sandboxes of the pool, moved onto the parent\'s files', async () => {
+  const parent = await Sandbox.create('base', { timeoutMs: 120_000 });
+  await parent.commands.run('echo parent > /root/who');
+  await waitFor('the pool to refill', () => allIds().length === 3);
+  const ready = allIds().filter((id) => id !== parent.sandboxId);
+  const forks = await Sandbox.fork(parent.sandboxId, { count: 2, timeoutMs: 60_000 });
+  // The ready ones became the forks (fkd's fork route takes its pool: docs/snapshots.md).
+  assert.deepEqual(forks.map((f) => f.sandboxId).sort(), ready.sort());
+  const tokens = new Set([parent.envdAccessToken, ...forks.map((f) => f.envdAccessToken)]);
+  assert.equal(tokens.size, 3, 'every fork has a token of its own');
+  await Promise.all(forks.map(async (f, i) => {
+    assert.equal((await f.commands.run('cat /root/who')).stdout, 'parent\n');
+    await f.commands.run(`echo fork${i} > /root/who`);
+    const info = await f.getInfo();
+    const left = info.endAt.getTime() - Date.now();
+    assert.ok(left > 30_000 && left <= 61_000, `fork ends in ${left} ms`);
+  }));
+  assert.equal((await parent.commands.run('cat /root/who')).stdout, 'parent\n');
+  assert.equal((await forks[1].commands.run('cat /root/who')).stdout, 'fork1\n');
+  await Promise.all([parent, ...forks].map((s) => s.kill()));
 });
 
 test('an fkd killed with its pool: the next one deletes what waited in it', async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/snapshot.sh with tiny counts (issue 13's four figures: snapshot against podman commit,
-# fork against pooled and plain creates, cold and cached builds against buildah bud, pause to
+# fork (and fork from a warm pool) against pooled and plain creates, cold and cached builds against buildah bud, pause to
 # disk + resume): the artifact is read back by fk bench report and checked for its samples,
 # ratios, goals and confidence; nothing is left (sandboxes, the work dir, podman's containers
 # and mounts, the host's cgroup2 mount).
@@ -67,14 +67,16 @@ if peers:
     ratio('debug.snapshot.firkin_vs_podman_commit_p50_ratio', 'debug.snapshot.firkin_ms',
           'debug.snapshot.podman_commit_ms', 0.25)
 "
-check_artifact "fork: fork of 3 beside 3 pooled and 3 plain creates, and the 2x goal" "
-for m in ('firkin_fork_ms', 'pooled_creates_ms', 'plain_creates_ms'):
+check_artifact "fork: fork of 3, and from a pool, beside 3 pooled and 3 plain creates, the 2x goal" "
+for m in ('firkin_fork_ms', 'firkin_pool_fork_ms', 'pooled_creates_ms', 'plain_creates_ms'):
     v = values('debug.fork.' + m)
     assert len(v) == 2 and all(0 < x < 60000 for x in v), (m, v)
 ratio('debug.fork.firkin_fork_vs_pooled_creates_p50_ratio', 'debug.fork.firkin_fork_ms',
       'debug.fork.pooled_creates_ms', 2.0)
 ratio('debug.fork.firkin_fork_vs_plain_creates_p50_ratio', 'debug.fork.firkin_fork_ms',
       'debug.fork.plain_creates_ms', None)
+ratio('debug.fork.firkin_pool_fork_vs_pooled_creates_p50_ratio', 'debug.fork.firkin_pool_fork_ms',
+      'debug.fork.pooled_creates_ms', 2.0)
 "
 check_artifact "build: cold and cached fk template build beside buildah bud, the 1/2 goal" "
 assert len(values('debug.build.firkin_cold_ms')) == 1

@@ -3,12 +3,17 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include "agentutil.h"
+#include "client/conn.h"
+#include "client/exec.h"
+#include "wire/frame.h"
+#include "wire/msg.h"
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "firkin/client.h"
@@ -220,6 +225,39 @@ agent_env_set_and_get (void **state)
   assert_true (fk_client_set_env (f->c, bad, &err) < 0);
   assert_int_equal (err.code, EINVAL);
   fk_error_clear (&err);
+}
+
+/* REROOT (what a warm pool's fork sends, sandbox/reroot.h) is refused without its two fds and
+   by an agent that holds no upper dir (this one: no sandbox gave it one), and the agent goes on
+   serving: a forged request changes nothing. */
+static void
+agent_reroot_refused (void **state)
+{
+  fixture_t *f = *state;
+  fk_error_t err = FK_ERROR_INIT;
+  fk_creq_t *r = fk_creq_new (f->c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_REROOT, 0, fk_creq_id (r));
+  fk_wire_put_str (&b, FK_TAG_CWD, "/");
+  assert_int_equal (fk_wire_end (&b, &err), 0);
+  assert_true (fk_client_call (f->c, r, &b, NULL, NULL, NULL, &err) < 0);
+  assert_int_equal (err.code, EINVAL);
+  fk_error_clear (&err);
+  fk_creq_free (f->c, r);
+  fk_wire_buf_free (&b);
+  int dir = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int log = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  const char *env[] = { "REROOTED=yes", NULL };
+  assert_true (fk_client_reroot (f->c, dir, log, "/", env, &err) < 0);
+  assert_int_equal (err.code, ENOTSUP);
+  fk_error_clear (&err);
+  close (dir);
+  close (log);
+  fk_exec_opts_t o = { .version = FK_EXEC_OPTIONS_VERSION, .shell = "echo \"[$REROOTED]\"; pwd" };
+  fk_exec_result_t res;
+  assert_int_equal (fk_client_exec (f->c, &o, 1024, &res, &err), 0);
+  assert_true (strncmp (res.out, "[]\n", 3) == 0);
+  fk_exec_result_free (&res);
 }
 
 static void
@@ -991,6 +1029,7 @@ main (void)
     cmocka_unit_test_setup_teardown (exec_user_from_root_passwd, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_env_and_stdin, setup, teardown),
     cmocka_unit_test_setup_teardown (agent_env_set_and_get, setup, teardown),
+    cmocka_unit_test_setup_teardown (agent_reroot_refused, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_truncates_at_max, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_timeout_kills_group, setup, teardown),
     cmocka_unit_test_setup_teardown (exec_background_job_does_not_hang, setup, teardown),

@@ -37,6 +37,9 @@ int fk_client_send (fk_client_t *c, const fk_wire_buf_t *b, fk_error_t *err);
    legitimately not read it). */
 int fk_client_send_timeout (fk_client_t *c, const fk_wire_buf_t *b, int timeout_ms,
                             fk_error_t *err);
+/* Sends b with fds attached to its first byte (SCM_RIGHTS; the fds stay the caller's). */
+int fk_client_send_fds (fk_client_t *c, const fk_wire_buf_t *b, const int *fds, size_t n_fds,
+                        fk_error_t *err);
 
 /* The next frame for r: 1 with *ret (caller frees with free()), 0 when timeout_ms passed
    (-1: wait forever), < 0 when the request or the connection failed (EPIPE, ECONNRESET, EPROTO,

@@ -467,6 +467,32 @@ fk_client_set_env (fk_client_t *c, const char *const *env, fk_error_t *err)
 }
 
 int
+fk_client_reroot (fk_client_t *c, int upper_fd, int log_fd, const char *cwd, const char *const *env,
+                  fk_error_t *err)
+{
+  if (cwd == NULL || cwd[0] != '/')
+    return fk_error_set (err, EINVAL, "reroot: the cwd must be absolute");
+  for (const char *const *e = env; e && *e; e++)
+    if (strchr (*e, '=') == NULL || **e == '=')
+      return fk_error_set (err, EINVAL, "reroot: environment entry `%s' is not K=V", *e);
+  fk_creq_t *r = fk_creq_new (c);
+  fk_wire_buf_t b = FK_WIRE_BUF_INIT;
+  fk_wire_begin (&b, FK_WIRE_REROOT, 0, fk_creq_id (r));
+  fk_wire_put_str (&b, FK_TAG_CWD, cwd);
+  for (const char *const *e = env; e && *e; e++)
+    fk_wire_put_str (&b, FK_TAG_ENV, *e);
+  int fds[2] = { upper_fd, log_fd };
+  int ret = fk_wire_end (&b, err);
+  if (ret == 0)
+    ret = fk_client_send_fds (c, &b, fds, 2, err);
+  if (ret == 0)
+    ret = fk_client_call (c, r, NULL, NULL, NULL, NULL, err);
+  fk_creq_free (c, r);
+  fk_wire_buf_free (&b);
+  return ret;
+}
+
+int
 fk_client_get_env (fk_client_t *c, char ***ret_env, fk_error_t *err)
 {
   fk_creq_t *r = fk_creq_new (c);

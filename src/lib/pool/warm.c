@@ -22,38 +22,6 @@
 #include "firkin/template.h"
 #include "sandbox/spec.h"
 
-typedef struct item
-{
-  fk_sandbox_t *sb;
-  fk_client_t *client;
-} item_t;
-
-struct fk_warm_pool
-{
-  fk_runtime_t *rt;
-  fk_sandbox_spec_t *spec;        /* the pool's own copy */
-  fk_sandbox_spec_t *member_spec; /* what its sandboxes are made of: spec with a timeout that
-                                     cannot run out while they wait (MEMBER_TIMEOUT_SEC) */
-  char *member_label;             /* opts->member_label, or NULL */
-  const char *member_labels[2];   /* member_spec's metadata when there is a label */
-  size_t depth;
-  int refill_delay_ms;
-  uint64_t last_lease_ms; /* CLOCK_MONOTONIC */
-  pid_t helper;
-  int req_fd, resp_fd;
-  FILE *resp;
-  pthread_t filler;
-  int filler_started;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  item_t *ready; /* FIFO: ready[0] is the oldest */
-  size_t n_ready;
-  size_t in_progress;
-  int stopping;
-  char *last_error; /* the last creation failure, until one succeeds */
-  uint64_t created, leased, cold;
-};
-
 /* The longest timeout a sandbox can have: what the pool's sandboxes wait with, so that one
    kept ready longer than the spec's timeout does not expire before it is leased. */
 #define MEMBER_TIMEOUT_SEC (366u * 24 * 3600)
@@ -177,8 +145,8 @@ set_error_locked (fk_warm_pool_t *p, const char *msg)
   p->last_error = msg ? xstrdup (msg) : NULL;
 }
 
-static void
-drop_item (item_t *it)
+void
+fk_pool_drop (item_t *it)
 {
   fk_client_close (it->client);
   fk_error_t err = FK_ERROR_INIT;
@@ -270,7 +238,7 @@ filler_main (void *arg)
       if (r == 0 && p->stopping)
         {
           pthread_mutex_unlock (&p->lock);
-          drop_item (&it);
+          fk_pool_drop (&it);
           pthread_mutex_lock (&p->lock);
         }
       else if (r == 0)
@@ -466,7 +434,7 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
     {
       if (lease_apply (p, &it, spec, err) < 0)
         {
-          drop_item (&it);
+          fk_pool_drop (&it);
           return -1;
         }
     }
@@ -495,6 +463,33 @@ fk_warm_pool_create (fk_warm_pool_t *p, const fk_sandbox_spec_t *spec, fk_sandbo
   if (ret_pooled != NULL)
     *ret_pooled = pooled;
   return 0;
+}
+
+int
+fk_pool_lease (fk_warm_pool_t *p, item_t *ret)
+{
+  int got = 0;
+  pthread_mutex_lock (&p->lock);
+  if (p->n_ready > 0)
+    {
+      *ret = p->ready[0];
+      memmove (p->ready, p->ready + 1, (p->n_ready - 1) * sizeof *p->ready);
+      p->n_ready--;
+      p->leased++;
+      p->last_lease_ms = fk_now_ms ();
+      got = 1;
+      pthread_cond_broadcast (&p->cond);
+    }
+  pthread_mutex_unlock (&p->lock);
+  return got;
+}
+
+void
+fk_pool_count_cold (fk_warm_pool_t *p)
+{
+  pthread_mutex_lock (&p->lock);
+  p->cold++;
+  pthread_mutex_unlock (&p->lock);
 }
 
 void

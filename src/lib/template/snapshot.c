@@ -444,7 +444,7 @@ fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **re
 
 typedef struct fork_job
 {
-  fk_runtime_t *rt;
+  const fk_fork_maker_t *maker;
   const fk_sandbox_spec_t *spec;
   unsigned count;
   char **ids; /* ids[i]: the i-th fork, written by the thread that made it */
@@ -469,7 +469,7 @@ fork_worker (void *data)
         return NULL;
       fk_sandbox_t *child = NULL;
       fk_error_t err = FK_ERROR_INIT;
-      if (fk_template_sandbox_create (job->rt, job->spec, &child, &err) < 0)
+      if (job->maker->make (job->maker->data, job->spec, &child, &err) < 0)
         {
           pthread_mutex_lock (&job->lock);
           if (!job->failed)
@@ -488,8 +488,22 @@ fork_worker (void *data)
     }
 }
 
+static int
+create_one (void *data, const fk_sandbox_spec_t *spec, fk_sandbox_t **ret_sb, fk_error_t *err)
+{
+  return fk_template_sandbox_create (data, spec, ret_sb, err);
+}
+
 int
 fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *err)
+{
+  fk_fork_maker_t maker = { .make = create_one, .data = sb->rt };
+  return fk_sandbox_fork_with (sb, count, &maker, ret_ids, err);
+}
+
+int
+fk_sandbox_fork_with (fk_sandbox_t *sb, unsigned count, const fk_fork_maker_t *maker,
+                      char ***ret_ids, fk_error_t *err)
 {
   if (count < 1 || count > FK_FORK_MAX)
     return fk_error_set (err, EINVAL, "fork: count %u is not between 1 and %d", count, FK_FORK_MAX);
@@ -502,10 +516,12 @@ fk_sandbox_fork (fk_sandbox_t *sb, unsigned count, char ***ret_ids, fk_error_t *
   uint64_t left = st->expires ? (st->expires > now ? (uint64_t)(st->expires - now) : 1) : 0;
   fk_sandbox_spec_t spec;
   fk_snapshot_spec_from (st, snap, left, &spec);
+  if (maker->prepare && maker->prepare (maker->data, st, &spec, err) < 0)
+    return fk_error_wrap (err, "fork of sandbox `%s'", st->id);
   cleanup_strv char **ids = xcalloc (count + 1, sizeof *ids);
   /* The creates run side by side (a few threads take the next index): most of a create is
      waiting on the kernel and on the new agent, so even two cores overlap them well. */
-  fork_job_t job = { .rt = sb->rt, .spec = &spec, .count = count, .ids = ids };
+  fork_job_t job = { .maker = maker, .spec = &spec, .count = count, .ids = ids };
   pthread_mutex_init (&job.lock, NULL);
   unsigned n_threads = count < FORK_THREADS ? count : FORK_THREADS;
   pthread_t threads[FORK_THREADS];

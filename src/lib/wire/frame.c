@@ -56,6 +56,7 @@ type_name (uint16_t type)
     [FK_WIRE_CANCEL] = "cancel",
     [FK_WIRE_SET_ENV] = "set-env",
     [FK_WIRE_GET_ENV] = "get-env",
+    [FK_WIRE_REROOT] = "reroot",
     [FK_WIRE_SHELL_OPEN] = "shell-open",
     [FK_WIRE_SHELL_RUN] = "shell-run",
     [FK_WIRE_SHELL_CLOSE] = "shell-close",

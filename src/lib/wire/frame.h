@@ -60,7 +60,7 @@ typedef enum
   FK_WIRE_USER_LOOKUP = 23, /* USER ("" : the agent's default user); reply OK with UID, GID, PATH
                                (the home directory, "/" when it has none) */
   /* PORT, FAMILY: the agent connects to the port on the sandbox's loopback and replies R_PORT
-     with the socket attached (SCM_RIGHTS); fds only ever travel agent -> client. */
+     with the socket attached (SCM_RIGHTS); fds travel agent -> client, but for REROOT's. */
   FK_WIRE_PORT_CONNECT = 25,
   FK_WIRE_PROC_INPUT = 26, /* PID or TAG, STDIN_DATA, FLAGS (FK_WIRE_INPUT_*): input for a
                               process without attaching to it; reply OK once queued */
@@ -68,7 +68,13 @@ typedef enum
                               processes it starts from then on inherit */
   FK_WIRE_GET_ENV = 29,    /* no fields; reply OK with ENV... (the agent's own environment, at
                               most FK_WIRE_ENV_MAX bytes of it) */
-  FK_WIRE_REQUEST_MAX = 29,
+  /* CWD, ENV..., and two fds attached (SCM_RIGHTS: the only request that carries any): the
+     upper dir of the sandbox's new root and the agent's new log. Sent by the host once it has
+     moved the sandbox onto another root (sandbox/reroot.h): the agent takes them in place of
+     its own, opens its root again and changes to CWD, so that nothing of the old root stays
+     open, and sets ENV as SET_ENV does. */
+  FK_WIRE_REROOT = 30,
+  FK_WIRE_REQUEST_MAX = 30,
 
   /* replies */
   FK_WIRE_R_HELLO = 64,    /* MAGIC, VERSION (the one chosen), PID (the agent's) */

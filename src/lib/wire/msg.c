@@ -277,6 +277,11 @@ fk_wire_msg_validate (uint16_t type, const fk_wire_msg_t *m, fk_error_t *err)
         if (strchr (*e, '=') == NULL || **e == '=')
           return fk_error_set (err, EINVAL, "set-env: environment entry `%s' is not K=V", *e);
       return 0;
+    case FK_WIRE_REROOT:
+      for (char **e = m->env; e && *e; e++)
+        if (strchr (*e, '=') == NULL || **e == '=')
+          return fk_error_set (err, EINVAL, "reroot: environment entry `%s' is not K=V", *e);
+      return need_path (m, FK_TAG_CWD, type, err);
     case FK_WIRE_SHELL_OPEN:
     case FK_WIRE_SHELL_CLOSE:
       return need (m, FK_TAG_SHELL_ID, type, err);

@@ -1,0 +1,355 @@
+/* sandbox/reroot.c: see sandbox/reroot.h. */
+#include "sandbox/reroot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/xalloc.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/events.h"
+#include "sandbox/launch.h"
+#include "sandbox/mount.h"
+#include "sandbox/network.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/state.h"
+#include "sandbox/timeout.h"
+#include "sandbox/userns.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REROOT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REROOT_ASAN 1
+#endif
+#endif
+
+/* Where the new root is attached before the pivot: a directory the joiner makes in the old root
+   (in the old upper dir, gone with it), beneath nothing the new root takes over. */
+#define STAGING "/.fk-reroot"
+
+typedef struct joiner_args
+{
+  int pidfd, scratch, root, error_fd, error_rd;
+  const char *hostname, *cwd;
+  fk_data_plane_kind_t plane;
+} joiner_args_t;
+
+static void __attribute__ ((noreturn)) die (int error_fd, fk_error_t *err)
+{
+  char line[4200];
+  int n = snprintf (line, sizeof line, "%d %s", err->code, fk_error_message (err));
+  if (n > 0)
+    (void)!write (error_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  _exit (127);
+}
+
+/* A mount of the old root (its plan's /proc, /sys) moved to the same place in the new one;
+   absent is fine (a plan without it). */
+static int
+move_over (int root, const char *path, fk_error_t *err)
+{
+  cleanup_close int m = open_tree (AT_FDCWD, path, OPEN_TREE_CLOEXEC);
+  if (m < 0)
+    return errno == ENOENT ? 0 : fk_error_set_errno (err, "open the mount `%s'", path);
+  return fk_mount_attach_in_root (root, path + 1, m, 1, 0, err);
+}
+
+/* In the sandbox's user and mount namespaces, as its root: the new disk and root attached
+   on the staging point, /proc, /sys and /dev moved over with the new disk's /dev/shm, /tmp,
+   /etc/hosts and /etc/resolv.conf, the cwd, then the pivot. */
+static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
+{
+  fk_error_t err = FK_ERROR_INIT;
+  close (a->error_rd);
+  if (setns (a->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
+    {
+      fk_error_set_errno (&err, "join the sandbox's namespaces");
+      die (a->error_fd, &err);
+    }
+  /* The host's root shows as the overflow id in there: take id 0 of the map, so what is made
+     below belongs to the sandbox's root, as at create (launch.c). */
+  if (syscall (SYS_setresgid, 0, 0, 0) < 0 || syscall (SYS_setgroups, 0, NULL) < 0
+      || syscall (SYS_setresuid, 0, 0, 0) < 0)
+    {
+      fk_error_set_errno (&err, "take ids 0:0 in the sandbox");
+      die (a->error_fd, &err);
+    }
+  /* setns put us at the sandbox's root: every path below is the plan's, resolved there. */
+  if (mkdir (STAGING, 0700) < 0)
+    {
+      fk_error_set_errno (&err, "make the staging point " STAGING);
+      die (a->error_fd, &err);
+    }
+  cleanup_close int staging = open (STAGING, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (staging < 0)
+    {
+      fk_error_set_errno (&err, "open the staging point " STAGING);
+      die (a->error_fd, &err);
+    }
+  /* The disk attached first: a subdirectory of an attached mount can be cloned (mount.c). */
+  if (move_mount (a->scratch, "", staging, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+      < 0)
+    {
+      fk_error_set_errno (&err, "attach the new disk");
+      die (a->error_fd, &err);
+    }
+  cleanup_close int shm = open_tree (AT_FDCWD, STAGING "/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+  if (shm < 0 || mount_setattr (shm, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    {
+      fk_error_set_errno (&err, "clone the new /dev/shm");
+      die (a->error_fd, &err);
+    }
+  if (move_mount (a->root, "", AT_FDCWD, STAGING, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    {
+      fk_error_set_errno (&err, "attach the new root");
+      die (a->error_fd, &err);
+    }
+  int root = a->root;
+  /* The plan's /proc, /sys and /dev move over with what is mounted on them (masks, devpts,
+     mqueue, the device nodes); /dev/shm then gives way to the new disk's. */
+  if (move_over (root, "/proc", &err) < 0 || move_over (root, "/sys", &err) < 0
+      || move_over (root, "/dev", &err) < 0)
+    die (a->error_fd, &err);
+  if (fchdir (root) < 0 || umount2 ("dev/shm", MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+    {
+      fk_error_set_errno (&err, "detach the old /dev/shm");
+      die (a->error_fd, &err);
+    }
+  if (fk_mount_attach_in_root (root, "dev/shm", shm, 0, 0, &err) < 0)
+    die (a->error_fd, &err);
+  if (mkdirat (root, "tmp", 01777) == 0 ? fchmodat (root, "tmp", 01777, 0) < 0 : errno != EEXIST)
+    {
+      fk_error_set_errno (&err, "make /tmp");
+      die (a->error_fd, &err);
+    }
+  if (fk_network_write_etc (root, a->hostname, a->plane, &err) < 0)
+    die (a->error_fd, &err);
+  if (strcmp (a->cwd, "/") != 0 && fk_mkdir_p_in_root (root, a->cwd + 1, 0755, &err) < 0)
+    die (a->error_fd, &err);
+  /* Every process whose root is the old one (the agent) is moved onto the new root; the old
+     root goes with all that is mounted on it: the old disk, the staging point. */
+  if (fk_mount_pivot (root, &err) < 0)
+    die (a->error_fd, &err);
+  _exit (0);
+}
+
+static __attribute__ ((unused)) int
+joiner_main (void *data)
+{
+  const joiner_args_t *a = data;
+  joiner (a);
+}
+
+/* Every process of the cgroup but PID 1: what the pool's readiness check may have left running
+   in the old root. Seen none, there is none to race (the agent starts nothing on its own); seen
+   some, they are killed frozen, so that none forks past the kill. */
+static int
+kill_others (fk_sandbox_t *sb, fk_error_t *err)
+{
+  const fk_sandbox_state_t *st = sb->state;
+  int frozen = 0, rc = 0;
+  for (int pass = 0; pass < 2 && rc == 0; pass++)
+    {
+      pid_t *pids = NULL;
+      size_t n = 0, others = 0;
+      if (fk_cgroup_pids (&sb->cgroups, st->cgroup, &pids, &n, err) < 0)
+        {
+          rc = -1;
+          break;
+        }
+      for (size_t i = 0; i < n; i++)
+        if (pids[i] != st->pid)
+          {
+            others++;
+            if (frozen)
+              kill (pids[i], SIGKILL);
+          }
+      free (pids);
+      if (others == 0 || frozen)
+        break;
+      if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
+        rc = -1;
+      else
+        frozen = 1;
+    }
+  /* Thawed, the killed ones die before they run again. */
+  if (frozen)
+    {
+      fk_error_t local = FK_ERROR_INIT;
+      if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 0, &local) < 0 && rc == 0)
+        {
+          fk_error_set (err, local.code, "%s", fk_error_message (&local));
+          rc = -1;
+        }
+      fk_error_clear (&local);
+    }
+  return rc;
+}
+
+/* The new root, host side, as root_layers (start.c) makes it. */
+static int
+build (const fk_sandbox_spec_t *spec, int userns_fd, uint32_t id_base, int *ret_scratch,
+       int *ret_root, fk_error_t *err)
+{
+  size_t n = fk_strv_len ((char *const *)spec->layers);
+  if (n == 0 || n > FK_LAUNCH_MAX_LAYERS)
+    return fk_error_set (err, E2BIG, "%zu layers: 1 to %d are supported", n, FK_LAUNCH_MAX_LAYERS);
+  int *layer_fds = xcalloc (n, sizeof (int));
+  for (size_t i = 0; i < n; i++)
+    layer_fds[i] = -1;
+  int ret = 0;
+  for (size_t i = 0; i < n && ret == 0; i++)
+    ret = fk_userns_idmapped_tree (userns_fd, spec->layers[i], 1, &layer_fds[i], err);
+  if (ret == 0)
+    ret = fk_mount_build_disk (spec->resources.disk_bytes, id_base, id_base, ret_scratch, err);
+  if (ret == 0)
+    ret = fk_mount_build_overlay (layer_fds, n, *ret_scratch, ret_root, err);
+  for (size_t i = 0; i < n; i++)
+    if (layer_fds[i] >= 0)
+      close (layer_fds[i]);
+  free (layer_fds);
+  return ret;
+}
+
+/* What sb is made of from now on, its labels and its deadline (restarted now, as a lease's),
+   saved under its lifecycle lock: one save for all a fork changes. */
+static int
+record (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, fk_error_t *err)
+{
+  fk_sandbox_state_t *st = sb->state;
+  free (st->template_id);
+  st->template_id = spec->template_id ? xstrdup (spec->template_id) : NULL;
+  fk_strv_free (st->layers);
+  st->layers = xstrvdup (spec->layers);
+  fk_sandbox_spec_free (st->spec);
+  fk_sandbox_spec_dup (spec, &st->spec);
+  fk_strv_free (st->metadata);
+  st->metadata = spec->metadata ? xstrvdup (spec->metadata) : xcalloc (1, sizeof (char *));
+  cleanup_close int dir = openat (sb->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0)
+    return fk_error_set_errno (err, "open sandbox `%s'", st->id);
+  if (spec->timeout_sec && st->expires)
+    {
+      /* The deadline file first: the watchdog reads it (as fk_sandbox_extend does). */
+      int64_t deadline = (int64_t)time (NULL) + (int64_t)spec->timeout_sec;
+      cleanup_close int fd = openat (dir, "deadline", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 && errno != ENOENT)
+        return fk_error_set_errno (err, "open the deadline of sandbox `%s'", st->id);
+      if (fd >= 0 && fk_timeout_write (fd, deadline, err) < 0)
+        return -1;
+      st->expires = deadline;
+    }
+  if (fk_state_save (dir, st, err) < 0)
+    return -1;
+  fk_events_append (dir, "rerooted", "onto template %s",
+                    spec->template_id ? spec->template_id : "(layers)");
+  return 0;
+}
+
+int
+fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upper_fd,
+                   int *ret_log_fd, fk_error_t *err)
+{
+  cleanup_free char *id = xstrdup (sb->state->id);
+  cleanup_close int lockfd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  if (lockfd < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  fk_sandbox_state_t *fresh = NULL;
+  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  fk_state_free (sb->state);
+  sb->state = fresh;
+  const fk_sandbox_state_t *st = sb->state;
+  if (st->disk_snapshot || st->socket == NULL)
+    return fk_error_set (err, ENOTSUP, "sandbox `%s' is paused to disk or has no agent", id);
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
+  if (pidfd < 0 || !fk_state_alive (st))
+    return fk_error_set (err, ESRCH, "sandbox `%s' is not running", id);
+  char nspath[64];
+  snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int)st->pid);
+  cleanup_close int userns = open (nspath, O_RDONLY | O_CLOEXEC);
+  /* The pidfd still names a live process after the open: the namespace is its, not a reused
+     pid's. */
+  if (userns < 0 || syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+    return fk_error_set (err, ESRCH, "sandbox `%s': open its user namespace", id);
+  if (kill_others (sb, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  uint32_t id_base = st->id_base ? st->id_base : FK_USERNS_HOST_BASE;
+  cleanup_close int scratch = -1, root = -1;
+  if (build (spec, userns, id_base, &scratch, &root, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s': the new root", id);
+  cleanup_close int upper
+      = openat (scratch, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  cleanup_close int log
+      = openat (scratch, "agent.log", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  if (upper < 0 || log < 0)
+    return fk_error_set_errno (err, "sandbox `%s': open the new disk's upper dir and log", id);
+  cleanup_free char *hostname
+      = spec->hostname ? xstrdup (spec->hostname) : xasprintf ("fk-%.8s", id);
+  int errp[2];
+  if (pipe2 (errp, O_CLOEXEC) < 0)
+    return fk_error_set_errno (err, "pipe");
+  joiner_args_t a = { .pidfd = pidfd,
+                      .scratch = scratch,
+                      .root = root,
+                      .error_fd = errp[1],
+                      .error_rd = errp[0],
+                      .hostname = hostname,
+                      .cwd = spec->workdir ? spec->workdir : "/",
+                      .plane = spec->data_plane.kind };
+  if (a.cwd[0] != '/')
+    {
+      close (errp[0]);
+      close (errp[1]);
+      return fk_error_set (err, EINVAL, "sandbox `%s': workdir `%s' is not absolute", id, a.cwd);
+    }
+#ifdef REROOT_ASAN
+  /* The address sanitizer's allocator cannot be shared with a process it does not know of: a
+     copy, as fork gives, it can (fkd's sanitized builds set malloc_context_size=0 for that). */
+  pid_t pid = fork ();
+  if (pid == 0)
+    joiner (&a);
+#else
+  /* The joiner shares our memory and we wait until it is gone (vfork-like): no copy of a big
+     caller's page tables (fkd's) per fork, which cost more than all it does. It has its own fd
+     table, and the only thread of ours it stands for is this one, stopped meanwhile. */
+  size_t stack_size = 256u << 10;
+  cleanup_free char *stack = xmalloc (stack_size);
+  pid_t pid = clone (joiner_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+#endif
+  close (errp[1]);
+  if (pid < 0)
+    {
+      close (errp[0]);
+      return fk_error_set_errno (err, "fork");
+    }
+  int status = 0;
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  int r = fk_launch_result (errp[0], err);
+  close (errp[0]);
+  if (r < 0)
+    return fk_error_wrap (err, "sandbox `%s': move onto the new root", id);
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return fk_error_set (err, ECHILD, "sandbox `%s': the process moving it ended with status %d",
+                         id, status);
+  if (record (sb, spec, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  *ret_upper_fd = steal_fd (&upper);
+  *ret_log_fd = steal_fd (&log);
+  return 0;
+}
