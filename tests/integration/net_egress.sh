@@ -89,7 +89,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 41
+plan 42
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -226,10 +226,12 @@ if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null \
   && "$FIRKIN_SRC/tests/e2b/template.sh" "$FK" >/dev/null 2>"$tmp/template.err"; then
   api=$(free_port)
   envd=$(free_port)
+  # With a warm pool of egress sandboxes: creates lease them and set their rules; forks too.
   $H "$FKD" --listen "127.0.0.1:$api" --envd-listen "127.0.0.1:$envd" --network egress \
-    >"$tmp/fkd.out" 2>"$tmp/fkd.err" &
+    --warm-pool 2 --warm-template base --log-level info >"$tmp/fkd.out" 2>"$tmp/fkd.err" &
   echo $! >>"$tmp/pids"
   wait_for grep -q listening "$tmp/fkd.out" || diag "$(cat "$tmp/fkd.err")"
+  wait_for grep -q 'warm pool: 2 sandboxes' "$tmp/fkd.err" || diag "$(cat "$tmp/fkd.err")"
   api_call() { # METHOD PATH [BODY]: prints the status, then the body
     $H curl -s -o "$tmp/api.out" -w '%{http_code}\n' -X "$1" -H 'Content-Type: application/json' \
       ${3:+--data "$3"} "http://127.0.0.1:$api$2"
@@ -239,6 +241,14 @@ if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null \
   g=$(printf '%s' "$out" | sed -n 's/.*"sandboxID": *"\([^"]*\)".*/\1/p')
   fkd_rules() { http "$g" 203.0.113.1 && ! http "$g" 203.0.113.5; }
   check "fkd: POST /sandboxes with network.denyOut: the rule holds ($g)" fkd_rules
+  kid=$(api_call POST "/sandboxes/$g/fork" '{"count":1}' | tail -n +2 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sandbox"]["sandboxID"])' 2>/dev/null)
+  kid_rules() {
+    [ -n "$kid" ] && http "$kid" 203.0.113.1 && ! http "$kid" 203.0.113.5 \
+      && "$FK" inspect "$kid" | grep -q '203.0.113.5' \
+      && grep -q "forked sandbox $g 1 times (1 from the warm pool)" "$tmp/fkd.err"
+  }
+  check "fkd: a fork from the warm pool holds its source's rules ($kid)" kid_rules
   check "fkd: GET /sandboxes/ID shows the rules" \
     sh -c "printf '%s' \"\$($(declare -f api_call); H='$H'; tmp='$tmp'; api=$api; api_call GET /sandboxes/$g)\" | grep -q '\"denyOut\": *\[\"203.0.113.5\"\]'"
   put=$(api_call PUT "/sandboxes/$g/network" '{"denyOut": ["0.0.0.0/0"]}' | head -1)
@@ -254,9 +264,9 @@ if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null \
   bad=$(api_call POST /sandboxes '{"templateID": "base", "network": {"allowOut": ["a b.com"]}}' | head -1)
   check "fkd: a create with a bad rule is a 400 ($bad)" test "$bad" = 400
   kill "$(tail -1 "$tmp/pids")" 2>/dev/null
-  check "fkd's sandboxes are removable, their planes with them" sh -c "'$FK' rm -f $g $h >/dev/null"
+  check "fkd's sandboxes are removable, their planes with them" sh -c "'$FK' rm -f $g $h $kid >/dev/null"
 else
-  for i in 1 2 3 4 5 6 7; do skip "fkd --network egress case $i" "no fkd, curl or template"; done
+  for i in 1 2 3 4 5 6 7 8; do skip "fkd --network egress case $i" "no fkd, curl or template"; done
 fi
 
 # A sandbox killed mid-transfer leaves nothing.

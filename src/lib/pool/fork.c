@@ -72,8 +72,10 @@ fork_prepare (void *data, const fk_sandbox_state_t *source, const fk_sandbox_spe
   return 0;
 }
 
-/* A leased sandbox made the fork of spec: moved onto the snapshot's root with the fork's labels
-   and deadline, its agent told (with the snapshot's environment), then its egress rules. */
+/* A leased sandbox made the fork of spec: its egress rules first (once it carries the fork's
+   labels a caller listing by them may reach it: nothing of the pool's rules may be left by
+   then), then moved onto the snapshot's root with the fork's labels and deadline, its agent
+   told (with the snapshot's environment). */
 static int
 fork_from_item (pool_fork_t *f, item_t *it, const fk_sandbox_spec_t *spec, fk_error_t *err)
 {
@@ -82,13 +84,18 @@ fork_from_item (pool_fork_t *f, item_t *it, const fk_sandbox_spec_t *spec, fk_er
   fk_sandbox_spec_t s = f->resolved;
   s.metadata = spec->metadata;
   s.timeout_sec = spec->timeout_sec;
+  /* The state the move records keeps the rules set here. */
+  s.data_plane.allow_out = spec->data_plane.allow_out;
+  s.data_plane.deny_out = spec->data_plane.deny_out;
+  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS
+      && (!strv_empty (spec->data_plane.allow_out) || !strv_empty (spec->data_plane.deny_out))
+      && fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out,
+                                 err)
+             < 0)
+    return -1;
   if (fk_sandbox_reroot (it->sb, &s, &upper, &log, err) < 0
       || fk_client_reroot (it->client, upper, log, cwd, f->resolved.env, err) < 0)
     return -1;
-  if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS
-      && (!strv_empty (spec->data_plane.allow_out) || !strv_empty (spec->data_plane.deny_out)))
-    return fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out,
-                                   err);
   return 0;
 }
 
