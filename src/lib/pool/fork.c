@@ -89,8 +89,7 @@ fork_from_item (pool_fork_t *f, item_t *it, const fk_sandbox_spec_t *spec, fk_er
   s.data_plane.deny_out = spec->data_plane.deny_out;
   if (spec->data_plane.kind == FK_DATA_PLANE_EGRESS
       && (!strv_empty (spec->data_plane.allow_out) || !strv_empty (spec->data_plane.deny_out))
-      && fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out,
-                                 err)
+      && fk_sandbox_set_network (it->sb, spec->data_plane.allow_out, spec->data_plane.deny_out, err)
              < 0)
     return -1;
   if (fk_sandbox_reroot (it->sb, &s, &upper, &log, err) < 0
