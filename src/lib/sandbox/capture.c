@@ -40,24 +40,12 @@ release (fk_sandbox_capture_t *cap)
 int
 fk_sandbox_capture_begin (fk_sandbox_t *sb, fk_sandbox_capture_t *cap, fk_error_t *err)
 {
-  cleanup_free char *id = xstrdup (sb->state->id); /* the state is read again below */
   *cap = (fk_sandbox_capture_t)FK_SANDBOX_CAPTURE_INIT;
-  cap->lockfd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  /* The state read again under the lock: another caller may have paused it to disk meanwhile. */
+  cap->lockfd = fk_sandbox_lock (sb, 1, err);
   if (cap->lockfd < 0)
-    {
-      if (err->code == ENOENT)
-        {
-          fk_error_clear (err);
-          return fk_error_set (err, ENOENT, "sandbox `%s' was deleted", id);
-        }
-      return fk_error_wrap (err, "sandbox `%s'", id);
-    }
-  /* Read again under the lock: another caller may have paused it to disk meanwhile. */
-  fk_sandbox_state_t *fresh = NULL;
-  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
-    goto fail;
-  fk_state_free (sb->state);
-  sb->state = fresh;
+    return -1;
+  cleanup_free char *id = xstrdup (sb->state->id);
   if (sb->state->disk_snapshot)
     {
       fk_error_set (err, ESRCH, "sandbox `%s' is paused to disk: resume it first", id);

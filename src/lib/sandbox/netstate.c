@@ -68,17 +68,11 @@ fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out, const ch
   /* Bad rules are refused before anything changes. */
   if (fk_net_rules_check (allow_out, deny_out, err) < 0)
     return -1;
-  const char *id = sb->state->id;
-  cleanup_close int held = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  cleanup_close int held = fk_sandbox_lock (sb, 1, err);
   if (held < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_sandbox_state_t *fresh = NULL;
-  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_state_free (sb->state);
-  sb->state = fresh;
+    return -1;
   fk_sandbox_state_t *st = sb->state;
-  id = st->id; /* the old state's is gone */
+  const char *id = st->id;
   if (st->spec == NULL || st->spec->data_plane.kind != FK_DATA_PLANE_EGRESS)
     return fk_error_set (err, EINVAL,
                          "sandbox `%s' has data plane none: rules need the data plane egress", id);

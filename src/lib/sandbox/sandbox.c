@@ -310,12 +310,8 @@ fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err)
   return fd;
 }
 
-/* Takes the lifecycle lock (fk_sandbox_lock_dir) for a change of sb. With reread, reads the
-   state again (another holder may have stopped, extended or paused it to disk): a caller that
-   saves the state or decides on those needs it; pause, resume and delete use neither. The fd
-   is the lock. */
-static int
-lock (fk_sandbox_t *sb, int reread, fk_error_t *err)
+int
+fk_sandbox_lock (fk_sandbox_t *sb, int reread, fk_error_t *err)
 {
   const char *id = sb->state->id;
   int fd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
@@ -354,7 +350,7 @@ save (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, 1, err);
+  cleanup_close int held = fk_sandbox_lock (sb, 1, err);
   if (held < 0)
     return -1;
   if (sb->state->disk_snapshot)
@@ -388,7 +384,7 @@ fk_sandbox_stop (fk_sandbox_t *sb, unsigned grace_ms, fk_error_t *err)
 int
 fk_sandbox_pause (fk_sandbox_t *sb, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, 0, err);
+  cleanup_close int held = fk_sandbox_lock (sb, 0, err);
   if (held < 0)
     return -1;
   cleanup_close int fd = open_pid1 (sb, err);
@@ -414,7 +410,7 @@ fk_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 int
 fk_sandbox_delete (fk_sandbox_t *sb, int force, fk_error_t *err)
 {
-  cleanup_close int held = lock (sb, 0, err);
+  cleanup_close int held = fk_sandbox_lock (sb, 0, err);
   if (held < 0)
     return -1;
   return delete_locked (sb, force, err);
@@ -464,7 +460,7 @@ fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err)
   /* The common case, a live sandbox, takes no lock. */
   if (!sweepable (sb, now, &expired))
     return 0;
-  cleanup_close int held = lock (sb, 1, err);
+  cleanup_close int held = fk_sandbox_lock (sb, 1, err);
   if (held < 0)
     {
       if (err->code != ENOENT)
@@ -535,7 +531,7 @@ fk_sandbox_extend_ex (fk_sandbox_t *sb, uint64_t seconds, unsigned flags, int *r
   if (seconds > 366ULL * 24 * 3600)
     return fk_error_set (err, EINVAL, "extend by %llu s: expected 1 s to a year",
                          (unsigned long long)seconds);
-  cleanup_close int held = lock (sb, seconds != 0, err);
+  cleanup_close int held = fk_sandbox_lock (sb, seconds != 0, err);
   if (held < 0)
     return -1;
   if (sb->state->disk_snapshot)
@@ -594,7 +590,7 @@ fk_sandbox_set_metadata (fk_sandbox_t *sb, const char *const *metadata, fk_error
   check.metadata = metadata;
   if (fk_spec_check_values (&check, err) < 0)
     return -1;
-  cleanup_close int held = lock (sb, 1, err);
+  cleanup_close int held = fk_sandbox_lock (sb, 1, err);
   if (held < 0)
     return -1;
   char **old = sb->state->metadata;

@@ -43,6 +43,13 @@ int fk_sandbox_stopped_on_purpose (const fk_sandbox_t *sb);
    taken. Returns the fd that holds the lock (close it to release). */
 int fk_sandbox_lock_dir (int dirfd, int wait, fk_error_t *err);
 
+/* Takes the lifecycle lock (fk_sandbox_lock_dir, waiting) for a change of sb. With reread,
+   reads the state again (another holder may have stopped, extended, rerooted or paused it to
+   disk) into sb->state: a caller that saves the state or decides on it needs that; pause,
+   resume and delete use neither. ENOENT when the sandbox was deleted. Returns the fd that
+   holds the lock. */
+int fk_sandbox_lock (fk_sandbox_t *sb, int reread, fk_error_t *err);
+
 /* The sweep's decision for one sandbox, made under its lock: deletes it when its PID 1 is gone
    without a stop, or its deadline has passed. 1: deleted; 0: kept (or already deleted). */
 int fk_sandbox_sweep_one (fk_sandbox_t *sb, time_t now, fk_error_t *err);

@@ -39,16 +39,11 @@ fk_snapshot_spec_from (const fk_sandbox_state_t *st, const char *template_id, ui
 int
 fk_template_sandbox_resume (fk_sandbox_t *sb, fk_error_t *err)
 {
-  cleanup_free char *id = xstrdup (sb->state->id); /* the state is read again below */
-  cleanup_close int lockfd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  cleanup_close int lockfd = fk_sandbox_lock (sb, 1, err);
   if (lockfd < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_sandbox_state_t *fresh = NULL;
-  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_state_free (sb->state);
-  sb->state = fresh;
+    return -1;
   const fk_sandbox_state_t *st = sb->state;
+  cleanup_free char *id = xstrdup (st->id);
   if (st->disk_snapshot == NULL)
     {
       lockfd = close_and_reset (lockfd);
