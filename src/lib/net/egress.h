@@ -86,6 +86,30 @@ int fk_egress_nft_batch (const fk_net_config_t *cfg, const fk_egress_t *eg, uint
 /* Removes the slot's own objects in one batch; none there is success. */
 int fk_egress_nft_remove (unsigned slot, fk_error_t *err);
 
+/* A change to a resolver's timeout sets: REFRESH puts addr in with a timeout of timeout_s (an
+   element there already gets the new one), KEEP adds it with timeout_s when it is not there,
+   DROP takes it out. */
+typedef enum
+{
+  FK_NFT_ELEM_REFRESH,
+  FK_NFT_ELEM_KEEP,
+  FK_NFT_ELEM_DROP,
+} fk_nft_elem_op_t;
+typedef struct fk_nft_elem
+{
+  int family; /* AF_INET (set4) or AF_INET6 (set6) */
+  uint8_t addr[16];
+  uint32_t timeout_s;
+  int op; /* fk_nft_elem_op_t */
+} fk_nft_elem_t;
+
+/* The resolver's changes to its sets (table FAMILY NAME: family inet, ip or ip6) as one netlink
+   batch, no cache fetched; with gen_set, only while that set holds gen (the generation of the
+   rules the resolver answers by; see fk_egress_t): else the whole batch fails (ENOENT). */
+int fk_nft_dns_elements (const char *family, const char *table, const char *set4, const char *set6,
+                         const char *gen_set, uint32_t gen, const fk_nft_elem_t *list, size_t n,
+                         fk_error_t *err);
+
 /* The names of a sandbox's chains, sets and counters (sb_<N>_<name>), NULL-terminated. */
 extern const char *const fk_egress_chain_names[];
 extern const char *const fk_egress_set_names[];

@@ -53,6 +53,7 @@ typedef struct
   struct nftnl_batch *b;
   uint32_t seq, first;
   uint32_t set_id;
+  uint16_t family;       /* of every message: the table's (NFPROTO_INET unless set) */
   struct nlmsghdr *last; /* the last message: it asks for the acknowledgement */
   char (*what)[64];      /* what message seq - first does, for an error */
   size_t n_what, cap_what;
@@ -66,6 +67,7 @@ batch_init (batch_t *bt)
   if (bt->b == NULL)
     abort ();
   bt->seq = bt->first = 1;
+  bt->family = NFPROTO_INET;
   nftnl_batch_begin (nftnl_batch_buffer (bt->b), bt->seq++);
   nftnl_batch_update (bt->b);
 }
@@ -89,8 +91,7 @@ batch_msg (batch_t *bt, uint16_t type, uint16_t flags, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (bt->what[bt->n_what++], sizeof *bt->what, fmt, ap);
   va_end (ap);
-  bt->last
-      = nftnl_nlmsg_build_hdr (nftnl_batch_buffer (bt->b), type, NFPROTO_INET, flags, bt->seq++);
+  bt->last = nftnl_nlmsg_build_hdr (nftnl_batch_buffer (bt->b), type, bt->family, flags, bt->seq++);
   return bt->last;
 }
 
@@ -201,13 +202,19 @@ put_counter (batch_t *bt, uint16_t type, unsigned n, const char *name)
 }
 
 static struct nftnl_set *
-set_named (const char *name)
+set_in (uint16_t family, const char *table, const char *name)
 {
   struct nftnl_set *s = nftnl_set_alloc ();
-  nftnl_set_set_str (s, NFTNL_SET_TABLE, TABLE_NAME);
+  nftnl_set_set_str (s, NFTNL_SET_TABLE, table);
   nftnl_set_set_str (s, NFTNL_SET_NAME, name);
-  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, NFPROTO_INET);
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, family);
   return s;
+}
+
+static struct nftnl_set *
+set_named (const char *name)
+{
+  return set_in (NFPROTO_INET, TABLE_NAME, name);
 }
 
 /* One of the sandbox's sets (fk_egress_set_names): addresses (intervals, or with timeouts for
@@ -845,4 +852,102 @@ fk_egress_nft_remove (unsigned n, fk_error_t *err)
         }
       fk_error_clear (&one);
     }
+}
+
+/* ---- the resolver's sets ---- */
+
+/* Sends the elements of list of one family and one kind of operation on set as messages of at
+   most ELEMS_PER_MSG elements each. */
+static void
+put_dns_elements (batch_t *bt, const char *table, const char *set, const fk_nft_elem_t *list,
+                  size_t n, int family, uint16_t type, int with_timeout, int (*pick) (int op))
+{
+  struct nftnl_set *s = NULL;
+  size_t in_msg = 0;
+  for (size_t i = 0; i <= n; i++)
+    {
+      int take = i < n && list[i].family == family && pick (list[i].op);
+      if (take)
+        {
+          if (s == NULL)
+            s = set_in (bt->family, table, set);
+          struct nftnl_set_elem *e = nftnl_set_elem_alloc ();
+          nftnl_set_elem_set (e, NFTNL_SET_ELEM_KEY, list[i].addr, family == AF_INET ? 4 : 16);
+          if (with_timeout)
+            nftnl_set_elem_set_u64 (
+                e, NFTNL_SET_ELEM_TIMEOUT,
+                (uint64_t)(list[i].op == FK_NFT_ELEM_DROP ? 1 : list[i].timeout_s) * 1000);
+          nftnl_set_elem_add (s, e);
+          in_msg++;
+        }
+      if (s != NULL && (in_msg == ELEMS_PER_MSG || i == n))
+        {
+          set_elems_msg (bt, s, type,
+                         type == NFT_MSG_NEWSETELEM ? "add elements to" : "delete elements from");
+          nftnl_set_free (s);
+          s = NULL;
+          in_msg = 0;
+        }
+    }
+}
+
+static int
+op_added (int op)
+{
+  (void)op;
+  return 1;
+}
+
+static int
+op_deleted (int op)
+{
+  return op != FK_NFT_ELEM_KEEP;
+}
+
+static int
+op_readded (int op)
+{
+  return op == FK_NFT_ELEM_REFRESH;
+}
+
+int
+fk_nft_dns_elements (const char *family, const char *table, const char *set4, const char *set6,
+                     const char *gen_set, uint32_t gen, const fk_nft_elem_t *list, size_t n,
+                     fk_error_t *err)
+{
+  uint16_t fam = strcmp (family, "ip") == 0    ? NFPROTO_IPV4
+                 : strcmp (family, "ip6") == 0 ? NFPROTO_IPV6
+                                               : NFPROTO_INET;
+  batch_t bt;
+  batch_init (&bt);
+  bt.family = fam;
+  if (gen_set != NULL)
+    {
+      /* The guard: the delete fails, and the whole batch with it, unless gen is in force. */
+      struct nftnl_set *g = set_in (fam, table, gen_set);
+      put_elem (g, (const uint8_t *)&gen, sizeof gen, 0, 0);
+      set_elems_msg (&bt, g, NFT_MSG_DELSETELEM, "delete the generation from");
+      set_elems_msg (&bt, g, NFT_MSG_NEWSETELEM, "add the generation to");
+      nftnl_set_free (g);
+    }
+  /* Added (so that the delete cannot fail on one timed out meanwhile), deleted, added again
+     with the new timeout: an element there already gets it, and is never out of the set. */
+  static const struct
+  {
+    uint16_t type;
+    int timeout;
+    int (*pick) (int op);
+  } steps[] = { { NFT_MSG_NEWSETELEM, 1, op_added },
+                { NFT_MSG_DELSETELEM, 0, op_deleted },
+                { NFT_MSG_NEWSETELEM, 1, op_readded } };
+  for (size_t k = 0; k < sizeof steps / sizeof *steps; k++)
+    {
+      put_dns_elements (&bt, table, set4, list, n, AF_INET, steps[k].type, steps[k].timeout,
+                        steps[k].pick);
+      put_dns_elements (&bt, table, set6, list, n, AF_INET6, steps[k].type, steps[k].timeout,
+                        steps[k].pick);
+    }
+  int ret = batch_send (&bt, err);
+  batch_free (&bt);
+  return ret;
 }

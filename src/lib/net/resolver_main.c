@@ -13,7 +13,6 @@
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -111,7 +110,6 @@ static struct
   fk_net_rules_t rules;
   fk_net_rules_t sandbox_nets; /* the sandboxes' subnets, as deny rules */
   int udp_fd, tcp_fd, sig_fd;
-  struct nft_ctx *nft;
   pending_t pending[PENDING_MAX];
   tcp_client_t clients[TCP_CLIENTS_MAX];
   addr_entry_t addrs[ADDRS_MAX];
@@ -206,21 +204,6 @@ take_socket (int fd, int type)
   if (fl < 0 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl (fd, F_SETFD, FD_CLOEXEC) < 0)
     ready_fail ("fd %d: %s", fd, strerror (errno));
   return fd;
-}
-
-static void
-nft_open (void)
-{
-  R.nft = nft_ctx_new (NFT_CTX_DEFAULT);
-  if (R.nft == NULL)
-    ready_fail ("nftables context");
-  nft_ctx_buffer_output (R.nft);
-  nft_ctx_buffer_error (R.nft);
-  /* Also loads what the context reads lazily, before the seccomp filter. */
-  char cmd[256];
-  snprintf (cmd, sizeof cmd, "list set %s %s %s", R.family, R.table, R.set4);
-  if (nft_run_cmd_from_buffer (R.nft, cmd) != 0)
-    log_warning ("set %s %s %s: %s", R.family, R.table, R.set4, nft_ctx_get_error_buffer (R.nft));
 }
 
 static void
@@ -385,41 +368,6 @@ addr_slot (void)
   return &R.addrs[best];
 }
 
-/* The start of every change to the sets: it holds only while the generation set holds the
-   generation of the rules this resolver answers by. The egress plane replaces the sandbox's
-   rules (a new generation) before the resolver reads the new file; an answer judged by the old
-   rules in between fails with its transaction (the client asks again), so it never enters the
-   new rules' sets. Delete, then add back: the delete fails when the element is not there. */
-static size_t
-gen_guard (char *cmd, size_t size)
-{
-  if (R.gen_set[0] == '\0')
-    return 0;
-  int n = snprintf (cmd, size,
-                    "delete element %s %s %s { %u }\n"
-                    "add element %s %s %s { %u }\n",
-                    R.family, R.table, R.gen_set, R.gen, R.family, R.table, R.gen_set, R.gen);
-  return n > 0 && (size_t)n < size ? (size_t)n : 0;
-}
-
-/* Appends the commands that give addr a timeout of ttl seconds to cmd (at least 512 bytes
-   free): add it, then delete and add it again, one transaction, so an element already there
-   gets the new timeout and the address is never out of the set meanwhile. */
-static size_t
-nft_element_cmd (char *cmd, size_t size, int family, const uint8_t *addr, unsigned ttl)
-{
-  char a[INET6_ADDRSTRLEN];
-  inet_ntop (family, addr, a, sizeof a);
-  const char *set = family == AF_INET ? R.set4 : R.set6;
-  int n = snprintf (cmd, size,
-                    "add element %s %s %s { %s timeout %us }\n"
-                    "delete element %s %s %s { %s }\n"
-                    "add element %s %s %s { %s timeout %us }\n",
-                    R.family, R.table, set, a, ttl, R.family, R.table, set, a, R.family, R.table,
-                    set, a, ttl);
-  return n > 0 && (size_t)n < size ? (size_t)n : 0;
-}
-
 typedef struct found_addr
 {
   int family;
@@ -427,16 +375,27 @@ typedef struct found_addr
   unsigned ttl;
 } found_addr_t;
 
+/* Makes the changes to the sets, one netlink batch (fk_nft_dns_elements): no cache of the
+   table fetched, however many sandboxes it holds. With a generation set, the batch holds only
+   while that set holds the generation of the rules this resolver answers by: the egress plane
+   replaces the sandbox's rules (a new generation) before the resolver reads the new file, and
+   an answer judged by the old rules in between fails with its batch (the client asks again), so
+   it never enters the new rules' sets. */
+static int
+sets_change (const fk_nft_elem_t *list, size_t n, fk_error_t *err)
+{
+  return fk_nft_dns_elements (R.family, R.table, R.set4, R.set6, R.gen_set[0] ? R.gen_set : NULL,
+                              R.gen, list, n, err);
+}
+
 /* Puts the addresses into the sets; -1 when nftables refuses. */
 static int
 sets_add (const char *name, const found_addr_t *found, size_t n)
 {
   if (n == 0)
     return 0;
-  size_t cap = (n + 1) * 512 + 1;
-  cleanup_free char *cmd = xmalloc (cap);
-  cmd[0] = '\0';
-  size_t guard = gen_guard (cmd, cap), len = guard;
+  cleanup_free fk_nft_elem_t *list = xcalloc (n, sizeof *list);
+  size_t len = 0;
   int64_t now = now_ms ();
   for (size_t i = 0; i < n; i++)
     {
@@ -446,15 +405,21 @@ sets_add (const char *name, const found_addr_t *found, size_t n)
          shortening would cut a client whose cache still holds the longer record. */
       if (e && e->expiry_ms >= expiry - 1000)
         continue;
-      len += nft_element_cmd (cmd + len, cap - len, found[i].family, found[i].addr, found[i].ttl);
+      fk_nft_elem_t *l = &list[len++];
+      l->family = found[i].family;
+      memcpy (l->addr, found[i].addr, 16);
+      l->timeout_s = found[i].ttl;
+      l->op = FK_NFT_ELEM_REFRESH;
     }
-  if (len == guard)
+  if (len == 0)
     return 0;
-  if (nft_run_cmd_from_buffer (R.nft, cmd) != 0)
+  fk_error_t err = FK_ERROR_INIT;
+  if (sets_change (list, len, &err) < 0)
     {
       log_error ("nftables refused the set update for `%s' (the rules of generation %u may be "
                  "no longer in force): %s",
-                 name, R.gen, nft_ctx_get_error_buffer (R.nft));
+                 name, R.gen, fk_error_message (&err));
+      fk_error_clear (&err);
       return -1;
     }
   for (size_t i = 0; i < n; i++)
@@ -478,16 +443,6 @@ sets_add (const char *name, const found_addr_t *found, size_t n)
 
 static int may_learn (int family, const uint8_t *addr);
 
-static void
-cmd_room (char **cmd, size_t *cap, size_t len)
-{
-  if (*cap - len < 512)
-    {
-      *cap *= 2;
-      *cmd = xrealloc (*cmd, *cap);
-    }
-}
-
 /* After a rule change: addresses whose name no allow rule names any more (or that a name may no
    longer open) leave the sets; the others are put back with the time they have left, for the
    egress plane may have rebuilt the sets with the rules (it reloads the resolver after). */
@@ -495,11 +450,8 @@ static void
 sets_prune (void)
 {
   int64_t now = now_ms ();
-  size_t cap = 64 * 1024;
-  cleanup_free char *cmd = xmalloc (cap);
-  cmd[0] = '\0';
-  size_t guard = gen_guard (cmd, cap), len = guard;
-  size_t kept = 0;
+  cleanup_free fk_nft_elem_t *list = xcalloc (R.n_addrs + 1, sizeof *list);
+  size_t len = 0, kept = 0;
   for (size_t i = 0; i < R.n_addrs; i++)
     {
       addr_entry_t *e = &R.addrs[i];
@@ -508,30 +460,28 @@ sets_prune (void)
           free (e->name);
           continue;
         }
-      char a[INET6_ADDRSTRLEN];
-      inet_ntop (e->family, e->addr, a, sizeof a);
-      const char *set = e->family == AF_INET ? R.set4 : R.set6;
-      cmd_room (&cmd, &cap, len);
+      fk_nft_elem_t *l = &list[len++];
+      l->family = e->family;
+      memcpy (l->addr, e->addr, 16);
       if (!fk_net_rules_name_allowed (&R.rules, e->name) || !may_learn (e->family, e->addr))
         {
-          /* add first, so a delete of an element that timed out meanwhile cannot fail */
-          len += (size_t)snprintf (cmd + len, cap - len,
-                                   "add element %s %s %s { %s timeout 1s }\n"
-                                   "delete element %s %s %s { %s }\n",
-                                   R.family, R.table, set, a, R.family, R.table, set, a);
+          l->op = FK_NFT_ELEM_DROP;
           free (e->name);
           continue;
         }
-      len += (size_t)snprintf (cmd + len, cap - len, "add element %s %s %s { %s timeout %llds }\n",
-                               R.family, R.table, set, a,
-                               (long long)((e->expiry_ms - now + 999) / 1000));
+      l->op = FK_NFT_ELEM_KEEP;
+      l->timeout_s = (uint32_t)((e->expiry_ms - now + 999) / 1000);
       R.addrs[kept++] = *e;
     }
   memset (&R.addrs[kept], 0, (R.n_addrs - kept) * sizeof R.addrs[0]);
   R.n_addrs = kept;
-  if (len > guard && nft_run_cmd_from_buffer (R.nft, cmd) != 0)
-    log_error ("nftables refused the sets' update after the rule change (generation %u): %s", R.gen,
-               nft_ctx_get_error_buffer (R.nft));
+  fk_error_t err = FK_ERROR_INIT;
+  if (len > 0 && sets_change (list, len, &err) < 0)
+    {
+      log_error ("nftables refused the sets' update after the rule change (generation %u): %s",
+                 R.gen, fk_error_message (&err));
+      fk_error_clear (&err);
+    }
 }
 
 static void
@@ -1285,7 +1235,6 @@ main (int argc, char **argv)
   rules_load (1);
   R.udp_fd = take_socket (FD_UDP, SOCK_DGRAM);
   R.tcp_fd = take_socket (FD_TCP, SOCK_STREAM);
-  nft_open ();
   sigset_t sigs;
   sigemptyset (&sigs);
   sigaddset (&sigs, SIGHUP);
@@ -1422,7 +1371,6 @@ main (int argc, char **argv)
   for (size_t i = 0; i < R.n_addrs; i++)
     free (R.addrs[i].name);
   fk_net_rules_clear (&R.rules);
-  nft_ctx_free (R.nft);
   fk_net_rules_clear (&R.sandbox_nets);
   /* _exit, not a return: the exit handlers a sanitizer build registers (its leak check, which
      an ASAN_OPTIONS of the caller can turn on whatever the defaults above say) trace the
