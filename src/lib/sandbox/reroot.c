@@ -40,6 +40,10 @@
    (in the old upper dir, gone with it), beneath nothing the new root takes over. */
 #define STAGING "/.fk-reroot"
 
+/* The joiner's last word on its error pipe when everything is done; a failure writes "CODE
+   MESSAGE" instead, and nothing at all means it died part way. */
+#define JOINER_DONE "+"
+
 typedef struct joiner_args
 {
   int pidfd, scratch, root, error_fd, error_rd;
@@ -144,6 +148,10 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
      root goes with all that is mounted on it: the old disk, the staging point. */
   if (fk_mount_pivot (root, &err) < 0)
     die (a->error_fd, &err);
+  /* Said, not inferred from the exit status alone: a joiner killed or reaped elsewhere part way
+     must not pass for one that pivoted. */
+  if (write (a->error_fd, JOINER_DONE, 1) != 1)
+    _exit (126);
   _exit (0);
 }
 
@@ -152,6 +160,26 @@ joiner_main (void *data)
 {
   const joiner_args_t *a = data;
   joiner (a);
+}
+
+/* What the joiner said on its error pipe: JOINER_DONE alone is success; its error, or nothing
+   (it died before the end), is a failure. */
+static int
+joiner_result (int fd, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (fk_read_all (fd, 64 * 1024, &text, &len, err) < 0)
+    return -1;
+  if (len == 1 && text[0] == JOINER_DONE[0])
+    return 0;
+  if (len == 0)
+    return fk_error_set (err, EPIPE, "the process moving it ended before it was done");
+  char *msg;
+  long code = strtol (text, &msg, 10);
+  while (*msg == ' ')
+    msg++;
+  return fk_error_set (err, code > 0 ? (int)code : EIO, "%s", msg);
 }
 
 /* Every process of the cgroup but PID 1: what the pool's readiness check may have left running
@@ -338,12 +366,20 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
       return fk_error_set_errno (err, "fork");
     }
   int status = 0;
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  int r = fk_launch_result (errp[0], err);
+  pid_t waited;
+  do
+    waited = waitpid (pid, &status, 0);
+  while (waited < 0 && errno == EINTR);
+  int wait_errno = errno;
+  int r = joiner_result (errp[0], err);
   close (errp[0]);
   if (r < 0)
     return fk_error_wrap (err, "sandbox `%s': move onto the new root", id);
+  if (waited != pid)
+    {
+      errno = wait_errno;
+      return fk_error_set_errno (err, "sandbox `%s': wait for the process moving it", id);
+    }
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return fk_error_set (err, ECHILD, "sandbox `%s': the process moving it ended with status %d",
                          id, status);
