@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -51,106 +54,120 @@ typedef struct joiner_args
   fk_data_plane_kind_t plane;
 } joiner_args_t;
 
+/* The joiner's failures, told in fixed buffers on its stack: it shares the caller's memory
+   (CLONE_VM), whose heap it must not leave anything in. */
+static void __attribute__ ((noreturn, format (printf, 2, 3)))
+fail (int error_fd, const char *fmt, ...)
+{
+  int saved = errno;
+  char what[512], ebuf[128], line[768];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (what, sizeof what, fmt, ap);
+  va_end (ap);
+  int n = snprintf (line, sizeof line, "%d %s: %s", saved, what,
+                    strerror_r (saved, ebuf, sizeof ebuf));
+  if (n > 0)
+    (void)!write (error_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  _exit (127);
+}
+
+/* A library call's failure: its message (which it allocated) told, then freed, so that nothing
+   is left in the caller's heap. */
 static void __attribute__ ((noreturn)) die (int error_fd, fk_error_t *err)
 {
   char line[4200];
   int n = snprintf (line, sizeof line, "%d %s", err->code, fk_error_message (err));
   if (n > 0)
     (void)!write (error_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  fk_error_clear (err);
   _exit (127);
 }
 
-/* A mount of the old root (its plan's /proc, /sys) moved to the same place in the new one;
-   absent is fine (a plan without it). */
-static int
-move_over (int root, const char *path, fk_error_t *err)
+/* A mount of the old root (its plan's /proc, /sys, /dev) moved to the same place in the new
+   one, made there if the image lacks it; absent is fine (a plan without it). */
+static void
+move_over (int error_fd, int root, const char *name)
 {
-  cleanup_close int m = open_tree (AT_FDCWD, path, OPEN_TREE_CLOEXEC);
+  char path[16];
+  snprintf (path, sizeof path, "/%s", name);
+  int m = open_tree (AT_FDCWD, path, OPEN_TREE_CLOEXEC);
+  if (m < 0 && errno == ENOENT)
+    return;
   if (m < 0)
-    return errno == ENOENT ? 0 : fk_error_set_errno (err, "open the mount `%s'", path);
-  return fk_mount_attach_in_root (root, path + 1, m, 1, 0, err);
+    fail (error_fd, "open the mount `%s'", path);
+  if (mkdirat (root, name, 0755) < 0 && errno != EEXIST)
+    fail (error_fd, "mkdir `%s'", path);
+  int target = fk_openat2 (root, name, O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  if (target < 0)
+    fail (error_fd, "open `%s'", path);
+  if (move_mount (m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    fail (error_fd, "mount on `%s'", path);
+  close (target);
+  close (m);
 }
 
 /* In the sandbox's user and mount namespaces, as its root: the new disk and root attached
    on the staging point, /proc, /sys and /dev moved over with the new disk's /dev/shm, /tmp,
-   /etc/hosts and /etc/resolv.conf, the cwd, then the pivot. */
+   /etc/hosts and /etc/resolv.conf, the cwd, then the pivot. It allocates nothing: its failures
+   are told from its stack (fail), and the library calls it makes allocate only to fail (die
+   frees that). */
 static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
 {
   fk_error_t err = FK_ERROR_INIT;
+  int efd = a->error_fd;
   close (a->error_rd);
   if (setns (a->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
-    {
-      fk_error_set_errno (&err, "join the sandbox's namespaces");
-      die (a->error_fd, &err);
-    }
+    fail (efd, "join the sandbox's namespaces");
   /* The host's root shows as the overflow id in there: take id 0 of the map, so what is made
      below belongs to the sandbox's root, as at create (launch.c). */
   if (syscall (SYS_setresgid, 0, 0, 0) < 0 || syscall (SYS_setgroups, 0, NULL) < 0
       || syscall (SYS_setresuid, 0, 0, 0) < 0)
-    {
-      fk_error_set_errno (&err, "take ids 0:0 in the sandbox");
-      die (a->error_fd, &err);
-    }
+    fail (efd, "take ids 0:0 in the sandbox");
   /* setns put us at the sandbox's root: every path below is the plan's, resolved there. */
   if (mkdir (STAGING, 0700) < 0)
-    {
-      fk_error_set_errno (&err, "make the staging point " STAGING);
-      die (a->error_fd, &err);
-    }
-  cleanup_close int staging = open (STAGING, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fail (efd, "make the staging point " STAGING);
+  int staging = open (STAGING, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging < 0)
-    {
-      fk_error_set_errno (&err, "open the staging point " STAGING);
-      die (a->error_fd, &err);
-    }
+    fail (efd, "open the staging point " STAGING);
   /* The disk attached first: a subdirectory of an attached mount can be cloned (mount.c). */
   if (move_mount (a->scratch, "", staging, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
       < 0)
-    {
-      fk_error_set_errno (&err, "attach the new disk");
-      die (a->error_fd, &err);
-    }
-  cleanup_close int shm = open_tree (AT_FDCWD, STAGING "/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    fail (efd, "attach the new disk");
+  int shm = open_tree (AT_FDCWD, STAGING "/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
   if (shm < 0 || mount_setattr (shm, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-    {
-      fk_error_set_errno (&err, "clone the new /dev/shm");
-      die (a->error_fd, &err);
-    }
+    fail (efd, "clone the new /dev/shm");
   if (move_mount (a->root, "", AT_FDCWD, STAGING, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-    {
-      fk_error_set_errno (&err, "attach the new root");
-      die (a->error_fd, &err);
-    }
+    fail (efd, "attach the new root");
+  close (staging);
   int root = a->root;
   /* The plan's /proc, /sys and /dev move over with what is mounted on them (masks, devpts,
      mqueue, the device nodes); /dev/shm then gives way to the new disk's. */
-  if (move_over (root, "/proc", &err) < 0 || move_over (root, "/sys", &err) < 0
-      || move_over (root, "/dev", &err) < 0)
-    die (a->error_fd, &err);
+  move_over (efd, root, "proc");
+  move_over (efd, root, "sys");
+  move_over (efd, root, "dev");
   if (fchdir (root) < 0 || umount2 ("dev/shm", MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-    {
-      fk_error_set_errno (&err, "detach the old /dev/shm");
-      die (a->error_fd, &err);
-    }
-  if (fk_mount_attach_in_root (root, "dev/shm", shm, 0, 0, &err) < 0)
-    die (a->error_fd, &err);
+    fail (efd, "detach the old /dev/shm");
+  int shm_at = fk_openat2 (root, "dev/shm", O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  if (shm_at < 0
+      || move_mount (shm, "", shm_at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    fail (efd, "mount on `/dev/shm'");
+  close (shm_at);
+  close (shm);
   if (mkdirat (root, "tmp", 01777) == 0 ? fchmodat (root, "tmp", 01777, 0) < 0 : errno != EEXIST)
-    {
-      fk_error_set_errno (&err, "make /tmp");
-      die (a->error_fd, &err);
-    }
+    fail (efd, "make /tmp");
   if (fk_network_write_etc (root, a->hostname, a->plane, &err) < 0)
-    die (a->error_fd, &err);
+    die (efd, &err);
   if (strcmp (a->cwd, "/") != 0 && fk_mkdir_p_in_root (root, a->cwd + 1, 0755, &err) < 0)
-    die (a->error_fd, &err);
+    die (efd, &err);
   /* Every process whose root is the old one (the agent) is moved onto the new root; the old
      root goes with all that is mounted on it: the old disk, the staging point. */
   if (fk_mount_pivot (root, &err) < 0)
-    die (a->error_fd, &err);
+    die (efd, &err);
   /* Said, not inferred from the exit status alone: a joiner killed or reaped elsewhere part way
      must not pass for one that pivoted. */
-  if (write (a->error_fd, JOINER_DONE, 1) != 1)
+  if (write (efd, JOINER_DONE, 1) != 1)
     _exit (126);
   _exit (0);
 }
@@ -355,9 +372,24 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
   /* The joiner shares our memory and we wait until it is gone (vfork-like): no copy of a big
      caller's page tables (fkd's) per fork, which cost more than all it does. It has its own fd
      table, and the only thread of ours it stands for is this one, stopped meanwhile. */
-  size_t stack_size = 256u << 10;
-  cleanup_free char *stack = xmalloc (stack_size);
-  pid_t pid = clone (joiner_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  /* Its stack is mapped apart with a guard page below it: an overflow faults, not writes over
+     the caller's heap. */
+  size_t page = (size_t)sysconf (_SC_PAGESIZE), stack_size = 256u << 10;
+  char *map = mmap (NULL, page + stack_size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (map == MAP_FAILED || mprotect (map, page, PROT_NONE) < 0)
+    {
+      int saved = errno;
+      if (map != MAP_FAILED)
+        munmap (map, page + stack_size);
+      close (errp[0]);
+      close (errp[1]);
+      errno = saved;
+      return fk_error_set_errno (err, "sandbox `%s': map a stack", id);
+    }
+  pid_t pid = clone (joiner_main, map + page + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  /* CLONE_VFORK: it has exited (or failed to start) by now; its stack is no longer used. */
+  munmap (map, page + stack_size);
 #endif
   close (errp[1]);
   if (pid < 0)
