@@ -107,6 +107,34 @@ move_over (int error_fd, int root, const char *name)
   close (m);
 }
 
+/* Its fd table is a copy of the caller's (no CLONE_FILES), every fd of fkd's in it: all but the
+   four it needs are closed first, so that none is reachable from the sandbox's namespaces while
+   it works there. The caller's table is untouched. */
+static void
+keep_only_fds (const joiner_args_t *a)
+{
+  unsigned keep[]
+      = { (unsigned)a->pidfd, (unsigned)a->scratch, (unsigned)a->root, (unsigned)a->error_fd };
+  size_t n = sizeof keep / sizeof keep[0];
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--)
+      {
+        unsigned t = keep[j];
+        keep[j] = keep[j - 1];
+        keep[j - 1] = t;
+      }
+  unsigned lo = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      if (keep[i] > lo && syscall (SYS_close_range, lo, keep[i] - 1, 0) < 0)
+        fail (a->error_fd, "close the caller's fds");
+      if (keep[i] + 1 > lo)
+        lo = keep[i] + 1;
+    }
+  if (syscall (SYS_close_range, lo, ~0U, 0) < 0)
+    fail (a->error_fd, "close the caller's fds");
+}
+
 /* In the sandbox's user and mount namespaces, as its root: the new disk and root attached
    on the staging point, /proc, /sys and /dev moved over with the new disk's /dev/shm, /tmp,
    /etc/hosts and /etc/resolv.conf, the cwd, then the pivot. It allocates nothing: its failures
@@ -116,7 +144,7 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
 {
   fk_error_t err = FK_ERROR_INIT;
   int efd = a->error_fd;
-  close (a->error_rd);
+  keep_only_fds (a);
   if (setns (a->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
     fail (efd, "join the sandbox's namespaces");
   /* The host's root shows as the overflow id in there: take id 0 of the map, so what is made
