@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
 #include "sandbox/cgroup.h"
@@ -227,50 +228,83 @@ joiner_result (int fd, fk_error_t *err)
   return fk_error_set (err, code > 0 ? (int)code : EIO, "%s", msg);
 }
 
-/* Every process of the cgroup but PID 1: what the pool's readiness check may have left running
-   in the old root. Seen none, there is none to race (the agent starts nothing on its own); seen
-   some, they are killed frozen, so that none forks past the kill. */
+/* How long the processes kill_others killed have to be gone. */
+#define KILL_WAIT_MS 2000
+
+/* The processes of sb's cgroup but PID 1 (the agent): how many, each SIGKILLed when kill. */
+static int
+others (fk_sandbox_t *sb, int kill_them, size_t *ret_n, fk_error_t *err)
+{
+  pid_t *pids = NULL;
+  size_t n = 0, count = 0;
+  if (fk_cgroup_pids (&sb->cgroups, sb->state->cgroup, &pids, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (pids[i] != sb->state->pid)
+      {
+        count++;
+        if (kill_them)
+          kill (pids[i], SIGKILL);
+      }
+  free (pids);
+  *ret_n = count;
+  return 0;
+}
+
+/* Every process of the cgroup but PID 1 killed (what the pool's readiness check may have left
+   running in the old root), seen gone, and the cgroup left frozen with the agent alone in it:
+   nothing of the sandbox runs until the caller thaws it, after the pivot (pivot_root moves
+   frozen tasks too; the joiner is not in the cgroup). Killed frozen, none forks past the kill;
+   thawed to die (a v1 freezer holds a SIGKILL while frozen), then polled until gone, a late
+   one killed again; frozen again and seen alone. */
 static int
 kill_others (fk_sandbox_t *sb, fk_error_t *err)
 {
   const fk_sandbox_state_t *st = sb->state;
-  int frozen = 0, rc = 0;
-  for (int pass = 0; pass < 2 && rc == 0; pass++)
+  size_t n = 0;
+  /* A freeze that timed out leaves the cgroup half frozen: thawed on the way out. */
+  if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
+    goto thaw;
+  if (others (sb, 1, &n, err) < 0)
+    goto thaw;
+  if (n == 0)
+    return 0;
+  if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 0, err) < 0)
+    return -1;
+  uint64_t deadline = fk_now_ms () + KILL_WAIT_MS;
+  for (;;)
     {
-      pid_t *pids = NULL;
-      size_t n = 0, others = 0;
-      if (fk_cgroup_pids (&sb->cgroups, st->cgroup, &pids, &n, err) < 0)
-        {
-          rc = -1;
-          break;
-        }
-      for (size_t i = 0; i < n; i++)
-        if (pids[i] != st->pid)
-          {
-            others++;
-            if (frozen)
-              kill (pids[i], SIGKILL);
-          }
-      free (pids);
-      if (others == 0 || frozen)
+      if (others (sb, 1, &n, err) < 0)
+        return -1;
+      if (n == 0)
         break;
-      if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
-        rc = -1;
-      else
-        frozen = 1;
+      if (fk_now_ms () > deadline)
+        return fk_error_set (err, ETIMEDOUT,
+                             "%zu processes besides the agent still there %d ms "
+                             "after they were killed",
+                             n, KILL_WAIT_MS);
+      struct timespec ts = { .tv_sec = 0, .tv_nsec = 2 * 1000 * 1000 };
+      nanosleep (&ts, NULL);
     }
-  /* Thawed, the killed ones die before they run again. */
-  if (frozen)
-    {
-      fk_error_t local = FK_ERROR_INIT;
-      if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 0, &local) < 0 && rc == 0)
-        {
-          fk_error_set (err, local.code, "%s", fk_error_message (&local));
-          rc = -1;
-        }
-      fk_error_clear (&local);
-    }
-  return rc;
+  if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
+    goto thaw;
+  if (others (sb, 0, &n, err) < 0)
+    goto thaw;
+  if (n == 0)
+    return 0;
+  fk_error_set (err, EAGAIN, "%zu processes besides the agent started after the kill", n);
+thaw:;
+  fk_error_t ignored = FK_ERROR_INIT;
+  fk_cgroup_freeze (&sb->cgroups, st->cgroup, 0, &ignored);
+  fk_error_clear (&ignored);
+  return -1;
+}
+
+/* sb's cgroup thawed after kill_others: the pivot done or not, the agent runs again. */
+static int
+thaw (fk_sandbox_t *sb, fk_error_t *err)
+{
+  return fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 0, err);
 }
 
 /* The new root, host side, as root_layers (start.c) makes it. */
@@ -333,34 +367,13 @@ record (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, fk_error_t *err)
   return 0;
 }
 
-int
-fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upper_fd,
-                   int *ret_log_fd, fk_error_t *err)
+/* The new root built and the joiner run: sb's processes (the agent) on it. id names sb in
+   errors; *ret_upper_fd and *ret_log_fd as fk_sandbox_reroot's. */
+static int
+move_onto (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, const char *id, int pidfd, int userns,
+           int *ret_upper_fd, int *ret_log_fd, fk_error_t *err)
 {
-  cleanup_free char *id = xstrdup (sb->state->id);
-  cleanup_close int lockfd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
-  if (lockfd < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_sandbox_state_t *fresh = NULL;
-  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_state_free (sb->state);
-  sb->state = fresh;
   const fk_sandbox_state_t *st = sb->state;
-  if (st->disk_snapshot || st->socket == NULL)
-    return fk_error_set (err, ENOTSUP, "sandbox `%s' is paused to disk or has no agent", id);
-  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
-  if (pidfd < 0 || !fk_state_alive (st))
-    return fk_error_set (err, ESRCH, "sandbox `%s' is not running", id);
-  char nspath[64];
-  snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int)st->pid);
-  cleanup_close int userns = open (nspath, O_RDONLY | O_CLOEXEC);
-  /* The pidfd still names a live process after the open: the namespace is its, not a reused
-     pid's. */
-  if (userns < 0 || syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
-    return fk_error_set (err, ESRCH, "sandbox `%s': open its user namespace", id);
-  if (kill_others (sb, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
   uint32_t id_base = st->id_base ? st->id_base : FK_USERNS_HOST_BASE;
   cleanup_close int scratch = -1, root = -1;
   if (build (spec, userns, id_base, &scratch, &root, err) < 0)
@@ -443,6 +456,50 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return fk_error_set (err, ECHILD, "sandbox `%s': the process moving it ended with status %d",
                          id, status);
+  *ret_upper_fd = steal_fd (&upper);
+  *ret_log_fd = steal_fd (&log);
+  return 0;
+}
+
+int
+fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upper_fd,
+                   int *ret_log_fd, fk_error_t *err)
+{
+  cleanup_free char *id = xstrdup (sb->state->id);
+  cleanup_close int lockfd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  if (lockfd < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  fk_sandbox_state_t *fresh = NULL;
+  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  fk_state_free (sb->state);
+  sb->state = fresh;
+  const fk_sandbox_state_t *st = sb->state;
+  if (st->disk_snapshot || st->socket == NULL)
+    return fk_error_set (err, ENOTSUP, "sandbox `%s' is paused to disk or has no agent", id);
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
+  if (pidfd < 0 || !fk_state_alive (st))
+    return fk_error_set (err, ESRCH, "sandbox `%s' is not running", id);
+  char nspath[64];
+  snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int)st->pid);
+  cleanup_close int userns = open (nspath, O_RDONLY | O_CLOEXEC);
+  /* The pidfd still names a live process after the open: the namespace is its, not a reused
+     pid's. */
+  if (userns < 0 || syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+    return fk_error_set (err, ESRCH, "sandbox `%s': open its user namespace", id);
+  if (kill_others (sb, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s'", id);
+  cleanup_close int upper = -1, log = -1;
+  int moved = move_onto (sb, spec, id, pidfd, userns, &upper, &log, err);
+  fk_error_t local = FK_ERROR_INIT;
+  if (thaw (sb, &local) < 0 && moved == 0)
+    {
+      fk_error_set (err, local.code, "sandbox `%s': %s", id, fk_error_message (&local));
+      moved = -1;
+    }
+  fk_error_clear (&local);
+  if (moved < 0)
+    return -1;
   if (record (sb, spec, err) < 0)
     return fk_error_wrap (err, "sandbox `%s'", id);
   *ret_upper_fd = steal_fd (&upper);
