@@ -86,15 +86,16 @@ static void __attribute__ ((noreturn)) die (int error_fd, fk_error_t *err)
 }
 
 /* A mount of the old root (its plan's /proc, /sys, /dev) moved to the same place in the new
-   one, made there if the image lacks it; absent is fine (a plan without it). */
-static void
+   one, made there if the image lacks it; absent is fine (a plan without it): -1. Returns an fd
+   of the moved mount's root. */
+static int
 move_over (int error_fd, int root, const char *name)
 {
   char path[16];
   snprintf (path, sizeof path, "/%s", name);
   int m = open_tree (AT_FDCWD, path, OPEN_TREE_CLOEXEC);
   if (m < 0 && errno == ENOENT)
-    return;
+    return -1;
   if (m < 0)
     fail (error_fd, "open the mount `%s'", path);
   if (mkdirat (root, name, 0755) < 0 && errno != EEXIST)
@@ -105,7 +106,7 @@ move_over (int error_fd, int root, const char *name)
   if (move_mount (m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     fail (error_fd, "mount on `%s'", path);
   close (target);
-  close (m);
+  return m;
 }
 
 /* Its fd table is a copy of the caller's (no CLONE_FILES), every fd of fkd's in it: all but the
@@ -153,7 +154,8 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
   if (syscall (SYS_setresgid, 0, 0, 0) < 0 || syscall (SYS_setgroups, 0, NULL) < 0
       || syscall (SYS_setresuid, 0, 0, 0) < 0)
     fail (efd, "take ids 0:0 in the sandbox");
-  /* setns put us at the sandbox's root: every path below is the plan's, resolved there. */
+  /* setns put us at the sandbox's root: the staging point is made and opened there by name
+     (the sandbox is frozen meanwhile, kill_others); all else is reached from fds. */
   if (mkdir (STAGING, 0700) < 0)
     fail (efd, "make the staging point " STAGING);
   int staging = open (STAGING, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -163,28 +165,49 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
   if (move_mount (a->scratch, "", staging, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
       < 0)
     fail (efd, "attach the new disk");
-  int shm = open_tree (AT_FDCWD, STAGING "/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  int shm
+      = open_tree (a->scratch, "shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
   struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
   if (shm < 0 || mount_setattr (shm, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
     fail (efd, "clone the new /dev/shm");
-  if (move_mount (a->root, "", AT_FDCWD, STAGING, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+  if (move_mount (a->root, "", a->scratch, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+      < 0)
     fail (efd, "attach the new root");
   close (staging);
   int root = a->root;
   /* The plan's /proc, /sys and /dev move over with what is mounted on them (masks, devpts,
      mqueue, the device nodes); /dev/shm then gives way to the new disk's. */
-  move_over (efd, root, "proc");
-  move_over (efd, root, "sys");
-  move_over (efd, root, "dev");
-  if (fchdir (root) < 0 || umount2 ("dev/shm", MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+  int m = move_over (efd, root, "proc");
+  if (m >= 0)
+    close (m);
+  m = move_over (efd, root, "sys");
+  if (m >= 0)
+    close (m);
+  int dev = move_over (efd, root, "dev");
+  if (dev < 0)
+    {
+      errno = ENOENT;
+      fail (efd, "move /dev");
+    }
+  /* From the moved /dev's own root: no path of the new root's is followed to get there. */
+  if (fchdir (dev) < 0 || umount2 ("shm", MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
     fail (efd, "detach the old /dev/shm");
-  int shm_at = fk_openat2 (root, "dev/shm", O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  int shm_at = openat (dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (shm_at < 0
       || move_mount (shm, "", shm_at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     fail (efd, "mount on `/dev/shm'");
   close (shm_at);
   close (shm);
-  if (mkdirat (root, "tmp", 01777) == 0 ? fchmodat (root, "tmp", 01777, 0) < 0 : errno != EEXIST)
+  close (dev);
+  /* Made 1777 past the umask through an fd of its own: a name is not followed twice. */
+  if (mkdirat (root, "tmp", 01777) == 0)
+    {
+      int tmp = openat (root, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (tmp < 0 || fchmod (tmp, 01777) < 0)
+        fail (efd, "make /tmp");
+      close (tmp);
+    }
+  else if (errno != EEXIST)
     fail (efd, "make /tmp");
   if (fk_network_write_etc (root, a->hostname, a->plane, &err) < 0)
     die (efd, &err);
