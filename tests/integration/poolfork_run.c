@@ -5,9 +5,10 @@
      MODE: `mismatch' (the pool's memory limit differs from the source's: no fork is pooled),
            `kill-ready' (the pool's ready sandboxes are killed before the fork: each is dropped
            and created instead), `mark-ready' (each ready sandbox gets files in its root, /tmp
-           and /dev/shm and a process left running in /root before the fork: a fork made of it
-           must have none of them), `fail-creates' (fk-agent is gone once the pool is full: the
-           forks past the pool's fail to be created, and the fork must leave none behind)
+           and /dev/shm, a process left running in /root and one forking every 50 ms before the
+           fork: a fork made of it must have none of them), `fail-creates' (fk-agent is
+           gone once the pool is full: the forks past the pool's fail to be created, and the
+           fork must leave none behind)
    prints: "source ID", "pooled N", then "fork ID" per fork; "failed: MESSAGE" when the fork
    failed (exit 3).
    env: FIRKIN_STATE_DIR, FIRKIN_AGENT, FIRKIN_TIMEOUT */
@@ -151,7 +152,9 @@ main (int argc, char **argv)
           fk_exec_opts_t mo = FK_EXEC_OPTIONS_INIT;
           mo.shell = "echo pool > /root/pool-mark && echo pool > /tmp/pool-mark && "
                      "echo pool > /dev/shm/pool-mark && cd /root && "
-                     "(setsid sleep 1000 </dev/null >/dev/null 2>&1 &)";
+                     "(setsid sleep 1000 </dev/null >/dev/null 2>&1 &) && "
+                     "(setsid sh -c 'while :; do sleep 1000 & sleep 0.05; done' "
+                     "</dev/null >/dev/null 2>&1 &)";
           if (fk_client_connect (infos[i]->socket_path, &mc, &err) < 0
               || fk_client_exec (mc, &mo, 4096, &mr, &err) < 0 || mr.status.exit_code != 0)
             return fail ("mark a ready sandbox", &err);

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "base/cleanup.h"
@@ -83,6 +84,28 @@ mkdir_p_in_root_follows_links_inside (void **state)
   assert_int_equal (stat (made, &st), 0);
   assert_true (S_ISDIR (st.st_mode));
   assert_int_equal (fk_mkdir_p_in_root (rootfd, "a/b/c", 0755, &err), 0);
+}
+
+/* It copies the path into a buffer of its own (no allocation): repeated and trailing '/'s
+   make nothing of their own, and a path past PATH_MAX is refused, not cut. */
+static void
+mkdir_p_in_root_odd_slashes_and_long (void **state)
+{
+  const char *dir = *state;
+  cleanup_close int rootfd = open_dir (dir);
+  fk_error_t err = FK_ERROR_INIT;
+  assert_int_equal (fk_mkdir_p_in_root (rootfd, "//x//y/z/", 0755, &err), 0);
+  cleanup_free char *made = xasprintf ("%s/x/y/z", dir);
+  struct stat st;
+  assert_int_equal (stat (made, &st), 0);
+  assert_true (S_ISDIR (st.st_mode));
+  char *long_path = xmalloc (PATH_MAX + 2);
+  memset (long_path, 'a', PATH_MAX + 1);
+  long_path[PATH_MAX + 1] = '\0';
+  assert_true (fk_mkdir_p_in_root (rootfd, long_path, 0755, &err) < 0);
+  assert_int_equal (err.code, ENAMETOOLONG);
+  fk_error_clear (&err);
+  free (long_path);
 }
 
 static void
@@ -244,6 +267,7 @@ main (void)
     cmocka_unit_test_setup_teardown (in_root_contains_dotdot_absolute_and_symlinks, setup,
                                      teardown),
     cmocka_unit_test_setup_teardown (mkdir_p_in_root_follows_links_inside, setup, teardown),
+    cmocka_unit_test_setup_teardown (mkdir_p_in_root_odd_slashes_and_long, setup, teardown),
     cmocka_unit_test_setup_teardown (atomic_write_replaces_and_reads_back, setup, teardown),
     cmocka_unit_test_setup_teardown (replace_exchanges_or_renames, setup, teardown),
     cmocka_unit_test_setup_teardown (read_all_refuses_oversize, setup, teardown),

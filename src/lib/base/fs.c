@@ -2,6 +2,7 @@
 #include "base/fs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -72,14 +73,19 @@ fk_path_split (const char *path, char **ret_dir, char **ret_base)
 int
 fk_mkdir_p_in_root (int rootfd, const char *path, mode_t mode, fk_error_t *err)
 {
-  cleanup_free char *buf = xstrdup (path);
-  size_t len = strlen (buf);
+  /* No allocation but the error's: a process sharing its caller's memory calls it
+     (sandbox/reroot.c). */
+  char buf[PATH_MAX];
+  size_t len = strlen (path);
+  if (len >= sizeof buf)
+    return fk_error_set (err, ENAMETOOLONG, "mkdir `%s'", path);
+  memcpy (buf, path, len + 1);
   /* Walk prefixes; each parent is resolved in the root, then the next component created in it. */
   for (size_t i = 0; i <= len; i++)
     {
       if (buf[i] != '/' && buf[i] != '\0')
         continue;
-      if (i == 0)
+      if (i == 0 || buf[i - 1] == '/')
         continue;
       char saved = buf[i];
       buf[i] = '\0';
@@ -89,13 +95,28 @@ fk_mkdir_p_in_root (int rootfd, const char *path, mode_t mode, fk_error_t *err)
         close (fd);
       else if (errno == ENOENT)
         {
-          cleanup_free char *dir = NULL;
-          cleanup_free char *base = NULL;
-          fk_path_split (buf, &dir, &base);
+          /* The parent is what comes before the last '/' ("/" for a leading one, "." for none),
+             trailing '/'s of it dropped. */
+          char *slash = strrchr (buf, '/');
+          const char *dir = ".", *base = buf;
+          char *cut = NULL;
+          if (slash)
+            {
+              base = slash + 1;
+              cut = slash;
+              while (cut > buf && cut[-1] == '/')
+                cut--;
+              dir = cut == buf ? "/" : buf;
+            }
+          char kept = cut ? *cut : '\0';
+          if (cut && cut != buf)
+            *cut = '\0';
           cleanup_close int pfd = fk_openat2 (rootfd, dir, O_PATH | O_DIRECTORY, 0,
                                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
           if (pfd < 0)
             return fk_error_set_errno (err, "open `%s'", dir);
+          if (cut && cut != buf)
+            *cut = kept;
           if (mkdirat (pfd, base, mode) < 0 && errno != EEXIST)
             return fk_error_set_errno (err, "mkdir `%s'", buf);
         }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +21,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "firkin/template.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/spec.h"
+#include "sandbox/state.h"
 
 /* The longest timeout a sandbox can have: what the pool's sandboxes wait with, so that one
    kept ready longer than the spec's timeout does not expire before it is leased. */
@@ -145,6 +148,24 @@ set_error_locked (fk_warm_pool_t *p, const char *msg)
   p->last_error = msg ? xstrdup (msg) : NULL;
 }
 
+/* A pooled sandbox whose delete failed (one a fork left half moved, say) must not go on
+   running, under a fork's labels perhaps: its PID 1 (and with it its pid namespace) is killed
+   through a pidfd, once the pid is seen to be still the sandbox's. 0 when it is dead or gone. */
+static int
+kill_pid1 (const fk_sandbox_t *sb)
+{
+  const fk_sandbox_state_t *st = sb->state;
+  if (st == NULL || st->pid <= 0)
+    return -1;
+  cleanup_close int pidfd = (int)syscall (SYS_pidfd_open, st->pid, 0);
+  if (pidfd < 0)
+    return errno == ESRCH ? 0 : -1;
+  /* Checked with the pidfd held: a pid reused after this cannot be the one signalled. */
+  if (!fk_state_alive (st))
+    return 0;
+  return syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 ? -1 : 0;
+}
+
 void
 fk_pool_drop (item_t *it)
 {
@@ -152,7 +173,13 @@ fk_pool_drop (item_t *it)
   fk_error_t err = FK_ERROR_INIT;
   if (fk_sandbox_delete (it->sb, 1, &err) < 0)
     {
-      log_warning ("warm pool: delete `%s': %s", fk_sandbox_id (it->sb), fk_error_message (&err));
+      /* The delete kills PID 1 first thing, but not when it failed before (its lock, its
+         state): killed here, what the delete did not reach is left for a later `fk rm'. */
+      const char *left = kill_pid1 (it->sb) == 0
+                             ? "its PID 1 is killed; its state, cgroup or disk may be left"
+                             : "its PID 1 could not be killed: it is left running";
+      log_warning ("warm pool: delete `%s': %s; %s", fk_sandbox_id (it->sb),
+                   fk_error_message (&err), left);
       fk_error_clear (&err);
     }
   fk_sandbox_free (it->sb);

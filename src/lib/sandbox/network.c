@@ -55,10 +55,15 @@ fk_network_write_etc (int rootfd, const char *hostname, fk_data_plane_kind_t pla
   cleanup_close int etc = fk_open_in_root (rootfd, "etc", O_PATH | O_DIRECTORY, 0, err);
   if (etc < 0)
     return -1;
-  cleanup_free char *hosts = xasprintf ("127.0.0.1\tlocalhost\n"
-                                        "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                        "127.0.1.1\t%s\n",
-                                        hostname);
+  /* On the stack: a process sharing its caller's memory writes these (sandbox/reroot.c). */
+  char hosts[512];
+  int n = snprintf (hosts, sizeof hosts,
+                    "127.0.0.1\tlocalhost\n"
+                    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                    "127.0.1.1\t%s\n",
+                    hostname);
+  if (n < 0 || (size_t)n >= sizeof hosts)
+    return fk_error_set (err, ENAMETOOLONG, "hostname `%s' is too long", hostname);
   if (replace_file (etc, "hosts", hosts, err) < 0)
     return -1;
   return replace_file (etc, "resolv.conf",
