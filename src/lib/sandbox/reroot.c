@@ -489,14 +489,9 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
                    int *ret_log_fd, fk_error_t *err)
 {
   cleanup_free char *id = xstrdup (sb->state->id);
-  cleanup_close int lockfd = fk_sandbox_lock_dir (sb->dirfd, 1, err);
+  cleanup_close int lockfd = fk_sandbox_lock (sb, 1, err);
   if (lockfd < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_sandbox_state_t *fresh = NULL;
-  if (fk_state_load (sb->dirfd, &fresh, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s'", id);
-  fk_state_free (sb->state);
-  sb->state = fresh;
+    return -1;
   const fk_sandbox_state_t *st = sb->state;
   if (st->disk_snapshot || st->socket == NULL)
     return fk_error_set (err, ENOTSUP, "sandbox `%s' is paused to disk or has no agent", id);
