@@ -125,7 +125,7 @@ check "and leaves none of its forks, pooled or not (the source alone is new)" no
 if [ -n "${FKD:-}" ] && [ -x "$FKD" ] && command -v curl >/dev/null; then
   port=$(free_port) eport=$(free_port)
   "$FKD" --listen 127.0.0.1:$port --envd-listen 127.0.0.1:$eport --warm-pool 3 \
-    --warm-template bb --log-level info 2>"$S/fkd.log" &
+    --warm-template bb --log-level info >"$S/fkd.out" 2>"$S/fkd.log" &
   fkd_pid=$!
   on_exit "kill $fkd_pid"
   api() { curl -sf -X POST "127.0.0.1:$port$1" -H 'Content-Type: application/json' -d "$2"; }
