@@ -178,6 +178,10 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
       log_warning ("connection fd %d: %s before hello", c->w.fd, fk_wire_type_name (f->type));
       return -1;
     }
+  /* fds come only with REROOT (sent with its first byte, so they arrive with the read that
+     starts it): whatever came with any other frame goes at once, never held for a later one. */
+  if (f->type != FK_WIRE_REROOT && c->n_in_fds > 0)
+    conn_drop_in_fds (c);
   if (f->type == FK_WIRE_STDIN)
     {
       proc_stdin (c, f->id, f->flags, f->payload, f->len);
@@ -273,8 +277,9 @@ dispatch (conn_t *c, const fk_wire_frame_t *f)
   return 0;
 }
 
-/* One read; fds that come with it are kept for a REROOT frame (a set replaces the last one
-   and a truncated set is dropped: a peer's extra fds never pile up here). */
+/* One read; fds that come with it are kept for the REROOT frame they came with (a set
+   replaces the last one, a truncated set is dropped, and dispatch drops them for any other
+   frame: a peer's fds never pile up here). */
 static ssize_t
 recv_some (conn_t *c)
 {
