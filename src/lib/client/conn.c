@@ -446,16 +446,21 @@ wait_writable (fk_client_t *c, int timeout_ms)
     }
 }
 
-int
-fk_client_send_timeout (fk_client_t *c, const fk_wire_buf_t *b, int timeout_ms, fk_error_t *err)
+/* Sends b whole under the write lock, never blocking in send: a full socket is waited on for
+   timeout_ms. first, when not NULL, is the message of the first send (its ancillary data, fds,
+   go with the frame's first byte). */
+static int
+send_locked (fk_client_t *c, const fk_wire_buf_t *b, struct msghdr *first, int timeout_ms,
+             fk_error_t *err)
 {
   pthread_mutex_lock (&c->wlock);
   size_t off = 0;
   int r = 0;
   while (off < b->len)
     {
-      /* Never blocks in send: a full socket is waited on with a deadline. */
-      ssize_t n = send (c->fd, b->data + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = off == 0 && first != NULL
+                      ? sendmsg (c->fd, first, MSG_NOSIGNAL | MSG_DONTWAIT)
+                      : send (c->fd, b->data + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -495,6 +500,12 @@ fk_client_send_timeout (fk_client_t *c, const fk_wire_buf_t *b, int timeout_ms, 
 }
 
 int
+fk_client_send_timeout (fk_client_t *c, const fk_wire_buf_t *b, int timeout_ms, fk_error_t *err)
+{
+  return send_locked (c, b, NULL, timeout_ms, err);
+}
+
+int
 fk_client_send_fds (fk_client_t *c, const fk_wire_buf_t *b, const int *fds, size_t n_fds,
                     fk_error_t *err)
 {
@@ -506,7 +517,6 @@ fk_client_send_fds (fk_client_t *c, const fk_wire_buf_t *b, const int *fds, size
     struct cmsghdr align;
   } u;
   memset (&u, 0, sizeof u);
-  /* A small frame: sent whole under the write lock, the fds with its first byte. */
   struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
   struct msghdr msg = { .msg_iov = &iov,
                         .msg_iovlen = 1,
@@ -517,35 +527,7 @@ fk_client_send_fds (fk_client_t *c, const fk_wire_buf_t *b, const int *fds, size
   cm->cmsg_type = SCM_RIGHTS;
   cm->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
   memcpy (CMSG_DATA (cm), fds, sizeof (int) * n_fds);
-  pthread_mutex_lock (&c->wlock);
-  size_t off = 0;
-  int r = 0;
-  while (off < b->len)
-    {
-      ssize_t n = off == 0 ? sendmsg (c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT)
-                           : send (c->fd, b->data + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        {
-          int w = wait_writable (c, c->deadline_ms);
-          if (w > 0)
-            continue;
-          r = fk_error_set (err, w == 0 ? ETIMEDOUT : errno, "the agent read nothing of a request");
-          break;
-        }
-      if (n < 0)
-        {
-          r = fk_error_set_errno (err, "send to the agent");
-          break;
-        }
-      off += (size_t)n;
-    }
-  if (r < 0 && off > 0)
-    fail (c, err->code ? err->code : EPIPE,
-          "a request was cut off in the middle: the connection cannot be used any more");
-  pthread_mutex_unlock (&c->wlock);
-  return r;
+  return send_locked (c, b, &msg, c->deadline_ms, err);
 }
 
 int
