@@ -34,6 +34,24 @@ log_line (void *data, fk_log_level_t level, const char *message)
   fprintf (stderr, "poolfork_run: %s\n", message);
 }
 
+/* pid has exited: no such process, or a zombie. */
+static int
+dead (pid_t pid)
+{
+  char path[64], buf[256];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 1;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return 1;
+  buf[n] = '\0';
+  const char *end = strrchr (buf, ')');
+  return end == NULL || end[1] == '\0' || end[2] == 'Z' || end[2] == 'X';
+}
+
 static int
 fail (const char *what, fk_error_t *err)
 {
@@ -129,12 +147,24 @@ main (int argc, char **argv)
       size_t n = 0;
       if (fk_sandbox_list (rt, &infos, &n, &err) < 0)
         return fail ("list", &err);
+      pid_t killed[64];
+      size_t n_killed = 0;
       for (size_t i = 0; i < n; i++)
         if (infos[i]->metadata && infos[i]->metadata[0]
-            && strcmp (infos[i]->metadata[0], po.member_label) == 0 && infos[i]->pid > 0)
-          kill (infos[i]->pid, SIGKILL);
+            && strcmp (infos[i]->metadata[0], po.member_label) == 0 && infos[i]->pid > 0
+            && kill (infos[i]->pid, SIGKILL) == 0 && n_killed < 64)
+          killed[n_killed++] = infos[i]->pid;
       fk_sandbox_info_list_free (infos, n);
-      usleep (200 * 1000);
+      /* Each seen dead (gone, or a zombie its parent has not reaped yet), 5 s at most. */
+      for (int tries = 0; tries < 5000; tries++)
+        {
+          size_t alive = 0;
+          for (size_t i = 0; i < n_killed; i++)
+            alive += !dead (killed[i]);
+          if (alive == 0)
+            break;
+          usleep (1000);
+        }
     }
   if (strcmp (mode, "mark-ready") == 0)
     {
