@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all deps build asan test test-asan run fuzz format check-format clean install
+.PHONY: all deps sdk build asan test test-asan run fuzz format check-format clean install
 
 all: build
 
@@ -18,10 +18,16 @@ asan: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 	ninja -C $(ASAN_BUILD)
 
-test: build
+# The E2B SDK that tests/e2b and the fkd benchmark drive, pinned by tests/e2b/package-lock.json
+# (installed once; without npm those suites skip).
+sdk: deps
+	@[ -d tests/e2b/node_modules/e2b ] || ! command -v npm >/dev/null \
+	  || npm ci --prefix tests/e2b --no-audit --no-fund --loglevel=error
+
+test: build sdk
 	tests/run $(BUILD) tests
 
-test-asan: asan
+test-asan: asan sdk
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  tests/run $(ASAN_BUILD) asan
 
