@@ -21,7 +21,9 @@ Measured in one run:
   port         host -> sandbox one-byte round trips through `fk port` against the same echo
                server reached on the host's loopback
 Prints n, p50, p95 per figure and the ratios against the goals; --out writes a trace artifact
-(`fk bench report FILE` reads it).
+(`fk bench report FILE` reads it). --only create,pooled,... runs those figures alone;
+--baseline FK (another build, its fk-resolver beside it) adds that build's cold creates,
+alternating with the first's: a before/after under the same load.
 """
 import argparse
 import json
@@ -73,10 +75,19 @@ class Bench:
         self.fk = args.fk
         self.env = dict(os.environ)
         # The resolver of an uninstalled build, beside the fk given.
-        resolver = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.fk))),
+        self.env = self.with_resolver(self.env, args.fk)
+        # A second build whose cold creates alternate with the first's (a before/after).
+        self.baseline = args.baseline
+        self.baseline_env = self.with_resolver(dict(os.environ), args.baseline) \
+            if args.baseline else None
+
+    @staticmethod
+    def with_resolver(env, fk):
+        resolver = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(fk))),
                                 "lib/net/fk-resolver")
-        if not self.env.get("FIRKIN_RESOLVER") and os.access(resolver, os.X_OK):
-            self.env["FIRKIN_RESOLVER"] = resolver
+        if os.access(resolver, os.X_OK):
+            env["FIRKIN_RESOLVER"] = resolver
+        return env
 
     # ---- setup and teardown ----
 
@@ -128,8 +139,8 @@ class Bench:
                 shutil.copy2(os.path.realpath(path), dest)
 
     def teardown(self):
-        for sb in list(self.sandboxes):
-            self.fk_cmd(["rm", "-f", sb], check=False)
+        for sb, fk in list(self.sandboxes):
+            self.fk_cmd(["rm", "-f", sb], check=False, fk=fk)
         for p in self.daemons:
             try:
                 p.send_signal(signal.SIGTERM)
@@ -142,21 +153,23 @@ class Bench:
 
     # ---- firkin ----
 
-    def fk_cmd(self, argv, check=True, timeout=120):
-        return run([self.fk] + argv, ns=self.host, check=check, timeout=timeout, env=self.env)
+    def fk_cmd(self, argv, check=True, timeout=120, fk=None):
+        fk = fk or self.fk
+        env = self.env if fk == self.fk else self.baseline_env
+        return run([fk] + argv, ns=self.host, check=check, timeout=timeout, env=env)
 
-    def fk_create(self, network, extra=()):
+    def fk_create(self, network, extra=(), fk=None):
         t0 = time.perf_counter()
         r = self.fk_cmd(["create", "--rootfs", self.busybox, "--rootfs", self.layer,
-                         "--network", network] + list(extra))
+                         "--network", network] + list(extra), fk=fk)
         ms = (time.perf_counter() - t0) * 1e3
         sb = r.stdout.strip().split()[-1]
-        self.sandboxes.append(sb)
+        self.sandboxes.append((sb, fk))
         return sb, ms
 
-    def fk_rm(self, sb):
-        self.fk_cmd(["rm", "-f", sb])
-        self.sandboxes.remove(sb)
+    def fk_rm(self, sb, fk=None):
+        self.fk_cmd(["rm", "-f", sb], fk=fk)
+        self.sandboxes.remove((sb, fk))
 
     def fk_exec(self, sb, argv, timeout=120):
         return self.fk_cmd(["exec", sb, "--"] + argv, timeout=timeout)
@@ -204,14 +217,16 @@ class Bench:
 
     def bench_create(self):
         n = self.args.rounds
-        egress, none, peer = [], [], []
+        egress, none, peer, base_egress, base_none = [], [], [], [], []
         for i in range(n):
-            sb, ms = self.fk_create("none")
-            none.append(ms)
-            self.fk_rm(sb)
-            sb, ms = self.fk_create("egress")
-            egress.append(ms)
-            self.fk_rm(sb)
+            for fk, nv, ev in ((None, none, egress),) + (
+                    ((self.baseline, base_none, base_egress),) if self.baseline else ()):
+                sb, ms = self.fk_create("none", fk=fk)
+                nv.append(ms)
+                self.fk_rm(sb, fk=fk)
+                sb, ms = self.fk_create("egress", fk=fk)
+                ev.append(ms)
+                self.fk_rm(sb, fk=fk)
             name = self.tag + "c"
             peer.append(self.peer_setup(name))
             self.peer_teardown(name)
@@ -219,7 +234,8 @@ class Bench:
         self.add("net.create_cold.none_ms", "Milliseconds", none, measurement_boundary="fk_create_cli")
         self.add("net.create_cold.peer_netns_setup_ms", "Milliseconds", peer,
                  measurement_boundary="ip_batch_plus_nft")
-        return {"egress": egress, "none": none, "peer": peer}
+        return {"egress": egress, "none": none, "peer": peer, "base_egress": base_egress,
+                "base_none": base_none}
 
     def bench_pooled(self):
         """Pooled creates (bench/netpool, in process): none against egress, n each."""
@@ -364,33 +380,63 @@ def main():
     ap.add_argument("--connects", type=int, default=1000, help="connects and round trips")
     ap.add_argument("--rules", type=int, default=1000, help="rules in the rules run")
     ap.add_argument("--out", help="write the trace artifact here")
+    ap.add_argument("--baseline", help="another fk build (its fk-resolver beside it, as the "
+                    "first's) whose cold creates alternate with the first's: a before/after")
+    ap.add_argument("--only", help="these figures alone, comma-separated: create, pooled, "
+                    "throughput, connect, port")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/net.py: needs root (network namespaces)")
     b = Bench(args)
     try:
         b.setup()
-        c = b.bench_create()
-        pooled = b.bench_pooled()
-        t = b.bench_throughput()
-        l = b.bench_connect()
-        p = b.bench_port()
+        want = lambda k: not args.only or k in args.only.split(",")
+        c = b.bench_create() if want("create") else None
+        pooled = b.bench_pooled() if want("pooled") else None
+        t = b.bench_throughput() if want("throughput") else None
+        l = b.bench_connect() if want("connect") else None
+        p = b.bench_port() if want("port") else None
     finally:
         b.teardown()
     print("bench net: %s" % time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-    print("create (cold, the fk process included):")
-    print(line("fk create --network none", c["none"], "ms"))
-    print(line("fk create --network egress", c["egress"], "ms"))
-    print(line("peer: hand-made netns + veth + NAT", c["peer"], "ms"))
-    added = pct(c["egress"], 50) - pct(c["none"], 50)
-    print("  egress adds %.2f ms p50 to a cold create (goal < 3); the peer's setup alone %.2f ms"
-          % (added, pct(c["peer"], 50)))
+    if c:
+        print("create (cold, the fk process included):")
+        print(line("fk create --network none", c["none"], "ms"))
+        print(line("fk create --network egress", c["egress"], "ms"))
+        print(line("peer: hand-made netns + veth + NAT", c["peer"], "ms"))
+        added = pct(c["egress"], 50) - pct(c["none"], 50)
+        print("  egress adds %.2f ms p50 to a cold create (goal < 3); the peer's setup alone "
+              "%.2f ms" % (added, pct(c["peer"], 50)))
+        if args.baseline:
+            print(line("baseline: fk create --network none", c["base_none"], "ms"))
+            print(line("baseline: fk create --network egress", c["base_egress"], "ms"))
+            print("  baseline: egress adds %.2f ms p50 to a cold create"
+                  % (pct(c["base_egress"], 50) - pct(c["base_none"], 50)))
     if pooled:
         print("create (pooled: fk_warm_pool_create from a pool of ready sandboxes, in process):")
         print(line("pooled, network none", pooled["none"], "ms"))
         print(line("pooled, network egress (its rules set)", pooled["egress"], "ms"))
         print("  egress adds %.2f ms p50 to a pooled create (goal < 1)"
               % (pct(pooled["egress"], 50) - pct(pooled["none"], 50)))
+    if t:
+        print_throughput(args, t)
+    if l:
+        print("TCP connect to the fake internet:")
+        for k in ("sandbox", "peer", "host"):
+            print(line(k, l[k], "us"))
+    if p:
+        print("host -> sandbox one-byte round trip:")
+        print(line("fk port (network none)", p["none"], "us"))
+        print(line("fk port (network egress)", p["egress"], "us"))
+        print(line("loopback (floor)", p["loopback"], "us"))
+    if args.out:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"kind": "live_sandbox_network", "samples": b.samples, "traces": []}, f)
+        os.rename(tmp, args.out)
+
+
+def print_throughput(args, t):
     mib = lambda v: [x / (1 << 20) for x in v]
     print("throughput to the fake internet (iperf3, %d x %d s):" % (args.reps, args.seconds))
     for k, name in (("host", "host namespace's own veth"), ("sandbox", "sandbox (egress)"),
@@ -404,18 +450,6 @@ def main():
                            args.rules,
                            100 * (1 - statistics.median(t["rules"]) /
                                   statistics.median(t["sandbox"]))))
-    print("TCP connect to the fake internet:")
-    for k in ("sandbox", "peer", "host"):
-        print(line(k, l[k], "us"))
-    print("host -> sandbox one-byte round trip:")
-    print(line("fk port (network none)", p["none"], "us"))
-    print(line("fk port (network egress)", p["egress"], "us"))
-    print(line("loopback (floor)", p["loopback"], "us"))
-    if args.out:
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"kind": "live_sandbox_network", "samples": b.samples, "traces": []}, f)
-        os.rename(tmp, args.out)
 
 
 if __name__ == "__main__":

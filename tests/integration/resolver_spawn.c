@@ -3,16 +3,37 @@
      resolver_spawn NETNS_PATH PID1 RULES TABLE SET4 SET6 UPSTREAMS LOG   prints the pid
      resolver_spawn --rules FILE [allow|deny RULE]...                      writes a rules file
      resolver_spawn --reload PID | --stop PID                               signals it */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "net/resolver.h"
+
+/* pid's parent (field 4 of its stat), or -1. */
+static pid_t
+parent_of (pid_t pid)
+{
+  char path[64], buf[512];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen (path, "re");
+  if (f == NULL)
+    return -1;
+  size_t n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  const char *p = strrchr (buf, ')');
+  int ppid = -1;
+  if (p == NULL || sscanf (p + 1, " %*c %d", &ppid) != 1)
+    return -1;
+  return (pid_t)ppid;
+}
 
 int
 main (int argc, char **argv)
@@ -89,6 +110,20 @@ main (int argc, char **argv)
     }
   clock_gettime (CLOCK_MONOTONIC, &t1);
   close (nsfd);
+  /* The resolver is nobody's child, and nothing is left for the caller to reap (the process
+     that started it included). */
+  if (parent_of (pid) == getpid ())
+    {
+      fprintf (stderr, "resolver_spawn: the resolver %d is the caller's child\n", (int)pid);
+      return 1;
+    }
+  int status;
+  pid_t left = waitpid (-1, &status, WNOHANG);
+  if (left != -1 || errno != ECHILD)
+    {
+      fprintf (stderr, "resolver_spawn: a child is left to reap (%d)\n", (int)left);
+      return 1;
+    }
   printf ("%d\n", (int)pid);
   /* How long the spawn took, ready included (figures in docs/resolver.md). */
   fprintf (stderr, "resolver_spawn: ready in %ld us\n",

@@ -36,6 +36,21 @@
 
 #define TABLE_NAME "firkin"
 
+/* The names of a sandbox's objects and its rate's burst, which the text path (egress.c) uses
+   too: here, so that fk-resolver, which links this path alone, does not pull in libnftables. */
+const char *const fk_egress_chain_names[]
+    = { "out", "in", "vout", "vin", "okout", "okin", "deny", "dropin", NULL };
+const char *const fk_egress_counters_names[] = { "out", "in", "denied", "limited", NULL };
+const char *const fk_egress_set_names[]
+    = { "allow4", "allow6", "deny4", "deny6", "dns4", "dns6", "gen", NULL };
+
+uint64_t
+fk_egress_burst (uint64_t bytes_per_sec)
+{
+  uint64_t burst = bytes_per_sec / 4;
+  return burst < 256 * 1024 ? 256 * 1024 : burst;
+}
+
 /* nft's datatype numbers and key byte order, which a listing reads back. */
 #define TYPE_IPADDR 7
 #define TYPE_MARK 19

@@ -9,12 +9,15 @@
 #include <netinet/in.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -484,14 +487,159 @@ fk_resolver_prepare (const fk_resolver_opts_t *opts, fk_resolver_prep_t **ret, f
   return 0;
 }
 
+/* What spawn_detached starts: the program, its argv, and the fds it gets as 0 to 5. The middle
+   process writes the program's pid into pid (it shares the caller's memory). */
+typedef struct spawn
+{
+  const char *program;
+  const char *const *argv;
+  int fds[6];
+  char *exec_stack; /* the program's process shares the memory too, on this stack, until exec */
+  int tell_fd; /* >= 0: the middle writes the pid there too (it runs on a copy of our memory) */
+  pid_t pid;
+  int error; /* errno of a failed clone in the middle process */
+} spawn_t;
+
+/* The resolver's own process until its exec: only async-signal-safe calls (it runs in the
+   caller's memory, or a copy of it, and the caller may have threads). It starts with every
+   signal blocked; the caller's handlers go before any is unblocked (none may run here), and
+   SIGHUP and SIGTERM stay blocked across exec: one sent before the resolver reads its
+   signalfd waits. */
+static void __attribute__ ((noreturn)) spawn_exec (const spawn_t *sp)
+{
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  for (int sig = 1; sig < _NSIG; sig++)
+    {
+      struct sigaction cur;
+      if (sig == SIGKILL || sig == SIGSTOP || sigaction (sig, NULL, &cur) < 0)
+        continue;
+      if (cur.sa_handler != SIG_DFL && (cur.sa_handler != SIG_IGN || sig == SIGPIPE))
+        sigaction (sig, &dfl, NULL);
+    }
+  sigset_t mask;
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGHUP);
+  sigaddset (&mask, SIGTERM);
+  sigprocmask (SIG_SETMASK, &mask, NULL);
+  setsid ();
+  /* Its name from now on: fk_resolver_reload and _stop check it before the exec is done. */
+  prctl (PR_SET_NAME, "fk-resolver", 0, 0, 0);
+  for (int i = 0; i < 6; i++)
+    if (dup2 (sp->fds[i], i) < 0)
+      _exit (127);
+  syscall (SYS_close_range, 6, ~0U, 0);
+  execv (sp->program, (char *const *)sp->argv);
+  static const char msg[] = "fk-resolver: exec failed\n";
+  if (write (2, msg, sizeof msg - 1) < 0)
+    _exit (127);
+  _exit (127);
+}
+
+static int
+spawn_exec_main (void *data)
+{
+  spawn_exec (data);
+}
+
+/* The middle process: starts the program, tells its pid, and is gone. The program is then
+   nobody's child (reparented to the reaper): nothing is left for the caller to reap, and it
+   outlives the caller as the sandbox does. Its start shares the memory too and the middle
+   waits for its exec (as posix_spawn); with exec_stack NULL it is a copy instead. */
+static int
+spawn_middle (void *data)
+{
+  spawn_t *sp = data;
+  long pid;
+  if (sp->exec_stack)
+    pid = clone (spawn_exec_main, sp->exec_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
+  else
+    {
+      struct clone_args ca = { .exit_signal = SIGCHLD };
+      pid = syscall (SYS_clone3, &ca, sizeof ca);
+      if (pid == 0)
+        spawn_exec (sp);
+    }
+  if (pid < 0)
+    sp->error = errno;
+  sp->pid = (pid_t)pid;
+  if (sp->tell_fd >= 0 && write (sp->tell_fd, &sp->pid, sizeof sp->pid) != sizeof sp->pid)
+    _exit (1);
+  _exit (0);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_ASAN 1
+#endif
+#endif
+
+/* sp's program started as nobody's child; its pid in sp->pid. The middle process and the
+   program's, until its exec, share our memory, and we are stopped until the middle is gone
+   (CLONE_VM | CLONE_VFORK, twice): no copy of our page tables and no wait for a forked child to
+   be scheduled, where forking twice cost two copies and that wait (several milliseconds on a
+   busy machine, on a create's path). Signals stay blocked meanwhile: no handler of ours may run
+   on their stacks in our memory. */
+static int
+spawn_detached (spawn_t *sp)
+{
+  sigset_t all, old;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  sp->pid = -1;
+  sp->error = 0;
+#ifdef SPAWN_ASAN
+  /* The address sanitizer cannot share its allocator with a process it does not know of: the
+     middle is a fork there (a copy), and tells the pid through a pipe. */
+  int p[2];
+  pid_t middle = -1;
+  if (pipe2 (p, O_CLOEXEC) == 0)
+    {
+      sp->tell_fd = p[1];
+      middle = fork ();
+      if (middle == 0)
+        spawn_middle (sp);
+      close (p[1]);
+      sp->tell_fd = -1;
+      if (middle > 0 && read (p[0], &sp->pid, sizeof sp->pid) != (ssize_t)sizeof sp->pid)
+        sp->pid = -1;
+      close (p[0]);
+    }
+#else
+  size_t page = (size_t)sysconf (_SC_PAGESIZE), stack_size = 32u << 10;
+  size_t len = 2 * (page + stack_size);
+  pid_t middle = -1;
+  char *map
+      = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (map != MAP_FAILED && mprotect (map, page, PROT_NONE) == 0
+      && mprotect (map + page + stack_size, page, PROT_NONE) == 0)
+    {
+      sp->exec_stack = map + len;
+      middle = clone (spawn_middle, map + page + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
+    }
+  int saved = errno;
+  if (map != MAP_FAILED)
+    munmap (map, len);
+  errno = saved;
+#endif
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  if (middle < 0)
+    return -1;
+  int status;
+  while (waitpid (middle, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (sp->pid <= 0)
+    {
+      errno = sp->error ? sp->error : ECHILD;
+      return -1;
+    }
+  return 0;
+}
+
 int
 fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err)
 {
-  int pipefd[2];
-  if (pipe2 (pipefd, O_CLOEXEC) < 0)
-    return fk_error_set_errno (err, "resolver: pipe");
-  cleanup_close int rd = pipefd[0];
-  cleanup_close int wr = pipefd[1];
   cleanup_close int hi_pidfd = dup_high (prep->pidfd);
   cleanup_close int hi_udp = dup_high (prep->udp);
   cleanup_close int hi_tcp = dup_high (prep->tcp);
@@ -527,67 +675,14 @@ fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err)
       argv[14] = prep->gen_set;
     }
 
-  /* Fork twice: the resolver is nobody's child (nothing for the caller to reap, and it outlives
-     the caller as the sandbox does). The middle process writes the resolver's pid on the pipe
-     and exits; nothing waits for the resolver itself: its sockets exist already, and what it
-     fails on from here goes to its log. */
-  pid_t child = fork ();
-  if (child < 0)
-    return fk_error_set_errno (err, "resolver: fork");
-  if (child == 0)
-    {
-      /* Only async-signal-safe calls from here: the caller may have threads. SIGHUP and SIGTERM
-         stay blocked across exec: one sent before the resolver reads its signalfd waits. */
-      sigset_t mask;
-      sigemptyset (&mask);
-      sigaddset (&mask, SIGHUP);
-      sigaddset (&mask, SIGTERM);
-      sigprocmask (SIG_SETMASK, &mask, NULL);
-      setsid ();
-      pid_t gc = fork ();
-      if (gc != 0)
-        {
-          char line[32];
-          size_t n = sizeof line;
-          line[--n] = '\n';
-          unsigned v = gc > 0 ? (unsigned)gc : 0;
-          do
-            line[--n] = (char)('0' + v % 10);
-          while ((v /= 10) != 0 && n > 0);
-          ssize_t w = gc > 0 ? write (wr, line + n, sizeof line - n) : -1;
-          _exit (w == (ssize_t)(sizeof line - n) ? 0 : 1);
-        }
-      /* Its name from now on: fk_resolver_reload and _stop check it before the exec is done. */
-      prctl (PR_SET_NAME, "fk-resolver", 0, 0, 0);
-      struct sigaction dfl = { .sa_handler = SIG_DFL };
-      sigaction (SIGPIPE, &dfl, NULL);
-      sigaction (SIGHUP, &dfl, NULL);
-      sigaction (SIGTERM, &dfl, NULL);
-      if (dup2 (hi_null, 0) < 0 || dup2 (hi_null, 1) < 0 || dup2 (keep_log, 2) < 0
-          || dup2 (hi_udp, 3) < 0 || dup2 (hi_pidfd, 4) < 0 || dup2 (hi_tcp, 5) < 0)
-        _exit (127);
-      syscall (SYS_close_range, 6, ~0U, 0);
-      execv (program, (char *const *)argv);
-      static const char msg[] = "fk-resolver: exec failed\n";
-      if (write (2, msg, sizeof msg - 1) < 0)
-        _exit (127);
-      _exit (127);
-    }
-  int status;
-  while (waitpid (child, &status, 0) < 0 && errno == EINTR)
-    ;
-  close_and_reset (steal_fd (&wr));
-  char buf[32];
-  ssize_t n;
-  while ((n = read (rd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
-    ;
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0 || n <= 0)
-    return fk_error_set (err, EIO, "resolver: fork failed");
-  buf[n] = '\0';
-  pid_t rpid = (pid_t)atoi (buf);
-  if (rpid <= 0)
-    return fk_error_set (err, EIO, "resolver: no pid");
-  *pid = rpid;
+  spawn_t sp = { .program = program,
+                 .argv = argv,
+                 .fds = { hi_null, hi_null, keep_log, hi_udp, hi_pidfd, hi_tcp },
+                 .tell_fd = -1,
+                 .pid = -1 };
+  if (spawn_detached (&sp) < 0)
+    return fk_error_set_errno (err, "resolver: start `%s'", program);
+  *pid = sp.pid;
   return 0;
 }
 
