@@ -584,6 +584,23 @@ fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_
 }
 
 int
+fk_cgroup_task_count (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_n,
+                      fk_error_t *err)
+{
+  cleanup_free char *dir = cg_dir (layout, "pids", name);
+  cleanup_free char *text = NULL;
+  if (read_file (dir, "pids.current", &text, err) < 0)
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (text, &end, 10);
+  if (errno || end == text)
+    return fk_error_set (err, EINVAL, "`%s/pids.current' does not hold a number", dir);
+  *ret_n = v;
+  return 0;
+}
+
+int
 fk_cgroup_is_frozen (const fk_cgroup_layout_t *layout, const char *name, fk_error_t *err)
 {
   cleanup_free char *text = NULL;

@@ -274,17 +274,44 @@ others (fk_sandbox_t *sb, int kill_them, size_t *ret_n, fk_error_t *err)
   return 0;
 }
 
+/* Whether the agent is all there is in sb's cgroup and all there can be until it is asked for
+   more: one task counted by the pids controller. That counter takes a task in before it exists
+   (at the start of the fork that makes it) and lets it go only once it is reaped, and covers the
+   cgroup's descendants, so a count of 1, the agent (single-threaded) being alive in the cgroup,
+   rules out any other process, thread, zombie or fork under way at the moment it is read. From
+   then on a process can only come of a fork by a process already there, the agent, and the agent
+   forks only when a client asks it to (an exec, a shell): its listening socket is reachable from
+   the host alone, and the client of a leased pooled sandbox is the caller's, which asks for
+   nothing until the reroot is over. No process of the sandbox's own (no one but the agent)
+   runs then to race the joiner's by-name mkdir and open of the staging point or to see the old
+   root. A cgroup without a pids controller, or one whose count cannot be read, is not "alone". */
+static int
+agent_alone (fk_sandbox_t *sb)
+{
+  uint64_t n = 0;
+  fk_error_t ignored = FK_ERROR_INIT;
+  int r = fk_cgroup_task_count (&sb->cgroups, sb->state->cgroup, &n, &ignored);
+  fk_error_clear (&ignored);
+  return r == 0 && n == 1;
+}
+
 /* Every process of the cgroup but PID 1 killed (what the pool's readiness check may have left
    running in the old root), seen gone, and the cgroup left frozen with the agent alone in it:
    nothing of the sandbox runs until the caller thaws it, after the pivot (pivot_root moves
    frozen tasks too; the joiner is not in the cgroup). Killed frozen, none forks past the kill;
    thawed to die (a v1 freezer holds a SIGKILL while frozen), then polled until gone, a late
-   one killed again; frozen again and seen alone. */
+   one killed again; frozen again and seen alone. When the agent is alone to start with
+   (agent_alone) there is nothing to kill nor anything that could start: no freeze, and
+   *ret_frozen is 0 (the caller has nothing to thaw); else 1 on success. */
 static int
-kill_others (fk_sandbox_t *sb, fk_error_t *err)
+kill_others (fk_sandbox_t *sb, int *ret_frozen, fk_error_t *err)
 {
   const fk_sandbox_state_t *st = sb->state;
   size_t n = 0;
+  *ret_frozen = 0;
+  if (agent_alone (sb))
+    return 0;
+  *ret_frozen = 1;
   /* A freeze that timed out leaves the cgroup half frozen: thawed on the way out. */
   if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
     goto thaw;
@@ -505,12 +532,13 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
      pid's. */
   if (userns < 0 || syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
     return fk_error_set (err, ESRCH, "sandbox `%s': open its user namespace", id);
-  if (kill_others (sb, err) < 0)
+  int frozen = 0;
+  if (kill_others (sb, &frozen, err) < 0)
     return fk_error_wrap (err, "sandbox `%s'", id);
   cleanup_close int upper = -1, log = -1;
   int moved = move_onto (sb, spec, id, pidfd, userns, &upper, &log, err);
   fk_error_t local = FK_ERROR_INIT;
-  if (thaw (sb, &local) < 0 && moved == 0)
+  if (frozen && thaw (sb, &local) < 0 && moved == 0)
     {
       fk_error_set (err, local.code, "sandbox `%s': %s", id, fk_error_message (&local));
       moved = -1;
