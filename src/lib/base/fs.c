@@ -226,9 +226,9 @@ fk_replace_at (int dirfd, const char *tmp, const char *path)
   return renameat (dirfd, tmp, dirfd, path);
 }
 
-int
-fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
-                         fk_error_t *err)
+static int
+write_replace (int dirfd, const char *path, const void *data, size_t len, mode_t mode, int sync,
+               fk_error_t *err)
 {
   cleanup_free char *dir = NULL;
   cleanup_free char *base = NULL;
@@ -238,7 +238,7 @@ fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t l
       = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return fk_error_set_errno (err, "create `%s'", tmp);
-  if (fk_write_all (fd, data, len, err) < 0 || fchmod (fd, mode) < 0 || fsync (fd) < 0)
+  if (fk_write_all (fd, data, len, err) < 0 || fchmod (fd, mode) < 0 || (sync && fsync (fd) < 0))
     {
       if (!fk_error_is_set (err))
         fk_error_set_errno (err, "write `%s'", tmp);
@@ -252,6 +252,20 @@ fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t l
       return -1;
     }
   return 0;
+}
+
+int
+fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                         fk_error_t *err)
+{
+  return write_replace (dirfd, path, data, len, mode, 1, err);
+}
+
+int
+fk_write_file_replace_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                          fk_error_t *err)
+{
+  return write_replace (dirfd, path, data, len, mode, 0, err);
 }
 
 static int

@@ -49,6 +49,10 @@ int fk_replace_at (int dirfd, const char *tmp, const char *path);
    Readers see the old content or the new, never a part. */
 int fk_write_file_atomic_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode,
                              fk_error_t *err);
+/* fk_write_file_atomic_at without the fsync: as atomic for readers, but a crash may leave the
+   file empty; for what is worth nothing after a crash (what only this boot's sandboxes use). */
+int fk_write_file_replace_at (int dirfd, const char *path, const void *data, size_t len,
+                              mode_t mode, fk_error_t *err);
 
 /* Removes path relative to dirfd and everything below it, never following a symlink;
    a missing path is success. */

@@ -34,9 +34,8 @@ fk_json_load_file_at (int dirfd, const char *path, size_t max, json_t **ret_json
   return 0;
 }
 
-int
-fk_json_dump_file_atomic_at (int dirfd, const char *path, const json_t *json, int pretty,
-                             fk_error_t *err)
+static int
+dump_file (int dirfd, const char *path, const json_t *json, int pretty, int sync, fk_error_t *err)
 {
   size_t flags = JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT (2) : JSON_COMPACT);
   cleanup_free char *s = json_dumps (json, flags | JSON_ENCODE_ANY);
@@ -46,7 +45,22 @@ fk_json_dump_file_atomic_at (int dirfd, const char *path, const json_t *json, in
   cleanup_free char *out = xmalloc (n + 2);
   memcpy (out, s, n);
   out[n] = '\n';
-  return fk_write_file_atomic_at (dirfd, path, out, n + 1, 0644, err);
+  return sync ? fk_write_file_atomic_at (dirfd, path, out, n + 1, 0644, err)
+              : fk_write_file_replace_at (dirfd, path, out, n + 1, 0644, err);
+}
+
+int
+fk_json_dump_file_atomic_at (int dirfd, const char *path, const json_t *json, int pretty,
+                             fk_error_t *err)
+{
+  return dump_file (dirfd, path, json, pretty, 1, err);
+}
+
+int
+fk_json_dump_file_replace_at (int dirfd, const char *path, const json_t *json, int pretty,
+                              fk_error_t *err)
+{
+  return dump_file (dirfd, path, json, pretty, 0, err);
 }
 
 static int

@@ -18,6 +18,9 @@ int fk_json_load_file_at (int dirfd, const char *path, size_t max, json_t **ret_
    path atomically; a newline ends the file. */
 int fk_json_dump_file_atomic_at (int dirfd, const char *path, const json_t *json, int pretty,
                                  fk_error_t *err);
+/* The same without the fsync (fk_write_file_replace_at). */
+int fk_json_dump_file_replace_at (int dirfd, const char *path, const json_t *json, int pretty,
+                                  fk_error_t *err);
 
 /* Typed getters on an object. A missing key is an error only when required (then *ret is left
    as it was and 1 is not returned); a present key of the wrong type is always an error.

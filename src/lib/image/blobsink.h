@@ -16,7 +16,8 @@ typedef struct fk_blobsink fk_blobsink_t;
 
 /* A sink appending to fd (a regular file, empty, at offset 0 for O_DIRECT; the caller keeps
    and closes it). direct: try O_DIRECT (buffered writes when the filesystem refuses it).
-   Without a second thread (pthread_create failed) the writes happen in the caller's. Free with
+   The second thread starts with the blob's second MiB: a smaller blob is written in the
+   caller's thread at the finish, as is every blob when pthread_create fails. Free with
    fk_blobsink_free. */
 fk_blobsink_t *fk_blobsink_new (int fd, int direct);
 /* Appends len bytes (copied: buf is the caller's again on return). Fails with the first write

@@ -101,6 +101,12 @@ int fk_cgroup_join_self (const int fds[FK_CGROUP_V1_N], fk_error_t *err);
 int fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_pids,
                     size_t *ret_n, fk_error_t *err);
 
+/* How many tasks (threads) the cgroup's pids controller counts in it and below it: a task is
+   counted from the start of the fork that makes it (before it exists) until it is reaped. -1 with
+   ENOENT when the cgroup has no pids controller (v2 without a pids limit). */
+int fk_cgroup_task_count (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_n,
+                          fk_error_t *err);
+
 /* Freezes (frozen = 1) or thaws the cgroup and waits until the kernel reports it done. */
 int fk_cgroup_freeze (const fk_cgroup_layout_t *layout, const char *name, int frozen,
                       fk_error_t *err);

@@ -51,6 +51,8 @@
 typedef struct joiner_args
 {
   int pidfd, scratch, root, error_fd, error_rd;
+  const int *layers; /* the idmapped layer trees the overlay was made of, parked in the old root */
+  size_t n_layers;
   const char *hostname, *cwd;
   fk_data_plane_kind_t plane;
 } joiner_args_t;
@@ -110,14 +112,16 @@ move_over (int error_fd, int root, const char *name)
 }
 
 /* Its fd table is a copy of the caller's (no CLONE_FILES), every fd of fkd's in it: all but the
-   four it needs are closed first, so that none is reachable from the sandbox's namespaces while
+   ones it needs are closed first, so that none is reachable from the sandbox's namespaces while
    it works there. The caller's table is untouched. */
 static void
 keep_only_fds (const joiner_args_t *a)
 {
-  unsigned keep[]
+  unsigned keep[4 + FK_LAUNCH_MAX_LAYERS]
       = { (unsigned)a->pidfd, (unsigned)a->scratch, (unsigned)a->root, (unsigned)a->error_fd };
-  size_t n = sizeof keep / sizeof keep[0];
+  size_t n = 4;
+  for (size_t i = 0; i < a->n_layers && n < sizeof keep / sizeof keep[0]; i++)
+    keep[n++] = (unsigned)a->layers[i];
   for (size_t i = 1; i < n; i++)
     for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--)
       {
@@ -161,6 +165,23 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
   int staging = open (STAGING, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging < 0)
     fail (efd, "open the staging point " STAGING);
+  /* What has to go is parked on the staging point, under what the new root is stacked on, to go
+     with the old root at the pivot: one detach, one wait for the kernel's RCU grace period, where
+     a umount of each (and the caller's close of each detached layer tree) waits for one apiece.
+     The old /dev/shm first (the plan's mount there, reached in the plan's /dev; a symlink or a
+     directory that is no mount fails the move), then the layer trees (the overlay holds its own
+     clones of them). */
+  int old_shm = open_tree (AT_FDCWD, "/dev/shm", OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+  if (old_shm < 0
+      || move_mount (old_shm, "", staging, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+             < 0)
+    fail (efd, "detach the old /dev/shm");
+  close (old_shm);
+  for (size_t i = 0; i < a->n_layers; i++)
+    if (move_mount (a->layers[i], "", staging, "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+        < 0)
+      fail (efd, "park layer %zu in the old root", i);
   /* The disk attached first: a subdirectory of an attached mount can be cloned (mount.c). */
   if (move_mount (a->scratch, "", staging, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
       < 0)
@@ -176,7 +197,8 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
   close (staging);
   int root = a->root;
   /* The plan's /proc, /sys and /dev move over with what is mounted on them (masks, devpts,
-     mqueue, the device nodes); /dev/shm then gives way to the new disk's. */
+     mqueue, the device nodes; not the old /dev/shm, parked above); the new disk's shm then goes
+     on /dev/shm. */
   int m = move_over (efd, root, "proc");
   if (m >= 0)
     close (m);
@@ -190,8 +212,6 @@ static void __attribute__ ((noreturn)) joiner (const joiner_args_t *a)
       fail (efd, "move /dev");
     }
   /* From the moved /dev's own root: no path of the new root's is followed to get there. */
-  if (fchdir (dev) < 0 || umount2 ("shm", MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-    fail (efd, "detach the old /dev/shm");
   int shm_at = openat (dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (shm_at < 0
       || move_mount (shm, "", shm_at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -274,17 +294,44 @@ others (fk_sandbox_t *sb, int kill_them, size_t *ret_n, fk_error_t *err)
   return 0;
 }
 
+/* Whether the agent is all there is in sb's cgroup and all there can be until it is asked for
+   more: one task counted by the pids controller. That counter takes a task in before it exists
+   (at the start of the fork that makes it) and lets it go only once it is reaped, and covers the
+   cgroup's descendants, so a count of 1, the agent (single-threaded) being alive in the cgroup,
+   rules out any other process, thread, zombie or fork under way at the moment it is read. From
+   then on a process can only come of a fork by a process already there, the agent, and the agent
+   forks only when a client asks it to (an exec, a shell): its listening socket is reachable from
+   the host alone, and the client of a leased pooled sandbox is the caller's, which asks for
+   nothing until the reroot is over. No process of the sandbox's own (no one but the agent)
+   runs then to race the joiner's by-name mkdir and open of the staging point or to see the old
+   root. A cgroup without a pids controller, or one whose count cannot be read, is not "alone". */
+static int
+agent_alone (fk_sandbox_t *sb)
+{
+  uint64_t n = 0;
+  fk_error_t ignored = FK_ERROR_INIT;
+  int r = fk_cgroup_task_count (&sb->cgroups, sb->state->cgroup, &n, &ignored);
+  fk_error_clear (&ignored);
+  return r == 0 && n == 1;
+}
+
 /* Every process of the cgroup but PID 1 killed (what the pool's readiness check may have left
    running in the old root), seen gone, and the cgroup left frozen with the agent alone in it:
    nothing of the sandbox runs until the caller thaws it, after the pivot (pivot_root moves
    frozen tasks too; the joiner is not in the cgroup). Killed frozen, none forks past the kill;
    thawed to die (a v1 freezer holds a SIGKILL while frozen), then polled until gone, a late
-   one killed again; frozen again and seen alone. */
+   one killed again; frozen again and seen alone. When the agent is alone to start with
+   (agent_alone) there is nothing to kill nor anything that could start: no freeze, and
+   *ret_frozen is 0 (the caller has nothing to thaw); else 1 on success. */
 static int
-kill_others (fk_sandbox_t *sb, fk_error_t *err)
+kill_others (fk_sandbox_t *sb, int *ret_frozen, fk_error_t *err)
 {
   const fk_sandbox_state_t *st = sb->state;
   size_t n = 0;
+  *ret_frozen = 0;
+  if (agent_alone (sb))
+    return 0;
+  *ret_frozen = 1;
   /* A freeze that timed out leaves the cgroup half frozen: thawed on the way out. */
   if (fk_cgroup_freeze (&sb->cgroups, st->cgroup, 1, err) < 0)
     goto thaw;
@@ -330,10 +377,12 @@ thaw (fk_sandbox_t *sb, fk_error_t *err)
   return fk_cgroup_freeze (&sb->cgroups, sb->state->cgroup, 0, err);
 }
 
-/* The new root, host side, as root_layers (start.c) makes it. */
+/* The new root, host side, as root_layers (start.c) makes it; *ret_layers (caller closes and
+   frees) the idmapped layer trees it is made of, one per spec->layers, for the joiner to park in
+   the old root: closed detached here, each would wait for an RCU grace period of its own. */
 static int
 build (const fk_sandbox_spec_t *spec, int userns_fd, uint32_t id_base, int *ret_scratch,
-       int *ret_root, fk_error_t *err)
+       int *ret_root, int **ret_layers, fk_error_t *err)
 {
   size_t n = fk_strv_len ((char *const *)spec->layers);
   if (n == 0 || n > FK_LAUNCH_MAX_LAYERS)
@@ -348,6 +397,11 @@ build (const fk_sandbox_spec_t *spec, int userns_fd, uint32_t id_base, int *ret_
     ret = fk_mount_build_disk (spec->resources.disk_bytes, id_base, id_base, ret_scratch, err);
   if (ret == 0)
     ret = fk_mount_build_overlay (layer_fds, n, *ret_scratch, ret_root, err);
+  if (ret == 0)
+    {
+      *ret_layers = layer_fds;
+      return 0;
+    }
   for (size_t i = 0; i < n; i++)
     if (layer_fds[i] >= 0)
       close (layer_fds[i]);
@@ -390,17 +444,12 @@ record (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, fk_error_t *err)
   return 0;
 }
 
-/* The new root built and the joiner run: sb's processes (the agent) on it. id names sb in
-   errors; *ret_upper_fd and *ret_log_fd as fk_sandbox_reroot's. */
+/* The joiner run with the new root (scratch, root, layers: build's): sb's processes (the agent)
+   on it. id names sb in errors; *ret_upper_fd and *ret_log_fd as fk_sandbox_reroot's. */
 static int
-move_onto (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, const char *id, int pidfd, int userns,
-           int *ret_upper_fd, int *ret_log_fd, fk_error_t *err)
+run_joiner (const fk_sandbox_spec_t *spec, const char *id, int pidfd, int scratch, int root,
+            const int *layers, size_t n_layers, int *ret_upper_fd, int *ret_log_fd, fk_error_t *err)
 {
-  const fk_sandbox_state_t *st = sb->state;
-  uint32_t id_base = st->id_base ? st->id_base : FK_USERNS_HOST_BASE;
-  cleanup_close int scratch = -1, root = -1;
-  if (build (spec, userns, id_base, &scratch, &root, err) < 0)
-    return fk_error_wrap (err, "sandbox `%s': the new root", id);
   cleanup_close int upper
       = openat (scratch, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   cleanup_close int log
@@ -415,6 +464,8 @@ move_onto (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, const char *id, int 
   joiner_args_t a = { .pidfd = pidfd,
                       .scratch = scratch,
                       .root = root,
+                      .layers = layers,
+                      .n_layers = n_layers,
                       .error_fd = errp[1],
                       .error_rd = errp[0],
                       .hostname = hostname,
@@ -484,6 +535,28 @@ move_onto (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, const char *id, int 
   return 0;
 }
 
+/* The new root built and the joiner run: sb's processes (the agent) on it. */
+static int
+move_onto (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, const char *id, int pidfd, int userns,
+           int *ret_upper_fd, int *ret_log_fd, fk_error_t *err)
+{
+  const fk_sandbox_state_t *st = sb->state;
+  uint32_t id_base = st->id_base ? st->id_base : FK_USERNS_HOST_BASE;
+  cleanup_close int scratch = -1, root = -1;
+  int *layers = NULL;
+  size_t n_layers = fk_strv_len ((char *const *)spec->layers);
+  if (build (spec, userns, id_base, &scratch, &root, &layers, err) < 0)
+    return fk_error_wrap (err, "sandbox `%s': the new root", id);
+  int r = run_joiner (spec, id, pidfd, scratch, root, layers, n_layers, ret_upper_fd, ret_log_fd,
+                      err);
+  /* Parked and detached with the old root by the joiner, they go now without a wait of their
+     own; a joiner that failed before that leaves them detached, and they dissolve here. */
+  for (size_t i = 0; i < n_layers; i++)
+    close (layers[i]);
+  free (layers);
+  return r;
+}
+
 int
 fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upper_fd,
                    int *ret_log_fd, fk_error_t *err)
@@ -505,12 +578,13 @@ fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upp
      pid's. */
   if (userns < 0 || syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
     return fk_error_set (err, ESRCH, "sandbox `%s': open its user namespace", id);
-  if (kill_others (sb, err) < 0)
+  int frozen = 0;
+  if (kill_others (sb, &frozen, err) < 0)
     return fk_error_wrap (err, "sandbox `%s'", id);
   cleanup_close int upper = -1, log = -1;
   int moved = move_onto (sb, spec, id, pidfd, userns, &upper, &log, err);
   fk_error_t local = FK_ERROR_INIT;
-  if (thaw (sb, &local) < 0 && moved == 0)
+  if (frozen && thaw (sb, &local) < 0 && moved == 0)
     {
       fk_error_set (err, local.code, "sandbox `%s': %s", id, fk_error_message (&local));
       moved = -1;

@@ -20,11 +20,11 @@
 /* Moves sb (running, with an agent) onto the root of spec (resolved: spec->layers set; its
    workdir, hostname, data plane and disk size are used), kills every other process of sb's
    cgroup first (seen gone within 2 s, else it fails; sb stays frozen until the move is done,
-   moved or not), and records spec (its template id, layers) as what sb is made of, with spec's
-   metadata as its labels and its deadline restarted at spec's timeout (when both have one). On
-   success *ret_upper_fd (O_PATH) and *ret_log_fd are the new disk's upper dir and agent log, for
-   the agent (fk_client_reroot), which still holds the old ones. On failure sb may be half moved:
-   delete it. */
+   moved or not; no freeze when the agent is alone in the cgroup, see reroot.c), and records spec
+   (its template id, layers) as what sb is made of, with spec's metadata as its labels and its
+   deadline restarted at spec's timeout (when both have one). On success *ret_upper_fd (O_PATH) and
+   *ret_log_fd are the new disk's upper dir and agent log, for the agent (fk_client_reroot), which
+   still holds the old ones. On failure sb may be half moved: delete it. */
 int fk_sandbox_reroot (fk_sandbox_t *sb, const fk_sandbox_spec_t *spec, int *ret_upper_fd,
                        int *ret_log_fd, fk_error_t *err);
 
