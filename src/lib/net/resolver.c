@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/sanitizer.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
 
@@ -567,14 +568,6 @@ spawn_middle (void *data)
   _exit (0);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SPAWN_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPAWN_ASAN 1
-#endif
-#endif
-
 /* sp's program started as nobody's child; its pid in sp->pid. The middle process and the
    program's, until its exec, share our memory, and we are stopped until the middle is gone
    (CLONE_VM | CLONE_VFORK, twice): no copy of our page tables and no wait for a forked child to
@@ -589,7 +582,7 @@ spawn_detached (spawn_t *sp)
   pthread_sigmask (SIG_SETMASK, &all, &old);
   sp->pid = -1;
   sp->error = 0;
-#ifdef SPAWN_ASAN
+#ifdef FK_ASAN
   /* The address sanitizer cannot share its allocator with a process it does not know of: the
      middle is a fork there (a copy), and tells the pid through a pipe. */
   int p[2];

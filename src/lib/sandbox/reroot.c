@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/sanitizer.h"
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
@@ -31,14 +32,6 @@
 #include "sandbox/state.h"
 #include "sandbox/timeout.h"
 #include "sandbox/userns.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define REROOT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define REROOT_ASAN 1
-#endif
-#endif
 
 /* Where the new root is attached before the pivot: a directory the joiner makes in the old root
    (in the old upper dir, gone with it), beneath nothing the new root takes over. */
@@ -477,7 +470,7 @@ run_joiner (const fk_sandbox_spec_t *spec, const char *id, int pidfd, int scratc
       close (errp[1]);
       return fk_error_set (err, EINVAL, "sandbox `%s': workdir `%s' is not absolute", id, a.cwd);
     }
-#ifdef REROOT_ASAN
+#ifdef FK_ASAN
   /* The address sanitizer's allocator cannot be shared with a process it does not know of: a
      copy, as fork gives, it can (fkd's sanitized builds set malloc_context_size=0 for that). */
   pid_t pid = fork ();
