@@ -381,60 +381,6 @@ replaceable (fk_runtime_t *rt, fk_store_t *store, const char *id, fk_error_t *er
   return rc;
 }
 
-/* The end of a capture (the thaw, the lifecycle lock let go) run in a thread of its own beside
-   what follows it, for a fork: the v1 freezer's thaw of the last frozen cgroup turns a kernel
-   static key off (its code patched on every CPU), about 1.3 ms of a fork's serial part here,
-   and the forks need nothing of the source meanwhile. The source is thawed as soon as it
-   would have been; the fork waits for the end (ender_join) before it returns. */
-typedef struct capture_ender
-{
-  fk_sandbox_t *sb;
-  fk_sandbox_capture_t cap;
-  pthread_t thread;
-  int started; /* the thread runs (until ender_join) */
-  int rc;
-  fk_error_t err;
-} capture_ender_t;
-
-static void *
-ender_main (void *data)
-{
-  capture_ender_t *e = data;
-  e->rc = fk_sandbox_capture_end (e->sb, &e->cap, &e->err);
-  return NULL;
-}
-
-/* *cap is the ender's from now on; without a thread the capture ends here and now. */
-static void
-ender_start (capture_ender_t *e, fk_sandbox_t *sb, fk_sandbox_capture_t *cap)
-{
-  e->sb = sb;
-  e->cap = *cap;
-  *cap = (fk_sandbox_capture_t)FK_SANDBOX_CAPTURE_INIT;
-  e->err = (fk_error_t)FK_ERROR_INIT;
-  e->started = pthread_create (&e->thread, NULL, ender_main, e) == 0;
-  if (!e->started)
-    ender_main (e);
-}
-
-/* Waits for the end: its result, its error in err unless err holds one already. */
-static int
-ender_join (capture_ender_t *e, fk_error_t *err)
-{
-  if (e->started)
-    pthread_join (e->thread, NULL);
-  e->started = 0;
-  if (e->rc == 0)
-    return 0;
-  if (fk_error_is_set (err))
-    fk_error_clear (&e->err);
-  else
-    *err = e->err;
-  e->err = (fk_error_t)FK_ERROR_INIT;
-  e->rc = 0;
-  return -1;
-}
-
 /* The snapshot itself; with to_disk the sandbox then stops and sleeps in it. Not durable (a
    fork's): its record is not fsynced. A fork's snapshot is what its forks run on, and they end
    with the boot; its blobs are not fsynced either (nor any snapshot's), so a crash could break
@@ -442,7 +388,7 @@ ender_join (capture_ender_t *e, fk_error_t *err)
    nothing. */
 static int
 snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, int durable,
-          capture_ender_t *ender, char **ret_id, fk_error_t *err)
+          char **ret_id, fk_error_t *err)
 {
   const char *state_dir = fk_runtime_state_dir (sb->rt);
   cleanup_free char *id = want_id ? xstrdup (want_id) : generated_id ("snap", sb->state->id);
@@ -462,11 +408,8 @@ snapshot (fk_sandbox_t *sb, const char *want_id, int replace, int to_disk, int d
   int rc = -1;
   if (parent_record (store, st, &parent, err) < 0 || capture_layer (store, st, &cap, &cl, err) < 0)
     goto out;
-  /* The files are read: the sandbox goes on (unless it goes to disk, once all is written); with
-     an ender, the caller waits for that (ender_join) on success. */
-  if (!to_disk && ender)
-    ender_start (ender, sb, &cap);
-  else if (!to_disk && fk_sandbox_capture_end (sb, &cap, err) < 0)
+  /* The files are read: the sandbox goes on (unless it goes to disk, once all is written). */
+  if (!to_disk && fk_sandbox_capture_end (sb, &cap, err) < 0)
     goto out;
   if (cl.has_layer && commit_tree (store, &cl, err) < 0)
     goto out;
@@ -486,8 +429,6 @@ out:
       fk_sandbox_capture_end (sb, &cap, &ignored);
       fk_error_clear (&ignored);
     }
-  if (rc < 0 && ender)
-    ender_join (ender, err);
   if (rc < 0)
     fk_error_wrap (err, "snapshot of sandbox `%s'", sb->state->id);
   return rc;
@@ -502,7 +443,7 @@ fk_sandbox_snapshot (fk_sandbox_t *sb, const fk_snapshot_opts_t *opts, char **re
                                    "FK_SNAPSHOT_OPTIONS_INIT", err)
              < 0)
     return -1;
-  return snapshot (sb, opts ? opts->id : NULL, 0, 0, 1, NULL, ret_id, err);
+  return snapshot (sb, opts ? opts->id : NULL, 0, 0, 1, ret_id, err);
 }
 
 #define FORK_THREADS 4
@@ -574,8 +515,7 @@ fk_sandbox_fork_with (fk_sandbox_t *sb, unsigned count, const fk_fork_maker_t *m
     return fk_error_set (err, EINVAL, "fork: count %u is not between 1 and %d", count, FK_FORK_MAX);
   cleanup_free char *tid = generated_id ("fork", sb->state->id);
   cleanup_free char *snap = NULL;
-  capture_ender_t ender = { .rc = 0 };
-  if (snapshot (sb, tid, 0, 0, 0, &ender, &snap, err) < 0)
+  if (snapshot (sb, tid, 0, 0, 0, &snap, err) < 0)
     return -1;
   const fk_sandbox_state_t *st = sb->state;
   time_t now = time (NULL);
@@ -583,10 +523,7 @@ fk_sandbox_fork_with (fk_sandbox_t *sb, unsigned count, const fk_fork_maker_t *m
   fk_sandbox_spec_t spec;
   fk_snapshot_spec_from (st, snap, left, &spec);
   if (maker->prepare && maker->prepare (maker->data, st, &spec, err) < 0)
-    {
-      ender_join (&ender, err);
-      return fk_error_wrap (err, "fork of sandbox `%s'", st->id);
-    }
+    return fk_error_wrap (err, "fork of sandbox `%s'", st->id);
   cleanup_strv char **ids = xcalloc (count + 1, sizeof *ids);
   /* The creates run side by side (a few threads take the next index): most of a create is
      waiting on the kernel and on the new agent, so even two cores overlap them well. */
@@ -603,18 +540,11 @@ fk_sandbox_fork_with (fk_sandbox_t *sb, unsigned count, const fk_fork_maker_t *m
   for (unsigned i = 0; i < started; i++)
     pthread_join (threads[i], NULL);
   pthread_mutex_destroy (&job.lock);
-  fk_error_t thaw_err = FK_ERROR_INIT;
-  int thawed = ender_join (&ender, &thaw_err);
-  if (job.failed || thawed < 0)
+  if (job.failed)
     {
-      if (job.failed)
-        fk_error_set (err, job.err.code, "fork of sandbox `%s' (%u of %u): %s", st->id,
-                      job.failed_index + 1, count, fk_error_message (&job.err));
-      else
-        fk_error_set (err, thaw_err.code, "fork of sandbox `%s': %s", st->id,
-                      fk_error_message (&thaw_err));
+      fk_error_set (err, job.err.code, "fork of sandbox `%s' (%u of %u): %s", st->id,
+                    job.failed_index + 1, count, fk_error_message (&job.err));
       fk_error_clear (&job.err);
-      fk_error_clear (&thaw_err);
       /* The forks made so far go: a fork is all of them or none. */
       for (unsigned j = 0; j < count; j++)
         {
@@ -640,7 +570,7 @@ fk_sandbox_pause_to_disk (fk_sandbox_t *sb, char **ret_snapshot, fk_error_t *err
      and one more. */
   cleanup_free char *id = xasprintf ("disk-%s", sb->state->id);
   cleanup_free char *snap = NULL;
-  if (snapshot (sb, id, 1, 1, 1, NULL, &snap, err) < 0)
+  if (snapshot (sb, id, 1, 1, 1, &snap, err) < 0)
     return -1;
   if (ret_snapshot)
     *ret_snapshot = steal_pointer (&snap);
