@@ -583,21 +583,41 @@ fk_cgroup_pids (const fk_cgroup_layout_t *layout, const char *name, pid_t **ret_
   return 0;
 }
 
+/* A whole number file ("max" and v1's "no limit" of nearly 2^63 read as 0: no limit). */
+static int
+limit_value (const char *text, uint64_t *ret)
+{
+  if (strncmp (text, "max", 3) == 0)
+    {
+      *ret = 0;
+      return 0;
+    }
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (text, &end, 10);
+  if (errno || end == text)
+    return -1;
+  *ret = v >= (1ULL << 62) ? 0 : v;
+  return 0;
+}
+
+static int
+read_u64 (const char *dir, const char *file, uint64_t *ret, fk_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  if (read_file (dir, file, &text, err) < 0)
+    return -1;
+  if (limit_value (text, ret) < 0)
+    return fk_error_set (err, EINVAL, "`%s/%s' does not hold a number", dir, file);
+  return 0;
+}
+
 int
 fk_cgroup_task_count (const fk_cgroup_layout_t *layout, const char *name, uint64_t *ret_n,
                       fk_error_t *err)
 {
   cleanup_free char *dir = cg_dir (layout, "pids", name);
-  cleanup_free char *text = NULL;
-  if (read_file (dir, "pids.current", &text, err) < 0)
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull (text, &end, 10);
-  if (errno || end == text)
-    return fk_error_set (err, EINVAL, "`%s/pids.current' does not hold a number", dir);
-  *ret_n = v;
-  return 0;
+  return read_u64 (dir, "pids.current", ret_n, err);
 }
 
 int
@@ -783,35 +803,6 @@ fk_cgroup_open_freeze (const fk_cgroup_layout_t *layout, const char *name, fk_er
   if (fd < 0)
     return fk_error_set_errno (err, "open `%s'", path);
   return fd;
-}
-
-/* A whole number file ("max" and v1's "no limit" of nearly 2^63 read as 0: no limit). */
-static int
-limit_value (const char *text, uint64_t *ret)
-{
-  if (strncmp (text, "max", 3) == 0)
-    {
-      *ret = 0;
-      return 0;
-    }
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull (text, &end, 10);
-  if (errno || end == text)
-    return -1;
-  *ret = v >= (1ULL << 62) ? 0 : v;
-  return 0;
-}
-
-static int
-read_u64 (const char *dir, const char *file, uint64_t *ret, fk_error_t *err)
-{
-  cleanup_free char *text = NULL;
-  if (read_file (dir, file, &text, err) < 0)
-    return -1;
-  if (limit_value (text, ret) < 0)
-    return fk_error_set (err, EINVAL, "`%s/%s' does not hold a number", dir, file);
-  return 0;
 }
 
 int
