@@ -80,6 +80,8 @@ $I dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --u
   --address=/allowed.test/203.0.113.1 --address=/denied.test/203.0.113.5 2>"$tmp/dnsmasq.err" &
 echo $! >>"$tmp/pids"
 export FIRKIN_NET_DNS=203.0.113.1
+# The resolver hub leaves half a second after it last held a sandbox (checked at the end).
+export FIRKIN_RESOLVER_HUB_LINGER_MS=500
 
 # fk runs in HOST: a wrapper, so that sandbox_lib's helpers and cleanups go there too.
 FK_REAL=$FK
@@ -89,7 +91,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 42
+plan 48
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -134,8 +136,9 @@ f=$(new_sandbox --network egress --deny-out 0.0.0.0/0 --allow-out allowed.test)
 # (pgrep from this shell: a child's command line would hold the pattern too.)
 resolver_of() { pgrep -f "fk-resolver --rules $FIRKIN_STATE_DIR/sandboxes/$1/" >/dev/null; }
 no_resolver_of() { ! resolver_of "$1"; }
-check "a resolver runs for the sandbox" resolver_of "$f"
-check "an allowed name resolves and connects" http "$f" allowed.test
+check "no resolver runs before the sandbox asks a name (the hub holds its sockets)" no_resolver_of "$f"
+check "an allowed name resolves and connects (the first question starts the resolver)" http "$f" allowed.test
+check "a resolver runs for the sandbox once it asked" resolver_of "$f"
 nx() { in_sb "$f" "nslookup denied.test" >"$tmp/nx.out" 2>&1; ! grep -q 203.0.113.5 "$tmp/nx.out" && grep -qi "NXDOMAIN\|can't find" "$tmp/nx.out"; }
 check "a name no rule allows gets NXDOMAIN under deny-all" nx
 # A live change of names: the resolver answers by the new rules as soon as they are in force
@@ -147,6 +150,27 @@ old_gone() { nx_old && none_of "$f" 203.0.113.1; }
 check "and the name the old rules allowed does not resolve, its address unreachable" old_gone
 "$FK" rm -f "$f" >/dev/null
 check "the resolver stops with its sandbox" wait_for no_resolver_of "$f"
+# Rules changed before the first question: the resolver the hub starts reads the new ones.
+f=$(new_sandbox --network egress --deny-out 0.0.0.0/0 --allow-out allowed.test)
+"$FK" network "$f" --deny-out 0.0.0.0/0 --allow-out denied.test >/dev/null
+late_rules() { no_resolver_of "$f" && http "$f" denied.test && nx_old; }
+check "fk network before the first question: the resolver starts with the new rules" late_rules
+# A burst of questions from a sandbox whose resolver has not started starts one resolver.
+g=$(new_sandbox --network egress --allow-out allowed.test)
+in_sb "$g" "for i in \$(seq 40); do nslookup allowed.test >/dev/null 2>&1 & done; wait"
+one_resolver() { [ "$(pgrep -c -f "fk-resolver --rules $FIRKIN_STATE_DIR/sandboxes/$g/")" = 1 ]; }
+check "a burst of 40 first questions starts one resolver" one_resolver
+# A hub killed: what it held loses its resolver; the next create starts another hub.
+hub_pid() { cat "$FIRKIN_STATE_DIR/net/resolver-hub.pid" 2>/dev/null; }
+hub1=$(hub_pid)
+check "the resolver hub runs while it holds sandboxes (pid $hub1)" \
+  test "$(cat /proc/$hub1/comm 2>/dev/null)" = fk-resolver-hub
+[ -n "$hub1" ] && kill -9 "$hub1"
+"$FK" rm -f "$f" "$g" >/dev/null
+f=$(new_sandbox --network egress --allow-out allowed.test)
+new_hub() { [ -n "$(hub_pid)" ] && [ "$(hub_pid)" != "$hub1" ] && http "$f" allowed.test; }
+check "after the resolver hub was killed, a new sandbox's names resolve (a new hub)" new_hub
+"$FK" rm -f "$f" >/dev/null
 
 # A live change: a connection opened before a deny is cut, and the change goes back.
 in_sb "$a" "nc 203.0.113.1 9002 >/tmp/ticks 2>/dev/null &"
@@ -290,4 +314,8 @@ for i in $(seq 200); do
 done
 left=$(leftovers)
 check "200 create/delete cycles: $i done, nothing left ($left)" test "$i:$left" = "200:"
+hub2=$(hub_pid)
+hub_gone() { [ ! -e /proc/$hub2 ] && [ -z "$(hub_pid)" ] && [ ! -e "$FIRKIN_STATE_DIR/net/resolver-hub.sock" ]; }
+hub_leaves() { [ -n "$hub2" ] && wait_for hub_gone; }
+check "the resolver hub leaves once it holds nothing (pid $hub2)" hub_leaves
 done_testing

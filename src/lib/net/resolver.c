@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,9 +21,11 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -630,6 +633,52 @@ spawn_detached (spawn_t *sp)
   return 0;
 }
 
+/* The resolver's argv for prep (pointing into a and prep). */
+typedef struct
+{
+  const char *v[16];
+  char timeout[16];
+} resolver_argv_t;
+
+static void
+resolver_argv (const fk_resolver_prep_t *prep, resolver_argv_t *a)
+{
+  snprintf (a->timeout, sizeof a->timeout, "%u", prep->timeout_ms);
+  const char *v[] = { prep->program,
+                      "--rules",
+                      prep->rules_path,
+                      "--table",
+                      prep->table_arg,
+                      "--set4",
+                      prep->set4,
+                      "--set6",
+                      prep->set6,
+                      "--upstreams",
+                      prep->upstreams,
+                      "--timeout-ms",
+                      a->timeout,
+                      NULL,
+                      NULL,
+                      NULL };
+  memcpy (a->v, v, sizeof v);
+  if (prep->gen_set)
+    {
+      a->v[13] = "--gen-set";
+      a->v[14] = prep->gen_set;
+    }
+}
+
+/* The resolver's log (appended to), or /dev/null without one. */
+static int
+open_log (const char *path, fk_error_t *err)
+{
+  int fd = path ? open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)
+                : open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fk_error_set_errno (err, "resolver log `%s'", path ? path : "/dev/null");
+  return fd;
+}
+
 int
 fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err)
 {
@@ -638,45 +687,231 @@ fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err)
   cleanup_close int hi_tcp = dup_high (prep->tcp);
   if (hi_pidfd < 0 || hi_udp < 0 || hi_tcp < 0)
     return fk_error_set_errno (err, "resolver: dup");
-  int logfd = -1;
-  if (prep->log_path)
-    {
-      logfd = open (prep->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-      if (logfd < 0)
-        return fk_error_set_errno (err, "resolver log `%s'", prep->log_path);
-    }
-  else
-    logfd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
-  cleanup_close int keep_log = logfd >= 0 ? dup_high (logfd) : -1;
-  close_and_reset (logfd);
+  cleanup_close int logfd = open_log (prep->log_path, err);
+  if (logfd < 0)
+    return -1;
+  cleanup_close int keep_log = dup_high (logfd);
   cleanup_close int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   cleanup_close int hi_null = devnull >= 0 ? dup_high (devnull) : -1;
   if (keep_log < 0 || hi_null < 0)
     return fk_error_set_errno (err, "resolver: open its log");
 
-  char timeout[16];
-  snprintf (timeout, sizeof timeout, "%u", prep->timeout_ms);
-  const char *program = prep->program;
-  const char *argv[] = {
-    program,  "--rules",  prep->rules_path, "--table",       prep->table_arg, "--set4", prep->set4,
-    "--set6", prep->set6, "--upstreams",    prep->upstreams, "--timeout-ms",  timeout,  NULL,
-    NULL,     NULL
-  };
-  if (prep->gen_set)
-    {
-      argv[13] = "--gen-set";
-      argv[14] = prep->gen_set;
-    }
-
-  spawn_t sp = { .program = program,
-                 .argv = argv,
+  resolver_argv_t a;
+  resolver_argv (prep, &a);
+  spawn_t sp = { .program = prep->program,
+                 .argv = a.v,
                  .fds = { hi_null, hi_null, keep_log, hi_udp, hi_pidfd, hi_tcp },
                  .tell_fd = -1,
                  .pid = -1 };
   if (spawn_detached (&sp) < 0)
-    return fk_error_set_errno (err, "resolver: start `%s'", program);
+    return fk_error_set_errno (err, "resolver: start `%s'", prep->program);
   *pid = sp.pid;
   return 0;
+}
+
+/* ---- the hub ---- */
+
+/* "/proc/self/fd/DIRFD/NAME": a socket path that fits sun_path however long the directory's. */
+static int
+hub_addr (int dirfd, struct sockaddr_un *sa, socklen_t *len)
+{
+  memset (sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  int n = snprintf (sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", dirfd,
+                    FK_RESOLVER_HUB_SOCKET);
+  *len = (socklen_t)(offsetof (struct sockaddr_un, sun_path) + (size_t)n + 1);
+  return 0;
+}
+
+/* A connection to the hub in dirfd, or -1 with errno (ENOENT, ECONNREFUSED: none runs). */
+static int
+hub_connect (int dirfd)
+{
+  struct sockaddr_un sa;
+  socklen_t len;
+  hub_addr (dirfd, &sa, &len);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect (fd, (struct sockaddr *)&sa, len) < 0)
+    return -1;
+  return steal_fd (&fd);
+}
+
+static unsigned
+hub_linger_ms (void)
+{
+  const char *v = getenv ("FIRKIN_RESOLVER_HUB_LINGER_MS");
+  char *end;
+  unsigned long ms = v && *v ? strtoul (v, &end, 10) : FK_RESOLVER_HUB_LINGER_MS;
+  if (v && *v && (*end || ms > 3600000ul))
+    ms = FK_RESOLVER_HUB_LINGER_MS;
+  return (unsigned)ms;
+}
+
+/* Starts a hub in dirfd (the caller holds the lock exclusively and found none answering): its
+   socket is bound and listening before it starts, so a connection made at once waits for it. */
+static int
+hub_start (int dirfd, const char *program, fk_error_t *err)
+{
+  if (unlinkat (dirfd, FK_RESOLVER_HUB_SOCKET, 0) < 0 && errno != ENOENT)
+    return fk_error_set_errno (err, "resolver hub: remove its old socket");
+  struct sockaddr_un sa;
+  socklen_t len;
+  hub_addr (dirfd, &sa, &len);
+  cleanup_close int lfd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (lfd < 0 || bind (lfd, (struct sockaddr *)&sa, len) < 0
+      || fchmodat (dirfd, FK_RESOLVER_HUB_SOCKET, 0600, 0) < 0 || listen (lfd, 128) < 0)
+    return fk_error_set_errno (err, "resolver hub: its socket");
+  cleanup_close int logfd = openat (dirfd, FK_RESOLVER_HUB_LOG,
+                                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  cleanup_close int dir = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (logfd < 0 || dir < 0 || devnull < 0)
+    return fk_error_set_errno (err, "resolver hub: open its log");
+  cleanup_close int hi_l = dup_high (lfd), hi_log = dup_high (logfd), hi_dir = dup_high (dir),
+                    hi_null = dup_high (devnull);
+  if (hi_l < 0 || hi_log < 0 || hi_dir < 0 || hi_null < 0)
+    return fk_error_set_errno (err, "resolver hub: dup");
+  char linger[16];
+  snprintf (linger, sizeof linger, "%u", hub_linger_ms ());
+  const char *argv[] = { program, "--hub", "--linger-ms", linger, NULL };
+  spawn_t sp = { .program = program,
+                 .argv = argv,
+                 .fds = { hi_null, hi_null, hi_log, hi_l, hi_dir, hi_null },
+                 .tell_fd = -1,
+                 .pid = -1 };
+  if (spawn_detached (&sp) < 0)
+    return fk_error_set_errno (err, "resolver hub: start `%s'", program);
+  return 0;
+}
+
+static int
+lock_wait (int fd, int how)
+{
+  int r;
+  while ((r = flock (fd, how)) < 0 && errno == EINTR)
+    ;
+  return r;
+}
+
+/* Sends one request (its strings after the operation's byte, fds with it) and returns the
+   hub's answer: 0, or -1 with errno its. A connection the hub closed unanswered is EPIPE. */
+static int
+hub_exchange (int fd, int op, const char *const *strs, const int *fds, size_t n_fds,
+              fk_error_t *err)
+{
+  size_t len;
+  cleanup_free char *buf = fk_resolver_hub_msg_build (op, strs, &len, err);
+  if (buf == NULL)
+    return -1;
+  struct iovec iov = { buf, len };
+  union
+  {
+    char buf[CMSG_SPACE (FK_RESOLVER_HUB_FDS * sizeof (int))];
+    struct cmsghdr align;
+  } cm;
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  if (n_fds)
+    {
+      memset (&cm, 0, sizeof cm);
+      mh.msg_control = cm.buf;
+      mh.msg_controllen = CMSG_SPACE (n_fds * sizeof (int));
+      struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (n_fds * sizeof (int));
+      memcpy (CMSG_DATA (c), fds, n_fds * sizeof (int));
+    }
+  ssize_t n;
+  while ((n = sendmsg (fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+    ;
+  if (n < 0)
+    return fk_error_set_errno (err, "resolver hub: send");
+  struct timeval tv = { .tv_sec = 10 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int32_t answer;
+  while ((n = recv (fd, &answer, sizeof answer, 0)) < 0 && errno == EINTR)
+    ;
+  if (n < 0)
+    return fk_error_set_errno (err, "resolver hub: its answer");
+  if (n != (ssize_t)sizeof answer)
+    return fk_error_set (err, EPIPE, "resolver hub: gone without an answer");
+  if (answer != 0)
+    return fk_error_set (err, answer > 0 ? answer : EPROTO, "resolver hub: %s",
+                         strerror (answer > 0 ? answer : EPROTO));
+  return 0;
+}
+
+int
+fk_resolver_hand_off (fk_resolver_prep_t *prep, const char *hub_dir, fk_error_t *err)
+{
+  if (mkdir (hub_dir, 0700) < 0 && errno != EEXIST)
+    return fk_error_set_errno (err, "resolver hub: make `%s'", hub_dir);
+  cleanup_close int dirfd = open (hub_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return fk_error_set_errno (err, "resolver hub: open `%s'", hub_dir);
+  cleanup_close int logfd = open_log (prep->log_path, err);
+  if (logfd < 0)
+    return -1;
+  resolver_argv_t a;
+  resolver_argv (prep, &a);
+  const char *strs[sizeof a.v / sizeof a.v[0] + 1];
+  strs[0] = prep->rules_path;
+  memcpy (strs + 1, a.v, sizeof a.v);
+  const int fds[FK_RESOLVER_HUB_FDS] = { logfd, prep->udp, prep->pidfd, prep->tcp };
+  /* Held shared from before the connection until the answer: the hub leaves only when it can
+     hold it alone, so no request is ever left in the queue of a hub that is gone. */
+  cleanup_close int lockfd
+      = openat (dirfd, FK_RESOLVER_HUB_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lockfd < 0 || lock_wait (lockfd, LOCK_SH) < 0)
+    return fk_error_set_errno (err, "resolver hub: its lock in `%s'", hub_dir);
+  cleanup_close int fd = hub_connect (dirfd);
+  if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
+    {
+      if (lock_wait (lockfd, LOCK_EX) < 0)
+        return fk_error_set_errno (err, "resolver hub: its lock in `%s'", hub_dir);
+      fd = hub_connect (dirfd);
+      if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
+        {
+          if (hub_start (dirfd, prep->program, err) < 0)
+            return -1;
+          fd = hub_connect (dirfd);
+        }
+      /* Shared again (the hub takes our connection from its queue even if it gets the lock
+         in between: it leaves only with an empty queue). */
+      lock_wait (lockfd, LOCK_SH);
+    }
+  if (fd < 0)
+    return fk_error_set_errno (err, "resolver hub: connect in `%s'", hub_dir);
+  if (hub_exchange (fd, FK_RESOLVER_HUB_TAKE, strs, fds, FK_RESOLVER_HUB_FDS, err) < 0)
+    return fk_error_wrap (err, "hand the sandbox's resolver over");
+  return 0;
+}
+
+static int
+hub_signal (const char *hub_dir, int op, const char *rules_path, fk_error_t *err)
+{
+  cleanup_close int dirfd = open (hub_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0 && errno != ENOENT)
+    return fk_error_set_errno (err, "resolver hub: open `%s'", hub_dir);
+  cleanup_close int fd = dirfd < 0 ? -1 : hub_connect (dirfd);
+  if (fd < 0 && (dirfd < 0 || errno == ENOENT || errno == ECONNREFUSED))
+    return fk_error_set (err, ESRCH, "no resolver hub runs in `%s'", hub_dir);
+  if (fd < 0)
+    return fk_error_set_errno (err, "resolver hub: connect in `%s'", hub_dir);
+  const char *strs[] = { rules_path, NULL };
+  return hub_exchange (fd, op, strs, NULL, 0, err);
+}
+
+int
+fk_resolver_hub_reload (const char *hub_dir, const char *rules_path, fk_error_t *err)
+{
+  return hub_signal (hub_dir, FK_RESOLVER_HUB_RELOAD, rules_path, err);
+}
+
+int
+fk_resolver_hub_stop (const char *hub_dir, const char *rules_path, fk_error_t *err)
+{
+  return hub_signal (hub_dir, FK_RESOLVER_HUB_STOP, rules_path, err);
 }
 
 int

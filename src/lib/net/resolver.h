@@ -76,6 +76,68 @@ int fk_resolver_prepare (const fk_resolver_opts_t *opts, fk_resolver_prep_t **re
 int fk_resolver_start (fk_resolver_prep_t *prep, pid_t *pid, fk_error_t *err);
 void fk_resolver_prep_free (fk_resolver_prep_t *prep);
 
+/* The resolver hub (docs/resolver.md): one process per state directory holds each egress
+   sandbox's resolver sockets and its pid 1's pidfd, and starts the sandbox's fk-resolver (as
+   fk_resolver_start would) only when the sandbox first sends to them. A create then starts no
+   process for DNS, and a sandbox that never asks a name never has a resolver. The hub reads
+   nothing the sandbox sends: it waits for its sockets to be readable, for its pid 1 to exit
+   (then it drops them) and for requests on a socket in hub_dir that only its own user may
+   use. It is started by the first hand-off that finds none, and leaves once it has held
+   nothing for FK_RESOLVER_HUB_LINGER_MS ($FIRKIN_RESOLVER_HUB_LINGER_MS when set, read by the
+   hand-off that starts it). The resolver it starts is its child, reaped by it; it outlives the
+   hub. */
+#define FK_RESOLVER_HUB_SOCKET "resolver-hub.sock"
+#define FK_RESOLVER_HUB_LOCK "resolver-hub.lock"
+#define FK_RESOLVER_HUB_LOG "resolver-hub.log"
+#define FK_RESOLVER_HUB_PID "resolver-hub.pid" /* the running hub's pid, while it runs */
+#define FK_RESOLVER_HUB_LINGER_MS 3000u
+
+/* Gives the prepared resolver to the hub in hub_dir (made 0700 when missing; the hub started
+   when none answers there) and waits for the hub to hold it; prep keeps its own copies of the
+   sockets (free it as usual). The key of the sandbox at the hub is its rules path. EEXIST
+   when the hub holds that key already. */
+int fk_resolver_hand_off (fk_resolver_prep_t *prep, const char *hub_dir, fk_error_t *err);
+
+/* What fk_resolver_reload and _stop do, through the hub, for the sandbox whose rules file is
+   rules_path: a resolver the hub started gets SIGHUP or SIGTERM; one not started yet has
+   nothing to reload (it reads the file when it starts) and, on stop, its sockets are closed.
+   ESRCH when no hub runs in hub_dir or it holds no such sandbox; no hub is started. */
+int fk_resolver_hub_reload (const char *hub_dir, const char *rules_path, fk_error_t *err);
+int fk_resolver_hub_stop (const char *hub_dir, const char *rules_path, fk_error_t *err);
+
+/* The hub's requests, one message each on its SOCK_SEQPACKET socket: the operation's byte, then
+   NUL-terminated strings: the key (an absolute path), and for TAKE the resolver's argv (its
+   program, an absolute path, first), with FK_RESOLVER_HUB_FDS descriptors (the resolver's
+   log, its UDP socket, the pidfd of the sandbox's pid 1, its TCP socket). The answer is an
+   int32_t: 0, or an errno. */
+enum
+{
+  FK_RESOLVER_HUB_TAKE = 'S',
+  FK_RESOLVER_HUB_RELOAD = 'R',
+  FK_RESOLVER_HUB_STOP = 'T',
+};
+#define FK_RESOLVER_HUB_MSG_MAX 65536u
+#define FK_RESOLVER_HUB_ARGV_MAX 24u
+#define FK_RESOLVER_HUB_FDS 4u
+
+typedef struct
+{
+  int op;
+  const char *key;
+  const char *argv[FK_RESOLVER_HUB_ARGV_MAX + 1]; /* NULL-terminated */
+  size_t argc;
+} fk_resolver_hub_msg_t;
+
+/* Parses a request (buf, len bytes) in place: msg's strings point into buf. EINVAL with the
+   reason for anything else: an unknown operation, a string not terminated, empty or with a
+   control character, a key or program not an absolute path, too many or too few strings. */
+int fk_resolver_hub_msg_parse (char *buf, size_t len, fk_resolver_hub_msg_t *msg, fk_error_t *err);
+
+/* A request of op with strs (NULL-terminated; the key first) in a new buffer of *ret_len
+   bytes, or NULL with E2BIG past FK_RESOLVER_HUB_MSG_MAX. No check of the strings: the hub's
+   parse makes them. */
+char *fk_resolver_hub_msg_build (int op, const char *const *strs, size_t *ret_len, fk_error_t *err);
+
 /* Makes the resolver pid re-read its rules file (SIGHUP), or stop (SIGTERM), when pid is still
    an fk-resolver; ESRCH when it is not. The reload is applied within milliseconds, not before
    the call returns: names then answer by the new rules, and addresses learnt for names no allow

@@ -37,6 +37,7 @@
 #include "net/dns.h"
 #include "net/egress.h"
 #include "net/resolver.h"
+#include "net/resolver_hub_main.h"
 #include "net/rules.h"
 
 #define FD_UDP 3
@@ -1215,6 +1216,8 @@ log_line (void *userdata, fk_log_level_t level, const char *message)
 int
 main (int argc, char **argv)
 {
+  if (argc > 1 && strcmp (argv[1], "--hub") == 0)
+    return fk_resolver_hub_main (argc, argv);
   fk_log_set_program ("fk-resolver");
   /* Its log is its own: what it decides is worth keeping unless told otherwise. */
   if (fk_log_get_level () < FK_LOG_INFO && getenv ("FIRKIN_LOG") == NULL)

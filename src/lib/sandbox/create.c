@@ -289,6 +289,7 @@ fk_sandbox_create_as (fk_runtime_t *rt, const fk_sandbox_spec_t *spec, const fk_
       plan.net_rules_path = xasprintf ("%s/net.rules", dir);
       plan.net_resolver = xstrdup (rt->resolver_path);
       plan.net_resolver_log = xasprintf ("%s/resolver.log", dir);
+      plan.net_resolver_hub = xasprintf ("%s/net", rt->state_dir);
       if (fk_resolver_rules_write (plan.net_rules_path, plan.net_gen, spec->data_plane.allow_out,
                                    spec->data_plane.deny_out, err)
           < 0)

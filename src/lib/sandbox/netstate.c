@@ -19,14 +19,28 @@
 #include "sandbox/network.h"
 #include "sandbox/sandbox.h"
 
+/* The sandbox's resolver: stopped (SIGTERM) or told to re-read its rules (SIGHUP), by its pid
+   when it was started with the sandbox, else through the resolver hub that holds it. Either
+   way it ends with PID 1 by itself: this is only sooner. */
+static int
+resolver_signal (fk_runtime_t *rt, fk_sandbox_state_t *st, int reload, fk_error_t *err)
+{
+  if (st->net_resolver > 0)
+    return reload ? fk_resolver_reload (st->net_resolver, err)
+                  : fk_resolver_stop (st->net_resolver, err);
+  cleanup_free char *hub = xasprintf ("%s/net", rt->state_dir);
+  cleanup_free char *rules = xasprintf ("%s/sandboxes/%s/net.rules", rt->state_dir, st->id);
+  return reload ? fk_resolver_hub_reload (hub, rules, err) : fk_resolver_hub_stop (hub, rules, err);
+}
+
 int
 fk_netstate_release (fk_runtime_t *rt, fk_sandbox_state_t *st, fk_error_t *err)
 {
-  if (st->net_resolver > 0)
+  if (st->net_slot != 0 || st->net_resolver > 0)
     {
-      /* It ends with PID 1 by itself; sooner is better. Not one any more: fine. */
+      /* Not one any more: fine. */
       fk_error_t ignored = FK_ERROR_INIT;
-      fk_resolver_stop (st->net_resolver, &ignored);
+      resolver_signal (rt, st, 0, &ignored);
       fk_error_clear (&ignored);
       st->net_resolver = 0;
     }
@@ -102,15 +116,13 @@ fk_sandbox_set_network (fk_sandbox_t *sb, const char *const *allow_out, const ch
   if (fk_resolver_rules_write (rules, eg.gen, allow_out, deny_out, err) < 0
       || fk_state_save (dir, st, err) < 0)
     return -1;
-  /* The resolver answers by the new file from now on (its sets were emptied with the change). */
-  if (st->net_resolver > 0)
-    {
-      fk_error_t local = FK_ERROR_INIT;
-      if (fk_resolver_reload (st->net_resolver, &local) < 0)
-        fk_events_append (sb->dirfd, "network", "the resolver did not reload: %s",
-                          fk_error_message (&local));
-      fk_error_clear (&local);
-    }
+  /* The resolver answers by the new file from now on (its sets were emptied with the change);
+     one the hub has not started yet reads it when it starts. */
+  fk_error_t local = FK_ERROR_INIT;
+  if (resolver_signal (sb->rt, st, 1, &local) < 0)
+    fk_events_append (sb->dirfd, "network", "the resolver did not reload: %s",
+                      fk_error_message (&local));
+  fk_error_clear (&local);
   size_t na = 0, nd = 0;
   while (allow_out && allow_out[na])
     na++;

@@ -141,11 +141,14 @@ egress_host_step (const fk_plan_t *plan, pid_t pid, fk_resolver_prep_t **ret_pre
 }
 
 int
-fk_data_plane_host_late (fk_resolver_prep_t *prep, pid_t *ret_helper, fk_error_t *err)
+fk_data_plane_host_late (const fk_plan_t *plan, fk_resolver_prep_t *prep, pid_t *ret_helper,
+                         fk_error_t *err)
 {
   if (prep == NULL)
     return 0;
-  if (fk_resolver_start (prep, ret_helper, err) < 0)
+  /* Handed to the hub, no process starts here: the resolver does at the first question. */
+  if (plan->net_resolver_hub ? fk_resolver_hand_off (prep, plan->net_resolver_hub, err)
+                             : fk_resolver_start (prep, ret_helper, err))
     return fk_error_wrap (err, "data plane egress: the sandbox's resolver");
   return 0;
 }
@@ -158,6 +161,8 @@ fk_data_plane_undo (const fk_plan_t *plan, pid_t helper)
   fk_error_t ignored = FK_ERROR_INIT;
   if (helper > 0)
     fk_resolver_stop (helper, &ignored);
+  else if (plan->net_resolver_hub && plan->net_rules_path)
+    fk_resolver_hub_stop (plan->net_resolver_hub, plan->net_rules_path, &ignored);
   fk_error_clear (&ignored);
   fk_egress_teardown (plan->net_slot, &ignored);
   fk_error_clear (&ignored);

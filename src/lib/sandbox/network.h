@@ -15,16 +15,18 @@
    child), before the child is released: what the sandbox's code may need from its first
    instruction (egress: the rules, interface and addresses, and the resolver's sockets, bound;
    *ret_prep the resolver to start, or NULL); on the host once the child is released, while it
-   starts (egress: the resolver's start, with *ret_helper its pid; what the sandbox asked it
+   starts (egress: the resolver handed to the plan's resolver hub, which starts it at the first
+   question, or without a hub its start, with *ret_helper its pid; what the sandbox asked it
    meanwhile waits in its sockets); in the child before pivot_root. `none': nothing on the host;
    loopback up in the child (unless the network namespace is joined: its owner set it up). */
 int fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_resolver_prep_t **ret_prep,
                              fk_error_t *err);
-int fk_data_plane_host_late (fk_resolver_prep_t *prep, pid_t *ret_helper, fk_error_t *err);
+int fk_data_plane_host_late (const fk_plan_t *plan, fk_resolver_prep_t *prep, pid_t *ret_helper,
+                             fk_error_t *err);
 int fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err);
 
-/* Undoes the host step (egress: the resolver helper, when not 0, the sandbox's rules and
-   interface; what is gone is fine). */
+/* Undoes the host step (egress: the resolver helper, when not 0, or the hub's hold of it, the
+   sandbox's rules and interface; what is gone is fine). */
 void fk_data_plane_undo (const fk_plan_t *plan, pid_t helper);
 
 /* The resolvers an egress sandbox's resolver asks: env FIRKIN_NET_DNS (addresses separated by

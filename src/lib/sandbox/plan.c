@@ -60,6 +60,7 @@ fk_plan_clear (fk_plan_t *plan)
   free (plan->net_rules_path);
   free (plan->net_resolver);
   free (plan->net_resolver_log);
+  free (plan->net_resolver_hub);
   fk_strv_free (plan->seccomp_deny);
   fk_strv_free (plan->seccomp_allow);
   free (plan->seccomp_oci);

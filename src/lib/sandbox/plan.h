@@ -184,6 +184,9 @@ typedef struct fk_plan
   char *net_rules_path;
   char *net_resolver;     /* the fk-resolver program; NULL: no resolver */
   char *net_resolver_log; /* its log, or NULL */
+  char *net_resolver_hub; /* the resolver hub's directory (net/resolver.h): the resolver is
+                             handed to it, to start at the sandbox's first question; NULL:
+                             started with the sandbox */
   int write_etc;          /* /etc/hosts and /etc/resolv.conf for the hostname */
   int seccomp_unconfined;
   char **seccomp_deny, **seccomp_allow;

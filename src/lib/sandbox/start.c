@@ -580,7 +580,7 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
           < 0
       || bind_trees (plan, &c, err) < 0
       || fk_launch_release (c.sync[0], c.mount_fds, c.n_mount_fds, err) < 0
-      || fk_data_plane_host_late (c.net_prep, &s.net_helper, err) < 0)
+      || fk_data_plane_host_late (plan, c.net_prep, &s.net_helper, err) < 0)
     goto out;
   if (await_child (plan, &c, err) < 0)
     {
