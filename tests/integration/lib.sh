@@ -27,6 +27,35 @@ _run_cleanups() {
 }
 trap '_run_cleanups' EXIT
 trap 'exit 130' INT TERM
+# A watchdog 30 s before meson's timeout (600 s; FK_TEST_WATCHDOG seconds): the shell runs its
+# traps only once the command it waits for returns, so a hung command would keep the cleanups
+# from running when meson kills the suite (its sandboxes left behind), and the log would not say
+# where it hung. The watchdog prints the hung commands, stops them, and the cleanups run.
+_descendants() {
+  local p
+  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$p"; _descendants "$p"; done
+}
+_watchdog() {
+  local top=$1 limit=$2 s me=$BASHPID
+  trap 'kill $s 2>/dev/null; exit 0' TERM
+  sleep "$limit" &
+  s=$!
+  wait $s
+  # Only for the shell that started it (a pid can be reused).
+  [ "$(ps -o ppid= -p "$me" | tr -d ' ')" = "$top" ] || exit 0
+  echo "# watchdog: the suite ran for $limit s; what it was running:"
+  local pids
+  pids=$(_descendants "$top" | grep -vx "$me")
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && ps -o pid=,etime=,args= -p $(echo $pids | tr ' ' ,) | sed 's/^/#   /'
+  echo "not ok - the watchdog stopped the suite after $limit s"
+  # shellcheck disable=SC2086
+  kill -TERM $pids "$top" 2>/dev/null
+  exit 0
+}
+_watchdog $$ "${FK_TEST_WATCHDOG:-570}" &
+_watchdog_pid=$!
+_cleanups=("kill $_watchdog_pid" "${_cleanups[@]}")
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_for CMD...: polls CMD until it succeeds (readiness, not a fixed sleep), 20 s at most.
