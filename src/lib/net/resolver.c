@@ -396,7 +396,8 @@ struct fk_resolver_prep
 {
   char *program, *rules_path, *table_arg, *set4, *set6, *gen_set, *upstreams, *log_path;
   unsigned timeout_ms;
-  int pidfd, udp, tcp; /* the sandbox's pid 1; the sockets bound in its namespace */
+  int pidfd, udp, tcp;  /* the sandbox's pid 1; the sockets bound in its namespace */
+  int hub_fd, hub_lock; /* a hand-off whose answer is still to be read */
 };
 
 void
@@ -415,6 +416,8 @@ fk_resolver_prep_free (fk_resolver_prep_t *prep)
   close_and_reset (prep->pidfd);
   close_and_reset (prep->udp);
   close_and_reset (prep->tcp);
+  close_and_reset (prep->hub_fd);
+  close_and_reset (prep->hub_lock);
   free (prep);
 }
 
@@ -487,6 +490,7 @@ fk_resolver_prepare (const fk_resolver_opts_t *opts, fk_resolver_prep_t **ret, f
   p->pidfd = steal_fd (&pidfd);
   p->udp = udp;
   p->tcp = tcp;
+  p->hub_fd = p->hub_lock = -1;
   *ret = p;
   return 0;
 }
@@ -793,11 +797,9 @@ lock_wait (int fd, int how)
   return r;
 }
 
-/* Sends one request (its strings after the operation's byte, fds with it) and returns the
-   hub's answer: 0, or -1 with errno its. A connection the hub closed unanswered is EPIPE. */
+/* Sends one request: its strings after the operation's byte, fds with it. */
 static int
-hub_exchange (int fd, int op, const char *const *strs, const int *fds, size_t n_fds,
-              fk_error_t *err)
+hub_send (int fd, int op, const char *const *strs, const int *fds, size_t n_fds, fk_error_t *err)
 {
   size_t len;
   cleanup_free char *buf = fk_resolver_hub_msg_build (op, strs, &len, err);
@@ -826,6 +828,15 @@ hub_exchange (int fd, int op, const char *const *strs, const int *fds, size_t n_
     ;
   if (n < 0)
     return fk_error_set_errno (err, "resolver hub: send");
+  return 0;
+}
+
+/* The hub's answer to the request sent on fd: 0, or -1 with its errno. A connection the hub
+   closed unanswered is EPIPE. */
+static int
+hub_answer (int fd, fk_error_t *err)
+{
+  ssize_t n;
   struct timeval tv = { .tv_sec = 10 };
   setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int32_t answer;
@@ -882,13 +893,29 @@ fk_resolver_hand_off (fk_resolver_prep_t *prep, const char *hub_dir, fk_error_t 
     }
   if (fd < 0)
     return fk_error_set_errno (err, "resolver hub: connect in `%s'", hub_dir);
-  if (hub_exchange (fd, FK_RESOLVER_HUB_TAKE, strs, fds, FK_RESOLVER_HUB_FDS, err) < 0)
+  if (hub_send (fd, FK_RESOLVER_HUB_TAKE, strs, fds, FK_RESOLVER_HUB_FDS, err) < 0)
     return fk_error_wrap (err, "hand the sandbox's resolver over");
+  /* The answer is read later (fk_resolver_hand_off_wait), the lock held until then. */
+  close_and_reset (prep->hub_fd);
+  close_and_reset (prep->hub_lock);
+  prep->hub_fd = steal_fd (&fd);
+  prep->hub_lock = steal_fd (&lockfd);
   return 0;
 }
 
+int
+fk_resolver_hand_off_wait (fk_resolver_prep_t *prep, fk_error_t *err)
+{
+  if (prep == NULL || prep->hub_fd < 0)
+    return 0;
+  int r = hub_answer (prep->hub_fd, err);
+  prep->hub_fd = close_and_reset (prep->hub_fd);
+  prep->hub_lock = close_and_reset (prep->hub_lock);
+  return r < 0 ? fk_error_wrap (err, "hand the sandbox's resolver over") : 0;
+}
+
 static int
-hub_signal (const char *hub_dir, int op, const char *rules_path, fk_error_t *err)
+hub_signal (const char *hub_dir, int op, const char *rules_path, int wait, fk_error_t *err)
 {
   cleanup_close int dirfd = open (hub_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0 && errno != ENOENT)
@@ -899,19 +926,23 @@ hub_signal (const char *hub_dir, int op, const char *rules_path, fk_error_t *err
   if (fd < 0)
     return fk_error_set_errno (err, "resolver hub: connect in `%s'", hub_dir);
   const char *strs[] = { rules_path, NULL };
-  return hub_exchange (fd, op, strs, NULL, 0, err);
+  if (hub_send (fd, op, strs, NULL, 0, err) < 0)
+    return -1;
+  return wait ? hub_answer (fd, err) : 0;
 }
 
 int
 fk_resolver_hub_reload (const char *hub_dir, const char *rules_path, fk_error_t *err)
 {
-  return hub_signal (hub_dir, FK_RESOLVER_HUB_RELOAD, rules_path, err);
+  /* Not waited for: the hub serves every request in its queue (it leaves only with the queue
+     empty), and a reload is applied a moment after the call in any case. */
+  return hub_signal (hub_dir, FK_RESOLVER_HUB_RELOAD, rules_path, 0, err);
 }
 
 int
 fk_resolver_hub_stop (const char *hub_dir, const char *rules_path, fk_error_t *err)
 {
-  return hub_signal (hub_dir, FK_RESOLVER_HUB_STOP, rules_path, err);
+  return hub_signal (hub_dir, FK_RESOLVER_HUB_STOP, rules_path, 1, err);
 }
 
 int

@@ -93,15 +93,20 @@ void fk_resolver_prep_free (fk_resolver_prep_t *prep);
 #define FK_RESOLVER_HUB_LINGER_MS 3000u
 
 /* Gives the prepared resolver to the hub in hub_dir (made 0700 when missing; the hub started
-   when none answers there) and waits for the hub to hold it; prep keeps its own copies of the
-   sockets (free it as usual). The key of the sandbox at the hub is its rules path. EEXIST
-   when the hub holds that key already. */
+   when none answers there); prep keeps its own copies of the sockets (free it as usual). The
+   key of the sandbox at the hub is its rules path. The hub's answer is read by
+   fk_resolver_hand_off_wait, so that the caller does other work while the hub is scheduled:
+   0 once the hub holds it, EEXIST when it holds that key already. Freeing prep first leaves
+   the answer unread (what the hub took, it drops when the sandbox's pid 1 exits). */
 int fk_resolver_hand_off (fk_resolver_prep_t *prep, const char *hub_dir, fk_error_t *err);
+int fk_resolver_hand_off_wait (fk_resolver_prep_t *prep, fk_error_t *err);
 
 /* What fk_resolver_reload and _stop do, through the hub, for the sandbox whose rules file is
    rules_path: a resolver the hub started gets SIGHUP or SIGTERM; one not started yet has
    nothing to reload (it reads the file when it starts) and, on stop, its sockets are closed.
-   ESRCH when no hub runs in hub_dir or it holds no such sandbox; no hub is started. */
+   ESRCH when no hub runs in hub_dir or (stop only: a reload returns once sent, without the
+   hub's answer, as fk_resolver_reload returns once signalled) it holds no such sandbox; no hub
+   is started. */
 int fk_resolver_hub_reload (const char *hub_dir, const char *rules_path, fk_error_t *err);
 int fk_resolver_hub_stop (const char *hub_dir, const char *rules_path, fk_error_t *err);
 

@@ -153,6 +153,14 @@ fk_data_plane_host_late (const fk_plan_t *plan, fk_resolver_prep_t *prep, pid_t 
   return 0;
 }
 
+int
+fk_data_plane_host_done (fk_resolver_prep_t *prep, fk_error_t *err)
+{
+  if (fk_resolver_hand_off_wait (prep, err) < 0)
+    return fk_error_wrap (err, "data plane egress: the sandbox's resolver");
+  return 0;
+}
+
 void
 fk_data_plane_undo (const fk_plan_t *plan, pid_t helper)
 {

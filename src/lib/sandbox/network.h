@@ -24,6 +24,8 @@ int fk_data_plane_host_step (const fk_plan_t *plan, pid_t pid, fk_resolver_prep_
 int fk_data_plane_host_late (const fk_plan_t *plan, fk_resolver_prep_t *prep, pid_t *ret_helper,
                              fk_error_t *err);
 int fk_data_plane_child_step (const fk_plan_t *plan, fk_error_t *err);
+/* The host's late step's end, once the child runs (egress: the hub's answer to the hand-off). */
+int fk_data_plane_host_done (fk_resolver_prep_t *prep, fk_error_t *err);
 
 /* Undoes the host step (egress: the resolver helper, when not 0, or the hub's hold of it, the
    sandbox's rules and interface; what is gone is fine). */

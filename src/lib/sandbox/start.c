@@ -587,6 +587,8 @@ fk_plan_start (const fk_plan_t *plan, const fk_plan_io_t *io, fk_plan_started_t 
       fk_error_wrap (err, "start sandbox");
       goto out;
     }
+  if (fk_data_plane_host_done (c.net_prep, err) < 0)
+    goto out;
   if (!plan->start_fifo && fk_plan_run_hooks (plan, FK_PLAN_HOOK_POSTSTART, s.pid, err) < 0)
     goto out;
   if (plan->process.stdio == FK_INIT_STDIO_PIPES)
