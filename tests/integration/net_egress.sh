@@ -91,7 +91,7 @@ chmod +x "$FK"
 . "$FIRKIN_SRC/tests/integration/sandbox_lib.sh"
 wait_for $I sh -c "ss -ltn | grep -q ':9002 '" || { echo "1..0 # SKIP the fake internet did not start"; exit 0; }
 
-plan 48
+plan 51
 
 # http ID ADDR: the HTTP server at ADDR answers from inside ID; udp and icmp likewise.
 http() { in_sb "$1" "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $2 80" 2>/dev/null | grep -q hello-inet; }
@@ -315,7 +315,22 @@ done
 left=$(leftovers)
 check "200 create/delete cycles: $i done, nothing left ($left)" test "$i:$left" = "200:"
 hub2=$(hub_pid)
+hub_fds() { ls "/proc/$hub2/fd" 2>/dev/null | wc -l; }
+# Its own: stdin, stdout, its log, its socket, its directory, the lock, a signalfd, an epoll.
+check "after them the hub holds no descriptor of theirs ($(hub_fds) open)" test "$(hub_fds)" -le 8
 hub_gone() { [ ! -e /proc/$hub2 ] && [ -z "$(hub_pid)" ] && [ ! -e "$FIRKIN_STATE_DIR/net/resolver-hub.sock" ]; }
 hub_leaves() { [ -n "$hub2" ] && wait_for hub_gone; }
 check "the resolver hub leaves once it holds nothing (pid $hub2)" hub_leaves
+# A hub that leaves at once when it holds nothing: every create races one leaving or gone.
+race() {
+  local i id
+  for i in $(seq 15); do
+    id=$(FIRKIN_RESOLVER_HUB_LINGER_MS=0 "$FK" create --rootfs "$rootfs" --network egress --allow-out allowed.test) || return 1
+    in_sb "$id" "nslookup allowed.test" 2>/dev/null | grep -q 203.0.113.1 || { echo "no answer in $id"; return 1; }
+    "$FK" rm -f "$id" >/dev/null
+  done
+}
+check "15 creates each racing a hub that leaves at once: every first question answered" race
+hub_pid_gone() { [ -z "$(hub_pid)" ]; }
+check "and the last of those hubs is gone too" wait_for hub_pid_gone
 done_testing

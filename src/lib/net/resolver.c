@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/sanitizer.h"
 #include "base/fs.h"
 #include "base/xalloc.h"
@@ -396,8 +397,8 @@ struct fk_resolver_prep
 {
   char *program, *rules_path, *table_arg, *set4, *set6, *gen_set, *upstreams, *log_path;
   unsigned timeout_ms;
-  int pidfd, udp, tcp;  /* the sandbox's pid 1; the sockets bound in its namespace */
-  int hub_fd, hub_lock; /* a hand-off whose answer is still to be read */
+  int pidfd, udp, tcp; /* the sandbox's pid 1; the sockets bound in its namespace */
+  int hub_fd;          /* a hand-off whose answer is still to be read */
 };
 
 void
@@ -417,7 +418,6 @@ fk_resolver_prep_free (fk_resolver_prep_t *prep)
   close_and_reset (prep->udp);
   close_and_reset (prep->tcp);
   close_and_reset (prep->hub_fd);
-  close_and_reset (prep->hub_lock);
   free (prep);
 }
 
@@ -490,7 +490,7 @@ fk_resolver_prepare (const fk_resolver_opts_t *opts, fk_resolver_prep_t **ret, f
   p->pidfd = steal_fd (&pidfd);
   p->udp = udp;
   p->tcp = tcp;
-  p->hub_fd = p->hub_lock = -1;
+  p->hub_fd = -1;
   *ret = p;
   return 0;
 }
@@ -735,7 +735,10 @@ hub_connect (int dirfd)
   socklen_t len;
   hub_addr (dirfd, &sa, &len);
   cleanup_close int fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect (fd, (struct sockaddr *)&sa, len) < 0)
+  /* A full queue (a hub that does not accept) fails the connect after 10 s, not never. */
+  struct timeval tv = { .tv_sec = 10 };
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0
+      || connect (fd, (struct sockaddr *)&sa, len) < 0)
     return -1;
   return steal_fd (&fd);
 }
@@ -788,13 +791,27 @@ hub_start (int dirfd, const char *program, fk_error_t *err)
   return 0;
 }
 
+/* flock, given up after 10 s (ETIMEDOUT): a holder that is stopped cannot stop creates. */
 static int
 lock_wait (int fd, int how)
 {
-  int r;
-  while ((r = flock (fd, how)) < 0 && errno == EINTR)
-    ;
-  return r;
+  uint64_t end = 0;
+  for (unsigned wait_us = 100;; wait_us = wait_us < 20000 ? wait_us * 2 : wait_us)
+    {
+      if (flock (fd, how | LOCK_NB) == 0)
+        return 0;
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+      uint64_t now = fk_now_ms ();
+      if (end == 0)
+        end = now + 10000;
+      else if (now >= end)
+        {
+          errno = ETIMEDOUT;
+          return -1;
+        }
+      usleep (wait_us);
+    }
 }
 
 /* Sends one request: its strings after the operation's byte, fds with it. */
@@ -869,8 +886,9 @@ fk_resolver_hand_off (fk_resolver_prep_t *prep, const char *hub_dir, fk_error_t 
   strs[0] = prep->rules_path;
   memcpy (strs + 1, a.v, sizeof a.v);
   const int fds[FK_RESOLVER_HUB_FDS] = { logfd, prep->udp, prep->pidfd, prep->tcp };
-  /* Held shared from before the connection until the answer: the hub leaves only when it can
-     hold it alone, so no request is ever left in the queue of a hub that is gone. */
+  /* Held shared from before the connect until it is done: the hub leaves only when it can hold
+     the lock alone and its queue is empty, so a connection made is always served, and no
+     request is left in the queue of a hub that is gone. */
   cleanup_close int lockfd
       = openat (dirfd, FK_RESOLVER_HUB_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lockfd < 0 || lock_wait (lockfd, LOCK_SH) < 0)
@@ -887,19 +905,14 @@ fk_resolver_hand_off (fk_resolver_prep_t *prep, const char *hub_dir, fk_error_t 
             return -1;
           fd = hub_connect (dirfd);
         }
-      /* Shared again (the hub takes our connection from its queue even if it gets the lock
-         in between: it leaves only with an empty queue). */
-      lock_wait (lockfd, LOCK_SH);
     }
   if (fd < 0)
     return fk_error_set_errno (err, "resolver hub: connect in `%s'", hub_dir);
   if (hub_send (fd, FK_RESOLVER_HUB_TAKE, strs, fds, FK_RESOLVER_HUB_FDS, err) < 0)
     return fk_error_wrap (err, "hand the sandbox's resolver over");
-  /* The answer is read later (fk_resolver_hand_off_wait), the lock held until then. */
+  /* The answer is read later (fk_resolver_hand_off_wait). */
   close_and_reset (prep->hub_fd);
-  close_and_reset (prep->hub_lock);
   prep->hub_fd = steal_fd (&fd);
-  prep->hub_lock = steal_fd (&lockfd);
   return 0;
 }
 
@@ -910,12 +923,11 @@ fk_resolver_hand_off_wait (fk_resolver_prep_t *prep, fk_error_t *err)
     return 0;
   int r = hub_answer (prep->hub_fd, err);
   prep->hub_fd = close_and_reset (prep->hub_fd);
-  prep->hub_lock = close_and_reset (prep->hub_lock);
   return r < 0 ? fk_error_wrap (err, "hand the sandbox's resolver over") : 0;
 }
 
 static int
-hub_signal (const char *hub_dir, int op, const char *rules_path, int wait, fk_error_t *err)
+hub_signal (const char *hub_dir, int op, const char *rules_path, fk_error_t *err)
 {
   cleanup_close int dirfd = open (hub_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0 && errno != ENOENT)
@@ -928,21 +940,19 @@ hub_signal (const char *hub_dir, int op, const char *rules_path, int wait, fk_er
   const char *strs[] = { rules_path, NULL };
   if (hub_send (fd, op, strs, NULL, 0, err) < 0)
     return -1;
-  return wait ? hub_answer (fd, err) : 0;
+  return hub_answer (fd, err);
 }
 
 int
 fk_resolver_hub_reload (const char *hub_dir, const char *rules_path, fk_error_t *err)
 {
-  /* Not waited for: the hub serves every request in its queue (it leaves only with the queue
-     empty), and a reload is applied a moment after the call in any case. */
-  return hub_signal (hub_dir, FK_RESOLVER_HUB_RELOAD, rules_path, 0, err);
+  return hub_signal (hub_dir, FK_RESOLVER_HUB_RELOAD, rules_path, err);
 }
 
 int
 fk_resolver_hub_stop (const char *hub_dir, const char *rules_path, fk_error_t *err)
 {
-  return hub_signal (hub_dir, FK_RESOLVER_HUB_STOP, rules_path, 1, err);
+  return hub_signal (hub_dir, FK_RESOLVER_HUB_STOP, rules_path, err);
 }
 
 int

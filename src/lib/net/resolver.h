@@ -104,9 +104,7 @@ int fk_resolver_hand_off_wait (fk_resolver_prep_t *prep, fk_error_t *err);
 /* What fk_resolver_reload and _stop do, through the hub, for the sandbox whose rules file is
    rules_path: a resolver the hub started gets SIGHUP or SIGTERM; one not started yet has
    nothing to reload (it reads the file when it starts) and, on stop, its sockets are closed.
-   ESRCH when no hub runs in hub_dir or (stop only: a reload returns once sent, without the
-   hub's answer, as fk_resolver_reload returns once signalled) it holds no such sandbox; no hub
-   is started. */
+   ESRCH when no hub runs in hub_dir or it holds no such sandbox; no hub is started. */
 int fk_resolver_hub_reload (const char *hub_dir, const char *rules_path, fk_error_t *err);
 int fk_resolver_hub_stop (const char *hub_dir, const char *rules_path, fk_error_t *err);
 

@@ -20,6 +20,8 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,6 +38,7 @@
 #define FD_LISTEN 3
 #define FD_DIR 4
 #define CONNS_MAX 256u
+#define CONN_DEADLINE_MS 5000u /* a connection that sends nothing is closed after it */
 #define ENTRIES_MAX 65536u
 
 typedef enum
@@ -53,7 +56,9 @@ typedef struct watch
 {
   watch_kind_t kind;
   int fd;
-  entry_t *entry; /* W_SOCKET, W_PID1 */
+  entry_t *entry;     /* W_SOCKET, W_PID1 */
+  uint64_t deadline;  /* W_CONN: closed unanswered past it */
+  struct watch *next; /* W_CONN: the list of connections */
 } watch_t;
 
 struct entry
@@ -61,7 +66,9 @@ struct entry
   char *request; /* the TAKE request: key and argv point into it */
   fk_resolver_hub_msg_t msg;
   int log, udp, pidfd, tcp;
-  pid_t pid; /* its resolver once started */
+  pid_t pid;         /* its resolver once started */
+  int gone;          /* stopped or replaced: no request names it; it waits to be reaped */
+  uint64_t retry_at; /* its resolver's fork failed: tried again at this time (ms) */
   watch_t w_udp, w_tcp, w_pid1;
   entry_t *prev, *next;
 };
@@ -70,15 +77,19 @@ static struct
 {
   int epoll_fd, sig_fd, lock_fd;
   entry_t *entries;
-  size_t n_entries, n_conns;
+  size_t n_entries, n_conns, n_retry;
   uint64_t n_taken, n_started;
+  int listening;         /* the listening socket is watched (not while fds run out) */
+  uint64_t listen_retry; /* when to watch it again after running out of fds (ms) */
+  watch_t *conns;        /* the connections not yet answered */
+  struct stat sock_st;   /* the socket file it was started with */
 } H;
 
 static entry_t *
 entry_find (const char *key)
 {
   for (entry_t *e = H.entries; e; e = e->next)
-    if (strcmp (e->msg.key, key) == 0)
+    if (!e->gone && strcmp (e->msg.key, key) == 0)
       return e;
   return NULL;
 }
@@ -98,6 +109,25 @@ watch (watch_t *w, int fd, watch_kind_t kind, entry_t *e)
   w->entry = e;
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
   return epoll_ctl (H.epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Stops watching the listening socket while descriptors run out (a queued connection would
+   wake the loop at once, again and again); resumed when one is freed. */
+static void
+listen_pause (void)
+{
+  struct epoll_event ev = { .events = 0, .data.ptr = NULL };
+  if (H.listening && epoll_ctl (H.epoll_fd, EPOLL_CTL_DEL, FD_LISTEN, &ev) == 0)
+    H.listening = 0;
+}
+
+static watch_t w_listen;
+
+static void
+listen_resume (void)
+{
+  if (!H.listening && watch (&w_listen, FD_LISTEN, W_LISTEN, NULL) == 0)
+    H.listening = 1;
 }
 
 /* Closes what the hub still holds of e (the sockets, when its resolver never started). */
@@ -124,8 +154,11 @@ entry_free (entry_t *e)
   if (e->next)
     e->next->prev = e->prev;
   H.n_entries--;
+  if (e->retry_at)
+    H.n_retry--;
   free (e->request);
   free (e);
+  listen_resume ();
 }
 
 /* The sandbox asked its first question: its resolver starts, with the sockets and pidfd as
@@ -144,6 +177,7 @@ entry_start (entry_t *e)
       sigemptyset (&mask);
       sigaddset (&mask, SIGHUP);
       sigaddset (&mask, SIGTERM);
+      signal (SIGPIPE, SIG_DFL);
       sigprocmask (SIG_SETMASK, &mask, NULL);
       setsid ();
       prctl (PR_SET_NAME, "fk-resolver", 0, 0, 0);
@@ -160,15 +194,22 @@ entry_start (entry_t *e)
     }
   if (pid < 0)
     {
-      /* Dropped: its sandbox's questions go unanswered, as with a resolver that died. */
-      log_error_errno (errno, "start the resolver of `%s'", e->msg.key);
-      entry_free (e);
+      /* Tried again in a while (a cgroup's pids limit, memory): the sandbox's questions wait
+         in its sockets meanwhile. */
+      log_error_errno (errno, "start the resolver of `%s' (tried again in 100 ms)", e->msg.key);
+      if (e->retry_at == 0)
+        H.n_retry++;
+      e->retry_at = fk_now_ms () + 100;
       return;
     }
+  if (e->retry_at)
+    H.n_retry--;
+  e->retry_at = 0;
   e->pid = pid;
   H.n_started++;
   /* The resolver holds them now. */
   entry_close_fds (e);
+  listen_resume ();
 }
 
 static void
@@ -200,21 +241,32 @@ take (char *request, size_t len, int *fds, size_t n_fds)
       fk_error_clear (&err);
       return EINVAL;
     }
+  entry_t *old = entry_find (msg.key);
   if (msg.op != FK_RESOLVER_HUB_TAKE)
     {
-      entry_t *e = entry_find (msg.key);
-      if (e == NULL)
+      if (old == NULL)
         return ESRCH;
-      if (e->pid > 0)
-        kill (e->pid, msg.op == FK_RESOLVER_HUB_RELOAD ? SIGHUP : SIGTERM);
+      if (old->pid > 0)
+        {
+          kill (old->pid, msg.op == FK_RESOLVER_HUB_RELOAD ? SIGHUP : SIGTERM);
+          /* Reaped later; a new sandbox may take the key meanwhile. */
+          old->gone = msg.op == FK_RESOLVER_HUB_STOP;
+        }
       else if (msg.op == FK_RESOLVER_HUB_STOP)
-        entry_free (e);
+        entry_free (old);
       return 0;
     }
   if (n_fds != FK_RESOLVER_HUB_FDS)
     return EBADF;
-  if (entry_find (msg.key))
-    return EEXIST;
+  /* A key is a sandbox's: one held still belongs to a sandbox of that id that is gone or
+     going (its pid 1's exit not seen yet, a resume of a sandbox paused to disk). */
+  if (old && old->pid > 0)
+    {
+      kill (old->pid, SIGTERM);
+      old->gone = 1;
+    }
+  else if (old)
+    entry_free (old);
   if (H.n_entries >= ENTRIES_MAX)
     return ENOSPC;
   entry_t *e = xcalloc (1, sizeof *e);
@@ -247,6 +299,22 @@ take (char *request, size_t len, int *fds, size_t n_fds)
   return 0;
 }
 
+static void
+conn_close (watch_t *w)
+{
+  for (watch_t **pp = &H.conns; *pp; pp = &(*pp)->next)
+    if (*pp == w)
+      {
+        *pp = w->next;
+        break;
+      }
+  unwatch (w->fd);
+  close (w->fd);
+  free (w);
+  H.n_conns--;
+  listen_resume ();
+}
+
 /* One request from a connection, answered; the connection is closed. */
 static void
 conn_serve (watch_t *w)
@@ -267,11 +335,14 @@ conn_serve (watch_t *w)
   int fds[FK_RESOLVER_HUB_FDS];
   size_t n_fds = 0;
   int32_t answer = 0;
-  for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR (&mh) : NULL; c; c = CMSG_NXTHDR (&mh, c))
+  /* An empty message may carry descriptors too. */
+  for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR (&mh) : NULL; c; c = CMSG_NXTHDR (&mh, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
       {
         size_t k = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
         int got[FK_RESOLVER_HUB_FDS];
+        if (k > FK_RESOLVER_HUB_FDS)
+          k = FK_RESOLVER_HUB_FDS;
         memcpy (got, CMSG_DATA (c), k * sizeof (int));
         for (size_t i = 0; i < k; i++)
           if (n_fds < FK_RESOLVER_HUB_FDS)
@@ -279,7 +350,9 @@ conn_serve (watch_t *w)
           else
             close (got[i]);
       }
-  if (n > 0 && (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+  if (n > 0 && (mh.msg_flags & MSG_CTRUNC))
+    answer = EMFILE; /* its descriptors did not all fit: too many sent, or ours ran out */
+  else if (n > 0 && (mh.msg_flags & MSG_TRUNC))
     answer = E2BIG;
   else if (n > 0)
     answer = take (buf, (size_t)n, fds, n_fds);
@@ -287,27 +360,39 @@ conn_serve (watch_t *w)
     close_and_reset (fds[i]);
   if (n > 0 && send (w->fd, &answer, sizeof answer, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
     log_warning_errno (errno, "answer a request");
-  unwatch (w->fd);
-  close (w->fd);
-  free (w);
-  H.n_conns--;
+  conn_close (w);
 }
 
-/* Takes the queue's connections (from one of the hub's own user only); 1 when any was. */
+/* Takes the queue's connections (from one of the hub's own user only): 1 when any was, 0 when
+   the queue is empty, -1 when it cannot tell (no descriptor left, or at CONNS_MAX: the
+   listening socket is then not watched until one is freed). */
 static int
 accept_all (void)
 {
   int any = 0;
   for (;;)
     {
+      if (H.n_conns >= CONNS_MAX)
+        {
+          listen_pause ();
+          return -1;
+        }
       cleanup_close int fd = accept4 (FD_LISTEN, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd < 0)
+      if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+        continue;
+      if (fd < 0 && errno == EAGAIN)
         return any;
+      if (fd < 0)
+        {
+          log_warning_errno (errno, "accept a request (looked at again in 200 ms)");
+          listen_pause ();
+          H.listen_retry = fk_now_ms () + 200;
+          return -1;
+        }
       any = 1;
       struct ucred cred;
       socklen_t len = sizeof cred;
-      if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid ()
-          || H.n_conns >= CONNS_MAX)
+      if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid ())
         continue;
       watch_t *w = xcalloc (1, sizeof *w);
       if (watch (w, fd, W_CONN, NULL) < 0)
@@ -315,6 +400,9 @@ accept_all (void)
           free (w);
           continue;
         }
+      w->deadline = fk_now_ms () + CONN_DEADLINE_MS;
+      w->next = H.conns;
+      H.conns = w;
       steal_fd (&fd);
       H.n_conns++;
     }
@@ -326,14 +414,22 @@ try_leave (void)
 {
   if (flock (H.lock_fd, LOCK_EX | LOCK_NB) < 0)
     return 0;
-  if (accept_all () || H.n_entries || H.n_conns)
+  if (accept_all () != 0 || H.n_entries || H.n_conns)
     {
       flock (H.lock_fd, LOCK_UN);
       return 0;
     }
-  /* Under the lock: a hand-off that finds no socket starts the next hub after this one. */
-  unlinkat (FD_DIR, FK_RESOLVER_HUB_SOCKET, 0);
-  unlinkat (FD_DIR, FK_RESOLVER_HUB_PID, 0);
+  /* Under the lock: a hand-off that finds no socket starts the next hub after this one. Only
+     its own files go (the names may have been replaced by hand). */
+  struct stat st;
+  if (fstatat (FD_DIR, FK_RESOLVER_HUB_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0
+      && st.st_dev == H.sock_st.st_dev && st.st_ino == H.sock_st.st_ino)
+    unlinkat (FD_DIR, FK_RESOLVER_HUB_SOCKET, 0);
+  char pid[32] = "", mine[32];
+  snprintf (mine, sizeof mine, "%d\n", (int)getpid ());
+  cleanup_close int pfd = openat (FD_DIR, FK_RESOLVER_HUB_PID, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (pfd >= 0 && read (pfd, pid, sizeof pid - 1) > 0 && strcmp (pid, mine) == 0)
+    unlinkat (FD_DIR, FK_RESOLVER_HUB_PID, 0);
   return 1;
 }
 
@@ -382,6 +478,18 @@ fk_resolver_hub_main (int argc, char **argv)
     }
   fcntl (FD_LISTEN, F_SETFD, FD_CLOEXEC);
   fcntl (FD_DIR, F_SETFD, FD_CLOEXEC);
+  /* Nothing else of its starter's: from 5 up (0 to 2 are /dev/null and its log). */
+  syscall (SYS_close_range, 5, ~0U, 0);
+  /* Each sandbox not yet asking holds 4 of its descriptors: as many as it may have. And its
+     children are its to reap, whatever its starter ignored. */
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
+  signal (SIGCHLD, SIG_DFL);
+  umask (077);
   fcntl (FD_LISTEN, F_SETFL, O_NONBLOCK);
   if (chdir ("/") < 0)
     return 1;
@@ -399,7 +507,7 @@ fk_resolver_hub_main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   H.sig_fd = signalfd (-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
   H.epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-  static watch_t w_listen, w_signal;
+  static watch_t w_signal;
   if (H.lock_fd < 0 || H.sig_fd < 0 || H.epoll_fd < 0
       || watch (&w_listen, FD_LISTEN, W_LISTEN, NULL) < 0
       || watch (&w_signal, H.sig_fd, W_SIGNAL, NULL) < 0)
@@ -407,6 +515,9 @@ fk_resolver_hub_main (int argc, char **argv)
       log_error_errno (errno, "set up");
       return 1;
     }
+  H.listening = 1;
+  if (fstatat (FD_DIR, FK_RESOLVER_HUB_SOCKET, &H.sock_st, AT_SYMLINK_NOFOLLOW) < 0)
+    log_warning_errno (errno, "stat %s", FK_RESOLVER_HUB_SOCKET);
   /* Its pid, for those who look for it (replaced whole: a reader sees one hub's or none). */
   char pid[32];
   int len = snprintf (pid, sizeof pid, "%d\n", (int)getpid ());
@@ -415,16 +526,36 @@ fk_resolver_hub_main (int argc, char **argv)
   if (pfd < 0 || write (pfd, pid, (size_t)len) != len
       || renameat (FD_DIR, FK_RESOLVER_HUB_PID ".tmp", FD_DIR, FK_RESOLVER_HUB_PID) < 0)
     log_warning_errno (errno, "write %s", FK_RESOLVER_HUB_PID);
+  pfd = close_and_reset (pfd);
   log_info ("started, pid %d, leaving %lu ms after it last held a sandbox", (int)getpid (),
             linger_ms);
 
   uint64_t idle_since = 0;
   for (;;)
     {
+      uint64_t now = fk_now_ms ();
       int timeout = -1;
+      /* Deadlines: connections that sent nothing, forks to try again, the listening socket's
+         watch after descriptors ran out. */
+      for (watch_t *w = H.conns, *next; w; w = next)
+        {
+          next = w->next;
+          if (w->deadline <= now)
+            conn_close (w);
+        }
+      if (H.n_retry)
+        for (entry_t *e = H.entries, *next; e; e = next)
+          {
+            next = e->next;
+            if (e->retry_at && e->retry_at <= now)
+              entry_start (e);
+          }
+      if (!H.listening && H.listen_retry <= now && H.n_conns < CONNS_MAX)
+        listen_resume ();
+      if (H.n_conns || H.n_retry || !H.listening)
+        timeout = 100;
       if (H.n_entries == 0 && H.n_conns == 0)
         {
-          uint64_t now = fk_now_ms ();
           if (idle_since == 0)
             idle_since = now;
           if (now - idle_since >= linger_ms)
