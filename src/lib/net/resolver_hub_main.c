@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -433,24 +432,10 @@ try_leave (void)
   return 1;
 }
 
-static void
-log_line (void *userdata, fk_log_level_t level, const char *message)
-{
-  (void)userdata;
-  char when[32];
-  struct timespec ts;
-  struct tm tm;
-  clock_gettime (CLOCK_REALTIME, &ts);
-  gmtime_r (&ts.tv_sec, &tm);
-  strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  dprintf (STDERR_FILENO, "%s fk-resolver-hub: %s: %s\n", when, fk_log_level_name (level), message);
-}
-
 int
 fk_resolver_hub_main (int argc, char **argv)
 {
   fk_log_set_program ("fk-resolver-hub");
-  fk_log_set_handler (log_line, NULL);
   prctl (PR_SET_NAME, "fk-resolver-hub", 0, 0, 0);
   unsigned long linger_ms = FK_RESOLVER_HUB_LINGER_MS;
   static const struct option longopts[] = { { "hub", no_argument, NULL, 'h' },

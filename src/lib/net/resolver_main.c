@@ -1200,7 +1200,8 @@ __lsan_default_options (void)
 }
 #endif
 
-/* Log lines with the time: the log outlives a session of reading it. */
+/* Log lines with the time: the log outlives a session of reading it. userdata: the program's
+   name (the resolver's or the hub's). */
 static void
 log_line (void *userdata, fk_log_level_t level, const char *message)
 {
@@ -1210,19 +1211,23 @@ log_line (void *userdata, fk_log_level_t level, const char *message)
   clock_gettime (CLOCK_REALTIME, &ts);
   gmtime_r (&ts.tv_sec, &tm);
   strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  dprintf (STDERR_FILENO, "%s fk-resolver: %s: %s\n", when, fk_log_level_name (level), message);
+  dprintf (STDERR_FILENO, "%s %s: %s: %s\n", when, (const char *)userdata,
+           fk_log_level_name (level), message);
 }
 
 int
 main (int argc, char **argv)
 {
   if (argc > 1 && strcmp (argv[1], "--hub") == 0)
-    return fk_resolver_hub_main (argc, argv);
+    {
+      fk_log_set_handler (log_line, (void *)"fk-resolver-hub");
+      return fk_resolver_hub_main (argc, argv);
+    }
   fk_log_set_program ("fk-resolver");
   /* Its log is its own: what it decides is worth keeping unless told otherwise. */
   if (fk_log_get_level () < FK_LOG_INFO && getenv ("FIRKIN_LOG") == NULL)
     fk_log_set_level (FK_LOG_INFO);
-  fk_log_set_handler (log_line, NULL);
+  fk_log_set_handler (log_line, (void *)"fk-resolver");
   for (unsigned i = 0; i < TCP_CLIENTS_MAX; i++)
     R.clients[i].fd = -1;
   if (fcntl (FD_UDP, F_GETFD) < 0 || fcntl (FD_PIDFD, F_GETFD) < 0 || fcntl (FD_TCP, F_GETFD) < 0)
