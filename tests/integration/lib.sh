@@ -30,22 +30,34 @@ trap 'exit 130' INT TERM
 # A watchdog 30 s before meson's timeout (600 s; FK_TEST_WATCHDOG seconds): the shell runs its
 # traps only once the command it waits for returns, so a hung command would keep the cleanups
 # from running when meson kills the suite (its sandboxes left behind), and the log would not say
-# where it hung. The watchdog prints the hung commands, stops them, and the cleanups run.
+# where it hung. The watchdog prints the hung commands, stops them, and the cleanups run. It is
+# not this shell's child (a bare `wait' in a suite would wait for it too): it checks every
+# second that this shell, the same process, still runs, and ends when it does not.
 _descendants() {
   local p
   for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$p"; _descendants "$p"; done
 }
+_starttime() {
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  # shellcheck disable=SC2086
+  set -- $s
+  echo "${20}"
+}
 _watchdog() {
-  local top=$1 limit=$2 s me=$BASHPID
+  local top=$1 limit=$2 born=$3 s waited=0
   trap 'kill $s 2>/dev/null; exit 0' TERM
-  sleep "$limit" &
-  s=$!
-  wait $s
-  # Only for the shell that started it (a pid can be reused).
-  [ "$(ps -o ppid= -p "$me" | tr -d ' ')" = "$top" ] || exit 0
+  while [ "$waited" -lt "$limit" ]; do
+    sleep 1 &
+    s=$!
+    wait $s
+    waited=$((waited + 1))
+    [ "$(_starttime "$top")" = "$born" ] || exit 0
+  done
   echo "# watchdog: the suite ran for $limit s; what it was running:"
   local pids
-  pids=$(_descendants "$top" | grep -vx "$me")
+  pids=$(_descendants "$top")
   # shellcheck disable=SC2086
   [ -n "$pids" ] && ps -o pid=,etime=,args= -p $(echo $pids | tr ' ' ,) | sed 's/^/#   /'
   echo "not ok - the watchdog stopped the suite after $limit s"
@@ -53,8 +65,9 @@ _watchdog() {
   kill -TERM $pids "$top" 2>/dev/null
   exit 0
 }
-_watchdog $$ "${FK_TEST_WATCHDOG:-570}" &
-_watchdog_pid=$!
+exec 9>&1
+_watchdog_pid=$( { _watchdog $$ "${FK_TEST_WATCHDOG:-570}" "$(_starttime $$)" >&9 2>&9 9>&- & } ; echo $! )
+exec 9>&-
 _cleanups=("kill $_watchdog_pid" "${_cleanups[@]}")
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
